@@ -1,0 +1,52 @@
+# sansfilm: the two commands of the README are `make demo` and `make test`; each installs what it needs first.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+INSTALLED := $(VENV)/.installed
+# Debian packages the test suite needs (installed when run as root). None yet: later features add theirs here.
+SYSTEM_PACKAGES :=
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+
+.PHONY: demo test dev bench install system-deps lock clean
+
+demo: install  ## Sample corpus -> harvest -> DuckDB warehouse, with a summary
+	$(VENV)/bin/sansfilm demo --no-serve
+
+test: install system-deps  ## The whole test suite
+	$(VENV)/bin/python -m pytest
+
+dev: install  ## Dagster UI on http://127.0.0.1:3000 for ./sansfilm.toml
+	$(VENV)/bin/sansfilm demo --serve
+
+bench: install  ## Benchmarks (figures go to docs/benchmarks.md by hand)
+	$(VENV)/bin/python bench/harvest.py
+
+install: $(INSTALLED)
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(INSTALLED): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+system-deps:
+	@if [ -z "$(SYSTEM_PACKAGES)" ]; then exit 0; fi; \
+	missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+		echo "not root: install these Debian packages first: $$missing" >&2; exit 1; \
+	fi
+
+lock: | $(UV)  ## Re-resolve uv.lock after changing pyproject.toml
+	$(UV) lock --python $(PYTHON)
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .dagster data/warehouse data/ledger.sqlite data/samples/warehouse

@@ -1,0 +1,176 @@
+"""The one TOML configuration: where the warehouse, ledger and contracts live, and which sources to harvest.
+
+Found as `--config PATH`, else `$SANSFILM_CONFIG`, else `sansfilm.toml` in the working directory. Relative paths
+are relative to the config file, so that everything sansfilm writes for a config lands under the paths it names.
+Unknown keys and source kinds fail at load with the key named.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from analytics.errors import ConfigError
+
+CONFIG_ENV = "SANSFILM_CONFIG"
+DEFAULT_CONFIG = "sansfilm.toml"
+SOURCE_KINDS = ("dicom_files", "audit_syslog")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WarehouseConfig(_Section):
+    path: Path
+    published_path: Path | None = None  # defaults to <path stem>.published.duckdb beside it
+
+
+class LedgerConfig(_Section):
+    url: str = "sqlite:///data/ledger.sqlite"
+
+
+class ContractsConfig(_Section):
+    dir: Path
+
+
+class ArchiveConfig(_Section):
+    ae_titles: list[str] = Field(min_length=1)
+
+    @field_validator("ae_titles")
+    @classmethod
+    def _normalise(cls, titles: list[str]) -> list[str]:
+        return [t.strip().upper() for t in titles if t.strip()]
+
+
+class PrivacyConfig(_Section):
+    allow_development_key: bool = False
+
+
+class HarvestConfig(_Section):
+    workers: int | None = Field(default=None, ge=1)  # processes for DICOM header reading; default: all cores
+    batch_files: int = Field(default=2000, ge=1)  # files per committed batch (memory stays flat)
+
+
+class SourceConfig(_Section):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")]
+    kind: Literal["dicom_files", "audit_syslog"]
+    path: Path
+
+    @property
+    def asset_name(self) -> str:
+        """The source's name as a Dagster asset name (letters, digits, underscores)."""
+        return self.name.replace("-", "_").lower()
+
+
+class Settings(_Section):
+    warehouse: WarehouseConfig
+    ledger: LedgerConfig = LedgerConfig()
+    contracts: ContractsConfig
+    archive: ArchiveConfig
+    privacy: PrivacyConfig = PrivacyConfig()
+    harvest: HarvestConfig = HarvestConfig()
+    sources: list[SourceConfig] = Field(default_factory=list)
+    config_path: Path = Path(DEFAULT_CONFIG)  # set by load_settings, never read from the file
+
+    @property
+    def root(self) -> Path:
+        return self.config_path.parent
+
+    @property
+    def published_path(self) -> Path:
+        wh = self.warehouse
+        return wh.published_path or wh.path.with_name(f"{wh.path.stem}.published{wh.path.suffix or '.duckdb'}")
+
+    def source(self, name: str) -> SourceConfig:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise ConfigError(f"{self.config_path}: no source named '{name}' (known: {[s.name for s in self.sources]})")
+
+
+def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    return Path(explicit or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG).resolve()
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Read, validate and resolve a config file; every problem raises ConfigError naming the file and the key."""
+    config_path = resolve_config_path(path)
+    try:
+        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"configuration file not found: {config_path} (use --config PATH or set {CONFIG_ENV})"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config_path}: not valid TOML: {exc}") from None
+    if "config_path" in raw:
+        raise ConfigError(f"{config_path}: unknown key 'config_path'")
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{config_path}: " + "; ".join(_describe(err, raw) for err in exc.errors())) from None
+    names = [s.name for s in settings.sources]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"{config_path}: [[sources]] name '{duplicates[0]}' is used twice")
+    return _resolved(settings, config_path)
+
+
+def _describe(err: dict[str, Any], raw: dict[str, Any]) -> str:
+    loc = err["loc"]
+    key = _key_path(loc)
+    if err["type"] == "extra_forbidden":
+        return f"unknown key '{key}'"
+    if err["type"] == "missing":
+        return f"missing key '{key}'"
+    if len(loc) >= 3 and loc[0] == "sources" and loc[2] == "kind":
+        value = raw["sources"][loc[1]].get("kind")
+        return f"unknown source kind '{value}' at '{key}' (known: {', '.join(SOURCE_KINDS)})"
+    return f"'{key}': {err['msg']}"
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1] = f"{parts[-1]}[{item + 1}]"
+        else:
+            parts.append(str(item))
+    return ".".join(parts)
+
+
+def _resolved(settings: Settings, config_path: Path) -> Settings:
+    root = config_path.parent
+
+    def absolute(p: Path) -> Path:
+        return p if p.is_absolute() else (root / p).resolve()
+
+    warehouse = settings.warehouse.model_copy(
+        update={
+            "path": absolute(settings.warehouse.path),
+            "published_path": absolute(settings.warehouse.published_path) if settings.warehouse.published_path else None,
+        }
+    )
+    ledger = settings.ledger.model_copy(update={"url": _resolve_sqlite_url(settings.ledger.url, root)})
+    return settings.model_copy(
+        update={
+            "config_path": config_path,
+            "warehouse": warehouse,
+            "ledger": ledger,
+            "contracts": settings.contracts.model_copy(update={"dir": absolute(settings.contracts.dir)}),
+            "sources": [s.model_copy(update={"path": absolute(s.path)}) for s in settings.sources],
+        }
+    )
+
+
+def _resolve_sqlite_url(url: str, root: Path) -> str:
+    """`sqlite:///relative.db` is relative to the config file, like every other path here."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        return prefix + str((root / url[len(prefix) :]).resolve())
+    return url

@@ -1,0 +1,395 @@
+"""Incremental harvest of one source into the raw layer of the warehouse.
+
+Every file seen is accounted for: parsed, unchanged since the last harvest, or quarantined. Work is committed in
+batches, each batch together with the file states it covers, so an interrupted harvest resumes where it stopped and a
+re-run never stores a record twice (records are keyed by content: a copied file or log adds nothing).
+
+DICOM headers are read in worker processes; logs are read from where the last harvest stopped (a rotated log is
+recognised by its inode and first bytes).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import logging
+import os
+import uuid
+import warnings
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
+from multiprocessing import get_context
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from analytics.audit_reader import read_log
+from analytics.config import HarvestConfig, SourceConfig
+from analytics.dicom_reader import read_instance
+from analytics.errors import ConfigError, MalformedRecord
+from analytics.pseudonym import Pseudonymiser
+from analytics.records import AuditRecord, InstanceRecord
+from analytics.registry import ae_title_key, institution_key
+
+log = logging.getLogger(__name__)
+
+_HEAD_BYTES = 1024
+_LOG_LINES_PER_BATCH = 20_000
+_FILES_PER_TASK = 64
+_PARALLEL_FROM = 256  # below this many files, worker start-up costs more than it saves
+_INSTANCE_FIELDS = tuple(f.name for f in fields(InstanceRecord))
+_AUDIT_FIELDS = tuple(f.name for f in fields(AuditRecord))
+
+
+@dataclass
+class SourceReport:
+    """What one harvest of one source did; the JSON shape of `sansfilm harvest --format json`."""
+
+    name: str
+    kind: str
+    files_seen: int = 0
+    files_parsed: int = 0
+    files_unchanged: int = 0
+    quarantined: int = 0  # files, or malformed records for logs
+    records_added: int = 0
+    files_quarantined: int = 0  # whole files only: files_seen = files_parsed + files_unchanged + files_quarantined
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class _FileState:
+    path: str
+    size: int
+    mtime_ns: int
+    device: int
+    inode: int
+    head_sha256: str | None = None
+    head_length: int | None = None
+    read_offset: int | None = None
+    read_line: int | None = None
+    status: str = "parsed"
+    reason: str | None = None
+
+
+def harvest_source(
+    con: duckdb.DuckDBPyConnection,
+    source: SourceConfig,
+    pseudonymise: Pseudonymiser,
+    options: HarvestConfig | None = None,
+) -> SourceReport:
+    """Harvest one source incrementally; the raw schema must exist (analytics.warehouse.ensure_schema)."""
+    options = options or HarvestConfig()
+    if not source.path.is_dir():
+        raise ConfigError(f"source '{source.name}': folder {source.path} does not exist")
+    report = SourceReport(name=source.name, kind=source.kind)
+    harvest_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    con.execute(
+        "insert into raw.harvest_runs (harvest_id, source, kind, started_at) values (?, ?, ?, now())",
+        [harvest_id, source.name, source.kind],
+    )
+    writer = _Writer(con, source.name, harvest_id, report)
+    if source.kind == "dicom_files":
+        _harvest_dicom(source, pseudonymise, options, writer)
+    else:
+        _harvest_logs(source, pseudonymise, writer)
+    con.execute(
+        """update raw.harvest_runs set finished_at = now(), files_seen = ?, files_parsed = ?, files_unchanged = ?,
+           quarantined = ?, records_added = ? where harvest_id = ?""",
+        [report.files_seen, report.files_parsed, report.files_unchanged, report.quarantined, report.records_added,
+         harvest_id],
+    )  # fmt: skip
+    log.info("harvested %s: %s", source.name, report.to_dict())
+    return report
+
+
+def walk_files(root: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """Every regular file below root (symbolic links are not followed), in a stable order."""
+    stack = [os.fspath(root)]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            log.warning("cannot list %s: %s", folder, exc.strerror)
+            continue
+        subfolders = []
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                subfolders.append(entry.path)
+            elif entry.is_file(follow_symlinks=False):
+                yield entry.path, entry.stat(follow_symlinks=False)
+        stack.extend(reversed(subfolders))
+
+
+def _known_files(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, _FileState]:
+    rows = con.execute(
+        """select path, size_bytes, mtime_ns, device, inode, head_sha256, head_length, read_offset, read_line, status,
+                  reason from raw.harvest_files where source = ?""",
+        [source],
+    ).fetchall()
+    return {row[0]: _FileState(*row) for row in rows}
+
+
+# --- DICOM files ------------------------------------------------------------------------------------------------
+
+
+def _harvest_dicom(source: SourceConfig, pseudonymise: Pseudonymiser, options: HarvestConfig, writer: _Writer) -> None:
+    known = _known_files(writer.con, source.name)
+    pending: list[tuple[str, int, int, int, int]] = []
+    pool: ProcessPoolExecutor | None = None
+    workers = options.workers or os.cpu_count() or 1
+    try:
+        for path, st in walk_files(source.path):
+            writer.report.files_seen += 1
+            state = known.get(path)
+            if state is not None and state.size == st.st_size and state.mtime_ns == st.st_mtime_ns:
+                writer.report.files_unchanged += 1
+                continue
+            pending.append((path, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino))
+            if len(pending) >= options.batch_files:
+                if pool is None and workers > 1:
+                    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+                _dicom_batch(pending, pseudonymise, pool, writer)
+                pending = []
+        if pending:
+            if pool is None and workers > 1 and len(pending) >= _PARALLEL_FROM:
+                pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+            _dicom_batch(pending, pseudonymise, pool, writer)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+def _dicom_batch(files, pseudonymise: Pseudonymiser, pool: ProcessPoolExecutor | None, writer: _Writer) -> None:
+    chunks = [files[i : i + _FILES_PER_TASK] for i in range(0, len(files), _FILES_PER_TASK)]
+    if pool is None:
+        results = [parse_dicom_files(chunk, pseudonymise) for chunk in chunks]
+    else:
+        results = list(pool.map(parse_dicom_files, chunks, [pseudonymise] * len(chunks)))
+    records: list[tuple] = []
+    quarantine: list[tuple[str, int | None, str]] = []
+    states: list[_FileState] = []
+    for (path, size, mtime_ns, device, inode), (record, reason) in zip(files, (r for rs in results for r in rs)):
+        if record is not None:
+            records.append((path, record))
+            states.append(_FileState(path, size, mtime_ns, device, inode))
+        else:
+            quarantine.append((f"{path}|{size}|{mtime_ns}", path, None, reason))
+            states.append(_FileState(path, size, mtime_ns, device, inode, status="quarantined", reason=reason))
+    writer.report.files_parsed += len(records)
+    writer.report.quarantined += len(quarantine)
+    writer.report.files_quarantined += len(quarantine)
+    writer.write("dicom_instances", _instance_frame(records, writer), quarantine, states)
+
+
+def parse_dicom_files(files, pseudonymise: Pseudonymiser) -> list[tuple[tuple | None, str | None]]:
+    """Worker: parse a chunk of files; each gives (record fields, None) or (None, quarantine reason)."""
+    out: list[tuple[tuple | None, str | None]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns about vendor quirks; the record or the reason says enough
+        for path, *_ in files:
+            try:
+                record = read_instance(path, pseudonymise)
+                out.append((tuple(getattr(record, name) for name in _INSTANCE_FIELDS), None))
+            except MalformedRecord as exc:
+                out.append((None, str(exc)))
+    return out
+
+
+def _instance_frame(records: list[tuple[str, tuple]], writer: _Writer) -> pl.DataFrame:
+    rows = []
+    for path, values in records:
+        row = dict(zip(_INSTANCE_FIELDS, values))
+        key_material = "|".join(str(v) for k, v in row.items() if k != "received_at")
+        row.update(
+            record_key=hashlib.sha256(key_material.encode("utf-8")).hexdigest(),
+            source=writer.source,
+            institution_key=institution_key(row["institution_name"]),
+            source_ae_key=ae_title_key(row["source_ae_title"]),
+            path=path,
+            harvest_id=writer.harvest_id,
+        )
+        rows.append(row)
+    return pl.DataFrame(rows, schema=_INSTANCE_SCHEMA)
+
+
+_INSTANCE_SCHEMA = {
+    "record_key": pl.String, "source": pl.String, "study_instance_uid": pl.String, "series_instance_uid": pl.String,
+    "sop_instance_uid": pl.String, "sop_class_uid": pl.String, "modality": pl.String, "study_date": pl.Date,
+    "study_time": pl.String, "institution_name": pl.String, "institution_key": pl.String,
+    "station_name": pl.String, "manufacturer": pl.String, "source_ae_title": pl.String,
+    "source_ae_key": pl.String, "specific_character_set": pl.String, "transfer_syntax_uid": pl.String,
+    "size_bytes": pl.Int64, "received_at": pl.Datetime("us", "UTC"), "patient_key": pl.String, "path": pl.String,
+    "harvest_id": pl.String,
+}  # fmt: skip
+
+
+# --- audit logs ---------------------------------------------------------------------------------------------------
+
+
+def _is_gzip(path: str) -> bool:
+    if path.endswith(".gz"):
+        return True
+    with open(path, "rb") as fp:
+        return fp.read(2) == b"\x1f\x8b"
+
+
+def _head(path: str, length: int) -> tuple[str, int]:
+    with open(path, "rb") as fp:
+        data = fp.read(length)
+    return hashlib.sha256(data).hexdigest(), len(data)
+
+
+def _ends_a_line(path: str, offset: int) -> bool:
+    with open(path, "rb") as fp:
+        fp.seek(offset - 1)
+        return fp.read(1) == b"\n"
+
+
+def _resume_point(path: str, st: os.stat_result, state: _FileState | None, by_inode: dict) -> tuple[int, int]:
+    """Where to start reading a plain log: after what was read of this file (same path, or renamed by rotation)."""
+    candidates = [state, by_inode.get((st.st_dev, st.st_ino))]
+    for cand in candidates:
+        if cand is None or not cand.read_offset or cand.head_sha256 is None or st.st_size < cand.read_offset:
+            continue
+        if _head(path, cand.head_length or 0)[0] == cand.head_sha256 and _ends_a_line(path, cand.read_offset):
+            return cand.read_offset, cand.read_line or 0
+    return 0, 0
+
+
+def _harvest_logs(source: SourceConfig, pseudonymise: Pseudonymiser, writer: _Writer) -> None:
+    known = _known_files(writer.con, source.name)
+    by_inode = {(s.device, s.inode): s for s in known.values() if s.device is not None}
+    for path, st in walk_files(source.path):
+        writer.report.files_seen += 1
+        state = known.get(path)
+        if state is not None and state.size == st.st_size and state.mtime_ns == st.st_mtime_ns:
+            writer.report.files_unchanged += 1
+            continue
+        try:
+            gz = _is_gzip(path)
+            offset, line = (0, 0) if gz else _resume_point(path, st, state, by_inode)
+            head_sha, head_len = _head(path, _HEAD_BYTES)
+        except OSError as exc:
+            reason = f"unreadable file: {exc.strerror or type(exc).__name__}"
+            writer.report.quarantined += 1
+            writer.report.files_quarantined += 1
+            quarantine = [(f"{path}|{st.st_size}|{st.st_mtime_ns}", path, None, reason)]
+            writer.write("audit_events", None, quarantine, [
+                _FileState(path, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, status="quarantined", reason=reason)
+            ])  # fmt: skip
+            continue
+        _read_one_log(path, st, gz, offset, line, head_sha, head_len, pseudonymise, writer)
+
+
+def _read_one_log(path, st, gz, offset, line, head_sha, head_len, pseudonymise, writer: _Writer) -> None:
+    def state(status: str = "parsed", reason: str | None = None) -> _FileState:
+        return _FileState(path, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, head_sha, head_len,
+                          None if gz else offset, line, status, reason)  # fmt: skip
+
+    records: list[tuple[int, AuditRecord]] = []
+    quarantine: list[tuple] = []
+    lines_in_batch = 0
+    try:
+        for entry in read_log(Path(path), pseudonymise, start_offset=offset, start_line=line):
+            if entry.error is not None:
+                quarantine.append((f"{path}|{entry.line_no}|{entry.error}", path, entry.line_no, entry.error))
+            else:
+                records.extend((entry.line_no, r) for r in entry.records)
+            offset, line = entry.end_offset, entry.line_no
+            lines_in_batch += 1
+            if lines_in_batch >= _LOG_LINES_PER_BATCH:
+                writer.write_audit(records, quarantine, state())
+                records, quarantine, lines_in_batch = [], [], 0
+    except (MalformedRecord, OSError, EOFError, gzip.BadGzipFile) as exc:
+        reason = str(exc) if isinstance(exc, MalformedRecord) else f"unreadable log ({type(exc).__name__})"
+        quarantine.append((f"{path}|{st.st_size}|{st.st_mtime_ns}|file", path, None, reason))
+        writer.report.quarantined += 1
+        writer.report.files_quarantined += 1
+        writer.write_audit(records, quarantine, state("quarantined", reason), malformed_lines=len(quarantine) - 1)
+        return
+    writer.report.files_parsed += 1
+    writer.write_audit(records, quarantine, state())
+
+
+# --- writing ------------------------------------------------------------------------------------------------------
+
+
+class _Writer:
+    """Writes one batch (records, quarantine entries, file states) in one transaction."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, source: str, harvest_id: str, report: SourceReport) -> None:
+        self.con, self.source, self.harvest_id, self.report = con, source, harvest_id, report
+
+    def write_audit(self, records: list[tuple[int, AuditRecord]], quarantine: list[tuple], state: _FileState,
+                    malformed_lines: int | None = None) -> None:  # fmt: skip
+        self.report.quarantined += len(quarantine) if malformed_lines is None else malformed_lines
+        self.write("audit_events", self._audit_frame(records, state.path), quarantine, [state])
+
+    def _audit_frame(self, records: list[tuple[int, AuditRecord]], path: str) -> pl.DataFrame:
+        rows = []
+        for line_no, record in records:
+            row = {name: getattr(record, name) for name in _AUDIT_FIELDS}
+            key = f"{record.message_sha256}|{record.study_instance_uid or ''}"
+            row.update(
+                record_key=hashlib.sha256(key.encode("ascii")).hexdigest(),
+                source=self.source,
+                source_ae_key=ae_title_key(record.source_ae),
+                destination_ae_key=ae_title_key(record.destination_ae),
+                path=path,
+                line=line_no,
+                harvest_id=self.harvest_id,
+            )
+            rows.append(row)
+        return pl.DataFrame(rows, schema=_AUDIT_SCHEMA)
+
+    def write(self, table: str, frame: pl.DataFrame | None, quarantine: list[tuple], states: list[_FileState]) -> None:
+        con = self.con
+        con.execute("begin transaction")
+        try:
+            if frame is not None and frame.height:
+                con.register("harvest_batch", frame)
+                columns = ", ".join(frame.columns)
+                added = con.execute(
+                    f"""insert into raw.{table} ({columns})
+                        select {columns} from harvest_batch b
+                        where not exists (select 1 from raw.{table} t where t.record_key = b.record_key)
+                        qualify row_number() over (partition by record_key order by path) = 1"""
+                ).fetchone()[0]
+                con.unregister("harvest_batch")
+                self.report.records_added += added
+            if quarantine:
+                con.executemany(
+                    """insert or ignore into raw.quarantine
+                       (quarantine_key, source, path, line, reason, quarantined_at, harvest_id)
+                       values (sha256(?), ?, ?, ?, ?, now(), ?)""",
+                    [(key, self.source, path, line, reason, self.harvest_id) for key, path, line, reason in quarantine],
+                )
+            if states:
+                con.executemany(
+                    """insert or replace into raw.harvest_files
+                       (source, path, size_bytes, mtime_ns, device, inode, head_sha256, head_length, read_offset,
+                        read_line, status, reason, harvested_at, harvest_id)
+                       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?)""",
+                    [(self.source, s.path, s.size, s.mtime_ns, s.device, s.inode, s.head_sha256, s.head_length,
+                      s.read_offset, s.read_line, s.status, s.reason, self.harvest_id) for s in states],
+                )  # fmt: skip
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+
+
+_AUDIT_SCHEMA = {
+    "record_key": pl.String, "source": pl.String, "message_sha256": pl.String, "event_id": pl.String,
+    "event_name": pl.String, "action": pl.String, "outcome": pl.Int32, "event_time": pl.Datetime("us", "UTC"),
+    "source_ae": pl.String, "destination_ae": pl.String, "source_ae_key": pl.String,
+    "destination_ae_key": pl.String, "audit_source_id": pl.String, "study_instance_uid": pl.String,
+    "instance_count": pl.Int32, "patient_key": pl.String, "path": pl.String, "line": pl.Int64,
+    "harvest_id": pl.String,
+}  # fmt: skip

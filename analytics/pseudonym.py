@@ -1,0 +1,56 @@
+"""Keyed pseudonyms for patient identifiers.
+
+A patient key is HMAC-SHA256(secret, PatientID) in hex: stable across runs and sources (so studies of one patient
+can be linked for statistics), useless without the secret. The secret comes from `SANSFILM_PSEUDO_KEY`. A fixed
+development key exists only for configurations that opt in with `[privacy] allow_development_key = true` (the
+generated sample corpus does); anything else without the variable fails at start, before reading a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+from analytics.errors import PrivacyError
+
+ENV_VAR = "SANSFILM_PSEUDO_KEY"
+DEVELOPMENT_KEY = "sansfilm-development-key--sample-corpus-only"
+_MIN_KEY_LENGTH = 16
+
+
+class Pseudonymiser:
+    """Turns a raw identifier into its keyed hash. Empty or missing identifiers stay None."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, key: str) -> None:
+        if len(key) < _MIN_KEY_LENGTH:
+            raise PrivacyError(f"{ENV_VAR} must be at least {_MIN_KEY_LENGTH} characters long")
+        self._key = key.encode("utf-8")
+
+    def __call__(self, identifier: str | None) -> str | None:
+        if identifier is None:
+            return None
+        identifier = identifier.strip()
+        if not identifier:
+            return None
+        return hmac.new(self._key, identifier.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def __reduce__(self):  # picklable for worker processes, key included (never logged)
+        return (Pseudonymiser, (self._key.decode("utf-8"),))
+
+    def __repr__(self) -> str:  # never show the key
+        return "Pseudonymiser(<key hidden>)"
+
+
+def pseudonymiser_from_env(*, allow_development_key: bool) -> Pseudonymiser:
+    key = os.environ.get(ENV_VAR, "")
+    if key:
+        return Pseudonymiser(key)
+    if allow_development_key:
+        return Pseudonymiser(DEVELOPMENT_KEY)
+    raise PrivacyError(
+        f"{ENV_VAR} is not set. Set it to the programme's secret pseudonymisation key (the development key is only"
+        " allowed for configurations with [privacy] allow_development_key = true, such as the generated sample)."
+    )

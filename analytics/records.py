@@ -1,0 +1,50 @@
+"""The records the readers return: parsed, pseudonymised, not yet stored.
+
+Readers build these; `analytics.harvest` stores them. Times are timezone-aware (UTC). No field ever holds a patient
+name, birth date or raw patient identifier: `patient_key` is a keyed hash (see `analytics.pseudonym`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceRecord:
+    """One DICOM instance as found in the archive (one Part-10 file or one archive resource)."""
+
+    study_instance_uid: str
+    series_instance_uid: str
+    sop_instance_uid: str
+    sop_class_uid: str | None
+    modality: str | None
+    study_date: date | None
+    study_time: str | None  # DICOM TM as sent (HHMMSS.FFFFFF, possibly shortened)
+    institution_name: str | None
+    station_name: str | None
+    manufacturer: str | None
+    source_ae_title: str | None  # file meta (0002,0016), or the archive's RemoteAET
+    specific_character_set: str | None
+    transfer_syntax_uid: str | None
+    size_bytes: int
+    received_at: datetime  # aware
+    patient_key: str | None  # HMAC-SHA256 of PatientID, hex
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One audit event for one study (an event naming no study gives one record with study_instance_uid None)."""
+
+    event_id: str  # DCM code, e.g. "110104"
+    event_name: str | None  # originalText / displayName as sent
+    action: str | None  # EventActionCode C/R/U/D/E
+    outcome: int | None  # EventOutcomeIndicator: 0 success, 4/8/12 failures
+    event_time: datetime  # aware
+    source_ae: str | None  # participant with RoleIDCode 110153
+    destination_ae: str | None  # participant with RoleIDCode 110152
+    audit_source_id: str | None
+    study_instance_uid: str | None
+    instance_count: int | None  # NumberOfInstances summed over the study's SOP classes
+    patient_key: str | None  # HMAC of the patient participant's ID, when the message names one
+    message_sha256: str  # hash of the whole syslog message: with study_instance_uid, the record's identity

@@ -1,0 +1,42 @@
+-- Archive activity per establishment, Paris day and modality: studies first received that day, instances and
+-- bytes received that day. Grain: (establishment_id, received_date, modality).
+with instances as (
+    select
+        establishment_id,
+        received_date,
+        coalesce(modality, 'UNKNOWN') as modality,
+        study_instance_uid,
+        size_bytes
+    from staged.stg_dicom_instances
+),
+
+studies as (
+    select
+        establishment_id,
+        first_received_date as received_date,
+        coalesce(split_part(modalities, '/', 1), 'UNKNOWN') as modality,
+        count(*) as studies_received
+    from staged.int_studies
+    group by all
+),
+
+volumes as (
+    select
+        establishment_id,
+        received_date,
+        modality,
+        count(*) as instances_received,
+        sum(size_bytes) as bytes_received
+    from instances
+    group by all
+)
+
+select
+    establishment_id,
+    received_date,
+    modality,
+    coalesce(s.studies_received, 0) as studies_received,
+    coalesce(v.instances_received, 0) as instances_received,
+    coalesce(v.bytes_received, 0) as bytes_received
+from volumes as v
+full outer join studies as s using (establishment_id, received_date, modality)

@@ -1,0 +1,47 @@
+-- One row per study seen in the archive files: its establishment (that of its first received instance; a study
+-- whose instances point at several establishments is flagged), modalities, volume and first reception.
+with instances as (
+    select * from staged.stg_dicom_instances
+),
+
+first_instance as (
+    select
+        study_instance_uid,
+        arg_min(establishment_id, (received_at, sop_instance_uid)) as establishment_id,
+        arg_min(attributed_by, (received_at, sop_instance_uid)) as attributed_by
+    from instances
+    group by study_instance_uid
+),
+
+volumes as (
+    select
+        study_instance_uid,
+        string_agg(distinct modality, '/' order by modality) as modalities,
+        min(study_date) as study_date,
+        count(*) as instances,
+        count(distinct series_instance_uid) as series,
+        sum(size_bytes) as bytes,
+        min(received_at) as first_received_at,
+        max(received_at) as last_received_at,
+        count(distinct establishment_id) as establishments_claiming,
+        any_value(patient_key) as patient_key
+    from instances
+    group by study_instance_uid
+)
+
+select
+    v.study_instance_uid,
+    f.establishment_id,
+    f.attributed_by,
+    v.establishments_claiming > 1 as attribution_conflict,
+    v.modalities,
+    v.study_date,
+    v.series,
+    v.instances,
+    v.bytes,
+    v.first_received_at,
+    timezone('Europe/Paris', v.first_received_at)::date as first_received_date,
+    v.last_received_at,
+    v.patient_key
+from volumes as v
+join first_instance as f using (study_instance_uid)

@@ -1,0 +1,46 @@
+-- One row per audit event and study, with the participants recognised: the platform's own AE titles, and the
+-- establishments that claim the source and destination AE titles.
+with events as (
+    select * from raw.audit_events
+),
+
+named as (
+    select
+        e.*,
+        coalesce(t.event_name, e.event_name) as event_type,
+        src.establishment_id as source_establishment_id,
+        dst.establishment_id as destination_establishment_id,
+        src_platform.ae_title_key is not null as source_is_platform,
+        dst_platform.ae_title_key is not null as destination_is_platform
+    from events as e
+    left join ref.audit_event_types as t on t.event_id = e.event_id
+    left join ref.establishment_ae_titles as src on src.ae_title_key = e.source_ae_key
+    left join ref.establishment_ae_titles as dst on dst.ae_title_key = e.destination_ae_key
+    left join ref.platform_ae_titles as src_platform on src_platform.ae_title_key = e.source_ae_key
+    left join ref.platform_ae_titles as dst_platform on dst_platform.ae_title_key = e.destination_ae_key
+)
+
+select
+    record_key,
+    message_sha256,
+    event_id,
+    event_type,
+    action,
+    outcome,
+    coalesce(outcome, 0) = 0 as succeeded,
+    event_time,
+    timezone('Europe/Paris', event_time)::date as event_date,
+    source_ae,
+    destination_ae,
+    source_is_platform,
+    destination_is_platform,
+    source_establishment_id,
+    destination_establishment_id,
+    audit_source_id,
+    study_instance_uid,
+    instance_count,
+    patient_key,
+    source,
+    path,
+    line
+from named

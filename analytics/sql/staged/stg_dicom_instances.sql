@@ -1,0 +1,52 @@
+-- One row per SOP instance, however many copies were harvested (the earliest reception wins), attributed to an
+-- establishment: by sending AE title, else by InstitutionName alias, else UNATTRIBUTED (kept, never dropped).
+with ranked as (
+    select
+        *,
+        count(*) over (partition by sop_instance_uid) as copies_harvested,
+        row_number() over (partition by sop_instance_uid order by received_at, record_key) as copy_rank
+    from raw.dicom_instances
+),
+
+instances as (
+    select * exclude (copy_rank) from ranked where copy_rank = 1
+),
+
+attributed as (
+    select
+        i.*,
+        by_ae.establishment_id as establishment_by_ae_title,
+        by_alias.establishment_id as establishment_by_institution_name
+    from instances as i
+    left join ref.establishment_ae_titles as by_ae on by_ae.ae_title_key = i.source_ae_key
+    left join ref.establishment_aliases as by_alias on by_alias.institution_key = i.institution_key
+)
+
+select
+    sop_instance_uid,
+    series_instance_uid,
+    study_instance_uid,
+    sop_class_uid,
+    modality,
+    study_date,
+    study_time,
+    institution_name,
+    station_name,
+    manufacturer,
+    source_ae_title,
+    specific_character_set,
+    transfer_syntax_uid,
+    size_bytes,
+    received_at,
+    timezone('Europe/Paris', received_at)::date as received_date,
+    patient_key,
+    coalesce(establishment_by_ae_title, establishment_by_institution_name, 'UNATTRIBUTED') as establishment_id,
+    case
+        when establishment_by_ae_title is not null then 'ae_title'
+        when establishment_by_institution_name is not null then 'institution_name'
+        else 'none'
+    end as attributed_by,
+    copies_harvested,
+    source,
+    path
+from attributed

@@ -1,0 +1,175 @@
+"""The DuckDB warehouse: schema, reference tables, SQL models, and the published copy readers use.
+
+Layers: `raw` (what the harvest stored) -> `staged` (`stg_` cleaned and attributed, `int_` assembled) -> `marts`
+(`dim_`, `mart_`). Each model is one `.sql` file under `analytics/sql/<schema>/`, a CTE chain ending in a SELECT; the
+runner here rebuilds it as a table. Values are bound as parameters, never pasted into SQL.
+
+DuckDB lets one process write a database file at a time, and a reader in another process would block the writer.
+So readers (dashboards, notebooks) never open the working file: after each build the `ref`, `staged` and `marts`
+schemas are copied into a new file that replaces `<warehouse>.published.duckdb` atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from analytics.registry import Registry, ae_title_key
+
+SQL_DIR = Path(__file__).parent / "sql"
+MODELS: tuple[tuple[str, str], ...] = (
+    ("staged", "stg_dicom_instances"),
+    ("staged", "stg_audit_events"),
+    ("staged", "int_studies"),
+    ("marts", "dim_establishments"),
+    ("marts", "mart_archive_daily"),
+)
+PUBLISHED_SCHEMAS = ("ref", "staged", "marts")
+
+# DICOM PS3.16 CID 400 audit event IDs (DCM), the names the marts show.
+AUDIT_EVENT_TYPES = {
+    "110100": "Application Activity",
+    "110101": "Audit Log Used",
+    "110102": "Begin Transferring DICOM Instances",
+    "110103": "DICOM Instances Accessed",
+    "110104": "DICOM Instances Transferred",
+    "110105": "DICOM Study Deleted",
+    "110106": "Export",
+    "110107": "Import",
+    "110108": "Network Entry",
+    "110109": "Order Record",
+    "110110": "Patient Record",
+    "110111": "Procedure Record",
+    "110112": "Query",
+    "110113": "Security Alert",
+    "110114": "User Authentication",
+}
+
+
+def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    con.execute("set TimeZone = 'Europe/Paris'")  # how timestamps with time zone are shown; storage is UTC
+    return con
+
+
+@contextmanager
+def open_warehouse(path: Path):
+    con = connect(path)
+    try:
+        ensure_schema(con)
+        yield con
+    finally:
+        con.close()
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute((SQL_DIR / "raw" / "schema.sql").read_text(encoding="utf-8"))
+
+
+def load_reference(con: duckdb.DuckDBPyConnection, registry: Registry, platform_ae_titles: Iterable[str]) -> None:
+    """Replace the `ref` tables with the registry and the platform's AE titles (contracts are the source of truth)."""
+    establishments = pl.DataFrame(
+        [
+            {
+                "establishment_id": e.establishment_id, "name": e.name, "siret": e.siret,
+                "departement": e.departement, "category": e.category, "sector": e.sector, "offer": e.offer,
+                "adhesion_date": e.adhesion_date, "planned_go_live": e.planned_go_live,
+                "actual_go_live": e.actual_go_live, "end_date": e.end_date,
+                "ae_titles": list(e.ae_titles), "institution_names": list(e.institution_names),
+            }
+            for e in registry.establishments
+        ],
+        schema={
+            "establishment_id": pl.String, "name": pl.String, "siret": pl.String, "departement": pl.String,
+            "category": pl.String, "sector": pl.String, "offer": pl.String, "adhesion_date": pl.Date,
+            "planned_go_live": pl.Date, "actual_go_live": pl.Date, "end_date": pl.Date,
+            "ae_titles": pl.List(pl.String), "institution_names": pl.List(pl.String),
+        },
+    )  # fmt: skip
+    ae_titles = pl.DataFrame(
+        [{"ae_title_key": k, "establishment_id": v} for k, v in registry.ae_title_map().items()],
+        schema={"ae_title_key": pl.String, "establishment_id": pl.String},
+    )
+    aliases = pl.DataFrame(
+        [{"institution_key": k, "establishment_id": v} for k, v in registry.alias_map().items()],
+        schema={"institution_key": pl.String, "establishment_id": pl.String},
+    )
+    platform = pl.DataFrame(
+        {"ae_title_key": sorted({ae_title_key(t) for t in platform_ae_titles})}, schema={"ae_title_key": pl.String}
+    )
+    event_types = pl.DataFrame(
+        {"event_id": list(AUDIT_EVENT_TYPES), "event_name": list(AUDIT_EVENT_TYPES.values())}
+    )
+    con.execute("begin transaction")
+    try:
+        for name, frame in (
+            ("establishments", establishments),
+            ("establishment_ae_titles", ae_titles),
+            ("establishment_aliases", aliases),
+            ("platform_ae_titles", platform),
+            ("audit_event_types", event_types),
+        ):
+            con.register("ref_frame", frame)
+            con.execute(f"create or replace table ref.{name} as select * from ref_frame")
+            con.unregister("ref_frame")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def model_sql(schema: str, name: str) -> str:
+    return (SQL_DIR / schema / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def build_models(con: duckdb.DuckDBPyConnection, models: Iterable[tuple[str, str]] = MODELS) -> dict[str, int]:
+    """Rebuild each model as a table, in order, all in one transaction; returns row counts."""
+    counts: dict[str, int] = {}
+    con.execute("begin transaction")
+    try:
+        for schema, name in models:
+            con.execute(f"create or replace table {schema}.{name} as {model_sql(schema, name)}")
+            counts[f"{schema}.{name}"] = con.execute(f"select count(*) from {schema}.{name}").fetchone()[0]
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return counts
+
+
+def publish(con: duckdb.DuckDBPyConnection, published_path: Path) -> Path:
+    """Copy the reader-facing schemas into a fresh file, then swap it in atomically (readers never see half)."""
+    published_path = Path(published_path)
+    published_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = published_path.with_name(f".{published_path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    con.execute("attach ? as publish_target", [str(tmp)])
+    try:
+        tables = con.execute(
+            """select table_schema, table_name from information_schema.tables
+               where table_catalog = current_database() and table_schema in ? and table_type = 'BASE TABLE'
+               order by 1, 2""",
+            [list(PUBLISHED_SCHEMAS)],
+        ).fetchall()
+        for schema in PUBLISHED_SCHEMAS:
+            con.execute(f"create schema if not exists publish_target.{schema}")
+        for schema, table in tables:
+            con.execute(f"create table publish_target.{schema}.{table} as select * from {schema}.{table}")
+    finally:
+        con.execute("detach publish_target")
+    os.replace(tmp, published_path)
+    return published_path
+
+
+def connect_published(published_path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the published copy: never blocks, never blocked by, a running pipeline."""
+    return connect(published_path, read_only=True)
+

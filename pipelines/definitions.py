@@ -1,0 +1,43 @@
+"""The Dagster code location: `dagster dev` at the repo root loads `defs` from here ([tool.dagster] in pyproject).
+
+The asset graph follows the configuration (one harvest asset per source), so the config is read at load: a broken
+config fails here with the same message the CLI gives.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from analytics.config import Settings, load_settings
+from pipelines.harvest.assets import build_harvest_assets
+from pipelines.resources import SansfilmConfig
+from pipelines.warehouse.assets import build_warehouse_assets
+
+ALL_ASSETS_JOB = "sansfilm_all"
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    assets = [*build_harvest_assets(settings), *build_warehouse_assets(settings)]
+    everything = dg.define_asset_job(ALL_ASSETS_JOB, selection=dg.AssetSelection.all(),
+                                     description="Harvest every source, rebuild the warehouse, publish it.")  # fmt: skip
+    daily = dg.ScheduleDefinition(
+        name="daily_harvest",
+        job=everything,
+        cron_schedule="0 2 * * *",
+        execution_timezone="Europe/Paris",
+        description="Every night at 02:00 Paris time: harvest what the archive received and logged.",
+    )
+    return dg.Definitions(
+        assets=assets,
+        jobs=[everything],
+        schedules=[daily],
+        resources={"sansfilm": SansfilmConfig(config_path=str(settings.config_path))},
+        # DuckDB takes one writer at a time: steps run one after the other in one process.
+        executor=dg.in_process_executor,
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Built when Dagster loads the code location, from --config / $SANSFILM_CONFIG / ./sansfilm.toml."""
+    return build_definitions(load_settings())

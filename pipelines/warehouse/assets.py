@@ -1,0 +1,92 @@
+"""Reference tables, one asset per SQL model (dependencies read from the SQL itself), and the published copy."""
+
+from __future__ import annotations
+
+import re
+
+import dagster as dg
+
+from analytics import checks, operations, warehouse
+from analytics.config import Settings
+from pipelines.harvest.assets import harvest_asset_key
+from pipelines.resources import SansfilmConfig
+
+REFERENCE_KEY = dg.AssetKey(["ref", "establishments"])
+PUBLISHED_KEY = dg.AssetKey(["published", "warehouse"])
+_RAW_TABLE_KIND = {"dicom_instances": "dicom_files", "audit_events": "audit_syslog"}
+_TABLE_REF = re.compile(r"\b(raw|ref|staged|marts)\.(\w+)")
+
+
+def model_deps(schema: str, name: str, settings: Settings) -> list[dg.AssetKey]:
+    """Upstream assets of a model: the tables its SQL reads, mapped to the assets that write them."""
+    deps: list[dg.AssetKey] = []
+    for ref_schema, table in _TABLE_REF.findall(warehouse.model_sql(schema, name)):
+        if ref_schema == "raw":
+            keys = [harvest_asset_key(s) for s in settings.sources if s.kind == _RAW_TABLE_KIND.get(table)]
+        elif ref_schema == "ref":
+            keys = [REFERENCE_KEY]
+        else:
+            keys = [dg.AssetKey([ref_schema, table])]
+        deps.extend(k for k in keys if k not in deps)
+    return deps
+
+
+@dg.asset(key=REFERENCE_KEY, group_name="contracts", kinds={"duckdb", "csv"},
+          description="The establishment registry and platform AE titles, reloaded from contracts/.")  # fmt: skip
+def reference_tables(context: dg.AssetExecutionContext, sansfilm: SansfilmConfig) -> dg.MaterializeResult:
+    settings = sansfilm.settings()
+    registry = operations.load_contracts(settings)
+    with warehouse.open_warehouse(settings.warehouse.path) as con:
+        warehouse.load_reference(con, registry, settings.archive.ae_titles)
+    return dg.MaterializeResult(metadata={"establishments": len(registry.establishments)})
+
+
+def build_model_asset(schema: str, name: str, settings: Settings) -> dg.AssetsDefinition:
+    key = dg.AssetKey([schema, name])
+    model_checks = checks.checks_for(f"{schema}.{name}")
+
+    @dg.asset(
+        key=key,
+        deps=model_deps(schema, name, settings),
+        group_name="warehouse",
+        kinds={"duckdb", "sql"},
+        description=warehouse.model_sql(schema, name).splitlines()[0].lstrip("- "),
+        check_specs=[dg.AssetCheckSpec(c.name, asset=key, description=c.description) for c in model_checks],
+    )
+    def _model(sansfilm: SansfilmConfig) -> dg.MaterializeResult:
+        with warehouse.open_warehouse(sansfilm.settings().warehouse.path) as con:
+            rows = warehouse.build_models(con, [(schema, name)])[f"{schema}.{name}"]
+            results = [c.run(con) for c in model_checks]
+        return dg.MaterializeResult(
+            metadata={"dagster/row_count": rows},
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=r.check.name,
+                    passed=r.passed,
+                    severity=dg.AssetCheckSeverity.ERROR if r.check.severity == "error" else dg.AssetCheckSeverity.WARN,
+                    metadata={"failing_rows": r.failing},
+                )
+                for r in results
+            ],
+        )
+
+    return _model
+
+
+def build_warehouse_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    models = [build_model_asset(schema, name, settings) for schema, name in warehouse.MODELS]
+
+    @dg.asset(
+        key=PUBLISHED_KEY,
+        deps=[dg.AssetKey(list(m)) for m in warehouse.MODELS] + [REFERENCE_KEY],
+        group_name="warehouse",
+        kinds={"duckdb"},
+        description="Read-only copy of ref, staged and marts for dashboards and notebooks, swapped in atomically.",
+    )
+    def published_warehouse(sansfilm: SansfilmConfig) -> dg.MaterializeResult:
+        settings = sansfilm.settings()
+        with warehouse.open_warehouse(settings.warehouse.path) as con:
+            path = warehouse.publish(con, settings.published_path)
+        return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path))})
+
+    return [reference_tables, *models, published_warehouse]

@@ -1,0 +1,46 @@
+"""Shared fixtures: a private copy of the committed sample corpus, harvested once per session where tests only read."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from analytics import operations, samples
+from analytics.config import Settings, load_settings
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "data" / "samples"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch, tmp_path_factory):
+    """No test reads the developer's config or Dagster home, or a real pseudonymisation key."""
+    monkeypatch.delenv("SANSFILM_CONFIG", raising=False)
+    monkeypatch.delenv("SANSFILM_PSEUDO_KEY", raising=False)
+    home = tmp_path_factory.mktemp("dagster_home")
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+
+
+def copy_sample(dest: Path) -> Settings:
+    """A copy of the committed corpus with its reception times (file mtimes) restored, and its settings."""
+    shutil.copytree(SAMPLE, dest, ignore=shutil.ignore_patterns("warehouse", ".dagster", "*.duckdb", "*.sqlite"))
+    samples.restore_reception_times(dest)
+    return load_settings(dest / "sansfilm.toml")
+
+
+@pytest.fixture
+def sample_settings(tmp_path) -> Settings:
+    """A fresh, un-harvested copy of the sample: for tests that change files or harvest themselves."""
+    return copy_sample(tmp_path / "corpus")
+
+
+@pytest.fixture(scope="session")
+def harvested(tmp_path_factory) -> tuple[Settings, list]:
+    """The sample harvested and built once; tests using it must not write to it."""
+    settings = copy_sample(tmp_path_factory.mktemp("harvested") / "corpus")
+    reports = operations.harvest(settings)
+    operations.build_warehouse(settings)
+    return settings, reports

@@ -1,0 +1,230 @@
+"""Harvest end to end on a tiny hand-built corpus: attribution, incremental runs, copies, rotation, bad input."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from analytics import operations, warehouse
+from analytics.config import load_settings
+from tests import audit_factory as af
+from tests.dicom_factory import PATIENT_ID, make_dicom
+
+REGISTRY = """establishment_id,name,siret,departement,category,sector,offer,adhesion_date,planned_go_live,actual_go_live,end_date,ae_titles,institution_names
+750000015,Hôpital Européen Georges-Pompidou,26750001500016,75,CHU,public,PACS_RIS,2010-05-01,2010-09-01,2010-10-01,,HEGP_CT;HEGP_MR,Hôpital Européen Georges-Pompidou;HEGP
+940000027,CHI de Créteil,26940002700018,94,CHI,public,VNA,2010-06-01,2011-01-01,2011-01-15,,,CHI de Créteil
+"""
+CONFIG = """
+[warehouse]
+path = "warehouse/sansfilm.duckdb"
+[contracts]
+dir = "contracts"
+[archive]
+ae_titles = ["RSF_ARCHIVE"]
+[privacy]
+allow_development_key = true
+[harvest]
+workers = 1
+[[sources]]
+name = "archive-files"
+kind = "dicom_files"
+path = "dicom"
+[[sources]]
+name = "audit"
+kind = "audit_syslog"
+path = "audit"
+"""
+
+
+def event_line(study_uid: str, when: str, source_ae: str = "HEGP_CT") -> bytes:
+    participants = af.participant("110153", source_ae) + af.participant("110152", "archive", "AE=RSF_ARCHIVE")
+    xml = af.audit_xml(when=when, participants=participants, objects=af.study(study_uid, [(af.CT_IMAGE, "2")]) + af.patient())
+    return af.syslog(xml)
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    (tmp_path / "contracts").mkdir()
+    (tmp_path / "contracts" / "establishments.csv").write_text(REGISTRY, encoding="utf-8")
+    (tmp_path / "sansfilm.toml").write_text(CONFIG, encoding="utf-8")
+    dicom = tmp_path / "dicom"
+    make_dicom(dicom / "a" / "IM1", sop_uid="1.2.250.1.999.2.1", ae_title="HEGP_CT")
+    make_dicom(dicom / "b" / "IM2", sop_uid="1.2.250.1.999.2.2", study_uid="1.2.250.1.999.7", ae_title=None,
+               institution="chi  DE CRETEIL ")  # fmt: skip
+    make_dicom(dicom / "c" / "IM3.dcm", sop_uid="1.2.250.1.999.2.3", study_uid="1.2.250.1.999.8",
+               ae_title="OTHER_AE", institution="Clinique Inconnue")  # fmt: skip
+    make_dicom(dicom / "a" / "IM4", sop_uid="1.2.250.1.999.2.4", ae_title="hegp_mr", institution="CHI de Créteil")
+    audit = tmp_path / "audit"
+    audit.mkdir()
+    lines = [event_line(f"1.2.250.1.999.{i}", f"2012-03-0{i}T10:00:00+01:00") for i in range(1, 6)]
+    (audit / "archive.log").write_bytes(b"".join(lines))
+    return load_settings(tmp_path / "sansfilm.toml")
+
+
+def harvest(settings):
+    reports = {r.name: r.to_dict() for r in operations.harvest(settings)}
+    operations.build_warehouse(settings)
+    return reports
+
+
+def query(settings, sql, params=None):
+    con = warehouse.connect(settings.warehouse.path, read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def test_attribution_by_ae_title_alias_and_unattributed(tiny):
+    harvest(tiny)
+    rows = dict(
+        (sop, (est, how))
+        for sop, est, how in query(tiny, "select sop_instance_uid, establishment_id, attributed_by from staged.stg_dicom_instances")
+    )
+    assert rows == {
+        "1.2.250.1.999.2.1": ("750000015", "ae_title"),
+        "1.2.250.1.999.2.2": ("940000027", "institution_name"),  # case, accents and spaces ignored
+        "1.2.250.1.999.2.3": ("UNATTRIBUTED", "none"),
+        "1.2.250.1.999.2.4": ("750000015", "ae_title"),  # the AE title wins over the institution name
+    }
+    assert query(tiny, "select institution_name from staged.stg_dicom_instances where sop_instance_uid like '%.1'") == [
+        ("Hôpital Européen Georges-Pompidou",)
+    ]
+
+
+def test_first_harvest_then_rerun_is_a_no_op(tiny):
+    first = harvest(tiny)
+    assert first["archive-files"] == {
+        "name": "archive-files", "kind": "dicom_files", "files_seen": 4, "files_parsed": 4, "files_unchanged": 0,
+        "quarantined": 0, "records_added": 4, "files_quarantined": 0,
+    }  # fmt: skip
+    assert first["audit"]["records_added"] == 5 and first["audit"]["files_parsed"] == 1
+    second = harvest(tiny)
+    for report in second.values():
+        assert (report["files_parsed"], report["records_added"], report["files_unchanged"]) == (0, 0, report["files_seen"])
+    assert query(tiny, "select count(*) from raw.dicom_instances") == [(4,)]
+    assert query(tiny, "select count(*) from raw.audit_events") == [(5,)]
+
+
+def test_copied_files_add_nothing(tiny):
+    harvest(tiny)
+    root = tiny.sources[0].path
+    shutil.copy2(root / "a" / "IM1", root / "c" / "IM1-copy")
+    shutil.copy2(tiny.sources[1].path / "archive.log", tiny.sources[1].path / "archive-copy.log")
+    reports = harvest(tiny)
+    assert reports["archive-files"]["files_parsed"] == 1 and reports["archive-files"]["records_added"] == 0
+    assert reports["audit"]["files_parsed"] == 1 and reports["audit"]["records_added"] == 0
+    assert query(tiny, "select count(*), count(distinct sop_instance_uid) from staged.stg_dicom_instances") == [(4, 4)]
+    assert query(tiny, "select max(copies_harvested) from staged.stg_dicom_instances") == [(1,)]
+    assert query(tiny, "select count(*) from staged.stg_audit_events") == [(5,)]
+
+
+def _spoil_line_in_place(path: Path, line_index: int) -> None:
+    """Overwrite one already-read line with garbage of the same length: only a re-read would notice it."""
+    data = bytearray(path.read_bytes())
+    starts = [0] + [i + 1 for i, b in enumerate(data) if b == ord("\n")]
+    begin, end = starts[line_index], starts[line_index + 1] - 1
+    assert begin > 1024  # beyond the head that identifies the file
+    data[begin:end] = b"x" * (end - begin)
+    stat = path.stat()
+    path.write_bytes(bytes(data))
+    return stat
+
+
+def test_appended_log_is_read_from_where_the_last_harvest_stopped(tiny):
+    harvest(tiny)
+    log = tiny.sources[1].path / "archive.log"
+    _spoil_line_in_place(log, 2)
+    with log.open("ab") as fh:
+        fh.write(event_line("1.2.250.1.999.9", "2012-03-09T10:00:00Z"))
+        fh.write(b"<85>1 2012-03-09T10:00:01Z host app - - - <AuditMessage>")  # still being written: no newline
+    report = harvest(tiny)["audit"]
+    assert (report["files_parsed"], report["records_added"], report["quarantined"]) == (1, 1, 0)
+    with log.open("ab") as fh:
+        fh.write(b"</AuditMessage>\n")  # the line is now complete, and malformed (no EventIdentification)
+    report = harvest(tiny)["audit"]
+    assert (report["records_added"], report["quarantined"]) == (0, 1)
+    reasons = query(tiny, "select line, reason from raw.quarantine")
+    assert len(reasons) == 1 and reasons[0][0] == 7
+
+
+def test_rotated_log_is_continued_not_reread(tiny):
+    harvest(tiny)
+    audit = tiny.sources[1].path
+    _spoil_line_in_place(audit / "archive.log", 2)
+    (audit / "archive.log").rename(audit / "archive.log.1")
+    (audit / "archive.log").write_bytes(event_line("1.2.250.1.999.9", "2012-03-09T10:00:00Z"))
+    report = harvest(tiny)["audit"]
+    assert report == {**report, "files_seen": 2, "files_parsed": 2, "records_added": 1, "quarantined": 0}
+    assert query(tiny, "select count(*) from raw.audit_events") == [(6,)]
+
+
+def test_bad_input_is_quarantined_with_reasons_and_the_rest_harvested(tiny):
+    dicom, audit = tiny.sources[0].path, tiny.sources[1].path
+    good = make_dicom(dicom / "d" / "IM5", sop_uid="1.2.250.1.999.2.5")
+    (dicom / "d" / "IM6").write_bytes(good.read_bytes()[:-30])  # truncated in the pixel data
+    (dicom / "d" / "empty").write_bytes(b"")
+    (dicom / "d" / "notes.txt").write_text("Compte rendu non structuré\n", encoding="utf-8")
+    with (audit / "archive.log").open("ab") as fh:
+        fh.write(af.syslog(af.audit_xml()[:-40]))  # malformed XML record
+        fh.write(event_line("1.2.250.1.999.6", "2012-03-06T10:00:00Z"))
+    reports = harvest(tiny)
+    assert reports["archive-files"] == {**reports["archive-files"], "files_seen": 8, "files_parsed": 5, "quarantined": 3,
+                                        "files_quarantined": 3, "records_added": 5}  # fmt: skip
+    assert reports["audit"] == {**reports["audit"], "records_added": 6, "quarantined": 1, "files_quarantined": 0}
+    rows = query(tiny, "select source, regexp_replace(path, '.*/', ''), line, reason from raw.quarantine order by 2")
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        ("archive-files", "IM6", None), ("audit", "archive.log", 6), ("archive-files", "empty", None),
+        ("archive-files", "notes.txt", None),
+    ]  # fmt: skip
+    reasons = {r[1]: r[3] for r in rows}
+    assert reasons["IM6"].startswith("truncated file")
+    assert reasons["empty"] == "empty file"
+    assert reasons["notes.txt"].startswith("not a DICOM file")
+    assert "XML" in reasons["archive.log"]
+    again = harvest(tiny)  # nothing changed: the bad files are accounted as unchanged, not quarantined twice
+    assert again["archive-files"]["files_unchanged"] == 8
+    assert query(tiny, "select count(*) from raw.quarantine") == [(4,)]
+
+
+def test_failed_harvest_leaves_nothing_half_written(tiny, monkeypatch):
+    from analytics import harvest as harvest_module
+
+    calls = {"n": 0}
+    original = harvest_module._Writer.write
+
+    def failing_write(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("disk full")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(harvest_module._Writer, "write", failing_write)
+    with pytest.raises(RuntimeError):
+        operations.harvest(tiny)
+    monkeypatch.setattr(harvest_module._Writer, "write", original)
+    reports = harvest(tiny)
+    assert reports["archive-files"]["files_unchanged"] == 4  # the first batch was committed with its file states
+    assert reports["audit"]["records_added"] == 5  # the failed batch left no trace and is read again
+    assert query(tiny, "select count(*) from raw.audit_events") == [(5,)]
+
+
+def test_pseudonymisation_key_is_required_outside_the_sample(tiny, tmp_path):
+    config = tmp_path / "sansfilm.toml"
+    config.write_text(CONFIG.replace("allow_development_key = true", "allow_development_key = false"))
+    from analytics.errors import PrivacyError
+
+    with pytest.raises(PrivacyError, match="SANSFILM_PSEUDO_KEY"):
+        operations.harvest(load_settings(config))
+    assert not (tmp_path / "warehouse").exists() or query(tiny, "select count(*) from raw.dicom_instances") == [(0,)]
+
+
+def test_patient_key_follows_the_configured_secret(tiny, monkeypatch):
+    monkeypatch.setenv("SANSFILM_PSEUDO_KEY", "a-real-secret-from-the-vault")
+    harvest(tiny)
+    keys = {k for (k,) in query(tiny, "select distinct patient_key from raw.dicom_instances")}
+    from analytics.pseudonym import Pseudonymiser
+
+    assert keys == {Pseudonymiser("a-real-secret-from-the-vault")(PATIENT_ID)}
