@@ -96,8 +96,9 @@ def harvest(
 
     try:
         settings = _settings()
+        registry = operations.load_contracts(settings)  # a broken contract fails before anything is read
         reports = operations.harvest(settings, source or None)
-        operations.build_warehouse(settings)
+        operations.build_warehouse(settings, registry)
     except SansfilmError as exc:
         raise _fail(exc) from None
     rows = [r.to_dict() for r in reports]
@@ -127,7 +128,7 @@ def _materialize_all(settings: Settings) -> dict[str, float]:
     _dagster_home(settings)
     defs = build_definitions(settings)
     with dg.DagsterInstance.get() as instance:
-        result = defs.get_job_def("sansfilm_all").execute_in_process(instance=instance, raise_on_error=False)
+        result = defs.resolve_job_def("sansfilm_all").execute_in_process(instance=instance, raise_on_error=False)
     durations: dict[str, float] = {}
     for event in result.all_events:
         if event.event_type_value == "STEP_SUCCESS":

@@ -1,7 +1,5 @@
 """The one resource: which sansfilm configuration a run works on."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from analytics.config import Settings, load_settings

@@ -9,6 +9,7 @@ import pytest
 
 from analytics import operations, samples
 from analytics.config import Settings, load_settings
+from tests.tiny_corpus import make_tiny_corpus
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "samples"
@@ -44,3 +45,8 @@ def harvested(tmp_path_factory) -> tuple[Settings, list]:
     reports = operations.harvest(settings)
     operations.build_warehouse(settings)
     return settings, reports
+
+
+@pytest.fixture
+def tiny(tmp_path) -> Settings:
+    return make_tiny_corpus(tmp_path)

@@ -1,7 +1,5 @@
 """One harvest asset per configured source: `raw/harvest_<source>`."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from analytics import operations

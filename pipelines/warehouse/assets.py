@@ -1,7 +1,5 @@
 """Reference tables, one asset per SQL model (dependencies read from the SQL itself), and the published copy."""
 
-from __future__ import annotations
-
 import re
 
 import dagster as dg

@@ -1,0 +1,56 @@
+"""The `sansfilm` command line: output contracts and error behaviour."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+
+runner = CliRunner()
+HARVEST_KEYS = {"name", "kind", "files_seen", "files_parsed", "files_unchanged", "quarantined", "records_added"}
+
+
+def test_harvest_json_contract_and_incremental_rerun(tiny):
+    result = runner.invoke(app, ["--config", str(tiny.config_path), "harvest", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    sources = json.loads(result.output)["sources"]
+    assert [s["name"] for s in sources] == ["archive-files", "audit"]
+    assert all(HARVEST_KEYS <= set(s) for s in sources)
+    assert sources[0]["records_added"] == 4 and sources[1]["records_added"] == 5
+    again = json.loads(runner.invoke(app, ["--config", str(tiny.config_path), "harvest", "--format", "json"]).output)
+    assert [s["records_added"] for s in again["sources"]] == [0, 0]
+    assert [s["files_unchanged"] for s in again["sources"]] == [4, 1]
+
+
+def test_harvest_table_and_one_source(tiny, monkeypatch):
+    monkeypatch.setenv("SANSFILM_CONFIG", str(tiny.config_path))
+    result = runner.invoke(app, ["harvest", "--source", "audit"])
+    assert result.exit_code == 0, result.output
+    header, row = result.output.splitlines()
+    assert header.split() == ["name", "kind", "files_seen", "files_parsed", "files_unchanged", "quarantined", "records_added"]
+    assert row.split() == ["audit", "audit_syslog", "1", "1", "0", "0", "5"]
+
+
+def test_configuration_errors_exit_2_with_the_key_named(tmp_path):
+    bad = tmp_path / "sansfilm.toml"
+    bad.write_text('[warehouse]\npath = "w.duckdb"\nflavour = "x"\n')
+    result = runner.invoke(app, ["--config", str(bad), "harvest"])
+    assert result.exit_code == 2
+    assert "unknown key 'warehouse.flavour'" in result.output
+
+
+def test_invalid_registry_fails_naming_file_line_and_field(tiny):
+    registry = tiny.contracts.dir / "establishments.csv"
+    registry.write_text(registry.read_text().replace("PACS_RIS", "PACS_PLUS"))
+    result = runner.invoke(app, ["--config", str(tiny.config_path), "harvest"])
+    assert result.exit_code == 2
+    assert f"{registry}, line 2, field 'offer'" in result.output
+
+
+def test_run_materialises_every_step(tiny):
+    result = runner.invoke(app, ["--config", str(tiny.config_path), "run"])
+    assert result.exit_code == 0, result.output
+    steps = [line.split()[0] for line in result.output.splitlines()]
+    assert "raw__harvest_archive_files" in steps and "published__warehouse" in steps
