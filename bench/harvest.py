@@ -91,16 +91,21 @@ def measure_harvest(corpus_dir: str, workers: int) -> dict:
     return {"seconds": seconds, "files": report.files_seen, "quarantined": report.quarantined}
 
 
-def child(kind: str, arg: str, workers: int = 1) -> dict:
-    """Run one measurement in a fresh interpreter; returns its figures and its peak memory."""
-    code = (
-        "import json, sys; sys.path.insert(0, %r); import bench.harvest as b; "
-        "r = b.measure_%s(%s); r['peak_rss_mb'] = b.peak_rss_mb(); print(json.dumps(r))"
-    ) % (str(REPO), kind, arg if kind == "harvest" else f"json.load(open({arg!r}))")
-    if kind == "harvest":
-        code = code.replace(f"b.measure_harvest({arg})", f"b.measure_harvest({arg!r}, {workers})")
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+def child(kind: str, target: str, workers: int = 1) -> dict:
+    """Run one measurement in a fresh interpreter (this script with --measure); returns figures and peak memory."""
+    cmd = [sys.executable, __file__, "--measure", kind, "--target", target, "--workers", str(workers)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def run_measurement(kind: str, target: str, workers: int) -> None:
+    if kind == "harvest":
+        result = measure_harvest(target, workers)
+    else:
+        files = json.loads(Path(target).read_text())
+        result = measure_naive(files) if kind == "naive" else measure_reader(files)
+    result["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(result))
 
 
 def warm(files: list[str]) -> None:
@@ -116,7 +121,13 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=2)
     parser.add_argument("--image-side", type=int, default=512)
     parser.add_argument("--volume-scale", type=float, default=2.0)
+    parser.add_argument("--measure", choices=["naive", "reader", "harvest"], help=argparse.SUPPRESS)
+    parser.add_argument("--target", help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.measure:
+        run_measurement(args.measure, args.target, args.workers)
+        return
     OUT.mkdir(parents=True, exist_ok=True)
     cores = os.cpu_count() or 1
 
