@@ -178,3 +178,46 @@ def test_patient_key_follows_the_configured_secret(tiny, monkeypatch):
     from analytics.pseudonym import Pseudonymiser
 
     assert keys == {Pseudonymiser("a-real-secret-from-the-vault")(PATIENT_ID)}
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_pydicom_bundled_test_files_harvest_without_a_crash(tmp_path):
+    import pydicom
+
+    from analytics.config import HarvestConfig, SourceConfig
+    from analytics.harvest import harvest_source
+    from analytics.pseudonym import Pseudonymiser
+
+    folder = tmp_path / "test_files"
+    shutil.copytree(Path(pydicom.__file__).parent / "data" / "test_files", folder)
+    source = SourceConfig(name="pydicom", kind="dicom_files", path=folder)
+    with warehouse.open_warehouse(tmp_path / "w.duckdb") as con:
+        report = harvest_source(con, source, Pseudonymiser("x" * 16), HarvestConfig(workers=2, batch_files=50))
+        reasons = con.execute("select reason, count(*) from raw.quarantine group by 1").fetchall()
+        stored = con.execute("select count(*) from raw.harvest_files where source = 'pydicom'").fetchone()[0]
+    assert report.files_seen == report.files_parsed + report.quarantined == stored
+    assert report.files_parsed > 100 and report.quarantined > 10
+    assert sum(n for _, n in reasons) == report.quarantined
+    assert all(reason for reason, _ in reasons)
+
+
+def test_readers_are_not_blocked_by_a_running_pipeline(tiny):
+    """A dashboard in another process reads the published copy while the pipeline holds the working file."""
+    import subprocess
+    import sys
+
+    harvest(tiny)
+    writer = warehouse.connect(tiny.warehouse.path)  # holds DuckDB's write lock, as a running pipeline does
+    try:
+        code = (
+            "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+            "print(con.execute('select count(*) from staged.stg_dicom_instances').fetchone()[0])"
+        )
+        done = subprocess.run([sys.executable, "-c", code, str(tiny.published_path)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "4"
+        blocked = subprocess.run([sys.executable, "-c", code, str(tiny.warehouse.path)], capture_output=True, text=True)
+        assert blocked.returncode != 0 and "lock" in blocked.stderr.lower()  # why readers use the published copy
+        warehouse.publish(writer, tiny.published_path)
+    finally:
+        writer.close()
