@@ -364,26 +364,41 @@ class _Writer:
                 con.unregister("harvest_batch")
                 self.report.records_added += added
             if quarantine:
-                con.executemany(
+                frame = pl.DataFrame(
+                    [(key, path, line, reason) for key, path, line, reason in quarantine],
+                    schema={"key": pl.String, "path": pl.String, "line": pl.Int64, "reason": pl.String},
+                    orient="row",
+                )
+                con.register("quarantine_batch", frame)
+                con.execute(
                     """insert or ignore into raw.quarantine
                        (quarantine_key, source, path, line, reason, quarantined_at, harvest_id)
-                       values (sha256(?), ?, ?, ?, ?, now(), ?)""",
-                    [(key, self.source, path, line, reason, self.harvest_id) for key, path, line, reason in quarantine],
+                       select sha256(key), ?, path, line, reason, now(), ? from quarantine_batch""",
+                    [self.source, self.harvest_id],
                 )
+                con.unregister("quarantine_batch")
             if states:
-                con.executemany(
+                con.register("state_batch", pl.DataFrame(states, schema=_STATE_SCHEMA, orient="row"))
+                con.execute(
                     """insert or replace into raw.harvest_files
                        (source, path, size_bytes, mtime_ns, device, inode, head_sha256, head_length, read_offset,
                         read_line, status, reason, harvested_at, harvest_id)
-                       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?)""",
-                    [(self.source, s.path, s.size, s.mtime_ns, s.device, s.inode, s.head_sha256, s.head_length,
-                      s.read_offset, s.read_line, s.status, s.reason, self.harvest_id) for s in states],
-                )  # fmt: skip
+                       select ?, path, size, mtime_ns, device, inode, head_sha256, head_length, read_offset,
+                              read_line, status, reason, now(), ? from state_batch""",
+                    [self.source, self.harvest_id],
+                )
+                con.unregister("state_batch")
             con.execute("commit")
         except BaseException:
             con.execute("rollback")
             raise
 
+
+_STATE_SCHEMA = {
+    "path": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64, "device": pl.Int64, "inode": pl.Int64,
+    "head_sha256": pl.String, "head_length": pl.Int64, "read_offset": pl.Int64, "read_line": pl.Int64,
+    "status": pl.String, "reason": pl.String,
+}  # fmt: skip
 
 _AUDIT_SCHEMA = {
     "record_key": pl.String, "source": pl.String, "message_sha256": pl.String, "event_id": pl.String,

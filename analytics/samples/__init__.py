@@ -1,0 +1,168 @@
+"""A deterministic sample corpus: what a year of the regional archive looks like, small enough to keep in git.
+
+`generate_corpus` writes a ready-to-run configuration (`sansfilm.toml`), the establishment registry
+(`contracts/establishments.csv`), DICOM Part-10 files (`dicom/`) whose mtimes are their reception times, the
+list of those times (`reception_times.csv`, since git does not keep mtimes) and the platform's audit logs
+(`audit/`). The same arguments give byte-identical files and identical mtimes: every draw comes from
+`random.Random` streams seeded from `seed`, nothing reads the clock. `restore_reception_times` puts the mtimes
+back after a checkout.
+
+Modules: `registry` (establishments and their equipment), `plan` (studies), `dicom` (files), `events` (audit
+events), `audit` (syslog files), `clock` and `vocabulary` (shared facts).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from analytics.samples.audit import write_audit
+from analytics.samples.clock import Period, parse_start
+from analytics.samples.dicom import WrittenFile, write_study
+from analytics.samples.events import plan_events
+from analytics.samples.plan import plan_studies
+from analytics.samples.registry import build_sites, write_registry
+
+__all__ = ["CorpusSummary", "generate_corpus", "restore_reception_times"]
+
+RECEPTION_TIMES = "reception_times.csv"
+REGISTRY_PATH = "contracts/establishments.csv"
+CONFIG_NAME = "sansfilm.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusSummary:
+    out: Path
+    establishments: int
+    studies: int  # studies with files under dicom/ (audit-only studies are not counted)
+    dicom_files: int
+    audit_files: int
+    audit_events: int  # syslog records
+    bytes: int  # every file written, all included
+
+
+def generate_corpus(
+    out: Path,
+    *,
+    establishments: int = 12,
+    months: int = 12,
+    start: str = "2012-01",
+    seed: int = 2010,
+    volume_scale: float = 1.0,
+    image_side: int = 8,
+) -> CorpusSummary:
+    """Write a corpus into `out`. Refuses (ValueError) to add to a corpus already there, so two never mix."""
+    out = Path(out)
+    period = Period(parse_start(start), months)
+    _check_arguments(establishments, months, volume_scale, image_side)
+    for folder in ("dicom", "audit"):
+        if _has_files(out / folder):
+            raise ValueError(f"{out / folder} already contains files: generate the sample corpus into an empty folder")
+    out.mkdir(parents=True, exist_ok=True)
+
+    sites = build_sites(establishments, period, random.Random(f"{seed}:registry"))
+    studies = plan_studies(sites, period, random.Random(f"{seed}:plan"), seed=seed, volume_scale=volume_scale)
+    events = plan_events(sites, studies, period, random.Random(f"{seed}:events"))
+
+    total = 0
+    config = out / CONFIG_NAME
+    config.write_text(_config_text(seed, establishments, months, start), encoding="utf-8")
+    total += config.stat().st_size
+    registry = out / REGISTRY_PATH
+    write_registry(registry, sites)
+    total += registry.stat().st_size
+
+    pixels = random.Random(f"{seed}:pixels")
+    files: list[WrittenFile] = []
+    written_studies = 0
+    for study in studies:
+        if study.audit_only:
+            continue
+        files.extend(write_study(out, study, pixels, image_side))
+        written_studies += 1
+    total += sum(f.size for f in files)
+    total += _write_reception_times(out / RECEPTION_TIMES, files)
+
+    audit_files = write_audit(out, events, period, random.Random(f"{seed}:audit"))
+    total += sum(f.size for f in audit_files)
+    return CorpusSummary(
+        out=out,
+        establishments=establishments,
+        studies=written_studies,
+        dicom_files=len(files),
+        audit_files=len(audit_files),
+        audit_events=sum(f.records for f in audit_files),
+        bytes=total,
+    )
+
+
+def restore_reception_times(corpus_dir: Path) -> int:
+    """Set each listed file's mtime back to its reception time (after a git checkout); returns how many were set.
+
+    Files listed but missing are skipped: a test may have removed some.
+    """
+    corpus_dir = Path(corpus_dir)
+    touched = 0
+    with (corpus_dir / RECEPTION_TIMES).open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            path = corpus_dir / row["path"]
+            mtime_ns = int(row["mtime_ns"])
+            try:
+                os.utime(path, ns=(mtime_ns, mtime_ns))
+            except FileNotFoundError:
+                continue
+            touched += 1
+    return touched
+
+
+def _write_reception_times(path: Path, files: list[WrittenFile]) -> int:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(("path", "mtime_ns"))
+        for item in sorted(files, key=lambda f: f.path):
+            writer.writerow((item.path, item.mtime_ns))
+    return path.stat().st_size
+
+
+def _config_text(seed: int, establishments: int, months: int, start: str) -> str:
+    return f"""\
+# Sample corpus written by `sansfilm samples` (seed {seed}, {establishments} establishments, {months} months from {start}).
+[warehouse]
+path = "warehouse/sansfilm.duckdb"
+[ledger]
+url = "sqlite:///ledger.sqlite"
+[contracts]
+dir = "contracts"
+[archive]
+ae_titles = ["RSF_ARCHIVE"]
+[privacy]
+allow_development_key = true
+[[sources]]
+name = "archive-files"
+kind = "dicom_files"
+path = "dicom"
+[[sources]]
+name = "audit"
+kind = "audit_syslog"
+path = "audit"
+"""
+
+
+def _check_arguments(establishments: int, months: int, volume_scale: float, image_side: int) -> None:
+    if establishments < 1:
+        raise ValueError("establishments must be at least 1")
+    if months < 1:
+        raise ValueError("months must be at least 1")
+    if not volume_scale > 0:
+        raise ValueError("volume_scale must be positive")
+    if not 1 <= image_side <= 4096:
+        raise ValueError("image_side must be between 1 and 4096 pixels")
+
+
+def _has_files(folder: Path) -> bool:
+    if not folder.is_dir():
+        return False
+    return any(os.path.isfile(os.path.join(top, name)) for top, _, names in os.walk(folder) for name in names)
