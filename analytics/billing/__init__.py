@@ -1,0 +1,1 @@
+"""Per-use billing under the framework agreement: tariff, invoice rules, ledger, documents."""
