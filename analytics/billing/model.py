@@ -114,3 +114,17 @@ class Invoice:
     @property
     def gross(self) -> Decimal:
         return self.net + self.vat
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """Seller or buyer of an invoice, as EN 16931 and Chorus Pro need them."""
+
+    name: str
+    siret: str  # 14 digits; the legal identifier Chorus Pro routes on
+    finess: str | None = None  # establishments only
+    vat_id: str | None = None  # e.g. FR32123456789
+    address: tuple[str, ...] = ()  # street lines
+    postcode: str = ""
+    city: str = ""
+    country: str = "FR"
