@@ -19,6 +19,8 @@ from __future__ import annotations
 import os
 import re
 import struct
+import warnings
+from dataclasses import fields
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -95,6 +97,26 @@ def read_instance(path: Path | str, pseudonymise: Pseudonymiser, stat: os.stat_r
     except OSError as exc:
         raise MalformedRecord(f"unreadable file: {exc.strerror or type(exc).__name__}") from None
     return _record(values, transfer_syntax, stat, pseudonymise)
+
+
+# --- batches, for worker processes ------------------------------------------------------------------------------
+
+INSTANCE_FIELDS = tuple(f.name for f in fields(InstanceRecord))
+
+
+def parse_dicom_files(files, pseudonymise: Pseudonymiser) -> list[tuple[tuple | None, str | None]]:
+    """Worker entry point (kept in this light module so worker processes start fast): parse a chunk of files;
+    each gives (record fields, None) or (None, quarantine reason)."""
+    out: list[tuple[tuple | None, str | None]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns about vendor quirks; the record or the reason says enough
+        for path, *_ in files:
+            try:
+                record = read_instance(path, pseudonymise)
+                out.append((tuple(getattr(record, name) for name in INSTANCE_FIELDS), None))
+            except MalformedRecord as exc:
+                out.append((None, str(exc)))
+    return out
 
 
 # --- the walker -------------------------------------------------------------------------------------------------

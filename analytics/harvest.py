@@ -15,7 +15,6 @@ import hashlib
 import logging
 import os
 import uuid
-import warnings
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, fields
@@ -28,10 +27,10 @@ import polars as pl
 
 from analytics.audit_reader import read_log
 from analytics.config import HarvestConfig, SourceConfig
-from analytics.dicom_reader import read_instance
+from analytics.dicom_reader import INSTANCE_FIELDS, parse_dicom_files
 from analytics.errors import ConfigError, MalformedRecord
 from analytics.pseudonym import Pseudonymiser
-from analytics.records import AuditRecord, InstanceRecord
+from analytics.records import AuditRecord
 from analytics.registry import ae_title_key, institution_key
 
 log = logging.getLogger(__name__)
@@ -40,7 +39,6 @@ _HEAD_BYTES = 1024
 _LOG_LINES_PER_BATCH = 20_000
 _FILES_PER_TASK = 64
 _PARALLEL_FROM = 256  # below this many files, worker start-up costs more than it saves
-_INSTANCE_FIELDS = tuple(f.name for f in fields(InstanceRecord))
 _AUDIT_FIELDS = tuple(f.name for f in fields(AuditRecord))
 
 
@@ -187,24 +185,10 @@ def _dicom_batch(files, pseudonymise: Pseudonymiser, pool: ProcessPoolExecutor |
     writer.write("dicom_instances", _instance_frame(records, writer), quarantine, states)
 
 
-def parse_dicom_files(files, pseudonymise: Pseudonymiser) -> list[tuple[tuple | None, str | None]]:
-    """Worker: parse a chunk of files; each gives (record fields, None) or (None, quarantine reason)."""
-    out: list[tuple[tuple | None, str | None]] = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pydicom warns about vendor quirks; the record or the reason says enough
-        for path, *_ in files:
-            try:
-                record = read_instance(path, pseudonymise)
-                out.append((tuple(getattr(record, name) for name in _INSTANCE_FIELDS), None))
-            except MalformedRecord as exc:
-                out.append((None, str(exc)))
-    return out
-
-
 def _instance_frame(records: list[tuple[str, tuple]], writer: _Writer) -> pl.DataFrame:
     rows = []
     for path, values in records:
-        row = dict(zip(_INSTANCE_FIELDS, values))
+        row = dict(zip(INSTANCE_FIELDS, values))
         key_material = "|".join(str(v) for k, v in row.items() if k != "received_at")
         row.update(
             record_key=hashlib.sha256(key_material.encode("utf-8")).hexdigest(),

@@ -1,6 +1,6 @@
 """Header-reading throughput and harvest memory, against a naive full `pydicom.dcmread` measured in the same run.
 
-    .venv/bin/python bench/harvest.py [--establishments 3] [--months 2] [--image-side 512] [--volume-scale 2]
+    .venv/bin/python bench/harvest.py [--establishments 12] [--months 6] [--image-side 512] [--volume-scale 3]
 
 Generates (once, cached under bench/out/) a corpus of realistic-size files, warms the page cache, then measures in
 separate processes so that each peak memory figure is its own:
@@ -117,10 +117,10 @@ def warm(files: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--establishments", type=int, default=3)
-    parser.add_argument("--months", type=int, default=2)
+    parser.add_argument("--establishments", type=int, default=12)
+    parser.add_argument("--months", type=int, default=6)
     parser.add_argument("--image-side", type=int, default=512)
-    parser.add_argument("--volume-scale", type=float, default=2.0)
+    parser.add_argument("--volume-scale", type=float, default=3.0)
     parser.add_argument("--measure", choices=["naive", "reader", "harvest"], help=argparse.SUPPRESS)
     parser.add_argument("--target", help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
