@@ -52,8 +52,14 @@ class PrivacyConfig(_Section):
 
 
 class HarvestConfig(_Section):
-    workers: int | None = Field(default=None, ge=1)  # processes for DICOM header reading; default: all cores
+    # processes reading DICOM headers while the main process writes; 0 = read in the main process.
+    # Default: one per core but one (see analytics.harvest.default_workers).
+    workers: int | None = Field(default=None, ge=0)
     batch_files: int = Field(default=2000, ge=1)  # files per committed batch (memory stays flat)
+
+
+class BillingConfig(_Section):
+    out_dir: Path = Path("invoices")  # issued invoices' documents (PDF/Factur-X, CSV, XML) and draft previews
 
 
 class SourceConfig(_Section):
@@ -74,6 +80,7 @@ class Settings(_Section):
     archive: ArchiveConfig
     privacy: PrivacyConfig = PrivacyConfig()
     harvest: HarvestConfig = HarvestConfig()
+    billing: BillingConfig = BillingConfig()
     sources: list[SourceConfig] = Field(default_factory=list)
     config_path: Path = Path(DEFAULT_CONFIG)  # set by load_settings, never read from the file
 
@@ -163,6 +170,7 @@ def _resolved(settings: Settings, config_path: Path) -> Settings:
             "warehouse": warehouse,
             "ledger": ledger,
             "contracts": settings.contracts.model_copy(update={"dir": absolute(settings.contracts.dir)}),
+            "billing": settings.billing.model_copy(update={"out_dir": absolute(settings.billing.out_dir)}),
             "sources": [s.model_copy(update={"path": absolute(s.path)}) for s in settings.sources],
         }
     )

@@ -16,10 +16,11 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
 from datetime import UTC, datetime
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 import duckdb
@@ -137,42 +138,64 @@ def _known_files(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, _File
 
 
 def _harvest_dicom(source: SourceConfig, pseudonymise: Pseudonymiser, options: HarvestConfig, writer: _Writer) -> None:
-    known = _known_files(writer.con, source.name)
-    pending: list[tuple[str, int, int, int, int]] = []
+    """Walk, parse in workers and write in batches; the main process writes one batch while workers parse the next."""
+    workers = default_workers() if options.workers is None else options.workers
     pool: ProcessPoolExecutor | None = None
-    workers = options.workers or os.cpu_count() or 1
+    previous: tuple[list, list] | None = None
     try:
-        for path, st in walk_files(source.path):
-            writer.report.files_seen += 1
-            state = known.get(path)
-            if state is not None and state.size == st.st_size and state.mtime_ns == st.st_mtime_ns:
-                writer.report.files_unchanged += 1
-                continue
-            pending.append((path, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino))
-            if len(pending) >= options.batch_files:
-                if pool is None and workers > 1:
-                    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
-                _dicom_batch(pending, pseudonymise, pool, writer)
-                pending = []
-        if pending:
-            if pool is None and workers > 1 and len(pending) >= _PARALLEL_FROM:
-                pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
-            _dicom_batch(pending, pseudonymise, pool, writer)
+        for batch in _changed_files(source, writer, options.batch_files):
+            if pool is None and workers > 0 and (len(batch) >= _PARALLEL_FROM or previous is not None):
+                pool = ProcessPoolExecutor(workers, mp_context=_worker_context())
+            chunks = [batch[i : i + _FILES_PER_TASK] for i in range(0, len(batch), _FILES_PER_TASK)]
+            if pool is None:
+                parsed = [parse_dicom_files(chunk, pseudonymise) for chunk in chunks]
+            else:
+                parsed = [pool.submit(parse_dicom_files, chunk, pseudonymise) for chunk in chunks]
+            if previous is not None:
+                _write_dicom_batch(*previous, writer)
+            previous = (batch, parsed)
+        if previous is not None:
+            _write_dicom_batch(*previous, writer)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
 
 
-def _dicom_batch(files, pseudonymise: Pseudonymiser, pool: ProcessPoolExecutor | None, writer: _Writer) -> None:
-    chunks = [files[i : i + _FILES_PER_TASK] for i in range(0, len(files), _FILES_PER_TASK)]
-    if pool is None:
-        results = [parse_dicom_files(chunk, pseudonymise) for chunk in chunks]
-    else:
-        results = list(pool.map(parse_dicom_files, chunks, [pseudonymise] * len(chunks)))
-    records: list[tuple] = []
-    quarantine: list[tuple[str, int | None, str]] = []
+def default_workers() -> int:
+    """One parsing process per core but one: the main process is busy writing the previous batch meanwhile."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+def _worker_context():
+    """Fork where the platform has it: workers start in milliseconds instead of a second of imports. They only run
+    the pure-Python header reader (no DuckDB, no polars), so the parent's threads do not matter to them."""
+    return get_context("fork" if "fork" in get_all_start_methods() else "spawn")
+
+
+def _changed_files(source: SourceConfig, writer: _Writer, batch_files: int) -> Iterator[list[tuple]]:
+    """Batches of files that are new or changed since the last harvest; unchanged ones are only counted."""
+    known = _known_files(writer.con, source.name)
+    batch: list[tuple[str, int, int, int, int]] = []
+    for path, st in walk_files(source.path):
+        writer.report.files_seen += 1
+        state = known.get(path)
+        if state is not None and state.size == st.st_size and state.mtime_ns == st.st_mtime_ns:
+            writer.report.files_unchanged += 1
+            continue
+        batch.append((path, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino))
+        if len(batch) >= batch_files:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _write_dicom_batch(files: list[tuple], parsed: list, writer: _Writer) -> None:
+    results = (r for chunk in parsed for r in (chunk.result() if isinstance(chunk, Future) else chunk))
+    records: list[tuple[str, tuple]] = []
+    quarantine: list[tuple[str, str, int | None, str]] = []
     states: list[_FileState] = []
-    for (path, size, mtime_ns, device, inode), (record, reason) in zip(files, (r for rs in results for r in rs)):
+    for (path, size, mtime_ns, device, inode), (record, reason) in zip(files, results, strict=True):
         if record is not None:
             records.append((path, record))
             states.append(_FileState(path, size, mtime_ns, device, inode))
@@ -185,21 +208,29 @@ def _dicom_batch(files, pseudonymise: Pseudonymiser, pool: ProcessPoolExecutor |
     writer.write("dicom_instances", _instance_frame(records, writer), quarantine, states)
 
 
+_institution_key = lru_cache(maxsize=65536)(institution_key)  # few distinct names, many instances
+_ae_title_key = lru_cache(maxsize=65536)(ae_title_key)
+
+
 def _instance_frame(records: list[tuple[str, tuple]], writer: _Writer) -> pl.DataFrame:
-    rows = []
+    columns: dict[str, list] = {name: [] for name in INSTANCE_FIELDS}
+    keys, paths = [], []
+    received_at = INSTANCE_FIELDS.index("received_at")
     for path, values in records:
-        row = dict(zip(INSTANCE_FIELDS, values))
-        key_material = "|".join(str(v) for k, v in row.items() if k != "received_at")
-        row.update(
-            record_key=hashlib.sha256(key_material.encode("utf-8")).hexdigest(),
-            source=writer.source,
-            institution_key=institution_key(row["institution_name"]),
-            source_ae_key=ae_title_key(row["source_ae_title"]),
-            path=path,
-            harvest_id=writer.harvest_id,
-        )
-        rows.append(row)
-    return pl.DataFrame(rows, schema=_INSTANCE_SCHEMA)
+        for name, value in zip(INSTANCE_FIELDS, values):
+            columns[name].append(value)
+        material = "|".join(str(v) for i, v in enumerate(values) if i != received_at)
+        keys.append(hashlib.sha256(material.encode("utf-8")).hexdigest())
+        paths.append(path)
+    columns.update(
+        record_key=keys,
+        source=[writer.source] * len(records),
+        institution_key=[_institution_key(n) for n in columns["institution_name"]],
+        source_ae_key=[_ae_title_key(a) for a in columns["source_ae_title"]],
+        path=paths,
+        harvest_id=[writer.harvest_id] * len(records),
+    )
+    return pl.DataFrame(columns, schema=_INSTANCE_SCHEMA)
 
 
 _INSTANCE_SCHEMA = {

@@ -7,7 +7,8 @@ separate processes so that each peak memory figure is its own:
 
 * naive:       pydicom.dcmread(path) of every file (pixels included), one process: the baseline;
 * reader x1:   sansfilm's header reader (analytics.dicom_reader.read_instance) on every file, one process;
-* harvest x1:  a full first harvest (walk, parse, DuckDB write), one worker process;
+* harvest x0:  a full first harvest (walk, parse, DuckDB write) all in one process;
+* harvest x1:  the same with one parsing worker process while the main process writes (the default on 2 cores);
 * harvest xN:  the same with one worker per core;
 * memory:      peak RSS of a harvest on the corpus and on a corpus twice as large (flat = the batching works).
 """
@@ -142,9 +143,10 @@ def main() -> None:
 
     naive = child("naive", str(listing))
     reader = child("reader", str(listing))
+    inline = child("harvest", str(small), workers=0)
     one = child("harvest", str(small), workers=1)
     many = child("harvest", str(small), workers=cores)
-    big = child("harvest", str(large), workers=cores)
+    big = child("harvest", str(large), workers=max(1, cores - 1))
 
     n = len(files)
     rate = lambda r, count=n: count / r["seconds"]  # noqa: E731
@@ -155,6 +157,8 @@ def main() -> None:
         "naive_dcmread_files_per_s": round(rate(naive)),
         "reader_one_process_files_per_s": round(rate(reader)),
         "reader_vs_naive": round(rate(reader) / rate(naive), 2),
+        "harvest_in_one_process_files_per_s": round(rate(inline)),
+        "harvest_in_one_process_vs_naive": round(rate(inline) / rate(naive), 2),
         "harvest_1_worker_files_per_s": round(rate(one)),
         "harvest_1_worker_vs_naive": round(rate(one) / rate(naive), 2),
         f"harvest_{cores}_workers_files_per_s": round(rate(many)),
