@@ -54,7 +54,7 @@ def test_environment_variable_names_the_config(tmp_path, monkeypatch):
     ("edit", "message"),
     [
         (lambda t: t.replace("[ledger]", "[ledger]\ncolour = 'blue'"), "unknown key 'ledger.colour'"),
-        (lambda t: t + "\n[billing]\nx = 1\n", "unknown key 'billing'"),
+        (lambda t: t + "\n[invoicing]\nx = 1\n", "unknown key 'invoicing'"),
         (lambda t: t.replace('kind = "audit_syslog"', 'kind = "ftp"'), "unknown source kind 'ftp' at 'sources[2].kind'"),
         (lambda t: t.replace('path = "dicom"', 'path = "dicom"\nrecursive = true'), "unknown key 'sources[1].recursive'"),
         (lambda t: t.replace('[warehouse]\npath = "wh/sansfilm.duckdb"', "[warehouse]"), "missing key 'warehouse.path'"),
