@@ -6,8 +6,8 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 INSTALLED := $(VENV)/.installed
-# Debian packages the test suite needs (installed when run as root). None yet: later features add theirs here.
-SYSTEM_PACKAGES :=
+# Debian packages the test suite needs (installed when run as root): PostgreSQL for the ledger's production path.
+SYSTEM_PACKAGES := postgresql
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
