@@ -26,6 +26,7 @@ MODELS: tuple[tuple[str, str], ...] = (
     ("staged", "stg_dicom_instances"),
     ("staged", "stg_audit_events"),
     ("staged", "int_studies"),
+    ("staged", "int_study_owners"),
     ("marts", "dim_establishments"),
     ("marts", "mart_archive_daily"),
 )

@@ -19,6 +19,7 @@ import typer
 
 from analytics.config import Settings, load_settings, resolve_config_path
 from analytics.errors import SansfilmError
+from pipelines import billing_cli
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0])
 
@@ -203,6 +204,9 @@ def _serve(settings: Settings) -> None:
         subprocess.run(cmd, env=env, check=False)
     except KeyboardInterrupt:
         pass
+
+
+billing_cli.register(app, _settings, _fail)
 
 
 if __name__ == "__main__":

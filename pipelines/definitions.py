@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dagster as dg
 
+from analytics.billing.service import load_contracts
 from analytics.config import Settings, load_settings
+from pipelines.billing.assets import build_billing_definitions
 from pipelines.harvest.assets import build_harvest_assets
 from pipelines.resources import SansfilmConfig
 from pipelines.warehouse.assets import build_warehouse_assets
@@ -17,9 +19,14 @@ ALL_ASSETS_JOB = "sansfilm_all"
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    assets = [*build_harvest_assets(settings), *build_warehouse_assets(settings)]
-    everything = dg.define_asset_job(ALL_ASSETS_JOB, selection=dg.AssetSelection.all(),
-                                     description="Harvest every source, rebuild the warehouse, publish it.")  # fmt: skip
+    contracts = load_contracts(settings)  # broken contracts fail here, with file, line and field
+    billing_assets, billing_jobs, billing_schedules = build_billing_definitions(settings, contracts.tariff.valid_from)
+    assets = [*build_harvest_assets(settings), *build_warehouse_assets(settings), *billing_assets]
+    everything = dg.define_asset_job(
+        ALL_ASSETS_JOB,
+        selection=dg.AssetSelection.all() - dg.AssetSelection.groups("billing"),
+        description="Harvest every source, rebuild the warehouse, publish it.",
+    )
     daily = dg.ScheduleDefinition(
         name="daily_harvest",
         job=everything,
@@ -29,8 +36,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     )
     return dg.Definitions(
         assets=assets,
-        jobs=[everything],
-        schedules=[daily],
+        jobs=[everything, *billing_jobs],
+        schedules=[daily, *billing_schedules],
         resources={"sansfilm": SansfilmConfig(config_path=str(settings.config_path))},
         # DuckDB takes one writer at a time: steps run one after the other in one process.
         executor=dg.in_process_executor,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from analytics.config import Settings, load_settings
+from analytics.samples.tariff import write_tariff
 from tests import audit_factory as af
 from tests.dicom_factory import make_dicom
 
@@ -44,6 +45,7 @@ def make_tiny_corpus(tmp_path: Path) -> Settings:
     """Two establishments, four DICOM files (one per attribution path), one audit log of five events."""
     (tmp_path / "contracts").mkdir()
     (tmp_path / "contracts" / "establishments.csv").write_text(REGISTRY, encoding="utf-8")
+    write_tariff(tmp_path / "contracts")
     (tmp_path / "sansfilm.toml").write_text(CONFIG, encoding="utf-8")
     dicom = tmp_path / "dicom"
     make_dicom(dicom / "a" / "IM1", sop_uid="1.2.250.1.999.2.1", ae_title="HEGP_CT")
