@@ -1,0 +1,201 @@
+"""A month's invoices end to end: meter, draft, regularise earlier months, issue into the ledger, write documents.
+
+The CLI and the Dagster assets call these; each is a plain function over the settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from analytics import metering, warehouse
+from analytics.billing.model import Invoice, InvoiceLine, Month, Party
+from analytics.billing.rules import active_days, draft_invoice, regularisation_lines
+from analytics.billing.tariff import Tariff, load_tariff
+from analytics.config import Settings
+from analytics.errors import ContractError
+from analytics.registry import Establishment, Registry, load_registry
+
+
+@dataclass(frozen=True)
+class Contracts:
+    registry: Registry
+    tariff: Tariff
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of the contract files an invoice is computed from (part of its inputs hash)."""
+        digest = hashlib.sha256()
+        for path in (self.registry.path, self.tariff.path):
+            digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+
+def load_contracts(settings: Settings) -> Contracts:
+    registry = load_registry(settings.contracts.dir)
+    tariff = load_tariff(settings.contracts.dir, {e.offer for e in registry.establishments})
+    return Contracts(registry, tariff)
+
+
+def meter(settings: Settings, months: list[Month]) -> dict[Month, dict[str, dict[str, Decimal]]]:
+    """Meter the months in the working warehouse (idempotent) and return their usage."""
+    with warehouse.open_warehouse(settings.warehouse.path) as con:
+        result = {}
+        for month in months:
+            metering.meter_month(con, month)
+            result[month] = metering.monthly_usage(con, month)
+        return result
+
+
+def draft_month(contracts: Contracts, month: Month, usage: dict[str, dict[str, Decimal]],
+                establishment_id: str | None = None) -> list[Invoice]:  # fmt: skip
+    """One draft per establishment with an active day in the month, in establishment order."""
+    drafts = []
+    for establishment in sorted(contracts.registry.establishments, key=lambda e: e.establishment_id):
+        if establishment_id and establishment.establishment_id != establishment_id:
+            continue
+        invoice = draft_invoice(establishment, month, usage.get(establishment.establishment_id, metering.zero_usage()),
+                                contracts.tariff)  # fmt: skip
+        if invoice is not None:
+            drafts.append(invoice)
+    return drafts
+
+
+def _effective(original: Invoice, later: list[Invoice]) -> Invoice:
+    """An issued invoice as corrected so far: its lines plus the regularisations issued since that reference it."""
+    lines: dict[str, InvoiceLine] = {line.code: line for line in original.lines}
+    for invoice in later:
+        for line in invoice.lines:
+            if line.reference == original.number and line.code.startswith("REGUL:"):
+                code = line.code.removeprefix("REGUL:")
+                base = lines.get(code)
+                quantity = (base.quantity if base else Decimal(0)) + line.quantity
+                amount = (base.amount if base else Decimal("0.00")) + line.amount
+                lines[code] = InvoiceLine(code, base.description if base else line.description, line.metric,
+                                          quantity, line.unit_price, amount)  # fmt: skip
+    return replace(original, lines=tuple(lines.values()))
+
+
+def regularisations(contracts: Contracts, issued: dict[Month, list[Invoice]],
+                    usage: dict[Month, dict[str, dict[str, Decimal]]]) -> dict[str, list[InvoiceLine]]:  # fmt: skip
+    """Establishment id -> regularisation lines for every issued invoice whose month's data has changed since."""
+    later_invoices = [inv for invoices in issued.values() for inv in invoices]
+    lines: dict[str, list[InvoiceLine]] = {}
+    for month in sorted(issued):
+        for original in issued[month]:
+            establishment = contracts.registry.by_id().get(original.establishment_id)
+            if establishment is None:
+                continue
+            corrected = draft_invoice(establishment, month, usage[month].get(original.establishment_id,
+                                                                            metering.zero_usage()), contracts.tariff)  # fmt: skip
+            if corrected is None:
+                continue
+            effective = _effective(original, [i for i in later_invoices if i.month > month])
+            lines.setdefault(original.establishment_id, []).extend(regularisation_lines(effective, corrected))
+    return lines
+
+
+def with_regularisations(drafts: list[Invoice], regul: dict[str, list[InvoiceLine]], contracts: Contracts,
+                         month: Month) -> list[Invoice]:  # fmt: skip
+    """Add each establishment's regularisation lines to its invoice of the month (or to one of its own)."""
+    by_id = {d.establishment_id: d for d in drafts}
+    for establishment_id, lines in regul.items():
+        if not lines:
+            continue
+        if establishment_id in by_id:
+            by_id[establishment_id] = replace(by_id[establishment_id], lines=by_id[establishment_id].lines + tuple(lines))
+        else:
+            establishment = contracts.registry.by_id()[establishment_id]
+            by_id[establishment_id] = Invoice(
+                establishment_id=establishment_id, month=month, offer=establishment.offer, active_days=0,
+                days_in_month=month.days, lines=tuple(lines), vat_rate=contracts.tariff.vat_rate,
+                currency=contracts.tariff.currency, contract_id=contracts.tariff.contract_id,
+            )  # fmt: skip
+    return [by_id[k] for k in sorted(by_id)]
+
+
+def inputs_sha256(contracts: Contracts, invoices: list[Invoice]) -> str:
+    """A hash of everything an issued month was computed from: contracts, usage and lines."""
+    payload = {
+        "contracts": contracts.fingerprint,
+        "invoices": [
+            {
+                "establishment_id": i.establishment_id, "month": str(i.month),
+                "usage": {k: str(v) for k, v in sorted(i.usage.items())},
+                "lines": [[l.code, str(l.quantity), str(l.unit_price), str(l.amount), l.reference] for l in i.lines],
+            }
+            for i in invoices
+        ],
+    }  # fmt: skip
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def buyer_party(establishment: Establishment) -> Party:
+    return Party(name=establishment.name, siret=establishment.siret, finess=establishment.establishment_id)
+
+
+def seller_party(contracts: Contracts) -> Party:
+    if contracts.tariff.seller is None:
+        raise ContractError(contracts.tariff.path, "a seller block is required to issue invoices", field="seller")
+    return contracts.tariff.seller
+
+
+@dataclass(frozen=True)
+class IssueOutcome:
+    month: Month
+    already_issued: bool
+    invoices: list[Invoice]  # as recorded in the ledger
+    inputs_sha256: str
+    documents: list[Path]
+
+
+def preview(settings: Settings, month: Month, establishment_id: str | None = None) -> list[Invoice]:
+    """What issuing the month would produce now (regularisations of issued months included); changes no ledger."""
+    from analytics.billing.ledger import Ledger
+
+    contracts = load_contracts(settings)
+    ledger = Ledger(settings.ledger.url)
+    try:
+        issued_months = [m for m in ledger.issued_months() if m < month]
+        issued = {m: ledger.invoices_for_month(m) for m in issued_months}
+    finally:
+        ledger.dispose()
+    usage = meter(settings, [*issued_months, month])
+    drafts = draft_month(contracts, month, usage[month])
+    invoices = with_regularisations(drafts, regularisations(contracts, issued, usage), contracts, month)
+    return [i for i in invoices if establishment_id in (None, i.establishment_id)]
+
+
+def issue(settings: Settings, month: Month, *, issue_date: date, out_dir: Path | None = None) -> IssueOutcome:
+    """Issue a month once: number its invoices in the ledger, then write their documents (again, if asked later)."""
+    from analytics.billing.documents import write_invoice_documents
+    from analytics.billing.ledger import Ledger
+
+    contracts = load_contracts(settings)
+    seller = seller_party(contracts)
+    ledger = Ledger(settings.ledger.url)
+    try:
+        issued_months = ledger.issued_months()
+        later = [m for m in issued_months if m > month]
+        if later and month not in issued_months:
+            raise ContractError(settings.ledger.url.split("@")[-1], f"months are issued in order: {later[-1]} is "
+                                f"already issued, {month} cannot be issued after it")  # fmt: skip
+        drafts = [] if month in issued_months else preview(settings, month)
+        # the ledger decides atomically: a concurrent or repeated call finds the month issued and changes nothing
+        result = ledger.issue_month(month, drafts, inputs_sha256=inputs_sha256(contracts, drafts), issue_date=issue_date)
+        invoices = ledger.invoices_for_month(month)
+    finally:
+        ledger.dispose()
+    documents: list[Path] = []
+    if out_dir is not None:
+        establishments = contracts.registry.by_id()
+        for invoice in invoices:
+            establishment = establishments[invoice.establishment_id]
+            written = write_invoice_documents(invoice, seller, buyer_party(establishment), out_dir / str(month),
+                                              establishment_name=establishment.name)  # fmt: skip
+            documents.extend([written.pdf, written.csv, written.xml])
+    return IssueOutcome(month, result.already_issued, invoices, result.inputs_sha256, documents)

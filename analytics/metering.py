@@ -1,0 +1,162 @@
+"""Usage metrics per establishment and Paris calendar month (and per day), from the staged warehouse.
+
+`meter_month` rewrites one month of `marts.fct_usage_daily` and `marts.fct_share_flows` (delete, then insert: a
+re-run replaces the month and changes nothing else). `monthly_usage` reads the month back as exact Decimals: counts
+are summed over the days; `storage_gb_month` is the mean over every day of the month of the bytes stored at the end
+of that day, divided by 10^9, rounded half-up to 9 decimals (one byte-month).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+import duckdb
+
+from analytics.billing.model import METRICS, Month
+from analytics.registry import UNATTRIBUTED, Registry
+from analytics.warehouse import SQL_DIR
+
+GB = Decimal(10) ** 9
+STORAGE_QUANTUM = Decimal("0.000000001")
+_COUNT_METRICS = ("studies_archived", "instances_archived", "bytes_archived", "retrievals", "shares", "views")
+
+
+def _sql(name: str) -> str:
+    return (SQL_DIR / "metering" / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(_sql("schema"))
+
+
+def _params(month: Month) -> dict[str, object]:
+    return {"month": str(month), "first_day": month.first_day, "next_first_day": month.next().first_day}
+
+
+def meter_month(con: duckdb.DuckDBPyConnection, month: Month) -> int:
+    """(Re)compute one month of daily usage and share flows; returns the number of daily rows written."""
+    ensure_schema(con)
+    params = _params(month)
+    con.execute("begin transaction")
+    try:
+        con.execute(f"create or replace temporary table metered_events as {_sql('metered_events')}",
+                    {k: params[k] for k in ("first_day", "next_first_day")})  # fmt: skip
+        con.execute("delete from marts.fct_usage_daily where month = $month", {"month": str(month)})
+        con.execute("delete from marts.fct_share_flows where month = $month", {"month": str(month)})
+        con.execute(f"insert into marts.fct_usage_daily by name {_sql('usage_daily')}", params)
+        con.execute(f"insert into marts.fct_share_flows by name {_sql('share_flows')}", {"month": str(month)})
+        rows = con.execute("select count(*) from marts.fct_usage_daily where month = $month", {"month": str(month)})
+        written = rows.fetchone()[0]
+        con.execute("drop table metered_events")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return written
+
+
+def storage_gb_month(byte_days: int | Decimal, days: int) -> Decimal:
+    return (Decimal(byte_days) / (GB * days)).quantize(STORAGE_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def zero_usage() -> dict[str, Decimal]:
+    return {metric: Decimal(0) if metric != "storage_gb_month" else Decimal("0E-9") for metric in METRICS}
+
+
+def monthly_usage(con: duckdb.DuckDBPyConnection, month: Month) -> dict[str, dict[str, Decimal]]:
+    """Establishment id (or UNATTRIBUTED) -> metric -> exact quantity, for a metered month."""
+    rows = con.execute(
+        f"""select establishment_id, {", ".join(f"sum({m})::varchar" for m in _COUNT_METRICS)},
+                   sum(stored_bytes)::varchar
+            from marts.fct_usage_daily where month = $month group by establishment_id order by establishment_id""",
+        {"month": str(month)},
+    ).fetchall()
+    usage: dict[str, dict[str, Decimal]] = {}
+    for establishment_id, *values in rows:
+        metrics = {m: Decimal(v) for m, v in zip(_COUNT_METRICS, values)}
+        metrics["storage_gb_month"] = storage_gb_month(Decimal(values[-1]), month.days)
+        usage[establishment_id] = {m: metrics[m] for m in METRICS}
+    return usage
+
+
+def daily_usage(con: duckdb.DuckDBPyConnection, month: Month, establishment_id: str) -> list[dict[str, object]]:
+    """One establishment's days (for statements and reconciliation); storage as GB stored at the end of each day."""
+    rows = con.execute(
+        f"""select usage_date, {", ".join(_COUNT_METRICS)}, stored_bytes::varchar
+            from marts.fct_usage_daily where month = $month and establishment_id = $id order by usage_date""",
+        {"month": str(month), "id": establishment_id},
+    ).fetchall()
+    return [
+        {"usage_date": r[0], **{m: Decimal(v) for m, v in zip(_COUNT_METRICS, r[1:-1])}, "storage_gb": Decimal(r[-1]) / GB}
+        for r in rows
+    ]
+
+
+@dataclass
+class UsageReport:
+    """The JSON shape of `sansfilm usage`: billed establishments, unattributed usage, and usage nobody is billed for."""
+
+    month: Month
+    establishments: list[dict[str, object]] = field(default_factory=list)
+    unattributed: dict[str, Decimal] = field(default_factory=zero_usage)
+    unbilled: list[dict[str, object]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        def strings(d: dict[str, object]) -> dict[str, object]:
+            """Counts as integers, decimal quantities (storage) as strings: exact for finance scripts."""
+            return {k: (int(v) if k in _COUNT_METRICS else str(v)) if isinstance(v, Decimal) else v
+                    for k, v in d.items()}  # fmt: skip
+
+        return {
+            "month": str(self.month),
+            "establishments": [strings(e) for e in self.establishments],
+            "unattributed": strings(self.unattributed),
+            "unbilled": [strings(e) for e in self.unbilled],
+        }
+
+
+def usage_report(usage: dict[str, dict[str, Decimal]], registry: Registry, month: Month,
+                 active_days: Callable[[object, Month], int]) -> UsageReport:  # fmt: skip
+    """Split a month's usage: establishments billed this month, UNATTRIBUTED, and usage of establishments with no
+    active day (not live yet, or ended) or unknown to the registry."""
+    report = UsageReport(month=month)
+    known = registry.by_id()
+    for establishment_id in sorted(usage):
+        metrics = usage[establishment_id]
+        if establishment_id == UNATTRIBUTED:
+            report.unattributed = dict(metrics)
+            continue
+        establishment = known.get(establishment_id)
+        row = {"establishment_id": establishment_id, **metrics}
+        if establishment is None or active_days(establishment, month) == 0:
+            reason = "not in the registry" if establishment is None else "no active day this month"
+            report.unbilled.append({**row, "reason": reason})
+        else:
+            report.establishments.append(row)
+    for establishment in registry.establishments:  # live establishments with no usage still appear, at zero
+        if establishment.establishment_id not in usage and active_days(establishment, month) > 0:
+            report.establishments.append({"establishment_id": establishment.establishment_id, **zero_usage()})
+    report.establishments.sort(key=lambda row: str(row["establishment_id"]))
+    return report
+
+
+def metered_months(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [m for (m,) in con.execute("select distinct month from marts.fct_usage_daily order by 1").fetchall()]
+
+
+def months_with_data(con: duckdb.DuckDBPyConnection) -> Iterable[Month]:
+    """Every Paris month from the first reception or event to the last (what a back-fill should meter)."""
+    first, last = con.execute(
+        """select least(min(first_receipt_date), (select min(event_date) from staged.stg_audit_events)),
+                  greatest(max(first_receipt_date), (select max(event_date) from staged.stg_audit_events))
+           from staged.int_study_owners"""
+    ).fetchone()
+    if first is None:
+        return []
+    months, month = [], Month(first.year, first.month)
+    while month <= Month(last.year, last.month):
+        months.append(month)
+        month = month.next()
+    return months

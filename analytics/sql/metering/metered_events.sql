@@ -1,0 +1,42 @@
+-- The month's successful usage events, one per event and study, classified for billing. Failures are left to the
+-- service-level statistics. The participants decide direction, not the action code.
+-- Parameters: $first_day, $next_first_day (dates, Europe/Paris).
+with events as (
+    select *
+    from staged.stg_audit_events
+    where succeeded
+        and event_date >= $first_day and event_date < $next_first_day
+        and event_id in ('110103', '110104', '110106')
+        and study_instance_uid is not null
+),
+
+owned as (
+    select e.*, coalesce(o.establishment_id, 'UNATTRIBUTED') as establishment_id
+    from events as e
+    left join staged.int_study_owners as o using (study_instance_uid)
+),
+
+classified as (
+    select
+        *,
+        case
+            when event_id = '110103' then 'view'
+            when event_id = '110106' then 'share'
+            when event_id = '110104' and source_is_platform and not destination_is_platform
+                and destination_establishment_id is not null and destination_establishment_id <> establishment_id
+                then 'share'
+            when event_id = '110104' and source_is_platform and not destination_is_platform then 'retrieval'
+        end as usage_kind
+    from owned
+)
+
+select
+    event_date,
+    establishment_id,
+    study_instance_uid,
+    event_id,
+    usage_kind,
+    destination_establishment_id,
+    coalesce(destination_establishment_id, destination_ae, '(unknown)') as destination
+from classified
+where usage_kind is not null

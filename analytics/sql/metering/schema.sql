@@ -1,0 +1,26 @@
+-- Metering facts, rewritten one Paris calendar month at a time (delete the month, insert it again).
+create schema if not exists marts;
+
+create table if not exists marts.fct_usage_daily (
+    month               varchar not null,  -- YYYY-MM, Europe/Paris
+    usage_date          date not null,     -- Europe/Paris
+    establishment_id    varchar not null,  -- or UNATTRIBUTED
+    studies_archived    bigint not null,   -- studies whose first receipt falls on this day
+    instances_archived  bigint not null,   -- distinct instances received on this day
+    bytes_archived      hugeint not null,  -- their size in bytes
+    stored_bytes        hugeint not null,  -- bytes stored at the end of this day (not deleted by then)
+    retrievals          bigint not null,   -- 110104 from the platform to a non-platform AE, not a share
+    shares              bigint not null,   -- 110106 exports, and 110104 to another establishment's AE
+    views               bigint not null,   -- 110103
+    primary key (month, usage_date, establishment_id)
+);
+
+create table if not exists marts.fct_share_flows (
+    month                       varchar not null,
+    event_date                  date not null,
+    establishment_id            varchar not null,  -- the study's establishment (the sender)
+    destination_establishment_id varchar,          -- when the destination AE belongs to an establishment
+    destination                 varchar not null,  -- establishment id, else the raw AE title or portal id
+    share_kind                  varchar not null,  -- export (110106) | transfer (110104)
+    shares                      bigint not null
+);

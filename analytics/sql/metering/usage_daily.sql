@@ -1,0 +1,106 @@
+-- Usage per establishment and Paris day for one month; storage needs every day, activity only days with some.
+-- Parameters: $month, $first_day, $next_first_day. Reads the temporary table metered_events.
+with owners as (
+    select * from staged.int_study_owners
+),
+
+instances as (
+    select i.received_date, i.size_bytes, o.establishment_id, o.deleted_date
+    from staged.stg_dicom_instances as i
+    join owners as o using (study_instance_uid)
+),
+
+-- each instance adds its size on the day it is received and removes it on the day its study is deleted
+storage_deltas as (
+    select establishment_id, received_date as day, size_bytes::hugeint as delta from instances
+    union all
+    select establishment_id, greatest(received_date, deleted_date) as day, -size_bytes::hugeint as delta
+    from instances
+    where deleted_date is not null
+),
+
+opening as (
+    select establishment_id, sum(delta) as stored_bytes
+    from storage_deltas
+    where day < $first_day
+    group by establishment_id
+),
+
+month_deltas as (
+    select establishment_id, day, sum(delta) as delta
+    from storage_deltas
+    where day >= $first_day and day < $next_first_day
+    group by establishment_id, day
+),
+
+days as (
+    select unnest(range($first_day::date, $next_first_day::date, interval 1 day))::date as day
+),
+
+storing as (
+    select establishment_id from opening where stored_bytes <> 0
+    union
+    select establishment_id from month_deltas
+),
+
+storage as (
+    select
+        s.establishment_id,
+        d.day,
+        coalesce(o.stored_bytes, 0)
+            + coalesce(sum(m.delta) over (partition by s.establishment_id order by d.day rows unbounded preceding), 0)
+            as stored_bytes
+    from storing as s
+    cross join days as d
+    left join opening as o on o.establishment_id = s.establishment_id
+    left join month_deltas as m on m.establishment_id = s.establishment_id and m.day = d.day
+),
+
+studies as (
+    select establishment_id, first_receipt_date as day, count(*) as studies_archived
+    from owners
+    where first_receipt_date >= $first_day and first_receipt_date < $next_first_day
+    group by all
+),
+
+received as (
+    select establishment_id, received_date as day, count(*) as instances_archived, sum(size_bytes) as bytes_archived
+    from instances
+    where received_date >= $first_day and received_date < $next_first_day
+    group by all
+),
+
+activity as (
+    select
+        establishment_id,
+        event_date as day,
+        count(*) filter (where usage_kind = 'retrieval') as retrievals,
+        count(*) filter (where usage_kind = 'share') as shares,
+        count(*) filter (where usage_kind = 'view') as views
+    from metered_events
+    group by all
+),
+
+keys as (
+    select establishment_id, day from storage where stored_bytes <> 0
+    union select establishment_id, day from studies
+    union select establishment_id, day from received
+    union select establishment_id, day from activity
+)
+
+select
+    $month as month,
+    k.day as usage_date,
+    k.establishment_id,
+    coalesce(st.studies_archived, 0) as studies_archived,
+    coalesce(r.instances_archived, 0) as instances_archived,
+    coalesce(r.bytes_archived, 0) as bytes_archived,
+    coalesce(sg.stored_bytes, 0) as stored_bytes,
+    coalesce(a.retrievals, 0) as retrievals,
+    coalesce(a.shares, 0) as shares,
+    coalesce(a.views, 0) as views
+from keys as k
+left join storage as sg using (establishment_id, day)
+left join studies as st using (establishment_id, day)
+left join received as r using (establishment_id, day)
+left join activity as a using (establishment_id, day)

@@ -1,0 +1,87 @@
+"""Monthly metering and draft invoices (partitioned by Paris calendar month), their schedule, and the issuing job.
+
+Drafting is automatic (the 1st of each month, for the month just ended); issuing stays a human act: the CLI
+(`sansfilm bill --month M --issue`) or the `issue_month` job launched by hand with the month in its config.
+"""
+
+from datetime import date, datetime
+
+import dagster as dg
+
+from analytics.billing import service
+from analytics.billing.export import write_drafts
+from analytics.billing.model import PARIS, Month
+from analytics.config import Settings
+from pipelines.resources import SansfilmConfig
+
+USAGE_KEY = dg.AssetKey(["marts", "usage_monthly"])
+DRAFTS_KEY = dg.AssetKey(["billing", "draft_invoices"])
+DRAFT_JOB = "draft_invoices"
+
+
+def monthly_partitions(start: date) -> dg.MonthlyPartitionsDefinition:
+    return dg.MonthlyPartitionsDefinition(start_date=start.strftime("%Y-%m-01"), timezone="Europe/Paris")
+
+
+def _month(context: dg.AssetExecutionContext) -> Month:
+    return Month.parse(context.partition_key[:7])
+
+
+def build_billing_definitions(settings: Settings, start: date):
+    partitions = monthly_partitions(start)
+
+    @dg.asset(
+        key=USAGE_KEY,
+        partitions_def=partitions,
+        deps=[dg.AssetKey(["staged", "int_study_owners"]), dg.AssetKey(["staged", "stg_audit_events"])],
+        group_name="billing",
+        kinds={"duckdb", "sql"},
+        description="Usage metrics per establishment and Paris day for the month (marts.fct_usage_daily).",
+    )
+    def usage_monthly(context: dg.AssetExecutionContext, sansfilm: SansfilmConfig) -> dg.MaterializeResult:
+        month = _month(context)
+        usage = service.meter(sansfilm.settings(), [month])[month]
+        return dg.MaterializeResult(metadata={
+            "establishments": len(usage),
+            "studies_archived": int(sum(u["studies_archived"] for u in usage.values())),
+        })  # fmt: skip
+
+    @dg.asset(
+        key=DRAFTS_KEY,
+        partitions_def=partitions,
+        deps=[USAGE_KEY, dg.AssetKey(["ref", "establishments"])],
+        group_name="billing",
+        kinds={"json", "csv"},
+        description="Draft invoices of the month (previews: no number, nothing in the ledger).",
+    )
+    def draft_invoices(context: dg.AssetExecutionContext, sansfilm: SansfilmConfig) -> dg.MaterializeResult:
+        settings = sansfilm.settings()
+        month = _month(context)
+        invoices = service.preview(settings, month)
+        folder = write_drafts(settings.billing.out_dir, month, invoices)
+        return dg.MaterializeResult(metadata={
+            "invoices": len(invoices),
+            "net_total": str(sum((i.net for i in invoices), start=0)),
+            "folder": dg.MetadataValue.path(str(folder)),
+        })  # fmt: skip
+
+    draft_job = dg.define_asset_job(DRAFT_JOB, selection=[USAGE_KEY, DRAFTS_KEY], partitions_def=partitions,
+                                    description="Meter a month and draft its invoices.")  # fmt: skip
+    schedule = dg.build_schedule_from_partitioned_job(draft_job, hour_of_day=6, minute_of_hour=0, day_of_month=1,
+                                                      name="monthly_drafts")  # fmt: skip
+
+    @dg.op(config_schema={"month": str, "issue_date": dg.Field(str, is_required=False)})
+    def issue_invoices(context: dg.OpExecutionContext, sansfilm: SansfilmConfig) -> None:
+        settings = sansfilm.settings()
+        month = Month.parse(context.op_config["month"])
+        when = context.op_config.get("issue_date")
+        issue_date = date.fromisoformat(when) if when else datetime.now(PARIS).date()
+        outcome = service.issue(settings, month, issue_date=issue_date, out_dir=settings.billing.out_dir)
+        verb = "was already issued" if outcome.already_issued else "issued"
+        context.log.info(f"{month} {verb}: {len(outcome.invoices)} invoices")
+
+    @dg.job(name="issue_month", description="Issue one month's invoices (launch by hand; config: month).")
+    def issue_month():
+        issue_invoices()
+
+    return [usage_monthly, draft_invoices], [draft_job, issue_month], [schedule]

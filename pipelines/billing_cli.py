@@ -1,0 +1,119 @@
+"""`sansfilm usage` and `sansfilm bill`: the finance officer's commands. Output shapes are contracts: finance scripts
+parse them (decimals as strings, exact)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from analytics.billing.export import LINE_COLUMNS, invoice_dict, line_rows, to_csv, write_drafts
+from analytics.billing.model import METRICS, PARIS, Invoice, Month
+from analytics.errors import SansfilmError
+
+OutputFormat = typer.Option("--format", help="table, csv or json.")
+MonthOption = typer.Option("--month", help="Billing month, YYYY-MM (a calendar month in Europe/Paris).")
+
+
+def _month(text: str) -> Month:
+    try:
+        return Month.parse(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _check_format(fmt: str) -> str:
+    if fmt not in ("table", "csv", "json"):
+        raise typer.BadParameter(f"'{fmt}' is not one of table, csv, json")
+    return fmt
+
+
+def _table(rows: list[dict[str, object]], columns: list[str]) -> str:
+    widths = {c: max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
+    lines += ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns) for r in rows]
+    return "\n".join(lines)
+
+
+def register(app: typer.Typer, settings_loader, fail) -> None:
+    @app.command()
+    def usage(
+        month: Annotated[str, MonthOption],
+        fmt: Annotated[str, OutputFormat] = "table",
+    ) -> None:
+        """Usage metrics of every establishment for a month (metered from the warehouse)."""
+        from analytics import metering
+        from analytics.billing import service
+        from analytics.billing.rules import active_days
+
+        m, fmt = _month(month), _check_format(fmt)
+        try:
+            settings = settings_loader()
+            contracts = service.load_contracts(settings)
+            report = metering.usage_report(service.meter(settings, [m])[m], contracts.registry, m, active_days).to_dict()
+        except SansfilmError as exc:
+            raise fail(exc) from None
+        if fmt == "json":
+            typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
+            return
+        rows = [{**e, "status": "billed"} for e in report["establishments"]]
+        rows += [{**e, "status": f"unbilled: {e['reason']}"} for e in report["unbilled"]]
+        rows.append({"establishment_id": "UNATTRIBUTED", **report["unattributed"], "status": "unattributed"})
+        columns = ["establishment_id", *METRICS, "status"]
+        typer.echo(to_csv([{**r, "month": report["month"]} for r in rows], ["month", *columns]) if fmt == "csv"
+                   else f"usage {report['month']}\n" + _table(rows, columns))  # fmt: skip
+
+    @app.command()
+    def bill(
+        month: Annotated[str, MonthOption],
+        establishment: Annotated[str | None, typer.Option("--establishment", help="Only this FINESS.")] = None,
+        fmt: Annotated[str, OutputFormat] = "table",
+        out: Annotated[Path | None, typer.Option("--out", help="Folder for documents (default [billing] out_dir).")] = None,
+        issue: Annotated[bool, typer.Option("--issue", help="Issue the month: number, record, write documents.")] = False,
+        issue_date: Annotated[str | None, typer.Option(help="Date printed on issued invoices (default: today, Paris).")] = None,
+    ) -> None:
+        """Preview a month's invoices (changes nothing), or issue them with --issue."""
+        from analytics.billing import service
+
+        m, fmt = _month(month), _check_format(fmt)
+        try:
+            settings = settings_loader()
+            if issue:
+                if establishment:
+                    raise typer.BadParameter("--issue issues the whole month; --establishment is for previews")
+                when = date.fromisoformat(issue_date) if issue_date else datetime.now(PARIS).date()
+                outcome = service.issue(settings, m, issue_date=when, out_dir=out or settings.billing.out_dir)
+                invoices = outcome.invoices
+                message = (f"{m} was already issued: nothing changed ({len(invoices)} invoices)" if outcome.already_issued
+                           else f"issued {m}: {len(invoices)} invoices, {invoices[0].number if invoices else '-'}"
+                                f" to {invoices[-1].number if invoices else '-'}")  # fmt: skip
+                typer.echo(message, err=True)
+                if outcome.documents:
+                    typer.echo(f"documents in {(out or settings.billing.out_dir) / str(m)}", err=True)
+                invoices = [i for i in invoices if establishment in (None, i.establishment_id)]
+            else:
+                invoices = service.preview(settings, m, establishment)
+                if out is not None:
+                    write_drafts(out, m, invoices)
+        except SansfilmError as exc:
+            raise fail(exc) from None
+        emit_invoices(m, invoices, fmt)
+
+
+def emit_invoices(month: Month, invoices: list[Invoice], fmt: str) -> None:
+    if fmt == "json":
+        typer.echo(json.dumps({"month": str(month), "invoices": [invoice_dict(i) for i in invoices]}, indent=2,
+                              ensure_ascii=False))  # fmt: skip
+    elif fmt == "csv":
+        typer.echo(to_csv(line_rows(month, invoices), LINE_COLUMNS), nl=False)
+    else:
+        for i in invoices:
+            title = f"{i.number or 'DRAFT'}  {i.establishment_id}  {i.offer}  {month}  active days {i.active_days}/{i.days_in_month}"
+            typer.echo(title)
+            rows = [{"code": l.code, "description": l.description, "quantity": l.quantity, "unit_price": l.unit_price,
+                     "amount": l.amount} for l in i.lines]  # fmt: skip
+            typer.echo(_table(rows, ["code", "description", "quantity", "unit_price", "amount"]))
+            typer.echo(f"net {i.net}  VAT {i.vat}  gross {i.gross} {i.currency}\n")

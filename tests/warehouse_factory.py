@@ -1,0 +1,68 @@
+"""A warehouse built from hand-written raw rows, to test the SQL models and metering on figures computed by hand."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+from analytics import warehouse
+from analytics.registry import ae_title_key, institution_key, load_registry
+
+REGISTRY = """establishment_id,name,siret,departement,category,sector,offer,adhesion_date,planned_go_live,actual_go_live,end_date,ae_titles,institution_names
+750000015,Hôpital A,26750001500016,75,CHU,public,PACS_RIS,2010-05-01,2010-09-01,2010-10-01,,A_CT;A_MR,Hôpital A
+940000027,Clinique B,26940002700018,94,CLINIQUE,private,PACS,2010-06-01,2011-01-01,2011-01-15,,B_CT,Clinique B
+"""
+A, B = "750000015", "940000027"
+
+
+class RawWarehouse:
+    """Collects raw rows, then loads them with the registry and builds every model."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.instances: list[dict] = []
+        self.events: list[dict] = []
+        (root / "contracts").mkdir(parents=True, exist_ok=True)
+        (root / "contracts" / "establishments.csv").write_text(REGISTRY, encoding="utf-8")
+        self.path = root / "w.duckdb"
+
+    def instance(self, sop: str, study: str, received_at: str, size: int, ae: str | None = "A_CT",
+                 institution: str | None = None) -> None:  # fmt: skip
+        self.instances.append({
+            "record_key": hashlib.sha256(f"{sop}|{study}|{size}".encode()).hexdigest(), "source": "files",
+            "study_instance_uid": study, "series_instance_uid": f"{study}.1", "sop_instance_uid": sop,
+            "modality": "CT", "institution_name": institution, "institution_key": institution_key(institution),
+            "source_ae_title": ae, "source_ae_key": ae_title_key(ae), "size_bytes": size,
+            "received_at": datetime.fromisoformat(received_at), "path": f"/archive/{sop}", "harvest_id": "t",
+        })  # fmt: skip
+
+    def event(self, event_id: str, when: str, source: str | None, destination: str | None, studies: list[str | None],
+              outcome: int = 0, message: str | None = None) -> None:  # fmt: skip
+        message = message or f"{event_id}|{when}|{source}|{destination}|{studies}|{outcome}|{len(self.events)}"
+        sha = hashlib.sha256(message.encode()).hexdigest()
+        for study in studies:
+            self.events.append({
+                "record_key": hashlib.sha256(f"{sha}|{study or ''}".encode()).hexdigest(), "source": "audit",
+                "message_sha256": sha, "event_id": event_id, "outcome": outcome,
+                "event_time": datetime.fromisoformat(when), "source_ae": source, "destination_ae": destination,
+                "source_ae_key": ae_title_key(source), "destination_ae_key": ae_title_key(destination),
+                "study_instance_uid": study, "path": "/log", "line": len(self.events) + 1, "harvest_id": "t",
+            })  # fmt: skip
+
+    def build(self):
+        """Load the rows, build the models; returns an open connection (the caller closes it)."""
+        con = warehouse.connect(self.path)
+        warehouse.ensure_schema(con)
+        for table, rows in (("dicom_instances", self.instances), ("audit_events", self.events)):
+            if rows:
+                frame = pl.DataFrame(rows)
+                con.register("rows", frame)
+                con.execute(f"delete from raw.{table}")
+                con.execute(f"insert into raw.{table} by name select * from rows")
+                con.unregister("rows")
+        warehouse.load_reference(con, load_registry(self.root / "contracts"), ["RSF_ARCHIVE"])
+        warehouse.build_models(con)
+        return con
