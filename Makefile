@@ -17,7 +17,7 @@ demo: install  ## Sample corpus -> harvest -> DuckDB warehouse, with a summary
 	$(VENV)/bin/sansfilm demo --no-serve
 
 test: install system-deps  ## The whole test suite
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n auto
 
 dev: install  ## Dagster UI on http://127.0.0.1:3000 for ./sansfilm.toml
 	$(VENV)/bin/sansfilm demo --serve

@@ -62,7 +62,7 @@ def storage_gb_month(byte_days: int | Decimal, days: int) -> Decimal:
 
 
 def zero_usage() -> dict[str, Decimal]:
-    return {metric: Decimal(0) if metric != "storage_gb_month" else Decimal("0E-9") for metric in METRICS}
+    return {metric: Decimal(0) if metric != "storage_gb_month" else Decimal("0.000000000") for metric in METRICS}
 
 
 def monthly_usage(con: duckdb.DuckDBPyConnection, month: Month) -> dict[str, dict[str, Decimal]]:

@@ -12,6 +12,7 @@ schemas are copied into a new file that replaces `<warehouse>.published.duckdb` 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from analytics.errors import SansfilmError
 from analytics.registry import Registry, ae_title_key
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -31,6 +33,10 @@ MODELS: tuple[tuple[str, str], ...] = (
     ("marts", "mart_archive_daily"),
 )
 PUBLISHED_SCHEMAS = ("ref", "staged", "marts")
+
+
+class WarehouseBusy(SansfilmError):
+    """Another process kept the warehouse locked for longer than we wait."""
 
 # DICOM PS3.16 CID 400 audit event IDs (DCM), the names the marts show.
 AUDIT_EVENT_TYPES = {
@@ -52,11 +58,23 @@ AUDIT_EVENT_TYPES = {
 }
 
 
-def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(path: Path, *, read_only: bool = False, wait_seconds: float = 300.0) -> duckdb.DuckDBPyConnection:
+    """Open the database. A writer that finds another process writing waits for it (bounded), rather than failing:
+    two commands run at once (say, two `bill --issue`) then simply take turns."""
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.05
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() + delay > deadline:
+                raise WarehouseBusy(f"the warehouse {path} is locked by another process: {exc}") from None
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
     con.execute("set TimeZone = 'Europe/Paris'")  # how timestamps with time zone are shown; storage is UTC
     return con
 

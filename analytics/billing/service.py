@@ -67,7 +67,8 @@ def draft_month(contracts: Contracts, month: Month, usage: dict[str, dict[str, D
 
 def _effective(original: Invoice, later: list[Invoice]) -> Invoice:
     """An issued invoice as corrected so far: its lines plus the regularisations issued since that reference it."""
-    lines: dict[str, InvoiceLine] = {line.code: line for line in original.lines}
+    # its own regularisation lines correct other invoices: they are not part of what this one billed for its month
+    lines: dict[str, InvoiceLine] = {line.code: line for line in original.lines if not line.code.startswith("REGUL:")}
     for invoice in later:
         for line in invoice.lines:
             if line.reference == original.number and line.code.startswith("REGUL:"):

@@ -1,0 +1,147 @@
+"""Billing end to end on the tiny corpus: preview, issue, documents, re-issue, late data -> regularisation,
+concurrent --issue from two processes, and the ledger on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from analytics import operations
+from analytics.billing import service
+from analytics.billing.documents import check_einvoice
+from analytics.billing.ledger import Ledger
+from analytics.billing.model import Month
+from analytics.config import load_settings
+from pipelines.cli import app
+from tests.dicom_factory import make_dicom
+from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
+from tests.tiny_corpus import CONFIG
+
+MARCH, APRIL = Month(2012, 3), Month(2012, 4)
+A, B = "750000015", "940000027"
+runner = CliRunner()
+
+
+def at(path: Path, when: str) -> Path:
+    stamp = datetime.fromisoformat(when).timestamp()
+    os.utime(path, (stamp, stamp))
+    return path
+
+
+@pytest.fixture
+def corpus(tiny):
+    """The tiny corpus with its files received in March 2012 (inside the framework agreement)."""
+    for i, path in enumerate(sorted(p for p in tiny.sources[0].path.rglob("*") if p.is_file())):
+        at(path, f"2012-03-0{i + 2}T10:00:00+01:00")
+    operations.harvest(tiny)
+    operations.build_warehouse(tiny)
+    return tiny
+
+
+def bill(settings, *args: str) -> dict:
+    result = runner.invoke(app, ["--config", str(settings.config_path), "bill", *args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_preview_changes_nothing_and_follows_the_json_contract(corpus):
+    preview = bill(corpus, "--month", "2012-03")
+    assert preview["month"] == "2012-03"
+    invoice = next(i for i in preview["invoices"] if i["establishment_id"] == A)
+    assert set(invoice) == {"establishment_id", "offer", "active_days", "lines", "net", "vat", "gross"}
+    assert set(invoice["lines"][0]) >= {"code", "description", "metric", "quantity", "unit_price", "amount"}
+    assert invoice["lines"][0] == {**invoice["lines"][0], "code": "SUBSCRIPTION", "metric": None, "amount": "1800.00"}
+    studies = next(l for l in invoice["lines"] if l["metric"] == "studies_archived")
+    # study .1 from A's files, and .2 to .5 known only from receipt events sent by A's AE title: 5 x 2.40
+    assert (studies["quantity"], studies["amount"]) == ("5", "12.00")
+    assert Decimal(invoice["gross"]) == Decimal(invoice["net"]) + Decimal(invoice["vat"])
+    assert Ledger(corpus.ledger.url).issued_months() == []
+    only_b = bill(corpus, "--month", "2012-03", "--establishment", B)
+    assert [i["establishment_id"] for i in only_b["invoices"]] == [B]
+
+
+def test_issue_writes_documents_and_reissue_changes_nothing(corpus, tmp_path):
+    out = tmp_path / "out"
+    first = runner.invoke(app, ["--config", str(corpus.config_path), "bill", "--month", "2012-03", "--issue",
+                                "--issue-date", "2012-04-02", "--out", str(out), "--format", "json"])  # fmt: skip
+    assert first.exit_code == 0, first.output
+    issued = json.loads(first.stdout)["invoices"]
+    assert [(i["establishment_id"], i["number"]) for i in issued] == [(A, "RSF-000001"), (B, "RSF-000002")]
+    files = sorted(p.name for p in (out / "2012-03").iterdir())
+    assert files == [f"RSF-00000{n}.{ext}" for n in (1, 2) for ext in ("csv", "pdf", "xml")]
+    assert check_einvoice((out / "2012-03" / "RSF-000001.xml").read_bytes()) == []
+    assert (out / "2012-03" / "RSF-000001.pdf").read_bytes().startswith(b"%PDF")
+    again = runner.invoke(app, ["--config", str(corpus.config_path), "bill", "--month", "2012-03", "--issue",
+                                "--issue-date", "2012-04-03", "--format", "json"])  # fmt: skip
+    assert "already issued: nothing changed" in again.stderr
+    assert json.loads(again.stdout)["invoices"] == issued
+
+
+def test_late_data_after_issue_gives_regularisation_lines_next_month(corpus):
+    service.issue(corpus, MARCH, issue_date=date(2012, 4, 2))
+    march_a = Ledger(corpus.ledger.url).invoices_for_month(MARCH)[0]
+    # a study of A's, received in March, harvested only after March was issued
+    late = make_dicom(corpus.sources[0].path / "late" / "IM9", study_uid="1.2.250.1.999.77", sop_uid="1.2.250.1.999.2.77")
+    at(late, "2012-03-28T16:00:00+02:00")
+    operations.harvest(corpus)
+    operations.build_warehouse(corpus)
+    outcome = service.issue(corpus, APRIL, issue_date=date(2012, 5, 2))
+    april_a = next(i for i in outcome.invoices if i.establishment_id == A)
+    regul = [l for l in april_a.lines if l.code.startswith("REGUL:")]
+    # one more study (+2.40) under the minimum commitment: the top-up shrinks by as much (-2.40); the stored
+    # gigabytes grow by a few kilobytes, a quantity correction worth 0.00
+    assert {l.code: l.amount for l in regul} == {"REGUL:studies_archived:T1": Decimal("2.40"),
+                                                "REGUL:MINIMUM": Decimal("-2.40"),
+                                                "REGUL:storage_gb_month": Decimal("0.00")}  # fmt: skip
+    studies = next(l for l in regul if l.code == "REGUL:studies_archived:T1")
+    assert (studies.quantity, studies.unit_price, studies.amount) == (Decimal(1), Decimal("2.40"), Decimal("2.40"))
+    assert all(l.reference == march_a.number == "RSF-000001" for l in regul)
+    # the issued March invoice itself is untouched
+    assert Ledger(corpus.ledger.url).invoices_for_month(MARCH)[0] == march_a
+    # and issuing May finds nothing more to correct
+    may = service.issue(corpus, Month(2012, 5), issue_date=date(2012, 6, 1))
+    assert not [l for i in may.invoices for l in i.lines if l.code.startswith("REGUL:")]
+
+
+def test_months_are_issued_in_order(corpus):
+    service.issue(corpus, APRIL, issue_date=date(2012, 5, 2))
+    result = runner.invoke(app, ["--config", str(corpus.config_path), "bill", "--month", "2012-03", "--issue",
+                                 "--issue-date", "2012-05-03"])  # fmt: skip
+    assert result.exit_code == 2 and "months are issued in order" in result.output
+
+
+def _issue_in_subprocess(config: Path, month: str) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "pipelines.cli", "--config", str(config), "bill", "--month", month, "--issue",
+           "--issue-date", "2012-07-01", "--format", "json"]  # fmt: skip
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+
+
+def test_two_concurrent_issue_commands_number_without_gaps(corpus):
+    first, second = _issue_in_subprocess(corpus.config_path, "2012-03"), _issue_in_subprocess(corpus.config_path, "2012-03")
+    outputs = [p.communicate(timeout=120) for p in (first, second)]
+    assert [p.returncode for p in (first, second)] == [0, 0], outputs
+    messages = sorted(err.strip().splitlines()[0] for _, err in outputs)
+    assert messages[0].startswith("2012-03 was already issued") and messages[1].startswith("issued 2012-03")
+    numbers = [i["number"] for out, _ in outputs for i in json.loads(out)["invoices"]]
+    assert sorted(set(numbers)) == ["RSF-000001", "RSF-000002"]
+
+
+def test_ledger_on_a_real_postgresql(corpus, postgres_database, tmp_path):
+    url = postgres_database()
+    config = corpus.config_path.parent / "pg.toml"
+    config.write_text(CONFIG.replace("[contracts]", f'[ledger]\nurl = "{url}"\n[contracts]'), encoding="utf-8")
+    settings = load_settings(config)
+    outcome = service.issue(settings, MARCH, issue_date=date(2012, 4, 2), out_dir=tmp_path / "docs")
+    assert [i.number for i in outcome.invoices] == ["RSF-000001", "RSF-000002"]
+    stored = Ledger(url).invoices_for_month(MARCH)
+    assert stored == outcome.invoices and stored[0].net == outcome.invoices[0].net
+    assert service.issue(settings, MARCH, issue_date=date(2012, 4, 3)).already_issued
