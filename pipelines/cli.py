@@ -178,6 +178,7 @@ def demo(
         settings = _settings()
         durations = _materialize_all(settings)
         facts = summary(settings)
+        drafted = _draft_all_months(settings)
     except (SansfilmError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -188,9 +189,39 @@ def demo(
     for name, value in facts.items():
         typer.echo(f"  {name:<45} {value}")
     typer.echo(f"published for readers: {settings.published_path}")
+    if drafted:
+        count = sum(n for n, _ in drafted.values())
+        net = sum((total for _, total in drafted.values()), start=0)
+        typer.echo(f"draft invoices: {count} for {len(drafted)} months, net {net} EUR excl. VAT, in "
+                   f"{settings.billing.out_dir / 'drafts'}/<month>/ (invoices.json, invoice_lines.csv)")
+        typer.echo(f"  preview one: sansfilm bill --month {max(drafted)}   issue it: add --issue")
     typer.echo(f"done in {time.perf_counter() - started:.1f} s")
     if serve:
         _serve(settings)
+
+
+def _draft_all_months(settings: Settings) -> dict[str, tuple[int, object]]:
+    """Meter every month with data inside the framework agreement and write its draft invoices (no ledger)."""
+    from analytics import metering, warehouse
+    from analytics.billing import service
+    from analytics.billing.export import write_drafts
+
+    contracts = service.load_contracts(settings)
+    con = warehouse.connect(settings.warehouse.path, read_only=True)
+    try:
+        months = [m for m in metering.months_with_data(con)
+                  if contracts.tariff.valid_from <= m.first_day and m.last_day <= contracts.tariff.valid_to]  # fmt: skip
+    finally:
+        con.close()
+    usage = service.meter(settings, months)
+    drafted = {}
+    for month in months:
+        invoices = service.draft_month(contracts, month, usage[month])
+        write_drafts(settings.billing.out_dir, month, invoices)
+        drafted[str(month)] = (len(invoices), sum((i.net for i in invoices), start=0))
+    with warehouse.open_warehouse(settings.warehouse.path) as con:  # readers get the usage marts too
+        warehouse.publish(con, settings.published_path)
+    return drafted
 
 
 def _serve(settings: Settings) -> None:

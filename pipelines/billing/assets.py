@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 import dagster as dg
 
+from analytics import warehouse
 from analytics.billing import service
 from analytics.billing.export import write_drafts
 from analytics.billing.model import PARIS, Month
@@ -39,8 +40,10 @@ def build_billing_definitions(settings: Settings, start: date):
         description="Usage metrics per establishment and Paris day for the month (marts.fct_usage_daily).",
     )
     def usage_monthly(context: dg.AssetExecutionContext, sansfilm: SansfilmConfig) -> dg.MaterializeResult:
-        month = _month(context)
-        usage = service.meter(sansfilm.settings(), [month])[month]
+        settings, month = sansfilm.settings(), _month(context)
+        usage = service.meter(settings, [month])[month]
+        with warehouse.open_warehouse(settings.warehouse.path) as con:  # readers see the new month at once
+            warehouse.publish(con, settings.published_path)
         return dg.MaterializeResult(metadata={
             "establishments": len(usage),
             "studies_archived": int(sum(u["studies_archived"] for u in usage.values())),

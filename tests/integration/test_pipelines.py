@@ -64,3 +64,33 @@ def test_materialize_with_dg_materialize_and_a_test_resource(tiny):
         if e.asset_key == dg.AssetKey(["raw", "harvest_audit"])
     ]  # fmt: skip
     assert harvest_meta[0]["records_added"].value == 5
+
+
+def test_monthly_usage_and_draft_invoices_partition(tiny):
+    import os
+    from datetime import datetime
+
+    from analytics import warehouse
+    from pipelines.billing.assets import DRAFT_JOB
+
+    for path in tiny.sources[0].path.rglob("*"):
+        if path.is_file():
+            stamp = datetime.fromisoformat("2012-03-05T10:00:00+01:00").timestamp()
+            os.utime(path, (stamp, stamp))
+    defs = build_definitions(tiny)
+    instance = dg.DagsterInstance.ephemeral()
+    assert defs.resolve_job_def(ALL_ASSETS_JOB).execute_in_process(instance=instance).success
+    draft = defs.resolve_job_def(DRAFT_JOB)
+    assert draft.partitions_def.get_first_partition_key() == "2010-04-01"  # the agreement's first month
+    result = draft.execute_in_process(instance=instance, partition_key="2012-03-01")
+    assert result.success
+    drafts = tiny.billing.out_dir / "drafts" / "2012-03" / "invoices.json"
+    assert drafts.exists() and '"establishment_id": "750000015"' in drafts.read_text()
+    con = warehouse.connect(tiny.published_path, read_only=True)
+    try:
+        assert con.execute("select count(distinct usage_date) from marts.fct_usage_daily where month = '2012-03'").fetchone()[0] == 31
+    finally:
+        con.close()
+    schedule = defs.resolve_schedule_def("monthly_drafts")
+    assert schedule.execution_timezone == "Europe/Paris" and schedule.cron_schedule == "0 6 1 * *"
+    assert defs.resolve_job_def("issue_month") is not None  # issuing: a job launched by hand, never scheduled
