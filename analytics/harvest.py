@@ -125,6 +125,17 @@ def walk_files(root: Path) -> Iterator[tuple[str, os.stat_result]]:
         stack.extend(reversed(subfolders))
 
 
+def _new_or_changed(source: SourceConfig, writer: _Writer, known: dict[str, _FileState]):
+    """Every file of the source, counted; yields those whose size or mtime changed since the last harvest."""
+    for path, st in walk_files(source.path):
+        writer.report.files_seen += 1
+        state = known.get(path)
+        if state is not None and state.size == st.st_size and state.mtime_ns == st.st_mtime_ns:
+            writer.report.files_unchanged += 1
+            continue
+        yield path, st, state
+
+
 def _known_files(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, _FileState]:
     rows = con.execute(
         """select path, size_bytes, mtime_ns, device, inode, head_sha256, head_length, read_offset, read_line, status,
@@ -174,14 +185,8 @@ def _worker_context():
 
 def _changed_files(source: SourceConfig, writer: _Writer, batch_files: int) -> Iterator[list[tuple]]:
     """Batches of files that are new or changed since the last harvest; unchanged ones are only counted."""
-    known = _known_files(writer.con, source.name)
     batch: list[tuple[str, int, int, int, int]] = []
-    for path, st in walk_files(source.path):
-        writer.report.files_seen += 1
-        state = known.get(path)
-        if state is not None and state.size == st.st_size and state.mtime_ns == st.st_mtime_ns:
-            writer.report.files_unchanged += 1
-            continue
+    for path, st, _ in _new_or_changed(source, writer, _known_files(writer.con, source.name)):
         batch.append((path, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino))
         if len(batch) >= batch_files:
             yield batch
@@ -280,12 +285,7 @@ def _resume_point(path: str, st: os.stat_result, state: _FileState | None, by_in
 def _harvest_logs(source: SourceConfig, pseudonymise: Pseudonymiser, writer: _Writer) -> None:
     known = _known_files(writer.con, source.name)
     by_inode = {(s.device, s.inode): s for s in known.values() if s.device is not None}
-    for path, st in walk_files(source.path):
-        writer.report.files_seen += 1
-        state = known.get(path)
-        if state is not None and state.size == st.st_size and state.mtime_ns == st.st_mtime_ns:
-            writer.report.files_unchanged += 1
-            continue
+    for path, st, state in _new_or_changed(source, writer, known):
         try:
             gz = _is_gzip(path)
             offset, line = (0, 0) if gz else _resume_point(path, st, state, by_inode)

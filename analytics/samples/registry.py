@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from analytics.registry import Establishment
 from analytics.samples.clock import Period, add_months
 from analytics.samples.vocabulary import (
     COMMUNES, DAILY_STUDIES, FAMILY_NAMES, SAINTS, SECTOR, STAFF_INITIALS, VENDORS, ascii_fold, vendors_for,
@@ -29,31 +30,15 @@ REGISTRY_COLUMNS = (
 UNROUTED_FOLDER = "unrouted"  # where the archive files objects from AE titles it has no route for
 
 
-@dataclass(frozen=True, slots=True)
-class Establishment:
-    """One row of contracts/establishments.csv."""
-
-    establishment_id: str  # FINESS
-    name: str
-    siret: str
-    departement: str
-    category: str
-    sector: str
-    offer: str
-    adhesion_date: date
-    planned_go_live: date
-    actual_go_live: date | None
-    end_date: date | None
-    ae_titles: tuple[str, ...]
-    institution_names: tuple[str, ...]
-
-    def row(self) -> list[str]:
-        iso = lambda d: d.isoformat() if d else ""  # noqa: E731
-        return [
-            self.establishment_id, self.name, self.siret, self.departement, self.category, self.sector, self.offer,
-            iso(self.adhesion_date), iso(self.planned_go_live), iso(self.actual_go_live), iso(self.end_date),
-            ";".join(self.ae_titles), ";".join(self.institution_names),
-        ]  # fmt: skip
+def registry_row(establishment: Establishment) -> list[str]:
+    """One CSV row of contracts/establishments.csv, in the registry's column order."""
+    iso = lambda d: d.isoformat() if d else ""  # noqa: E731
+    e = establishment
+    return [
+        e.establishment_id, e.name, e.siret, e.departement, e.category, e.sector, e.offer, iso(e.adhesion_date),
+        iso(e.planned_go_live), iso(e.actual_go_live), iso(e.end_date), ";".join(e.ae_titles),
+        ";".join(e.institution_names),
+    ]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +178,7 @@ def write_registry(path: Path, sites: list[Site]) -> None:
         writer.writerow(REGISTRY_COLUMNS)
         for site in sites:
             if site.establishment is not None:
-                writer.writerow(site.establishment.row())
+                writer.writerow(registry_row(site.establishment))
 
 
 def luhn_check_digit(body: str) -> str:

@@ -145,3 +145,23 @@ def test_ledger_on_a_real_postgresql(corpus, postgres_database, tmp_path):
     stored = Ledger(url).invoices_for_month(MARCH)
     assert stored == outcome.invoices and stored[0].net == outcome.invoices[0].net
     assert service.issue(settings, MARCH, issue_date=date(2012, 4, 3)).already_issued
+
+
+def test_usage_json_contract_and_duplicated_logs_count_once(corpus):
+    def usage() -> dict:
+        result = runner.invoke(app, ["--config", str(corpus.config_path), "usage", "--month", "2012-03", "--format", "json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    first = usage()
+    assert set(first) == {"month", "establishments", "unattributed", "unbilled"}
+    a = next(e for e in first["establishments"] if e["establishment_id"] == A)
+    assert set(a) == {"establishment_id", "studies_archived", "instances_archived", "bytes_archived",
+                      "storage_gb_month", "retrievals", "shares", "views"}  # fmt: skip
+    assert a["studies_archived"] == 5 and isinstance(a["storage_gb_month"], str)
+    assert first["unattributed"]["studies_archived"] == 1  # the Clinique Inconnue file
+    log = corpus.sources[1].path / "archive.log"
+    (corpus.sources[1].path / "archive-copy.log").write_bytes(log.read_bytes())  # the same events, harvested twice
+    operations.harvest(corpus)
+    operations.build_warehouse(corpus)
+    assert usage() == first
