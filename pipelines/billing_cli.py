@@ -13,6 +13,7 @@ import typer
 from analytics.billing.export import LINE_COLUMNS, invoice_dict, line_rows, to_csv, write_drafts
 from analytics.billing.model import METRICS, PARIS, Invoice, Month
 from analytics.errors import SansfilmError
+from pipelines.output import text_table
 
 OutputFormat = typer.Option("--format", help="table, csv or json.")
 MonthOption = typer.Option("--month", help="Billing month, YYYY-MM (a calendar month in Europe/Paris).")
@@ -29,13 +30,6 @@ def _check_format(fmt: str) -> str:
     if fmt not in ("table", "csv", "json"):
         raise typer.BadParameter(f"'{fmt}' is not one of table, csv, json")
     return fmt
-
-
-def _table(rows: list[dict[str, object]], columns: list[str]) -> str:
-    widths = {c: max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in columns}
-    lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
-    lines += ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns) for r in rows]
-    return "\n".join(lines)
 
 
 def register(app: typer.Typer, settings_loader, fail) -> None:
@@ -64,7 +58,7 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         rows.append({"establishment_id": "UNATTRIBUTED", **report["unattributed"], "status": "unattributed"})
         columns = ["establishment_id", *METRICS, "status"]
         typer.echo(to_csv([{**r, "month": report["month"]} for r in rows], ["month", *columns]) if fmt == "csv"
-                   else f"usage {report['month']}\n" + _table(rows, columns))  # fmt: skip
+                   else f"usage {report['month']}\n" + text_table(rows, columns))  # fmt: skip
 
     @app.command()
     def bill(
@@ -115,5 +109,5 @@ def emit_invoices(month: Month, invoices: list[Invoice], fmt: str) -> None:
             typer.echo(title)
             rows = [{"code": l.code, "description": l.description, "quantity": l.quantity, "unit_price": l.unit_price,
                      "amount": l.amount} for l in i.lines]  # fmt: skip
-            typer.echo(_table(rows, ["code", "description", "quantity", "unit_price", "amount"]))
+            typer.echo(text_table(rows, ["code", "description", "quantity", "unit_price", "amount"]))
             typer.echo(f"net {i.net}  VAT {i.vat}  gross {i.gross} {i.currency}\n")

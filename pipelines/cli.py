@@ -20,6 +20,7 @@ import typer
 from analytics.config import Settings, load_settings, resolve_config_path
 from analytics.errors import SansfilmError
 from pipelines import billing_cli
+from pipelines.output import text_table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0])
 
@@ -51,14 +52,6 @@ def _settings() -> Settings:
 def _fail(exc: SansfilmError) -> typer.Exit:
     typer.echo(f"error: {exc}", err=True)
     return typer.Exit(2)
-
-
-def _table(rows: list[dict[str, object]], columns: list[str]) -> str:
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) if rows else len(c) for c in columns}
-    lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
-    lines += ["  ".join(str(r[c]).rjust(widths[c]) if isinstance(r[c], int) else str(r[c]).ljust(widths[c])
-                        for c in columns) for r in rows]  # fmt: skip
-    return "\n".join(lines)
 
 
 @app.command()
@@ -107,7 +100,7 @@ def harvest(
         typer.echo(json.dumps({"sources": rows}, indent=2))
     else:
         columns = ["name", "kind", "files_seen", "files_parsed", "files_unchanged", "quarantined", "records_added"]
-        typer.echo(_table(rows, columns))
+        typer.echo(text_table(rows, columns))
 
 
 def _dagster_home(settings: Settings) -> None:
