@@ -6,21 +6,22 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 INSTALLED := $(VENV)/.installed
-# Debian packages the test suite needs (installed when run as root): PostgreSQL for the ledger's production path.
-SYSTEM_PACKAGES := postgresql
+# Debian packages the test suite needs (installed when run as root): PostgreSQL for the ledger's production path,
+# Chromium for the dashboards' end-to-end tests.
+SYSTEM_PACKAGES := postgresql chromium
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
 .PHONY: demo test dev bench install system-deps lock clean
 
-demo: install  ## Sample corpus -> harvest -> DuckDB warehouse, with a summary
-	$(VENV)/bin/sansfilm demo --no-serve
+demo: install  ## Sample corpus -> harvest -> warehouse -> drafts, then the dashboards on http://127.0.0.1:8501 (Ctrl-C)
+	$(VENV)/bin/sansfilm demo
 
 test: install system-deps  ## The whole test suite
 	$(VENV)/bin/python -m pytest -n auto
 
 dev: install  ## Dagster UI on http://127.0.0.1:3000 for ./sansfilm.toml
-	$(VENV)/bin/sansfilm demo --serve
+	$(VENV)/bin/sansfilm demo --dagster
 
 bench: install  ## Benchmarks (figures go to docs/benchmarks.md by hand)
 	$(VENV)/bin/python bench/harvest.py

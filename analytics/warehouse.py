@@ -31,6 +31,8 @@ MODELS: tuple[tuple[str, str], ...] = (
     ("staged", "int_study_owners"),
     ("marts", "dim_establishments"),
     ("marts", "mart_archive_daily"),
+    ("marts", "mart_quarantine"),
+    ("marts", "mart_source_freshness"),
 )
 PUBLISHED_SCHEMAS = ("ref", "staged", "marts")
 

@@ -19,7 +19,7 @@ import typer
 
 from analytics.config import Settings, load_settings, resolve_config_path
 from analytics.errors import SansfilmError
-from pipelines import billing_cli
+from pipelines import billing_cli, dashboards_cli
 from pipelines.output import text_table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0])
@@ -151,7 +151,9 @@ def run() -> None:
 
 @app.command()
 def demo(
-    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Open the Dagster UI afterwards.")] = True,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the dashboards afterwards (blocks).")] = True,
+    dagster: Annotated[bool, typer.Option("--dagster", help="Serve the Dagster UI instead of the dashboards.")] = False,
+    port: Annotated[int, typer.Option("--port", help="Dashboards port on 127.0.0.1.")] = 8501,
     sample: Annotated[Path, typer.Option(help="Sample corpus folder, made if missing (relative to the config).")] = Path(
         "data/samples"
     ),
@@ -189,8 +191,13 @@ def demo(
                    f"{settings.billing.out_dir / 'drafts'}/<month>/ (invoices.json, invoice_lines.csv)")
         typer.echo(f"  preview one: sansfilm bill --month {max(drafted)}   issue it: add --issue")
     typer.echo(f"done in {time.perf_counter() - started:.1f} s")
-    if serve:
+    if serve and dagster:
         _serve(settings)
+    elif serve:
+        typer.echo("demo accounts (sample only; passwords hashed in the accounts file):")
+        for name, role, password in dashboards_cli.ensure_demo_accounts(settings):
+            typer.echo(f"  {name:<12} {role:<26} {password}")
+        dashboards_cli.serve(settings, port)
 
 
 def _draft_all_months(settings: Settings) -> dict[str, tuple[int, object]]:
@@ -231,6 +238,7 @@ def _serve(settings: Settings) -> None:
 
 
 billing_cli.register(app, _settings, _fail)
+dashboards_cli.register(app, _settings, _fail)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,60 @@
+"""Who is logged in: Streamlit's OIDC login when `[auth]` is configured in secrets, else the local accounts file.
+
+Either way the role comes from the accounts file (`sansfilm users add`); an OIDC user is looked up by e-mail.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from analytics.accounts import accounts_path, authenticate, load_accounts
+from analytics.reporting.scope import Viewer
+from dashboards import data
+
+
+def oidc_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
+def current_viewer() -> Viewer | None:
+    viewer = st.session_state.get("viewer")
+    if viewer is not None:
+        return viewer
+    if oidc_configured() and getattr(st.user, "is_logged_in", False):
+        account = load_accounts(accounts_path(data.settings().root)).get(str(st.user.get("email", "")))
+        if account is not None:
+            st.session_state["viewer"] = Viewer(account.name, account.role)
+            return st.session_state["viewer"]
+    return None
+
+
+def login_page() -> None:
+    st.title("sansfilm · tableaux de bord")
+    st.caption("Région sans film · Île-de-France")
+    if oidc_configured():
+        if getattr(st.user, "is_logged_in", False):
+            st.error(f"{st.user.get('email')} n'a pas de rôle : demandez à l'administrateur (sansfilm users add).")
+            st.button("Se déconnecter", on_click=st.logout)
+        else:
+            st.button("Se connecter avec le fournisseur d'identité", on_click=st.login, type="primary")
+        st.divider()
+    with st.form("login"):
+        name = st.text_input("Identifiant", key="login_name")
+        password = st.text_input("Mot de passe", type="password", key="login_password")
+        submitted = st.form_submit_button("Se connecter")
+    if submitted:
+        account = authenticate(accounts_path(data.settings().root), name, password)
+        if account is None:
+            st.error("Identifiant ou mot de passe incorrect.")
+        else:
+            st.session_state["viewer"] = Viewer(account.name, account.role)
+            st.rerun()
+
+
+def logout() -> None:
+    st.session_state.pop("viewer", None)
+    if oidc_configured() and getattr(st.user, "is_logged_in", False):
+        st.logout()

@@ -1,0 +1,134 @@
+"""Chart builders and UI helpers: French number and date formats, a table view and a download for every chart."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import plotly.express as px
+import plotly.graph_objects as go
+import polars as pl
+import streamlit as st
+
+NBSP = "\u202f"  # narrow no-break space: the French thousands separator
+MONTHS_FR = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
+STAGES_FR = {"signed": "signé", "planned": "planifié", "live": "en production", "ended": "terminé"}
+SUPPRESSED = "< 10"
+
+
+def fr_number(value: object, decimals: int = 0) -> str:
+    """1234567.891 -> '1 234 567,89' (narrow no-break spaces); None -> '–'."""
+    if value is None:
+        return "–"
+    text = f"{Decimal(str(value)):,.{decimals}f}" if isinstance(value, (Decimal, str)) else f"{value:,.{decimals}f}"
+    return text.replace(",", NBSP).replace(".", ",")
+
+
+def fr_money(value: object) -> str:
+    return f"{fr_number(value, 2)}{NBSP}€"
+
+
+def fr_percent(value: float | None, decimals: int = 1) -> str:
+    return "–" if value is None else f"{fr_number(value * 100, decimals)}{NBSP}%"
+
+
+def fr_date(value: date | datetime | None) -> str:
+    if value is None:
+        return "–"
+    return value.strftime("%d/%m/%Y %H:%M") if isinstance(value, datetime) else value.strftime("%d/%m/%Y")
+
+
+def fr_month(value: date | str) -> str:
+    if isinstance(value, str):
+        value = date(int(value[:4]), int(value[5:7]), 1)
+    return f"{MONTHS_FR[value.month - 1]} {value.year}"
+
+
+def french_table(frame: pl.DataFrame, money: tuple[str, ...] = (), decimals: dict[str, int] | None = None) -> pl.DataFrame:
+    """Every value as the French text a reader expects (numbers, money, dates); suppressed cells as '< 10'."""
+    decimals = decimals or {}
+    out = {}
+    for name in frame.columns:
+        values = frame[name].to_list()
+        dtype = frame[name].dtype
+        if name == "suppressed":
+            continue
+        if name in money:
+            out[name] = [fr_money(v) if v is not None else "" for v in values]
+        elif dtype == pl.Date or dtype == pl.Datetime:
+            out[name] = [fr_month(v) if name == "month" and v else fr_date(v) for v in values]
+        elif dtype.is_numeric():
+            digits = decimals.get(name, 0 if dtype.is_integer() else 2)
+            suppressed = frame["suppressed"].to_list() if "suppressed" in frame.columns else [False] * len(values)
+            out[name] = [SUPPRESSED if s and v is None else fr_number(v, digits) for v, s in zip(values, suppressed)]
+        else:
+            out[name] = [("" if v is None else str(v)) for v in values]
+    return pl.DataFrame(out, schema={k: pl.String for k in out})
+
+
+def french_layout(fig: go.Figure, title: str | None = None) -> go.Figure:
+    fig.update_layout(separators=f",{NBSP}", title=title, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+                      legend={"orientation": "h", "y": -0.2}, height=380)  # fmt: skip
+    fig.update_xaxes(tickformat="%b %Y") if fig.layout.xaxis.type == "date" else None
+    return fig
+
+
+def show(key: str, frame: pl.DataFrame, fig: go.Figure | None = None, *, money: tuple[str, ...] = (),
+         decimals: dict[str, int] | None = None, labels: dict[str, str] | None = None) -> None:  # fmt: skip
+    """A chart with its table view and a CSV download of exactly what is shown."""
+    table = french_table(frame, money, decimals).rename({k: v for k, v in (labels or {}).items() if k in frame.columns})
+    if frame.is_empty():
+        st.info("Aucune donnée pour ces filtres.")
+        return
+    if fig is not None:
+        chart_tab, table_tab = st.tabs(["Graphique", "Tableau"])
+        with chart_tab:
+            st.plotly_chart(french_layout(fig), key=f"chart_{key}", config={"locale": "fr", "displaylogo": False})
+        with table_tab:
+            st.dataframe(table, hide_index=True, key=f"table_{key}")
+    else:
+        st.dataframe(table, hide_index=True, key=f"table_{key}")
+    st.download_button("Télécharger (CSV)", table.write_csv(separator=";"), file_name=f"{key}.csv", mime="text/csv",
+                       key=f"download_{key}")  # fmt: skip
+
+
+def line(frame: pl.DataFrame, x: str, y: str, color: str | None = None, labels: dict[str, str] | None = None) -> go.Figure:
+    return px.line(frame.to_pandas(), x=x, y=y, color=color, labels=labels, markers=True)
+
+
+def bar(frame: pl.DataFrame, x: str, y: str, color: str | None = None, labels: dict[str, str] | None = None,
+        orientation: str = "v") -> go.Figure:  # fmt: skip
+    return px.bar(frame.to_pandas(), x=x, y=y, color=color, labels=labels, orientation=orientation)
+
+
+def heatmap(frame: pl.DataFrame, x: str, y: str, z: str, labels: dict[str, str] | None = None) -> go.Figure:
+    """Withheld (null) cells stay empty rather than showing as zero."""
+    pivot = frame.to_pandas().pivot_table(index=y, columns=x, values=z, aggfunc=lambda v: v.sum(min_count=1), dropna=False)
+    return px.imshow(pivot, labels=labels or {}, aspect="auto", color_continuous_scale="Blues", text_auto=True)
+
+
+def timeline(sites: pl.DataFrame) -> go.Figure:
+    """Planned (hollow) vs actual (filled) go-live per site."""
+    df = sites.to_pandas()
+    fig = go.Figure()
+    fig.add_scatter(x=df["planned_go_live"], y=df["name"], mode="markers", name="prévue",
+                    marker={"symbol": "circle-open", "size": 11})  # fmt: skip
+    fig.add_scatter(x=df["actual_go_live"], y=df["name"], mode="markers", name="réelle",
+                    marker={"symbol": "circle", "size": 9},
+                    text=[f"{fr_number(d)} j de retard" if d == d and d is not None else "" for d in df["delay_days"]])  # fmt: skip
+    fig.update_layout(height=max(300, 28 * len(df)))
+    return fig
+
+
+def forecast(frame: pl.DataFrame, unit: str, scale: float) -> go.Figure:
+    df = frame.to_pandas()
+    hist, fut = df[df["kind"] == "history"], df[df["kind"] == "forecast"]
+    fig = go.Figure()
+    fig.add_scatter(x=fut["month"], y=fut["high"] * scale, mode="lines", line={"width": 0}, showlegend=False)
+    fig.add_scatter(x=fut["month"], y=fut["low"] * scale, mode="lines", line={"width": 0}, fill="tonexty",
+                    name="intervalle à 95 %", fillcolor="rgba(31,119,180,0.2)")  # fmt: skip
+    fig.add_scatter(x=hist["month"], y=hist["stored_gb"] * scale, mode="lines+markers", name="stocké")
+    fig.add_scatter(x=fut["month"], y=fut["stored_gb"] * scale, mode="lines", name="prévision",
+                    line={"dash": "dash"})  # fmt: skip
+    fig.update_yaxes(title=unit)
+    return fig

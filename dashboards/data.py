@@ -1,0 +1,113 @@
+"""Cached, read-only data for the pages: thin wrappers over `analytics.reporting`.
+
+Each call opens its own read-only connection to the published warehouse (never the working file, never at import)
+and closes it; results are cached per viewer, filters and published version (the file's mtime), so a new publish
+shows at the next page load and one viewer's cache entry never serves another viewer.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import streamlit as st
+
+from analytics import warehouse
+from analytics.billing.model import Invoice
+from analytics.config import Settings, load_settings
+from analytics.reporting import finance, programme
+from analytics.reporting.scope import Filters, Viewer
+
+TTL = 600
+
+
+@st.cache_resource
+def settings() -> Settings:
+    return load_settings(os.environ.get("SANSFILM_CONFIG"))
+
+
+def version() -> int:
+    """Changes when the pipeline publishes a new copy (atomic replace): part of every cache key."""
+    try:
+        return settings().published_path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0
+
+
+@contextmanager
+def published():
+    con = warehouse.connect_published(settings().published_path)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _read(fn: Callable[..., Any], *args: Any) -> Any:
+    with published() as con:
+        return fn(con, *args)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def months(_version: int) -> list[str]:
+    with published() as con:
+        rows = con.execute("select distinct strftime(received_date, '%Y-%m') from marts.mart_archive_daily "
+                           "where received_date is not null order by 1").fetchall()  # fmt: skip
+    return [m for (m,) in rows]
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def choices(_version: int, viewer: Viewer) -> dict[str, list[str]]:
+    """Filter choices from the establishments the viewer may see."""
+    sites = cached("rollout_sites", viewer, Filters())
+    return {"departement": sorted({d for d in sites["departement"] if d}),
+            "offer": sorted({o for o in sites["offer"] if o}),
+            "establishment": [f"{i} · {n}" for i, n in zip(sites["establishment_id"], sites["name"])]}  # fmt: skip
+
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    name: getattr(programme, name)
+    for name in ("rollout_sites", "adoption", "silent_sites", "volumes", "sharing", "storage", "ingestion_delay",
+                 "failure_rates", "busiest_hours", "source_freshness", "quarantine", "usage_monthly", "unbilled")
+}  # fmt: skip
+
+
+def cached(name: str, viewer: Viewer, filters: Filters, *extra: Any) -> pl.DataFrame:
+    return _cached(version(), name, viewer, filters, *extra)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _cached(_version: int, name: str, viewer: Viewer, filters: Filters, *extra: Any) -> pl.DataFrame:
+    return _read(_FUNCTIONS[name], viewer, filters, *extra)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def usage_daily(_version: int, viewer: Viewer, month: str, establishment_id: str) -> pl.DataFrame:
+    return _read(programme.usage_daily, viewer, month, establishment_id)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def drafts(_version: int, viewer: Viewer, filters: Filters) -> list[Invoice]:
+    from analytics.billing.service import load_contracts
+
+    contracts = load_contracts(settings())
+    with published() as con:
+        return finance.draft_invoices(con, contracts, viewer, filters)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def issued(viewer: Viewer, filters: Filters) -> pl.DataFrame:
+    return finance.issued_invoices(settings().ledger.url, viewer, filters)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def issued_lines(viewer: Viewer, number: str) -> pl.DataFrame:
+    return finance.issued_lines(settings().ledger.url, viewer, number)
+
+
+def documents(viewer: Viewer, number: str) -> dict[str, Path]:
+    return finance.invoice_documents(settings().billing.out_dir, viewer, settings().ledger.url, number)

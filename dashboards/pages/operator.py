@@ -1,0 +1,52 @@
+"""Operator: stored volume and a 12-month forecast, ingestion delay, failure rates, busiest hours."""
+
+import polars as pl
+import streamlit as st
+
+from dashboards import charts, data
+from dashboards.ui import context
+
+viewer, filters = context()
+st.title("Stockage et qualité de service")
+storage = data.cached("storage", viewer, filters)
+history = storage.filter(pl.col("kind") == "history")
+peak = storage["stored_gb"].max() or 0
+unit, scale = ("Go", 1.0) if peak >= 1 else ("Mo", 1000.0)
+if history.height:
+    last = history.tail(1).to_dicts()[0]
+    growth = (history["stored_gb"][-1] - history["stored_gb"][0]) / max(history.height - 1, 1)
+    in_a_year = storage.tail(1).to_dicts()[0]
+    cols = st.columns(3)
+    cols[0].metric(f"Stocké fin {charts.fr_month(last['month'])}", f"{charts.fr_number(last['stored_gb'] * scale, 2)} {unit}")
+    cols[1].metric("Croissance moyenne par mois", f"{charts.fr_number(growth * scale, 2)} {unit}")
+    cols[2].metric(f"Prévision {charts.fr_month(in_a_year['month'])}",
+                   f"{charts.fr_number(in_a_year['stored_gb'] * scale, 2)} {unit}")  # fmt: skip
+st.subheader("Volume stocké et prévision à 12 mois")
+st.caption("Tendance linéaire sur le volume stocké en fin de mois ; bande : intervalle de prévision à 95 % "
+           "calculé sur les résidus (voir docs/dashboards.md).")  # fmt: skip
+charts.show("operator_storage", storage.with_columns(pl.col("stored_gb", "low", "high") * scale),
+            charts.forecast(storage, unit, scale), decimals={"stored_gb": 3, "low": 3, "high": 3},
+            labels={"month": "mois", "kind": "nature", "stored_gb": f"stocké ({unit})", "low": "bas", "high": "haut"})  # fmt: skip
+
+st.subheader("Délai d'ingestion (date d'examen → première réception)")
+delay = data.cached("ingestion_delay", viewer, filters)
+long = delay.unpivot(["p50_hours", "p90_hours", "p99_hours"], index="month", variable_name="percentile", value_name="hours")
+charts.show("operator_delay", delay, charts.line(long, "month", "hours", "percentile", {"month": "mois", "hours": "heures"}),
+            decimals={"p50_hours": 1, "p90_hours": 1, "p99_hours": 1},
+            labels={"month": "mois", "studies": "examens", "p50_hours": "médiane (h)", "p90_hours": "90e centile (h)",
+                    "p99_hours": "99e centile (h)"})  # fmt: skip
+
+st.subheader("Taux d'échec par type d'événement")
+failures = data.cached("failure_rates", viewer, filters)
+charts.show("operator_failures", failures,
+            charts.bar(failures, "failure_rate", "event_type", labels={"failure_rate": "taux d'échec", "event_type": ""},
+                       orientation="h"),
+            decimals={"failure_rate": 4},
+            labels={"event_id": "EventID", "event_type": "type", "events": "événements", "failures": "échecs",
+                    "failure_rate": "taux d'échec"})  # fmt: skip
+
+st.subheader("Heures les plus chargées (examens reçus, heure de Paris)")
+hours = data.cached("busiest_hours", viewer, filters)
+charts.show("operator_hours", hours, charts.heatmap(hours, "hour", "weekday", "studies",
+                                                    {"x": "heure", "y": "jour (1 = lundi)", "color": "examens"}),
+            labels={"weekday": "jour (1 = lundi)", "hour": "heure", "studies": "examens"})  # fmt: skip

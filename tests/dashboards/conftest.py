@@ -1,0 +1,49 @@
+"""The sample harvested, metered and published once per test process, with its draft invoices and accounts."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from analytics import operations, warehouse
+from analytics.accounts import add_account
+from analytics.billing import service
+from analytics.billing.model import Month
+from analytics.config import Settings
+from analytics.reporting.scope import Filters
+from tests.conftest import copy_sample
+
+PASSWORD = "test-password"
+ROLES = {"gcs": "gcs", "finance": "finance", "ars": "ars", "operator": "operator",
+         "eloi": "establishment:750238172", "creteil": "establishment:940228794"}  # fmt: skip
+ELOI, CRETEIL = "750238172", "940228794"
+ALL = Filters("2012-01", "2012-12")
+
+
+@pytest.fixture(scope="session")
+def published(tmp_path_factory) -> Settings:
+    from pipelines.cli import _draft_all_months
+
+    root = tmp_path_factory.mktemp("dash")
+    settings = copy_sample(root / "corpus")
+    operations.harvest(settings)
+    operations.build_warehouse(settings)
+    _draft_all_months(settings)  # meters every month and publishes the usage marts, as `sansfilm demo` does
+    service.issue(settings, Month(2012, 1), issue_date=date(2012, 2, 2), out_dir=settings.billing.out_dir)
+    accounts = root / "accounts.json"
+    for name, role in ROLES.items():
+        add_account(accounts, name, role, PASSWORD)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def accounts_file(published) -> str:
+    return str(published.root.parent / "accounts.json")
+
+
+@pytest.fixture
+def con(published):
+    connection = warehouse.connect_published(published.published_path)
+    yield connection
+    connection.close()

@@ -1,0 +1,93 @@
+"""AppTest: every page renders for every role that has it, shows the sample's figures, and a role only gets its
+own sections. The login form works against the accounts file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analytics.reporting.scope import Viewer
+from tests.dashboards.conftest import PASSWORD
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
+PAGES = {  # role -> pages it gets
+    "gcs": ["rollout", "finance", "regional", "operator", "quality"],
+    "finance": ["finance", "quality"],
+    "ars": ["regional"],
+    "operator": ["rollout", "operator", "quality"],
+    "establishment:750238172": ["establishment"],
+}
+EXPECTED = {  # page -> (metric label, value) from the sample
+    "rollout": ("En production", "10"),
+    "finance": ("Total HT sur la période", "335\u202f597,72\u202f€"),
+    "regional": ("Examens sur la période", "479"),
+    "operator": ("Stocké fin déc. 2012", "3,73 Mo"),
+    "quality": ("Examens non attribués sur la période", "16"),
+    "establishment": ("Examens archivés", "113"),
+}
+
+
+@pytest.fixture
+def app(published, accounts_file, monkeypatch):
+    monkeypatch.setenv("SANSFILM_CONFIG", str(published.config_path))
+    monkeypatch.setenv("SANSFILM_ACCOUNTS", accounts_file)
+
+    def make(role: str | None) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=60)
+        if role:
+            at.session_state["viewer"] = Viewer("test", role)
+        return at.run()
+
+    return make
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+@pytest.mark.parametrize("role,page", [(r, p) for r, pages in PAGES.items() for p in pages])
+def test_page_renders_with_the_sample_figures(app, role, page):
+    at = app(role)
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, at.exception[0].value if at.exception else ""
+    label, value = EXPECTED[page]
+    if role == "establishment:750238172" or page != "finance":
+        assert _metrics(at).get(label) == value, _metrics(at)
+    assert at.get("plotly_chart") or at.dataframe
+
+
+def test_a_role_gets_only_its_sections(app):
+    ars = app("ars")
+    with pytest.raises(Exception):  # not in its navigation
+        ars.switch_page("pages/finance.py").run()
+    titles = [page["page_name"] for page in ars.get("navigation")[0].proto.app_pages] if ars.get("navigation") else []
+    assert not [t for t in titles if "finance" in t]
+
+
+def test_ars_sees_suppressed_cells_and_no_money(app):
+    at = app("ars")
+    text = " ".join(str(getattr(e, "value", "")) for e in at.caption)
+    assert "moins de 10" in text
+    assert "€" not in " ".join(_metrics(at).values())
+
+
+def test_establishment_page_shows_only_its_own_invoices(app):
+    at = app("establishment:750238172")
+    assert _metrics(at)["Factures émises / brouillons"] == "1 / 11"
+    picked = at.selectbox(key="mine_pick")
+    assert all(" · 750238172 · " in option for option in picked.options)
+
+
+def test_login_form(app):
+    at = app(None)
+    assert at.text_input(key="login_name")
+    at.text_input(key="login_name").input("finance")
+    at.text_input(key="login_password").input("wrong")
+    at.button[0].click().run()
+    assert at.error and "incorrect" in at.error[0].value
+    at.text_input(key="login_password").input(PASSWORD)
+    at.button[0].click().run()
+    assert at.session_state["viewer"].role == "finance"
+    assert "Total HT sur la période" in _metrics(at)

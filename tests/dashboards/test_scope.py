@@ -1,0 +1,129 @@
+"""Authorisation in the query layer: an establishment viewer gets only its own rows from every query function,
+whatever filters it sends; `ars` gets no money and no cell under 10; roles without a right get Forbidden."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from analytics.billing.service import load_contracts
+from analytics.reporting import finance, programme
+from analytics.reporting.forecast import linear_forecast
+from analytics.reporting.scope import Filters, Forbidden, Viewer
+from tests.dashboards.conftest import ALL, CRETEIL, ELOI
+
+ELOI_VIEWER = Viewer("eloi", f"establishment:{ELOI}")
+ARS = Viewer("ars", "ars")
+GCS = Viewer("gcs", "gcs")
+# filters an establishment viewer could send to try to reach another establishment's rows
+PROBES = [ALL, Filters(establishment=CRETEIL), Filters("2012-01", "2012-12", departement="94"), Filters(offer="VNA")]
+
+
+def _establishment_calls(con, settings, filters):
+    """Every query function, called as the Saint-Éloi viewer: name -> frame."""
+    calls = {name: getattr(programme, name)(con, ELOI_VIEWER, filters)
+             for name in ("rollout_sites", "adoption", "silent_sites", "sharing", "ingestion_delay", "failure_rates",
+                          "busiest_hours", "usage_monthly", "unbilled", "storage")}  # fmt: skip
+    for dimension in programme.DIMENSIONS:
+        calls[f"volumes_{dimension}"] = programme.volumes(con, ELOI_VIEWER, filters, dimension)
+    calls["usage_daily_other"] = programme.usage_daily(con, ELOI_VIEWER, "2012-06", CRETEIL)
+    calls["issued"] = finance.issued_invoices(settings.ledger.url, ELOI_VIEWER, filters)
+    calls["drafts"] = finance.draft_table(finance.draft_invoices(con, load_contracts(settings), ELOI_VIEWER, filters))
+    return calls
+
+
+@pytest.mark.parametrize("filters", PROBES, ids=["all", "other-establishment", "other-departement", "other-offer"])
+def test_an_establishment_viewer_only_ever_gets_its_own_rows(published, con, filters):
+    calls = _establishment_calls(con, published, filters)
+    for name, frame in calls.items():
+        if name == "sharing":  # its own shares, sent or received (a received share names its sender)
+            assert all(ELOI in (s, d) for s, d in zip(frame["establishment_id"], frame["destination_establishment_id"]))
+        elif "establishment_id" in frame.columns:
+            assert set(frame["establishment_id"]) <= {ELOI}, name
+    assert calls["usage_daily_other"].is_empty()
+    if filters is ALL:  # and it does get its own data
+        assert calls["usage_monthly"].height == 12 and calls["drafts"].height == 12 and calls["issued"].height == 1
+        assert calls["volumes_region"]["studies"].sum() == calls["adoption"]["studies"].sum() > 0
+
+
+def test_an_establishment_viewer_cannot_read_another_invoice(published):
+    gcs_issued = finance.issued_invoices(published.ledger.url, GCS, ALL)
+    other = gcs_issued.filter(pl.col("establishment_id") == CRETEIL)["number"][0]
+    assert not finance.issued_lines(published.ledger.url, GCS, other).is_empty()
+    assert finance.issued_lines(published.ledger.url, ELOI_VIEWER, other).is_empty()
+    assert finance.invoice_documents(published.billing.out_dir, ELOI_VIEWER, published.ledger.url, other) == {}
+    assert set(finance.invoice_documents(published.billing.out_dir, GCS, published.ledger.url, other)) == {"pdf", "xml", "csv"}
+
+
+def test_platform_wide_facts_are_refused_to_an_establishment(con):
+    for fn in (programme.source_freshness, programme.quarantine):
+        with pytest.raises(Forbidden):
+            fn(con, ELOI_VIEWER, ALL)
+
+
+@pytest.mark.parametrize("viewer", [ARS, Viewer("op", "operator")], ids=["ars", "operator"])
+def test_no_money_for_ars_or_the_operator(published, con, viewer):
+    with pytest.raises(Forbidden):
+        finance.draft_invoices(con, load_contracts(published), viewer, ALL)
+    with pytest.raises(Forbidden):
+        finance.issued_invoices(published.ledger.url, viewer, ALL)
+    with pytest.raises(Forbidden):
+        finance.issued_lines(published.ledger.url, viewer, "RSF-000001")
+
+
+def test_ars_gets_no_establishment_level_usage_or_operations(con):
+    for fn in (programme.usage_monthly, programme.unbilled, programme.storage, programme.failure_rates):
+        with pytest.raises(Forbidden):
+            fn(con, ARS, ALL)
+
+
+MONEY = {"net", "vat", "gross", "amount", "unit_price"}
+
+
+def test_what_ars_can_read_has_no_money_and_no_small_cells(con):
+    frames = {d: programme.volumes(con, ARS, ALL, d) for d in programme.DIMENSIONS}
+    frames |= {"adoption": programme.adoption(con, ARS, ALL), "sharing": programme.sharing(con, ARS, ALL),
+               "sites": programme.rollout_sites(con, ARS, ALL)}  # fmt: skip
+    for name, frame in frames.items():
+        assert not MONEY & set(frame.columns), name
+        for column in ("studies", "instances", "bytes", "shares"):
+            if column in frame.columns:
+                visible = frame.filter(pl.col(column).is_not_null())
+                assert (visible["suppressed"].not_()).all(), name
+                if column in ("studies", "shares"):
+                    assert (visible[column] >= 10).all(), name
+    by_site = frames["establishment"]
+    assert by_site["suppressed"].any() and by_site["studies"].null_count() == by_site["suppressed"].sum()
+    assert frames["sharing"]["shares"].null_count() == frames["sharing"].height  # the sample's flows are all small
+    region = frames["region"]
+    assert region["studies"].sum() == programme.volumes(con, GCS, ALL, "region")["studies"].sum() == 479
+
+
+def test_regional_roles_see_unsuppressed_figures(con):
+    by_site = programme.volumes(con, GCS, ALL, "establishment")
+    assert not by_site["suppressed"].any() and by_site["studies"].null_count() == 0
+
+
+def test_unknown_roles_are_refused():
+    with pytest.raises(Forbidden):
+        Viewer("x", "admin")
+    with pytest.raises(Forbidden):
+        Viewer("x", "establishment:123")
+
+
+def test_forecast_line_and_band():
+    months = [programme_month(i) for i in range(12)]
+    values = [10.0 + 2 * i + (0.5 if i % 2 else -0.5) for i in range(12)]
+    frame = linear_forecast(months, values, 12)
+    future = frame.filter(pl.col("kind") == "forecast")
+    assert future.height == 12 and future["month"][0].isoformat() == "2013-01-01"
+    assert future["stored_gb"][0] == pytest.approx(10 + 2 * 12, abs=0.6)
+    widths = (future["high"] - future["low"]).to_list()
+    assert all(b > a > 0 for a, b in zip(widths, widths[1:]))  # the band widens with the horizon
+    assert linear_forecast(months[:1], values[:1])["kind"].to_list() == ["history"]
+
+
+def programme_month(i: int):
+    from datetime import date
+
+    return date(2012, i + 1, 1)
