@@ -11,6 +11,8 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -18,7 +20,7 @@ from analytics.errors import ConfigError
 
 CONFIG_ENV = "SANSFILM_CONFIG"
 DEFAULT_CONFIG = "sansfilm.toml"
-SOURCE_KINDS = ("dicom_files", "audit_syslog")
+SOURCE_KINDS = ("dicom_files", "audit_syslog", "orthanc")
 
 
 class _Section(BaseModel):
@@ -62,15 +64,59 @@ class BillingConfig(_Section):
     out_dir: Path = Path("invoices")  # issued invoices' documents (PDF/Factur-X, CSV, XML) and draft previews
 
 
-class SourceConfig(_Section):
+class _Source(_Section):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")]
-    kind: Literal["dicom_files", "audit_syslog"]
-    path: Path
 
     @property
     def asset_name(self) -> str:
         """The source's name as a Dagster asset name (letters, digits, underscores)."""
         return self.name.replace("-", "_").lower()
+
+
+class SourceConfig(_Source):
+    """A folder: DICOM Part-10 files or audit logs."""
+
+    kind: Literal["dicom_files", "audit_syslog"]
+    path: Path
+
+
+class OrthancSourceConfig(_Source):
+    """An Orthanc server read through its REST API; credentials come from the environment, never from the file."""
+
+    kind: Literal["orthanc"]
+    url: str  # e.g. https://pacs.example.org:8042 (no user:password@)
+    username_env: str  # names of the environment variables holding the credentials
+    password_env: str
+    verify_tls: bool = True
+    page_size: int = Field(default=1000, ge=1, le=10000)  # changes read per request, and committed per transaction
+    timeout: float = Field(default=30.0, gt=0)  # seconds per HTTP request
+    # the zone of the server's timestamps, which carry no offset: Orthanc 1.10 writes ReceptionDate and change dates
+    # in UTC whatever its own TZ (measured); set the server's zone only for a build that writes local time
+    timezone: str = "UTC"
+    retries: int = Field(default=5, ge=0)  # retries of a failed request (connection refused, 5xx, timeout)
+    backoff: float = Field(default=1.0, ge=0)  # seconds before the first retry, doubled at each one
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL")
+        if parts.username or parts.password:
+            raise ValueError("must not carry credentials: name them with username_env and password_env")
+        return url.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {zone!r} (use an IANA name such as Europe/Paris)") from None
+        return zone
+
+
+AnySource = Annotated[SourceConfig | OrthancSourceConfig, Field(discriminator="kind")]
 
 
 class Settings(_Section):
@@ -81,7 +127,7 @@ class Settings(_Section):
     privacy: PrivacyConfig = PrivacyConfig()
     harvest: HarvestConfig = HarvestConfig()
     billing: BillingConfig = BillingConfig()
-    sources: list[SourceConfig] = Field(default_factory=list)
+    sources: list[AnySource] = Field(default_factory=list)
     config_path: Path = Path(DEFAULT_CONFIG)  # set by load_settings, never read from the file
 
     @property
@@ -93,7 +139,7 @@ class Settings(_Section):
         wh = self.warehouse
         return wh.published_path or wh.path.with_name(f"{wh.path.stem}.published{wh.path.suffix or '.duckdb'}")
 
-    def source(self, name: str) -> SourceConfig:
+    def source(self, name: str) -> SourceConfig | OrthancSourceConfig:
         for source in self.sources:
             if source.name == name:
                 return source
@@ -130,7 +176,14 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
 
 def _describe(err: dict[str, Any], raw: dict[str, Any]) -> str:
     loc = err["loc"]
+    if len(loc) >= 3 and loc[0] == "sources" and loc[2] in SOURCE_KINDS:
+        loc = (*loc[:2], *loc[3:])  # the union's tag is not a key of the file
     key = _key_path(loc)
+    if err["type"] == "union_tag_not_found":
+        return f"missing key '{key}.kind'"
+    if err["type"] == "union_tag_invalid":
+        value = raw["sources"][loc[1]].get("kind")
+        return f"unknown source kind '{value}' at '{key}.kind' (known: {', '.join(SOURCE_KINDS)})"
     if err["type"] == "extra_forbidden":
         return f"unknown key '{key}'"
     if err["type"] == "missing":
@@ -171,7 +224,10 @@ def _resolved(settings: Settings, config_path: Path) -> Settings:
             "ledger": ledger,
             "contracts": settings.contracts.model_copy(update={"dir": absolute(settings.contracts.dir)}),
             "billing": settings.billing.model_copy(update={"out_dir": absolute(settings.billing.out_dir)}),
-            "sources": [s.model_copy(update={"path": absolute(s.path)}) for s in settings.sources],
+            "sources": [
+                s.model_copy(update={"path": absolute(s.path)}) if isinstance(s, SourceConfig) else s
+                for s in settings.sources
+            ],
         }
     )
 

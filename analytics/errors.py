@@ -41,3 +41,8 @@ class PrivacyError(SansfilmError):
 
 class MalformedRecord(SansfilmError):
     """One input record (a DICOM file, a log line) cannot be parsed; it goes to quarantine with this reason."""
+
+
+class SourceError(SansfilmError):
+    """A source server (e.g. an Orthanc archive) cannot be read: unreachable after retries, refused credentials,
+    or answered something unexpected. The message names the source; it never carries credentials."""
