@@ -15,7 +15,7 @@ import hashlib
 import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
@@ -27,7 +27,7 @@ import duckdb
 import polars as pl
 
 from analytics.audit_reader import read_log
-from analytics.config import HarvestConfig, SourceConfig
+from analytics.config import HarvestConfig, OrthancSourceConfig, SourceConfig
 from analytics.dicom_reader import INSTANCE_FIELDS, parse_dicom_files
 from analytics.errors import ConfigError, MalformedRecord
 from analytics.pseudonym import Pseudonymiser
@@ -77,13 +77,13 @@ class _FileState:
 
 def harvest_source(
     con: duckdb.DuckDBPyConnection,
-    source: SourceConfig,
+    source: SourceConfig | OrthancSourceConfig,
     pseudonymise: Pseudonymiser,
     options: HarvestConfig | None = None,
 ) -> SourceReport:
     """Harvest one source incrementally; the raw schema must exist (analytics.warehouse.ensure_schema)."""
     options = options or HarvestConfig()
-    if not source.path.is_dir():
+    if source.kind != "orthanc" and not source.path.is_dir():
         raise ConfigError(f"source '{source.name}': folder {source.path} does not exist")
     report = SourceReport(name=source.name, kind=source.kind)
     harvest_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
@@ -92,7 +92,11 @@ def harvest_source(
         [harvest_id, source.name, source.kind],
     )
     writer = _Writer(con, source.name, harvest_id, report)
-    if source.kind == "dicom_files":
+    if source.kind == "orthanc":
+        from analytics.orthanc.harvest import harvest_orthanc  # files_* count instances
+
+        harvest_orthanc(source, pseudonymise, writer)
+    elif source.kind == "dicom_files":
         _harvest_dicom(source, pseudonymise, options, writer)
     else:
         _harvest_logs(source, pseudonymise, writer)
@@ -363,7 +367,9 @@ class _Writer:
             rows.append(row)
         return pl.DataFrame(rows, schema=_AUDIT_SCHEMA)
 
-    def write(self, table: str, frame: pl.DataFrame | None, quarantine: list[tuple], states: list[_FileState]) -> None:
+    def write(self, table: str, frame: pl.DataFrame | None, quarantine: list[tuple], states: list[_FileState],
+              also: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> None:  # fmt: skip
+        """`also` runs inside the same transaction (an API source's cursor moves with the records it covers)."""
         con = self.con
         con.execute("begin transaction")
         try:
@@ -403,6 +409,8 @@ class _Writer:
                     [self.source, self.harvest_id],
                 )
                 con.unregister("state_batch")
+            if also is not None:
+                also(con)
             con.execute("commit")
         except BaseException:
             con.execute("rollback")

@@ -12,6 +12,7 @@ from analytics.billing.service import load_contracts
 from analytics.config import Settings, load_settings
 from pipelines.billing.assets import build_billing_definitions
 from pipelines.harvest.assets import build_harvest_assets
+from pipelines.harvest.sensors import build_orthanc_sensors
 from pipelines.resources import SansfilmConfig
 from pipelines.warehouse.assets import build_warehouse_assets
 
@@ -34,10 +35,12 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         execution_timezone="Europe/Paris",
         description="Every night at 02:00 Paris time: harvest what the archive received and logged.",
     )
+    orthanc_sensors, orthanc_jobs = build_orthanc_sensors(settings)  # only when an orthanc source is configured
     return dg.Definitions(
         assets=assets,
-        jobs=[everything, *billing_jobs],
+        jobs=[everything, *billing_jobs, *orthanc_jobs],
         schedules=[daily, *billing_schedules],
+        sensors=orthanc_sensors,
         resources={"sansfilm": SansfilmConfig(config_path=str(settings.config_path))},
         # DuckDB takes one writer at a time: steps run one after the other in one process.
         executor=dg.in_process_executor,

@@ -19,7 +19,7 @@ def build_harvest_asset(source: SourceConfig) -> dg.AssetsDefinition:
     @dg.asset(
         key=key,
         group_name="harvest",
-        kinds={"duckdb", "dicom" if source.kind == "dicom_files" else "syslog"},
+        kinds={"duckdb", {"dicom_files": "dicom", "orthanc": "orthanc"}.get(source.kind, "syslog")},
         description=f"Incremental harvest of source '{source.name}' ({source.kind}) into the raw layer.",
         check_specs=[dg.AssetCheckSpec(ACCOUNTED, asset=key, description="files seen = parsed + unchanged + quarantined")],
     )

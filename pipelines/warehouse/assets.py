@@ -11,7 +11,8 @@ from pipelines.resources import SansfilmConfig
 
 REFERENCE_KEY = dg.AssetKey(["ref", "establishments"])
 PUBLISHED_KEY = dg.AssetKey(["published", "warehouse"])
-_RAW_TABLE_KIND = {"dicom_instances": "dicom_files", "audit_events": "audit_syslog"}
+_RAW_TABLE_KINDS = {"dicom_instances": ("dicom_files", "orthanc"), "audit_events": ("audit_syslog",),
+                    "dicom_deletions": ("orthanc",)}
 _TABLE_REF = re.compile(r"\b(raw|ref|staged|marts)\.(\w+)")
 
 
@@ -20,7 +21,7 @@ def model_deps(schema: str, name: str, settings: Settings) -> list[dg.AssetKey]:
     deps: list[dg.AssetKey] = []
     for ref_schema, table in _TABLE_REF.findall(warehouse.model_sql(schema, name)):
         if ref_schema == "raw":
-            keys = [harvest_asset_key(s) for s in settings.sources if s.kind == _RAW_TABLE_KIND.get(table)]
+            keys = [harvest_asset_key(s) for s in settings.sources if s.kind in _RAW_TABLE_KINDS.get(table, ())]
         elif ref_schema == "ref":
             keys = [REFERENCE_KEY]
         else:

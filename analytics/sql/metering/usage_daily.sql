@@ -5,7 +5,8 @@ with owners as (
 ),
 
 instances as (
-    select i.received_date, i.size_bytes, o.establishment_id, o.deleted_date
+    -- deleted with its study (audit 110105) or alone (reported by an API source), whichever comes first
+    select i.received_date, i.size_bytes, o.establishment_id, least(o.deleted_date, i.deleted_date) as deleted_date
     from staged.stg_dicom_instances as i
     join owners as o using (study_instance_uid)
 ),

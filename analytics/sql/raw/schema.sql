@@ -92,3 +92,22 @@ create table if not exists raw.harvest_runs (
     quarantined             bigint,
     records_added           bigint
 );
+
+-- API sources (Orthanc): how far the change feed has been read; moved in the transaction of the records it covers.
+create table if not exists raw.harvest_cursors (
+    source                  varchar primary key,
+    position                bigint not null,  -- Orthanc: the last change sequence number committed
+    updated_at              timestamptz not null,
+    harvest_id              varchar not null
+);
+
+-- Stored instances an archive reports deleted (Orthanc: `Deleted` changes when the server logs them, else found
+-- missing when a harvest reconciles the server's instance list): storage stops counting them from that day.
+create table if not exists raw.dicom_deletions (
+    source                  varchar not null,
+    path                    varchar not null,  -- the path of the record in raw.dicom_instances
+    deleted_at              timestamptz not null,
+    detected_by             varchar not null,  -- change_feed | reconciliation
+    harvest_id              varchar not null,
+    primary key (source, path)
+);

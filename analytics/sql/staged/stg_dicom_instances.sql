@@ -1,5 +1,6 @@
 -- One row per SOP instance, however many copies were harvested (the earliest reception wins), attributed to an
 -- establishment: by sending AE title, else by InstitutionName alias, else UNATTRIBUTED (kept, never dropped).
+-- deleted_at: when the archive reported this instance deleted (API sources; whole-study deletions come from audit).
 with ranked as (
     select
         *,
@@ -12,12 +13,18 @@ instances as (
     select * exclude (copy_rank) from ranked where copy_rank = 1
 ),
 
+deletions as (
+    select source, path, min(deleted_at) as deleted_at from raw.dicom_deletions group by all
+),
+
 attributed as (
     select
         i.*,
         by_ae.establishment_id as establishment_by_ae_title,
-        by_alias.establishment_id as establishment_by_institution_name
+        by_alias.establishment_id as establishment_by_institution_name,
+        d.deleted_at
     from instances as i
+    left join deletions as d on d.source = i.source and d.path = i.path
     left join ref.establishment_ae_titles as by_ae on by_ae.ae_title_key = i.source_ae_key
     left join ref.establishment_aliases as by_alias on by_alias.institution_key = i.institution_key
 )
@@ -48,5 +55,7 @@ select
     end as attributed_by,
     copies_harvested,
     source,
-    path
+    path,
+    deleted_at,
+    timezone('Europe/Paris', deleted_at)::date as deleted_date
 from attributed

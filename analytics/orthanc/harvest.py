@@ -1,0 +1,265 @@
+"""Harvest an Orthanc server through its change feed into `raw.dicom_instances`, the table `dicom_files` fills.
+
+One page of the feed (`/changes?since=<cursor>&limit=<page_size>`) is one transaction: its records, its quarantine
+entries, its deletions and the new cursor are committed together, so a failed run loses nothing and a re-run counts
+nothing twice. The first harvest starts at 0 and back-fills everything.
+
+Per page, the request count does not grow with the instances (see docs/benchmarks.md, "Orthanc"):
+* `POST /tools/bulk-content` (instances, with metadata): stored size, ReceptionDate, RemoteAET, TransferSyntax,
+  parent series, in one request; the same for the series and studies to learn their UIDs;
+* `GET /dicom-web/studies/{study}/series/{series}/metadata` (DICOMweb plugin): the header of every instance of a
+  series in one request, several series at once; a series only partly new, or an instance DICOMweb does not return,
+  is read alone with `/instances/{id}/simplified-tags`.
+Header values go through the same normalisation as the file reader (analytics.dicom_reader); RemoteAET stands in
+for SourceApplicationEntityTitle; PatientID is only hashed; PatientName and PatientBirthDate are never read out.
+
+Deletions: Orthanc 1.10 logs no `Deleted` change in `/changes` (later versions or plugins may; they are taken when
+present, at their date). So each harvest also reconciles: instances harvested from this source that the server no
+longer lists are recorded in `raw.dicom_deletions` at the time the harvest found them missing.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from analytics.config import OrthancSourceConfig
+from analytics.dicom_reader import (
+    INSTANCE_FIELDS, INSTITUTION_NAME, MANUFACTURER, MODALITY, PATIENT_ID, SERIES_INSTANCE_UID, SOP_CLASS_UID,
+    SOP_INSTANCE_UID, SPECIFIC_CHARACTER_SET, STATION_NAME, STUDY_DATE, STUDY_INSTANCE_UID, STUDY_TIME,
+    _record,
+)  # fmt: skip
+from analytics.errors import MalformedRecord
+from analytics.orthanc.client import NotFound, OrthancClient
+from analytics.pseudonym import Pseudonymiser
+
+log = logging.getLogger(__name__)
+
+SOURCE_AE_TITLE = 0x00020016
+_TAGS = {
+    "SpecificCharacterSet": SPECIFIC_CHARACTER_SET, "SOPClassUID": SOP_CLASS_UID, "SOPInstanceUID": SOP_INSTANCE_UID,
+    "StudyDate": STUDY_DATE, "StudyTime": STUDY_TIME, "Modality": MODALITY, "Manufacturer": MANUFACTURER,
+    "InstitutionName": INSTITUTION_NAME, "StationName": STATION_NAME, "PatientID": PATIENT_ID,
+    "StudyInstanceUID": STUDY_INSTANCE_UID, "SeriesInstanceUID": SERIES_INSTANCE_UID,
+}  # fmt: skip
+_JSON_TAGS = {f"{tag:08X}": tag for tag in _TAGS.values()}
+_SERIES_THREADS = 4
+_WHOLE_SERIES_FROM = 0.25  # read a series through DICOMweb when at least this share of it is wanted
+GONE = "deleted from the archive before it was read"
+
+
+def instance_path(source: OrthancSourceConfig, orthanc_id: str) -> str:
+    """The `path` stored for an Orthanc instance: an `orthanc:` URI naming the server and the instance."""
+    return f"orthanc:{source.url}/instances/{orthanc_id}"
+
+
+def read_cursor(con: duckdb.DuckDBPyConnection, source: str) -> int:
+    row = con.execute("select position from raw.harvest_cursors where source = ?", [source]).fetchone()
+    return row[0] if row else 0
+
+
+def harvest_orthanc(source: OrthancSourceConfig, pseudonymise: Pseudonymiser, writer, client: OrthancClient | None = None) -> None:  # fmt: skip
+    """Read the change feed from the stored cursor to its end, one committed page at a time, then reconcile
+    deletions. `writer` is analytics.harvest's batch writer (it holds the connection, report and harvest id)."""
+    own_client = client is None
+    client = client or OrthancClient(source)
+    try:
+        cursor = read_cursor(writer.con, source.name)
+        while True:
+            page = client.changes(cursor, source.page_size)
+            if not page.changes:
+                break
+            _harvest_page(source, client, pseudonymise, writer, page.changes)
+            cursor = max(c.seq for c in page.changes)
+            if page.done:
+                break
+        _reconcile_deletions(source, client, writer)
+    finally:
+        if own_client:
+            client.close()
+
+
+def _harvest_page(source, client: OrthancClient, pseudonymise: Pseudonymiser, writer, changes) -> None:
+    new_ids = list(dict.fromkeys(c.resource_id for c in changes if c.change_type == "NewInstance"))
+    deleted = {c.resource_id: c.date for c in changes if c.change_type == "Deleted" and c.resource_type == "Instance"}
+    new_ids = [i for i in new_ids if i not in deleted]  # received and deleted within the page: never readable
+    zone = ZoneInfo(source.timezone)
+    records, quarantine = read_instances(source, client, new_ids, pseudonymise, zone)
+    writer.report.files_seen += len(new_ids) + sum(1 for c in changes if c.change_type == "NewInstance"
+                                                   and c.resource_id in deleted)  # fmt: skip
+    writer.report.files_parsed += len(records)
+    gone_in_page = [(f"{instance_path(source, i)}|gone", instance_path(source, i), None, GONE)
+                    for i in dict.fromkeys(c.resource_id for c in changes if c.change_type == "NewInstance")
+                    if i in deleted]  # fmt: skip
+    quarantine = quarantine + gone_in_page
+    writer.report.quarantined += len(quarantine)
+    writer.report.files_quarantined += len(quarantine)
+    deletions = [(instance_path(source, i), _local_time(date, zone)) for i, date in deleted.items()]
+    last_seq = max(c.seq for c in changes)
+
+    def in_the_same_transaction(con: duckdb.DuckDBPyConnection) -> None:
+        _store_deletions(con, source.name, deletions, "change_feed", writer.harvest_id)
+        con.execute(
+            """insert or replace into raw.harvest_cursors (source, position, updated_at, harvest_id)
+               values (?, ?, now(), ?)""",
+            [source.name, last_seq, writer.harvest_id],
+        )
+
+    from analytics.harvest import _instance_frame  # the frame (record keys, attribution keys) files get too
+
+    write_page(writer, _instance_frame(records, writer), quarantine, in_the_same_transaction)
+
+
+def write_page(writer, frame, quarantine, also) -> None:
+    """Commit one page (a seam for the fault tests: they stop the server after a page is committed)."""
+    writer.write("dicom_instances", frame, quarantine, [], also=also)
+
+
+def read_instances(source, client: OrthancClient, ids: list[str], pseudonymise: Pseudonymiser, zone: ZoneInfo):
+    """Records (path, field tuple) and quarantine entries for the given instance ids, in a few requests."""
+    described = client.bulk(ids, "Instance", metadata=True)
+    quarantine = [(f"{instance_path(source, i)}|gone", instance_path(source, i), None, GONE)
+                  for i in ids if i not in described]  # fmt: skip
+    present = [i for i in ids if i in described]
+    headers = _headers(client, {i: described[i] for i in present})
+    records = []
+    for orthanc_id in present:
+        path = instance_path(source, orthanc_id)
+        try:
+            values = headers.get(orthanc_id)
+            if values is None:
+                raise MalformedRecord(GONE)
+            records.append((path, _record_fields(values, described[orthanc_id], pseudonymise, zone)))
+        except MalformedRecord as exc:
+            quarantine.append((f"{path}|{exc}", path, None, str(exc)))
+    return records, quarantine
+
+
+def _record_fields(values: dict[int, str], resource: dict[str, Any], pseudonymise: Pseudonymiser, zone: ZoneInfo) -> tuple:
+    metadata = resource.get("Metadata") or {}
+    values = dict(values)
+    values[SOURCE_AE_TITLE] = metadata.get("RemoteAET") or None  # empty for REST uploads
+    received = _local_time(metadata.get("ReceptionDate"), zone)
+    stat = SimpleNamespace(st_size=int(resource["FileSize"]), st_mtime_ns=int(received.timestamp() * 1e6) * 1000)
+    record = _record(values, metadata.get("TransferSyntax") or None, stat, pseudonymise)
+    fields = tuple(getattr(record, name) for name in INSTANCE_FIELDS)
+    return fields[: INSTANCE_FIELDS.index("received_at")] + (received,) + fields[INSTANCE_FIELDS.index("received_at") + 1:]
+
+
+def _local_time(text: str | None, zone: ZoneInfo) -> datetime:
+    """Orthanc's `YYYYMMDDTHHMMSS[.ffffff]` (no offset; in the configured zone) as an aware UTC time."""
+    if not text:
+        raise MalformedRecord("no ReceptionDate in the archive's metadata")
+    try:
+        naive = datetime.strptime(text, "%Y%m%dT%H%M%S.%f" if "." in text else "%Y%m%dT%H%M%S")
+    except ValueError:
+        raise MalformedRecord("malformed ReceptionDate in the archive's metadata") from None
+    return naive.replace(tzinfo=zone).astimezone(UTC)
+
+
+def _headers(client: OrthancClient, instances: dict[str, dict[str, Any]]) -> dict[str, dict[int, str]]:
+    """Orthanc id -> {tag: value} of the wanted tags; whole series through DICOMweb, stragglers one by one."""
+    by_series: dict[str, list[str]] = {}
+    for orthanc_id, resource in instances.items():
+        by_series.setdefault(resource.get("ParentSeries", ""), []).append(orthanc_id)
+    series = client.bulk([s for s in by_series if s], "Series")
+    studies = client.bulk(sorted({s.get("ParentStudy", "") for s in series.values()} - {""}), "Study")
+    whole, alone = [], []
+    for series_id, wanted in by_series.items():
+        info = series.get(series_id)
+        study = studies.get(info.get("ParentStudy", "")) if info else None
+        size = len(info.get("Instances", [])) if info else 0
+        if info and study and size and len(wanted) >= _WHOLE_SERIES_FROM * size:
+            uids = (study["MainDicomTags"].get("StudyInstanceUID"), info["MainDicomTags"].get("SeriesInstanceUID"))
+            whole.append((uids, wanted))
+        else:
+            alone.extend(wanted)
+    found: dict[str, dict[int, str]] = {}
+    with ThreadPoolExecutor(_SERIES_THREADS) as pool:
+        for (uids, wanted), answer in zip(whole, pool.map(lambda w: _series_metadata(client, *w[0]), whole)):
+            by_sop = {values.get(SOP_INSTANCE_UID): values for values in answer}
+            for orthanc_id in wanted:
+                sop = instances[orthanc_id].get("MainDicomTags", {}).get("SOPInstanceUID")
+                if sop in by_sop:
+                    found[orthanc_id] = by_sop[sop]
+                else:
+                    alone.append(orthanc_id)
+        for orthanc_id, values in zip(alone, pool.map(lambda i: _simplified_tags(client, i), alone)):
+            if values is not None:
+                found[orthanc_id] = values
+    return found
+
+
+def _series_metadata(client: OrthancClient, study_uid: str | None, series_uid: str | None) -> list[dict[int, str]]:
+    if not study_uid or not series_uid:
+        return []
+    try:
+        answer = client.get(f"/dicom-web/studies/{study_uid}/series/{series_uid}/metadata")
+    except NotFound:
+        return []  # DICOMweb plugin not loaded, or the series went away: instances are read one by one
+    if not isinstance(answer, list):
+        raise client._unexpected("DICOMweb series metadata", "not a list of instances")
+    return [_from_dicom_json(item) for item in answer if isinstance(item, dict)]
+
+
+def _from_dicom_json(item: dict[str, Any]) -> dict[int, str]:
+    values: dict[int, str] = {}
+    for key, tag in _JSON_TAGS.items():
+        element = item.get(key)
+        if isinstance(element, dict) and isinstance(element.get("Value"), list):
+            parts = [v for v in element["Value"] if isinstance(v, (str, int, float))]
+            if parts:
+                values[tag] = "\\".join(str(v) for v in parts)
+    return values
+
+
+def _simplified_tags(client: OrthancClient, orthanc_id: str) -> dict[int, str] | None:
+    try:
+        answer = client.get(f"/instances/{orthanc_id}/simplified-tags")
+    except NotFound:
+        return None
+    if not isinstance(answer, dict):
+        raise client._unexpected("simplified-tags", "not an object")
+    return {tag: answer[name] for name, tag in _TAGS.items() if isinstance(answer.get(name), str) and answer[name]}
+
+
+def _store_deletions(con: duckdb.DuckDBPyConnection, source: str, deletions: list[tuple[str, datetime]],
+                     detected_by: str, harvest_id: str) -> None:  # fmt: skip
+    for path, deleted_at in deletions:
+        con.execute(
+            """insert or ignore into raw.dicom_deletions (source, path, deleted_at, detected_by, harvest_id)
+               values (?, ?, ?, ?, ?)""",
+            [source, path, deleted_at, detected_by, harvest_id],
+        )
+
+
+def _reconcile_deletions(source: OrthancSourceConfig, client: OrthancClient, writer) -> None:
+    """Harvested instances the server no longer holds are deleted now (Orthanc 1.10 does not log deletions)."""
+    con = writer.con
+    stored = con.execute(
+        """select path from raw.dicom_instances i where source = ?
+           and not exists (select 1 from raw.dicom_deletions d where d.source = i.source and d.path = i.path)""",
+        [source.name],
+    ).fetchall()
+    if not stored:
+        return
+    prefix = instance_path(source, "")
+    present = {prefix + i for i in client.instance_ids()}
+    missing = [path for (path,) in stored if path.startswith(prefix) and path not in present]
+    if not missing:
+        return
+    now = datetime.now(UTC)
+    con.execute("begin transaction")
+    try:
+        _store_deletions(con, source.name, [(p, now) for p in missing], "reconciliation", writer.harvest_id)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    log.info("source %s: %d harvested instances are no longer in the archive", source.name, len(missing))
