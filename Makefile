@@ -7,8 +7,9 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 INSTALLED := $(VENV)/.installed
 # Debian packages the test suite needs (installed when run as root): PostgreSQL for the ledger's production path,
-# Chromium for the dashboards' end-to-end tests.
-SYSTEM_PACKAGES := postgresql chromium
+# Chromium for the dashboards' end-to-end tests; Orthanc (+ its DICOMweb plugin) and dcmtk's storescu for the orthanc
+# source's tests, which run their own server (the distribution's service is stopped after installing).
+SYSTEM_PACKAGES := postgresql chromium orthanc orthanc-dicomweb dcmtk
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
@@ -42,7 +43,8 @@ system-deps:
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing \
-			&& { service postgresql stop >/dev/null 2>&1 || true; }; \
+			&& { service postgresql stop >/dev/null 2>&1 || true; } \
+			&& { service orthanc stop >/dev/null 2>&1 || true; }; \
 	else \
 		echo "not root: install these Debian packages first: $$missing" >&2; exit 1; \
 	fi
