@@ -33,6 +33,9 @@ MODELS: tuple[tuple[str, str], ...] = (
     ("marts", "mart_archive_daily"),
     ("marts", "mart_quarantine"),
     ("marts", "mart_source_freshness"),
+    ("marts", "mart_ingestion_delay"),
+    ("marts", "mart_reception_hours"),
+    ("marts", "mart_audit_outcomes"),
 )
 PUBLISHED_SCHEMAS = ("ref", "staged", "marts")
 

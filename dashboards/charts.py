@@ -69,7 +69,13 @@ def french_table(frame: pl.DataFrame, money: tuple[str, ...] = (), decimals: dic
 def french_layout(fig: go.Figure, title: str | None = None) -> go.Figure:
     fig.update_layout(separators=f",{NBSP}", title=title, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
                       legend={"orientation": "h", "y": -0.2}, height=380)  # fmt: skip
-    fig.update_xaxes(tickformat="%b %Y") if fig.layout.xaxis.type == "date" else None
+    return fig
+
+
+def _dates(fig: go.Figure, frame: pl.DataFrame, x: str) -> go.Figure:
+    """Plotly's month names are English: date axes are numeric, French order (12/2012, 31/12/2012)."""
+    if frame.schema.get(x) in (pl.Date, pl.Datetime):
+        fig.update_xaxes(tickformat="%m/%Y", hoverformat="%d/%m/%Y")
     return fig
 
 
@@ -93,12 +99,12 @@ def show(key: str, frame: pl.DataFrame, fig: go.Figure | None = None, *, money: 
 
 
 def line(frame: pl.DataFrame, x: str, y: str, color: str | None = None, labels: dict[str, str] | None = None) -> go.Figure:
-    return px.line(frame.to_pandas(), x=x, y=y, color=color, labels=labels, markers=True)
+    return _dates(px.line(frame.to_pandas(), x=x, y=y, color=color, labels=labels, markers=True), frame, x)
 
 
 def bar(frame: pl.DataFrame, x: str, y: str, color: str | None = None, labels: dict[str, str] | None = None,
         orientation: str = "v") -> go.Figure:  # fmt: skip
-    return px.bar(frame.to_pandas(), x=x, y=y, color=color, labels=labels, orientation=orientation)
+    return _dates(px.bar(frame.to_pandas(), x=x, y=y, color=color, labels=labels, orientation=orientation), frame, x)
 
 
 def heatmap(frame: pl.DataFrame, x: str, y: str, z: str, labels: dict[str, str] | None = None) -> go.Figure:
@@ -117,6 +123,7 @@ def timeline(sites: pl.DataFrame) -> go.Figure:
                     marker={"symbol": "circle", "size": 9},
                     text=[f"{fr_number(d)} j de retard" if d == d and d is not None else "" for d in df["delay_days"]])  # fmt: skip
     fig.update_layout(height=max(300, 28 * len(df)))
+    fig.update_xaxes(tickformat="%m/%Y", hoverformat="%d/%m/%Y")
     return fig
 
 
@@ -131,4 +138,5 @@ def forecast(frame: pl.DataFrame, unit: str, scale: float) -> go.Figure:
     fig.add_scatter(x=fut["month"], y=fut["stored_gb"] * scale, mode="lines", name="prévision",
                     line={"dash": "dash"})  # fmt: skip
     fig.update_yaxes(title=unit)
+    fig.update_xaxes(tickformat="%m/%Y", hoverformat="%m/%Y")
     return fig

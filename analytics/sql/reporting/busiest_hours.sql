@@ -1,10 +1,7 @@
--- Studies first received per weekday (ISO, 1 = Monday) and hour of the day, Paris time.
-select
-    isodow(timezone('Europe/Paris', st.first_received_at))::int as weekday,
-    hour(timezone('Europe/Paris', st.first_received_at))::int as hour,
-    count(*) as studies
-from staged.int_studies as st
+-- Studies first received per weekday (ISO, 1 = Monday) and hour of the day, Paris time (marts.mart_reception_hours).
+select r.weekday, r.hour, sum(r.studies)::bigint as studies
+from marts.mart_reception_hours as r
 join scoped using (establishment_id)
-where st.first_received_date >= $first_day::date and st.first_received_date < $end_day::date
+where r.month >= $first_day::date and r.month < $end_day::date
 group by all
 order by weekday, hour

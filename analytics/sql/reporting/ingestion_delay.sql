@@ -1,22 +1,28 @@
--- Ingestion delay per month: hours from the study date (midnight, Paris) to the first receipt of the study.
--- Percentiles over the studies in scope; the study's time of day is not in int_studies, so each figure is an upper
--- bound by at most 24 h.
-with delays as (
-    select
-        date_trunc('month', st.first_received_date)::date as month,
-        date_diff('second', timezone('Europe/Paris', st.study_date::timestamp), st.first_received_at) / 3600.0 as hours
-    from staged.int_studies as st
+-- Ingestion delay per month: percentiles of the hours from the study date (midnight, Paris) to the first receipt of
+-- the study, over the studies in scope, from the 1-hour histogram marts.mart_ingestion_delay. Each percentile is the
+-- upper bound of its 1-hour bucket (and, the study's time of day being unknown, an upper bound by at most 24 h).
+with histogram as (
+    select h.month, h.delay_hours, sum(h.studies) as studies
+    from marts.mart_ingestion_delay as h
     join scoped using (establishment_id)
-    where st.study_date is not null
-      and st.first_received_date >= $first_day::date and st.first_received_date < $end_day::date
+    where h.month >= $first_day::date and h.month < $end_day::date
+    group by all
+),
+
+cumulative as (
+    select
+        month, delay_hours,
+        sum(studies) over (partition by month order by delay_hours) as running,
+        sum(studies) over (partition by month) as total
+    from histogram
 )
 
 select
     month,
-    count(*) as studies,
-    quantile_cont(hours, 0.5) as p50_hours,
-    quantile_cont(hours, 0.9) as p90_hours,
-    quantile_cont(hours, 0.99) as p99_hours
-from delays
+    max(total)::bigint as studies,
+    (min(delay_hours) filter (where running >= 0.5 * total) + 1)::double as p50_hours,
+    (min(delay_hours) filter (where running >= 0.9 * total) + 1)::double as p90_hours,
+    (min(delay_hours) filter (where running >= 0.99 * total) + 1)::double as p99_hours
+from cumulative
 group by month
 order by month
