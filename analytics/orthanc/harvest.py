@@ -36,6 +36,7 @@ from analytics.dicom_reader import (
     _record,
 )  # fmt: skip
 from analytics.errors import MalformedRecord
+from analytics.harvest import _instance_frame  # the same frame (record keys, attribution keys) files get
 from analytics.orthanc.client import NotFound, OrthancClient
 from analytics.pseudonym import Pseudonymiser
 
@@ -110,8 +111,6 @@ def _harvest_page(source, client: OrthancClient, pseudonymise: Pseudonymiser, wr
                values (?, ?, now(), ?)""",
             [source.name, last_seq, writer.harvest_id],
         )
-
-    from analytics.harvest import _instance_frame  # the frame (record keys, attribution keys) files get too
 
     write_page(writer, _instance_frame(records, writer), quarantine, in_the_same_transaction)
 
