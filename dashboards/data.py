@@ -71,7 +71,7 @@ def choices(_version: int, viewer: Viewer) -> dict[str, list[str]]:
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     name: getattr(programme, name)
-    for name in ("rollout_sites", "adoption", "silent_sites", "volumes", "sharing", "storage", "ingestion_delay",
+    for name in ("rollout_sites", "adoption", "silent_sites", "volumes", "sharing", "sharing_departements", "storage", "ingestion_delay",
                  "failure_rates", "busiest_hours", "source_freshness", "quarantine", "usage_monthly", "unbilled")
 }  # fmt: skip
 

@@ -56,6 +56,11 @@ def sharing(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters) ->
     return query(con, "sharing_matrix", viewer, filters)
 
 
+def sharing_departements(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters) -> pl.DataFrame:
+    """The regional matrix: sender département x destination département, community portal or outside."""
+    return query(con, "sharing_departements", viewer, filters)
+
+
 def storage(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters, horizon: int = 12) -> pl.DataFrame:
     """Stored GB at each month end, then `horizon` forecast months with a band (see forecast.py)."""
     viewer.require("operator", "gcs", "establishment")

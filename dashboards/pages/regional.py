@@ -42,8 +42,9 @@ charts.show("regional_trend", totals, charts.line(totals, "month", "studies", la
             labels={"month": "mois", "studies": "examens", "studies_previous_year": "un an avant",
                     "mom": "évolution mensuelle", "yoy": "évolution annuelle"})  # fmt: skip
 
-st.subheader("Partages entre établissements et vers le portail ville")
-shares = data.cached("sharing", viewer, filters)
-charts.show("regional_sharing", shares.select("sender", "destination", "shares", "suppressed"),
-            charts.heatmap(shares, "destination", "sender", "shares") if shares.height else None,
-            labels={"sender": "émetteur", "destination": "destinataire", "shares": "partages"})  # fmt: skip
+st.subheader("Partages entre établissements et vers le portail ville, par département")
+shares = data.cached("sharing_departements", viewer, filters)
+charts.show("regional_sharing", shares,
+            charts.heatmap(shares, "destination", "sender", "shares",
+                           {"x": "destinataire", "y": "département émetteur", "color": "partages"}) if shares.height else None,
+            labels={"sender": "département émetteur", "destination": "destinataire", "shares": "partages"})  # fmt: skip

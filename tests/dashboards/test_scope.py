@@ -27,6 +27,7 @@ def _establishment_calls(con, settings, filters):
     for dimension in programme.DIMENSIONS:
         calls[f"volumes_{dimension}"] = programme.volumes(con, ELOI_VIEWER, filters, dimension)
     calls["usage_daily_other"] = programme.usage_daily(con, ELOI_VIEWER, "2012-06", CRETEIL)
+    calls["sharing_departements"] = programme.sharing_departements(con, ELOI_VIEWER, filters)
     calls["issued"] = finance.issued_invoices(settings.ledger.url, ELOI_VIEWER, filters)
     calls["drafts"] = finance.draft_table(finance.draft_invoices(con, load_contracts(settings), ELOI_VIEWER, filters))
     return calls
@@ -41,6 +42,9 @@ def test_an_establishment_viewer_only_ever_gets_its_own_rows(published, con, fil
         elif "establishment_id" in frame.columns:
             assert set(frame["establishment_id"]) <= {ELOI}, name
     assert calls["usage_daily_other"].is_empty()
+    sent = calls["sharing"].filter(pl.col("establishment_id") == ELOI)["shares"].sum()
+    assert calls["sharing_departements"]["shares"].sum() == sent  # its own shares only, by destination
+    assert set(calls["sharing_departements"]["sender"]) <= {"75"}
     if filters is ALL:  # and it does get its own data
         assert calls["usage_monthly"].height == 12 and calls["drafts"].height == 12 and calls["issued"].height == 1
         assert calls["volumes_region"]["studies"].sum() == calls["adoption"]["studies"].sum() > 0
@@ -83,6 +87,7 @@ MONEY = {"net", "vat", "gross", "amount", "unit_price"}
 def test_what_ars_can_read_has_no_money_and_no_small_cells(con):
     frames = {d: programme.volumes(con, ARS, ALL, d) for d in programme.DIMENSIONS}
     frames |= {"adoption": programme.adoption(con, ARS, ALL), "sharing": programme.sharing(con, ARS, ALL),
+               "sharing_departements": programme.sharing_departements(con, ARS, ALL),
                "sites": programme.rollout_sites(con, ARS, ALL)}  # fmt: skip
     for name, frame in frames.items():
         assert not MONEY & set(frame.columns), name
