@@ -7,9 +7,9 @@ nothing twice. The first harvest starts at 0 and back-fills everything.
 Per page, the request count does not grow with the instances (see docs/benchmarks.md, "Orthanc"):
 * `POST /tools/bulk-content` (instances, with metadata): stored size, ReceptionDate, RemoteAET, TransferSyntax,
   parent series, in one request; the same for the series and studies to learn their UIDs;
-* `GET /dicom-web/studies/{study}/series/{series}/metadata` (DICOMweb plugin): the header of every instance of a
-  series in one request, several series at once; a series only partly new, or an instance DICOMweb does not return,
-  is read alone with `/instances/{id}/simplified-tags`.
+* `GET /dicom-web/studies/{study}/metadata` (DICOMweb plugin): the header of every instance of a study in one
+  request, four at a time (`.../series/{series}/metadata` when only some of its series are new); a series less than a
+  quarter new, or an instance DICOMweb does not return, is read alone with `/instances/{id}/simplified-tags`.
 Header values go through the same normalisation as the file reader (analytics.dicom_reader); RemoteAET stands in
 for SourceApplicationEntityTitle; PatientID is only hashed; PatientName and PatientBirthDate are never read out.
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -50,7 +51,7 @@ _TAGS = {
     "StudyInstanceUID": STUDY_INSTANCE_UID, "SeriesInstanceUID": SERIES_INSTANCE_UID,
 }  # fmt: skip
 _JSON_TAGS = {f"{tag:08X}": tag for tag in _TAGS.values()}
-_SERIES_THREADS = 4
+_THREADS = 4  # DICOMweb and single-instance requests in flight at once
 _WHOLE_SERIES_FROM = 0.25  # read a series through DICOMweb when at least this share of it is wanted
 GONE = "deleted from the archive before it was read"
 
@@ -67,52 +68,70 @@ def read_cursor(con: duckdb.DuckDBPyConnection, source: str) -> int:
 
 def harvest_orthanc(source: OrthancSourceConfig, pseudonymise: Pseudonymiser, writer, client: OrthancClient | None = None) -> None:  # fmt: skip
     """Read the change feed from the stored cursor to its end, one committed page at a time, then reconcile
-    deletions. `writer` is analytics.harvest's batch writer (it holds the connection, report and harvest id)."""
+    deletions. `writer` is analytics.harvest's batch writer (it holds the connection, report and harvest id).
+    The next page is read from the server while this one is written; pages are still committed in order."""
     own_client = client is None
     client = client or OrthancClient(source)
     try:
-        cursor = read_cursor(writer.con, source.name)
-        while True:
-            page = client.changes(cursor, source.page_size)
-            if not page.changes:
-                break
-            _harvest_page(source, client, pseudonymise, writer, page.changes)
-            cursor = max(c.seq for c in page.changes)
-            if page.done:
-                break
+        with ThreadPoolExecutor(1) as reader:
+            pending = reader.submit(_read_page, source, client, pseudonymise, read_cursor(writer.con, source.name))
+            while True:
+                page = pending.result()
+                if page is None:
+                    break
+                if not page.done:
+                    pending = reader.submit(_read_page, source, client, pseudonymise, page.last_seq)
+                _commit_page(source, writer, page)
+                if page.done:
+                    break
         _reconcile_deletions(source, client, writer)
     finally:
         if own_client:
             client.close()
 
 
-def _harvest_page(source, client: OrthancClient, pseudonymise: Pseudonymiser, writer, changes) -> None:
-    new_ids = list(dict.fromkeys(c.resource_id for c in changes if c.change_type == "NewInstance"))
-    deleted = {c.resource_id: c.date for c in changes if c.change_type == "Deleted" and c.resource_type == "Instance"}
-    new_ids = [i for i in new_ids if i not in deleted]  # received and deleted within the page: never readable
+@dataclass
+class _Page:
+    last_seq: int
+    done: bool
+    seen: int  # NewInstance changes
+    records: list[tuple[str, tuple]]
+    quarantine: list[tuple]
+    deletions: list[tuple[str, datetime]]
+
+
+def _read_page(source, client: OrthancClient, pseudonymise: Pseudonymiser, cursor: int) -> _Page | None:
+    """One page of the feed, read from the server (no database access: runs beside the writer)."""
+    feed = client.changes(cursor, source.page_size)
+    changes = feed.changes
+    if not changes:
+        return None
     zone = ZoneInfo(source.timezone)
-    records, quarantine = read_instances(source, client, new_ids, pseudonymise, zone)
-    writer.report.files_seen += len(new_ids) + sum(1 for c in changes if c.change_type == "NewInstance"
-                                                   and c.resource_id in deleted)  # fmt: skip
-    writer.report.files_parsed += len(records)
-    gone_in_page = [(f"{instance_path(source, i)}|gone", instance_path(source, i), None, GONE)
-                    for i in dict.fromkeys(c.resource_id for c in changes if c.change_type == "NewInstance")
-                    if i in deleted]  # fmt: skip
-    quarantine = quarantine + gone_in_page
-    writer.report.quarantined += len(quarantine)
-    writer.report.files_quarantined += len(quarantine)
+    received = list(dict.fromkeys(c.resource_id for c in changes if c.change_type == "NewInstance"))
+    deleted = {c.resource_id: c.date for c in changes if c.change_type == "Deleted" and c.resource_type == "Instance"}
+    records, quarantine = read_instances(source, client, [i for i in received if i not in deleted], pseudonymise, zone)
+    quarantine += [(f"{instance_path(source, i)}|gone", instance_path(source, i), None, GONE)
+                   for i in received if i in deleted]  # received and deleted within the page: never readable
     deletions = [(instance_path(source, i), _local_time(date, zone)) for i, date in deleted.items()]
-    last_seq = max(c.seq for c in changes)
+    return _Page(max(c.seq for c in changes), feed.done, len(received), records, quarantine, deletions)
+
+
+def _commit_page(source, writer, page: _Page) -> None:
+    report = writer.report
+    report.files_seen += page.seen
+    report.files_parsed += len(page.records)
+    report.quarantined += len(page.quarantine)
+    report.files_quarantined += len(page.quarantine)
 
     def in_the_same_transaction(con: duckdb.DuckDBPyConnection) -> None:
-        _store_deletions(con, source.name, deletions, "change_feed", writer.harvest_id)
+        _store_deletions(con, source.name, page.deletions, "change_feed", writer.harvest_id)
         con.execute(
             """insert or replace into raw.harvest_cursors (source, position, updated_at, harvest_id)
                values (?, ?, now(), ?)""",
-            [source.name, last_seq, writer.harvest_id],
+            [source.name, page.last_seq, writer.harvest_id],
         )
 
-    write_page(writer, _instance_frame(records, writer), quarantine, in_the_same_transaction)
+    write_page(writer, _instance_frame(records=page.records, writer=writer), page.quarantine, in_the_same_transaction)
 
 
 def write_page(writer, frame, quarantine, also) -> None:
@@ -163,25 +182,32 @@ def _local_time(text: str | None, zone: ZoneInfo) -> datetime:
 
 
 def _headers(client: OrthancClient, instances: dict[str, dict[str, Any]]) -> dict[str, dict[int, str]]:
-    """Orthanc id -> {tag: value} of the wanted tags; whole series through DICOMweb, stragglers one by one."""
+    """Orthanc id -> {tag: value} of the wanted tags: whole studies (or series) through DICOMweb, stragglers alone."""
     by_series: dict[str, list[str]] = {}
     for orthanc_id, resource in instances.items():
         by_series.setdefault(resource.get("ParentSeries", ""), []).append(orthanc_id)
     series = client.bulk([s for s in by_series if s], "Series")
     studies = client.bulk(sorted({s.get("ParentStudy", "") for s in series.values()} - {""}), "Study")
-    whole, alone = [], []
+    eligible: dict[str, list[str]] = {}  # study id -> series read whole
+    alone: list[str] = []
     for series_id, wanted in by_series.items():
         info = series.get(series_id)
-        study = studies.get(info.get("ParentStudy", "")) if info else None
         size = len(info.get("Instances", [])) if info else 0
-        if info and study and size and len(wanted) >= _WHOLE_SERIES_FROM * size:
-            uids = (study["MainDicomTags"].get("StudyInstanceUID"), info["MainDicomTags"].get("SeriesInstanceUID"))
-            whole.append((uids, wanted))
+        if info and info.get("ParentStudy") in studies and size and len(wanted) >= _WHOLE_SERIES_FROM * size:
+            eligible.setdefault(info["ParentStudy"], []).append(series_id)
         else:
             alone.extend(wanted)
+    jobs: list[tuple[tuple[str | None, str | None], list[str]]] = []  # ((study UID, series UID or None), ids)
+    for study_id, series_ids in eligible.items():
+        study_uid = studies[study_id].get("MainDicomTags", {}).get("StudyInstanceUID")
+        if set(studies[study_id].get("Series", [])) == set(series_ids):  # every series of the study: one request
+            jobs.append(((study_uid, None), [i for s in series_ids for i in by_series[s]]))
+        else:
+            jobs.extend(((study_uid, series[s]["MainDicomTags"].get("SeriesInstanceUID")), by_series[s])
+                        for s in series_ids)  # fmt: skip
     found: dict[str, dict[int, str]] = {}
-    with ThreadPoolExecutor(_SERIES_THREADS) as pool:
-        for (uids, wanted), answer in zip(whole, pool.map(lambda w: _series_metadata(client, *w[0]), whole)):
+    with ThreadPoolExecutor(_THREADS) as pool:
+        for (uids, wanted), answer in zip(jobs, pool.map(lambda job: _dicomweb_metadata(client, *job[0]), jobs)):
             by_sop = {values.get(SOP_INSTANCE_UID): values for values in answer}
             for orthanc_id in wanted:
                 sop = instances[orthanc_id].get("MainDicomTags", {}).get("SOPInstanceUID")
@@ -195,15 +221,16 @@ def _headers(client: OrthancClient, instances: dict[str, dict[str, Any]]) -> dic
     return found
 
 
-def _series_metadata(client: OrthancClient, study_uid: str | None, series_uid: str | None) -> list[dict[int, str]]:
-    if not study_uid or not series_uid:
+def _dicomweb_metadata(client: OrthancClient, study_uid: str | None, series_uid: str | None) -> list[dict[int, str]]:
+    if not study_uid or (series_uid is not None and not series_uid):
         return []
+    path = f"/dicom-web/studies/{study_uid}" + (f"/series/{series_uid}" if series_uid else "") + "/metadata"
     try:
-        answer = client.get(f"/dicom-web/studies/{study_uid}/series/{series_uid}/metadata")
+        answer = client.get(path)
     except NotFound:
-        return []  # DICOMweb plugin not loaded, or the series went away: instances are read one by one
+        return []  # DICOMweb plugin not loaded, or the study went away: instances are read one by one
     if not isinstance(answer, list):
-        raise client._unexpected("DICOMweb series metadata", "not a list of instances")
+        raise client._unexpected("DICOMweb metadata", "not a list of instances")
     return [_from_dicom_json(item) for item in answer if isinstance(item, dict)]
 
 
