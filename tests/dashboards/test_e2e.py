@@ -89,7 +89,7 @@ def _login(browser, server, user: str):
     page.get_by_label("Identifiant").fill(user)
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
-    page.get_by_text(f"{user} ·").first.wait_for(timeout=30_000)
+    page.get_by_text(f"{user} ·").first.wait_for(timeout=60_000)
     return page
 
 
@@ -99,9 +99,9 @@ def _visit(page, name: str) -> None:
         link.first.click()
     label, value = EXPECTED[name]
     metric = page.locator('[data-testid="stMetric"]', has_text=label).first
-    metric.wait_for(timeout=30_000)
+    metric.wait_for(timeout=60_000)
     assert value.replace("\u202f", " ") in metric.inner_text().replace("\u202f", " ").replace("\xa0", " ")
-    page.locator('[data-testid="stDataFrame"], .js-plotly-plot').first.wait_for(timeout=30_000)
+    page.locator('[data-testid="stDataFrame"], .js-plotly-plot').first.wait_for(timeout=60_000)
     assert not page.locator('[data-testid="stException"]').count()
 
 
@@ -120,15 +120,16 @@ def test_every_page_shows_the_sample(browser, server, role):
 
 WRITER = """
 import sys, time
-from analytics import operations, warehouse
+from pathlib import Path
+from analytics import warehouse
 from analytics.config import load_settings
 settings = load_settings(sys.argv[1])
 con = warehouse.connect(settings.warehouse.path)  # hold the write lock the whole time, as a running pipeline does
 try:
     warehouse.ensure_schema(con)
     print("writing", flush=True)
-    deadline = time.monotonic() + float(sys.argv[2])
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + 300  # until the test says stop (a file), at most 5 minutes
+    while not Path(sys.argv[2]).exists() and time.monotonic() < deadline:
         warehouse.build_models(con)
         warehouse.publish(con, settings.published_path)
 finally:
@@ -136,9 +137,10 @@ finally:
 """
 
 
-def test_dashboards_keep_working_while_a_pipeline_writes(browser, server, published):
+def test_dashboards_keep_working_while_a_pipeline_writes(browser, server, published, tmp_path):
     page = _login(browser, server, "gcs")
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(published.config_path), "15"],
+    stop = tmp_path / "stop"
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(published.config_path), str(stop)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               cwd=Path(__file__).resolve().parents[2])  # fmt: skip
     try:
@@ -147,6 +149,7 @@ def test_dashboards_keep_working_while_a_pipeline_writes(browser, server, publis
             _visit(page, name)  # each visit queries the published copy again (its version changes at each publish)
         assert writer.poll() is None  # the pipeline was still writing all along
     finally:
-        writer.wait(60)
+        stop.touch()
+        writer.wait(120)
     assert writer.returncode == 0, writer.stderr.read()
     page.close()
