@@ -1,8 +1,9 @@
 """One sensor per Orthanc source: polls the change feed cheaply and launches that source's harvest run.
 
-A tick costs two small requests (`/changes?last` and `/statistics`). A run is requested when the newest change or
-the instance count (deletions are not in Orthanc 1.10's feed) differs from what the last requested run saw, or when
-the source's last run failed; never while one of its runs is queued or in progress. The harvest reads from the cursor
+A tick costs two or three small requests: `/changes?since=<last seen>&limit=200`, `/statistics` and, when a run is
+requested, `/changes?last`. A run is requested when a new instance (or a `Deleted` change) appeared in the feed since
+the last tick, when the instance count moved (deletions are not in Orthanc 1.10's feed), or when the source's last
+run failed; never while one of its runs is queued or in progress. Orthanc's own `Stable*` changes start nothing. The harvest reads from the cursor
 committed in the warehouse, so a run that fails loses nothing: the next one starts where the last commit stopped.
 """
 
@@ -18,6 +19,8 @@ from pipelines.harvest.assets import harvest_asset_key
 
 SOURCE_TAG = "sansfilm/source"
 POLL_SECONDS = 30
+_PROBE_CHANGES = 200
+_HARVESTED_CHANGES = frozenset({"NewInstance", "Deleted"})
 _IN_FLIGHT = [
     dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
@@ -46,18 +49,22 @@ def build_orthanc_sensor(source: OrthancSourceConfig) -> tuple[dg.SensorDefiniti
         from analytics.orthanc.client import OrthancClient
 
         seen = json.loads(context.cursor) if context.cursor else {"last": 0, "instances": 0}
-        try:
-            with OrthancClient(probe) as client:
-                now = {"last": client.last_change(), "instances": client.instance_count()}
-        except SansfilmError as exc:  # names the source, never the credentials
-            return dg.SensorResult(skip_reason=str(exc), cursor=context.cursor)
         runs = context.instance.get_runs(filters=dg.RunsFilter(tags={SOURCE_TAG: source.name}), limit=1)
         if runs and runs[0].status in _IN_FLIGHT:
             return dg.SensorResult(skip_reason=f"a harvest of '{source.name}' is running", cursor=context.cursor)
         failed = bool(runs) and runs[0].status == dg.DagsterRunStatus.FAILURE
-        if now == seen and not failed:
-            return dg.SensorResult(skip_reason=f"no change in '{source.name}' since change {now['last']}",
-                                   cursor=json.dumps(now))  # fmt: skip
+        try:
+            with OrthancClient(probe) as client:
+                page = client.changes(seen["last"], _PROBE_CHANGES)
+                arrived = any(c.change_type in _HARVESTED_CHANGES for c in page.changes)
+                now = {"last": max([c.seq for c in page.changes], default=seen["last"]),
+                       "instances": client.instance_count()}  # fmt: skip
+                if not (arrived or failed or now["instances"] != seen["instances"]):
+                    return dg.SensorResult(skip_reason=f"no new instance in '{source.name}' up to change "
+                                                       f"{now['last']}", cursor=json.dumps(now))  # fmt: skip
+                now["last"] = max(now["last"], client.last_change())  # the run reads everything up to here
+        except SansfilmError as exc:  # names the source, never the credentials
+            return dg.SensorResult(skip_reason=str(exc), cursor=context.cursor)
         tags = {SOURCE_TAG: source.name, "sansfilm/orthanc_last_change": str(now["last"])}
         return dg.SensorResult(run_requests=[dg.RunRequest(tags=tags)], cursor=json.dumps(now))
 

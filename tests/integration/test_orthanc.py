@@ -342,6 +342,7 @@ def test_sensor_launches_a_harvest_when_the_feed_moves(orthanc_factory, sample_s
         (request,) = moved.run_requests
         assert request.tags["sansfilm/source"] == "pacs"
         operations.harvest(settings)  # the run the request launches
+        time.sleep(2.5)  # Orthanc logs StableSeries/StableStudy changes after StableAge (1 s): they start nothing
         done = sensor(dg.build_sensor_context(instance=instance, cursor=moved.cursor, definitions=defs))
         assert not list(done.run_requests or [])
     without = build_definitions(sample_settings)
