@@ -104,7 +104,10 @@ def line(frame: pl.DataFrame, x: str, y: str, color: str | None = None, labels: 
 
 def bar(frame: pl.DataFrame, x: str, y: str, color: str | None = None, labels: dict[str, str] | None = None,
         orientation: str = "v") -> go.Figure:  # fmt: skip
-    return _dates(px.bar(frame.to_pandas(), x=x, y=y, color=color, labels=labels, orientation=orientation), frame, x)
+    fig = _dates(px.bar(frame.to_pandas(), x=x, y=y, color=color, labels=labels, orientation=orientation), frame, x)
+    if frame.schema.get(x) == pl.String:  # codes such as départements "75", "93" are categories, not numbers
+        fig.update_xaxes(type="category")
+    return fig
 
 
 def heatmap(frame: pl.DataFrame, x: str, y: str, z: str, labels: dict[str, str] | None = None) -> go.Figure:

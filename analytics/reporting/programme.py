@@ -35,10 +35,11 @@ def silent_sites(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filter
     return query(con, "silent_sites", viewer, filters, as_of=as_of(con))
 
 
-def volumes(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters, dimension: str) -> pl.DataFrame:
+def volumes(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters, dimension: str,
+            per_month: bool = True) -> pl.DataFrame:  # fmt: skip
     if dimension not in DIMENSIONS:
         raise ValueError(f"unknown dimension '{dimension}' (known: {', '.join(DIMENSIONS)})")
-    return query(con, "volumes", viewer, filters, dimension=dimension)
+    return query(con, "volumes", viewer, filters, dimension=dimension, per_month=per_month)
 
 
 def trend(monthly: pl.DataFrame) -> pl.DataFrame:

@@ -23,7 +23,8 @@ cols[1].metric(f"Examens en {charts.fr_month(last['month'])}" if last else "Dern
 cols[2].metric("Évolution sur un an", charts.fr_percent(last.get("yoy")))
 
 st.subheader("Examens par département")
-per_dep = by_departement.group_by("dimension").agg(pl.col("studies").sum(), pl.col("suppressed").any()).sort("dimension")
+# the period's total per département, suppressed on that total (summing unsuppressed months would undercount)
+per_dep = data.cached("volumes", viewer, filters, "departement", False).sort("dimension")
 charts.show("regional_departement", by_departement.select("month", "dimension", "studies", "suppressed"),
             charts.bar(per_dep, "dimension", "studies", labels={"dimension": "département", "studies": "examens"}),
             labels={"month": "mois", "dimension": "département", "studies": "examens"})  # fmt: skip

@@ -132,3 +132,17 @@ def programme_month(i: int):
     from datetime import date
 
     return date(2012, i + 1, 1)
+
+
+def test_period_totals_are_suppressed_on_the_total_not_summed_from_months(con):
+    """A département with 13 studies over the year, each month under 10, shows 13 to ARS, not 0."""
+    monthly = programme.volumes(con, ARS, Filters(), "departement")
+    period = programme.volumes(con, ARS, Filters(), "departement", per_month=False)
+    exact = programme.volumes(con, GCS, Filters(), "departement", per_month=False)
+    assert period["month"].n_unique() == 1
+    truth = dict(zip(exact["dimension"], exact["studies"]))
+    for dimension, studies, suppressed in zip(period["dimension"], period["studies"], period["suppressed"]):
+        assert (studies is None) == suppressed == (truth[dimension] < 10)
+        assert studies in (None, truth[dimension])
+    summed_months = monthly.group_by("dimension").agg(pl.col("studies").sum())
+    assert period["studies"].sum() > summed_months["studies"].sum()  # the undercount this avoids

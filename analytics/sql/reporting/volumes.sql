@@ -1,8 +1,10 @@
--- Studies, instances and bytes received per month and one dimension ($dimension: departement, modality, category,
--- sector or establishment). $suppress withholds cells under 10 studies (and their instances and bytes).
+-- Studies, instances and bytes received per month (or, with $per_month false, over the whole period: one cell per
+-- dimension value, dated the period's first day) and one dimension ($dimension: departement, modality, category,
+-- sector or establishment). $suppress withholds cells under 10 studies (and their instances and bytes), so a
+-- period total is suppressed on its own total, not summed from the unsuppressed months.
 with received as (
     select
-        date_trunc('month', a.received_date)::date as month,
+        case when $per_month::boolean then date_trunc('month', a.received_date)::date else $first_day::date end as month,
         case $dimension::varchar
             when 'departement' then s.departement
             when 'modality' then a.modality
