@@ -133,3 +133,10 @@ def test_daily_reconciles_with_monthly_and_rerun_replaces_the_month(wh):
     mean = sum(d["storage_gb"] for d in days) / 30
     assert monthly["storage_gb_month"] == mean.quantize(Decimal("0.000000001"))
     assert monthly["storage_gb_month"] == Decimal("2.544444444")  # (2e9 x 30 + 777777777 x 21) / 30 / 1e9 = 2.54444444439
+
+
+def test_an_audit_only_study_belongs_to_the_source_of_its_first_receipt_even_if_unknown(wh):
+    wh.event("110104", "2012-04-05T10:00:00+02:00", "UNKNOWN_GW", "RSF_ARCHIVE", ["1.9"])  # first: nobody's AE
+    wh.event("110104", "2012-04-06T10:00:00+02:00", "B_CT", "RSF_ARCHIVE", ["1.9"])  # re-sent later by B
+    usage = metered(wh, APRIL)[APRIL]
+    assert usage["UNATTRIBUTED"]["studies_archived"] == 1 and B not in usage

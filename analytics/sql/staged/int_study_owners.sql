@@ -11,7 +11,7 @@ first_receipt_events as (
     select
         study_instance_uid,
         min(event_time) as first_receipt_event_at,
-        arg_min(source_establishment_id, event_time) as receipt_source_establishment_id
+        arg_min_null(source_establishment_id, event_time) as receipt_source_establishment_id  -- NULL (unknown AE) counts
     from receipt_events
     group by study_instance_uid
 ),
