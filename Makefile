@@ -24,7 +24,7 @@ test: install system-deps  ## The whole test suite
 dev: install  ## Dagster UI on http://127.0.0.1:3000 for ./sansfilm.toml
 	$(VENV)/bin/sansfilm demo --dagster
 
-bench: install  ## Benchmarks (figures go to docs/benchmarks.md by hand)
+bench: install  ## The harvest benchmark; bench/metering.py, orthanc.py, dashboards.py: see docs/benchmarks.md
 	$(VENV)/bin/python bench/harvest.py
 
 install: $(INSTALLED)
