@@ -80,12 +80,17 @@ class Registry:
         return {institution_key(n): e.establishment_id for e in self.establishments for n in e.institution_names}
 
 
-def luhn_ok(digits: str) -> bool:
+def luhn_check_digit(body: str) -> str:
+    """The digit that makes body + digit pass the Luhn test (FINESS key, SIREN and SIRET)."""
     total = 0
-    for i, ch in enumerate(reversed(digits)):
-        n = int(ch) * (2 if i % 2 else 1)
-        total += n - 9 if n > 9 else n
-    return total % 10 == 0
+    for position, char in enumerate(reversed(body)):
+        digit = int(char) * (2 if position % 2 == 0 else 1)
+        total += digit - 9 if digit > 9 else digit
+    return str((10 - total % 10) % 10)
+
+
+def luhn_ok(digits: str) -> bool:
+    return len(digits) > 1 and digits.isdigit() and luhn_check_digit(digits[:-1]) == digits[-1]
 
 
 def load_registry(contracts_dir: Path) -> Registry:

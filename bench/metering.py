@@ -43,6 +43,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from analytics.registry import luhn_check_digit  # noqa: E402  (after the path set-up)
+
 OUT = REPO / "bench" / "out"
 GEN_VERSION = 5  # bump when the generator changes: cached warehouses are keyed on it
 YEAR = 2012
@@ -112,14 +114,6 @@ class Shape:
         return f"metering-n{self.establishments}-s{self.studies}-e{self.events}-r{self.seed}-g{GEN_VERSION}"
 
 
-def _luhn_digit(body: str) -> str:
-    total = 0
-    for position, char in enumerate(reversed(body)):
-        digit = int(char) * (2 if position % 2 == 0 else 1)
-        total += digit - 9 if digit > 9 else digit
-    return str((10 - total % 10) % 10)
-
-
 def code(index: int) -> str:
     """Short code of establishment `index`: its AE titles are CODE_<modality> and CODE_PACS (CODE_WSn: unregistered)."""
     return f"E{index:03d}"
@@ -159,9 +153,9 @@ def registry_rows(shape: Shape) -> list[dict]:
             offer = "PACS" if rng.random() < 0.8 else "PACS_RIS"
         modalities = PROFILES[category].split()
         rows.append({
-            "index": i, "establishment_id": finess_body + _luhn_digit(finess_body),
+            "index": i, "establishment_id": finess_body + luhn_check_digit(finess_body),
             "name": f"{CATEGORY_NAMES[category]} n°{i + 1} ({departement})",
-            "siret": siret_body + _luhn_digit(siret_body), "departement": departement, "category": category,
+            "siret": siret_body + luhn_check_digit(siret_body), "departement": departement, "category": category,
             "sector": "public" if category in PUBLIC else "private", "offer": offer,
             "adhesion_date": adhesion, "planned_go_live": planned, "actual_go_live": actual, "end_date": end,
             "ae_titles": [f"{code(i)}_{m}" for m in modalities] + [f"{code(i)}_PACS"],

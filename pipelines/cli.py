@@ -201,23 +201,19 @@ def demo(
 
 
 def _draft_all_months(settings: Settings) -> dict[str, tuple[int, object]]:
-    """Meter every month with data inside the framework agreement and write its draft invoices (no ledger)."""
+    """Draft every month with data inside the framework agreement (no ledger), then publish the usage marts."""
     from analytics import metering, warehouse
     from analytics.billing import service
-    from analytics.billing.export import write_drafts
 
     contracts = service.load_contracts(settings)
     con = warehouse.connect(settings.warehouse.path, read_only=True)
     try:
-        months = [m for m in metering.months_with_data(con)
-                  if contracts.tariff.valid_from <= m.first_day and m.last_day <= contracts.tariff.valid_to]  # fmt: skip
+        months = service.agreement_months(contracts, list(metering.months_with_data(con)))
     finally:
         con.close()
-    usage = service.meter(settings, months)
     drafted = {}
     for month in months:
-        invoices = service.draft_month(contracts, month, usage[month])
-        write_drafts(settings.billing.out_dir, month, invoices)
+        _, invoices = service.write_month_drafts(settings, month)
         drafted[str(month)] = (len(invoices), sum((i.net for i in invoices), start=0))
     with warehouse.open_warehouse(settings.warehouse.path) as con:  # readers get the usage marts too
         warehouse.publish(con, settings.published_path)

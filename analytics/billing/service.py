@@ -85,10 +85,11 @@ def regularisations(contracts: Contracts, issued: dict[Month, list[Invoice]],
                     usage: dict[Month, dict[str, dict[str, Decimal]]]) -> dict[str, list[InvoiceLine]]:  # fmt: skip
     """Establishment id -> regularisation lines for every issued invoice whose month's data has changed since."""
     later_invoices = [inv for invoices in issued.values() for inv in invoices]
+    establishments = contracts.registry.by_id()
     lines: dict[str, list[InvoiceLine]] = {}
     for month in sorted(issued):
         for original in issued[month]:
-            establishment = contracts.registry.by_id().get(original.establishment_id)
+            establishment = establishments.get(original.establishment_id)
             if establishment is None:
                 continue
             corrected = draft_invoice(establishment, month, usage[month].get(original.establishment_id,
@@ -169,6 +170,20 @@ def preview(settings: Settings, month: Month, establishment_id: str | None = Non
     drafts = draft_month(contracts, month, usage[month])
     invoices = with_regularisations(drafts, regularisations(contracts, issued, usage), contracts, month)
     return [i for i in invoices if establishment_id in (None, i.establishment_id)]
+
+
+def agreement_months(contracts: Contracts, months: list[Month]) -> list[Month]:
+    """The months the framework agreement prices (a month outside it is refused by the rules)."""
+    tariff = contracts.tariff
+    return [m for m in months if tariff.valid_from <= m.first_day and m.last_day <= tariff.valid_to]
+
+
+def write_month_drafts(settings: Settings, month: Month) -> tuple[Path, list[Invoice]]:
+    """Draft a month as issuing would now (regularisations included) and write it under [billing] out_dir/drafts."""
+    from analytics.billing.export import write_drafts
+
+    invoices = preview(settings, month)
+    return write_drafts(settings.billing.out_dir, month, invoices), invoices
 
 
 def issue(settings: Settings, month: Month, *, issue_date: date, out_dir: Path | None = None) -> IssueOutcome:

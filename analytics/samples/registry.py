@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from analytics.registry import Establishment
+from analytics.registry import Establishment, luhn_check_digit
 from analytics.samples.clock import Period, add_months
 from analytics.samples.vocabulary import (
     COMMUNES, DAILY_STUDIES, FAMILY_NAMES, SAINTS, SECTOR, STAFF_INITIALS, VENDORS, ascii_fold, vendors_for,
@@ -179,19 +179,6 @@ def write_registry(path: Path, sites: list[Site]) -> None:
         for site in sites:
             if site.establishment is not None:
                 writer.writerow(registry_row(site.establishment))
-
-
-def luhn_check_digit(body: str) -> str:
-    """The digit that makes body + digit pass the Luhn test (FINESS key, SIREN and SIRET)."""
-    total = 0
-    for position, char in enumerate(reversed(body)):
-        digit = int(char) * (2 if position % 2 == 0 else 1)
-        total += digit - 9 if digit > 9 else digit
-    return str((10 - total % 10) % 10)
-
-
-def luhn_valid(digits: str) -> bool:
-    return digits.isdigit() and luhn_check_digit(digits[:-1]) == digits[-1]
 
 
 def _generated_seed(index: int, rng: random.Random, taken_names: set[str]) -> _Seed:

@@ -10,7 +10,6 @@ import dagster as dg
 
 from analytics import warehouse
 from analytics.billing import service
-from analytics.billing.export import write_drafts
 from analytics.billing.model import PARIS, Month
 from analytics.config import Settings
 from pipelines.resources import SansfilmConfig
@@ -58,10 +57,7 @@ def build_billing_definitions(settings: Settings, start: date):
         description="Draft invoices of the month (previews: no number, nothing in the ledger).",
     )
     def draft_invoices(context: dg.AssetExecutionContext, sansfilm: SansfilmConfig) -> dg.MaterializeResult:
-        settings = sansfilm.settings()
-        month = _month(context)
-        invoices = service.preview(settings, month)
-        folder = write_drafts(settings.billing.out_dir, month, invoices)
+        folder, invoices = service.write_month_drafts(sansfilm.settings(), _month(context))
         return dg.MaterializeResult(metadata={
             "invoices": len(invoices),
             "net_total": str(sum((i.net for i in invoices), start=0)),
