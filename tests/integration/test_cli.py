@@ -15,11 +15,11 @@ HARVEST_KEYS = {"name", "kind", "files_seen", "files_parsed", "files_unchanged",
 def test_harvest_json_contract_and_incremental_rerun(tiny):
     result = runner.invoke(app, ["--config", str(tiny.config_path), "harvest", "--format", "json"])
     assert result.exit_code == 0, result.output
-    sources = json.loads(result.output)["sources"]
+    sources = json.loads(result.stdout)["sources"]
     assert [s["name"] for s in sources] == ["archive-files", "audit"]
     assert all(HARVEST_KEYS <= set(s) for s in sources)
     assert sources[0]["records_added"] == 4 and sources[1]["records_added"] == 5
-    again = json.loads(runner.invoke(app, ["--config", str(tiny.config_path), "harvest", "--format", "json"]).output)
+    again = json.loads(runner.invoke(app, ["--config", str(tiny.config_path), "harvest", "--format", "json"]).stdout)
     assert [s["records_added"] for s in again["sources"]] == [0, 0]
     assert [s["files_unchanged"] for s in again["sources"]] == [4, 1]
 
