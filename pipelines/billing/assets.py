@@ -64,7 +64,7 @@ def build_billing_definitions(settings: Settings, start: date):
             "folder": dg.MetadataValue.path(str(folder)),
         })  # fmt: skip
 
-    draft_job = dg.define_asset_job(DRAFT_JOB, selection=[USAGE_KEY, DRAFTS_KEY], partitions_def=partitions,
+    draft_job = dg.define_asset_job(DRAFT_JOB, selection=[USAGE_KEY, DRAFTS_KEY],
                                     description="Meter a month and draft its invoices.")  # fmt: skip
     schedule = dg.build_schedule_from_partitioned_job(draft_job, hour_of_day=6, minute_of_hour=0, day_of_month=1,
                                                       name="monthly_drafts")  # fmt: skip
