@@ -50,3 +50,17 @@ def harvested(tmp_path_factory) -> tuple[Settings, list]:
 @pytest.fixture
 def tiny(tmp_path) -> Settings:
     return make_tiny_corpus(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def metered(harvested, tmp_path_factory) -> Settings:
+    """A copy of `harvested` with every month of the agreement metered and drafted, then published, as `make demo`
+    leaves it (usage marts included); tests using it must not write to it."""
+    from pipelines.cli import _draft_all_months
+
+    settings, _ = harvested
+    root = tmp_path_factory.mktemp("metered") / "corpus"
+    shutil.copytree(settings.root, root)
+    copy = load_settings(root / "sansfilm.toml")
+    _draft_all_months(copy)  # meters every month in the working file, drafts its invoices, publishes
+    return copy
