@@ -93,6 +93,8 @@ def connect(
         return connect_published(load_settings(config).published_path, wait_seconds=wait_seconds)
     if config is not None:
         raise ValueError("pass either a database path or a configuration, not both")
+    if Path(path).suffix == ".toml":
+        raise ValueError(f"{path} is a configuration, not a database: warehouse.connect(config={str(path)!r})")
     return _open(Path(path), read_only=bool(read_only), wait_seconds=wait_seconds)
 
 

@@ -55,7 +55,8 @@ def tiny(tmp_path) -> Settings:
 @pytest.fixture(scope="session")
 def metered(harvested, tmp_path_factory) -> Settings:
     """A copy of `harvested` with every month of the agreement metered and drafted, then published, as `make demo`
-    leaves it (usage marts included); tests using it must not write to it."""
+    leaves it (usage marts included). Tests using it must not change its data (re-metering a month, as a billing
+    preview does, rewrites the same rows) nor issue into its ledger."""
     from pipelines.cli import _draft_all_months
 
     settings, _ = harvested

@@ -66,6 +66,8 @@ def test_the_published_connection_cannot_be_opened_for_writing(tiny):
         warehouse.connect(read_only=False, config=tiny.config_path)
     with pytest.raises(ValueError, match="not both"):
         warehouse.connect(tiny.warehouse.path, config=tiny.config_path)
+    with pytest.raises(ValueError, match="a configuration, not a database"):
+        warehouse.connect(tiny.config_path)
 
 
 def test_the_pipeline_opener_still_writes_the_file_it_is_given(tmp_path):
