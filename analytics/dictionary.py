@@ -104,9 +104,9 @@ def load_table(path: Path) -> Table:
     return Table(path.stem, _text(data["description"]), _text(data["grain"]), tuple(parsed), path)
 
 
-def load_dictionary(folder: Path = MARTS_DIR) -> dict[str, Table]:
-    """Every `<table>.yml` of the folder, by table name (sorted)."""
-    return {path.stem: load_table(path) for path in sorted(folder.glob("*.yml"))}
+def load_dictionary(folder: Path | None = None) -> dict[str, Table]:
+    """Every `<table>.yml` of the folder (default: analytics/sql/marts), by table name (sorted)."""
+    return {path.stem: load_table(path) for path in sorted((folder or MARTS_DIR).glob("*.yml"))}
 
 
 def warehouse_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
