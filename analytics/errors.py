@@ -35,6 +35,10 @@ class ContractError(SansfilmError):
         super().__init__(f"{where}: {message}")
 
 
+class DictionaryError(ContractError):
+    """A data dictionary file (analytics/sql/marts/<table>.yml) is malformed, or docs/warehouse.md lacks its markers."""
+
+
 class PrivacyError(SansfilmError):
     """Pseudonymisation cannot be done safely (no key configured outside the sample)."""
 

@@ -6,7 +6,8 @@ runner here rebuilds it as a table. Values are bound as parameters, never pasted
 
 DuckDB lets one process write a database file at a time, and a reader in another process would block the writer.
 So readers (dashboards, notebooks) never open the working file: after each build the `ref`, `staged` and `marts`
-schemas are copied into a new file that replaces `<warehouse>.published.duckdb` atomically.
+schemas are copied into a new file that replaces `<warehouse>.published.duckdb` atomically. Analysts open it with
+`warehouse.connect()` (no path): read-only, located from the configuration.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from analytics.config import load_settings
 from analytics.errors import SansfilmError
 from analytics.registry import Registry, ae_title_key
 
@@ -43,6 +45,11 @@ PUBLISHED_SCHEMAS = ("ref", "staged", "marts")
 class WarehouseBusy(SansfilmError):
     """Another process kept the warehouse locked for longer than we wait."""
 
+
+class WarehouseNotPublished(SansfilmError):
+    """Readers asked for the published copy before any build wrote it."""
+
+
 # DICOM PS3.16 CID 400 audit event IDs (DCM), the names the marts show.
 AUDIT_EVENT_TYPES = {
     "110100": "Application Activity",
@@ -63,10 +70,35 @@ AUDIT_EVENT_TYPES = {
 }
 
 
-def connect(path: Path, *, read_only: bool = False, wait_seconds: float = 300.0) -> duckdb.DuckDBPyConnection:
-    """Open the database. A writer that finds another process writing waits for it (bounded), rather than failing:
-    two commands run at once (say, two `bill --issue`) then simply take turns."""
-    path = Path(path)
+def connect(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    read_only: bool | None = None,
+    wait_seconds: float = 300.0,
+    config: str | os.PathLike[str] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Open a warehouse database.
+
+    With no `path` (analysts, notebooks): a read-only connection to the published copy of the configuration
+    (`config`, else $SANSFILM_CONFIG, else ./sansfilm.toml). It never takes the write lock, so it works while a
+    pipeline runs, and it sees the marts as of the last build.
+
+    With a `path` (the pipeline's own opener): that file, read-write unless `read_only`. A writer that finds another
+    process writing waits for it (bounded), rather than failing: two commands run at once (say, two `bill --issue`)
+    then simply take turns.
+    """
+    if path is None:
+        if read_only is False:
+            raise ValueError("the published warehouse is read-only: pass the working warehouse's path to write")
+        return connect_published(load_settings(config).published_path, wait_seconds=wait_seconds)
+    if config is not None:
+        raise ValueError("pass either a database path or a configuration, not both")
+    if Path(path).suffix == ".toml":
+        raise ValueError(f"{path} is a configuration, not a database: warehouse.connect(config={str(path)!r})")
+    return _open(Path(path), read_only=bool(read_only), wait_seconds=wait_seconds)
+
+
+def _open(path: Path, *, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait_seconds
@@ -193,7 +225,12 @@ def publish(con: duckdb.DuckDBPyConnection, published_path: Path) -> Path:
     return published_path
 
 
-def connect_published(published_path: Path) -> duckdb.DuckDBPyConnection:
+def connect_published(published_path: Path, *, wait_seconds: float = 300.0) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the published copy: never blocks, never blocked by, a running pipeline."""
-    return connect(published_path, read_only=True)
-
+    published_path = Path(published_path)
+    if not published_path.is_file():
+        raise WarehouseNotPublished(
+            f"no published warehouse at {published_path}: nothing has been built for this configuration yet. "
+            "Run `make demo` (the sample) or `sansfilm run` (your sources), then connect again."
+        )
+    return _open(published_path, read_only=True, wait_seconds=wait_seconds)
