@@ -104,12 +104,14 @@ failed_minutes as (
     having count(*) filter (where not o.succeeded) > 0 and count(*) filter (where o.succeeded) = 0
 ),
 
--- the part of each failed minute not already inside an outage
+-- the part of each failed minute not already inside an outage (the join keeps only overlapping outages; a minute with
+-- none gets null bounds, which must count as no overlap: DuckDB's least/greatest skip nulls)
 failed as (
     select
         f.establishment_id,
-        60000000 - coalesce(sum(greatest(epoch_us(least(f.minute + interval 1 minute, m.down_to))
-                                         - epoch_us(greatest(f.minute, m.down_from)), 0)), 0) as failed_us
+        60000000 - sum(case when m.down_from is null then 0
+                            else epoch_us(least(f.minute + interval 1 minute, m.down_to))
+                                 - epoch_us(greatest(f.minute, m.down_from)) end) as failed_us
     from failed_minutes as f
     left join merged as m
         on m.establishment_id = f.establishment_id
@@ -126,7 +128,7 @@ select
     coalesce((select count(*) from merged as m where m.establishment_id = w.establishment_id), 0)::bigint as outages,
     coalesce((select sum(f.failed_us) from failed as f where f.establishment_id = w.establishment_id), 0)::bigint
         as failed_us,
-    coalesce((select count(*) from failed as f where f.establishment_id = w.establishment_id), 0)::bigint
-        as failed_minutes
+    coalesce((select count(*) from failed as f where f.establishment_id = w.establishment_id and f.failed_us > 0),
+             0)::bigint as failed_minutes
 from live as w
 order by w.establishment_id
