@@ -49,6 +49,23 @@ charts.show("operator_failures", failures,
             labels={"event_id": "EventID", "event_type": "type", "events": "événements", "failures": "échecs",
                     "failure_rate": "taux d'échec"})  # fmt: skip
 
+st.subheader("Niveaux de service du contrat")
+st.caption("Par mois, établissement et engagement : disponibilité, délai d'ingestion (95e centile, depuis l'heure de "
+           "l'examen), taux d'échec des récupérations ; un niveau manqué donne un crédit sur la facture du mois suivant "
+           "(voir docs/service-levels.md).")  # fmt: skip
+levels = data.cached("service_levels", viewer, filters)
+if levels.height:
+    st.metric("Niveaux manqués sur la période", charts.fr_number(levels["breached"].sum()))
+TERMS = {"availability": "disponibilité", "ingestion_delay_p95": "délai d'ingestion p95",
+         "retrieval_failure_rate": "échecs de récupération"}  # fmt: skip
+charts.show("operator_service_levels",
+            levels.with_columns(pl.col("term").replace(TERMS), pl.col("breached").replace_strict({True: "oui", False: "non"},
+                                                                                                 return_dtype=pl.String)),
+            decimals={"measured": 2, "target": 2},
+            labels={"month": "mois", "establishment_id": "FINESS", "name": "établissement", "offer": "offre",
+                    "term": "engagement", "unit": "unité", "measured": "mesuré", "target": "objectif",
+                    "breached": "manqué", "sample_size": "base", "details": "détail"})  # fmt: skip
+
 st.subheader("Heures les plus chargées (examens reçus, heure de Paris)")
 hours = data.cached("busiest_hours", viewer, filters)
 charts.show("operator_hours", hours, charts.heatmap(hours, "hour", "weekday", "studies",
