@@ -41,6 +41,8 @@ def test_study_time_is_paris_wall_clock_time_dst_aware(tmp_path):
         "1.5": ("2012-01-10", "101530.25", "2012-01-10T09:15:30.250000+00:00", True),
         "1.6": ("2012-01-10", "251000", "2012-01-09T23:00:00+00:00", False),  # invalid hour: midnight, flagged
         "1.7": ("2012-07-14", None, "2012-07-13T22:00:00+00:00", False),  # missing: midnight (summer time)
+        "1.9": ("2012-01-10", "1260 ", "2012-01-09T23:00:00+00:00", False),  # minute 60: invalid
+        "1.10": ("2012-01-10", "12.5", "2012-01-09T23:00:00+00:00", False),  # a fraction needs seconds
     }
     for study, (day, time, _, _) in cases.items():
         wh.instance(f"{study}.1", study, "2012-11-01T12:00:00+01:00", 100, study_date=day, study_time=time)
@@ -61,7 +63,7 @@ def test_study_time_is_paris_wall_clock_time_dst_aware(tmp_path):
             """select delay_hours, studies, studies_time_unknown from marts.mart_ingestion_delay
                where month = date '2012-11-01' and delay_hours in (2, 105, 720) order by 1"""
         ).fetchall()
-        assert histogram == [(2, 1, 0), (105, 1, 0), (720, 6, 2)]  # 1.2: 4 days 9.5 h; the others clipped at 720 h
+        assert histogram == [(2, 1, 0), (105, 1, 0), (720, 8, 4)]  # 1.2: 4 days 9.5 h; the others clipped at 720 h
     finally:
         con.close()
 

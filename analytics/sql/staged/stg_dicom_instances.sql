@@ -27,17 +27,25 @@ study_clock as (
     from instances
 ),
 
-study_times as (
+study_parts as (
     select
         * exclude (tm),
-        case
-            when tm.hh <> '' and tm.hh::integer < 24 and (tm.mm = '' or tm.mm::integer < 60)
-                and (tm.ss = '' or tm.ss::integer <= 60) and (tm.fraction = '' or tm.ss <> '')
-                then make_time(tm.hh::integer, coalesce(nullif(tm.mm, '')::integer, 0),
-                               least(coalesce(nullif(tm.ss, '')::integer, 0), 59)
-                                   + coalesce(nullif(tm.fraction, '')::double, 0))
-        end as study_time_of_day
+        nullif(tm.hh, '')::integer as tm_hours,
+        nullif(tm.mm, '')::integer as tm_minutes,
+        nullif(tm.ss, '')::integer as tm_seconds,
+        nullif(tm.fraction, '')::double as tm_fraction
     from study_clock
+),
+
+study_times as (
+    select
+        * exclude (tm_hours, tm_minutes, tm_seconds, tm_fraction),
+        case
+            when tm_hours < 24 and coalesce(tm_minutes, 0) < 60 and coalesce(tm_seconds, 0) <= 60
+                and (tm_fraction is null or tm_seconds is not null)
+                then make_time(tm_hours, coalesce(tm_minutes, 0), least(coalesce(tm_seconds, 0), 59) + coalesce(tm_fraction, 0))
+        end as study_time_of_day
+    from study_parts
 ),
 
 attributed as (
