@@ -12,11 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
+import duckdb
+
 from analytics.billing.model import InvoiceLine, Month
 from analytics.billing.rules import SUBSCRIPTION, _fr, _month_fr, active_days, draft_invoice
 from analytics.billing.tariff import Tariff
 from analytics.registry import Registry
 from analytics.sla.measure import Assessment
+from analytics.sla.terms import KINDS
 
 SLA = "SLA:"
 
@@ -38,14 +41,17 @@ def subscription_fees(registry: Registry, tariff: Tariff, month: Month) -> dict[
 
 
 def credit_line(assessment: Assessment, currency: str = "EUR") -> InvoiceLine:
+    """The measured figure with its two decimals; the target and the percentage as the contract writes them, without
+    trailing zeros (so that a figure read back from the mart, stored with two decimals, reads the same)."""
     a = assessment
     assert a.measured is not None and a.breached
     month = _month_fr(a.month)
     sign = "<" if a.term.minimum else ">"
     unit = f" {a.term.unit}"
     description = (
-        f"Crédit niveau de service – {a.term.label} {month} : {_fr(a.measured)}{unit} {sign} {_fr(a.target)}{unit} ; "
-        f"{_fr(a.credit_percent)} % de l'abonnement de {month} ({_fr(a.fee)} {currency})"
+        f"Crédit niveau de service – {a.term.label} {month} : {_fr(a.measured)}{unit} {sign} "
+        f"{_fr(a.target.normalize())}{unit} ; {_fr(a.credit_percent.normalize())} % de l'abonnement de {month} "
+        f"({_fr(a.fee)} {currency})"
     )
     if a.capped:
         description += f", plafonné à {_fr(a.credit_amount)} {currency}"
@@ -60,3 +66,28 @@ def credit_lines(assessments: Iterable[Assessment], currency: str = "EUR") -> di
         if a.breached and a.credit_amount > 0:
             lines.setdefault(a.establishment_id, []).append(credit_line(a, currency))
     return lines
+
+
+def recorded_credit_lines(con: duckdb.DuckDBPyConnection, month: Month, currency: str = "EUR") -> dict[str, list[InvoiceLine]]:
+    """The credit lines of month `month`'s invoices as last assessed, read from marts.mart_service_levels (month
+    M-1): for readers of the published warehouse (dashboards), which must not recompute or write. Empty when the
+    previous month has not been assessed."""
+    tables = con.execute("select count(*) from information_schema.tables where table_schema = 'marts' "
+                         "and table_name = 'mart_service_levels'").fetchall()  # fmt: skip
+    if tables[0][0] == 0:
+        return {}
+    kinds = {kind.name: kind for kind in KINDS}
+    rows = con.execute(
+        """select establishment_id, offer, term, measured::varchar, target::varchar, sample_size, details,
+                  credit_percent::varchar, fee::varchar, credit_amount::varchar, capped
+           from marts.mart_service_levels where month = $month and breached order by establishment_id""",
+        {"month": str(month.previous())},
+    ).fetchall()
+    order = {kind.name: i for i, kind in enumerate(KINDS)}
+    assessments = [
+        Assessment(month.previous(), e, offer, kinds[term], Decimal(measured), Decimal(target), True, sample, details,
+                   Decimal(percent), Decimal(fee), Decimal(amount), capped)
+        for e, offer, term, measured, target, sample, details, percent, fee, amount, capped in sorted(
+            rows, key=lambda r: (r[0], order[r[2]]))
+    ]  # fmt: skip
+    return credit_lines(assessments, currency)

@@ -13,9 +13,11 @@ import pytest
 from typer.testing import CliRunner
 
 from analytics.billing import service
+from analytics.billing.credits import recorded_credit_lines
 from analytics.billing.documents import check_einvoice
 from analytics.billing.model import Month, round_money
 from analytics.config import load_settings
+from analytics.warehouse import connect
 from analytics.samples.service_levels import write_service_levels
 from analytics.samples.tariff import write_tariff
 from pipelines.cli import app
@@ -150,15 +152,20 @@ def test_the_mart_holds_the_month_and_a_rerun_replaces_it(scenario):
     service.assess_service_levels(scenario, contracts, MARCH)
     service.assess_service_levels(scenario, contracts, MARCH)
     service.assess_service_levels(scenario, contracts, APRIL)
-    con = __import__("analytics.warehouse", fromlist=["connect"]).connect(scenario.warehouse.path, read_only=True)
+    con = connect(scenario.warehouse.path, read_only=True)
     try:
         rows = con.execute(
             """select month, count(*), count(*) filter (where breached), sum(credit_amount)::varchar
                from marts.mart_service_levels group by month order by month"""
         ).fetchall()
+        # what a reader of the published warehouse gets for April's invoices: the lines the preview computes
+        recorded = recorded_credit_lines(con, APRIL)
+        assert recorded_credit_lines(con, MAY) == {}
     finally:
         con.close()
     assert rows == [("2012-03", 6, 3, "240.00"), ("2012-04", 6, 0, "0.00")]
+    previewed = {i.establishment_id: [l for l in i.lines if l.code.startswith("SLA:")] for i in service.preview(scenario, APRIL)}
+    assert recorded == {k: v for k, v in previewed.items() if v} and len(recorded[A]) == 2
 
 
 def _bill(settings, *args: str) -> dict:
