@@ -212,3 +212,25 @@ def test_breaches_are_credited_on_the_next_invoice(scenario, tmp_path):
     june = {i.establishment_id: i for i in service.preview(scenario, Month(2012, 6))}
     assert [(l.code, l.amount) for l in june[A].lines if l.code.startswith("SLA:")] == [
         ("SLA:ingestion_delay_p95:2012-05", D("-54.00"))]  # fmt: skip
+
+
+def test_an_establishment_that_left_gets_its_credit_on_a_credit_note(scenario, tmp_path):
+    """B's contract ends on 31 March: no April invoice of its own, so its March credit comes on a document of its
+    own, whose total is negative: a credit note (type 381) in the e-invoice."""
+    from analytics import warehouse
+    from analytics.registry import load_registry
+
+    registry = scenario.contracts.dir / "establishments.csv"
+    lines = registry.read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2].replace("2011-01-15,,", "2011-01-15,2012-03-31,")
+    registry.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with warehouse.open_warehouse(scenario.warehouse.path) as con:
+        warehouse.load_reference(con, load_registry(scenario.contracts.dir), ["RSF_ARCHIVE"])
+        warehouse.build_models(con)
+    issued = service.issue(scenario, APRIL, issue_date=date(2012, 5, 2), out_dir=tmp_path / "out")
+    invoice_b = next(i for i in issued.invoices if i.establishment_id == B)
+    assert invoice_b.active_days == 0
+    assert [(l.code, l.amount) for l in invoice_b.lines] == [("SLA:availability:2012-03", D("-60.00"))]
+    assert (invoice_b.net, invoice_b.vat, invoice_b.gross) == (D("-60.00"), D("-12.00"), D("-72.00"))
+    xml = (tmp_path / "out" / "2012-04" / f"{invoice_b.number}.xml").read_bytes()
+    assert check_einvoice(xml) == [] and b">381<" in xml
