@@ -68,7 +68,8 @@ def credit_lines(assessments: Iterable[Assessment], currency: str = "EUR") -> di
     return lines
 
 
-def recorded_credit_lines(con: duckdb.DuckDBPyConnection, month: Month, currency: str = "EUR") -> dict[str, list[InvoiceLine]]:
+def recorded_credit_lines(con: duckdb.DuckDBPyConnection, month: Month,
+                          currency: str = "EUR") -> dict[str, list[InvoiceLine]]:  # fmt: skip
     """The credit lines of month `month`'s invoices as last assessed, read from marts.mart_service_levels (month
     M-1): for readers of the published warehouse (dashboards), which must not recompute or write. Empty when the
     previous month has not been assessed."""

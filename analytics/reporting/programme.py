@@ -79,7 +79,8 @@ def service_levels(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filt
     assessed, which drafting the next month's invoices does."""
     viewer.require("operator", "gcs", "establishment")
     exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'marts' and table_name = 'mart_service_levels'"
+        "select count(*) from information_schema.tables"
+        " where table_schema = 'marts' and table_name = 'mart_service_levels'"
     ).fetchall()
     if exists[0][0] == 0:
         return pl.DataFrame(schema={"month": pl.String, "establishment_id": pl.String, "name": pl.String,

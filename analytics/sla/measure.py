@@ -80,7 +80,8 @@ def measure_month(con: duckdb.DuckDBPyConnection, month: Month, levels: ServiceL
     try:
         rows = _rows(con, _sql("availability"), dates)
         delays = {r["establishment_id"]: r for r in _rows(con, _sql("ingestion_delay"), dates)}
-        con.execute(f"create or replace temporary table sla_events as {_metering_sql()}", {**dates, "with_failures": True})
+        con.execute(f"create or replace temporary table sla_events as {_metering_sql()}",
+                    {**dates, "with_failures": True})  # fmt: skip
         retrievals = {r["establishment_id"]: r for r in _rows(con, _sql("retrieval_failures"))}
         con.execute("drop table sla_events")
     finally:
@@ -91,7 +92,8 @@ def measure_month(con: duckdb.DuckDBPyConnection, month: Month, levels: ServiceL
         retrieval = retrievals.get(row["establishment_id"], {})
         measures[row["establishment_id"]] = {
             **row,
-            "studies_measured": delay.get("studies_measured", 0), "studies_without_time": delay.get("studies_without_time", 0),
+            "studies_measured": delay.get("studies_measured", 0),
+            "studies_without_time": delay.get("studies_without_time", 0),
             "p95_us": delay.get("p95_us"),
             "retrievals": retrieval.get("retrievals", 0), "failed_retrievals": retrieval.get("failed", 0),
         }  # fmt: skip
@@ -102,7 +104,8 @@ def _figure(kind: TermKind, m: Mapping[str, object]) -> tuple[Decimal | None, in
     """The measured figure, its sample size and how it was obtained, in words (French, as finance reads it)."""
     if kind is AVAILABILITY:
         window, outage, failed = int(m["window_us"]), int(m["outage_us"]), int(m["failed_us"])
-        details = (f"{_minutes(window)} min sur la période, {_minutes(outage)} min d'arrêt ({m['outages']} arrêt(s)), "
+        details = (f"{_minutes(window)} min sur la période, {_minutes(outage)} min d'arrêt "
+                   f"({m['outages']} arrêt(s)), "
                    f"{_minutes(failed)} min d'échecs seuls ({m['failed_minutes']} minute(s))")  # fmt: skip
         return _ratio(window - outage - failed, window), window // US_PER_MINUTE, details
     if kind is INGESTION_DELAY:

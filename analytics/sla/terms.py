@@ -163,7 +163,8 @@ class _LevelsReader(_Reader):
                 raise self.fail(entries["credit_percent"][1], f"{here}.credit_percent", "must be greater than 0")
             if index == 1 and bound != target:
                 raise self.fail(bound_node, f"{here}.{kind.bound}",
-                                f"the first step starts where the target is missed: {kind.bound} must be {target}")  # fmt: skip
+                                f"the first step starts where the target is missed: {kind.bound} must be "
+                                f"{target}")  # fmt: skip
             if steps:
                 previous = steps[-1]
                 further = bound < previous.bound if kind.minimum else bound > previous.bound

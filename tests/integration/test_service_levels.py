@@ -55,7 +55,8 @@ def test_study_time_is_paris_wall_clock_time_dst_aware(tmp_path):
     try:
         rows = dict(  # in UTC: an aware time in the repeated hour never equals one of another zone (PEP 495)
             (r[0], (r[1].astimezone(UTC), r[2]))
-            for r in con.execute("select study_instance_uid, study_at, study_time_known from staged.int_studies").fetchall()
+            for r in con.execute("select study_instance_uid, study_at, study_time_known from staged.int_studies")
+            .fetchall()
         )
         for study, (_, _, at, known) in cases.items():
             assert rows[study] == (_utc(at), known), study
@@ -164,7 +165,8 @@ def test_the_mart_holds_the_month_and_a_rerun_replaces_it(scenario):
     finally:
         con.close()
     assert rows == [("2012-03", 6, 3, "240.00"), ("2012-04", 6, 0, "0.00")]
-    previewed = {i.establishment_id: [l for l in i.lines if l.code.startswith("SLA:")] for i in service.preview(scenario, APRIL)}
+    previewed = {i.establishment_id: [l for l in i.lines if l.code.startswith("SLA:")]
+                 for i in service.preview(scenario, APRIL)}
     assert recorded == {k: v for k, v in previewed.items() if v} and len(recorded[A]) == 2
 
 
@@ -186,7 +188,8 @@ def test_breaches_are_credited_on_the_next_invoice(scenario, tmp_path):
         "Crédit niveau de service – Disponibilité mars 2012 : 99,32 % < 99,5 % ; 5 % de l'abonnement de mars 2012 "
         "(1 800,00 EUR)"
     )
-    assert credits[B][0]["description"].startswith("Crédit niveau de service – Disponibilité mars 2012 : 99,46 % < 99,5 %")
+    assert credits[B][0]["description"].startswith(
+        "Crédit niveau de service – Disponibilité mars 2012 : 99,46 % < 99,5 %")
     for invoice in invoices.values():  # VAT on the net, credits included
         net = sum(D(l["amount"]) for l in invoice["lines"])
         assert (D(invoice["net"]), D(invoice["vat"])) == (net, round_money(net * D("0.20")))

@@ -43,7 +43,8 @@ study_times as (
         case
             when tm_hours < 24 and coalesce(tm_minutes, 0) < 60 and coalesce(tm_seconds, 0) <= 60
                 and (tm_fraction is null or tm_seconds is not null)
-                then make_time(tm_hours, coalesce(tm_minutes, 0), least(coalesce(tm_seconds, 0), 59) + coalesce(tm_fraction, 0))
+                then make_time(tm_hours, coalesce(tm_minutes, 0),
+                               least(coalesce(tm_seconds, 0), 59) + coalesce(tm_fraction, 0))
         end as study_time_of_day
     from study_parts
 ),
