@@ -272,6 +272,7 @@ def _audit_records(root: Element, pseudonymise: Pseudonymiser, message_sha256: s
     if event_id is None:
         raise MalformedRecord("EventID has no code (csd-code or code)")
     event_name = _stripped(event_id_element.get("originalText")) or _stripped(event_id_element.get("displayName"))
+    event_type_code = _code(_first(event, "EventTypeCode"))  # Application Activity: start (110120) / stop (110121)
 
     action = _stripped(event.get("EventActionCode"))
     if action is not None and action not in ACTION_CODES:
@@ -301,6 +302,7 @@ def _audit_records(root: Element, pseudonymise: Pseudonymiser, message_sha256: s
         instance_count=None,
         patient_key=patient_key,
         message_sha256=message_sha256,
+        event_type_code=event_type_code,
     )
     if not studies:
         return [no_study]

@@ -429,5 +429,5 @@ _AUDIT_SCHEMA = {
     "source_ae": pl.String, "destination_ae": pl.String, "source_ae_key": pl.String,
     "destination_ae_key": pl.String, "audit_source_id": pl.String, "study_instance_uid": pl.String,
     "instance_count": pl.Int32, "patient_key": pl.String, "path": pl.String, "line": pl.Int64,
-    "harvest_id": pl.String,
+    "harvest_id": pl.String, "event_type_code": pl.String,
 }  # fmt: skip

@@ -42,7 +42,8 @@ def meter_month(con: duckdb.DuckDBPyConnection, month: Month) -> int:
     con.execute("begin transaction")
     try:
         con.execute(f"create or replace temporary table metered_events as {_sql('metered_events')}",
-                    {k: params[k] for k in ("first_day", "next_first_day")})  # fmt: skip
+                    {"first_day": params["first_day"], "next_first_day": params["next_first_day"],
+                     "with_failures": False})  # fmt: skip
         con.execute("delete from marts.fct_usage_daily where month = $month", {"month": str(month)})
         con.execute("delete from marts.fct_share_flows where month = $month", {"month": str(month)})
         con.execute(f"insert into marts.fct_usage_daily by name {_sql('usage_daily')}", params)

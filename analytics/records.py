@@ -48,3 +48,4 @@ class AuditRecord:
     instance_count: int | None  # NumberOfInstances summed over the study's SOP classes
     patient_key: str | None  # HMAC of the patient participant's ID, when the message names one
     message_sha256: str  # hash of the whole syslog message: with study_instance_uid, the record's identity
+    event_type_code: str | None = None  # first EventTypeCode (DCM), e.g. 110120 Application Start, 110121 Stop

@@ -72,7 +72,8 @@ def choices(_version: int, viewer: Viewer) -> dict[str, list[str]]:
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     name: getattr(programme, name)
     for name in ("rollout_sites", "adoption", "silent_sites", "volumes", "sharing", "sharing_departements", "storage", "ingestion_delay",
-                 "failure_rates", "busiest_hours", "source_freshness", "quarantine", "usage_monthly", "unbilled")
+                 "failure_rates", "busiest_hours", "source_freshness", "quarantine", "usage_monthly", "unbilled",
+                 "service_levels")
 }  # fmt: skip
 
 

@@ -57,9 +57,12 @@ def audit_xml(
     participants: str | None = None,
     objects: str | None = None,
     declaration: bool = False,
+    event_type: tuple[str, str] | None = None,
 ) -> str:
     outcome_attr = f' EventOutcomeIndicator="{outcome}"' if outcome is not None else ""
     event = coded("EventID", event_id, "DICOM Instances Transferred", style) if event_id else ""
+    if event_type is not None:
+        event += coded("EventTypeCode", *event_type, style)
     if participants is None:
         participants = participant("110153", "orthanc", "AE=ORTHANC", style) + participant(
             "110152", "CT_SALLE1", None, style

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -30,8 +30,10 @@ class RawWarehouse:
         self.path = root / "w.duckdb"
 
     def instance(self, sop: str, study: str, received_at: str, size: int, ae: str | None = "A_CT",
-                 institution: str | None = None) -> None:  # fmt: skip
+                 institution: str | None = None, study_date: str | None = None,
+                 study_time: str | None = None) -> None:  # fmt: skip
         self.instances.append({
+            "study_date": date.fromisoformat(study_date) if study_date else None, "study_time": study_time,
             "record_key": hashlib.sha256(f"{sop}|{study}|{size}".encode()).hexdigest(), "source": "files",
             "study_instance_uid": study, "series_instance_uid": f"{study}.1", "sop_instance_uid": sop,
             "modality": "CT", "institution_name": institution, "institution_key": institution_key(institution),
@@ -40,7 +42,8 @@ class RawWarehouse:
         })  # fmt: skip
 
     def event(self, event_id: str, when: str, source: str | None, destination: str | None, studies: list[str | None],
-              outcome: int = 0, message: str | None = None) -> None:  # fmt: skip
+              outcome: int = 0, message: str | None = None, event_type_code: str | None = None,
+              audit_source_id: str | None = None) -> None:  # fmt: skip
         message = message or f"{event_id}|{when}|{source}|{destination}|{studies}|{outcome}|{len(self.events)}"
         sha = hashlib.sha256(message.encode()).hexdigest()
         for study in studies:
@@ -50,6 +53,7 @@ class RawWarehouse:
                 "event_time": datetime.fromisoformat(when), "source_ae": source, "destination_ae": destination,
                 "source_ae_key": ae_title_key(source), "destination_ae_key": ae_title_key(destination),
                 "study_instance_uid": study, "path": "/log", "line": len(self.events) + 1, "harvest_id": "t",
+                "event_type_code": event_type_code, "audit_source_id": audit_source_id,
             })  # fmt: skip
 
     def build(self):

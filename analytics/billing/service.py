@@ -13,18 +13,22 @@ from decimal import Decimal
 from pathlib import Path
 
 from analytics import metering, warehouse
+from analytics.billing.credits import SLA, credit_lines, subscription_fees
 from analytics.billing.model import Invoice, InvoiceLine, Month, Party
 from analytics.billing.rules import active_days, draft_invoice, regularisation_lines
 from analytics.billing.tariff import Tariff, load_tariff
 from analytics.config import Settings
 from analytics.errors import ContractError
 from analytics.registry import Establishment, Registry, load_registry
+from analytics.sla.measure import Assessment, assess_month
+from analytics.sla.terms import ServiceLevels, load_service_levels
 
 
 @dataclass(frozen=True)
 class Contracts:
     registry: Registry
     tariff: Tariff
+    service_levels: ServiceLevels | None = None  # None: the agreement defines no service levels
 
     @property
     def fingerprint(self) -> str:
@@ -32,13 +36,16 @@ class Contracts:
         digest = hashlib.sha256()
         for path in (self.registry.path, self.tariff.path):
             digest.update(path.read_bytes())
+        if self.service_levels is not None:
+            digest.update(self.service_levels.path.read_bytes())
         return digest.hexdigest()
 
 
 def load_contracts(settings: Settings) -> Contracts:
     registry = load_registry(settings.contracts.dir)
-    tariff = load_tariff(settings.contracts.dir, {e.offer for e in registry.establishments})
-    return Contracts(registry, tariff)
+    offers = {e.offer for e in registry.establishments}
+    tariff = load_tariff(settings.contracts.dir, offers)
+    return Contracts(registry, tariff, load_service_levels(settings.contracts.dir, offers))
 
 
 def meter(settings: Settings, months: list[Month]) -> dict[Month, dict[str, dict[str, Decimal]]]:
@@ -49,6 +56,16 @@ def meter(settings: Settings, months: list[Month]) -> dict[Month, dict[str, dict
             metering.meter_month(con, month)
             result[month] = metering.monthly_usage(con, month)
         return result
+
+
+def assess_service_levels(settings: Settings, contracts: Contracts, month: Month) -> list[Assessment]:
+    """The month's service levels per establishment and term (and marts.mart_service_levels rewritten for it);
+    nothing when the agreement has no service levels or does not cover the month."""
+    fees = subscription_fees(contracts.registry, contracts.tariff, month)
+    if contracts.service_levels is None or not fees:
+        return []
+    with warehouse.open_warehouse(settings.warehouse.path) as con:
+        return assess_month(con, month, contracts.service_levels, fees)
 
 
 def draft_month(contracts: Contracts, month: Month, usage: dict[str, dict[str, Decimal]],
@@ -68,7 +85,9 @@ def draft_month(contracts: Contracts, month: Month, usage: dict[str, dict[str, D
 def _effective(original: Invoice, later: list[Invoice]) -> Invoice:
     """An issued invoice as corrected so far: its lines plus the regularisations issued since that reference it."""
     # its own regularisation lines correct other invoices: they are not part of what this one billed for its month
-    lines: dict[str, InvoiceLine] = {line.code: line for line in original.lines if not line.code.startswith("REGUL:")}
+    # nor are its service-level credits (they credit the month before)
+    lines: dict[str, InvoiceLine] = {line.code: line for line in original.lines
+                                     if not line.code.startswith(("REGUL:", SLA))}  # fmt: skip
     for invoice in later:
         for line in invoice.lines:
             if line.reference == original.number and line.code.startswith("REGUL:"):
@@ -156,7 +175,8 @@ class IssueOutcome:
 
 
 def preview(settings: Settings, month: Month, establishment_id: str | None = None) -> list[Invoice]:
-    """What issuing the month would produce now (regularisations of issued months included); changes no ledger."""
+    """What issuing the month would produce now (regularisations of issued months and the credits of the previous
+    month's service-level breaches included); changes no ledger."""
     from analytics.billing.ledger import Ledger
 
     contracts = load_contracts(settings)
@@ -168,7 +188,11 @@ def preview(settings: Settings, month: Month, establishment_id: str | None = Non
         ledger.dispose()
     usage = meter(settings, [*issued_months, month])
     drafts = draft_month(contracts, month, usage[month])
-    invoices = with_regularisations(drafts, regularisations(contracts, issued, usage), contracts, month)
+    extra = regularisations(contracts, issued, usage)
+    credits = credit_lines(assess_service_levels(settings, contracts, month.previous()), contracts.tariff.currency)
+    for establishment, lines in credits.items():
+        extra[establishment] = extra.get(establishment, []) + lines
+    invoices = with_regularisations(drafts, extra, contracts, month)
     return [i for i in invoices if establishment_id in (None, i.establishment_id)]
 
 

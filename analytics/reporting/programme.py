@@ -74,6 +74,22 @@ def ingestion_delay(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Fil
     return query(con, "ingestion_delay", viewer, filters)
 
 
+def service_levels(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters) -> pl.DataFrame:
+    """Measured service levels against the contract's targets (docs/service-levels.md); empty until a month has been
+    assessed, which drafting the next month's invoices does."""
+    viewer.require("operator", "gcs", "establishment")
+    exists = con.execute(
+        "select count(*) from information_schema.tables"
+        " where table_schema = 'marts' and table_name = 'mart_service_levels'"
+    ).fetchall()
+    if exists[0][0] == 0:
+        return pl.DataFrame(schema={"month": pl.String, "establishment_id": pl.String, "name": pl.String,
+                                    "offer": pl.String, "term": pl.String, "unit": pl.String, "measured": pl.Float64,
+                                    "target": pl.Float64, "breached": pl.Boolean, "sample_size": pl.Int64,
+                                    "details": pl.String})  # fmt: skip
+    return query(con, "service_levels", viewer, filters)
+
+
 def failure_rates(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters) -> pl.DataFrame:
     viewer.require("operator", "gcs", "establishment")
     return query(con, "failure_rates", viewer, filters)

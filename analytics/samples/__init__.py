@@ -25,6 +25,7 @@ from analytics.samples.dicom import WrittenFile, write_study
 from analytics.samples.events import plan_events
 from analytics.samples.plan import plan_studies
 from analytics.samples.registry import build_sites, write_registry
+from analytics.samples.service_levels import write_service_levels
 from analytics.samples.tariff import write_tariff
 
 __all__ = ["CorpusSummary", "generate_corpus", "restore_reception_times"]
@@ -76,6 +77,7 @@ def generate_corpus(
     write_registry(registry, sites)
     total += registry.stat().st_size
     total += write_tariff(registry.parent).stat().st_size
+    total += write_service_levels(registry.parent).stat().st_size
 
     pixels = random.Random(f"{seed}:pixels")
     files: list[WrittenFile] = []

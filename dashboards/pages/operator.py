@@ -28,12 +28,16 @@ charts.show("operator_storage", storage.with_columns(pl.col("stored_gb", "low", 
             charts.forecast(storage, unit, scale), decimals={"stored_gb": 3, "low": 3, "high": 3},
             labels={"month": "mois", "kind": "nature", "stored_gb": f"stocké ({unit})", "low": "bas", "high": "haut"})  # fmt: skip
 
-st.subheader("Délai d'ingestion (date d'examen → première réception)")
+st.subheader("Délai d'ingestion (heure de l'examen → première réception)")
+st.caption("Heure de l'examen : StudyDate + StudyTime, heure de Paris ; un examen sans StudyTime valide est compté "
+           "depuis minuit (colonne « sans heure »). Centiles par tranches d'une heure (borne haute).")  # fmt: skip
 delay = data.cached("ingestion_delay", viewer, filters)
-long = delay.unpivot(["p50_hours", "p90_hours", "p99_hours"], index="month", variable_name="percentile", value_name="hours")
+long = delay.unpivot(["p50_hours", "p90_hours", "p95_hours", "p99_hours"], index="month", variable_name="percentile",
+                     value_name="hours")  # fmt: skip
 charts.show("operator_delay", delay, charts.line(long, "month", "hours", "percentile", {"month": "mois", "hours": "heures"}),
-            decimals={"p50_hours": 1, "p90_hours": 1, "p99_hours": 1},
-            labels={"month": "mois", "studies": "examens", "p50_hours": "médiane (h)", "p90_hours": "90e centile (h)",
+            decimals={"p50_hours": 1, "p90_hours": 1, "p95_hours": 1, "p99_hours": 1},
+            labels={"month": "mois", "studies": "examens", "studies_time_unknown": "sans heure",
+                    "p50_hours": "médiane (h)", "p90_hours": "90e centile (h)", "p95_hours": "95e centile (h)",
                     "p99_hours": "99e centile (h)"})  # fmt: skip
 
 st.subheader("Taux d'échec par type d'événement")
@@ -44,6 +48,23 @@ charts.show("operator_failures", failures,
             decimals={"failure_rate": 4},
             labels={"event_id": "EventID", "event_type": "type", "events": "événements", "failures": "échecs",
                     "failure_rate": "taux d'échec"})  # fmt: skip
+
+st.subheader("Niveaux de service du contrat")
+st.caption("Par mois, établissement et engagement : disponibilité, délai d'ingestion (95e centile, depuis l'heure de "
+           "l'examen), taux d'échec des récupérations ; un niveau manqué donne un crédit sur la facture du mois suivant "
+           "(voir docs/service-levels.md).")  # fmt: skip
+levels = data.cached("service_levels", viewer, filters)
+if levels.height:
+    st.metric("Niveaux manqués sur la période", charts.fr_number(levels["breached"].sum()))
+TERMS = {"availability": "disponibilité", "ingestion_delay_p95": "délai d'ingestion p95",
+         "retrieval_failure_rate": "échecs de récupération"}  # fmt: skip
+charts.show("operator_service_levels",
+            levels.with_columns(pl.col("term").replace(TERMS), pl.col("breached").replace_strict({True: "oui", False: "non"},
+                                                                                                 return_dtype=pl.String)),
+            decimals={"measured": 2, "target": 2},
+            labels={"month": "mois", "establishment_id": "FINESS", "name": "établissement", "offer": "offre",
+                    "term": "engagement", "unit": "unité", "measured": "mesuré", "target": "objectif",
+                    "breached": "manqué", "sample_size": "base", "details": "détail"})  # fmt: skip
 
 st.subheader("Heures les plus chargées (examens reçus, heure de Paris)")
 hours = data.cached("busiest_hours", viewer, filters)

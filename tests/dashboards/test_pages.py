@@ -91,3 +91,10 @@ def test_login_form(app):
     at.button[0].click().run()
     assert at.session_state["viewer"].role == "finance"
     assert "Total HT sur la période" in _metrics(at)
+
+
+def test_operator_page_shows_the_sample_missed_service_level(app):
+    """The sample misses one level: 750238172's retrievals in July 2012 (1 failed of 3, docs/service-levels.md)."""
+    at = app("operator")
+    at.switch_page("pages/operator.py").run()
+    assert _metrics(at).get("Niveaux manqués sur la période") == "1", _metrics(at)

@@ -23,7 +23,7 @@ def _establishment_calls(con, settings, filters):
     """Every query function, called as the Saint-Éloi viewer: name -> frame."""
     calls = {name: getattr(programme, name)(con, ELOI_VIEWER, filters)
              for name in ("rollout_sites", "adoption", "silent_sites", "sharing", "ingestion_delay", "failure_rates",
-                          "busiest_hours", "usage_monthly", "unbilled", "storage")}  # fmt: skip
+                          "busiest_hours", "usage_monthly", "unbilled", "storage", "service_levels")}  # fmt: skip
     for dimension in programme.DIMENSIONS:
         calls[f"volumes_{dimension}"] = programme.volumes(con, ELOI_VIEWER, filters, dimension)
     calls["usage_daily_other"] = programme.usage_daily(con, ELOI_VIEWER, "2012-06", CRETEIL)
@@ -48,6 +48,7 @@ def test_an_establishment_viewer_only_ever_gets_its_own_rows(published, con, fil
     if filters is ALL:  # and it does get its own data
         assert calls["usage_monthly"].height == 12 and calls["drafts"].height == 12 and calls["issued"].height == 1
         assert calls["volumes_region"]["studies"].sum() == calls["adoption"]["studies"].sum() > 0
+        assert calls["service_levels"].height == 11 * 3  # 2011-12 to 2012-11 assessed (drafts of 2012-01 to -12)
 
 
 def test_an_establishment_viewer_cannot_read_another_invoice(published):
@@ -76,7 +77,8 @@ def test_no_money_for_ars_or_the_operator(published, con, viewer):
 
 
 def test_ars_gets_no_establishment_level_usage_or_operations(con):
-    for fn in (programme.usage_monthly, programme.unbilled, programme.storage, programme.failure_rates):
+    for fn in (programme.usage_monthly, programme.unbilled, programme.storage, programme.failure_rates,
+               programme.service_levels):
         with pytest.raises(Forbidden):
             fn(con, ARS, ALL)
 

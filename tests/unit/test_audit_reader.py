@@ -145,6 +145,15 @@ def test_event_naming_no_study_gives_one_record() -> None:
     assert record.destination_ae is None
 
 
+@pytest.mark.parametrize("style", ["dicom", "rfc3881"])
+def test_application_activity_keeps_its_event_type_code(style: str) -> None:
+    xml = audit_xml(style=style, event_id="110100", objects="", event_type=("110121", "Application Stop"))
+    (record,) = parse(syslog(xml))
+    assert (record.event_id, record.event_type_code) == ("110100", "110121")
+    (plain,) = parse(syslog(audit_xml(style=style)))
+    assert plain.event_type_code is None
+
+
 @pytest.mark.parametrize(("sent", "outcome"), [("4", 4), ("8", 8), ("12", 12), (None, None)])
 def test_failure_outcomes(sent: str | None, outcome: int | None) -> None:
     (record,) = parse(syslog(audit_xml(outcome=sent)))

@@ -1,10 +1,10 @@
 -- The month's successful usage events, one per event and study, classified for billing. Failures are left to the
--- service-level statistics. The participants decide direction, not the action code.
--- Parameters: $first_day, $next_first_day (dates, Europe/Paris).
+-- service-level statistics (which run this with $with_failures true). The participants decide direction, not the
+-- action code. Parameters: $first_day, $next_first_day (dates, Europe/Paris), $with_failures (boolean).
 with events as (
     select *
     from staged.stg_audit_events
-    where succeeded
+    where (succeeded or $with_failures)
         and event_date >= $first_day and event_date < $next_first_day
         and event_id in ('110103', '110104', '110106')
         and study_instance_uid is not null
@@ -37,6 +37,7 @@ select
     event_id,
     usage_kind,
     destination_establishment_id,
-    coalesce(destination_establishment_id, destination_ae, '(unknown)') as destination
+    coalesce(destination_establishment_id, destination_ae, '(unknown)') as destination,
+    succeeded
 from classified
 where usage_kind is not null

@@ -48,8 +48,11 @@ create table if not exists raw.audit_events (
     patient_key             varchar,
     path                    varchar not null,
     line                    bigint not null,
-    harvest_id              varchar not null
+    harvest_id              varchar not null,
+    event_type_code         varchar  -- first EventTypeCode, e.g. 110120 Application Start / 110121 Application Stop
 );
+-- warehouses created before event_type_code was kept
+alter table raw.audit_events add column if not exists event_type_code varchar;
 
 create table if not exists raw.quarantine (
     quarantine_key          varchar primary key,

@@ -1,5 +1,9 @@
 -- One row per study seen in the archive files: its establishment (that of its first received instance; a study
 -- whose instances point at several establishments is flagged), modalities, volume and first reception.
+-- study_at: when the study was made, StudyDate + StudyTime read as Europe/Paris wall-clock time (the earliest over the
+-- study's instances that have both); a missing or invalid StudyTime falls back to midnight of the StudyDate, with
+-- study_time_known false. DST: a time in the hour skipped in March reads as winter time (02:30 -> 03:30 summer time),
+-- a time in the hour repeated in October as its second, winter-time occurrence.
 with instances as (
     select * from staged.stg_dicom_instances
 ),
@@ -18,6 +22,7 @@ volumes as (
         study_instance_uid,
         string_agg(distinct modality, '/' order by modality) as modalities,
         min(study_date) as study_date,
+        min(study_date + study_time_of_day) as study_local_time,
         count(*) as instances,
         count(distinct series_instance_uid) as series,
         sum(size_bytes) as bytes,
@@ -36,6 +41,8 @@ select
     v.establishments_claiming > 1 as attribution_conflict,
     v.modalities,
     v.study_date,
+    timezone('Europe/Paris', coalesce(v.study_local_time, v.study_date::timestamp)) as study_at,
+    v.study_local_time is not null as study_time_known,
     v.series,
     v.instances,
     v.bytes,

@@ -25,6 +25,7 @@ select
     message_sha256,
     event_id,
     event_type,
+    event_type_code,
     action,
     outcome,
     coalesce(outcome, 0) = 0 as succeeded,

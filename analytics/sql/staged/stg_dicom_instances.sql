@@ -1,6 +1,8 @@
 -- One row per SOP instance, however many copies were harvested (the earliest reception wins), attributed to an
 -- establishment: by sending AE title, else by InstitutionName alias, else UNATTRIBUTED (kept, never dropped).
 -- deleted_at: when the archive reported this instance deleted (API sources; whole-study deletions come from audit).
+-- study_time_of_day: StudyTime (DICOM TM: HH, HHMM, HHMMSS or HHMMSS.FFFFFF; the old HH:MM:SS form accepted) as a
+-- time, null when missing or invalid (a leap second 60 reads as 59).
 with ranked as (
     select
         *,
@@ -17,13 +19,43 @@ deletions as (
     select source, path, min(deleted_at) as deleted_at from raw.dicom_deletions group by all
 ),
 
+study_clock as (
+    select
+        *,
+        regexp_extract(replace(trim(study_time), ':', ''), '^(\d{2})(\d{2})?(\d{2})?(\.\d{1,6})?$',
+                       ['hh', 'mm', 'ss', 'fraction']) as tm
+    from instances
+),
+
+study_parts as (
+    select
+        * exclude (tm),
+        nullif(tm.hh, '')::integer as tm_hours,
+        nullif(tm.mm, '')::integer as tm_minutes,
+        nullif(tm.ss, '')::integer as tm_seconds,
+        nullif(tm.fraction, '')::double as tm_fraction
+    from study_clock
+),
+
+study_times as (
+    select
+        * exclude (tm_hours, tm_minutes, tm_seconds, tm_fraction),
+        case
+            when tm_hours < 24 and coalesce(tm_minutes, 0) < 60 and coalesce(tm_seconds, 0) <= 60
+                and (tm_fraction is null or tm_seconds is not null)
+                then make_time(tm_hours, coalesce(tm_minutes, 0),
+                               least(coalesce(tm_seconds, 0), 59) + coalesce(tm_fraction, 0))
+        end as study_time_of_day
+    from study_parts
+),
+
 attributed as (
     select
         i.*,
         by_ae.establishment_id as establishment_by_ae_title,
         by_alias.establishment_id as establishment_by_institution_name,
         d.deleted_at
-    from instances as i
+    from study_times as i
     left join deletions as d on d.source = i.source and d.path = i.path
     left join ref.establishment_ae_titles as by_ae on by_ae.ae_title_key = i.source_ae_key
     left join ref.establishment_aliases as by_alias on by_alias.institution_key = i.institution_key
@@ -37,6 +69,7 @@ select
     modality,
     study_date,
     study_time,
+    study_time_of_day,
     institution_name,
     station_name,
     manufacturer,
