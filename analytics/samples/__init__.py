@@ -25,7 +25,7 @@ from analytics.samples.dicom import WrittenFile, write_study
 from analytics.samples.events import plan_events
 from analytics.samples.plan import plan_studies
 from analytics.samples.registry import build_sites, write_registry
-from analytics.samples.tariff import write_tariff
+from analytics.samples.tariff import write_contract_terms
 
 __all__ = ["CorpusSummary", "generate_corpus", "restore_reception_times"]
 
@@ -75,7 +75,7 @@ def generate_corpus(
     registry = out / REGISTRY_PATH
     write_registry(registry, sites)
     total += registry.stat().st_size
-    total += write_tariff(registry.parent).stat().st_size
+    total += sum(path.stat().st_size for path in write_contract_terms(registry.parent))
 
     pixels = random.Random(f"{seed}:pixels")
     files: list[WrittenFile] = []
