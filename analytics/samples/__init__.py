@@ -25,7 +25,7 @@ from analytics.samples.dicom import WrittenFile, write_study
 from analytics.samples.events import plan_events
 from analytics.samples.plan import plan_studies
 from analytics.samples.registry import build_sites, write_registry
-from analytics.samples.tariff import write_contract_terms
+from analytics.samples.tariff import write_commitments, write_contract_terms
 
 __all__ = ["CorpusSummary", "generate_corpus", "restore_reception_times"]
 
@@ -76,6 +76,8 @@ def generate_corpus(
     write_registry(registry, sites)
     total += registry.stat().st_size
     total += sum(path.stat().st_size for path in write_contract_terms(registry.parent))
+    committed = [(s.establishment.establishment_id, s.offer, s.daily_studies) for s in sites if s.establishment]
+    total += write_commitments(registry.parent, committed).stat().st_size
 
     pixels = random.Random(f"{seed}:pixels")
     files: list[WrittenFile] = []

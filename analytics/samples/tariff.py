@@ -10,6 +10,7 @@ near the end of the next one, and February 2012's came late, on 3 April, after t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 TARIFF_PATH = "framework.yaml"  # under the contracts folder
@@ -44,9 +45,9 @@ revision:
 
 # Maximum of the agreement over its five years, excluding VAT (framework governance: `sansfilm governance`).
 ceiling:
-  amount: "6000000.00"
-  volumes:
-    studies_archived: 1500000
+  amount: "1500000.00"
+  volumes:                              # optional caps on usage over the agreement
+    studies_archived: 2500
 
 seller:
   name: GCS e-santé Île-de-France
@@ -148,6 +149,27 @@ _INDEX_VALUES = (
 PRICE_INDEX_CSV = "index,period,value,published_on\n" + "".join(
     f"SYNTEC,{period},{value},{published}\n" for period, value, published in _INDEX_VALUES
 )
+
+
+COMMITMENTS_PATH = "commitments.csv"
+# An establishment commits to at least twelve months of its offer's fee and minimum, at the tariff's prices...
+_COMMITTED_AMOUNT = {"PACS_RIS": "51600.00", "PACS": "36000.00", "VNA": "16200.00"}
+# ...and to a yearly number of studies: 60 % of its expected daily studies over a year, to the ten.
+_COMMITTED_SHARE_OF_DAYS = 0.6 * 365
+
+
+def commitments_csv(sites: Iterable[tuple[str, str, float]]) -> str:
+    """contracts/commitments.csv from (FINESS, offer, expected daily studies) of the registered sites."""
+    rows = "".join(f"{finess},{round(daily * _COMMITTED_SHARE_OF_DAYS / 10) * 10},{_COMMITTED_AMOUNT[offer]}\n"
+                   for finess, offer, daily in sites)  # fmt: skip
+    return "establishment_id,studies_per_year,amount_per_year\n" + rows
+
+
+def write_commitments(contracts_dir: Path, sites: Iterable[tuple[str, str, float]]) -> Path:
+    path = Path(contracts_dir) / COMMITMENTS_PATH
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(commitments_csv(sites), encoding="utf-8", newline="\n")
+    return path
 
 
 def write_tariff(contracts_dir: Path) -> Path:

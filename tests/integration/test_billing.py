@@ -200,3 +200,33 @@ def test_usage_json_contract_and_duplicated_logs_count_once(corpus):
     operations.harvest(corpus)
     operations.build_warehouse(corpus)
     assert usage() == first
+
+
+def test_governance_command_counts_issued_invoices_and_drafts(corpus):
+    service.issue(corpus, MARCH, issue_date=date(2012, 4, 2))
+    service.meter(corpus, [APRIL])
+    operations.build_warehouse(corpus)  # publishes the metered usage for readers
+    (corpus.contracts.dir / "commitments.csv").write_text(
+        f"establishment_id,studies_per_year,amount_per_year\n{A},120,24000.00\n", encoding="utf-8")
+    result = runner.invoke(app, ["--config", str(corpus.config_path), "governance", "--as-of", "2012-05-01",
+                                 "--format", "json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    # 2012-05-01 -> 2015-03-31: 34 months and 30 days
+    assert report["validity"] == {**report["validity"], "months_left": 34, "status": "valid", "as_of": "2012-05-01"}
+    with Ledger(corpus.ledger.url) as ledger:
+        march = {i.establishment_id: i.net for i in ledger.invoices_for_month(MARCH)}
+    april = {i.establishment_id: i.net for i in service.draft_month(service.load_contracts(corpus), APRIL,
+                                                                    service.meter(corpus, [APRIL])[APRIL])}  # fmt: skip
+    assert report["months_counted"] == ["2012-03", "2012-04"] and report["drafted_months"] == ["2012-04"]
+    amount = next(c for c in report["ceiling"] if c["measure"] == "amount")
+    consumed = sum(march.values()) + sum(april.values())
+    assert (Decimal(amount["consumed"]), Decimal(amount["issued"])) == (consumed, sum(march.values()))
+    assert Decimal(amount["share"]) == (consumed / Decimal("1500000.00")).quantize(Decimal("0.0001"))
+    # 2012-04-01 starts the agreement's third year: A's April, its only month live in it so far, against 120 / 12
+    (commitment,) = report["commitments"]
+    assert (commitment["establishment_id"], commitment["months_live"], commitment["expected_studies"],
+            commitment["expected_amount"]) == (A, 1, "10", "2000.00")
+    assert Decimal(commitment["actual_amount"]) == april[A]
+    table = runner.invoke(app, ["--config", str(corpus.config_path), "governance", "--as-of", "2014-06-01"])
+    assert table.exit_code == 0 and "9 months left" in table.stdout and "renouvellement à lancer" in table.stdout
