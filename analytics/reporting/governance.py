@@ -2,14 +2,15 @@
 
 `build_report` gathers the published usage, the ledger's issued nets and drafts of the other months (rules in
 `billing.governance`); the table functions apply the viewer's rights: money (amounts, ceiling amount) for `gcs` and
-`finance` only, and for an establishment its own commitment row; `ars` and `operator` see volumes, never money; an
-establishment sees neither the programme's ceiling nor another establishment.
+`finance` only, and for an establishment its own commitment row; `operator` sees volumes, never money; `ars` sees
+the agreement's validity and the regional volumes against the ceiling, no establishment-level row; an establishment
+sees neither the programme's ceiling nor another establishment.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import duckdb
@@ -24,7 +25,7 @@ from analytics.billing.governance import (
 from analytics.billing.model import Month
 from analytics.billing.service import Contracts, draft_month
 from analytics.reporting.finance import _ledger_engine, scoped_usage
-from analytics.reporting.scope import Filters, Forbidden, Viewer
+from analytics.reporting.scope import Filters, Forbidden, Viewer, as_of
 
 MONEY_ROLES = ("gcs", "finance")
 _ALL = Viewer("governance", "gcs")  # the report is computed over everything, then scoped by the table functions
@@ -99,7 +100,10 @@ def ceiling_table(report: GovernanceReport, viewer: Viewer) -> pl.DataFrame:
 
 
 def commitment_table(report: GovernanceReport, viewer: Viewer) -> pl.DataFrame:
-    """One row per committed establishment the viewer may see; money columns only for those who see money."""
+    """One row per committed establishment the viewer may see; money columns only for gcs/finance and an
+    establishment's own row; refused to ars (establishment-level contract figures)."""
+    if viewer.kind == "ars":
+        raise Forbidden(f"{viewer.name} ({viewer.role}) may not see the establishments' commitments")
     money = viewer.kind in MONEY_ROLES or viewer.kind == "establishment"
     rows = [c for c in report.commitments if viewer.scope in (None, c.establishment_id)]
     columns = ["establishment_id", "months_live", "committed_studies", "expected_studies", "actual_studies",
@@ -113,6 +117,22 @@ def commitment_table(report: GovernanceReport, viewer: Viewer) -> pl.DataFrame:
         row = asdict(c)
         data.append({k: (float(row[k]) if isinstance(row[k], Decimal) else row[k]) for k in columns})
     return pl.DataFrame(data, schema=schema)
+
+
+def horizon_as_of(con: duckdb.DuckDBPyConnection) -> date:
+    """The dashboards' report date: the day after the data horizon, so that its last month counts once complete."""
+    return as_of(con) + timedelta(days=1)
+
+
+def scoped_tables(report: GovernanceReport, viewer: Viewer) -> dict[str, pl.DataFrame | None]:
+    """The three tables of the dashboard section for a viewer; None for a table the viewer may not see."""
+    tables: dict[str, pl.DataFrame | None] = {"validity": validity_table(report, viewer)}
+    for name, table in (("ceiling", ceiling_table), ("commitments", commitment_table)):
+        try:
+            tables[name] = table(report, viewer)
+        except Forbidden:
+            tables[name] = None
+    return tables
 
 
 def report_dict(report: GovernanceReport) -> dict[str, object]:
@@ -140,5 +160,5 @@ def report_dict(report: GovernanceReport) -> dict[str, object]:
     }
 
 
-__all__ = ["Billed", "GovernanceReport", "build_report", "ceiling_table", "commitment_table", "report_dict",
-           "validity_table"]  # fmt: skip
+__all__ = ["Billed", "GovernanceReport", "build_report", "ceiling_table", "commitment_table", "horizon_as_of",
+           "report_dict", "scoped_tables", "validity_table"]  # fmt: skip

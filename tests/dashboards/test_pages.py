@@ -91,3 +91,27 @@ def test_login_form(app):
     at.button[0].click().run()
     assert at.session_state["viewer"].role == "finance"
     assert "Total HT sur la période" in _metrics(at)
+
+
+def _tables(at: AppTest) -> list:
+    return [frame.value for frame in at.dataframe]
+
+
+def test_rollout_shows_the_framework_agreement_with_money_for_the_gcs_only(app):
+    gcs = app("gcs")
+    gcs.switch_page("pages/rollout.py").run()
+    assert not gcs.exception
+    metrics = _metrics(gcs)
+    # the sample's data ends in December 2012: as of 2013-01-01, 26 months to 2015-03-31
+    assert (metrics["Fin de l'accord-cadre"], metrics["Mois restants"], metrics["Situation"]) == (
+        "31/03/2015", "26", "en vigueur")
+    ceiling = next(t for t in _tables(gcs) if "plafond" in t.columns)
+    assert list(ceiling["mesure"]) == ["montant HT (EUR)", "examens archivés"]
+    commitments = next(t for t in _tables(gcs) if "FINESS" in t.columns)
+    assert len(commitments) == 12 and "montant réalisé" in commitments.columns
+    operator = app("operator")
+    operator.switch_page("pages/rollout.py").run()
+    ceiling = next(t for t in _tables(operator) if "plafond" in t.columns)
+    assert list(ceiling["mesure"]) == ["examens archivés"]
+    commitments = next(t for t in _tables(operator) if "FINESS" in t.columns)
+    assert not [c for c in commitments.columns if "montant" in c]

@@ -18,7 +18,9 @@ from analytics.billing.model import Invoice, Month
 from analytics.billing.tariff import Ceiling, load_tariff
 from analytics.errors import ContractError
 from analytics.registry import Establishment, Registry
-from analytics.reporting.governance import GovernanceReport, ceiling_table, commitment_table, validity_table
+from analytics.reporting.governance import (
+    GovernanceReport, ceiling_table, commitment_table, scoped_tables, validity_table,
+)  # fmt: skip
 from analytics.reporting.scope import Forbidden, Viewer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -199,13 +201,20 @@ def test_gcs_and_finance_see_the_money(role):
     assert table["establishment_id"].to_list() == [A, B] and "actual_amount" in table.columns
 
 
-@pytest.mark.parametrize("role", ["ars", "operator"])
-def test_ars_and_operator_see_volumes_only(role):
-    viewer = Viewer("x", role)
+def test_the_operator_sees_volumes_only():
+    viewer = Viewer("x", "operator")
     assert ceiling_table(report(), viewer)["measure"].to_list() == ["studies_archived"]
     table = commitment_table(report(), viewer)
     assert table["establishment_id"].to_list() == [A, B]
     assert not [c for c in table.columns if "amount" in c]
+
+
+def test_ars_sees_regional_volumes_and_no_establishment_row():
+    viewer = Viewer("x", "ars")
+    assert ceiling_table(report(), viewer)["measure"].to_list() == ["studies_archived"]
+    with pytest.raises(Forbidden):
+        commitment_table(report(), viewer)
+    assert scoped_tables(report(), viewer)["commitments"] is None
 
 
 def test_an_establishment_sees_only_itself_and_not_the_ceiling():
