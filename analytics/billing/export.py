@@ -65,7 +65,6 @@ def revision_dict(revision: PriceRevision | None) -> dict[str, object] | None:
     }  # fmt: skip
 
 
-
 def _of(month: Month) -> str:
     """'de janvier 2012', 'd'octobre 2009': French elides 'de' before a vowel."""
     name = _month_fr(month)

@@ -320,7 +320,8 @@ class _Reader:
         value = self.scalar(key, node, field)
         raw = value.value.strip()
         if value.tag not in _NUMBER_TAGS or not re.fullmatch(r"\d+", raw) or not low <= int(raw) <= high:
-            raise self.fail(self.line_node(key, value), field, f"'{value.value}' is not a whole number from {low} to {high}")
+            message = f"'{value.value}' is not a whole number from {low} to {high}"
+            raise self.fail(self.line_node(key, value), field, message)
         return int(raw)
 
     def offer(self, code: str, key: ScalarNode, node: Node) -> OfferTariff:

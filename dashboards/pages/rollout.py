@@ -64,9 +64,10 @@ if commitments is not None:
     money = tuple(c for c in commitments.columns if c.endswith("_amount"))
     charts.show("governance_commitments", commitments, money=money,
                 decimals={"studies_share": 2, "amount_share": 2},
-                labels={"establishment_id": "FINESS", "months_live": "mois en production", "committed_studies":
-                        "examens engagés / an", "expected_studies": "examens attendus", "actual_studies": "examens réalisés",
-                        "studies_share": "réalisé / attendu (examens)", "projected_studies": "projection annuelle (examens)",
+                labels={"establishment_id": "FINESS", "months_live": "mois en production",
+                        "committed_studies": "examens engagés / an", "expected_studies": "examens attendus",
+                        "actual_studies": "examens réalisés", "studies_share": "réalisé / attendu (examens)",
+                        "projected_studies": "projection annuelle (examens)",
                         "committed_amount": "montant engagé / an", "expected_amount": "montant attendu",
                         "actual_amount": "montant réalisé", "amount_share": "réalisé / attendu (montant)",
                         "projected_amount": "projection annuelle (montant)", "status": "situation"})  # fmt: skip

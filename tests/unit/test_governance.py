@@ -224,3 +224,27 @@ def test_an_establishment_sees_only_itself_and_not_the_ceiling():
     with pytest.raises(Forbidden):
         ceiling_table(report(), viewer)
     assert validity_table(report(), viewer)["months_left"].to_list() == [10]  # 2012-02-01 to 2012-12-31
+
+
+@pytest.mark.parametrize(("ceiling", "line", "field", "message"), [
+    ('ceiling:\n  amount: "1,5"\n', 2, "ceiling.amount", "decimal comma"),
+    ('ceiling:\n  amount: "100.00"\n  volumes:\n    studies: 10\n', 4, "ceiling.volumes.studies", "unknown metric"),
+    ('ceiling:\n  amount: "100.00"\n  volumes: [10]\n', 3, "ceiling.volumes", "must be a mapping"),
+    ("ceiling:\n  volumes: {}\n", 1, "ceiling.amount", "missing required key 'amount'"),
+])  # fmt: skip
+def test_ceiling_errors_name_line_and_field(tmp_path, ceiling, line, field, message):
+    from analytics.samples.tariff import FRAMEWORK_YAML, write_contract_terms
+
+    write_contract_terms(tmp_path)
+    start = FRAMEWORK_YAML.index("ceiling:\n")
+    end = FRAMEWORK_YAML.index("\n\n", start) + 1
+    (tmp_path / "framework.yaml").write_text(FRAMEWORK_YAML[:start] + ceiling + FRAMEWORK_YAML[end:], encoding="utf-8")
+    first = FRAMEWORK_YAML[:start].count("\n")
+    with pytest.raises(ContractError, match=message) as info:
+        load_tariff(tmp_path)
+    assert (info.value.line, info.value.field) == (first + line, field)
+
+
+def test_the_sample_ceiling():
+    ceiling = load_tariff(REPO / "contracts").ceiling
+    assert (ceiling.amount, ceiling.volumes) == (D("1500000.00"), {"studies_archived": D(2500)})
