@@ -16,6 +16,15 @@ STAGES_FR = {"signed": "signé", "planned": "planifié", "live": "en production"
 SUPPRESSED = "< 10"
 
 
+AGREEMENT_STATUS_FR = {"valid": "en vigueur", "renewal_due": "à renouveler", "expired": "expiré",
+                       "not_started": "pas encore en vigueur"}  # fmt: skip
+COMMITMENT_STATUS_FR = {"on_track": "conforme", "below": "en dessous", "not_live": "pas en production"}
+MEASURES_FR = {"amount": "montant HT (EUR)", "studies_archived": "examens archivés",
+               "storage_gb_month": "stockage (Go·mois)", "retrievals": "récupérations", "shares": "partages",
+               "instances_archived": "instances archivées", "bytes_archived": "volume archivé (octets)",
+               "views": "consultations"}  # fmt: skip
+
+
 def fr_number(value: object, decimals: int = 0) -> str:
     """1234567.891 -> '1 234 567,89' (narrow no-break spaces); None -> '–'."""
     if value is None:

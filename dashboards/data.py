@@ -101,6 +101,18 @@ def drafts(_version: int, viewer: Viewer, filters: Filters) -> list[Invoice]:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
+def governance(_version: int, viewer: Viewer) -> dict[str, pl.DataFrame | None]:
+    """The framework agreement's validity, ceiling and commitments, scoped to the viewer (analytics.reporting)."""
+    from analytics.billing.service import load_contracts
+    from analytics.reporting import governance as gov
+
+    contracts = load_contracts(settings())
+    with published() as con:
+        report = gov.build_report(con, contracts, settings().ledger.url, gov.horizon_as_of(con))
+    return gov.scoped_tables(report, viewer)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
 def issued(viewer: Viewer, filters: Filters) -> pl.DataFrame:
     return finance.issued_invoices(settings().ledger.url, viewer, filters)
 

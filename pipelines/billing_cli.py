@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from analytics.billing.export import LINE_COLUMNS, invoice_dict, line_rows, to_csv, write_drafts
+from analytics.billing.export import LINE_COLUMNS, describe, invoice_dict, line_rows, to_csv, write_drafts
 from analytics.billing.model import METRICS, PARIS, Invoice, Month
 from analytics.errors import SansfilmError
 from pipelines.output import text_table
@@ -90,6 +90,9 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
                 invoices = [i for i in invoices if establishment in (None, i.establishment_id)]
             else:
                 invoices = service.preview(settings, m, establishment)
+                pending = next((i.revision.pending for i in invoices if i.revision and i.revision.pending), None)
+                if pending:
+                    typer.echo(f"revision pending, provisional prices (issuing is refused): {pending}", err=True)
                 if out is not None:
                     write_drafts(out, m, invoices)
         except SansfilmError as exc:
@@ -107,6 +110,8 @@ def emit_invoices(month: Month, invoices: list[Invoice], fmt: str) -> None:
         for i in invoices:
             title = f"{i.number or 'DRAFT'}  {i.establishment_id}  {i.offer}  {month}  active days {i.active_days}/{i.days_in_month}"
             typer.echo(title)
+            if i.revision is not None:
+                typer.echo(("REVISION PENDING: " if i.revision.pending else "") + describe(i.revision))
             rows = [{"code": l.code, "description": l.description, "quantity": l.quantity, "unit_price": l.unit_price,
                      "amount": l.amount} for l in i.lines]  # fmt: skip
             typer.echo(text_table(rows, ["code", "description", "quantity", "unit_price", "amount"]))

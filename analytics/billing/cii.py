@@ -23,6 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from lxml import etree
 
+from analytics.billing.export import describe
 from analytics.billing.model import Invoice, InvoiceLine, Party, round_money
 from analytics.errors import SansfilmError
 
@@ -223,7 +224,8 @@ def invoice_cii_xml(invoice: Invoice, seller: Party, buyer: Party) -> bytes:
     _date(header, "ram:IssueDateTime", invoice.issue_date)
     summary = (f"Facture à l'usage, établissement {invoice.establishment_id}, offre {invoice.offer}, "
                f"période {invoice.month}, {invoice.active_days}/{invoice.days_in_month} jours actifs.")  # fmt: skip
-    for code, text in [(None, summary), *LEGAL_NOTES]:
+    revision = [(None, describe(invoice.revision))] if invoice.revision is not None else []
+    for code, text in [(None, summary), *revision, *LEGAL_NOTES]:
         note = _sub(header, "ram:IncludedNote")
         _sub(note, "ram:Content", text)
         if code:

@@ -35,6 +35,7 @@ from analytics.billing.cii import (
     LEGAL_NOTES, EInvoiceError, due_date, invoice_cii_xml, is_credit_note, payment_terms,
 )  # fmt: skip
 from analytics.billing.cii_check import check_einvoice
+from analytics.billing.export import describe
 from analytics.billing.model import METRICS, Invoice, Party
 
 __all__ = [
@@ -44,7 +45,8 @@ __all__ = [
 
 CSV_COLUMNS = (
     "invoice_number", "establishment_id", "month", "code", "description", "metric", "quantity", "unit_price",
-    "amount", "reference",
+    "amount", "reference", "revision_coefficient", "revision_index", "index_period", "index_value",
+    "index_published_on", "base_index_period", "base_index_value", "base_index_published_on",
 )  # fmt: skip
 
 METRIC_LABELS = {
@@ -70,13 +72,23 @@ def invoice_csv(invoice: Invoice) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
+    revision = _revision_cells(invoice)
     for line in invoice.lines:
         writer.writerow([
             invoice.number or "", invoice.establishment_id, str(invoice.month), line.code, line.description,
             line.metric or "", _plain(line.quantity), _plain(line.unit_price), _plain(line.amount),
-            line.reference or "",
+            line.reference or "", *revision,
         ])  # fmt: skip
     return buffer.getvalue()
+
+
+def _revision_cells(invoice: Invoice) -> list[str]:
+    """The price revision's columns, the same on every row (empty before the first anniversary)."""
+    r = invoice.revision
+    if r is None or r.current is None or r.base is None:
+        return [""] * 8
+    return [_plain(r.coefficient), r.index, str(r.current.period), _plain(r.current.value),
+            r.current.published_on.isoformat(), str(r.base.period), _plain(r.base.value), r.base.published_on.isoformat()]
 
 
 # --- the readable PDF --------------------------------------------------------------------------------------------
@@ -197,6 +209,9 @@ def _story(invoice: Invoice, seller: Party, buyer: Party, establishment_name: st
     story.append(_grid([[k, Paragraph(escape(v), styles["cell"])] for k, v in facts], [40 * mm, 136 * mm],
                        header=False))  # fmt: skip
 
+    if invoice.revision is not None:
+        story.append(Paragraph("Révision des prix", styles["heading"]))
+        story.append(Paragraph(escape(describe(invoice.revision)), styles["base"]))
     story.append(Paragraph(f"Détail (montants hors taxes en {escape(currency)})", styles["heading"]))
     rows: list[list] = [["Désignation", "Quantité", "Prix unitaire", "Montant HT"]]
     for line in invoice.lines:

@@ -7,7 +7,8 @@ import io
 import json
 from pathlib import Path
 
-from analytics.billing.model import Invoice, Month
+from analytics.billing.model import IndexPoint, Invoice, Month, PriceRevision
+from analytics.billing.rules import _fr, _month_fr
 
 
 def invoice_dict(invoice: Invoice) -> dict[str, object]:
@@ -23,11 +24,51 @@ def invoice_dict(invoice: Invoice) -> dict[str, object]:
         "net": str(invoice.net),
         "vat": str(invoice.vat),
         "gross": str(invoice.gross),
+        "revision": revision_dict(invoice.revision),  # added key: the price revision (null before the first one)
     }  # fmt: skip
     if invoice.number:
         data["number"] = invoice.number
         data["issue_date"] = invoice.issue_date.isoformat() if invoice.issue_date else None
     return data
+
+
+def describe(revision: PriceRevision) -> str:
+    """The revision in one French sentence, as printed on the invoice (PDF, XML note)."""
+    c = _fr(revision.coefficient)
+    formula = f"{_fr(revision.a)} + {_fr(revision.b)} × I / I0"
+    since = revision.anniversary.strftime("%d/%m/%Y")
+    if revision.pending or revision.current is None or revision.base is None:
+        return (f"Révision annuelle des prix au {since} en attente de l'indice {revision.index} : prix provisoires au "
+                f"coefficient {c}.")  # fmt: skip
+    return (
+        f"Prix révisés au {since} (révision annuelle, P = P0 × ({formula})) : coefficient {c}, avec I = indice "
+        f"{revision.index} {_of(revision.current.period)} = {_fr(revision.current.value)} (publié le "
+        f"{revision.current.published_on:%d/%m/%Y}) et I0 = indice {revision.index} {_of(revision.base.period)} "
+        f"= {_fr(revision.base.value)} (publié le {revision.base.published_on:%d/%m/%Y})."
+    )
+
+
+def revision_dict(revision: PriceRevision | None) -> dict[str, object] | None:
+    """The revision as JSON-ready data (decimals as strings), for `sansfilm bill --format json` and the drafts."""
+    if revision is None:
+        return None
+
+    def point(p: IndexPoint | None) -> dict[str, str] | None:
+        return None if p is None else {"period": str(p.period), "value": str(p.value),
+                                       "published_on": p.published_on.isoformat()}  # fmt: skip
+
+    return {
+        "status": "pending" if revision.pending else "applied", "index": revision.index,
+        "coefficient": str(revision.coefficient), "a": str(revision.a), "b": str(revision.b),
+        "anniversary": revision.anniversary.isoformat(), "current": point(revision.current),
+        "base": point(revision.base), "pending": revision.pending,
+    }  # fmt: skip
+
+
+def _of(month: Month) -> str:
+    """'de janvier 2012', 'd'octobre 2009': French elides 'de' before a vowel."""
+    name = _month_fr(month)
+    return f"d'{name}" if name[0] in "aeiouy" else f"de {name}"
 
 
 def to_csv(rows: list[dict[str, object]], columns: list[str]) -> str:
@@ -49,7 +90,7 @@ def write_drafts(out: Path, month: Month, invoices: list[Invoice]) -> Path:
 
 
 LINE_COLUMNS = ["month", "number", "establishment_id", "offer", "active_days", "code", "description", "metric",
-                "quantity", "unit_price", "amount", "reference"]  # fmt: skip
+                "quantity", "unit_price", "amount", "reference", "revision_coefficient"]  # fmt: skip
 
 
 def line_rows(month: Month, invoices: list[Invoice]) -> list[dict[str, object]]:
@@ -57,6 +98,7 @@ def line_rows(month: Month, invoices: list[Invoice]) -> list[dict[str, object]]:
         {"month": str(month), "number": i.number or "", "establishment_id": i.establishment_id, "offer": i.offer,
          "active_days": i.active_days, "code": l.code, "description": l.description, "metric": l.metric or "",
          "quantity": str(l.quantity), "unit_price": str(l.unit_price), "amount": str(l.amount),
-         "reference": l.reference or ""}
+         "reference": l.reference or "",
+         "revision_coefficient": str(i.revision.coefficient) if i.revision else ""}
         for i in invoices for l in i.lines
     ]  # fmt: skip

@@ -35,7 +35,7 @@ from sqlalchemy import (
 )  # fmt: skip
 from sqlalchemy.engine import make_url
 
-from analytics.billing.model import Invoice, InvoiceLine, Month
+from analytics.billing.model import IndexPoint, Invoice, InvoiceLine, Month, PriceRevision
 from analytics.errors import SansfilmError
 
 NUMBER_PREFIX = "RSF-"
@@ -148,11 +148,28 @@ invoice_usage = Table(
     Column("quantity", ExactDecimal, nullable=False),
 )  # fmt: skip
 
+invoice_revision = Table(
+    "invoice_revision", metadata,  # the price revision an invoice's prices carry (none before the first anniversary)
+    Column("invoice_number", ForeignKey(invoice.c.number), primary_key=True),
+    Column("index_name", String(64), nullable=False),
+    Column("a", ExactDecimal, nullable=False),
+    Column("b", ExactDecimal, nullable=False),
+    Column("coefficient", ExactDecimal, nullable=False),
+    Column("anniversary", Date, nullable=False),
+    Column("current_period", String(7), nullable=False),
+    Column("current_value", ExactDecimal, nullable=False),
+    Column("current_published_on", Date, nullable=False),
+    Column("base_period", String(7), nullable=False),
+    Column("base_value", ExactDecimal, nullable=False),
+    Column("base_published_on", Date, nullable=False),
+)  # fmt: skip
+
 # What the database itself refuses, on top of an API without update or delete: (trigger, table, operation, unless).
 _STEP_BACK = "NEW.last_value < OLD.last_value OR NEW.name <> OLD.name"
 _GUARDS = [
     (f"{table}_no_{op.lower()}", table, op, None)
-    for table in ("issued_month", "invoice", "invoice_line", "invoice_usage") for op in ("UPDATE", "DELETE")
+    for table in ("issued_month", "invoice", "invoice_line", "invoice_usage", "invoice_revision")
+    for op in ("UPDATE", "DELETE")
 ] + [("invoice_sequence_no_step_back", "invoice_sequence", "UPDATE", _STEP_BACK),
      ("invoice_sequence_no_delete", "invoice_sequence", "DELETE", None)]  # fmt: skip
 _REFUSED = "sansfilm ledger: {op} on {table} refused: issued invoices are immutable"
@@ -255,6 +272,17 @@ class Ledger:
         for table, rows in ((invoice_line, lines), (invoice_usage, usage)):
             if rows:
                 conn.execute(table.insert(), rows)
+        if (revision := draft.revision) is not None:
+            if revision.pending or revision.current is None or revision.base is None:
+                raise LedgerError(f"invoice of {draft.establishment_id} for {draft.month}: revision pending "
+                                  f"({revision.pending}); nothing issued")  # fmt: skip
+            conn.execute(invoice_revision.insert().values(
+                invoice_number=number, index_name=revision.index, a=revision.a, b=revision.b,
+                coefficient=revision.coefficient, anniversary=revision.anniversary,
+                current_period=str(revision.current.period), current_value=revision.current.value,
+                current_published_on=revision.current.published_on, base_period=str(revision.base.period),
+                base_value=revision.base.value, base_published_on=revision.base.published_on,
+            ))  # fmt: skip
 
     def _check_chronology(self, conn: Connection, issue_date: date) -> None:
         query = select(invoice.c.number, invoice.c.issue_date).order_by(invoice.c.seq.desc()).limit(1)
@@ -309,13 +337,14 @@ class Ledger:
             )  # fmt: skip
         for row in _children(conn, invoice_usage, where):
             usage[row.invoice_number][row.metric] = row.quantity
+        revisions = {row.invoice_number: _revision(row) for row in _children(conn, invoice_revision, where)}
         result = []
         for h in heads:
             issued = Invoice(
                 establishment_id=h.establishment_id, month=Month.parse(h.month), offer=h.offer,
                 active_days=h.active_days, days_in_month=h.days_in_month, lines=tuple(lines[h.number]),
                 vat_rate=h.vat_rate, currency=h.currency, contract_id=h.contract_id, number=h.number,
-                issue_date=h.issue_date, usage=usage[h.number],
+                issue_date=h.issue_date, usage=usage[h.number], revision=revisions.get(h.number),
             )  # fmt: skip
             if (issued.net, issued.vat, issued.gross) != (h.net, h.vat, h.gross):
                 raise LedgerError(
@@ -364,7 +393,16 @@ class Ledger:
 
 def _children(conn: Connection, table: Table, where: Any) -> Any:
     on = table.c.invoice_number == invoice.c.number
-    return conn.execute(select(table).join(invoice, on).where(where).order_by(invoice.c.seq, table.c.position))
+    order = [invoice.c.seq, table.c.position] if "position" in table.c else [invoice.c.seq]
+    return conn.execute(select(table).join(invoice, on).where(where).order_by(*order))
+
+
+def _revision(row: Any) -> PriceRevision:
+    return PriceRevision(
+        row.index_name, row.a, row.b, row.coefficient, row.anniversary,
+        IndexPoint(Month.parse(row.current_period), row.current_value, row.current_published_on),
+        IndexPoint(Month.parse(row.base_period), row.base_value, row.base_published_on),
+    )  # fmt: skip
 
 
 def _validate(month: Month, invoices: Sequence[Invoice], inputs_sha256: str) -> None:

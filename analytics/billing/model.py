@@ -89,6 +89,33 @@ class InvoiceLine:
 
 
 @dataclass(frozen=True, slots=True)
+class IndexPoint:
+    """One published value of a price index: the month it measures, the value, the day it was published."""
+
+    period: Month
+    value: Decimal
+    published_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class PriceRevision:
+    """The annual price revision an invoice's prices carry: P = P0 x coefficient, coefficient = a + b x I / I0.
+
+    `pending` is set on drafts only, when the value I of the index is not in the index file yet: the coefficient is
+    then the provisional one (the previous anniversary's, or 1) and issuing is refused (see `billing.revision`).
+    """
+
+    index: str
+    a: Decimal
+    b: Decimal
+    coefficient: Decimal
+    anniversary: date  # the anniversary of the agreement from which this coefficient applies
+    current: IndexPoint | None  # I; None only when pending
+    base: IndexPoint | None  # I0; None only when pending
+    pending: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Invoice:
     establishment_id: str
     month: Month
@@ -102,6 +129,7 @@ class Invoice:
     number: str | None = None  # set when issued
     issue_date: date | None = None  # set when issued
     usage: dict[str, Decimal] = field(default_factory=dict)  # the usage statement the lines were computed from
+    revision: PriceRevision | None = None  # None before the first anniversary or without a revision clause
 
     @property
     def net(self) -> Decimal:

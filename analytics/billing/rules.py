@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 from analytics.billing.model import METRICS, Invoice, InvoiceLine, Month, round_money
+from analytics.billing.revision import revised_offer, revision_for
 from analytics.billing.tariff import CONTINUOUS_METRICS, Charge, Tariff
 from analytics.errors import ContractError
 from analytics.registry import Establishment
@@ -97,6 +98,10 @@ def draft_invoice(
             tariff.path, f"offer {establishment.offer} of establishment {establishment.establishment_id} has no prices",
             field=f"offers.{establishment.offer}",
         )  # fmt: skip
+    revision = revision_for(tariff, month)
+    if revision is not None:
+        assert tariff.revision is not None
+        offer = revised_offer(offer, revision, tariff.revision)
     share = _DIVISION.divide(Decimal(days), Decimal(month.days))  # exactly 1 for a full month
     prorata = f"{days} jours sur {month.days}"
     subscription = InvoiceLine(
@@ -129,6 +134,7 @@ def draft_invoice(
         currency=tariff.currency,
         contract_id=tariff.contract_id,
         usage=usage,
+        revision=revision,
     )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from analytics import metering, warehouse
 from analytics.billing.credits import SLA, credit_lines, subscription_fees
 from analytics.billing.model import Invoice, InvoiceLine, Month, Party
+from analytics.billing.revision import require_revision_indices
 from analytics.billing.rules import active_days, draft_invoice, regularisation_lines
 from analytics.billing.tariff import Tariff, load_tariff
 from analytics.config import Settings
@@ -34,7 +35,8 @@ class Contracts:
     def fingerprint(self) -> str:
         """Hash of the contract files an invoice is computed from (part of its inputs hash)."""
         digest = hashlib.sha256()
-        for path in (self.registry.path, self.tariff.path):
+        index = (self.tariff.price_index.path,) if self.tariff.price_index else ()
+        for path in (self.registry.path, self.tariff.path, *index):
             digest.update(path.read_bytes())
         if self.service_levels is not None:
             digest.update(self.service_levels.path.read_bytes())
@@ -148,7 +150,7 @@ def inputs_sha256(contracts: Contracts, invoices: list[Invoice]) -> str:
                 "establishment_id": i.establishment_id, "month": str(i.month),
                 "usage": {k: str(v) for k, v in sorted(i.usage.items())},
                 "lines": [[l.code, str(l.quantity), str(l.unit_price), str(l.amount), l.reference] for l in i.lines],
-            }
+            } | ({"revision": str(i.revision.coefficient)} if i.revision else {})
             for i in invoices
         ],
     }  # fmt: skip
@@ -224,6 +226,8 @@ def issue(settings: Settings, month: Month, *, issue_date: date, out_dir: Path |
         if later and month not in issued_months:
             raise ContractError(settings.ledger.url.split("@")[-1], f"months are issued in order: {later[-1]} is "
                                 f"already issued, {month} cannot be issued after it")  # fmt: skip
+        if month not in issued_months:
+            require_revision_indices(contracts.tariff, month)  # a missing index value: refuse, write nothing
         drafts = [] if month in issued_months else preview(settings, month)
         # the ledger decides atomically: a concurrent or repeated call finds the month issued and changes nothing
         result = ledger.issue_month(month, drafts, inputs_sha256=inputs_sha256(contracts, drafts), issue_date=issue_date)

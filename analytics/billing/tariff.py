@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -19,12 +19,14 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from analytics.billing.model import METRICS, Party
+from analytics.billing.model import METRICS, Month, Party
+from analytics.billing.price_index import PriceIndex, load_price_index
 from analytics.errors import ContractError
 from analytics.registry import OFFERS, luhn_ok
 
 TARIFF_FILE = "framework.yaml"
 MODELS = ("per_unit", "graduated", "volume")
+REVISION_RULES = ("last_published",)
 CONTINUOUS_METRICS = ("storage_gb_month",)  # every other metric is a count: its tier bounds are whole numbers
 
 _STANDARD_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("map", "seq", "str", "int", "float", "null", "bool", "timestamp")}
@@ -57,6 +59,28 @@ class OfferTariff:
 
 
 @dataclass(frozen=True)
+class RevisionTerms:
+    """The revision clause: P = P0 x (a + b x I / I0), rules in `billing.revision`."""
+
+    index: str  # the series name in price_index.csv
+    a: Decimal  # fixed part
+    b: Decimal  # indexed part; a + b = 1
+    base_period: Month  # I0 is the index value of this month
+    max_lag_months: int  # I's month is at most this many months before the anniversary's month
+    coefficient_decimals: int
+    unit_price_decimals: int  # revised unit and tier prices
+    fee_decimals: int  # revised monthly fees and minimums
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """The agreement's maximum over its whole life (framework governance), excluding VAT."""
+
+    amount: Decimal
+    volumes: dict[str, Decimal]  # metric -> maximum quantity over the agreement (optional caps)
+
+
+@dataclass(frozen=True)
 class Tariff:
     path: Path
     contract_id: str
@@ -66,6 +90,9 @@ class Tariff:
     valid_to: date
     offers: dict[str, OfferTariff]
     seller: Party | None
+    revision: RevisionTerms | None = None
+    price_index: PriceIndex | None = None  # loaded when there is a revision clause
+    ceiling: Ceiling | None = None
 
 
 def load_tariff(contracts_dir: Path, offers_in_use: Iterable[str] = ()) -> Tariff:
@@ -87,7 +114,10 @@ def load_tariff(contracts_dir: Path, offers_in_use: Iterable[str] = ()) -> Tarif
         raise ContractError(path, f"is not valid YAML: {exc}") from None
     if root is None:
         raise ContractError(path, "is empty", line=1)
-    return _Reader(path).tariff(root, tuple(offers_in_use))
+    tariff = _Reader(path).tariff(root, tuple(offers_in_use))
+    if tariff.revision is not None:
+        tariff = replace(tariff, price_index=load_price_index(path.parent))
+    return tariff
 
 
 class _Reader:
@@ -201,7 +231,8 @@ class _Reader:
 
     def tariff(self, root: Node, offers_in_use: tuple[str, ...]) -> Tariff:
         top = self.mapping(
-            root, "", ("contract_id", "currency", "vat_rate", "valid_from", "valid_to", "offers"), ("seller",)
+            root, "", ("contract_id", "currency", "vat_rate", "valid_from", "valid_to", "offers"),
+            ("seller", "revision", "ceiling"),
         )
         contract_id = self.text(*top["contract_id"], "contract_id")
         currency = self.text(*top["currency"], "currency")
@@ -229,7 +260,69 @@ class _Reader:
                     offers_key, f"offers.{code}", f"offer {code} is used by the registry but has no prices here"
                 )
         seller = self.seller(*top["seller"]) if "seller" in top else None
-        return Tariff(self.path, contract_id, currency, vat_rate, valid_from, valid_to, offers, seller)
+        revision = self.revision(*top["revision"], valid_from) if "revision" in top else None
+        ceiling = self.ceiling(*top["ceiling"]) if "ceiling" in top else None
+        return Tariff(self.path, contract_id, currency, vat_rate, valid_from, valid_to, offers, seller, revision,
+                      None, ceiling)  # fmt: skip
+
+    def revision(self, key: ScalarNode, node: Node, valid_from: date) -> RevisionTerms:
+        """The price revision clause; a + b must be exactly 1 and I0's month must precede the agreement's start."""
+        entries = self.mapping(
+            node, "revision", ("index", "a", "b", "base_period", "current", "max_lag_months", "coefficient_decimals",
+                               "unit_price_decimals", "fee_decimals"), owner=key,
+        )  # fmt: skip
+        index = self.text(*entries["index"], "revision.index")
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", index):
+            raise self.fail(entries["index"][1], "revision.index", f"'{index}' is not an index name (e.g. SYNTEC)")
+        a = self.decimal(*entries["a"], "revision.a", what="a share")
+        b = self.decimal(*entries["b"], "revision.b", what="a share")
+        if a + b != 1:
+            raise self.fail(entries["b"][1], "revision.b", f"a + b must be 1 (got {a} + {b} = {a + b})")
+        if b == 0:
+            raise self.fail(entries["b"][1], "revision.b", "must be greater than 0 (b = 0 revises nothing)")
+        period_text = self.text(*entries["base_period"], "revision.base_period")
+        try:
+            base_period = Month.parse(period_text)
+        except ValueError:
+            raise self.fail(entries["base_period"][1], "revision.base_period",
+                            f"'{period_text}' is not a month (YYYY-MM)") from None  # fmt: skip
+        if base_period.first_day >= valid_from:
+            raise self.fail(entries["base_period"][1], "revision.base_period",
+                            f"{base_period} is not before the agreement's start ({valid_from})")  # fmt: skip
+        current = self.text(*entries["current"], "revision.current")
+        if current not in REVISION_RULES:
+            raise self.fail(entries["current"][1], "revision.current",
+                            f"unknown rule '{current}' (expected: {', '.join(REVISION_RULES)})")  # fmt: skip
+        lag = self.whole(*entries["max_lag_months"], "revision.max_lag_months", 0, 24)
+        decimals = {name: self.whole(*entries[name], f"revision.{name}", 0, 6)
+                    for name in ("coefficient_decimals", "unit_price_decimals", "fee_decimals")}  # fmt: skip
+        if decimals["fee_decimals"] < 2:
+            raise self.fail(entries["fee_decimals"][1], "revision.fee_decimals", "fees are amounts: at least 2 decimals")
+        return RevisionTerms(index, a, b, base_period, lag, **decimals)
+
+    def ceiling(self, key: ScalarNode, node: Node) -> Ceiling:
+        entries = self.mapping(node, "ceiling", ("amount",), ("volumes",), owner=key)
+        amount = self.decimal(*entries["amount"], "ceiling.amount")
+        volumes: dict[str, Decimal] = {}
+        if "volumes" in entries:
+            volumes_key, volumes_node = entries["volumes"]
+            self.check_tag(volumes_node, "ceiling.volumes")
+            if not isinstance(volumes_node, MappingNode):
+                raise self.fail(volumes_key, "ceiling.volumes", "must be a mapping of metrics to maximum quantities")
+            for metric, (metric_key, value) in self.entries(volumes_node, "ceiling.volumes").items():
+                if metric not in METRICS:
+                    raise self.fail(metric_key, f"ceiling.volumes.{metric}",
+                                    f"unknown metric '{metric}' (expected: {', '.join(METRICS)})")  # fmt: skip
+                volumes[metric] = self.decimal(metric_key, value, f"ceiling.volumes.{metric}", what="a quantity")
+        return Ceiling(amount, volumes)
+
+    def whole(self, key: ScalarNode, node: Node, field: str, low: int, high: int) -> int:
+        value = self.scalar(key, node, field)
+        raw = value.value.strip()
+        if value.tag not in _NUMBER_TAGS or not re.fullmatch(r"\d+", raw) or not low <= int(raw) <= high:
+            message = f"'{value.value}' is not a whole number from {low} to {high}"
+            raise self.fail(self.line_node(key, value), field, message)
+        return int(raw)
 
     def offer(self, code: str, key: ScalarNode, node: Node) -> OfferTariff:
         field = f"offers.{code}"

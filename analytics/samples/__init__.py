@@ -26,7 +26,7 @@ from analytics.samples.events import plan_events
 from analytics.samples.plan import plan_studies
 from analytics.samples.registry import build_sites, write_registry
 from analytics.samples.service_levels import write_service_levels
-from analytics.samples.tariff import write_tariff
+from analytics.samples.tariff import write_commitments, write_contract_terms
 
 __all__ = ["CorpusSummary", "generate_corpus", "restore_reception_times"]
 
@@ -76,8 +76,10 @@ def generate_corpus(
     registry = out / REGISTRY_PATH
     write_registry(registry, sites)
     total += registry.stat().st_size
-    total += write_tariff(registry.parent).stat().st_size
+    total += sum(path.stat().st_size for path in write_contract_terms(registry.parent))
     total += write_service_levels(registry.parent).stat().st_size
+    committed = [(s.establishment.establishment_id, s.offer, s.daily_studies) for s in sites if s.establishment]
+    total += write_commitments(registry.parent, committed).stat().st_size
 
     pixels = random.Random(f"{seed}:pixels")
     files: list[WrittenFile] = []

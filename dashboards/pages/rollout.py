@@ -36,3 +36,38 @@ charts.show("rollout_adoption", adoption.select("month", "name", "months_live", 
             charts.line(adoption, "month", "studies", "name", {"month": "mois", "studies": "examens", "name": ""}),
             labels={"month": "mois", "name": "établissement", "months_live": "mois depuis le démarrage",
                     "studies": "examens"})  # fmt: skip
+
+st.subheader("Accord-cadre : échéance, plafond et engagements")
+governance = data.governance(data.version(), viewer)
+validity = governance["validity"].row(0, named=True)
+cols = st.columns(3)
+cols[0].metric("Fin de l'accord-cadre", charts.fr_date(validity["valid_to"]))
+cols[1].metric("Mois restants", charts.fr_number(validity["months_left"]))
+cols[2].metric("Situation", charts.AGREEMENT_STATUS_FR[validity["status"]])
+if validity["status"] in ("renewal_due", "expired"):
+    st.warning(f"Moins de {validity['alert_months']} mois avant la fin de l'accord-cadre "
+               f"({charts.fr_date(validity['valid_to'])}) : préparer son renouvellement.")  # fmt: skip
+st.caption(f"Au {charts.fr_date(validity['as_of'])} (lendemain des dernières données) ; mois complets seulement.")
+if governance["ceiling"] is not None:
+    ceiling = governance["ceiling"].with_columns(
+        pl.col("measure").replace_strict(charts.MEASURES_FR, default=pl.col("measure")),
+        (pl.col("share", "projected_share") * 100),
+    )
+    charts.show("governance_ceiling", ceiling, decimals={"share": 1, "projected_share": 1},
+                labels={"measure": "mesure", "ceiling": "plafond", "consumed": "consommé", "share": "consommé (%)",
+                        "monthly_rate": "rythme mensuel", "months_remaining": "mois restants",
+                        "projected": "projection à échéance", "projected_share": "projection (%)"})  # fmt: skip
+commitments = governance["commitments"]
+if commitments is not None:
+    commitments = commitments.with_columns(
+        pl.col("status").replace_strict(charts.COMMITMENT_STATUS_FR, default=pl.col("status")))
+    money = tuple(c for c in commitments.columns if c.endswith("_amount"))
+    charts.show("governance_commitments", commitments, money=money,
+                decimals={"studies_share": 2, "amount_share": 2},
+                labels={"establishment_id": "FINESS", "months_live": "mois en production",
+                        "committed_studies": "examens engagés / an", "expected_studies": "examens attendus",
+                        "actual_studies": "examens réalisés", "studies_share": "réalisé / attendu (examens)",
+                        "projected_studies": "projection annuelle (examens)",
+                        "committed_amount": "montant engagé / an", "expected_amount": "montant attendu",
+                        "actual_amount": "montant réalisé", "amount_share": "réalisé / attendu (montant)",
+                        "projected_amount": "projection annuelle (montant)", "status": "situation"})  # fmt: skip

@@ -62,6 +62,9 @@ def build_billing_definitions(settings: Settings, start: date):
             "invoices": len(invoices),
             "net_total": str(sum((i.net for i in invoices), start=0)),
             "folder": dg.MetadataValue.path(str(folder)),
+            # the price revision the month is priced at; "pending" blocks issuing until the index value is added
+            "revision": next((f"{i.revision.coefficient} ({'pending' if i.revision.pending else 'applied'})"
+                              for i in invoices if i.revision), "none"),
         })  # fmt: skip
 
     draft_job = dg.define_asset_job(DRAFT_JOB, selection=[USAGE_KEY, DRAFTS_KEY],

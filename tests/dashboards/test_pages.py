@@ -21,7 +21,8 @@ PAGES = {  # role -> pages it gets
 }
 EXPECTED = {  # page -> (metric label, value) from the sample
     "rollout": ("En production", "10"),
-    "finance": ("Total HT sur la période", "335\u202f597,72\u202f€"),
+    # drafts at the revised prices: January-March 2012 x 1.0238, April-December x 1.0419 (docs/billing.md)
+    "finance": ("Total HT sur la période", "348\u202f609,68\u202f€"),
     "regional": ("Examens sur la période", "479"),
     "operator": ("Stocké fin déc. 2012", "3,73 Mo"),
     "quality": ("Examens non attribués sur la période", "16"),
@@ -98,3 +99,27 @@ def test_operator_page_shows_the_sample_missed_service_level(app):
     at = app("operator")
     at.switch_page("pages/operator.py").run()
     assert _metrics(at).get("Niveaux manqués sur la période") == "1", _metrics(at)
+
+
+def _tables(at: AppTest) -> list:
+    return [frame.value for frame in at.dataframe]
+
+
+def test_rollout_shows_the_framework_agreement_with_money_for_the_gcs_only(app):
+    gcs = app("gcs")
+    gcs.switch_page("pages/rollout.py").run()
+    assert not gcs.exception
+    metrics = _metrics(gcs)
+    # the sample's data ends in December 2012: as of 2013-01-01, 26 months to 2015-03-31
+    assert (metrics["Fin de l'accord-cadre"], metrics["Mois restants"], metrics["Situation"]) == (
+        "31/03/2015", "26", "en vigueur")
+    ceiling = next(t for t in _tables(gcs) if "plafond" in t.columns)
+    assert list(ceiling["mesure"]) == ["montant HT (EUR)", "examens archivés"]
+    commitments = next(t for t in _tables(gcs) if "FINESS" in t.columns)
+    assert len(commitments) == 12 and "montant réalisé" in commitments.columns
+    operator = app("operator")
+    operator.switch_page("pages/rollout.py").run()
+    ceiling = next(t for t in _tables(operator) if "plafond" in t.columns)
+    assert list(ceiling["mesure"]) == ["examens archivés"]
+    commitments = next(t for t in _tables(operator) if "FINESS" in t.columns)
+    assert not [c for c in commitments.columns if "montant" in c]

@@ -148,3 +148,16 @@ def test_period_totals_are_suppressed_on_the_total_not_summed_from_months(con):
         assert studies in (None, truth[dimension])
     summed_months = monthly.group_by("dimension").agg(pl.col("studies").sum())
     assert period["studies"].sum() > summed_months["studies"].sum()  # the undercount this avoids
+
+
+def test_governance_tables_are_scoped(published, con):
+    from analytics.reporting import governance
+
+    report = governance.build_report(con, load_contracts(published), published.ledger.url, governance.horizon_as_of(con))
+    mine = governance.scoped_tables(report, ELOI_VIEWER)
+    assert mine["ceiling"] is None and mine["commitments"]["establishment_id"].to_list() == [ELOI]
+    ars = governance.scoped_tables(report, ARS)
+    assert ars["commitments"] is None and "amount" not in ars["ceiling"]["measure"].to_list()
+    everything = governance.scoped_tables(report, GCS)
+    assert everything["ceiling"]["measure"].to_list() == ["amount", "studies_archived"]
+    assert everything["commitments"].height == 12

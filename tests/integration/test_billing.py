@@ -56,12 +56,20 @@ def test_preview_changes_nothing_and_follows_the_json_contract(corpus):
     preview = bill(corpus, "--month", "2012-03")
     assert preview["month"] == "2012-03"
     invoice = next(i for i in preview["invoices"] if i["establishment_id"] == A)
-    assert set(invoice) == {"establishment_id", "offer", "active_days", "lines", "net", "vat", "gross"}
+    assert set(invoice) == {"establishment_id", "offer", "active_days", "lines", "net", "vat", "gross", "revision"}
     assert set(invoice["lines"][0]) >= {"code", "description", "metric", "quantity", "unit_price", "amount"}
-    assert invoice["lines"][0] == {**invoice["lines"][0], "code": "SUBSCRIPTION", "metric": None, "amount": "1800.00"}
+    # March 2012 is priced at the 2011 anniversary's coefficient: 0.15 + 0.85 x 235.4 / 229.0 = 1.02375... -> 1.0238
+    assert invoice["revision"] == {
+        "status": "applied", "index": "SYNTEC", "coefficient": "1.0238", "a": "0.15", "b": "0.85",
+        "anniversary": "2011-04-01", "current": {"period": "2011-02", "value": "235.4", "published_on": "2011-03-29"},
+        "base": {"period": "2009-10", "value": "229.0", "published_on": "2009-11-27"}, "pending": None,
+    }  # fmt: skip
+    # 1800.00 x 1.0238 = 1842.84
+    assert invoice["lines"][0] == {**invoice["lines"][0], "code": "SUBSCRIPTION", "metric": None, "amount": "1842.84"}
     studies = next(l for l in invoice["lines"] if l["metric"] == "studies_archived")
-    # study .1 from A's files, and .2 to .5 known only from receipt events sent by A's AE title: 5 x 2.40
-    assert (studies["quantity"], studies["amount"]) == ("5", "12.00")
+    # study .1 from A's files, and .2 to .5 known only from receipt events sent by A's AE title: 5 x 2.4571
+    # (2.40 x 1.0238 = 2.45712, half-up to 4 decimals) = 12.2855 -> 12.29
+    assert (studies["quantity"], studies["unit_price"], studies["amount"]) == ("5", "2.4571", "12.29")
     assert Decimal(invoice["gross"]) == Decimal(invoice["net"]) + Decimal(invoice["vat"])
     assert Ledger(corpus.ledger.url).issued_months() == []
     only_b = bill(corpus, "--month", "2012-03", "--establishment", B)
@@ -96,19 +104,46 @@ def test_late_data_after_issue_gives_regularisation_lines_next_month(corpus):
     outcome = service.issue(corpus, APRIL, issue_date=date(2012, 5, 2))
     april_a = next(i for i in outcome.invoices if i.establishment_id == A)
     regul = [l for l in april_a.lines if l.code.startswith("REGUL:")]
-    # one more study (+2.40) under the minimum commitment: the top-up shrinks by as much (-2.40); the stored
-    # gigabytes grow by a few kilobytes, a quantity correction worth 0.00
-    assert {l.code: l.amount for l in regul} == {"REGUL:studies_archived:T1": Decimal("2.40"),
-                                                "REGUL:MINIMUM": Decimal("-2.40"),
+    # one more study at March's revised price 2.4571: 6 x 2.4571 = 14.7426 -> 14.74 instead of 5 x 2.4571 = 12.2855
+    # -> 12.29, so +2.45; under the minimum commitment the top-up shrinks by as much (-2.45); the stored gigabytes
+    # grow by a few kilobytes, a quantity correction worth 0.00
+    assert {l.code: l.amount for l in regul} == {"REGUL:studies_archived:T1": Decimal("2.45"),
+                                                "REGUL:MINIMUM": Decimal("-2.45"),
                                                 "REGUL:storage_gb_month": Decimal("0.00")}  # fmt: skip
     studies = next(l for l in regul if l.code == "REGUL:studies_archived:T1")
-    assert (studies.quantity, studies.unit_price, studies.amount) == (Decimal(1), Decimal("2.40"), Decimal("2.40"))
+    assert (studies.quantity, studies.unit_price, studies.amount) == (Decimal(1), Decimal("2.4571"), Decimal("2.45"))
+    # April is priced at the 2012 anniversary's coefficient (1.0419), the regularisation at March's (1.0238)
+    assert april_a.revision.coefficient == Decimal("1.0419") and march_a.revision.coefficient == Decimal("1.0238")
     assert all(l.reference == march_a.number == "RSF-000001" for l in regul)
     # the issued March invoice itself is untouched
     assert Ledger(corpus.ledger.url).invoices_for_month(MARCH)[0] == march_a
     # and issuing May finds nothing more to correct
     may = service.issue(corpus, Month(2012, 5), issue_date=date(2012, 6, 1))
     assert not [l for i in may.invoices for l in i.lines if l.code.startswith("REGUL:")]
+
+
+def test_a_missing_index_value_refuses_issuing_and_writes_nothing(corpus, tmp_path):
+    index = corpus.contracts.dir / "price_index.csv"
+    # keep the values up to October 2010: at the 2011-04-01 anniversary, January 2011 (or later) is needed
+    kept = [line for line in index.read_text(encoding="utf-8").splitlines(keepends=True)
+            if not line.startswith(("SYNTEC,2010-11", "SYNTEC,2010-12", "SYNTEC,2011", "SYNTEC,2012"))]  # fmt: skip
+    index.write_text("".join(kept), encoding="utf-8")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["--config", str(corpus.config_path), "bill", "--month", "2012-03", "--issue",
+                                 "--issue-date", "2012-04-02", "--out", str(out)])  # fmt: skip
+    assert result.exit_code == 2
+    message = " ".join(result.stderr.split())
+    assert "price index SYNTEC" in message and "2011-01" in message and "price_index.csv" in message
+    assert "last listed before it is 2010-10" in message
+    with Ledger(corpus.ledger.url) as ledger:
+        assert ledger.issued_months() == [] and ledger.invoices_for_month(MARCH) == []
+    assert not out.exists()
+    # a preview still works: the month is "revision pending", priced provisionally (first year: coefficient 1)
+    preview = runner.invoke(app, ["--config", str(corpus.config_path), "bill", "--month", "2012-03", "--format", "json"])
+    assert preview.exit_code == 0 and "revision pending" in preview.stderr
+    invoice = json.loads(preview.stdout)["invoices"][0]
+    assert (invoice["revision"]["status"], invoice["revision"]["coefficient"]) == ("pending", "1")
+    assert invoice["lines"][0]["amount"] == "1800.00"
 
 
 def test_months_are_issued_in_order(corpus):
@@ -165,3 +200,33 @@ def test_usage_json_contract_and_duplicated_logs_count_once(corpus):
     operations.harvest(corpus)
     operations.build_warehouse(corpus)
     assert usage() == first
+
+
+def test_governance_command_counts_issued_invoices_and_drafts(corpus):
+    service.issue(corpus, MARCH, issue_date=date(2012, 4, 2))
+    service.meter(corpus, [APRIL])
+    operations.build_warehouse(corpus)  # publishes the metered usage for readers
+    (corpus.contracts.dir / "commitments.csv").write_text(
+        f"establishment_id,studies_per_year,amount_per_year\n{A},120,24000.00\n", encoding="utf-8")
+    result = runner.invoke(app, ["--config", str(corpus.config_path), "governance", "--as-of", "2012-05-01",
+                                 "--format", "json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    # 2012-05-01 -> 2015-03-31: 34 months and 30 days
+    assert report["validity"] == {**report["validity"], "months_left": 34, "status": "valid", "as_of": "2012-05-01"}
+    with Ledger(corpus.ledger.url) as ledger:
+        march = {i.establishment_id: i.net for i in ledger.invoices_for_month(MARCH)}
+    april = {i.establishment_id: i.net for i in service.draft_month(service.load_contracts(corpus), APRIL,
+                                                                    service.meter(corpus, [APRIL])[APRIL])}  # fmt: skip
+    assert report["months_counted"] == ["2012-03", "2012-04"] and report["drafted_months"] == ["2012-04"]
+    amount = next(c for c in report["ceiling"] if c["measure"] == "amount")
+    consumed = sum(march.values()) + sum(april.values())
+    assert (Decimal(amount["consumed"]), Decimal(amount["issued"])) == (consumed, sum(march.values()))
+    assert Decimal(amount["share"]) == (consumed / Decimal("1500000.00")).quantize(Decimal("0.0001"))
+    # 2012-04-01 starts the agreement's third year: A's April, its only month live in it so far, against 120 / 12
+    (commitment,) = report["commitments"]
+    assert (commitment["establishment_id"], commitment["months_live"], commitment["expected_studies"],
+            commitment["expected_amount"]) == (A, 1, "10", "2000.00")
+    assert Decimal(commitment["actual_amount"]) == april[A]
+    table = runner.invoke(app, ["--config", str(corpus.config_path), "governance", "--as-of", "2014-06-01"])
+    assert table.exit_code == 0 and "9 months left" in table.stdout and "renouvellement à lancer" in table.stdout

@@ -36,7 +36,8 @@ def test_committed_sample_is_what_the_generator_makes(tmp_path):
     assert committed == made
     for rel in sorted(made):
         assert hashlib.sha256((SAMPLE / rel).read_bytes()).digest() == hashlib.sha256((fresh / rel).read_bytes()).digest(), rel
-    assert (REPO / "contracts" / "establishments.csv").read_bytes() == (SAMPLE / "contracts" / "establishments.csv").read_bytes()
+    for name in ("establishments.csv", "framework.yaml", "price_index.csv", "commitments.csv"):
+        assert (REPO / "contracts" / name).read_bytes() == (SAMPLE / "contracts" / name).read_bytes(), name
 
 
 def test_each_source_is_harvested_completely(harvested):

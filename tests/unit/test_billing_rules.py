@@ -391,6 +391,12 @@ def test_worked_example_of_the_doc():
     usage = {metric: D(value) for metric, value in example["usage"].items()}
     invoice = draft_invoice(establishment, month, usage, tariff)
     assert invoice.active_days == example["active_days"]
+    revision, expected = invoice.revision, example["revision"]
+    assert (revision.coefficient, revision.anniversary) == (D(expected["coefficient"]), expected["anniversary"])
+    for point, (index, period, value, published_on) in ((revision.current, expected["current"]),
+                                                         (revision.base, expected["base"])):  # fmt: skip
+        assert (revision.index, str(point.period), point.value, point.published_on) == (
+            index, period, D(value), published_on)
     assert rows(invoice.lines) == expected_rows(example["lines"])
     assert (invoice.net, invoice.vat, invoice.gross) == (D(example["net"]), D(example["vat"]), D(example["gross"]))
 
