@@ -126,13 +126,16 @@ def test_availability_failure_rate_and_delay_measured_by_hand(scenario):
     # A: outages 19:00-24:00 (RIS, archive inside it) = 300 min, + 1 failure-only minute: 44 279 / 44 580 = 99.3248 %
     assert (a["availability"].sample_size, a["availability"].measured) == (44580, D("99.32")), a["availability"].details
     assert "300.00 min d'arrêt (1 arrêt(s)), 1.00 min d'échecs seuls (1 minute(s))" in a["availability"].details
+    # the fee is revised (docs/billing.md): March 2012 is priced at 1.0238 (from 2011-04-01): 1 800.00 x 1.0238 =
+    # 1 842.84, and 5 % of it = 92.142 -> 92.14
     assert (a["availability"].breached, a["availability"].credit_percent, a["availability"].credit_amount) == (
-        True, D("5"), D("90.00"))  # fmt: skip
-    # B (PACS) does not depend on the RIS: 240 min -> 44 340 / 44 580 = 99.4616 % -> 99.46 %, and no failure minute
-    assert (b["availability"].measured, b["availability"].credit_amount) == (D("99.46"), D("60.00"))
-    # retrievals: 4 failed of 5 = 80 % > 5 % -> 5 % of 1 800.00
+        True, D("5"), D("92.14"))  # fmt: skip
+    # B (PACS) does not depend on the RIS: 240 min -> 44 340 / 44 580 = 99.4616 % -> 99.46 %, and no failure minute;
+    # its fee revised like A's: 1 200.00 x 1.0238 = 1 228.56, 5 % = 61.428 -> 61.43
+    assert (b["availability"].measured, b["availability"].credit_amount) == (D("99.46"), D("61.43"))
+    # retrievals: 4 failed of 5 = 80 % > 5 % -> 5 % of the March fee (92.14, as above)
     assert (a["retrieval_failure_rate"].measured, a["retrieval_failure_rate"].sample_size) == (D("80.00"), 5)
-    assert a["retrieval_failure_rate"].credit_amount == D("90.00")
+    assert a["retrieval_failure_rate"].credit_amount == D("92.14")
     assert (b["retrieval_failure_rate"].measured, b["retrieval_failure_rate"].breached) == (None, False)
     # April: 00:00-03:00 for both (RIS 00:00-01:00 inside it): 43 020 / 43 200 = 99.5833 % -> met
     april = service.assess_service_levels(scenario, contracts, APRIL)
@@ -144,7 +147,7 @@ def test_availability_failure_rate_and_delay_measured_by_hand(scenario):
     # May: delays i x 90 min + 30 s; p95 = the 19th of 20 = 1 710.5 min > 1 440 -> 3 %; the study without a time is out
     delay = _by_term(service.assess_service_levels(scenario, contracts, MAY), A)["ingestion_delay_p95"]
     assert (delay.measured, delay.sample_size, delay.credit_percent, delay.credit_amount) == (
-        D("1710.50"), 20, D("3"), D("54.00"))  # fmt: skip
+        D("1710.50"), 20, D("3"), D("56.26"))  # fmt: skip  # 3 % of 1 800.00 x 1.0419 = 1 875.42 -> 56.2626
     assert "1 sans heure d'examen exclu(s)" in delay.details
 
 
@@ -164,7 +167,7 @@ def test_the_mart_holds_the_month_and_a_rerun_replaces_it(scenario):
         assert recorded_credit_lines(con, MAY) == {}
     finally:
         con.close()
-    assert rows == [("2012-03", 6, 3, "240.00"), ("2012-04", 6, 0, "0.00")]
+    assert rows == [("2012-03", 6, 3, "245.71"), ("2012-04", 6, 0, "0.00")]  # 92.14 + 92.14 + 61.43
     previewed = {i.establishment_id: [l for l in i.lines if l.code.startswith("SLA:")]
                  for i in service.preview(scenario, APRIL)}
     assert recorded == {k: v for k, v in previewed.items() if v} and len(recorded[A]) == 2
@@ -181,12 +184,12 @@ def test_breaches_are_credited_on_the_next_invoice(scenario, tmp_path):
     invoices = {i["establishment_id"]: i for i in preview["invoices"]}
     credits = {i: [l for l in inv["lines"] if l["code"].startswith("SLA:")] for i, inv in invoices.items()}
     assert [(l["code"], l["quantity"], l["unit_price"], l["amount"]) for l in credits[A]] == [
-        ("SLA:availability:2012-03", "-1", "90.00", "-90.00"),
-        ("SLA:retrieval_failure_rate:2012-03", "-1", "90.00", "-90.00"),
+        ("SLA:availability:2012-03", "-1", "92.14", "-92.14"),
+        ("SLA:retrieval_failure_rate:2012-03", "-1", "92.14", "-92.14"),
     ]
     assert credits[A][0]["description"] == (
         "Crédit niveau de service – Disponibilité mars 2012 : 99,32 % < 99,5 % ; 5 % de l'abonnement de mars 2012 "
-        "(1 800,00 EUR)"
+        "(1 842,84 EUR)"
     )
     assert credits[B][0]["description"].startswith(
         "Crédit niveau de service – Disponibilité mars 2012 : 99,46 % < 99,5 %")
@@ -200,21 +203,21 @@ def test_breaches_are_credited_on_the_next_invoice(scenario, tmp_path):
     out = tmp_path / "out"
     issued = service.issue(scenario, APRIL, issue_date=date(2012, 5, 2), out_dir=out)
     invoice_a = next(i for i in issued.invoices if i.establishment_id == A)
-    assert [l.amount for l in invoice_a.lines if l.code.startswith("SLA:")] == [D("-90.00"), D("-90.00")]
+    assert [l.amount for l in invoice_a.lines if l.code.startswith("SLA:")] == [D("-92.14"), D("-92.14")]
     xml = (out / "2012-04" / f"{invoice_a.number}.xml").read_bytes()
     assert check_einvoice(xml) == []
     assert b"Disponibilit\xc3\xa9 mars 2012 : 99,32 %" in xml
     with (out / "2012-04" / f"{invoice_a.number}.csv").open(encoding="utf-8", newline="") as handle:
         rows = [r for r in csv.DictReader(handle) if r["code"].startswith("SLA:")]
-    assert [(r["code"], r["amount"]) for r in rows] == [("SLA:availability:2012-03", "-90.00"),
-                                                        ("SLA:retrieval_failure_rate:2012-03", "-90.00")]  # fmt: skip
+    assert [(r["code"], r["amount"]) for r in rows] == [("SLA:availability:2012-03", "-92.14"),
+                                                        ("SLA:retrieval_failure_rate:2012-03", "-92.14")]  # fmt: skip
     assert (out / "2012-04" / f"{invoice_a.number}.pdf").read_bytes().startswith(b"%PDF")
     # the next month neither regularises the credits away nor credits them again; May's delay breach goes to June
     may_issued = service.issue(scenario, MAY, issue_date=date(2012, 6, 1))
     assert not [l for i in may_issued.invoices for l in i.lines if l.code.startswith(("SLA:", "REGUL:"))]
     june = {i.establishment_id: i for i in service.preview(scenario, Month(2012, 6))}
     assert [(l.code, l.amount) for l in june[A].lines if l.code.startswith("SLA:")] == [
-        ("SLA:ingestion_delay_p95:2012-05", D("-54.00"))]  # fmt: skip
+        ("SLA:ingestion_delay_p95:2012-05", D("-56.26"))]  # fmt: skip
 
 
 def test_an_establishment_that_left_gets_its_credit_on_a_credit_note(scenario, tmp_path):
@@ -233,7 +236,7 @@ def test_an_establishment_that_left_gets_its_credit_on_a_credit_note(scenario, t
     issued = service.issue(scenario, APRIL, issue_date=date(2012, 5, 2), out_dir=tmp_path / "out")
     invoice_b = next(i for i in issued.invoices if i.establishment_id == B)
     assert invoice_b.active_days == 0
-    assert [(l.code, l.amount) for l in invoice_b.lines] == [("SLA:availability:2012-03", D("-60.00"))]
-    assert (invoice_b.net, invoice_b.vat, invoice_b.gross) == (D("-60.00"), D("-12.00"), D("-72.00"))
+    assert [(l.code, l.amount) for l in invoice_b.lines] == [("SLA:availability:2012-03", D("-61.43"))]
+    assert (invoice_b.net, invoice_b.vat, invoice_b.gross) == (D("-61.43"), D("-12.29"), D("-73.72"))
     xml = (tmp_path / "out" / "2012-04" / f"{invoice_b.number}.xml").read_bytes()
     assert check_einvoice(xml) == [] and b">381<" in xml
