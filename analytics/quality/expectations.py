@@ -35,10 +35,12 @@ def _gx_context():
     global _context
     with _lock:
         if _context is None:
+            # this GX logger forces itself to INFO at import ("Created temporary directory ..." on stderr, where the
+            # CLI's callers read messages); a filter set before the import outlives that
+            quiet = logging.getLogger("great_expectations.data_context.types.base")
+            quiet.addFilter(lambda record: record.levelno >= logging.WARNING)
             import great_expectations as gx
             from great_expectations.data_context.types.base import ProgressBarsConfig
-
-            logging.getLogger("great_expectations").setLevel(logging.WARNING)  # no INFO chatter on stderr
 
             _context = gx.get_context(mode="ephemeral")
             _context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -77,7 +79,7 @@ def validate(frame: pd.DataFrame, expectations: list[Any]) -> list[Outcome]:
         for index, expectation in enumerate(expectations):
             suite.add_expectation(expectation.copy(update={"id": None, "meta": {"sansfilm_index": index}}, deep=True))
         batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        result = batch.validate(suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES})
+        result = batch.validate(suite, result_format={"result_format": "BASIC", "partial_unexpected_count": EXAMPLES})
     finally:
         with _lock:
             context.suites.delete(f"sansfilm_{n}")
