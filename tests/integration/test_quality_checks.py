@@ -12,8 +12,9 @@ from analytics import metering, warehouse
 from analytics.billing import service
 from analytics.billing.model import Month
 from analytics.config import Settings, load_settings
-from analytics.quality import DataQualityFailed, history, runner
+from analytics.quality import CheckResult, DataQualityFailed, history, runner
 from analytics.samples.tariff import write_tariff
+from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
 from tests.warehouse_factory import RawWarehouse
 
 MARCH = Month(2012, 3)
@@ -219,3 +220,16 @@ def test_issued_invoices_against_later_usage_and_history_accumulates(raw):
     latest = {r["name"]: r for r in history.latest(settings.ledger.url)}
     assert latest["invoices_match_usage"]["passed"] is False and latest["invoices_match_usage"]["run_id"] == second
     assert late.observed >= 1
+
+
+def test_history_on_a_real_postgresql(postgres_database):
+    url = postgres_database()
+    ok = CheckResult("sizes_positive", "staged.stg_dicom_instances", "error", True, 0, {"rows": 3})
+    bad = CheckResult("sizes_positive", "staged.stg_dicom_instances", "error", False, 2, {"examples": ["0", "0"]})
+    first = history.record(url, [ok], trigger="check", at=datetime.fromisoformat("2026-11-01T06:00:00+01:00"))
+    second = history.record(url, [bad], trigger="dagster", at=datetime.fromisoformat("2026-11-02T06:00:00+01:00"))
+    assert [r["run_id"] for r in history.runs(url)] == [first, second]
+    (latest,) = history.latest(url)
+    assert (latest["run_id"], latest["passed"], latest["observed"], latest["details"]) == (second, False, 2,
+                                                                                          {"examples": ["0", "0"]})
+    assert [f["run_id"] for f in history.failures(url)] == [second]
