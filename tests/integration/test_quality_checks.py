@@ -97,6 +97,10 @@ BAD = {
         con.execute("update raw.audit_events set event_time = event_time + interval 10 day"),
         warehouse.build_models(con, [FRESHNESS])),
     "receipts_match_studies": raw_rows(lambda r: r.instance("1.2.9.9", "1.2.9", "2012-03-01T11:00:00+01:00", 5)),
+    "establishment_id_unique": sql("insert into marts.dim_establishments select * from marts.dim_establishments limit 1"),
+    "stored_bytes_not_negative": lambda raw, con: (
+        metering.meter_month(con, MARCH),
+        con.execute("update marts.fct_usage_daily set stored_bytes = -1 where usage_date = date '2012-03-02'")),
     "usage_daily_matches_monthly": lambda raw, con: (
         metering.meter_month(con, MARCH),
         con.execute("update marts.fct_usage_daily set usage_date = date '2012-04-01' where usage_date = "

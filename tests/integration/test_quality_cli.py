@@ -49,7 +49,7 @@ def test_check_json_contract_exit_codes_and_issue_refused(tmp_path):
     table = check(settings)
     assert table.exit_code == 1
     assert "audit_records_unique" in table.stdout and "FAILED" in table.stdout
-    assert "27 checks: 1 error(s), 1 warning(s)" in table.stdout
+    assert "29 checks: 1 error(s), 1 warning(s)" in table.stdout
 
     issue = runner.invoke(app, ["--config", str(settings.config_path), "bill", "--month", "2012-03", "--issue",
                                 "--issue-date", "2012-04-02", "--format", "json"])  # fmt: skip
