@@ -19,7 +19,7 @@ import streamlit as st
 from analytics import warehouse
 from analytics.billing.model import Invoice
 from analytics.config import Settings, load_settings
-from analytics.reporting import finance, programme
+from analytics.reporting import finance, programme, quality
 from analytics.reporting.scope import Filters, Viewer
 
 TTL = 600
@@ -120,6 +120,13 @@ def issued(viewer: Viewer, filters: Filters) -> pl.DataFrame:
 @st.cache_data(ttl=60, show_spinner=False)
 def issued_lines(viewer: Viewer, number: str) -> pl.DataFrame:
     return finance.issued_lines(settings().ledger.url, viewer, number)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def quality_checks(viewer: Viewer) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The latest result of each data-quality check, and the failures kept (from the ledger's database)."""
+    url = settings().ledger.url
+    return quality.latest_checks(url, viewer), quality.failed_checks(url, viewer)
 
 
 def documents(viewer: Viewer, number: str) -> dict[str, Path]:

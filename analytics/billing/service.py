@@ -216,7 +216,9 @@ def issue(settings: Settings, month: Month, *, issue_date: date, out_dir: Path |
     """Issue a month once: number its invoices in the ledger, then write their documents (again, if asked later)."""
     from analytics.billing.documents import write_invoice_documents
     from analytics.billing.ledger import Ledger
+    from analytics.quality import require_error_checks_pass
 
+    require_error_checks_pass(settings)  # never issue on broken data: the failed `error` checks are listed
     contracts = load_contracts(settings)
     seller = seller_party(contracts)
     ledger = Ledger(settings.ledger.url)

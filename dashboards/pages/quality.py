@@ -1,4 +1,5 @@
-"""Data quality: freshness per source, quarantine counts and reasons, unattributed volume."""
+"""Data quality: the data contracts' latest results and failures, freshness per source, quarantine, unattributed
+volume."""
 
 import polars as pl
 import streamlit as st
@@ -8,6 +9,22 @@ from dashboards.ui import context
 
 viewer, filters = context()
 st.title("Qualité des données")
+
+st.subheader("Contrôles des données")
+latest, failures = data.quality_checks(viewer)
+labels = {"checked_at": "vérifié le", "trigger": "origine", "name": "contrôle", "table_name": "table",
+          "severity": "sévérité", "passed": "réussi", "observed": "observé", "details": "détails"}  # fmt: skip
+if latest.is_empty():
+    st.info("Aucun contrôle enregistré : lancez `sansfilm check`.")
+else:
+    failed = latest.filter(~pl.col("passed"))
+    blocking, warnings = st.columns(2)
+    blocking.metric("Contrôles bloquants en échec", charts.fr_number(failed.filter(pl.col("severity") == "error").height))
+    warnings.metric("Avertissements", charts.fr_number(failed.filter(pl.col("severity") == "warn").height))
+    charts.show("quality_checks", latest.drop("run_id"), labels=labels)
+st.caption("Un contrôle « error » en échec bloque l'émission des factures (docs/data-quality.md).")
+st.markdown("**Historique des échecs**")
+charts.show("quality_failures", failures, labels={**labels, "run_id": "exécution"})
 freshness = data.cached("source_freshness", viewer, filters)
 st.subheader("Fraîcheur par source")
 charts.show("quality_freshness", freshness,

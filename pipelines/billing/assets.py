@@ -12,11 +12,14 @@ from analytics import warehouse
 from analytics.billing import service
 from analytics.billing.model import PARIS, Month
 from analytics.config import Settings
+from pipelines.quality.checks import check_results, check_specs
 from pipelines.resources import SansfilmConfig
 
 USAGE_KEY = dg.AssetKey(["marts", "usage_monthly"])
 DRAFTS_KEY = dg.AssetKey(["billing", "draft_invoices"])
 DRAFT_JOB = "draft_invoices"
+USAGE_TABLES = ["marts.fct_usage_daily", "marts.fct_share_flows"]
+LEDGER_TABLES = ["ledger.invoice"]
 
 
 def monthly_partitions(start: date) -> dg.MonthlyPartitionsDefinition:
@@ -37,16 +40,18 @@ def build_billing_definitions(settings: Settings, start: date):
         group_name="billing",
         kinds={"duckdb", "sql"},
         description="Usage metrics per establishment and Paris day for the month (marts.fct_usage_daily).",
+        check_specs=check_specs(settings, USAGE_TABLES, USAGE_KEY),
     )
     def usage_monthly(context: dg.AssetExecutionContext, sansfilm: SansfilmConfig) -> dg.MaterializeResult:
         settings, month = sansfilm.settings(), _month(context)
         usage = service.meter(settings, [month])[month]
         with warehouse.open_warehouse(settings.warehouse.path) as con:  # readers see the new month at once
             warehouse.publish(con, settings.published_path)
+            results = check_results(context, settings, USAGE_TABLES, con)
         return dg.MaterializeResult(metadata={
             "establishments": len(usage),
             "studies_archived": int(sum(u["studies_archived"] for u in usage.values())),
-        })  # fmt: skip
+        }, check_results=results)  # fmt: skip
 
     @dg.asset(
         key=DRAFTS_KEY,
@@ -55,9 +60,13 @@ def build_billing_definitions(settings: Settings, start: date):
         group_name="billing",
         kinds={"json", "csv"},
         description="Draft invoices of the month (previews: no number, nothing in the ledger).",
+        check_specs=check_specs(settings, LEDGER_TABLES, DRAFTS_KEY),
     )
     def draft_invoices(context: dg.AssetExecutionContext, sansfilm: SansfilmConfig) -> dg.MaterializeResult:
-        folder, invoices = service.write_month_drafts(sansfilm.settings(), _month(context))
+        settings = sansfilm.settings()
+        folder, invoices = service.write_month_drafts(settings, _month(context))
+        with warehouse.open_warehouse(settings.warehouse.path) as con:
+            results = check_results(context, settings, LEDGER_TABLES, con)
         return dg.MaterializeResult(metadata={
             "invoices": len(invoices),
             "net_total": str(sum((i.net for i in invoices), start=0)),
@@ -65,7 +74,7 @@ def build_billing_definitions(settings: Settings, start: date):
             # the price revision the month is priced at; "pending" blocks issuing until the index value is added
             "revision": next((f"{i.revision.coefficient} ({'pending' if i.revision.pending else 'applied'})"
                               for i in invoices if i.revision), "none"),
-        })  # fmt: skip
+        }, check_results=results)  # fmt: skip
 
     draft_job = dg.define_asset_job(DRAFT_JOB, selection=[USAGE_KEY, DRAFTS_KEY],
                                     description="Meter a month and draft its invoices.")  # fmt: skip

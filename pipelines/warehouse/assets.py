@@ -4,9 +4,10 @@ import re
 
 import dagster as dg
 
-from analytics import checks, operations, warehouse
+from analytics import operations, warehouse
 from analytics.config import Settings
 from pipelines.harvest.assets import harvest_asset_key
+from pipelines.quality.checks import check_results, check_specs
 from pipelines.resources import SansfilmConfig
 
 REFERENCE_KEY = dg.AssetKey(["ref", "establishments"])
@@ -42,7 +43,7 @@ def reference_tables(context: dg.AssetExecutionContext, sansfilm: SansfilmConfig
 
 def build_model_asset(schema: str, name: str, settings: Settings) -> dg.AssetsDefinition:
     key = dg.AssetKey([schema, name])
-    model_checks = checks.checks_for(f"{schema}.{name}")
+    table = f"{schema}.{name}"
 
     @dg.asset(
         key=key,
@@ -50,24 +51,14 @@ def build_model_asset(schema: str, name: str, settings: Settings) -> dg.AssetsDe
         group_name="warehouse",
         kinds={"duckdb", "sql"},
         description=warehouse.model_sql(schema, name).splitlines()[0].lstrip("- "),
-        check_specs=[dg.AssetCheckSpec(c.name, asset=key, description=c.description) for c in model_checks],
+        check_specs=check_specs(settings, [table], key),
     )
-    def _model(sansfilm: SansfilmConfig) -> dg.MaterializeResult:
-        with warehouse.open_warehouse(sansfilm.settings().warehouse.path) as con:
-            rows = warehouse.build_models(con, [(schema, name)])[f"{schema}.{name}"]
-            results = [c.run(con) for c in model_checks]
-        return dg.MaterializeResult(
-            metadata={"dagster/row_count": rows},
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name=r.check.name,
-                    passed=r.passed,
-                    severity=dg.AssetCheckSeverity.ERROR if r.check.severity == "error" else dg.AssetCheckSeverity.WARN,
-                    metadata={"failing_rows": r.failing},
-                )
-                for r in results
-            ],
-        )
+    def _model(context: dg.AssetExecutionContext, sansfilm: SansfilmConfig) -> dg.MaterializeResult:
+        settings = sansfilm.settings()
+        with warehouse.open_warehouse(settings.warehouse.path) as con:
+            rows = warehouse.build_models(con, [(schema, name)])[table]
+            results = check_results(context, settings, [table], con)
+        return dg.MaterializeResult(metadata={"dagster/row_count": rows}, check_results=results)
 
     return _model
 

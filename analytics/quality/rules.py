@@ -1,0 +1,204 @@
+"""What each rule computes, and how Great Expectations decides.
+
+Two ways, chosen for a warehouse of ~10 M studies (hundreds of millions of instance rows):
+- row-level rules (a GX `expect_column_values_*` expectation, or the kinds `dicom_uid`, `in_set`, `positive`,
+  `in_harvest_window` that map onto one) pull only the columns they name, in chunks of `CHUNK_ROWS` rows
+  (DuckDB record batches -> pandas), and GX validates each chunk; offending rows are summed over the chunks and
+  memory stays flat. `mostly` is therefore judged per chunk.
+- aggregate rules (`unique`, `unknown_ae_share`, `harvest_age`, `record_lag`, and the reconciliations) are computed
+  in DuckDB SQL, where they scale; GX validates their result (one row, or one per source) against the threshold.
+Identifiers in the SQL (tables, columns) come from a validated contract and are quoted; values are bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from analytics.quality import expectations as gx
+from analytics.quality.contracts import CheckResult, Rule
+from analytics.warehouse import SQL_DIR
+
+CHUNK_ROWS = 1_000_000
+ROW_LEVEL = ("expectation", "dicom_uid", "in_set", "positive", "in_harvest_window")
+# DICOM PS3.5 9.1: digits and dots, no empty or leading-zero component, at most 64 characters
+DICOM_UID = r"^(?=[0-9.]{1,64}$)(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*$"
+
+
+@dataclass(frozen=True)
+class RunContext:
+    con: duckdb.DuckDBPyConnection
+    agreement_start: datetime  # the framework agreement's first day, 00:00 Europe/Paris
+    as_of: datetime | None  # the reference time; None: the newest harvest (never the wall clock)
+    extra: dict[str, Any] = field(default_factory=dict)  # what reconciliations need (settings, contracts)
+
+    def reference_time(self) -> datetime | None:
+        if self.as_of is not None:
+            return self.as_of
+        return self.con.execute("select max(finished_at) from raw.harvest_runs").fetchall()[0][0]
+
+
+@dataclass(frozen=True)
+class Measure:
+    """An aggregate: the values GX checks against `max_value`, the figure reported, and what explains it."""
+
+    values: list[float]
+    observed: int | float | str | None
+    max_value: float
+    details: dict[str, Any]
+
+
+def sql(name: str) -> str:
+    return (SQL_DIR / "quality" / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    return con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                       [schema, name]).fetchall()[0][0] > 0  # fmt: skip
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    schema, name = table.split(".")
+    rows = con.execute("select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+                       [schema, name]).fetchall()  # fmt: skip
+    return {r[0] for r in rows}
+
+
+def base_details(rule: Rule, **more: Any) -> dict[str, Any]:
+    return {"description": rule.description, **more} if rule.description else dict(more)
+
+
+# ---- row-level ----------------------------------------------------------------------------------------------------
+
+
+def expectation_of(rule: Rule, ctx: RunContext) -> tuple[str, dict[str, Any], tuple[str, ...]]:
+    """(GX expectation type, kwargs, columns to pull) of a row-level rule."""
+    p = rule.params
+    if rule.kind == "expectation":
+        return p["type"], dict(p["kwargs"]), p["columns"]
+    mostly = {"mostly": p["mostly"]} if "mostly" in p else {}
+    column = p["column"]
+    if rule.kind == "dicom_uid":
+        return "expect_column_values_to_match_regex", {"column": column, "regex": DICOM_UID, **mostly}, (column,)
+    if rule.kind == "in_set":
+        return "expect_column_values_to_be_in_set", {"column": column, "value_set": list(p["values"]), **mostly}, (column,)
+    if rule.kind == "positive":
+        kwargs = {"column": column, "min_value": 0, "strict_min": True, **mostly}
+        return "expect_column_values_to_be_between", kwargs, (column,)
+    upper = ctx.reference_time()
+    kwargs = {"column": column, "min_value": ctx.agreement_start, **({"max_value": upper} if upper else {})}
+    return "expect_column_values_to_be_between", kwargs, (column,)
+
+
+def run_row_level(ctx: RunContext, table: str, rules: list[Rule]) -> list[CheckResult]:
+    """Every row-level rule of one table, validated chunk by chunk over only the columns they name."""
+    present = table_columns(ctx.con, table)
+    built, columns = [], []
+    for rule in rules:
+        kind, kwargs, needed = expectation_of(rule, ctx)
+        for column in needed:
+            if column not in present:
+                raise rule.fail(f"{table} has no column '{column}'", field="column")
+        try:
+            built.append((rule, kind, kwargs, gx.build(kind, kwargs)))
+        except ValueError as exc:
+            raise rule.fail(f"Great Expectations refuses its arguments: {exc}", field="kwargs") from None
+        columns += [c for c in needed if c not in columns]
+    totals = {rule.name: [0, 0, [], True] for rule in rules}  # rows, unexpected, examples, passed
+    cursor = ctx.con.cursor()  # its own result stream: the caller's connection may hold an unfinished one
+    reader = cursor.sql(f"select {', '.join(map(quoted, columns))} from {table}").to_arrow_reader(CHUNK_ROWS)
+    for batch in _closing(reader, cursor):
+        if batch.num_rows == 0:
+            continue
+        outcomes = gx.validate(batch.to_pandas(), [b[3] for b in built])
+        for (rule, *_), outcome in zip(built, outcomes):
+            if outcome.error:
+                raise rule.fail(f"Great Expectations could not evaluate it: {outcome.error}")
+            total = totals[rule.name]
+            total[0] += outcome.element_count
+            total[1] += outcome.unexpected_count
+            total[2] = (total[2] + outcome.examples)[: gx.EXAMPLES]
+            total[3] = total[3] and outcome.success
+    results = []
+    for rule, kind, kwargs, _ in built:
+        rows, unexpected, examples, passed = totals[rule.name]
+        shown = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in kwargs.items()
+                 if k != "column" and not (k == "regex" and rule.kind == "dicom_uid")}  # fmt: skip
+        if rule.kind == "in_set":
+            shown["value_set"] = f"{len(kwargs['value_set'])} values"
+        details = base_details(rule, expectation=kind, **shown, rows=rows, examples=[str(e) for e in examples])
+        results.append(CheckResult(rule.name, table, rule.severity, passed, unexpected, details))
+    return results
+
+
+def _closing(reader, cursor):
+    try:
+        yield from reader
+    finally:
+        cursor.close()
+
+
+# ---- aggregates ---------------------------------------------------------------------------------------------------
+
+
+def unique(ctx: RunContext, rule: Rule) -> Measure:
+    columns = ", ".join(quoted(c) for c in rule.params["columns"])
+    duplicated = f"select {columns}, count(*) as copies from {rule.table} group by all having count(*) > 1"
+    surplus = ctx.con.execute(f"select coalesce(sum(copies - 1), 0)::bigint from ({duplicated})").fetchall()[0][0]
+    examples = ctx.con.execute(f"{duplicated} order by copies desc, {columns} limit 5").fetchall()
+    shown = [" / ".join(str(v) for v in row[:-1]) + f" ×{row[-1]}" for row in examples]
+    return Measure([surplus], surplus, 0, base_details(rule, columns=list(rule.params["columns"]), examples=shown))
+
+
+def unknown_ae_share(ctx: RunContext, rule: Rule) -> Measure:
+    column = quoted(rule.params["column"])
+    frame = ctx.con.execute(sql("unknown_ae_titles").replace("{table}", rule.table).replace("{column}", column)).fetchall()
+    rows = ctx.con.execute(f"select count(*) from {rule.table}").fetchall()[0][0]
+    unknown = sum(n for _, n in frame)
+    share = round(unknown / rows, 6) if rows else 0.0
+    examples = [f"{ae} ×{n}" for ae, n in frame[:5]]
+    details = base_details(rule, max_share=rule.params["max_share"], rows=rows, unknown_rows=unknown, examples=examples)
+    return Measure([share], share, rule.params["max_share"], details)
+
+
+def freshness(ctx: RunContext, rule: Rule) -> Measure:
+    """Hours since each source's last harvest, or hours its newest record trails the newest record of any source;
+    measured against `as_of` when given, else against the data itself (newest harvest, newest record)."""
+    as_of = ctx.as_of
+    rows = ctx.con.execute(sql("freshness"), {"as_of": as_of}).fetchall()
+    column = 1 if rule.kind == "harvest_age" else 2
+    ages = {row[0]: (round(row[column], 2) if row[column] is not None else None) for row in rows}
+    missing = [s for s, hours in ages.items() if hours is None]
+    values = [hours if hours is not None else float("inf") for hours in ages.values()]
+    worst = max(values, default=0.0)
+    reference = "as_of " + as_of.isoformat() if as_of else ("newest harvest" if column == 1 else "newest record")
+    details = base_details(rule, max_hours=rule.params["max_hours"], measured_against=reference,
+                           hours_per_source=ages, **({"never": missing} if missing else {}))  # fmt: skip
+    return Measure(values, None if worst == float("inf") else worst, rule.params["max_hours"], details)
+
+
+def run_aggregate(ctx: RunContext, rule: Rule, measure: Callable[[RunContext, Rule], Measure]) -> CheckResult:
+    m = measure(ctx, rule)
+    if m.values:
+        import pandas as pd
+
+        expectation = gx.build("expect_column_values_to_be_between", {"column": "value", "max_value": m.max_value})
+        frame = pd.DataFrame({"value": [v if v != float("inf") else 1e300 for v in m.values]}, dtype="float64")
+        passed = gx.validate(frame, [expectation])[0].success
+    else:
+        passed = True
+    return CheckResult(rule.name, rule.table, rule.severity, passed, m.observed, m.details)
+
+
+AGGREGATES: dict[str, Callable[[RunContext, Rule], Measure]] = {
+    "unique": unique, "unknown_ae_share": unknown_ae_share, "harvest_age": freshness, "record_lag": freshness,
+}  # fmt: skip

@@ -1,0 +1,239 @@
+"""Each data-quality check fails on purpose-built bad data (RawWarehouse or direct inserts) and passes on good data
+and on the sample corpus; history accumulates; an `error` failure blocks issuing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+
+import pytest
+
+from analytics import metering, warehouse
+from analytics.billing import service
+from analytics.billing.model import Month
+from analytics.config import Settings, load_settings
+from analytics.quality import CheckResult, DataQualityFailed, history, runner
+from analytics.samples.tariff import write_tariff
+from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
+from tests.warehouse_factory import RawWarehouse
+
+MARCH = Month(2012, 3)
+STUDIES = [f"1.2.250.1.999.{i}" for i in range(1, 6)]
+
+
+def config(raw: RawWarehouse) -> Settings:
+    write_tariff(raw.root / "contracts")
+    (raw.root / "sansfilm.toml").write_text('[warehouse]\npath = "w.duckdb"\n[ledger]\nurl = "sqlite:///ledger.sqlite"\n'
+                                            '[contracts]\ndir = "contracts"\n[archive]\nae_titles = ["RSF_ARCHIVE"]\n')  # fmt: skip
+    return load_settings(raw.root / "sansfilm.toml")
+
+
+def good(raw: RawWarehouse) -> None:
+    """Five studies of A's received in March 2012, each with its receipt event and a view."""
+    for n, study in enumerate(STUDIES, start=1):
+        raw.instance(f"{study}.1.1", study, f"2012-03-0{n}T10:00:00+01:00", 1000 * n)
+        raw.event("110104", f"2012-03-0{n}T10:00:05+01:00", "A_CT", "RSF_ARCHIVE", [study])
+        raw.event("110103", f"2012-03-1{n}T09:00:00+01:00", "RSF_ARCHIVE", "A_WS", [study])
+
+
+def harvest_run(con, harvest_id: str, source: str, finished: str, seen=1, parsed=1, unchanged=0) -> None:
+    con.execute("insert into raw.harvest_runs values (?, ?, 'dicom_files', ?, ?, ?, ?, ?, 0, ?)",
+                [harvest_id, source, finished, finished, seen, parsed, unchanged, parsed])  # fmt: skip
+
+
+def sql(statement: str) -> Callable:
+    return lambda raw, con: con.execute(statement)
+
+
+def raw_rows(change: Callable[[RawWarehouse], None]) -> Callable:
+    """A bad case made of raw rows: added before the models are built."""
+    change.before_build = True
+    return change
+
+
+FRESHNESS = ("marts", "mart_source_freshness")
+BAD = {
+    "sop_instance_uid_present": sql("insert into staged.stg_dicom_instances by name select * replace "
+                                    "(null as sop_instance_uid) from staged.stg_dicom_instances limit 1"),
+    "sop_instance_uid_unique": sql("insert into staged.stg_dicom_instances select * from staged.stg_dicom_instances limit 1"),
+    "sop_instance_uid_well_formed": raw_rows(lambda r: r.instance("1.2.03.4", STUDIES[0], "2012-03-01T11:00:00+01:00", 5)),
+    "instance_study_uid_well_formed": raw_rows(lambda r: r.instance("1.2.9.9", "1.2.x", "2012-03-01T11:00:00+01:00", 5)),
+    "modality_in_dicom_set": sql("update staged.stg_dicom_instances set modality = 'SCANNER' where study_instance_uid = "
+                                 f"'{STUDIES[0]}'"),
+    "sizes_positive": raw_rows(lambda r: r.instance("1.2.9.9", STUDIES[0], "2012-03-01T11:00:00+01:00", 0)),
+    "received_in_harvest_window": raw_rows(lambda r: r.instance("1.2.9.9", "1.2.9", "2009-12-31T23:00:00+01:00", 5)),
+    "sender_ae_titles_known": raw_rows(lambda r: r.instance("1.2.9.9", "1.2.9", "2012-03-01T11:00:00+01:00", 5,
+                                                            ae="MYSTERY_CT", institution="Hôpital A")),
+    "instances_attributed": raw_rows(lambda r: r.instance("1.2.9.9", "1.2.9", "2012-03-01T11:00:00+01:00", 5, ae=None)),
+    "audit_record_key_present": sql("insert into staged.stg_audit_events by name select * replace (null as record_key) "
+                                    "from staged.stg_audit_events limit 1"),
+    "audit_records_unique": sql("insert into staged.stg_audit_events select * from staged.stg_audit_events limit 1"),
+    "audit_event_ids_known": raw_rows(lambda r: r.event("119999", "2012-03-02T10:00:00+01:00", "A_CT", "RSF_ARCHIVE",
+                                                        [STUDIES[0]])),
+    "audit_outcomes_known": raw_rows(lambda r: r.event("110103", "2012-03-02T10:00:00+01:00", "RSF_ARCHIVE", "A_WS",
+                                                       [STUDIES[0]], outcome=3)),
+    "audit_study_uid_well_formed": raw_rows(lambda r: r.event("110103", "2012-03-02T10:00:00+01:00", "RSF_ARCHIVE",
+                                                              "A_WS", ["01.2.3"])),
+    "audit_event_in_harvest_window": raw_rows(lambda r: r.event("110103", "2009-05-02T10:00:00+01:00", "RSF_ARCHIVE",
+                                                                "A_WS", [STUDIES[0]])),
+    "audit_source_ae_titles_known": raw_rows(lambda r: [r.event("110112", f"2012-03-0{i}T10:00:00+01:00", "STRANGER",
+                                                                "RSF_ARCHIVE", [None]) for i in range(1, 4)]),
+    "study_instance_uid_unique": sql("insert into staged.int_studies select * from staged.int_studies limit 1"),
+    "study_instance_uid_well_formed": sql("update staged.int_studies set study_instance_uid = '1.2.03.' || "
+                                          "study_instance_uid where study_instance_uid = '1.2.250.1.999.1'"),
+    "study_bytes_positive": sql("update staged.int_studies set bytes = 0 where study_instance_uid = '1.2.250.1.999.1'"),
+    "study_attribution_consistent": raw_rows(lambda r: r.instance("1.2.9.9", STUDIES[0], "2012-03-01T11:00:00+01:00",
+                                                                  5, ae="B_CT")),
+    "study_owner_unique": sql("insert into staged.int_study_owners select * from staged.int_study_owners limit 1"),
+    "files_accounted_for": lambda raw, con: harvest_run(con, "h1", "files", "2012-04-01T02:00:00+02:00", seen=10,
+                                                        parsed=8, unchanged=1),
+    "sources_harvested_together": lambda raw, con: (
+        harvest_run(con, "h1", "files", "2012-04-01T02:00:00+02:00"),
+        harvest_run(con, "h2", "audit", "2012-03-28T02:00:00+02:00"),
+        warehouse.build_models(con, [FRESHNESS])),
+    "source_records_current": lambda raw, con: (
+        harvest_run(con, "h1", "files", "2012-04-01T02:00:00+02:00"),
+        harvest_run(con, "h2", "audit", "2012-04-01T02:00:00+02:00"),
+        con.execute("update raw.audit_events set event_time = event_time + interval 10 day"),
+        warehouse.build_models(con, [FRESHNESS])),
+    "receipts_match_studies": raw_rows(lambda r: r.instance("1.2.9.9", "1.2.9", "2012-03-01T11:00:00+01:00", 5)),
+    "establishment_id_unique": sql("insert into marts.dim_establishments select * from marts.dim_establishments limit 1"),
+    "stored_bytes_not_negative": lambda raw, con: (
+        metering.meter_month(con, MARCH),
+        con.execute("update marts.fct_usage_daily set stored_bytes = -1 where usage_date = date '2012-03-02'")),
+    "usage_daily_matches_monthly": lambda raw, con: (
+        metering.meter_month(con, MARCH),
+        con.execute("update marts.fct_usage_daily set usage_date = date '2012-04-01' where usage_date = "
+                    "(select min(usage_date) from marts.fct_usage_daily)")),
+}  # fmt: skip
+
+
+def _results(settings: Settings, con, **kwargs) -> dict:
+    return {r.name: r for r in runner.run_checks(settings, con=con, **kwargs)}
+
+
+@pytest.fixture
+def raw(tmp_path) -> RawWarehouse:
+    raw = RawWarehouse(tmp_path)
+    good(raw)
+    return raw
+
+
+def test_every_check_passes_on_good_data(raw):
+    settings = config(raw)
+    con = raw.build()
+    try:
+        metering.meter_month(con, MARCH)
+        results = _results(settings, con)
+    finally:
+        con.close()
+    assert {name for name, r in results.items() if not r.passed} == set()
+    assert set(BAD) | {"invoices_match_usage"} == set(results)  # every rule of the contracts has its bad case
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_each_check_fails_on_bad_data(raw, name):
+    settings = config(raw)
+    change = BAD[name]
+    if getattr(change, "before_build", False):
+        change(raw)
+    con = raw.build()
+    try:
+        if not getattr(change, "before_build", False):
+            change(raw, con)
+        rule = next(r for r in runner.rules_for(settings) if r.name == name)
+        result = _results(settings, con, tables=[rule.table])[name]
+    finally:
+        con.close()
+    assert not result.passed, result
+    assert result.observed not in (None, 0, 0.0) or result.details.get("error")
+    assert result.severity == rule.severity and result.table == rule.table
+
+
+def test_a_record_after_the_newest_harvest_is_in_the_future(raw):
+    """The window's upper bound is the newest harvest (or as_of), never the wall clock."""
+    settings = config(raw)
+    con = raw.build()
+    try:
+        harvest_run(con, "h1", "files", "2012-03-04T02:00:00+01:00")
+        late = _results(settings, con, tables=["staged.stg_dicom_instances"])["received_in_harvest_window"]
+        as_of = _results(settings, con, tables=["staged.stg_dicom_instances"],
+                         as_of=datetime.fromisoformat("2012-04-01T00:00:00+02:00"))["received_in_harvest_window"]  # fmt: skip
+    finally:
+        con.close()
+    assert (late.passed, late.observed) == (False, 2)  # studies 4 and 5 were received after that harvest
+    assert as_of.passed
+
+
+def test_receipts_details_name_example_uids_on_both_sides(raw):
+    raw.instance("1.2.9.9", "1.2.9", "2012-03-01T11:00:00+01:00", 5)  # harvested, never received per the logs
+    raw.event("110104", "2012-03-02T10:00:00+01:00", "A_CT", "RSF_ARCHIVE", ["1.2.8"])  # received, never harvested
+    settings = config(raw)
+    con = raw.build()
+    try:
+        result = _results(settings, con, tables=["staged.int_studies"])["receipts_match_studies"]
+    finally:
+        con.close()
+    assert result.details["no_receipt_event"] == {"studies": 1, "examples": ["1.2.9"]}
+    assert result.details["not_harvested"] == {"studies": 1, "examples": ["1.2.8"]}
+    assert result.observed == round(2 / 7, 6)
+
+
+def test_every_check_passes_on_the_sample(harvested):
+    settings, _ = harvested
+    results = runner.run_checks(settings)
+    assert [r.name for r in results if not r.passed] == []
+    assert len(results) == len(BAD) + 1
+
+
+def test_error_failure_blocks_issuing_and_writes_nothing(raw):
+    settings = config(raw)
+    con = raw.build()
+    con.execute("insert into staged.stg_dicom_instances select * from staged.stg_dicom_instances limit 1")
+    con.close()
+    with pytest.raises(DataQualityFailed) as caught:
+        service.issue(settings, MARCH, issue_date=date(2012, 4, 2))
+    assert "sop_instance_uid_unique (staged.stg_dicom_instances): observed 1" in str(caught.value)
+    from analytics.billing.ledger import Ledger
+
+    assert Ledger(settings.ledger.url).issued_months() == []
+    assert [r["trigger"] for r in history.runs(settings.ledger.url)] == ["issue"]
+
+
+def test_issued_invoices_against_later_usage_and_history_accumulates(raw):
+    settings = config(raw)
+    raw.build().close()
+    service.issue(settings, MARCH, issue_date=date(2012, 4, 2))
+    first, results = runner.check_and_record(settings, trigger="check")
+    assert {r.name: r.passed for r in results}["invoices_match_usage"]
+    # a study of A's received in March but harvested after March was issued, then March metered again
+    raw.instance("1.2.250.1.999.77.1", "1.2.250.1.999.77", "2012-03-20T10:00:00+01:00", 4000)
+    raw.event("110104", "2012-03-20T10:00:05+01:00", "A_CT", "RSF_ARCHIVE", ["1.2.250.1.999.77"])
+    con = raw.build()
+    metering.meter_month(con, MARCH)
+    con.close()
+    second, results = runner.check_and_record(settings, trigger="check")
+    late = {r.name: r for r in results}["invoices_match_usage"]
+    assert not late.passed and late.severity == "warn"
+    assert any("RSF-000001 750000015 REGUL:studies_archived" in e for e in late.details["not_regularised"])
+    runs = history.runs(settings.ledger.url)
+    assert [r["run_id"] for r in runs if r["trigger"] == "check"] == [first, second]
+    assert [r["trigger"] for r in runs] == ["issue", "check", "check"]
+    failures = history.failures(settings.ledger.url)
+    assert [(f["name"], f["run_id"]) for f in failures] == [("invoices_match_usage", second)]
+    latest = {r["name"]: r for r in history.latest(settings.ledger.url)}
+    assert latest["invoices_match_usage"]["passed"] is False and latest["invoices_match_usage"]["run_id"] == second
+    assert late.observed >= 1
+
+
+def test_history_on_a_real_postgresql(postgres_database):
+    url = postgres_database()
+    ok = CheckResult("sizes_positive", "staged.stg_dicom_instances", "error", True, 0, {"rows": 3})
+    bad = CheckResult("sizes_positive", "staged.stg_dicom_instances", "error", False, 2, {"examples": ["0", "0"]})
+    first = history.record(url, [ok], trigger="check", at=datetime.fromisoformat("2026-11-01T06:00:00+01:00"))
+    second = history.record(url, [bad], trigger="dagster", at=datetime.fromisoformat("2026-11-02T06:00:00+01:00"))
+    assert [r["run_id"] for r in history.runs(url)] == [first, second]
+    (latest,) = history.latest(url)
+    assert (latest["run_id"], latest["passed"], latest["observed"], latest["details"]) == (second, False, 2,
+                                                                                          {"examples": ["0", "0"]})
+    assert [f["run_id"] for f in history.failures(url)] == [second]

@@ -1,0 +1,99 @@
+"""`sansfilm check` (JSON contract, exit codes), `sansfilm bill --issue` refused on an error failure, and the Dagster
+blocking checks that keep the draft invoices from being built on broken data."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+
+import dagster as dg
+from typer.testing import CliRunner
+
+from analytics.billing.ledger import Ledger
+from analytics.quality import history
+from pipelines.cli import app
+from pipelines.definitions import build_definitions
+from pipelines.resources import SansfilmConfig
+from tests.integration.test_quality_checks import config, good
+from tests.warehouse_factory import RawWarehouse
+
+runner = CliRunner()
+KEYS = {"name", "table", "severity", "passed", "observed", "details"}
+
+
+def check(settings, *args: str):
+    return runner.invoke(app, ["--config", str(settings.config_path), "check", *args])
+
+
+def test_check_json_contract_exit_codes_and_issue_refused(tmp_path):
+    raw = RawWarehouse(tmp_path)
+    good(raw)
+    settings = config(raw)
+    raw.build().close()
+    ok = check(settings, "--format", "json")
+    assert ok.exit_code == 0, ok.output
+    checks = json.loads(ok.stdout)["checks"]
+    assert checks and all(KEYS <= set(c) for c in checks) and all(c["passed"] for c in checks)
+    assert {c["severity"] for c in checks} == {"error", "warn"}
+
+    con = raw.build()  # now break one error rule and one warn rule
+    con.execute("insert into staged.stg_audit_events select * from staged.stg_audit_events limit 1")
+    con.execute("update staged.stg_dicom_instances set modality = 'SCANNER'")
+    con.close()
+    bad = check(settings, "--format", "json")
+    assert bad.exit_code == 1
+    failed = {c["name"]: c for c in json.loads(bad.stdout)["checks"] if not c["passed"]}
+    assert set(failed) == {"audit_records_unique", "modality_in_dicom_set"}
+    assert (failed["audit_records_unique"]["severity"], failed["audit_records_unique"]["observed"]) == ("error", 1)
+    table = check(settings)
+    assert table.exit_code == 1
+    assert "audit_records_unique" in table.stdout and "FAILED" in table.stdout
+    assert "29 checks: 1 error(s), 1 warning(s)" in table.stdout
+
+    issue = runner.invoke(app, ["--config", str(settings.config_path), "bill", "--month", "2012-03", "--issue",
+                                "--issue-date", "2012-04-02", "--format", "json"])  # fmt: skip
+    assert issue.exit_code == 2
+    assert "audit_records_unique (staged.stg_audit_events): observed 1" in issue.stderr
+    assert "modality_in_dicom_set" not in issue.stderr  # a warning does not block
+    assert issue.stdout == ""
+    assert Ledger(settings.ledger.url).issued_months() == []
+    assert [r["trigger"] for r in history.runs(settings.ledger.url)] == ["check", "check", "check", "issue"]
+
+
+def test_warn_only_failures_exit_0(tmp_path):
+    raw = RawWarehouse(tmp_path)
+    good(raw)
+    raw.instance("1.2.9.9", "1.2.9", "2012-03-01T11:00:00+01:00", 5, ae=None)  # unattributed, no receipt: warnings
+    settings = config(raw)
+    raw.build().close()
+    result = check(settings, "--format", "json", "--as-of", "2012-04-01T00:00")
+    assert result.exit_code == 0, result.output
+    failed = sorted(c["name"] for c in json.loads(result.stdout)["checks"] if not c["passed"])
+    assert failed == ["instances_attributed", "receipts_match_studies"]
+
+
+def test_a_blocking_check_keeps_the_draft_invoices_from_being_built(tiny):
+    """A file received before the framework agreement: the error check on stg_dicom_instances fails in the run, and
+    nothing downstream of it (usage, draft invoices) is materialised in that run."""
+    files = sorted(p for p in tiny.sources[0].path.rglob("*") if p.is_file())
+    for path in files:
+        stamp = datetime.fromisoformat("2012-03-02T10:00:00+01:00").timestamp()
+        os.utime(path, (stamp, stamp))
+    early = datetime.fromisoformat("2009-06-01T10:00:00+02:00").timestamp()
+    os.utime(files[0], (early, early))
+    defs = build_definitions(tiny)
+    assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
+    result = dg.materialize(assets, partition_key="2012-03-01", raise_on_error=False,
+                            resources={"sansfilm": SansfilmConfig(config_path=str(tiny.config_path))},
+                            instance=dg.DagsterInstance.ephemeral())  # fmt: skip
+    assert not result.success
+    evaluations = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
+    window = evaluations[("staged/stg_dicom_instances", "received_in_harvest_window")]
+    assert not window.passed and window.severity == dg.AssetCheckSeverity.ERROR
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "staged/stg_dicom_instances" in materialized  # built, then its blocking check stopped the run there
+    assert not materialized & {"staged/int_studies", "marts/usage_monthly", "billing/draft_invoices", "published/warehouse"}
+    recorded = {r["name"]: r for r in history.latest(tiny.ledger.url)}
+    assert recorded["received_in_harvest_window"]["passed"] is False
+    assert recorded["received_in_harvest_window"]["trigger"] == "dagster"
