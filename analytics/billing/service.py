@@ -218,7 +218,6 @@ def issue(settings: Settings, month: Month, *, issue_date: date, out_dir: Path |
     from analytics.billing.ledger import Ledger
     from analytics.quality import require_error_checks_pass
 
-    require_error_checks_pass(settings)  # never issue on broken data: the failed `error` checks are listed
     contracts = load_contracts(settings)
     seller = seller_party(contracts)
     ledger = Ledger(settings.ledger.url)
@@ -230,6 +229,7 @@ def issue(settings: Settings, month: Month, *, issue_date: date, out_dir: Path |
                                 f"already issued, {month} cannot be issued after it")  # fmt: skip
         if month not in issued_months:
             require_revision_indices(contracts.tariff, month)  # a missing index value: refuse, write nothing
+            require_error_checks_pass(settings)  # never issue on broken data: the failed `error` checks are listed
         drafts = [] if month in issued_months else preview(settings, month)
         # the ledger decides atomically: a concurrent or repeated call finds the month issued and changes nothing
         result = ledger.issue_month(month, drafts, inputs_sha256=inputs_sha256(contracts, drafts), issue_date=issue_date)
