@@ -16,6 +16,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
@@ -33,6 +34,7 @@ from analytics.errors import ConfigError, MalformedRecord
 from analytics.pseudonym import Pseudonymiser
 from analytics.records import AuditRecord
 from analytics.registry import ae_title_key, institution_key
+from analytics.warehouse import open_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -76,22 +78,29 @@ class _FileState:
 
 
 def harvest_source(
-    con: duckdb.DuckDBPyConnection,
+    target: duckdb.DuckDBPyConnection | Path,
     source: SourceConfig | OrthancSourceConfig,
     pseudonymise: Pseudonymiser,
     options: HarvestConfig | None = None,
 ) -> SourceReport:
-    """Harvest one source incrementally; the raw schema must exist (analytics.warehouse.ensure_schema)."""
+    """Harvest one source incrementally.
+
+    `target` is either an open connection (the raw schema must exist: analytics.warehouse.ensure_schema), held for
+    the whole harvest: the fastest when sources are harvested one after the other in one process; or the path of the
+    warehouse file, opened for each batch and closed after it: DuckDB lets one process write a file at a time, so
+    harvests of several sources running in several processes (Dagster's multiprocess executor) take turns batch by
+    batch, each parsing its next batch while another writes."""
     options = options or HarvestConfig()
     if source.kind != "orthanc" and not source.path.is_dir():
         raise ConfigError(f"source '{source.name}': folder {source.path} does not exist")
     report = SourceReport(name=source.name, kind=source.kind)
     harvest_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-    con.execute(
-        "insert into raw.harvest_runs (harvest_id, source, kind, started_at) values (?, ?, ?, now())",
-        [harvest_id, source.name, source.kind],
-    )
-    writer = _Writer(con, source.name, harvest_id, report)
+    writer = _Writer(target, source.name, harvest_id, report)
+    with writer.session() as con:
+        con.execute(
+            "insert into raw.harvest_runs (harvest_id, source, kind, started_at) values (?, ?, ?, now())",
+            [harvest_id, source.name, source.kind],
+        )
     if source.kind == "orthanc":
         from analytics.orthanc.harvest import harvest_orthanc  # files_* count instances
 
@@ -100,12 +109,13 @@ def harvest_source(
         _harvest_dicom(source, pseudonymise, options, writer)
     else:
         _harvest_logs(source, pseudonymise, writer)
-    con.execute(
-        """update raw.harvest_runs set finished_at = now(), files_seen = ?, files_parsed = ?, files_unchanged = ?,
-           quarantined = ?, records_added = ? where harvest_id = ?""",
-        [report.files_seen, report.files_parsed, report.files_unchanged, report.quarantined, report.records_added,
-         harvest_id],
-    )  # fmt: skip
+    with writer.session() as con:
+        con.execute(
+            """update raw.harvest_runs set finished_at = now(), files_seen = ?, files_parsed = ?, files_unchanged = ?,
+               quarantined = ?, records_added = ? where harvest_id = ?""",
+            [report.files_seen, report.files_parsed, report.files_unchanged, report.quarantined, report.records_added,
+             harvest_id],
+        )  # fmt: skip
     log.info("harvested %s: %s", source.name, report.to_dict())
     return report
 
@@ -190,7 +200,9 @@ def _worker_context():
 def _changed_files(source: SourceConfig, writer: _Writer, batch_files: int) -> Iterator[list[tuple]]:
     """Batches of files that are new or changed since the last harvest; unchanged ones are only counted."""
     batch: list[tuple[str, int, int, int, int]] = []
-    for path, st, _ in _new_or_changed(source, writer, _known_files(writer.con, source.name)):
+    with writer.session() as con:
+        known = _known_files(con, source.name)
+    for path, st, _ in _new_or_changed(source, writer, known):
         batch.append((path, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino))
         if len(batch) >= batch_files:
             yield batch
@@ -287,7 +299,8 @@ def _resume_point(path: str, st: os.stat_result, state: _FileState | None, by_in
 
 
 def _harvest_logs(source: SourceConfig, pseudonymise: Pseudonymiser, writer: _Writer) -> None:
-    known = _known_files(writer.con, source.name)
+    with writer.session() as con:
+        known = _known_files(con, source.name)
     by_inode = {(s.device, s.inode): s for s in known.values() if s.device is not None}
     for path, st, state in _new_or_changed(source, writer, known):
         try:
@@ -342,8 +355,18 @@ def _read_one_log(path, st, gz, offset, line, head_sha, head_len, pseudonymise, 
 class _Writer:
     """Writes one batch (records, quarantine entries, file states) in one transaction."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, source: str, harvest_id: str, report: SourceReport) -> None:
-        self.con, self.source, self.harvest_id, self.report = con, source, harvest_id, report
+    def __init__(self, target: duckdb.DuckDBPyConnection | Path, source: str, harvest_id: str,
+                 report: SourceReport) -> None:  # fmt: skip
+        self._target, self.source, self.harvest_id, self.report = target, source, harvest_id, report
+
+    @contextmanager
+    def session(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The held connection, or the warehouse opened (waiting for another writer, bounded) and closed after."""
+        if isinstance(self._target, duckdb.DuckDBPyConnection):
+            yield self._target
+        else:
+            with open_warehouse(self._target) as con:
+                yield con
 
     def write_audit(self, records: list[tuple[int, AuditRecord]], quarantine: list[tuple], state: _FileState,
                     malformed_lines: int | None = None) -> None:  # fmt: skip
@@ -370,7 +393,10 @@ class _Writer:
     def write(self, table: str, frame: pl.DataFrame | None, quarantine: list[tuple], states: list[_FileState],
               also: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> None:  # fmt: skip
         """`also` runs inside the same transaction (an API source's cursor moves with the records it covers)."""
-        con = self.con
+        with self.session() as con:
+            self._write(con, table, frame, quarantine, states, also)
+
+    def _write(self, con, table, frame, quarantine, states, also) -> None:
         con.execute("begin transaction")
         try:
             if frame is not None and frame.height:

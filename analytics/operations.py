@@ -16,11 +16,16 @@ def pseudonymiser_for(settings: Settings) -> Pseudonymiser:
     return pseudonymiser_from_env(allow_development_key=settings.privacy.allow_development_key)
 
 
-def harvest(settings: Settings, source_names: Iterable[str] | None = None) -> list[SourceReport]:
-    """Harvest the named sources (all by default), in config order, into the raw layer."""
+def harvest(settings: Settings, source_names: Iterable[str] | None = None, *, concurrent: bool = False) -> list[SourceReport]:  # fmt: skip
+    """Harvest the named sources (all by default), in config order, into the raw layer.
+
+    `concurrent`: other processes may harvest other sources at the same time (Dagster's multiprocess executor), so
+    the warehouse is opened for each batch and closed after it instead of being held for the whole harvest."""
     pseudonymise = pseudonymiser_for(settings)  # fails before any file is read if no key is configured
     wanted = list(source_names) if source_names is not None else [s.name for s in settings.sources]
     sources = [settings.source(name) for name in wanted]
+    if concurrent:
+        return [harvest_source(settings.warehouse.path, source, pseudonymise, settings.harvest) for source in sources]
     with warehouse.open_warehouse(settings.warehouse.path) as con:
         return [harvest_source(con, source, pseudonymise, settings.harvest) for source in sources]
 

@@ -44,8 +44,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         schedules=[daily, *billing_schedules],
         sensors=orthanc_sensors,
         resources={"sansfilm": SansfilmConfig(config_path=str(settings.config_path))},
-        # DuckDB takes one writer at a time: steps run one after the other in one process.
-        executor=dg.in_process_executor,
+        # One process per step, as many at once as cores: the harvests of several sources run side by side, each
+        # taking the warehouse (DuckDB: one writing process at a time) for one batch at a time; see docs/deploy.md.
+        executor=dg.multiprocess_executor,
     )
 
 

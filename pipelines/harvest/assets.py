@@ -24,7 +24,7 @@ def build_harvest_asset(source: SourceConfig) -> dg.AssetsDefinition:
         check_specs=[dg.AssetCheckSpec(ACCOUNTED, asset=key, description="files seen = parsed + unchanged + quarantined")],
     )
     def _harvest(context: dg.AssetExecutionContext, sansfilm: SansfilmConfig) -> dg.MaterializeResult:
-        (report,) = operations.harvest(sansfilm.settings(), [source.name])
+        (report,) = operations.harvest(sansfilm.settings(), [source.name], concurrent=True)  # other steps may harvest
         context.log.info(f"{source.name}: {report.to_dict()}")  # counts only: no record content is ever logged
         accounted = report.files_parsed + report.files_unchanged + report.files_quarantined
         return dg.MaterializeResult(
