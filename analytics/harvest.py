@@ -317,6 +317,7 @@ def _harvest_logs(source: SourceConfig, pseudonymise: Pseudonymiser, writer: _Wr
             ])  # fmt: skip
             continue
         _read_one_log(path, st, gz, offset, line, head_sha, head_len, pseudonymise, writer)
+    writer.flush_audit()
 
 
 def _read_one_log(path, st, gz, offset, line, head_sha, head_len, pseudonymise, writer: _Writer) -> None:
@@ -358,6 +359,10 @@ class _Writer:
     def __init__(self, target: duckdb.DuckDBPyConnection | Path, source: str, harvest_id: str,
                  report: SourceReport) -> None:  # fmt: skip
         self._target, self.source, self.harvest_id, self.report = target, source, harvest_id, report
+        self._audit_frames: list[pl.DataFrame] = []
+        self._audit_quarantine: list[tuple] = []
+        self._audit_states: dict[str, _FileState] = {}
+        self._audit_rows = 0
 
     @contextmanager
     def session(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -370,8 +375,24 @@ class _Writer:
 
     def write_audit(self, records: list[tuple[int, AuditRecord]], quarantine: list[tuple], state: _FileState,
                     malformed_lines: int | None = None) -> None:  # fmt: skip
+        """Adds a log's records, quarantine entries and state to the pending batch, committed once it holds
+        _LOG_LINES_PER_BATCH rows (or by flush_audit): many small logs share one transaction instead of one each,
+        which matters when every transaction opens the warehouse."""
         self.report.quarantined += len(quarantine) if malformed_lines is None else malformed_lines
-        self.write("audit_events", self._audit_frame(records, state.path), quarantine, [state])
+        frame = self._audit_frame(records, state.path)
+        self._audit_frames.append(frame)
+        self._audit_quarantine.extend(quarantine)
+        self._audit_states[state.path] = state  # the latest state of a log read in several batches
+        self._audit_rows += frame.height + len(quarantine)
+        if self._audit_rows >= _LOG_LINES_PER_BATCH:
+            self.flush_audit()
+
+    def flush_audit(self) -> None:
+        if not self._audit_states:
+            return
+        frame, quarantine, states = pl.concat(self._audit_frames), self._audit_quarantine, self._audit_states
+        self._audit_frames, self._audit_quarantine, self._audit_states, self._audit_rows = [], [], {}, 0
+        self.write("audit_events", frame, quarantine, list(states.values()))
 
     def _audit_frame(self, records: list[tuple[int, AuditRecord]], path: str) -> pl.DataFrame:
         rows = []

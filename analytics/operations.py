@@ -16,7 +16,9 @@ def pseudonymiser_for(settings: Settings) -> Pseudonymiser:
     return pseudonymiser_from_env(allow_development_key=settings.privacy.allow_development_key)
 
 
-def harvest(settings: Settings, source_names: Iterable[str] | None = None, *, concurrent: bool = False) -> list[SourceReport]:  # fmt: skip
+def harvest(
+    settings: Settings, source_names: Iterable[str] | None = None, *, concurrent: bool = False
+) -> list[SourceReport]:
     """Harvest the named sources (all by default), in config order, into the raw layer.
 
     `concurrent`: other processes may harvest other sources at the same time (Dagster's multiprocess executor), so

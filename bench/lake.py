@@ -37,8 +37,8 @@ def main() -> None:
     tables = []
     for t in lake.TABLES:
         columns = {c for (c,) in con.execute(
-            "select column_name from duckdb_columns() where database_name = 'wh' and schema_name = ? and table_name = ?",
-            [t.schema, t.name]).fetchall()}  # fmt: skip
+            "select column_name from duckdb_columns() where database_name = 'wh' and schema_name = ? "
+            "and table_name = ?", [t.schema, t.name]).fetchall()}  # fmt: skip
         if not columns or not con.execute(f"select count(*) from wh.{t.schema}.{t.name}").fetchone()[0]:
             continue
         extra = ", 'archive' as source" if t.by_source and "source" not in columns else ""

@@ -27,14 +27,19 @@ def test_example_configuration_is_valid_and_holds_no_secret():
     assert workspace["load_from"][0]["python_module"]["module_name"] == "pipelines.definitions"
 
 
-def test_dagster_instance_keeps_runs_and_events_in_postgresql(postgres_database, tiny, tmp_path, monkeypatch):  # noqa: F811
+def test_dagster_instance_keeps_runs_and_events_in_postgresql(
+    postgres_database, tiny, tmp_path, monkeypatch  # noqa: F811
+):
     url = make_url(postgres_database())
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(DEPLOY / "dagster.yaml", home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    for name, value in {"DAGSTER_PG_HOST": url.host, "DAGSTER_PG_PORT": str(url.port), "DAGSTER_PG_DB": url.database,
-                        "DAGSTER_PG_USER": url.username, "DAGSTER_PG_PASSWORD": "unused-with-trust-auth"}.items():  # fmt: skip
+    variables = {
+        "DAGSTER_PG_HOST": url.host, "DAGSTER_PG_PORT": str(url.port), "DAGSTER_PG_DB": url.database,
+        "DAGSTER_PG_USER": url.username, "DAGSTER_PG_PASSWORD": "unused-with-trust-auth",
+    }  # fmt: skip
+    for name, value in variables.items():
         monkeypatch.setenv(name, value)
 
     job = dg.define_asset_job("harvest_sources", selection=dg.AssetSelection.groups("harvest"))
@@ -52,8 +57,8 @@ def test_dagster_instance_keeps_runs_and_events_in_postgresql(postgres_database,
         with engine.connect() as conn:
             runs = conn.execute(sa.text("select status from runs where run_id = :r"), {"r": result.run_id}).all()
             events = conn.execute(
-                sa.text("select count(*) from event_logs where run_id = :r and dagster_event_type = 'ASSET_MATERIALIZATION'"),
-                {"r": result.run_id},
+                sa.text("select count(*) from event_logs where run_id = :r and dagster_event_type = :t"),
+                {"r": result.run_id, "t": "ASSET_MATERIALIZATION"},
             ).scalar_one()
     finally:
         engine.dispose()

@@ -13,7 +13,7 @@ import pyarrow.dataset as ds
 import pydicom
 import pytest
 
-from analytics import lake, operations, warehouse
+from analytics import lake, operations
 from analytics.config import load_settings
 from tests.dicom_factory import make_dicom
 from tests.tiny_corpus import make_tiny_corpus
@@ -36,11 +36,9 @@ def read_duckdb(root: Path, table: lake.LakeTable) -> duckdb.DuckDBPyConnection:
 
 
 def warehouse_keys(settings, table: lake.LakeTable) -> list[str]:
-    con = warehouse.connect(settings.warehouse.path, read_only=True)
-    try:
-        return sorted(k for (k,) in con.execute(f"select {KEYS[table.name]} from {table.schema}.{table.name}").fetchall())
-    finally:
-        con.close()
+    with duckdb.connect(str(settings.warehouse.path), read_only=True) as con:
+        rows = con.execute(f"select {KEYS[table.name]} from {table.schema}.{table.name}").fetchall()
+    return sorted(k for (k,) in rows)
 
 
 @pytest.mark.parametrize("table", lake.TABLES, ids=lambda t: f"{t.schema}.{t.name}")
@@ -151,9 +149,11 @@ def test_rerun_changes_nothing_and_a_new_month_rewrites_only_that_month(tmp_path
     assert {p: after[p] for p in unchanged} == {p: before[p] for p in unchanged}  # hard links: the same files
 
     con = read_duckdb(settings.lake.root, lake.TABLES[0])
-    assert con.execute("select count(*), count(distinct record_key) from t").fetchone() == (rows["raw.dicom_instances"] + 1,) * 2
+    total = rows["raw.dicom_instances"] + 1
+    assert con.execute("select count(*), count(distinct record_key) from t").fetchone() == (total, total)
 
-    full = export_counts(lake.export_lake(warehouse.connect(settings.warehouse.path), settings.lake.root, full=True).to_dict())
+    with duckdb.connect(str(settings.warehouse.path), read_only=True) as wh:
+        full = export_counts(lake.export_lake(wh, settings.lake.root, full=True).to_dict())
     assert {k: v[0] for k, v in full.items()} == {k: v[0] for k, v in third.items()}
     versions = [p for p in (settings.lake.root / "raw").iterdir() if p.name.startswith(".dicom_instances.")]
     assert len(versions) == 2  # the current version and the one before it

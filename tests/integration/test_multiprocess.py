@@ -7,9 +7,9 @@ import re
 import shutil
 
 import dagster as dg
-import pytest
+import duckdb
 
-from analytics import operations, warehouse
+from analytics import operations
 from analytics.config import load_settings
 from tests.conftest import copy_sample
 from tests.integration import multiprocess_job
@@ -40,8 +40,7 @@ def split_config(settings) -> str:
 def raw_keys(settings) -> dict[str, set]:
     """Record keys, and the paths of quarantined and known files as in the original layout of the corpus."""
     root = f"{settings.root}/"
-    con = warehouse.connect(settings.warehouse.path, read_only=True)
-    try:
+    with duckdb.connect(str(settings.warehouse.path), read_only=True) as con:
         return {
             table: {re.sub(r"^dicom-split/group-\d/", "dicom/", k.removeprefix(root))
                     for (k,) in con.execute(f"select {key} from raw.{table}").fetchall()}
@@ -49,8 +48,6 @@ def raw_keys(settings) -> dict[str, set]:
                                ("quarantine", "path"), ("harvest_files", "path"))
         } | {"rows": {con.execute("select count(*) from raw.dicom_instances").fetchone()[0],
                       con.execute("select count(*) from raw.audit_events").fetchone()[0]}}  # fmt: skip
-    finally:
-        con.close()
 
 
 def test_sources_harvested_in_parallel_processes_land_exactly_once(tmp_path, monkeypatch):
