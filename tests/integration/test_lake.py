@@ -15,6 +15,7 @@ import pytest
 
 from analytics import lake, operations
 from analytics.config import load_settings
+from analytics.errors import ConfigError
 from tests.dicom_factory import make_dicom
 from tests.tiny_corpus import make_tiny_corpus
 
@@ -165,3 +166,11 @@ def test_no_lake_section_writes_no_lake(tmp_path):
     operations.harvest(settings)
     assert operations.build_warehouse(settings).lake is None
     assert not (tmp_path / "lake").exists()
+
+
+def test_unknown_lake_key_is_named(tmp_path):
+    settings = make_tiny_corpus(tmp_path)
+    with settings.config_path.open("a", encoding="utf-8") as fp:
+        fp.write('[lake]\nroot = "lake"\nformat = "delta"\n')
+    with pytest.raises(ConfigError, match=r"unknown key 'lake\.format'"):
+        load_settings(settings.config_path)
