@@ -53,4 +53,4 @@ lock: | $(UV)  ## Re-resolve uv.lock after changing pyproject.toml
 	$(UV) lock --python $(PYTHON)
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .dagster data/warehouse data/ledger.sqlite data/samples/warehouse
+	rm -rf $(VENV) $(TOOLS) .dagster data/warehouse data/ledger.sqlite data/samples/warehouse data/lake data/samples/lake

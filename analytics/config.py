@@ -60,6 +60,10 @@ class HarvestConfig(_Section):
     batch_files: int = Field(default=2000, ge=1)  # files per committed batch (memory stays flat)
 
 
+class LakeConfig(_Section):
+    root: Path  # the open lake (Hive-partitioned Parquet of the raw and staged layers); see analytics/lake.py
+
+
 class BillingConfig(_Section):
     out_dir: Path = Path("invoices")  # issued invoices' documents (PDF/Factur-X, CSV, XML) and draft previews
 
@@ -127,6 +131,7 @@ class Settings(_Section):
     privacy: PrivacyConfig = PrivacyConfig()
     harvest: HarvestConfig = HarvestConfig()
     billing: BillingConfig = BillingConfig()
+    lake: LakeConfig | None = None  # no [lake] section: no lake is written
     sources: list[AnySource] = Field(default_factory=list)
     config_path: Path = Path(DEFAULT_CONFIG)  # set by load_settings, never read from the file
 
@@ -224,6 +229,7 @@ def _resolved(settings: Settings, config_path: Path) -> Settings:
             "ledger": ledger,
             "contracts": settings.contracts.model_copy(update={"dir": absolute(settings.contracts.dir)}),
             "billing": settings.billing.model_copy(update={"out_dir": absolute(settings.billing.out_dir)}),
+            "lake": settings.lake.model_copy(update={"root": absolute(settings.lake.root)}) if settings.lake else None,
             "sources": [
                 s.model_copy(update={"path": absolute(s.path)}) if isinstance(s, SourceConfig) else s
                 for s in settings.sources

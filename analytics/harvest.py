@@ -16,6 +16,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
@@ -33,6 +34,7 @@ from analytics.errors import ConfigError, MalformedRecord
 from analytics.pseudonym import Pseudonymiser
 from analytics.records import AuditRecord
 from analytics.registry import ae_title_key, institution_key
+from analytics.warehouse import open_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -76,22 +78,29 @@ class _FileState:
 
 
 def harvest_source(
-    con: duckdb.DuckDBPyConnection,
+    target: duckdb.DuckDBPyConnection | Path,
     source: SourceConfig | OrthancSourceConfig,
     pseudonymise: Pseudonymiser,
     options: HarvestConfig | None = None,
 ) -> SourceReport:
-    """Harvest one source incrementally; the raw schema must exist (analytics.warehouse.ensure_schema)."""
+    """Harvest one source incrementally.
+
+    `target` is either an open connection (the raw schema must exist: analytics.warehouse.ensure_schema), held for
+    the whole harvest: the fastest when sources are harvested one after the other in one process; or the path of the
+    warehouse file, opened for each batch and closed after it: DuckDB lets one process write a file at a time, so
+    harvests of several sources running in several processes (Dagster's multiprocess executor) take turns batch by
+    batch, each parsing its next batch while another writes."""
     options = options or HarvestConfig()
     if source.kind != "orthanc" and not source.path.is_dir():
         raise ConfigError(f"source '{source.name}': folder {source.path} does not exist")
     report = SourceReport(name=source.name, kind=source.kind)
     harvest_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-    con.execute(
-        "insert into raw.harvest_runs (harvest_id, source, kind, started_at) values (?, ?, ?, now())",
-        [harvest_id, source.name, source.kind],
-    )
-    writer = _Writer(con, source.name, harvest_id, report)
+    writer = _Writer(target, source.name, harvest_id, report)
+    with writer.session() as con:
+        con.execute(
+            "insert into raw.harvest_runs (harvest_id, source, kind, started_at) values (?, ?, ?, now())",
+            [harvest_id, source.name, source.kind],
+        )
     if source.kind == "orthanc":
         from analytics.orthanc.harvest import harvest_orthanc  # files_* count instances
 
@@ -100,12 +109,13 @@ def harvest_source(
         _harvest_dicom(source, pseudonymise, options, writer)
     else:
         _harvest_logs(source, pseudonymise, writer)
-    con.execute(
-        """update raw.harvest_runs set finished_at = now(), files_seen = ?, files_parsed = ?, files_unchanged = ?,
-           quarantined = ?, records_added = ? where harvest_id = ?""",
-        [report.files_seen, report.files_parsed, report.files_unchanged, report.quarantined, report.records_added,
-         harvest_id],
-    )  # fmt: skip
+    with writer.session() as con:
+        con.execute(
+            """update raw.harvest_runs set finished_at = now(), files_seen = ?, files_parsed = ?, files_unchanged = ?,
+               quarantined = ?, records_added = ? where harvest_id = ?""",
+            [report.files_seen, report.files_parsed, report.files_unchanged, report.quarantined, report.records_added,
+             harvest_id],
+        )  # fmt: skip
     log.info("harvested %s: %s", source.name, report.to_dict())
     return report
 
@@ -190,7 +200,9 @@ def _worker_context():
 def _changed_files(source: SourceConfig, writer: _Writer, batch_files: int) -> Iterator[list[tuple]]:
     """Batches of files that are new or changed since the last harvest; unchanged ones are only counted."""
     batch: list[tuple[str, int, int, int, int]] = []
-    for path, st, _ in _new_or_changed(source, writer, _known_files(writer.con, source.name)):
+    with writer.session() as con:
+        known = _known_files(con, source.name)
+    for path, st, _ in _new_or_changed(source, writer, known):
         batch.append((path, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino))
         if len(batch) >= batch_files:
             yield batch
@@ -287,7 +299,8 @@ def _resume_point(path: str, st: os.stat_result, state: _FileState | None, by_in
 
 
 def _harvest_logs(source: SourceConfig, pseudonymise: Pseudonymiser, writer: _Writer) -> None:
-    known = _known_files(writer.con, source.name)
+    with writer.session() as con:
+        known = _known_files(con, source.name)
     by_inode = {(s.device, s.inode): s for s in known.values() if s.device is not None}
     for path, st, state in _new_or_changed(source, writer, known):
         try:
@@ -304,6 +317,7 @@ def _harvest_logs(source: SourceConfig, pseudonymise: Pseudonymiser, writer: _Wr
             ])  # fmt: skip
             continue
         _read_one_log(path, st, gz, offset, line, head_sha, head_len, pseudonymise, writer)
+    writer.flush_audit()
 
 
 def _read_one_log(path, st, gz, offset, line, head_sha, head_len, pseudonymise, writer: _Writer) -> None:
@@ -342,13 +356,43 @@ def _read_one_log(path, st, gz, offset, line, head_sha, head_len, pseudonymise, 
 class _Writer:
     """Writes one batch (records, quarantine entries, file states) in one transaction."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, source: str, harvest_id: str, report: SourceReport) -> None:
-        self.con, self.source, self.harvest_id, self.report = con, source, harvest_id, report
+    def __init__(self, target: duckdb.DuckDBPyConnection | Path, source: str, harvest_id: str,
+                 report: SourceReport) -> None:  # fmt: skip
+        self._target, self.source, self.harvest_id, self.report = target, source, harvest_id, report
+        self._audit_frames: list[pl.DataFrame] = []
+        self._audit_quarantine: list[tuple] = []
+        self._audit_states: dict[str, _FileState] = {}
+        self._audit_rows = 0
+
+    @contextmanager
+    def session(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The held connection, or the warehouse opened (waiting for another writer, bounded) and closed after."""
+        if isinstance(self._target, duckdb.DuckDBPyConnection):
+            yield self._target
+        else:
+            with open_warehouse(self._target) as con:
+                yield con
 
     def write_audit(self, records: list[tuple[int, AuditRecord]], quarantine: list[tuple], state: _FileState,
                     malformed_lines: int | None = None) -> None:  # fmt: skip
+        """Adds a log's records, quarantine entries and state to the pending batch, committed once it holds
+        _LOG_LINES_PER_BATCH rows (or by flush_audit): many small logs share one transaction instead of one each,
+        which matters when every transaction opens the warehouse."""
         self.report.quarantined += len(quarantine) if malformed_lines is None else malformed_lines
-        self.write("audit_events", self._audit_frame(records, state.path), quarantine, [state])
+        frame = self._audit_frame(records, state.path)
+        self._audit_frames.append(frame)
+        self._audit_quarantine.extend(quarantine)
+        self._audit_states[state.path] = state  # the latest state of a log read in several batches
+        self._audit_rows += frame.height + len(quarantine)
+        if self._audit_rows >= _LOG_LINES_PER_BATCH:
+            self.flush_audit()
+
+    def flush_audit(self) -> None:
+        if not self._audit_states:
+            return
+        frame, quarantine, states = pl.concat(self._audit_frames), self._audit_quarantine, self._audit_states
+        self._audit_frames, self._audit_quarantine, self._audit_states, self._audit_rows = [], [], {}, 0
+        self.write("audit_events", frame, quarantine, list(states.values()))
 
     def _audit_frame(self, records: list[tuple[int, AuditRecord]], path: str) -> pl.DataFrame:
         rows = []
@@ -370,7 +414,10 @@ class _Writer:
     def write(self, table: str, frame: pl.DataFrame | None, quarantine: list[tuple], states: list[_FileState],
               also: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> None:  # fmt: skip
         """`also` runs inside the same transaction (an API source's cursor moves with the records it covers)."""
-        con = self.con
+        with self.session() as con:
+            self._write(con, table, frame, quarantine, states, also)
+
+    def _write(self, con, table, frame, quarantine, states, also) -> None:
         con.execute("begin transaction")
         try:
             if frame is not None and frame.height:

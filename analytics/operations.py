@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from analytics import warehouse
+from analytics import lake, warehouse
 from analytics.config import Settings
 from analytics.harvest import SourceReport, harvest_source
 from analytics.pseudonym import Pseudonymiser, pseudonymiser_from_env
@@ -16,11 +16,18 @@ def pseudonymiser_for(settings: Settings) -> Pseudonymiser:
     return pseudonymiser_from_env(allow_development_key=settings.privacy.allow_development_key)
 
 
-def harvest(settings: Settings, source_names: Iterable[str] | None = None) -> list[SourceReport]:
-    """Harvest the named sources (all by default), in config order, into the raw layer."""
+def harvest(
+    settings: Settings, source_names: Iterable[str] | None = None, *, concurrent: bool = False
+) -> list[SourceReport]:
+    """Harvest the named sources (all by default), in config order, into the raw layer.
+
+    `concurrent`: other processes may harvest other sources at the same time (Dagster's multiprocess executor), so
+    the warehouse is opened for each batch and closed after it instead of being held for the whole harvest."""
     pseudonymise = pseudonymiser_for(settings)  # fails before any file is read if no key is configured
     wanted = list(source_names) if source_names is not None else [s.name for s in settings.sources]
     sources = [settings.source(name) for name in wanted]
+    if concurrent:
+        return [harvest_source(settings.warehouse.path, source, pseudonymise, settings.harvest) for source in sources]
     with warehouse.open_warehouse(settings.warehouse.path) as con:
         return [harvest_source(con, source, pseudonymise, settings.harvest) for source in sources]
 
@@ -29,6 +36,7 @@ def harvest(settings: Settings, source_names: Iterable[str] | None = None) -> li
 class WarehouseBuild:
     row_counts: dict[str, int]
     published_path: str
+    lake: dict[str, object] | None = None  # what export_lake wrote, when a [lake] is configured
 
 
 def load_contracts(settings: Settings) -> Registry:
@@ -42,7 +50,18 @@ def build_warehouse(settings: Settings, registry: Registry | None = None) -> War
         warehouse.load_reference(con, registry, settings.archive.ae_titles)
         counts = warehouse.build_models(con)
         published = warehouse.publish(con, settings.published_path)
-    return WarehouseBuild(row_counts=counts, published_path=str(published))
+        lake_report = write_lake(settings, con)
+    return WarehouseBuild(row_counts=counts, published_path=str(published), lake=lake_report)
+
+
+def write_lake(settings: Settings, con=None) -> dict[str, object] | None:
+    """Export the raw and staged layers to the open lake, if one is configured (after the warehouse build)."""
+    if settings.lake is None:
+        return None
+    if con is not None:
+        return lake.export_lake(con, settings.lake.root).to_dict()
+    with warehouse.open_warehouse(settings.warehouse.path) as own:
+        return lake.export_lake(own, settings.lake.root).to_dict()
 
 
 def summary(settings: Settings) -> dict[str, object]:

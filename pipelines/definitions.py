@@ -13,6 +13,7 @@ from analytics.config import Settings, load_settings
 from pipelines.billing.assets import build_billing_definitions
 from pipelines.harvest.assets import build_harvest_assets
 from pipelines.harvest.sensors import build_orthanc_sensors
+from pipelines.lake.assets import build_lake_assets
 from pipelines.resources import SansfilmConfig
 from pipelines.warehouse.assets import build_warehouse_assets
 
@@ -22,7 +23,8 @@ ALL_ASSETS_JOB = "sansfilm_all"
 def build_definitions(settings: Settings) -> dg.Definitions:
     contracts = load_contracts(settings)  # broken contracts fail here, with file, line and field
     billing_assets, billing_jobs, billing_schedules = build_billing_definitions(settings, contracts.tariff.valid_from)
-    assets = [*build_harvest_assets(settings), *build_warehouse_assets(settings), *billing_assets]
+    assets = [*build_harvest_assets(settings), *build_warehouse_assets(settings), *build_lake_assets(settings),
+              *billing_assets]
     everything = dg.define_asset_job(
         ALL_ASSETS_JOB,
         selection=dg.AssetSelection.all() - dg.AssetSelection.groups("billing"),
@@ -42,8 +44,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         schedules=[daily, *billing_schedules],
         sensors=orthanc_sensors,
         resources={"sansfilm": SansfilmConfig(config_path=str(settings.config_path))},
-        # DuckDB takes one writer at a time: steps run one after the other in one process.
-        executor=dg.in_process_executor,
+        # One process per step, as many at once as cores: the harvests of several sources run side by side, each
+        # taking the warehouse (DuckDB: one writing process at a time) for one batch at a time; see docs/deploy.md.
+        executor=dg.multiprocess_executor,
     )
 
 

@@ -74,7 +74,9 @@ def harvest_orthanc(source: OrthancSourceConfig, pseudonymise: Pseudonymiser, wr
     client = client or OrthancClient(source)
     try:
         with ThreadPoolExecutor(1) as reader:
-            pending = reader.submit(_read_page, source, client, pseudonymise, read_cursor(writer.con, source.name))
+            with writer.session() as con:
+                cursor = read_cursor(con, source.name)
+            pending = reader.submit(_read_page, source, client, pseudonymise, cursor)
             while True:
                 page = pending.result()
                 if page is None:
@@ -267,12 +269,12 @@ def _store_deletions(con: duckdb.DuckDBPyConnection, source: str, deletions: lis
 
 def _reconcile_deletions(source: OrthancSourceConfig, client: OrthancClient, writer) -> None:
     """Harvested instances the server no longer holds are deleted now (Orthanc 1.10 does not log deletions)."""
-    con = writer.con
-    stored = con.execute(
-        """select path from raw.dicom_instances i where source = ?
-           and not exists (select 1 from raw.dicom_deletions d where d.source = i.source and d.path = i.path)""",
-        [source.name],
-    ).fetchall()
+    with writer.session() as con:
+        stored = con.execute(
+            """select path from raw.dicom_instances i where source = ?
+               and not exists (select 1 from raw.dicom_deletions d where d.source = i.source and d.path = i.path)""",
+            [source.name],
+        ).fetchall()
     if not stored:
         return
     prefix = instance_path(source, "")
@@ -281,11 +283,12 @@ def _reconcile_deletions(source: OrthancSourceConfig, client: OrthancClient, wri
     if not missing:
         return
     now = datetime.now(UTC)
-    con.execute("begin transaction")
-    try:
-        _store_deletions(con, source.name, [(p, now) for p in missing], "reconciliation", writer.harvest_id)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+    with writer.session() as con:  # insert or ignore: a deletion another run stored meanwhile is kept as it was
+        con.execute("begin transaction")
+        try:
+            _store_deletions(con, source.name, [(p, now) for p in missing], "reconciliation", writer.harvest_id)
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
     log.info("source %s: %d harvested instances are no longer in the archive", source.name, len(missing))

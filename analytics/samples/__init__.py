@@ -138,6 +138,8 @@ def _config_text(seed: int, establishments: int, months: int, start: str) -> str
 # Sample corpus written by `sansfilm samples` (seed {seed}, {establishments} establishments, {months} months from {start}).
 [warehouse]
 path = "warehouse/sansfilm.duckdb"
+[lake]
+root = "lake"
 [ledger]
 url = "sqlite:///ledger.sqlite"
 [contracts]

@@ -26,7 +26,7 @@ def build_harvest_asset(source: SourceConfig, settings: Settings) -> dg.AssetsDe
     )
     def _harvest(context: dg.AssetExecutionContext, sansfilm: SansfilmConfig) -> dg.MaterializeResult:
         settings = sansfilm.settings()
-        (report,) = operations.harvest(settings, [source.name])
+        (report,) = operations.harvest(settings, [source.name], concurrent=True)  # other steps may harvest
         context.log.info(f"{source.name}: {report.to_dict()}")  # counts only: no record content is ever logged
         with warehouse.open_warehouse(settings.warehouse.path) as con:
             results = check_results(context, settings, [RUNS_TABLE], con)
