@@ -95,13 +95,18 @@ class Tariff:
     ceiling: Ceiling | None = None
 
 
-def load_tariff(contracts_dir: Path, offers_in_use: Iterable[str] = ()) -> Tariff:
-    """Read and validate `contracts_dir/framework.yaml`; `offers_in_use` (the registry's offers) must all be priced."""
-    path = Path(contracts_dir) / TARIFF_FILE
+def compose_contract_file(path: Path, *, missing: str | None) -> Node | None:
+    """The YAML node tree of a contract file, for a `_Reader` (which keeps each value's text and line).
+
+    A file that is not UTF-8, not YAML or empty is a ContractError naming it (and the line when YAML knows it); an
+    absent file is one too, with the message `missing`, or gives None when `missing` is None (an optional file).
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ContractError(path, "the framework tariff is missing") from None
+        if missing is None:
+            return None
+        raise ContractError(path, missing) from None
     except UnicodeDecodeError as exc:
         raise ContractError(path, f"is not UTF-8 text ({exc.reason})") from None
     try:
@@ -114,6 +119,14 @@ def load_tariff(contracts_dir: Path, offers_in_use: Iterable[str] = ()) -> Tarif
         raise ContractError(path, f"is not valid YAML: {exc}") from None
     if root is None:
         raise ContractError(path, "is empty", line=1)
+    return root
+
+
+def load_tariff(contracts_dir: Path, offers_in_use: Iterable[str] = ()) -> Tariff:
+    """Read and validate `contracts_dir/framework.yaml`; `offers_in_use` (the registry's offers) must all be priced."""
+    path = Path(contracts_dir) / TARIFF_FILE
+    root = compose_contract_file(path, missing="the framework tariff is missing")
+    assert root is not None
     tariff = _Reader(path).tariff(root, tuple(offers_in_use))
     if tariff.revision is not None:
         tariff = replace(tariff, price_index=load_price_index(path.parent))
@@ -128,6 +141,22 @@ class _Reader:
 
     def fail(self, node: Node, field: str | None, message: str) -> ContractError:
         return ContractError(self.path, message, line=node.start_mark.line + 1, field=field)
+
+    def by_offer(self, key: ScalarNode, node: Node, offers_in_use: Iterable[str], read, what: str) -> dict:
+        """`offers:`, a mapping of offer codes to `read(code, code_node, value_node)`; each offer the registry uses
+        must be there (`what` the offers are given here: "prices", "service levels")."""
+        self.check_tag(node, "offers")
+        if not isinstance(node, MappingNode):
+            raise self.fail(key, "offers", f"must be a mapping of offer codes to their {what}")
+        offers = {}
+        for code, (code_node, value_node) in self.entries(node, "offers").items():
+            if code not in OFFERS:
+                raise self.fail(code_node, f"offers.{code}", f"unknown offer '{code}' (expected: {', '.join(OFFERS)})")
+            offers[code] = read(code, code_node, value_node)
+        for code in offers_in_use:
+            if code not in offers:
+                raise self.fail(key, f"offers.{code}", f"offer {code} is used by the registry but has no {what} here")
+        return offers
 
     # ---- structure -------------------------------------------------------------------------------------------------
 
@@ -245,20 +274,7 @@ class _Reader:
         valid_to = self.a_date(*top["valid_to"], "valid_to")
         if valid_to < valid_from:
             raise self.fail(top["valid_to"][1], "valid_to", f"{valid_to} is before valid_from ({valid_from})")
-        offers_key, offers_node = top["offers"]
-        self.check_tag(offers_node, "offers")
-        if not isinstance(offers_node, MappingNode):
-            raise self.fail(offers_key, "offers", "must be a mapping of offer codes to their prices")
-        offers: dict[str, OfferTariff] = {}
-        for code, (code_node, offer_node) in self.entries(offers_node, "offers").items():
-            if code not in OFFERS:
-                raise self.fail(code_node, f"offers.{code}", f"unknown offer '{code}' (expected: {', '.join(OFFERS)})")
-            offers[code] = self.offer(code, code_node, offer_node)
-        for code in offers_in_use:
-            if code not in offers:
-                raise self.fail(
-                    offers_key, f"offers.{code}", f"offer {code} is used by the registry but has no prices here"
-                )
+        offers = self.by_offer(*top["offers"], offers_in_use, self.offer, "prices")
         seller = self.seller(*top["seller"]) if "seller" in top else None
         revision = self.revision(*top["revision"], valid_from) if "revision" in top else None
         ceiling = self.ceiling(*top["ceiling"]) if "ceiling" in top else None

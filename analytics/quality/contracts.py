@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from analytics.billing.tariff import _Reader
+from analytics.billing.tariff import _Reader, compose_contract_file
 from analytics.errors import ContractError
 from analytics.warehouse import MODELS
 
@@ -161,16 +161,8 @@ def load_rules(contracts_dir: Path) -> list[Rule]:
 
 
 def _read_file(path: Path) -> list[Rule]:
-    try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except UnicodeDecodeError as exc:
-        raise ContractError(path, f"is not UTF-8 text ({exc.reason})") from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise ContractError(path, f"is not valid YAML: {exc.problem or exc.context}",
-                            line=mark.line + 1 if mark else None) from None  # fmt: skip
-    if root is None:
-        raise ContractError(path, "is empty", line=1)
+    root = compose_contract_file(path, missing="is missing")
+    assert root is not None
     return _RuleReader(path).rules(root)
 
 

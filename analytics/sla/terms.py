@@ -12,12 +12,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.nodes import Node, ScalarNode
 
-from analytics.billing.tariff import _Reader
-from analytics.errors import ContractError
-from analytics.registry import OFFERS
+from analytics.billing.tariff import _Reader, compose_contract_file
 
 SERVICE_LEVELS_FILE = "service_levels.yaml"
 HUNDRED = Decimal(100)
@@ -85,20 +82,9 @@ class ServiceLevels:
 def load_service_levels(contracts_dir: Path, offers_in_use: Iterable[str] = ()) -> ServiceLevels | None:
     """Read and validate `contracts_dir/service_levels.yaml`; None when the agreement has no such file."""
     path = Path(contracts_dir) / SERVICE_LEVELS_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except UnicodeDecodeError as exc:
-        raise ContractError(path, f"is not UTF-8 text ({exc.reason})") from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise ContractError(path, f"is not valid YAML: {exc.problem or exc.context}",
-                            line=mark.line + 1 if mark is not None else None) from None  # fmt: skip
+    root = compose_contract_file(path, missing=None)
     if root is None:
-        raise ContractError(path, "is empty", line=1)
+        return None
     return _LevelsReader(path).levels(root, tuple(offers_in_use))
 
 
@@ -107,19 +93,7 @@ class _LevelsReader(_Reader):
         top = self.mapping(root, "", ("contract_id", "credit_cap_percent", "offers"))
         contract_id = self.text(*top["contract_id"], "contract_id")
         cap = self.percent(*top["credit_cap_percent"], "credit_cap_percent")
-        offers_key, offers_node = top["offers"]
-        self.check_tag(offers_node, "offers")
-        if not isinstance(offers_node, MappingNode):
-            raise self.fail(offers_key, "offers", "must be a mapping of offer codes to their service levels")
-        offers: dict[str, OfferLevels] = {}
-        for code, (code_node, node) in self.entries(offers_node, "offers").items():
-            if code not in OFFERS:
-                raise self.fail(code_node, f"offers.{code}", f"unknown offer '{code}' (expected: {', '.join(OFFERS)})")
-            offers[code] = self.offer(code, code_node, node)
-        for code in offers_in_use:
-            if code not in offers:
-                raise self.fail(offers_key, f"offers.{code}",
-                                f"offer {code} is used by the registry but has no service levels here")  # fmt: skip
+        offers = self.by_offer(*top["offers"], offers_in_use, self.offer, "service levels")
         return ServiceLevels(self.path, contract_id, cap, offers)
 
     def offer(self, code: str, key: ScalarNode, node: Node) -> OfferLevels:
