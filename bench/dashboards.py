@@ -33,7 +33,7 @@ def pages(settings, contracts, establishment_id: str):
     return {
         "rollout": lambda c, f: [programme.rollout_sites(c, gcs, f), programme.adoption(c, gcs, f),
                                  programme.silent_sites(c, gcs, f)],
-        "finance": lambda c, f: [finance.draft_invoices(c, contracts, gcs, f),
+        "finance": lambda c, f: [finance.draft_invoices(c, contracts, gcs, f, settings.ledger.url),
                                  finance.issued_invoices(settings.ledger.url, gcs, f), programme.unbilled(c, gcs, f)],
         "regional": lambda c, f: [programme.volumes(c, ars, f, d) for d in ("region", "departement", "modality")]
                                  + [programme.sharing_departements(c, ars, f)],
@@ -41,9 +41,25 @@ def pages(settings, contracts, establishment_id: str):
                                   programme.failure_rates(c, gcs, f), programme.busiest_hours(c, gcs, f)],
         "quality": lambda c, f: [programme.source_freshness(c, gcs, f), programme.quarantine(c, gcs, f),
                                  programme.unbilled(c, gcs, f)],
-        "establishment": lambda c, f: [programme.usage_monthly(c, mine, f), finance.draft_invoices(c, contracts, mine, f),
+        "establishment": lambda c, f: [programme.usage_monthly(c, mine, f), finance.draft_invoices(c, contracts, mine, f, settings.ledger.url),
                                        programme.sharing(c, mine, f)],
     }  # fmt: skip
+
+
+READ_TABLES = ("marts.fct_usage_daily", "marts.fct_share_flows_monthly", "marts.mart_archive_daily")
+
+
+def _published_tables(path: Path) -> set[str]:
+    import duckdb
+
+    if not path.exists():
+        return set()
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {f"{s}.{t}" for s, t in con.execute("select table_schema, table_name from information_schema.tables")
+                .fetchall()}  # fmt: skip
+    finally:
+        con.close()
 
 
 def build_regional(studies: int) -> Path:
@@ -58,21 +74,23 @@ def build_regional(studies: int) -> Path:
     db, contracts_dir, _ = region.ensure_warehouse(shape)
     folder = region.OUT / f"dashboards-{shape.name}"
     config = folder / "sansfilm.toml"
-    if config.exists():
+    if config.exists() and _published_tables(folder / "warehouse.published.duckdb") >= set(READ_TABLES):
         return config
-    folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    # a read-only connection held during the copy: fails if bench/metering.py is writing it, and keeps writers out
-    source = duckdb.connect(str(db), read_only=True)
-    try:
-        shutil.copyfile(db, folder / "warehouse.duckdb")
-    finally:
-        source.close()
-    shutil.copytree(contracts_dir, folder / "contracts", dirs_exist_ok=True)
-    (folder / "sansfilm.toml").with_suffix(".tmp").write_text(
-        f'[warehouse]\npath = "warehouse.duckdb"\n[contracts]\ndir = "contracts"\n'
-        f'[ledger]\nurl = "sqlite:///ledger.sqlite"\n[archive]\nae_titles = {list(region.PLATFORM_AE_TITLES)!r}\n'.replace("'", '"'),
-        encoding="utf-8")  # fmt: skip
+    if not config.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        # a read-only connection held during the copy: fails if bench/metering.py is writing it, and keeps writers out
+        source = duckdb.connect(str(db), read_only=True)
+        try:
+            shutil.copyfile(db, folder / "warehouse.duckdb")
+        finally:
+            source.close()
+        shutil.copytree(contracts_dir, folder / "contracts", dirs_exist_ok=True)
+        (folder / "sansfilm.toml").with_suffix(".tmp").write_text(
+            f'[warehouse]\npath = "warehouse.duckdb"\n[contracts]\ndir = "contracts"\n'
+            f'[ledger]\nurl = "sqlite:///ledger.sqlite"\n[archive]\nae_titles = {list(region.PLATFORM_AE_TITLES)!r}\n'.replace("'", '"'),
+            encoding="utf-8")  # fmt: skip
+    # a copy built by an older version lacks a mart the pages now read: marts and metering are idempotent, run again
     con = warehouse.connect(folder / "warehouse.duckdb")
     try:
         warehouse.ensure_schema(con)
@@ -82,7 +100,8 @@ def build_regional(studies: int) -> Path:
         warehouse.publish(con, folder / "warehouse.published.duckdb")
     finally:
         con.close()
-    (folder / "sansfilm.toml").with_suffix(".tmp").rename(config)
+    if not config.exists():
+        (folder / "sansfilm.toml").with_suffix(".tmp").rename(config)
     print(f"built {folder} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return config
 

@@ -53,7 +53,7 @@ def _read(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def months(_version: int) -> list[str]:
+def months(published_version: int) -> list[str]:
     with published() as con:
         rows = con.execute("select distinct strftime(received_date, '%Y-%m') from marts.mart_archive_daily "
                            "where received_date is not null order by 1").fetchall()  # fmt: skip
@@ -61,7 +61,7 @@ def months(_version: int) -> list[str]:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def choices(_version: int, viewer: Viewer) -> dict[str, list[str]]:
+def choices(published_version: int, viewer: Viewer) -> dict[str, list[str]]:
     """Filter choices from the establishments the viewer may see."""
     sites = cached("rollout_sites", viewer, Filters())
     return {"departement": sorted({d for d in sites["departement"] if d}),
@@ -81,22 +81,32 @@ def cached(name: str, viewer: Viewer, filters: Filters, *extra: Any) -> pl.DataF
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def _cached(_version: int, name: str, viewer: Viewer, filters: Filters, *extra: Any) -> pl.DataFrame:
+def _cached(published_version: int, name: str, viewer: Viewer, filters: Filters, *extra: Any) -> pl.DataFrame:
     return _read(_FUNCTIONS[name], viewer, filters, *extra)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def usage_daily(_version: int, viewer: Viewer, month: str, establishment_id: str) -> pl.DataFrame:
+def usage_daily(published_version: int, viewer: Viewer, month: str, establishment_id: str) -> pl.DataFrame:
     return _read(programme.usage_daily, viewer, month, establishment_id)
 
 
+def drafts(viewer: Viewer, filters: Filters) -> list[Invoice]:
+    return _drafts(version(), issued_months(), viewer, filters)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def issued_months() -> tuple[str, ...]:
+    """Part of the drafts' cache key: issuing a month moves the pending regularisations to the next one."""
+    return tuple(finance.issued_month_list(settings().ledger.url))
+
+
 @st.cache_data(ttl=TTL, show_spinner=False)
-def drafts(_version: int, viewer: Viewer, filters: Filters) -> list[Invoice]:
+def _drafts(published_version: int, issued: tuple[str, ...], viewer: Viewer, filters: Filters) -> list[Invoice]:
     from analytics.billing.service import load_contracts
 
     contracts = load_contracts(settings())
     with published() as con:
-        return finance.draft_invoices(con, contracts, viewer, filters)
+        return finance.draft_invoices(con, contracts, viewer, filters, settings().ledger.url)
 
 
 @st.cache_data(ttl=60, show_spinner=False)

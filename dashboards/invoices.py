@@ -18,7 +18,7 @@ LABELS = {"status": "statut", "month": "mois", "number": "numéro", "establishme
 
 
 def invoice_section(viewer: Viewer, filters: Filters, key: str) -> None:
-    drafts = data.drafts(data.version(), viewer, filters)
+    drafts = data.drafts(viewer, filters)
     issued = data.issued(viewer, filters)
     drafted = draft_table(drafts)
     issued_months = set(issued["month"].to_list())

@@ -166,7 +166,14 @@ def preview(settings: Settings, month: Month, establishment_id: str | None = Non
         issued = {m: ledger.invoices_for_month(m) for m in issued_months}
     finally:
         ledger.dispose()
-    usage = meter(settings, [*issued_months, month])
+    return month_invoices(contracts, month, meter(settings, [*issued_months, month]), issued, establishment_id)
+
+
+def month_invoices(contracts: Contracts, month: Month, usage: dict[Month, dict[str, dict[str, Decimal]]],
+                   issued: dict[Month, list[Invoice]], establishment_id: str | None = None) -> list[Invoice]:  # fmt: skip
+    """The month's invoices from this usage: its drafts plus the regularisations of the issued months (usage must
+    hold the month and every issued month). Pure: the CLI preview passes fresh metering, the dashboards the
+    published usage, so both show the same lines."""
     drafts = draft_month(contracts, month, usage[month])
     invoices = with_regularisations(drafts, regularisations(contracts, issued, usage), contracts, month)
     return [i for i in invoices if establishment_id in (None, i.establishment_id)]
