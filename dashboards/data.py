@@ -17,7 +17,6 @@ import polars as pl
 import streamlit as st
 
 from analytics import warehouse
-from analytics.billing.model import Invoice
 from analytics.config import Settings, load_settings
 from analytics.reporting import finance, programme
 from analytics.reporting.scope import Filters, Viewer
@@ -90,7 +89,8 @@ def usage_daily(published_version: int, viewer: Viewer, month: str, establishmen
     return _read(programme.usage_daily, viewer, month, establishment_id)
 
 
-def drafts(viewer: Viewer, filters: Filters) -> list[Invoice]:
+def drafts(viewer: Viewer, filters: Filters) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(draft invoices, their lines) as frames: see `finance.draft_lines`."""
     return _drafts(version(), issued_months(), viewer, filters)
 
 
@@ -101,12 +101,14 @@ def issued_months() -> tuple[str, ...]:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def _drafts(published_version: int, issued: tuple[str, ...], viewer: Viewer, filters: Filters) -> list[Invoice]:
+def _drafts(published_version: int, issued: tuple[str, ...], viewer: Viewer,
+            filters: Filters) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
     from analytics.billing.service import load_contracts
 
     contracts = load_contracts(settings())
     with published() as con:
-        return finance.draft_invoices(con, contracts, viewer, filters, settings().ledger.url)
+        invoices = finance.draft_invoices(con, contracts, viewer, filters, settings().ledger.url)
+    return finance.draft_table(invoices), finance.draft_lines(invoices)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
