@@ -71,10 +71,18 @@ def test_regularisation_lines_stay_in_their_establishments_scope(late):
     assert not [line for d in other.values() for line in d.lines if line.reference == "RSF-000001"]
 
 
-def test_the_finance_page_shows_the_regularisation_lines(late, monkeypatch):
-    monkeypatch.setenv("SANSFILM_CONFIG", str(late.config_path))
-    st.cache_resource.clear()  # settings of another test's warehouse, cached in this process
+@pytest.fixture
+def fresh_caches():
+    """Streamlit's caches live in the process: no other test's settings here, none of ours left for the next."""
+    st.cache_resource.clear()
     st.cache_data.clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def test_the_finance_page_shows_the_regularisation_lines(late, monkeypatch, fresh_caches):
+    monkeypatch.setenv("SANSFILM_CONFIG", str(late.config_path))
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["viewer"] = Viewer("f", "finance")
     at.run()
