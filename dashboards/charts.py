@@ -117,14 +117,16 @@ def bar(frame: pl.DataFrame, x: str, y: str, color: str | None = None, labels: d
 
 
 TEXT_CELLS = 400  # above this, the values are in the hover and the table only: thousands of labels draw slowly
+LABELLED_ROWS = 50  # above this, a category axis (a site per row) is named in the hover only, for the same reason
 
 
 @cached
 def heatmap(frame: pl.DataFrame, x: str, y: str, z: str, labels: dict[str, str] | None = None) -> go.Figure:
     """Withheld (null) cells stay empty rather than showing as zero."""
     pivot = frame.to_pandas().pivot_table(index=y, columns=x, values=z, aggfunc=lambda v: v.sum(min_count=1), dropna=False)
-    return px.imshow(pivot, labels=labels or {}, aspect="auto", color_continuous_scale="Blues",
-                     text_auto=pivot.size <= TEXT_CELLS)  # fmt: skip
+    fig = px.imshow(pivot, labels=labels or {}, aspect="auto", color_continuous_scale="Blues",
+                    text_auto=pivot.size <= TEXT_CELLS)  # fmt: skip
+    return fig.update_yaxes(showticklabels=len(pivot) <= LABELLED_ROWS)
 
 
 @cached
@@ -139,7 +141,7 @@ def timeline(sites: pl.DataFrame) -> go.Figure:
                     text=[f"{fr_number(d)} j de retard" if d == d and d is not None else "" for d in df["delay_days"]])  # fmt: skip
     fig.update_layout(height=max(300, 28 * len(df)))
     fig.update_xaxes(tickformat="%m/%Y", hoverformat="%d/%m/%Y")
-    return fig
+    return fig.update_yaxes(showticklabels=len(df) <= LABELLED_ROWS)
 
 
 @cached
