@@ -52,7 +52,7 @@ def pages(settings, contracts, establishment_id: str):
     }  # fmt: skip
 
 
-READ_TABLES = ("marts.fct_usage_daily", "marts.fct_share_flows_monthly", "marts.mart_archive_daily")
+READ_TABLES = ("marts.fct_usage_daily", "marts.fct_share_flows_monthly", "marts.mart_archive_monthly")
 
 
 def _published_tables(path: Path) -> set[str]:
