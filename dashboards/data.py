@@ -1,8 +1,10 @@
 """Cached, read-only data for the pages: thin wrappers over `analytics.reporting`.
 
 Each call opens its own read-only connection to the published warehouse (never the working file, never at import)
-and closes it; results are cached per viewer, filters and published version (the file's mtime), so a new publish
-shows at the next page load and one viewer's cache entry never serves another viewer.
+and closes it; results are cached per role, filters and published version (the file's mtime), so a new publish
+shows at the next page load and one role's cache entry never serves another role. The role, not the user: what a
+query returns depends on the role only (its scope, its suppression), so the second finance officer of the morning
+gets the first one's cached pages instead of waiting for the queries again.
 """
 
 from __future__ import annotations
@@ -59,8 +61,17 @@ def months(published_version: int) -> list[str]:
     return [m for (m,) in rows]
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
+def by_role(viewer: Viewer) -> Viewer:
+    """The cache key of a viewer: its role (see the module's docstring)."""
+    return Viewer(viewer.role, viewer.role)
+
+
 def choices(published_version: int, viewer: Viewer) -> dict[str, list[str]]:
+    return _choices(published_version, by_role(viewer))
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _choices(published_version: int, viewer: Viewer) -> dict[str, list[str]]:
     """Filter choices from the establishments the viewer may see."""
     sites = cached("rollout_sites", viewer, Filters())
     return {"departement": sorted({d for d in sites["departement"] if d}),
@@ -76,7 +87,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
 
 
 def cached(name: str, viewer: Viewer, filters: Filters, *extra: Any) -> pl.DataFrame:
-    return _cached(version(), name, viewer, filters, *extra)
+    return _cached(version(), name, by_role(viewer), filters, *extra)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
@@ -91,7 +102,7 @@ def usage_daily(published_version: int, viewer: Viewer, month: str, establishmen
 
 def drafts(viewer: Viewer, filters: Filters) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(draft invoices, their lines) as frames: see `finance.draft_lines`."""
-    return _drafts(version(), issued_months(), viewer, filters)
+    return _drafts(version(), issued_months(), by_role(viewer), filters)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
