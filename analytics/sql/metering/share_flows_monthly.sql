@@ -1,5 +1,5 @@
--- The month's share flows summed over its days: what the dashboards read (a year of the region is ~4 M daily flows,
--- ~30 x fewer monthly ones). Parameters: $month. Reads marts.fct_share_flows, just written for the month.
+-- The month's share flows summed over its days: what the dashboards read (a year of the 500-site region: 3.9 M
+-- daily flows, 1.8 M monthly ones). Parameters: $month. Reads marts.fct_share_flows, just written for the month.
 select
     month,
     establishment_id,
