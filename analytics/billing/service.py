@@ -170,12 +170,16 @@ def preview(settings: Settings, month: Month, establishment_id: str | None = Non
 
 
 def month_invoices(contracts: Contracts, month: Month, usage: dict[Month, dict[str, dict[str, Decimal]]],
-                   issued: dict[Month, list[Invoice]], establishment_id: str | None = None) -> list[Invoice]:  # fmt: skip
+                   issued: dict[Month, list[Invoice]], establishment_id: str | None = None,
+                   extra: dict[str, list[InvoiceLine]] | None = None) -> list[Invoice]:  # fmt: skip
     """The month's invoices from this usage: its drafts plus the regularisations of the issued months (usage must
-    hold the month and every issued month). Pure: the CLI preview passes fresh metering, the dashboards the
-    published usage, so both show the same lines."""
+    hold the month and every issued month) and any `extra` lines per establishment. Pure: the CLI preview passes
+    fresh metering, the dashboards the published usage, so both show the same lines."""
     drafts = draft_month(contracts, month, usage[month])
-    invoices = with_regularisations(drafts, regularisations(contracts, issued, usage), contracts, month)
+    lines = regularisations(contracts, issued, usage)
+    for establishment, more in (extra or {}).items():
+        lines[establishment] = lines.get(establishment, []) + more
+    invoices = with_regularisations(drafts, lines, contracts, month)
     return [i for i in invoices if establishment_id in (None, i.establishment_id)]
 
 
