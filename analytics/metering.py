@@ -1,7 +1,7 @@
 """Usage metrics per establishment and Paris calendar month (and per day), from the staged warehouse.
 
-`meter_month` rewrites one month of `marts.fct_usage_daily` and `marts.fct_share_flows` (delete, then insert: a
-re-run replaces the month and changes nothing else). `monthly_usage` reads the month back as exact Decimals: counts
+`meter_month` rewrites one month of `marts.fct_usage_daily`, `marts.fct_share_flows` and its monthly sum
+`marts.fct_share_flows_monthly` (delete, then insert: a re-run replaces the month and changes nothing else). `monthly_usage` reads the month back as exact Decimals: counts
 are summed over the days; `storage_gb_month` is the mean over every day of the month of the bytes stored at the end
 of that day, divided by 10^9, rounded half-up to 9 decimals (one byte-month).
 """
@@ -44,10 +44,12 @@ def meter_month(con: duckdb.DuckDBPyConnection, month: Month) -> int:
         con.execute(f"create or replace temporary table metered_events as {_sql('metered_events')}",
                     {"first_day": params["first_day"], "next_first_day": params["next_first_day"],
                      "with_failures": False})  # fmt: skip
-        con.execute("delete from marts.fct_usage_daily where month = $month", {"month": str(month)})
-        con.execute("delete from marts.fct_share_flows where month = $month", {"month": str(month)})
+        for table in ("fct_usage_daily", "fct_share_flows", "fct_share_flows_monthly"):
+            con.execute(f"delete from marts.{table} where month = $month", {"month": str(month)})
         con.execute(f"insert into marts.fct_usage_daily by name {_sql('usage_daily')}", params)
         con.execute(f"insert into marts.fct_share_flows by name {_sql('share_flows')}", {"month": str(month)})
+        con.execute(f"insert into marts.fct_share_flows_monthly by name {_sql('share_flows_monthly')}",
+                    {"month": str(month)})  # fmt: skip
         rows = con.execute("select count(*) from marts.fct_usage_daily where month = $month", {"month": str(month)})
         written = rows.fetchone()[0]
         con.execute("drop table metered_events")

@@ -33,6 +33,7 @@ MODELS: tuple[tuple[str, str], ...] = (
     ("staged", "int_study_owners"),
     ("marts", "dim_establishments"),
     ("marts", "mart_archive_daily"),
+    ("marts", "mart_archive_monthly"),
     ("marts", "mart_quarantine"),
     ("marts", "mart_source_freshness"),
     ("marts", "mart_ingestion_delay"),

@@ -1,10 +1,19 @@
-"""Time the query layer of each dashboard page, cold (no Streamlit cache), on a published warehouse.
+"""Time each dashboard page on a published warehouse: its queries (no Streamlit cache), or in a browser.
 
     .venv/bin/python bench/dashboards.py [--config sansfilm.toml] [--published PATH] [--repeat 3]
     .venv/bin/python bench/dashboards.py --regional [--studies 10000000]
+    .venv/bin/python bench/dashboards.py --regional --browser [--repeat 3]
 
 Each page's queries run as the page's role, through `analytics.reporting`, on a fresh read-only connection; the
 figure is the best of --repeat runs (warm OS page cache), and the first (cold) run is shown too.
+
+--browser: `streamlit run` on the published warehouse and Debian's Chromium (Playwright, as in the e2e tests); per
+page, the time from the click that opens it (a navigation link, or the login button for a role's first page) until
+the script run has finished, every chart is drawn and no element is stale. Cold: the first visit after the server
+started (empty Streamlit cache; another role logs in first, so the server's imports are not counted in any page);
+warm: the best of --repeat later visits, each in a new session (cache hits). A role's first page is timed from the
+login click (the password check and a second script run included), and again through its link once the others are
+visited (warm only).
 
 --regional: the synthetic region of bench/metering.py (its builder, `ensure_warehouse`, cached under bench/out/),
 copied to bench/out/dashboards-<shape>/, its marts built, every month of 2012 metered, then published: the
@@ -33,7 +42,7 @@ def pages(settings, contracts, establishment_id: str):
     return {
         "rollout": lambda c, f: [programme.rollout_sites(c, gcs, f), programme.adoption(c, gcs, f),
                                  programme.silent_sites(c, gcs, f)],
-        "finance": lambda c, f: [finance.draft_invoices(c, contracts, gcs, f),
+        "finance": lambda c, f: [finance.draft_invoices(c, contracts, gcs, f, settings.ledger.url),
                                  finance.issued_invoices(settings.ledger.url, gcs, f), programme.unbilled(c, gcs, f)],
         "regional": lambda c, f: [programme.volumes(c, ars, f, d) for d in ("region", "departement", "modality")]
                                  + [programme.sharing_departements(c, ars, f)],
@@ -41,9 +50,25 @@ def pages(settings, contracts, establishment_id: str):
                                   programme.failure_rates(c, gcs, f), programme.busiest_hours(c, gcs, f)],
         "quality": lambda c, f: [programme.source_freshness(c, gcs, f), programme.quarantine(c, gcs, f),
                                  programme.unbilled(c, gcs, f)],
-        "establishment": lambda c, f: [programme.usage_monthly(c, mine, f), finance.draft_invoices(c, contracts, mine, f),
+        "establishment": lambda c, f: [programme.usage_monthly(c, mine, f), finance.draft_invoices(c, contracts, mine, f, settings.ledger.url),
                                        programme.sharing(c, mine, f)],
     }  # fmt: skip
+
+
+READ_TABLES = ("marts.fct_usage_daily", "marts.fct_share_flows_monthly", "marts.mart_archive_monthly")
+
+
+def _published_tables(path: Path) -> set[str]:
+    import duckdb
+
+    if not path.exists():
+        return set()
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {f"{s}.{t}" for s, t in con.execute("select table_schema, table_name from information_schema.tables")
+                .fetchall()}  # fmt: skip
+    finally:
+        con.close()
 
 
 def build_regional(studies: int) -> Path:
@@ -58,21 +83,23 @@ def build_regional(studies: int) -> Path:
     db, contracts_dir, _ = region.ensure_warehouse(shape)
     folder = region.OUT / f"dashboards-{shape.name}"
     config = folder / "sansfilm.toml"
-    if config.exists():
+    if config.exists() and _published_tables(folder / "warehouse.published.duckdb") >= set(READ_TABLES):
         return config
-    folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    # a read-only connection held during the copy: fails if bench/metering.py is writing it, and keeps writers out
-    source = duckdb.connect(str(db), read_only=True)
-    try:
-        shutil.copyfile(db, folder / "warehouse.duckdb")
-    finally:
-        source.close()
-    shutil.copytree(contracts_dir, folder / "contracts", dirs_exist_ok=True)
-    (folder / "sansfilm.toml").with_suffix(".tmp").write_text(
-        f'[warehouse]\npath = "warehouse.duckdb"\n[contracts]\ndir = "contracts"\n'
-        f'[ledger]\nurl = "sqlite:///ledger.sqlite"\n[archive]\nae_titles = {list(region.PLATFORM_AE_TITLES)!r}\n'.replace("'", '"'),
-        encoding="utf-8")  # fmt: skip
+    if not config.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        # a read-only connection held during the copy: fails if bench/metering.py is writing it, and keeps writers out
+        source = duckdb.connect(str(db), read_only=True)
+        try:
+            shutil.copyfile(db, folder / "warehouse.duckdb")
+        finally:
+            source.close()
+        shutil.copytree(contracts_dir, folder / "contracts", dirs_exist_ok=True)
+        (folder / "sansfilm.toml").with_suffix(".tmp").write_text(
+            f'[warehouse]\npath = "warehouse.duckdb"\n[contracts]\ndir = "contracts"\n'
+            f'[ledger]\nurl = "sqlite:///ledger.sqlite"\n[archive]\nae_titles = {list(region.PLATFORM_AE_TITLES)!r}\n'.replace("'", '"'),
+            encoding="utf-8")  # fmt: skip
+    # a copy built by an older version lacks a mart the pages now read: marts and metering are idempotent, run again
     con = warehouse.connect(folder / "warehouse.duckdb")
     try:
         warehouse.ensure_schema(con)
@@ -82,9 +109,80 @@ def build_regional(studies: int) -> Path:
         warehouse.publish(con, folder / "warehouse.published.duckdb")
     finally:
         con.close()
-    (folder / "sansfilm.toml").with_suffix(".tmp").rename(config)
+    if not config.exists():
+        (folder / "sansfilm.toml").with_suffix(".tmp").rename(config)
     print(f"built {folder} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return config
+
+
+ROLES = {  # role -> (account, pages in navigation order, the first shown after login)
+    "gcs": ("gcs", ("rollout", "finance", "regional", "operator", "quality")),
+    "ars": ("ars", ("regional",)),
+    "establishment": ("site", ("establishment",)),
+}
+LINKS = {"rollout": "Déploiement", "finance": "Factures", "regional": "Activité régionale",
+         "operator": "Stockage et service", "quality": "Qualité des données", "establishment": "Mon établissement"}  # fmt: skip
+RENDERED = """(before) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const title = document.querySelector('h1');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  if (!title || title.innerText === before || document.querySelector('[data-stale="true"]')) return false;
+  const plots = [...document.querySelectorAll('.js-plotly-plot')];
+  return plots.every(p => p.querySelector('.main-svg'))
+    && plots.length + document.querySelectorAll('[data-testid="stDataFrame"]').length > 0;
+}"""
+
+
+def _timed(page, action) -> float:
+    """Seconds from the action to the new page fully drawn (a new title, script finished, charts drawn)."""
+    before = page.evaluate("() => document.querySelector('h1')?.innerText ?? ''")
+    started = time.perf_counter()
+    action()
+    page.wait_for_function(RENDERED, arg=before, polling="raf", timeout=180_000)
+    return time.perf_counter() - started
+
+
+def _login(context, url: str, name: str, password: str):
+    page = context.new_page()  # a new tab: a new Streamlit session
+    page.goto(url)
+    page.get_by_label("Identifiant").fill(name)
+    page.get_by_label("Mot de passe").fill(password)
+    return page, page.get_by_role("button", name="Se connecter")
+
+
+def browser_timings(settings, busiest: str, repeat: int) -> dict[str, list[float]]:
+    """'role page' -> [cold, warm, warm, ...] seconds, measured in Chromium against `streamlit run`; 'server start'
+    -> the first page the fresh server renders (imports and first queries: once per server process)."""
+    import tempfile
+
+    from analytics.accounts import add_account
+    from tests.dashboards.browser import chromium, new_context, streamlit_server
+
+    password = "bench-password"
+    times: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        accounts = Path(tmp) / "accounts.json"
+        roles = {("establishment:" + busiest if kind == "establishment" else kind): spec for kind, spec in ROLES.items()}
+        for role, (name, _) in {**roles, "operator": ("primer", ())}.items():
+            add_account(accounts, name, role, password)
+        with streamlit_server(settings, {"SANSFILM_ACCOUNTS": str(accounts)}, start_timeout=120) as url, \
+                chromium() as browser:  # fmt: skip
+            context = new_context(browser)  # one HTTP cache, as a user's browser has
+            # another role first: the server's imports and the file's first reads are not any page's; the pages
+            # below still miss Streamlit's cache, which is per viewer
+            primer, login = _login(context, url, "primer", password)
+            times["server start (operator, first page)"] = [_timed(primer, login.click)]
+            primer.close()
+            for role, (name, names) in roles.items():
+                for _ in range(1 + repeat):
+                    page, login = _login(context, url, name, password)
+                    times.setdefault(f"{role} {names[0]} (with login)", []).append(_timed(page, login.click))
+                    # then each page through its link; the first one last (by then its data is cached: warm only)
+                    for other in [*names[1:], *names[:1]] if len(names) > 1 else []:
+                        link = page.get_by_role("link", name=LINKS[other]).first
+                        times.setdefault(f"{role} {other}", []).append(_timed(page, link.click))
+                    page.close()
+    return times
 
 
 def main() -> None:
@@ -94,6 +192,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--regional", action="store_true", help="bench/metering.py's synthetic region")
     parser.add_argument("--studies", type=int, default=10_000_000)
+    parser.add_argument("--browser", action="store_true", help="time the pages in Chromium against streamlit run")
     args = parser.parse_args()
     settings = load_settings(build_regional(args.studies) if args.regional else args.config)
     published = args.published or settings.published_path
@@ -107,6 +206,11 @@ def main() -> None:
     con.close()
     filters = Filters(months[0], months[-1]) if months else Filters()
     print(f"{published}: {studies:,} studies, {len(months)} metered months")
+    if args.browser:
+        for name, runs in browser_timings(settings, busiest, args.repeat).items():
+            warm = f"   warm best {min(runs[1:]) * 1000:8.1f} ms" if len(runs) > 1 else ""
+            print(f"  {name:<44} cold {runs[0] * 1000:8.1f} ms{warm}")
+        return
     for name, run in pages(settings, contracts, busiest).items():
         best, times = float("inf"), []
         for _ in range(args.repeat):

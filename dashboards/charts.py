@@ -14,6 +14,9 @@ NBSP = "\u202f"  # narrow no-break space: the French thousands separator
 MONTHS_FR = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
 STAGES_FR = {"signed": "signé", "planned": "planifié", "live": "en production", "ended": "terminé"}
 SUPPRESSED = "< 10"
+# Building a plotly express figure costs ~0.1 s, formatting a few thousand rows as French text tens of ms: at every
+# page run, cache hits included. Both are cached on their input frame (hashed by Streamlit), like the queries.
+cached = st.cache_data(ttl=600, show_spinner=False, max_entries=512)
 
 
 AGREEMENT_STATUS_FR = {"valid": "en vigueur", "renewal_due": "à renouveler", "expired": "expiré",
@@ -53,6 +56,7 @@ def fr_month(value: date | str) -> str:
     return f"{MONTHS_FR[value.month - 1]} {value.year}"
 
 
+@cached
 def french_table(frame: pl.DataFrame, money: tuple[str, ...] = (), decimals: dict[str, int] | None = None) -> pl.DataFrame:
     """Every value as the French text a reader expects (numbers, money, dates); suppressed cells as '< 10'."""
     decimals = decimals or {}
@@ -107,10 +111,12 @@ def show(key: str, frame: pl.DataFrame, fig: go.Figure | None = None, *, money: 
                        key=f"download_{key}")  # fmt: skip
 
 
+@cached
 def line(frame: pl.DataFrame, x: str, y: str, color: str | None = None, labels: dict[str, str] | None = None) -> go.Figure:
     return _dates(px.line(frame.to_pandas(), x=x, y=y, color=color, labels=labels, markers=True), frame, x)
 
 
+@cached
 def bar(frame: pl.DataFrame, x: str, y: str, color: str | None = None, labels: dict[str, str] | None = None,
         orientation: str = "v") -> go.Figure:  # fmt: skip
     fig = _dates(px.bar(frame.to_pandas(), x=x, y=y, color=color, labels=labels, orientation=orientation), frame, x)
@@ -119,12 +125,20 @@ def bar(frame: pl.DataFrame, x: str, y: str, color: str | None = None, labels: d
     return fig
 
 
+TEXT_CELLS = 400  # above this, the values are in the hover and the table only: thousands of labels draw slowly
+LABELLED_ROWS = 50  # above this, a category axis (a site per row) is named in the hover only, for the same reason
+
+
+@cached
 def heatmap(frame: pl.DataFrame, x: str, y: str, z: str, labels: dict[str, str] | None = None) -> go.Figure:
     """Withheld (null) cells stay empty rather than showing as zero."""
     pivot = frame.to_pandas().pivot_table(index=y, columns=x, values=z, aggfunc=lambda v: v.sum(min_count=1), dropna=False)
-    return px.imshow(pivot, labels=labels or {}, aspect="auto", color_continuous_scale="Blues", text_auto=True)
+    fig = px.imshow(pivot, labels=labels or {}, aspect="auto", color_continuous_scale="Blues",
+                    text_auto=pivot.size <= TEXT_CELLS)  # fmt: skip
+    return fig.update_yaxes(showticklabels=len(pivot) <= LABELLED_ROWS)
 
 
+@cached
 def timeline(sites: pl.DataFrame) -> go.Figure:
     """Planned (hollow) vs actual (filled) go-live per site."""
     df = sites.to_pandas()
@@ -136,9 +150,10 @@ def timeline(sites: pl.DataFrame) -> go.Figure:
                     text=[f"{fr_number(d)} j de retard" if d == d and d is not None else "" for d in df["delay_days"]])  # fmt: skip
     fig.update_layout(height=max(300, 28 * len(df)))
     fig.update_xaxes(tickformat="%m/%Y", hoverformat="%d/%m/%Y")
-    return fig
+    return fig.update_yaxes(showticklabels=len(df) <= LABELLED_ROWS)
 
 
+@cached
 def forecast(frame: pl.DataFrame, unit: str, scale: float) -> go.Figure:
     df = frame.to_pandas()
     hist, fut = df[df["kind"] == "history"], df[df["kind"] == "forecast"]

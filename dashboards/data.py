@@ -1,8 +1,10 @@
 """Cached, read-only data for the pages: thin wrappers over `analytics.reporting`.
 
 Each call opens its own read-only connection to the published warehouse (never the working file, never at import)
-and closes it; results are cached per viewer, filters and published version (the file's mtime), so a new publish
-shows at the next page load and one viewer's cache entry never serves another viewer.
+and closes it; results are cached per role, filters and published version (the file's mtime), so a new publish
+shows at the next page load and one role's cache entry never serves another role. The role, not the user: what a
+query returns depends on the role only (its scope, its suppression), so the second finance officer of the morning
+gets the first one's cached pages instead of waiting for the queries again.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import polars as pl
 import streamlit as st
 
 from analytics import warehouse
-from analytics.billing.model import Invoice
 from analytics.config import Settings, load_settings
 from analytics.reporting import finance, programme, quality
 from analytics.reporting.scope import Filters, Viewer
@@ -53,15 +54,24 @@ def _read(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def months(_version: int) -> list[str]:
+def months(published_version: int) -> list[str]:
     with published() as con:
         rows = con.execute("select distinct strftime(received_date, '%Y-%m') from marts.mart_archive_daily "
                            "where received_date is not null order by 1").fetchall()  # fmt: skip
     return [m for (m,) in rows]
 
 
+def by_role(viewer: Viewer) -> Viewer:
+    """The cache key of a viewer: its role (see the module's docstring)."""
+    return Viewer(viewer.role, viewer.role)
+
+
+def choices(published_version: int, viewer: Viewer) -> dict[str, list[str]]:
+    return _choices(published_version, by_role(viewer))
+
+
 @st.cache_data(ttl=TTL, show_spinner=False)
-def choices(_version: int, viewer: Viewer) -> dict[str, list[str]]:
+def _choices(published_version: int, viewer: Viewer) -> dict[str, list[str]]:
     """Filter choices from the establishments the viewer may see."""
     sites = cached("rollout_sites", viewer, Filters())
     return {"departement": sorted({d for d in sites["departement"] if d}),
@@ -78,26 +88,39 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
 
 
 def cached(name: str, viewer: Viewer, filters: Filters, *extra: Any) -> pl.DataFrame:
-    return _cached(version(), name, viewer, filters, *extra)
+    return _cached(version(), name, by_role(viewer), filters, *extra)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def _cached(_version: int, name: str, viewer: Viewer, filters: Filters, *extra: Any) -> pl.DataFrame:
+def _cached(published_version: int, name: str, viewer: Viewer, filters: Filters, *extra: Any) -> pl.DataFrame:
     return _read(_FUNCTIONS[name], viewer, filters, *extra)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def usage_daily(_version: int, viewer: Viewer, month: str, establishment_id: str) -> pl.DataFrame:
+def usage_daily(published_version: int, viewer: Viewer, month: str, establishment_id: str) -> pl.DataFrame:
     return _read(programme.usage_daily, viewer, month, establishment_id)
 
 
+def drafts(viewer: Viewer, filters: Filters) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(draft invoices, their lines) as frames: see `finance.draft_lines`."""
+    return _drafts(version(), issued_months(), by_role(viewer), filters)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def issued_months() -> tuple[str, ...]:
+    """Part of the drafts' cache key: issuing a month moves the pending regularisations to the next one."""
+    return tuple(finance.issued_month_list(settings().ledger.url))
+
+
 @st.cache_data(ttl=TTL, show_spinner=False)
-def drafts(_version: int, viewer: Viewer, filters: Filters) -> list[Invoice]:
+def _drafts(published_version: int, issued: tuple[str, ...], viewer: Viewer,
+            filters: Filters) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
     from analytics.billing.service import load_contracts
 
     contracts = load_contracts(settings())
     with published() as con:
-        return finance.draft_invoices(con, contracts, viewer, filters)
+        invoices = finance.draft_invoices(con, contracts, viewer, filters, settings().ledger.url)
+    return finance.draft_table(invoices), finance.draft_lines(invoices)
 
 
 @st.cache_data(ttl=60, show_spinner=False)

@@ -202,12 +202,14 @@ def _guard_statements(postgres: bool, present: set[str]) -> list[str]:
 class Ledger:
     """The issued invoices of every month, numbered in one gapless sequence, never modified."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
+        """read_only: a reader (the dashboards) neither creates the tables nor takes the write lock to check them."""
         self._engine = _engine(url)
         self.url = _display(url)  # never shows the password
         self._postgres = self._engine.dialect.name == "postgresql"
-        with self._transaction(write=True, doing="open the ledger") as conn:
-            self._create_schema(conn)
+        if not read_only:
+            with self._transaction(write=True, doing="open the ledger") as conn:
+                self._create_schema(conn)
 
     def __enter__(self) -> Ledger:
         return self

@@ -189,12 +189,21 @@ def preview(settings: Settings, month: Month, establishment_id: str | None = Non
     finally:
         ledger.dispose()
     usage = meter(settings, [*issued_months, month])
-    drafts = draft_month(contracts, month, usage[month])
-    extra = regularisations(contracts, issued, usage)
     credits = credit_lines(assess_service_levels(settings, contracts, month.previous()), contracts.tariff.currency)
-    for establishment, lines in credits.items():
-        extra[establishment] = extra.get(establishment, []) + lines
-    invoices = with_regularisations(drafts, extra, contracts, month)
+    return month_invoices(contracts, month, usage, issued, establishment_id, extra=credits)
+
+
+def month_invoices(contracts: Contracts, month: Month, usage: dict[Month, dict[str, dict[str, Decimal]]],
+                   issued: dict[Month, list[Invoice]], establishment_id: str | None = None,
+                   extra: dict[str, list[InvoiceLine]] | None = None) -> list[Invoice]:  # fmt: skip
+    """The month's invoices from this usage: its drafts plus the regularisations of the issued months (usage must
+    hold the month and every issued month) and any `extra` lines per establishment. Pure: the CLI preview passes
+    fresh metering, the dashboards the published usage, so both show the same lines."""
+    drafts = draft_month(contracts, month, usage[month])
+    lines = regularisations(contracts, issued, usage)
+    for establishment, more in (extra or {}).items():
+        lines[establishment] = lines.get(establishment, []) + more
+    invoices = with_regularisations(drafts, lines, contracts, month)
     return [i for i in invoices if establishment_id in (None, i.establishment_id)]
 
 

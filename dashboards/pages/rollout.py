@@ -7,6 +7,7 @@ from analytics.reporting.programme import rollout_summary
 from dashboards import charts, data
 from dashboards.ui import context
 
+MAX_LINES = 20
 viewer, filters = context()
 st.title("Déploiement du programme")
 sites = data.cached("rollout_sites", viewer, filters)
@@ -32,8 +33,12 @@ if not silent.is_empty():
 
 st.subheader("Adoption : examens par mois depuis la mise en production")
 adoption = data.cached("adoption", viewer, filters)
-charts.show("rollout_adoption", adoption.select("month", "name", "months_live", "studies", "suppressed"),
-            charts.line(adoption, "month", "studies", "name", {"month": "mois", "studies": "examens", "name": ""}),
+# a line per site reads well for a few sites; for hundreds (one plotly trace each: seconds to build and draw), a
+# site x month heatmap shows the same ramp-ups in one trace
+few = adoption["establishment_id"].n_unique() <= MAX_LINES
+figure = (charts.line(adoption, "month", "studies", "name", {"month": "mois", "studies": "examens", "name": ""}) if few
+          else charts.heatmap(adoption, "month", "name", "studies", {"x": "mois", "y": "", "color": "examens"}))  # fmt: skip
+charts.show("rollout_adoption", adoption.select("month", "name", "months_live", "studies", "suppressed"), figure,
             labels={"month": "mois", "name": "établissement", "months_live": "mois depuis le démarrage",
                     "studies": "examens"})  # fmt: skip
 

@@ -5,86 +5,45 @@ Then the dashboards keep answering while a pipeline rebuilds and republishes the
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from pipelines.dashboards_cli import streamlit_command
+from tests.dashboards.browser import CHROMIUM, chromium, new_page, streamlit_server
 from tests.dashboards.conftest import PASSWORD
 from tests.dashboards.test_pages import EXPECTED, PAGES
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]  # fmt: skip
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 TITLES = {"rollout": "Déploiement", "finance": "Factures", "regional": "Activité régionale",
           "operator": "Stockage et service", "quality": "Qualité des données", "establishment": "Mon établissement"}  # fmt: skip
 USERS = {"gcs": "gcs", "ars": "ars", "establishment:750238172": "eloi"}
 
 
-def _need_chromium() -> None:
+def need_chromium() -> None:
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium when run as root")
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(published, accounts_file):
-    _need_chromium()
-    port = _free_port()
-    cmd, env = streamlit_command(published, port)
-    env["SANSFILM_ACCOUNTS"] = accounts_file
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit did not start: {proc.stderr.read().decode()[-2000:]}") from None
-                time.sleep(0.3)
+    need_chromium()
+    with streamlit_server(published, {"SANSFILM_ACCOUNTS": accounts_file}) as url:
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")
 def browser(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _login(browser, server, user: str):
-    page = browser.new_page(viewport={"width": 1440, "height": 900}, locale="fr-FR")
-    page.route(lambda url: not url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")),
-               lambda route: route.abort())  # loopback only  # fmt: skip
+    page = new_page(browser)
     page.goto(server)
     page.get_by_label("Identifiant").fill(user)
     page.get_by_label("Mot de passe").fill(PASSWORD)

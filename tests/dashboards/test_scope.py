@@ -29,7 +29,7 @@ def _establishment_calls(con, settings, filters):
     calls["usage_daily_other"] = programme.usage_daily(con, ELOI_VIEWER, "2012-06", CRETEIL)
     calls["sharing_departements"] = programme.sharing_departements(con, ELOI_VIEWER, filters)
     calls["issued"] = finance.issued_invoices(settings.ledger.url, ELOI_VIEWER, filters)
-    calls["drafts"] = finance.draft_table(finance.draft_invoices(con, load_contracts(settings), ELOI_VIEWER, filters))
+    calls["drafts"] = finance.draft_table(finance.draft_invoices(con, load_contracts(settings), ELOI_VIEWER, filters, settings.ledger.url))
     return calls
 
 
@@ -69,7 +69,7 @@ def test_platform_wide_facts_are_refused_to_an_establishment(con):
 @pytest.mark.parametrize("viewer", [ARS, Viewer("op", "operator")], ids=["ars", "operator"])
 def test_no_money_for_ars_or_the_operator(published, con, viewer):
     with pytest.raises(Forbidden):
-        finance.draft_invoices(con, load_contracts(published), viewer, ALL)
+        finance.draft_invoices(con, load_contracts(published), viewer, ALL, published.ledger.url)
     with pytest.raises(Forbidden):
         finance.issued_invoices(published.ledger.url, viewer, ALL)
     with pytest.raises(Forbidden):

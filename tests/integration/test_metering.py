@@ -106,6 +106,25 @@ def test_share_flows_keep_the_destination(wh):
     assert flows == [(A, B, "transfer", 1), (A, "PORTAIL_VILLE", "export", 1)]
 
 
+def test_monthly_share_flows_sum_the_days_and_a_rerun_replaces_them(wh):
+    wh.instance("1.5.1", "1.5", "2012-04-02T10:00:00+02:00", 1000)
+    wh.instance("1.6.1", "1.6", "2012-04-02T11:00:00+02:00", 1000)
+    for day, study in (("03", "1.5"), ("03", "1.6"), ("20", "1.5")):  # two days, three transfers to B
+        wh.event("110104", f"2012-04-{day}T12:00:00+02:00", "RSF_ARCHIVE", "B_CT", [study])
+    wh.event("110106", "2012-04-30T23:30:00+02:00", "RSF_ARCHIVE", "PORTAIL_VILLE", ["1.5"])  # still April in Paris
+    con = wh.build()
+    try:
+        metering.meter_month(con, APRIL)
+        metering.meter_month(con, APRIL)
+        monthly = con.execute("select month, establishment_id, destination_establishment_id, destination, share_kind, "
+                              "shares from marts.fct_share_flows_monthly order by destination").fetchall()  # fmt: skip
+        daily = con.execute("select count(*) from marts.fct_share_flows").fetchone()[0]
+    finally:
+        con.close()
+    assert daily == 3  # (03, B), (20, B), (30, portal)
+    assert monthly == [("2012-04", A, B, B, "transfer", 3), ("2012-04", A, None, "PORTAIL_VILLE", "export", 1)]
+
+
 def test_unattributed_and_audit_only_studies(wh):
     wh.instance("1.7.1", "1.7", "2012-04-02T10:00:00+02:00", 1000, ae="NOBODY", institution="Cabinet inconnu")
     wh.event("110104", "2012-04-05T10:00:00+02:00", "B_CT", "RSF_ARCHIVE", ["1.8"])  # known only from the log: B's

@@ -10,7 +10,7 @@ from tests.dicom_factory import PATIENT_ID, PATIENT_NAME
 EXPECTED_KEYS = {
     "raw/harvest_archive_files", "raw/harvest_audit", "ref/establishments", "staged/stg_dicom_instances",
     "staged/stg_audit_events", "staged/int_studies", "staged/int_study_owners", "marts/dim_establishments",
-    "marts/mart_archive_daily", "marts/mart_quarantine", "marts/mart_source_freshness",
+    "marts/mart_archive_daily", "marts/mart_archive_monthly", "marts/mart_quarantine", "marts/mart_source_freshness",
     "marts/mart_ingestion_delay", "marts/mart_reception_hours", "marts/mart_audit_outcomes", "published/warehouse",
 }  # fmt: skip
 BILLING_KEYS = {"marts/usage_monthly", "billing/draft_invoices"}

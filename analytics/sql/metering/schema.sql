@@ -24,3 +24,12 @@ create table if not exists marts.fct_share_flows (
     share_kind                  varchar not null,  -- export (110106) | transfer (110104)
     shares                      bigint not null
 );
+
+create table if not exists marts.fct_share_flows_monthly (
+    month                       varchar not null,  -- YYYY-MM, Europe/Paris
+    establishment_id            varchar not null,  -- the study's establishment (the sender)
+    destination_establishment_id varchar,          -- when the destination AE belongs to an establishment
+    destination                 varchar not null,  -- establishment id, else the raw AE title or portal id
+    share_kind                  varchar not null,  -- export (110106) | transfer (110104)
+    shares                      bigint not null
+);

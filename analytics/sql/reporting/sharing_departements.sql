@@ -2,8 +2,8 @@
 -- (département of the receiving establishment, the community portal, or outside the programme).
 with flows as (
     select f.establishment_id, f.destination_establishment_id, f.destination ilike 'PORTAIL%' as to_portal, f.shares
-    from marts.fct_share_flows as f
-    where f.event_date >= $first_day::date and f.event_date < $end_day::date
+    from marts.fct_share_flows_monthly as f  -- filters are whole months: the monthly sums serve
+    where f.month >= strftime($first_day::date, '%Y-%m') and f.month < strftime($end_day::date, '%Y-%m')
 ),
 
 by_pair as (  -- establishments first: the joins below then run on ~1 row per pair, not per day

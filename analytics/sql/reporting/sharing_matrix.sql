@@ -2,8 +2,8 @@
 -- An establishment viewer sees the shares it sent and those it received, nothing else.
 with flows as (
     select f.*
-    from marts.fct_share_flows as f
-    where f.event_date >= $first_day::date and f.event_date < $end_day::date
+    from marts.fct_share_flows_monthly as f  -- filters are whole months: the monthly sums serve
+    where f.month >= strftime($first_day::date, '%Y-%m') and f.month < strftime($end_day::date, '%Y-%m')
       and (f.establishment_id in (select establishment_id from scoped)
            or ($scope::varchar is not null and f.destination_establishment_id = $scope::varchar))
 ),

@@ -4,7 +4,7 @@
 -- period total is suppressed on its own total, not summed from the unsuppressed months.
 with received as (
     select
-        case when $per_month::boolean then date_trunc('month', a.received_date)::date else $first_day::date end as month,
+        case when $per_month::boolean then a.month else $first_day::date end as month,
         case $dimension::varchar
             when 'departement' then s.departement
             when 'modality' then a.modality
@@ -16,8 +16,8 @@ with received as (
         end as dimension,
         a.studies_received, a.instances_received, a.bytes_received
     from scoped as s
-    join marts.mart_archive_daily as a using (establishment_id)
-    where a.received_date >= $first_day::date and a.received_date < $end_day::date
+    join marts.mart_archive_monthly as a using (establishment_id)  -- filters are whole months
+    where a.month >= $first_day::date and a.month < $end_day::date
 ),
 
 cells as (

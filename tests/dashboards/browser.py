@@ -1,0 +1,82 @@
+"""`streamlit run` on a loopback port and Debian's Chromium driven by Playwright: shared by the end-to-end tests
+and bench/dashboards.py --browser."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from analytics.config import Settings
+from pipelines.dashboards_cli import streamlit_command
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]  # fmt: skip
+LOOPBACK = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def streamlit_server(settings: Settings, env: dict[str, str] | None = None, cwd: Path | None = None,
+                     port: int | None = None, start_timeout: float = 60) -> Iterator[str]:  # fmt: skip
+    """The dashboards of these settings served on 127.0.0.1 (cwd: where `.streamlit/secrets.toml` is read); yields
+    the base URL once healthy, stops the whole process group after."""
+    port = port or free_port()
+    cmd, base_env = streamlit_command(settings, port)
+    proc = subprocess.Popen(cmd, env={**base_env, **(env or {})}, cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"streamlit did not start: {proc.stderr.read().decode()[-2000:]}") from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@contextmanager
+def chromium() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_context(browser):
+    """A French, laptop-sized browser context (its own cookies and HTTP cache) that can reach nothing but loopback."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="fr-FR")
+    context.route(lambda url: not url.startswith(LOOPBACK), lambda route: route.abort())
+    return context
+
+
+def new_page(browser):
+    """A page in a context of its own: no cookie from an earlier login."""
+    return new_context(browser).new_page()
