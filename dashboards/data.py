@@ -124,7 +124,7 @@ def _drafts(published_version: int, issued: tuple[str, ...], viewer: Viewer,
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def governance(_version: int, viewer: Viewer) -> dict[str, pl.DataFrame | None]:
+def governance(published_version: int, viewer: Viewer) -> dict[str, pl.DataFrame | None]:
     """The framework agreement's validity, ceiling and commitments, scoped to the viewer (analytics.reporting)."""
     from analytics.billing.service import load_contracts
     from analytics.reporting import governance as gov
