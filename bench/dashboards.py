@@ -23,6 +23,7 @@ dashboards' view of a >= 10 M-study warehouse.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import shutil
 import sys
 import time
@@ -31,23 +32,31 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analytics import warehouse
+from analytics.billing.credits import subscription_fees
 from analytics.billing.service import load_contracts
 from analytics.config import load_settings
-from analytics.reporting import finance, programme
+from analytics.reporting import finance, governance, programme
 from analytics.reporting.scope import Filters, Viewer
+from analytics.sla.measure import assess_month
+from analytics.sla.terms import SERVICE_LEVELS_FILE
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def pages(settings, contracts, establishment_id: str):
     gcs, ars, mine = Viewer("b", "gcs"), Viewer("b", "ars"), Viewer("b", f"establishment:{establishment_id}")
     return {
         "rollout": lambda c, f: [programme.rollout_sites(c, gcs, f), programme.adoption(c, gcs, f),
-                                 programme.silent_sites(c, gcs, f)],
+                                 programme.silent_sites(c, gcs, f),
+                                 governance.scoped_tables(governance.build_report(
+                                     c, contracts, settings.ledger.url, governance.horizon_as_of(c)), gcs)],
         "finance": lambda c, f: [finance.draft_invoices(c, contracts, gcs, f, settings.ledger.url),
                                  finance.issued_invoices(settings.ledger.url, gcs, f), programme.unbilled(c, gcs, f)],
         "regional": lambda c, f: [programme.volumes(c, ars, f, d) for d in ("region", "departement", "modality")]
                                  + [programme.sharing_departements(c, ars, f)],
         "operator": lambda c, f: [programme.storage(c, gcs, f), programme.ingestion_delay(c, gcs, f),
-                                  programme.failure_rates(c, gcs, f), programme.busiest_hours(c, gcs, f)],
+                                  programme.failure_rates(c, gcs, f), programme.service_levels(c, gcs, f),
+                                  programme.busiest_hours(c, gcs, f)],
         "quality": lambda c, f: [programme.source_freshness(c, gcs, f), programme.quarantine(c, gcs, f),
                                  programme.unbilled(c, gcs, f)],
         "establishment": lambda c, f: [programme.usage_monthly(c, mine, f), finance.draft_invoices(c, contracts, mine, f, settings.ledger.url),
@@ -71,6 +80,14 @@ def _published_tables(path: Path) -> set[str]:
         con.close()
 
 
+def _models_fingerprint() -> str:
+    """The SQL of every model, metering and service-level query: a copy built by other SQL is built again."""
+    digest = hashlib.sha256()
+    for path in sorted(warehouse.SQL_DIR.rglob("*.sql")):
+        digest.update(path.relative_to(warehouse.SQL_DIR).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def build_regional(studies: int) -> Path:
     """A published copy of bench/metering.py's synthetic region with every mart and month; returns its config."""
     import duckdb
@@ -83,7 +100,8 @@ def build_regional(studies: int) -> Path:
     db, contracts_dir, _ = region.ensure_warehouse(shape)
     folder = region.OUT / f"dashboards-{shape.name}"
     config = folder / "sansfilm.toml"
-    if config.exists() and _published_tables(folder / "warehouse.published.duckdb") >= set(READ_TABLES):
+    marker = folder / "models.sha256"  # written last: the copy is complete and built by the current SQL models
+    if config.exists() and marker.exists() and marker.read_text() == _models_fingerprint():
         return config
     started = time.perf_counter()
     if not config.exists():
@@ -99,18 +117,31 @@ def build_regional(studies: int) -> Path:
             f'[warehouse]\npath = "warehouse.duckdb"\n[contracts]\ndir = "contracts"\n'
             f'[ledger]\nurl = "sqlite:///ledger.sqlite"\n[archive]\nae_titles = {list(region.PLATFORM_AE_TITLES)!r}\n'.replace("'", '"'),
             encoding="utf-8")  # fmt: skip
-    # a copy built by an older version lacks a mart the pages now read: marts and metering are idempotent, run again
+    if not (folder / "contracts" / SERVICE_LEVELS_FILE).exists():  # the programme's terms, for the operator page
+        shutil.copyfile(ROOT / "contracts" / SERVICE_LEVELS_FILE, folder / "contracts" / SERVICE_LEVELS_FILE)
+    if not config.exists():
+        (folder / "sansfilm.toml").with_suffix(".tmp").rename(config)
+    # a copy built by older SQL models is rebuilt by the current ones: models, metering and service levels are
+    # idempotent (each month rewritten)
+    contracts = load_contracts(load_settings(config))
     con = warehouse.connect(folder / "warehouse.duckdb")
     try:
         warehouse.ensure_schema(con)
-        warehouse.build_models(con, [m for m in warehouse.MODELS if m[0] == "marts"])
-        for month in range(1, 13):
-            metering.meter_month(con, Month(region.YEAR, month))
+        # bench/metering.py writes the stg_ tables itself (synthetic, not harvested): keep them, with the columns later
+        # models read added empty (no StudyTime: delays measured from midnight; no Application Start/Stop events)
+        con.execute("alter table staged.stg_dicom_instances add column if not exists study_time_of_day time")
+        for column in ("event_type_code", "audit_source_id"):
+            con.execute(f"alter table staged.stg_audit_events add column if not exists {column} varchar")
+        warehouse.build_models(con, [m for m in warehouse.MODELS if not m[1].startswith("stg_")])
+        for month in (Month(region.YEAR, m) for m in range(1, 13)):
+            metering.meter_month(con, month)
+            fees = subscription_fees(contracts.registry, contracts.tariff, month)
+            if contracts.service_levels is not None and fees:
+                assess_month(con, month, contracts.service_levels, fees)
         warehouse.publish(con, folder / "warehouse.published.duckdb")
     finally:
         con.close()
-    if not config.exists():
-        (folder / "sansfilm.toml").with_suffix(".tmp").rename(config)
+    marker.write_text(_models_fingerprint())
     print(f"built {folder} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return config
 
@@ -150,7 +181,7 @@ def _login(context, url: str, name: str, password: str):
     return page, page.get_by_role("button", name="Se connecter")
 
 
-def browser_timings(settings, busiest: str, repeat: int) -> dict[str, list[float]]:
+def browser_timings(settings, busiest: str, repeat: int, settle: float = 0.0) -> dict[str, list[float]]:
     """'role page' -> [cold, warm, warm, ...] seconds, measured in Chromium against `streamlit run`; 'server start'
     -> the first page the fresh server renders (imports and first queries: once per server process)."""
     import tempfile
@@ -173,6 +204,7 @@ def browser_timings(settings, busiest: str, repeat: int) -> dict[str, list[float
             primer, login = _login(context, url, "primer", password)
             times["server start (operator, first page)"] = [_timed(primer, login.click)]
             primer.close()
+            time.sleep(settle)  # --settle: the server's warmer fills every regional role's pages meanwhile
             for role, (name, names) in roles.items():
                 for _ in range(1 + repeat):
                     page, login = _login(context, url, name, password)
@@ -191,6 +223,8 @@ def main() -> None:
     parser.add_argument("--published", type=Path)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--regional", action="store_true", help="bench/metering.py's synthetic region")
+    parser.add_argument("--settle", type=float, default=0.0,
+                        help="--browser: seconds to wait after the server's first page (its cache warmer runs)")
     parser.add_argument("--studies", type=int, default=10_000_000)
     parser.add_argument("--browser", action="store_true", help="time the pages in Chromium against streamlit run")
     args = parser.parse_args()
@@ -207,7 +241,7 @@ def main() -> None:
     filters = Filters(months[0], months[-1]) if months else Filters()
     print(f"{published}: {studies:,} studies, {len(months)} metered months")
     if args.browser:
-        for name, runs in browser_timings(settings, busiest, args.repeat).items():
+        for name, runs in browser_timings(settings, busiest, args.repeat, args.settle).items():
             warm = f"   warm best {min(runs[1:]) * 1000:8.1f} ms" if len(runs) > 1 else ""
             print(f"  {name:<44} cold {runs[0] * 1000:8.1f} ms{warm}")
         return

@@ -9,7 +9,10 @@ gets the first one's cached pages instead of waiting for the queries again.
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +20,7 @@ from typing import Any
 
 import polars as pl
 import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from analytics import warehouse
 from analytics.config import Settings, load_settings
@@ -96,8 +100,12 @@ def _cached(published_version: int, name: str, viewer: Viewer, filters: Filters,
     return _read(_FUNCTIONS[name], viewer, filters, *extra)
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
 def usage_daily(published_version: int, viewer: Viewer, month: str, establishment_id: str) -> pl.DataFrame:
+    return _usage_daily(published_version, by_role(viewer), month, establishment_id)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _usage_daily(published_version: int, viewer: Viewer, month: str, establishment_id: str) -> pl.DataFrame:
     return _read(programme.usage_daily, viewer, month, establishment_id)
 
 
@@ -123,9 +131,13 @@ def _drafts(published_version: int, issued: tuple[str, ...], viewer: Viewer,
     return finance.draft_table(invoices), finance.draft_lines(invoices)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
 def governance(published_version: int, viewer: Viewer) -> dict[str, pl.DataFrame | None]:
     """The framework agreement's validity, ceiling and commitments, scoped to the viewer (analytics.reporting)."""
+    return _governance(published_version, by_role(viewer))
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _governance(published_version: int, viewer: Viewer) -> dict[str, pl.DataFrame | None]:
     from analytics.billing.service import load_contracts
     from analytics.reporting import governance as gov
 
@@ -154,3 +166,80 @@ def quality_checks(viewer: Viewer) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def documents(viewer: Viewer, number: str) -> dict[str, Path]:
     return finance.invoice_documents(settings().billing.out_dir, viewer, settings().ledger.url, number)
+
+
+# What each regional role's pages read, with the filters a new session starts with (the whole period, no other
+# filter): computed in the background once per published version, so that the first visitor of a role after a
+# publish (or a server start) finds the pages cached instead of waiting for the queries (docs/benchmarks.md).
+# Establishment roles are not warmed (one per site); their queries are small.
+_PAGE_READS: dict[str, tuple[tuple[Any, ...], ...]] = {
+    "rollout": (("rollout_sites",), ("silent_sites",), ("adoption",)),
+    "finance": (("unbilled",),),
+    "regional": (("volumes", "departement"), ("volumes", "region"), ("volumes", "departement", False),
+                 ("volumes", "modality"), ("sharing_departements",)),
+    "operator": (("storage",), ("ingestion_delay",), ("failure_rates",), ("service_levels",), ("busiest_hours",)),
+    "quality": (("source_freshness",), ("quarantine",), ("unbilled",)),
+}  # fmt: skip
+_ROLE_PAGES = {"gcs": ("rollout", "finance", "regional", "operator", "quality"), "ars": ("regional",),
+               "operator": ("rollout", "operator", "quality"), "finance": ("finance", "quality")}  # fmt: skip
+
+
+def default_filters() -> Filters:
+    """The filters a new session starts with (sidebar defaults): the whole published period."""
+    period = months(version())
+    return Filters(period[0], period[-1], None, None, None) if period else Filters()
+
+
+def warm() -> None:
+    """Fill the caches of every regional role's pages for the default filters (see _PAGE_READS)."""
+    filters = default_filters()
+    for role, pages in _ROLE_PAGES.items():
+        viewer = Viewer(role, role)
+        choices(version(), viewer)
+        for page in pages:
+            for name, *extra in _PAGE_READS[page]:
+                cached(name, viewer, filters, *extra)
+        if "finance" in pages:  # the invoice list, and the drill-down it opens on: its first establishment's last
+            drafted, _ = drafts(viewer, filters)  # invoice (dashboards/invoices.py)
+            listed = pl.concat([drafted.select("establishment_id", "month"),
+                                issued(viewer, filters).select("establishment_id", "month")])  # fmt: skip
+            if listed.height:
+                first = listed["establishment_id"].min()
+                last = listed.filter(pl.col("establishment_id") == first)["month"].max()
+                usage_daily(version(), viewer, last, first)
+        if "rollout" in pages:
+            governance(version(), viewer)
+
+
+WARM_POLL_SECONDS = 10
+WARM_ENV = "SANSFILM_WARM_CACHES"
+
+
+@st.cache_resource(show_spinner=False)
+def _warmer() -> threading.Thread:
+    thread = threading.Thread(target=_keep_warm, name="sansfilm-warm", daemon=True)
+    add_script_run_ctx(thread, get_script_run_ctx())  # the caches are the server's; no element is ever drawn
+    thread.start()
+    return thread
+
+
+def _keep_warm() -> None:
+    """Warm after each publish (the published file's version changes) and before the cached entries expire."""
+    warmed_version, warmed_at = 0, 0.0
+    while True:
+        current = version()
+        if current and (current != warmed_version or time.monotonic() - warmed_at > TTL * 0.8):
+            try:
+                warm()
+            except Exception:  # noqa: BLE001  warming is only a head start: a page that reads shows its own error
+                logging.getLogger(__name__).warning("warming the dashboards' caches failed", exc_info=True)
+            warmed_version, warmed_at = current, time.monotonic()
+        time.sleep(WARM_POLL_SECONDS)
+
+
+def warm_in_background() -> None:
+    """Start the server's cache warmer, once per server process, when the launcher asked for it (`sansfilm
+    dashboards` sets SANSFILM_WARM_CACHES=1). AppTests do not: a thread reading the process-wide settings behind
+    their backs would mix one test's warehouse into another's."""
+    if os.environ.get(WARM_ENV) == "1":
+        _warmer()

@@ -25,7 +25,8 @@ def streamlit_command(settings: Settings, port: int, *, headless: bool = True) -
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", "127.0.0.1", "--server.port",
            str(port), "--server.headless", str(headless).lower(), "--browser.gatherUsageStats", "false",
            "--global.developmentMode", "false"]  # fmt: skip
-    env = {**os.environ, "SANSFILM_CONFIG": str(settings.config_path), "PYTHONPATH": str(APP.parents[1])}
+    env = {**os.environ, "SANSFILM_CONFIG": str(settings.config_path), "PYTHONPATH": str(APP.parents[1]),
+           "SANSFILM_WARM_CACHES": "1"}  # the server fills each regional role's pages after each publish
     return cmd, env
 
 

@@ -1,0 +1,42 @@
+"""The server warms every regional role's pages after a publish: the first visitor finds them cached."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboards import data
+from tests.dashboards.test_pages import app  # noqa: F401  (the app fixture)
+
+
+def test_after_warming_no_page_of_a_regional_role_reads_the_warehouse(app, monkeypatch):
+    st.cache_data.clear()
+    data.warm()
+
+    def refuse():
+        raise AssertionError("a page read the published warehouse: what it reads was not warmed")
+
+    monkeypatch.setattr(data, "published", refuse)
+    visited = 0
+    for role, pages in data._ROLE_PAGES.items():
+        for page in pages:
+            at = app(role)
+            at.switch_page(f"pages/{page}.py").run()
+            assert not at.exception, (role, page, at.exception[0].stack_trace)
+            visited += 1
+    assert visited == 11  # gcs 5 pages, ars 1, operator 3, finance 2
+    st.cache_data.clear()  # the other tests of this worker read for themselves
+
+
+def test_without_warming_the_first_visit_reads_the_warehouse(app, monkeypatch):
+    """The check above can fail: a cold cache makes the page read, and the refusal shows on the page."""
+    st.cache_data.clear()
+    months = data.months(data.version())  # the sidebar's period: read before the refusal, as a warm server has it
+
+    def refuse():
+        raise AssertionError("read")
+
+    monkeypatch.setattr(data, "published", refuse)
+    at = app("gcs")
+    at.switch_page("pages/operator.py").run()
+    assert months and at.exception
+    st.cache_data.clear()
