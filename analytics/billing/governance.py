@@ -3,7 +3,8 @@ establishment keep its annual commitment (docs/billing.md, "Framework governance
 
 Everything is relative to an `as_of` date (a Paris calendar day) given by the caller, never the clock. Only complete
 months count: those that ended before `as_of`'s month. Amounts (excluding VAT) are the issued invoices of the ledger
-for issued months and the drafts (billing rules on the metered usage, without regularisation lines) for the others;
+for issued months and the drafts (billing rules on the metered usage, with the previous month's service-level
+credits, without regularisation lines) for the others;
 volumes are the metered usage of the registry's establishments. Money is Decimal, rounded half-up to the cent; shares
 are rounded half-up to 4 decimals (0.1234 = 12.34 %).
 """

@@ -23,7 +23,8 @@ from analytics.billing.governance import (
     complete_months, load_commitments, validity,
 )  # fmt: skip
 from analytics.billing.model import Month
-from analytics.billing.service import Contracts, draft_month
+from analytics.billing.credits import recorded_credit_lines
+from analytics.billing.service import Contracts, month_invoices
 from analytics.reporting.finance import _ledger_engine, scoped_usage
 from analytics.reporting.scope import Filters, Forbidden, Viewer, as_of
 
@@ -67,7 +68,9 @@ def build_report(con: duckdb.DuckDBPyConnection, contracts: Contracts, ledger_ur
              for m, by_site in scoped_usage(con, _ALL, Filters()).items() if m in set(months)}  # fmt: skip
     issued_months, nets = issued_nets(ledger_url, tariff.contract_id)
     drafted = [m for m in sorted(usage) if m not in set(issued_months)]
-    drafts = [d for m in drafted for d in draft_month(contracts, m, usage[m])]
+    # as the Finance page drafts them: with the credits of the previous month's missed service levels
+    drafts = [d for m in drafted for d in month_invoices(contracts, m, usage, {},
+                                                         extra=recorded_credit_lines(con, m, tariff.currency))]
     pending = sorted({d.month for d in drafts if d.revision is not None and d.revision.pending})
     billed = billed_months(tariff, as_of, issued_months, nets, drafts, usage)
     folder = contracts.registry.path.parent
