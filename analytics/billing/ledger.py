@@ -437,6 +437,26 @@ def _exact(value: Any, what: str) -> Decimal:
     return value
 
 
+def ledger_missing(url: str) -> bool:
+    """A SQLite ledger not created yet (nothing issued or recorded): readers must not create it."""
+    return url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()
+
+
+@contextmanager
+def reading(url: str) -> Iterator[Connection | None]:
+    """A connection for readers of the ledger's database (dashboards, governance, check history), opened with the
+    ledger's own engine set-up; None when a SQLite ledger was never created (reading never creates it)."""
+    if ledger_missing(url):
+        yield None
+        return
+    engine = _engine(url)
+    try:
+        with engine.connect() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
 def _engine(url: str) -> Engine:
     try:
         parsed = make_url(url)

@@ -77,18 +77,12 @@ def record(url: str, results: Sequence[CheckResult], *, trigger: str, run_id: st
 
 def _read(url: str, stmt: Any) -> list[dict[str, Any]]:
     """Rows of a query; none when nothing was ever recorded (reading never creates the database or its tables)."""
-    from analytics.reporting.finance import _ledger_engine
+    from analytics.billing.ledger import reading
 
-    engine = _ledger_engine(url)
-    if engine is None:
-        return []
-    try:
-        with engine.connect() as conn:
-            if not inspect(conn).has_table("quality_result"):
-                return []
-            return [dict(row) for row in conn.execute(stmt).mappings().all()]
-    finally:
-        engine.dispose()
+    with reading(url) as conn:
+        if conn is None or not inspect(conn).has_table("quality_result"):
+            return []
+        return [dict(row) for row in conn.execute(stmt).mappings().all()]
 
 
 def _rows(url: str, stmt: Any) -> list[dict[str, Any]]:

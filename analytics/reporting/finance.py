@@ -14,12 +14,12 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 
 from analytics.billing import ledger as ledger_tables
 from analytics.billing.export import line_rows
 from analytics.billing.model import METRICS, Invoice, Month
-from analytics.billing.ledger import Ledger
+from analytics.billing.ledger import Ledger, ledger_missing, reading
 from analytics.billing.credits import recorded_credit_lines
 from analytics.billing.service import Contracts, agreement_months, month_invoices
 from analytics.metering import storage_gb_month
@@ -51,7 +51,7 @@ def scoped_usage(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filter
 
 def issued_month_list(ledger_url: str) -> list[str]:
     """The issued months (no amounts, no establishment): what the drafts' regularisations depend on."""
-    if _ledger_missing(ledger_url):
+    if ledger_missing(ledger_url):
         return []
     ledger = Ledger(ledger_url, read_only=True)
     try:
@@ -62,7 +62,7 @@ def issued_month_list(ledger_url: str) -> list[str]:
 
 def issued_for_regularisation(ledger_url: str, establishments: set[str]) -> dict[Month, list[Invoice]]:
     """Every issued month with its invoices to these establishments (what regularisations are computed against)."""
-    if _ledger_missing(ledger_url):
+    if ledger_missing(ledger_url):
         return {}
     ledger = Ledger(ledger_url, read_only=True)
     try:
@@ -95,20 +95,8 @@ def draft_invoices(con: duckdb.DuckDBPyConnection, contracts: Contracts, viewer:
     return [d for d in drafts if d.establishment_id in establishments]
 
 
-def _ledger_missing(url: str) -> bool:
-    """A SQLite ledger not created yet (nothing issued): reading must not create it."""
-    return url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()
-
-
-def _ledger_engine(url: str):
-    return None if _ledger_missing(url) else create_engine(url)
-
-
 def issued_invoices(ledger_url: str, viewer: Viewer, filters: Filters) -> pl.DataFrame:
     _require_money(viewer)
-    engine = _ledger_engine(ledger_url)
-    if engine is None:
-        return pl.DataFrame(schema=INVOICE_SCHEMA)
     inv = ledger_tables.invoice
     stmt = select(inv).where(inv.c.month >= (filters.first_month or "0000-00"),
                              inv.c.month <= (filters.last_month or "9999-99")).order_by(inv.c.seq)  # fmt: skip
@@ -116,11 +104,8 @@ def issued_invoices(ledger_url: str, viewer: Viewer, filters: Filters) -> pl.Dat
         stmt = stmt.where(inv.c.establishment_id == viewer.scope)
     if filters.establishment:
         stmt = stmt.where(inv.c.establishment_id == filters.establishment)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(stmt).all()
-    finally:
-        engine.dispose()
+    with reading(ledger_url) as conn:
+        rows = [] if conn is None else conn.execute(stmt).all()
     return pl.DataFrame(
         [{"status": "émise", "month": r.month, "number": r.number, "establishment_id": r.establishment_id,
           "offer": r.offer, "active_days": r.active_days, "net": r.net, "vat": r.vat, "gross": r.gross,
@@ -134,19 +119,13 @@ def issued_lines(ledger_url: str, viewer: Viewer, number: str) -> pl.DataFrame:
     _require_money(viewer)
     schema = {"position": pl.Int64, "code": pl.String, "description": pl.String, "metric": pl.String,
               "quantity": pl.String, "unit_price": pl.String, "amount": pl.String, "reference": pl.String}  # fmt: skip
-    engine = _ledger_engine(ledger_url)
-    if engine is None:
-        return pl.DataFrame(schema=schema)
     inv, line = ledger_tables.invoice, ledger_tables.invoice_line
     stmt = (select(line).join(inv, inv.c.number == line.c.invoice_number)
             .where(line.c.invoice_number == number).order_by(line.c.position))  # fmt: skip
     if viewer.scope is not None:
         stmt = stmt.where(inv.c.establishment_id == viewer.scope)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(stmt).all()
-    finally:
-        engine.dispose()
+    with reading(ledger_url) as conn:
+        rows = [] if conn is None else conn.execute(stmt).all()
     return pl.DataFrame([{k: (str(getattr(r, k)) if k in ("quantity", "unit_price", "amount") else getattr(r, k))
                           for k in schema} for r in rows], schema=schema)  # fmt: skip
 

@@ -25,7 +25,7 @@ from analytics.billing.governance import (
 from analytics.billing.model import Month
 from analytics.billing.credits import recorded_credit_lines
 from analytics.billing.service import Contracts, month_invoices
-from analytics.reporting.finance import _ledger_engine, scoped_usage
+from analytics.reporting.finance import scoped_usage
 from analytics.reporting.scope import Filters, Forbidden, Viewer, as_of
 
 MONEY_ROLES = ("gcs", "finance")
@@ -45,17 +45,13 @@ class GovernanceReport:
 
 def issued_nets(ledger_url: str, contract_id: str) -> tuple[list[Month], dict[tuple[Month, str], Decimal]]:
     """Issued months and (month, FINESS) -> net of the agreement's issued invoices; read only, never creates a ledger."""
-    engine = _ledger_engine(ledger_url)
-    if engine is None:
-        return [], {}
     inv, months = ledger_tables.invoice, ledger_tables.issued_month
-    try:
-        with engine.connect() as conn:
-            issued = [Month.parse(m) for m in conn.execute(select(months.c.month)).scalars()]
-            rows = conn.execute(select(inv.c.month, inv.c.establishment_id, inv.c.net)
-                                .where(inv.c.contract_id == contract_id)).all()  # fmt: skip
-    finally:
-        engine.dispose()
+    with ledger_tables.reading(ledger_url) as conn:
+        if conn is None:
+            return [], {}
+        issued = [Month.parse(m) for m in conn.execute(select(months.c.month)).scalars()]
+        rows = conn.execute(select(inv.c.month, inv.c.establishment_id, inv.c.net)
+                            .where(inv.c.contract_id == contract_id)).all()  # fmt: skip
     return sorted(issued), {(Month.parse(r.month), r.establishment_id): r.net for r in rows}
 
 
