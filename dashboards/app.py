@@ -10,17 +10,7 @@ import streamlit as st
 
 from analytics.reporting.scope import Filters, Viewer
 from dashboards import auth, data
-
-PAGES = {  # section -> (file, title, icon, roles)
-    "Programme (GCS)": [("pages/rollout.py", "Déploiement", ":material/flag:", ("gcs", "operator"))],
-    "Finance": [("pages/finance.py", "Factures", ":material/euro:", ("finance", "gcs"))],
-    "Région (ARS)": [("pages/regional.py", "Activité régionale", ":material/map:", ("ars", "gcs"))],
-    "Opérateur": [("pages/operator.py", "Stockage et service", ":material/storage:", ("operator", "gcs"))],
-    "Mon établissement": [("pages/establishment.py", "Mon établissement", ":material/local_hospital:",
-                           ("establishment",))],
-    "Qualité des données": [("pages/quality.py", "Qualité des données", ":material/fact_check:",
-                             ("operator", "gcs", "finance"))],
-}  # fmt: skip
+from dashboards.ui import PAGES
 
 
 def sections(viewer: Viewer) -> dict[str, list[st.Page]]:

@@ -26,6 +26,7 @@ from analytics import warehouse
 from analytics.config import Settings, load_settings
 from analytics.reporting import finance, programme, quality
 from analytics.reporting.scope import Filters, Viewer
+from dashboards.ui import PAGES
 
 TTL = 600
 
@@ -180,8 +181,9 @@ _PAGE_READS: dict[str, tuple[tuple[Any, ...], ...]] = {
     "operator": (("storage",), ("ingestion_delay",), ("failure_rates",), ("service_levels",), ("busiest_hours",)),
     "quality": (("source_freshness",), ("quarantine",), ("unbilled",)),
 }  # fmt: skip
-_ROLE_PAGES = {"gcs": ("rollout", "finance", "regional", "operator", "quality"), "ars": ("regional",),
-               "operator": ("rollout", "operator", "quality"), "finance": ("finance", "quality")}  # fmt: skip
+_ROLE_PAGES = {role: tuple(Path(file).stem for section in PAGES.values() for file, _, _, roles in section
+                          if role in roles)
+               for role in ("gcs", "ars", "operator", "finance")}  # the navigation's pages of each regional role
 
 
 def default_filters() -> Filters:
