@@ -18,7 +18,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-DEFAULT = REPO / "bench" / "out" / "metering-n500-s10000000-e100000000-r2012-g5" / "sample-1-in-10" / "warehouse.duckdb"
+sys.path.insert(0, str(REPO / "bench"))
+import metering  # noqa: E402  bench/metering.py: its default shape names the folder
+
+DEFAULT = metering.OUT / metering.Shape().name / "sample-1-in-10" / "warehouse.duckdb"
 
 
 def main() -> None:

@@ -46,7 +46,7 @@ sys.path.insert(0, str(REPO))
 from analytics.registry import luhn_check_digit  # noqa: E402  (after the path set-up)
 
 OUT = REPO / "bench" / "out"
-GEN_VERSION = 5  # bump when the generator changes: cached warehouses are keyed on it
+GEN_VERSION = 6  # bump when the generator changes: cached warehouses are keyed on it
 YEAR = 2012
 PLATFORM_AE_TITLES = ("RSF_ARCHIVE", "RSF_ARCHIVE_B")  # two archive nodes
 GB = 10**9
@@ -181,7 +181,8 @@ def write_contracts(directory: Path, rows: list[dict]) -> None:
                 r["offer"], iso(r["adhesion_date"]), iso(r["planned_go_live"]), iso(r["actual_go_live"]),
                 iso(r["end_date"]), ";".join(r["ae_titles"]), ";".join(r["institution_names"]),
             ])  # fmt: skip
-    shutil.copyfile(REPO / "contracts" / "framework.yaml", directory / "framework.yaml")
+    for name in ("framework.yaml", "price_index.csv"):  # the framework's price revision reads the index file
+        shutil.copyfile(REPO / "contracts" / name, directory / name)
 
 
 def live_range(row: dict) -> tuple[date, date] | None:
@@ -377,6 +378,10 @@ def generate(path: Path, contracts_dir: Path, shape: Shape) -> dict:
             study_uid as study_instance_uid,
             x.modality,
             (x.day - ({_u('s', seed + 9)} < 0.03)::int)::date as study_date,
+            -- StudyTime: 2 to 120 minutes before the first receipt, Paris time (midnight at the earliest)
+            (timestamp '2000-01-01' + to_microseconds(greatest(0::bigint,
+                (extract(epoch from timezone('Europe/Paris', x.receipt_at)::time) * 1e6)::bigint
+                - ((2 + {_u('s', seed + 16)} * 118) * 60e6)::bigint)))::time as study_time_of_day,
             ({size_sql})::bigint + ({_h('s * 8 + k', seed + 11)} % 1000000)::bigint as size_bytes,
             x.receipt_at + to_microseconds((k * gap_us)::bigint) as received_at,
             timezone('Europe/Paris', x.receipt_at + to_microseconds((k * gap_us)::bigint))::date as received_date,

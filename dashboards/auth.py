@@ -42,16 +42,23 @@ def login_page() -> None:
             st.button("Se connecter avec le fournisseur d'identité", on_click=st.login, type="primary")
         st.divider()
     with st.form("login"):
-        name = st.text_input("Identifiant", key="login_name")
-        password = st.text_input("Mot de passe", type="password", key="login_password")
-        submitted = st.form_submit_button("Se connecter")
-    if submitted:
-        account = authenticate(accounts_path(data.settings().root), name, password)
-        if account is None:
-            st.error("Identifiant ou mot de passe incorrect.")
-        else:
-            st.session_state["viewer"] = Viewer(account.name, account.role)
-            st.rerun()
+        st.text_input("Identifiant", key="login_name")
+        st.text_input("Mot de passe", type="password", key="login_password")
+        st.form_submit_button("Se connecter", on_click=_check_password)
+    if st.session_state.pop("login_refused", False):
+        st.error("Identifiant ou mot de passe incorrect.")
+
+
+def _check_password() -> None:
+    """The login button's callback: it runs before the script, so an accepted login renders the role's first page in
+    the same run (no second run of the whole app after the form's)."""
+    name, password = st.session_state.get("login_name", ""), st.session_state.get("login_password", "")
+    st.session_state["login_password"] = ""  # never kept in the session
+    account = authenticate(accounts_path(data.settings().root), name, password)
+    if account is None:
+        st.session_state["login_refused"] = True
+    else:
+        st.session_state["viewer"] = Viewer(account.name, account.role)
 
 
 def logout() -> None:

@@ -95,7 +95,7 @@ def _dates(fig: go.Figure, frame: pl.DataFrame, x: str) -> go.Figure:
 def show(key: str, frame: pl.DataFrame, fig: go.Figure | None = None, *, money: tuple[str, ...] = (),
          decimals: dict[str, int] | None = None, labels: dict[str, str] | None = None) -> None:  # fmt: skip
     """A chart with its table view and a CSV download of exactly what is shown."""
-    table = french_table(frame, money, decimals).rename({k: v for k, v in (labels or {}).items() if k in frame.columns})
+    table = _labelled(frame, money, decimals, labels)
     if frame.is_empty():
         st.info("Aucune donnée pour ces filtres.")
         return
@@ -109,6 +109,18 @@ def show(key: str, frame: pl.DataFrame, fig: go.Figure | None = None, *, money: 
         st.dataframe(table, hide_index=True, key=f"table_{key}")
     st.download_button("Télécharger (CSV)", table.write_csv(separator=";"), file_name=f"{key}.csv", mime="text/csv",
                        key=f"download_{key}")  # fmt: skip
+
+
+def _labelled(frame: pl.DataFrame, money: tuple[str, ...], decimals: dict[str, int] | None,
+              labels: dict[str, str] | None) -> pl.DataFrame:  # fmt: skip
+    return french_table(frame, money, decimals).rename({k: v for k, v in (labels or {}).items() if k in frame.columns})
+
+
+@cached
+def csv_text(frame: pl.DataFrame, *, money: tuple[str, ...] = (), decimals: dict[str, int] | None = None,
+             labels: dict[str, str] | None = None) -> str:  # fmt: skip
+    """The CSV download of a table that is not all shown (French values, `;`-separated, as the table downloads)."""
+    return _labelled(frame, money, decimals, labels).write_csv(separator=";")
 
 
 @cached

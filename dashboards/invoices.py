@@ -15,6 +15,7 @@ LABELS = {"status": "statut", "month": "mois", "number": "numéro", "establishme
           "invoices": "factures", "mom": "évolution mensuelle", "position": "n°", "code": "code",
           "description": "libellé", "metric": "mesure", "quantity": "quantité", "unit_price": "prix unitaire",
           "amount": "montant"}  # fmt: skip
+MONEY = ("net", "vat", "gross")
 
 
 def invoice_section(viewer: Viewer, filters: Filters, key: str) -> None:
@@ -38,7 +39,16 @@ def invoice_section(viewer: Viewer, filters: Filters, key: str) -> None:
                 charts.bar(totals, "month", "net", "status", {"month": "mois", "net": "HT (€)", "status": ""}),
                 decimals={"net": 2, "mom": 3}, labels=LABELS)  # fmt: skip
     st.subheader("Factures par établissement")
-    charts.show(f"{key}_invoices", invoices, money=("net", "vat", "gross"), labels=LABELS)
+    shown = invoices
+    if invoices["establishment_id"].n_unique() > 1:
+        # a month at a time: a regional year is thousands of invoices (500 sites x 12), and sending them all made the
+        # page the slowest to draw; the whole period stays one download away
+        months = invoices["month"].unique().sort().to_list()
+        month = st.selectbox("Mois", months, index=len(months) - 1, format_func=charts.fr_month, key=f"{key}_month")
+        shown = invoices.filter(pl.col("month") == month)
+        st.download_button("Toutes les factures de la période (CSV)", charts.csv_text(invoices, money=MONEY, labels=LABELS),
+                           file_name=f"{key}_invoices_period.csv", mime="text/csv", key=f"{key}_period_csv")  # fmt: skip
+    charts.show(f"{key}_invoices", shown, money=MONEY, labels=LABELS)
 
     st.subheader("Détail d'une facture")
     if invoices.is_empty():

@@ -93,7 +93,8 @@ def test_login_form(app):
     at.text_input(key="login_password").input(PASSWORD)
     at.button[0].click().run()
     assert at.session_state["viewer"].role == "finance"
-    assert "Total HT sur la période" in _metrics(at)
+    assert "Total HT sur la période" in _metrics(at)  # the role's first page, drawn in the login's own run
+    assert "login_password" not in at.session_state or at.session_state["login_password"] == ""  # not kept
 
 
 def test_operator_page_shows_the_sample_missed_service_level(app):
@@ -125,3 +126,34 @@ def test_rollout_shows_the_framework_agreement_with_money_for_the_gcs_only(app):
     assert list(ceiling["mesure"]) == ["examens archivés"]
     commitments = next(t for t in _tables(operator) if "FINESS" in t.columns)
     assert not [c for c in commitments.columns if "montant" in c]
+
+
+def _invoice_table(at: AppTest):
+    return next(t for t in _tables(at) if "numéro" in t.columns)
+
+
+def test_finance_lists_one_month_of_invoices_at_a_time(app):
+    """A regional year is thousands of invoices: the table shows the chosen month (the last by default), the whole
+    period is a CSV download; an establishment's own page lists all its invoices at once."""
+    import polars as pl
+
+    from dashboards import charts
+
+    at = app("finance")
+    at.switch_page("pages/finance.py").run()
+    month = at.selectbox(key="finance_month")
+    assert month.value == "2012-12" and month.options[0] == "janv. 2012"
+    listed, _ = _metrics(at)["Factures émises / brouillons"].split(" / ")
+    december = _invoice_table(at)
+    assert set(december["mois"]) == {"2012-12"} and len(december) >= 10
+    month.set_value("2012-01").run()
+    january = _invoice_table(at)
+    assert set(january["mois"]) == {"2012-01"} and len(january) == int(listed)  # January is the issued month
+    assert set(january["numéro"]) != {""}
+    invoices = pl.DataFrame({"month": ["2012-01", "2012-02"], "establishment_id": ["1", "2"], "net": [1234.5, None]})
+    assert charts.csv_text(invoices, money=("net",), labels={"month": "mois"}).splitlines() == [
+        "mois;establishment_id;net", "2012-01;1;1\u202f234,50\u202f€", '2012-02;2;""']
+    mine = app("establishment:750238172")
+    mine.switch_page("pages/establishment.py").run()
+    assert not [box for box in mine.selectbox if box.key == "mine_month"]
+    assert len(_invoice_table(mine)) == 12
