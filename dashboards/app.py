@@ -44,7 +44,7 @@ def sidebar_filters(viewer: Viewer) -> Filters:
 
 def main() -> None:
     st.set_page_config(page_title="sansfilm", page_icon=":material/radiology:", layout="wide")
-    data.warm_in_background()  # once per published version: the first visitor of a role finds its pages cached
+    data.warm_in_background()  # started at server start by server.py; here for `streamlit run dashboards/app.py`
     viewer = auth.current_viewer()
     if viewer is None:
         st.navigation([st.Page(auth.login_page, title="Connexion", icon=":material/login:")]).run()

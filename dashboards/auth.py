@@ -47,6 +47,30 @@ def login_page() -> None:
         st.form_submit_button("Se connecter", on_click=_check_password)
     if st.session_state.pop("login_refused", False):
         st.error("Identifiant ou mot de passe incorrect.")
+    _preload()
+
+
+# Out of sight (hidden, not focusable, no space taken), one element of each kind the pages draw: a new browser tab
+# fetches and compiles each kind's code the first time one is drawn (the charts' alone is megabytes, ~1 s here), so
+# the login page has it done while the password is typed instead of after the click (docs/benchmarks.md).
+PRELOAD_CSS = ("<style>.st-key-preload{position:absolute;visibility:hidden;height:0;overflow:hidden;"
+               "pointer-events:none}</style>")  # fmt: skip
+
+
+def _preload() -> None:
+    import plotly.graph_objects as go
+    import polars as pl
+
+    st.html(PRELOAD_CSS)
+    with st.container(key="preload"):
+        tabs = st.tabs(["-"])
+        with tabs[0]:
+            st.plotly_chart(go.Figure(go.Bar(x=[1], y=[1])), key="preload_chart", config={"displaylogo": False})
+        st.dataframe(pl.DataFrame({"-": [1]}), key="preload_table", hide_index=True)
+        st.metric("-", "0")
+        st.selectbox("-", ["-"], key="preload_select")
+        st.select_slider("-", options=["-", "--"], key="preload_slider")
+        st.download_button("-", b"", file_name="-.csv", key="preload_download")
 
 
 def _check_password() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -107,8 +108,12 @@ def show(key: str, frame: pl.DataFrame, fig: go.Figure | None = None, *, money: 
             st.dataframe(table, hide_index=True, key=f"table_{key}")
     else:
         st.dataframe(table, hide_index=True, key=f"table_{key}")
-    st.download_button("Télécharger (CSV)", table.write_csv(separator=";"), file_name=f"{key}.csv", mime="text/csv",
-                       key=f"download_{key}")  # fmt: skip
+    download("Télécharger (CSV)", lambda: table.write_csv(separator=";"), f"{key}.csv", f"download_{key}")
+
+
+def download(label: str, make: Callable[[], str], file_name: str, key: str) -> None:
+    """A CSV download written when clicked (not at every page run: some are megabytes) and without a rerun."""
+    st.download_button(label, make, file_name=file_name, mime="text/csv", key=key, on_click="ignore")
 
 
 def _labelled(frame: pl.DataFrame, money: tuple[str, ...], decimals: dict[str, int] | None,
@@ -116,10 +121,9 @@ def _labelled(frame: pl.DataFrame, money: tuple[str, ...], decimals: dict[str, i
     return french_table(frame, money, decimals).rename({k: v for k, v in (labels or {}).items() if k in frame.columns})
 
 
-@cached
 def csv_text(frame: pl.DataFrame, *, money: tuple[str, ...] = (), decimals: dict[str, int] | None = None,
              labels: dict[str, str] | None = None) -> str:  # fmt: skip
-    """The CSV download of a table that is not all shown (French values, `;`-separated, as the table downloads)."""
+    """The CSV of a table that is not all shown (French values, `;`-separated, as the table downloads)."""
     return _labelled(frame, money, decimals, labels).write_csv(separator=";")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import runpy
 import threading
 import time
 from collections.abc import Callable
@@ -20,13 +21,13 @@ from typing import Any
 
 import polars as pl
 import streamlit as st
-from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from analytics import warehouse
 from analytics.config import Settings, load_settings
 from analytics.reporting import finance, programme, quality
 from analytics.reporting.scope import Filters, Viewer
-from dashboards.ui import PAGES
+from dashboards.ui import PAGES, headless
 
 TTL = 600
 
@@ -169,20 +170,12 @@ def documents(viewer: Viewer, number: str) -> dict[str, Path]:
     return finance.invoice_documents(settings().billing.out_dir, viewer, settings().ledger.url, number)
 
 
-# What each regional role's pages read, with the filters a new session starts with (the whole period, no other
-# filter): computed in the background once per published version, so that the first visitor of a role after a
-# publish (or a server start) finds the pages cached instead of waiting for the queries (docs/benchmarks.md).
-# Establishment roles are not warmed (one per site); their queries are small.
-_PAGE_READS: dict[str, tuple[tuple[Any, ...], ...]] = {
-    "rollout": (("rollout_sites",), ("silent_sites",), ("adoption",)),
-    "finance": (("unbilled",),),
-    "regional": (("volumes", "departement"), ("volumes", "region"), ("volumes", "departement", False),
-                 ("volumes", "modality"), ("sharing_departements",)),
-    "operator": (("storage",), ("ingestion_delay",), ("failure_rates",), ("service_levels",), ("busiest_hours",)),
-    "quality": (("source_freshness",), ("quarantine",), ("unbilled",)),
-}  # fmt: skip
-_ROLE_PAGES = {role: tuple(Path(file).stem for section in PAGES.values() for file, _, _, roles in section
-                          if role in roles)
+# The pages of every regional role are run once, headless, after each publish (and before the cached entries
+# expire), with the filters a new session starts with: the same code as a visit, so everything a visit caches (the
+# queries, the figures, the French tables) is cached for the first visitor of a role after a publish or a server
+# start (docs/benchmarks.md). Establishment roles are not warmed (one per site); their pages read little.
+DASHBOARDS = Path(__file__).resolve().parent
+_ROLE_PAGES = {role: tuple(file for section in PAGES.values() for file, _, _, roles in section if role in roles)
                for role in ("gcs", "ars", "operator", "finance")}  # the navigation's pages of each regional role
 
 
@@ -193,40 +186,45 @@ def default_filters() -> Filters:
 
 
 def warm() -> None:
-    """Fill the caches of every regional role's pages for the default filters (see _PAGE_READS)."""
+    """Run every regional role's pages for the default filters, headless (see above)."""
+    if get_script_run_ctx(suppress_warning=True) is not None:
+        raise RuntimeError("warm() draws pages: it must run in a thread without a Streamlit session")
     filters = default_filters()
     for role, pages in _ROLE_PAGES.items():
         viewer = Viewer(role, role)
-        choices(version(), viewer)
+        choices(version(), viewer)  # the sidebar's
         for page in pages:
-            for name, *extra in _PAGE_READS[page]:
-                cached(name, viewer, filters, *extra)
-        if "finance" in pages:  # the invoice list, and the drill-down it opens on: its first establishment's last
-            drafted, _ = drafts(viewer, filters)  # invoice (dashboards/invoices.py)
-            listed = pl.concat([drafted.select("establishment_id", "month"),
-                                issued(viewer, filters).select("establishment_id", "month")])  # fmt: skip
-            if listed.height:
-                first = listed["establishment_id"].min()
-                last = listed.filter(pl.col("establishment_id") == first)["month"].max()
-                usage_daily(version(), viewer, last, first)
-        if "rollout" in pages:
-            governance(version(), viewer)
+            with headless(viewer, filters):
+                runpy.run_path(str(DASHBOARDS / page), run_name="__main__")
+
+
+class _QuietWarmer(logging.Filter):
+    """Streamlit warns at every element a thread without a session draws: the warmer's are expected."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.threadName != WARMER_THREAD
 
 
 WARM_POLL_SECONDS = 10
 WARM_ENV = "SANSFILM_WARM_CACHES"
+WARMER_THREAD = "sansfilm-warm"
 
 
 @st.cache_resource(show_spinner=False)
 def _warmer() -> threading.Thread:
-    thread = threading.Thread(target=_keep_warm, name="sansfilm-warm", daemon=True)
-    add_script_run_ctx(thread, get_script_run_ctx())  # the caches are the server's; no element is ever drawn
+    # no session attached (the caches are the server's): what the warmer's page runs draw goes nowhere
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(_QuietWarmer())
+    thread = threading.Thread(target=_keep_warm, name=WARMER_THREAD, daemon=True)
     thread.start()
     return thread
 
 
 def _keep_warm() -> None:
     """Warm after each publish (the published file's version changes) and before the cached entries expire."""
+    from streamlit.runtime import Runtime
+
+    while not Runtime.exists():  # started by the server's start-up hook: the caches are the runtime's
+        time.sleep(0.1)
     warmed_version, warmed_at = 0, 0.0
     while True:
         current = version()

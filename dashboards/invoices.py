@@ -46,8 +46,9 @@ def invoice_section(viewer: Viewer, filters: Filters, key: str) -> None:
         months = invoices["month"].unique().sort().to_list()
         month = st.selectbox("Mois", months, index=len(months) - 1, format_func=charts.fr_month, key=f"{key}_month")
         shown = invoices.filter(pl.col("month") == month)
-        st.download_button("Toutes les factures de la période (CSV)", charts.csv_text(invoices, money=MONEY, labels=LABELS),
-                           file_name=f"{key}_invoices_period.csv", mime="text/csv", key=f"{key}_period_csv")  # fmt: skip
+        charts.download("Toutes les factures de la période (CSV)",
+                        lambda: charts.csv_text(invoices, money=MONEY, labels=LABELS), f"{key}_invoices_period.csv",
+                        f"{key}_period_csv")  # fmt: skip
     charts.show(f"{key}_invoices", shown, money=MONEY, labels=LABELS)
 
     st.subheader("Détail d'une facture")

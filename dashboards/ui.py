@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import streamlit as st
 
 from analytics.reporting.scope import Filters, Viewer
@@ -18,8 +22,24 @@ PAGES = {  # section -> (file, title, icon, roles)
 }  # fmt: skip
 
 
+_headless = threading.local()
+
+
 def context() -> tuple[Viewer, Filters]:
+    if getattr(_headless, "viewer", None) is not None:
+        return _headless.viewer, _headless.filters
     viewer = st.session_state.get("viewer")
     if viewer is None:
         st.stop()
     return viewer, st.session_state.get("filters", Filters())
+
+
+@contextmanager
+def headless(viewer: Viewer, filters: Filters) -> Iterator[None]:
+    """Pages run in this thread for this viewer and filters, outside any session (the cache warmer): in a thread
+    without a session, Streamlit draws nothing and every widget keeps its default."""
+    _headless.viewer, _headless.filters = viewer, filters
+    try:
+        yield
+    finally:
+        _headless.viewer = _headless.filters = None

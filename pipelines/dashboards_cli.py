@@ -15,6 +15,7 @@ from analytics.config import Settings
 from analytics.errors import SansfilmError
 
 APP = Path(__file__).resolve().parents[1] / "dashboards" / "app.py"
+SERVER = APP.with_name("server.py")  # the app with a start-up hook (the cache warmer)
 PASSWORD_ENV = "SANSFILM_PASSWORD"
 # The sample's demo accounts: printed by `sansfilm demo`, for the sample corpus only.
 DEMO_ACCOUNTS = (("gcs", "gcs"), ("finance", "finance"), ("ars", "ars"), ("operator", "operator"),
@@ -22,10 +23,10 @@ DEMO_ACCOUNTS = (("gcs", "gcs"), ("finance", "finance"), ("ars", "ars"), ("opera
 
 
 def streamlit_command(settings: Settings, port: int, *, headless: bool = True) -> tuple[list[str], dict[str, str]]:
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", "127.0.0.1", "--server.port",
+    cmd = [sys.executable, "-m", "streamlit", "run", str(SERVER), "--server.address", "127.0.0.1", "--server.port",
            str(port), "--server.headless", str(headless).lower(), "--browser.gatherUsageStats", "false",
            "--global.developmentMode", "false"]  # fmt: skip
-    env = {**os.environ, "SANSFILM_CONFIG": str(settings.config_path), "PYTHONPATH": str(APP.parents[1]),
+    env = {**os.environ, "SANSFILM_CONFIG": str(settings.config_path), "PYTHONPATH": str(SERVER.parents[1]),
            "SANSFILM_WARM_CACHES": "1"}  # the server fills each regional role's pages after each publish
     return cmd, env
 

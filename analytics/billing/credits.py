@@ -68,11 +68,11 @@ def credit_lines(assessments: Iterable[Assessment], currency: str = "EUR") -> di
     return lines
 
 
-def recorded_credit_lines(con: duckdb.DuckDBPyConnection, month: Month,
-                          currency: str = "EUR") -> dict[str, list[InvoiceLine]]:  # fmt: skip
+def recorded_credit_lines(con: duckdb.DuckDBPyConnection, month: Month, currency: str = "EUR",
+                          establishment_id: str | None = None) -> dict[str, list[InvoiceLine]]:  # fmt: skip
     """The credit lines of month `month`'s invoices as last assessed, read from marts.mart_service_levels (month
     M-1): for readers of the published warehouse (dashboards), which must not recompute or write. Empty when the
-    previous month has not been assessed."""
+    previous month has not been assessed. `establishment_id`: that establishment's lines only."""
     tables = con.execute("select count(*) from information_schema.tables where table_schema = 'marts' "
                          "and table_name = 'mart_service_levels'").fetchall()  # fmt: skip
     if tables[0][0] == 0:
@@ -81,8 +81,10 @@ def recorded_credit_lines(con: duckdb.DuckDBPyConnection, month: Month,
     rows = con.execute(
         """select establishment_id, offer, term, measured::varchar, target::varchar, sample_size, details,
                   credit_percent::varchar, fee::varchar, credit_amount::varchar, capped
-           from marts.mart_service_levels where month = $month and breached order by establishment_id""",
-        {"month": str(month.previous())},
+           from marts.mart_service_levels
+           where month = $month and breached and establishment_id = coalesce($establishment, establishment_id)
+           order by establishment_id""",
+        {"month": str(month.previous()), "establishment": establishment_id},
     ).fetchall()
     order = {kind.name: i for i, kind in enumerate(KINDS)}
     assessments = [

@@ -126,13 +126,14 @@ def with_regularisations(drafts: list[Invoice], regul: dict[str, list[InvoiceLin
                          month: Month) -> list[Invoice]:  # fmt: skip
     """Add each establishment's regularisation lines to its invoice of the month (or to one of its own)."""
     by_id = {d.establishment_id: d for d in drafts}
+    establishments = contracts.registry.by_id()
     for establishment_id, lines in regul.items():
         if not lines:
             continue
         if establishment_id in by_id:
             by_id[establishment_id] = replace(by_id[establishment_id], lines=by_id[establishment_id].lines + tuple(lines))
         else:
-            establishment = contracts.registry.by_id()[establishment_id]
+            establishment = establishments[establishment_id]
             by_id[establishment_id] = Invoice(
                 establishment_id=establishment_id, month=month, offer=establishment.offer, active_days=0,
                 days_in_month=month.days, lines=tuple(lines), vat_rate=contracts.tariff.vat_rate,
@@ -199,12 +200,13 @@ def month_invoices(contracts: Contracts, month: Month, usage: dict[Month, dict[s
     """The month's invoices from this usage: its drafts plus the regularisations of the issued months (usage must
     hold the month and every issued month) and any `extra` lines per establishment. Pure: the CLI preview passes
     fresh metering, the dashboards the published usage, so both show the same lines."""
-    drafts = draft_month(contracts, month, usage[month])
+    drafts = draft_month(contracts, month, usage[month], establishment_id)  # one establishment: only its draft
     lines = regularisations(contracts, issued, usage)
     for establishment, more in (extra or {}).items():
         lines[establishment] = lines.get(establishment, []) + more
-    invoices = with_regularisations(drafts, lines, contracts, month)
-    return [i for i in invoices if establishment_id in (None, i.establishment_id)]
+    if establishment_id is not None:
+        lines = {establishment_id: lines.get(establishment_id, [])}
+    return with_regularisations(drafts, lines, contracts, month)
 
 
 def agreement_months(contracts: Contracts, months: list[Month]) -> list[Month]:

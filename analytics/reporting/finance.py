@@ -88,10 +88,11 @@ def draft_invoices(con: duckdb.DuckDBPyConnection, contracts: Contracts, viewer:
         for month in issued:
             usage.setdefault(month, {})
     drafts: list[Invoice] = []
+    one = viewer.scope or filters.establishment
     for month in months:
-        credits = recorded_credit_lines(con, month, contracts.tariff.currency)  # service-level breaches of M-1
-        drafts += month_invoices(contracts, month, usage, issued if month == next_month else {},
-                                 establishment_id=viewer.scope or filters.establishment, extra=credits)  # fmt: skip
+        credits = recorded_credit_lines(con, month, contracts.tariff.currency, one)  # service-level breaches of M-1
+        drafts += month_invoices(contracts, month, usage, issued if month == next_month else {}, establishment_id=one,
+                                 extra=credits)  # fmt: skip
     return [d for d in drafts if d.establishment_id in establishments]
 
 

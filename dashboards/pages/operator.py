@@ -54,17 +54,33 @@ st.caption("Par mois, établissement et engagement : disponibilité, délai d'in
            "l'examen), taux d'échec des récupérations ; un niveau manqué donne un crédit sur la facture du mois suivant "
            "(voir docs/service-levels.md).")  # fmt: skip
 levels = data.cached("service_levels", viewer, filters)
-if levels.height:
-    st.metric("Niveaux manqués sur la période", charts.fr_number(levels["breached"].sum()))
 TERMS = {"availability": "disponibilité", "ingestion_delay_p95": "délai d'ingestion p95",
          "retrieval_failure_rate": "échecs de récupération"}  # fmt: skip
-charts.show("operator_service_levels",
-            levels.with_columns(pl.col("term").replace(TERMS), pl.col("breached").replace_strict({True: "oui", False: "non"},
-                                                                                                 return_dtype=pl.String)),
-            decimals={"measured": 2, "target": 2},
-            labels={"month": "mois", "establishment_id": "FINESS", "name": "établissement", "offer": "offre",
-                    "term": "engagement", "unit": "unité", "measured": "mesuré", "target": "objectif",
-                    "breached": "manqué", "sample_size": "base", "details": "détail"})  # fmt: skip
+LEVEL_LABELS = {"month": "mois", "establishment_id": "FINESS", "name": "établissement", "offer": "offre",
+                "term": "engagement", "unit": "unité", "measured": "mesuré", "target": "objectif", "breached": "manqué",
+                "sample_size": "base", "details": "détail", "assessed": "niveaux mesurés"}  # fmt: skip
+if levels.height:
+    levels = levels.with_columns(pl.col("term").replace(TERMS))
+    st.metric("Niveaux manqués sur la période", charts.fr_number(levels["breached"].sum()))
+    # a level per site, month and term is thousands of rows for a region (16 000 for 500 sites): the page shows the
+    # count per month and term and the missed ones; every level measured is one download away
+    per_month = (levels.group_by("month", "term").agg(pl.len().alias("assessed"), pl.col("breached").sum())
+                 .sort("month", "term"))  # fmt: skip
+    charts.show("operator_service_levels", per_month,
+                charts.bar(per_month, "month", "breached", "term", {"month": "mois", "breached": "manqués", "term": ""}),
+                labels=LEVEL_LABELS)  # fmt: skip
+    st.markdown("**Niveaux manqués**")
+    missed = levels.filter(pl.col("breached")).drop("breached")
+    if missed.height:
+        charts.show("operator_missed_levels", missed, decimals={"measured": 2, "target": 2}, labels=LEVEL_LABELS)
+    else:
+        st.success("Aucun niveau manqué sur la période.")
+    everything = levels.with_columns(pl.col("breached").replace_strict({True: "oui", False: "non"}, return_dtype=pl.String))
+    charts.download("Tous les niveaux mesurés (CSV)",
+                    lambda: charts.csv_text(everything, decimals={"measured": 2, "target": 2}, labels=LEVEL_LABELS),
+                    "operator_service_levels_all.csv", "operator_levels_csv")  # fmt: skip
+else:
+    st.info("Aucun niveau de service mesuré pour ces filtres.")
 
 st.subheader("Heures les plus chargées (examens reçus, heure de Paris)")
 hours = data.cached("busiest_hours", viewer, filters)

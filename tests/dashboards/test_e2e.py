@@ -77,6 +77,24 @@ def test_every_page_shows_the_sample(browser, server, role):
     page.close()
 
 
+def test_the_login_page_preloads_out_of_sight_and_finance_downloads_the_whole_period(browser, server):
+    page = new_page(browser)
+    page.goto(server)
+    page.locator(".st-key-preload .main-svg").first.wait_for(state="attached", timeout=60_000)  # the charts' code loaded
+    assert not page.locator(".st-key-preload").is_visible()
+    page.close()
+    page = _login(browser, server, "finance")
+    _visit(page, "finance")
+    metric = page.locator('[data-testid="stMetric"]', has_text="Factures émises / brouillons").first.inner_text()
+    issued, drafts = (int(n) for n in metric.splitlines()[-1].split(" / "))
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Toutes les factures de la période (CSV)").click()
+    rows = Path(download.value.path()).read_text(encoding="utf-8").splitlines()
+    assert rows[0].startswith("statut;mois;numéro;FINESS") and len(rows) - 1 == issued + drafts
+    assert sum(1 for row in rows if row.startswith("émise;")) == issued
+    page.close()
+
+
 WRITER = """
 import sys, time
 from pathlib import Path

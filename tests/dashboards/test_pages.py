@@ -102,6 +102,12 @@ def test_operator_page_shows_the_sample_missed_service_level(app):
     at = app("operator")
     at.switch_page("pages/operator.py").run()
     assert _metrics(at).get("Niveaux manqués sur la période") == "1", _metrics(at)
+    # the missed levels are listed (every level measured is a download: a region has thousands)
+    missed = next(t for t in _tables(at) if "mesuré" in t.columns)
+    assert [(r["FINESS"], r["mois"], r["engagement"]) for _, r in missed.iterrows()] == [
+        ("750238172", "2012-07", "échecs de récupération")]
+    per_month = next(t for t in _tables(at) if "niveaux mesurés" in t.columns)
+    assert sorted(set(per_month["manqués" if "manqués" in per_month.columns else "manqué"])) == ["0", "1"]
 
 
 def _tables(at: AppTest) -> list:

@@ -161,3 +161,19 @@ def test_governance_tables_are_scoped(published, con):
     everything = governance.scoped_tables(report, GCS)
     assert everything["ceiling"]["measure"].to_list() == ["amount", "studies_archived"]
     assert everything["commitments"].height == 12
+
+
+def test_an_establishments_drafts_are_its_slice_of_the_regions(published, con):
+    """Drafted for one establishment only (its page, or the Establishment filter), a month's invoices are exactly
+    that establishment's invoices of the whole region's drafts: lines, service-level credits and totals."""
+    contracts = load_contracts(published)
+    everyone = finance.draft_invoices(con, contracts, GCS, ALL, published.ledger.url)
+    credited = {i.establishment_id for i in everyone for line in i.lines if line.code.startswith("SLA:")}
+    assert ELOI in credited  # the sample's one breach: a credit line on its August invoice
+    for establishment_id in sorted({i.establishment_id for i in everyone}):
+        alone = finance.draft_invoices(con, contracts, Viewer("e", f"establishment:{establishment_id}"), ALL,
+                                       published.ledger.url)  # fmt: skip
+        filtered = finance.draft_invoices(con, contracts, GCS, Filters("2012-01", "2012-12", establishment=establishment_id),
+                                          published.ledger.url)  # fmt: skip
+        theirs = [i for i in everyone if i.establishment_id == establishment_id]
+        assert alone == theirs and filtered == theirs, establishment_id

@@ -4,23 +4,30 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import data
+from dashboards import charts, data
 from tests.dashboards.test_pages import app  # noqa: F401  (the app fixture)
 
 
-def test_after_warming_no_page_of_a_regional_role_reads_the_warehouse(app, monkeypatch):
+class _Refused:
+    def __getattr__(self, name):
+        raise AssertionError(f"a page built a chart ({name}): its figure was not warmed")
+
+
+def test_after_warming_no_page_of_a_regional_role_reads_the_warehouse_or_builds_a_chart(app, monkeypatch):
     st.cache_data.clear()
-    data.warm()
+    data.warm()  # runs the pages headless: nothing drawn, every widget at its default
 
     def refuse():
         raise AssertionError("a page read the published warehouse: what it reads was not warmed")
 
     monkeypatch.setattr(data, "published", refuse)
+    monkeypatch.setattr(charts, "px", _Refused())  # plotly express and graph objects: the figures' builders
+    monkeypatch.setattr(charts, "go", _Refused())
     visited = 0
     for role, pages in data._ROLE_PAGES.items():
         for page in pages:
             at = app(role)
-            at.switch_page(f"pages/{page}.py").run()
+            at.switch_page(page).run()
             assert not at.exception, (role, page, at.exception[0].stack_trace)
             visited += 1
     assert visited == 11  # gcs 5 pages, ars 1, operator 3, finance 2
