@@ -14,7 +14,8 @@ server started (another role logs in first, so the server's imports are not coun
 server's cache warmer that long);
 warm: the best of --repeat later visits, each in a new session (cache hits). A role's first page is timed from the
 login click (the password check included; the login page loaded first), and again through its link once the others are
-visited (warm only).
+visited (warm only). For gcs, each page is also timed from choosing département 75 in the sidebar to the page drawn
+again: the first time (no session chose it before: computed, not warmed), then cached.
 
 --regional: the synthetic region of bench/metering.py (its builder, `ensure_warehouse`, cached under bench/out/),
 copied to bench/out/dashboards-<shape>/, its marts built, every month of 2012 metered, then published: the
@@ -155,6 +156,7 @@ ROLES = {  # role -> (account, pages in navigation order, the first shown after 
     "ars": ("ars", ("regional",)),
     "establishment": ("site", ("establishment",)),
 }
+FILTER = "75"  # the département chosen in the sidebar (--browser, gcs)
 LINKS = {"rollout": "Déploiement", "finance": "Factures", "regional": "Activité régionale",
          "operator": "Stockage et service", "quality": "Qualité des données", "establishment": "Mon établissement"}  # fmt: skip
 RENDERED = """(before) => {
@@ -166,6 +168,33 @@ RENDERED = """(before) => {
   return plots.every(p => p.querySelector('.main-svg'))
     && plots.length + document.querySelectorAll('[data-testid="stDataFrame"]').length > 0;
 }"""
+
+
+SETTLED = """() => window.__ran && !document.querySelector('[data-stale="true"]')
+    && document.querySelector('[data-testid="stApp"]').getAttribute('data-test-script-state') === 'notRunning'
+    && [...document.querySelectorAll('.js-plotly-plot')].every(p => p.querySelector('.main-svg'))"""
+WATCH_RUN = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  window.__ran = false;
+  new MutationObserver(() => { if (app.getAttribute('data-test-script-state') === 'running') window.__ran = true; })
+    .observe(app, {attributes: true});
+}"""
+
+
+def _timed_filter(page, departement: str) -> float:
+    """Seconds from choosing a département in the sidebar to the page run again and drawn (the filter is reset to
+    "tous" after, untimed)."""
+    times = []
+    for value in (departement, "tous"):
+        page.get_by_role("combobox", name="Département").first.click()
+        option = page.get_by_role("option", name=value).first
+        option.wait_for()
+        page.evaluate(WATCH_RUN)
+        started = time.perf_counter()
+        option.click()
+        page.wait_for_function(SETTLED, polling="raf", timeout=180_000)
+        times.append(time.perf_counter() - started)
+    return times[0]
 
 
 def _timed(page, action) -> float:
@@ -225,6 +254,9 @@ def browser_timings(settings, busiest: str, repeat: int, settle: float = 0.0) ->
                     for other in [*names[1:], *names[:1]] if len(names) > 1 else []:
                         link = page.get_by_role("link", name=LINKS[other]).first
                         times.setdefault(f"{role} {other}", []).append(_timed(page, link.click))
+                        if role == "gcs":  # a filter no other session chose yet (first run): not warmed
+                            times.setdefault(f"{role} {other}, département {FILTER}", []).append(
+                                _timed_filter(page, FILTER))
                     page.close()
     return times
 

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 
-import plotly.express as px
 import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
@@ -127,17 +126,51 @@ def csv_text(frame: pl.DataFrame, *, money: tuple[str, ...] = (), decimals: dict
     return _labelled(frame, money, decimals, labels).write_csv(separator=";")
 
 
+# The figures are built with plotly's graph objects: plotly express took ~50 ms a figure (its data-frame machinery),
+# which a page of four charts paid at every filter change; a trace per group is a few milliseconds.
+def _label(labels: dict[str, str] | None, name: str | None) -> str:
+    return "" if name is None else (labels or {}).get(name, name)
+
+
+def _groups(frame: pl.DataFrame, color: str | None) -> list[tuple[str | None, pl.DataFrame]]:
+    """One trace per value of `color` (in order of appearance, as a legend reads), or a single one."""
+    if color is None:
+        return [(None, frame)]
+    return [(str(key), rows) for (key,), rows in frame.group_by(color, maintain_order=True)]
+
+
+def _hover(name: str | None, *parts: tuple[str, str]) -> str:
+    lines = ([name] if name else []) + [f"{label} = %{{{axis}}}" for label, axis in parts]
+    return "<br>".join(lines) + "<extra></extra>"
+
+
+def _axes(fig: go.Figure, frame: pl.DataFrame, x: str, y: str, color: str | None, labels: dict[str, str] | None) -> go.Figure:
+    fig.update_layout(xaxis_title=_label(labels, x), yaxis_title=_label(labels, y), showlegend=color is not None,
+                      legend_title_text=_label(labels, color))  # fmt: skip
+    return _dates(fig, frame, x)
+
+
 @cached
 def line(frame: pl.DataFrame, x: str, y: str, color: str | None = None, labels: dict[str, str] | None = None) -> go.Figure:
-    return _dates(px.line(frame.to_pandas(), x=x, y=y, color=color, labels=labels, markers=True), frame, x)
+    hover = ((_label(labels, x), "x"), (_label(labels, y), "y"))
+    fig = go.Figure([go.Scatter(x=rows[x].to_list(), y=rows[y].to_list(), name=name, mode="lines+markers",
+                                hovertemplate=_hover(name, *hover)) for name, rows in _groups(frame, color)])  # fmt: skip
+    return _axes(fig, frame, x, y, color, labels)
 
 
 @cached
 def bar(frame: pl.DataFrame, x: str, y: str, color: str | None = None, labels: dict[str, str] | None = None,
         orientation: str = "v") -> go.Figure:  # fmt: skip
-    fig = _dates(px.bar(frame.to_pandas(), x=x, y=y, color=color, labels=labels, orientation=orientation), frame, x)
+    """Stacked bars per `color` group; orientation "h": `x` holds the values, `y` the categories."""
+    hover = ((_label(labels, x), "x"), (_label(labels, y), "y"))
+    fig = go.Figure([go.Bar(x=rows[x].to_list(), y=rows[y].to_list(), name=name, orientation=orientation,
+                            hovertemplate=_hover(name, *hover)) for name, rows in _groups(frame, color)],
+                    layout={"barmode": "relative"})  # fmt: skip
+    fig = _axes(fig, frame, x, y, color, labels)
     if frame.schema.get(x) == pl.String:  # codes such as départements "75", "93" are categories, not numbers
         fig.update_xaxes(type="category")
+    if orientation == "h":
+        fig.update_yaxes(type="category")
     return fig
 
 
@@ -147,11 +180,20 @@ LABELLED_ROWS = 50  # above this, a category axis (a site per row) is named in t
 
 @cached
 def heatmap(frame: pl.DataFrame, x: str, y: str, z: str, labels: dict[str, str] | None = None) -> go.Figure:
-    """Withheld (null) cells stay empty rather than showing as zero."""
-    pivot = frame.to_pandas().pivot_table(index=y, columns=x, values=z, aggfunc=lambda v: v.sum(min_count=1), dropna=False)
-    fig = px.imshow(pivot, labels=labels or {}, aspect="auto", color_continuous_scale="Blues",
-                    text_auto=pivot.size <= TEXT_CELLS)  # fmt: skip
-    return fig.update_yaxes(showticklabels=len(pivot) <= LABELLED_ROWS)
+    """`y` rows by `x` columns (both sorted), first row on top; `labels` names "x", "y" and "color". A cell whose
+    values are all withheld (null) stays empty rather than showing as zero."""
+    cells = frame.group_by(y, x).agg(pl.when(pl.col(z).is_not_null().any()).then(pl.col(z).sum()).alias(z))
+    columns = cells[x].unique().sort().to_list()
+    grid = cells.pivot(on=x, index=y, values=z).sort(y)
+    matrix = [[row.get(str(c)) for c in columns] for row in grid.drop(y).to_dicts()]
+    names = [fr_month(c) if isinstance(c, date) else c for c in columns]
+    axis_x, axis_y, axis_z = (_label(labels, key) for key in ("x", "y", "color"))
+    fig = go.Figure(go.Heatmap(z=matrix, x=names, y=grid[y].to_list(), colorscale="Blues", colorbar={"title": axis_z},
+                               hovertemplate=_hover(None, (axis_x, "x"), (axis_y, "y"), (axis_z, "z")),
+                               texttemplate="%{z}" if len(matrix) * len(columns) <= TEXT_CELLS else None))  # fmt: skip
+    fig.update_layout(xaxis_title=axis_x, yaxis_title=axis_y)
+    fig.update_xaxes(type="category")
+    return fig.update_yaxes(type="category", autorange="reversed", showticklabels=len(matrix) <= LABELLED_ROWS)
 
 
 @cached

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
@@ -71,11 +72,12 @@ def assess_service_levels(settings: Settings, contracts: Contracts, month: Month
 
 
 def draft_month(contracts: Contracts, month: Month, usage: dict[str, dict[str, Decimal]],
-                establishment_id: str | None = None) -> list[Invoice]:  # fmt: skip
-    """One draft per establishment with an active day in the month, in establishment order."""
+                only: Collection[str] | None = None) -> list[Invoice]:  # fmt: skip
+    """One draft per establishment with an active day in the month (of those in `only`, if given), in establishment
+    order."""
     drafts = []
     for establishment in sorted(contracts.registry.establishments, key=lambda e: e.establishment_id):
-        if establishment_id and establishment.establishment_id != establishment_id:
+        if only is not None and establishment.establishment_id not in only:
             continue
         invoice = draft_invoice(establishment, month, usage.get(establishment.establishment_id, metering.zero_usage()),
                                 contracts.tariff)  # fmt: skip
@@ -191,21 +193,23 @@ def preview(settings: Settings, month: Month, establishment_id: str | None = Non
         ledger.dispose()
     usage = meter(settings, [*issued_months, month])
     credits = credit_lines(assess_service_levels(settings, contracts, month.previous()), contracts.tariff.currency)
-    return month_invoices(contracts, month, usage, issued, establishment_id, extra=credits)
+    return month_invoices(contracts, month, usage, issued, None if establishment_id is None else {establishment_id},
+                          extra=credits)  # fmt: skip
 
 
 def month_invoices(contracts: Contracts, month: Month, usage: dict[Month, dict[str, dict[str, Decimal]]],
-                   issued: dict[Month, list[Invoice]], establishment_id: str | None = None,
+                   issued: dict[Month, list[Invoice]], only: Collection[str] | None = None,
                    extra: dict[str, list[InvoiceLine]] | None = None) -> list[Invoice]:  # fmt: skip
     """The month's invoices from this usage: its drafts plus the regularisations of the issued months (usage must
-    hold the month and every issued month) and any `extra` lines per establishment. Pure: the CLI preview passes
-    fresh metering, the dashboards the published usage, so both show the same lines."""
-    drafts = draft_month(contracts, month, usage[month], establishment_id)  # one establishment: only its draft
+    hold the month and every issued month) and any `extra` lines per establishment; those of the establishments in
+    `only`, if given (the others are not drafted). Pure: the CLI preview passes fresh metering, the dashboards the
+    published usage, so both show the same lines."""
+    drafts = draft_month(contracts, month, usage[month], only)
     lines = regularisations(contracts, issued, usage)
     for establishment, more in (extra or {}).items():
         lines[establishment] = lines.get(establishment, []) + more
-    if establishment_id is not None:
-        lines = {establishment_id: lines.get(establishment_id, [])}
+    if only is not None:
+        lines = {establishment: more for establishment, more in lines.items() if establishment in only}
     return with_regularisations(drafts, lines, contracts, month)
 
 

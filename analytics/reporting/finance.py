@@ -91,9 +91,9 @@ def draft_invoices(con: duckdb.DuckDBPyConnection, contracts: Contracts, viewer:
     one = viewer.scope or filters.establishment
     for month in months:
         credits = recorded_credit_lines(con, month, contracts.tariff.currency, one)  # service-level breaches of M-1
-        drafts += month_invoices(contracts, month, usage, issued if month == next_month else {}, establishment_id=one,
+        drafts += month_invoices(contracts, month, usage, issued if month == next_month else {}, only=establishments,
                                  extra=credits)  # fmt: skip
-    return [d for d in drafts if d.establishment_id in establishments]
+    return drafts
 
 
 def issued_invoices(ledger_url: str, viewer: Viewer, filters: Filters) -> pl.DataFrame:

@@ -164,8 +164,8 @@ def test_governance_tables_are_scoped(published, con):
 
 
 def test_an_establishments_drafts_are_its_slice_of_the_regions(published, con):
-    """Drafted for one establishment only (its page, or the Establishment filter), a month's invoices are exactly
-    that establishment's invoices of the whole region's drafts: lines, service-level credits and totals."""
+    """Drafted for one establishment only (its page, or the Establishment filter) or for a département's, a month's
+    invoices are exactly theirs among the whole region's drafts: lines, service-level credits and totals."""
     contracts = load_contracts(published)
     everyone = finance.draft_invoices(con, contracts, GCS, ALL, published.ledger.url)
     credited = {i.establishment_id for i in everyone for line in i.lines if line.code.startswith("SLA:")}
@@ -177,3 +177,9 @@ def test_an_establishments_drafts_are_its_slice_of_the_regions(published, con):
                                           published.ledger.url)  # fmt: skip
         theirs = [i for i in everyone if i.establishment_id == establishment_id]
         assert alone == theirs and filtered == theirs, establishment_id
+    sites = programme.rollout_sites(con, GCS, ALL)
+    for departement in ("94", "75"):
+        members = set(sites.filter(pl.col("departement") == departement)["establishment_id"])
+        drafted = finance.draft_invoices(con, contracts, GCS, Filters("2012-01", "2012-12", departement=departement),
+                                         published.ledger.url)  # fmt: skip
+        assert members and drafted == [i for i in everyone if i.establishment_id in members], departement

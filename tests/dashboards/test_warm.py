@@ -21,8 +21,7 @@ def test_after_warming_no_page_of_a_regional_role_reads_the_warehouse_or_builds_
         raise AssertionError("a page read the published warehouse: what it reads was not warmed")
 
     monkeypatch.setattr(data, "published", refuse)
-    monkeypatch.setattr(charts, "px", _Refused())  # plotly express and graph objects: the figures' builders
-    monkeypatch.setattr(charts, "go", _Refused())
+    monkeypatch.setattr(charts, "go", _Refused())  # plotly's graph objects: what every figure is built from
     visited = 0
     for role, pages in data._ROLE_PAGES.items():
         for page in pages:
