@@ -8,11 +8,12 @@ line's amount is rounded half-up to the cent on its own, quantities keep full pr
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
-from analytics.billing.model import METRICS, Invoice, InvoiceLine, Month, round_money
+from analytics.billing.model import METRICS, Invoice, InvoiceLine, Month, PriceRevision, round_money
 from analytics.billing.revision import revised_offer, revision_for
-from analytics.billing.tariff import CONTINUOUS_METRICS, Charge, Tariff
+from analytics.billing.tariff import CONTINUOUS_METRICS, Charge, OfferTariff, Tariff
 from analytics.errors import ContractError
 from analytics.registry import Establishment
 
@@ -76,10 +77,16 @@ def charge_lines(charge: Charge, quantity: Decimal) -> list[InvoiceLine]:
     return lines
 
 
-def draft_invoice(
-    establishment: Establishment, month: Month, usage: Mapping[str, Decimal], tariff: Tariff
-) -> Invoice | None:
-    """The month's invoice before it is numbered; None when the establishment had no active day in the month."""
+@dataclass(frozen=True, slots=True)
+class MonthPrices:
+    """The prices a month is billed at: every offer's, revised when the agreement says so, and that revision."""
+
+    revision: PriceRevision | None
+    offers: Mapping[str, OfferTariff]
+
+
+def month_prices(tariff: Tariff, month: Month) -> MonthPrices:
+    """Computed once for all of a month's invoices (the revision is the same for every establishment)."""
     if month.first_day < tariff.valid_from or month.last_day > tariff.valid_to:
         field = "valid_from" if month.first_day < tariff.valid_from else "valid_to"
         raise ContractError(
@@ -88,20 +95,31 @@ def draft_invoice(
             f"{tariff.valid_to}): bill it under the agreement in force that month",
             field=field,
         )
+    revision = revision_for(tariff, month)
+    if revision is None:
+        return MonthPrices(None, tariff.offers)
+    assert tariff.revision is not None
+    return MonthPrices(revision, {code: revised_offer(o, revision, tariff.revision) for code, o in tariff.offers.items()})
+
+
+def draft_invoice(
+    establishment: Establishment, month: Month, usage: Mapping[str, Decimal], tariff: Tariff,
+    prices: MonthPrices | None = None,
+) -> Invoice | None:  # fmt: skip
+    """The month's invoice before it is numbered; None when the establishment had no active day in the month.
+    `prices`: the month's, from `month_prices` (computed here when not given)."""
+    prices = prices or month_prices(tariff, month)
     usage = {metric: _quantity(metric, value) for metric, value in usage.items()}
     days = active_days(establishment, month)
     if days == 0:
         return None
-    offer = tariff.offers.get(establishment.offer)
+    offer = prices.offers.get(establishment.offer)
     if offer is None:
         raise ContractError(
             tariff.path, f"offer {establishment.offer} of establishment {establishment.establishment_id} has no prices",
             field=f"offers.{establishment.offer}",
         )  # fmt: skip
-    revision = revision_for(tariff, month)
-    if revision is not None:
-        assert tariff.revision is not None
-        offer = revised_offer(offer, revision, tariff.revision)
+    revision = prices.revision
     share = _DIVISION.divide(Decimal(days), Decimal(month.days))  # exactly 1 for a full month
     prorata = f"{days} jours sur {month.days}"
     subscription = InvoiceLine(

@@ -17,7 +17,7 @@ from analytics import metering, warehouse
 from analytics.billing.credits import SLA, credit_lines, subscription_fees
 from analytics.billing.model import Invoice, InvoiceLine, Month, Party
 from analytics.billing.revision import require_revision_indices
-from analytics.billing.rules import active_days, draft_invoice, regularisation_lines
+from analytics.billing.rules import active_days, draft_invoice, month_prices, regularisation_lines
 from analytics.billing.tariff import Tariff, load_tariff
 from analytics.config import Settings
 from analytics.errors import ContractError
@@ -76,11 +76,12 @@ def draft_month(contracts: Contracts, month: Month, usage: dict[str, dict[str, D
     """One draft per establishment with an active day in the month (of those in `only`, if given), in establishment
     order."""
     drafts = []
+    prices = month_prices(contracts.tariff, month)
     for establishment in sorted(contracts.registry.establishments, key=lambda e: e.establishment_id):
         if only is not None and establishment.establishment_id not in only:
             continue
         invoice = draft_invoice(establishment, month, usage.get(establishment.establishment_id, metering.zero_usage()),
-                                contracts.tariff)  # fmt: skip
+                                contracts.tariff, prices)  # fmt: skip
         if invoice is not None:
             drafts.append(invoice)
     return drafts

@@ -88,7 +88,8 @@ def test_an_oidc_identity_without_an_account_is_refused(oidc, browser):
     page = _sso_login(browser, url)
     page.get_by_text("intrus@example.org n'a pas de rôle").wait_for(timeout=60_000)
     assert provider.issued[-1]["email"] == "intrus@example.org"  # authenticated by the provider, yet no access
-    assert not page.locator('[data-testid="stMetric"]').count()
+    page.locator(".st-key-preload .main-svg").first.wait_for(state="attached", timeout=60_000)  # the page all drawn
+    assert not page.locator('[data-testid="stMetric"]:visible').count()  # no figure on screen (the preload is hidden)
     assert not page.get_by_role("link", name="Mon établissement").count()
     page.get_by_label("Identifiant").wait_for(timeout=60_000)  # the password form is still offered
     page.screenshot(path=str(SHOTS / "oidc-refused.png"), full_page=True)
