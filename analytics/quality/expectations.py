@@ -12,6 +12,7 @@ import itertools
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
@@ -91,19 +92,19 @@ def validate(frame: pd.DataFrame, expectations: list[Any]) -> list[Outcome]:
         outcomes[item.expectation_config.meta["sansfilm_index"]] = Outcome(
             success=bool(item.success), element_count=int(info.get("element_count") or len(frame)),
             unexpected_count=int(info.get("unexpected_count") or 0),
-            examples=[_plain(v) for v in info.get("partial_unexpected_list") or []][:EXAMPLES], error=error,
+            examples=[plain(v) for v in info.get("partial_unexpected_list") or []][:EXAMPLES], error=error,
         )  # fmt: skip
     return [o for o in outcomes if o is not None]
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """JSON-friendly example values (timestamps as ISO text, NaN as None)."""
     if value is None or (isinstance(value, float) and value != value):
         return None
-    if isinstance(value, (pd.Timestamp,)):
+    if isinstance(value, (datetime, date)):  # pandas' Timestamp is a datetime
         return value.isoformat()
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value

@@ -99,21 +99,139 @@ def expectation_of(rule: Rule, ctx: RunContext) -> tuple[str, dict[str, Any], tu
     return "expect_column_values_to_be_between", kwargs, (column,)
 
 
+# DICOM_UID for DuckDB's regular expressions (RE2: no look-ahead), the length tested apart
+DICOM_UID_RE2 = r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*"
+# The column-map expectations computed in DuckDB: a scan of one column, however many rows (GX on pulled chunks ran at
+# ~0.06 M rows/s, bench/quality.py). Only these arguments are understood; anything else goes to GX.
+SQL_KWARGS = {"column", "mostly", "value_set", "min_value", "max_value", "strict_min", "strict_max", "regex"}
+
+
+def sql_condition(rule: Rule, kind: str, kwargs: dict[str, Any]) -> tuple[str | None, list[Any]] | None:
+    """(what a non-null value must satisfy, its bound values) of an expectation DuckDB can compute; (None, []) for
+    `not_be_null` (the nulls are what it counts); None when GX must compute it."""
+    if set(kwargs) - SQL_KWARGS:
+        return None
+    column = quoted(kwargs["column"])
+    if kind == "expect_column_values_to_not_be_null":
+        return None, []
+    if kind in ("expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set"):
+        test = f"list_contains(?, {column})"
+        return (test if kind.endswith("to_be_in_set") else f"not {test}"), [list(kwargs["value_set"])]
+    if kind == "expect_column_values_to_be_between":
+        tests, values = [], []
+        for bound, strict, op in (("min_value", "strict_min", ">"), ("max_value", "strict_max", "<")):
+            if kwargs.get(bound) is not None:
+                tests.append(f"{column} {op}{'' if kwargs.get(strict) else '='} ?")
+                values.append(kwargs[bound])
+        return (" and ".join(tests) or "true"), values
+    if kind == "expect_column_values_to_match_regex":
+        if rule.kind == "dicom_uid":
+            return f"length({column}) <= 64 and regexp_full_match({column}, ?)", [DICOM_UID_RE2]
+        return f"regexp_matches({column}, ?)", [kwargs["regex"]]  # a search, as GX's; RE2 syntax, else GX
+    return None
+
+
+def _offending(kwargs: dict[str, Any], condition: tuple[str | None, list[Any]]) -> tuple[str, str, list[Any]]:
+    """(the rows a rule counts as unexpected, the values it judges, bound values) as SQL."""
+    test, values = condition
+    column = quoted(kwargs["column"])
+    if test is None:  # not_be_null: the nulls, among every row
+        return f"{column} is null", "count(*)", values
+    return f"{column} is not null and not ({test})", f"count({column})", values  # GX's column maps leave nulls out
+
+
+def _sql_counts(ctx: RunContext, table: str, items: list[tuple[dict[str, Any], tuple[str | None, list[Any]]]]
+                ) -> list[tuple[int, int, int, list[Any]] | None]:  # fmt: skip
+    """Per rule, (rows, values judged, unexpected, examples) counted by DuckDB in one scan of the table; None for a
+    rule DuckDB cannot evaluate (a regular expression RE2 refuses, a value set of another type: GX will)."""
+    if not items:
+        return []
+    parts = [_offending(kwargs, condition) for kwargs, condition in items]
+    cursor = ctx.con.cursor()  # its own result stream: the caller's connection may hold an unfinished one
+    try:
+        try:
+            select = ", ".join(f"{judged}, count(*) filter (where {offending})" for offending, judged, _ in parts)
+            row = cursor.execute(f"select count(*), {select} from {table}",
+                                 [v for *_, values in parts for v in values]).fetchall()[0]  # fmt: skip
+        except duckdb.Error:
+            if len(items) == 1:
+                return [None]
+            return [c for item in items for c in _sql_counts(ctx, table, [item])]  # find which one DuckDB refuses
+        counts = []
+        for i, (offending, _, values) in enumerate(parts):
+            judged, unexpected = row[1 + 2 * i], row[2 + 2 * i]
+            column = quoted(items[i][0]["column"])
+            examples = [] if not unexpected else [r[0] for r in cursor.execute(
+                f"select {column} from {table} where {offending} limit {gx.EXAMPLES}", values).fetchall()]  # fmt: skip
+            counts.append((row[0], judged, unexpected, [gx.plain(e) for e in examples]))
+        return counts
+    finally:
+        cursor.close()
+
+
+def _judge_shares(shares: list[tuple[float, float]]) -> list[bool]:
+    """GX decides, as for a column map: the share of expected values against `mostly` (1 when not given), one
+    expectation per rule over a one-row frame."""
+    import pandas as pd
+
+    frame = pd.DataFrame({f"r{i}": [share] for i, (share, _) in enumerate(shares)}, dtype="float64")
+    built = [gx.build("expect_column_values_to_be_between", {"column": f"r{i}", "min_value": mostly})
+             for i, (_, mostly) in enumerate(shares)]  # fmt: skip
+    return [outcome.success for outcome in gx.validate(frame, built)]
+
+
 def run_row_level(ctx: RunContext, table: str, rules: list[Rule]) -> list[CheckResult]:
-    """Every row-level rule of one table, validated chunk by chunk over only the columns they name."""
+    """Every row-level rule of one table: counted by DuckDB in one scan when the expectation is one it can compute
+    (see `sql_condition`), else validated by GX chunk by chunk over only the columns the rules name."""
     present = table_columns(ctx.con, table)
-    built, columns = [], []
+    planned: dict[str, tuple[str, dict[str, Any], tuple[str, ...], Any]] = {}  # kind, kwargs, columns, expectation
+    in_sql = []
     for rule in rules:
         kind, kwargs, needed = expectation_of(rule, ctx)
         for column in needed:
             if column not in present:
                 raise rule.fail(f"{table} has no column '{column}'", field="column")
         try:
-            built.append((rule, kind, kwargs, gx.build(kind, kwargs)))
+            planned[rule.name] = (kind, kwargs, needed, gx.build(kind, kwargs))  # GX checks the arguments either way
         except ValueError as exc:
             raise rule.fail(f"Great Expectations refuses its arguments: {exc}", field="kwargs") from None
-        columns += [c for c in needed if c not in columns]
-    totals = {rule.name: [0, 0, [], True] for rule in rules}  # rows, unexpected, examples, passed
+        condition = sql_condition(rule, kind, kwargs)
+        if condition is not None:
+            in_sql.append((rule, condition))
+    figures = dict(zip((rule.name for rule, _ in in_sql),
+                       _sql_counts(ctx, table, [(planned[rule.name][1], condition) for rule, condition in in_sql])))  # fmt: skip
+    counted = [rule for rule in rules if figures.get(rule.name) is not None]
+    results = {}
+    shares = [((judged - unexpected) / judged if judged else 1.0, planned[rule.name][1].get("mostly", 1.0))
+              for rule in counted for _, judged, unexpected, _ in [figures[rule.name]]]  # fmt: skip
+    for rule, passed in zip(counted, _judge_shares(shares) if shares else []):
+        rows, _, unexpected, examples = figures[rule.name]
+        kind, kwargs, *_ = planned[rule.name]
+        results[rule.name] = _row_level_result(rule, table, kind, kwargs, passed, rows, unexpected, examples,
+                                               engine="duckdb")  # fmt: skip
+    by_gx = [rule for rule in rules if figures.get(rule.name) is None]
+    if by_gx:
+        columns = list(dict.fromkeys(c for rule in by_gx for c in planned[rule.name][2]))
+        built = [(rule, planned[rule.name][0], planned[rule.name][1], planned[rule.name][3]) for rule in by_gx]
+        results |= _run_with_gx(ctx, table, built, columns)
+    return [results[rule.name] for rule in rules]
+
+
+def _row_level_result(rule: Rule, table: str, kind: str, kwargs: dict[str, Any], passed: bool, rows: int,
+                      unexpected: int, examples: list[Any], *, engine: str) -> CheckResult:  # fmt: skip
+    shown = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in kwargs.items()
+             if k != "column" and not (k == "regex" and rule.kind == "dicom_uid")}  # fmt: skip
+    if rule.kind == "in_set":
+        shown["value_set"] = f"{len(kwargs['value_set'])} values"
+    details = base_details(rule, expectation=kind, **shown, rows=rows, examples=[str(e) for e in examples],
+                           computed_by=engine)  # fmt: skip
+    return CheckResult(rule.name, table, rule.severity, passed, unexpected, details)
+
+
+def _run_with_gx(ctx: RunContext, table: str, built: list[tuple[Rule, str, dict[str, Any], Any]],
+                 columns: list[str]) -> dict[str, CheckResult]:  # fmt: skip
+    """GX validates each chunk of the named columns; offending rows are summed over the chunks (`mostly` per chunk)."""
+    totals = {rule.name: [0, 0, [], True] for rule, *_ in built}  # rows, unexpected, examples, passed
     cursor = ctx.con.cursor()  # its own result stream: the caller's connection may hold an unfinished one
     reader = cursor.sql(f"select {', '.join(map(quoted, columns))} from {table}").to_arrow_reader(CHUNK_ROWS)
     for batch in _closing(reader, cursor):
@@ -128,16 +246,8 @@ def run_row_level(ctx: RunContext, table: str, rules: list[Rule]) -> list[CheckR
             total[1] += outcome.unexpected_count
             total[2] = (total[2] + outcome.examples)[: gx.EXAMPLES]
             total[3] = total[3] and outcome.success
-    results = []
-    for rule, kind, kwargs, _ in built:
-        rows, unexpected, examples, passed = totals[rule.name]
-        shown = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in kwargs.items()
-                 if k != "column" and not (k == "regex" and rule.kind == "dicom_uid")}  # fmt: skip
-        if rule.kind == "in_set":
-            shown["value_set"] = f"{len(kwargs['value_set'])} values"
-        details = base_details(rule, expectation=kind, **shown, rows=rows, examples=[str(e) for e in examples])
-        results.append(CheckResult(rule.name, table, rule.severity, passed, unexpected, details))
-    return results
+    return {rule.name: _row_level_result(rule, table, kind, kwargs, totals[rule.name][3], *totals[rule.name][:3],
+                                         engine="great_expectations") for rule, kind, kwargs, _ in built}  # fmt: skip
 
 
 def _closing(reader, cursor):

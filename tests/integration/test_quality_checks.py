@@ -237,3 +237,76 @@ def test_history_on_a_real_postgresql(postgres_database):
     assert (latest["run_id"], latest["passed"], latest["observed"], latest["details"]) == (second, False, 2,
                                                                                           {"examples": ["0", "0"]})
     assert [f["run_id"] for f in history.failures(url)] == [second]
+
+
+def _row_level_both_ways(raw: RawWarehouse, name: str | None, monkeypatch) -> tuple[dict, dict]:
+    """The results of every row-level rule of the contracts, counted by DuckDB and then all by GX on pulled chunks."""
+    from analytics.quality import rules as quality_rules
+
+    settings = config(raw)
+    change = BAD.get(name) if name else None
+    if change is not None and getattr(change, "before_build", False):
+        change(raw)
+    con = raw.build()
+    try:
+        if change is not None and not getattr(change, "before_build", False):
+            change(raw, con)
+        row_level = {r.table for r in runner.rules_for(settings) if r.kind in quality_rules.ROW_LEVEL}
+        by_sql = {n: r for n, r in _results(settings, con, tables=row_level).items()
+                  if r.details.get("computed_by") == "duckdb"}  # fmt: skip
+        with monkeypatch.context() as patched:
+            patched.setattr(quality_rules, "sql_condition", lambda *args: None)
+            by_gx = _results(settings, con, tables=row_level)
+    finally:
+        con.close()
+    return by_sql, by_gx
+
+
+ROW_LEVEL_BAD = ["sop_instance_uid_present", "sop_instance_uid_well_formed", "instance_study_uid_well_formed",
+                 "modality_in_dicom_set", "sizes_positive", "received_in_harvest_window", "audit_record_key_present",
+                 "audit_event_ids_known", "audit_outcomes_known", "audit_study_uid_well_formed",
+                 "audit_event_in_harvest_window", "study_instance_uid_well_formed", "study_bytes_positive"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", [None, *ROW_LEVEL_BAD])
+def test_row_level_rules_counted_in_duckdb_agree_with_great_expectations(raw, name, monkeypatch):
+    """The row-level rules DuckDB counts (a scan, at any size) give what GX gives on the pulled rows: the verdict, the
+    offending rows and their examples, on good data and on each rule's bad case."""
+    by_sql, by_gx = _row_level_both_ways(raw, name, monkeypatch)
+    assert len(by_sql) >= 15 and (name is None or name in by_sql)  # the contracts' row-level rules, nearly all
+    for rule, result in by_sql.items():
+        other = by_gx[rule]
+        assert other.details["computed_by"] == "great_expectations"
+        assert (result.passed, result.observed, result.details["rows"]) == (
+            other.passed, other.observed, other.details["rows"]), rule
+        assert sorted(result.details["examples"]) == sorted(other.details["examples"]), rule
+    if name is not None:
+        assert not by_sql[name].passed and by_sql[name].observed
+
+
+def test_an_expectation_duckdb_cannot_evaluate_is_left_to_great_expectations(raw):
+    """A regular expression RE2 refuses (a look-ahead), and an expectation type without SQL, still run: through GX."""
+    from analytics.quality import rules as quality_rules
+    from analytics.quality.contracts import Rule
+
+    settings = config(raw)
+    con = raw.build()
+    try:
+        ctx = quality_rules.RunContext(con, datetime(2010, 1, 1), None)
+        lookahead = Rule("uid_lookahead", "staged.stg_dicom_instances", "error", "", "expectation", {
+            "type": "expect_column_values_to_match_regex", "columns": ("sop_instance_uid",),
+            "kwargs": {"column": "sop_instance_uid", "regex": r"^(?=1\.)[0-9.]+$"}}, raw.root / "rules.yaml", 1)  # fmt: skip
+        lengths = Rule("uid_lengths", "staged.stg_dicom_instances", "warn", "", "expectation", {
+            "type": "expect_column_value_lengths_to_be_between", "columns": ("sop_instance_uid",),
+            "kwargs": {"column": "sop_instance_uid", "max_value": 10}}, raw.root / "rules.yaml", 2)  # fmt: skip
+        present = Rule("uid_present", "staged.stg_dicom_instances", "error", "", "expectation", {
+            "type": "expect_column_values_to_not_be_null", "columns": ("sop_instance_uid",),
+            "kwargs": {"column": "sop_instance_uid"}}, raw.root / "rules.yaml", 3)  # fmt: skip
+        results = quality_rules.run_row_level(ctx, "staged.stg_dicom_instances", [lookahead, lengths, present])
+    finally:
+        con.close()
+    # the scan of the rules DuckDB can count failed on the look-ahead: each is tried alone, the others still counted
+    assert [r.details["computed_by"] for r in results] == ["great_expectations"] * 2 + ["duckdb"]
+    assert results[2].passed and results[2].details["rows"] == len(STUDIES)
+    assert results[0].passed and results[0].observed == 0
+    assert not results[1].passed and results[1].observed == len(STUDIES)  # every UID is longer than 10 characters
