@@ -202,6 +202,13 @@ def build_models(con: duckdb.DuckDBPyConnection, models: Iterable[tuple[str, str
     return counts
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether `schema.table` exists in the connection's database."""
+    schema, name = table.split(".")
+    return con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                       [schema, name]).fetchall()[0][0] > 0  # fmt: skip
+
+
 def publish(con: duckdb.DuckDBPyConnection, published_path: Path) -> Path:
     """Copy the reader-facing schemas into a fresh file, then swap it in atomically (readers never see half)."""
     published_path = Path(published_path)

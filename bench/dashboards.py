@@ -15,7 +15,8 @@ server's cache warmer that long);
 warm: the best of --repeat later visits, each in a new session (cache hits). A role's first page is timed from the
 login click (the password check included; the login page loaded first), and again through its link once the others are
 visited (warm only). For gcs, each page is also timed from choosing département 75 in the sidebar to the page drawn
-again: the first time (no session chose it before: computed, not warmed), then cached.
+again, and from moving the period's start to February: the first time (no session chose it before: computed, not
+warmed), then cached.
 
 --regional: the synthetic region of bench/metering.py (its builder, `ensure_warehouse`, cached under bench/out/),
 copied to bench/out/dashboards-<shape>/, its marts built, every month of 2012 metered, then published: the
@@ -197,6 +198,21 @@ def _timed_filter(page, departement: str) -> float:
     return times[0]
 
 
+def _timed_period(page) -> float:
+    """Seconds from moving the period's start one month later (the sidebar slider, from the keyboard) to the page run
+    again and drawn (moved back after, untimed)."""
+    times = []
+    for key in ("ArrowRight", "ArrowLeft"):
+        thumb = page.get_by_role("slider").first
+        thumb.focus()
+        page.evaluate(WATCH_RUN)
+        started = time.perf_counter()
+        thumb.press(key)
+        page.wait_for_function(SETTLED, polling="raf", timeout=180_000)
+        times.append(time.perf_counter() - started)
+    return times[0]
+
+
 def _timed(page, action) -> float:
     """Seconds from the action to the new page fully drawn (a new title, script finished, charts drawn)."""
     before = page.evaluate("() => document.querySelector('h1')?.innerText ?? ''")
@@ -257,6 +273,7 @@ def browser_timings(settings, busiest: str, repeat: int, settle: float = 0.0) ->
                         if role == "gcs":  # a filter no other session chose yet (first run): not warmed
                             times.setdefault(f"{role} {other}, département {FILTER}", []).append(
                                 _timed_filter(page, FILTER))
+                            times.setdefault(f"{role} {other}, period from February", []).append(_timed_period(page))
                     page.close()
     return times
 

@@ -11,7 +11,8 @@ from decimal import Decimal
 from analytics import metering
 from analytics.billing.model import METRICS, Month
 from analytics.quality.contracts import Rule
-from analytics.quality.rules import Measure, RunContext, base_details, sql, table_exists
+from analytics.quality.rules import Measure, RunContext, base_details, sql
+from analytics.warehouse import table_exists
 
 EXAMPLES = 5
 

@@ -21,7 +21,7 @@ import duckdb
 
 from analytics.quality import expectations as gx
 from analytics.quality.contracts import CheckResult, Rule
-from analytics.warehouse import SQL_DIR
+from analytics.warehouse import SQL_DIR, table_exists
 
 CHUNK_ROWS = 1_000_000
 ROW_LEVEL = ("expectation", "dicom_uid", "in_set", "positive", "in_harvest_window")
@@ -58,12 +58,6 @@ def sql(name: str) -> str:
 
 def quoted(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    return con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                       [schema, name]).fetchall()[0][0] > 0  # fmt: skip
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:

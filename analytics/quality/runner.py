@@ -14,7 +14,8 @@ from analytics.errors import SansfilmError
 from analytics.quality import history
 from analytics.quality.contracts import CheckResult, Rule, load_rules
 from analytics.quality.reconcile import RECONCILIATIONS
-from analytics.quality.rules import AGGREGATES, ROW_LEVEL, RunContext, run_aggregate, run_row_level, table_exists
+from analytics.quality.rules import AGGREGATES, ROW_LEVEL, RunContext, run_aggregate, run_row_level
+from analytics.warehouse import table_exists
 
 
 METERED = ("marts.fct_usage_daily", "marts.fct_share_flows")  # written by metering: absent until a month is metered

@@ -183,3 +183,13 @@ def test_an_establishments_drafts_are_its_slice_of_the_regions(published, con):
         drafted = finance.draft_invoices(con, contracts, GCS, Filters("2012-01", "2012-12", departement=departement),
                                          published.ledger.url)  # fmt: skip
         assert members and drafted == [i for i in everyone if i.establishment_id in members], departement
+
+
+def test_a_periods_drafts_are_the_drafts_of_its_months(published, con):
+    """The dashboards draft and cache a month at a time (dashboards/data.py): a period's drafts must be its months'
+    drafts, the month after the issued January (with its regularisations) included."""
+    contracts = load_contracts(published)
+    whole = finance.draft_invoices(con, contracts, GCS, ALL, published.ledger.url)
+    by_month = [d for m in range(1, 13) for d in finance.draft_invoices(
+        con, contracts, GCS, Filters(f"2012-{m:02d}", f"2012-{m:02d}"), published.ledger.url)]  # fmt: skip
+    assert len(whole) > 90 and by_month == whole
