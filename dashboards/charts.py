@@ -9,6 +9,7 @@ from decimal import Decimal
 import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 NBSP = "\u202f"  # narrow no-break space: the French thousands separator
 MONTHS_FR = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
@@ -112,6 +113,8 @@ def show(key: str, frame: pl.DataFrame, fig: go.Figure | None = None, *, money: 
 
 def download(label: str, make: Callable[[], str], file_name: str, key: str) -> None:
     """A CSV download written when clicked (not at every page run: some are megabytes) and without a rerun."""
+    if get_script_run_ctx(suppress_warning=True) is None:  # a headless run (the cache warmer): nobody to serve
+        return
     st.download_button(label, make, file_name=file_name, mime="text/csv", key=key, on_click="ignore")
 
 
@@ -184,10 +187,12 @@ def heatmap(frame: pl.DataFrame, x: str, y: str, z: str, labels: dict[str, str] 
     values are all withheld (null) stays empty rather than showing as zero."""
     cells = frame.group_by(y, x).agg(pl.when(pl.col(z).is_not_null().any()).then(pl.col(z).sum()).alias(z))
     columns = cells[x].unique().sort().to_list()
-    grid = cells.pivot(on=x, index=y, values=z).sort(y)
-    matrix = [[row.get(str(c)) for c in columns] for row in grid.drop(y).to_dicts()]
-    names = [fr_month(c) if isinstance(c, date) else c for c in columns]
-    axis_x, axis_y, axis_z = (_label(labels, key) for key in ("x", "y", "color"))
+    keys = [f"c{i}" for i in range(len(columns))]  # pivoted column names of our own: any x type, any y name
+    cells = cells.with_columns(pl.col(x).replace_strict(columns, keys, return_dtype=pl.String).alias("_column"))
+    grid = cells.pivot(on="_column", index=y, values=z).sort(y)
+    matrix = [list(row) for row in grid.select(keys).iter_rows()]
+    names = [fr_month(c) if isinstance(c, date) and not isinstance(c, datetime) else c for c in columns]
+    axis_x, axis_y, axis_z = ((labels or {}).get(key, default) for key, default in (("x", x), ("y", y), ("color", z)))
     fig = go.Figure(go.Heatmap(z=matrix, x=names, y=grid[y].to_list(), colorscale="Blues", colorbar={"title": axis_z},
                                hovertemplate=_hover(None, (axis_x, "x"), (axis_y, "y"), (axis_z, "z")),
                                texttemplate="%{z}" if len(matrix) * len(columns) <= TEXT_CELLS else None))  # fmt: skip

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import runpy
 import threading
 import time
 from collections.abc import Callable
@@ -213,7 +212,13 @@ def warm() -> None:
         choices(version(), viewer)  # the sidebar's
         for page in pages:
             with headless(viewer, filters):
-                runpy.run_path(str(DASHBOARDS / page), run_name="__main__")
+                _run_page(DASHBOARDS / page)
+
+
+def _run_page(path: Path) -> None:
+    """A page script in a namespace of its own: nothing process-wide is touched (runpy would swap sys.modules'
+    __main__, which Streamlit sets to the session's script, under a visitor's run)."""
+    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), {"__name__": "__main__", "__file__": str(path)})
 
 
 class _QuietWarmer(logging.Filter):

@@ -2,9 +2,11 @@
 
 Two ways, chosen for a warehouse of ~10 M studies (hundreds of millions of instance rows):
 - row-level rules (a GX `expect_column_values_*` expectation, or the kinds `dicom_uid`, `in_set`, `positive`,
-  `in_harvest_window` that map onto one) pull only the columns they name, in chunks of `CHUNK_ROWS` rows
-  (DuckDB record batches -> pandas), and GX validates each chunk; offending rows are summed over the chunks and
-  memory stays flat. `mostly` is therefore judged per chunk.
+  `in_harvest_window` that map onto one) are counted by DuckDB in one scan of their table when the expectation is
+  one whose meaning SQL keeps exactly (`sql_condition`); GX judges each count against `mostly`, over the whole
+  table. Any other one is pulled (only the columns it names, in chunks of `CHUNK_ROWS` rows, DuckDB record batches
+  -> pandas) and GX validates each chunk; offending rows are summed over the chunks, memory stays flat, and `mostly`
+  is judged per chunk.
 - aggregate rules (`unique`, `unknown_ae_share`, `harvest_age`, `record_lag`, and the reconciliations) are computed
   in DuckDB SQL, where they scale; GX validates their result (one row, or one per source) against the threshold.
 Identifiers in the SQL (tables, columns) come from a validated contract and are quoted; values are bound.
@@ -26,7 +28,7 @@ from analytics.warehouse import SQL_DIR, table_exists
 CHUNK_ROWS = 1_000_000
 ROW_LEVEL = ("expectation", "dicom_uid", "in_set", "positive", "in_harvest_window")
 # DICOM PS3.5 9.1: digits and dots, no empty or leading-zero component, at most 64 characters
-DICOM_UID = r"^(?=[0-9.]{1,64}$)(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*$"
+DICOM_UID = r"^(?=[0-9.]{1,64}\Z)(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*\Z"  # \Z: no trailing newline either
 
 
 @dataclass(frozen=True)
@@ -60,11 +62,12 @@ def quoted(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    """Column name -> DuckDB type."""
     schema, name = table.split(".")
-    rows = con.execute("select column_name from information_schema.columns where table_schema = ? and table_name = ?",
-                       [schema, name]).fetchall()  # fmt: skip
-    return {r[0] for r in rows}
+    rows = con.execute("select column_name, data_type from information_schema.columns where table_schema = ? "
+                       "and table_name = ?", [schema, name]).fetchall()  # fmt: skip
+    return dict(rows)
 
 
 def base_details(rule: Rule, **more: Any) -> dict[str, Any]:
@@ -100,10 +103,23 @@ DICOM_UID_RE2 = r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*"
 SQL_KWARGS = {"column", "mostly", "value_set", "min_value", "max_value", "strict_min", "strict_max", "regex"}
 
 
-def sql_condition(rule: Rule, kind: str, kwargs: dict[str, Any]) -> tuple[str | None, list[Any]] | None:
-    """(what a non-null value must satisfy, its bound values) of an expectation DuckDB can compute; (None, []) for
-    `not_be_null` (the nulls are what it counts); None when GX must compute it."""
-    if set(kwargs) - SQL_KWARGS:
+# Where SQL and GX would differ, GX computes: floating-point columns (pandas takes NaN for a null, DuckDB a number
+# above all others), value sets of mixed types (DuckDB casts them to one), and regular expressions using what Python's
+# `re` and RE2 read differently (`$` before a trailing newline, Unicode `\w`, `\d`, `\s`, `\b`).
+FLOATING = ("FLOAT", "DOUBLE", "REAL", "DECIMAL")
+REGEX_DIALECT = ("$", "\\w", "\\W", "\\d", "\\D", "\\s", "\\S", "\\b", "\\B")
+
+
+def sql_condition(rule: Rule, kind: str, kwargs: dict[str, Any],
+                  column_type: str = "VARCHAR") -> tuple[str | None, list[Any]] | None:  # fmt: skip
+    """(what a non-null value must satisfy, its bound values) of an expectation DuckDB computes as GX would; (None, [])
+    for `not_be_null` (the nulls are what it counts); None when GX must compute it."""
+    if set(kwargs) - SQL_KWARGS or column_type.upper().startswith(FLOATING):
+        return None
+    if len({type(v) for v in kwargs.get("value_set") or []}) > 1:
+        return None
+    if kind == "expect_column_values_to_match_regex" and rule.kind != "dicom_uid" and any(
+            token in kwargs["regex"] for token in REGEX_DIALECT):  # fmt: skip
         return None
     column = quoted(kwargs["column"])
     if kind == "expect_column_values_to_not_be_null":
@@ -189,7 +205,7 @@ def run_row_level(ctx: RunContext, table: str, rules: list[Rule]) -> list[CheckR
             planned[rule.name] = (kind, kwargs, needed, gx.build(kind, kwargs))  # GX checks the arguments either way
         except ValueError as exc:
             raise rule.fail(f"Great Expectations refuses its arguments: {exc}", field="kwargs") from None
-        condition = sql_condition(rule, kind, kwargs)
+        condition = sql_condition(rule, kind, kwargs, present[kwargs["column"]]) if "column" in kwargs else None
         if condition is not None:
             in_sql.append((rule, condition))
     figures = dict(zip((rule.name for rule, _ in in_sql),

@@ -310,3 +310,36 @@ def test_an_expectation_duckdb_cannot_evaluate_is_left_to_great_expectations(raw
     assert results[2].passed and results[2].details["rows"] == len(STUDIES)
     assert results[0].passed and results[0].observed == 0
     assert not results[1].passed and results[1].observed == len(STUDIES)  # every UID is longer than 10 characters
+
+
+def test_where_sql_and_great_expectations_read_values_differently_great_expectations_computes(raw):
+    """Floats (NaN is a null to pandas, a number to DuckDB), mixed value sets, Python-only regular expression syntax:
+    left to GX; the DICOM UID rule refuses a trailing newline both ways."""
+    from analytics.quality import rules as quality_rules
+    from analytics.quality.contracts import Rule
+
+    def rule(name, kind, column, **kwargs):
+        return Rule(name, "staged.probe", "error", "", "expectation", {"type": kind, "columns": (column,),
+                    "kwargs": {"column": column, **kwargs}}, raw.root / "rules.yaml", 1)  # fmt: skip
+
+    con = raw.build()
+    try:
+        con.execute("create table staged.probe as select * from (values (1.0, 'ABC', '1'), ('nan'::double, "
+                    "'ABC\n', '1.2.3\n'), (null, 'é', '1.2')) t(x, word, uid)")  # fmt: skip
+        ctx = quality_rules.RunContext(con, datetime(2010, 1, 1), None)
+        probes = [rule("x_present", "expect_column_values_to_not_be_null", "x"),
+                  rule("x_small", "expect_column_values_to_be_between", "x", max_value=2),
+                  rule("word_letters", "expect_column_values_to_match_regex", "word", regex=r"^\w+$"),
+                  rule("uid_mixed_set", "expect_column_values_to_be_in_set", "uid", value_set=["1.2", 1]),
+                  rule("uid_set", "expect_column_values_to_be_in_set", "uid", value_set=["1", "1.2"])]
+        uid = Rule("uid_form", "staged.probe", "error", "", "dicom_uid", {"column": "uid"}, raw.root / "rules.yaml", 2)
+        results = {r.name: r for r in quality_rules.run_row_level(ctx, "staged.probe", [*probes, uid])}
+    finally:
+        con.close()
+    engines = {name: r.details["computed_by"] for name, r in results.items()}
+    assert engines == {"x_present": "great_expectations", "x_small": "great_expectations",
+                       "word_letters": "great_expectations", "uid_mixed_set": "great_expectations",
+                       "uid_set": "duckdb", "uid_form": "duckdb"}  # fmt: skip
+    assert results["x_present"].observed == 2  # the NaN and the null, as GX counts them
+    assert results["uid_mixed_set"].observed == 2  # '1' is not 1 for GX
+    assert results["uid_set"].observed == 1 and results["uid_form"].observed == 1  # '1.2.3\n'

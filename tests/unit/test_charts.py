@@ -61,3 +61,15 @@ def test_large_heatmaps_name_their_rows_in_the_hover_only_and_write_no_cell_text
     fig = charts.heatmap(sites, "hour", "site", "studies")
     assert not fig.layout.yaxis.showticklabels and fig.data[0].texttemplate is None
     assert list(fig.data[0].x) == list(range(8)) and len(fig.data[0].z) == 60
+
+
+def test_heatmap_takes_any_column_type_and_names_its_axes_after_the_columns_by_default():
+    from datetime import datetime
+
+    frame = pl.DataFrame({"at": [datetime(2012, 1, 1, 8), datetime(2012, 1, 1, 9)], "site": ["at", "B"],
+                          "flag": [True, False], "studies": [1, 2]})  # fmt: skip
+    fig = charts.heatmap(frame, "at", "site", "studies")  # a Datetime axis, a y value equal to the x column's name
+    assert list(fig.data[0].y) == ["B", "at"] and [list(row) for row in fig.data[0].z] == [[None, 2], [1, None]]
+    assert (fig.layout.xaxis.title.text, fig.layout.yaxis.title.text) == ("at", "site")
+    fig = charts.heatmap(frame, "flag", "site", "studies")
+    assert list(fig.data[0].x) == [False, True] and [list(row) for row in fig.data[0].z] == [[2, None], [None, 1]]
