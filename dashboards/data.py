@@ -67,16 +67,6 @@ def months(published_version: int) -> list[str]:
     return [m for (m,) in rows]
 
 
-@st.cache_data(ttl=TTL, show_spinner=False)
-def usage_months(published_version: int) -> list[str]:
-    """The metered months (what drafts are made of), YYYY-MM; none before the first metering."""
-    with published() as con:
-        if not warehouse.table_exists(con, "marts.fct_usage_daily"):
-            return []
-        rows = con.execute("select distinct strftime(usage_date, '%Y-%m') from marts.fct_usage_daily order by 1").fetchall()
-    return [m for (m,) in rows]
-
-
 def by_role(viewer: Viewer) -> Viewer:
     """The cache key of a viewer: its role (see the module's docstring)."""
     return Viewer(viewer.role, viewer.role)
@@ -122,15 +112,12 @@ def _usage_daily(published_version: int, viewer: Viewer, month: str, establishme
 
 
 def drafts(viewer: Viewer, filters: Filters) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(draft invoices, their lines) as frames: see `finance.draft_lines`. Computed and cached a month at a time (a
-    month's drafts do not depend on the other months of the period), so that a new period reuses every month
-    already drafted: the warmed whole period serves any period chosen after."""
-    current, issued = version(), issued_months()
-    period = [m for m in usage_months(current) if (filters.first_month or m) <= m <= (filters.last_month or m)]
-    parts = [_drafts(current, issued, by_role(viewer), replace(filters, first_month=m, last_month=m)) for m in period]
-    if not parts:
-        return finance.draft_table([]), finance.draft_lines([])
-    return pl.concat([table for table, _ in parts]), pl.concat([lines for _, lines in parts])
+    """(draft invoices, their lines) as frames: see `finance.draft_lines`. Every metered month is drafted and cached
+    for the other filters, then the period is cut out (a month's drafts do not depend on the other months of the
+    period): a new period is a cache hit, and the warmed default serves any period."""
+    table, lines = _drafts(version(), issued_months(), by_role(viewer), replace(filters, first_month=None, last_month=None))
+    period = pl.col("month").is_between(pl.lit(filters.first_month or "0000-00"), pl.lit(filters.last_month or "9999-99"))
+    return table.filter(period), lines.filter(period)
 
 
 @st.cache_data(ttl=60, show_spinner=False)

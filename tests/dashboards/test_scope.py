@@ -186,8 +186,8 @@ def test_an_establishments_drafts_are_its_slice_of_the_regions(published, con):
 
 
 def test_a_periods_drafts_are_the_drafts_of_its_months(published, con):
-    """The dashboards draft and cache a month at a time (dashboards/data.py): a period's drafts must be its months'
-    drafts, the month after the issued January (with its regularisations) included."""
+    """The dashboards draft every month once and cut the period out (dashboards/data.py): a period's drafts must be
+    its months' drafts, the month after the issued January (with its regularisations) included."""
     contracts = load_contracts(published)
     whole = finance.draft_invoices(con, contracts, GCS, ALL, published.ledger.url)
     by_month = [d for m in range(1, 13) for d in finance.draft_invoices(
