@@ -182,35 +182,33 @@ WATCH_RUN = """() => {
 }"""
 
 
-def _timed_filter(page, departement: str) -> float:
-    """Seconds from choosing a département in the sidebar to the page run again and drawn (the filter is reset to
-    "tous" after, untimed)."""
+def _timed_change(page, change, undo) -> float:
+    """Seconds from a sidebar change to the page run again and drawn; `undo` puts it back, untimed. Each prepares its
+    action untimed (opens the list, focuses the slider) and returns it."""
     times = []
-    for value in (departement, "tous"):
-        page.get_by_role("combobox", name="Département").first.click()
-        option = page.get_by_role("option", name=value).first
-        option.wait_for()
+    for prepare in (change, undo):
+        action = prepare()
         page.evaluate(WATCH_RUN)
         started = time.perf_counter()
-        option.click()
+        action()
         page.wait_for_function(SETTLED, polling="raf", timeout=180_000)
         times.append(time.perf_counter() - started)
     return times[0]
 
 
-def _timed_period(page) -> float:
-    """Seconds from moving the period's start one month later (the sidebar slider, from the keyboard) to the page run
-    again and drawn (moved back after, untimed)."""
-    times = []
-    for key in ("ArrowRight", "ArrowLeft"):
-        thumb = page.get_by_role("slider").first
-        thumb.focus()
-        page.evaluate(WATCH_RUN)
-        started = time.perf_counter()
-        thumb.press(key)
-        page.wait_for_function(SETTLED, polling="raf", timeout=180_000)
-        times.append(time.perf_counter() - started)
-    return times[0]
+def _pick_departement(page, value: str):
+    """Choosing `value` in the sidebar's Département list: the list opened first (untimed), then the option clicked."""
+    page.get_by_role("combobox", name="Département").first.click()
+    option = page.get_by_role("option", name=value).first
+    option.wait_for()
+    return option.click
+
+
+def _move_period(page, key: str):
+    """The period's start one month later (ArrowRight) or back (ArrowLeft), from the keyboard on the slider."""
+    thumb = page.get_by_role("slider").first
+    thumb.focus()
+    return lambda: thumb.press(key)
 
 
 def _timed(page, action) -> float:
@@ -271,9 +269,10 @@ def browser_timings(settings, busiest: str, repeat: int, settle: float = 0.0) ->
                         link = page.get_by_role("link", name=LINKS[other]).first
                         times.setdefault(f"{role} {other}", []).append(_timed(page, link.click))
                         if role == "gcs":  # a filter no other session chose yet (first run): not warmed
-                            times.setdefault(f"{role} {other}, département {FILTER}", []).append(
-                                _timed_filter(page, FILTER))
-                            times.setdefault(f"{role} {other}, period from February", []).append(_timed_period(page))
+                            times.setdefault(f"{role} {other}, département {FILTER}", []).append(_timed_change(
+                                page, lambda: _pick_departement(page, FILTER), lambda: _pick_departement(page, "tous")))
+                            times.setdefault(f"{role} {other}, period from February", []).append(_timed_change(
+                                page, lambda: _move_period(page, "ArrowRight"), lambda: _move_period(page, "ArrowLeft")))
                     page.close()
     return times
 

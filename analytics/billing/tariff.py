@@ -196,11 +196,19 @@ class _Reader:
             entries[key] = (key_node, value_node)
         return entries
 
-    def sequence(self, key: ScalarNode, node: Node, field: str) -> list[Node]:
+    def sequence(self, key: ScalarNode, node: Node, field: str, at_least_one: str | None = None) -> list[Node]:
+        """The list's items; `at_least_one` names what an empty list lacks (then an empty one fails)."""
         self.check_tag(node, field)
         if not isinstance(node, SequenceNode):
             raise self.fail(key, field, "must be a list")
+        if at_least_one is not None and not node.value:
+            raise self.fail(key, field, f"needs at least one {at_least_one}")
         return list(node.value)
+
+    def texts(self, key: ScalarNode, node: Node, field: str, at_least_one: str | None = None) -> tuple[str, ...]:
+        """A list of text items (`field[1]`, `field[2]`... in errors)."""
+        return tuple(self.text(key, item, f"{field}[{i}]")
+                     for i, item in enumerate(self.sequence(key, node, field, at_least_one), start=1))  # fmt: skip
 
     def check_tag(self, node: Node, field: str) -> None:
         """Only the plain types of a safe load: no `!!python/...`, `!!binary`, `!!set`, merge keys or custom tags."""
@@ -391,9 +399,7 @@ class _Reader:
         return Charge(metric, model, None, self.tiers(metric, tiers_key, tiers_node, f"{field}.tiers"))
 
     def tiers(self, metric: str, key: ScalarNode, node: Node, field: str) -> tuple[Tier, ...]:
-        items = self.sequence(key, node, field)
-        if not items:
-            raise self.fail(key, field, "needs at least one tier")
+        items = self.sequence(key, node, field, "tier")
         tiers: list[Tier] = []
         for index, item in enumerate(items, start=1):
             here = f"{field}[{index}]"
@@ -443,12 +449,7 @@ class _Reader:
         if not re.fullmatch(r"[A-Z]{2}", country):
             raise self.fail(entries["country"][1], "seller.country", f"'{country}' is not an ISO 3166 code (e.g. FR)")
         address_key, address_node = entries["address"]
-        address = tuple(
-            self.text(address_key, line, f"seller.address[{i}]")
-            for i, line in enumerate(self.sequence(address_key, address_node, "seller.address"), start=1)
-        )
-        if not address:
-            raise self.fail(address_key, "seller.address", "needs at least one street line")
+        address = self.texts(address_key, address_node, "seller.address", "street line")
         return Party(
             name=self.text(*entries["name"], "seller.name"), siret=siret, vat_id=vat_id, address=address,
             postcode=self.text(*entries["postcode"], "seller.postcode"),

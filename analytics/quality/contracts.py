@@ -248,11 +248,10 @@ class _RuleReader(_Reader):
                 raise self.fail(node, field, f"'{column}' is not a column name")
             return column
         if key == "columns":
-            columns = [self.text(key_node, item, f"{field}[{i}]")
-                       for i, item in enumerate(self.sequence(key_node, node, field), start=1)]  # fmt: skip
+            columns = self.texts(key_node, node, field)
             if not columns or not all(_COLUMN.fullmatch(c) for c in columns):
                 raise self.fail(key_node, field, "must list one or more column names")
-            return tuple(columns)
+            return columns
         if key == "values":
             if isinstance(node, ScalarNode):
                 named = self.text(key_node, node, field)
@@ -260,8 +259,7 @@ class _RuleReader(_Reader):
                     raise self.fail(node, field, f"unknown value set '{named}' (known: {', '.join(NAMED_SETS)}), "
                                     "or give a list")  # fmt: skip
                 return NAMED_SETS[named]
-            return tuple(self.text(key_node, item, f"{field}[{i}]")
-                         for i, item in enumerate(self.sequence(key_node, node, field), start=1))  # fmt: skip
+            return self.texts(key_node, node, field)
         number = float(self.decimal(key_node, node, field, what="a number"))
         if key in ("mostly", "max_share") and not 0 <= number <= 1:
             raise self.fail(node, field, f"{number} is not a share between 0 and 1 (5 % is 0.05)")

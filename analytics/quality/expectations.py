@@ -97,6 +97,18 @@ def validate(frame: pd.DataFrame, expectations: list[Any]) -> list[Outcome]:
     return [o for o in outcomes if o is not None]
 
 
+def within_bounds(checks: list[tuple[list[float], float | None, float | None]]) -> list[bool]:
+    """GX's verdict on figures sansfilm computed (counts, shares, ages): for each check, (values, min, max), whether
+    every value lies within its bounds; one validation for them all (a column per check; shorter ones padded with
+    nulls, which GX leaves out). An infinite value (a source never harvested) is out of any finite bound."""
+    longest = max((len(values) for values, _, _ in checks), default=0)
+    frame = pd.DataFrame({f"c{i}": [1e300 if v == float("inf") else v for v in values] + [None] * (longest - len(values))
+                          for i, (values, _, _) in enumerate(checks)}, dtype="float64")  # fmt: skip
+    built = [build("expect_column_values_to_be_between", {"column": f"c{i}", "min_value": low, "max_value": high})
+             for i, (_, low, high) in enumerate(checks)]  # fmt: skip
+    return [outcome.success for outcome in validate(frame, built)] if checks else []
+
+
 def plain(value: Any) -> Any:
     """JSON-friendly example values (timestamps as ISO text, NaN as None)."""
     if value is None or (isinstance(value, float) and value != value):

@@ -179,17 +179,6 @@ def _sql_counts(ctx: RunContext, table: str, items: list[tuple[dict[str, Any], t
         cursor.close()
 
 
-def _judge_shares(shares: list[tuple[float, float]]) -> list[bool]:
-    """GX decides, as for a column map: the share of expected values against `mostly` (1 when not given), one
-    expectation per rule over a one-row frame."""
-    import pandas as pd
-
-    frame = pd.DataFrame({f"r{i}": [share] for i, (share, _) in enumerate(shares)}, dtype="float64")
-    built = [gx.build("expect_column_values_to_be_between", {"column": f"r{i}", "min_value": mostly})
-             for i, (_, mostly) in enumerate(shares)]  # fmt: skip
-    return [outcome.success for outcome in gx.validate(frame, built)]
-
-
 def run_row_level(ctx: RunContext, table: str, rules: list[Rule]) -> list[CheckResult]:
     """Every row-level rule of one table: counted by DuckDB in one scan when the expectation is one it can compute
     (see `sql_condition`), else validated by GX chunk by chunk over only the columns the rules name."""
@@ -214,7 +203,9 @@ def run_row_level(ctx: RunContext, table: str, rules: list[Rule]) -> list[CheckR
     results = {}
     shares = [((judged - unexpected) / judged if judged else 1.0, planned[rule.name][1].get("mostly", 1.0))
               for rule in counted for _, judged, unexpected, _ in [figures[rule.name]]]  # fmt: skip
-    for rule, passed in zip(counted, _judge_shares(shares) if shares else []):
+    # GX decides, as for a column map: the share of expected values against `mostly` (1 when not given)
+    verdicts = gx.within_bounds([([share], mostly, None) for share, mostly in shares])
+    for rule, passed in zip(counted, verdicts):
         rows, _, unexpected, examples = figures[rule.name]
         kind, kwargs, *_ = planned[rule.name]
         results[rule.name] = _row_level_result(rule, table, kind, kwargs, passed, rows, unexpected, examples,
@@ -308,14 +299,7 @@ def freshness(ctx: RunContext, rule: Rule) -> Measure:
 
 def run_aggregate(ctx: RunContext, rule: Rule, measure: Callable[[RunContext, Rule], Measure]) -> CheckResult:
     m = measure(ctx, rule)
-    if m.values:
-        import pandas as pd
-
-        expectation = gx.build("expect_column_values_to_be_between", {"column": "value", "max_value": m.max_value})
-        frame = pd.DataFrame({"value": [v if v != float("inf") else 1e300 for v in m.values]}, dtype="float64")
-        passed = gx.validate(frame, [expectation])[0].success
-    else:
-        passed = True
+    passed = gx.within_bounds([(m.values, None, m.max_value)])[0] if m.values else True
     return CheckResult(rule.name, rule.table, rule.severity, passed, m.observed, m.details)
 
 

@@ -116,16 +116,10 @@ class _LevelsReader(_Reader):
         return OfferLevels(code, tuple(terms), applications)
 
     def applications(self, key: ScalarNode, node: Node, field: str) -> tuple[str, ...]:
-        items = self.sequence(key, node, field)
-        names = tuple(self.text(key, item, f"{field}[{i}]") for i, item in enumerate(items, start=1))
-        if not names:
-            raise self.fail(key, field, "needs at least one AuditSourceID (the applications the offer needs)")
-        return names
+        return self.texts(key, node, field, "AuditSourceID (the applications the offer needs)")
 
     def steps(self, kind: TermKind, target: Decimal, key: ScalarNode, node: Node, field: str) -> tuple[CreditStep, ...]:
-        items = self.sequence(key, node, field)
-        if not items:
-            raise self.fail(key, field, "needs at least one step (a breach must give a credit)")
+        items = self.sequence(key, node, field, "step (a breach must give a credit)")
         steps: list[CreditStep] = []
         for index, item in enumerate(items, start=1):
             here = f"{field}[{index}]"
