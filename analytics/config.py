@@ -68,6 +68,15 @@ class BillingConfig(_Section):
     out_dir: Path = Path("invoices")  # issued invoices' documents (PDF/Factur-X, CSV, XML) and draft previews
 
 
+class AccountsConfig(_Section):
+    """Failed dashboard logins (analytics/accounts/logins.py): exponential back-off, then a lock."""
+
+    lock_after: int = Field(default=10, ge=1)  # failures in a row that lock a name until `sansfilm users unlock`
+    backoff_seconds: float = Field(default=1.0, gt=0)  # wait after the first failure, doubled at each next one
+    backoff_max_seconds: float = Field(default=300.0, gt=0)
+    wait_max_seconds: float = Field(default=5.0, ge=0)  # longer waits are refused with the time left, not slept
+
+
 class _Source(_Section):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")]
 
@@ -131,6 +140,7 @@ class Settings(_Section):
     privacy: PrivacyConfig = PrivacyConfig()
     harvest: HarvestConfig = HarvestConfig()
     billing: BillingConfig = BillingConfig()
+    accounts: AccountsConfig = AccountsConfig()
     lake: LakeConfig | None = None  # no [lake] section: no lake is written
     sources: list[AnySource] = Field(default_factory=list)
     config_path: Path = Path(DEFAULT_CONFIG)  # set by load_settings, never read from the file

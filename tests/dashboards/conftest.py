@@ -24,6 +24,7 @@ ALL = Filters("2012-01", "2012-12")
 @pytest.fixture(scope="session")
 def published(tmp_path_factory) -> Settings:
     from pipelines.cli import _draft_all_months
+    from pipelines.dashboards_cli import registry_ids
 
     root = tmp_path_factory.mktemp("dash")
     settings = copy_sample(root / "corpus")
@@ -33,7 +34,7 @@ def published(tmp_path_factory) -> Settings:
     service.issue(settings, Month(2012, 1), issue_date=date(2012, 2, 2), out_dir=settings.billing.out_dir)
     accounts = root / "accounts.json"
     for name, role in ROLES.items():
-        add_account(accounts, name, role, PASSWORD)
+        add_account(accounts, name, role, PASSWORD, establishments=registry_ids(settings))
     return settings
 
 
