@@ -5,6 +5,7 @@ the client's address nginx forwards."""
 
 from __future__ import annotations
 
+import re
 import time
 import urllib.error
 import urllib.request
@@ -16,7 +17,7 @@ from tests.dashboards.browser import chromium, dashboards_cli
 from tests.dashboards.conftest import PASSWORD
 from tests.dashboards.test_e2e import SHOTS, need_chromium
 from tests.dashboards.test_pages import EXPECTED
-from tests.nginx import nginx_proxy, require_nginx
+from tests.nginx import SITE, nginx_proxy, require_nginx
 
 pytestmark = pytest.mark.e2e
 COOKIE_SECRET = "a-test-cookie-secret-of-at-least-32-characters"
@@ -75,3 +76,9 @@ def test_logging_in_over_https_through_the_proxy(proxy, published, accounts_file
     while '"GET /_stcore/stream HTTP/1.1" 101' not in (log := (proxy.prefix / "access.log").read_text()):
         assert time.monotonic() < deadline, log[-2000:]
         time.sleep(0.1)
+
+
+def test_the_deploy_doc_renders_every_placeholder_of_the_template():
+    """docs/deploy.md's sed line and deploy/nginx/sansfilm.conf name the same placeholders."""
+    doc = (SITE.parents[2] / "docs" / "deploy.md").read_text(encoding="utf-8")
+    assert set(re.findall(r"-e 's[/#](@[A-Z_]+@)[/#]", doc)) == set(re.findall(r"@[A-Z_]+@", SITE.read_text()))
