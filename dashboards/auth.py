@@ -86,9 +86,10 @@ def client_key() -> str:
     """Who is trying, for the per-client back-off: the peer's address; behind the reverse proxy on this machine (a
     loopback peer, for which Streamlit gives no address) the address nginx puts in X-Real-IP (deploy/nginx)."""
     address = st.context.ip_address
-    if address is None:
-        address = st.context.headers.get("X-Real-Ip") or "loopback"
-    return address
+    if isinstance(address, str) and address:
+        return address
+    forwarded = st.context.headers.get("X-Real-IP")
+    return forwarded if isinstance(forwarded, str) and forwarded else "loopback"
 
 
 def _check_password() -> None:

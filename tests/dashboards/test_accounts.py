@@ -143,3 +143,15 @@ def test_users_help_states_the_rules():
     assert result.exit_code == 0
     text = " ".join(result.output.split())
     assert "at least 12 characters" in text and "unlock" in text and "failed-login" in text
+
+
+def test_the_demo_accounts_pass_the_rules_and_log_in(tmp_path, monkeypatch):
+    from analytics.config import load_settings
+    from pipelines.dashboards_cli import ensure_demo_accounts
+
+    monkeypatch.setenv("SANSFILM_ACCOUNTS", str(tmp_path / "accounts.json"))
+    made = ensure_demo_accounts(load_settings(CONTRACTS.parent / "sansfilm.toml"))
+    assert [(name, password) for name, _, password in made][0] == ("gcs", "demo-gcs-sample")
+    for name, role, password in made:
+        assert authenticate(tmp_path / "accounts.json", name, password).role == role
+    assert ensure_demo_accounts(load_settings(CONTRACTS.parent / "sansfilm.toml")) == made  # never overwritten
