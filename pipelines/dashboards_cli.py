@@ -138,8 +138,10 @@ def register(app: typer.Typer, settings: Callable[[], Settings], fail: Callable[
         role: Annotated[str, typer.Option("--role", help="ars, gcs, finance, operator or establishment:<FINESS>.")],
         oidc_only: Annotated[bool, typer.Option("--oidc-only", help="No password: logs in through OIDC only.")] = False,
     ) -> None:
-        """Create or replace an account; the password comes from $SANSFILM_PASSWORD, else a prompt. Refused: a
-        password shorter than 12 characters or on the common-password list, a FINESS not in the registry."""
+        """Create or replace an account (password from $SANSFILM_PASSWORD, else a prompt).
+
+        Refused: a password shorter than 12 characters or on the common-password list, a FINESS not in the registry.
+        """
         from analytics.accounts import accounts_path, add_account
 
         try:
