@@ -105,13 +105,14 @@ class Proxy:
 
 
 @contextmanager
-def nginx_proxy(prefix: Path, upstream: str) -> Iterator[Proxy]:
-    """deploy/nginx/sansfilm.conf in front of `upstream` (host:port), HTTPS and HTTP on free loopback ports."""
+def nginx_proxy(prefix: Path, upstream: str, https_port: int | None = None) -> Iterator[Proxy]:
+    """deploy/nginx/sansfilm.conf in front of `upstream` (host:port), HTTPS (on `https_port` if given: the OIDC
+    redirect URI names it before nginx starts) and HTTP on free loopback ports."""
     require_nginx()
     for sub in ("tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi"):
         (prefix / sub).mkdir(parents=True, exist_ok=True)
     cert, key = self_signed(prefix)
-    https_port, http_port = free_port(), free_port()
+    https_port, http_port = https_port or free_port(), free_port()
     (prefix / "sansfilm.conf").write_text(render(SITE.read_text(encoding="utf-8"), {
         "SERVER_NAME": "127.0.0.1", "HTTPS_LISTEN": f"127.0.0.1:{https_port}", "HTTP_LISTEN": f"127.0.0.1:{http_port}",
         "CERTIFICATE": str(cert), "CERTIFICATE_KEY": str(key), "DASHBOARDS": upstream}), encoding="utf-8")  # fmt: skip

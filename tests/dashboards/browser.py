@@ -44,14 +44,15 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
 
 @contextmanager
 def dashboards_cli(settings: Settings, env: dict[str, str] | None = None, port: int | None = None,
-                   start_timeout: float = 60) -> Iterator[tuple[subprocess.Popen, str]]:  # fmt: skip
-    """`sansfilm dashboards --port PORT` as a user starts it; yields (the CLI's process, base URL) once healthy. The
-    CLI is in a session of its own, so that whatever it leaves behind can be stopped after the test."""
+                   cwd: Path | None = None, start_timeout: float = 60) -> Iterator[tuple[subprocess.Popen, str]]:  # fmt: skip
+    """`sansfilm dashboards --port PORT` as a user starts it (cwd: where `.streamlit/secrets.toml` is read); yields
+    (the CLI's process, base URL) once healthy. The CLI is in a session of its own, so that whatever it leaves behind
+    can be stopped after the test."""
     port = port or free_port()
     cmd = [sys.executable, "-m", "pipelines.cli", "--config", str(settings.config_path), "dashboards", "--port",
            str(port)]  # fmt: skip
     proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            cwd=Path(__file__).resolve().parents[2], start_new_session=True)  # fmt: skip
+                            cwd=cwd or Path(__file__).resolve().parents[2], start_new_session=True)  # fmt: skip
     try:
         wait_healthy(f"http://127.0.0.1:{port}", proc, start_timeout)
         yield proc, f"http://127.0.0.1:{port}"
