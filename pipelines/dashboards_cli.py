@@ -9,12 +9,15 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from analytics.config import Settings
 from analytics.errors import SansfilmError
+
+if TYPE_CHECKING:
+    from analytics.accounts.logins import LoginGuard
 
 APP = Path(__file__).resolve().parents[1] / "dashboards" / "app.py"
 SERVER = APP.with_name("server.py")  # the app with a start-up hook (the cache warmer)
@@ -58,7 +61,8 @@ def _die_with_parent() -> None:
 
 def serve(settings: Settings, port: int, address: str = LOOPBACK) -> int:
     """Run Streamlit as a child until it exits, or until this process gets SIGTERM, SIGINT or SIGHUP, which stop
-    the child first (and the child gets SIGTERM if this process is killed outright). Returns the child's code."""
+    the child first (and the child gets SIGTERM if this process is killed outright). Returns the child's exit code,
+    0 when a signal stopped it."""
     cmd, env = streamlit_command(settings, port, address=address)
     if not is_loopback(address):
         typer.echo(f"warning: the dashboards listen on {address}, beyond this machine: serve them behind a TLS "
@@ -179,7 +183,7 @@ def register(app: typer.Typer, settings: Callable[[], Settings], fail: Callable[
         typer.echo(f"{name}: unlocked ({failures} failed logins cleared)" if failures else f"{name}: not locked")
 
 
-def _guard(settings: Settings):  # noqa: ANN202 (imported lazily)
+def _guard(settings: Settings) -> LoginGuard:
     from analytics.accounts import accounts_path
     from analytics.accounts.logins import LoginGuard
 

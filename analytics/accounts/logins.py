@@ -103,10 +103,14 @@ class LoginGuard:
 
     def failures(self, kind: str, key: str) -> tuple[int, float]:
         """(failures in a row, not before) of a name ('account') or a client ('client')."""
+        if not self.store.exists():  # reading creates nothing
+            return (0, 0.0)
         with self._transaction() as con:
             return self._row(con, kind, key)
 
     def locked(self) -> set[str]:
+        if not self.store.exists():
+            return set()
         with self._transaction() as con:
             rows = con.execute("SELECT key FROM login_failures WHERE kind = 'account' AND failures >= ?",
                                (self.policy.lock_after,)).fetchall()  # fmt: skip
@@ -114,6 +118,8 @@ class LoginGuard:
 
     def unlock(self, name: str) -> int:
         """Clear a name's failures; returns how many there were."""
+        if not self.store.exists():
+            return 0
         with self._transaction() as con:
             failures, _ = self._row(con, "account", name)
             con.execute("DELETE FROM login_failures WHERE kind = 'account' AND key = ?", (name,))

@@ -155,3 +155,11 @@ def test_the_demo_accounts_pass_the_rules_and_log_in(tmp_path, monkeypatch):
     for name, role, password in made:
         assert authenticate(tmp_path / "accounts.json", name, password).role == role
     assert ensure_demo_accounts(load_settings(CONTRACTS.parent / "sansfilm.toml")) == made  # never overwritten
+
+
+def test_listing_and_unlocking_create_no_file(tmp_path):
+    config = _config(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(app, ["--config", config, "users", "list"]).output == ""
+    assert runner.invoke(app, ["--config", config, "users", "unlock", "carol"]).output == "carol: not locked\n"
+    assert not (tmp_path / "data").exists()
