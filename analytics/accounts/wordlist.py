@@ -3,8 +3,8 @@
 Written for sansfilm, not copied from a third-party list: the words people pick first (English and French words and
 names, the usual "password" variants, the software and trade words of a radiology programme), keyboard walks and
 digit runs, each alone, repeated, in the usual leetspeak, and followed by the usual suffixes (digit runs, years,
-"!"), kept when at least MIN_LENGTH long. Every entry is lower case; the check folds case. Regenerate after editing: `python -m analytics.accounts.wordlist`
-(a test keeps the file and this generator in step).
+"!"), kept when at least MIN_LENGTH long. Every entry is lower case; the check folds case. Regenerate after editing:
+`python -m analytics.accounts.wordlist` (a test keeps the file and this generator in step).
 """
 
 from __future__ import annotations
