@@ -97,7 +97,7 @@ def naive_harvest(source, con, pseudonymise, limit: int) -> int:
                 tags = client.get(f"/instances/{orthanc_id}/simplified-tags")
                 values = {tag: tags[name] for name, tag in _TAGS.items() if isinstance(tags.get(name), str) and tags[name]}
                 records.append((instance_path(source, orthanc_id), _record_fields(values, resource, pseudonymise, zone)))
-            writer.write("dicom_instances", harvest_module._instance_frame(records, writer), [], [])
+            writer.write("dicom_instances", harvest_module.instance_frame(records, writer), [], [])
             cursor = max(c.seq for c in page.changes)
             if page.done:
                 break

@@ -37,7 +37,7 @@ from analytics.dicom_reader import (
     _record,
 )  # fmt: skip
 from analytics.errors import MalformedRecord
-from analytics.harvest import _instance_frame  # the same frame (record keys, attribution keys) files get
+from analytics.harvest import instance_frame  # the same frame (record keys, attribution keys) files get
 from analytics.orthanc.client import NotFound, OrthancClient
 from analytics.pseudonym import Pseudonymiser
 
@@ -133,7 +133,7 @@ def _commit_page(source, writer, page: _Page) -> None:
             [source.name, page.last_seq, writer.harvest_id],
         )
 
-    write_page(writer, _instance_frame(records=page.records, writer=writer), page.quarantine, in_the_same_transaction)
+    write_page(writer, instance_frame(records=page.records, writer=writer), page.quarantine, in_the_same_transaction)
 
 
 def write_page(writer, frame, quarantine, also) -> None:
