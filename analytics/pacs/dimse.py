@@ -133,15 +133,15 @@ class DimseArchive:
         if self._assoc is not None and self._assoc.is_established:
             return self._assoc
         source = self.source
-        try:
-            socket.create_connection((source.host, source.port), timeout=source.timeout).close()
-        except OSError as exc:
-            raise self._error(f"is unreachable ({exc.strerror or type(exc).__name__})") from None
         assoc = self._ae.associate(source.host, source.port, ae_title=source.called_ae, max_pdu=source.max_pdu)
         if not assoc.is_established:
             if assoc.is_rejected:
                 raise self._error(f"refused the association from calling AE title '{source.calling_ae}' (is it "
                                   "declared on the archive, and is called_ae right?)")  # fmt: skip
+            try:  # no association: tell an unreachable host from one that aborted the request
+                socket.create_connection((source.host, source.port), timeout=source.timeout).close()
+            except OSError as exc:
+                raise self._error(f"is unreachable ({exc.strerror or type(exc).__name__})") from None
             raise self._error("aborted the association request (calling or called AE title not accepted?)")
         if not any(c.abstract_syntax == STUDY_ROOT_FIND for c in assoc.accepted_contexts):
             assoc.release()

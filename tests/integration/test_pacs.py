@@ -1,0 +1,267 @@
+"""The `dicomweb` and `dimse` sources against real servers: Orthanc (DICOMweb plugin, and as a C-FIND SCP) and
+dcmtk's dcmqrscp, each loaded once per module with the whole sample by storescu. Same studies and instances per
+establishment as `dicom_files`; outages resume from the cursor; errors are one clear line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from analytics import operations, warehouse
+from analytics.config import Settings, load_settings
+from analytics.errors import SourceError
+from analytics.harvest import harvest_source
+from analytics.pacs.dicomweb import DicomwebArchive
+from analytics.pacs.dimse import DimseArchive
+from analytics.pseudonym import DEVELOPMENT_KEY, Pseudonymiser
+from tests.dcmqrscp import AE_TITLE as QR_AE, Dcmqrscp, require_dcmqrscp
+from tests.orthanc import ARCHIVE_AE, PASSWORD, USER, OrthancServer, files_by_calling_ae, require_orthanc
+
+CALLING_AE = "SANSFILM"
+PER_ESTABLISHMENT = """select establishment_id, count(*), count(distinct study_instance_uid)
+                       from staged.stg_dicom_instances group by all order by all"""
+TOTALS = "select count(*), count(distinct study_instance_uid) from staged.stg_dicom_instances"
+
+
+def sample_files(settings: Settings) -> list[Path]:
+    return sorted(p for p in settings.source("archive-files").path.rglob("*") if p.is_file())
+
+
+@pytest.fixture(scope="module")
+def orthanc(harvested, tmp_path_factory) -> Iterator[OrthancServer]:
+    """The whole sample in one Orthanc, which also answers C-FIND from CALLING_AE."""
+    require_orthanc()
+    files, _ = harvested
+    server = OrthancServer(tmp_path_factory.mktemp("orthanc-pacs"),
+                           extra_config={"DicomModalities": {"sansfilm": [CALLING_AE, "127.0.0.1", 1]}})  # fmt: skip
+    server.start()
+    try:
+        server.store(files_by_calling_ae(sample_files(files)))
+        yield server
+    finally:
+        server.stop(graceful=False)
+
+
+@pytest.fixture(scope="module")
+def dcmqrscp(harvested, tmp_path_factory) -> Iterator[Dcmqrscp]:
+    require_dcmqrscp()
+    files, _ = harvested
+    server = Dcmqrscp(tmp_path_factory.mktemp("dcmqrscp"))
+    server.start()
+    try:
+        server.store(sample_files(files))
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _credentials(monkeypatch):
+    monkeypatch.setenv("TEST_DICOMWEB_USER", USER)
+    monkeypatch.setenv("TEST_DICOMWEB_PASSWORD", PASSWORD)
+
+
+def config(folder: Path, files: Settings, source: dict, *, audit: bool = False, also_files: bool = False) -> Settings:
+    sources = [{"name": "pacs", **source}]
+    if audit:
+        sources.append({"name": "audit", "kind": "audit_syslog", "path": str(files.source("audit").path)})
+    if also_files:
+        sources.append({"name": "files", "kind": "dicom_files", "path": str(files.source("archive-files").path)})
+    body = "".join("[[sources]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in s.items()) for s in sources)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sansfilm.toml").write_text(
+        f'[warehouse]\npath = "warehouse/sansfilm.duckdb"\n[contracts]\ndir = "{files.contracts.dir}"\n'
+        f'[archive]\nae_titles = ["RSF_ARCHIVE"]\n[privacy]\nallow_development_key = true\n{body}',
+        encoding="utf-8",
+    )
+    return load_settings(folder / "sansfilm.toml")
+
+
+def dicomweb(server: OrthancServer, **options) -> dict:
+    return {"kind": "dicomweb", "url": f"{server.url}/dicom-web", "auth": "basic", "username_env": "TEST_DICOMWEB_USER",
+            "password_env": "TEST_DICOMWEB_PASSWORD", "page_size": 50, "retries": 0, **options}  # fmt: skip
+
+
+def dimse(port: int, called_ae: str, **options) -> dict:
+    return {"kind": "dimse", "host": "127.0.0.1", "port": port, "called_ae": called_ae, "calling_ae": CALLING_AE,
+            "timeout": 10, **options}  # fmt: skip
+
+
+def query(settings: Settings, sql: str, params=None) -> list[tuple]:
+    con = warehouse.connect(settings.warehouse.path, read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def harvest_and_build(settings: Settings, names: list[str] | None = None) -> dict:
+    reports = {r.name: r for r in operations.harvest(settings, names)}
+    operations.build_warehouse(settings)
+    return reports
+
+
+@pytest.mark.parametrize("kind", ["dicomweb", "dimse"])
+def test_orthanc_same_establishments_studies_and_instances_as_files(kind, harvested, orthanc, tmp_path):
+    files, _ = harvested
+    source = dicomweb(orthanc) if kind == "dicomweb" else dimse(orthanc.dicom_port, ARCHIVE_AE)
+    settings = config(tmp_path / kind, files, source)
+    report = harvest_and_build(settings)["pacs"]
+    n = len(sample_files(files))
+    assert (report.files_seen, report.files_parsed, report.records_added, report.quarantined) == (n, n, n, 0)
+    assert query(settings, PER_ESTABLISHMENT) == query(files, PER_ESTABLISHMENT)
+    # what the standards do not say is flagged; the header fields are those of the files
+    # no audit logs here: reception is the first harvest that saw the instance
+    flags = "select distinct size_estimated, received_at_from from staged.stg_dicom_instances"
+    assert query(settings, flags) == [(True, "first_harvest")]
+    fields = "sop_instance_uid, series_instance_uid, modality, study_date, study_time, institution_name, patient_key"
+    assert set(query(settings, f"select {fields} from staged.stg_dicom_instances")) == set(
+        query(files, f"select {fields} from staged.stg_dicom_instances"))
+    again = harvest_and_build(settings)["pacs"]  # the cursor is today: the recent windows hold none of 2012's studies
+    assert (again.files_seen, again.records_added) == (0, 0)
+
+
+def test_dcmqrscp_same_studies_and_instances_sizes_from_the_files(harvested, dcmqrscp, tmp_path):
+    files, _ = harvested
+    settings = config(tmp_path / "qr", files, dimse(dcmqrscp.port, QR_AE), also_files=True)
+    reports = harvest_and_build(settings, ["pacs"])
+    n = len(sample_files(files))
+    assert (reports["pacs"].files_parsed, reports["pacs"].records_added) == (n, n)
+    assert query(settings, TOTALS) == query(files, TOTALS)
+    # dcmqrscp returns no InstitutionName: nothing to attribute by, and sizes come from the modality alone
+    assert query(settings, "select distinct establishment_id, size_estimated from staged.stg_dicom_instances") == [("UNATTRIBUTED", True)]
+    # the files of the same instances, harvested next: real sizes, real receptions and attribution replace the estimates
+    harvest_and_build(settings, ["files"])
+    assert query(settings, TOTALS) == query(files, TOTALS)
+    assert query(settings, PER_ESTABLISHMENT) == query(files, PER_ESTABLISHMENT)
+    sizes = "select sop_instance_uid, size_bytes, received_at, size_estimated from staged.stg_dicom_instances"
+    assert set(query(settings, sizes)) == set(query(files, sizes))
+    assert query(settings, "select max(copies_harvested) from staged.stg_dicom_instances") == [(2,)]
+
+
+def test_reception_from_audit_receipt_else_first_harvest(harvested, orthanc, tmp_path):
+    files, _ = harvested
+    settings = config(tmp_path / "audit", files, dicomweb(orthanc), audit=True)
+    harvest_and_build(settings)
+    receipts = dict(query(settings, """select study_instance_uid, min(event_time) from staged.stg_audit_events
+                                       where event_id = '110104' and succeeded and destination_is_platform
+                                       and study_instance_uid is not null group by 1"""))  # fmt: skip
+    rows = query(settings, "select study_instance_uid, received_at, received_at_from from staged.stg_dicom_instances")
+    (first_harvest,) = query(settings, "select min(received_at) from raw.dicom_instances where source = 'pacs'")[0]
+    assert receipts and any(uid not in receipts for uid, _, _ in rows)
+    for uid, received_at, origin in rows:
+        if uid in receipts:
+            assert (origin, received_at) == ("audit_receipt", receipts[uid])
+        else:
+            assert origin == "first_harvest" and received_at >= first_harvest
+
+
+class _FailAfter(httpx.HTTPTransport):
+    """A real transport to the real server that drops the connection after `allowed` requests (an outage)."""
+
+    def __init__(self, allowed: int) -> None:
+        super().__init__()
+        self.allowed = allowed
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.allowed <= 0:
+            raise httpx.ConnectError("connection refused (injected outage)", request=request)
+        self.allowed -= 1
+        return super().handle_request(request)
+
+
+def _harvest_with(settings: Settings, archive) -> object:
+    with warehouse.open_warehouse(settings.warehouse.path) as con:
+        from unittest import mock
+
+        with mock.patch("analytics.pacs.harvest.open_archive", return_value=archive):
+            return harvest_source(con, settings.source("pacs"), Pseudonymiser(DEVELOPMENT_KEY))
+
+
+@pytest.mark.parametrize("kind", ["dicomweb", "dimse"])
+def test_outage_mid_harvest_resumes_with_nothing_lost_or_doubled(kind, harvested, orthanc, tmp_path):
+    files, _ = harvested
+    source = dicomweb(orthanc) if kind == "dicomweb" else dimse(orthanc.dicom_port, ARCHIVE_AE)
+    settings = config(tmp_path / kind, files, source)
+    if kind == "dicomweb":
+        archive = DicomwebArchive(settings.source("pacs"), transport=_FailAfter(40))
+        expected = "is unavailable: GET"
+    else:
+        archive = DimseArchive(settings.source("pacs"))
+        finds = archive._find
+
+        def abort_after_40(*args, calls=[0]):  # the association is aborted under the harvest's feet
+            calls[0] += 1
+            if calls[0] == 40:
+                archive._assoc.abort()
+                archive._ae.associate = lambda *a, **k: archive._assoc  # and the archive refuses to come back
+            return finds(*args)
+
+        archive._find = abort_after_40
+        expected = "dropped the association" if kind == "dimse" else ""
+    with pytest.raises(SourceError, match=expected) as failure:
+        _harvest_with(settings, archive)
+    assert "\n" not in str(failure.value)
+    (partial,) = query(settings, "select count(*) from raw.dicom_instances")[0]
+    assert 0 < partial < len(sample_files(files))
+    assert query(settings, "select count(*) from raw.harvest_cursors") == [(0,)]  # the window was not completed
+    report = harvest_and_build(settings)["pacs"]
+    assert report.records_added == len(sample_files(files)) - partial and report.files_unchanged >= partial
+    assert query(settings, "select count(*), count(distinct sop_instance_uid) from raw.dicom_instances") == [
+        (len(sample_files(files)), len(sample_files(files)))]
+    assert query(settings, PER_ESTABLISHMENT) == query(files, PER_ESTABLISHMENT)
+
+
+def test_a_grown_study_is_read_again_and_only_its_new_series(harvested, tmp_path):
+    """Late arrivals: a study whose instance count grew within the re-queried days is re-read, series by series."""
+    require_orthanc()
+    files, _ = harvested
+    server = OrthancServer(tmp_path / "orthanc")
+    server.start()
+    try:
+        by_study: dict[str, list[Path]] = {}
+        from analytics.dicom_reader import read_instance
+
+        pseudonymise = Pseudonymiser(DEVELOPMENT_KEY)
+        for path in sample_files(files)[:300]:
+            by_study.setdefault(read_instance(path, pseudonymise).series_instance_uid, []).append(path)
+        series = list(by_study.values())
+        late = series[-1]  # the last series arrives after the first harvest
+        server.store({"SENDER": [p for s in series[:-1] for p in s]})
+        settings = config(tmp_path / "grow", files, dicomweb(server))
+        first = harvest_and_build(settings)["pacs"]
+        assert first.records_added == sum(len(s) for s in series[:-1])
+        server.store({"SENDER": late})
+        con = warehouse.connect(settings.warehouse.path)
+        con.execute("update raw.harvest_cursors set position = 20120101")  # the windows now cover 2012's studies
+        con.close()
+        second = harvest_and_build(settings)["pacs"]
+        assert second.records_added == len(late)
+        assert second.files_parsed == len(late)  # only the grown series was read again
+        assert second.files_seen == second.files_parsed + second.files_unchanged
+        assert query(settings, "select count(*) from raw.dicom_instances") == [(sum(len(s) for s in series),)]
+    finally:
+        server.stop(graceful=False)
+
+
+def test_clear_one_line_errors(harvested, orthanc, dcmqrscp, tmp_path, monkeypatch):
+    files, _ = harvested
+    cases = [
+        (dicomweb(orthanc, url="http://127.0.0.1:1/dicom-web"), "is unavailable: GET /studies failed 1 times"),
+        (dicomweb(orthanc, username_env="WRONG_USER"), "refused the credentials taken from WRONG_USER / TEST_DICOMWEB_PASSWORD"),
+        (dicomweb(orthanc, auth="none"), "refused access without credentials"),
+        (dicomweb(orthanc, url=f"{orthanc.url}/system"), "answered HTTP 404 to GET /studies|not DICOM JSON"),
+        (dimse(1, QR_AE), "is unreachable"),
+        (dimse(dcmqrscp.port, "NOT_THE_AE"), "refused the association from calling AE title 'SANSFILM'"),
+        (dimse(orthanc.dicom_port, ARCHIVE_AE, calling_ae="STRANGER"), "may calling AE title 'STRANGER' query it"),
+    ]
+    monkeypatch.setenv("WRONG_USER", "nobody")
+    for i, (source, message) in enumerate(cases):
+        settings = config(tmp_path / f"e{i}", files, source)
+        with pytest.raises(SourceError, match=message) as failure:
+            operations.harvest(settings)
+        assert "\n" not in str(failure.value) and PASSWORD not in str(failure.value)
