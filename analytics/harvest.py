@@ -258,7 +258,9 @@ def instance_frame(records: list[tuple[str, tuple]], writer: _Writer) -> pl.Data
     return pl.DataFrame(columns, schema=_INSTANCE_SCHEMA)
 
 
-_NOT_IN_KEY = frozenset(INSTANCE_FIELDS.index(name) for name in ("received_at", "size_estimated", "received_at_estimated"))
+_NOT_IN_KEY = frozenset(
+    INSTANCE_FIELDS.index(name) for name in ("received_at", "size_estimated", "received_at_estimated")
+)
 _INSTANCE_SCHEMA = {
     "record_key": pl.String, "source": pl.String, "study_instance_uid": pl.String, "series_instance_uid": pl.String,
     "sop_instance_uid": pl.String, "sop_class_uid": pl.String, "modality": pl.String, "study_date": pl.Date,

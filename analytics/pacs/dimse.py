@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 logging.getLogger("pynetdicom").setLevel(logging.WARNING)  # its debug log dumps identifiers (patient IDs)
 
 _PENDING = (0xFF00, 0xFF01)
+STUDIES_PER_PAGE = 20
 
 
 def _vr(tag: int) -> str:
@@ -68,13 +69,14 @@ class DimseArchive:
     # --- what the harvest asks --------------------------------------------------------------------------------
 
     def studies(self, first: date | None, last: date | None) -> Iterator[list[dict[int, str]]]:
-        """One page: C-FIND answers arrive as a stream, not in pages."""
+        """The window's studies (C-FIND answers them all at once), in pages of STUDIES_PER_PAGE: each is committed
+        on its own, so an outage keeps what was read before it."""
         window = ""
         if first or last:
             window = (f"{first:%Y%m%d}" if first else "") + "-" + (f"{last:%Y%m%d}" if last else "")
         found = self._find("STUDY", STUDY_KEYS, {0x00080020: window})
-        if found:
-            yield found
+        for start in range(0, len(found), STUDIES_PER_PAGE):
+            yield found[start : start + STUDIES_PER_PAGE]
 
     def series(self, study_uid: str) -> list[dict[int, str]]:
         return self._find("SERIES", SERIES_KEYS, {STUDY_INSTANCE_UID: study_uid})
@@ -126,7 +128,8 @@ class DimseArchive:
                 if text is not None and element.tag not in (0x00100010, 0x00100030):
                     values[int(element.tag)] = text
         except Exception as exc:  # pydicom raises many kinds on a malformed identifier
-            raise self._error(f"answered C-FIND at {level} level with a malformed identifier ({type(exc).__name__})") from None
+            problem = f"answered C-FIND at {level} level with a malformed identifier ({type(exc).__name__})"
+            raise self._error(problem) from None
         return values
 
     def _association(self):

@@ -160,7 +160,9 @@ class _Reader:
     def _fields(self, values: dict[int, str]) -> tuple:
         source = self.source
         size = as_int(values.get(tags.tag_number(source.size_tag))) if source.size_tag else None
-        received = _date_time(values.get(tags.tag_number(source.received_tag)), self.zone) if source.received_tag else None
+        received = None
+        if source.received_tag:
+            received = _date_time(values.get(tags.tag_number(source.received_tag)), self.zone)
         if source.sender_ae_tag:
             values[tags.SOURCE_AE_TITLE] = values.get(tags.tag_number(source.sender_ae_tag), "")
         else:
@@ -174,7 +176,8 @@ class _Reader:
             )  # fmt: skip
         record = header_record(
             values, syntax.split("\\")[0] if syntax else None, size if size is not None else size_estimate,
-            received or self.now, self.pseudonymise, size_estimated=size is None, received_at_estimated=received is None,
+            received or self.now, self.pseudonymise,
+            size_estimated=size is None, received_at_estimated=received is None,
         )  # fmt: skip
         return tuple(getattr(record, name) for name in INSTANCE_FIELDS)
 

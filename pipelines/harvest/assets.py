@@ -7,6 +7,7 @@ from analytics.config import AnySourceConfig, Settings
 from pipelines.quality.checks import check_results, check_specs
 from pipelines.resources import SansfilmConfig
 
+_KINDS = {"dicom_files": "dicom", "orthanc": "orthanc", "dicomweb": "dicom", "dimse": "dicom"}  # Dagster UI badges
 RUNS_TABLE = "raw.harvest_runs"  # its contract (files seen = parsed + unchanged + quarantined) is checked here
 
 
@@ -20,7 +21,7 @@ def build_harvest_asset(source: AnySourceConfig, settings: Settings) -> dg.Asset
     @dg.asset(
         key=key,
         group_name="harvest",
-        kinds={"duckdb", {"dicom_files": "dicom", "orthanc": "orthanc", "dicomweb": "dicom", "dimse": "dicom"}.get(source.kind, "syslog")},
+        kinds={"duckdb", _KINDS.get(source.kind, "syslog")},
         description=f"Incremental harvest of source '{source.name}' ({source.kind}) into the raw layer.",
         check_specs=check_specs(settings, [RUNS_TABLE], key),
     )

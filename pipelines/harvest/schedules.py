@@ -17,7 +17,9 @@ CRON = "20 * * * *"  # hourly, off the nightly 02:00 full run's minute
 def build_pacs_schedule(source: DicomwebSourceConfig | DimseSourceConfig) -> tuple[dg.ScheduleDefinition, dg.UnresolvedAssetJobDefinition]:  # fmt: skip
     job = dg.define_asset_job(
         f"harvest_{source.asset_name}",
-        selection=dg.AssetSelection.assets(harvest_asset_key(source)).downstream() - dg.AssetSelection.groups("billing"),
+        selection=(
+            dg.AssetSelection.assets(harvest_asset_key(source)).downstream() - dg.AssetSelection.groups("billing")
+        ),
         description=f"Harvest {source.kind} source '{source.name}', rebuild the warehouse, publish it.",
         executor_def=dg.in_process_executor,  # one source, then a chain of models: nothing to fan out
     )
@@ -32,5 +34,6 @@ def build_pacs_schedule(source: DicomwebSourceConfig | DimseSourceConfig) -> tup
 
 
 def build_pacs_schedules(settings: Settings) -> tuple[list[dg.ScheduleDefinition], list]:
-    built = [build_pacs_schedule(s) for s in settings.sources if isinstance(s, (DicomwebSourceConfig, DimseSourceConfig))]
+    pacs = [s for s in settings.sources if isinstance(s, (DicomwebSourceConfig, DimseSourceConfig))]
+    built = [build_pacs_schedule(s) for s in pacs]
     return [schedule for schedule, _ in built], [job for _, job in built]

@@ -5,6 +5,7 @@ establishment as `dicom_files`; outages resume from the cursor; errors are one c
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,15 +47,23 @@ def orthanc(harvested, tmp_path_factory) -> Iterator[OrthancServer]:
         server.stop(graceful=False)
 
 
+QR_FILES = 1000  # dcmqrscp's index grows by a linear scan per stored instance: the whole sample takes minutes
+
+
 @pytest.fixture(scope="module")
-def dcmqrscp(harvested, tmp_path_factory) -> Iterator[Dcmqrscp]:
+def dcmqrscp(harvested, tmp_path_factory) -> Iterator[tuple[Dcmqrscp, Path]]:
+    """The first QR_FILES files of the sample in dcmqrscp, and a folder holding the same files."""
     require_dcmqrscp()
     files, _ = harvested
+    subset = sample_files(files)[:QR_FILES]
+    folder = tmp_path_factory.mktemp("dcmqrscp-files")
+    for i, path in enumerate(subset):
+        shutil.copy2(path, folder / f"{i:05d}.dcm")
     server = Dcmqrscp(tmp_path_factory.mktemp("dcmqrscp"))
     server.start()
     try:
-        server.store(sample_files(files))
-        yield server
+        server.store(subset)
+        yield server, folder
     finally:
         server.stop()
 
@@ -65,12 +74,10 @@ def _credentials(monkeypatch):
     monkeypatch.setenv("TEST_DICOMWEB_PASSWORD", PASSWORD)
 
 
-def config(folder: Path, files: Settings, source: dict, *, audit: bool = False, also_files: bool = False) -> Settings:
-    sources = [{"name": "pacs", **source}]
+def config(folder: Path, files: Settings, source: dict, *, audit: bool = False, extra: list[dict] = ()) -> Settings:
+    sources = [{"name": "pacs", **source}, *extra]
     if audit:
         sources.append({"name": "audit", "kind": "audit_syslog", "path": str(files.source("audit").path)})
-    if also_files:
-        sources.append({"name": "files", "kind": "dicom_files", "path": str(files.source("archive-files").path)})
     body = "".join("[[sources]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in s.items()) for s in sources)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "sansfilm.toml").write_text(
@@ -127,20 +134,23 @@ def test_orthanc_same_establishments_studies_and_instances_as_files(kind, harves
 
 def test_dcmqrscp_same_studies_and_instances_sizes_from_the_files(harvested, dcmqrscp, tmp_path):
     files, _ = harvested
-    settings = config(tmp_path / "qr", files, dimse(dcmqrscp.port, QR_AE), also_files=True)
+    server, folder = dcmqrscp
+    source = {"name": "files", "kind": "dicom_files", "path": str(folder)}
+    settings = config(tmp_path / "qr", files, dimse(server.port, QR_AE), extra=[source])
     reports = harvest_and_build(settings, ["pacs"])
-    n = len(sample_files(files))
-    assert (reports["pacs"].files_parsed, reports["pacs"].records_added) == (n, n)
-    assert query(settings, TOTALS) == query(files, TOTALS)
+    assert (reports["pacs"].files_parsed, reports["pacs"].records_added, reports["pacs"].quarantined) == (QR_FILES, QR_FILES, 0)
+    only_files = config(tmp_path / "files", files, {"kind": "dicom_files", "path": str(folder)})
+    harvest_and_build(only_files)
+    assert query(settings, TOTALS) == query(only_files, TOTALS)
     # dcmqrscp returns no InstitutionName: nothing to attribute by, and sizes come from the modality alone
     assert query(settings, "select distinct establishment_id, size_estimated from staged.stg_dicom_instances") == [("UNATTRIBUTED", True)]
-    # the files of the same instances, harvested next: real sizes, real receptions and attribution replace the estimates
+    # the same instances' files, harvested next: real sizes, receptions and attribution replace the estimates
     harvest_and_build(settings, ["files"])
-    assert query(settings, TOTALS) == query(files, TOTALS)
-    assert query(settings, PER_ESTABLISHMENT) == query(files, PER_ESTABLISHMENT)
-    sizes = "select sop_instance_uid, size_bytes, received_at, size_estimated from staged.stg_dicom_instances"
-    assert set(query(settings, sizes)) == set(query(files, sizes))
-    assert query(settings, "select max(copies_harvested) from staged.stg_dicom_instances") == [(2,)]
+    assert query(settings, TOTALS) == query(only_files, TOTALS)
+    assert query(settings, PER_ESTABLISHMENT) == query(only_files, PER_ESTABLISHMENT)
+    sizes = "select sop_instance_uid, size_bytes, received_at, size_estimated, establishment_id from staged.stg_dicom_instances"
+    assert set(query(settings, sizes)) == set(query(only_files, sizes))
+    assert query(settings, "select min(copies_harvested), max(copies_harvested) from staged.stg_dicom_instances") == [(2, 2)]
 
 
 def test_reception_from_audit_receipt_else_first_harvest(harvested, orthanc, tmp_path):
@@ -151,13 +161,9 @@ def test_reception_from_audit_receipt_else_first_harvest(harvested, orthanc, tmp
                                        where event_id = '110104' and succeeded and destination_is_platform
                                        and study_instance_uid is not null group by 1"""))  # fmt: skip
     rows = query(settings, "select study_instance_uid, received_at, received_at_from from staged.stg_dicom_instances")
-    (first_harvest,) = query(settings, "select min(received_at) from raw.dicom_instances where source = 'pacs'")[0]
-    assert receipts and any(uid not in receipts for uid, _, _ in rows)
+    assert len(rows) == len(sample_files(files)) and receipts  # every sample study has its receipt in the logs
     for uid, received_at, origin in rows:
-        if uid in receipts:
-            assert (origin, received_at) == ("audit_receipt", receipts[uid])
-        else:
-            assert origin == "first_harvest" and received_at >= first_harvest
+        assert (origin, received_at) == ("audit_receipt", receipts[uid])
 
 
 class _FailAfter(httpx.HTTPTransport):
@@ -185,7 +191,7 @@ def _harvest_with(settings: Settings, archive) -> object:
 @pytest.mark.parametrize("kind", ["dicomweb", "dimse"])
 def test_outage_mid_harvest_resumes_with_nothing_lost_or_doubled(kind, harvested, orthanc, tmp_path):
     files, _ = harvested
-    source = dicomweb(orthanc) if kind == "dicomweb" else dimse(orthanc.dicom_port, ARCHIVE_AE)
+    source = dicomweb(orthanc, page_size=10) if kind == "dicomweb" else dimse(orthanc.dicom_port, ARCHIVE_AE)
     settings = config(tmp_path / kind, files, source)
     if kind == "dicomweb":
         archive = DicomwebArchive(settings.source("pacs"), transport=_FailAfter(40))
@@ -194,15 +200,15 @@ def test_outage_mid_harvest_resumes_with_nothing_lost_or_doubled(kind, harvested
         archive = DimseArchive(settings.source("pacs"))
         finds = archive._find
 
-        def abort_after_40(*args, calls=[0]):  # the association is aborted under the harvest's feet
+        def abort_after_150(*args, calls=[0]):  # the association is aborted under the harvest's feet
             calls[0] += 1
-            if calls[0] == 40:
+            if calls[0] == 150:  # a few pages of studies in (a study costs one SERIES and a few IMAGE queries)
                 archive._assoc.abort()
                 archive._ae.associate = lambda *a, **k: archive._assoc  # and the archive refuses to come back
             return finds(*args)
 
-        archive._find = abort_after_40
-        expected = "dropped the association" if kind == "dimse" else ""
+        archive._find = abort_after_150
+        expected = "association"
     with pytest.raises(SourceError, match=expected) as failure:
         _harvest_with(settings, archive)
     assert "\n" not in str(failure.value)
@@ -256,7 +262,7 @@ def test_clear_one_line_errors(harvested, orthanc, dcmqrscp, tmp_path, monkeypat
         (dicomweb(orthanc, auth="none"), "refused access without credentials"),
         (dicomweb(orthanc, url=f"{orthanc.url}/system"), "answered HTTP 404 to GET /studies|not DICOM JSON"),
         (dimse(1, QR_AE), "is unreachable"),
-        (dimse(dcmqrscp.port, "NOT_THE_AE"), "refused the association from calling AE title 'SANSFILM'"),
+        (dimse(dcmqrscp[0].port, "NOT_THE_AE"), "refused the association from calling AE title 'SANSFILM'"),
         (dimse(orthanc.dicom_port, ARCHIVE_AE, calling_ae="STRANGER"), "may calling AE title 'STRANGER' query it"),
     ]
     monkeypatch.setenv("WRONG_USER", "nobody")
@@ -265,3 +271,24 @@ def test_clear_one_line_errors(harvested, orthanc, dcmqrscp, tmp_path, monkeypat
         with pytest.raises(SourceError, match=message) as failure:
             operations.harvest(settings)
         assert "\n" not in str(failure.value) and PASSWORD not in str(failure.value)
+
+
+def test_dagster_asset_job_and_schedule_per_source(harvested, orthanc, tmp_path):
+    import dagster as dg
+
+    from pipelines.definitions import build_definitions
+
+    files, _ = harvested
+    find = {"name": "find", **dimse(orthanc.dicom_port, ARCHIVE_AE)}
+    settings = config(tmp_path / "dagster", files, dicomweb(orthanc), extra=[find])
+    defs = build_definitions(settings)
+    for kind, name in (("dicomweb", "pacs"), ("dimse", "find")):
+        schedule = defs.resolve_schedule_def(f"{kind}_{name}_hourly")
+        assert (schedule.job_name, schedule.execution_timezone) == (f"harvest_{name}", "Europe/Paris")
+    result = defs.resolve_job_def("harvest_pacs").execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    (materialised,) = [e for e in result.get_asset_materialization_events()
+                       if e.asset_key == dg.AssetKey(["raw", "harvest_pacs"])]  # fmt: skip
+    assert materialised.materialization.metadata["records_added"].value == len(sample_files(files))
+    assert query(settings, "select count(*) from raw.dicom_instances where source = 'pacs'") == [
+        (len(sample_files(files)),)]
