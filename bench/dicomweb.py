@@ -14,7 +14,6 @@ same records, same page transactions); only the way a new study's headers are fe
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from unittest import mock
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.orthanc import corpus, loaded_server  # noqa: E402
+from bench.orthanc import corpus, loaded_server, print_comparison  # noqa: E402
 
 
 def source_for(server, page_size: int):
@@ -92,8 +91,7 @@ def main() -> None:
         ours = measure("sansfilm", source, DicomwebArchive(source))
     finally:
         server.stop()
-    ours["vs_naive"] = round(ours["instances_per_s"] / naive["instances_per_s"], 2)
-    print(json.dumps({"orthanc_instances": count, "cores": os.cpu_count(), "results": [naive, ours]}, indent=2))
+    print_comparison(count, naive, ours)
 
 
 if __name__ == "__main__":

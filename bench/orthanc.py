@@ -136,6 +136,10 @@ def main() -> None:
         ours = measure("sansfilm", sansfilm_harvest, source)
     finally:
         server.stop()
+    print_comparison(count, naive, ours)
+
+
+def print_comparison(count: int, naive: dict, ours: dict) -> None:
     ours["vs_naive"] = round(ours["instances_per_s"] / naive["instances_per_s"], 2)
     print(json.dumps({"orthanc_instances": count, "cores": os.cpu_count(), "results": [naive, ours]}, indent=2))
 

@@ -8,7 +8,6 @@ Retried: refused or dropped connections, timeouts, 429 and 5xx (backoff from one
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -17,13 +16,11 @@ from typing import Any
 
 import httpx
 
+from analytics import http_retry
 from analytics.config import DicomwebSourceConfig
 from analytics.errors import ConfigError, MalformedRecord, SourceError
 from analytics.pacs.tags import SERIES_RELATED_INSTANCES, STUDY_KEYS, from_dicom_json, wanted_tags
 
-log = logging.getLogger(__name__)
-
-_RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 _BACKOFF = 1.0  # seconds before the first retry, doubled at each one
 _CONNECTIONS = 8
 
@@ -63,6 +60,7 @@ class DicomwebArchive:
                  sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
         self.source = source
         self.location = f"dicomweb:{source.url}"
+        self._server = f"the DICOMweb server at {source.url}"
         self.wanted = wanted_tags(source.sender_ae_tag, source.received_tag, source.size_tag)
         self._sleep = sleep
         self._http = httpx.Client(
@@ -123,44 +121,19 @@ class DicomwebArchive:
 
     def _get(self, path: str, params: dict[str, Any] | None) -> Any:
         source = self.source
-        started = time.monotonic()
-        problem = ""
-        for attempt in range(source.retries + 1):
-            if attempt:
-                delay = _BACKOFF * 2 ** (attempt - 1)
-                log.warning("source %s: GET %s failed (%s); retry %d/%d in %.1f s",
-                            source.name, path, problem, attempt, source.retries, delay)  # fmt: skip
-                self._sleep(delay)
-            try:
-                response = self._http.get(path, params=params)
-            except httpx.TimeoutException:
-                problem = f"timed out after {source.timeout:g} s"
-                continue
-            except httpx.TransportError as exc:
-                problem = f"cannot connect: {type(exc).__name__}"
-                continue
-            status = response.status_code
-            if status in (401, 403):
-                raise SourceError(f"source '{source.name}': the DICOMweb server at {source.url} {self._refusal()} "
-                                  f"(HTTP {status} on GET {path})")  # fmt: skip
-            if status in _RETRIED_STATUSES:
-                problem = f"HTTP {status}"
-                continue
-            if status == 204:
-                return None
-            if status == 404 and "/metadata" in path:
-                return []  # the study or series went away since it was listed
-            if status >= 400:
-                raise SourceError(f"source '{source.name}': the DICOMweb server at {source.url} answered HTTP "
-                                  f"{status} to GET {path}")  # fmt: skip
-            try:
-                return response.json()
-            except ValueError:
-                raise self._unexpected(path, "malformed JSON") from None
-        raise SourceError(
-            f"source '{source.name}': the DICOMweb server at {source.url} is unavailable: GET {path} failed "
-            f"{source.retries + 1} times over {time.monotonic() - started:.1f} s (last: {problem})"
-        )
+        response = http_retry.send(self._http, "GET", path, source=source, server=self._server, params=params,
+                                   refusal=self._refusal(), backoff=_BACKOFF, sleep=self._sleep)  # fmt: skip
+        status = response.status_code
+        if status == 204:
+            return None
+        if status == 404 and path.endswith("/metadata"):
+            return []  # the study or series went away since it was listed
+        if status >= 400:
+            raise SourceError(f"source '{source.name}': {self._server} answered HTTP {status} to GET {path}")
+        try:
+            return response.json()
+        except ValueError:
+            raise self._unexpected(path, "malformed JSON") from None
 
     def _refusal(self) -> str:
         source = self.source
@@ -171,5 +144,5 @@ class DicomwebArchive:
         return "refused access without credentials (set auth = \"basic\" or \"bearer\" and name the variables)"
 
     def _unexpected(self, path: str, detail: str) -> SourceError:
-        return SourceError(f"source '{self.source.name}': the DICOMweb server at {self.source.url} answered GET "
-                           f"{path} with something that is not DICOM JSON ({detail}); nothing of it was stored")  # fmt: skip
+        return SourceError(f"source '{self.source.name}': {self._server} answered GET {path} with something that "
+                           f"is not DICOM JSON ({detail}); nothing of it was stored")  # fmt: skip

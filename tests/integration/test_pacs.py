@@ -20,16 +20,13 @@ from analytics.pacs.dicomweb import DicomwebArchive
 from analytics.pacs.dimse import DimseArchive
 from analytics.pseudonym import DEVELOPMENT_KEY, Pseudonymiser
 from tests.dcmqrscp import AE_TITLE as QR_AE, Dcmqrscp, require_dcmqrscp
+from tests.integration.test_orthanc import query, sample_files  # the same helpers on the same sample
 from tests.orthanc import ARCHIVE_AE, PASSWORD, USER, OrthancServer, files_by_calling_ae, require_orthanc
 
 CALLING_AE = "SANSFILM"
 PER_ESTABLISHMENT = """select establishment_id, count(*), count(distinct study_instance_uid)
                        from staged.stg_dicom_instances group by all order by all"""
 TOTALS = "select count(*), count(distinct study_instance_uid) from staged.stg_dicom_instances"
-
-
-def sample_files(settings: Settings) -> list[Path]:
-    return sorted(p for p in settings.source("archive-files").path.rglob("*") if p.is_file())
 
 
 @pytest.fixture(scope="module")
@@ -96,14 +93,6 @@ def dicomweb(server: OrthancServer, **options) -> dict:
 def dimse(port: int, called_ae: str, **options) -> dict:
     return {"kind": "dimse", "host": "127.0.0.1", "port": port, "called_ae": called_ae, "calling_ae": CALLING_AE,
             "timeout": 10, **options}  # fmt: skip
-
-
-def query(settings: Settings, sql: str, params=None) -> list[tuple]:
-    con = warehouse.connect(settings.warehouse.path, read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def harvest_and_build(settings: Settings, names: list[str] | None = None) -> dict:
@@ -229,13 +218,13 @@ def test_a_grown_study_is_read_again_and_only_its_new_series(harvested, tmp_path
     server = OrthancServer(tmp_path / "orthanc")
     server.start()
     try:
-        by_study: dict[str, list[Path]] = {}
+        by_series: dict[str, list[Path]] = {}
         from analytics.dicom_reader import read_instance
 
         pseudonymise = Pseudonymiser(DEVELOPMENT_KEY)
         for path in sample_files(files)[:300]:
-            by_study.setdefault(read_instance(path, pseudonymise).series_instance_uid, []).append(path)
-        series = list(by_study.values())
+            by_series.setdefault(read_instance(path, pseudonymise).series_instance_uid, []).append(path)
+        series = list(by_series.values())
         late = series[-1]  # the last series arrives after the first harvest
         server.store({"SENDER": [p for s in series[:-1] for p in s]})
         settings = config(tmp_path / "grow", files, dicomweb(server))
