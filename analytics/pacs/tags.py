@@ -6,6 +6,7 @@ attributes) has them dropped here, unread: only the tags below leave this module
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from analytics.dicom_reader import (
@@ -65,9 +66,25 @@ def from_dicom_json(item: Any, wanted: frozenset[int]) -> dict[int, str]:
             tag = int(key, 16)
         except (TypeError, ValueError):
             raise MalformedRecord("malformed DICOM JSON (a key is not a tag)") from None
-        if tag not in wanted or not isinstance(element, dict) or not isinstance(element.get("Value"), list):
+        if tag not in wanted or not isinstance(element, dict):
+            continue
+        if element.get("vr") == "UN" and isinstance(element.get("InlineBinary"), str):
+            text = _unknown_vr_text(element["InlineBinary"])  # a private tag of an implicit-VR file
+            if text:
+                values[tag] = text
+            continue
+        if not isinstance(element.get("Value"), list):
             continue
         parts = [str(v) for v in element["Value"] if isinstance(v, (str, int, float)) and not isinstance(v, bool)]
         if parts:
             values[tag] = "\\".join(parts)
     return values
+
+
+def _unknown_vr_text(inline: str) -> str | None:
+    """The text of a value the server could only send as bytes (VR UN): a vendor attribute of an implicit-VR file."""
+    try:
+        raw = base64.b64decode(inline, validate=True)
+    except ValueError:
+        raise MalformedRecord("malformed DICOM JSON (InlineBinary is not base64)") from None
+    return raw.decode("latin-1").strip("\x00 ") or None

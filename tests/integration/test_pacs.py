@@ -281,3 +281,38 @@ def test_dagster_asset_job_and_schedule_per_source(harvested, orthanc, tmp_path)
     assert materialised.materialization.metadata["records_added"].value == len(sample_files(files))
     assert query(settings, "select count(*) from raw.dicom_instances where source = 'pacs'") == [
         (len(sample_files(files)),)]
+
+
+def test_sender_ae_title_from_the_configured_vendor_attribute(harvested, tmp_path):
+    """A PACS that keeps the sending AE title in a private attribute (as dcm4chee-arc does): attribution by AE title
+    with `sender_ae_tag`, by nothing without it (the InstitutionName here matches no alias). Written in explicit VR,
+    as the vendor knows its own attribute: in an implicit-VR file Orthanc only offers it as bulk data (VR UN)."""
+    import pydicom
+
+    require_orthanc()
+    files, _ = harvested
+    groups = files_by_calling_ae(sample_files(files)[:400])
+    picked = [(ae, paths[0]) for ae, paths in sorted(groups.items()) if ae != "RSF_TEST_NO_AE"][:3]
+    folder = tmp_path / "vendor"
+    folder.mkdir()
+    for i, (ae, path) in enumerate(picked):
+        ds = pydicom.dcmread(path)
+        ds.InstitutionName = "Clinique inconnue"
+        ds.private_block(0x0077, "SANSFILM TEST SENDER", create=True).add_new(0x52, "AE", ae)  # (0077,1052)
+        ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+        ds.save_as(folder / f"{i}.dcm", enforce_file_format=True)
+    server = OrthancServer(tmp_path / "orthanc")
+    server.start()
+    try:
+        server.store({"ANY_SENDER": sorted(folder.iterdir())})
+        plain = config(tmp_path / "plain", files, dicomweb(server))
+        tagged = config(tmp_path / "tagged", files, dicomweb(server, sender_ae_tag="00771052"))
+        harvest_and_build(plain)
+        harvest_and_build(tagged)
+    finally:
+        server.stop(graceful=False)
+    attribution = "select source_ae_title, attributed_by, establishment_id from staged.stg_dicom_instances order by 1"
+    assert {row[1:] for row in query(plain, attribution)} == {("none", "UNATTRIBUTED")}
+    expected = dict(query(files, "select source_ae_title, any_value(establishment_id) from staged.stg_dicom_instances "
+                                 "group by 1"))  # fmt: skip
+    assert query(tagged, attribution) == sorted((ae, "ae_title", expected[ae]) for ae, _ in picked)

@@ -81,11 +81,12 @@ def test_dicom_json_keeps_the_wanted_tags_never_a_name():
     item = {"00100010": {"vr": "PN", "Value": [{"Alphabetic": "Doe^Jane"}]}, "00100020": {"vr": "LO", "Value": ["ID1"]},
             "00080060": {"vr": "CS", "Value": ["CT"]}, "00280010": {"vr": "US", "Value": [512]},
             "00080005": {"vr": "CS", "Value": ["ISO_IR 100", "ISO 2022 IR 6"]}, "00081030": {"vr": "LO", "Value": ["x"]},
-            "00771052": {"vr": "LO", "Value": ["MODALITY_AE"]}}  # fmt: skip
-    wanted = tags.wanted_tags("00771052", "00100010")
+            "00771052": {"vr": "LO", "Value": ["MODALITY_AE"]},
+            "00771053": {"vr": "UN", "InlineBinary": "U0VOREVSX0FFIA=="}}  # fmt: skip
+    wanted = tags.wanted_tags("00771052", "00100010", "00771053")
     assert tags.from_dicom_json(item, wanted) == {
         0x00100020: "ID1", 0x00080060: "CT", 0x00280010: "512", 0x00080005: "ISO_IR 100\\ISO 2022 IR 6",
-        0x00771052: "MODALITY_AE"}  # fmt: skip
+        0x00771052: "MODALITY_AE", 0x00771053: "SENDER_AE"}  # fmt: skip
     with pytest.raises(MalformedRecord):
         tags.from_dicom_json(["not", "an", "object"], wanted)
 
