@@ -19,6 +19,20 @@ from analytics.errors import SourceError
 log = logging.getLogger(__name__)
 
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+CONNECTIONS = 8  # keep-alive connections per server: the harvests ask a few questions at a time
+
+
+def client(source: Any, auth: Any, accept: str, transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """One keep-alive pool to the source's `url` (safe to share between threads), with its TLS and timeout keys."""
+    return httpx.Client(
+        base_url=source.url,
+        auth=auth,
+        verify=source.verify_tls,
+        timeout=source.timeout,
+        headers={"Accept": accept},
+        limits=httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS),
+        transport=transport,
+    )
 
 
 def send(

@@ -13,13 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from analytics import http_retry
 from analytics.config import OrthancSourceConfig
 from analytics.errors import ConfigError, SourceError
-
-_CONNECTIONS = 8
 
 
 class NotFound(Exception):
@@ -58,14 +54,7 @@ class OrthancClient:
     def __init__(self, source: OrthancSourceConfig, *, sleep: Callable[[float], None] = time.sleep) -> None:
         self.source = source
         self._sleep = sleep
-        self._http = httpx.Client(
-            base_url=source.url,
-            auth=credentials(source),
-            verify=source.verify_tls,
-            timeout=source.timeout,
-            headers={"Accept": "application/json"},
-            limits=httpx.Limits(max_connections=_CONNECTIONS, max_keepalive_connections=_CONNECTIONS),
-        )
+        self._http = http_retry.client(source, credentials(source), "application/json")
 
     def close(self) -> None:
         self._http.close()

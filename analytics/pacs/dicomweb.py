@@ -22,7 +22,6 @@ from analytics.errors import ConfigError, MalformedRecord, SourceError
 from analytics.pacs.tags import SERIES_RELATED_INSTANCES, STUDY_KEYS, from_dicom_json, wanted_tags
 
 _BACKOFF = 1.0  # seconds before the first retry, doubled at each one
-_CONNECTIONS = 8
 
 
 def _auth(source: DicomwebSourceConfig) -> httpx.Auth | None:
@@ -63,15 +62,7 @@ class DicomwebArchive:
         self._server = f"the DICOMweb server at {source.url}"
         self.wanted = wanted_tags(source.sender_ae_tag, source.received_tag, source.size_tag)
         self._sleep = sleep
-        self._http = httpx.Client(
-            base_url=source.url,
-            auth=_auth(source),
-            verify=source.verify_tls,
-            timeout=source.timeout,
-            headers={"Accept": "application/dicom+json"},
-            limits=httpx.Limits(max_connections=_CONNECTIONS, max_keepalive_connections=_CONNECTIONS),
-            transport=transport,
-        )
+        self._http = http_retry.client(source, _auth(source), "application/dicom+json", transport)
 
     def close(self) -> None:
         self._http.close()
