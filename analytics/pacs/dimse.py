@@ -138,14 +138,13 @@ class DimseArchive:
         source = self.source
         assoc = self._ae.associate(source.host, source.port, ae_title=source.called_ae, max_pdu=source.max_pdu)
         if not assoc.is_established:
-            if assoc.is_rejected:
-                raise self._error(f"refused the association from calling AE title '{source.calling_ae}' (is it "
-                                  "declared on the archive, and is called_ae right?)")  # fmt: skip
-            try:  # no association: tell an unreachable host from one that aborted the request
+            try:  # no association: tell an unreachable host from one that refused (rejected or aborted) it
                 socket.create_connection((source.host, source.port), timeout=source.timeout).close()
             except OSError as exc:
                 raise self._error(f"is unreachable ({exc.strerror or type(exc).__name__})") from None
-            raise self._error("aborted the association request (calling or called AE title not accepted?)")
+            raise self._error(f"refused the association from calling AE title '{source.calling_ae}' to called AE "
+                              f"title '{source.called_ae}' (is the calling one declared on the archive, and is "
+                              "called_ae its title?)")  # fmt: skip
         if not any(c.abstract_syntax == STUDY_ROOT_FIND for c in assoc.accepted_contexts):
             assoc.release()
             raise self._error("does not accept Study Root C-FIND")
