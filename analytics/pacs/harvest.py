@@ -115,7 +115,7 @@ class _Reader:
         for study, uid in zip(studies, uids):
             if not uid:
                 raise SourceError(f"source '{self.source.name}': {self.archive.location} listed a study "
-                                      "without StudyInstanceUID; nothing of the page was stored")  # fmt: skip
+                                  "without StudyInstanceUID; nothing of the page was stored")  # fmt: skip
             count = as_int(study.get(tags.STUDY_RELATED_INSTANCES))
             stored, _ = known.get(uid, (0, {}))
             if count is not None and count <= stored:
