@@ -332,6 +332,22 @@ def _study_date(raw: bytes | str | None) -> date | None:
 
 
 def _record(values: dict[int, bytes | str], transfer_syntax: str | None, stat, pseudonymise: Pseudonymiser) -> InstanceRecord:
+    received_at = datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=UTC)
+    return header_record(values, transfer_syntax, stat.st_size, received_at, pseudonymise)
+
+
+def header_record(
+    values: dict[int, bytes | str],
+    transfer_syntax: str | None,
+    size_bytes: int,
+    received_at: datetime,
+    pseudonymise: Pseudonymiser,
+    *,
+    size_estimated: bool = False,
+    received_at_estimated: bool = False,
+) -> InstanceRecord:
+    """The record of header values however they were read (a file, an archive's JSON or a C-FIND answer): the same
+    normalisation of character sets, padding and UIDs everywhere. Values are raw bytes or already decoded text."""
     charset_terms = [t.strip() for t in (_ascii(values.get(SPECIFIC_CHARACTER_SET)) or "").split("\\")]
     try:
         encodings = convert_encodings([t for t in charset_terms] or [""])
@@ -352,7 +368,9 @@ def _record(values: dict[int, bytes | str], transfer_syntax: str | None, stat, p
         source_ae_title=_ascii(values.get(0x00020016)),
         specific_character_set="\\".join(t for t in charset_terms if t) or None,
         transfer_syntax_uid=transfer_syntax,
-        size_bytes=stat.st_size,
-        received_at=datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=UTC),
+        size_bytes=size_bytes,
+        received_at=received_at,
         patient_key=pseudonymise(_text(values.get(PATIENT_ID), encodings)),
+        size_estimated=size_estimated,
+        received_at_estimated=received_at_estimated,
     )

@@ -28,7 +28,7 @@ import duckdb
 import polars as pl
 
 from analytics.audit_reader import read_log
-from analytics.config import HarvestConfig, OrthancSourceConfig, SourceConfig
+from analytics.config import AnySourceConfig, HarvestConfig, SourceConfig
 from analytics.dicom_reader import INSTANCE_FIELDS, parse_dicom_files
 from analytics.errors import ConfigError, MalformedRecord
 from analytics.pseudonym import Pseudonymiser
@@ -79,7 +79,7 @@ class _FileState:
 
 def harvest_source(
     target: duckdb.DuckDBPyConnection | Path,
-    source: SourceConfig | OrthancSourceConfig,
+    source: AnySourceConfig,
     pseudonymise: Pseudonymiser,
     options: HarvestConfig | None = None,
 ) -> SourceReport:
@@ -91,7 +91,7 @@ def harvest_source(
     harvests of several sources running in several processes (Dagster's multiprocess executor) take turns batch by
     batch, each parsing its next batch while another writes."""
     options = options or HarvestConfig()
-    if source.kind != "orthanc" and not source.path.is_dir():
+    if isinstance(source, SourceConfig) and not source.path.is_dir():
         raise ConfigError(f"source '{source.name}': folder {source.path} does not exist")
     report = SourceReport(name=source.name, kind=source.kind)
     harvest_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
@@ -105,6 +105,10 @@ def harvest_source(
         from analytics.orthanc.harvest import harvest_orthanc  # files_* count instances
 
         harvest_orthanc(source, pseudonymise, writer)
+    elif source.kind in ("dicomweb", "dimse"):
+        from analytics.pacs.harvest import harvest_pacs  # files_* count instances
+
+        harvest_pacs(source, pseudonymise, writer)
     elif source.kind == "dicom_files":
         _harvest_dicom(source, pseudonymise, options, writer)
     else:
@@ -226,21 +230,21 @@ def _write_dicom_batch(files: list[tuple], parsed: list, writer: _Writer) -> Non
     writer.report.files_parsed += len(records)
     writer.report.quarantined += len(quarantine)
     writer.report.files_quarantined += len(quarantine)
-    writer.write("dicom_instances", _instance_frame(records, writer), quarantine, states)
+    writer.write("dicom_instances", instance_frame(records, writer), quarantine, states)
 
 
 _institution_key = lru_cache(maxsize=65536)(institution_key)  # few distinct names, many instances
 _ae_title_key = lru_cache(maxsize=65536)(ae_title_key)
 
 
-def _instance_frame(records: list[tuple[str, tuple]], writer: _Writer) -> pl.DataFrame:
+def instance_frame(records: list[tuple[str, tuple]], writer: _Writer) -> pl.DataFrame:
     columns: dict[str, list] = {name: [] for name in INSTANCE_FIELDS}
     keys, paths = [], []
-    received_at = INSTANCE_FIELDS.index("received_at")
     for path, values in records:
         for name, value in zip(INSTANCE_FIELDS, values):
             columns[name].append(value)
-        material = "|".join(str(v) for i, v in enumerate(values) if i != received_at)
+        # the identity is the header, size included; not when nor how it was learnt (a re-run keeps the first time)
+        material = "|".join(str(v) for i, v in enumerate(values) if i not in _NOT_IN_KEY)
         keys.append(hashlib.sha256(material.encode("utf-8")).hexdigest())
         paths.append(path)
     columns.update(
@@ -254,6 +258,9 @@ def _instance_frame(records: list[tuple[str, tuple]], writer: _Writer) -> pl.Dat
     return pl.DataFrame(columns, schema=_INSTANCE_SCHEMA)
 
 
+_NOT_IN_KEY = frozenset(
+    INSTANCE_FIELDS.index(name) for name in ("received_at", "size_estimated", "received_at_estimated")
+)
 _INSTANCE_SCHEMA = {
     "record_key": pl.String, "source": pl.String, "study_instance_uid": pl.String, "series_instance_uid": pl.String,
     "sop_instance_uid": pl.String, "sop_class_uid": pl.String, "modality": pl.String, "study_date": pl.Date,
@@ -261,7 +268,7 @@ _INSTANCE_SCHEMA = {
     "station_name": pl.String, "manufacturer": pl.String, "source_ae_title": pl.String,
     "source_ae_key": pl.String, "specific_character_set": pl.String, "transfer_syntax_uid": pl.String,
     "size_bytes": pl.Int64, "received_at": pl.Datetime("us", "UTC"), "patient_key": pl.String, "path": pl.String,
-    "harvest_id": pl.String,
+    "harvest_id": pl.String, "size_estimated": pl.Boolean, "received_at_estimated": pl.Boolean,
 }  # fmt: skip
 
 

@@ -24,7 +24,6 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,10 +33,10 @@ from analytics.config import OrthancSourceConfig
 from analytics.dicom_reader import (
     INSTANCE_FIELDS, INSTITUTION_NAME, MANUFACTURER, MODALITY, PATIENT_ID, SERIES_INSTANCE_UID, SOP_CLASS_UID,
     SOP_INSTANCE_UID, SPECIFIC_CHARACTER_SET, STATION_NAME, STUDY_DATE, STUDY_INSTANCE_UID, STUDY_TIME,
-    _record,
+    header_record,
 )  # fmt: skip
 from analytics.errors import MalformedRecord
-from analytics.harvest import _instance_frame  # the same frame (record keys, attribution keys) files get
+from analytics.harvest import instance_frame  # the same frame (record keys, attribution keys) files get
 from analytics.orthanc.client import NotFound, OrthancClient
 from analytics.pseudonym import Pseudonymiser
 
@@ -133,7 +132,7 @@ def _commit_page(source, writer, page: _Page) -> None:
             [source.name, page.last_seq, writer.harvest_id],
         )
 
-    write_page(writer, _instance_frame(records=page.records, writer=writer), page.quarantine, in_the_same_transaction)
+    write_page(writer, instance_frame(records=page.records, writer=writer), page.quarantine, in_the_same_transaction)
 
 
 def write_page(writer, frame, quarantine, also) -> None:
@@ -166,10 +165,9 @@ def _record_fields(values: dict[int, str], resource: dict[str, Any], pseudonymis
     values = dict(values)
     values[SOURCE_AE_TITLE] = metadata.get("RemoteAET") or None  # empty for REST uploads
     received = _local_time(metadata.get("ReceptionDate"), zone)
-    stat = SimpleNamespace(st_size=int(resource["FileSize"]), st_mtime_ns=int(received.timestamp() * 1e6) * 1000)
-    record = _record(values, metadata.get("TransferSyntax") or None, stat, pseudonymise)
-    fields = tuple(getattr(record, name) for name in INSTANCE_FIELDS)
-    return fields[: INSTANCE_FIELDS.index("received_at")] + (received,) + fields[INSTANCE_FIELDS.index("received_at") + 1:]
+    record = header_record(values, metadata.get("TransferSyntax") or None, int(resource["FileSize"]), received,
+                           pseudonymise)  # fmt: skip
+    return tuple(getattr(record, name) for name in INSTANCE_FIELDS)
 
 
 def _local_time(text: str | None, zone: ZoneInfo) -> datetime:

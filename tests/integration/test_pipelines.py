@@ -25,7 +25,8 @@ def test_definitions_load_from_the_config(tiny, monkeypatch):
     assert keys == EXPECTED_KEYS | BILLING_KEYS
     graph = defs.resolve_asset_graph()
     assert graph.get(dg.AssetKey(["staged", "stg_dicom_instances"])).parent_keys == {
-        dg.AssetKey(["raw", "harvest_archive_files"]), dg.AssetKey(["ref", "establishments"])
+        dg.AssetKey(["raw", "harvest_archive_files"]), dg.AssetKey(["ref", "establishments"]),
+        dg.AssetKey(["raw", "harvest_audit"]),  # receptions the archive does not give come from the audit logs
     }
     schedule = defs.resolve_schedule_def("daily_harvest")
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 2 * * *", "Europe/Paris")

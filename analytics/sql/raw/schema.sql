@@ -26,8 +26,13 @@ create table if not exists raw.dicom_instances (
     received_at             timestamptz not null,
     patient_key             varchar,  -- HMAC-SHA256 of PatientID, never the ID itself
     path                    varchar not null,
-    harvest_id              varchar not null
+    harvest_id              varchar not null,
+    size_estimated          boolean default false,  -- size_bytes estimated (C-FIND, DICOMweb without sizes)
+    received_at_estimated   boolean default false   -- received_at = first harvest that saw it (no receipt known)
 );
+-- warehouses created before archives queried through the standards (migration 9001_pacs_estimated_flags)
+alter table raw.dicom_instances add column if not exists size_estimated boolean default false;
+alter table raw.dicom_instances add column if not exists received_at_estimated boolean default false;
 
 create table if not exists raw.audit_events (
     record_key              varchar primary key,  -- sha256(message hash, study): a copied log adds nothing

@@ -1,14 +1,49 @@
--- One row per SOP instance, however many copies were harvested (the earliest reception wins), attributed to an
--- establishment: by sending AE title, else by InstitutionName alias, else UNATTRIBUTED (kept, never dropped).
+-- One row per SOP instance, however many copies were harvested (a copy with a known reception time wins over one
+-- without, then the earliest reception), attributed to an establishment: by sending AE title, else by
+-- InstitutionName alias, else UNATTRIBUTED (kept, never dropped).
+-- Archives queried through the standards (dicomweb, dimse) may not know the size or the reception time:
+-- size_bytes is the real size when any copy of the instance knows it, else the estimate (size_estimated);
+-- received_at, when the archive gave none, is the audit logs' first successful receipt of the study by a platform AE
+-- title, else the first harvest that saw the instance (received_at_from: archive | audit_receipt | first_harvest).
 -- deleted_at: when the archive reported this instance deleted (API sources; whole-study deletions come from audit).
 -- study_time_of_day: StudyTime (DICOM TM: HH, HHMM, HHMMSS or HHMMSS.FFFFFF; the old HH:MM:SS form accepted) as a
 -- time, null when missing or invalid (a leap second 60 reads as 59).
-with ranked as (
+with receipts as (
+    select e.study_instance_uid, min(e.event_time) as first_receipt_at
+    from raw.audit_events as e
+    join ref.platform_ae_titles as p on p.ae_title_key = e.destination_ae_key
+    where e.event_id = '110104' and coalesce(e.outcome, 0) = 0 and e.study_instance_uid is not null
+    group by e.study_instance_uid
+),
+
+received as (
     select
-        *,
-        count(*) over (partition by sop_instance_uid) as copies_harvested,
-        row_number() over (partition by sop_instance_uid order by received_at, record_key) as copy_rank
-    from raw.dicom_instances
+        i.* exclude (received_at, size_estimated, received_at_estimated),
+        coalesce(i.size_estimated, false) as size_estimated,
+        case
+            when not coalesce(i.received_at_estimated, false) then i.received_at
+            else coalesce(r.first_receipt_at, i.received_at)
+        end as received_at,
+        case
+            when not coalesce(i.received_at_estimated, false) then 'archive'
+            when r.first_receipt_at is not null then 'audit_receipt'
+            else 'first_harvest'
+        end as received_at_from
+    from raw.dicom_instances as i
+    left join receipts as r using (study_instance_uid)
+),
+
+ranked as (
+    select
+        * exclude (size_bytes, size_estimated),
+        arg_min(size_bytes, (size_estimated, received_at, record_key)) over copies as size_bytes,
+        bool_and(size_estimated) over copies as size_estimated,
+        count(*) over copies as copies_harvested,
+        row_number() over (
+            partition by sop_instance_uid order by received_at_from <> 'archive', received_at, record_key
+        ) as copy_rank
+    from received
+    window copies as (partition by sop_instance_uid)
 ),
 
 instances as (
@@ -77,7 +112,9 @@ select
     specific_character_set,
     transfer_syntax_uid,
     size_bytes,
+    size_estimated,
     received_at,
+    received_at_from,
     timezone('Europe/Paris', received_at)::date as received_date,
     patient_key,
     coalesce(establishment_by_ae_title, establishment_by_institution_name, 'UNATTRIBUTED') as establishment_id,
