@@ -94,13 +94,13 @@ class RawVersion:
 def _has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
     query = """select count(*) from information_schema.tables
                where table_catalog = current_database() and table_schema = ? and table_name = ?"""
-    return con.execute(query, [schema, name]).fetchone()[0] > 0
+    return con.execute(query, [schema, name]).fetchall()[0][0] > 0
 
 
 def version(con: duckdb.DuckDBPyConnection, where: str) -> RawVersion:
     """Where the warehouse behind `con` stands (`where` names it in messages)."""
     if _has_table(con, "raw", "schema_version"):
-        return RawVersion(con.execute(f"select max(version) from {VERSION_TABLE}").fetchone()[0], True, latest())
+        return RawVersion(con.execute(f"select max(version) from {VERSION_TABLE}").fetchall()[0][0], True, latest())
     if not con.execute(_COLUMNS).fetchall():
         return RawVersion(None, True, latest())
     if (found := con.execute(_COLUMNS).fetchall()) != _first_shape():
