@@ -52,16 +52,20 @@ class Migration:
         return self.path.stem
 
 
-@lru_cache(maxsize=1)
 def migrations() -> tuple[Migration, ...]:
     """The migration files, in order; numbered 1, 2, ... without gap or repeat."""
+    return _migrations_in(MIGRATIONS_DIR)  # read at call time: a test may point it at a copy with a failing file
+
+
+@lru_cache(maxsize=4)
+def _migrations_in(directory: Path) -> tuple[Migration, ...]:
     found = []
-    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+    for path in sorted(directory.glob("*.sql")):
         if not (match := _FILE.fullmatch(path.name)):
             raise SchemaVersionError(f"{path}: a raw migration is named NNNN_slug.sql (lowercase slug)")
         found.append(Migration(int(match[1]), match[2], path))
     if [m.version for m in found] != list(range(1, len(found) + 1)):
-        raise SchemaVersionError(f"{MIGRATIONS_DIR}: migrations must be numbered 0001, 0002, ... without gap or repeat")
+        raise SchemaVersionError(f"{directory}: migrations must be numbered 0001, 0002, ... without gap or repeat")
     return tuple(found)
 
 

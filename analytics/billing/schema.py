@@ -102,16 +102,20 @@ class LedgerVersion:
         return self.current if self.versioned else f"{self.current} (sansfilm v0.1.0, before versioning)"
 
 
-def _config(conn: Connection | None = None) -> Config:
+def _config(conn: Connection | None = None, directory: Path | None = None) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(directory or MIGRATIONS))
     config.attributes["connection"] = conn
     return config
 
 
-@lru_cache(maxsize=1)
 def _script() -> ScriptDirectory:
-    return ScriptDirectory.from_config(_config())
+    return _script_in(MIGRATIONS)  # read at call time: a test may point MIGRATIONS at a copy with a failing revision
+
+
+@lru_cache(maxsize=4)
+def _script_in(directory: Path) -> ScriptDirectory:
+    return ScriptDirectory.from_config(_config(directory=directory))
 
 
 def revisions() -> set[str]:
