@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,17 +46,23 @@ class StoreUpgrade:
         return bool(self.steps) or self.before != self.after
 
 
-def upgrade(settings: Settings, *, dry_run: bool = False, now: Callable[[], datetime] | None = None) -> list[StoreUpgrade]:
+def upgrade(settings: Settings, *, dry_run: bool = False) -> list[StoreUpgrade]:
     """Upgrade (or, dry_run, plan) the ledger then the warehouse; raises UpgradeFailed / SchemaVersionError."""
-    stamp = (now or (lambda: datetime.now(UTC)))().strftime("%Y%m%dT%H%M%SZ")
-    return [_ledger(settings.ledger.url, dry_run, stamp), _warehouse(settings.warehouse.path, dry_run, stamp)]
+    stamp = _stamp()
+    return [upgrade_ledger(settings.ledger.url, dry_run=dry_run, stamp=stamp),
+            upgrade_warehouse(settings.warehouse.path, dry_run=dry_run, stamp=stamp)]
 
 
-def _backup_path(path: Path, version: str, stamp: str) -> Path:
-    return path.with_name(f"{path.name}.v{version.split()[0]}-{stamp}.bak")
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def _ledger(url: str, dry_run: bool, stamp: str) -> StoreUpgrade:
+def _backup_path(path: Path, version: str, stamp: str | None) -> Path:
+    return path.with_name(f"{path.name}.v{version.split()[0]}-{stamp or _stamp()}.bak")
+
+
+def upgrade_ledger(url: str, *, dry_run: bool = False, stamp: str | None = None) -> StoreUpgrade:
+    """Upgrade (or plan) the ledger at `url` in one transaction; a SQLite file is copied first."""
     where = display(url)
     if ledger_missing(url):
         return StoreUpgrade("ledger", where, "empty", "empty", note="none yet: made at the current version when first used")
@@ -115,7 +120,8 @@ def _sqlite_copy(source: Path, target: Path) -> None:
         src.close()
 
 
-def _warehouse(path: Path, dry_run: bool, stamp: str) -> StoreUpgrade:
+def upgrade_warehouse(path: Path, *, dry_run: bool = False, stamp: str | None = None) -> StoreUpgrade:
+    """Upgrade (or plan) the warehouse file at `path` in one transaction; it is copied first."""
     where = str(path)
     if not path.exists():
         return StoreUpgrade("warehouse", where, "empty", "empty", note="none yet: made at the current version by the first harvest")
