@@ -65,7 +65,7 @@ def upgrade_ledger(url: str, *, dry_run: bool = False, stamp: str | None = None)
     """Upgrade (or plan) the ledger at `url` in one transaction; a SQLite file is copied first."""
     where = display(url)
     if ledger_missing(url):
-        return StoreUpgrade("ledger", where, "empty", "empty", note="none yet: made at the current version when first used")
+        return StoreUpgrade("ledger", where, "empty", "empty", note="none yet: made at the current version when used")
     db = engine(url)
     sqlite_file = Path(make_url(url).database or "") if db.dialect.name == "sqlite" else None
     try:
@@ -124,7 +124,8 @@ def upgrade_warehouse(path: Path, *, dry_run: bool = False, stamp: str | None = 
     """Upgrade (or plan) the warehouse file at `path` in one transaction; it is copied first."""
     where = str(path)
     if not path.exists():
-        return StoreUpgrade("warehouse", where, "empty", "empty", note="none yet: made at the current version by the first harvest")
+        note = "none yet: made at the current version when used"
+        return StoreUpgrade("warehouse", where, "empty", "empty", note=note)
     con = warehouse.connect(path)  # read-write: DuckDB's file lock keeps every other process out until we close
     try:
         found = warehouse_schema.version(con, where)

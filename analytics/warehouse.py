@@ -141,7 +141,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _where(con: duckdb.DuckDBPyConnection) -> str:
-    return str(con.execute("select path from duckdb_databases() where database_name = current_database()").fetchall()[0][0])
+    query = "select path from duckdb_databases() where database_name = current_database()"
+    return str(con.execute(query).fetchall()[0][0])
 
 
 def load_reference(con: duckdb.DuckDBPyConnection, registry: Registry, platform_ae_titles: Iterable[str]) -> None:

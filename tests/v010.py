@@ -88,7 +88,8 @@ def raw_rows(path: Path, columns: dict[str, list[str]] | None = None) -> dict[st
             names = (columns or {}).get(table) or [c for (c,) in con.execute(
                 "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ? "
                 "order by ordinal_position", [table]).fetchall()]  # fmt: skip
-            rows[table] = (names, sorted(map(repr, con.execute(f"select {', '.join(names)} from raw.{table}").fetchall())))
+            found = con.execute(f"select {', '.join(names)} from raw.{table}").fetchall()
+            rows[table] = (names, sorted(map(repr, found)))
         return rows
     finally:
         con.close()

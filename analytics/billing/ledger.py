@@ -12,8 +12,9 @@ Why it is built this way:
   starts with `BEGIN IMMEDIATE` (one writer at a time) and a busy timeout makes the second writer wait instead of
   failing. On both, a primary key on the issued month is the backstop against issuing a month twice.
 - Issued invoices are never modified: this API has no update or delete, and triggers reject UPDATE/DELETE (and
-  TRUNCATE) of recorded rows and any step back of the counter (analytics/billing/migrations/guards.py). A later correction travels as regularisation lines
-  of a later invoice, whose `reference` names the original invoice (checked to exist).
+  TRUNCATE) of recorded rows and any step back of the counter (analytics/billing/migrations/guards.py). A later
+  correction travels as regularisation lines of a later invoice, whose `reference` names the original invoice
+  (checked to exist).
 - The schema is versioned (analytics.billing.schema): the tables below are what the code reads and writes; the
   Alembic revisions create and migrate them, and `sansfilm upgrade` applies those to an older ledger.
 - Money and quantities are exact Decimals: NUMERIC on PostgreSQL, text on SQLite (which has no decimal type and
@@ -171,7 +172,8 @@ class Ledger:
     """The issued invoices of every month, numbered in one gapless sequence, never modified."""
 
     def __init__(self, url: str, *, read_only: bool = False) -> None:
-        """read_only: a reader (the dashboards) neither creates the tables nor takes the write lock to check them."""
+        """read_only: a reader (the dashboards) never creates the tables and takes no write lock; it still refuses a
+        ledger at another schema version (SchemaVersionError)."""
         self._engine = engine(url)
         self.url = display(url)  # never shows the password
         self._postgres = self._engine.dialect.name == "postgresql"

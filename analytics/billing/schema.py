@@ -163,8 +163,8 @@ def refusal(found: LedgerVersion, what: str, where: str) -> SchemaVersionError:
     """The one-line refusal for a store at another version than this code's."""
     if found.too_new:
         return SchemaVersionError(
-            f"the {what} at {where} has schema version {found.current}, newer than this sansfilm, which needs {found.head}: "
-            "run the sansfilm version that upgraded it"
+            f"the {what} at {where} has schema version {found.current}, newer than this sansfilm, which needs "
+            f"{found.head}: run the sansfilm version that upgraded it"
         )
     return SchemaVersionError(
         f"the {what} at {where} has schema version {found.describe()}; this sansfilm needs {found.head}: "

@@ -53,7 +53,8 @@ def statements(postgres: bool, guards: Sequence[Guard], present: set[str]) -> li
     """The DDL of the guards not `present` yet (PostgreSQL also refuses TRUNCATE of each guarded table)."""
     if not postgres:
         return [
-            f"CREATE TRIGGER IF NOT EXISTS {g.name} BEFORE {g.op} ON {g.table} {f'WHEN {g.unless} ' if g.unless else ''}"
+            f"CREATE TRIGGER IF NOT EXISTS {g.name} BEFORE {g.op} ON {g.table} "
+            f"{f'WHEN {g.unless} ' if g.unless else ''}"
             f"BEGIN SELECT RAISE(ABORT, '{REFUSED.format(op=g.op, table=g.table)}'); END"
             for g in guards
         ]
