@@ -26,10 +26,12 @@ Adding revision 0002 (a column, a table, a data migration):
    functions that may change later from a revision: declare what it touches (`sa.table("invoice", sa.column(...))`)
    so the revision keeps doing what it did when it was written; Decimal columns are NUMERIC on PostgreSQL and text
    on SQLite (`Decimal(str(value))` reads both).
-5. Test: tests/integration/test_ledger_migrations.py upgrades the committed v0.1.0 fixtures (tests/fixtures/v0_1_0/,
-   made by tests/fixtures/make_v0_1_0.py) on both backends and compares the result with a fresh ledger; add the
-   assertions about your data (the marked place in test_upgrade_keeps_every_record), and run
-   `.venv/bin/python -m pytest tests/integration/test_ledger_migrations.py -q -p no:xdist`.
+5. Test: tests/integration/test_ledger_migrations.py upgrades the committed v0.1.0 ledgers (tests/fixtures/v0_1_0/,
+   made once by tests/fixtures/make_v0_1_0.py) on both backends and proves a fresh ledger and an upgraded one are
+   the declared schema with the same triggers (its COMPUTED revision is a worked example of steps 3-4);
+   tests/integration/test_upgrade.py runs `sansfilm upgrade` on a whole v0.1.0 installation: assert what your
+   revision computed at its marked places (`# --- issue 12 ...`). Run both with
+   `.venv/bin/python -m pytest tests/integration/test_ledger_migrations.py tests/integration/test_upgrade.py -p no:xdist`.
 """
 
 from __future__ import annotations
