@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 from analytics import warehouse, warehouse_schema
 from analytics.billing import schema
-from analytics.billing.ledger import SCHEMA_LOCK_KEY, display, engine, ledger_missing
+from analytics.billing.ledger import SCHEMA_LOCK_KEY, display, engine, ledger_missing, reading
 from analytics.config import Settings
 from analytics.errors import SansfilmError, SchemaVersionError
 
@@ -51,6 +51,15 @@ def upgrade(settings: Settings, *, dry_run: bool = False) -> list[StoreUpgrade]:
     stamp = _stamp()
     return [upgrade_ledger(settings.ledger.url, dry_run=dry_run, stamp=stamp),
             upgrade_warehouse(settings.warehouse.path, dry_run=dry_run, stamp=stamp)]
+
+
+def require_current(settings: Settings) -> None:
+    """Refuse (SchemaVersionError, one line) a ledger or warehouse at another schema version, before a run whose
+    steps would each fail on it; neither is created or changed."""
+    if settings.warehouse.path.exists():
+        warehouse.connect(settings.warehouse.path, read_only=True).close()  # a reader of the working file checks it
+    with reading(settings.ledger.url):
+        pass  # so does a reader of the ledger
 
 
 def _stamp() -> str:

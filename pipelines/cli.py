@@ -117,8 +117,10 @@ def _materialize_all(settings: Settings) -> dict[str, float]:
     """Run every asset in-process; returns seconds per step. Raises SansfilmError if any step failed."""
     import dagster as dg
 
+    from analytics.upgrade import require_current
     from pipelines.definitions import build_definitions
 
+    require_current(settings)  # an old ledger or warehouse: one line naming `sansfilm upgrade`, not a failed run
     _dagster_home(settings)
     defs = build_definitions(settings)
     with dg.DagsterInstance.get() as instance:

@@ -95,7 +95,7 @@ class LedgerVersion:
             return []
         else:
             base = self.current
-        return [(r.revision, (r.doc or "").strip().splitlines()[0])
+        return [(r.revision, ((r.doc or "").strip().splitlines() or [""])[0])
                 for r in reversed(list(script.iterate_revisions(self.head, base)))]  # fmt: skip
 
     def describe(self) -> str:

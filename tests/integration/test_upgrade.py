@@ -53,6 +53,7 @@ def test_upgrade_keeps_every_record(v010, tmp_path):
     _one_line_refusal(sansfilm(v010, "harvest"), "run `sansfilm upgrade`")
     _one_line_refusal(sansfilm(v010, "check"), "run `sansfilm upgrade`")
     _one_line_refusal(sansfilm(v010, "usage", "--month", NEXT), "run `sansfilm upgrade`")
+    _one_line_refusal(sansfilm(v010, "run"), "run `sansfilm upgrade`")
 
     dry = sansfilm(v010, "upgrade", "--dry-run")
     assert dry.exit_code == 0, dry.output
