@@ -3,10 +3,12 @@ by tests/fixtures/make_v0_1_0.py): the upgrade tests start from it, never from t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import lzma
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 import duckdb
@@ -35,8 +37,9 @@ def unpack(name: str, target: Path) -> Path:
 
 
 def installation(root: Path, ledger_url: str | None = None) -> Path:
-    """The v0.1.0 configuration, contracts, warehouse and ledger (SQLite, or `ledger_url` loaded by load_postgres)
-    over a sample corpus made now with the same arguments (its files only feed later harvests); returns the config."""
+    """The v0.1.0 configuration, contracts, warehouse, issued documents and ledger (SQLite, or `ledger_url` loaded by
+    load_postgres) over a sample corpus made now with the same arguments (its files only feed later harvests);
+    returns the config."""
     sample = CORPUS["sample"]
     made = sansfilm(root / "unused.toml", "samples", "--out", str(root), *[f"--{k}={v}" for k, v in sample.items()])
     assert made.exit_code == 0, made.output
@@ -47,6 +50,8 @@ def installation(root: Path, ledger_url: str | None = None) -> Path:
         config = config.replace('url = "sqlite:///ledger.sqlite"', f'url = "{ledger_url}"')
     (root / "sansfilm.toml").write_text(config)
     unpack("warehouse.duckdb", root / "warehouse" / "sansfilm.duckdb")
+    with tarfile.open(FIXTURES / "documents.tar.xz") as archive:  # the issued documents, under [billing] out_dir
+        archive.extractall(root / "invoices", filter="data")
     if ledger_url is None:
         unpack("ledger.sqlite", root / "ledger.sqlite")
     return root / "sansfilm.toml"
@@ -93,3 +98,12 @@ def raw_rows(path: Path, columns: dict[str, list[str]] | None = None) -> dict[st
         return rows
     finally:
         con.close()
+
+
+def issued_documents(folder: Path) -> dict[str, str]:
+    """SHA-256 of every document under `folder`, by path relative to it (as documents.sha256 lists them)."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*.*"))}
+
+
+def documents_as_issued() -> dict[str, str]:
+    return dict(line.split("  ")[::-1] for line in (FIXTURES / "documents.sha256").read_text().splitlines())
