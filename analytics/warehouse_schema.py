@@ -11,7 +11,8 @@ reached kept in the table `raw.schema_version` of the DuckDB file.
   by the next `sansfilm run` / `sansfilm harvest`.
 
 Adding a raw schema change:
-1. Change analytics/sql/raw/schema.sql as a new warehouse should be.
+1. Change analytics/sql/raw/schema.sql as a new warehouse should be. A new column goes last in its table (ALTER
+   TABLE ADD COLUMN appends it there, and the test compares column order too).
 2. Add analytics/sql/raw/migrations/NNNN_slug.sql (the next number, no gap; on a branch `9NNN_<branch>_<slug>.sql`
    that the coordinator renumbers) holding the DDL and DML that bring a warehouse at NNNN-1 to the new schema.
    Values for existing rows are computed in SQL from what the rows hold (`update raw.x set c = ... from ...`). No
@@ -65,7 +66,10 @@ def _migrations_in(directory: Path) -> tuple[Migration, ...]:
             raise SchemaVersionError(f"{path}: a raw migration is named NNNN_slug.sql (lowercase slug)")
         found.append(Migration(int(match[1]), match[2], path))
     if [m.version for m in found] != list(range(1, len(found) + 1)):
-        raise SchemaVersionError(f"{directory}: migrations must be numbered 0001, 0002, ... without gap or repeat")
+        raise SchemaVersionError(
+            f"{directory}: migrations must be numbered 0001, 0002, ... without gap or repeat (a branch's 9NNN_ file "
+            "takes the next free number when it is merged)"
+        )
     return tuple(found)
 
 
