@@ -49,7 +49,8 @@ class StoreUpgrade:
 def upgrade(settings: Settings, *, dry_run: bool = False) -> list[StoreUpgrade]:
     """Upgrade (or, dry_run, plan) the ledger then the warehouse; raises UpgradeFailed / SchemaVersionError."""
     stamp = _stamp()
-    return [upgrade_ledger(settings.ledger.url, dry_run=dry_run, stamp=stamp),
+    documents = {"documents_dir": str(settings.billing.out_dir), "contracts_dir": str(settings.contracts.dir)}
+    return [upgrade_ledger(settings.ledger.url, dry_run=dry_run, stamp=stamp, attributes=documents),
             upgrade_warehouse(settings.warehouse.path, dry_run=dry_run, stamp=stamp)]
 
 
@@ -70,8 +71,10 @@ def _backup_path(path: Path, version: str, stamp: str | None) -> Path:
     return path.with_name(f"{path.name}.v{version.split()[0]}-{stamp or _stamp()}.bak")
 
 
-def upgrade_ledger(url: str, *, dry_run: bool = False, stamp: str | None = None) -> StoreUpgrade:
-    """Upgrade (or plan) the ledger at `url` in one transaction; a SQLite file is copied first."""
+def upgrade_ledger(url: str, *, dry_run: bool = False, stamp: str | None = None,
+                   attributes: dict[str, str] | None = None) -> StoreUpgrade:  # fmt: skip
+    """Upgrade (or plan) the ledger at `url` in one transaction; a SQLite file is copied first. `attributes` reach
+    the revisions (schema.migrate): where the issued documents and the contracts are."""
     where = display(url)
     if ledger_missing(url):
         return StoreUpgrade("ledger", where, "empty", "empty", note="none yet: made at the current version when used")
@@ -106,7 +109,7 @@ def upgrade_ledger(url: str, *, dry_run: bool = False, stamp: str | None = None)
                 if plan.backup is not None:
                     _sqlite_copy(sqlite_file, plan.backup)
                 try:
-                    schema.migrate(conn)
+                    schema.migrate(conn, **(attributes or {}))
                     if sqlite_file is not None and (broken := conn.exec_driver_sql("PRAGMA foreign_key_check").all()):
                         raise UpgradeFailed(f"foreign keys broken after the migrations: {broken[:3]}")
                 except Exception as error:

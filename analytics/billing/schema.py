@@ -25,7 +25,8 @@ Adding revision 0002 (a column, a table, a data migration):
    immutability triggers of those tables for the revision only. Never read the code's current Table objects or
    functions that may change later from a revision: declare what it touches (`sa.table("invoice", sa.column(...))`)
    so the revision keeps doing what it did when it was written; Decimal columns are NUMERIC on PostgreSQL and text
-   on SQLite (`Decimal(str(value))` reads both).
+   on SQLite (`Decimal(str(value))` reads both). What lies outside the database reaches the revision through
+   `op.get_context().config.attributes` (`documents_dir`, `contracts_dir`: see `migrate`).
 5. Test: tests/integration/test_ledger_migrations.py upgrades the committed v0.1.0 ledgers (tests/fixtures/v0_1_0/,
    made once by tests/fixtures/make_v0_1_0.py) on both backends and proves a fresh ledger and an upgraded one are
    the declared schema with the same triggers (its COMPUTED revision is a worked example of steps 3-4);
@@ -191,8 +192,13 @@ def ensure(conn: Connection, where: str) -> None:
         raise refusal(found, "ledger", where)
 
 
-def migrate(conn: Connection, target: str = "head") -> None:
-    """Apply the revisions up to `target` on `conn`, inside the transaction the caller opened and commits."""
+def migrate(conn: Connection, target: str = "head", **attributes: object) -> None:
+    """Apply the revisions up to `target` on `conn`, inside the transaction the caller opened and commits.
+    `attributes` reach the revisions as `context.config.attributes` (op.get_context().config.attributes):
+    `sansfilm upgrade` passes `documents_dir` ([billing] out_dir) and `contracts_dir`, for revisions that read the
+    issued documents or the contracts; a new ledger is made without them (it has no issued rows to compute)."""
     if not conn.in_transaction():
         raise RuntimeError("migrate() runs inside the caller's transaction")
-    command.upgrade(_config(conn), target)
+    config = _config(conn)
+    config.attributes.update(attributes)
+    command.upgrade(config, target)
