@@ -18,7 +18,8 @@ Adding revision 0002 (a column, a table, a data migration):
    recreates the table on SQLite and so drops its triggers: call
    `guards.install(op.get_bind(), guards.table_guards("invoice"))` after the block. A new immutable table gets its
    guards the same way. Foreign keys are not enforced during an upgrade on SQLite (the table rebuild needs it);
-   `PRAGMA foreign_key_check` runs before the commit instead.
+   `PRAGMA foreign_key_check` runs before the commit instead. Triggers of other tables that name the rebuilt one
+   survive the rebuild (env.py sets SQLite's legacy_alter_table for the migrations).
 4. Data for existing rows is computed from what the rows hold, in the revision, with SQL or Python over
    `op.get_bind()` (a Connection in the upgrade's transaction): select the rows in a stable order (e.g. `invoice`
    by `seq`), compute, and write them inside `with guards.lifted(bind, ["invoice"]):`, which lifts the
