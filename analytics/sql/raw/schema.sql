@@ -1,4 +1,6 @@
 -- Raw layer: what the harvest stored, exactly once per record. Written only by analytics.harvest.
+-- The current schema, run on an empty warehouse only (then stamped at the latest migration). A change here needs
+-- its migration in migrations/NNNN_slug.sql: see analytics/warehouse_schema.py.
 create schema if not exists raw;
 create schema if not exists ref;
 create schema if not exists staged;
@@ -30,9 +32,6 @@ create table if not exists raw.dicom_instances (
     size_estimated          boolean default false,  -- size_bytes estimated (C-FIND, DICOMweb without sizes)
     received_at_estimated   boolean default false   -- received_at = first harvest that saw it (no receipt known)
 );
--- warehouses created before archives queried through the standards (migration 9001_pacs_estimated_flags)
-alter table raw.dicom_instances add column if not exists size_estimated boolean default false;
-alter table raw.dicom_instances add column if not exists received_at_estimated boolean default false;
 
 create table if not exists raw.audit_events (
     record_key              varchar primary key,  -- sha256(message hash, study): a copied log adds nothing
@@ -56,8 +55,6 @@ create table if not exists raw.audit_events (
     harvest_id              varchar not null,
     event_type_code         varchar  -- first EventTypeCode, e.g. 110120 Application Start / 110121 Application Stop
 );
--- warehouses created before event_type_code was kept
-alter table raw.audit_events add column if not exists event_type_code varchar;
 
 create table if not exists raw.quarantine (
     quarantine_key          varchar primary key,
