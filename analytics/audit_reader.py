@@ -22,6 +22,7 @@ from xml.parsers.expat import ErrorString
 from defusedxml import DefusedXmlException, DTDForbidden
 from defusedxml.ElementTree import fromstring
 
+from analytics.config import DEFAULT_MAX_LOG_DECOMPRESSED_BYTES, DEFAULT_MAX_LOG_LINE_BYTES
 from analytics.errors import MalformedRecord
 from analytics.pseudonym import Pseudonymiser
 from analytics.records import AuditRecord
@@ -34,6 +35,7 @@ ACTION_CODES = frozenset("CRUDE")
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = "\ufeff"
+_SKIP_PIECE = 1 << 16  # an over-long line is read through in pieces of this size
 
 # RFC 5424 header pieces. PRINTUSASCII is %d33-126; SD-NAME excludes '=', SP, ']' and '"'.
 _PRI = re.compile(r"<(\d+)>", re.ASCII)
@@ -89,13 +91,22 @@ def parse_syslog_line(line: bytes, pseudonymise: Pseudonymiser) -> list[AuditRec
 
 
 def read_log(
-    path: Path, pseudonymise: Pseudonymiser, *, start_offset: int = 0, start_line: int = 0
+    path: Path,
+    pseudonymise: Pseudonymiser,
+    *,
+    start_offset: int = 0,
+    start_line: int = 0,
+    max_line_bytes: int = DEFAULT_MAX_LOG_LINE_BYTES,
+    max_decompressed_bytes: int = DEFAULT_MAX_LOG_DECOMPRESSED_BYTES,
 ) -> Iterator[LogLine]:
     """Read a log file from where the last read stopped, one LogLine per complete, non-blank line.
 
+    Read as a stream, memory bounded whatever the file holds: a line longer than `max_line_bytes` (newline not
+    counted) is skipped without being kept and comes back as a LogLine with an error, the lines around it are read.
     Plain files may still be written to, so a last line without newline is left for the next read. Gzip files
-    (rotated, finished) are read whole from the start, last line included; a corrupt or truncated one raises
-    MalformedRecord before any line is yielded, so the caller can quarantine the whole file.
+    (rotated, finished) are read whole from the start, last line included; a corrupt or truncated one, or one that
+    decompresses to more than `max_decompressed_bytes` (a gzip bomb), raises MalformedRecord before any line is
+    yielded, so the caller can quarantine the whole file. Messages never name the file (its path may name a patient).
     Raises ValueError when the arguments cannot be honoured (offset not just after a newline: the file was
     truncated or replaced since the last read).
     """
@@ -104,17 +115,17 @@ def read_log(
         raise ValueError("start_offset and start_line must not be negative")
     if _is_gzip(path):
         if start_offset != 0:
-            raise ValueError(f"{path}: a gzip file is always read from the start (start_offset must be 0)")
-        return _read_gzip(path, pseudonymise, start_line)
+            raise ValueError("a gzip file is always read from the start (start_offset must be 0)")
+        return _read_gzip(path, pseudonymise, start_line, max_line_bytes, max_decompressed_bytes)
     if start_offset:
         with path.open("rb") as f:
             f.seek(start_offset - 1)
             if f.read(1) != b"\n":
                 raise ValueError(
-                    f"{path}: start_offset {start_offset} is not just after a newline"
+                    f"start_offset {start_offset} is not just after a newline"
                     " (the file was truncated or replaced since it was last read)"
                 )
-    return _read_plain(path, pseudonymise, start_offset, start_line)
+    return _read_plain(path, pseudonymise, start_offset, start_line, max_line_bytes)
 
 
 def _is_gzip(path: Path) -> bool:
@@ -124,44 +135,80 @@ def _is_gzip(path: Path) -> bool:
         return f.read(2) == _GZIP_MAGIC
 
 
-def _read_plain(path: Path, pseudonymise: Pseudonymiser, offset: int, line_no: int) -> Iterator[LogLine]:
+def _bounded_lines(f, max_line_bytes: int) -> Iterator[tuple[bytes | None, int, bool]]:
+    """(line, or None when longer than the bound; its length in bytes; whether it ends with a newline).
+
+    An over-long line is read through in small pieces and dropped, so memory never holds more than the bound."""
+    while True:
+        raw = f.readline(max_line_bytes + 1)
+        if not raw:
+            return
+        if raw.endswith(b"\n") or len(raw) <= max_line_bytes:
+            yield raw, len(raw), raw.endswith(b"\n")
+            continue
+        length, more = len(raw), b""
+        while True:
+            more = f.readline(_SKIP_PIECE)
+            length += len(more)
+            if not more or more.endswith(b"\n"):
+                break
+        yield None, length, more.endswith(b"\n")
+
+
+def _read_plain(path: Path, pseudonymise: Pseudonymiser, offset: int, line_no: int,
+                max_line_bytes: int) -> Iterator[LogLine]:  # fmt: skip
     with path.open("rb") as f:
         f.seek(offset)
-        for raw in f:
-            if not raw.endswith(b"\n"):
+        for raw, length, complete in _bounded_lines(f, max_line_bytes):
+            if not complete:
                 return  # still being written: the next read starts at this line
-            offset += len(raw)
+            offset += length
             line_no += 1
-            if raw.strip():
+            if raw is None:
+                yield _too_long(line_no, offset, max_line_bytes)
+            elif raw.strip():
                 yield _log_line(raw, line_no, offset, pseudonymise)
 
 
-def _read_gzip(path: Path, pseudonymise: Pseudonymiser, line_no: int) -> Iterator[LogLine]:
-    with _gzip_errors(path):
-        with gzip.open(path, "rb") as f:  # integrity first: all or nothing
-            while f.read(1 << 20):
-                pass
+def _read_gzip(path: Path, pseudonymise: Pseudonymiser, line_no: int, max_line_bytes: int,
+               max_decompressed_bytes: int) -> Iterator[LogLine]:  # fmt: skip
+    with _gzip_errors():
+        with gzip.open(path, "rb") as f:  # integrity and size first: all or nothing
+            size = 0
+            while chunk := f.read(1 << 20):
+                size += len(chunk)
+                if size > max_decompressed_bytes:
+                    raise MalformedRecord(
+                        f"gzip file decompresses to more than {max_decompressed_bytes} bytes"
+                        " (max_log_decompressed_bytes): not read"
+                    )
     offset = 0
-    with _gzip_errors(path):
+    with _gzip_errors():
         with gzip.open(path, "rb") as f:
-            for raw in f:
-                offset += len(raw)
+            for raw, length, _ in _bounded_lines(f, max_line_bytes):
+                offset += length
                 line_no += 1
-                if raw.strip():
+                if raw is None:
+                    yield _too_long(line_no, offset, max_line_bytes)
+                elif raw.strip():
                     yield _log_line(raw, line_no, offset, pseudonymise)
 
 
+def _too_long(line_no: int, end_offset: int, max_line_bytes: int) -> LogLine:
+    return LogLine(line_no, end_offset, None, f"line longer than {max_line_bytes} bytes (max_log_line_bytes): not read")
+
+
 @contextmanager
-def _gzip_errors(path: Path) -> Iterator[None]:
-    """Turn the several ways a gzip stream fails into one MalformedRecord naming the file and the problem."""
+def _gzip_errors() -> Iterator[None]:
+    """Turn the several ways a gzip stream fails into one MalformedRecord naming the problem."""
     try:
         yield
     except EOFError:
-        raise MalformedRecord(f"{path}: gzip file is truncated (compressed stream ends early)") from None
+        raise MalformedRecord("gzip file is truncated (compressed stream ends early)") from None
     except gzip.BadGzipFile:
-        raise MalformedRecord(f"{path}: gzip file is corrupt (bad header, CRC or length)") from None
+        raise MalformedRecord("gzip file is corrupt (bad header, CRC or length)") from None
     except zlib.error:
-        raise MalformedRecord(f"{path}: gzip file is corrupt (invalid compressed data)") from None
+        raise MalformedRecord("gzip file is corrupt (invalid compressed data)") from None
 
 
 def _log_line(raw: bytes, line_no: int, end_offset: int, pseudonymise: Pseudonymiser) -> LogLine:

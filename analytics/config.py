@@ -21,6 +21,8 @@ from analytics.errors import ConfigError
 CONFIG_ENV = "SANSFILM_CONFIG"
 DEFAULT_CONFIG = "sansfilm.toml"
 SOURCE_KINDS = ("dicom_files", "audit_syslog", "orthanc")
+DEFAULT_MAX_LOG_LINE_BYTES = 1 << 20  # 1 MiB: an audit message naming thousands of studies still fits
+DEFAULT_MAX_LOG_DECOMPRESSED_BYTES = 1 << 30  # 1 GiB per gzip file: a bomb stops there, a rotated day does not
 
 
 class _Section(BaseModel):
@@ -58,6 +60,10 @@ class HarvestConfig(_Section):
     # Default: one per core but one (see analytics.harvest.default_workers).
     workers: int | None = Field(default=None, ge=0)
     batch_files: int = Field(default=2000, ge=1)  # files per committed batch (memory stays flat)
+    # Audit logs are read as a stream within these bounds (a source may set its own): a longer line is quarantined
+    # as a record, a gzip file that decompresses to more is quarantined whole (see docs/harvest.md, "Bounds").
+    max_log_line_bytes: int = Field(default=DEFAULT_MAX_LOG_LINE_BYTES, ge=1024)
+    max_log_decompressed_bytes: int = Field(default=DEFAULT_MAX_LOG_DECOMPRESSED_BYTES, ge=1024)
 
 
 class LakeConfig(_Section):
@@ -82,6 +88,9 @@ class SourceConfig(_Source):
 
     kind: Literal["dicom_files", "audit_syslog"]
     path: Path
+    # audit_syslog only: this source's own bounds, overriding [harvest]'s
+    max_log_line_bytes: int | None = Field(default=None, ge=1024)
+    max_log_decompressed_bytes: int | None = Field(default=None, ge=1024)
 
 
 class OrthancSourceConfig(_Source):

@@ -21,7 +21,7 @@ import re
 import struct
 import warnings
 from dataclasses import fields
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pydicom
@@ -29,6 +29,7 @@ import pydicom.multival
 from pydicom.charset import convert_encodings, decode_bytes
 from pydicom.errors import InvalidDicomError
 
+from analytics.dicom_bounds import MAX_LENGTH, ValueFlags, study_date, truncated, within
 from analytics.errors import MalformedRecord
 from analytics.pseudonym import Pseudonymiser
 from analytics.records import InstanceRecord
@@ -301,7 +302,9 @@ def _uid(values: dict[int, bytes | str], tag: int, name: str, required: bool) ->
         if required:
             raise MalformedRecord(f"missing required tag {name}")
         return None
-    if len(uid) > 64 or not _UID.match(uid):
+    if len(uid) > MAX_LENGTH["UI"]:
+        raise MalformedRecord(f"{name} longer than {MAX_LENGTH['UI']} characters (VR UI)")
+    if not _UID.match(uid):
         raise MalformedRecord(f"malformed {name} (not a DICOM UID)")
     return uid
 
@@ -320,17 +323,6 @@ def _text(raw: bytes | str | None, encodings: list[str]) -> str | None:
     return text or None
 
 
-def _study_date(raw: bytes | str | None) -> date | None:
-    text = _ascii(raw)
-    if text is None:
-        return None
-    digits = text.replace(".", "")  # ACR-NEMA style YYYY.MM.DD
-    try:
-        return date(int(digits[0:4]), int(digits[4:6]), int(digits[6:8])) if len(digits) == 8 else None
-    except ValueError:
-        return None
-
-
 def _record(values: dict[int, bytes | str], transfer_syntax: str | None, stat, pseudonymise: Pseudonymiser) -> InstanceRecord:
     charset_terms = [t.strip() for t in (_ascii(values.get(SPECIFIC_CHARACTER_SET)) or "").split("\\")]
     try:
@@ -338,21 +330,29 @@ def _record(values: dict[int, bytes | str], transfer_syntax: str | None, stat, p
     except Exception:
         encodings = ["iso8859"]
     modality = _ascii(values.get(MODALITY))
+    if transfer_syntax is not None and len(transfer_syntax) > MAX_LENGTH["UI"]:
+        raise MalformedRecord(f"TransferSyntaxUID longer than {MAX_LENGTH['UI']} characters (VR UI)")
+    flags = ValueFlags()  # values longer than their VR allows, dates that cannot be true: see analytics.dicom_bounds
+    charset = "\\".join(t for t in charset_terms if t) or None
+    if any(len(t) > MAX_LENGTH["CS"] for t in charset_terms):  # multi-valued: each term is a CS
+        charset = None
+        flags.add("specific_character_set", "too_long")
     return InstanceRecord(
         study_instance_uid=_uid(values, STUDY_INSTANCE_UID, "StudyInstanceUID", True),
         series_instance_uid=_uid(values, SERIES_INSTANCE_UID, "SeriesInstanceUID", True),
         sop_instance_uid=_uid(values, SOP_INSTANCE_UID, "SOPInstanceUID", True),
         sop_class_uid=_uid(values, SOP_CLASS_UID, "SOPClassUID", False),
-        modality=modality.upper() if modality else None,
-        study_date=_study_date(values.get(STUDY_DATE)),
-        study_time=_ascii(values.get(STUDY_TIME)),
-        institution_name=_text(values.get(INSTITUTION_NAME), encodings),
-        station_name=_text(values.get(STATION_NAME), encodings),
-        manufacturer=_text(values.get(MANUFACTURER), encodings),
-        source_ae_title=_ascii(values.get(0x00020016)),
-        specific_character_set="\\".join(t for t in charset_terms if t) or None,
+        modality=within(modality.upper() if modality else None, "CS", "modality", flags),
+        study_date=study_date(_ascii(values.get(STUDY_DATE)), flags),
+        study_time=within(_ascii(values.get(STUDY_TIME)), "TM", "study_time", flags),
+        institution_name=truncated(_text(values.get(INSTITUTION_NAME), encodings), "LO", "institution_name", flags),
+        station_name=truncated(_text(values.get(STATION_NAME), encodings), "SH", "station_name", flags),
+        manufacturer=truncated(_text(values.get(MANUFACTURER), encodings), "LO", "manufacturer", flags),
+        source_ae_title=within(_ascii(values.get(0x00020016)), "AE", "source_ae_title", flags),
+        specific_character_set=charset,
         transfer_syntax_uid=transfer_syntax,
         size_bytes=stat.st_size,
         received_at=datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=UTC),
         patient_key=pseudonymise(_text(values.get(PATIENT_ID), encodings)),
+        value_flags=flags.joined(),
     )

@@ -30,6 +30,8 @@ class InstanceRecord:
     size_bytes: int
     received_at: datetime  # aware
     patient_key: str | None  # HMAC-SHA256 of PatientID, hex
+    # values set aside or truncated to their VR's length, e.g. "institution_name:truncated" (analytics.dicom_bounds)
+    value_flags: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -352,4 +352,4 @@ def test_corrupt_gzip_raises_before_yielding_anything(tmp_path: Path, damage, re
     iterator = read_log(path, KEY)
     with pytest.raises(MalformedRecord, match=reason) as caught:
         next(iterator)
-    assert str(path) in str(caught.value)
+    assert str(path) not in str(caught.value) and path.name not in str(caught.value)  # a path may name a patient
