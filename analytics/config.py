@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from analytics.errors import ConfigError
 
@@ -91,6 +91,12 @@ class SourceConfig(_Source):
     # audit_syslog only: this source's own bounds, overriding [harvest]'s
     max_log_line_bytes: int | None = Field(default=None, ge=1024)
     max_log_decompressed_bytes: int | None = Field(default=None, ge=1024)
+
+    @model_validator(mode="after")
+    def _bounds_for_logs_only(self) -> SourceConfig:
+        if self.kind != "audit_syslog" and (self.max_log_line_bytes or self.max_log_decompressed_bytes):
+            raise ValueError("max_log_line_bytes and max_log_decompressed_bytes apply to audit_syslog sources only")
+        return self
 
 
 class OrthancSourceConfig(_Source):

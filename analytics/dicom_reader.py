@@ -16,6 +16,7 @@ Errors are `MalformedRecord` with a reason that never quotes header values.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import struct
@@ -65,6 +66,10 @@ _UNDEFINED = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 _FIRST_READ = 16 * 1024
+
+# pydicom logs what it finds odd with the name of the file it reads, and a path may name a patient: its messages are
+# dropped (the quarantine reason, or the record, says what matters).
+logging.getLogger("pydicom").addFilter(lambda record: False)
 
 _u16 = struct.Struct("<H").unpack_from
 _u32 = struct.Struct("<I").unpack_from
