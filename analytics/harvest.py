@@ -8,8 +8,7 @@ DICOM headers are read in worker processes; logs are read from where the last ha
 recognised by its inode and first bytes), as a stream within the configured bounds.
 
 Paths are patient data (archives are often laid out by patient): they are stored in raw.harvest_files only. Every
-other table, and every log line and quarantine reason, names a file by its `file_key`: a hash of the source, the
-path and the warehouse's secret salt (raw.file_key_salt, never published nor exported), see `file_key`.
+other table names a file by its key (analytics.file_keys); log lines and quarantine reasons name none.
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ from analytics.audit_reader import read_log
 from analytics.config import HarvestConfig, OrthancSourceConfig, SourceConfig
 from analytics.dicom_reader import INSTANCE_FIELDS, parse_dicom_files
 from analytics.errors import ConfigError, MalformedRecord
+from analytics.file_keys import file_key, whole_file_quarantine
 from analytics.pseudonym import Pseudonymiser
 from analytics.records import AuditRecord
 from analytics.registry import ae_title_key, institution_key
@@ -128,14 +128,6 @@ def harvest_source(
                     source.name, report.records_flagged)  # fmt: skip
     log.info("harvested %s: %s", source.name, report.to_dict())
     return report
-
-
-def file_key(salt: str, source: str, path: str) -> str:
-    """The opaque key of a harvested file (or archive resource) wherever a table needs one. The same as SQL's
-    `left(sha256(salt || '|' || source || '|' || path), 32)` (migrations compute it for stored rows); the salt is a
-    secret of the working warehouse, so a reader of the published copy or the lake cannot test guessed paths."""
-    material = f"{salt}|{source}|{path}".encode("utf-8", "surrogateescape")
-    return hashlib.sha256(material).hexdigest()[:32]
 
 
 def walk_files(root: Path) -> Iterator[tuple[str, os.stat_result]]:
@@ -236,13 +228,13 @@ def _write_dicom_batch(files: list[tuple], parsed: list, writer: _Writer) -> Non
     quarantine: list[tuple[str, str, int | None, str]] = []
     states: list[_FileState] = []
     for (path, size, mtime_ns, device, inode), (record, reason) in zip(files, results, strict=True):
-        file_key = writer.file_key(path)
+        key = writer.file_key(path)
         if record is not None:
-            records.append((file_key, record))
-            states.append(_FileState(path, file_key, size, mtime_ns, device, inode))
+            records.append((key, record))
+            states.append(_FileState(path, key, size, mtime_ns, device, inode))
         else:
-            quarantine.append(whole_file_quarantine(file_key, reason))
-            states.append(_FileState(path, file_key, size, mtime_ns, device, inode, status="quarantined", reason=reason))
+            quarantine.append(whole_file_quarantine(key, reason))
+            states.append(_FileState(path, key, size, mtime_ns, device, inode, status="quarantined", reason=reason))
     writer.report.files_parsed += len(records)
     writer.report.quarantined += len(quarantine)
     writer.report.files_quarantined += len(quarantine)
@@ -253,21 +245,16 @@ _institution_key = lru_cache(maxsize=65536)(institution_key)  # few distinct nam
 _ae_title_key = lru_cache(maxsize=65536)(ae_title_key)
 
 
-def whole_file_quarantine(file_key: str, reason: str) -> tuple[str, str, None, str]:
-    """A quarantine entry for a whole file: one per file, however often it is touched or re-harvested."""
-    return (f"{file_key}|file", file_key, None, reason)
-
-
 def _instance_frame(records: list[tuple[str, tuple]], writer: _Writer) -> pl.DataFrame:
     """Records are (file key, INSTANCE_FIELDS values)."""
     columns: dict[str, list] = {name: [] for name in INSTANCE_FIELDS}
     keys, file_keys = [], []
-    for file_key, values in records:
+    for key, values in records:
         for name, value in zip(INSTANCE_FIELDS, values):
             columns[name].append(value)
         material = "|".join(str(v) for i, v in enumerate(values) if i not in _NOT_IN_RECORD_KEY)
         keys.append(hashlib.sha256(material.encode("utf-8")).hexdigest())
-        file_keys.append(file_key)
+        file_keys.append(key)
         if values[_VALUE_FLAGS]:
             writer.report.records_flagged += 1
     columns.update(
@@ -346,9 +333,9 @@ def _harvest_logs(source: SourceConfig, pseudonymise: Pseudonymiser, options: Ha
             reason = f"unreadable file: {exc.strerror or type(exc).__name__}"
             writer.report.quarantined += 1
             writer.report.files_quarantined += 1
-            file_key = writer.file_key(path)
-            writer.write("audit_events", None, [whole_file_quarantine(file_key, reason)], [
-                _FileState(path, file_key, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, status="quarantined",
+            key = writer.file_key(path)
+            writer.write("audit_events", None, [whole_file_quarantine(key, reason)], [
+                _FileState(path, key, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, status="quarantined",
                            reason=reason)
             ])  # fmt: skip
             continue
@@ -357,10 +344,10 @@ def _harvest_logs(source: SourceConfig, pseudonymise: Pseudonymiser, options: Ha
 
 
 def _read_one_log(path, st, gz, offset, line, head_sha, head_len, pseudonymise, writer: _Writer, bounds) -> None:
-    file_key = writer.file_key(path)
+    key = writer.file_key(path)
 
     def state(status: str = "parsed", reason: str | None = None) -> _FileState:
-        return _FileState(path, file_key, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, head_sha, head_len,
+        return _FileState(path, key, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, head_sha, head_len,
                           None if gz else offset, line, status, reason)  # fmt: skip
 
     records: list[tuple[int, AuditRecord]] = []
@@ -369,7 +356,7 @@ def _read_one_log(path, st, gz, offset, line, head_sha, head_len, pseudonymise, 
     try:
         for entry in read_log(Path(path), pseudonymise, start_offset=offset, start_line=line, **bounds):
             if entry.error is not None:
-                quarantine.append((f"{file_key}|{entry.line_no}|{entry.error}", file_key, entry.line_no, entry.error))
+                quarantine.append((f"{key}|{entry.line_no}|{entry.error}", key, entry.line_no, entry.error))
             else:
                 records.extend((entry.line_no, r) for r in entry.records)
             offset, line = entry.end_offset, entry.line_no
@@ -379,7 +366,7 @@ def _read_one_log(path, st, gz, offset, line, head_sha, head_len, pseudonymise, 
                 records, quarantine, lines_in_batch = [], [], 0
     except (MalformedRecord, OSError, EOFError, gzip.BadGzipFile) as exc:
         reason = str(exc) if isinstance(exc, MalformedRecord) else f"unreadable log ({type(exc).__name__})"
-        quarantine.append(whole_file_quarantine(file_key, reason))
+        quarantine.append(whole_file_quarantine(key, reason))
         writer.report.quarantined += 1
         writer.report.files_quarantined += 1
         writer.write_audit(records, quarantine, state("quarantined", reason), malformed_lines=len(quarantine) - 1)
@@ -436,7 +423,7 @@ class _Writer:
         self._audit_frames, self._audit_quarantine, self._audit_states, self._audit_rows = [], [], {}, 0
         self.write("audit_events", frame, quarantine, list(states.values()))
 
-    def _audit_frame(self, records: list[tuple[int, AuditRecord]], file_key: str) -> pl.DataFrame:
+    def _audit_frame(self, records: list[tuple[int, AuditRecord]], key: str) -> pl.DataFrame:
         rows = []
         for line_no, record in records:
             row = {name: getattr(record, name) for name in _AUDIT_FIELDS}
@@ -446,7 +433,7 @@ class _Writer:
                 source=self.source,
                 source_ae_key=ae_title_key(record.source_ae),
                 destination_ae_key=ae_title_key(record.destination_ae),
-                file_key=file_key,
+                file_key=key,
                 line=line_no,
                 harvest_id=self.harvest_id,
             )
@@ -507,7 +494,8 @@ class _Writer:
 
 
 _STATE_SCHEMA = {
-    "path": pl.String, "file_key": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64, "device": pl.Int64, "inode": pl.Int64,
+    "path": pl.String, "file_key": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64, "device": pl.Int64,
+    "inode": pl.Int64,
     "head_sha256": pl.String, "head_length": pl.Int64, "read_offset": pl.Int64, "read_line": pl.Int64,
     "status": pl.String, "reason": pl.String,
 }  # fmt: skip

@@ -17,7 +17,7 @@ Deletions: Orthanc 1.10 logs no `Deleted` change in `/changes` (later versions o
 present, at their date). So each harvest also reconciles: instances harvested from this source that the server no
 longer lists are recorded in `raw.dicom_deletions` at the time the harvest found them missing.
 
-Instances are stored under the file key of their `orthanc:` URI (analytics.harvest.file_key): an Orthanc instance id
+Instances are stored under the file key of their `orthanc:` URI (analytics.file_keys): an Orthanc instance id
 is a SHA-1 of the PatientID and the UIDs, so with the UIDs beside it a guessed PatientID could be confirmed. The URI
 names the server's url, so a source keeps its url (another server is another source).
 """
@@ -41,8 +41,8 @@ from analytics.dicom_reader import (
     _record,
 )  # fmt: skip
 from analytics.errors import MalformedRecord
+from analytics.file_keys import whole_file_quarantine
 from analytics.harvest import _instance_frame  # the same frame (record keys, attribution keys) files get
-from analytics.harvest import whole_file_quarantine
 from analytics.orthanc.client import NotFound, OrthancClient
 from analytics.pseudonym import Pseudonymiser
 

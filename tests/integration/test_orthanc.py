@@ -19,7 +19,7 @@ from analytics import metering, operations, warehouse
 from analytics.billing.model import Month
 from analytics.config import Settings, load_settings
 from analytics.errors import SourceError
-from analytics.harvest import file_key
+from analytics.file_keys import file_key
 from analytics.orthanc.harvest import instance_path
 from tests.orthanc import (
     PASSWORD, USER, OrthancServer, files_by_calling_ae, orthanc_factory, require_orthanc,  # noqa: F401

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from analytics import operations, warehouse
-from analytics.harvest import file_key
+from analytics.file_keys import file_key
 from tests.conftest import REPO
 from tests.tiny_corpus import make_tiny_corpus
 
@@ -44,9 +44,9 @@ def test_a_v0_1_0_warehouse_migrates_to_file_keys_and_harvests_on(tmp_path):
     dicom, audit = settings.source("archive-files").path, settings.source("audit").path
     db = duckdb.connect(str(tmp_path / "old.duckdb"))
     db.execute(v0_1_0_schema())
-    rows = [("archive-files", str(dicom / "DUPONT^JEAN_IPP123" / "IM1"), "1|a"), ("archive-files", str(dicom / "x"), "2|b"),
-            ("audit", str(audit / "bad.log.gz"), "3|c")]  # fmt: skip
-    for source, path, key in rows:
+    rows = [("archive-files", str(dicom / "DUPONT^JEAN_IPP123" / "IM1")), ("archive-files", str(dicom / "x")),
+            ("audit", str(audit / "bad.log.gz"))]  # fmt: skip
+    for source, path in rows:
         db.execute("""insert into raw.harvest_files (source, path, size_bytes, mtime_ns, status, harvested_at,
                       harvest_id) values (?, ?, 1, 1, 'parsed', now(), 'h1')""", [source, path])  # fmt: skip
     db.execute("""insert into raw.dicom_instances (record_key, source, study_instance_uid, series_instance_uid,
@@ -68,14 +68,16 @@ def test_a_v0_1_0_warehouse_migrates_to_file_keys_and_harvests_on(tmp_path):
     fresh.execute((warehouse.SQL_DIR / "raw" / "schema.sql").read_text(encoding="utf-8"))
     assert shape(db) == shape(fresh)
     (salt,) = db.execute("select salt from raw.file_key_salt").fetchone()
-    keys = {path: file_key(salt, source, path) for source, path, _ in rows}
+    keys = {path: file_key(salt, source, path) for source, path in rows}
     assert db.execute("select file_key from raw.dicom_instances").fetchall() == [(keys[rows[0][1]],)]
     assert db.execute("select file_key from raw.dicom_deletions").fetchall() == [(keys[rows[0][1]],)]
-    assert db.execute("select file_key, reason, quarantined_at::date::varchar from raw.quarantine order by 3").fetchall() == [
-        (keys[rows[1][1]], "empty file", "2012-01-01"),  # the first of the two rows
-        (keys[rows[2][1]], "gzip file is truncated (compressed stream ends early)", db.execute("select current_date::varchar").fetchone()[0]),
+    quarantine = db.execute("select file_key, reason, quarantined_at from raw.quarantine order by 3").fetchall()
+    assert [(k, r, str(t.year)) for k, r, t in quarantine] == [
+        (keys[rows[1][1]], "empty file", "2012"),  # the first of the two rows
+        (keys[rows[2][1]], "gzip file is truncated (compressed stream ends early)", str(quarantine[1][2].year)),
     ]  # fmt: skip
-    assert db.execute("select harvest_id, files_quarantined from raw.harvest_runs order by 1").fetchall() == [("h1", 2), ("h2", 1)]  # counted before the duplicate went
+    runs = db.execute("select harvest_id, files_quarantined from raw.harvest_runs order by 1").fetchall()
+    assert runs == [("h1", 2), ("h2", 1)]  # counted before the duplicate went
     text = "\n".join(str(v) for table in ("dicom_instances", "audit_events", "quarantine", "dicom_deletions")
                      for row in db.execute(f"select * from raw.{table}").fetchall() for v in row)  # fmt: skip
     assert "DUPONT" not in text and str(tmp_path) not in text

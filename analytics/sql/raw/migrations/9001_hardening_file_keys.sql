@@ -1,6 +1,6 @@
 -- hardening (issue 13): file paths may name patients (archives laid out by patient), so raw.harvest_files alone keeps
 -- them; every other raw table names a file by its file_key = left(sha256(salt || '|' || source || '|' || path), 32)
--- (analytics.harvest.file_key), with the working warehouse's secret salt. DICOM instances get value_flags (values
+-- (analytics.file_keys), with the working warehouse's secret salt. DICOM instances get value_flags (values
 -- truncated to their VR's length, dates set aside); harvest runs count whole files quarantined and flagged records.
 -- Brings a v0.1.0 raw schema to this shape; staged and marts are rebuilt from raw.
 create table if not exists raw.file_key_salt (
