@@ -30,7 +30,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from analytics.audit_reader import read_log
+from analytics.audit_log_files import read_log
 from analytics.config import HarvestConfig, OrthancSourceConfig, SourceConfig
 from analytics.dicom_reader import INSTANCE_FIELDS, parse_dicom_files
 from analytics.errors import ConfigError, MalformedRecord

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from analytics.audit_reader import LogLine, parse_syslog_line, read_log
+from analytics.audit_log_files import LogLine, read_log
+from analytics.audit_reader import parse_syslog_line
 from analytics.errors import MalformedRecord
 from analytics.pseudonym import Pseudonymiser
 from tests.audit_factory import (
