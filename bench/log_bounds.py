@@ -46,7 +46,7 @@ path = "audit"
 
 
 def run(root: Path, mebibytes: int, bounds: str) -> dict[str, object]:
-    from tests.integration.test_bounds import write_gzip_bomb
+    from tests.audit_factory import write_gzip_bomb
 
     (root / "audit").mkdir(parents=True)
     write_gzip_bomb(root / "audit" / "bomb.log.gz", mebibytes)

@@ -19,6 +19,7 @@ from analytics.billing.model import Month
 from analytics.config import load_settings
 from analytics.errors import ConfigError
 from tests import audit_factory as af
+from tests.audit_factory import write_gzip_bomb
 from tests.dicom_factory import make_dicom
 from tests.tiny_corpus import event_line, make_tiny_corpus
 
@@ -37,17 +38,6 @@ def query(settings, sql: str, params=None) -> list[tuple]:
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
-
-
-def write_gzip_bomb(path: Path, mebibytes: int) -> None:
-    """One line of `mebibytes` MiB, as gzip members of 1 MiB each (about 1 KiB compressed apiece): a bomb of ~1,000:1."""
-    chunk = b"A" * (1 << 20)
-    member = gzip.compress(chunk, compresslevel=9, mtime=0)
-    with path.open("wb") as fp:
-        fp.write(gzip.compress(b"<110>1 2012-03-01T10:00:00Z host app - - - <AuditMessage>", mtime=0))
-        for _ in range(mebibytes):
-            fp.write(member)
-        fp.write(gzip.compress(b"</AuditMessage>\n", mtime=0))
 
 
 def test_a_gzip_bomb_is_quarantined_while_the_harvest_stays_under_500_mb(tmp_path):
