@@ -55,6 +55,15 @@ def within(value: str | None, vr: str, field: str, flags: ValueFlags) -> str | N
     return None
 
 
+def study_time(text: str | None, flags: ValueFlags) -> str | None:
+    """DICOM TM as sent, or None (flagged) when longer than 14 characters once the colons of the old ACR-NEMA form
+    (HH:MM:SS.FFFFFF, still sent by some modalities and read by the staged model) are left out."""
+    if text is None or len(text.replace(":", "")) <= MAX_LENGTH["TM"]:
+        return text
+    flags.add("study_time", "too_long")
+    return None
+
+
 def study_date(text: str | None, flags: ValueFlags, today: date | None = None) -> date | None:
     """DICOM DA (YYYYMMDD, or ACR-NEMA YYYY.MM.DD) as a date, or None (flagged) when unparsable or out of range."""
     if text is None:

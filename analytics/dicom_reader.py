@@ -30,7 +30,7 @@ import pydicom.multival
 from pydicom.charset import convert_encodings, decode_bytes
 from pydicom.errors import InvalidDicomError
 
-from analytics.dicom_bounds import MAX_LENGTH, ValueFlags, study_date, truncated, within
+from analytics.dicom_bounds import MAX_LENGTH, ValueFlags, study_date, study_time, truncated, within
 from analytics.errors import MalformedRecord
 from analytics.pseudonym import Pseudonymiser
 from analytics.records import InstanceRecord
@@ -349,7 +349,7 @@ def _record(values: dict[int, bytes | str], transfer_syntax: str | None, stat, p
         sop_class_uid=_uid(values, SOP_CLASS_UID, "SOPClassUID", False),
         modality=within(modality.upper() if modality else None, "CS", "modality", flags),
         study_date=study_date(_ascii(values.get(STUDY_DATE)), flags),
-        study_time=within(_ascii(values.get(STUDY_TIME)), "TM", "study_time", flags),
+        study_time=study_time(_ascii(values.get(STUDY_TIME)), flags),
         institution_name=truncated(_text(values.get(INSTITUTION_NAME), encodings), "LO", "institution_name", flags),
         station_name=truncated(_text(values.get(STATION_NAME), encodings), "SH", "station_name", flags),
         manufacturer=truncated(_text(values.get(MANUFACTURER), encodings), "LO", "manufacturer", flags),

@@ -8,7 +8,7 @@ import pytest
 from pydicom.uid import ImplicitVRLittleEndian
 
 import analytics.dicom_reader as dicom_reader
-from analytics.dicom_bounds import ValueFlags, study_date
+from analytics.dicom_bounds import ValueFlags, study_date, study_time
 from analytics.dicom_reader import read_instance
 from analytics.errors import MalformedRecord
 from analytics.pseudonym import Pseudonymiser
@@ -149,3 +149,14 @@ def test_study_dates_out_of_range_are_set_aside_and_flagged(sent, stored, flag):
 def test_a_study_dated_9999_is_stored_without_its_date(tmp_path):
     record = read_instance(make_dicom(tmp_path / "IM1", study_date="99991231"), PSEUDO)
     assert (record.study_date, record.value_flags) == (None, "study_date:out_of_range")
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [("101112.123456", "101112.123456"), ("10:11:12.123456", "10:11:12.123456"), ("1011", "1011"),
+     ("101112.12345678", None), ("1" * 40, None)],
+)
+def test_a_study_time_longer_than_tm_allows_is_set_aside(sent, stored):
+    flags = ValueFlags()
+    assert study_time(sent, flags) == stored
+    assert flags.joined() == (None if stored else "study_time:too_long")
