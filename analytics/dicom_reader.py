@@ -4,14 +4,16 @@ Two paths, one result:
 
 * a lean element walker for the transfer syntaxes that cover almost every archive (Explicit and Implicit VR Little
   Endian, and every compressed syntax, which keep their dataset in Explicit VR LE). It reads the first block of the
-  file, walks element headers with `struct`, keeps the raw bytes of the dozen tags we need, skips everything else
-  (sequences included) and stops at Pixel Data, whose announced length is checked against the file size so that a
-  truncated file is caught without reading the pixels;
+  file, walks element headers with `struct`, keeps the raw bytes of the dozen tags we need (at most 1 KiB of each:
+  longer breaks their VR anyway), jumps over everything else (sequences included) without reading it, and stops at
+  Pixel Data, whose announced length is checked against the file size so that a truncated file is caught without
+  reading the pixels. Its memory does not grow with what a header holds;
 * pydicom's own reader (`stop_before_pixels`) for everything else: Big Endian, deflated datasets, files without
   preamble, and any file the walker finds odd. pydicom also does the character-set decoding in both paths.
 
 Patient identity: PatientName and PatientBirthDate are never read; PatientID is read only to be hashed, here.
-Errors are `MalformedRecord` with a reason that never quotes header values.
+Errors are `MalformedRecord` with a reason that never quotes header values (nor the file's path). Values are kept
+within their VR's length by analytics.dicom_bounds.
 """
 
 from __future__ import annotations
@@ -66,6 +68,10 @@ _UNDEFINED = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 _FIRST_READ = 16 * 1024
+_READ_AHEAD = 64 * 1024
+# The most of a wanted value read: every wanted tag's VR allows at most 64 characters (256 bytes in UTF-8), so a
+# longer value is truncated, set aside or quarantined (analytics.dicom_bounds) whatever its rest holds.
+_KEPT_BYTES = 1024
 
 # pydicom logs what it finds odd with the name of the file it reads, and a path may name a patient: its messages are
 # dropped (the quarantine reason, or the record, says what matters).
@@ -163,37 +169,45 @@ def _walk(fp, file_size: int) -> tuple[dict[int, bytes], str | None]:
 
 
 class _Walker:
-    """Walks element headers over a growing buffer; reads more of the file only when a header needs it."""
+    """Walks element headers over a window of the file that only moves forward; reads what a header or a kept value
+    needs and jumps over the rest, so a huge element (a private blob, a 5 MB InstitutionName) is never held whole."""
 
     def __init__(self, fp, buf: bytes, file_size: int, *, implicit: bool) -> None:
-        self.fp, self.buf, self.file_size, self.implicit = fp, buf, file_size, implicit
+        self.fp, self.buf, self.base, self.file_size, self.implicit = fp, buf, 0, file_size, implicit
 
-    def _need(self, end: int) -> None:
-        if end <= len(self.buf):
-            return
+    def _need(self, start: int, end: int) -> int:
+        """Make the window hold the file's bytes [start, end); returns where `start` is in it."""
+        if self.base <= start and end <= self.base + len(self.buf):
+            return start - self.base
         if end > self.file_size:
             raise _Truncated("an element header runs past the end of the file")
-        self.fp.seek(len(self.buf))
-        more = self.fp.read(max(end - len(self.buf), 64 * 1024))
-        if len(self.buf) + len(more) < end:
+        if self.base <= start <= self.base + len(self.buf):  # what follows the window: extend it, drop what is behind
+            self.fp.seek(self.base + len(self.buf))
+            kept = self.buf[start - self.base :]
+            self.buf = kept + self.fp.read(max(end - start - len(kept), _READ_AHEAD))
+        else:  # beyond the window: jump
+            self.fp.seek(start)
+            self.buf = self.fp.read(max(end - start, _READ_AHEAD))
+        self.base = start
+        if start + len(self.buf) < end:
             raise _Truncated("the file is shorter than its size says")
-        self.buf += more
+        return 0
 
     def _header(self, pos: int) -> tuple[int, bytes | None, int, int]:
         """(tag, vr, length, value position) of the element at pos."""
-        self._need(pos + 8)
+        at = self._need(pos, pos + 8)
         if self.implicit:
-            group, element, length = _tag_len(self.buf, pos)
+            group, element, length = _tag_len(self.buf, at)
             return (group << 16) | element, None, length, pos + 8
-        group, element, vr = _tag_vr(self.buf, pos)
+        group, element, vr = _tag_vr(self.buf, at)
         if group == 0xFFFE:  # item and delimiter tags carry no VR
-            return (group << 16) | element, None, _u32(self.buf, pos + 4)[0], pos + 8
+            return (group << 16) | element, None, _u32(self.buf, at + 4)[0], pos + 8
         if vr in _LONG_VRS:
-            self._need(pos + 12)
-            return (group << 16) | element, vr, _u32(self.buf, pos + 8)[0], pos + 12
+            at = self._need(pos, pos + 12)
+            return (group << 16) | element, vr, _u32(self.buf, at + 8)[0], pos + 12
         if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
             raise _NotForWalker  # not a VR: the dataset is not what the meta says
-        return (group << 16) | element, vr, _u16(self.buf, pos + 6)[0], pos + 8
+        return (group << 16) | element, vr, _u16(self.buf, at + 6)[0], pos + 8
 
     def dataset(self, pos: int) -> dict[int, bytes]:
         """Top level: keep wanted values, stop at Pixel Data after checking it fits in the file."""
@@ -209,8 +223,9 @@ class _Walker:
             if pos + length > self.file_size:
                 raise _Truncated("a header value runs past the end of the file")
             if tag in _WANTED:
-                self._need(pos + length)
-                values[tag] = self.buf[pos : pos + length]
+                kept = min(length, _KEPT_BYTES)  # beyond, a value breaks its VR whatever it holds (dicom_bounds)
+                at = self._need(pos, pos + kept)
+                values[tag] = self.buf[at : at + kept]
             pos += length
         return values
 

@@ -160,3 +160,24 @@ def test_a_study_time_longer_than_tm_allows_is_set_aside(sent, stored):
     flags = ValueFlags()
     assert study_time(sent, flags) == stored
     assert flags.joined() == (None if stored else "study_time:too_long")
+
+
+def test_huge_header_elements_are_jumped_over_not_read(tmp_path):
+    """A 20 MB private blob and a 5 MB InstitutionName before the pixels: the walker reads a window, not the file."""
+    import tracemalloc
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = make_dicom(tmp_path / "IM1", institution="CHU " + "X" * 5_000_000)
+        ds = pydicom.dcmread(path)
+        ds.add_new(0x00091010, "OB", b"\0" * 20_000_000)  # private, between the tags kept
+        ds.save_as(path)
+    tracemalloc.start()
+    try:
+        record = read_instance(path, PSEUDO)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (record.institution_name, record.value_flags) == ("CHU " + "X" * 60, "institution_name:truncated")
+    assert record.sop_instance_uid and record.study_date.isoformat() == "2012-03-05"
+    assert peak < 1_000_000, peak  # the file is 25 MB
