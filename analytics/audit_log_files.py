@@ -107,43 +107,37 @@ def _read_plain(path: Path, pseudonymise: Pseudonymiser, offset: int, line_no: i
                 max_line_bytes: int) -> Iterator[LogLine]:  # fmt: skip
     with path.open("rb") as f:
         f.seek(offset)
-        for raw, length, complete in _bounded_lines(f, max_line_bytes):
-            if not complete:
-                return  # still being written: the next read starts at this line
-            offset += length
-            line_no += 1
-            if raw is None:
-                yield _too_long(line_no, offset, max_line_bytes)
-            elif raw.strip():
-                yield _log_line(raw, line_no, offset, pseudonymise)
+        yield from _entries(f, offset, line_no, max_line_bytes, pseudonymise, finished=False)
 
 
 def _read_gzip(path: Path, pseudonymise: Pseudonymiser, line_no: int, max_line_bytes: int,
                max_decompressed_bytes: int) -> Iterator[LogLine]:  # fmt: skip
-    with _gzip_errors():
-        with gzip.open(path, "rb") as f:  # integrity and size first: all or nothing
-            size = 0
-            while chunk := f.read(1 << 20):
-                size += len(chunk)
-                if size > max_decompressed_bytes:
-                    raise MalformedRecord(
-                        f"gzip file decompresses to more than {max_decompressed_bytes} bytes"
-                        " (max_log_decompressed_bytes): not read"
-                    )
-    offset = 0
-    with _gzip_errors():
-        with gzip.open(path, "rb") as f:
-            for raw, length, _ in _bounded_lines(f, max_line_bytes):
-                offset += length
-                line_no += 1
-                if raw is None:
-                    yield _too_long(line_no, offset, max_line_bytes)
-                elif raw.strip():
-                    yield _log_line(raw, line_no, offset, pseudonymise)
+    with _gzip_errors(), gzip.open(path, "rb") as f:  # integrity and size first: all or nothing
+        size = 0
+        while chunk := f.read(1 << 20):
+            size += len(chunk)
+            if size > max_decompressed_bytes:
+                raise MalformedRecord(
+                    f"gzip file decompresses to more than {max_decompressed_bytes} bytes"
+                    " (max_log_decompressed_bytes): not read"
+                )
+    with _gzip_errors(), gzip.open(path, "rb") as f:
+        yield from _entries(f, 0, line_no, max_line_bytes, pseudonymise, finished=True)
 
 
-def _too_long(line_no: int, end_offset: int, max_line_bytes: int) -> LogLine:
-    return LogLine(line_no, end_offset, None, f"line longer than {max_line_bytes} bytes (max_log_line_bytes): not read")
+def _entries(f, offset: int, line_no: int, max_line_bytes: int, pseudonymise: Pseudonymiser, *,
+             finished: bool) -> Iterator[LogLine]:  # fmt: skip
+    """LogLines from the file's position; a last line without its newline waits for the next read, unless the file
+    is `finished` (a rotated gzip file)."""
+    for raw, length, complete in _bounded_lines(f, max_line_bytes):
+        if not (complete or finished):
+            return  # still being written: the next read starts at this line
+        offset += length
+        line_no += 1
+        if raw is None:
+            yield LogLine(line_no, offset, None, f"line longer than {max_line_bytes} bytes (max_log_line_bytes): not read")
+        elif raw.strip():
+            yield _log_line(raw, line_no, offset, pseudonymise)
 
 
 @contextmanager
