@@ -274,11 +274,11 @@ def _read_with_pydicom(fp) -> tuple[dict[int, bytes | str], str | None]:
     forced = False
     try:
         try:
-            ds = pydicom.dcmread(fp, stop_before_pixels=True)
+            ds = pydicom.dcmread(fp, stop_before_pixels=True, defer_size=_KEPT_BYTES)
         except InvalidDicomError:
             fp.seek(0)
             forced = True
-            ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True)
+            ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True, defer_size=_KEPT_BYTES)
     except MalformedRecord:
         raise
     except Exception as exc:  # pydicom raises many types on garbage; the reason names the type, not the values
@@ -287,8 +287,10 @@ def _read_with_pydicom(fp) -> tuple[dict[int, bytes | str], str | None]:
     try:
         for tag in _WANTED:
             if tag in ds:
-                raw = ds.get_item(tag)
+                raw = ds.get_item(tag, keep_deferred=True)  # a value longer than _KEPT_BYTES is not read yet
                 value = raw.value if hasattr(raw, "value") else None
+                if value is None and getattr(raw, "length", 0) > _KEPT_BYTES:
+                    value = _first_bytes(fp, ds, raw)
                 if isinstance(value, bytes):
                     values[tag] = value
                 elif isinstance(value, (list, tuple, pydicom.multival.MultiValue)):  # converted multi-valued
@@ -304,6 +306,15 @@ def _read_with_pydicom(fp) -> tuple[dict[int, bytes | str], str | None]:
     if forced and (STUDY_INSTANCE_UID not in values or SOP_INSTANCE_UID not in values):
         raise MalformedRecord("not a DICOM file (no 'DICM' marker and no readable dataset)")
     return values, transfer_syntax
+
+
+def _first_bytes(fp, ds, raw) -> bytes | str | None:
+    """The first _KEPT_BYTES of a value pydicom deferred (enough to judge it against its VR), read where it lies in
+    the file; from a deflated dataset (not a position in the file), the value as pydicom reads it."""
+    if ds.file_meta.get("TransferSyntaxUID") == _DEFLATED:
+        return ds.get_item(raw.tag).value
+    fp.seek(raw.value_tell)
+    return fp.read(_KEPT_BYTES)
 
 
 # --- values -> record ---------------------------------------------------------------------------------------------
