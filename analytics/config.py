@@ -21,6 +21,8 @@ from analytics.errors import ConfigError
 CONFIG_ENV = "SANSFILM_CONFIG"
 DEFAULT_CONFIG = "sansfilm.toml"
 SOURCE_KINDS = ("dicom_files", "audit_syslog", "orthanc", "dicomweb", "dimse")
+DEFAULT_MAX_LOG_LINE_BYTES = 1 << 20  # 1 MiB: an audit message naming thousands of studies still fits
+DEFAULT_MAX_LOG_DECOMPRESSED_BYTES = 1 << 30  # 1 GiB per gzip file: a bomb stops there, a rotated day does not
 
 
 class _Section(BaseModel):
@@ -58,6 +60,10 @@ class HarvestConfig(_Section):
     # Default: one per core but one (see analytics.harvest.default_workers).
     workers: int | None = Field(default=None, ge=0)
     batch_files: int = Field(default=2000, ge=1)  # files per committed batch (memory stays flat)
+    # Audit logs are read as a stream within these bounds (a source may set its own): a longer line is quarantined
+    # as a record, a gzip file that decompresses to more is quarantined whole (see docs/harvest.md, "Bounds").
+    max_log_line_bytes: int = Field(default=DEFAULT_MAX_LOG_LINE_BYTES, ge=1024)
+    max_log_decompressed_bytes: int = Field(default=DEFAULT_MAX_LOG_DECOMPRESSED_BYTES, ge=1024)
 
 
 class LakeConfig(_Section):
@@ -100,6 +106,15 @@ class SourceConfig(_Source):
 
     kind: Literal["dicom_files", "audit_syslog"]
     path: Path
+    # audit_syslog only: this source's own bounds, overriding [harvest]'s
+    max_log_line_bytes: int | None = Field(default=None, ge=1024)
+    max_log_decompressed_bytes: int | None = Field(default=None, ge=1024)
+
+    @model_validator(mode="after")
+    def _bounds_for_logs_only(self) -> SourceConfig:
+        if self.kind != "audit_syslog" and (self.max_log_line_bytes or self.max_log_decompressed_bytes):
+            raise ValueError("max_log_line_bytes and max_log_decompressed_bytes apply to audit_syslog sources only")
+        return self
 
 
 class OrthancSourceConfig(_Source):

@@ -109,7 +109,7 @@ class _Reader:
         """Read the new and grown studies of one page and commit them in one transaction."""
         uids = [s.get(tags.STUDY_INSTANCE_UID) for s in studies]
         with writer.session() as con:
-            known = _known(con, self.source.name, self.archive.location, [u for u in uids if u])
+            known = _known(con, self.source.name, [u for u in uids if u])
         report = writer.report
         jobs = []
         for study, uid in zip(studies, uids):
@@ -132,6 +132,9 @@ class _Reader:
         report.files_parsed += len(records)
         report.quarantined += len(quarantine)
         report.files_quarantined += len(quarantine)
+        # an instance is named by the key of its resource path (analytics.file_keys), as files are
+        records = [(writer.file_key(path), fields) for path, fields in records]
+        quarantine = [(key, writer.file_key(path), None, reason) for key, path, reason in quarantine]
         writer.write("dicom_instances", instance_frame(records, writer), quarantine, [])
 
     def _read(self, uid: str, known: dict) -> list[dict[int, str]]:
@@ -150,12 +153,12 @@ class _Reader:
         above = {tag: study[tag] for tag in _STUDY_LEVEL if tag in study}
         for index, values in enumerate(found):
             values = {**above, STUDY_INSTANCE_UID: uid, **values}
-            path = (f"{self.archive.location}/studies/{uid}/series/{values.get(SERIES_INSTANCE_UID, '')}"
-                    f"/instances/{values.get(SOP_INSTANCE_UID) or f'#{index + 1}'}")  # fmt: skip
+            series, sop = values.get(SERIES_INSTANCE_UID, ""), values.get(SOP_INSTANCE_UID) or f"#{index + 1}"
+            path = f"{self.archive.location}/studies/{uid}/series/{series}/instances/{sop}"
             try:
                 records.append((path, self._fields(values)))
-            except MalformedRecord as exc:
-                quarantine.append((f"{path}|{exc}", path, None, str(exc)))
+            except MalformedRecord as exc:  # keyed by its UIDs: _known counts it as accounted for
+                quarantine.append((f"{uid}|{series}|{sop}|instance", path, str(exc)))
 
     def _fields(self, values: dict[int, str]) -> tuple:
         source = self.source
@@ -206,7 +209,7 @@ def _date_time(text: str | None, zone: ZoneInfo) -> datetime | None:
     return moment.replace(tzinfo=zone).astimezone(UTC)
 
 
-def _known(con: duckdb.DuckDBPyConnection, source: str, location: str, studies: list[str]) -> dict[str, tuple[int, dict[str, int]]]:  # fmt: skip
+def _known(con: duckdb.DuckDBPyConnection, source: str, studies: list[str]) -> dict[str, tuple[int, dict[str, int]]]:  # fmt: skip
     """Instances already accounted for, per study and per series: stored by any source (a copy with the same header
     is stored once, whoever read it first) or quarantined by this one."""
     if not studies:
@@ -216,11 +219,12 @@ def _known(con: duckdb.DuckDBPyConnection, source: str, location: str, studies: 
                select study_instance_uid as study, series_instance_uid as series, sop_instance_uid as sop
                from raw.dicom_instances where study_instance_uid in (select unnest(?))
                union
-               select split_part(q.path, '/', -5), split_part(q.path, '/', -3), split_part(q.path, '/', -1)
-               from raw.quarantine q where q.source = ? and starts_with(q.path, ?)
+               select split_part(q.quarantine_key, '|', 1), split_part(q.quarantine_key, '|', 2),
+                      split_part(q.quarantine_key, '|', 3)
+               from raw.quarantine q where q.source = ? and ends_with(q.quarantine_key, '|instance')
            )
            select study, series, count(distinct sop) from seen where study in (select unnest(?)) group by all""",
-        [studies, source, location + "/studies/", studies],
+        [studies, source, studies],
     ).fetchall()
     known: dict[str, tuple[int, dict[str, int]]] = {}
     for study, series, count in rows:

@@ -37,7 +37,9 @@ def good(raw: RawWarehouse) -> None:
 
 
 def harvest_run(con, harvest_id: str, source: str, finished: str, seen=1, parsed=1, unchanged=0) -> None:
-    con.execute("insert into raw.harvest_runs values (?, ?, 'dicom_files', ?, ?, ?, ?, ?, 0, ?)",
+    con.execute("""insert into raw.harvest_runs (harvest_id, source, kind, started_at, finished_at, files_seen,
+                   files_parsed, files_unchanged, quarantined, records_added)
+                   values (?, ?, 'dicom_files', ?, ?, ?, ?, ?, 0, ?)""",
                 [harvest_id, source, finished, finished, seen, parsed, unchanged, parsed])  # fmt: skip
 
 

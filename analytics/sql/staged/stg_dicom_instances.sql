@@ -5,6 +5,8 @@
 -- size_bytes is the real size when any copy of the instance knows it, else the estimate (size_estimated);
 -- received_at, when the archive gave none, is the audit logs' first successful receipt of the study by a platform AE
 -- title, else the first harvest that saw the instance (received_at_from: archive | audit_receipt | first_harvest).
+-- value_flags: values truncated to their VR's length, dates set aside (docs/harvest.md); file_key: the file it came
+-- from (its path stays in raw.harvest_files: paths may name patients).
 -- deleted_at: when the archive reported this instance deleted (API sources; whole-study deletions come from audit).
 -- study_time_of_day: StudyTime (DICOM TM: HH, HHMM, HHMMSS or HHMMSS.FFFFFF; the old HH:MM:SS form accepted) as a
 -- time, null when missing or invalid (a leap second 60 reads as 59).
@@ -51,7 +53,7 @@ instances as (
 ),
 
 deletions as (
-    select source, path, min(deleted_at) as deleted_at from raw.dicom_deletions group by all
+    select source, file_key, min(deleted_at) as deleted_at from raw.dicom_deletions group by all
 ),
 
 study_clock as (
@@ -91,7 +93,7 @@ attributed as (
         by_alias.establishment_id as establishment_by_institution_name,
         d.deleted_at
     from study_times as i
-    left join deletions as d on d.source = i.source and d.path = i.path
+    left join deletions as d on d.source = i.source and d.file_key = i.file_key
     left join ref.establishment_ae_titles as by_ae on by_ae.ae_title_key = i.source_ae_key
     left join ref.establishment_aliases as by_alias on by_alias.institution_key = i.institution_key
 )
@@ -117,6 +119,7 @@ select
     received_at_from,
     timezone('Europe/Paris', received_at)::date as received_date,
     patient_key,
+    value_flags,
     coalesce(establishment_by_ae_title, establishment_by_institution_name, 'UNATTRIBUTED') as establishment_id,
     case
         when establishment_by_ae_title is not null then 'ae_title'
@@ -125,7 +128,7 @@ select
     end as attributed_by,
     copies_harvested,
     source,
-    path,
+    file_key,
     deleted_at,
     timezone('Europe/Paris', deleted_at)::date as deleted_date
 from attributed
