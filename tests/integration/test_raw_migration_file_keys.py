@@ -10,14 +10,13 @@ import subprocess
 import duckdb
 import pytest
 
-from analytics import operations, warehouse
+from analytics import operations, warehouse, warehouse_schema
 from analytics.file_keys import file_key
 from tests.conftest import REPO
 from tests.tiny_corpus import make_tiny_corpus
 
 MIGRATIONS = warehouse.SQL_DIR / "raw" / "migrations"
 MIGRATION = MIGRATIONS / "0003_file_keys.sql"
-BEFORE = MIGRATIONS / "0002_pacs_estimated_flags.sql"  # the one before it, applied first as an upgrade does
 V0_1_0 = "d166035"
 
 
@@ -45,7 +44,6 @@ def test_a_v0_1_0_warehouse_migrates_to_file_keys_and_harvests_on(tmp_path):
     dicom, audit = settings.source("archive-files").path, settings.source("audit").path
     db = duckdb.connect(str(tmp_path / "old.duckdb"))
     db.execute(v0_1_0_schema())
-    db.execute(BEFORE.read_text(encoding="utf-8"))
     rows = [("archive-files", str(dicom / "DUPONT^JEAN_IPP123" / "IM1")), ("archive-files", str(dicom / "x")),
             ("audit", str(audit / "bad.log.gz"))]  # fmt: skip
     for source, path in rows:
@@ -64,10 +62,13 @@ def test_a_v0_1_0_warehouse_migrates_to_file_keys_and_harvests_on(tmp_path):
         db.execute("insert into raw.harvest_runs values (?, 'archive-files', 'dicom_files', now(), now(), 1, 0, 0, 1, 0)",
                    [harvest_id])  # fmt: skip
 
-    db.execute(MIGRATION.read_text(encoding="utf-8"))
+    db.execute("begin transaction")  # as `sansfilm upgrade` applies them: every pending file, one transaction
+    applied = warehouse_schema.migrate(db, warehouse_schema.version(db, "old.duckdb"))
+    db.execute("commit")
+    assert MIGRATION in [m.path for m in applied]
 
     fresh = duckdb.connect()
-    fresh.execute((warehouse.SQL_DIR / "raw" / "schema.sql").read_text(encoding="utf-8"))
+    warehouse_schema.ensure(fresh, "fresh")
     assert shape(db) == shape(fresh)
     (salt,) = db.execute("select salt from raw.file_key_salt").fetchone()
     keys = {path: file_key(salt, source, path) for source, path in rows}

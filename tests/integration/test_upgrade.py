@@ -66,6 +66,9 @@ def test_upgrade_keeps_every_record(v010):
     assert all(str(p) in done.stdout for p in copies)
     raw_columns = {table: columns for table, (columns, _) in raw_before.items()}
     assert raw_rows(next(p for p in copies if "duckdb" in p.name), raw_columns) == raw_before  # the copy is whole
+    # raw migration 0003 turns the path of every table but harvest_files into its file key: compared apart
+    kept = {table: [c for c in columns if c != "path" or table == "harvest_files"] for table, columns in raw_columns.items()}
+    raw_before = raw_rows(next(p for p in copies if "duckdb" in p.name), kept)
     again = sansfilm(v010, "upgrade")
     assert again.exit_code == 0 and again.stdout.count("up to date") == 2, again.output
 
@@ -73,7 +76,8 @@ def test_upgrade_keeps_every_record(v010):
     ledger_after = ledger_rows(url)
     assert {t: rows for t, rows in ledger_after.items() if t in ledger_before} == ledger_before
     assert {"quality_run", "quality_result"} <= set(ledger_after)  # made now where v0.1.0 never ran `check`
-    assert raw_rows(warehouse_file, raw_columns) == raw_before
+    assert raw_rows(warehouse_file, kept) == raw_before
+    _paths_became_file_keys(next(p for p in copies if "duckdb" in p.name), warehouse_file)
     with Ledger(url) as ledger:
         assert [str(m) for m in ledger.issued_months()] == list(CORPUS["issued"])
         issued = [i for m in ledger.issued_months() for i in ledger.invoices_for_month(m)]
@@ -105,3 +109,23 @@ def test_upgrade_keeps_every_record(v010):
         assert con.execute("select max(version) from raw.schema_version").fetchall()[0][0] >= 1
     finally:
         con.close()
+
+
+def _paths_became_file_keys(before: Path, after: Path) -> None:
+    """Each record's path is now the key of that path (analytics.file_keys), with the warehouse's own salt."""
+    from analytics.file_keys import file_key
+
+    tables = ("dicom_instances", "audit_events")
+    old, new = duckdb.connect(str(before), read_only=True), duckdb.connect(str(after), read_only=True)
+    try:
+        (salt,) = new.execute("select salt from raw.file_key_salt").fetchone()
+        for table in tables:
+            paths = old.execute(f"select record_key, source, path from raw.{table} order by 1").fetchall()
+            keys = new.execute(f"select record_key, file_key from raw.{table} order by 1").fetchall()
+            assert keys == [(record, file_key(salt, source, path)) for record, source, path in paths] and keys
+        states = new.execute("select source, path, file_key from raw.harvest_files").fetchall()
+        assert all(key == file_key(salt, source, path) for source, path, key in states) and states
+    finally:
+        old.close()
+        new.close()
+

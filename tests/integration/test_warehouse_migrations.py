@@ -89,4 +89,5 @@ def test_a_failed_migration_leaves_the_warehouse_as_it_was(tmp_path, monkeypatch
     assert len(copies) == 1 and raw_rows(copies[0]) == before
     monkeypatch.undo()
     assert upgrade_warehouse(old).after == f"{warehouse_schema.latest():04d}"
-    assert raw_rows(old, {t: c for t, (c, _) in before.items()}) == before
+    kept = {t: [x for x in c if x != "path" or t == "harvest_files"] for t, (c, _) in before.items()}  # 0003: keys
+    assert raw_rows(old, kept) == raw_rows(copies[0], kept)

@@ -10,9 +10,35 @@ insert into raw.file_key_salt
 select replace(gen_random_uuid()::varchar || gen_random_uuid()::varchar, '-', '')
 where not exists (select 1 from raw.file_key_salt);
 
-alter table raw.harvest_files add column file_key varchar;
-update raw.harvest_files set file_key = left(sha256((select salt from raw.file_key_salt) || '|' || source || '|' || path), 32);
-alter table raw.harvest_files alter column file_key set not null;
+-- rebuilt rather than altered: DuckDB cannot add NOT NULL to a column updated in the same transaction
+create table raw.harvest_files_keyed (
+    source                  varchar not null,
+    path                    varchar not null,  -- the only place a path is kept
+    size_bytes              bigint not null,
+    mtime_ns                bigint not null,
+    device                  bigint,
+    inode                   bigint,
+    head_sha256             varchar,
+    head_length             integer,
+    read_offset             bigint,
+    read_line               bigint,
+    status                  varchar not null,
+    reason                  varchar,
+    harvested_at            timestamptz not null,
+    harvest_id              varchar not null,
+    file_key                varchar not null,
+    primary key (source, path)
+);
+insert into raw.harvest_files_keyed
+select source, path, size_bytes, mtime_ns, device, inode, head_sha256, head_length, read_offset, read_line, status,
+       -- v0.1.0 named the file in gzip reasons ("<path>: gzip file is ...")
+       case when reason like '%: gzip file is %' then regexp_replace(reason, '^.*: (gzip file is .*)$', '\1')
+            else reason end,
+       harvested_at, harvest_id,
+       left(sha256((select salt from raw.file_key_salt) || '|' || source || '|' || path), 32)
+from raw.harvest_files;
+drop table raw.harvest_files;
+alter table raw.harvest_files_keyed rename to harvest_files;
 
 alter table raw.dicom_instances rename column path to file_key;
 update raw.dicom_instances set file_key = left(sha256((select salt from raw.file_key_salt) || '|' || source || '|' || file_key), 32);
@@ -32,7 +58,6 @@ where finished_at is not null;
 alter table raw.quarantine rename column path to file_key;
 update raw.quarantine set file_key = left(sha256((select salt from raw.file_key_salt) || '|' || source || '|' || file_key), 32);
 update raw.quarantine set reason = regexp_replace(reason, '^.*: (gzip file is .*)$', '\1') where reason like '%: gzip file is %';
-update raw.harvest_files set reason = regexp_replace(reason, '^.*: (gzip file is .*)$', '\1') where reason like '%: gzip file is %';
 -- one row per quarantined file (the first), keyed as analytics.harvest keys new entries
 delete from raw.quarantine as q
 where q.line is null and exists (
