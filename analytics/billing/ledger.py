@@ -20,10 +20,12 @@ Why it is built this way:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -35,7 +37,8 @@ from sqlalchemy import (
 )  # fmt: skip
 from sqlalchemy.engine import make_url
 
-from analytics.billing.model import IndexPoint, Invoice, InvoiceLine, Month, PriceRevision
+from analytics.billing.chain import GENESIS, ChainedRow, ChainWriter, Verification, verify_chain, verify_numbering
+from analytics.billing.model import IndexPoint, Invoice, InvoiceLine, Month, Party, PriceRevision
 from analytics.errors import SansfilmError
 
 NUMBER_PREFIX = "RSF-"
@@ -55,6 +58,41 @@ class LedgerUnreachable(LedgerError):
 
 class InvoiceNotFound(LedgerError):
     """No issued invoice carries this number."""
+
+
+class IssueRefused(LedgerError):
+    """The issuing rules refuse this month or this issue date now (the message says what to do instead)."""
+
+
+Render = Callable[[Invoice], Mapping[str, bytes]]  # an issued invoice -> its documents by kind (pdf, xml, csv)
+
+
+def document_name(number: str, kind: str) -> str:
+    """The file of an invoice's document: the number (anything but letters, digits, '.', '_', '-' as '_'), the kind."""
+    return f"{re.sub(r'[^A-Za-z0-9._-]', '_', number)}.{kind}"
+
+
+def parse_issue_date(text: str) -> date:
+    """An ISO date (YYYY-MM-DD) that exists; anything else is refused in one line."""
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+            return date.fromisoformat(text.strip())
+        problem = "it is not written YYYY-MM-DD"
+    except ValueError as exc:
+        problem = str(exc)
+    raise IssueRefused(f"issue date '{text}' is not a valid date ({problem}): give an ISO date such as 2012-04-02")
+
+
+def check_issue_date(month: Month, issue_date: date, today: date) -> None:
+    """A month is issued once it is over, on a day from the 1st of the next month up to today (Paris)."""
+    opens = month.next().first_day
+    if today < opens:
+        raise IssueRefused(f"{month} is not over yet (Europe/Paris, today is {today}): it can be issued from {opens}")
+    if issue_date < opens:
+        raise IssueRefused(f"issue date {issue_date} is before the end of {month}: issue it on or after {opens}")
+    if issue_date > today:
+        raise IssueRefused(f"issue date {issue_date} is after today ({today}, Europe/Paris): invoices are not dated "
+                           "in the future")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -96,7 +134,15 @@ invoice_sequence = Table(
     "invoice_sequence", metadata,
     Column("name", String(32), primary_key=True),
     Column("last_value", Integer, nullable=False),  # the last number given; the next invoice takes last_value + 1
+    Column("chain_length", Integer, nullable=False, server_default="0"),  # rows in the hash chain (billing.chain)
+    Column("chain_head", String(64), nullable=False, server_default=GENESIS),  # row_hash of the chain's last row
 )  # fmt: skip
+
+
+def _chain_columns() -> list[Column[Any]]:
+    """Every recorded row's place in the hash chain (analytics.billing.chain)."""
+    return [Column("chain_seq", Integer, unique=True), Column("prev_hash", String(64)), Column("row_hash", String(64))]
+
 
 issued_month = Table(
     "issued_month", metadata,
@@ -105,6 +151,7 @@ issued_month = Table(
     Column("issue_date", Date, nullable=False),
     Column("invoice_count", Integer, nullable=False),
     Column("recorded_at", String(32), nullable=False),  # UTC, ISO 8601
+    *_chain_columns(),
 )  # fmt: skip
 
 invoice = Table(
@@ -125,6 +172,7 @@ invoice = Table(
     Column("issue_date", Date, nullable=False),
     Column("inputs_sha256", String(64), nullable=False),
     UniqueConstraint("month", "establishment_id"),
+    *_chain_columns(),
 )  # fmt: skip
 
 invoice_line = Table(
@@ -138,6 +186,7 @@ invoice_line = Table(
     Column("unit_price", ExactDecimal, nullable=False),
     Column("amount", ExactDecimal, nullable=False),
     Column("reference", ForeignKey(invoice.c.number)),  # regularisation: the invoice being corrected
+    *_chain_columns(),
 )  # fmt: skip
 
 invoice_usage = Table(
@@ -146,6 +195,7 @@ invoice_usage = Table(
     Column("metric", String(64), primary_key=True),
     Column("position", Integer, nullable=False),
     Column("quantity", ExactDecimal, nullable=False),
+    *_chain_columns(),
 )  # fmt: skip
 
 invoice_revision = Table(
@@ -162,16 +212,58 @@ invoice_revision = Table(
     Column("base_period", String(7), nullable=False),
     Column("base_value", ExactDecimal, nullable=False),
     Column("base_published_on", Date, nullable=False),
+    *_chain_columns(),
 )  # fmt: skip
 
+invoice_party = Table(
+    "invoice_party", metadata,  # seller and buyer as the documents show them, frozen when the invoice is numbered
+    Column("invoice_number", ForeignKey(invoice.c.number), primary_key=True),
+    Column("role", String(8), primary_key=True),  # seller | buyer
+    Column("name", Text, nullable=False),
+    Column("siret", String(14), nullable=False),
+    Column("finess", String(9)),
+    Column("vat_id", String(32)),
+    Column("address", Text, nullable=False),  # the street lines as a JSON list
+    Column("postcode", String(16), nullable=False),
+    Column("city", Text, nullable=False),
+    Column("country", String(2), nullable=False),
+    *_chain_columns(),
+)  # fmt: skip
+
+invoice_document = Table(
+    "invoice_document", metadata,  # the files rendered from the rows above, and their SHA-256
+    Column("invoice_number", ForeignKey(invoice.c.number), primary_key=True),
+    Column("kind", String(8), primary_key=True),  # pdf | xml | csv
+    Column("file_name", String(64), nullable=False),  # under <out_dir>/<month>/
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    *_chain_columns(),
+)  # fmt: skip
+
+# The chained tables in the order an issue records a month's rows (see _record_invoice); a later table (credit
+# notes, payments) is added here and chained the same way.
+CHAINED = (issued_month, invoice, invoice_line, invoice_usage, invoice_revision, invoice_party, invoice_document)
+
 # What the database itself refuses, on top of an API without update or delete: (trigger, table, operation, unless).
-_STEP_BACK = "NEW.last_value < OLD.last_value OR NEW.name <> OLD.name"
 _GUARDS = [
-    (f"{table}_no_{op.lower()}", table, op, None)
-    for table in ("issued_month", "invoice", "invoice_line", "invoice_usage", "invoice_revision")
-    for op in ("UPDATE", "DELETE")
-] + [("invoice_sequence_no_step_back", "invoice_sequence", "UPDATE", _STEP_BACK),
-     ("invoice_sequence_no_delete", "invoice_sequence", "DELETE", None)]  # fmt: skip
+    (f"{table.name}_no_{op.lower()}", table.name, op, None) for table in CHAINED for op in ("UPDATE", "DELETE")
+] + [("invoice_sequence_no_delete", "invoice_sequence", "DELETE", None)]  # fmt: skip
+# The counter moves only by issuing: to the last invoice's sequence value, with the chain never shorter. PostgreSQL
+# allows no subquery in a trigger's WHEN, so there the test is in the function.
+_MOVED = ("NEW.name <> OLD.name OR NEW.chain_length < OLD.chain_length "
+          "OR NEW.last_value <> (SELECT COALESCE(MAX(seq), 0) FROM invoice)")  # fmt: skip
+_SEQUENCE_REFUSED = "sansfilm ledger: UPDATE on invoice_sequence refused: issued invoices are immutable and the sequence moves only by issuing"
+_SQLITE_SEQUENCE_GUARD = (f"CREATE TRIGGER IF NOT EXISTS invoice_sequence_moves_by_issuing BEFORE UPDATE ON "
+                          f"invoice_sequence WHEN {_MOVED} BEGIN SELECT RAISE(ABORT, '{_SEQUENCE_REFUSED}'); END")  # fmt: skip
+_PG_SEQUENCE_FUNCTION = f"""CREATE OR REPLACE FUNCTION sansfilm_ledger_sequence_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF {_MOVED} THEN
+    RAISE EXCEPTION '{_SEQUENCE_REFUSED}' USING ERRCODE = 'restrict_violation';
+  END IF;
+  RETURN NEW;
+END $$"""
+_PG_SEQUENCE_GUARD = ("CREATE TRIGGER invoice_sequence_moves_by_issuing BEFORE UPDATE ON invoice_sequence "
+                      "FOR EACH ROW EXECUTE FUNCTION sansfilm_ledger_sequence_guard()")  # fmt: skip
 _REFUSED = "sansfilm ledger: {op} on {table} refused: issued invoices are immutable"
 _PG_FUNCTION = """CREATE OR REPLACE FUNCTION sansfilm_ledger_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -187,7 +279,7 @@ def _guard_statements(postgres: bool, present: set[str]) -> list[str]:
             f"CREATE TRIGGER IF NOT EXISTS {name} BEFORE {op} ON {table} {f'WHEN {unless} ' if unless else ''}"
             f"BEGIN SELECT RAISE(ABORT, '{_REFUSED.format(op=op, table=table)}'); END"
             for name, table, op, unless in _GUARDS
-        ]
+        ] + [_SQLITE_SEQUENCE_GUARD]
     run = "EXECUTE FUNCTION sansfilm_ledger_immutable()"
     wanted = {
         name: f"BEFORE {op} ON {table} FOR EACH ROW {f'WHEN ({unless}) ' if unless else ''}{run}"
@@ -196,6 +288,8 @@ def _guard_statements(postgres: bool, present: set[str]) -> list[str]:
     for table in {table for _, table, _, _ in _GUARDS}:
         wanted[f"{table}_no_truncate"] = f"BEFORE TRUNCATE ON {table} FOR EACH STATEMENT {run}"
     missing = [f"CREATE TRIGGER {name} {body}" for name, body in wanted.items() if name not in present]
+    if "invoice_sequence_moves_by_issuing" not in present:
+        missing += [_PG_SEQUENCE_FUNCTION, _PG_SEQUENCE_GUARD]
     return [_PG_FUNCTION, *missing] if missing else []
 
 
@@ -223,75 +317,145 @@ class Ledger:
     # --- issuing -------------------------------------------------------------------------------------------------
 
     def issue_month(
-        self, month: Month, invoices: Sequence[Invoice], *, inputs_sha256: str, issue_date: date
-    ) -> IssueResult:
-        """Number and record the month's invoices in one transaction, or change nothing if the month is issued."""
+        self, month: Month, invoices: Sequence[Invoice], *, inputs_sha256: str, issue_date: date, first_month: Month,
+        today: date, basis: Sequence[Month] | None = None, render: Render | None = None,
+    ) -> IssueResult:  # fmt: skip
+        """Number and record the month's invoices in one transaction, or change nothing if the month is issued.
+
+        Decided under the ledger's lock, so two issuers cannot both pass: the month must be the first month not
+        issued from `first_month` (the agreement's first), over by `today` (Paris, the caller's clock), with a valid
+        issue date (check_issue_date, and not before the last issue). `basis`: the issued months the drafts were
+        computed from (their regularisations); if another issue recorded a month since, nothing is issued. `render`
+        gives each numbered invoice's documents, whose SHA-256 are recorded with it."""
         _validate(month, invoices, inputs_sha256)
         with self._transaction(write=True, doing=f"issue {month}") as conn:
-            last = conn.execute(
-                select(invoice_sequence.c.last_value).where(invoice_sequence.c.name == SEQUENCE_NAME).with_for_update()
-            ).scalar_one()  # on PostgreSQL this lock serialises every issuer; SQLite did it at BEGIN IMMEDIATE
+            counter = conn.execute(
+                select(invoice_sequence).where(invoice_sequence.c.name == SEQUENCE_NAME).with_for_update()
+            ).one()  # on PostgreSQL this lock serialises every issuer; SQLite did it at BEGIN IMMEDIATE
             done = conn.execute(select(issued_month).where(issued_month.c.month == str(month))).first()
             if done is not None:
                 issued = select(invoice.c.number).where(invoice.c.month == str(month)).order_by(invoice.c.seq)
                 return IssueResult(month, True, tuple(conn.execute(issued).scalars()), done.inputs_sha256)
+            self._check_order(conn, month, first_month, basis)
+            check_issue_date(month, issue_date, today)
             self._check_chronology(conn, issue_date)
+            self._check_counter(conn, counter.last_value)
             self._check_references(conn, invoices)
-            conn.execute(
-                issued_month.insert().values(
-                    month=str(month), inputs_sha256=inputs_sha256, issue_date=issue_date,
-                    invoice_count=len(invoices), recorded_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                )
-            )  # fmt: skip
+            chain = ChainWriter(counter.chain_length, counter.chain_head)
+            self._insert(conn, chain, issued_month, [{
+                "month": str(month), "inputs_sha256": inputs_sha256, "issue_date": issue_date,
+                "invoice_count": len(invoices), "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }])  # fmt: skip
+            last = counter.last_value
             for seq, draft in enumerate(invoices, start=last + 1):
-                self._insert_invoice(conn, draft, seq, issue_date, inputs_sha256)
-            if invoices:
-                moved = conn.execute(
-                    update(invoice_sequence)
-                    .where(invoice_sequence.c.name == SEQUENCE_NAME, invoice_sequence.c.last_value == last)
-                    .values(last_value=last + len(invoices))
-                ).rowcount
-                if moved != 1:
-                    raise LedgerError(f"the invoice sequence of {self.url} moved while issuing {month}; nothing issued")
+                self._record_invoice(conn, chain, draft, seq, issue_date, inputs_sha256, render)
+            moved = conn.execute(
+                update(invoice_sequence)
+                .where(invoice_sequence.c.name == SEQUENCE_NAME, invoice_sequence.c.last_value == last,
+                       invoice_sequence.c.chain_length == counter.chain_length)
+                .values(last_value=last + len(invoices), chain_length=chain.length, chain_head=chain.head)
+            ).rowcount  # fmt: skip
+            if moved != 1:
+                raise LedgerError(f"the invoice sequence of {self.url} moved while issuing {month}; nothing issued")
         numbers = tuple(invoice_number(seq) for seq in range(last + 1, last + 1 + len(invoices)))
         return IssueResult(month, False, numbers, inputs_sha256)
 
-    def _insert_invoice(self, conn: Connection, draft: Invoice, seq: int, issue_date: date, inputs_sha256: str) -> None:
+    def _record_invoice(self, conn: Connection, chain: ChainWriter, draft: Invoice, seq: int, issue_date: date,
+                        inputs_sha256: str, render: Render | None) -> None:  # fmt: skip
+        """The invoice's rows, chained in this order: invoice, lines, usage, revision, parties, documents."""
         number = invoice_number(seq)
-        conn.execute(
-            invoice.insert().values(
-                number=number, seq=seq, month=str(draft.month), establishment_id=draft.establishment_id,
-                offer=draft.offer, active_days=draft.active_days, days_in_month=draft.days_in_month,
-                contract_id=draft.contract_id, currency=draft.currency, vat_rate=draft.vat_rate, net=draft.net,
-                vat=draft.vat, gross=draft.gross, issue_date=issue_date, inputs_sha256=inputs_sha256,
-            )
-        )  # fmt: skip
+        self._insert(conn, chain, invoice, [dict(
+            number=number, seq=seq, month=str(draft.month), establishment_id=draft.establishment_id,
+            offer=draft.offer, active_days=draft.active_days, days_in_month=draft.days_in_month,
+            contract_id=draft.contract_id, currency=draft.currency, vat_rate=draft.vat_rate, net=draft.net,
+            vat=draft.vat, gross=draft.gross, issue_date=issue_date, inputs_sha256=inputs_sha256,
+        )])  # fmt: skip
         fields = ("code", "description", "metric", "quantity", "unit_price", "amount", "reference")
-        lines = [{"invoice_number": number, "position": position} | {f: getattr(line, f) for f in fields}
-                 for position, line in enumerate(draft.lines, start=1)]  # fmt: skip
-        usage = [{"invoice_number": number, "metric": metric, "position": position, "quantity": quantity}
-                 for position, (metric, quantity) in enumerate(draft.usage.items(), start=1)]  # fmt: skip
-        for table, rows in ((invoice_line, lines), (invoice_usage, usage)):
-            if rows:
-                conn.execute(table.insert(), rows)
+        self._insert(conn, chain, invoice_line, [{"invoice_number": number, "position": position} |
+                                                 {f: getattr(line, f) for f in fields}
+                                                 for position, line in enumerate(draft.lines, start=1)])  # fmt: skip
+        self._insert(conn, chain, invoice_usage, [
+            {"invoice_number": number, "metric": metric, "position": position, "quantity": quantity}
+            for position, (metric, quantity) in enumerate(draft.usage.items(), start=1)
+        ])  # fmt: skip
         if (revision := draft.revision) is not None:
             if revision.pending or revision.current is None or revision.base is None:
                 raise LedgerError(f"invoice of {draft.establishment_id} for {draft.month}: revision pending "
                                   f"({revision.pending}); nothing issued")  # fmt: skip
-            conn.execute(invoice_revision.insert().values(
+            self._insert(conn, chain, invoice_revision, [dict(
                 invoice_number=number, index_name=revision.index, a=revision.a, b=revision.b,
                 coefficient=revision.coefficient, anniversary=revision.anniversary,
                 current_period=str(revision.current.period), current_value=revision.current.value,
                 current_published_on=revision.current.published_on, base_period=str(revision.base.period),
                 base_value=revision.base.value, base_published_on=revision.base.published_on,
-            ))  # fmt: skip
+            )])  # fmt: skip
+        parties = [(role, party) for role, party in (("seller", draft.seller), ("buyer", draft.buyer)) if party]
+        self._insert(conn, chain, invoice_party, [_party_row(number, role, party) for role, party in parties])
+        if render is not None:
+            documents = render(replace(draft, number=number, issue_date=issue_date))
+            self._insert(conn, chain, invoice_document, [
+                {"invoice_number": number, "kind": kind, "file_name": document_name(number, kind),
+                 "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+                for kind, data in sorted(documents.items())
+            ])  # fmt: skip
+
+    def _insert(self, conn: Connection, chain: ChainWriter, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Insert rows in order, each linked to the chain (decimals made Decimals first: the hash is of what is read
+        back)."""
+        exact = {c.name for c in table.columns if isinstance(c.type, ExactDecimal)}
+        linked = [chain.link(table.name, {k: (_exact(v, k) if k in exact and v is not None else v)
+                                          for k, v in row.items()}) for row in rows]  # fmt: skip
+        if linked:
+            conn.execute(table.insert(), linked)
+
+    def check_next(self, month: Month, first_month: Month) -> None:
+        """Refuse now (IssueRefused) a month that is not the next one to issue; issue_month decides it again under
+        the lock."""
+        if self.issued(month):
+            return
+        with self._transaction(write=False, doing=f"check that {month} is next") as conn:
+            self._check_order(conn, month, first_month, None)
+
+    def issued(self, month: Month) -> bool:
+        with self._transaction(write=False, doing=f"look for {month}") as conn:
+            return conn.execute(select(issued_month.c.month).where(issued_month.c.month == str(month))).first() is not None
+
+    def _check_order(self, conn: Connection, month: Month, first_month: Month, basis: Sequence[Month] | None) -> None:
+        """The month must be the first of the agreement not issued yet; the drafts computed on the ledger as it is."""
+        issued = set(conn.execute(select(issued_month.c.month)).scalars())
+        if month < first_month:
+            raise IssueRefused(f"{month} is before the first month of the agreement ({first_month}): it cannot be "
+                               "issued under it")  # fmt: skip
+        expected = first_month
+        while str(expected) in issued:
+            expected = expected.next()
+        if expected != month:
+            raise IssueRefused(f"{month} cannot be issued before {expected}: months are issued in order from the "
+                               f"agreement's first month ({first_month}); issue {expected} first")  # fmt: skip
+        if basis is not None and (changed := sorted(issued - {str(m) for m in basis})):
+            raise IssueRefused(f"{', '.join(changed)} was issued while {month} was being drafted; nothing was issued: "
+                               f"issue {month} again")  # fmt: skip
 
     def _check_chronology(self, conn: Connection, issue_date: date) -> None:
         query = select(invoice.c.number, invoice.c.issue_date).order_by(invoice.c.seq.desc()).limit(1)
         if (latest := conn.execute(query).first()) is not None and issue_date < latest.issue_date:
-            raise LedgerError(
+            raise IssueRefused(
                 f"issue date {issue_date} is before that of the last issued invoice {latest.number} "
                 f"({latest.issue_date}): numbers must follow issue dates; issue on or after {latest.issue_date}"
+            )
+        last_issue = conn.execute(select(func.max(issued_month.c.issue_date))).scalar()
+        if last_issue is not None and issue_date < last_issue:
+            raise IssueRefused(f"issue date {issue_date} is before the last issue in the ledger ({last_issue}): issue "
+                               f"on or after {last_issue}")  # fmt: skip
+
+    def _check_counter(self, conn: Connection, last_value: int) -> None:
+        """A counter that is not on the last invoice would leave a gap (or number twice): refuse, never skip."""
+        top = conn.execute(select(func.coalesce(func.max(invoice.c.seq), 0))).scalar_one()
+        if top != last_value:
+            raise LedgerError(
+                f"the invoice sequence of {self.url} is at {last_value} but the last invoice is "
+                f"{invoice_number(top) if top else 'none'}: the numbering would have a gap; nothing was issued. Run "
+                "`sansfilm ledger verify` and restore the ledger from a backup"
             )
 
     def _check_references(self, conn: Connection, invoices: Sequence[Invoice]) -> None:
@@ -323,6 +487,31 @@ class Ledger:
             months = conn.execute(select(issued_month.c.month).order_by(issued_month.c.month)).scalars()
             return [Month.parse(m) for m in months]
 
+    def documents(self, month: Month) -> dict[str, dict[str, tuple[str, str]]]:
+        """Invoice number -> kind -> (file name, SHA-256) of the documents recorded for the month's invoices."""
+        where = invoice.c.month == str(month)
+        found: dict[str, dict[str, tuple[str, str]]] = {}
+        with self._transaction(write=False, doing=f"read the documents of {month}") as conn:
+            for row in _children(conn, invoice_document, where):
+                found.setdefault(row.invoice_number, {})[row.kind] = (row.file_name, row.sha256)
+        return found
+
+    def verify(self) -> Verification:
+        """Recompute the hash chain and the numbering (analytics.billing.chain); every problem, the first first."""
+        with self._transaction(write=False, doing="verify the ledger") as conn:
+            counter = conn.execute(select(invoice_sequence).where(invoice_sequence.c.name == SEQUENCE_NAME)).first()
+            rows = [
+                ChainedRow(table.name, " ".join(str(row[c.name]) for c in table.primary_key.columns),
+                           row["chain_seq"], row["prev_hash"], row["row_hash"], row)
+                for table in CHAINED for row in conn.execute(select(table)).mappings()
+            ]  # fmt: skip
+            seqs = [(r.seq, r.number) for r in conn.execute(select(invoice.c.seq, invoice.c.number))]
+        if counter is None:
+            return Verification(len(rows), len(seqs), GENESIS, ["the invoice sequence row is missing (deleted)"])
+        problems = verify_chain(rows, counter.chain_length, counter.chain_head)
+        problems += verify_numbering(seqs, counter.last_value, invoice_number)
+        return Verification(len(rows), len(seqs), counter.chain_head, problems)
+
     def last_issued_month(self) -> Month | None:
         with self._transaction(write=False, doing="find the last issued month") as conn:
             last = conn.execute(select(func.max(issued_month.c.month))).scalar()
@@ -340,6 +529,7 @@ class Ledger:
         for row in _children(conn, invoice_usage, where):
             usage[row.invoice_number][row.metric] = row.quantity
         revisions = {row.invoice_number: _revision(row) for row in _children(conn, invoice_revision, where)}
+        parties = {(row.invoice_number, row.role): _party(row) for row in _children(conn, invoice_party, where)}
         result = []
         for h in heads:
             issued = Invoice(
@@ -347,6 +537,7 @@ class Ledger:
                 active_days=h.active_days, days_in_month=h.days_in_month, lines=tuple(lines[h.number]),
                 vat_rate=h.vat_rate, currency=h.currency, contract_id=h.contract_id, number=h.number,
                 issue_date=h.issue_date, usage=usage[h.number], revision=revisions.get(h.number),
+                seller=parties.get((h.number, "seller")), buyer=parties.get((h.number, "buyer")),
             )  # fmt: skip
             if (issued.net, issued.vat, issued.gross) != (h.net, h.vat, h.gross):
                 raise LedgerError(
@@ -397,6 +588,17 @@ def _children(conn: Connection, table: Table, where: Any) -> Any:
     on = table.c.invoice_number == invoice.c.number
     order = [invoice.c.seq, table.c.position] if "position" in table.c else [invoice.c.seq]
     return conn.execute(select(table).join(invoice, on).where(where).order_by(*order))
+
+
+def _party_row(number: str, role: str, party: Party) -> dict[str, Any]:
+    return {"invoice_number": number, "role": role, "name": party.name, "siret": party.siret, "finess": party.finess,
+            "vat_id": party.vat_id, "address": json.dumps(list(party.address), ensure_ascii=False),
+            "postcode": party.postcode, "city": party.city, "country": party.country}  # fmt: skip
+
+
+def _party(row: Any) -> Party:
+    return Party(row.name, row.siret, row.finess, row.vat_id, tuple(json.loads(row.address)), row.postcode, row.city,
+                 row.country)  # fmt: skip
 
 
 def _revision(row: Any) -> PriceRevision:

@@ -89,9 +89,34 @@ def invoices_match_usage(ctx: RunContext, rule: Rule) -> Measure:
     return Measure([observed], observed, 0, details)
 
 
+def ledger_chain_verified(ctx: RunContext, rule: Rule) -> Measure:
+    """`sansfilm ledger verify`: the hash chain and the numbering of the ledger; each problem, the first broken row
+    first."""
+    from analytics.billing.ledger import Ledger, ledger_missing
+
+    url = ctx.extra["settings"].ledger.url
+    if ledger_missing(url):
+        return Measure([0], 0, 0, base_details(rule, note="no ledger yet"))
+    with Ledger(url) as ledger:
+        result = ledger.verify()
+    details = base_details(rule, rows=result.rows, invoices=result.invoices, examples=result.problems[:EXAMPLES])
+    return Measure([len(result.problems)], len(result.problems), 0, details)
+
+
+def invoice_documents_intact(ctx: RunContext, rule: Rule) -> Measure:
+    """Every issued document on disk, with the SHA-256 the ledger recorded for it (missing after a crash, altered)."""
+    from analytics.billing.service import document_problems
+
+    checked, problems = document_problems(ctx.extra["settings"])
+    details = base_details(rule, documents=checked, examples=problems[:EXAMPLES])
+    return Measure([len(problems)], len(problems), 0, details)
+
+
 RECONCILIATIONS = {
     "harvest_files_accounted": harvest_files_accounted,
     "receipts_match_studies": receipts_match_studies,
     "usage_daily_matches_monthly": usage_daily_matches_monthly,
     "invoices_match_usage": invoices_match_usage,
+    "ledger_chain_verified": ledger_chain_verified,
+    "invoice_documents_intact": invoice_documents_intact,
 }
