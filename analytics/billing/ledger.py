@@ -240,7 +240,7 @@ invoice_document = Table(
     *_chain_columns(),
 )  # fmt: skip
 
-# The chained tables in the order an issue records a month's rows (see _record_invoice); a later table (credit
+# The chained tables in the order an issue records a month's rows (see _insert_invoice); a later table (credit
 # notes, payments) is added here and chained the same way.
 CHAINED = (issued_month, invoice, invoice_line, invoice_usage, invoice_revision, invoice_party, invoice_document)
 
@@ -348,7 +348,7 @@ class Ledger:
             }])  # fmt: skip
             last = counter.last_value
             for seq, draft in enumerate(invoices, start=last + 1):
-                self._record_invoice(conn, chain, draft, seq, issue_date, inputs_sha256, render)
+                self._insert_invoice(conn, draft, seq, issue_date, inputs_sha256, chain, render)
             moved = conn.execute(
                 update(invoice_sequence)
                 .where(invoice_sequence.c.name == SEQUENCE_NAME, invoice_sequence.c.last_value == last,
@@ -360,8 +360,8 @@ class Ledger:
         numbers = tuple(invoice_number(seq) for seq in range(last + 1, last + 1 + len(invoices)))
         return IssueResult(month, False, numbers, inputs_sha256)
 
-    def _record_invoice(self, conn: Connection, chain: ChainWriter, draft: Invoice, seq: int, issue_date: date,
-                        inputs_sha256: str, render: Render | None) -> None:  # fmt: skip
+    def _insert_invoice(self, conn: Connection, draft: Invoice, seq: int, issue_date: date, inputs_sha256: str,
+                        chain: ChainWriter, render: Render | None) -> None:  # fmt: skip
         """The invoice's rows, chained in this order: invoice, lines, usage, revision, parties, documents."""
         number = invoice_number(seq)
         self._insert(conn, chain, invoice, [dict(
