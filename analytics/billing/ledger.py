@@ -12,8 +12,10 @@ Why it is built this way:
   starts with `BEGIN IMMEDIATE` (one writer at a time) and a busy timeout makes the second writer wait instead of
   failing. On both, a primary key on the issued month is the backstop against issuing a month twice.
 - Issued invoices are never modified: this API has no update or delete, and triggers reject UPDATE/DELETE (and
-  TRUNCATE) of recorded rows and any step back of the counter. A later correction travels as regularisation lines
+  TRUNCATE) of recorded rows and any step back of the counter (analytics/billing/migrations/guards.py). A later correction travels as regularisation lines
   of a later invoice, whose `reference` names the original invoice (checked to exist).
+- The schema is versioned (analytics.billing.schema): the tables below are what the code reads and writes; the
+  Alembic revisions create and migrate them, and `sansfilm upgrade` applies those to an older ledger.
 - Money and quantities are exact Decimals: NUMERIC on PostgreSQL, text on SQLite (which has no decimal type and
   would otherwise round them through binary floats).
 """
@@ -33,10 +35,11 @@ from typing import Any
 
 from sqlalchemy import (
     Column, Connection, Date, Engine, ForeignKey, Integer, MetaData, Numeric, String, Table, Text, TypeDecorator,
-    UniqueConstraint, create_engine, event, exc, func, select, text, update,
+    Index, UniqueConstraint, create_engine, event, exc, func, select, text, update,
 )  # fmt: skip
 from sqlalchemy.engine import make_url
 
+from analytics.billing import schema
 from analytics.billing.chain import GENESIS, ChainedRow, ChainWriter, Verification, verify_chain, verify_numbering
 from analytics.billing.model import IndexPoint, Invoice, InvoiceLine, Month, Party, PriceRevision
 from analytics.errors import SansfilmError
@@ -44,7 +47,7 @@ from analytics.errors import SansfilmError
 NUMBER_PREFIX = "RSF-"
 SEQUENCE_NAME = "invoice"
 BUSY_TIMEOUT_S = 60  # how long a second issuer waits for the first one before giving up
-_SCHEMA_LOCK_KEY = 0x5A4E5346  # PostgreSQL advisory lock taken while creating the schema ("SNSF")
+SCHEMA_LOCK_KEY = 0x5A4E5346  # PostgreSQL advisory lock taken while creating the schema ("SNSF")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -139,9 +142,11 @@ invoice_sequence = Table(
 )  # fmt: skip
 
 
-def _chain_columns() -> list[Column[Any]]:
-    """Every recorded row's place in the hash chain (analytics.billing.chain)."""
-    return [Column("chain_seq", Integer, unique=True), Column("prev_hash", String(64)), Column("row_hash", String(64))]
+def _chain_columns(table: str) -> list[Any]:
+    """Every recorded row's place in the hash chain (analytics.billing.chain); nullable because revision 0002 added
+    them to rows that existed (it fills them), a NULL is reported by `ledger verify`."""
+    return [Column("chain_seq", Integer), Column("prev_hash", String(64)), Column("row_hash", String(64)),
+            Index(f"ix_{table}_chain_seq", "chain_seq", unique=True)]  # fmt: skip
 
 
 issued_month = Table(
@@ -151,7 +156,7 @@ issued_month = Table(
     Column("issue_date", Date, nullable=False),
     Column("invoice_count", Integer, nullable=False),
     Column("recorded_at", String(32), nullable=False),  # UTC, ISO 8601
-    *_chain_columns(),
+    *_chain_columns("issued_month"),
 )  # fmt: skip
 
 invoice = Table(
@@ -172,7 +177,7 @@ invoice = Table(
     Column("issue_date", Date, nullable=False),
     Column("inputs_sha256", String(64), nullable=False),
     UniqueConstraint("month", "establishment_id"),
-    *_chain_columns(),
+    *_chain_columns("invoice"),
 )  # fmt: skip
 
 invoice_line = Table(
@@ -186,7 +191,7 @@ invoice_line = Table(
     Column("unit_price", ExactDecimal, nullable=False),
     Column("amount", ExactDecimal, nullable=False),
     Column("reference", ForeignKey(invoice.c.number)),  # regularisation: the invoice being corrected
-    *_chain_columns(),
+    *_chain_columns("invoice_line"),
 )  # fmt: skip
 
 invoice_usage = Table(
@@ -195,7 +200,7 @@ invoice_usage = Table(
     Column("metric", String(64), primary_key=True),
     Column("position", Integer, nullable=False),
     Column("quantity", ExactDecimal, nullable=False),
-    *_chain_columns(),
+    *_chain_columns("invoice_usage"),
 )  # fmt: skip
 
 invoice_revision = Table(
@@ -212,7 +217,7 @@ invoice_revision = Table(
     Column("base_period", String(7), nullable=False),
     Column("base_value", ExactDecimal, nullable=False),
     Column("base_published_on", Date, nullable=False),
-    *_chain_columns(),
+    *_chain_columns("invoice_revision"),
 )  # fmt: skip
 
 invoice_party = Table(
@@ -227,7 +232,7 @@ invoice_party = Table(
     Column("postcode", String(16), nullable=False),
     Column("city", Text, nullable=False),
     Column("country", String(2), nullable=False),
-    *_chain_columns(),
+    *_chain_columns("invoice_party"),
 )  # fmt: skip
 
 invoice_document = Table(
@@ -237,60 +242,12 @@ invoice_document = Table(
     Column("file_name", String(64), nullable=False),  # under <out_dir>/<month>/
     Column("sha256", String(64), nullable=False),
     Column("size", Integer, nullable=False),
-    *_chain_columns(),
+    *_chain_columns("invoice_document"),
 )  # fmt: skip
 
 # The chained tables in the order an issue records a month's rows (see _insert_invoice); a later table (credit
 # notes, payments) is added here and chained the same way.
 CHAINED = (issued_month, invoice, invoice_line, invoice_usage, invoice_revision, invoice_party, invoice_document)
-
-# What the database itself refuses, on top of an API without update or delete: (trigger, table, operation, unless).
-_GUARDS = [
-    (f"{table.name}_no_{op.lower()}", table.name, op, None) for table in CHAINED for op in ("UPDATE", "DELETE")
-] + [("invoice_sequence_no_delete", "invoice_sequence", "DELETE", None)]  # fmt: skip
-# The counter moves only by issuing: to the last invoice's sequence value, with the chain never shorter. PostgreSQL
-# allows no subquery in a trigger's WHEN, so there the test is in the function.
-_MOVED = ("NEW.name <> OLD.name OR NEW.chain_length < OLD.chain_length "
-          "OR NEW.last_value <> (SELECT COALESCE(MAX(seq), 0) FROM invoice)")  # fmt: skip
-_SEQUENCE_REFUSED = "sansfilm ledger: UPDATE on invoice_sequence refused: issued invoices are immutable and the sequence moves only by issuing"
-_SQLITE_SEQUENCE_GUARD = (f"CREATE TRIGGER IF NOT EXISTS invoice_sequence_moves_by_issuing BEFORE UPDATE ON "
-                          f"invoice_sequence WHEN {_MOVED} BEGIN SELECT RAISE(ABORT, '{_SEQUENCE_REFUSED}'); END")  # fmt: skip
-_PG_SEQUENCE_FUNCTION = f"""CREATE OR REPLACE FUNCTION sansfilm_ledger_sequence_guard() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF {_MOVED} THEN
-    RAISE EXCEPTION '{_SEQUENCE_REFUSED}' USING ERRCODE = 'restrict_violation';
-  END IF;
-  RETURN NEW;
-END $$"""
-_PG_SEQUENCE_GUARD = ("CREATE TRIGGER invoice_sequence_moves_by_issuing BEFORE UPDATE ON invoice_sequence "
-                      "FOR EACH ROW EXECUTE FUNCTION sansfilm_ledger_sequence_guard()")  # fmt: skip
-_REFUSED = "sansfilm ledger: {op} on {table} refused: issued invoices are immutable"
-_PG_FUNCTION = """CREATE OR REPLACE FUNCTION sansfilm_ledger_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION 'sansfilm ledger: % on % refused: issued invoices are immutable', TG_OP, TG_TABLE_NAME
-    USING ERRCODE = 'restrict_violation';
-END $$"""
-
-
-def _guard_statements(postgres: bool, present: set[str]) -> list[str]:
-    """The DDL of the missing guards (PostgreSQL also refuses TRUNCATE; SQLite has none)."""
-    if not postgres:
-        return [
-            f"CREATE TRIGGER IF NOT EXISTS {name} BEFORE {op} ON {table} {f'WHEN {unless} ' if unless else ''}"
-            f"BEGIN SELECT RAISE(ABORT, '{_REFUSED.format(op=op, table=table)}'); END"
-            for name, table, op, unless in _GUARDS
-        ] + [_SQLITE_SEQUENCE_GUARD]
-    run = "EXECUTE FUNCTION sansfilm_ledger_immutable()"
-    wanted = {
-        name: f"BEFORE {op} ON {table} FOR EACH ROW {f'WHEN ({unless}) ' if unless else ''}{run}"
-        for name, table, op, unless in _GUARDS
-    }
-    for table in {table for _, table, _, _ in _GUARDS}:
-        wanted[f"{table}_no_truncate"] = f"BEFORE TRUNCATE ON {table} FOR EACH STATEMENT {run}"
-    missing = [f"CREATE TRIGGER {name} {body}" for name, body in wanted.items() if name not in present]
-    if "invoice_sequence_moves_by_issuing" not in present:
-        missing += [_PG_SEQUENCE_FUNCTION, _PG_SEQUENCE_GUARD]
-    return [_PG_FUNCTION, *missing] if missing else []
 
 
 class Ledger:
@@ -298,11 +255,13 @@ class Ledger:
 
     def __init__(self, url: str, *, read_only: bool = False) -> None:
         """read_only: a reader (the dashboards) neither creates the tables nor takes the write lock to check them."""
-        self._engine = _engine(url)
-        self.url = _display(url)  # never shows the password
+        self._engine = engine(url)
+        self.url = display(url)  # never shows the password
         self._postgres = self._engine.dialect.name == "postgresql"
-        if not read_only:
-            with self._transaction(write=True, doing="open the ledger") as conn:
+        with self._transaction(write=not read_only, doing="open the ledger") as conn:
+            if read_only:
+                schema.check(conn, self.url)
+            else:
                 self._create_schema(conn)
 
     def __enter__(self) -> Ledger:
@@ -571,17 +530,10 @@ class Ledger:
             raise LedgerError(f"cannot {doing} in the ledger at {self.url}: {detail}. Nothing was changed.") from error
 
     def _create_schema(self, conn: Connection) -> None:
+        """A new ledger is made by its migrations; one at another schema version is refused (`sansfilm upgrade`)."""
         if self._postgres:  # two first runs at once must not both create the tables
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
-        metadata.create_all(conn)
-        has_counter = select(invoice_sequence.c.name).where(invoice_sequence.c.name == SEQUENCE_NAME)
-        if conn.execute(has_counter).first() is None:
-            conn.execute(invoice_sequence.insert().values(name=SEQUENCE_NAME, last_value=0))
-        present: set[str] = set()
-        if self._postgres:
-            present = set(conn.exec_driver_sql("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal").scalars())
-        for statement in _guard_statements(self._postgres, present):
-            conn.execute(text(statement))  # text(): '%' reaches plpgsql as is
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+        schema.ensure(conn, self.url)
 
 
 def _children(conn: Connection, table: Table, where: Any) -> Any:
@@ -651,20 +603,23 @@ def reading(url: str) -> Iterator[Connection | None]:
     if ledger_missing(url):
         yield None
         return
-    engine = _engine(url)
+    readers = engine(url)
     try:
-        with engine.connect() as conn:
+        with readers.connect() as conn:
+            schema.check(conn, display(url))
             yield conn
     finally:
-        engine.dispose()
+        readers.dispose()
 
 
-def _engine(url: str) -> Engine:
+def engine(url: str) -> Engine:
+    """An engine on the ledger's database with the ledger's set-up (driver, SQLite pragmas and BEGIN IMMEDIATE for
+    connections marked `ledger_write`); it neither creates nor checks the schema."""
     try:
         parsed = make_url(url)
     except exc.ArgumentError:
         example = "sqlite:///data/ledger.sqlite"
-        raise LedgerError(f"the ledger url '{_display(url)}' is not a database URL (e.g. {example})") from None
+        raise LedgerError(f"the ledger url '{display(url)}' is not a database URL (e.g. {example})") from None
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")  # the driver we ship
     backend = parsed.get_backend_name()
@@ -672,16 +627,16 @@ def _engine(url: str) -> Engine:
         if backend == "sqlite":
             if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)  # a fresh checkout has no data/
-            engine = create_engine(parsed)
-            event.listen(engine, "connect", _sqlite_connect)
-            event.listen(engine, "begin", _sqlite_begin)
-            return engine
+            made = create_engine(parsed)
+            event.listen(made, "connect", _sqlite_connect)
+            event.listen(made, "begin", _sqlite_begin)
+            return made
         if backend == "postgresql":
             args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
             return create_engine(parsed, isolation_level="READ COMMITTED", pool_pre_ping=True, connect_args=args)
     except (OSError, exc.NoSuchModuleError, exc.ArgumentError) as error:
-        raise LedgerUnreachable(f"cannot open the invoice ledger at {_display(url)}: {error}") from error
-    raise LedgerError(f"the ledger at {_display(url)} uses '{backend}': only sqlite and postgresql are supported")
+        raise LedgerUnreachable(f"cannot open the invoice ledger at {display(url)}: {error}") from error
+    raise LedgerError(f"the ledger at {display(url)} uses '{backend}': only sqlite and postgresql are supported")
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -697,7 +652,8 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("ledger_write") else "BEGIN")
 
 
-def _display(url: str) -> str:
+def display(url: str) -> str:
+    """The URL as shown to people: never with its password."""
     try:
         return make_url(url).render_as_string(hide_password=True)
     except exc.ArgumentError:

@@ -1,4 +1,6 @@
 -- Raw layer: what the harvest stored, exactly once per record. Written only by analytics.harvest.
+-- The current schema, run on an empty warehouse only (then stamped at the latest migration). A change here needs
+-- its migration in migrations/NNNN_slug.sql: see analytics/warehouse_schema.py.
 create schema if not exists raw;
 create schema if not exists ref;
 create schema if not exists staged;
@@ -51,8 +53,6 @@ create table if not exists raw.audit_events (
     harvest_id              varchar not null,
     event_type_code         varchar  -- first EventTypeCode, e.g. 110120 Application Start / 110121 Application Stop
 );
--- warehouses created before event_type_code was kept
-alter table raw.audit_events add column if not exists event_type_code varchar;
 
 create table if not exists raw.quarantine (
     quarantine_key          varchar primary key,
