@@ -125,7 +125,9 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
 
     @ledger_app.command()
     def verify(fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table") -> None:
-        """Recompute the ledger's hash chain and numbering; name the first broken row and exit 1 if any."""
+        """Recompute the ledger's hash chain and numbering, and the issued documents' SHA-256 under [billing] out_dir;
+        name the first broken row (or document) and exit 1 if any."""
+        from analytics.billing import service
         from analytics.billing.ledger import Ledger, ledger_missing
 
         if fmt not in ("table", "json"):
@@ -136,19 +138,21 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
                 raise SansfilmError(f"no ledger at {settings.ledger.url} yet: nothing was issued, nothing to verify")
             with Ledger(settings.ledger.url) as ledger:
                 result, where = ledger.verify(), ledger.url
+            documents, damaged = service.document_problems(settings)
         except SansfilmError as exc:
             raise fail(exc) from None
+        problems = result.problems + damaged
         if fmt == "json":
-            typer.echo(json.dumps({"ledger": where, "ok": result.ok, "rows": result.rows, "invoices": result.invoices,
-                                   "head": result.head, "problems": result.problems}, indent=2))  # fmt: skip
-        elif result.ok:
+            typer.echo(json.dumps({"ledger": where, "ok": not problems, "rows": result.rows, "invoices": result.invoices,
+                                   "documents": documents, "head": result.head, "problems": problems}, indent=2))  # fmt: skip
+        elif not problems:
             typer.echo(f"ledger at {where} verified: {result.rows} rows chained, {result.invoices} invoices numbered "
-                       f"without gap, head {result.head}")  # fmt: skip
+                       f"without gap, {documents} documents as recorded, head {result.head}")  # fmt: skip
         else:
-            typer.echo(f"ledger at {where} is BROKEN: {result.problems[0]}", err=True)
-            for problem in result.problems[1:]:
+            typer.echo(f"ledger at {where} is BROKEN: {problems[0]}", err=True)
+            for problem in problems[1:]:
                 typer.echo(f"  also: {problem}", err=True)
-        if not result.ok:
+        if problems:
             raise typer.Exit(1)
 
 

@@ -239,7 +239,8 @@ def first_month(contracts: Contracts) -> Month:
 def issue(settings: Settings, month: Month, *, issue_date: date, today: date, out_dir: Path | None = None) -> IssueOutcome:
     """Issue a month once: number its invoices in the ledger (their parties and the SHA-256 of their documents
     frozen with them), then write the documents rendered from the ledger. `today`: the Paris day of the caller's
-    clock. On a month already issued, nothing changes, on disk either (see rewrite_documents)."""
+    clock. Documents go under out_dir/<month>/ (default [billing] out_dir, where `check` looks for them). On a month
+    already issued, nothing changes, on disk either (see rewrite_documents)."""
     from analytics.billing.documents import render_documents
     from analytics.billing.ledger import Ledger, check_issue_date
     from analytics.quality import require_error_checks_pass
@@ -266,8 +267,8 @@ def issue(settings: Settings, month: Month, *, issue_date: date, today: date, ou
     finally:
         ledger.dispose()
     documents: list[Path] = []
-    if out_dir is not None and not result.already_issued:
-        documents = write_month_documents(settings, month, out_dir)
+    if not result.already_issued:
+        documents = write_month_documents(settings, month, out_dir or settings.billing.out_dir)
     return IssueOutcome(month, result.already_issued, invoices, result.inputs_sha256, documents)
 
 
@@ -289,15 +290,19 @@ def write_month_documents(settings: Settings, month: Month, out_dir: Path, *, on
         if not expected:
             raise LedgerError(f"the ledger at {settings.ledger.url} records no documents for {invoice.number}: they "
                               "cannot be written from it")  # fmt: skip
-        if only_damaged and all(sha256_of(folder / name) == sha for name, sha in expected.values()):
+        wanted = {kind for kind, (name, sha) in expected.items()
+                  if not only_damaged or sha256_of(folder / name) != sha}  # fmt: skip
+        if not wanted:
             continue
         documents = render_documents(invoice)
-        for kind, (name, sha) in sorted(expected.items()):
+        for kind in sorted(wanted):
+            name, sha = expected[kind]
             if hashlib.sha256(documents.get(kind, b"")).hexdigest() != sha:
                 raise LedgerError(f"{name} rendered from the ledger does not give the SHA-256 recorded when "
-                                  f"{invoice.number} was issued ({sha[:12]}…): this sansfilm renders it differently; "
-                                  "nothing was written")  # fmt: skip
-        rendered.append((documents, {kind: name for kind, (name, _) in expected.items()}))
+                                  f"{invoice.number} was issued ({sha[:12]}…): this sansfilm renders it differently "
+                                  "(a document issued before sansfilm 0.2 is not re-rendered byte for byte: restore it "
+                                  "from a backup); nothing was written")  # fmt: skip
+        rendered.append(({k: documents[k] for k in wanted}, {kind: name for kind, (name, _) in expected.items()}))
     return [path for documents, names in rendered for path in write_documents(documents, names, folder)]
 
 
