@@ -4,6 +4,7 @@ October 2010's, so the months before are issued first (tests/billing_history.py)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -23,7 +24,7 @@ from analytics.config import Settings, load_settings
 from pipelines import billing_cli
 from pipelines.cli import app
 from tests.billing_history import TODAY, issue_until
-from tests.integration.test_billing import A, at  # noqa: F401
+from tests.integration.test_billing import A, at, corpus  # noqa: F401  (fixture)
 from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
 from tests.tiny_corpus import CONFIG
 from tests.unit.test_ledger_integrity import _drop_triggers
@@ -209,3 +210,48 @@ def test_an_edited_document_is_named_by_verify_and_check(settings):
     verify = cli(settings, "ledger", "verify")
     assert verify.exit_code == 1 and "2010-10/RSF-000001.pdf altered" in verify.stderr
     assert not check(settings)["invoice_documents_intact"]["passed"]
+
+
+# --- documents: the same bytes on any day ------------------------------------------------------------------------------
+
+
+def _render_all_on(day: date, invoices: list, monkeypatch) -> dict[str, dict[str, bytes]]:
+    """Every invoice's documents rendered with the clocks the PDF libraries could read set to `day`."""
+    import time as time_module
+    from datetime import datetime, timezone
+
+    import facturx.facturx
+
+    from analytics.billing.documents import render_documents
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz=None):  # noqa: ANN001, ANN206 - datetime's signature
+            return cls(day.year, day.month, day.day, 9, 30, tzinfo=tz or timezone.utc)
+
+    instant = datetime(day.year, day.month, day.day, 9, 30, tzinfo=timezone.utc).timestamp()
+    with monkeypatch.context() as patched:
+        patched.setattr(facturx.facturx, "datetime", Frozen)
+        patched.setattr(time_module, "time", lambda: instant)
+        return {i.number: render_documents(i) for i in invoices}
+
+
+def test_every_issued_document_renders_to_the_same_bytes_on_two_days(corpus, monkeypatch):  # noqa: F811
+    """March 2012 issued after the 23 months before it: 33 invoices (revised prices, regularisation-free), rendered
+    from the ledger on two days: identical bytes, the SHA-256 recorded when they were numbered, the files on disk."""
+    from tests.integration.test_billing import issue as issue_march
+
+    issue_march(corpus, Month(2012, 3), date(2012, 4, 2))
+    with Ledger(corpus.ledger.url) as ledger:
+        months = ledger.issued_months()
+        invoices = [i for m in months for i in ledger.invoices_for_month(m)]
+        recorded = {n: kinds for m in months for n, kinds in ledger.documents(m).items()}
+    assert len(invoices) == 33 and all(i.revision is not None for i in invoices if i.month >= Month(2011, 4))
+    first = _render_all_on(date(2012, 4, 2), invoices, monkeypatch)
+    second = _render_all_on(date(2031, 7, 14), invoices, monkeypatch)
+    assert first == second
+    for invoice in invoices:
+        for kind, (name, sha) in recorded[invoice.number].items():
+            data = first[invoice.number][kind]
+            assert hashlib.sha256(data).hexdigest() == sha
+            assert (corpus.billing.out_dir / str(invoice.month) / name).read_bytes() == data

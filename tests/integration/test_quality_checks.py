@@ -15,6 +15,7 @@ from analytics.config import Settings, load_settings
 from analytics.quality import CheckResult, DataQualityFailed, history, runner
 from analytics.samples.tariff import write_tariff
 from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
+from tests.billing_history import TODAY, issue_until
 from tests.warehouse_factory import RawWarehouse
 
 MARCH = Month(2012, 3)
@@ -191,8 +192,8 @@ def test_error_failure_blocks_issuing_and_writes_nothing(raw):
     con = raw.build()
     con.execute("insert into staged.stg_dicom_instances select * from staged.stg_dicom_instances limit 1")
     con.close()
-    with pytest.raises(DataQualityFailed) as caught:
-        service.issue(settings, MARCH, issue_date=date(2012, 4, 2))
+    with pytest.raises(DataQualityFailed) as caught:  # the agreement's first month: the gate is what refuses
+        service.issue(settings, Month(2010, 4), issue_date=date(2010, 5, 3), today=TODAY)
     assert "sop_instance_uid_unique (staged.stg_dicom_instances): observed 1" in str(caught.value)
     from analytics.billing.ledger import Ledger
 
@@ -203,7 +204,8 @@ def test_error_failure_blocks_issuing_and_writes_nothing(raw):
 def test_issued_invoices_against_later_usage_and_history_accumulates(raw):
     settings = config(raw)
     raw.build().close()
-    service.issue(settings, MARCH, issue_date=date(2012, 4, 2))
+    issue_until(settings, MARCH)
+    service.issue(settings, MARCH, issue_date=date(2012, 4, 2), today=TODAY)
     first, results = runner.check_and_record(settings, trigger="check")
     assert {r.name: r.passed for r in results}["invoices_match_usage"]
     # a study of A's received in March but harvested after March was issued, then March metered again
