@@ -77,6 +77,10 @@ def invoices_match_usage(ctx: RunContext, rule: Rule) -> Measure:
     finally:
         ledger.dispose()
     metered = set(metering.metered_months(ctx.con)) if table_exists(ctx.con, "marts.fct_usage_daily") else set()
+    # months issued before the first data (months are issued from the agreement's first one) have nothing to meter
+    first_data = (next(iter(metering.months_with_data(ctx.con)), None)
+                  if table_exists(ctx.con, "staged.int_study_owners") else None)  # fmt: skip
+    metered |= {str(m) for m in issued_months if first_data is None or m < first_data}
     unmetered = [str(m) for m in issued_months if str(m) not in metered]
     compared = {m: invoices for m, invoices in issued.items() if str(m) in metered}
     usage = {m: metering.monthly_usage(ctx.con, m) for m in compared}
