@@ -11,7 +11,6 @@ import csv
 import hashlib
 import io
 import os
-import re
 import threading
 import uuid
 from collections.abc import Iterator

@@ -23,9 +23,8 @@ Why it is built this way:
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -33,69 +32,29 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Column, Connection, Date, Engine, ForeignKey, Integer, MetaData, Numeric, String, Table, Text, TypeDecorator,
-    Index, UniqueConstraint, create_engine, event, exc, func, select, text, update,
-)  # fmt: skip
+from sqlalchemy import Connection, Engine, Table, create_engine, event, exc, func, select, text, update
 from sqlalchemy.engine import make_url
 
 from analytics.billing import schema
 from analytics.billing.chain import GENESIS, ChainedRow, ChainWriter, Verification, verify_chain, verify_numbering
-from analytics.billing.model import IndexPoint, Invoice, InvoiceLine, Month, Party, PriceRevision
-from analytics.errors import SansfilmError
+from analytics.billing.issue_rules import Render, check_issue_date, document_name, parse_issue_date
+from analytics.billing.ledger_tables import (
+    CHAINED, ExactDecimal, InvoiceNotFound, IssueRefused, LedgerError, LedgerUnreachable, children, exact_decimal,
+    invoice, invoice_document, invoice_line, invoice_number, invoice_party, invoice_revision, invoice_sequence,
+    invoice_usage, issued_month, metadata, party_from_row, party_row, revision_from_row,
+)  # fmt: skip
+from analytics.billing.model import Invoice, InvoiceLine, Month
 
-NUMBER_PREFIX = "RSF-"
+__all__ = [  # what the rest of sansfilm imports from here (the tables and rules live in their own modules)
+    "BUSY_TIMEOUT_S", "CHAINED", "SCHEMA_LOCK_KEY", "ExactDecimal", "InvoiceNotFound", "IssueRefused", "IssueResult",
+    "Ledger", "LedgerError", "LedgerUnreachable", "check_issue_date", "display", "document_name", "engine", "invoice",
+    "invoice_line", "invoice_number", "issued_month", "ledger_missing", "metadata", "parse_issue_date", "reading",
+]  # fmt: skip
+
 SEQUENCE_NAME = "invoice"
 BUSY_TIMEOUT_S = 60  # how long a second issuer waits for the first one before giving up
 SCHEMA_LOCK_KEY = 0x5A4E5346  # PostgreSQL advisory lock taken while creating the schema ("SNSF")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-class LedgerError(SansfilmError):
-    """The ledger refused an operation or holds something inconsistent."""
-
-
-class LedgerUnreachable(LedgerError):
-    """The ledger database cannot be opened or reached."""
-
-
-class InvoiceNotFound(LedgerError):
-    """No issued invoice carries this number."""
-
-
-class IssueRefused(LedgerError):
-    """The issuing rules refuse this month or this issue date now (the message says what to do instead)."""
-
-
-Render = Callable[[Invoice], Mapping[str, bytes]]  # an issued invoice -> its documents by kind (pdf, xml, csv)
-
-
-def document_name(number: str, kind: str) -> str:
-    """The file of an invoice's document: the number (anything but letters, digits, '.', '_', '-' as '_'), the kind."""
-    return f"{re.sub(r'[^A-Za-z0-9._-]', '_', number)}.{kind}"
-
-
-def parse_issue_date(text: str) -> date:
-    """An ISO date (YYYY-MM-DD) that exists; anything else is refused in one line."""
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
-            return date.fromisoformat(text.strip())
-        problem = "it is not written YYYY-MM-DD"
-    except ValueError as exc:
-        problem = str(exc)
-    raise IssueRefused(f"issue date '{text}' is not a valid date ({problem}): give an ISO date such as 2012-04-02")
-
-
-def check_issue_date(month: Month, issue_date: date, today: date) -> None:
-    """A month is issued once it is over, on a day from the 1st of the next month up to today (Paris)."""
-    opens = month.next().first_day
-    if today < opens:
-        raise IssueRefused(f"{month} is not over yet (Europe/Paris, today is {today}): it can be issued from {opens}")
-    if issue_date < opens:
-        raise IssueRefused(f"issue date {issue_date} is before the end of {month}: issue it on or after {opens}")
-    if issue_date > today:
-        raise IssueRefused(f"issue date {issue_date} is after today ({today}, Europe/Paris): invoices are not dated "
-                           "in the future")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -104,150 +63,6 @@ class IssueResult:
     already_issued: bool
     numbers: tuple[str, ...]
     inputs_sha256: str  # the hash stored when the month was issued (the caller's when issued now)
-
-
-def invoice_number(seq: int) -> str:
-    return f"{NUMBER_PREFIX}{seq:06d}"
-
-
-class ExactDecimal(TypeDecorator[Decimal]):
-    """Decimal stored without loss: NUMERIC (unconstrained) on PostgreSQL, its text form elsewhere."""
-
-    impl = String
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Any) -> Any:
-        if dialect.name == "postgresql":
-            return dialect.type_descriptor(Numeric(asdecimal=True))
-        return dialect.type_descriptor(String(64))
-
-    def process_bind_param(self, value: Any, dialect: Any) -> Any:
-        if value is None:
-            return None
-        value = _exact(value, "value")
-        return value if dialect.name == "postgresql" else str(value)
-
-    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
-        return None if value is None else Decimal(value) if isinstance(value, str) else _exact(value, "stored value")
-
-
-metadata = MetaData()
-
-invoice_sequence = Table(
-    "invoice_sequence", metadata,
-    Column("name", String(32), primary_key=True),
-    Column("last_value", Integer, nullable=False),  # the last number given; the next invoice takes last_value + 1
-    Column("chain_length", Integer, nullable=False, server_default="0"),  # rows in the hash chain (billing.chain)
-    Column("chain_head", String(64), nullable=False, server_default=GENESIS),  # row_hash of the chain's last row
-)  # fmt: skip
-
-
-def _chain_columns(table: str) -> list[Any]:
-    """Every recorded row's place in the hash chain (analytics.billing.chain); nullable because revision 0002 added
-    them to rows that existed (it fills them), a NULL is reported by `ledger verify`."""
-    return [Column("chain_seq", Integer), Column("prev_hash", String(64)), Column("row_hash", String(64)),
-            Index(f"ix_{table}_chain_seq", "chain_seq", unique=True)]  # fmt: skip
-
-
-issued_month = Table(
-    "issued_month", metadata,
-    Column("month", String(7), primary_key=True),  # YYYY-MM; the key makes "issued twice" impossible
-    Column("inputs_sha256", String(64), nullable=False),
-    Column("issue_date", Date, nullable=False),
-    Column("invoice_count", Integer, nullable=False),
-    Column("recorded_at", String(32), nullable=False),  # UTC, ISO 8601
-    *_chain_columns("issued_month"),
-)  # fmt: skip
-
-invoice = Table(
-    "invoice", metadata,
-    Column("number", String(32), primary_key=True),
-    Column("seq", Integer, nullable=False, unique=True),
-    Column("month", String(7), ForeignKey(issued_month.c.month), nullable=False),
-    Column("establishment_id", String(64), nullable=False),
-    Column("offer", String(32), nullable=False),
-    Column("active_days", Integer, nullable=False),
-    Column("days_in_month", Integer, nullable=False),
-    Column("contract_id", String(64), nullable=False),
-    Column("currency", String(3), nullable=False),
-    Column("vat_rate", ExactDecimal, nullable=False),
-    Column("net", ExactDecimal, nullable=False),
-    Column("vat", ExactDecimal, nullable=False),
-    Column("gross", ExactDecimal, nullable=False),
-    Column("issue_date", Date, nullable=False),
-    Column("inputs_sha256", String(64), nullable=False),
-    UniqueConstraint("month", "establishment_id"),
-    *_chain_columns("invoice"),
-)  # fmt: skip
-
-invoice_line = Table(
-    "invoice_line", metadata,
-    Column("invoice_number", ForeignKey(invoice.c.number), primary_key=True),
-    Column("position", Integer, primary_key=True),  # 1-based, the order printed on the invoice
-    Column("code", String(64), nullable=False),
-    Column("description", Text, nullable=False),
-    Column("metric", String(64)),
-    Column("quantity", ExactDecimal, nullable=False),
-    Column("unit_price", ExactDecimal, nullable=False),
-    Column("amount", ExactDecimal, nullable=False),
-    Column("reference", ForeignKey(invoice.c.number)),  # regularisation: the invoice being corrected
-    *_chain_columns("invoice_line"),
-)  # fmt: skip
-
-invoice_usage = Table(
-    "invoice_usage", metadata,
-    Column("invoice_number", ForeignKey(invoice.c.number), primary_key=True),
-    Column("metric", String(64), primary_key=True),
-    Column("position", Integer, nullable=False),
-    Column("quantity", ExactDecimal, nullable=False),
-    *_chain_columns("invoice_usage"),
-)  # fmt: skip
-
-invoice_revision = Table(
-    "invoice_revision", metadata,  # the price revision an invoice's prices carry (none before the first anniversary)
-    Column("invoice_number", ForeignKey(invoice.c.number), primary_key=True),
-    Column("index_name", String(64), nullable=False),
-    Column("a", ExactDecimal, nullable=False),
-    Column("b", ExactDecimal, nullable=False),
-    Column("coefficient", ExactDecimal, nullable=False),
-    Column("anniversary", Date, nullable=False),
-    Column("current_period", String(7), nullable=False),
-    Column("current_value", ExactDecimal, nullable=False),
-    Column("current_published_on", Date, nullable=False),
-    Column("base_period", String(7), nullable=False),
-    Column("base_value", ExactDecimal, nullable=False),
-    Column("base_published_on", Date, nullable=False),
-    *_chain_columns("invoice_revision"),
-)  # fmt: skip
-
-invoice_party = Table(
-    "invoice_party", metadata,  # seller and buyer as the documents show them, frozen when the invoice is numbered
-    Column("invoice_number", ForeignKey(invoice.c.number), primary_key=True),
-    Column("role", String(8), primary_key=True),  # seller | buyer
-    Column("name", Text, nullable=False),
-    Column("siret", String(14), nullable=False),
-    Column("finess", String(9)),
-    Column("vat_id", String(32)),
-    Column("address", Text, nullable=False),  # the street lines as a JSON list
-    Column("postcode", String(16), nullable=False),
-    Column("city", Text, nullable=False),
-    Column("country", String(2), nullable=False),
-    *_chain_columns("invoice_party"),
-)  # fmt: skip
-
-invoice_document = Table(
-    "invoice_document", metadata,  # the files rendered from the rows above, and their SHA-256
-    Column("invoice_number", ForeignKey(invoice.c.number), primary_key=True),
-    Column("kind", String(8), primary_key=True),  # pdf | xml | csv
-    Column("file_name", String(64), nullable=False),  # under <out_dir>/<month>/
-    Column("sha256", String(64), nullable=False),
-    Column("size", Integer, nullable=False),
-    *_chain_columns("invoice_document"),
-)  # fmt: skip
-
-# The chained tables in the order an issue records a month's rows (see _insert_invoice); a later table (credit
-# notes, payments) is added here and chained the same way.
-CHAINED = (issued_month, invoice, invoice_line, invoice_usage, invoice_revision, invoice_party, invoice_document)
 
 
 class Ledger:
@@ -349,7 +164,7 @@ class Ledger:
                 base_value=revision.base.value, base_published_on=revision.base.published_on,
             )])  # fmt: skip
         parties = [(role, party) for role, party in (("seller", draft.seller), ("buyer", draft.buyer)) if party]
-        self._insert(conn, chain, invoice_party, [_party_row(number, role, party) for role, party in parties])
+        self._insert(conn, chain, invoice_party, [party_row(number, role, party) for role, party in parties])
         if render is not None:
             documents = render(replace(draft, number=number, issue_date=issue_date))
             self._insert(conn, chain, invoice_document, [
@@ -362,7 +177,7 @@ class Ledger:
         """Insert rows in order, each linked to the chain (decimals made Decimals first: the hash is of what is read
         back)."""
         exact = {c.name for c in table.columns if isinstance(c.type, ExactDecimal)}
-        linked = [chain.link(table.name, {k: (_exact(v, k) if k in exact and v is not None else v)
+        linked = [chain.link(table.name, {k: (exact_decimal(v, k) if k in exact and v is not None else v)
                                           for k, v in row.items()}) for row in rows]  # fmt: skip
         if linked:
             conn.execute(table.insert(), linked)
@@ -451,7 +266,7 @@ class Ledger:
         where = invoice.c.month == str(month)
         found: dict[str, dict[str, tuple[str, str]]] = {}
         with self._transaction(write=False, doing=f"read the documents of {month}") as conn:
-            for row in _children(conn, invoice_document, where):
+            for row in children(conn, invoice_document, where):
                 found.setdefault(row.invoice_number, {})[row.kind] = (row.file_name, row.sha256)
         return found
 
@@ -480,15 +295,15 @@ class Ledger:
         heads = conn.execute(select(invoice).where(where).order_by(invoice.c.seq)).all()
         lines: dict[str, list[InvoiceLine]] = {h.number: [] for h in heads}
         usage: dict[str, dict[str, Decimal]] = {h.number: {} for h in heads}
-        for row in _children(conn, invoice_line, where):
+        for row in children(conn, invoice_line, where):
             lines[row.invoice_number].append(
                 InvoiceLine(row.code, row.description, row.metric, row.quantity, row.unit_price, row.amount,
                             row.reference)
             )  # fmt: skip
-        for row in _children(conn, invoice_usage, where):
+        for row in children(conn, invoice_usage, where):
             usage[row.invoice_number][row.metric] = row.quantity
-        revisions = {row.invoice_number: _revision(row) for row in _children(conn, invoice_revision, where)}
-        parties = {(row.invoice_number, row.role): _party(row) for row in _children(conn, invoice_party, where)}
+        revisions = {row.invoice_number: revision_from_row(row) for row in children(conn, invoice_revision, where)}
+        parties = {(row.invoice_number, row.role): party_from_row(row) for row in children(conn, invoice_party, where)}
         result = []
         for h in heads:
             issued = Invoice(
@@ -536,31 +351,6 @@ class Ledger:
         schema.ensure(conn, self.url)
 
 
-def _children(conn: Connection, table: Table, where: Any) -> Any:
-    on = table.c.invoice_number == invoice.c.number
-    order = [invoice.c.seq, table.c.position] if "position" in table.c else [invoice.c.seq]
-    return conn.execute(select(table).join(invoice, on).where(where).order_by(*order))
-
-
-def _party_row(number: str, role: str, party: Party) -> dict[str, Any]:
-    return {"invoice_number": number, "role": role, "name": party.name, "siret": party.siret, "finess": party.finess,
-            "vat_id": party.vat_id, "address": json.dumps(list(party.address), ensure_ascii=False),
-            "postcode": party.postcode, "city": party.city, "country": party.country}  # fmt: skip
-
-
-def _party(row: Any) -> Party:
-    return Party(row.name, row.siret, row.finess, row.vat_id, tuple(json.loads(row.address)), row.postcode, row.city,
-                 row.country)  # fmt: skip
-
-
-def _revision(row: Any) -> PriceRevision:
-    return PriceRevision(
-        row.index_name, row.a, row.b, row.coefficient, row.anniversary,
-        IndexPoint(Month.parse(row.current_period), row.current_value, row.current_published_on),
-        IndexPoint(Month.parse(row.base_period), row.base_value, row.base_published_on),
-    )  # fmt: skip
-
-
 def _validate(month: Month, invoices: Sequence[Invoice], inputs_sha256: str) -> None:
     if not _SHA256.fullmatch(inputs_sha256):
         raise LedgerError(f"inputs_sha256 must be 64 lowercase hex digits (a SHA-256), got '{inputs_sha256}'")
@@ -574,21 +364,12 @@ def _validate(month: Month, invoices: Sequence[Invoice], inputs_sha256: str) -> 
         if draft.establishment_id in seen:
             raise LedgerError(f"establishment {draft.establishment_id} has two invoices for {month}")
         seen.add(draft.establishment_id)
-        _exact(draft.vat_rate, f"{who}: vat_rate")
+        exact_decimal(draft.vat_rate, f"{who}: vat_rate")
         for position, line in enumerate(draft.lines, start=1):
             for name in ("quantity", "unit_price", "amount"):
-                _exact(getattr(line, name), f"{who}, line {position} ({line.code}): {name}")
+                exact_decimal(getattr(line, name), f"{who}, line {position} ({line.code}): {name}")
         for metric, quantity in draft.usage.items():
-            _exact(quantity, f"{who}, usage {metric}")
-
-
-def _exact(value: Any, what: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
-        raise LedgerError(f"{what} is {value!r} ({type(value).__name__}): the ledger records exact Decimals only")
-    value = Decimal(value)
-    if not value.is_finite():
-        raise LedgerError(f"{what} is {value}: the ledger records finite amounts only")
-    return value
+            exact_decimal(quantity, f"{who}, usage {metric}")
 
 
 def ledger_missing(url: str) -> bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,16 +16,15 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from analytics.billing import service
 from analytics.billing.ledger import Ledger
 from analytics.billing.model import Month
-from analytics.config import Settings, load_settings
+from analytics.config import Settings
 from pipelines import billing_cli
 from pipelines.cli import app
 from tests.billing_history import TODAY, issue_until
 from tests.integration.test_billing import A, at, corpus  # noqa: F401  (fixture)
 from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
-from tests.tiny_corpus import CONFIG
+from tests.tiny_corpus import with_ledger
 from tests.unit.test_ledger_integrity import _drop_triggers
 
 OCTOBER, NOVEMBER = Month(2010, 10), Month(2010, 11)
@@ -45,10 +43,7 @@ def settings(request, tiny) -> Settings:
     from analytics import operations
 
     if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_database")()
-        config = tiny.config_path.parent / "pg.toml"
-        config.write_text(CONFIG.replace("[contracts]", f'[ledger]\nurl = "{url}"\n[contracts]'), encoding="utf-8")
-        tiny = load_settings(config)
+        tiny = with_ledger(tiny, request.getfixturevalue("postgres_database")())
     operations.harvest(tiny)
     operations.build_warehouse(tiny)
     issue_until(tiny, OCTOBER)
@@ -141,7 +136,6 @@ def test_act3_reissue_after_renaming_the_buyer_changes_nothing_on_disk(settings)
 KILLED_AFTER_COMMIT = """
 import os, signal, sys
 from datetime import date
-from analytics.billing import service
 from pipelines import billing_cli
 from pipelines.cli import app
 billing_cli.paris_today = lambda: date(2012, 12, 31)

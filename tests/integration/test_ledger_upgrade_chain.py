@@ -17,12 +17,11 @@ from analytics.billing import schema, service
 from analytics.billing.documents import facturx_pdf, invoice_cii_xml, invoice_csv, invoice_pdf
 from analytics.billing.ledger import ExactDecimal, Ledger, engine
 from analytics.billing.model import Month
-from analytics.config import load_settings
 from pipelines import billing_cli
 from pipelines.cli import app
 from tests.billing_history import TODAY
 from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
-from tests.tiny_corpus import CONFIG
+from tests.tiny_corpus import with_ledger
 
 OCTOBER = Month(2010, 10)
 OLD_NAME, NEW_NAME = "Hôpital Européen Georges-Pompidou", "HEGP (renamed after issuing)"
@@ -52,10 +51,7 @@ def _clock(monkeypatch):
 @pytest.fixture(params=["sqlite", "postgresql"])
 def settings(request, tiny):
     if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_database")()
-        config = tiny.config_path.parent / "pg.toml"
-        config.write_text(CONFIG.replace("[contracts]", f'[ledger]\nurl = "{url}"\n[contracts]'), encoding="utf-8")
-        tiny = load_settings(config)
+        tiny = with_ledger(tiny, request.getfixturevalue("postgres_database")())
     operations.harvest(tiny)
     operations.build_warehouse(tiny)
     return tiny
