@@ -80,10 +80,10 @@ def invoices_match_usage(ctx: RunContext, rule: Rule) -> Measure:
     # months issued before the first data (months are issued from the agreement's first one) have nothing to meter
     first_data = (next(iter(metering.months_with_data(ctx.con)), None)
                   if table_exists(ctx.con, "staged.int_study_owners") else None)  # fmt: skip
-    metered |= {str(m) for m in issued_months if first_data is None or m < first_data}
-    unmetered = [str(m) for m in issued_months if str(m) not in metered]
-    compared = {m: invoices for m, invoices in issued.items() if str(m) in metered}
-    usage = {m: metering.monthly_usage(ctx.con, m) for m in compared}
+    quiet = {str(m) for m in issued_months if str(m) not in metered and (first_data is None or m < first_data)}
+    unmetered = [str(m) for m in issued_months if str(m) not in metered | quiet]
+    compared = {m: invoices for m, invoices in issued.items() if str(m) in metered | quiet}
+    usage = {m: metering.monthly_usage(ctx.con, m) if str(m) in metered else {} for m in compared}
     pending = [(establishment_id, line) for establishment_id, lines in
                service.regularisations(contracts, compared, usage).items() for line in lines]  # fmt: skip
     examples = [f"{line.reference} {establishment_id} {line.code}: {line.quantity:+}" for establishment_id, line in pending]

@@ -136,6 +136,7 @@ def test_act3_reissue_after_renaming_the_buyer_changes_nothing_on_disk(settings)
 KILLED_AFTER_COMMIT = """
 import os, signal, sys
 from datetime import date
+from analytics.billing import service
 from pipelines import billing_cli
 from pipelines.cli import app
 billing_cli.paris_today = lambda: date(2012, 12, 31)
