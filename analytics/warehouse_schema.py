@@ -100,7 +100,7 @@ def _has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
 def version(con: duckdb.DuckDBPyConnection, where: str) -> RawVersion:
     """Where the warehouse behind `con` stands (`where` names it in messages)."""
     if _has_table(con, "raw", "schema_version"):
-        return RawVersion(con.execute(f"select max(version) from {VERSION_TABLE}").fetchone()[0], True, latest())
+        return RawVersion(con.execute(f"select max(version) from {VERSION_TABLE}").fetchall()[0][0], True, latest())
     if not con.execute(_COLUMNS).fetchall():
         return RawVersion(None, True, latest())
     if (found := con.execute(_COLUMNS).fetchall()) != _first_shape():
