@@ -324,6 +324,9 @@ def issued_invoices(settings: Settings, month: Month) -> list[Invoice]:
         return ledger.invoices_for_month(month)
 
 
+DOCUMENT_KINDS = ("csv", "pdf", "xml")  # what analytics.billing.documents.render_documents writes per invoice
+
+
 def document_problems(settings: Settings) -> tuple[int, list[str]]:
     """The issued documents checked under [billing] out_dir/<month>/ against the SHA-256 recorded in the ledger: how
     many were checked, and each one missing or altered (and any invoice without recorded documents)."""
@@ -337,7 +340,9 @@ def document_problems(settings: Settings) -> tuple[int, list[str]]:
         for month in ledger.issued_months():
             recorded = ledger.documents(month)
             numbers = [i.number for i in ledger.invoices_for_month(month)]
-            problems += [f"{n} ({month}): no documents recorded in the ledger" for n in numbers if n not in recorded]
+            problems += [f"{n} ({month}): no {', '.join(sorted(set(DOCUMENT_KINDS) - set(recorded.get(n, {}))))} "
+                         "recorded in the ledger (missing when the ledger was upgraded: restore from a backup)"
+                         for n in numbers if set(recorded.get(n, {})) != set(DOCUMENT_KINDS)]  # fmt: skip
             for number, kinds in recorded.items():
                 for name, sha in kinds.values():
                     checked += 1
