@@ -11,9 +11,16 @@ Why it is built this way:
   month is checked, so a second issuer waits, then sees the first one's commit. SQLite: every write transaction
   starts with `BEGIN IMMEDIATE` (one writer at a time) and a busy timeout makes the second writer wait instead of
   failing. On both, a primary key on the issued month is the backstop against issuing a month twice.
-- Issued invoices are never modified: this API has no update or delete, and triggers reject UPDATE/DELETE (and
-  TRUNCATE) of recorded rows and any step back of the counter (analytics/billing/migrations/guards.py). A later correction travels as regularisation lines
-  of a later invoice, whose `reference` names the original invoice (checked to exist).
+- Under that lock, and only there, the rules are decided: the month is the first of the agreement not issued yet,
+  it is over, the issue date lies between the 1st of the next month, the last issue date and today (the caller's
+  clock), and the counter sits on the last invoice (a counter moved by hand is a gap: refused, never skipped).
+- Issued invoices are never modified: this API has no update or delete, triggers reject UPDATE/DELETE (and TRUNCATE)
+  of recorded rows, and the counter moves only to the last invoice's number (revisions 0001 and 0002). A later
+  correction travels as regularisation lines of a later invoice, whose `reference` names the original (checked).
+- Whoever can drop a trigger can still edit a row: every recorded row is chained by SHA-256 to the one before
+  (analytics.billing.chain), and `verify` recomputes the chain and the numbering.
+- What the documents show is frozen with the invoice (the parties too) and the SHA-256 of each document, rendered by
+  the caller's `render` from the invoice as numbered, is recorded in the same transaction.
 - The schema is versioned (analytics.billing.schema): the tables below are what the code reads and writes; the
   Alembic revisions create and migrate them, and `sansfilm upgrade` applies those to an older ledger.
 - Money and quantities are exact Decimals: NUMERIC on PostgreSQL, text on SQLite (which has no decimal type and
