@@ -161,9 +161,9 @@ def month_to_date(con: duckdb.DuckDBPyConnection, month: Month) -> date | None:
     """The last day a month-to-date month's figures cover; None when the month is complete (or not metered)."""
     if not table_exists(con, "marts.fct_metered_months"):
         return None
-    row = con.execute("select metered_through from marts.fct_metered_months where month = $month and month_to_date",
-                      {"month": str(month)}).fetchone()  # fmt: skip
-    return row[0] if row else None
+    rows = con.execute("select metered_through from marts.fct_metered_months where month = $month and month_to_date",
+                       {"month": str(month)}).fetchall()  # fmt: skip
+    return rows[0][0] if rows else None
 
 
 def months_with_data(con: duckdb.DuckDBPyConnection) -> Iterable[Month]:

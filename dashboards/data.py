@@ -69,7 +69,7 @@ def _missing(published_version: int) -> str | None:
         with published() as con:
             if not warehouse.table_exists(con, "marts.fct_usage_daily"):
                 return NOT_METERED
-            if con.execute("select count(*) from marts.fct_usage_daily").fetchone()[0] == 0:
+            if con.execute("select count(*) from marts.fct_usage_daily").fetchall()[0][0] == 0:
                 return NOT_METERED
     except (SansfilmError, duckdb.Error) as exc:
         return f"L'entrepôt publié ne peut pas être lu ({exc}) : relancez `sansfilm run`."
@@ -82,9 +82,9 @@ def month_to_date(published_version: int) -> tuple[str, date] | None:
     with published() as con:
         if not warehouse.table_exists(con, "marts.fct_metered_months"):
             return None
-        row = con.execute("select month, metered_through from marts.fct_metered_months where month_to_date "
-                          "order by month desc limit 1").fetchone()  # fmt: skip
-    return (row[0], row[1]) if row else None
+        rows = con.execute("select month, metered_through from marts.fct_metered_months where month_to_date "
+                           "order by month desc limit 1").fetchall()  # fmt: skip
+    return (rows[0][0], rows[0][1]) if rows else None
 
 
 @contextmanager
