@@ -12,7 +12,7 @@ import typer
 
 from analytics.billing.export import LINE_COLUMNS, describe, invoice_dict, line_rows, to_csv, write_drafts
 from analytics.billing.model import METRICS, Invoice, Month
-from analytics.clock import paris_now
+from analytics.clock import current_month, paris_now
 from analytics.errors import SansfilmError
 from pipelines.output import text_table
 
@@ -22,8 +22,6 @@ MonthOption = typer.Option("--month", help="Billing month, YYYY-MM (a calendar m
 
 def _month(text: str) -> Month:
     """A billing month that has started (Paris time, analytics.clock): there is no usage of a later one to meter."""
-    from analytics.clock import current_month
-
     try:
         month = Month.parse(text)
     except ValueError as exc:
@@ -106,6 +104,9 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
 
         m, fmt = _month(month), _check_format(fmt)
         when, note = _issue_date(issue_date) if issue else None, None
+        if issue and m == current_month():
+            raise typer.BadParameter(f"{m} has not ended: its figures are month to date; issue it once it has ended",
+                                     param_hint="'--issue'")  # fmt: skip
         try:
             settings = settings_loader()
             if issue:

@@ -129,10 +129,14 @@ def harvest(
 def _dagster_home(settings: Settings) -> None:
     """Dagster keeps its instance (runs, event logs) in a git-ignored folder beside the config, telemetry off."""
     home = Path(os.environ.get("DAGSTER_HOME") or settings.root / ".dagster")
-    home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        if not config.exists():
+            config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    except OSError as exc:
+        raise SansfilmError(f"cannot write Dagster's home {home} ({exc.strerror or exc}): make it writable, or set "
+                            "DAGSTER_HOME to a writable folder") from None  # fmt: skip
     os.environ["DAGSTER_HOME"] = str(home)
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from analytics.config import load_settings
 from dashboards.ui import PAGES
-from tests.dashboards.browser import chromium, new_page, streamlit_server
+from tests.dashboards.browser import chromium, login, streamlit_server
 from tests.dashboards.test_e2e import need_chromium
 from tests.integration.test_notebooks import execute, kernel_dir  # noqa: F401  kernel_dir is a fixture
 
@@ -91,12 +91,7 @@ def test_every_page_of_every_role_in_chromium(corpus, establishment):
         assert added.returncode == 0, added.stderr
     with streamlit_server(load_settings(corpus)) as url, chromium() as browser:
         for name, role in users.items():
-            page = new_page(browser)
-            page.goto(url)
-            page.get_by_label("Identifiant").fill(name)
-            page.get_by_label("Mot de passe").fill(PASSWORD)
-            page.get_by_role("button", name="Se connecter").click()
-            page.get_by_text(f"{name} ·").first.wait_for(timeout=60_000)
+            page = login(browser, url, name, PASSWORD)
             kind = role.split(":")[0]
             titles = [title for section in PAGES.values() for _, title, _, roles in section if kind in roles]
             assert titles
