@@ -77,8 +77,7 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
             note = month_to_date_note(settings, m)
         except SansfilmError as exc:
             raise fail(exc) from None
-        report["month_to_date"] = note is not None
-        if note and fmt != "table":
+        if note and fmt != "table":  # the JSON and CSV shapes are contracts: the label goes to stderr
             typer.echo(f"{m}: {note} (figures grow until the month ends)", err=True)
         if fmt == "json":
             typer.echo(json.dumps(report, indent=2, ensure_ascii=False))

@@ -53,7 +53,7 @@ FORMATS = set(COMMANDS) - TABLE  # every other output format: where the issue sa
 READERS = {"usage", "usage csv", "usage json", "bill", "bill csv", "bill json", "check", "check json", "governance",
            "governance json"}  # fmt: skip
 ALWAYS_FAIL = {"bill future month", "bill malformed issue date", "samples malformed start"}
-CONFIG_STATES = {"config is a folder", "config missing", "config not UTF-8"}
+CONFIG_STATES = ("config is a folder", "config missing", "config not UTF-8")  # a tuple: xdist needs one order
 BILLING_FORMATS = {"usage csv", "usage json", "bill csv", "bill json"}
 # state -> (commands run there, commands that must fail; the others must succeed, None: either way). Commands that
 # would do a whole harvest or run every data contract again run where they tell something new, to keep this quick.
@@ -110,7 +110,7 @@ def templates(tmp_path_factory) -> dict[str, Path]:
     config = root / "ledger_folder_missing" / "sansfilm.toml"
     config.write_text(config.read_text().replace("sqlite:///ledger.sqlite", "sqlite:///nowhere/ledger.sqlite"))
     (root / "not_utf8.toml").write_bytes("# configuration écrite en Latin-1\n".encode("latin-1"))
-    return {"absent": base, **{n: root / n.replace(" ", "_") for n in STATES if n not in CONFIG_STATES | {"absent"}},
+    return {"absent": base, **{n: root / n.replace(" ", "_") for n in STATES if n not in {*CONFIG_STATES, "absent"}},
             "config is a folder": root, "config missing": root / "missing.toml",
             "config not UTF-8": root / "not_utf8.toml"}  # fmt: skip
 
