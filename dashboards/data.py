@@ -236,6 +236,8 @@ def warm() -> None:
     if get_script_run_ctx(suppress_warning=True) is not None:
         raise RuntimeError("warm() draws pages: it must run in a thread without a Streamlit session")
     filters = default_filters()
+    missing()  # what app.py reads before any page
+    month_to_date(version())
     for role, pages in _ROLE_PAGES.items():
         viewer = Viewer(role, role)
         choices(version(), viewer)  # the sidebar's
