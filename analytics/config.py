@@ -255,6 +255,13 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
         raise ConfigError(
             f"configuration file not found: {config_path} (use --config PATH or set {CONFIG_ENV})"
         ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{config_path} is a directory, not a configuration file: name the .toml file in it "
+                          f"(e.g. --config {config_path / DEFAULT_CONFIG})") from None  # fmt: skip
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{config_path}: not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the configuration {config_path}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{config_path}: not valid TOML: {exc}") from None
     if "config_path" in raw:
@@ -267,7 +274,19 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"{config_path}: [[sources]] name '{duplicates[0]}' is used twice")
-    return _resolved(settings, config_path)
+    resolved = _resolved(settings, config_path)
+    if "ledger" not in raw:
+        _make_default_ledger_folder(resolved.ledger.url)
+    return resolved
+
+
+def _make_default_ledger_folder(url: str) -> None:
+    """Without a [ledger] section the ledger is sansfilm's choice (data/ledger.sqlite beside the config), so its
+    folder is made here; a url the configuration names must point into an existing folder (the ledger says so)."""
+    try:
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # a read-only place: opening the ledger reports it
 
 
 def _describe(err: dict[str, Any], raw: dict[str, Any]) -> str:

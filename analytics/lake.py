@@ -35,6 +35,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from analytics.errors import SansfilmError
+
 MANIFEST = "_sansfilm_manifest.json"  # '_' and '.' names are skipped by Hive-style readers
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 
@@ -212,7 +214,7 @@ def _link_files(source: Path, target: Path) -> None:
 def _swap(link: Path, target: Path) -> None:
     """Point the table's link at the new version in one rename (atomic on POSIX file systems)."""
     if link.exists() and not link.is_symlink():
-        raise FileExistsError(f"{link} is a real directory, not a lake table written by sansfilm: move it away")
+        raise SansfilmError(f"{link} is a real directory, not a lake table written by sansfilm: move it away")
     staging = link.with_name(f".{link.name}.link-{uuid.uuid4().hex[:6]}")
     os.symlink(target.name, staging)
     os.replace(staging, link)

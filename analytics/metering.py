@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
 
 from analytics.billing.model import METRICS, Month
+from analytics.clock import paris_now
 from analytics.registry import UNATTRIBUTED, Registry
-from analytics.warehouse import SQL_DIR
+from analytics.warehouse import SQL_DIR, table_exists
 
 GB = Decimal(10) ** 9
 STORAGE_QUANTUM = Decimal("0.000000001")
@@ -35,10 +37,13 @@ def _params(month: Month) -> dict[str, object]:
     return {"month": str(month), "first_day": month.first_day, "next_first_day": month.next().first_day}
 
 
-def meter_month(con: duckdb.DuckDBPyConnection, month: Month) -> int:
-    """(Re)compute one month of daily usage and share flows; returns the number of daily rows written."""
+def meter_month(con: duckdb.DuckDBPyConnection, month: Month, *, now: datetime | None = None) -> int:
+    """(Re)compute one month of daily usage and share flows; returns the number of daily rows written. A month that
+    has not ended at `now` (default: the programme's clock, analytics.clock) is recorded as month to date."""
     ensure_schema(con)
     params = _params(month)
+    now = paris_now(now)
+    through = min(month.last_day, now.date())
     con.execute("begin transaction")
     try:
         con.execute(f"create or replace temporary table metered_events as {_sql('metered_events')}",
@@ -52,6 +57,9 @@ def meter_month(con: duckdb.DuckDBPyConnection, month: Month) -> int:
                     {"month": str(month)})  # fmt: skip
         rows = con.execute("select count(*) from marts.fct_usage_daily where month = $month", {"month": str(month)})
         written = rows.fetchone()[0]
+        con.execute("delete from marts.fct_metered_months where month = $month", {"month": str(month)})
+        con.execute("insert into marts.fct_metered_months values ($month, $mtd, $through, $now)",
+                    {"month": str(month), "mtd": through < month.last_day, "through": through, "now": now})  # fmt: skip
         con.execute("drop table metered_events")
         con.execute("commit")
     except BaseException:
@@ -147,6 +155,15 @@ def usage_report(usage: dict[str, dict[str, Decimal]], registry: Registry, month
 
 def metered_months(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [m for (m,) in con.execute("select distinct month from marts.fct_usage_daily order by 1").fetchall()]
+
+
+def month_to_date(con: duckdb.DuckDBPyConnection, month: Month) -> date | None:
+    """The last day a month-to-date month's figures cover; None when the month is complete (or not metered)."""
+    if not table_exists(con, "marts.fct_metered_months"):
+        return None
+    rows = con.execute("select metered_through from marts.fct_metered_months where month = $month and month_to_date",
+                       {"month": str(month)}).fetchall()  # fmt: skip
+    return rows[0][0] if rows else None
 
 
 def months_with_data(con: duckdb.DuckDBPyConnection) -> Iterable[Month]:

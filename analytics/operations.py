@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 
-from analytics import lake, warehouse
+from analytics import lake, metering, warehouse
+from analytics.billing.model import Month
+from analytics.clock import paris_now
 from analytics.config import Settings
+from analytics.errors import SansfilmError
 from analytics.harvest import SourceReport, harvest_source
 from analytics.pseudonym import Pseudonymiser, pseudonymiser_from_env
 from analytics.registry import Registry, load_registry
@@ -54,6 +60,49 @@ def build_warehouse(settings: Settings, registry: Registry | None = None) -> War
     return WarehouseBuild(row_counts=counts, published_path=str(published), lake=lake_report)
 
 
+class ChecksBlocked(SansfilmError):
+    """Blocking (`error`) data contracts failed on a build: nothing was published from it."""
+
+    def __init__(self, failed: list) -> None:
+        self.failed = failed
+        listed = "; ".join(f"{r.name} ({r.table})" for r in failed)
+        super().__init__(f"{len(failed)} blocking data check(s) failed: {listed}; the warehouse was not published "
+                         "(readers keep the last good copy). Run `sansfilm check` for the details.")  # fmt: skip
+
+
+def _blocking_checks(settings: Settings, con, tables: list[str] | None) -> None:
+    from analytics.quality import history, runner
+
+    wanted = tables if tables is not None else sorted({r.table for r in runner.rules_for(settings)} - set(runner.METERED)
+                                                      - {"ledger.invoice"})  # fmt: skip
+    results = runner.run_checks(settings, tables=wanted, con=con)
+    if results:
+        history.record(settings.ledger.url, results, trigger="harvest")
+    failed = runner.failed_errors(results)
+    if failed:
+        raise ChecksBlocked(failed)
+
+
+def build_for_readers(settings: Settings, registry: Registry | None = None,
+                      now: datetime | None = None) -> tuple[WarehouseBuild, Metered]:  # fmt: skip
+    """What `sansfilm harvest` does after harvesting, as the nightly job does: rebuild the models, apply the blocking
+    data contracts (a failure publishes nothing), meter every month and draft the finished ones, check the usage
+    marts, then publish the readers' copy and write the lake."""
+    from analytics.quality import runner
+
+    registry = registry or load_contracts(settings)
+    with warehouse.open_warehouse(settings.warehouse.path) as con:
+        warehouse.load_reference(con, registry, settings.archive.ae_titles)
+        counts = warehouse.build_models(con)
+        _blocking_checks(settings, con, None)
+    metered = meter_and_draft(settings, now)
+    with warehouse.open_warehouse(settings.warehouse.path) as con:
+        _blocking_checks(settings, con, list(runner.METERED))
+        published = warehouse.publish(con, settings.published_path)
+        lake_report = write_lake(settings, con)
+    return WarehouseBuild(row_counts=counts, published_path=str(published), lake=lake_report), metered
+
+
 def write_lake(settings: Settings, con=None) -> dict[str, object] | None:
     """Export the raw and staged layers to the open lake, if one is configured (after the warehouse build)."""
     if settings.lake is None:
@@ -62,6 +111,49 @@ def write_lake(settings: Settings, con=None) -> dict[str, object] | None:
         return lake.export_lake(con, settings.lake.root).to_dict()
     with warehouse.open_warehouse(settings.warehouse.path) as own:
         return lake.export_lake(own, settings.lake.root).to_dict()
+
+
+@dataclass(frozen=True)
+class Metered:
+    """What `meter_and_draft` did: the months metered (the last one month to date when it has not ended), the
+    finished months of the agreement drafted (invoices, net), and months with data after `now`, left alone."""
+
+    months: list[Month]
+    month_to_date: Month | None
+    drafted: dict[Month, tuple[int, Decimal]] = field(default_factory=dict)
+    future: list[Month] = field(default_factory=list)
+
+
+def meter_and_draft(settings: Settings, now: datetime | None = None) -> Metered:
+    """After a build, what readers need: every month with data metered up to the current Paris month (that one month
+    to date), and the draft invoices of every finished month of the framework agreement. Idempotent (a month is
+    replaced, never added to); drafts change no ledger. `now`: the programme's clock (analytics.clock) by default."""
+    from analytics.billing import service
+
+    now = paris_now(now)
+    current = Month(now.year, now.month)
+    with warehouse.open_warehouse(settings.warehouse.path) as con:
+        months = list(metering.months_with_data(con))
+        for month in months:
+            if month <= current:
+                metering.meter_month(con, month, now=now)
+    future = [m for m in months if m > current]
+    if future:
+        logging.getLogger(__name__).warning("data dated after %s left unmetered: %s", now.date(), future)
+    metered = [m for m in months if m <= current]
+    contracts = service.load_contracts(settings)
+    drafted: dict[Month, tuple[int, Decimal]] = {}
+    for month in service.agreement_months(contracts, metered):
+        if month < current:
+            _, invoices = service.write_month_drafts(settings, month)
+            drafted[month] = (len(invoices), sum((i.net for i in invoices), start=Decimal(0)))
+    return Metered(metered, current if current in metered else None, drafted, future)
+
+
+def publish(settings: Settings) -> str:
+    """Copy the reader-facing schemas of the working warehouse to the published file (atomic swap)."""
+    with warehouse.open_warehouse(settings.warehouse.path) as con:
+        return str(warehouse.publish(con, settings.published_path))
 
 
 def summary(settings: Settings) -> dict[str, object]:

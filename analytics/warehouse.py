@@ -52,6 +52,21 @@ class WarehouseNotPublished(SansfilmError):
     """Readers asked for the published copy before any build wrote it."""
 
 
+class WarehouseUnusable(SansfilmError):
+    """The warehouse file cannot be opened: read-only, not a DuckDB database, or its folder cannot be made."""
+
+
+LOCK_WAIT_ENV = "SANSFILM_LOCK_WAIT"  # seconds a writer waits for another process's lock (default 300)
+
+
+def lock_wait_seconds() -> float:
+    text = os.environ.get(LOCK_WAIT_ENV)
+    try:
+        return float(text) if text else 300.0
+    except ValueError:
+        raise WarehouseUnusable(f"${LOCK_WAIT_ENV} is '{text}', not a number of seconds") from None
+
+
 # DICOM PS3.16 CID 400 audit event IDs (DCM), the names the marts show.
 AUDIT_EVENT_TYPES = {
     "110100": "Application Activity",
@@ -76,7 +91,7 @@ def connect(
     path: str | os.PathLike[str] | None = None,
     *,
     read_only: bool | None = None,
-    wait_seconds: float = 300.0,
+    wait_seconds: float | None = None,
     config: str | os.PathLike[str] | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Open a warehouse database.
@@ -86,8 +101,8 @@ def connect(
     pipeline runs, and it sees the marts as of the last build.
 
     With a `path` (the pipeline's own opener): that file, read-write unless `read_only`. A writer that finds another
-    process writing waits for it (bounded), rather than failing: two commands run at once (say, two `bill --issue`)
-    then simply take turns.
+    process writing waits for it (bounded: `wait_seconds`, else $SANSFILM_LOCK_WAIT, else 300 s), rather than
+    failing: two commands run at once (say, two `bill --issue`) then simply take turns.
     """
     if path is None:
         if read_only is False:
@@ -107,9 +122,10 @@ def connect(
     return con
 
 
-def _open(path: Path, *, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+def _open(path: Path, *, read_only: bool, wait_seconds: float | None) -> duckdb.DuckDBPyConnection:
     if not read_only:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _require_writable(path)
+    wait_seconds = lock_wait_seconds() if wait_seconds is None else wait_seconds
     deadline = time.monotonic() + wait_seconds
     delay = 0.05
     while True:
@@ -117,12 +133,41 @@ def _open(path: Path, *, read_only: bool, wait_seconds: float) -> duckdb.DuckDBP
             con = duckdb.connect(str(path), read_only=read_only)
             break
         except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() + delay > deadline:
-                raise WarehouseBusy(f"the warehouse {path} is locked by another process: {exc}") from None
+            text = " ".join(str(exc).split())
+            if "lock" not in text.lower():
+                raise WarehouseUnusable(_unusable(path, text, read_only)) from None
+            if time.monotonic() + delay > deadline:
+                raise WarehouseBusy(f"the warehouse {path} is locked by another process (a run or a harvest writing "
+                                    f"it?); waited {wait_seconds:g} s: retry when it has finished ({text})") from None  # fmt: skip
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
     con.execute("set TimeZone = 'Europe/Paris'")  # how timestamps with time zone are shown; storage is UTC
     return con
+
+
+def _require_writable(path: Path) -> None:
+    """A writer needs the file and its folder (DuckDB writes a journal beside the file): say so before DuckDB fails
+    halfway through a write."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WarehouseUnusable(f"cannot create the warehouse folder {path.parent}: {exc.strerror or exc}") from None
+    for target in (path, path.parent):
+        if target.exists() and not os.access(target, os.W_OK):
+            raise WarehouseUnusable(f"the warehouse {target} is read-only: sansfilm writes the warehouse at every "
+                                    "harvest and metering; make it writable, or point [warehouse] path at a writable "
+                                    "place (readers use the published copy)")  # fmt: skip
+
+
+def _unusable(path: Path, text: str, read_only: bool) -> str:
+    if "not a valid DuckDB database" in text:
+        return (f"{path} is not a DuckDB database (an empty or damaged file): move it aside, then `sansfilm harvest` "
+                "rebuilds the warehouse from the sources")  # fmt: skip
+    if "Read-only file system" in text or ("Permission denied" in text and not read_only):
+        return f"the warehouse {path} is read-only ({text}): make it writable, or point [warehouse] path elsewhere"
+    if "Permission denied" in text:
+        return f"cannot read the warehouse {path}: permission denied"
+    return f"cannot open the warehouse {path}: {text}"
 
 
 @contextmanager
@@ -223,6 +268,24 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
                        [schema, name]).fetchall()[0][0] > 0  # fmt: skip
 
 
+class WarehouseNotBuilt(SansfilmError):
+    """A step needs tables that no harvest has built yet."""
+
+
+def require_exists(path: Path) -> None:
+    """Commands that read the working warehouse never create it: say which command makes it."""
+    if not Path(path).exists():
+        raise WarehouseNotBuilt(f"no warehouse at {path} yet: run `sansfilm harvest` (or `sansfilm run`) first")
+
+
+def require_built(con: duckdb.DuckDBPyConnection, path: Path | str = "the warehouse") -> None:
+    """The staged tables metering reads exist (a harvest that finished building the models wrote them)."""
+    missing = [t for t in ("staged.int_study_owners", "staged.stg_audit_events") if not table_exists(con, t)]
+    if missing:
+        raise WarehouseNotBuilt(f"{path} has not been built yet ({', '.join(missing)} missing: never harvested, or "
+                                "a harvest stopped halfway): run `sansfilm harvest` (or `sansfilm run`)")  # fmt: skip
+
+
 def publish(con: duckdb.DuckDBPyConnection, published_path: Path) -> Path:
     """Copy the reader-facing schemas into a fresh file, then swap it in atomically (readers never see half)."""
     published_path = Path(published_path)
@@ -247,7 +310,7 @@ def publish(con: duckdb.DuckDBPyConnection, published_path: Path) -> Path:
     return published_path
 
 
-def connect_published(published_path: Path, *, wait_seconds: float = 300.0) -> duckdb.DuckDBPyConnection:
+def connect_published(published_path: Path, *, wait_seconds: float | None = None) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the published copy: never blocks, never blocked by, a running pipeline."""
     published_path = Path(published_path)
     if not published_path.is_file():

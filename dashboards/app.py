@@ -6,10 +6,12 @@ viewer anyway (analytics.reporting).
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 
 from analytics.reporting.scope import Filters, Viewer
-from dashboards import auth, data
+from dashboards import auth, charts, data
 from dashboards.ui import PAGES
 
 
@@ -50,8 +52,26 @@ def main() -> None:
         st.navigation([st.Page(auth.login_page, title="Connexion", icon=":material/login:")]).run()
         return
     navigation = st.navigation(sections(viewer))
+    problem = data.missing()
+    if problem is not None:  # every page would fail on what is missing: say what it is and which command makes it
+        with st.sidebar:
+            st.markdown(f"**{viewer.name}** · {viewer.role}")
+            st.button("Se déconnecter", on_click=auth.logout, key="logout")
+        st.title(navigation.title)
+        st.info(problem)
+        return
     st.session_state["filters"] = sidebar_filters(viewer)
-    navigation.run()
+    month_to_date = data.month_to_date(data.version())
+    if month_to_date is not None:
+        month, through = month_to_date
+        st.caption(f"{charts.fr_month(month)} : mois en cours, chiffres arrêtés au {charts.fr_date(through)} "
+                   "(ils augmentent jusqu'à la fin du mois ; pas de facture avant).")  # fmt: skip
+    try:
+        navigation.run()
+    except Exception as exc:  # noqa: BLE001  a page never shows a traceback: what went wrong, and what to run
+        logging.getLogger("sansfilm.dashboards").exception("page %s failed", navigation.title)
+        st.error(f"Cette page n'a pas pu être affichée ({type(exc).__name__} : {' '.join(str(exc).split())[:300]}). "
+                 "Relancez `sansfilm run` ; si l'erreur persiste, le détail est dans le journal du serveur.")  # fmt: skip
 
 
 main()

@@ -16,17 +16,19 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from datetime import date
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import polars as pl
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from analytics import warehouse
 from analytics.config import Settings, load_settings
-from analytics.errors import SchemaVersionError
+from analytics.errors import SansfilmError, SchemaVersionError
 from analytics.reporting import finance, programme, quality
 from analytics.reporting.scope import Filters, Viewer
 from dashboards.ui import PAGES, headless
@@ -45,6 +47,45 @@ def version() -> int:
         return settings().published_path.stat().st_mtime_ns
     except FileNotFoundError:
         return 0
+
+
+NOT_PUBLISHED = ("Aucune donnée publiée pour cette configuration : aucune moisson n'a encore abouti. Lancez "
+                 "`sansfilm run` (ou `sansfilm harvest`) ; pour l'échantillon, `sansfilm demo`.")  # fmt: skip
+NOT_METERED = ("Aucun mois n'a encore été mesuré : lancez `sansfilm run` (il mesure chaque mois, rédige les brouillons "
+               "des mois terminés et publie l'entrepôt). Si c'est fait, les sources n'ont encore livré aucune donnée "
+               "datée : vérifiez-les (`sansfilm harvest`).")  # fmt: skip
+
+
+def missing() -> str | None:
+    """What the pages need and the published warehouse lacks, in French with the command that makes it; None when
+    every page can be drawn."""
+    if not settings().published_path.is_file():
+        return NOT_PUBLISHED
+    return _missing(version())
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _missing(published_version: int) -> str | None:
+    try:
+        with published() as con:
+            if not warehouse.table_exists(con, "marts.fct_usage_daily"):
+                return NOT_METERED
+            if con.execute("select count(*) from marts.fct_usage_daily").fetchall()[0][0] == 0:
+                return NOT_METERED
+    except (SansfilmError, duckdb.Error) as exc:
+        return f"L'entrepôt publié ne peut pas être lu ({exc}) : relancez `sansfilm run`."
+    return None
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def month_to_date(published_version: int) -> tuple[str, date] | None:
+    """The month metered as month to date and the last day it covers (None when every metered month is complete)."""
+    with published() as con:
+        if not warehouse.table_exists(con, "marts.fct_metered_months"):
+            return None
+        rows = con.execute("select month, metered_through from marts.fct_metered_months where month_to_date "
+                           "order by month desc limit 1").fetchall()  # fmt: skip
+    return (rows[0][0], rows[0][1]) if rows else None
 
 
 @contextmanager
@@ -220,6 +261,8 @@ def warm() -> None:
     if get_script_run_ctx(suppress_warning=True) is not None:
         raise RuntimeError("warm() draws pages: it must run in a thread without a Streamlit session")
     filters = default_filters()
+    missing()  # what app.py reads before any page
+    month_to_date(version())
     for role, pages in _ROLE_PAGES.items():
         viewer = Viewer(role, role)
         choices(version(), viewer)  # the sidebar's

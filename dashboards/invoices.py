@@ -25,6 +25,9 @@ def invoice_section(viewer: Viewer, filters: Filters, key: str) -> None:
     drafted = drafted.filter(~pl.col("month").is_in(list(issued_months)))  # an issued month shows what was issued
     invoices = pl.concat([issued, drafted]).sort("month", "establishment_id")
     totals = monthly_totals(invoices)
+    if issued.is_empty():
+        st.info("Registre vide : aucune facture émise pour ces filtres ; les montants sont ceux des brouillons. "
+                "`sansfilm bill --month AAAA-MM --issue` émet un mois terminé.")  # fmt: skip
 
     last = totals.sort("month").tail(1).to_dicts()[0] if totals.height else {}
     cols = st.columns(3)

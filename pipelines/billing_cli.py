@@ -4,14 +4,15 @@ parse them (decimals as strings, exact)."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from analytics.billing.export import LINE_COLUMNS, describe, invoice_dict, line_rows, to_csv, write_drafts
-from analytics.billing.model import METRICS, PARIS, Invoice, Month
+from analytics.billing.model import METRICS, Invoice, Month
+from analytics.clock import current_month, paris_now
 from analytics.errors import SansfilmError
 from pipelines.output import text_table
 
@@ -20,15 +21,31 @@ MonthOption = typer.Option("--month", help="Billing month, YYYY-MM (a calendar m
 
 
 def _month(text: str) -> Month:
+    """A billing month that has started (Paris time, analytics.clock): there is no usage of a later one to meter."""
     try:
-        return Month.parse(text)
+        month = Month.parse(text)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    if month > current_month():
+        raise typer.BadParameter(f"{month} has not started yet (the current month is {current_month()})")
+    return month
+
+
+def month_to_date_note(settings, month: Month) -> str | None:
+    """'month to date, through <day>' when the month had not ended when it was metered (analytics.metering)."""
+    from analytics import metering, warehouse
+
+    con = warehouse.connect(settings.warehouse.path, read_only=True)
+    try:
+        through = metering.month_to_date(con, month)
+    finally:
+        con.close()
+    return None if through is None else f"month to date, through {through}"
 
 
 def paris_today() -> date:
     """The clock of issuing: today in Europe/Paris (tests put their own day here)."""
-    return datetime.now(PARIS).date()
+    return paris_now().date()  # analytics.clock: $SANSFILM_NOW where a test or a replay sets it
 
 
 def _check_format(fmt: str) -> str:
@@ -53,8 +70,11 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
             settings = settings_loader()
             contracts = service.load_contracts(settings)
             report = metering.usage_report(service.meter(settings, [m])[m], contracts.registry, m, active_days).to_dict()
+            note = month_to_date_note(settings, m)
         except SansfilmError as exc:
             raise fail(exc) from None
+        if note and fmt != "table":  # the JSON and CSV shapes are contracts: the label goes to stderr
+            typer.echo(f"{m}: {note} (figures grow until the month ends)", err=True)
         if fmt == "json":
             typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
             return
@@ -63,7 +83,7 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         rows.append({"establishment_id": "UNATTRIBUTED", **report["unattributed"], "status": "unattributed"})
         columns = ["establishment_id", *METRICS, "status"]
         typer.echo(to_csv([{**r, "month": report["month"]} for r in rows], ["month", *columns]) if fmt == "csv"
-                   else f"usage {report['month']}\n" + text_table(rows, columns))  # fmt: skip
+                   else f"usage {report['month']}{f' ({note})' if note else ''}\n" + text_table(rows, columns))  # fmt: skip
 
     @app.command()
     def bill(
@@ -82,6 +102,10 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         from analytics.billing.ledger import parse_issue_date
 
         m, fmt = _month(month), _check_format(fmt)
+        note = None
+        if issue and m == current_month():
+            raise typer.BadParameter(f"{m} has not ended: its figures are month to date; issue it once it has ended",
+                                     param_hint="'--issue'")  # fmt: skip
         try:
             settings = settings_loader()
             if rewrite_documents:
@@ -111,6 +135,9 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
                 invoices = [i for i in invoices if establishment in (None, i.establishment_id)]
             else:
                 invoices = service.preview(settings, m, establishment)
+                note = month_to_date_note(settings, m)
+                if note:
+                    typer.echo(f"{m}: {note}: these drafts grow until the month ends", err=True)
                 pending = next((i.revision.pending for i in invoices if i.revision and i.revision.pending), None)
                 if pending:
                     typer.echo(f"revision pending, provisional prices (issuing is refused): {pending}", err=True)
@@ -118,7 +145,7 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
                     write_drafts(out, m, invoices)
         except SansfilmError as exc:
             raise fail(exc) from None
-        emit_invoices(m, invoices, fmt)
+        emit_invoices(m, invoices, fmt, note)
 
     ledger_app = typer.Typer(no_args_is_help=True, help="The invoice ledger: verify its hash chain and numbering.")
     app.add_typer(ledger_app, name="ledger")
@@ -156,7 +183,7 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
             raise typer.Exit(1)
 
 
-def emit_invoices(month: Month, invoices: list[Invoice], fmt: str) -> None:
+def emit_invoices(month: Month, invoices: list[Invoice], fmt: str, note: str | None = None) -> None:
     if fmt == "json":
         typer.echo(json.dumps({"month": str(month), "invoices": [invoice_dict(i) for i in invoices]}, indent=2,
                               ensure_ascii=False))  # fmt: skip
@@ -164,7 +191,8 @@ def emit_invoices(month: Month, invoices: list[Invoice], fmt: str) -> None:
         typer.echo(to_csv(line_rows(month, invoices), LINE_COLUMNS), nl=False)
     else:
         for i in invoices:
-            title = f"{i.number or 'DRAFT'}  {i.establishment_id}  {i.offer}  {month}  active days {i.active_days}/{i.days_in_month}"
+            title = (f"{i.number or 'DRAFT'}  {i.establishment_id}  {i.offer}  {month}{f' ({note})' if note else ''}  "
+                     f"active days {i.active_days}/{i.days_in_month}")  # fmt: skip
             typer.echo(title)
             if i.revision is not None:
                 typer.echo(("REVISION PENDING: " if i.revision.pending else "") + describe(i.revision))

@@ -1,7 +1,8 @@
 """`sansfilm`: the command line of the platform (operators, finance scripts, `make demo`).
 
 Every command reads one configuration (`--config PATH`, else `$SANSFILM_CONFIG`, else `./sansfilm.toml`). Errors a
-person can act on are printed as one line on stderr with exit code 2; nothing is half-written.
+person can act on are printed as one line on stderr with exit code 2; nothing is half-written. Anything else is one
+line too, naming the file that holds the detail (pipelines.boundary).
 """
 
 from __future__ import annotations
@@ -9,8 +10,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import time
+import warnings
+from decimal import Decimal
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -19,10 +23,12 @@ import typer
 
 from analytics.config import Settings, load_settings, resolve_config_path
 from analytics.errors import SansfilmError
-from pipelines import billing_cli, dashboards_cli, governance_cli, quality_cli, upgrade_cli
+from pipelines import billing_cli, boundary, dashboards_cli, governance_cli, quality_cli, upgrade_cli
+from pipelines.boundary import one_line
 from pipelines.output import text_table
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0])
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0],
+                  pretty_exceptions_enable=False)  # fmt: skip
 
 
 class Format(str, Enum):
@@ -42,7 +48,10 @@ def main(
 ) -> None:
     """Usage metering, per-use billing and reporting for the regional shared cloud PACS."""
     _state["config"] = config
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    boundary.verbose = verbose
+    if not verbose:  # a failure is one line on stderr: libraries' warnings only with --verbose
+        warnings.simplefilter("ignore")
+    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
 
 
 def _settings() -> Settings:
@@ -50,7 +59,7 @@ def _settings() -> Settings:
 
 
 def _fail(exc: SansfilmError) -> typer.Exit:
-    typer.echo(f"error: {exc}", err=True)
+    typer.echo(f"error: {one_line(exc)}", err=True)
     return typer.Exit(2)
 
 
@@ -80,6 +89,19 @@ def samples(
     )
 
 
+def _metered_line(months: list, month_to_date, drafted: dict, future: list) -> str:
+    """What readers now have, in one line (the month-to-date month labelled as such)."""
+    if not months:
+        return "metered: nothing yet (no dated data)"
+    text = f"metered: {months[0]} to {months[-1]}" if len(months) > 1 else f"metered: {months[0]}"
+    if month_to_date is not None:
+        text += f" ({month_to_date} month to date)"
+    text += f"; drafts of {len(drafted)} finished month(s)" if drafted else "; no finished month to draft"
+    if future:
+        text += f"; data after today left unmetered: {', '.join(map(str, future))}"
+    return text
+
+
 @app.command()
 def harvest(
     format: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
@@ -92,7 +114,7 @@ def harvest(
         settings = _settings()
         registry = operations.load_contracts(settings)  # a broken contract fails before anything is read
         reports = operations.harvest(settings, source or None)
-        operations.build_warehouse(settings, registry)
+        _, metered = operations.build_for_readers(settings, registry)  # checked, metered, drafted, published
     except SansfilmError as exc:
         raise _fail(exc) from None
     rows = [r.to_dict() for r in reports]
@@ -101,54 +123,106 @@ def harvest(
     else:
         columns = ["name", "kind", "files_seen", "files_parsed", "files_unchanged", "quarantined", "records_added"]
         typer.echo(text_table(rows, columns))
+        typer.echo(_metered_line(metered.months, metered.month_to_date, metered.drafted, metered.future))
 
 
 def _dagster_home(settings: Settings) -> None:
     """Dagster keeps its instance (runs, event logs) in a git-ignored folder beside the config, telemetry off."""
     home = Path(os.environ.get("DAGSTER_HOME") or settings.root / ".dagster")
-    home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        if not config.exists():
+            config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    except OSError as exc:
+        raise SansfilmError(f"cannot write Dagster's home {home} ({exc.strerror or exc}): make it writable, or set "
+                            "DAGSTER_HOME to a writable folder") from None  # fmt: skip
     os.environ["DAGSTER_HOME"] = str(home)
 
 
-def _materialize_all(settings: Settings) -> dict[str, float]:
-    """Run every asset in-process; returns seconds per step. Raises SansfilmError if any step failed."""
+class RunFailed(SansfilmError):
+    """A `sansfilm run` step failed; the message names it and the log file with the full detail."""
+
+
+def _materialize_all(settings: Settings) -> tuple[dict[str, float], dict[str, object]]:
+    """Run every asset in-process; returns seconds per step and what metering recorded. Raises RunFailed (one
+    line, with the path of the run's full log) if any step failed."""
     import dagster as dg
 
     from analytics.upgrade import require_current
     from pipelines.definitions import build_definitions
+    from pipelines.warehouse.assets import METERED_KEY
 
     require_current(settings)  # an old ledger or warehouse: one line naming `sansfilm upgrade`, not a failed run
     _dagster_home(settings)
     defs = build_definitions(settings)
+    level = "INFO" if boundary.verbose else "CRITICAL"  # the events go to the run's log file, not the terminal
     with dg.DagsterInstance.get() as instance:
         result = defs.resolve_job_def("sansfilm_all").execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},  # the summary says enough
-        )
+            instance=instance, raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+        )  # fmt: skip
     durations: dict[str, float] = {}
+    metered: dict[str, object] = {}
     for event in result.all_events:
         if event.event_type_value == "STEP_SUCCESS":
             durations[event.step_key] = event.event_specific_data.duration_ms / 1000
+        elif event.is_step_materialization and event.asset_key == METERED_KEY:
+            metered = {k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()}
     if not result.success:
-        failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-        detail = "; ".join(f"{e.step_key}: {e.event_specific_data.error.message.strip()}" for e in failures)
-        raise SansfilmError(f"the run failed: {detail or 'see the Dagster event log'}")
-    return durations
+        raise RunFailed(_run_failure(result))
+    return durations, metered
+
+
+def _run_failure(result) -> str:
+    """One line: the failed steps and their first cause; the whole event log goes to a file beside the runs."""
+    log = Path(os.environ["DAGSTER_HOME"]) / "logs" / f"run-{result.run_id}.log"
+    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    causes = []
+    for event in failures:
+        error = event.event_specific_data.error
+        while error.cause is not None and error.cls_name != "DagsterAssetCheckFailedError":
+            error = error.cause  # the user's error, not Dagster's wrapper
+        if error.cls_name == "DagsterAssetCheckFailedError":
+            checks = [line.strip() for line in error.message.splitlines()[1:] if line.strip()]
+            message = f"blocking data check(s) failed: {', '.join(checks)}; nothing downstream was built or published"
+        else:
+            message = re.sub(r"^[\w.]*\.\w+: ", "", error.message)  # "analytics.x.SomeError: what" -> "what"
+        causes.append(f"{event.step_key}: {one_line(message)}")
+        if boundary.verbose:
+            typer.echo(event.event_specific_data.error.to_string(), err=True)
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("w", encoding="utf-8") as out:
+            for event in result.all_events:
+                out.write(f"{event.event_type_value} {event.step_key or ''} {event.message or ''}\n")
+                error = getattr(event.event_specific_data, "error", None)
+                if error is not None:
+                    out.write(error.to_string() + "\n")
+        where = f"full log: {log}"
+    except OSError:
+        where = "run again with --verbose for the detail"
+    detail = "; ".join(causes) or "see the Dagster event log"
+    return f"the run failed: {detail[:400]} ({where})"
 
 
 @app.command()
 def run() -> None:
-    """Materialise every asset (harvest, warehouse, publish) in-process for the configuration."""
+    """Materialise every asset (harvest, warehouse, metering, drafts, publish, lake) in-process for the configuration."""
     try:
-        durations = _materialize_all(_settings())
+        durations, metered = _materialize_all(_settings())
     except SansfilmError as exc:
         raise _fail(exc) from None
     for step, seconds in durations.items():
         typer.echo(f"{step:<45} {seconds:7.2f} s")
+    if metered:
+        typer.echo(_metered_summary(metered))
+
+
+def _metered_summary(metered: dict[str, object]) -> str:
+    mtd = metered.get("month_to_date")
+    return _metered_line(list(metered.get("months") or []), None if mtd in (None, "none") else mtd,
+                         dict(metered.get("drafted") or {}), list(metered.get("future") or []))  # fmt: skip
 
 
 @app.command()
@@ -173,22 +247,23 @@ def demo(
             sample_corpus.generate_corpus(sample_dir)
         touched = sample_corpus.restore_reception_times(sample_dir)
         settings = _settings()
-        durations = _materialize_all(settings)
+        durations, metered = _materialize_all(settings)  # metering and the finished months' drafts included
         facts = summary(settings)
-        drafted = _draft_all_months(settings)
     except (SansfilmError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {one_line(exc)}", err=True)
         raise typer.Exit(2) from None
+    drafted = {m: (d["invoices"], Decimal(d["net"])) for m, d in (metered.get("drafted") or {}).items()}
     typer.echo(f"sample corpus: {sample_dir} ({touched} reception times restored)")
     for step, seconds in durations.items():
         typer.echo(f"  {step:<45} {seconds:7.2f} s")
     typer.echo("warehouse:")
     for name, value in facts.items():
         typer.echo(f"  {name:<45} {value}")
+    typer.echo(_metered_summary(metered))
     typer.echo(f"published for readers: {settings.published_path}")
     if drafted:
         count = sum(n for n, _ in drafted.values())
-        net = sum((total for _, total in drafted.values()), start=0)
+        net = sum((total for _, total in drafted.values()), start=Decimal(0))
         typer.echo(f"draft invoices: {count} for {len(drafted)} months, net {net} EUR excl. VAT, in "
                    f"{settings.billing.out_dir / 'drafts'}/<month>/ (invoices.json, invoice_lines.csv)")
         typer.echo(f"  preview one: sansfilm bill --month {max(drafted)}   issue it: add --issue")
@@ -200,26 +275,6 @@ def demo(
         for name, role, password in dashboards_cli.ensure_demo_accounts(settings):
             typer.echo(f"  {name:<12} {role:<26} {password}")
         dashboards_cli.serve(settings, port)
-
-
-def _draft_all_months(settings: Settings) -> dict[str, tuple[int, object]]:
-    """Draft every month with data inside the framework agreement (no ledger), then publish the usage marts."""
-    from analytics import metering, warehouse
-    from analytics.billing import service
-
-    contracts = service.load_contracts(settings)
-    con = warehouse.connect(settings.warehouse.path, read_only=True)
-    try:
-        months = service.agreement_months(contracts, list(metering.months_with_data(con)))
-    finally:
-        con.close()
-    drafted = {}
-    for month in months:
-        _, invoices = service.write_month_drafts(settings, month)
-        drafted[str(month)] = (len(invoices), sum((i.net for i in invoices), start=0))
-    with warehouse.open_warehouse(settings.warehouse.path) as con:  # readers get the usage marts too
-        warehouse.publish(con, settings.published_path)
-    return drafted
 
 
 def _serve(settings: Settings) -> None:
@@ -242,5 +297,10 @@ quality_cli.register(app, _settings, _fail)
 upgrade_cli.register(app, _settings, _fail)
 
 
+def main() -> None:
+    """The `sansfilm` entry point: every failure is one line on stderr (pipelines.boundary)."""
+    boundary.run(app)
+
+
 if __name__ == "__main__":
-    app()
+    main()

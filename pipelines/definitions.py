@@ -29,7 +29,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     everything = dg.define_asset_job(
         ALL_ASSETS_JOB,
         selection=dg.AssetSelection.all() - dg.AssetSelection.groups("billing"),
-        description="Harvest every source, rebuild the warehouse, publish it.",
+        description="Harvest every source, rebuild the warehouse, meter every month, draft the finished ones, publish.",
     )
     daily = dg.ScheduleDefinition(
         name="daily_harvest",

@@ -65,4 +65,7 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
             warned = sum(1 for r in results if not r.passed and r.severity == "warn")
             typer.echo(f"\n{len(results)} checks: {len(failed)} error(s), {warned} warning(s) (run {run_id})")
         if failed:
+            names = ", ".join(r.name for r in failed)
+            typer.echo(f"error: {len(failed)} blocking check(s) failed: {names} (details on stdout; what to do: "
+                       "docs/data-quality.md)", err=True)  # fmt: skip
             raise typer.Exit(1)

@@ -57,11 +57,10 @@ def metered(harvested, tmp_path_factory) -> Settings:
     """A copy of `harvested` with every month of the agreement metered and drafted, then published, as `make demo`
     leaves it (usage marts included). Tests using it must not change its data (re-metering a month, as a billing
     preview does, rewrites the same rows) nor issue into its ledger."""
-    from pipelines.cli import _draft_all_months
-
     settings, _ = harvested
     root = tmp_path_factory.mktemp("metered") / "corpus"
     shutil.copytree(settings.root, root)
     copy = load_settings(root / "sansfilm.toml")
-    _draft_all_months(copy)  # meters every month in the working file, drafts its invoices, publishes
+    operations.meter_and_draft(copy)  # meters every month in the working file, drafts the finished ones
+    operations.publish(copy)
     return copy

@@ -415,7 +415,10 @@ def engine(url: str) -> Engine:
     try:
         if backend == "sqlite":
             if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)  # a fresh checkout has no data/
+                folder = Path(parsed.database).parent  # never created here: a typo must not start a second ledger
+                if not folder.is_dir():
+                    raise LedgerUnreachable(f"the ledger's folder {folder} does not exist: create it, or fix [ledger] url "
+                                      f"({_display(url)}) in the configuration")  # fmt: skip
             made = create_engine(parsed)
             event.listen(made, "connect", _sqlite_connect)
             event.listen(made, "begin", _sqlite_begin)

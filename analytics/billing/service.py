@@ -53,7 +53,9 @@ def load_contracts(settings: Settings) -> Contracts:
 
 def meter(settings: Settings, months: list[Month]) -> dict[Month, dict[str, dict[str, Decimal]]]:
     """Meter the months in the working warehouse (idempotent) and return their usage."""
+    warehouse.require_exists(settings.warehouse.path)
     with warehouse.open_warehouse(settings.warehouse.path) as con:
+        warehouse.require_built(con, settings.warehouse.path)
         result = {}
         for month in months:
             metering.meter_month(con, month)

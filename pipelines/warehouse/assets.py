@@ -1,4 +1,5 @@
-"""Reference tables, one asset per SQL model (dependencies read from the SQL itself), and the published copy."""
+"""Reference tables, one asset per SQL model (dependencies read from the SQL itself), every month metered, and the
+published copy."""
 
 import re
 
@@ -7,11 +8,13 @@ import dagster as dg
 from analytics import operations, warehouse
 from analytics.config import Settings
 from pipelines.harvest.assets import harvest_asset_key
+from analytics.quality import runner
 from pipelines.quality.checks import check_results, check_specs
 from pipelines.resources import SansfilmConfig
 
 REFERENCE_KEY = dg.AssetKey(["ref", "establishments"])
 PUBLISHED_KEY = dg.AssetKey(["published", "warehouse"])
+METERED_KEY = dg.AssetKey(["marts", "fct_metered_months"])
 _RAW_TABLE_KINDS = {"dicom_instances": ("dicom_files", "orthanc"), "audit_events": ("audit_syslog",),
                     "dicom_deletions": ("orthanc",)}
 _TABLE_REF = re.compile(r"\b(raw|ref|staged|marts)\.(\w+)")
@@ -63,12 +66,40 @@ def build_model_asset(schema: str, name: str, settings: Settings) -> dg.AssetsDe
     return _model
 
 
+def build_metering_asset(settings: Settings) -> dg.AssetsDefinition:
+    metered_tables = list(runner.METERED)
+
+    @dg.asset(
+        key=METERED_KEY,
+        deps=[dg.AssetKey(list(m)) for m in warehouse.MODELS] + [REFERENCE_KEY],
+        group_name="warehouse",
+        kinds={"duckdb", "sql"},
+        description="Every month with data metered into marts.fct_usage_daily (the current Paris month as month to "
+        "date), and the draft invoices of each finished month of the agreement.",
+        check_specs=check_specs(settings, metered_tables, METERED_KEY),
+    )
+    def metered_months(context: dg.AssetExecutionContext, sansfilm: SansfilmConfig) -> dg.MaterializeResult:
+        settings = sansfilm.settings()
+        metered = operations.meter_and_draft(settings)
+        with warehouse.open_warehouse(settings.warehouse.path) as con:
+            results = check_results(context, settings, metered_tables, con)
+        return dg.MaterializeResult(metadata={
+            "months": dg.MetadataValue.json([str(m) for m in metered.months]),
+            "month_to_date": str(metered.month_to_date or "none"),
+            "drafted": dg.MetadataValue.json({str(m): {"invoices": n, "net": str(net)}
+                                              for m, (n, net) in sorted(metered.drafted.items())}),
+            "future": dg.MetadataValue.json([str(m) for m in metered.future]),
+        }, check_results=results)  # fmt: skip
+
+    return metered_months
+
+
 def build_warehouse_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     models = [build_model_asset(schema, name, settings) for schema, name in warehouse.MODELS]
 
     @dg.asset(
         key=PUBLISHED_KEY,
-        deps=[dg.AssetKey(list(m)) for m in warehouse.MODELS] + [REFERENCE_KEY],
+        deps=[dg.AssetKey(list(m)) for m in warehouse.MODELS] + [REFERENCE_KEY, METERED_KEY],
         group_name="warehouse",
         kinds={"duckdb"},
         description="Read-only copy of ref, staged and marts for dashboards and notebooks, swapped in atomically.",
@@ -79,4 +110,4 @@ def build_warehouse_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             path = warehouse.publish(con, settings.published_path)
         return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path))})
 
-    return [reference_tables, *models, published_warehouse]
+    return [reference_tables, *models, build_metering_asset(settings), published_warehouse]

@@ -24,14 +24,14 @@ ALL = Filters("2012-01", "2012-12")
 
 @pytest.fixture(scope="session")
 def published(tmp_path_factory) -> Settings:
-    from pipelines.cli import _draft_all_months
     from pipelines.dashboards_cli import registry_ids
 
     root = tmp_path_factory.mktemp("dash")
     settings = copy_sample(root / "corpus")
     operations.harvest(settings)
     operations.build_warehouse(settings)
-    _draft_all_months(settings)  # meters every month and publishes the usage marts, as `sansfilm demo` does
+    operations.meter_and_draft(settings)  # every month metered, drafts written, as `sansfilm run` does
+    operations.publish(settings)
     issue_until(settings, Month(2012, 1))  # the months of the agreement before the sample's data
     service.issue(settings, Month(2012, 1), issue_date=date(2012, 2, 2), today=TODAY, out_dir=settings.billing.out_dir)
     accounts = root / "accounts.json"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dashboards.browser import CHROMIUM, chromium, new_page, streamlit_server
+from tests.dashboards.browser import CHROMIUM, chromium, login, new_page, streamlit_server
 from tests.dashboards.conftest import PASSWORD
 from tests.dashboards.test_pages import EXPECTED, PAGES
 
@@ -43,13 +43,7 @@ def browser(server):
 
 
 def _login(browser, server, user: str):
-    page = new_page(browser)
-    page.goto(server)
-    page.get_by_label("Identifiant").fill(user)
-    page.get_by_label("Mot de passe").fill(PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    page.get_by_text(f"{user} ·").first.wait_for(timeout=60_000)
-    return page
+    return login(browser, server, user, PASSWORD)
 
 
 def _visit(page, name: str) -> None:

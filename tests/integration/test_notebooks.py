@@ -41,12 +41,17 @@ def kernel_dir(tmp_path_factory) -> Path:
     return root
 
 
-def execute(name: str, settings, kernel_dir: Path, workdir: Path, probe: str) -> tuple[nbformat.NotebookNode, dict]:
-    """Run the notebook as committed plus a probe cell; returns the executed notebook and the probe's JSON."""
+def execute(name: str, settings, kernel_dir: Path, workdir: Path, probe: str,
+            parameters: dict[str, object] | None = None) -> tuple[nbformat.NotebookNode, dict]:  # fmt: skip
+    """Run the notebook as committed plus a probe cell; returns the executed notebook and the probe's JSON.
+    `parameters` go in a cell after the one tagged `parameters`, as papermill injects them."""
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code"), (
         f"notebooks/{name}.ipynb is committed with outputs: clear them"
     )
+    if parameters:
+        tagged = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+        nb.cells.insert(tagged + 1, nbformat.v4.new_code_cell("\n".join(f"{k} = {v!r}" for k, v in parameters.items())))
     nb.cells.append(nbformat.v4.new_code_cell(
         f"import json as _json, sys as _sys\nprint({PROBE!r} + _json.dumps({{'python': _sys.prefix, {probe}}}, default=str))"
     ))  # fmt: skip
@@ -116,7 +121,7 @@ def test_explain_invoice_matches_the_billing_preview_down_to_its_studies(metered
         "explain_invoice", metered, kernel_dir, tmp_path,
         "'establishment': invoice.establishment_id, 'month': str(month), 'studies': studies['study_instance_uid'].to_list(), "
         "'recomputed': {k: str(v) for k, v in recomputed.items()}, 'lines': lines.to_dicts(), "
-        "'totals': [str(net), str(vat), str(net + vat)]",
+        "'totals': [str(net), str(vat), str(net + vat)]", {"MONTH": "2012-06"},
     )  # fmt: skip
     assert found["month"] == "2012-06"
     # what issuing would produce now (re-meters the month in the working file: the same rows; the ledger is untouched)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+import duckdb
 
 from pipelines.definitions import ALL_ASSETS_JOB, build_definitions
 from tests.dicom_factory import PATIENT_ID, PATIENT_NAME
@@ -11,9 +12,14 @@ EXPECTED_KEYS = {
     "raw/harvest_archive_files", "raw/harvest_audit", "ref/establishments", "staged/stg_dicom_instances",
     "staged/stg_audit_events", "staged/int_studies", "staged/int_study_owners", "marts/dim_establishments",
     "marts/mart_archive_daily", "marts/mart_archive_monthly", "marts/mart_quarantine", "marts/mart_source_freshness",
-    "marts/mart_ingestion_delay", "marts/mart_reception_hours", "marts/mart_audit_outcomes", "published/warehouse",
+    "marts/mart_ingestion_delay", "marts/mart_reception_hours", "marts/mart_audit_outcomes", "marts/fct_metered_months",
+    "published/warehouse",
 }  # fmt: skip
 BILLING_KEYS = {"marts/usage_monthly", "billing/draft_invoices"}
+
+
+def graph_parents(defs: dg.Definitions, key: str) -> set[dg.AssetKey]:
+    return defs.resolve_asset_graph().get(dg.AssetKey(key.split("/"))).parent_keys
 
 
 def test_definitions_load_from_the_config(tiny, monkeypatch):
@@ -45,6 +51,9 @@ def test_materialize_everything_on_the_corpus(tiny):
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert materialized == EXPECTED_KEYS
     assert tiny.published_path.exists()
+    assert graph_parents(defs, "published/warehouse") >= {dg.AssetKey(["marts", "fct_metered_months"])}
+    with duckdb.connect(str(tiny.published_path), read_only=True) as con:  # readers get every month metered
+        assert con.execute("select count(distinct month) from marts.fct_usage_daily").fetchall()[0][0] > 0
     # nothing patient-identifying in Dagster's event log (messages, metadata, check results)
     records = instance.get_records_for_run(result.run_id).records
     text = "\n".join(str(r.event_log_entry.to_json()) for r in records)

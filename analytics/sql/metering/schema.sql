@@ -33,3 +33,11 @@ create table if not exists marts.fct_share_flows_monthly (
     share_kind                  varchar not null,  -- export (110106) | transfer (110104)
     shares                      bigint not null
 );
+
+-- Which months are metered, and whether a month was still running (month to date) when it was metered.
+create table if not exists marts.fct_metered_months (
+    month           varchar not null primary key,  -- YYYY-MM, Europe/Paris
+    month_to_date   boolean not null,              -- the month had not ended (Paris time) when it was metered
+    metered_through date not null,                 -- last Paris day the figures cover (the month's last day if ended)
+    metered_at      timestamptz not null
+);

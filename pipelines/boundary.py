@@ -1,0 +1,75 @@
+"""The command line's boundary: whatever goes wrong, the user reads one line on stderr and the exit code is not 0.
+
+Usage errors (a malformed option) and sansfilm's own errors become `error: ...` on one line; anything unexpected is
+written in full to a log file and the line names it. `--verbose` is for more detail, never the default.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import traceback
+from datetime import datetime
+from pathlib import Path
+from typing import NoReturn
+
+import click
+import typer
+
+from analytics.errors import SansfilmError
+
+
+verbose = False  # set by `sansfilm --verbose`: an unexpected failure's traceback is printed too
+
+
+def one_line(text: object) -> str:
+    """A message on one line (a database error, a validation error may span several)."""
+    return " ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
+def error_log_path() -> Path:
+    """Where an unexpected failure's full detail goes: a new file in the temporary folder, never overwritten."""
+    return Path(tempfile.gettempdir()) / f"sansfilm-error-{datetime.now():%Y%m%dT%H%M%S}-{os.getpid()}.log"
+
+
+def write_error_log(exc: BaseException) -> Path:
+    path = error_log_path()
+    path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+    return path
+
+
+def say(message: str) -> None:
+    typer.echo(f"error: {one_line(message)}", err=True)
+
+
+def run(app: typer.Typer, args: list[str] | None = None) -> NoReturn:
+    """Run the app (the `sansfilm` entry point) and turn every failure into one line and an exit code."""
+    try:
+        code = app(args=args, prog_name="sansfilm", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        typer.echo(exc.ctx.get_help())
+        code = 2
+    except click.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "sansfilm"
+        say(f"{exc.format_message()} (see `{where} --help`)")
+        code = 2
+    except click.ClickException as exc:
+        say(exc.format_message())
+        code = exc.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        say("interrupted")
+        code = 130
+    except SansfilmError as exc:
+        say(str(exc))
+        code = 2
+    except Exception as exc:  # noqa: BLE001  the last resort: a traceback is never what a user should read
+        if verbose:
+            traceback.print_exception(exc, file=sys.stderr)
+        try:
+            where = f"full detail in {write_error_log(exc)}"
+        except OSError:
+            where = "run again with --verbose for the detail"
+        say(f"unexpected {type(exc).__name__}: {one_line(exc)[:300]} ({where}; please report it)")
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
