@@ -101,7 +101,7 @@ def dicomweb(server: OrthancServer, **options) -> dict:
 
 def dimse(port: int, called_ae: str, **options) -> dict:
     return {"kind": "dimse", "host": "127.0.0.1", "port": port, "called_ae": called_ae, "calling_ae": CALLING_AE,
-            "timeout": 10, **options}  # fmt: skip
+            "timeout": 60, **options}  # fmt: skip  (a loaded CI machine answers slowly)
 
 
 def harvest_and_build(settings: Settings, names: list[str] | None = None) -> dict:
