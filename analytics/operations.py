@@ -28,7 +28,7 @@ def harvest(
     sources = [settings.source(name) for name in wanted]
     if concurrent:
         return [harvest_source(settings.warehouse.path, source, pseudonymise, settings.harvest) for source in sources]
-    with warehouse.open_warehouse(settings.warehouse.path) as con:
+    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
         return [harvest_source(con, source, pseudonymise, settings.harvest) for source in sources]
 
 
@@ -46,7 +46,7 @@ def load_contracts(settings: Settings) -> Registry:
 def build_warehouse(settings: Settings, registry: Registry | None = None) -> WarehouseBuild:
     """Reload the reference tables from the contracts, rebuild every model, publish the readers' copy."""
     registry = registry or load_contracts(settings)
-    with warehouse.open_warehouse(settings.warehouse.path) as con:
+    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
         warehouse.load_reference(con, registry, settings.archive.ae_titles)
         counts = warehouse.build_models(con)
         published = warehouse.publish(con, settings.published_path)
@@ -60,7 +60,7 @@ def write_lake(settings: Settings, con=None) -> dict[str, object] | None:
         return None
     if con is not None:
         return lake.export_lake(con, settings.lake.root).to_dict()
-    with warehouse.open_warehouse(settings.warehouse.path) as own:
+    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as own:
         return lake.export_lake(own, settings.lake.root).to_dict()
 
 

@@ -215,7 +215,7 @@ def _draft_all_months(settings: Settings) -> dict[str, tuple[int, object]]:
     for month in months:
         _, invoices = service.write_month_drafts(settings, month)
         drafted[str(month)] = (len(invoices), sum((i.net for i in invoices), start=0))
-    with warehouse.open_warehouse(settings.warehouse.path) as con:  # readers get the usage marts too
+    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:  # readers get the usage marts too
         warehouse.publish(con, settings.published_path)
     return drafted
 

@@ -12,6 +12,8 @@ EXPECTED_KEYS = {
     "staged/stg_audit_events", "staged/int_studies", "staged/int_study_owners", "marts/dim_establishments",
     "marts/mart_archive_daily", "marts/mart_archive_monthly", "marts/mart_quarantine", "marts/mart_source_freshness",
     "marts/mart_ingestion_delay", "marts/mart_reception_hours", "marts/mart_audit_outcomes", "published/warehouse",
+    "raw/dicom_instances", "raw/audit_events", "raw/dicom_deletions", "raw/harvest_runs", "raw/quarantine",
+    "ref/establishment_ae_titles", "ref/establishment_aliases", "ref/platform_ae_titles", "ref/audit_event_types",
 }  # fmt: skip
 BILLING_KEYS = {"marts/usage_monthly", "billing/draft_invoices"}
 
@@ -24,8 +26,14 @@ def test_definitions_load_from_the_config(tiny, monkeypatch):
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
     assert keys == EXPECTED_KEYS | BILLING_KEYS
     graph = defs.resolve_asset_graph()
+    # lineage from the dbt project's source() and ref(): harvest -> raw table -> staging -> intermediate -> marts
     assert graph.get(dg.AssetKey(["staged", "stg_dicom_instances"])).parent_keys == {
-        dg.AssetKey(["raw", "harvest_archive_files"]), dg.AssetKey(["ref", "establishments"])
+        dg.AssetKey(["raw", "dicom_instances"]), dg.AssetKey(["raw", "dicom_deletions"]),
+        dg.AssetKey(["ref", "establishment_ae_titles"]), dg.AssetKey(["ref", "establishment_aliases"]),
+    }
+    assert graph.get(dg.AssetKey(["raw", "dicom_instances"])).parent_keys == {dg.AssetKey(["raw", "harvest_archive_files"])}
+    assert graph.get(dg.AssetKey(["marts", "mart_archive_monthly"])).parent_keys == {
+        dg.AssetKey(["marts", "mart_archive_daily"])
     }
     schedule = defs.resolve_schedule_def("daily_harvest")
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 2 * * *", "Europe/Paris")

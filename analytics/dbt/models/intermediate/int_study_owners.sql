@@ -3,7 +3,7 @@
 -- successful receipt (110104 to a platform AE title); otherwise UNATTRIBUTED (reported, never billed).
 with receipt_events as (
     select study_instance_uid, event_time, source_establishment_id
-    from staged.stg_audit_events
+    from {{ ref('stg_audit_events') }}
     where event_id = '110104' and succeeded and destination_is_platform and study_instance_uid is not null
 ),
 
@@ -17,12 +17,12 @@ first_receipt_events as (
 ),
 
 studies as (
-    select study_instance_uid, establishment_id, first_received_at from staged.int_studies
+    select study_instance_uid, establishment_id, first_received_at from {{ ref('int_studies') }}
 ),
 
 deletions as (
     select study_instance_uid, min(event_time) as deleted_at
-    from staged.stg_audit_events
+    from {{ ref('stg_audit_events') }}
     where event_id = '110105' and succeeded and study_instance_uid is not null
     group by study_instance_uid
 ),

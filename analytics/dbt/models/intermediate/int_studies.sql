@@ -5,7 +5,7 @@
 -- study_time_known false. DST: a time in the hour skipped in March reads as winter time (02:30 -> 03:30 summer time),
 -- a time in the hour repeated in October as its second, winter-time occurrence.
 with instances as (
-    select * from staged.stg_dicom_instances
+    select * from {{ ref('stg_dicom_instances') }}
 ),
 
 first_instance as (

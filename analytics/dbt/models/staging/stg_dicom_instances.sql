@@ -8,7 +8,7 @@ with ranked as (
         *,
         count(*) over (partition by sop_instance_uid) as copies_harvested,
         row_number() over (partition by sop_instance_uid order by received_at, record_key) as copy_rank
-    from raw.dicom_instances
+    from {{ source('raw', 'dicom_instances') }}
 ),
 
 instances as (
@@ -16,7 +16,7 @@ instances as (
 ),
 
 deletions as (
-    select source, path, min(deleted_at) as deleted_at from raw.dicom_deletions group by all
+    select source, path, min(deleted_at) as deleted_at from {{ source('raw', 'dicom_deletions') }} group by all
 ),
 
 study_clock as (
@@ -57,8 +57,8 @@ attributed as (
         d.deleted_at
     from study_times as i
     left join deletions as d on d.source = i.source and d.path = i.path
-    left join ref.establishment_ae_titles as by_ae on by_ae.ae_title_key = i.source_ae_key
-    left join ref.establishment_aliases as by_alias on by_alias.institution_key = i.institution_key
+    left join {{ source('ref', 'establishment_ae_titles') }} as by_ae on by_ae.ae_title_key = i.source_ae_key
+    left join {{ source('ref', 'establishment_aliases') }} as by_alias on by_alias.institution_key = i.institution_key
 )
 
 select

@@ -1,0 +1,119 @@
+"""The warehouse models are a dbt project (analytics/dbt/), built by dbt-duckdb inside this process.
+
+In-process (dbt's `dbtRunner`), not a `dbt` subprocess: the caller's connection and dbt's share one DuckDB instance,
+so a build takes the warehouse's write lock once, the way every other writer does (`warehouse.connect` waits for
+it), and pays no interpreter start-up. dbt's own files (target/, logs/) go beside the warehouse, never into the
+source tree, so that several builds (tests, two configurations) never share them; only the manifest Dagster loads
+is kept under analytics/dbt/target/, written atomically by `prepare_manifest`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import duckdb
+
+from analytics.errors import SansfilmError
+
+PROJECT_DIR = Path(__file__).parent / "dbt"
+MANIFEST_PATH = PROJECT_DIR / "target" / "manifest.json"
+MEMORY_SHARE = 0.5  # of the machine's RAM, when the configuration sets no [warehouse] memory_limit
+_LAYER_SCHEMAS = {"staging": "staged", "intermediate": "staged", "marts": "marts"}
+
+
+class DbtBuildFailed(SansfilmError):
+    """A model or a structural test of the dbt project failed."""
+
+
+def default_memory_limit() -> str:
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{int(total * MEMORY_SHARE) // 2**20}MiB"
+
+
+def memory_limit(configured: str | None) -> str:
+    return configured.replace(" ", "") if configured else default_memory_limit()
+
+
+def models() -> list[tuple[str, str]]:
+    """(schema, model) of every model of the project, by layer then name."""
+    found = []
+    for layer, schema in _LAYER_SCHEMAS.items():
+        found += [(schema, p.stem) for p in sorted((PROJECT_DIR / "models" / layer).glob("*.sql"))]
+    return found
+
+
+def plain_sql(model: str) -> str:
+    """A table model's SQL with its ref()/source() resolved by name (for profiling it outside dbt, bench/)."""
+    schemas = {name: schema for schema, name in models()}
+    (path,) = PROJECT_DIR.glob(f"models/*/{model}.sql")
+    text = re.sub(r"\{\{\s*source\('(\w+)',\s*'(\w+)'\)\s*\}\}", r"\1.\2", path.read_text(encoding="utf-8"))
+    return re.sub(r"\{\{\s*ref\('(\w+)'\)\s*\}\}", lambda m: f"{schemas[m[1]]}.{m[1]}", text)
+
+
+def database_path(con: duckdb.DuckDBPyConnection) -> Path:
+    (path,) = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()
+    return Path(path)
+
+
+def _invoke(args: list[str], *, warehouse_path: Path, work_dir: Path, limit: str | None) -> None:
+    from dbt.cli.main import dbtRunner  # dbt's import costs ~2 s: only when a build runs
+
+    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    os.environ["SANSFILM_WAREHOUSE_PATH"] = str(warehouse_path)
+    os.environ["SANSFILM_DUCKDB_MEMORY_LIMIT"] = memory_limit(limit)
+    result = dbtRunner().invoke([
+        *args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
+        "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs"), "--quiet",
+    ])  # fmt: skip
+    if result.success:
+        return
+    failures = [
+        f"{r.node.name}: {' '.join(str(r.message).split())}"
+        for r in getattr(result.result, "results", None) or []
+        if str(r.status) in ("error", "fail")
+    ]
+    reason = "; ".join(failures) or " ".join(str(result.exception).split())
+    raise DbtBuildFailed(f"the warehouse build (dbt {args[0]}) failed: {reason}")
+
+
+def build(
+    con: duckdb.DuckDBPyConnection,
+    select: list[str] | None = None,
+    *,
+    full_refresh: bool = False,
+    limit: str | None = None,
+) -> dict[str, int]:
+    """`dbt build` (models and their tests) of `select` (model names; all by default) into the warehouse open on
+    `con`; returns each built model's row count as `schema.model`."""
+    path = database_path(con)
+    args = ["build"]
+    if select:  # and only the tests whose every parent is built now (a relationship to an unbuilt mart waits)
+        args += ["--select", *select, "--indirect-selection", "cautious"]
+    if full_refresh:
+        args.append("--full-refresh")
+    _invoke(args, warehouse_path=path, work_dir=path.parent / f".dbt-{path.stem}", limit=limit)
+    wanted = set(select or [])
+    return {
+        f"{schema}.{name}": con.execute(f"select count(*) from {schema}.{name}").fetchone()[0]
+        for schema, name in models()
+        if not wanted or name in wanted
+    }
+
+
+def prepare_manifest() -> Path:
+    """The project's manifest for Dagster, parsed again when a model or schema file is newer than it."""
+    sources = [p for p in PROJECT_DIR.rglob("*") if p.suffix in (".sql", ".yml") and "target" not in p.parts]
+    if MANIFEST_PATH.is_file() and MANIFEST_PATH.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
+        return MANIFEST_PATH
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        _invoke(["parse"], warehouse_path=work / "unused.duckdb", work_dir=work, limit="1GB")
+        MANIFEST_PATH.parent.mkdir(exist_ok=True)
+        staged = MANIFEST_PATH.with_name(f".manifest.{os.getpid()}.json")
+        shutil.copyfile(work / "target" / "manifest.json", staged)
+        os.replace(staged, MANIFEST_PATH)  # several processes may prepare it at once: each swaps in a whole file
+    return MANIFEST_PATH
