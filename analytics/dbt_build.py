@@ -22,6 +22,8 @@ from analytics.errors import SansfilmError
 PROJECT_DIR = Path(__file__).parent / "dbt"
 MANIFEST_PATH = PROJECT_DIR / "target" / "manifest.json"
 MEMORY_SHARE = 0.5  # of the machine's RAM, when the configuration sets no [warehouse] memory_limit
+REFERENCE_TABLES = ("establishments", "establishment_ae_titles", "establishment_aliases", "platform_ae_titles",
+                    "audit_event_types")  # fmt: skip
 _LAYER_SCHEMAS = {"staging": "staged", "intermediate": "staged", "marts": "marts"}
 
 
@@ -55,7 +57,7 @@ def plain_sql(model: str) -> str:
 
 
 def database_path(con: duckdb.DuckDBPyConnection) -> Path:
-    (path,) = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()
+    (path,) = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchall()[0]
     return Path(path)
 
 
@@ -80,6 +82,32 @@ def _invoke(args: list[str], *, warehouse_path: Path, work_dir: Path, limit: str
     raise DbtBuildFailed(f"the warehouse build (dbt {args[0]}) failed: {reason}")
 
 
+def _increment(con: duckdb.DuckDBPyConnection, full_refresh: bool) -> tuple[bool, list[str], str]:
+    """Write build.increment (the harvests no build has taken in yet). Returns whether the build must be a full
+    refresh (first build, asked for, or the reference tables changed: any attribution may change), the harvests it
+    takes in for good (finished ones: one still running is taken in again next time) and the reference fingerprint.
+    The `build` schema is bookkeeping: never published, rebuilt by a full refresh."""
+    con.execute("create schema if not exists build")
+    con.execute("create table if not exists build.state (harvest_id varchar primary key)")
+    con.execute("create table if not exists build.reference (fingerprint varchar)")
+    fingerprint = con.execute(
+        "select md5(string_agg(t, '|' order by t)) from ("
+        + " union all ".join(f"select '{name}' || (select coalesce(string_agg(r::varchar, ',' order by r::varchar), '') "
+                             f"from ref.{name} as r) as t" for name in REFERENCE_TABLES)
+        + ")"
+    ).fetchall()[0][0]  # fmt: skip
+    previous = con.execute("select any_value(fingerprint) from build.reference").fetchall()[0][0]
+    if full_refresh or previous != fingerprint:
+        full_refresh = True
+        con.execute("delete from build.state")
+    con.execute("""create or replace table build.increment as select harvest_id from raw.harvest_runs
+                   where harvest_id not in (select harvest_id from build.state)""")  # fmt: skip
+    finished = [h for (h,) in con.execute(
+        "select harvest_id from build.increment join raw.harvest_runs using (harvest_id) where finished_at is not null"
+    ).fetchall()]  # fmt: skip
+    return full_refresh, finished, fingerprint
+
+
 def build(
     con: duckdb.DuckDBPyConnection,
     select: list[str] | None = None,
@@ -87,18 +115,30 @@ def build(
     full_refresh: bool = False,
     limit: str | None = None,
 ) -> dict[str, int]:
-    """`dbt build` (models and their tests) of `select` (model names; all by default) into the warehouse open on
-    `con`; returns each built model's row count as `schema.model`."""
+    """`dbt build` (models and their tests) into the warehouse open on `con`; returns each built model's row count as
+    `schema.model`.
+
+    The whole project (no `select`) is built incrementally: the staging and intermediate models take in only what
+    the harvests added since the last build (`full_refresh` rebuilds everything from raw). A selection of models
+    (a test, a benchmark, one asset re-materialised) rebuilds those models whole."""
     path = database_path(con)
     args = ["build"]
+    finished: list[str] = []
+    fingerprint = None
     if select:  # and only the tests whose every parent is built now (a relationship to an unbuilt mart waits)
-        args += ["--select", *select, "--indirect-selection", "cautious"]
-    if full_refresh:
-        args.append("--full-refresh")
+        args += ["--select", *select, "--indirect-selection", "cautious", "--full-refresh"]
+    else:
+        full_refresh, finished, fingerprint = _increment(con, full_refresh)
+        if full_refresh:
+            args.append("--full-refresh")
     _invoke(args, warehouse_path=path, work_dir=path.parent / f".dbt-{path.stem}", limit=limit)
+    if fingerprint is not None:  # built: these harvests are in, with this registry
+        con.execute("insert or ignore into build.state select unnest(?::varchar[])", [finished])
+        con.execute("delete from build.reference")
+        con.execute("insert into build.reference values (?)", [fingerprint])
     wanted = set(select or [])
     return {
-        f"{schema}.{name}": con.execute(f"select count(*) from {schema}.{name}").fetchone()[0]
+        f"{schema}.{name}": con.execute(f"select count(*) from {schema}.{name}").fetchall()[0][0]
         for schema, name in models()
         if not wanted or name in wanted
     }

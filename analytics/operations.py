@@ -43,12 +43,13 @@ def load_contracts(settings: Settings) -> Registry:
     return load_registry(settings.contracts.dir)
 
 
-def build_warehouse(settings: Settings, registry: Registry | None = None) -> WarehouseBuild:
-    """Reload the reference tables from the contracts, rebuild every model, publish the readers' copy."""
+def build_warehouse(settings: Settings, registry: Registry | None = None, *, full_refresh: bool = False) -> WarehouseBuild:
+    """Reload the reference tables from the contracts, build the models (incrementally: what the harvests added since
+    the last build; `full_refresh`: everything from raw), publish the readers' copy."""
     registry = registry or load_contracts(settings)
     with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
         warehouse.load_reference(con, registry, settings.archive.ae_titles)
-        counts = warehouse.build_models(con)
+        counts = warehouse.build_models(con, full_refresh=full_refresh, memory_limit=settings.warehouse.memory_limit)
         published = warehouse.publish(con, settings.published_path)
         lake_report = write_lake(settings, con)
     return WarehouseBuild(row_counts=counts, published_path=str(published), lake=lake_report)

@@ -22,14 +22,13 @@ import duckdb
 import polars as pl
 
 from analytics import dbt_build
+from analytics.dbt_build import REFERENCE_TABLES
 from analytics.config import load_settings
 from analytics.errors import SansfilmError
 from analytics.registry import Registry, ae_title_key
 
 SQL_DIR = Path(__file__).parent / "sql"
 PUBLISHED_SCHEMAS = ("ref", "staged", "marts")
-REFERENCE_TABLES = ("establishments", "establishment_ae_titles", "establishment_aliases", "platform_ae_titles",
-                    "audit_event_types")  # fmt: skip
 
 
 class WarehouseBusy(SansfilmError):
@@ -170,11 +169,12 @@ def load_reference(con: duckdb.DuckDBPyConnection, registry: Registry, platform_
         raise
 
 
-def build_models(con: duckdb.DuckDBPyConnection, models: Iterable[tuple[str, str]] | None = None,
-                 *, full_refresh: bool = False) -> dict[str, int]:  # fmt: skip
-    """Build the dbt models (all, or the given (schema, model) pairs) into the open warehouse; row counts."""
+def build_models(con: duckdb.DuckDBPyConnection, models: Iterable[tuple[str, str]] | None = None, *,
+                 full_refresh: bool = False, memory_limit: str | None = None) -> dict[str, int]:  # fmt: skip
+    """Build the dbt models into the open warehouse (all, incrementally; or the given (schema, model) pairs, whole);
+    row counts."""
     return dbt_build.build(con, [name for _, name in models] if models is not None else None,
-                           full_refresh=full_refresh)  # fmt: skip
+                           full_refresh=full_refresh, limit=memory_limit)  # fmt: skip
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -73,11 +73,13 @@ def build_raw_tables_asset(settings: Settings) -> dg.AssetsDefinition:
 
 @dbt_assets(manifest=dbt_build.prepare_manifest(), dagster_dbt_translator=TRANSLATOR, name="warehouse_models")
 def warehouse_models(context: dg.AssetExecutionContext, sansfilm: SansfilmConfig) -> Iterator[dg.MaterializeResult]:
-    """`dbt build` of the selected models (and their structural tests), in this process."""
+    """`dbt build` of the selected models (and their structural tests), in this process: incremental when every
+    model is selected, else the selected models rebuilt whole."""
     settings = sansfilm.settings()
     names = {key.path[-1]: key for key in context.selected_asset_keys}
     with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
-        counts = dbt_build.build(con, sorted(names), limit=settings.warehouse.memory_limit)
+        whole = set(names) >= {name for _, name in dbt_build.models()}  # the whole project: incremental
+        counts = dbt_build.build(con, None if whole else sorted(names), limit=settings.warehouse.memory_limit)
     for table, rows in counts.items():
         yield dg.MaterializeResult(asset_key=names[table.split(".")[1]], metadata={"dagster/row_count": rows})
 

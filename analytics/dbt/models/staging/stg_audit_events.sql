@@ -1,7 +1,12 @@
 -- One row per audit event and study, with the participants recognised: the platform's own AE titles, and the
 -- establishments that claim the source and destination AE titles.
+-- Incremental: only the records of new harvests are added (a record never changes once harvested).
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='record_key') }}
 with events as (
     select * from {{ source('raw', 'audit_events') }}
+{% if is_incremental() %}
+    where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
+{% endif %}
 ),
 
 named as (

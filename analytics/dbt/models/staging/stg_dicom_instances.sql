@@ -3,12 +3,29 @@
 -- deleted_at: when the archive reported this instance deleted (API sources; whole-study deletions come from audit).
 -- study_time_of_day: StudyTime (DICOM TM: HH, HHMM, HHMMSS or HHMMSS.FFFFFF; the old HH:MM:SS form accepted) as a
 -- time, null when missing or invalid (a leap second 60 reads as 59).
-with ranked as (
+-- Incremental: only the instances a new harvest added a copy of, or reported deleted, are rebuilt (all their copies).
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='sop_instance_uid') }}
+with harvested as (
+    select * from {{ source('raw', 'dicom_instances') }}
+{% if is_incremental() %}
+    where sop_instance_uid in (
+        select sop_instance_uid from {{ source('raw', 'dicom_instances') }}
+        where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
+        union
+        select i.sop_instance_uid
+        from {{ source('raw', 'dicom_instances') }} as i
+        join {{ source('raw', 'dicom_deletions') }} as d on d.source = i.source and d.path = i.path
+        where d.harvest_id in (select harvest_id from {{ source('build', 'increment') }})
+    )
+{% endif %}
+),
+
+ranked as (
     select
         *,
         count(*) over (partition by sop_instance_uid) as copies_harvested,
         row_number() over (partition by sop_instance_uid order by received_at, record_key) as copy_rank
-    from {{ source('raw', 'dicom_instances') }}
+    from harvested
 ),
 
 instances as (
