@@ -67,10 +67,13 @@ def _invoke(args: list[str], *, warehouse_path: Path, work_dir: Path, limit: str
     os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     os.environ["SANSFILM_WAREHOUSE_PATH"] = str(warehouse_path)
     os.environ["SANSFILM_DUCKDB_MEMORY_LIMIT"] = memory_limit(limit)
-    result = dbtRunner().invoke([
-        *args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
-        "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs"), "--quiet",
-    ])  # fmt: skip
+    try:
+        result = dbtRunner().invoke([
+            *args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
+            "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs"), "--quiet",
+        ])  # fmt: skip
+    finally:
+        _release()
     if result.success:
         return
     failures = [
@@ -106,6 +109,19 @@ def _increment(con: duckdb.DuckDBPyConnection, full_refresh: bool) -> tuple[bool
         "select harvest_id from build.increment join raw.harvest_runs using (harvest_id) where finished_at is not null"
     ).fetchall()]  # fmt: skip
     return full_refresh, finished, fingerprint
+
+
+def _release() -> None:
+    """Close dbt-duckdb's connection, which it keeps for the process: a read-only connection to the same file opened
+    later in this process (the data contracts, a report) would otherwise be refused for its different settings."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    try:
+        environment = DuckDBConnectionManager.env()
+    except Exception:  # dbt opened none (parse)  # noqa: BLE001
+        return
+    environment.close()
+    DuckDBConnectionManager.close_all_connections()
 
 
 def build(
