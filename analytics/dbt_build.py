@@ -124,6 +124,36 @@ def _release() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
+def _drop_stale_snapshots(con: duckdb.DuckDBPyConnection, select: list[str] | None, full_refresh: bool) -> None:
+    """Metering carries storage forward from month-end snapshots (analytics.metering): drop those the build made
+    wrong, from the month of the earliest day the new harvests touched on: an event's day (a deletion, a receipt), a
+    deletion reported by the archive, any instance of a study that received new instances (its owner, that of its
+    first instance, may have changed); all of them after a rebuild."""
+    exists = con.execute("select count(*) from duckdb_tables() where database_name = current_database() "
+                         "and schema_name = 'marts' and table_name = 'fct_storage_month_end'").fetchall()[0][0]  # fmt: skip
+    if not exists:
+        return
+    if full_refresh or select:
+        if full_refresh or any(name in select for schema, name in models() if schema == "staged"):
+            con.execute("delete from marts.fct_storage_month_end")
+        return
+    (earliest,) = con.execute(
+        """with increment as (select harvest_id from build.increment),
+           studies as (
+               select study_instance_uid from raw.dicom_instances where harvest_id in (select harvest_id from increment)
+           )
+           select least(
+               (select min(received_date) from staged.stg_dicom_instances
+                where study_instance_uid in (select study_instance_uid from studies)),
+               (select min(timezone('Europe/Paris', event_time)::date) from raw.audit_events
+                where harvest_id in (select harvest_id from increment)),
+               (select min(timezone('Europe/Paris', deleted_at)::date) from raw.dicom_deletions
+                where harvest_id in (select harvest_id from increment)))"""
+    ).fetchall()[0]
+    if earliest is not None:
+        con.execute("delete from marts.fct_storage_month_end where month >= ?", [f"{earliest:%Y-%m}"])
+
+
 def build(
     con: duckdb.DuckDBPyConnection,
     select: list[str] | None = None,
@@ -148,6 +178,7 @@ def build(
         if full_refresh:
             args.append("--full-refresh")
     _invoke(args, warehouse_path=path, work_dir=path.parent / f".dbt-{path.stem}", limit=limit)
+    _drop_stale_snapshots(con, select, full_refresh)
     if fingerprint is not None:  # built: these harvests are in, with this registry
         con.execute("insert or ignore into build.state select unnest(?::varchar[])", [finished])
         con.execute("delete from build.reference")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from analytics import dbt_build, warehouse
+from analytics import dbt_build, metering, warehouse
+from analytics.billing.model import Month
 from analytics.registry import load_registry
 from tests.warehouse_factory import B, RawWarehouse
 
@@ -76,4 +77,59 @@ def test_a_change_of_registry_rebuilds_everything(tmp_path):
     warehouse.load_reference(con, load_registry(tmp_path / "contracts"), [PLATFORM])
     warehouse.build_models(con)  # no new harvest, but the registry changed: every attribution is redone
     assert con.execute("select establishment_id from staged.stg_dicom_instances").fetchall() == [(B,)]
+    con.close()
+
+
+MONTHS = [Month(2012, m) for m in range(1, 5)]
+
+
+def usage(con, month: Month) -> list[tuple]:
+    return con.execute("select * from marts.fct_usage_daily where month = ? order by all", [str(month)]).fetchall()
+
+
+def region(tmp_path):
+    """Two studies stored from January, metered January to April (each month opening with the previous snapshot)."""
+    wh = RawWarehouse(tmp_path)
+    con = warehouse.connect(wh.path)
+    warehouse.ensure_schema(con)
+    warehouse.load_reference(con, load_registry(tmp_path / "contracts"), [PLATFORM])
+    wh.instance("1.1", "S1", "2012-01-10T10:00:00+01:00", 1000)
+    wh.instance("2.1", "S2", "2012-01-20T10:00:00+01:00", 500, ae="B_CT")
+    wh.instance("2.2", "S2", "2012-02-03T10:00:00+01:00", 700, ae="B_CT")
+    harvest(con, wh, "h1")
+    warehouse.build_models(con)
+    for month in MONTHS:
+        metering.meter_month(con, month)
+    return wh, con
+
+
+def test_the_carried_forward_snapshot_equals_the_full_computation(tmp_path):
+    _, con = region(tmp_path)
+    carried = {m: usage(con, m) for m in MONTHS}
+    snapshots = con.execute("select month, establishment_id, stored_bytes from marts.fct_storage_month_end order by all")
+    assert (str(MONTHS[1]), B, 1200) in snapshots.fetchall()
+    con.execute("delete from marts.fct_storage_month_end")
+    for month in reversed(MONTHS):  # each month now opens with the sum of all of history
+        metering.meter_month(con, month)
+        con.execute("delete from marts.fct_storage_month_end")
+        assert usage(con, month) == carried[month]
+    con.close()
+
+
+def test_a_deletion_in_march_changes_storage_from_march_on(tmp_path):
+    wh, con = region(tmp_path)
+    before = {m: usage(con, m) for m in MONTHS}
+    wh.event("110105", "2012-03-15T12:00:00+01:00", "A_CT", PLATFORM, ["S1"])  # logged late, harvested in April
+    harvest(con, wh, "h2")
+    warehouse.build_models(con)
+    months_kept = con.execute("select distinct month from marts.fct_storage_month_end order by 1").fetchall()
+    assert months_kept == [("2012-01",), ("2012-02",)]  # the build dropped the snapshots the deletion made wrong
+    for month in MONTHS:
+        metering.meter_month(con, month)
+    after = {m: usage(con, m) for m in MONTHS}
+    assert after[MONTHS[0]] == before[MONTHS[0]] and after[MONTHS[1]] == before[MONTHS[1]]
+    assert after[MONTHS[2]] != before[MONTHS[2]] and after[MONTHS[3]] != before[MONTHS[3]]
+    stored_april = con.execute("select max(stored_bytes) from marts.fct_usage_daily where month = '2012-04' "
+                               "and establishment_id <> ?", [B]).fetchall()  # fmt: skip
+    assert stored_april in ([(None,)], [(0,)])  # S1 (A's only study) is gone by April
     con.close()
