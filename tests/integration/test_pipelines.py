@@ -103,3 +103,24 @@ def test_monthly_usage_and_draft_invoices_partition(tiny):
     schedule = defs.resolve_schedule_def("monthly_drafts")
     assert schedule.execution_timezone == "Europe/Paris" and schedule.cron_schedule == "0 6 1 * *"
     assert defs.resolve_job_def("issue_month") is not None  # issuing: a job launched by hand, never scheduled
+
+
+def test_dagster_definitions_validate_loads_the_dbt_assets(tiny, tmp_path):
+    """What `make dev` loads: the code location, the dbt project's manifest and one asset per model."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    env = {**os.environ, "SANSFILM_CONFIG": str(tiny.config_path), "DAGSTER_HOME": str(home)}
+    dagster = Path(sys.executable).with_name("dagster")
+    done = subprocess.run([str(dagster), "definitions", "validate", "-m", "pipelines.definitions"], env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "All code locations passed validation" in done.stdout + done.stderr
+    from pipelines.warehouse.assets import warehouse_models
+
+    assert {k.to_user_string() for k in warehouse_models.keys} >= {"staged/int_studies", "marts/dim_establishments"}
