@@ -25,15 +25,21 @@ def harvest(con, wh: RawWarehouse, harvest_id: str) -> None:
     wh.events.clear()
 
 
+def empty(tmp_path) -> tuple[RawWarehouse, object]:
+    """A warehouse with the registry loaded and nothing harvested yet, and a connection to it."""
+    wh = RawWarehouse(tmp_path)
+    con = warehouse.connect(wh.path)
+    warehouse.ensure_schema(con)
+    warehouse.load_reference(con, load_registry(tmp_path / "contracts"), [PLATFORM])
+    return wh, con
+
+
 def contents(con) -> dict[str, list[tuple]]:
     return {f"{s}.{m}": sorted(con.execute(f"select * from {s}.{m}").fetchall(), key=repr) for s, m in dbt_build.models()}
 
 
 def test_late_data_for_an_old_month_built_incrementally_equals_a_full_rebuild(tmp_path):
-    wh = RawWarehouse(tmp_path)
-    con = warehouse.connect(wh.path)
-    warehouse.ensure_schema(con)
-    warehouse.load_reference(con, load_registry(tmp_path / "contracts"), [PLATFORM])
+    wh, con = empty(tmp_path)
     wh.instance("1.1", "S1", "2012-01-10T10:00:00+01:00", 100)
     wh.instance("1.2", "S1", "2012-01-10T10:05:00+01:00", 200)
     wh.instance("2.1", "S2", "2012-03-02T09:00:00+01:00", 300, ae="B_CT")
@@ -63,11 +69,7 @@ def test_late_data_for_an_old_month_built_incrementally_equals_a_full_rebuild(tm
 
 
 def test_a_change_of_registry_rebuilds_everything(tmp_path):
-    wh = RawWarehouse(tmp_path)
-    con = warehouse.connect(wh.path)
-    warehouse.ensure_schema(con)
-    registry = load_registry(tmp_path / "contracts")
-    warehouse.load_reference(con, registry, [PLATFORM])
+    wh, con = empty(tmp_path)
     wh.instance("1.1", "S1", "2012-01-10T10:00:00+01:00", 100, ae="C_CT")  # nobody claims C_CT yet
     harvest(con, wh, "h1")
     warehouse.build_models(con)
@@ -89,10 +91,7 @@ def usage(con, month: Month) -> list[tuple]:
 
 def region(tmp_path):
     """Two studies stored from January, metered January to April (each month opening with the previous snapshot)."""
-    wh = RawWarehouse(tmp_path)
-    con = warehouse.connect(wh.path)
-    warehouse.ensure_schema(con)
-    warehouse.load_reference(con, load_registry(tmp_path / "contracts"), [PLATFORM])
+    wh, con = empty(tmp_path)
     wh.instance("1.1", "S1", "2012-01-10T10:00:00+01:00", 1000)
     wh.instance("2.1", "S2", "2012-01-20T10:00:00+01:00", 500, ae="B_CT")
     wh.instance("2.2", "S2", "2012-02-03T10:00:00+01:00", 700, ae="B_CT")
