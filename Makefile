@@ -8,8 +8,9 @@ VENV := .venv
 INSTALLED := $(VENV)/.installed
 # Debian packages the test suite needs (installed when run as root): PostgreSQL for the ledger's production path,
 # Chromium for the dashboards' end-to-end tests; Orthanc (+ its DICOMweb plugin) and dcmtk's storescu for the orthanc
-# source's tests, which run their own server (the distribution's service is stopped after installing).
-SYSTEM_PACKAGES := postgresql chromium orthanc orthanc-dicomweb dcmtk
+# source's tests, nginx for the dashboards behind a TLS proxy; the tests run their own servers on free loopback ports
+# (the distributions' services are stopped after installing).
+SYSTEM_PACKAGES := postgresql chromium orthanc orthanc-dicomweb dcmtk nginx
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
@@ -44,7 +45,8 @@ system-deps:
 	if [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing \
 			&& { service postgresql stop >/dev/null 2>&1 || true; } \
-			&& { service orthanc stop >/dev/null 2>&1 || true; }; \
+			&& { service orthanc stop >/dev/null 2>&1 || true; } \
+			&& { service nginx stop >/dev/null 2>&1 || true; }; \
 	else \
 		echo "not root: install these Debian packages first: $$missing" >&2; exit 1; \
 	fi

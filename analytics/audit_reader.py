@@ -1,21 +1,16 @@
 """Audit-log reader: RFC 5424 syslog lines whose MSG is a DICOM PS3.15 A.5 / RFC 3881 `AuditMessage`.
 
 Usage is billed from these events, so a line is either fully understood or rejected with a reason (the caller
-quarantines it); nothing is guessed. Patient identity is pseudonymised here, at parse time, and error messages
+quarantines it); nothing is guessed. Files are read, line by line and within bounds, by `analytics.audit_log_files`. Patient identity is pseudonymised here, at parse time, and error messages
 describe the problem without ever quoting the input (a log line can carry patient names and IDs).
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import re
-import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from xml.etree.ElementTree import Element, ParseError
 from xml.parsers.expat import ErrorString
 
@@ -32,7 +27,6 @@ STUDY_INSTANCE_UID_TYPE = "110180"
 PATIENT_NUMBER_TYPE = "2"  # RFC 3881 ParticipantObjectIDTypeCode "Patient Number"
 ACTION_CODES = frozenset("CRUDE")
 
-_GZIP_MAGIC = b"\x1f\x8b"
 _BOM = "\ufeff"
 
 # RFC 5424 header pieces. PRINTUSASCII is %d33-126; SD-NAME excludes '=', SP, ']' and '"'.
@@ -55,20 +49,6 @@ _UID = re.compile(r"\d+(?:\.\d+)*", re.ASCII)
 _AE_IN_ALTERNATIVE_ID = re.compile(r"(?:^|[,;\s])(?:AE|AETITLES)\s*=\s*([^,;]*)", re.IGNORECASE)
 
 
-@dataclass(frozen=True, slots=True)
-class LogLine:
-    """One non-blank line of a log file: its records, or why it was rejected (exactly one of the two is set).
-
-    `end_offset` is where the next read resumes (just after this line's newline), so a caller can store it with
-    `line_no` and pick up appended lines later without re-reading the file.
-    """
-
-    line_no: int
-    end_offset: int
-    records: list[AuditRecord] | None
-    error: str | None
-
-
 def parse_syslog_line(line: bytes, pseudonymise: Pseudonymiser) -> list[AuditRecord]:
     """One syslog line to one AuditRecord per study it names (or one record with no study).
 
@@ -86,89 +66,6 @@ def parse_syslog_line(line: bytes, pseudonymise: Pseudonymiser) -> list[AuditRec
         raise MalformedRecord(f"line is not valid UTF-8 (byte {err.start})") from None
     root = _parse_xml(_syslog_msg(text))
     return _audit_records(root, pseudonymise, message_sha256)
-
-
-def read_log(
-    path: Path, pseudonymise: Pseudonymiser, *, start_offset: int = 0, start_line: int = 0
-) -> Iterator[LogLine]:
-    """Read a log file from where the last read stopped, one LogLine per complete, non-blank line.
-
-    Plain files may still be written to, so a last line without newline is left for the next read. Gzip files
-    (rotated, finished) are read whole from the start, last line included; a corrupt or truncated one raises
-    MalformedRecord before any line is yielded, so the caller can quarantine the whole file.
-    Raises ValueError when the arguments cannot be honoured (offset not just after a newline: the file was
-    truncated or replaced since the last read).
-    """
-    path = Path(path)
-    if start_offset < 0 or start_line < 0:
-        raise ValueError("start_offset and start_line must not be negative")
-    if _is_gzip(path):
-        if start_offset != 0:
-            raise ValueError(f"{path}: a gzip file is always read from the start (start_offset must be 0)")
-        return _read_gzip(path, pseudonymise, start_line)
-    if start_offset:
-        with path.open("rb") as f:
-            f.seek(start_offset - 1)
-            if f.read(1) != b"\n":
-                raise ValueError(
-                    f"{path}: start_offset {start_offset} is not just after a newline"
-                    " (the file was truncated or replaced since it was last read)"
-                )
-    return _read_plain(path, pseudonymise, start_offset, start_line)
-
-
-def _is_gzip(path: Path) -> bool:
-    if path.suffix.lower() == ".gz":
-        return True
-    with path.open("rb") as f:
-        return f.read(2) == _GZIP_MAGIC
-
-
-def _read_plain(path: Path, pseudonymise: Pseudonymiser, offset: int, line_no: int) -> Iterator[LogLine]:
-    with path.open("rb") as f:
-        f.seek(offset)
-        for raw in f:
-            if not raw.endswith(b"\n"):
-                return  # still being written: the next read starts at this line
-            offset += len(raw)
-            line_no += 1
-            if raw.strip():
-                yield _log_line(raw, line_no, offset, pseudonymise)
-
-
-def _read_gzip(path: Path, pseudonymise: Pseudonymiser, line_no: int) -> Iterator[LogLine]:
-    with _gzip_errors(path):
-        with gzip.open(path, "rb") as f:  # integrity first: all or nothing
-            while f.read(1 << 20):
-                pass
-    offset = 0
-    with _gzip_errors(path):
-        with gzip.open(path, "rb") as f:
-            for raw in f:
-                offset += len(raw)
-                line_no += 1
-                if raw.strip():
-                    yield _log_line(raw, line_no, offset, pseudonymise)
-
-
-@contextmanager
-def _gzip_errors(path: Path) -> Iterator[None]:
-    """Turn the several ways a gzip stream fails into one MalformedRecord naming the file and the problem."""
-    try:
-        yield
-    except EOFError:
-        raise MalformedRecord(f"{path}: gzip file is truncated (compressed stream ends early)") from None
-    except gzip.BadGzipFile:
-        raise MalformedRecord(f"{path}: gzip file is corrupt (bad header, CRC or length)") from None
-    except zlib.error:
-        raise MalformedRecord(f"{path}: gzip file is corrupt (invalid compressed data)") from None
-
-
-def _log_line(raw: bytes, line_no: int, end_offset: int, pseudonymise: Pseudonymiser) -> LogLine:
-    try:
-        return LogLine(line_no, end_offset, parse_syslog_line(raw, pseudonymise), None)
-    except MalformedRecord as err:
-        return LogLine(line_no, end_offset, None, str(err))
 
 
 def _syslog_msg(text: str) -> str:

@@ -14,13 +14,15 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from analytics.errors import ConfigError
 
 CONFIG_ENV = "SANSFILM_CONFIG"
 DEFAULT_CONFIG = "sansfilm.toml"
-SOURCE_KINDS = ("dicom_files", "audit_syslog", "orthanc")
+SOURCE_KINDS = ("dicom_files", "audit_syslog", "orthanc", "dicomweb", "dimse")
+DEFAULT_MAX_LOG_LINE_BYTES = 1 << 20  # 1 MiB: an audit message naming thousands of studies still fits
+DEFAULT_MAX_LOG_DECOMPRESSED_BYTES = 1 << 30  # 1 GiB per gzip file: a bomb stops there, a rotated day does not
 
 
 class _Section(BaseModel):
@@ -61,6 +63,10 @@ class HarvestConfig(_Section):
     # Default: one per core but one (see analytics.harvest.default_workers).
     workers: int | None = Field(default=None, ge=0)
     batch_files: int = Field(default=2000, ge=1)  # files per committed batch (memory stays flat)
+    # Audit logs are read as a stream within these bounds (a source may set its own): a longer line is quarantined
+    # as a record, a gzip file that decompresses to more is quarantined whole (see docs/harvest.md, "Bounds").
+    max_log_line_bytes: int = Field(default=DEFAULT_MAX_LOG_LINE_BYTES, ge=1024)
+    max_log_decompressed_bytes: int = Field(default=DEFAULT_MAX_LOG_DECOMPRESSED_BYTES, ge=1024)
 
 
 class LakeConfig(_Section):
@@ -69,6 +75,24 @@ class LakeConfig(_Section):
 
 class BillingConfig(_Section):
     out_dir: Path = Path("invoices")  # issued invoices' documents (PDF/Factur-X, CSV, XML) and draft previews
+
+
+class AccountsConfig(_Section):
+    """Failed dashboard logins (analytics/accounts/logins.py): exponential back-off, then a lock."""
+
+    lock_after: int = Field(default=10, ge=1)  # failures in a row that lock a name until `sansfilm users unlock`
+    backoff_seconds: float = Field(default=1.0, gt=0)  # wait after the first failure, doubled at each next one
+    backoff_max_seconds: float = Field(default=300.0, gt=0)
+    wait_max_seconds: float = Field(default=5.0, ge=0)  # longer waits are refused with the time left, not slept
+
+
+def _check_http_url(url: str, credentials: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL")
+    if parts.username or parts.password:
+        raise ValueError(f"must not carry credentials: name them with {credentials}")
+    return url.rstrip("/")
 
 
 class _Source(_Section):
@@ -85,6 +109,15 @@ class SourceConfig(_Source):
 
     kind: Literal["dicom_files", "audit_syslog"]
     path: Path
+    # audit_syslog only: this source's own bounds, overriding [harvest]'s
+    max_log_line_bytes: int | None = Field(default=None, ge=1024)
+    max_log_decompressed_bytes: int | None = Field(default=None, ge=1024)
+
+    @model_validator(mode="after")
+    def _bounds_for_logs_only(self) -> SourceConfig:
+        if self.kind != "audit_syslog" and (self.max_log_line_bytes or self.max_log_decompressed_bytes):
+            raise ValueError("max_log_line_bytes and max_log_decompressed_bytes apply to audit_syslog sources only")
+        return self
 
 
 class OrthancSourceConfig(_Source):
@@ -103,27 +136,84 @@ class OrthancSourceConfig(_Source):
     retries: int = Field(default=5, ge=0)  # retries of a failed request (connection refused, 5xx, timeout)
     backoff: float = Field(default=1.0, ge=0)  # seconds before the first retry, doubled at each one
 
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, url: str) -> str:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http:// or https:// URL")
-        if parts.username or parts.password:
-            raise ValueError("must not carry credentials: name them with username_env and password_env")
-        return url.rstrip("/")
-
-    @field_validator("timezone")
-    @classmethod
-    def _check_zone(cls, zone: str) -> str:
-        try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {zone!r} (use an IANA name such as Europe/Paris)") from None
-        return zone
+    _url = field_validator("url")(lambda url: _check_http_url(url, "username_env and password_env"))
+    _zone = field_validator("timezone")(lambda zone: _check_zone_name(zone))
 
 
-AnySource = Annotated[SourceConfig | OrthancSourceConfig, Field(discriminator="kind")]
+def _check_zone_name(zone: str) -> str:
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {zone!r} (use an IANA name such as Europe/Paris)") from None
+    return zone
+
+
+def _check_tag(tag: str | None) -> str | None:
+    """A DICOM tag as 8 hex digits (`00771052`), also accepted as `(0077,1052)` or `0077,1052`."""
+    if tag is None:
+        return None
+    digits = tag.strip().strip("()").replace(",", "").replace(" ", "").upper()
+    if len(digits) != 8 or any(c not in "0123456789ABCDEF" for c in digits):
+        raise ValueError(f"{tag!r} is not a DICOM tag (write it as 8 hex digits, e.g. \"00771052\")")
+    return digits
+
+
+class _PacsSource(_Source):
+    """What the standard-speaking sources (DICOMweb, DICOM query) share: StudyDate windows and a cursor of days."""
+
+    window_days: int = Field(default=7, ge=1, le=366)  # StudyDate days per window, each committed with the cursor
+    overlap_days: int = Field(default=3, ge=0, le=366)  # recent days re-queried at every run: late arrivals
+    timeout: float = Field(default=30.0, gt=0)  # seconds per request (HTTP) or per DIMSE message
+    # the zone in which the server's dates are "today" (StudyDate windows) and its offset-less times are read
+    timezone: str = "Europe/Paris"
+    # the tag the server exposes the sending AE title in (a vendor or private attribute); none: attribution by
+    # InstitutionName alias, else UNATTRIBUTED
+    sender_ae_tag: str | None = None
+    received_tag: str | None = None  # a DT (or DA) attribute holding the reception time, when the server has one
+    size_tag: str | None = None  # an attribute holding the stored size in bytes, when the server has one
+
+    _zone = field_validator("timezone")(lambda zone: _check_zone_name(zone))
+    _tags = field_validator("sender_ae_tag", "received_tag", "size_tag")(lambda tag: _check_tag(tag))
+
+
+class DicomwebSourceConfig(_PacsSource):
+    """A DICOMweb server (QIDO-RS search, WADO-RS metadata); credentials come from the environment."""
+
+    kind: Literal["dicomweb"]
+    url: str  # the DICOMweb root, e.g. https://pacs.example.org/dicom-web (no user:password@)
+    auth: Literal["none", "basic", "bearer"] = "none"
+    username_env: str | None = None  # basic: names of the environment variables holding the credentials
+    password_env: str | None = None
+    token_env: str | None = None  # bearer: name of the environment variable holding the token
+    verify_tls: bool = True
+    page_size: int = Field(default=100, ge=1, le=10000)  # studies per QIDO-RS page, and per committed transaction
+    retries: int = Field(default=5, ge=0)  # retries of a failed request (connection refused, 5xx, timeout)
+
+    _url = field_validator("url")(lambda url: _check_http_url(url, "username_env/password_env or token_env"))
+
+    @model_validator(mode="after")
+    def _check_auth(self) -> DicomwebSourceConfig:
+        needed = {"none": (), "basic": ("username_env", "password_env"), "bearer": ("token_env",)}[self.auth]
+        missing = [key for key in needed if not getattr(self, key)]
+        if missing:
+            raise ValueError(f"auth = \"{self.auth}\" needs {' and '.join(missing)}")
+        return self
+
+
+class DimseSourceConfig(_PacsSource):
+    """A DICOM query SCP (C-FIND, Study Root), e.g. a vendor PACS; nothing secret: AE titles are not credentials."""
+
+    kind: Literal["dimse"]
+    host: str
+    port: int = Field(ge=1, le=65535)
+    called_ae: Annotated[str, Field(min_length=1, max_length=16)]  # the PACS's AE title
+    calling_ae: Annotated[str, Field(min_length=1, max_length=16)]  # ours, as the PACS knows it
+    max_pdu: int = Field(default=16382, ge=0)  # bytes; 0 = unlimited
+
+
+PacsSourceConfig = DicomwebSourceConfig | DimseSourceConfig
+AnySourceConfig = SourceConfig | OrthancSourceConfig | DicomwebSourceConfig | DimseSourceConfig
+AnySource = Annotated[AnySourceConfig, Field(discriminator="kind")]
 
 
 class Settings(_Section):
@@ -134,6 +224,7 @@ class Settings(_Section):
     privacy: PrivacyConfig = PrivacyConfig()
     harvest: HarvestConfig = HarvestConfig()
     billing: BillingConfig = BillingConfig()
+    accounts: AccountsConfig = AccountsConfig()
     lake: LakeConfig | None = None  # no [lake] section: no lake is written
     sources: list[AnySource] = Field(default_factory=list)
     config_path: Path = Path(DEFAULT_CONFIG)  # set by load_settings, never read from the file
@@ -147,7 +238,7 @@ class Settings(_Section):
         wh = self.warehouse
         return wh.published_path or wh.path.with_name(f"{wh.path.stem}.published{wh.path.suffix or '.duckdb'}")
 
-    def source(self, name: str) -> SourceConfig | OrthancSourceConfig:
+    def source(self, name: str) -> AnySourceConfig:
         for source in self.sources:
             if source.name == name:
                 return source

@@ -4,24 +4,27 @@ Two paths, one result:
 
 * a lean element walker for the transfer syntaxes that cover almost every archive (Explicit and Implicit VR Little
   Endian, and every compressed syntax, which keep their dataset in Explicit VR LE). It reads the first block of the
-  file, walks element headers with `struct`, keeps the raw bytes of the dozen tags we need, skips everything else
-  (sequences included) and stops at Pixel Data, whose announced length is checked against the file size so that a
-  truncated file is caught without reading the pixels;
+  file, walks element headers with `struct`, keeps the raw bytes of the dozen tags we need (at most 1 KiB of each:
+  longer breaks their VR anyway), jumps over everything else (sequences included) without reading it, and stops at
+  Pixel Data, whose announced length is checked against the file size so that a truncated file is caught without
+  reading the pixels. Its memory does not grow with what a header holds;
 * pydicom's own reader (`stop_before_pixels`) for everything else: Big Endian, deflated datasets, files without
   preamble, and any file the walker finds odd. pydicom also does the character-set decoding in both paths.
 
 Patient identity: PatientName and PatientBirthDate are never read; PatientID is read only to be hashed, here.
-Errors are `MalformedRecord` with a reason that never quotes header values.
+Errors are `MalformedRecord` with a reason that never quotes header values (nor the file's path). Values are kept
+within their VR's length by analytics.dicom_bounds.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import struct
 import warnings
 from dataclasses import fields
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pydicom
@@ -29,6 +32,7 @@ import pydicom.multival
 from pydicom.charset import convert_encodings, decode_bytes
 from pydicom.errors import InvalidDicomError
 
+from analytics.dicom_bounds import MAX_LENGTH, ValueFlags, study_date, study_time, truncated, within
 from analytics.errors import MalformedRecord
 from analytics.pseudonym import Pseudonymiser
 from analytics.records import InstanceRecord
@@ -64,6 +68,14 @@ _UNDEFINED = 0xFFFFFFFF
 _ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 _FIRST_READ = 16 * 1024
+_READ_AHEAD = 64 * 1024
+# The most of a wanted value read: every wanted tag's VR allows at most 64 characters (256 bytes in UTF-8), so a
+# longer value is truncated, set aside or quarantined (analytics.dicom_bounds) whatever its rest holds.
+_KEPT_BYTES = 1024
+
+# pydicom logs what it finds odd with the name of the file it reads, and a path may name a patient: its messages are
+# dropped (the quarantine reason, or the record, says what matters).
+logging.getLogger("pydicom").addFilter(lambda record: False)
 
 _u16 = struct.Struct("<H").unpack_from
 _u32 = struct.Struct("<I").unpack_from
@@ -157,37 +169,45 @@ def _walk(fp, file_size: int) -> tuple[dict[int, bytes], str | None]:
 
 
 class _Walker:
-    """Walks element headers over a growing buffer; reads more of the file only when a header needs it."""
+    """Walks element headers over a window of the file that only moves forward; reads what a header or a kept value
+    needs and jumps over the rest, so a huge element (a private blob, a 5 MB InstitutionName) is never held whole."""
 
     def __init__(self, fp, buf: bytes, file_size: int, *, implicit: bool) -> None:
-        self.fp, self.buf, self.file_size, self.implicit = fp, buf, file_size, implicit
+        self.fp, self.buf, self.base, self.file_size, self.implicit = fp, buf, 0, file_size, implicit
 
-    def _need(self, end: int) -> None:
-        if end <= len(self.buf):
-            return
+    def _need(self, start: int, end: int) -> int:
+        """Make the window hold the file's bytes [start, end); returns where `start` is in it."""
+        if self.base <= start and end <= self.base + len(self.buf):
+            return start - self.base
         if end > self.file_size:
             raise _Truncated("an element header runs past the end of the file")
-        self.fp.seek(len(self.buf))
-        more = self.fp.read(max(end - len(self.buf), 64 * 1024))
-        if len(self.buf) + len(more) < end:
+        if self.base <= start <= self.base + len(self.buf):  # what follows the window: extend it, drop what is behind
+            self.fp.seek(self.base + len(self.buf))
+            kept = self.buf[start - self.base :]
+            self.buf = kept + self.fp.read(max(end - start - len(kept), _READ_AHEAD))
+        else:  # beyond the window: jump
+            self.fp.seek(start)
+            self.buf = self.fp.read(max(end - start, _READ_AHEAD))
+        self.base = start
+        if start + len(self.buf) < end:
             raise _Truncated("the file is shorter than its size says")
-        self.buf += more
+        return 0
 
     def _header(self, pos: int) -> tuple[int, bytes | None, int, int]:
         """(tag, vr, length, value position) of the element at pos."""
-        self._need(pos + 8)
+        at = self._need(pos, pos + 8)
         if self.implicit:
-            group, element, length = _tag_len(self.buf, pos)
+            group, element, length = _tag_len(self.buf, at)
             return (group << 16) | element, None, length, pos + 8
-        group, element, vr = _tag_vr(self.buf, pos)
+        group, element, vr = _tag_vr(self.buf, at)
         if group == 0xFFFE:  # item and delimiter tags carry no VR
-            return (group << 16) | element, None, _u32(self.buf, pos + 4)[0], pos + 8
+            return (group << 16) | element, None, _u32(self.buf, at + 4)[0], pos + 8
         if vr in _LONG_VRS:
-            self._need(pos + 12)
-            return (group << 16) | element, vr, _u32(self.buf, pos + 8)[0], pos + 12
+            at = self._need(pos, pos + 12)
+            return (group << 16) | element, vr, _u32(self.buf, at + 8)[0], pos + 12
         if not (65 <= vr[0] <= 90 and 65 <= vr[1] <= 90):
             raise _NotForWalker  # not a VR: the dataset is not what the meta says
-        return (group << 16) | element, vr, _u16(self.buf, pos + 6)[0], pos + 8
+        return (group << 16) | element, vr, _u16(self.buf, at + 6)[0], pos + 8
 
     def dataset(self, pos: int) -> dict[int, bytes]:
         """Top level: keep wanted values, stop at Pixel Data after checking it fits in the file."""
@@ -203,8 +223,9 @@ class _Walker:
             if pos + length > self.file_size:
                 raise _Truncated("a header value runs past the end of the file")
             if tag in _WANTED:
-                self._need(pos + length)
-                values[tag] = self.buf[pos : pos + length]
+                kept = min(length, _KEPT_BYTES)  # beyond, a value breaks its VR whatever it holds (dicom_bounds)
+                at = self._need(pos, pos + kept)
+                values[tag] = self.buf[at : at + kept]
             pos += length
         return values
 
@@ -253,11 +274,11 @@ def _read_with_pydicom(fp) -> tuple[dict[int, bytes | str], str | None]:
     forced = False
     try:
         try:
-            ds = pydicom.dcmread(fp, stop_before_pixels=True)
+            ds = pydicom.dcmread(fp, stop_before_pixels=True, defer_size=_KEPT_BYTES)
         except InvalidDicomError:
             fp.seek(0)
             forced = True
-            ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True)
+            ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True, defer_size=_KEPT_BYTES)
     except MalformedRecord:
         raise
     except Exception as exc:  # pydicom raises many types on garbage; the reason names the type, not the values
@@ -266,8 +287,10 @@ def _read_with_pydicom(fp) -> tuple[dict[int, bytes | str], str | None]:
     try:
         for tag in _WANTED:
             if tag in ds:
-                raw = ds.get_item(tag)
+                raw = ds.get_item(tag, keep_deferred=True)  # a value longer than _KEPT_BYTES is not read yet
                 value = raw.value if hasattr(raw, "value") else None
+                if value is None and getattr(raw, "length", 0) > _KEPT_BYTES:
+                    value = _first_bytes(fp, ds, raw)
                 if isinstance(value, bytes):
                     values[tag] = value
                 elif isinstance(value, (list, tuple, pydicom.multival.MultiValue)):  # converted multi-valued
@@ -283,6 +306,15 @@ def _read_with_pydicom(fp) -> tuple[dict[int, bytes | str], str | None]:
     if forced and (STUDY_INSTANCE_UID not in values or SOP_INSTANCE_UID not in values):
         raise MalformedRecord("not a DICOM file (no 'DICM' marker and no readable dataset)")
     return values, transfer_syntax
+
+
+def _first_bytes(fp, ds, raw) -> bytes | str | None:
+    """The first _KEPT_BYTES of a value pydicom deferred (enough to judge it against its VR), read where it lies in
+    the file; from a deflated dataset (not a position in the file), the value as pydicom reads it."""
+    if ds.file_meta.get("TransferSyntaxUID") == _DEFLATED:
+        return ds.get_item(raw.tag).value
+    fp.seek(raw.value_tell)
+    return fp.read(_KEPT_BYTES)
 
 
 # --- values -> record ---------------------------------------------------------------------------------------------
@@ -301,7 +333,9 @@ def _uid(values: dict[int, bytes | str], tag: int, name: str, required: bool) ->
         if required:
             raise MalformedRecord(f"missing required tag {name}")
         return None
-    if len(uid) > 64 or not _UID.match(uid):
+    if len(uid) > MAX_LENGTH["UI"]:
+        raise MalformedRecord(f"{name} longer than {MAX_LENGTH['UI']} characters (VR UI)")
+    if not _UID.match(uid):
         raise MalformedRecord(f"malformed {name} (not a DICOM UID)")
     return uid
 
@@ -320,39 +354,54 @@ def _text(raw: bytes | str | None, encodings: list[str]) -> str | None:
     return text or None
 
 
-def _study_date(raw: bytes | str | None) -> date | None:
-    text = _ascii(raw)
-    if text is None:
-        return None
-    digits = text.replace(".", "")  # ACR-NEMA style YYYY.MM.DD
-    try:
-        return date(int(digits[0:4]), int(digits[4:6]), int(digits[6:8])) if len(digits) == 8 else None
-    except ValueError:
-        return None
-
-
 def _record(values: dict[int, bytes | str], transfer_syntax: str | None, stat, pseudonymise: Pseudonymiser) -> InstanceRecord:
+    received_at = datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=UTC)
+    return header_record(values, transfer_syntax, stat.st_size, received_at, pseudonymise)
+
+
+def header_record(
+    values: dict[int, bytes | str],
+    transfer_syntax: str | None,
+    size_bytes: int,
+    received_at: datetime,
+    pseudonymise: Pseudonymiser,
+    *,
+    size_estimated: bool = False,
+    received_at_estimated: bool = False,
+) -> InstanceRecord:
+    """The record of header values however they were read (a file, an archive's JSON or a C-FIND answer): the same
+    normalisation of character sets, padding and UIDs everywhere. Values are raw bytes or already decoded text."""
     charset_terms = [t.strip() for t in (_ascii(values.get(SPECIFIC_CHARACTER_SET)) or "").split("\\")]
     try:
         encodings = convert_encodings([t for t in charset_terms] or [""])
     except Exception:
         encodings = ["iso8859"]
     modality = _ascii(values.get(MODALITY))
+    if transfer_syntax is not None and len(transfer_syntax) > MAX_LENGTH["UI"]:
+        raise MalformedRecord(f"TransferSyntaxUID longer than {MAX_LENGTH['UI']} characters (VR UI)")
+    flags = ValueFlags()  # values longer than their VR allows, dates that cannot be true: see analytics.dicom_bounds
+    charset = "\\".join(t for t in charset_terms if t) or None
+    if any(len(t) > MAX_LENGTH["CS"] for t in charset_terms):  # multi-valued: each term is a CS
+        charset = None
+        flags.add("specific_character_set", "too_long")
     return InstanceRecord(
         study_instance_uid=_uid(values, STUDY_INSTANCE_UID, "StudyInstanceUID", True),
         series_instance_uid=_uid(values, SERIES_INSTANCE_UID, "SeriesInstanceUID", True),
         sop_instance_uid=_uid(values, SOP_INSTANCE_UID, "SOPInstanceUID", True),
         sop_class_uid=_uid(values, SOP_CLASS_UID, "SOPClassUID", False),
-        modality=modality.upper() if modality else None,
-        study_date=_study_date(values.get(STUDY_DATE)),
-        study_time=_ascii(values.get(STUDY_TIME)),
-        institution_name=_text(values.get(INSTITUTION_NAME), encodings),
-        station_name=_text(values.get(STATION_NAME), encodings),
-        manufacturer=_text(values.get(MANUFACTURER), encodings),
-        source_ae_title=_ascii(values.get(0x00020016)),
-        specific_character_set="\\".join(t for t in charset_terms if t) or None,
+        modality=within(modality.upper() if modality else None, "CS", "modality", flags),
+        study_date=study_date(_ascii(values.get(STUDY_DATE)), flags),
+        study_time=study_time(_ascii(values.get(STUDY_TIME)), flags),
+        institution_name=truncated(_text(values.get(INSTITUTION_NAME), encodings), "LO", "institution_name", flags),
+        station_name=truncated(_text(values.get(STATION_NAME), encodings), "SH", "station_name", flags),
+        manufacturer=truncated(_text(values.get(MANUFACTURER), encodings), "LO", "manufacturer", flags),
+        source_ae_title=within(_ascii(values.get(0x00020016)), "AE", "source_ae_title", flags),
+        specific_character_set=charset,
         transfer_syntax_uid=transfer_syntax,
-        size_bytes=stat.st_size,
-        received_at=datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=UTC),
+        size_bytes=size_bytes,
+        received_at=received_at,
         patient_key=pseudonymise(_text(values.get(PATIENT_ID), encodings)),
+        size_estimated=size_estimated,
+        received_at_estimated=received_at_estimated,
+        value_flags=flags.joined(),
     )

@@ -50,3 +50,8 @@ class MalformedRecord(SansfilmError):
 class SourceError(SansfilmError):
     """A source server (e.g. an Orthanc archive) cannot be read: unreachable after retries, refused credentials,
     or answered something unexpected. The message names the source; it never carries credentials."""
+
+
+class SchemaVersionError(SansfilmError):
+    """A database (the ledger, the warehouse) is at another schema version than this sansfilm's: older ones are
+    brought up to date by `sansfilm upgrade`; a newer one needs the sansfilm that upgraded it."""

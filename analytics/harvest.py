@@ -5,7 +5,10 @@ batches, each batch together with the file states it covers, so an interrupted h
 re-run never stores a record twice (records are keyed by content: a copied file or log adds nothing).
 
 DICOM headers are read in worker processes; logs are read from where the last harvest stopped (a rotated log is
-recognised by its inode and first bytes).
+recognised by its inode and first bytes), as a stream within the configured bounds.
+
+Paths are patient data (archives are often laid out by patient): they are stored in raw.harvest_files only. Every
+other table names a file by its key (analytics.file_keys); log lines and quarantine reasons name none.
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from analytics.audit_reader import read_log
-from analytics.config import HarvestConfig, OrthancSourceConfig, SourceConfig
+from analytics.audit_log_files import read_log
+from analytics.config import AnySourceConfig, HarvestConfig, SourceConfig
 from analytics.dicom_reader import INSTANCE_FIELDS, parse_dicom_files
 from analytics.errors import ConfigError, MalformedRecord
+from analytics.file_keys import file_key, whole_file_quarantine
 from analytics.pseudonym import Pseudonymiser
 from analytics.records import AuditRecord
 from analytics.registry import ae_title_key, institution_key
@@ -57,6 +61,7 @@ class SourceReport:
     quarantined: int = 0  # files, or malformed records for logs
     records_added: int = 0
     files_quarantined: int = 0  # whole files only: files_seen = files_parsed + files_unchanged + files_quarantined
+    records_flagged: int = 0  # DICOM instances stored with a value truncated to its VR's length or a date set aside
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -65,6 +70,7 @@ class SourceReport:
 @dataclass(frozen=True, slots=True)
 class _FileState:
     path: str
+    file_key: str
     size: int
     mtime_ns: int
     device: int
@@ -79,7 +85,7 @@ class _FileState:
 
 def harvest_source(
     target: duckdb.DuckDBPyConnection | Path,
-    source: SourceConfig | OrthancSourceConfig,
+    source: AnySourceConfig,
     pseudonymise: Pseudonymiser,
     options: HarvestConfig | None = None,
 ) -> SourceReport:
@@ -91,12 +97,13 @@ def harvest_source(
     harvests of several sources running in several processes (Dagster's multiprocess executor) take turns batch by
     batch, each parsing its next batch while another writes."""
     options = options or HarvestConfig()
-    if source.kind != "orthanc" and not source.path.is_dir():
+    if isinstance(source, SourceConfig) and not source.path.is_dir():
         raise ConfigError(f"source '{source.name}': folder {source.path} does not exist")
     report = SourceReport(name=source.name, kind=source.kind)
     harvest_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     writer = _Writer(target, source.name, harvest_id, report)
     with writer.session() as con:
+        writer.salt = con.execute("select salt from raw.file_key_salt").fetchone()[0]
         con.execute(
             "insert into raw.harvest_runs (harvest_id, source, kind, started_at) values (?, ?, ?, now())",
             [harvest_id, source.name, source.kind],
@@ -105,30 +112,38 @@ def harvest_source(
         from analytics.orthanc.harvest import harvest_orthanc  # files_* count instances
 
         harvest_orthanc(source, pseudonymise, writer)
+    elif source.kind in ("dicomweb", "dimse"):
+        from analytics.pacs.harvest import harvest_pacs  # files_* count instances
+
+        harvest_pacs(source, pseudonymise, writer)
     elif source.kind == "dicom_files":
         _harvest_dicom(source, pseudonymise, options, writer)
     else:
-        _harvest_logs(source, pseudonymise, writer)
+        _harvest_logs(source, pseudonymise, options, writer)
     with writer.session() as con:
         con.execute(
             """update raw.harvest_runs set finished_at = now(), files_seen = ?, files_parsed = ?, files_unchanged = ?,
-               quarantined = ?, records_added = ? where harvest_id = ?""",
+               quarantined = ?, records_added = ?, files_quarantined = ?, records_flagged = ? where harvest_id = ?""",
             [report.files_seen, report.files_parsed, report.files_unchanged, report.quarantined, report.records_added,
-             harvest_id],
+             report.files_quarantined, report.records_flagged, harvest_id],
         )  # fmt: skip
+    if report.records_flagged:
+        log.warning("source %s: %d records stored with values set aside or truncated (see value_flags)",
+                    source.name, report.records_flagged)  # fmt: skip
     log.info("harvested %s: %s", source.name, report.to_dict())
     return report
 
 
 def walk_files(root: Path) -> Iterator[tuple[str, os.stat_result]]:
-    """Every regular file below root (symbolic links are not followed), in a stable order."""
+    """Every regular file below root (symbolic links are not followed), in a stable order. An unreadable folder is
+    logged without its name (a folder may be named after a patient)."""
     stack = [os.fspath(root)]
     while stack:
         folder = stack.pop()
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as exc:
-            log.warning("cannot list %s: %s", folder, exc.strerror)
+            log.warning("a folder below %s cannot be listed: %s", root, exc.strerror)
             continue
         subfolders = []
         for entry in entries:
@@ -152,8 +167,8 @@ def _new_or_changed(source: SourceConfig, writer: _Writer, known: dict[str, _Fil
 
 def _known_files(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, _FileState]:
     rows = con.execute(
-        """select path, size_bytes, mtime_ns, device, inode, head_sha256, head_length, read_offset, read_line, status,
-                  reason from raw.harvest_files where source = ?""",
+        """select path, file_key, size_bytes, mtime_ns, device, inode, head_sha256, head_length, read_offset,
+                  read_line, status, reason from raw.harvest_files where source = ?""",
         [source],
     ).fetchall()
     return {row[0]: _FileState(*row) for row in rows}
@@ -217,41 +232,51 @@ def _write_dicom_batch(files: list[tuple], parsed: list, writer: _Writer) -> Non
     quarantine: list[tuple[str, str, int | None, str]] = []
     states: list[_FileState] = []
     for (path, size, mtime_ns, device, inode), (record, reason) in zip(files, results, strict=True):
+        key = writer.file_key(path)
         if record is not None:
-            records.append((path, record))
-            states.append(_FileState(path, size, mtime_ns, device, inode))
+            records.append((key, record))
+            states.append(_FileState(path, key, size, mtime_ns, device, inode))
         else:
-            quarantine.append((f"{path}|{size}|{mtime_ns}", path, None, reason))
-            states.append(_FileState(path, size, mtime_ns, device, inode, status="quarantined", reason=reason))
+            quarantine.append(whole_file_quarantine(key, reason))
+            states.append(_FileState(path, key, size, mtime_ns, device, inode, status="quarantined", reason=reason))
     writer.report.files_parsed += len(records)
     writer.report.quarantined += len(quarantine)
     writer.report.files_quarantined += len(quarantine)
-    writer.write("dicom_instances", _instance_frame(records, writer), quarantine, states)
+    writer.write("dicom_instances", instance_frame(records, writer), quarantine, states)
 
 
 _institution_key = lru_cache(maxsize=65536)(institution_key)  # few distinct names, many instances
 _ae_title_key = lru_cache(maxsize=65536)(ae_title_key)
 
 
-def _instance_frame(records: list[tuple[str, tuple]], writer: _Writer) -> pl.DataFrame:
+def instance_frame(records: list[tuple[str, tuple]], writer: _Writer) -> pl.DataFrame:
+    """Records are (file key, INSTANCE_FIELDS values)."""
     columns: dict[str, list] = {name: [] for name in INSTANCE_FIELDS}
-    keys, paths = [], []
-    received_at = INSTANCE_FIELDS.index("received_at")
-    for path, values in records:
+    keys, file_keys = [], []
+    for key, values in records:
         for name, value in zip(INSTANCE_FIELDS, values):
             columns[name].append(value)
-        material = "|".join(str(v) for i, v in enumerate(values) if i != received_at)
+        # the identity is the header, size included; not when nor how it was learnt (a re-run keeps the first time)
+        material = "|".join(str(v) for i, v in enumerate(values) if i not in _NOT_IN_RECORD_KEY)
         keys.append(hashlib.sha256(material.encode("utf-8")).hexdigest())
-        paths.append(path)
+        file_keys.append(key)
+        if values[_VALUE_FLAGS]:
+            writer.report.records_flagged += 1
     columns.update(
         record_key=keys,
         source=[writer.source] * len(records),
         institution_key=[_institution_key(n) for n in columns["institution_name"]],
         source_ae_key=[_ae_title_key(a) for a in columns["source_ae_title"]],
-        path=paths,
+        file_key=file_keys,
         harvest_id=[writer.harvest_id] * len(records),
     )
     return pl.DataFrame(columns, schema=_INSTANCE_SCHEMA)
+
+
+_VALUE_FLAGS = INSTANCE_FIELDS.index("value_flags")
+_NOT_IN_RECORD_KEY = frozenset(  # keys as before flags existed
+    INSTANCE_FIELDS.index(name) for name in ("received_at", "size_estimated", "received_at_estimated", "value_flags")
+)
 
 
 _INSTANCE_SCHEMA = {
@@ -260,8 +285,9 @@ _INSTANCE_SCHEMA = {
     "study_time": pl.String, "institution_name": pl.String, "institution_key": pl.String,
     "station_name": pl.String, "manufacturer": pl.String, "source_ae_title": pl.String,
     "source_ae_key": pl.String, "specific_character_set": pl.String, "transfer_syntax_uid": pl.String,
-    "size_bytes": pl.Int64, "received_at": pl.Datetime("us", "UTC"), "patient_key": pl.String, "path": pl.String,
-    "harvest_id": pl.String,
+    "size_bytes": pl.Int64, "received_at": pl.Datetime("us", "UTC"), "patient_key": pl.String,
+    "size_estimated": pl.Boolean, "received_at_estimated": pl.Boolean, "value_flags": pl.String,
+    "file_key": pl.String, "harvest_id": pl.String,
 }  # fmt: skip
 
 
@@ -298,7 +324,11 @@ def _resume_point(path: str, st: os.stat_result, state: _FileState | None, by_in
     return 0, 0
 
 
-def _harvest_logs(source: SourceConfig, pseudonymise: Pseudonymiser, writer: _Writer) -> None:
+def _harvest_logs(source: SourceConfig, pseudonymise: Pseudonymiser, options: HarvestConfig, writer: _Writer) -> None:
+    bounds = {
+        "max_line_bytes": source.max_log_line_bytes or options.max_log_line_bytes,
+        "max_decompressed_bytes": source.max_log_decompressed_bytes or options.max_log_decompressed_bytes,
+    }
     with writer.session() as con:
         known = _known_files(con, source.name)
     by_inode = {(s.device, s.inode): s for s in known.values() if s.device is not None}
@@ -311,27 +341,30 @@ def _harvest_logs(source: SourceConfig, pseudonymise: Pseudonymiser, writer: _Wr
             reason = f"unreadable file: {exc.strerror or type(exc).__name__}"
             writer.report.quarantined += 1
             writer.report.files_quarantined += 1
-            quarantine = [(f"{path}|{st.st_size}|{st.st_mtime_ns}", path, None, reason)]
-            writer.write("audit_events", None, quarantine, [
-                _FileState(path, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, status="quarantined", reason=reason)
+            key = writer.file_key(path)
+            writer.write("audit_events", None, [whole_file_quarantine(key, reason)], [
+                _FileState(path, key, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, status="quarantined",
+                           reason=reason)
             ])  # fmt: skip
             continue
-        _read_one_log(path, st, gz, offset, line, head_sha, head_len, pseudonymise, writer)
+        _read_one_log(path, st, gz, offset, line, head_sha, head_len, pseudonymise, writer, bounds)
     writer.flush_audit()
 
 
-def _read_one_log(path, st, gz, offset, line, head_sha, head_len, pseudonymise, writer: _Writer) -> None:
+def _read_one_log(path, st, gz, offset, line, head_sha, head_len, pseudonymise, writer: _Writer, bounds) -> None:
+    key = writer.file_key(path)
+
     def state(status: str = "parsed", reason: str | None = None) -> _FileState:
-        return _FileState(path, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, head_sha, head_len,
+        return _FileState(path, key, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, head_sha, head_len,
                           None if gz else offset, line, status, reason)  # fmt: skip
 
     records: list[tuple[int, AuditRecord]] = []
     quarantine: list[tuple] = []
     lines_in_batch = 0
     try:
-        for entry in read_log(Path(path), pseudonymise, start_offset=offset, start_line=line):
+        for entry in read_log(Path(path), pseudonymise, start_offset=offset, start_line=line, **bounds):
             if entry.error is not None:
-                quarantine.append((f"{path}|{entry.line_no}|{entry.error}", path, entry.line_no, entry.error))
+                quarantine.append((f"{key}|{entry.line_no}|{entry.error}", key, entry.line_no, entry.error))
             else:
                 records.extend((entry.line_no, r) for r in entry.records)
             offset, line = entry.end_offset, entry.line_no
@@ -341,7 +374,7 @@ def _read_one_log(path, st, gz, offset, line, head_sha, head_len, pseudonymise, 
                 records, quarantine, lines_in_batch = [], [], 0
     except (MalformedRecord, OSError, EOFError, gzip.BadGzipFile) as exc:
         reason = str(exc) if isinstance(exc, MalformedRecord) else f"unreadable log ({type(exc).__name__})"
-        quarantine.append((f"{path}|{st.st_size}|{st.st_mtime_ns}|file", path, None, reason))
+        quarantine.append(whole_file_quarantine(key, reason))
         writer.report.quarantined += 1
         writer.report.files_quarantined += 1
         writer.write_audit(records, quarantine, state("quarantined", reason), malformed_lines=len(quarantine) - 1)
@@ -359,10 +392,14 @@ class _Writer:
     def __init__(self, target: duckdb.DuckDBPyConnection | Path, source: str, harvest_id: str,
                  report: SourceReport) -> None:  # fmt: skip
         self._target, self.source, self.harvest_id, self.report = target, source, harvest_id, report
+        self.salt = ""
         self._audit_frames: list[pl.DataFrame] = []
         self._audit_quarantine: list[tuple] = []
         self._audit_states: dict[str, _FileState] = {}
         self._audit_rows = 0
+
+    def file_key(self, path: str) -> str:
+        return file_key(self.salt, self.source, path)
 
     @contextmanager
     def session(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -379,7 +416,7 @@ class _Writer:
         _LOG_LINES_PER_BATCH rows (or by flush_audit): many small logs share one transaction instead of one each,
         which matters when every transaction opens the warehouse."""
         self.report.quarantined += len(quarantine) if malformed_lines is None else malformed_lines
-        frame = self._audit_frame(records, state.path)
+        frame = self._audit_frame(records, state.file_key)
         self._audit_frames.append(frame)
         self._audit_quarantine.extend(quarantine)
         self._audit_states[state.path] = state  # the latest state of a log read in several batches
@@ -394,7 +431,7 @@ class _Writer:
         self._audit_frames, self._audit_quarantine, self._audit_states, self._audit_rows = [], [], {}, 0
         self.write("audit_events", frame, quarantine, list(states.values()))
 
-    def _audit_frame(self, records: list[tuple[int, AuditRecord]], path: str) -> pl.DataFrame:
+    def _audit_frame(self, records: list[tuple[int, AuditRecord]], key: str) -> pl.DataFrame:
         rows = []
         for line_no, record in records:
             row = {name: getattr(record, name) for name in _AUDIT_FIELDS}
@@ -404,7 +441,7 @@ class _Writer:
                 source=self.source,
                 source_ae_key=ae_title_key(record.source_ae),
                 destination_ae_key=ae_title_key(record.destination_ae),
-                path=path,
+                file_key=key,
                 line=line_no,
                 harvest_id=self.harvest_id,
             )
@@ -427,21 +464,21 @@ class _Writer:
                     f"""insert into raw.{table} ({columns})
                         select {columns} from harvest_batch b
                         where not exists (select 1 from raw.{table} t where t.record_key = b.record_key)
-                        qualify row_number() over (partition by record_key order by path) = 1"""
+                        qualify row_number() over (partition by record_key order by file_key) = 1"""
                 ).fetchone()[0]
                 con.unregister("harvest_batch")
                 self.report.records_added += added
             if quarantine:
                 frame = pl.DataFrame(
-                    [(key, path, line, reason) for key, path, line, reason in quarantine],
-                    schema={"key": pl.String, "path": pl.String, "line": pl.Int64, "reason": pl.String},
+                    quarantine,
+                    schema={"key": pl.String, "file_key": pl.String, "line": pl.Int64, "reason": pl.String},
                     orient="row",
                 )
                 con.register("quarantine_batch", frame)
-                con.execute(
+                con.execute(  # a file touched again and still broken keeps its one row (and its first date)
                     """insert or ignore into raw.quarantine
-                       (quarantine_key, source, path, line, reason, quarantined_at, harvest_id)
-                       select sha256(key), ?, path, line, reason, now(), ? from quarantine_batch""",
+                       (quarantine_key, source, file_key, line, reason, quarantined_at, harvest_id)
+                       select sha256(key), ?, file_key, line, reason, now(), ? from quarantine_batch""",
                     [self.source, self.harvest_id],
                 )
                 con.unregister("quarantine_batch")
@@ -449,10 +486,10 @@ class _Writer:
                 con.register("state_batch", pl.DataFrame(states, schema=_STATE_SCHEMA, orient="row"))
                 con.execute(
                     """insert or replace into raw.harvest_files
-                       (source, path, size_bytes, mtime_ns, device, inode, head_sha256, head_length, read_offset,
-                        read_line, status, reason, harvested_at, harvest_id)
-                       select ?, path, size, mtime_ns, device, inode, head_sha256, head_length, read_offset,
-                              read_line, status, reason, now(), ? from state_batch""",
+                       (source, path, file_key, size_bytes, mtime_ns, device, inode, head_sha256, head_length,
+                        read_offset, read_line, status, reason, harvested_at, harvest_id)
+                       select ?, path, file_key, size, mtime_ns, device, inode, head_sha256, head_length,
+                              read_offset, read_line, status, reason, now(), ? from state_batch""",
                     [self.source, self.harvest_id],
                 )
                 con.unregister("state_batch")
@@ -465,7 +502,8 @@ class _Writer:
 
 
 _STATE_SCHEMA = {
-    "path": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64, "device": pl.Int64, "inode": pl.Int64,
+    "path": pl.String, "file_key": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64, "device": pl.Int64,
+    "inode": pl.Int64,
     "head_sha256": pl.String, "head_length": pl.Int64, "read_offset": pl.Int64, "read_line": pl.Int64,
     "status": pl.String, "reason": pl.String,
 }  # fmt: skip
@@ -475,6 +513,6 @@ _AUDIT_SCHEMA = {
     "event_name": pl.String, "action": pl.String, "outcome": pl.Int32, "event_time": pl.Datetime("us", "UTC"),
     "source_ae": pl.String, "destination_ae": pl.String, "source_ae_key": pl.String,
     "destination_ae_key": pl.String, "audit_source_id": pl.String, "study_instance_uid": pl.String,
-    "instance_count": pl.Int32, "patient_key": pl.String, "path": pl.String, "line": pl.Int64,
+    "instance_count": pl.Int32, "patient_key": pl.String, "file_key": pl.String, "line": pl.Int64,
     "harvest_id": pl.String, "event_type_code": pl.String,
 }  # fmt: skip

@@ -30,6 +30,11 @@ class InstanceRecord:
     size_bytes: int
     received_at: datetime  # aware
     patient_key: str | None  # HMAC-SHA256 of PatientID, hex
+    # archives queried through the standards (DICOMweb, C-FIND) may not say: see analytics.pacs.sizes
+    size_estimated: bool = False  # size_bytes is an estimate, not the stored size
+    received_at_estimated: bool = False  # received_at is when a harvest first saw the instance, not its receipt
+    # values set aside or truncated to their VR's length, e.g. "institution_name:truncated" (analytics.dicom_bounds)
+    value_flags: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

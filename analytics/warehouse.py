@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from analytics import dbt_build
+from analytics import dbt_build, warehouse_schema
 from analytics.dbt_build import REFERENCE_TABLES
 from analytics.config import load_settings
 from analytics.errors import SansfilmError
@@ -85,7 +85,14 @@ def connect(
         raise ValueError("pass either a database path or a configuration, not both")
     if Path(path).suffix == ".toml":
         raise ValueError(f"{path} is a configuration, not a database: warehouse.connect(config={str(path)!r})")
-    return _open(Path(path), read_only=bool(read_only), wait_seconds=wait_seconds, memory_limit=memory_limit)
+    con = _open(Path(path), read_only=bool(read_only), wait_seconds=wait_seconds, memory_limit=memory_limit)
+    if read_only:
+        try:  # a reader of the working file (writers check in open_warehouse)
+            warehouse_schema.check(con, str(path))
+        except BaseException:
+            con.close()
+            raise
+    return con
 
 
 def _open(path: Path, *, read_only: bool, wait_seconds: float,
@@ -120,7 +127,13 @@ def open_warehouse(path: Path, memory_limit: str | None = None):
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute((SQL_DIR / "raw" / "schema.sql").read_text(encoding="utf-8"))
+    """Create the raw schema of a new warehouse; refuse one at another schema version (`sansfilm upgrade`)."""
+    warehouse_schema.ensure(con, _where(con))
+
+
+def _where(con: duckdb.DuckDBPyConnection) -> str:
+    query = "select path from duckdb_databases() where database_name = current_database()"
+    return str(con.execute(query).fetchall()[0][0])
 
 
 def load_reference(con: duckdb.DuckDBPyConnection, registry: Registry, platform_ae_titles: Iterable[str]) -> None:

@@ -242,6 +242,7 @@ def browser_timings(settings, busiest: str, repeat: int, settle: float = 0.0) ->
     import tempfile
 
     from analytics.accounts import add_account
+    from pipelines.dashboards_cli import registry_ids
     from tests.dashboards.browser import chromium, new_context, streamlit_server
 
     password = "bench-password"
@@ -250,7 +251,7 @@ def browser_timings(settings, busiest: str, repeat: int, settle: float = 0.0) ->
         accounts = Path(tmp) / "accounts.json"
         roles = {("establishment:" + busiest if kind == "establishment" else kind): spec for kind, spec in ROLES.items()}
         for role, (name, _) in {**roles, "operator": ("primer", ())}.items():
-            add_account(accounts, name, role, password)
+            add_account(accounts, name, role, password, establishments=registry_ids(settings))
         with streamlit_server(settings, {"SANSFILM_ACCOUNTS": str(accounts)}, start_timeout=120) as url, \
                 chromium() as browser:  # fmt: skip
             context = new_context(browser)  # one HTTP cache, as a user's browser has

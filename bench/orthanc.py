@@ -97,7 +97,7 @@ def naive_harvest(source, con, pseudonymise, limit: int) -> int:
                 tags = client.get(f"/instances/{orthanc_id}/simplified-tags")
                 values = {tag: tags[name] for name, tag in _TAGS.items() if isinstance(tags.get(name), str) and tags[name]}
                 records.append((instance_path(source, orthanc_id), _record_fields(values, resource, pseudonymise, zone)))
-            writer.write("dicom_instances", harvest_module._instance_frame(records, writer), [], [])
+            writer.write("dicom_instances", harvest_module.instance_frame(records, writer), [], [])
             cursor = max(c.seq for c in page.changes)
             if page.done:
                 break
@@ -136,6 +136,10 @@ def main() -> None:
         ours = measure("sansfilm", sansfilm_harvest, source)
     finally:
         server.stop()
+    print_comparison(count, naive, ours)
+
+
+def print_comparison(count: int, naive: dict, ours: dict) -> None:
     ours["vs_naive"] = round(ours["instances_per_s"] / naive["instances_per_s"], 2)
     print(json.dumps({"orthanc_instances": count, "cores": os.cpu_count(), "results": [naive, ours]}, indent=2))
 

@@ -5,9 +5,12 @@ Either way the role comes from the accounts file (`sansfilm users add`); an OIDC
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
-from analytics.accounts import accounts_path, authenticate, load_accounts
+from analytics.accounts import accounts_path, load_accounts
+from analytics.accounts.logins import LoginGuard, Outcome
 from analytics.reporting.scope import Viewer
 from dashboards import data
 
@@ -45,8 +48,9 @@ def login_page() -> None:
         st.text_input("Identifiant", key="login_name")
         st.text_input("Mot de passe", type="password", key="login_password")
         st.form_submit_button("Se connecter", on_click=_check_password)
-    if st.session_state.pop("login_refused", False):
-        st.error("Identifiant ou mot de passe incorrect.")
+    refused = st.session_state.pop("login_refused", None)
+    if refused:
+        st.error(refused)
     _preload()
 
 
@@ -73,16 +77,37 @@ def _preload() -> None:
         st.download_button("-", b"", file_name="-.csv", key="preload_download")
 
 
+def guard() -> LoginGuard:
+    settings = data.settings()
+    return LoginGuard(accounts_path(settings.root), settings.accounts)
+
+
+def client_key() -> str:
+    """Who is trying, for the per-client back-off: the peer's address; behind the reverse proxy on this machine (a
+    loopback peer, for which Streamlit gives no address) the address nginx puts in X-Real-IP (deploy/nginx)."""
+    address = st.context.ip_address
+    if isinstance(address, str) and address:
+        return address
+    forwarded = st.context.headers.get("X-Real-IP")
+    return forwarded if isinstance(forwarded, str) and forwarded else "loopback"
+
+
 def _check_password() -> None:
     """The login button's callback: it runs before the script, so an accepted login renders the role's first page in
-    the same run (no second run of the whole app after the form's)."""
+    the same run (no second run of the whole app after the form's). Failures are slowed, then locked
+    (analytics/accounts/logins.py); the messages are the same for unknown and known names."""
     name, password = st.session_state.get("login_name", ""), st.session_state.get("login_password", "")
     st.session_state["login_password"] = ""  # never kept in the session
-    account = authenticate(accounts_path(data.settings().root), name, password)
-    if account is None:
-        st.session_state["login_refused"] = True
+    attempt = guard().attempt(name, password, client_key())
+    if attempt.outcome is Outcome.ACCEPTED:
+        st.session_state["viewer"] = Viewer(attempt.account.name, attempt.account.role)
+    elif attempt.outcome is Outcome.LOCKED:
+        st.session_state["login_refused"] = ("Compte verrouillé après trop d'échecs : demandez à l'administrateur "
+                                             "de le déverrouiller (sansfilm users unlock).")  # fmt: skip
+    elif attempt.outcome is Outcome.TOO_SOON:
+        st.session_state["login_refused"] = f"Trop d'échecs : réessayez dans {math.ceil(attempt.retry_after)} s."
     else:
-        st.session_state["viewer"] = Viewer(account.name, account.role)
+        st.session_state["login_refused"] = "Identifiant ou mot de passe incorrect."
 
 
 def logout() -> None:

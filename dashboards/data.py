@@ -9,6 +9,7 @@ gets the first one's cached pages instead of waiting for the queries again.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -25,6 +26,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from analytics import warehouse
 from analytics.config import Settings, load_settings
+from analytics.errors import SchemaVersionError
 from analytics.reporting import finance, programme, quality
 from analytics.reporting.scope import Filters, Viewer
 from dashboards.ui import PAGES, headless
@@ -111,6 +113,24 @@ def _usage_daily(published_version: int, viewer: Viewer, month: str, establishme
     return _read(programme.usage_daily, viewer, month, establishment_id)
 
 
+def _ledger_read(read: Callable[..., Any]) -> Callable[..., Any]:
+    """A ledger at another schema version stops the page with one line saying what to run, not a traceback (the
+    warmer, which has no page, gets the error and logs it)."""
+
+    @functools.wraps(read)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return read(*args, **kwargs)
+        except SchemaVersionError as error:
+            if get_script_run_ctx(suppress_warning=True) is None:
+                raise
+            st.error(f"Mise à niveau nécessaire : {error}")
+            st.stop()
+
+    return guarded
+
+
+@_ledger_read
 def drafts(viewer: Viewer, filters: Filters) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(draft invoices, their lines) as frames: see `finance.draft_lines`. Every metered month is drafted and cached
     for the other filters, then the period is cut out (a month's drafts do not depend on the other months of the
@@ -120,6 +140,7 @@ def drafts(viewer: Viewer, filters: Filters) -> tuple[pl.DataFrame, pl.DataFrame
     return table.filter(period), lines.filter(period)
 
 
+@_ledger_read
 @st.cache_data(ttl=60, show_spinner=False)
 def issued_months() -> tuple[str, ...]:
     """Part of the drafts' cache key: issuing a month moves the pending regularisations to the next one."""
@@ -137,6 +158,7 @@ def _drafts(published_version: int, issued: tuple[str, ...], viewer: Viewer,
     return finance.draft_table(invoices), finance.draft_lines(invoices)
 
 
+@_ledger_read
 def governance(published_version: int, viewer: Viewer) -> dict[str, pl.DataFrame | None]:
     """The framework agreement's validity, ceiling and commitments, scoped to the viewer (analytics.reporting)."""
     return _governance(published_version, by_role(viewer))
@@ -153,16 +175,19 @@ def _governance(published_version: int, viewer: Viewer) -> dict[str, pl.DataFram
     return gov.scoped_tables(report, viewer)
 
 
+@_ledger_read
 @st.cache_data(ttl=60, show_spinner=False)
 def issued(viewer: Viewer, filters: Filters) -> pl.DataFrame:
     return finance.issued_invoices(settings().ledger.url, viewer, filters)
 
 
+@_ledger_read
 @st.cache_data(ttl=60, show_spinner=False)
 def issued_lines(viewer: Viewer, number: str) -> pl.DataFrame:
     return finance.issued_lines(settings().ledger.url, viewer, number)
 
 
+@_ledger_read
 @st.cache_data(ttl=60, show_spinner=False)
 def quality_checks(viewer: Viewer) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The latest result of each data-quality check, and the failures kept (from the ledger's database)."""
@@ -170,6 +195,7 @@ def quality_checks(viewer: Viewer) -> tuple[pl.DataFrame, pl.DataFrame]:
     return quality.latest_checks(url, viewer), quality.failed_checks(url, viewer)
 
 
+@_ledger_read
 def documents(viewer: Viewer, number: str) -> dict[str, Path]:
     return finance.invoice_documents(settings().billing.out_dir, viewer, settings().ledger.url, number)
 

@@ -26,6 +26,11 @@ def _month(text: str) -> Month:
         raise typer.BadParameter(str(exc)) from None
 
 
+def paris_today() -> date:
+    """The clock of issuing: today in Europe/Paris (tests put their own day here)."""
+    return datetime.now(PARIS).date()
+
+
 def _check_format(fmt: str) -> str:
     if fmt not in ("table", "csv", "json"):
         raise typer.BadParameter(f"'{fmt}' is not one of table, csv, json")
@@ -67,21 +72,37 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         fmt: Annotated[str, OutputFormat] = "table",
         out: Annotated[Path | None, typer.Option("--out", help="Folder for documents (default [billing] out_dir).")] = None,
         issue: Annotated[bool, typer.Option("--issue", help="Issue the month: number, record, write documents.")] = False,
-        issue_date: Annotated[str | None, typer.Option(help="Date printed on issued invoices (default: today, Paris).")] = None,
+        issue_date: Annotated[str | None, typer.Option(help="Date printed on issued invoices, YYYY-MM-DD: from the 1st "
+                                                     "of the next month up to today (default: today, Paris).")] = None,
+        rewrite_documents: Annotated[bool, typer.Option("--rewrite-documents", help="Write again, from the ledger, the "
+                                                        "issued month's documents that are missing or altered.")] = False,
     ) -> None:
-        """Preview a month's invoices (changes nothing), or issue them with --issue."""
+        """Preview a month's invoices (changes nothing), issue them with --issue, or repair their documents."""
         from analytics.billing import service
+        from analytics.billing.ledger import parse_issue_date
 
         m, fmt = _month(month), _check_format(fmt)
         try:
             settings = settings_loader()
-            if issue:
+            if rewrite_documents:
+                if issue or establishment:
+                    raise SansfilmError("--rewrite-documents repairs the whole issued month: give only --month (and --out)")
+                folder = out or settings.billing.out_dir
+                written = service.rewrite_documents(settings, m, folder)
+                typer.echo(f"rewrote {len(written)} document(s) of {m} in {folder / str(m)} from the ledger: "
+                           + (", ".join(p.name for p in written) if written else "none was missing or altered"),
+                           err=True)  # fmt: skip
+                invoices = service.issued_invoices(settings, m)
+            elif issue:
                 if establishment:
                     raise typer.BadParameter("--issue issues the whole month; --establishment is for previews")
-                when = date.fromisoformat(issue_date) if issue_date else datetime.now(PARIS).date()
-                outcome = service.issue(settings, m, issue_date=when, out_dir=out or settings.billing.out_dir)
+                today = paris_today()
+                when = parse_issue_date(issue_date) if issue_date else today
+                outcome = service.issue(settings, m, issue_date=when, today=today,
+                                        out_dir=out or settings.billing.out_dir)  # fmt: skip
                 invoices = outcome.invoices
-                message = (f"{m} was already issued: nothing changed ({len(invoices)} invoices)" if outcome.already_issued
+                message = (f"{m} was already issued: nothing changed ({len(invoices)} invoices; missing or altered "
+                           f"documents: --rewrite-documents)" if outcome.already_issued
                            else f"issued {m}: {len(invoices)} invoices, {invoices[0].number if invoices else '-'}"
                                 f" to {invoices[-1].number if invoices else '-'}")  # fmt: skip
                 typer.echo(message, err=True)
@@ -98,6 +119,41 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         except SansfilmError as exc:
             raise fail(exc) from None
         emit_invoices(m, invoices, fmt)
+
+    ledger_app = typer.Typer(no_args_is_help=True, help="The invoice ledger: verify its hash chain and numbering.")
+    app.add_typer(ledger_app, name="ledger")
+
+    @ledger_app.command()
+    def verify(fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table") -> None:
+        """Recompute the ledger's hash chain and numbering, and the issued documents' SHA-256 under [billing] out_dir;
+        name the first broken row (or document) and exit 1 if any."""
+        from analytics.billing import service
+        from analytics.billing.ledger import Ledger, ledger_missing
+
+        if fmt not in ("table", "json"):
+            raise typer.BadParameter(f"'{fmt}' is not one of table, json")
+        try:
+            settings = settings_loader()
+            if ledger_missing(settings.ledger.url):
+                raise SansfilmError(f"no ledger at {settings.ledger.url} yet: nothing was issued, nothing to verify")
+            with Ledger(settings.ledger.url) as ledger:
+                result, where = ledger.verify(), ledger.url
+            documents, damaged = service.document_problems(settings)
+        except SansfilmError as exc:
+            raise fail(exc) from None
+        problems = result.problems + damaged
+        if fmt == "json":
+            typer.echo(json.dumps({"ledger": where, "ok": not problems, "rows": result.rows, "invoices": result.invoices,
+                                   "documents": documents, "head": result.head, "problems": problems}, indent=2))  # fmt: skip
+        elif not problems:
+            typer.echo(f"ledger at {where} verified: {result.rows} rows chained, {result.invoices} invoices numbered "
+                       f"without gap, {documents} documents as recorded, head {result.head}")  # fmt: skip
+        else:
+            typer.echo(f"ledger at {where} is BROKEN: {problems[0]}", err=True)
+            for problem in problems[1:]:
+                typer.echo(f"  also: {problem}", err=True)
+        if problems:
+            raise typer.Exit(1)
 
 
 def emit_invoices(month: Month, invoices: list[Invoice], fmt: str) -> None:

@@ -19,7 +19,7 @@ import typer
 
 from analytics.config import Settings, load_settings, resolve_config_path
 from analytics.errors import SansfilmError
-from pipelines import billing_cli, dashboards_cli, governance_cli, quality_cli
+from pipelines import billing_cli, dashboards_cli, governance_cli, quality_cli, upgrade_cli
 from pipelines.output import text_table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0])
@@ -129,8 +129,10 @@ def _materialize_all(settings: Settings) -> dict[str, float]:
     """Run every asset in-process; returns seconds per step. Raises SansfilmError if any step failed."""
     import dagster as dg
 
+    from analytics.upgrade import require_current
     from pipelines.definitions import build_definitions
 
+    require_current(settings)  # an old ledger or warehouse: one line naming `sansfilm upgrade`, not a failed run
     _dagster_home(settings)
     defs = build_definitions(settings)
     with dg.DagsterInstance.get() as instance:
@@ -249,6 +251,7 @@ billing_cli.register(app, _settings, _fail)
 dashboards_cli.register(app, _settings, _fail)
 governance_cli.register(app, _settings, _fail)
 quality_cli.register(app, _settings, _fail)
+upgrade_cli.register(app, _settings, _fail)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from analytics.billing.service import load_contracts
 from analytics.config import Settings, load_settings
 from pipelines.billing.assets import build_billing_definitions
 from pipelines.harvest.assets import build_harvest_assets
+from pipelines.harvest.schedules import build_pacs_schedules
 from pipelines.harvest.sensors import build_orthanc_sensors
 from pipelines.lake.assets import build_lake_assets
 from pipelines.resources import SansfilmConfig
@@ -38,10 +39,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         description="Every night at 02:00 Paris time: harvest what the archive received and logged.",
     )
     orthanc_sensors, orthanc_jobs = build_orthanc_sensors(settings)  # only when an orthanc source is configured
+    pacs_schedules, pacs_jobs = build_pacs_schedules(settings)  # one per dicomweb / dimse source
     return dg.Definitions(
         assets=assets,
-        jobs=[everything, *billing_jobs, *orthanc_jobs],
-        schedules=[daily, *billing_schedules],
+        jobs=[everything, *billing_jobs, *orthanc_jobs, *pacs_jobs],
+        schedules=[daily, *billing_schedules, *pacs_schedules],
         sensors=orthanc_sensors,
         resources={"sansfilm": SansfilmConfig(config_path=str(settings.config_path))},
         # One process per step, as many at once as cores: the harvests of several sources run side by side, each

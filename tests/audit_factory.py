@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 from datetime import timezone
+from pathlib import Path
 
 PATIENT_ID = "PAT778899"
 PATIENT_NAME = "DUPONT^JEANNE"
@@ -82,3 +84,14 @@ def syslog(
 ) -> bytes:
     header = f"{pri}{version} 2024-03-01T10:00:00.123+01:00 pacs01.example.org ORTHANC 2817 IHE+RFC-3881 {sd} "
     return header.encode() + (b"\xef\xbb\xbf" if bom else b"") + msg.encode() + eol.encode()
+
+
+def write_gzip_bomb(path: Path, mebibytes: int) -> None:
+    """One line of `mebibytes` MiB, as gzip members of 1 MiB each (about 1 KiB compressed apiece): a bomb of ~1,000:1."""
+    chunk = b"A" * (1 << 20)
+    member = gzip.compress(chunk, compresslevel=9, mtime=0)
+    with path.open("wb") as fp:
+        fp.write(gzip.compress(b"<110>1 2012-03-01T10:00:00Z host app - - - <AuditMessage>", mtime=0))
+        for _ in range(mebibytes):
+            fp.write(member)
+        fp.write(gzip.compress(b"</AuditMessage>\n", mtime=0))

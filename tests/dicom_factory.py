@@ -24,6 +24,8 @@ def make_dicom(
     modality: str = "CT",
     pixels: int = 64,
     sequence: bool = True,
+    study_date: str = "20120305",
+    station: str = "CT01",
 ) -> Path:
     meta = FileMetaDataset()
     sop_uid = sop_uid or generate_uid(prefix="1.2.250.1.999.2.")
@@ -38,13 +40,13 @@ def make_dicom(
         ds.SpecificCharacterSet = charset
     ds.SOPClassUID = CTImageStorage
     ds.SOPInstanceUID = sop_uid
-    ds.StudyDate = "20120305"
+    ds.StudyDate = study_date
     ds.StudyTime = "101112.5"
     ds.Modality = modality
     ds.Manufacturer = "GE MEDICAL SYSTEMS"
     if institution is not None:
         ds.InstitutionName = institution
-    ds.StationName = "CT01"
+    ds.StationName = station
     ds.PatientName = PATIENT_NAME
     ds.PatientID = PATIENT_ID
     ds.PatientBirthDate = "19470312"

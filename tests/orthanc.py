@@ -58,6 +58,7 @@ class OrthancServer:
     http_port: int = field(default_factory=_free_port)
     dicom_port: int = field(default_factory=_free_port)
     process: subprocess.Popen | None = None
+    extra_config: dict = field(default_factory=dict)  # merged into the JSON config (e.g. DicomModalities)
 
     @property
     def url(self) -> str:
@@ -77,6 +78,7 @@ class OrthancServer:
             "DicomCheckCalledAet": False, "UnknownSopClassAccepted": True, "StorageCompression": False,
             "Plugins": [DICOMWEB_PLUGIN], "SaveJobs": False, "HttpTimeout": 10, "DicomScpTimeout": 10,
             "StableAge": 1, "KeepAlive": True, "TcpNoDelay": True, "HttpThreadsCount": 8,
+            **self.extra_config,
         }  # fmt: skip
         (self.root / "orthanc.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
         log = (self.root / "orthanc.log").open("ab")

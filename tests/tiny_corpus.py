@@ -59,3 +59,11 @@ def make_tiny_corpus(tmp_path: Path) -> Settings:
     lines = [event_line(f"1.2.250.1.999.{i}", f"2012-03-0{i}T10:00:00+01:00") for i in range(1, 6)]
     (audit / "archive.log").write_bytes(b"".join(lines))
     return load_settings(tmp_path / "sansfilm.toml")
+
+
+def with_ledger(settings: Settings, url: str) -> Settings:
+    """The same corpus with its ledger at `url` (a PostgreSQL database of tests/postgres.py), through a config of
+    its own beside the first."""
+    config = settings.config_path.parent / "pg.toml"
+    config.write_text(CONFIG.replace("[contracts]", f'[ledger]\nurl = "{url}"\n[contracts]'), encoding="utf-8")
+    return load_settings(config)

@@ -38,7 +38,7 @@ class RawWarehouse:
             "study_instance_uid": study, "series_instance_uid": f"{study}.1", "sop_instance_uid": sop,
             "modality": "CT", "institution_name": institution, "institution_key": institution_key(institution),
             "source_ae_title": ae, "source_ae_key": ae_title_key(ae), "size_bytes": size,
-            "received_at": datetime.fromisoformat(received_at), "path": f"/archive/{sop}", "harvest_id": "t",
+            "received_at": datetime.fromisoformat(received_at), "file_key": f"k{sop}", "harvest_id": "t",
         })  # fmt: skip
 
     def event(self, event_id: str, when: str, source: str | None, destination: str | None, studies: list[str | None],
@@ -52,7 +52,7 @@ class RawWarehouse:
                 "message_sha256": sha, "event_id": event_id, "outcome": outcome,
                 "event_time": datetime.fromisoformat(when), "source_ae": source, "destination_ae": destination,
                 "source_ae_key": ae_title_key(source), "destination_ae_key": ae_title_key(destination),
-                "study_instance_uid": study, "path": "/log", "line": len(self.events) + 1, "harvest_id": "t",
+                "study_instance_uid": study, "file_key": "klog", "line": len(self.events) + 1, "harvest_id": "t",
                 "event_type_code": event_type_code, "audit_source_id": audit_source_id,
             })  # fmt: skip
 

@@ -8,17 +8,20 @@ Figures are the ledger's Decimals, printed exactly (French notation in the PDF, 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
-import re
+import threading
 import uuid
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import facturx
+import facturx.facturx as facturx_module
 import reportlab
 from pypdf import PdfWriter
 from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject, NumberObject, TextStringObject
@@ -36,11 +39,11 @@ from analytics.billing.cii import (
 )  # fmt: skip
 from analytics.billing.cii_check import check_einvoice
 from analytics.billing.export import describe
-from analytics.billing.model import METRICS, Invoice, Party
+from analytics.billing.model import METRICS, PARIS, Invoice, Party
 
 __all__ = [
-    "CSV_COLUMNS", "EInvoiceError", "InvoiceDocuments", "check_einvoice", "facturx_pdf", "invoice_cii_xml",
-    "invoice_csv", "invoice_pdf", "write_invoice_documents",
+    "CSV_COLUMNS", "EInvoiceError", "check_einvoice", "facturx_pdf", "invoice_cii_xml", "invoice_csv", "invoice_pdf",
+    "render_documents", "sha256_of", "write_documents",
 ]  # fmt: skip
 
 CSV_COLUMNS = (
@@ -54,13 +57,6 @@ METRIC_LABELS = {
     "bytes_archived": "Volume archivé", "storage_gb_month": "Stockage moyen (Go·mois)",
     "retrievals": "Récupérations", "shares": "Partages", "views": "Consultations",
 }  # fmt: skip
-
-
-@dataclass(frozen=True)
-class InvoiceDocuments:
-    pdf: Path
-    csv: Path
-    xml: Path
 
 
 def _plain(value: Decimal) -> str:
@@ -248,13 +244,26 @@ def _story(invoice: Invoice, seller: Party, buyer: Party, establishment_name: st
     return story
 
 
-def _add_output_intent(pdf: bytes) -> bytes:
-    """An sRGB output intent, which PDF/A requires of a document drawn in device RGB."""
+def _srgb_profile() -> bytes:
+    """littleCMS's sRGB profile with a fixed creation date (its header carries the time it was made), so that the
+    same invoice always gives the same PDF bytes. A v4 profile ID is the MD5 of the profile with the flags, the
+    rendering intent and the ID zeroed: recomputed when littleCMS set one."""
     from PIL import ImageCms
 
+    profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    profile[24:36] = b"".join(n.to_bytes(2, "big") for n in (2010, 4, 1, 0, 0, 0))
+    if any(profile[84:100]):
+        zeroed = bytearray(profile)
+        zeroed[44:48], zeroed[64:68], zeroed[84:100] = bytes(4), bytes(4), bytes(16)
+        profile[84:100] = hashlib.md5(zeroed, usedforsecurity=False).digest()
+    return bytes(profile)
+
+
+def _add_output_intent(pdf: bytes) -> bytes:
+    """An sRGB output intent, which PDF/A requires of a document drawn in device RGB."""
     writer = PdfWriter(clone_from=io.BytesIO(pdf))
     profile = DecodedStreamObject()
-    profile.set_data(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    profile.set_data(_srgb_profile())
     profile = profile.flate_encode()
     profile[NameObject("/N")] = NumberObject(3)
     intent = DictionaryObject({
@@ -297,16 +306,32 @@ def facturx_pdf(pdf: bytes, xml: bytes, invoice: Invoice, seller: Party) -> byte
         "title": f"{seller.name} : {kind} {invoice.number}",
         "subject": f"{kind} Factur-X {invoice.number} du {invoice.issue_date} émise par {seller.name}",
     }  # fmt: skip
-    return facturx.generate_from_binary(pdf, xml, flavor="factur-x", level="en16931", check_xsd=False,
-                                        pdf_metadata=metadata, lang="fr-FR")  # fmt: skip
+    assert invoice.issue_date is not None
+    with _facturx_clock(datetime.combine(invoice.issue_date, time(0), tzinfo=PARIS)):
+        return facturx.generate_from_binary(pdf, xml, flavor="factur-x", level="en16931", check_xsd=False,
+                                            pdf_metadata=metadata, lang="fr-FR")  # fmt: skip
+
+
+_FACTURX_CLOCK = threading.Lock()
+
+
+@contextmanager
+def _facturx_clock(when: datetime) -> Iterator[None]:
+    """The factur-x library stamps the PDF, its XMP metadata and the attachment with the current time: for the same
+    bytes every time, they carry `when` (the issue date, midnight in Paris) instead. The library reads the time
+    through these two module functions only; the lock keeps two threads from swapping them at once."""
+    utc = when.astimezone(UTC)
+    with _FACTURX_CLOCK:
+        pdf_timestamp, metadata_timestamp = facturx_module._get_pdf_timestamp, facturx_module._get_metadata_timestamp
+        facturx_module._get_pdf_timestamp = lambda date=None: pdf_timestamp(date or utc)
+        facturx_module._get_metadata_timestamp = lambda: utc.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+        try:
+            yield
+        finally:
+            facturx_module._get_pdf_timestamp, facturx_module._get_metadata_timestamp = pdf_timestamp, metadata_timestamp
 
 
 # --- writing -------------------------------------------------------------------------------------------------------
-
-
-def _file_stem(number: str) -> str:
-    """The invoice number as a file name (anything but letters, digits, '.', '_' and '-' becomes '_')."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", number)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -323,22 +348,39 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def write_invoice_documents(invoice: Invoice, seller: Party, buyer: Party, out_dir: Path, *,
-                            establishment_name: str) -> InvoiceDocuments:  # fmt: skip
-    """Write <number>.pdf (Factur-X), <number>.csv and <number>.xml; raise EInvoiceError, writing nothing, if the
-    e-invoice fails its checks."""
+def render_documents(invoice: Invoice) -> dict[str, bytes]:
+    """The documents of an issued invoice, by kind (pdf, xml, csv), from its own data only (its frozen parties
+    included): the same invoice gives the same bytes on any day. Raise EInvoiceError if the e-invoice fails its
+    checks."""
     if invoice.number is None or invoice.issue_date is None:
         raise EInvoiceError(invoice.number, ["only issued invoices (with a number and an issue date) have documents"])
+    if invoice.seller is None or invoice.buyer is None:
+        raise EInvoiceError(invoice.number, ["the ledger holds no seller or buyer for it: its documents cannot be "
+                                             "rendered from the ledger"])  # fmt: skip
+    seller, buyer = invoice.seller, invoice.buyer
     xml = invoice_cii_xml(invoice, seller, buyer)
     failures = check_einvoice(xml)
     if failures:
         raise EInvoiceError(invoice.number, failures)
-    pdf = facturx_pdf(invoice_pdf(invoice, seller, buyer, establishment_name=establishment_name), xml, invoice, seller)
+    pdf = facturx_pdf(invoice_pdf(invoice, seller, buyer, establishment_name=buyer.name), xml, invoice, seller)
+    return {"pdf": pdf, "xml": xml, "csv": invoice_csv(invoice).encode("utf-8")}
+
+
+def write_documents(documents: dict[str, bytes], names: dict[str, str], out_dir: Path) -> list[Path]:
+    """Write each document atomically under `out_dir` by its recorded file name (kind -> name); the paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = _file_stem(invoice.number)
-    documents = InvoiceDocuments(out_dir / f"{stem}.pdf", out_dir / f"{stem}.csv", out_dir / f"{stem}.xml")
-    _write_atomic(documents.xml, xml)
-    _write_atomic(documents.csv, invoice_csv(invoice).encode("utf-8"))
-    _write_atomic(documents.pdf, pdf)
-    return documents
+    written = []
+    for kind in ("xml", "csv", "pdf"):  # the PDF last: a folder with a PDF holds the XML it embeds
+        if kind in documents:
+            _write_atomic(out_dir / names[kind], documents[kind])
+            written.append(out_dir / names[kind])
+    return written
+
+
+def sha256_of(path: Path) -> str | None:
+    """The file's SHA-256, None when there is no such file."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None

@@ -11,50 +11,57 @@ Why it is built this way:
   month is checked, so a second issuer waits, then sees the first one's commit. SQLite: every write transaction
   starts with `BEGIN IMMEDIATE` (one writer at a time) and a busy timeout makes the second writer wait instead of
   failing. On both, a primary key on the issued month is the backstop against issuing a month twice.
-- Issued invoices are never modified: this API has no update or delete, and triggers reject UPDATE/DELETE (and
-  TRUNCATE) of recorded rows and any step back of the counter. A later correction travels as regularisation lines
-  of a later invoice, whose `reference` names the original invoice (checked to exist).
+- Under that lock, and only there, the rules are decided: the month is the first of the agreement not issued yet,
+  it is over, the issue date lies between the 1st of the next month, the last issue date and today (the caller's
+  clock), and the counter sits on the last invoice (a counter moved by hand is a gap: refused, never skipped).
+- Issued invoices are never modified: this API has no update or delete, triggers reject UPDATE/DELETE (and TRUNCATE)
+  of recorded rows, and the counter moves only to the last invoice's number (revisions 0001 and 0002, analytics/billing/migrations/guards.py). A later
+  correction travels as regularisation lines of a later invoice, whose `reference` names the original (checked).
+- Whoever can drop a trigger can still edit a row: every recorded row is chained by SHA-256 to the one before
+  (analytics.billing.chain), and `verify` recomputes the chain and the numbering.
+- What the documents show is frozen with the invoice (the parties too) and the SHA-256 of each document, rendered by
+  the caller's `render` from the invoice as numbered, is recorded in the same transaction.
+- The schema is versioned (analytics.billing.schema): the tables below are what the code reads and writes; the
+  Alembic revisions create and migrate them, and `sansfilm upgrade` applies those to an older ledger.
 - Money and quantities are exact Decimals: NUMERIC on PostgreSQL, text on SQLite (which has no decimal type and
   would otherwise round them through binary floats).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Column, Connection, Date, Engine, ForeignKey, Integer, MetaData, Numeric, String, Table, Text, TypeDecorator,
-    UniqueConstraint, create_engine, event, exc, func, select, text, update,
-)  # fmt: skip
+from sqlalchemy import Connection, Engine, Table, create_engine, event, exc, func, select, text, update
 from sqlalchemy.engine import make_url
 
-from analytics.billing.model import IndexPoint, Invoice, InvoiceLine, Month, PriceRevision
-from analytics.errors import SansfilmError
+from analytics.billing import schema
+from analytics.billing.chain import GENESIS, ChainedRow, ChainWriter, Verification, verify_chain, verify_numbering
+from analytics.billing.issue_rules import Render, check_issue_date, document_name, parse_issue_date
+from analytics.billing.ledger_tables import (
+    CHAINED, ExactDecimal, InvoiceNotFound, IssueRefused, LedgerError, LedgerUnreachable, children, exact_decimal,
+    invoice, invoice_document, invoice_line, invoice_number, invoice_party, invoice_revision, invoice_sequence,
+    invoice_usage, issued_month, metadata, party_from_row, party_row, revision_from_row,
+)  # fmt: skip
+from analytics.billing.model import Invoice, InvoiceLine, Month
 
-NUMBER_PREFIX = "RSF-"
+__all__ = [  # what the rest of sansfilm imports from here (the tables and rules live in their own modules)
+    "BUSY_TIMEOUT_S", "CHAINED", "SCHEMA_LOCK_KEY", "ExactDecimal", "InvoiceNotFound", "IssueRefused", "IssueResult",
+    "Ledger", "LedgerError", "LedgerUnreachable", "check_issue_date", "display", "document_name", "engine", "invoice",
+    "invoice_line", "invoice_number", "issued_month", "ledger_missing", "metadata", "parse_issue_date", "reading",
+]  # fmt: skip
+
 SEQUENCE_NAME = "invoice"
 BUSY_TIMEOUT_S = 60  # how long a second issuer waits for the first one before giving up
-_SCHEMA_LOCK_KEY = 0x5A4E5346  # PostgreSQL advisory lock taken while creating the schema ("SNSF")
+SCHEMA_LOCK_KEY = 0x5A4E5346  # PostgreSQL advisory lock taken while creating the schema ("SNSF")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-class LedgerError(SansfilmError):
-    """The ledger refused an operation or holds something inconsistent."""
-
-
-class LedgerUnreachable(LedgerError):
-    """The ledger database cannot be opened or reached."""
-
-
-class InvoiceNotFound(LedgerError):
-    """No issued invoice carries this number."""
 
 
 @dataclass(frozen=True)
@@ -65,150 +72,19 @@ class IssueResult:
     inputs_sha256: str  # the hash stored when the month was issued (the caller's when issued now)
 
 
-def invoice_number(seq: int) -> str:
-    return f"{NUMBER_PREFIX}{seq:06d}"
-
-
-class ExactDecimal(TypeDecorator[Decimal]):
-    """Decimal stored without loss: NUMERIC (unconstrained) on PostgreSQL, its text form elsewhere."""
-
-    impl = String
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Any) -> Any:
-        if dialect.name == "postgresql":
-            return dialect.type_descriptor(Numeric(asdecimal=True))
-        return dialect.type_descriptor(String(64))
-
-    def process_bind_param(self, value: Any, dialect: Any) -> Any:
-        if value is None:
-            return None
-        value = _exact(value, "value")
-        return value if dialect.name == "postgresql" else str(value)
-
-    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
-        return None if value is None else Decimal(value) if isinstance(value, str) else _exact(value, "stored value")
-
-
-metadata = MetaData()
-
-invoice_sequence = Table(
-    "invoice_sequence", metadata,
-    Column("name", String(32), primary_key=True),
-    Column("last_value", Integer, nullable=False),  # the last number given; the next invoice takes last_value + 1
-)  # fmt: skip
-
-issued_month = Table(
-    "issued_month", metadata,
-    Column("month", String(7), primary_key=True),  # YYYY-MM; the key makes "issued twice" impossible
-    Column("inputs_sha256", String(64), nullable=False),
-    Column("issue_date", Date, nullable=False),
-    Column("invoice_count", Integer, nullable=False),
-    Column("recorded_at", String(32), nullable=False),  # UTC, ISO 8601
-)  # fmt: skip
-
-invoice = Table(
-    "invoice", metadata,
-    Column("number", String(32), primary_key=True),
-    Column("seq", Integer, nullable=False, unique=True),
-    Column("month", String(7), ForeignKey(issued_month.c.month), nullable=False),
-    Column("establishment_id", String(64), nullable=False),
-    Column("offer", String(32), nullable=False),
-    Column("active_days", Integer, nullable=False),
-    Column("days_in_month", Integer, nullable=False),
-    Column("contract_id", String(64), nullable=False),
-    Column("currency", String(3), nullable=False),
-    Column("vat_rate", ExactDecimal, nullable=False),
-    Column("net", ExactDecimal, nullable=False),
-    Column("vat", ExactDecimal, nullable=False),
-    Column("gross", ExactDecimal, nullable=False),
-    Column("issue_date", Date, nullable=False),
-    Column("inputs_sha256", String(64), nullable=False),
-    UniqueConstraint("month", "establishment_id"),
-)  # fmt: skip
-
-invoice_line = Table(
-    "invoice_line", metadata,
-    Column("invoice_number", ForeignKey(invoice.c.number), primary_key=True),
-    Column("position", Integer, primary_key=True),  # 1-based, the order printed on the invoice
-    Column("code", String(64), nullable=False),
-    Column("description", Text, nullable=False),
-    Column("metric", String(64)),
-    Column("quantity", ExactDecimal, nullable=False),
-    Column("unit_price", ExactDecimal, nullable=False),
-    Column("amount", ExactDecimal, nullable=False),
-    Column("reference", ForeignKey(invoice.c.number)),  # regularisation: the invoice being corrected
-)  # fmt: skip
-
-invoice_usage = Table(
-    "invoice_usage", metadata,
-    Column("invoice_number", ForeignKey(invoice.c.number), primary_key=True),
-    Column("metric", String(64), primary_key=True),
-    Column("position", Integer, nullable=False),
-    Column("quantity", ExactDecimal, nullable=False),
-)  # fmt: skip
-
-invoice_revision = Table(
-    "invoice_revision", metadata,  # the price revision an invoice's prices carry (none before the first anniversary)
-    Column("invoice_number", ForeignKey(invoice.c.number), primary_key=True),
-    Column("index_name", String(64), nullable=False),
-    Column("a", ExactDecimal, nullable=False),
-    Column("b", ExactDecimal, nullable=False),
-    Column("coefficient", ExactDecimal, nullable=False),
-    Column("anniversary", Date, nullable=False),
-    Column("current_period", String(7), nullable=False),
-    Column("current_value", ExactDecimal, nullable=False),
-    Column("current_published_on", Date, nullable=False),
-    Column("base_period", String(7), nullable=False),
-    Column("base_value", ExactDecimal, nullable=False),
-    Column("base_published_on", Date, nullable=False),
-)  # fmt: skip
-
-# What the database itself refuses, on top of an API without update or delete: (trigger, table, operation, unless).
-_STEP_BACK = "NEW.last_value < OLD.last_value OR NEW.name <> OLD.name"
-_GUARDS = [
-    (f"{table}_no_{op.lower()}", table, op, None)
-    for table in ("issued_month", "invoice", "invoice_line", "invoice_usage", "invoice_revision")
-    for op in ("UPDATE", "DELETE")
-] + [("invoice_sequence_no_step_back", "invoice_sequence", "UPDATE", _STEP_BACK),
-     ("invoice_sequence_no_delete", "invoice_sequence", "DELETE", None)]  # fmt: skip
-_REFUSED = "sansfilm ledger: {op} on {table} refused: issued invoices are immutable"
-_PG_FUNCTION = """CREATE OR REPLACE FUNCTION sansfilm_ledger_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION 'sansfilm ledger: % on % refused: issued invoices are immutable', TG_OP, TG_TABLE_NAME
-    USING ERRCODE = 'restrict_violation';
-END $$"""
-
-
-def _guard_statements(postgres: bool, present: set[str]) -> list[str]:
-    """The DDL of the missing guards (PostgreSQL also refuses TRUNCATE; SQLite has none)."""
-    if not postgres:
-        return [
-            f"CREATE TRIGGER IF NOT EXISTS {name} BEFORE {op} ON {table} {f'WHEN {unless} ' if unless else ''}"
-            f"BEGIN SELECT RAISE(ABORT, '{_REFUSED.format(op=op, table=table)}'); END"
-            for name, table, op, unless in _GUARDS
-        ]
-    run = "EXECUTE FUNCTION sansfilm_ledger_immutable()"
-    wanted = {
-        name: f"BEFORE {op} ON {table} FOR EACH ROW {f'WHEN ({unless}) ' if unless else ''}{run}"
-        for name, table, op, unless in _GUARDS
-    }
-    for table in {table for _, table, _, _ in _GUARDS}:
-        wanted[f"{table}_no_truncate"] = f"BEFORE TRUNCATE ON {table} FOR EACH STATEMENT {run}"
-    missing = [f"CREATE TRIGGER {name} {body}" for name, body in wanted.items() if name not in present]
-    return [_PG_FUNCTION, *missing] if missing else []
-
-
 class Ledger:
     """The issued invoices of every month, numbered in one gapless sequence, never modified."""
 
     def __init__(self, url: str, *, read_only: bool = False) -> None:
-        """read_only: a reader (the dashboards) neither creates the tables nor takes the write lock to check them."""
-        self._engine = _engine(url)
-        self.url = _display(url)  # never shows the password
+        """read_only: a reader (the dashboards) never creates the tables and takes no write lock; it still refuses a
+        ledger at another schema version (SchemaVersionError)."""
+        self._engine = engine(url)
+        self.url = display(url)  # never shows the password
         self._postgres = self._engine.dialect.name == "postgresql"
-        if not read_only:
-            with self._transaction(write=True, doing="open the ledger") as conn:
+        with self._transaction(write=not read_only, doing="open the ledger") as conn:
+            if read_only:
+                schema.check(conn, self.url)
+            else:
                 self._create_schema(conn)
 
     def __enter__(self) -> Ledger:
@@ -223,75 +99,145 @@ class Ledger:
     # --- issuing -------------------------------------------------------------------------------------------------
 
     def issue_month(
-        self, month: Month, invoices: Sequence[Invoice], *, inputs_sha256: str, issue_date: date
-    ) -> IssueResult:
-        """Number and record the month's invoices in one transaction, or change nothing if the month is issued."""
+        self, month: Month, invoices: Sequence[Invoice], *, inputs_sha256: str, issue_date: date, first_month: Month,
+        today: date, basis: Sequence[Month] | None = None, render: Render | None = None,
+    ) -> IssueResult:  # fmt: skip
+        """Number and record the month's invoices in one transaction, or change nothing if the month is issued.
+
+        Decided under the ledger's lock, so two issuers cannot both pass: the month must be the first month not
+        issued from `first_month` (the agreement's first), over by `today` (Paris, the caller's clock), with a valid
+        issue date (check_issue_date, and not before the last issue). `basis`: the issued months the drafts were
+        computed from (their regularisations); if another issue recorded a month since, nothing is issued. `render`
+        gives each numbered invoice's documents, whose SHA-256 are recorded with it."""
         _validate(month, invoices, inputs_sha256)
         with self._transaction(write=True, doing=f"issue {month}") as conn:
-            last = conn.execute(
-                select(invoice_sequence.c.last_value).where(invoice_sequence.c.name == SEQUENCE_NAME).with_for_update()
-            ).scalar_one()  # on PostgreSQL this lock serialises every issuer; SQLite did it at BEGIN IMMEDIATE
+            counter = conn.execute(
+                select(invoice_sequence).where(invoice_sequence.c.name == SEQUENCE_NAME).with_for_update()
+            ).one()  # on PostgreSQL this lock serialises every issuer; SQLite did it at BEGIN IMMEDIATE
             done = conn.execute(select(issued_month).where(issued_month.c.month == str(month))).first()
             if done is not None:
                 issued = select(invoice.c.number).where(invoice.c.month == str(month)).order_by(invoice.c.seq)
                 return IssueResult(month, True, tuple(conn.execute(issued).scalars()), done.inputs_sha256)
+            self._check_order(conn, month, first_month, basis)
+            check_issue_date(month, issue_date, today)
             self._check_chronology(conn, issue_date)
+            self._check_counter(conn, counter.last_value)
             self._check_references(conn, invoices)
-            conn.execute(
-                issued_month.insert().values(
-                    month=str(month), inputs_sha256=inputs_sha256, issue_date=issue_date,
-                    invoice_count=len(invoices), recorded_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                )
-            )  # fmt: skip
+            chain = ChainWriter(counter.chain_length, counter.chain_head)
+            self._insert(conn, chain, issued_month, [{
+                "month": str(month), "inputs_sha256": inputs_sha256, "issue_date": issue_date,
+                "invoice_count": len(invoices), "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }])  # fmt: skip
+            last = counter.last_value
             for seq, draft in enumerate(invoices, start=last + 1):
-                self._insert_invoice(conn, draft, seq, issue_date, inputs_sha256)
-            if invoices:
-                moved = conn.execute(
-                    update(invoice_sequence)
-                    .where(invoice_sequence.c.name == SEQUENCE_NAME, invoice_sequence.c.last_value == last)
-                    .values(last_value=last + len(invoices))
-                ).rowcount
-                if moved != 1:
-                    raise LedgerError(f"the invoice sequence of {self.url} moved while issuing {month}; nothing issued")
+                self._insert_invoice(conn, draft, seq, issue_date, inputs_sha256, chain, render)
+            moved = conn.execute(
+                update(invoice_sequence)
+                .where(invoice_sequence.c.name == SEQUENCE_NAME, invoice_sequence.c.last_value == last,
+                       invoice_sequence.c.chain_length == counter.chain_length)
+                .values(last_value=last + len(invoices), chain_length=chain.length, chain_head=chain.head)
+            ).rowcount  # fmt: skip
+            if moved != 1:
+                raise LedgerError(f"the invoice sequence of {self.url} moved while issuing {month}; nothing issued")
         numbers = tuple(invoice_number(seq) for seq in range(last + 1, last + 1 + len(invoices)))
         return IssueResult(month, False, numbers, inputs_sha256)
 
-    def _insert_invoice(self, conn: Connection, draft: Invoice, seq: int, issue_date: date, inputs_sha256: str) -> None:
+    def _insert_invoice(self, conn: Connection, draft: Invoice, seq: int, issue_date: date, inputs_sha256: str,
+                        chain: ChainWriter, render: Render | None) -> None:  # fmt: skip
+        """The invoice's rows, chained in this order: invoice, lines, usage, revision, parties, documents."""
         number = invoice_number(seq)
-        conn.execute(
-            invoice.insert().values(
-                number=number, seq=seq, month=str(draft.month), establishment_id=draft.establishment_id,
-                offer=draft.offer, active_days=draft.active_days, days_in_month=draft.days_in_month,
-                contract_id=draft.contract_id, currency=draft.currency, vat_rate=draft.vat_rate, net=draft.net,
-                vat=draft.vat, gross=draft.gross, issue_date=issue_date, inputs_sha256=inputs_sha256,
-            )
-        )  # fmt: skip
+        self._insert(conn, chain, invoice, [dict(
+            number=number, seq=seq, month=str(draft.month), establishment_id=draft.establishment_id,
+            offer=draft.offer, active_days=draft.active_days, days_in_month=draft.days_in_month,
+            contract_id=draft.contract_id, currency=draft.currency, vat_rate=draft.vat_rate, net=draft.net,
+            vat=draft.vat, gross=draft.gross, issue_date=issue_date, inputs_sha256=inputs_sha256,
+        )])  # fmt: skip
         fields = ("code", "description", "metric", "quantity", "unit_price", "amount", "reference")
-        lines = [{"invoice_number": number, "position": position} | {f: getattr(line, f) for f in fields}
-                 for position, line in enumerate(draft.lines, start=1)]  # fmt: skip
-        usage = [{"invoice_number": number, "metric": metric, "position": position, "quantity": quantity}
-                 for position, (metric, quantity) in enumerate(draft.usage.items(), start=1)]  # fmt: skip
-        for table, rows in ((invoice_line, lines), (invoice_usage, usage)):
-            if rows:
-                conn.execute(table.insert(), rows)
+        self._insert(conn, chain, invoice_line, [{"invoice_number": number, "position": position} |
+                                                 {f: getattr(line, f) for f in fields}
+                                                 for position, line in enumerate(draft.lines, start=1)])  # fmt: skip
+        self._insert(conn, chain, invoice_usage, [
+            {"invoice_number": number, "metric": metric, "position": position, "quantity": quantity}
+            for position, (metric, quantity) in enumerate(draft.usage.items(), start=1)
+        ])  # fmt: skip
         if (revision := draft.revision) is not None:
             if revision.pending or revision.current is None or revision.base is None:
                 raise LedgerError(f"invoice of {draft.establishment_id} for {draft.month}: revision pending "
                                   f"({revision.pending}); nothing issued")  # fmt: skip
-            conn.execute(invoice_revision.insert().values(
+            self._insert(conn, chain, invoice_revision, [dict(
                 invoice_number=number, index_name=revision.index, a=revision.a, b=revision.b,
                 coefficient=revision.coefficient, anniversary=revision.anniversary,
                 current_period=str(revision.current.period), current_value=revision.current.value,
                 current_published_on=revision.current.published_on, base_period=str(revision.base.period),
                 base_value=revision.base.value, base_published_on=revision.base.published_on,
-            ))  # fmt: skip
+            )])  # fmt: skip
+        parties = [(role, party) for role, party in (("seller", draft.seller), ("buyer", draft.buyer)) if party]
+        self._insert(conn, chain, invoice_party, [party_row(number, role, party) for role, party in parties])
+        if render is not None:
+            documents = render(replace(draft, number=number, issue_date=issue_date))
+            self._insert(conn, chain, invoice_document, [
+                {"invoice_number": number, "kind": kind, "file_name": document_name(number, kind),
+                 "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+                for kind, data in sorted(documents.items())
+            ])  # fmt: skip
+
+    def _insert(self, conn: Connection, chain: ChainWriter, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Insert rows in order, each linked to the chain (decimals made Decimals first: the hash is of what is read
+        back)."""
+        exact = {c.name for c in table.columns if isinstance(c.type, ExactDecimal)}
+        linked = [chain.link(table.name, {k: (exact_decimal(v, k) if k in exact and v is not None else v)
+                                          for k, v in row.items()}) for row in rows]  # fmt: skip
+        if linked:
+            conn.execute(table.insert(), linked)
+
+    def check_next(self, month: Month, first_month: Month) -> None:
+        """Refuse now (IssueRefused) a month that is not the next one to issue; issue_month decides it again under
+        the lock."""
+        if self.issued(month):
+            return
+        with self._transaction(write=False, doing=f"check that {month} is next") as conn:
+            self._check_order(conn, month, first_month, None)
+
+    def issued(self, month: Month) -> bool:
+        with self._transaction(write=False, doing=f"look for {month}") as conn:
+            return conn.execute(select(issued_month.c.month).where(issued_month.c.month == str(month))).first() is not None
+
+    def _check_order(self, conn: Connection, month: Month, first_month: Month, basis: Sequence[Month] | None) -> None:
+        """The month must be the first of the agreement not issued yet; the drafts computed on the ledger as it is."""
+        issued = set(conn.execute(select(issued_month.c.month)).scalars())
+        if month < first_month:
+            raise IssueRefused(f"{month} is before the first month of the agreement ({first_month}): it cannot be "
+                               "issued under it")  # fmt: skip
+        expected = first_month
+        while str(expected) in issued:
+            expected = expected.next()
+        if expected != month:
+            raise IssueRefused(f"{month} cannot be issued before {expected}: months are issued in order from the "
+                               f"agreement's first month ({first_month}); issue {expected} first")  # fmt: skip
+        if basis is not None and (changed := sorted(issued - {str(m) for m in basis})):
+            raise IssueRefused(f"{', '.join(changed)} was issued while {month} was being drafted; nothing was issued: "
+                               f"issue {month} again")  # fmt: skip
 
     def _check_chronology(self, conn: Connection, issue_date: date) -> None:
         query = select(invoice.c.number, invoice.c.issue_date).order_by(invoice.c.seq.desc()).limit(1)
         if (latest := conn.execute(query).first()) is not None and issue_date < latest.issue_date:
-            raise LedgerError(
+            raise IssueRefused(
                 f"issue date {issue_date} is before that of the last issued invoice {latest.number} "
                 f"({latest.issue_date}): numbers must follow issue dates; issue on or after {latest.issue_date}"
+            )
+        last_issue = conn.execute(select(func.max(issued_month.c.issue_date))).scalar()
+        if last_issue is not None and issue_date < last_issue:
+            raise IssueRefused(f"issue date {issue_date} is before the last issue in the ledger ({last_issue}): issue "
+                               f"on or after {last_issue}")  # fmt: skip
+
+    def _check_counter(self, conn: Connection, last_value: int) -> None:
+        """A counter that is not on the last invoice would leave a gap (or number twice): refuse, never skip."""
+        top = conn.execute(select(func.coalesce(func.max(invoice.c.seq), 0))).scalar_one()
+        if top != last_value:
+            raise LedgerError(
+                f"the invoice sequence of {self.url} is at {last_value} but the last invoice is "
+                f"{invoice_number(top) if top else 'none'}: the numbering would have a gap; nothing was issued. Run "
+                "`sansfilm ledger verify` and restore the ledger from a backup"
             )
 
     def _check_references(self, conn: Connection, invoices: Sequence[Invoice]) -> None:
@@ -323,6 +269,31 @@ class Ledger:
             months = conn.execute(select(issued_month.c.month).order_by(issued_month.c.month)).scalars()
             return [Month.parse(m) for m in months]
 
+    def documents(self, month: Month) -> dict[str, dict[str, tuple[str, str]]]:
+        """Invoice number -> kind -> (file name, SHA-256) of the documents recorded for the month's invoices."""
+        where = invoice.c.month == str(month)
+        found: dict[str, dict[str, tuple[str, str]]] = {}
+        with self._transaction(write=False, doing=f"read the documents of {month}") as conn:
+            for row in children(conn, invoice_document, where):
+                found.setdefault(row.invoice_number, {})[row.kind] = (row.file_name, row.sha256)
+        return found
+
+    def verify(self) -> Verification:
+        """Recompute the hash chain and the numbering (analytics.billing.chain); every problem, the first first."""
+        with self._transaction(write=False, doing="verify the ledger") as conn:
+            counter = conn.execute(select(invoice_sequence).where(invoice_sequence.c.name == SEQUENCE_NAME)).first()
+            rows = [
+                ChainedRow(table.name, " ".join(str(row[c.name]) for c in table.primary_key.columns),
+                           row["chain_seq"], row["prev_hash"], row["row_hash"], row)
+                for table in CHAINED for row in conn.execute(select(table)).mappings()
+            ]  # fmt: skip
+            seqs = [(r.seq, r.number) for r in conn.execute(select(invoice.c.seq, invoice.c.number))]
+        if counter is None:
+            return Verification(len(rows), len(seqs), GENESIS, ["the invoice sequence row is missing (deleted)"])
+        problems = verify_chain(rows, counter.chain_length, counter.chain_head)
+        problems += verify_numbering(seqs, counter.last_value, invoice_number)
+        return Verification(len(rows), len(seqs), counter.chain_head, problems)
+
     def last_issued_month(self) -> Month | None:
         with self._transaction(write=False, doing="find the last issued month") as conn:
             last = conn.execute(select(func.max(issued_month.c.month))).scalar()
@@ -332,14 +303,15 @@ class Ledger:
         heads = conn.execute(select(invoice).where(where).order_by(invoice.c.seq)).all()
         lines: dict[str, list[InvoiceLine]] = {h.number: [] for h in heads}
         usage: dict[str, dict[str, Decimal]] = {h.number: {} for h in heads}
-        for row in _children(conn, invoice_line, where):
+        for row in children(conn, invoice_line, where):
             lines[row.invoice_number].append(
                 InvoiceLine(row.code, row.description, row.metric, row.quantity, row.unit_price, row.amount,
                             row.reference)
             )  # fmt: skip
-        for row in _children(conn, invoice_usage, where):
+        for row in children(conn, invoice_usage, where):
             usage[row.invoice_number][row.metric] = row.quantity
-        revisions = {row.invoice_number: _revision(row) for row in _children(conn, invoice_revision, where)}
+        revisions = {row.invoice_number: revision_from_row(row) for row in children(conn, invoice_revision, where)}
+        parties = {(row.invoice_number, row.role): party_from_row(row) for row in children(conn, invoice_party, where)}
         result = []
         for h in heads:
             issued = Invoice(
@@ -347,6 +319,7 @@ class Ledger:
                 active_days=h.active_days, days_in_month=h.days_in_month, lines=tuple(lines[h.number]),
                 vat_rate=h.vat_rate, currency=h.currency, contract_id=h.contract_id, number=h.number,
                 issue_date=h.issue_date, usage=usage[h.number], revision=revisions.get(h.number),
+                seller=parties.get((h.number, "seller")), buyer=parties.get((h.number, "buyer")),
             )  # fmt: skip
             if (issued.net, issued.vat, issued.gross) != (h.net, h.vat, h.gross):
                 raise LedgerError(
@@ -380,31 +353,10 @@ class Ledger:
             raise LedgerError(f"cannot {doing} in the ledger at {self.url}: {detail}. Nothing was changed.") from error
 
     def _create_schema(self, conn: Connection) -> None:
+        """A new ledger is made by its migrations; one at another schema version is refused (`sansfilm upgrade`)."""
         if self._postgres:  # two first runs at once must not both create the tables
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
-        metadata.create_all(conn)
-        has_counter = select(invoice_sequence.c.name).where(invoice_sequence.c.name == SEQUENCE_NAME)
-        if conn.execute(has_counter).first() is None:
-            conn.execute(invoice_sequence.insert().values(name=SEQUENCE_NAME, last_value=0))
-        present: set[str] = set()
-        if self._postgres:
-            present = set(conn.exec_driver_sql("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal").scalars())
-        for statement in _guard_statements(self._postgres, present):
-            conn.execute(text(statement))  # text(): '%' reaches plpgsql as is
-
-
-def _children(conn: Connection, table: Table, where: Any) -> Any:
-    on = table.c.invoice_number == invoice.c.number
-    order = [invoice.c.seq, table.c.position] if "position" in table.c else [invoice.c.seq]
-    return conn.execute(select(table).join(invoice, on).where(where).order_by(*order))
-
-
-def _revision(row: Any) -> PriceRevision:
-    return PriceRevision(
-        row.index_name, row.a, row.b, row.coefficient, row.anniversary,
-        IndexPoint(Month.parse(row.current_period), row.current_value, row.current_published_on),
-        IndexPoint(Month.parse(row.base_period), row.base_value, row.base_published_on),
-    )  # fmt: skip
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+        schema.ensure(conn, self.url)
 
 
 def _validate(month: Month, invoices: Sequence[Invoice], inputs_sha256: str) -> None:
@@ -420,21 +372,12 @@ def _validate(month: Month, invoices: Sequence[Invoice], inputs_sha256: str) -> 
         if draft.establishment_id in seen:
             raise LedgerError(f"establishment {draft.establishment_id} has two invoices for {month}")
         seen.add(draft.establishment_id)
-        _exact(draft.vat_rate, f"{who}: vat_rate")
+        exact_decimal(draft.vat_rate, f"{who}: vat_rate")
         for position, line in enumerate(draft.lines, start=1):
             for name in ("quantity", "unit_price", "amount"):
-                _exact(getattr(line, name), f"{who}, line {position} ({line.code}): {name}")
+                exact_decimal(getattr(line, name), f"{who}, line {position} ({line.code}): {name}")
         for metric, quantity in draft.usage.items():
-            _exact(quantity, f"{who}, usage {metric}")
-
-
-def _exact(value: Any, what: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
-        raise LedgerError(f"{what} is {value!r} ({type(value).__name__}): the ledger records exact Decimals only")
-    value = Decimal(value)
-    if not value.is_finite():
-        raise LedgerError(f"{what} is {value}: the ledger records finite amounts only")
-    return value
+            exact_decimal(quantity, f"{who}, usage {metric}")
 
 
 def ledger_missing(url: str) -> bool:
@@ -449,20 +392,23 @@ def reading(url: str) -> Iterator[Connection | None]:
     if ledger_missing(url):
         yield None
         return
-    engine = _engine(url)
+    readers = engine(url)
     try:
-        with engine.connect() as conn:
+        with readers.connect() as conn:
+            schema.check(conn, display(url))
             yield conn
     finally:
-        engine.dispose()
+        readers.dispose()
 
 
-def _engine(url: str) -> Engine:
+def engine(url: str) -> Engine:
+    """An engine on the ledger's database with the ledger's set-up (driver, SQLite pragmas and BEGIN IMMEDIATE for
+    connections marked `ledger_write`); it neither creates nor checks the schema."""
     try:
         parsed = make_url(url)
     except exc.ArgumentError:
         example = "sqlite:///data/ledger.sqlite"
-        raise LedgerError(f"the ledger url '{_display(url)}' is not a database URL (e.g. {example})") from None
+        raise LedgerError(f"the ledger url '{display(url)}' is not a database URL (e.g. {example})") from None
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")  # the driver we ship
     backend = parsed.get_backend_name()
@@ -470,16 +416,16 @@ def _engine(url: str) -> Engine:
         if backend == "sqlite":
             if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)  # a fresh checkout has no data/
-            engine = create_engine(parsed)
-            event.listen(engine, "connect", _sqlite_connect)
-            event.listen(engine, "begin", _sqlite_begin)
-            return engine
+            made = create_engine(parsed)
+            event.listen(made, "connect", _sqlite_connect)
+            event.listen(made, "begin", _sqlite_begin)
+            return made
         if backend == "postgresql":
             args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
             return create_engine(parsed, isolation_level="READ COMMITTED", pool_pre_ping=True, connect_args=args)
     except (OSError, exc.NoSuchModuleError, exc.ArgumentError) as error:
-        raise LedgerUnreachable(f"cannot open the invoice ledger at {_display(url)}: {error}") from error
-    raise LedgerError(f"the ledger at {_display(url)} uses '{backend}': only sqlite and postgresql are supported")
+        raise LedgerUnreachable(f"cannot open the invoice ledger at {display(url)}: {error}") from error
+    raise LedgerError(f"the ledger at {display(url)} uses '{backend}': only sqlite and postgresql are supported")
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -495,7 +441,8 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("ledger_write") else "BEGIN")
 
 
-def _display(url: str) -> str:
+def display(url: str) -> str:
+    """The URL as shown to people: never with its password."""
     try:
         return make_url(url).render_as_string(hide_password=True)
     except exc.ArgumentError:

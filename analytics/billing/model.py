@@ -130,6 +130,8 @@ class Invoice:
     issue_date: date | None = None  # set when issued
     usage: dict[str, Decimal] = field(default_factory=dict)  # the usage statement the lines were computed from
     revision: PriceRevision | None = None  # None before the first anniversary or without a revision clause
+    seller: Party | None = None  # set when issued: the parties as the documents show them, frozen in the ledger
+    buyer: Party | None = None
 
     @property
     def net(self) -> Decimal:

@@ -228,36 +228,126 @@ def write_month_drafts(settings: Settings, month: Month) -> tuple[Path, list[Inv
     return write_drafts(settings.billing.out_dir, month, invoices), invoices
 
 
-def issue(settings: Settings, month: Month, *, issue_date: date, out_dir: Path | None = None) -> IssueOutcome:
-    """Issue a month once: number its invoices in the ledger, then write their documents (again, if asked later)."""
-    from analytics.billing.documents import write_invoice_documents
-    from analytics.billing.ledger import Ledger
+def first_month(contracts: Contracts) -> Month:
+    """The agreement's first month: the first calendar month that starts on or after `valid_from` (a month that
+    starts before it is not priced by the agreement)."""
+    start = contracts.tariff.valid_from
+    month = Month(start.year, start.month)
+    return month if month.first_day >= start else month.next()
+
+
+def issue(settings: Settings, month: Month, *, issue_date: date, today: date, out_dir: Path | None = None) -> IssueOutcome:
+    """Issue a month once: number its invoices in the ledger (their parties and the SHA-256 of their documents
+    frozen with them), then write the documents rendered from the ledger. `today`: the Paris day of the caller's
+    clock. Documents go under out_dir/<month>/ (default [billing] out_dir, where `check` looks for them). On a month
+    already issued, nothing changes, on disk either (see rewrite_documents)."""
+    from analytics.billing.documents import render_documents
+    from analytics.billing.ledger import Ledger, check_issue_date
     from analytics.quality import require_error_checks_pass
 
     contracts = load_contracts(settings)
     seller = seller_party(contracts)
+    first = first_month(contracts)
     ledger = Ledger(settings.ledger.url)
     try:
         issued_months = ledger.issued_months()
-        later = [m for m in issued_months if m > month]
-        if later and month not in issued_months:
-            raise ContractError(settings.ledger.url.split("@")[-1], f"months are issued in order: {later[-1]} is "
-                                f"already issued, {month} cannot be issued after it")  # fmt: skip
+        drafts: list[Invoice] = []
         if month not in issued_months:
+            ledger.check_next(month, first)  # early and cheap; decided again under the ledger's lock
+            check_issue_date(month, issue_date, today)
             require_revision_indices(contracts.tariff, month)  # a missing index value: refuse, write nothing
             require_error_checks_pass(settings)  # never issue on broken data: the failed `error` checks are listed
-        drafts = [] if month in issued_months else preview(settings, month)
+            establishments = contracts.registry.by_id()
+            drafts = [replace(d, seller=seller, buyer=buyer_party(establishments[d.establishment_id]))
+                      for d in preview(settings, month)]  # fmt: skip
         # the ledger decides atomically: a concurrent or repeated call finds the month issued and changes nothing
-        result = ledger.issue_month(month, drafts, inputs_sha256=inputs_sha256(contracts, drafts), issue_date=issue_date)
+        result = ledger.issue_month(month, drafts, inputs_sha256=inputs_sha256(contracts, drafts), issue_date=issue_date,
+                                    first_month=first, today=today, basis=issued_months, render=render_documents)  # fmt: skip
         invoices = ledger.invoices_for_month(month)
     finally:
         ledger.dispose()
     documents: list[Path] = []
-    if out_dir is not None:
-        establishments = contracts.registry.by_id()
-        for invoice in invoices:
-            establishment = establishments[invoice.establishment_id]
-            written = write_invoice_documents(invoice, seller, buyer_party(establishment), out_dir / str(month),
-                                              establishment_name=establishment.name)  # fmt: skip
-            documents.extend([written.pdf, written.csv, written.xml])
+    if not result.already_issued:
+        documents = write_month_documents(settings, month, out_dir or settings.billing.out_dir)
     return IssueOutcome(month, result.already_issued, invoices, result.inputs_sha256, documents)
+
+
+def write_month_documents(settings: Settings, month: Month, out_dir: Path, *, only_damaged: bool = False) -> list[Path]:
+    """Render every document of the month's issued invoices from the ledger and write it under out_dir/<month>/, after
+    checking that it gives the SHA-256 recorded in the ledger (a sansfilm that renders differently refuses, writing
+    nothing). only_damaged: write only the documents missing or altered on disk. The paths written."""
+    from analytics.billing.documents import render_documents, sha256_of, write_documents
+    from analytics.billing.ledger import Ledger, LedgerError
+
+    with Ledger(settings.ledger.url) as ledger:
+        invoices = ledger.invoices_for_month(month)
+        recorded = ledger.documents(month)
+    folder = out_dir / str(month)
+    rendered = []
+    for invoice in invoices:
+        assert invoice.number is not None
+        expected = recorded.get(invoice.number, {})
+        if not expected:
+            raise LedgerError(f"the ledger at {settings.ledger.url} records no documents for {invoice.number}: they "
+                              "cannot be written from it")  # fmt: skip
+        wanted = {kind for kind, (name, sha) in expected.items()
+                  if not only_damaged or sha256_of(folder / name) != sha}  # fmt: skip
+        if not wanted:
+            continue
+        documents = render_documents(invoice)
+        for kind in sorted(wanted):
+            name, sha = expected[kind]
+            if hashlib.sha256(documents.get(kind, b"")).hexdigest() != sha:
+                raise LedgerError(f"{name} rendered from the ledger does not give the SHA-256 recorded when "
+                                  f"{invoice.number} was issued ({sha[:12]}…): this sansfilm renders it differently "
+                                  "(a document issued before sansfilm 0.2 is not re-rendered byte for byte: restore it "
+                                  "from a backup); nothing was written")  # fmt: skip
+        rendered.append(({k: documents[k] for k in wanted}, {kind: name for kind, (name, _) in expected.items()}))
+    return [path for documents, names in rendered for path in write_documents(documents, names, folder)]
+
+
+def rewrite_documents(settings: Settings, month: Month, out_dir: Path) -> list[Path]:
+    """`bill --month M --rewrite-documents`: the month's missing or altered documents written again from the ledger,
+    byte for byte as issued; the paths written."""
+    from analytics.billing.ledger import Ledger, LedgerError
+
+    with Ledger(settings.ledger.url) as ledger:
+        if not ledger.issued(month):
+            raise LedgerError(f"{month} is not issued in the ledger at {ledger.url}: it has no documents to rewrite")
+    return write_month_documents(settings, month, out_dir, only_damaged=True)
+
+
+def issued_invoices(settings: Settings, month: Month) -> list[Invoice]:
+    from analytics.billing.ledger import Ledger
+
+    with Ledger(settings.ledger.url) as ledger:
+        return ledger.invoices_for_month(month)
+
+
+DOCUMENT_KINDS = ("csv", "pdf", "xml")  # what analytics.billing.documents.render_documents writes per invoice
+
+
+def document_problems(settings: Settings) -> tuple[int, list[str]]:
+    """The issued documents checked under [billing] out_dir/<month>/ against the SHA-256 recorded in the ledger: how
+    many were checked, and each one missing or altered (and any invoice without recorded documents)."""
+    from analytics.billing.documents import sha256_of
+    from analytics.billing.ledger import Ledger, ledger_missing
+
+    if ledger_missing(settings.ledger.url):
+        return 0, []
+    checked, problems = 0, []
+    with Ledger(settings.ledger.url) as ledger:
+        for month in ledger.issued_months():
+            recorded = ledger.documents(month)
+            numbers = [i.number for i in ledger.invoices_for_month(month)]
+            problems += [f"{n} ({month}): no {', '.join(sorted(set(DOCUMENT_KINDS) - set(recorded.get(n, {}))))} "
+                         "recorded in the ledger (missing when the ledger was upgraded: restore from a backup)"
+                         for n in numbers if set(recorded.get(n, {})) != set(DOCUMENT_KINDS)]  # fmt: skip
+            for number, kinds in recorded.items():
+                for name, sha in kinds.values():
+                    checked += 1
+                    found = sha256_of(settings.billing.out_dir / str(month) / name)
+                    if found != sha:
+                        state = "missing" if found is None else "altered (its SHA-256 is not the one recorded)"
+                        problems.append(f"{month}/{name} {state}: `sansfilm bill --month {month} --rewrite-documents`")
+    return checked, problems

@@ -7,22 +7,15 @@ logged or put in a message. What is retried: refused or dropped connections, tim
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
+from analytics import http_retry
 from analytics.config import OrthancSourceConfig
 from analytics.errors import ConfigError, SourceError
-
-log = logging.getLogger(__name__)
-
-_RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
-_CONNECTIONS = 8
 
 
 class NotFound(Exception):
@@ -61,14 +54,7 @@ class OrthancClient:
     def __init__(self, source: OrthancSourceConfig, *, sleep: Callable[[float], None] = time.sleep) -> None:
         self.source = source
         self._sleep = sleep
-        self._http = httpx.Client(
-            base_url=source.url,
-            auth=credentials(source),
-            verify=source.verify_tls,
-            timeout=source.timeout,
-            headers={"Accept": "application/json"},
-            limits=httpx.Limits(max_connections=_CONNECTIONS, max_keepalive_connections=_CONNECTIONS),
-        )
+        self._http = http_retry.client(source, credentials(source), "application/json")
 
     def close(self) -> None:
         self._http.close()
@@ -137,44 +123,21 @@ class OrthancClient:
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         source = self.source
-        started = time.monotonic()
-        problem = ""
-        for attempt in range(source.retries + 1):
-            if attempt:
-                delay = source.backoff * 2 ** (attempt - 1)
-                log.warning("source %s: %s %s failed (%s); retry %d/%d in %.1f s",
-                            source.name, method, path, problem, attempt, source.retries, delay)  # fmt: skip
-                self._sleep(delay)
-            try:
-                response = self._http.request(method, path, **kwargs)
-            except httpx.TimeoutException:
-                problem = f"timed out after {source.timeout:g} s"
-                continue
-            except httpx.TransportError as exc:
-                problem = f"cannot connect: {type(exc).__name__}"
-                continue
-            status = response.status_code
-            if status in (401, 403):
-                raise SourceError(
-                    f"source '{source.name}': Orthanc at {source.url} refused the credentials taken from "
-                    f"{source.username_env} / {source.password_env} (HTTP {status} on {method} {path})"
-                )
-            if status in _RETRIED_STATUSES:
-                problem = f"HTTP {status}"
-                continue
-            if status == 404:
-                raise NotFound(path)
-            if status >= 400:
-                raise SourceError(f"source '{source.name}': Orthanc at {source.url} answered HTTP {status} "
-                                  f"to {method} {path}")  # fmt: skip
-            try:
-                return response.json()
-            except ValueError:
-                raise self._unexpected(f"{method} {path}", "malformed JSON") from None
-        raise SourceError(
-            f"source '{source.name}': Orthanc at {source.url} is unavailable: {method} {path} failed "
-            f"{source.retries + 1} times over {time.monotonic() - started:.1f} s (last: {problem})"
-        )
+        response = http_retry.send(
+            self._http, method, path, source=source, server=f"Orthanc at {source.url}",
+            refusal=f"refused the credentials taken from {source.username_env} / {source.password_env}",
+            backoff=source.backoff, sleep=self._sleep, **kwargs,
+        )  # fmt: skip
+        status = response.status_code
+        if status == 404:
+            raise NotFound(path)
+        if status >= 400:
+            raise SourceError(f"source '{source.name}': Orthanc at {source.url} answered HTTP {status} "
+                              f"to {method} {path}")  # fmt: skip
+        try:
+            return response.json()
+        except ValueError:
+            raise self._unexpected(f"{method} {path}", "malformed JSON") from None
 
     def _unexpected(self, what: str, detail: str) -> SourceError:
         return SourceError(f"source '{self.source.name}': Orthanc at {self.source.url} answered {what} with "

@@ -16,6 +16,10 @@ for SourceApplicationEntityTitle; PatientID is only hashed; PatientName and Pati
 Deletions: Orthanc 1.10 logs no `Deleted` change in `/changes` (later versions or plugins may; they are taken when
 present, at their date). So each harvest also reconciles: instances harvested from this source that the server no
 longer lists are recorded in `raw.dicom_deletions` at the time the harvest found them missing.
+
+Instances are stored under the file key of their `orthanc:` URI (analytics.file_keys): an Orthanc instance id
+is a SHA-1 of the PatientID and the UIDs, so with the UIDs beside it a guessed PatientID could be confirmed. The URI
+names the server's url, so a source keeps its url (another server is another source).
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,10 +37,11 @@ from analytics.config import OrthancSourceConfig
 from analytics.dicom_reader import (
     INSTANCE_FIELDS, INSTITUTION_NAME, MANUFACTURER, MODALITY, PATIENT_ID, SERIES_INSTANCE_UID, SOP_CLASS_UID,
     SOP_INSTANCE_UID, SPECIFIC_CHARACTER_SET, STATION_NAME, STUDY_DATE, STUDY_INSTANCE_UID, STUDY_TIME,
-    _record,
+    header_record,
 )  # fmt: skip
 from analytics.errors import MalformedRecord
-from analytics.harvest import _instance_frame  # the same frame (record keys, attribution keys) files get
+from analytics.file_keys import whole_file_quarantine
+from analytics.harvest import instance_frame  # the same frame (record keys, attribution keys) files get
 from analytics.orthanc.client import NotFound, OrthancClient
 from analytics.pseudonym import Pseudonymiser
 
@@ -57,7 +61,8 @@ GONE = "deleted from the archive before it was read"
 
 
 def instance_path(source: OrthancSourceConfig, orthanc_id: str) -> str:
-    """The `path` stored for an Orthanc instance: an `orthanc:` URI naming the server and the instance."""
+    """The `path` of an Orthanc instance (what its file key is made of): an `orthanc:` URI naming the server and the
+    instance."""
     return f"orthanc:{source.url}/instances/{orthanc_id}"
 
 
@@ -126,14 +131,17 @@ def _commit_page(source, writer, page: _Page) -> None:
     report.files_quarantined += len(page.quarantine)
 
     def in_the_same_transaction(con: duckdb.DuckDBPyConnection) -> None:
-        _store_deletions(con, source.name, page.deletions, "change_feed", writer.harvest_id)
+        deletions = [(writer.file_key(path), deleted_at) for path, deleted_at in page.deletions]
+        _store_deletions(con, source.name, deletions, "change_feed", writer.harvest_id)
         con.execute(
             """insert or replace into raw.harvest_cursors (source, position, updated_at, harvest_id)
                values (?, ?, now(), ?)""",
             [source.name, page.last_seq, writer.harvest_id],
         )
 
-    write_page(writer, _instance_frame(records=page.records, writer=writer), page.quarantine, in_the_same_transaction)
+    records = [(writer.file_key(path), fields) for path, fields in page.records]
+    quarantine = [whole_file_quarantine(writer.file_key(path), reason) for _, path, _, reason in page.quarantine]
+    write_page(writer, instance_frame(records=records, writer=writer), quarantine, in_the_same_transaction)
 
 
 def write_page(writer, frame, quarantine, also) -> None:
@@ -166,10 +174,9 @@ def _record_fields(values: dict[int, str], resource: dict[str, Any], pseudonymis
     values = dict(values)
     values[SOURCE_AE_TITLE] = metadata.get("RemoteAET") or None  # empty for REST uploads
     received = _local_time(metadata.get("ReceptionDate"), zone)
-    stat = SimpleNamespace(st_size=int(resource["FileSize"]), st_mtime_ns=int(received.timestamp() * 1e6) * 1000)
-    record = _record(values, metadata.get("TransferSyntax") or None, stat, pseudonymise)
-    fields = tuple(getattr(record, name) for name in INSTANCE_FIELDS)
-    return fields[: INSTANCE_FIELDS.index("received_at")] + (received,) + fields[INSTANCE_FIELDS.index("received_at") + 1:]
+    record = header_record(values, metadata.get("TransferSyntax") or None, int(resource["FileSize"]), received,
+                           pseudonymise)  # fmt: skip
+    return tuple(getattr(record, name) for name in INSTANCE_FIELDS)
 
 
 def _local_time(text: str | None, zone: ZoneInfo) -> datetime:
@@ -259,11 +266,11 @@ def _simplified_tags(client: OrthancClient, orthanc_id: str) -> dict[int, str] |
 
 def _store_deletions(con: duckdb.DuckDBPyConnection, source: str, deletions: list[tuple[str, datetime]],
                      detected_by: str, harvest_id: str) -> None:  # fmt: skip
-    for path, deleted_at in deletions:
+    for file_key, deleted_at in deletions:
         con.execute(
-            """insert or ignore into raw.dicom_deletions (source, path, deleted_at, detected_by, harvest_id)
+            """insert or ignore into raw.dicom_deletions (source, file_key, deleted_at, detected_by, harvest_id)
                values (?, ?, ?, ?, ?)""",
-            [source, path, deleted_at, detected_by, harvest_id],
+            [source, file_key, deleted_at, detected_by, harvest_id],
         )
 
 
@@ -271,15 +278,14 @@ def _reconcile_deletions(source: OrthancSourceConfig, client: OrthancClient, wri
     """Harvested instances the server no longer holds are deleted now (Orthanc 1.10 does not log deletions)."""
     with writer.session() as con:
         stored = con.execute(
-            """select path from raw.dicom_instances i where source = ?
-               and not exists (select 1 from raw.dicom_deletions d where d.source = i.source and d.path = i.path)""",
+            """select file_key from raw.dicom_instances i where source = ? and not exists
+               (select 1 from raw.dicom_deletions d where d.source = i.source and d.file_key = i.file_key)""",
             [source.name],
         ).fetchall()
     if not stored:
         return
-    prefix = instance_path(source, "")
-    present = {prefix + i for i in client.instance_ids()}
-    missing = [path for (path,) in stored if path.startswith(prefix) and path not in present]
+    present = {writer.file_key(instance_path(source, i)) for i in client.instance_ids()}
+    missing = [file_key for (file_key,) in stored if file_key not in present]
     if not missing:
         return
     now = datetime.now(UTC)

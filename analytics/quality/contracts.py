@@ -98,6 +98,8 @@ KINDS: dict[str, Kind] = {
     "receipts_match_studies": Kind(("max_share",), table="staged.int_studies"),
     "usage_daily_matches_monthly": Kind((), table="marts.fct_usage_daily"),
     "invoices_match_usage": Kind((), table="ledger.invoice"),
+    "ledger_chain_verified": Kind((), table="ledger.invoice"),
+    "invoice_documents_intact": Kind((), table="ledger.invoice"),
 }
 _COMMON = ("name", "severity", "description")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")

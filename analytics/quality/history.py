@@ -41,14 +41,13 @@ quality_result = Table(
 
 
 def _engine(url: str):
-    """The ledger's engine (same URL rules, SQLite pragmas); opening the ledger first keeps its schema and guards
-    in place even when data quality is the first thing to write into a fresh database."""
-    from analytics.billing.ledger import Ledger, _engine
+    """The ledger's engine (same URL rules, SQLite pragmas); opening the ledger first creates its schema, these
+    tables included (analytics.billing.schema), or refuses one at another version, even when data quality is the
+    first thing to write into a fresh database."""
+    from analytics.billing.ledger import Ledger, engine
 
     Ledger(url).dispose()
-    engine = _engine(url)
-    metadata.create_all(engine)
-    return engine
+    return engine(url)
 
 
 def record(url: str, results: Sequence[CheckResult], *, trigger: str, run_id: str | None = None,

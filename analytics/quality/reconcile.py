@@ -77,9 +77,13 @@ def invoices_match_usage(ctx: RunContext, rule: Rule) -> Measure:
     finally:
         ledger.dispose()
     metered = set(metering.metered_months(ctx.con)) if table_exists(ctx.con, "marts.fct_usage_daily") else set()
-    unmetered = [str(m) for m in issued_months if str(m) not in metered]
-    compared = {m: invoices for m, invoices in issued.items() if str(m) in metered}
-    usage = {m: metering.monthly_usage(ctx.con, m) for m in compared}
+    # months issued before the first data (months are issued from the agreement's first one) have nothing to meter
+    first_data = (next(iter(metering.months_with_data(ctx.con)), None)
+                  if table_exists(ctx.con, "staged.int_study_owners") else None)  # fmt: skip
+    quiet = {str(m) for m in issued_months if str(m) not in metered and (first_data is None or m < first_data)}
+    unmetered = [str(m) for m in issued_months if str(m) not in metered | quiet]
+    compared = {m: invoices for m, invoices in issued.items() if str(m) in metered | quiet}
+    usage = {m: metering.monthly_usage(ctx.con, m) if str(m) in metered else {} for m in compared}
     pending = [(establishment_id, line) for establishment_id, lines in
                service.regularisations(contracts, compared, usage).items() for line in lines]  # fmt: skip
     examples = [f"{line.reference} {establishment_id} {line.code}: {line.quantity:+}" for establishment_id, line in pending]
@@ -89,9 +93,34 @@ def invoices_match_usage(ctx: RunContext, rule: Rule) -> Measure:
     return Measure([observed], observed, 0, details)
 
 
+def ledger_chain_verified(ctx: RunContext, rule: Rule) -> Measure:
+    """`sansfilm ledger verify`: the hash chain and the numbering of the ledger; each problem, the first broken row
+    first."""
+    from analytics.billing.ledger import Ledger, ledger_missing
+
+    url = ctx.extra["settings"].ledger.url
+    if ledger_missing(url):
+        return Measure([0], 0, 0, base_details(rule, note="no ledger yet"))
+    with Ledger(url) as ledger:
+        result = ledger.verify()
+    details = base_details(rule, rows=result.rows, invoices=result.invoices, examples=result.problems[:EXAMPLES])
+    return Measure([len(result.problems)], len(result.problems), 0, details)
+
+
+def invoice_documents_intact(ctx: RunContext, rule: Rule) -> Measure:
+    """Every issued document on disk, with the SHA-256 the ledger recorded for it (missing after a crash, altered)."""
+    from analytics.billing.service import document_problems
+
+    checked, problems = document_problems(ctx.extra["settings"])
+    details = base_details(rule, documents=checked, examples=problems[:EXAMPLES])
+    return Measure([len(problems)], len(problems), 0, details)
+
+
 RECONCILIATIONS = {
     "harvest_files_accounted": harvest_files_accounted,
     "receipts_match_studies": receipts_match_studies,
     "usage_daily_matches_monthly": usage_daily_matches_monthly,
     "invoices_match_usage": invoices_match_usage,
+    "ledger_chain_verified": ledger_chain_verified,
+    "invoice_documents_intact": invoice_documents_intact,
 }

@@ -10,6 +10,7 @@ import dagster as dg
 
 from analytics import warehouse
 from analytics.billing import service
+from analytics.billing.ledger import parse_issue_date
 from analytics.billing.model import PARIS, Month
 from analytics.config import Settings
 from pipelines.quality.checks import check_results, check_specs
@@ -86,8 +87,9 @@ def build_billing_definitions(settings: Settings, start: date):
         settings = sansfilm.settings()
         month = Month.parse(context.op_config["month"])
         when = context.op_config.get("issue_date")
-        issue_date = date.fromisoformat(when) if when else datetime.now(PARIS).date()
-        outcome = service.issue(settings, month, issue_date=issue_date, out_dir=settings.billing.out_dir)
+        today = datetime.now(PARIS).date()  # the job is launched by a person: its clock is the wall clock
+        issue_date = parse_issue_date(when) if when else today
+        outcome = service.issue(settings, month, issue_date=issue_date, today=today, out_dir=settings.billing.out_dir)
         verb = "was already issued" if outcome.already_issued else "issued"
         context.log.info(f"{month} {verb}: {len(outcome.invoices)} invoices")
 

@@ -3,24 +3,25 @@
 import dagster as dg
 
 from analytics import operations, warehouse
-from analytics.config import Settings, SourceConfig
+from analytics.config import AnySourceConfig, Settings
 from pipelines.quality.checks import check_results, check_specs
 from pipelines.resources import SansfilmConfig
 
+_KINDS = {"dicom_files": "dicom", "orthanc": "orthanc", "dicomweb": "dicom", "dimse": "dicom"}  # Dagster UI badges
 RUNS_TABLE = "raw.harvest_runs"  # its contract (files seen = parsed + unchanged + quarantined) is checked here
 
 
-def harvest_asset_key(source: SourceConfig) -> dg.AssetKey:
+def harvest_asset_key(source: AnySourceConfig) -> dg.AssetKey:
     return dg.AssetKey(["raw", f"harvest_{source.asset_name}"])
 
 
-def build_harvest_asset(source: SourceConfig, settings: Settings) -> dg.AssetsDefinition:
+def build_harvest_asset(source: AnySourceConfig, settings: Settings) -> dg.AssetsDefinition:
     key = harvest_asset_key(source)
 
     @dg.asset(
         key=key,
         group_name="harvest",
-        kinds={"duckdb", {"dicom_files": "dicom", "orthanc": "orthanc"}.get(source.kind, "syslog")},
+        kinds={"duckdb", _KINDS.get(source.kind, "syslog")},
         description=f"Incremental harvest of source '{source.name}' ({source.kind}) into the raw layer.",
         check_specs=check_specs(settings, [RUNS_TABLE], key),
     )

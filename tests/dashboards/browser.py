@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -28,6 +29,43 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start: {proc.stderr.read().decode()[-2000:]}") from None
+            time.sleep(0.3)
+
+
+@contextmanager
+def dashboards_cli(settings: Settings, env: dict[str, str] | None = None, port: int | None = None,
+                   cwd: Path | None = None, start_timeout: float = 60) -> Iterator[tuple[subprocess.Popen, str]]:  # fmt: skip
+    """`sansfilm dashboards --port PORT` as a user starts it (cwd: where `.streamlit/secrets.toml` is read); yields
+    (the CLI's process, base URL) once healthy. The CLI is in a session of its own, so that whatever it leaves behind
+    can be stopped after the test."""
+    port = port or free_port()
+    cmd = [sys.executable, "-m", "pipelines.cli", "--config", str(settings.config_path), "dashboards", "--port",
+           str(port)]  # fmt: skip
+    proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            cwd=cwd or Path(__file__).resolve().parents[2], start_new_session=True)  # fmt: skip
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", proc, start_timeout)
+        yield proc, f"http://127.0.0.1:{port}"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(15)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
 @contextmanager
 def streamlit_server(settings: Settings, env: dict[str, str] | None = None, cwd: Path | None = None,
                      port: int | None = None, start_timeout: float = 60) -> Iterator[str]:  # fmt: skip
@@ -39,16 +77,7 @@ def streamlit_server(settings: Settings, env: dict[str, str] | None = None, cwd:
                             stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + start_timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit did not start: {proc.stderr.read().decode()[-2000:]}") from None
-                time.sleep(0.3)
+        wait_healthy(url, proc, start_timeout)
         yield url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

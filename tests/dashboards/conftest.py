@@ -12,6 +12,7 @@ from analytics.billing import service
 from analytics.billing.model import Month
 from analytics.config import Settings
 from analytics.reporting.scope import Filters
+from tests.billing_history import TODAY, issue_until
 from tests.conftest import copy_sample
 
 PASSWORD = "test-password"
@@ -24,16 +25,18 @@ ALL = Filters("2012-01", "2012-12")
 @pytest.fixture(scope="session")
 def published(tmp_path_factory) -> Settings:
     from pipelines.cli import _draft_all_months
+    from pipelines.dashboards_cli import registry_ids
 
     root = tmp_path_factory.mktemp("dash")
     settings = copy_sample(root / "corpus")
     operations.harvest(settings)
     operations.build_warehouse(settings)
     _draft_all_months(settings)  # meters every month and publishes the usage marts, as `sansfilm demo` does
-    service.issue(settings, Month(2012, 1), issue_date=date(2012, 2, 2), out_dir=settings.billing.out_dir)
+    issue_until(settings, Month(2012, 1))  # the months of the agreement before the sample's data
+    service.issue(settings, Month(2012, 1), issue_date=date(2012, 2, 2), today=TODAY, out_dir=settings.billing.out_dir)
     accounts = root / "accounts.json"
     for name, role in ROLES.items():
-        add_account(accounts, name, role, PASSWORD)
+        add_account(accounts, name, role, PASSWORD, establishments=registry_ids(settings))
     return settings
 
 

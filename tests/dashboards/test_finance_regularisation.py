@@ -16,7 +16,8 @@ from analytics.billing.model import Month
 from analytics.reporting import finance
 from analytics.reporting.scope import Filters, Viewer
 from tests.dicom_factory import make_dicom
-from tests.integration.test_billing import A, APRIL, B, MARCH, at, corpus  # noqa: F401  (fixture)
+from tests.billing_history import TODAY
+from tests.integration.test_billing import A, A_MARCH, APRIL, B, MARCH, at, corpus  # noqa: F401  (fixture)
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 PERIOD = Filters("2012-03", "2012-04")
@@ -28,7 +29,7 @@ REGUL_CODES = {"REGUL:studies_archived:T1", "REGUL:MINIMUM", "REGUL:storage_gb_m
 @pytest.fixture
 def late(corpus):  # noqa: F811
     """March issued; then an April study and a late March study of A's harvested, April metered and published."""
-    service.issue(corpus, MARCH, issue_date=date(2012, 4, 2))
+    service.issue(corpus, MARCH, issue_date=date(2012, 4, 2), today=TODAY)
     dicom = corpus.sources[0].path
     at(make_dicom(dicom / "late" / "IM9", study_uid="1.2.250.1.999.77", sop_uid="1.2.250.1.999.2.77"),
        "2012-03-28T16:00:00+02:00")  # fmt: skip
@@ -61,7 +62,7 @@ def test_the_next_draft_carries_the_cli_previews_regularisation_lines(late):
     preview = {i.establishment_id: i for i in service.preview(late, APRIL)}
     assert set(_regul(preview[A])) == REGUL_CODES and _regul(preview[A])["REGUL:studies_archived:T1"] != "0.00"
     assert april_a.lines == preview[A].lines and drafts[("2012-04", B)].lines == preview[B].lines
-    assert all(line.reference == "RSF-000001" for line in april_a.lines if line.code.startswith("REGUL:"))
+    assert all(line.reference == A_MARCH for line in april_a.lines if line.code.startswith("REGUL:"))
     assert not _regul(drafts[("2012-03", A)])  # the issued month itself is not regularised by its own draft
 
 
@@ -70,7 +71,7 @@ def test_regularisation_lines_stay_in_their_establishments_scope(late):
     assert set(mine) == {("2012-03", A), ("2012-04", A)} and set(_regul(mine[("2012-04", A)])) == REGUL_CODES
     other = _drafts(late, Viewer("b", f"establishment:{B}"))
     assert {e for _, e in other} == {B}
-    assert not [line for d in other.values() for line in d.lines if line.reference == "RSF-000001"]
+    assert not [line for d in other.values() for line in d.lines if line.reference == A_MARCH]
 
 
 @pytest.fixture
@@ -92,7 +93,7 @@ def test_the_finance_page_shows_the_regularisation_lines(late, monkeypatch, fres
     assert not at.exception, at.exception[0].value if at.exception else ""
     at.selectbox(key="finance_pick_establishment").set_value(A).run()
     pick = at.selectbox(key="finance_pick")
-    assert pick.options == ["2012-03 · RSF-000001", "2012-04 · brouillon"]
+    assert pick.options == [f"2012-03 · {A_MARCH}", "2012-04 · brouillon"]
     pick.set_value("2012-04 · brouillon").run()
     lines = next(df.value for df in at.dataframe if "libellé" in df.value.columns and "code" in df.value.columns)
     shown = dict(zip(lines["code"], lines["montant"]))

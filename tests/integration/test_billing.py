@@ -20,14 +20,24 @@ from analytics.billing.documents import check_einvoice
 from analytics.billing.ledger import Ledger
 from analytics.billing.model import Month
 from analytics.config import load_settings
+from pipelines import billing_cli
 from pipelines.cli import app
+from tests.billing_history import TODAY, issue_until
 from tests.dicom_factory import make_dicom
 from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
 from tests.tiny_corpus import CONFIG
 
 MARCH, APRIL = Month(2012, 3), Month(2012, 4)
 A, B = "750000015", "940000027"
+# 2010-10 to 2012-02 issued before March (tests/billing_history.py): A's 17 invoices and B's 14 come first
+A_MARCH, B_MARCH = "RSF-000032", "RSF-000033"
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _clock(monkeypatch):
+    """The CLI's issuing clock: the end of 2012 (never the wall clock)."""
+    monkeypatch.setattr(billing_cli, "paris_today", lambda: TODAY)
 
 
 def at(path: Path, when: str) -> Path:
@@ -38,12 +48,18 @@ def at(path: Path, when: str) -> Path:
 
 @pytest.fixture
 def corpus(tiny):
-    """The tiny corpus with its files received in March 2012 (inside the framework agreement)."""
+    """The tiny corpus with its files received in March 2012 (inside the framework agreement), every month before
+    March issued."""
     for i, path in enumerate(sorted(p for p in tiny.sources[0].path.rglob("*") if p.is_file())):
         at(path, f"2012-03-0{i + 2}T10:00:00+01:00")
     operations.harvest(tiny)
     operations.build_warehouse(tiny)
+    issue_until(tiny, MARCH)
     return tiny
+
+
+def issue(settings, month: Month, issue_date: date, **kwargs) -> service.IssueOutcome:
+    return service.issue(settings, month, issue_date=issue_date, today=TODAY, **kwargs)
 
 
 def bill(settings, *args: str) -> dict:
@@ -71,7 +87,7 @@ def test_preview_changes_nothing_and_follows_the_json_contract(corpus):
     # (2.40 x 1.0238 = 2.45712, half-up to 4 decimals) = 12.2855 -> 12.29
     assert (studies["quantity"], studies["unit_price"], studies["amount"]) == ("5", "2.4571", "12.29")
     assert Decimal(invoice["gross"]) == Decimal(invoice["net"]) + Decimal(invoice["vat"])
-    assert Ledger(corpus.ledger.url).issued_months() == []
+    assert Ledger(corpus.ledger.url).issued_months()[-1] == Month(2012, 2)
     only_b = bill(corpus, "--month", "2012-03", "--establishment", B)
     assert [i["establishment_id"] for i in only_b["invoices"]] == [B]
 
@@ -82,26 +98,28 @@ def test_issue_writes_documents_and_reissue_changes_nothing(corpus, tmp_path):
                                 "--issue-date", "2012-04-02", "--out", str(out), "--format", "json"])  # fmt: skip
     assert first.exit_code == 0, first.output
     issued = json.loads(first.stdout)["invoices"]
-    assert [(i["establishment_id"], i["number"]) for i in issued] == [(A, "RSF-000001"), (B, "RSF-000002")]
+    assert [(i["establishment_id"], i["number"]) for i in issued] == [(A, A_MARCH), (B, B_MARCH)]
     files = sorted(p.name for p in (out / "2012-03").iterdir())
-    assert files == [f"RSF-00000{n}.{ext}" for n in (1, 2) for ext in ("csv", "pdf", "xml")]
-    assert check_einvoice((out / "2012-03" / "RSF-000001.xml").read_bytes()) == []
-    assert (out / "2012-03" / "RSF-000001.pdf").read_bytes().startswith(b"%PDF")
+    assert files == [f"RSF-0000{n}.{ext}" for n in (32, 33) for ext in ("csv", "pdf", "xml")]
+    assert check_einvoice((out / "2012-03" / f"{A_MARCH}.xml").read_bytes()) == []
+    assert (out / "2012-03" / f"{A_MARCH}.pdf").read_bytes().startswith(b"%PDF")
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (out / "2012-03").iterdir()}
     again = runner.invoke(app, ["--config", str(corpus.config_path), "bill", "--month", "2012-03", "--issue",
-                                "--issue-date", "2012-04-03", "--format", "json"])  # fmt: skip
+                                "--issue-date", "2012-04-03", "--out", str(out), "--format", "json"])  # fmt: skip
     assert "already issued: nothing changed" in again.stderr
     assert json.loads(again.stdout)["invoices"] == issued
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (out / "2012-03").iterdir()} == before
 
 
 def test_late_data_after_issue_gives_regularisation_lines_next_month(corpus):
-    service.issue(corpus, MARCH, issue_date=date(2012, 4, 2))
+    issue(corpus, MARCH, date(2012, 4, 2))
     march_a = Ledger(corpus.ledger.url).invoices_for_month(MARCH)[0]
     # a study of A's, received in March, harvested only after March was issued
     late = make_dicom(corpus.sources[0].path / "late" / "IM9", study_uid="1.2.250.1.999.77", sop_uid="1.2.250.1.999.2.77")
     at(late, "2012-03-28T16:00:00+02:00")
     operations.harvest(corpus)
     operations.build_warehouse(corpus)
-    outcome = service.issue(corpus, APRIL, issue_date=date(2012, 5, 2))
+    outcome = issue(corpus, APRIL, date(2012, 5, 2))
     april_a = next(i for i in outcome.invoices if i.establishment_id == A)
     regul = [l for l in april_a.lines if l.code.startswith("REGUL:")]
     # one more study at March's revised price 2.4571: 6 x 2.4571 = 14.7426 -> 14.74 instead of 5 x 2.4571 = 12.2855
@@ -114,11 +132,11 @@ def test_late_data_after_issue_gives_regularisation_lines_next_month(corpus):
     assert (studies.quantity, studies.unit_price, studies.amount) == (Decimal(1), Decimal("2.4571"), Decimal("2.45"))
     # April is priced at the 2012 anniversary's coefficient (1.0419), the regularisation at March's (1.0238)
     assert april_a.revision.coefficient == Decimal("1.0419") and march_a.revision.coefficient == Decimal("1.0238")
-    assert all(l.reference == march_a.number == "RSF-000001" for l in regul)
+    assert all(l.reference == march_a.number == A_MARCH for l in regul)
     # the issued March invoice itself is untouched
     assert Ledger(corpus.ledger.url).invoices_for_month(MARCH)[0] == march_a
     # and issuing May finds nothing more to correct
-    may = service.issue(corpus, Month(2012, 5), issue_date=date(2012, 6, 1))
+    may = issue(corpus, Month(2012, 5), date(2012, 6, 1))
     assert not [l for i in may.invoices for l in i.lines if l.code.startswith("REGUL:")]
 
 
@@ -136,7 +154,7 @@ def test_a_missing_index_value_refuses_issuing_and_writes_nothing(corpus, tmp_pa
     assert "price index SYNTEC" in message and "2011-01" in message and "price_index.csv" in message
     assert "last listed before it is 2010-10" in message
     with Ledger(corpus.ledger.url) as ledger:
-        assert ledger.issued_months() == [] and ledger.invoices_for_month(MARCH) == []
+        assert MARCH not in ledger.issued_months() and ledger.invoices_for_month(MARCH) == []
     assert not out.exists()
     # a preview still works: the month is "revision pending", priced provisionally (first year: coefficient 1)
     preview = runner.invoke(app, ["--config", str(corpus.config_path), "bill", "--month", "2012-03", "--format", "json"])
@@ -147,10 +165,14 @@ def test_a_missing_index_value_refuses_issuing_and_writes_nothing(corpus, tmp_pa
 
 
 def test_months_are_issued_in_order(corpus):
-    service.issue(corpus, APRIL, issue_date=date(2012, 5, 2))
-    result = runner.invoke(app, ["--config", str(corpus.config_path), "bill", "--month", "2012-03", "--issue",
+    """April cannot go before March (the issue's act 1): refused in one line naming the month to issue first."""
+    result = runner.invoke(app, ["--config", str(corpus.config_path), "bill", "--month", "2012-04", "--issue",
                                  "--issue-date", "2012-05-03"])  # fmt: skip
-    assert result.exit_code == 2 and "months are issued in order" in result.output
+    assert result.exit_code == 2
+    assert result.stderr.strip() == ("error: 2012-04 cannot be issued before 2012-03: months are issued in order from "
+                                     "the agreement's first month (2010-04); issue 2012-03 first")  # fmt: skip
+    with Ledger(corpus.ledger.url) as ledger:
+        assert ledger.issued_months()[-1] == Month(2012, 2)
 
 
 def _issue_in_subprocess(config: Path, month: str) -> subprocess.Popen:
@@ -167,7 +189,7 @@ def test_two_concurrent_issue_commands_number_without_gaps(corpus):
     messages = sorted(err.strip().splitlines()[0] for _, err in outputs)
     assert messages[0].startswith("2012-03 was already issued") and messages[1].startswith("issued 2012-03")
     numbers = [i["number"] for out, _ in outputs for i in json.loads(out)["invoices"]]
-    assert sorted(set(numbers)) == ["RSF-000001", "RSF-000002"]
+    assert sorted(set(numbers)) == [A_MARCH, B_MARCH]
 
 
 def test_ledger_on_a_real_postgresql(corpus, postgres_database, tmp_path):
@@ -175,11 +197,12 @@ def test_ledger_on_a_real_postgresql(corpus, postgres_database, tmp_path):
     config = corpus.config_path.parent / "pg.toml"
     config.write_text(CONFIG.replace("[contracts]", f'[ledger]\nurl = "{url}"\n[contracts]'), encoding="utf-8")
     settings = load_settings(config)
-    outcome = service.issue(settings, MARCH, issue_date=date(2012, 4, 2), out_dir=tmp_path / "docs")
-    assert [i.number for i in outcome.invoices] == ["RSF-000001", "RSF-000002"]
+    issue_until(settings, MARCH)
+    outcome = issue(settings, MARCH, date(2012, 4, 2), out_dir=tmp_path / "docs")
+    assert [i.number for i in outcome.invoices] == [A_MARCH, B_MARCH]
     stored = Ledger(url).invoices_for_month(MARCH)
     assert stored == outcome.invoices and stored[0].net == outcome.invoices[0].net
-    assert service.issue(settings, MARCH, issue_date=date(2012, 4, 3)).already_issued
+    assert issue(settings, MARCH, date(2012, 4, 3)).already_issued
 
 
 def test_usage_json_contract_and_duplicated_logs_count_once(corpus):
@@ -203,7 +226,7 @@ def test_usage_json_contract_and_duplicated_logs_count_once(corpus):
 
 
 def test_governance_command_counts_issued_invoices_and_drafts(corpus):
-    service.issue(corpus, MARCH, issue_date=date(2012, 4, 2))
+    issue(corpus, MARCH, date(2012, 4, 2))
     service.meter(corpus, [APRIL])
     operations.build_warehouse(corpus)  # publishes the metered usage for readers
     (corpus.contracts.dir / "commitments.csv").write_text(
@@ -215,13 +238,15 @@ def test_governance_command_counts_issued_invoices_and_drafts(corpus):
     # 2012-05-01 -> 2015-03-31: 34 months and 30 days
     assert report["validity"] == {**report["validity"], "months_left": 34, "status": "valid", "as_of": "2012-05-01"}
     with Ledger(corpus.ledger.url) as ledger:
-        march = {i.establishment_id: i.net for i in ledger.invoices_for_month(MARCH)}
+        issued = [i.net for m in ledger.issued_months() for i in ledger.invoices_for_month(m)]
     april = {i.establishment_id: i.net for i in service.draft_month(service.load_contracts(corpus), APRIL,
                                                                     service.meter(corpus, [APRIL])[APRIL])}  # fmt: skip
-    assert report["months_counted"] == ["2012-03", "2012-04"] and report["drafted_months"] == ["2012-04"]
+    # every issued month with an invoice (A's from its go-live, 2010-10), then April drafted
+    assert report["months_counted"][0] == "2010-10" and report["months_counted"][-2:] == ["2012-03", "2012-04"]
+    assert len(report["months_counted"]) == 19 and report["drafted_months"] == ["2012-04"]
     amount = next(c for c in report["ceiling"] if c["measure"] == "amount")
-    consumed = sum(march.values()) + sum(april.values())
-    assert (Decimal(amount["consumed"]), Decimal(amount["issued"])) == (consumed, sum(march.values()))
+    consumed = sum(issued) + sum(april.values())
+    assert (Decimal(amount["consumed"]), Decimal(amount["issued"])) == (consumed, sum(issued))
     assert Decimal(amount["share"]) == (consumed / Decimal("1500000.00")).quantize(Decimal("0.0001"))
     # 2012-04-01 starts the agreement's third year: A's April, its only month live in it so far, against 120 / 12
     (commitment,) = report["commitments"]

@@ -48,7 +48,7 @@ def test_first_harvest_then_rerun_is_a_no_op(tiny):
     first = harvest(tiny)
     assert first["archive-files"] == {
         "name": "archive-files", "kind": "dicom_files", "files_seen": 4, "files_parsed": 4, "files_unchanged": 0,
-        "quarantined": 0, "records_added": 4, "files_quarantined": 0,
+        "quarantined": 0, "records_added": 4, "files_quarantined": 0, "records_flagged": 0,
     }  # fmt: skip
     assert first["audit"]["records_added"] == 5 and first["audit"]["files_parsed"] == 1
     second = harvest(tiny)
@@ -124,7 +124,8 @@ def test_bad_input_is_quarantined_with_reasons_and_the_rest_harvested(tiny):
     assert reports["archive-files"] == {**reports["archive-files"], "files_seen": 8, "files_parsed": 5, "quarantined": 3,
                                         "files_quarantined": 3, "records_added": 5}  # fmt: skip
     assert reports["audit"] == {**reports["audit"], "records_added": 6, "quarantined": 1, "files_quarantined": 0}
-    rows = query(tiny, "select source, regexp_replace(path, '.*/', ''), line, reason from raw.quarantine order by 2")
+    rows = query(tiny, """select q.source, regexp_replace(f.path, '.*/', ''), q.line, q.reason from raw.quarantine q
+                          join raw.harvest_files f using (source, file_key) order by 2""")  # the path: file state only
     assert [(r[0], r[1], r[2]) for r in rows] == [
         ("archive-files", "IM6", None), ("audit", "archive.log", 6), ("archive-files", "empty", None),
         ("archive-files", "notes.txt", None),

@@ -37,6 +37,10 @@ def split_config(settings) -> str:
     return str(config)
 
 
+_QUARANTINED_PATH = """(select f.path from raw.harvest_files f
+                        where f.source = quarantine.source and f.file_key = quarantine.file_key)"""
+
+
 def raw_keys(settings) -> dict[str, set]:
     """Record keys, and the paths of quarantined and known files as in the original layout of the corpus."""
     root = f"{settings.root}/"
@@ -45,7 +49,7 @@ def raw_keys(settings) -> dict[str, set]:
             table: {re.sub(r"^dicom-split/group-\d/", "dicom/", k.removeprefix(root))
                     for (k,) in con.execute(f"select {key} from raw.{table}").fetchall()}
             for table, key in (("dicom_instances", "record_key"), ("audit_events", "record_key"),
-                               ("quarantine", "path"), ("harvest_files", "path"))
+                               ("quarantine", _QUARANTINED_PATH), ("harvest_files", "path"))
         } | {"rows": {con.execute("select count(*) from raw.dicom_instances").fetchone()[0],
                       con.execute("select count(*) from raw.audit_events").fetchone()[0]}}  # fmt: skip
 

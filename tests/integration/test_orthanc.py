@@ -19,6 +19,8 @@ from analytics import metering, operations, warehouse
 from analytics.billing.model import Month
 from analytics.config import Settings, load_settings
 from analytics.errors import SourceError
+from analytics.file_keys import file_key
+from analytics.orthanc.harvest import instance_path
 from tests.orthanc import (
     PASSWORD, USER, OrthancServer, files_by_calling_ae, orthanc_factory, require_orthanc,  # noqa: F401
 )  # fmt: skip
@@ -205,8 +207,10 @@ def test_deleted_instances_leave_storage(orthanc_factory, sample_settings, tmp_p
     (report,) = operations.harvest(settings)
     assert report.records_added == 0
     operations.build_warehouse(settings)
-    rows = query(settings, "select path, deleted_date from staged.stg_dicom_instances where deleted_at is not null")
-    assert {p.rsplit("/", 1)[1] for p, _ in rows} == doomed
+    rows = query(settings, "select file_key, deleted_date from staged.stg_dicom_instances where deleted_at is not null")
+    ((salt,),) = query(settings, "select salt from raw.file_key_salt")
+    source = settings.sources[0]
+    assert {k for k, _ in rows} == {file_key(salt, source.name, instance_path(source, i)) for i in doomed}
     today = rows[0][1]
     month = Month(today.year, today.month)
     with warehouse.open_warehouse(settings.warehouse.path) as con:

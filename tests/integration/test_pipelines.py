@@ -30,7 +30,8 @@ def test_definitions_load_from_the_config(tiny, monkeypatch):
     assert graph.get(dg.AssetKey(["staged", "stg_dicom_instances"])).parent_keys == {
         dg.AssetKey(["raw", "dicom_instances"]), dg.AssetKey(["raw", "dicom_deletions"]),
         dg.AssetKey(["ref", "establishment_ae_titles"]), dg.AssetKey(["ref", "establishment_aliases"]),
-    }
+        dg.AssetKey(["raw", "audit_events"]), dg.AssetKey(["ref", "platform_ae_titles"]),  # receptions the archive
+    }  # does not give come from the audit logs
     assert graph.get(dg.AssetKey(["raw", "dicom_instances"])).parent_keys == {dg.AssetKey(["raw", "harvest_archive_files"])}
     assert graph.get(dg.AssetKey(["marts", "mart_archive_monthly"])).parent_keys == {
         dg.AssetKey(["marts", "mart_archive_daily"])

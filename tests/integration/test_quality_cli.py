@@ -8,15 +8,23 @@ import os
 from datetime import datetime
 
 import dagster as dg
+import pytest
 from typer.testing import CliRunner
 
 from analytics.billing.ledger import Ledger
 from analytics.quality import history
+from pipelines import billing_cli
 from pipelines.cli import app
 from pipelines.definitions import build_definitions
 from pipelines.resources import SansfilmConfig
 from tests.integration.test_quality_checks import config, good
+from tests.billing_history import TODAY
 from tests.warehouse_factory import RawWarehouse
+
+
+@pytest.fixture(autouse=True)
+def _clock(monkeypatch):
+    monkeypatch.setattr(billing_cli, "paris_today", lambda: TODAY)
 
 runner = CliRunner()
 KEYS = {"name", "table", "severity", "passed", "observed", "details"}
@@ -49,10 +57,11 @@ def test_check_json_contract_exit_codes_and_issue_refused(tmp_path):
     table = check(settings)
     assert table.exit_code == 1
     assert "audit_records_unique" in table.stdout and "FAILED" in table.stdout
-    assert "29 checks: 1 error(s), 1 warning(s)" in table.stdout
+    assert "31 checks: 1 error(s), 1 warning(s)" in table.stdout
 
-    issue = runner.invoke(app, ["--config", str(settings.config_path), "bill", "--month", "2012-03", "--issue",
-                                "--issue-date", "2012-04-02", "--format", "json"])  # fmt: skip
+    # the agreement's first month (nothing to issue before it): the gate is what refuses
+    issue = runner.invoke(app, ["--config", str(settings.config_path), "bill", "--month", "2010-04", "--issue",
+                                "--issue-date", "2010-05-03", "--format", "json"])  # fmt: skip
     assert issue.exit_code == 2
     assert "audit_records_unique (staged.stg_audit_events): observed 1" in issue.stderr
     assert "modality_in_dicom_set" not in issue.stderr  # a warning does not block

@@ -16,6 +16,7 @@ from analytics import operations, warehouse
 from analytics.samples import generate_corpus
 from pipelines.definitions import ALL_ASSETS_JOB, build_definitions
 from tests.conftest import REPO, SAMPLE
+from tests.privacy import database_text, name_variants
 
 ALL_EVENT_IDS = {f"1101{n:02d}" for n in range(15)}
 
@@ -78,15 +79,6 @@ def test_latin1_and_utf8_names_decode(harvested):
     assert {"ISO_IR 100", "ISO_IR 192", None} <= charsets
 
 
-def _name_variants(pn: str) -> set[str]:
-    family, _, rest = pn.partition("^")
-    given = rest.split("^")[0]
-    variants = {pn, family} if given else {family}
-    if given:
-        variants |= {f"{family} {given}", f"{given} {family}", f"{family}^{given}"}
-    return {v for v in variants if len(v) >= 4}
-
-
 def _patient_identity() -> tuple[set[str], set[str]]:
     """Names and IDs of the sample's patients, read from the sample itself (DICOM headers and audit messages).
 
@@ -96,34 +88,17 @@ def _patient_identity() -> tuple[set[str], set[str]]:
     for path in (SAMPLE / "dicom").rglob("*"):
         if path.is_file():
             ds = pydicom.dcmread(path, stop_before_pixels=True)
-            names |= _name_variants(str(ds.PatientName))
+            names |= name_variants(str(ds.PatientName))
             ids.add(str(ds.PatientID))
     for path in (SAMPLE / "audit").rglob("*"):
         if path.is_file():
             data = path.read_bytes()
             text = (gzip.decompress(data) if path.name.endswith(".gz") else data).decode("utf-8")
             for name in re.findall(r"<ParticipantObjectName>([^<]*)<", text):
-                names |= _name_variants(name)
+                names |= name_variants(name)
             ids.update(i.split("^")[0] for i in re.findall(r'ParticipantObjectID="([^"]*)" ParticipantObjectTypeCode="1"', text))
     public = (SAMPLE / "contracts" / "establishments.csv").read_text(encoding="utf-8")
     return {n for n in names if n not in public}, ids
-
-
-def _all_text(path: Path) -> str:
-    """Every text value of every table of a DuckDB file, opened as a database (compression hides raw bytes)."""
-    con = warehouse.connect(path, read_only=True)
-    try:
-        chunks = []
-        columns = con.execute(
-            """select table_schema, table_name, column_name from information_schema.columns
-               where data_type in ('VARCHAR', 'VARCHAR[]')"""
-        ).fetchall()
-        for schema, table, column in columns:
-            rows = con.execute(f'select distinct "{column}"::varchar from "{schema}"."{table}"').fetchall()
-            chunks.extend(v for (v,) in rows if v)
-        return "\n".join(chunks)
-    finally:
-        con.close()
 
 
 def test_no_patient_name_or_id_in_anything_sansfilm_wrote(harvested, caplog):
@@ -133,7 +108,7 @@ def test_no_patient_name_or_id_in_anything_sansfilm_wrote(harvested, caplog):
     with caplog.at_level(logging.DEBUG):
         operations.harvest(settings)  # logs of a (no-op) harvest
     for db in (settings.warehouse.path, settings.published_path):
-        text = _all_text(db)
+        text = database_text(db)
         assert "1.2.250.1.999" in text  # the scan does see the stored values
         leaked = sorted(s for s in names | ids if s in text)
         assert leaked == [], f"{db.name}: {leaked[:5]}"

@@ -21,6 +21,7 @@ from analytics.warehouse import connect
 from analytics.samples.service_levels import write_service_levels
 from analytics.samples.tariff import write_tariff
 from pipelines.cli import app
+from tests.billing_history import TODAY, issue_until
 from tests.warehouse_factory import A, B, RawWarehouse
 
 UTC = timezone.utc
@@ -200,8 +201,9 @@ def test_breaches_are_credited_on_the_next_invoice(scenario, tmp_path):
     may = _bill(scenario, "--month", "2012-05")
     assert not [l for i in may["invoices"] for l in i["lines"] if l["code"].startswith("SLA:")]
 
-    out = tmp_path / "out"
-    issued = service.issue(scenario, APRIL, issue_date=date(2012, 5, 2), out_dir=out)
+    out = scenario.billing.out_dir  # where `check` (the gate of May's issue) verifies the documents
+    issue_until(scenario, APRIL)
+    issued = service.issue(scenario, APRIL, issue_date=date(2012, 5, 2), today=TODAY, out_dir=out)
     invoice_a = next(i for i in issued.invoices if i.establishment_id == A)
     assert [l.amount for l in invoice_a.lines if l.code.startswith("SLA:")] == [D("-92.14"), D("-92.14")]
     xml = (out / "2012-04" / f"{invoice_a.number}.xml").read_bytes()
@@ -213,7 +215,7 @@ def test_breaches_are_credited_on_the_next_invoice(scenario, tmp_path):
                                                         ("SLA:retrieval_failure_rate:2012-03", "-92.14")]  # fmt: skip
     assert (out / "2012-04" / f"{invoice_a.number}.pdf").read_bytes().startswith(b"%PDF")
     # the next month neither regularises the credits away nor credits them again; May's delay breach goes to June
-    may_issued = service.issue(scenario, MAY, issue_date=date(2012, 6, 1))
+    may_issued = service.issue(scenario, MAY, issue_date=date(2012, 6, 1), today=TODAY)
     assert not [l for i in may_issued.invoices for l in i.lines if l.code.startswith(("SLA:", "REGUL:"))]
     june = {i.establishment_id: i for i in service.preview(scenario, Month(2012, 6))}
     assert [(l.code, l.amount) for l in june[A].lines if l.code.startswith("SLA:")] == [
@@ -233,7 +235,8 @@ def test_an_establishment_that_left_gets_its_credit_on_a_credit_note(scenario, t
     with warehouse.open_warehouse(scenario.warehouse.path) as con:
         warehouse.load_reference(con, load_registry(scenario.contracts.dir), ["RSF_ARCHIVE"])
         warehouse.build_models(con)
-    issued = service.issue(scenario, APRIL, issue_date=date(2012, 5, 2), out_dir=tmp_path / "out")
+    issue_until(scenario, APRIL)
+    issued = service.issue(scenario, APRIL, issue_date=date(2012, 5, 2), today=TODAY, out_dir=tmp_path / "out")
     invoice_b = next(i for i in issued.invoices if i.establishment_id == B)
     assert invoice_b.active_days == 0
     assert [(l.code, l.amount) for l in invoice_b.lines] == [("SLA:availability:2012-03", D("-61.43"))]

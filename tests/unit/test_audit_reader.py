@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from analytics.audit_reader import LogLine, parse_syslog_line, read_log
+from analytics.audit_log_files import LogLine, read_log
+from analytics.audit_reader import parse_syslog_line
 from analytics.errors import MalformedRecord
 from analytics.pseudonym import Pseudonymiser
 from tests.audit_factory import (
@@ -352,4 +353,57 @@ def test_corrupt_gzip_raises_before_yielding_anything(tmp_path: Path, damage, re
     iterator = read_log(path, KEY)
     with pytest.raises(MalformedRecord, match=reason) as caught:
         next(iterator)
-    assert str(path) in str(caught.value)
+    assert str(path) not in str(caught.value) and path.name not in str(caught.value)  # a path may name a patient
+
+
+# --- bounds: a line or a gzip file too big is rejected without being held in memory --------------------------------
+
+
+def _with_a_long_line(length: int) -> bytes:
+    good = lines(2)
+    long = b"<110>1 2024-03-01T10:00:00Z host app - - - " + b"A" * length + b"\n"
+    return good[0] + long + good[1]
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "gzip"])
+def test_a_line_longer_than_the_bound_is_rejected_and_the_lines_around_it_read(tmp_path: Path, compressed: bool) -> None:
+    data = _with_a_long_line(10_000)
+    path = tmp_path / ("audit.log.1.gz" if compressed else "audit.log")
+    path.write_bytes(gzip.compress(data) if compressed else data)
+    read = list(read_log(path, KEY, max_line_bytes=4096))
+    assert [entry.line_no for entry in read] == [1, 2, 3]
+    assert read[1].records is None and read[1].error == "line longer than 4096 bytes (max_log_line_bytes): not read"
+    assert uids(read) == ["1.2.250.1.59.1", "1.2.250.1.59.2"]
+    first, second = lines(2)
+    assert [e.end_offset for e in read] == [len(first), len(data) - len(second), len(data)]  # where a read resumes
+
+
+def test_a_line_exactly_at_the_bound_is_read(tmp_path: Path) -> None:
+    (line,) = lines(1)
+    path = tmp_path / "audit.log"
+    path.write_bytes(line)
+    (entry,) = read_log(path, KEY, max_line_bytes=len(line) - 1)  # the newline is not counted
+    assert entry.records is not None
+    (entry,) = read_log(path, KEY, max_line_bytes=len(line) - 2)
+    assert entry.error is not None and "longer than" in entry.error
+
+
+def test_an_unfinished_long_line_of_a_plain_log_waits_for_its_newline(tmp_path: Path) -> None:
+    path = tmp_path / "audit.log"
+    path.write_bytes(lines(1)[0] + b"<110>1 " + b"A" * 10_000)
+    read = list(read_log(path, KEY, max_line_bytes=4096))
+    assert [e.line_no for e in read] == [1]
+    with path.open("ab") as fh:
+        fh.write(b"\n")
+    (entry,) = read_log(path, KEY, start_offset=read[0].end_offset, start_line=1, max_line_bytes=4096)
+    assert (entry.line_no, entry.end_offset) == (2, path.stat().st_size) and "longer than" in entry.error
+
+
+def test_a_gzip_file_bigger_than_the_bound_is_refused_before_any_line(tmp_path: Path) -> None:
+    path = tmp_path / "audit.log.1.gz"
+    path.write_bytes(gzip.compress(b"".join(lines(20))))
+    size = len(gzip.decompress(path.read_bytes()))
+    assert len(list(read_log(path, KEY, max_decompressed_bytes=size))) == 20
+    with pytest.raises(MalformedRecord, match=rf"decompresses to more than {size - 1} bytes") as caught:
+        next(read_log(path, KEY, max_decompressed_bytes=size - 1))
+    assert path.name not in str(caught.value)

@@ -1,11 +1,15 @@
 import os
+import warnings
+from datetime import date
 from pathlib import Path
 
 import pydicom
 import pytest
-from pydicom.uid import ImplicitVRLittleEndian
+from pydicom.filewriter import dcmwrite
+from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian
 
 import analytics.dicom_reader as dicom_reader
+from analytics.dicom_bounds import ValueFlags, study_date, study_time
 from analytics.dicom_reader import read_instance
 from analytics.errors import MalformedRecord
 from analytics.pseudonym import Pseudonymiser
@@ -93,3 +97,94 @@ def test_pydicom_test_files_parse_or_quarantine_and_agree_with_pydicom(path):
         assert str(exc)
         return
     assert fast == _via_pydicom(path)
+
+
+# --- values beyond what their VR allows, dates that cannot be true (analytics.dicom_bounds) -------------------------
+
+
+def test_values_longer_than_their_vr_are_truncated_or_set_aside_and_flagged(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns that the values break their VR: that is the point
+        path = make_dicom(tmp_path / "IM1", institution="CHU " + "X" * 5_000_000, station="S" * 40,
+                          modality="CT" * 10, ae_title="A" * 40)  # fmt: skip
+    record = read_instance(path, PSEUDO)
+    assert record.institution_name == "CHU " + "X" * 60  # LO: 64 characters
+    assert record.station_name == "S" * 16  # SH: 16
+    assert (record.modality, record.source_ae_title) == (None, None)  # a cut code would be another code
+    assert record.value_flags == (
+        "modality:too_long,institution_name:truncated,station_name:truncated,source_ae_title:too_long"
+    )
+    assert read_instance(make_dicom(tmp_path / "IM2"), PSEUDO).value_flags is None
+
+
+@pytest.mark.parametrize("tag", ["sop_uid", "study_uid", "series_uid"])
+def test_a_uid_longer_than_64_characters_is_quarantined(tmp_path, tag):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = make_dicom(tmp_path / "IM1", **{tag: "1.2.250." + "1" * 60})
+    with pytest.raises(MalformedRecord, match=r"InstanceUID longer than 64 characters \(VR UI\)"):
+        read_instance(path, PSEUDO)
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored", "flag"),
+    [
+        ("20120305", date(2012, 3, 5), None),
+        ("2012.03.05", date(2012, 3, 5), None),  # ACR-NEMA
+        ("19000101", date(1900, 1, 1), None),
+        ("18991231", None, "study_date:out_of_range"),
+        ("99991231", None, "study_date:out_of_range"),
+        ("20270101", None, "study_date:out_of_range"),  # after the harvest's day and its tolerance
+        ("20261206", date(2026, 12, 6), None),  # within the tolerance (modality clocks, time zones)
+        ("20120230", None, "study_date:unparsable"),
+        ("2012AB05", None, "study_date:unparsable"),
+        ("201203", None, "study_date:unparsable"),
+    ],
+)
+def test_study_dates_out_of_range_are_set_aside_and_flagged(sent, stored, flag):
+    flags = ValueFlags()
+    assert study_date(sent, flags, today=date(2026, 12, 4)) == stored
+    assert flags.joined() == flag
+
+
+def test_a_study_dated_9999_is_stored_without_its_date(tmp_path):
+    record = read_instance(make_dicom(tmp_path / "IM1", study_date="99991231"), PSEUDO)
+    assert (record.study_date, record.value_flags) == (None, "study_date:out_of_range")
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [("101112.123456", "101112.123456"), ("10:11:12.123456", "10:11:12.123456"), ("1011", "1011"),
+     ("101112.12345678", None), ("1" * 40, None)],
+)
+def test_a_study_time_longer_than_tm_allows_is_set_aside(sent, stored):
+    flags = ValueFlags()
+    assert study_time(sent, flags) == stored
+    assert flags.joined() == (None if stored else "study_time:too_long")
+
+
+@pytest.mark.parametrize("big_endian", [False, True], ids=["walker", "pydicom"])
+def test_huge_header_elements_are_jumped_over_not_read(tmp_path, big_endian):
+    """A 20 MB private blob and a 5 MB InstitutionName before the pixels: the walker reads a window, not the file;
+    pydicom (Big Endian here) defers what is long and sansfilm reads 1 KiB of what it keeps."""
+    import tracemalloc
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = make_dicom(tmp_path / "IM1", institution="CHU " + "X" * 5_000_000)
+        ds = pydicom.dcmread(path)
+        ds.add_new(0x00091010, "OB", b"\0" * 20_000_000)  # private, between the tags kept
+        if big_endian:
+            ds.file_meta.TransferSyntaxUID = ExplicitVRBigEndian
+            dcmwrite(path, ds, implicit_vr=False, little_endian=False, force_encoding=True)
+        else:
+            ds.save_as(path)
+    tracemalloc.start()
+    try:
+        record = read_instance(path, PSEUDO)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (record.institution_name, record.value_flags) == ("CHU " + "X" * 60, "institution_name:truncated")
+    assert record.sop_instance_uid and record.study_date.isoformat() == "2012-03-05"
+    assert peak < 1_000_000, peak  # the file is 25 MB

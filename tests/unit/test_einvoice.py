@@ -5,6 +5,8 @@ Invoices are written by hand with hand-computed amounts, one per kind of line th
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import csv
 import io
 import re
@@ -21,8 +23,8 @@ from pypdf import PdfReader
 from analytics.billing.cii import NS, xml_line
 from analytics.billing.cii_check import check_einvoice, schematron_rules
 from analytics.billing.documents import (
-    CSV_COLUMNS, EInvoiceError, InvoiceDocuments, french_number, invoice_cii_xml, invoice_csv, invoice_pdf,
-    write_invoice_documents,
+    CSV_COLUMNS, EInvoiceError, french_number, invoice_cii_xml, invoice_csv, invoice_pdf, render_documents,
+    write_documents,
 )  # fmt: skip
 from analytics.billing.model import Invoice, InvoiceLine, Month, Party, round_money
 from analytics.errors import SansfilmError
@@ -231,16 +233,17 @@ def test_only_issued_invoices_have_einvoices(tmp_path: Path) -> None:
     with pytest.raises(EInvoiceError, match="issued"):
         invoice_cii_xml(replace(NORMAL, number=None, issue_date=None), SELLER, BUYER)
     with pytest.raises(EInvoiceError, match="issued"):
-        write_invoice_documents(replace(NORMAL, number=None, issue_date=None), SELLER, BUYER, tmp_path,
-                                establishment_name="Centre hospitalier de Test")  # fmt: skip
-    assert list(tmp_path.iterdir()) == []
+        render_documents(replace(NORMAL, number=None, issue_date=None, seller=SELLER, buyer=BUYER))
+    with pytest.raises(EInvoiceError, match="no seller or buyer"):
+        render_documents(NORMAL)
     assert issubclass(EInvoiceError, SansfilmError)
 
 
 def test_written_documents(tmp_path: Path) -> None:
-    documents = write_invoice_documents(REGULARISED, SELLER, BUYER, tmp_path / "2024-03",
-                                        establishment_name="Centre hospitalier de Test")  # fmt: skip
-    assert documents == InvoiceDocuments(*(tmp_path / "2024-03" / f"F2024-000044.{e}" for e in ("pdf", "csv", "xml")))
+    rendered = render_documents(replace(REGULARISED, seller=SELLER, buyer=BUYER))
+    paths = write_documents(rendered, {k: f"F2024-000044.{k}" for k in rendered}, tmp_path / "2024-03")
+    assert paths == [tmp_path / "2024-03" / f"F2024-000044.{e}" for e in ("xml", "csv", "pdf")]
+    documents = SimpleNamespace(**{p.suffix[1:]: p for p in paths})
     assert sorted(p.name for p in (tmp_path / "2024-03").iterdir()) == [
         "F2024-000044.csv", "F2024-000044.pdf", "F2024-000044.xml"]  # fmt: skip
     xml = documents.xml.read_bytes()
@@ -278,8 +281,7 @@ def test_the_csv_keeps_every_digit() -> None:
 
 def test_an_invalid_einvoice_is_not_written(tmp_path: Path) -> None:
     with pytest.raises(EInvoiceError, match="BR-S-02") as raised:
-        write_invoice_documents(NORMAL, replace(SELLER, vat_id=None), BUYER, tmp_path,
-                                establishment_name="Centre hospitalier de Test")  # fmt: skip
+        render_documents(replace(NORMAL, seller=replace(SELLER, vat_id=None), buyer=BUYER))
     assert raised.value.failures and list(tmp_path.iterdir()) == []
 
 

@@ -15,12 +15,14 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from analytics.billing.ledger import InvoiceNotFound, Ledger, LedgerError, LedgerUnreachable
+from analytics.billing.ledger import InvoiceNotFound, IssueRefused, Ledger, LedgerError, LedgerUnreachable
 from analytics.billing.model import Invoice, InvoiceLine, Month
 from analytics.errors import SansfilmError
 from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
 
 MARCH, APRIL, MAY = Month(2024, 3), Month(2024, 4), Month(2024, 5)
+FIRST = MARCH  # the first month of the agreement these tests issue under
+TODAY = date(2024, 12, 31)  # the issuing clock of these tests
 HASH_A, HASH_B = "a" * 64, "b" * 64
 D = Decimal
 
@@ -48,8 +50,9 @@ def month_of(month: Month, *establishments: str) -> list[Invoice]:
     return [draft(e, month) for e in establishments]
 
 
-def issue(ledger: Ledger, month: Month, drafts: list[Invoice], *, sha: str = HASH_A, on: date | None = None):
-    return ledger.issue_month(month, drafts, inputs_sha256=sha, issue_date=on or month.next().first_day)
+def issue(ledger: Ledger, month: Month, drafts: list[Invoice], *, sha: str = HASH_A, on: date | None = None, **rules):
+    return ledger.issue_month(month, drafts, inputs_sha256=sha, issue_date=on or month.next().first_day,
+                              **({"first_month": FIRST, "today": TODAY} | rules))  # fmt: skip
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -258,10 +261,10 @@ def test_invalid_drafts_are_refused(ledger, drafts, kwargs, message):
 
 
 def test_numbers_stay_in_issue_date_order(ledger):
-    issue(ledger, MARCH, month_of(MARCH, "750000001"), on=date(2024, 4, 2))
-    with pytest.raises(LedgerError, match="before that of the last issued invoice RSF-000001 \\(2024-04-02\\)"):
-        issue(ledger, APRIL, month_of(APRIL, "750000001"), on=date(2024, 4, 1))
-    assert issue(ledger, APRIL, month_of(APRIL, "750000001"), on=date(2024, 4, 2)).numbers == numbers(2, 2)
+    issue(ledger, MARCH, month_of(MARCH, "750000001"), on=date(2024, 5, 3))
+    with pytest.raises(LedgerError, match="before that of the last issued invoice RSF-000001 \\(2024-05-03\\)"):
+        issue(ledger, APRIL, month_of(APRIL, "750000001"), on=date(2024, 5, 2))
+    assert issue(ledger, APRIL, month_of(APRIL, "750000001"), on=date(2024, 5, 3)).numbers == numbers(2, 2)
 
 
 def test_an_unreachable_ledger_is_named_without_its_password():
@@ -289,8 +292,9 @@ INVOICES_PER_MONTH = 3
 STEP_DELAY_S = 0.1  # each worker sleeps after each invoice insert, inside its transaction, so the two surely overlap
 
 
-def _issue_worker(jobs: list[tuple[str, str]], barrier, results, delay: float) -> None:
-    """Run in a spawned process: for each (url, month), open the ledger and issue in step with the other worker."""
+def _issue_worker(jobs: list[tuple[str, str, float]], barrier, results, delay: float) -> None:
+    """Run in a spawned process: for each (url, month, stagger), open the ledger and issue in step with the other
+    worker, `stagger` seconds after it is ready."""
     try:
         insert = Ledger._insert_invoice
 
@@ -299,29 +303,32 @@ def _issue_worker(jobs: list[tuple[str, str]], barrier, results, delay: float) -
             time.sleep(delay)
 
         Ledger._insert_invoice = slow_insert
-        for url, month_text in jobs:
+        for url, month_text, stagger in jobs:
             month = Month.parse(month_text)
             barrier.wait(timeout=120)
             ledger = Ledger(url)  # both processes may create the schema of a fresh database at once
             barrier.wait(timeout=120)
+            time.sleep(stagger)
             start = time.time()
             drafts = month_of(month, *(f"75000000{i}" for i in range(1, INVOICES_PER_MONTH + 1)))
-            result = issue(ledger, month, drafts, on=date(2024, 6, 1))  # one date: either may go first
+            try:
+                result = issue(ledger, month, drafts, on=date(2024, 6, 1))  # one date: either may go first
+                outcome: tuple = (result.already_issued, result.numbers)
+            except IssueRefused as refused:
+                outcome = ("refused", str(refused))
             end = time.time()
             ledger.dispose()
-            results.put(("ok", url, month_text, result.already_issued, result.numbers, start, end))
+            results.put(("ok", url, month_text, *outcome, start, end))
     except BaseException:
         barrier.abort()
         results.put(("error", traceback.format_exc()))
 
 
-def _run_pair(jobs_a: list[tuple[str, str]], jobs_b: list[tuple[str, str]]) -> list[tuple]:
+def _run_pair(jobs_a: list[tuple], jobs_b: list[tuple], delay: float = STEP_DELAY_S) -> list[tuple]:
     """Two spawned processes run their jobs in lock step; returns their reports, or fails with every traceback."""
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(2), ctx.Queue()
-    workers = [
-        ctx.Process(target=_issue_worker, args=(jobs, barrier, results, STEP_DELAY_S)) for jobs in (jobs_a, jobs_b)
-    ]
+    workers = [ctx.Process(target=_issue_worker, args=(jobs, barrier, results, delay)) for jobs in (jobs_a, jobs_b)]
     for w in workers:
         w.start()
     reports, errors = [], []
@@ -348,7 +355,7 @@ def _overlapped(a: tuple, b: tuple) -> bool:
 
 def test_two_processes_issuing_the_same_month_issue_it_once(new_url):
     urls = [new_url() for _ in range(ROUNDS)]
-    jobs = [(url, str(MARCH)) for url in urls]
+    jobs = [(url, str(MARCH), 0.0) for url in urls]
     results = _run_pair(jobs, jobs)
     for url in urls:
         pair = [r for r in results if r[0] == url]
@@ -360,17 +367,28 @@ def test_two_processes_issuing_the_same_month_issue_it_once(new_url):
             assert [i.number for i in ledger.invoices_for_month(MARCH)] == list(numbers(1, INVOICES_PER_MONTH))
 
 
-def test_two_processes_issuing_different_months_share_one_gapless_sequence(new_url):
-    urls = [new_url() for _ in range(ROUNDS)]
-    results = _run_pair([(url, str(MARCH)) for url in urls], [(url, str(APRIL)) for url in urls])
-    for url in urls:
-        pair = [r for r in results if r[0] == url]
-        assert [r[2] for r in pair] == [False, False], pair
-        every = sorted(n for r in pair for n in r[3])
-        assert every == list(numbers(1, 2 * INVOICES_PER_MONTH)), pair  # no gap, no duplicate
-        assert sorted(r[3] for r in pair) == [numbers(1, 3), numbers(4, 6)], pair  # one after the other
-        assert _overlapped(*pair), pair
-        with Ledger(url) as ledger:
-            assert ledger.issued_months() == [MARCH, APRIL]
-            issued = ledger.invoices_for_month(MARCH) + ledger.invoices_for_month(APRIL)
-            assert sorted(i.number for i in issued) == every
+STAGGER_S, SLOW_INSERT_S = 1.5, 1.0  # the second issuer starts 1.5 s after the first, whose transaction lasts 3 s
+
+
+def test_staggered_issuers_of_consecutive_months_take_turns_in_order(new_url):
+    """March's issuer holds the lock while April's arrives: April waits, then finds March issued and follows it."""
+    url = new_url()
+    results = _run_pair([(url, str(MARCH), 0.0)], [(url, str(APRIL), STAGGER_S)], delay=SLOW_INSERT_S)
+    march, april = sorted(results, key=lambda r: r[1])
+    assert (march[1], march[2], march[3]) == (str(MARCH), False, numbers(1, 3)), results
+    assert (april[1], april[2], april[3]) == (str(APRIL), False, numbers(4, 6)), results
+    assert _overlapped(march, april) and april[5] > march[5], results  # April waited for March's commit
+    with Ledger(url) as ledger:
+        assert ledger.issued_months() == [MARCH, APRIL] and ledger.verify().ok
+
+
+def test_a_later_month_whose_issuer_gets_the_lock_first_is_refused(new_url):
+    """April's issuer arrives first, March's a moment later: April is refused under the lock (March is the next
+    month), March is issued; the ledger never holds April before March."""
+    url = new_url()
+    results = _run_pair([(url, str(APRIL), 0.0)], [(url, str(MARCH), STAGGER_S)], delay=SLOW_INSERT_S)
+    march, april = sorted(results, key=lambda r: r[1])
+    assert april[2] == "refused" and "issue 2024-03 first" in april[3], results
+    assert (march[2], march[3]) == (False, numbers(1, 3)), results
+    with Ledger(url) as ledger:
+        assert ledger.issued_months() == [MARCH] and ledger.verify().ok

@@ -42,7 +42,7 @@ def test_orthanc_source_defaults(tmp_path):
         (lambda t: t.replace("https://pacs", "ftp://pacs"), "http:// or https://"),
         (lambda t: t + 'timezone = "Mars/Olympus"\n', "unknown time zone"),
         (lambda t: t + "page_size = 0\n", "sources[3].page_size"),
-        (lambda t: t.replace('kind = "orthanc"', 'kind = "dicomweb"'), "unknown source kind 'dicomweb' at 'sources[3].kind'"),
+        (lambda t: t.replace('kind = "orthanc"', 'kind = "wado"'), "unknown source kind 'wado' at 'sources[3].kind'"),
         (lambda t: t.replace('kind = "orthanc"\n', ""), "missing key 'sources[3].kind'"),
     ],
 )

@@ -324,7 +324,8 @@ def test_the_csv_carries_the_revision_columns(tmp_path):
 def test_the_ledger_keeps_the_revision(tmp_path):
     draft = replace(issued(tmp_path), number=None, issue_date=None)
     with Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}") as ledger:
-        ledger.issue_month(Month(2012, 5), [draft], inputs_sha256="0" * 64, issue_date=date(2012, 6, 1))
+        ledger.issue_month(Month(2012, 5), [draft], inputs_sha256="0" * 64, issue_date=date(2012, 6, 1),
+                           first_month=Month(2012, 5), today=date(2012, 6, 1))  # fmt: skip
         (stored,) = ledger.invoices_for_month(Month(2012, 5))
     assert stored.revision == draft.revision
     assert stored.lines == draft.lines
@@ -335,5 +336,6 @@ def test_the_ledger_refuses_a_pending_revision(tmp_path):
     pending = draft_invoice(site(), Month(2013, 4), {}, tariff)
     with Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}") as ledger:
         with pytest.raises(Exception, match="revision pending"):
-            ledger.issue_month(Month(2013, 4), [pending], inputs_sha256="0" * 64, issue_date=date(2013, 5, 2))
+            ledger.issue_month(Month(2013, 4), [pending], inputs_sha256="0" * 64, issue_date=date(2013, 5, 2),
+                               first_month=Month(2013, 4), today=date(2013, 5, 2))  # fmt: skip
         assert ledger.issued_months() == []

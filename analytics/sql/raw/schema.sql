@@ -1,4 +1,9 @@
 -- Raw layer: what the harvest stored, exactly once per record. Written only by analytics.harvest.
+-- The current schema, run on an empty warehouse only (then stamped at the latest migration). A change here needs
+-- its migration in migrations/NNNN_slug.sql: see analytics/warehouse_schema.py.
+-- File paths are patient data (archives are often laid out by patient): raw.harvest_files alone holds them; every
+-- other table names a file by its file_key = left(sha256(salt || '|' || source || '|' || path), 32), with the salt
+-- of raw.file_key_salt (a secret of this working warehouse: never published, never exported to the lake).
 create schema if not exists raw;
 create schema if not exists ref;
 create schema if not exists staged;
@@ -25,8 +30,11 @@ create table if not exists raw.dicom_instances (
     size_bytes              bigint not null,
     received_at             timestamptz not null,
     patient_key             varchar,  -- HMAC-SHA256 of PatientID, never the ID itself
-    path                    varchar not null,
-    harvest_id              varchar not null
+    file_key                varchar not null,  -- the file (or archive resource) it was read from
+    harvest_id              varchar not null,
+    size_estimated          boolean default false,  -- size_bytes estimated (C-FIND, DICOMweb without sizes)
+    received_at_estimated   boolean default false,  -- received_at = first harvest that saw it (no receipt known)
+    value_flags             varchar  -- e.g. 'institution_name:truncated,study_date:out_of_range' (docs/harvest.md)
 );
 
 create table if not exists raw.audit_events (
@@ -46,18 +54,16 @@ create table if not exists raw.audit_events (
     study_instance_uid      varchar,
     instance_count          integer,
     patient_key             varchar,
-    path                    varchar not null,
+    file_key                varchar not null,
     line                    bigint not null,
     harvest_id              varchar not null,
     event_type_code         varchar  -- first EventTypeCode, e.g. 110120 Application Start / 110121 Application Stop
 );
--- warehouses created before event_type_code was kept
-alter table raw.audit_events add column if not exists event_type_code varchar;
 
 create table if not exists raw.quarantine (
     quarantine_key          varchar primary key,
     source                  varchar not null,
-    path                    varchar not null,
+    file_key                varchar not null,
     line                    bigint,  -- null for a whole file
     reason                  varchar not null,
     quarantined_at          timestamptz not null,
@@ -67,7 +73,7 @@ create table if not exists raw.quarantine (
 -- What the harvest knows of every file it has seen: the basis of incremental runs.
 create table if not exists raw.harvest_files (
     source                  varchar not null,
-    path                    varchar not null,
+    path                    varchar not null,  -- the only place a path is kept
     size_bytes              bigint not null,
     mtime_ns                bigint not null,
     device                  bigint,
@@ -80,6 +86,7 @@ create table if not exists raw.harvest_files (
     reason                  varchar,
     harvested_at            timestamptz not null,
     harvest_id              varchar not null,
+    file_key                varchar not null,
     primary key (source, path)
 );
 
@@ -93,7 +100,9 @@ create table if not exists raw.harvest_runs (
     files_parsed            bigint,
     files_unchanged         bigint,
     quarantined             bigint,
-    records_added           bigint
+    records_added           bigint,
+    files_quarantined       bigint,  -- whole files: files_seen = files_parsed + files_unchanged + files_quarantined
+    records_flagged         bigint   -- instances stored with a value truncated or a date set aside (value_flags)
 );
 
 -- API sources (Orthanc): how far the change feed has been read; moved in the transaction of the records it covers.
@@ -108,9 +117,16 @@ create table if not exists raw.harvest_cursors (
 -- missing when a harvest reconciles the server's instance list): storage stops counting them from that day.
 create table if not exists raw.dicom_deletions (
     source                  varchar not null,
-    path                    varchar not null,  -- the path of the record in raw.dicom_instances
+    file_key                varchar not null,  -- the file_key of the record in raw.dicom_instances
     deleted_at              timestamptz not null,
     detected_by             varchar not null,  -- change_feed | reconciliation
     harvest_id              varchar not null,
-    primary key (source, path)
+    primary key (source, file_key)
 );
+
+create table if not exists raw.file_key_salt (
+    salt                    varchar not null
+);
+insert into raw.file_key_salt
+select replace(gen_random_uuid()::varchar || gen_random_uuid()::varchar, '-', '')
+where not exists (select 1 from raw.file_key_salt);

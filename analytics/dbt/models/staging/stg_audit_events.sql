@@ -47,6 +47,6 @@ select
     instance_count,
     patient_key,
     source,
-    path,
+    file_key,  -- the log it came from (its path stays in raw.harvest_files: paths may name patients)
     line
 from named

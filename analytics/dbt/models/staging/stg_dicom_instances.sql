@@ -1,9 +1,17 @@
--- One row per SOP instance, however many copies were harvested (the earliest reception wins), attributed to an
--- establishment: by sending AE title, else by InstitutionName alias, else UNATTRIBUTED (kept, never dropped).
+-- One row per SOP instance, however many copies were harvested (a copy with a known reception time wins over one
+-- without, then the earliest reception), attributed to an establishment: by sending AE title, else by
+-- InstitutionName alias, else UNATTRIBUTED (kept, never dropped).
+-- Archives queried through the standards (dicomweb, dimse) may not know the size or the reception time:
+-- size_bytes is the real size when any copy of the instance knows it, else the estimate (size_estimated);
+-- received_at, when the archive gave none, is the audit logs' first successful receipt of the study by a platform AE
+-- title, else the first harvest that saw the instance (received_at_from: archive | audit_receipt | first_harvest).
+-- value_flags: values truncated to their VR's length, dates set aside (docs/harvest.md); file_key: the file it came
+-- from (its path stays in raw.harvest_files: paths may name patients).
 -- deleted_at: when the archive reported this instance deleted (API sources; whole-study deletions come from audit).
 -- study_time_of_day: StudyTime (DICOM TM: HH, HHMM, HHMMSS or HHMMSS.FFFFFF; the old HH:MM:SS form accepted) as a
 -- time, null when missing or invalid (a leap second 60 reads as 59).
--- Incremental: only the instances a new harvest added a copy of, or reported deleted, are rebuilt (all their copies).
+-- Incremental: only the instances a new harvest added a copy of or reported deleted, and those of the studies its
+-- audit events name (a receipt may date them), are rebuilt, from all their copies.
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='sop_instance_uid') }}
 with harvested as (
     select * from {{ source('raw', 'dicom_instances') }}
@@ -14,18 +22,52 @@ with harvested as (
         union
         select i.sop_instance_uid
         from {{ source('raw', 'dicom_instances') }} as i
-        join {{ source('raw', 'dicom_deletions') }} as d on d.source = i.source and d.path = i.path
+        join {{ source('raw', 'dicom_deletions') }} as d on d.source = i.source and d.file_key = i.file_key
         where d.harvest_id in (select harvest_id from {{ source('build', 'increment') }})
+    )
+    or study_instance_uid in (
+        select study_instance_uid from {{ source('raw', 'audit_events') }}
+        where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
     )
 {% endif %}
 ),
 
+receipts as (
+    select e.study_instance_uid, min(e.event_time) as first_receipt_at
+    from {{ source('raw', 'audit_events') }} as e
+    join {{ source('ref', 'platform_ae_titles') }} as p on p.ae_title_key = e.destination_ae_key
+    where e.event_id = '110104' and coalesce(e.outcome, 0) = 0 and e.study_instance_uid is not null
+    group by e.study_instance_uid
+),
+
+received as (
+    select
+        i.* exclude (received_at, size_estimated, received_at_estimated),
+        coalesce(i.size_estimated, false) as size_estimated,
+        case
+            when not coalesce(i.received_at_estimated, false) then i.received_at
+            else coalesce(r.first_receipt_at, i.received_at)
+        end as received_at,
+        case
+            when not coalesce(i.received_at_estimated, false) then 'archive'
+            when r.first_receipt_at is not null then 'audit_receipt'
+            else 'first_harvest'
+        end as received_at_from
+    from harvested as i
+    left join receipts as r using (study_instance_uid)
+),
+
 ranked as (
     select
-        *,
-        count(*) over (partition by sop_instance_uid) as copies_harvested,
-        row_number() over (partition by sop_instance_uid order by received_at, record_key) as copy_rank
-    from harvested
+        * exclude (size_bytes, size_estimated),
+        arg_min(size_bytes, (size_estimated, received_at, record_key)) over copies as size_bytes,
+        bool_and(size_estimated) over copies as size_estimated,
+        count(*) over copies as copies_harvested,
+        row_number() over (
+            partition by sop_instance_uid order by received_at_from <> 'archive', received_at, record_key
+        ) as copy_rank
+    from received
+    window copies as (partition by sop_instance_uid)
 ),
 
 instances as (
@@ -33,7 +75,7 @@ instances as (
 ),
 
 deletions as (
-    select source, path, min(deleted_at) as deleted_at from {{ source('raw', 'dicom_deletions') }} group by all
+    select source, file_key, min(deleted_at) as deleted_at from {{ source('raw', 'dicom_deletions') }} group by all
 ),
 
 study_clock as (
@@ -73,7 +115,7 @@ attributed as (
         by_alias.establishment_id as establishment_by_institution_name,
         d.deleted_at
     from study_times as i
-    left join deletions as d on d.source = i.source and d.path = i.path
+    left join deletions as d on d.source = i.source and d.file_key = i.file_key
     left join {{ source('ref', 'establishment_ae_titles') }} as by_ae on by_ae.ae_title_key = i.source_ae_key
     left join {{ source('ref', 'establishment_aliases') }} as by_alias on by_alias.institution_key = i.institution_key
 )
@@ -94,9 +136,12 @@ select
     specific_character_set,
     transfer_syntax_uid,
     size_bytes,
+    size_estimated,
     received_at,
+    received_at_from,
     timezone('Europe/Paris', received_at)::date as received_date,
     patient_key,
+    value_flags,
     coalesce(establishment_by_ae_title, establishment_by_institution_name, 'UNATTRIBUTED') as establishment_id,
     case
         when establishment_by_ae_title is not null then 'ae_title'
@@ -105,7 +150,7 @@ select
     end as attributed_by,
     copies_harvested,
     source,
-    path,
+    file_key,
     deleted_at,
     timezone('Europe/Paris', deleted_at)::date as deleted_date
 from attributed

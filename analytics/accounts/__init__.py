@@ -4,7 +4,8 @@ One JSON file (`$SANSFILM_ACCOUNTS`, else `data/accounts.json` beside the config
 salted scrypt hash of the password: the password itself is never stored. The same file gives the role of an OIDC
 user (by e-mail address, with no password) when Streamlit's `st.login` is configured.
 
-Roles: `ars`, `gcs`, `finance`, `operator`, `establishment:<FINESS>`.
+Roles: `ars`, `gcs`, `finance`, `operator`, `establishment:<FINESS>` (a FINESS of the establishment registry). New
+passwords follow analytics.accounts.passwords; failed logins are slowed and locked by analytics.accounts.logins.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import json
 import os
 import re
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from analytics.accounts.passwords import check_password
 from analytics.errors import SansfilmError
 
 ACCOUNTS_ENV = "SANSFILM_ACCOUNTS"
@@ -49,6 +52,14 @@ def check_role(role: str) -> str:
     if not _ROLE.match(role):
         raise AccountError(f"unknown role '{role}': use one of {', '.join(ROLES)} or establishment:<FINESS> "
                            "(9 digits)")  # fmt: skip
+    return role
+
+
+def check_establishment(role: str, establishments: Collection[str]) -> str:
+    """An `establishment:<FINESS>` role names an establishment of the registry (other roles pass)."""
+    if role.startswith("establishment:") and role.split(":", 1)[1] not in establishments:
+        raise AccountError(f"unknown establishment in role '{role}': its FINESS is not in the establishment registry "
+                           "(contracts/establishments.csv)")  # fmt: skip
     return role
 
 
@@ -98,20 +109,27 @@ def save_accounts(path: Path, accounts: dict[str, Account]) -> None:
     os.replace(tmp, path)
 
 
-def add_account(path: Path, name: str, role: str, password: str | None) -> Account:
-    """Create or replace an account (a password of None makes an OIDC-only account)."""
+def add_account(path: Path, name: str, role: str, password: str | None, *, establishments: Collection[str]) -> Account:
+    """Create or replace an account (a password of None makes an OIDC-only account); `establishments`: the FINESS
+    of the registry, which an establishment role must name."""
     if not _NAME.match(name):
         raise AccountError(f"'{name}' is not a valid user name (letters, digits, @ . _ + -)")
-    account = Account(name, check_role(role), hash_password(password) if password is not None else None)
+    role = check_establishment(check_role(role), establishments)
+    account = Account(name, role, hash_password(check_password(password, name)) if password is not None else None)
     accounts = load_accounts(path)
     accounts[name] = account
     save_accounts(path, accounts)
     return account
 
 
+# made at import (one scrypt, once per process), so that no login pays for it
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
 def authenticate(path: Path, name: str, password: str) -> Account | None:
+    """The account if the password is its own. An unknown name (or an OIDC-only account) costs one scrypt too, against
+    a dummy hash: the answer takes the same time whether the name exists or not (no user enumeration by timing)."""
     account = load_accounts(path).get(name.strip())
-    if account is None:
-        verify_password(password, hash_password("x"))  # same cost for unknown names: no user enumeration by timing
-        return None
-    return account if verify_password(password, account.password_hash) else None
+    stored = account.password_hash if account is not None else None
+    ok = verify_password(password, stored or _DUMMY_HASH)
+    return account if ok and stored else None

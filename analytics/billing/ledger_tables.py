@@ -1,0 +1,215 @@
+"""The ledger's tables as the code reads and writes them (the Alembic revisions in analytics/billing/migrations make
+them), their exact Decimal type, the ledger's errors and the conversions between rows and the billing model.
+analytics.billing.ledger re-exports what others use."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    Column, Connection, Date, ForeignKey, Index, Integer, MetaData, Numeric, String, Table, Text, TypeDecorator,
+    UniqueConstraint, select,
+)  # fmt: skip
+
+from analytics.billing.chain import GENESIS
+from analytics.billing.model import IndexPoint, Month, Party, PriceRevision
+from analytics.errors import SansfilmError
+
+NUMBER_PREFIX = "RSF-"
+
+
+class LedgerError(SansfilmError):
+    """The ledger refused an operation or holds something inconsistent."""
+
+
+class LedgerUnreachable(LedgerError):
+    """The ledger database cannot be opened or reached."""
+
+
+class InvoiceNotFound(LedgerError):
+    """No issued invoice carries this number."""
+
+
+class IssueRefused(LedgerError):
+    """The issuing rules refuse this month or this issue date now (the message says what to do instead)."""
+
+
+def invoice_number(seq: int) -> str:
+    return f"{NUMBER_PREFIX}{seq:06d}"
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """Decimal stored without loss: NUMERIC (unconstrained) on PostgreSQL, its text form elsewhere."""
+
+    impl = String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(asdecimal=True))
+        return dialect.type_descriptor(String(64))
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is None:
+            return None
+        value = exact_decimal(value, "value")
+        return value if dialect.name == "postgresql" else str(value)
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        return None if value is None else Decimal(value) if isinstance(value, str) else exact_decimal(value, "stored value")
+
+
+metadata = MetaData()
+
+invoice_sequence = Table(
+    "invoice_sequence", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("last_value", Integer, nullable=False),  # the last number given; the next invoice takes last_value + 1
+    Column("chain_length", Integer, nullable=False, server_default="0"),  # rows in the hash chain (billing.chain)
+    Column("chain_head", String(64), nullable=False, server_default=GENESIS),  # row_hash of the chain's last row
+)  # fmt: skip
+
+
+def chain_columns(table: str) -> list[Any]:
+    """Every recorded row's place in the hash chain (analytics.billing.chain); nullable because revision 0002 added
+    them to rows that existed (it fills them), a NULL is reported by `ledger verify`."""
+    return [Column("chain_seq", Integer), Column("prev_hash", String(64)), Column("row_hash", String(64)),
+            Index(f"ix_{table}_chain_seq", "chain_seq", unique=True)]  # fmt: skip
+
+
+issued_month = Table(
+    "issued_month", metadata,
+    Column("month", String(7), primary_key=True),  # YYYY-MM; the key makes "issued twice" impossible
+    Column("inputs_sha256", String(64), nullable=False),
+    Column("issue_date", Date, nullable=False),
+    Column("invoice_count", Integer, nullable=False),
+    Column("recorded_at", String(32), nullable=False),  # UTC, ISO 8601
+    *chain_columns("issued_month"),
+)  # fmt: skip
+
+invoice = Table(
+    "invoice", metadata,
+    Column("number", String(32), primary_key=True),
+    Column("seq", Integer, nullable=False, unique=True),
+    Column("month", String(7), ForeignKey(issued_month.c.month), nullable=False),
+    Column("establishment_id", String(64), nullable=False),
+    Column("offer", String(32), nullable=False),
+    Column("active_days", Integer, nullable=False),
+    Column("days_in_month", Integer, nullable=False),
+    Column("contract_id", String(64), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("vat_rate", ExactDecimal, nullable=False),
+    Column("net", ExactDecimal, nullable=False),
+    Column("vat", ExactDecimal, nullable=False),
+    Column("gross", ExactDecimal, nullable=False),
+    Column("issue_date", Date, nullable=False),
+    Column("inputs_sha256", String(64), nullable=False),
+    UniqueConstraint("month", "establishment_id"),
+    *chain_columns("invoice"),
+)  # fmt: skip
+
+invoice_line = Table(
+    "invoice_line", metadata,
+    Column("invoice_number", ForeignKey(invoice.c.number), primary_key=True),
+    Column("position", Integer, primary_key=True),  # 1-based, the order printed on the invoice
+    Column("code", String(64), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("metric", String(64)),
+    Column("quantity", ExactDecimal, nullable=False),
+    Column("unit_price", ExactDecimal, nullable=False),
+    Column("amount", ExactDecimal, nullable=False),
+    Column("reference", ForeignKey(invoice.c.number)),  # regularisation: the invoice being corrected
+    *chain_columns("invoice_line"),
+)  # fmt: skip
+
+invoice_usage = Table(
+    "invoice_usage", metadata,
+    Column("invoice_number", ForeignKey(invoice.c.number), primary_key=True),
+    Column("metric", String(64), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("quantity", ExactDecimal, nullable=False),
+    *chain_columns("invoice_usage"),
+)  # fmt: skip
+
+invoice_revision = Table(
+    "invoice_revision", metadata,  # the price revision an invoice's prices carry (none before the first anniversary)
+    Column("invoice_number", ForeignKey(invoice.c.number), primary_key=True),
+    Column("index_name", String(64), nullable=False),
+    Column("a", ExactDecimal, nullable=False),
+    Column("b", ExactDecimal, nullable=False),
+    Column("coefficient", ExactDecimal, nullable=False),
+    Column("anniversary", Date, nullable=False),
+    Column("current_period", String(7), nullable=False),
+    Column("current_value", ExactDecimal, nullable=False),
+    Column("current_published_on", Date, nullable=False),
+    Column("base_period", String(7), nullable=False),
+    Column("base_value", ExactDecimal, nullable=False),
+    Column("base_published_on", Date, nullable=False),
+    *chain_columns("invoice_revision"),
+)  # fmt: skip
+
+invoice_party = Table(
+    "invoice_party", metadata,  # seller and buyer as the documents show them, frozen when the invoice is numbered
+    Column("invoice_number", ForeignKey(invoice.c.number), primary_key=True),
+    Column("role", String(8), primary_key=True),  # seller | buyer
+    Column("name", Text, nullable=False),
+    Column("siret", String(14), nullable=False),
+    Column("finess", String(9)),
+    Column("vat_id", String(32)),
+    Column("address", Text, nullable=False),  # the street lines as a JSON list
+    Column("postcode", String(16), nullable=False),
+    Column("city", Text, nullable=False),
+    Column("country", String(2), nullable=False),
+    *chain_columns("invoice_party"),
+)  # fmt: skip
+
+invoice_document = Table(
+    "invoice_document", metadata,  # the files rendered from the rows above, and their SHA-256
+    Column("invoice_number", ForeignKey(invoice.c.number), primary_key=True),
+    Column("kind", String(8), primary_key=True),  # pdf | xml | csv
+    Column("file_name", String(64), nullable=False),  # under <out_dir>/<month>/
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    *chain_columns("invoice_document"),
+)  # fmt: skip
+
+# The chained tables in the order an issue records a month's rows (see _insert_invoice); a later table (credit
+# notes, payments) is added here and chained the same way.
+CHAINED = (issued_month, invoice, invoice_line, invoice_usage, invoice_revision, invoice_party, invoice_document)
+
+
+def children(conn: Connection, table: Table, where: Any) -> Any:
+    on = table.c.invoice_number == invoice.c.number
+    order = [invoice.c.seq, table.c.position] if "position" in table.c else [invoice.c.seq]
+    return conn.execute(select(table).join(invoice, on).where(where).order_by(*order))
+
+
+def party_row(number: str, role: str, party: Party) -> dict[str, Any]:
+    return {"invoice_number": number, "role": role, "name": party.name, "siret": party.siret, "finess": party.finess,
+            "vat_id": party.vat_id, "address": json.dumps(list(party.address), ensure_ascii=False),
+            "postcode": party.postcode, "city": party.city, "country": party.country}  # fmt: skip
+
+
+def party_from_row(row: Any) -> Party:
+    return Party(row.name, row.siret, row.finess, row.vat_id, tuple(json.loads(row.address)), row.postcode, row.city,
+                 row.country)  # fmt: skip
+
+
+def revision_from_row(row: Any) -> PriceRevision:
+    return PriceRevision(
+        row.index_name, row.a, row.b, row.coefficient, row.anniversary,
+        IndexPoint(Month.parse(row.current_period), row.current_value, row.current_published_on),
+        IndexPoint(Month.parse(row.base_period), row.base_value, row.base_published_on),
+    )  # fmt: skip
+
+
+
+def exact_decimal(value: Any, what: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int)):
+        raise LedgerError(f"{what} is {value!r} ({type(value).__name__}): the ledger records exact Decimals only")
+    value = Decimal(value)
+    if not value.is_finite():
+        raise LedgerError(f"{what} is {value}: the ledger records finite amounts only")
+    return value

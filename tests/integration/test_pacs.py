@@ -1,0 +1,341 @@
+"""The `dicomweb` and `dimse` sources against real servers: Orthanc (DICOMweb plugin, and as a C-FIND SCP) and
+dcmtk's dcmqrscp, each loaded once per module with the whole sample by storescu. Same studies and instances per
+establishment as `dicom_files`; outages resume from the cursor; errors are one clear line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from unittest import mock
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from analytics import operations, warehouse
+from analytics.config import Settings, load_settings
+from analytics.dicom_reader import read_instance
+from analytics.errors import SourceError
+from analytics.harvest import harvest_source
+from analytics.pacs.dicomweb import DicomwebArchive
+from analytics.pacs.dimse import DimseArchive
+from analytics.pseudonym import DEVELOPMENT_KEY, Pseudonymiser
+from tests.dcmqrscp import AE_TITLE as QR_AE, Dcmqrscp, require_dcmqrscp
+from tests.integration.test_orthanc import query, sample_files  # the same helpers on the same sample
+from tests.orthanc import ARCHIVE_AE, PASSWORD, USER, OrthancServer, files_by_calling_ae, require_orthanc
+
+CALLING_AE = "SANSFILM"
+PER_ESTABLISHMENT = """select establishment_id, count(*), count(distinct study_instance_uid)
+                       from staged.stg_dicom_instances group by all order by all"""
+TOTALS = "select count(*), count(distinct study_instance_uid) from staged.stg_dicom_instances"
+
+
+@pytest.fixture(scope="module")
+def orthanc(harvested, tmp_path_factory) -> Iterator[OrthancServer]:
+    """The whole sample in one Orthanc, which also answers C-FIND from CALLING_AE."""
+    require_orthanc()
+    files, _ = harvested
+    server = OrthancServer(tmp_path_factory.mktemp("orthanc-pacs"),
+                           extra_config={"DicomModalities": {"sansfilm": [CALLING_AE, "127.0.0.1", 1]}})  # fmt: skip
+    server.start()
+    try:
+        for _attempt in range(2):  # on a loaded machine a C-STORE may time out: send again (duplicates are ignored)
+            server.store(files_by_calling_ae(sample_files(files)))
+            with server.api() as api:
+                held = api.get("/statistics").json()["CountInstances"]
+            if held == len(sample_files(files)):
+                break
+        assert held == len(sample_files(files)), server.log_tail()  # the comparisons below need every file
+        yield server
+    finally:
+        server.stop(graceful=False)
+
+
+QR_FILES = 1000  # dcmqrscp's index grows by a linear scan per stored instance: the whole sample takes minutes
+
+
+@pytest.fixture(scope="module")
+def dcmqrscp(harvested, tmp_path_factory) -> Iterator[tuple[Dcmqrscp, Path]]:
+    """The first QR_FILES files of the sample in dcmqrscp, and a folder holding the same files."""
+    require_dcmqrscp()
+    files, _ = harvested
+    subset = sample_files(files)[:QR_FILES]
+    folder = tmp_path_factory.mktemp("dcmqrscp-files")
+    for i, path in enumerate(subset):
+        shutil.copy2(path, folder / f"{i:05d}.dcm")
+    server = Dcmqrscp(tmp_path_factory.mktemp("dcmqrscp"))
+    server.start()
+    try:
+        server.store(subset)
+        yield server, folder
+    finally:
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _credentials(monkeypatch):
+    monkeypatch.setenv("TEST_DICOMWEB_USER", USER)
+    monkeypatch.setenv("TEST_DICOMWEB_PASSWORD", PASSWORD)
+
+
+def config(folder: Path, files: Settings, source: dict, *, audit: bool = False, extra: list[dict] = ()) -> Settings:
+    sources = [{"name": "pacs", **source}, *extra]
+    if audit:
+        sources.append({"name": "audit", "kind": "audit_syslog", "path": str(files.source("audit").path)})
+    body = "".join("[[sources]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in s.items()) for s in sources)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sansfilm.toml").write_text(
+        f'[warehouse]\npath = "warehouse/sansfilm.duckdb"\n[contracts]\ndir = "{files.contracts.dir}"\n'
+        f'[archive]\nae_titles = ["RSF_ARCHIVE"]\n[privacy]\nallow_development_key = true\n{body}',
+        encoding="utf-8",
+    )
+    return load_settings(folder / "sansfilm.toml")
+
+
+def dicomweb(server: OrthancServer, **options) -> dict:
+    return {"kind": "dicomweb", "url": f"{server.url}/dicom-web", "auth": "basic", "username_env": "TEST_DICOMWEB_USER",
+            "password_env": "TEST_DICOMWEB_PASSWORD", "page_size": 50, "retries": 0, **options}  # fmt: skip
+
+
+def dimse(port: int, called_ae: str, **options) -> dict:
+    return {"kind": "dimse", "host": "127.0.0.1", "port": port, "called_ae": called_ae, "calling_ae": CALLING_AE,
+            "timeout": 10, **options}  # fmt: skip
+
+
+def harvest_and_build(settings: Settings, names: list[str] | None = None) -> dict:
+    reports = {r.name: r for r in operations.harvest(settings, names)}
+    operations.build_warehouse(settings)
+    return reports
+
+
+@pytest.mark.parametrize("kind", ["dicomweb", "dimse"])
+def test_orthanc_same_establishments_studies_and_instances_as_files(kind, harvested, orthanc, tmp_path):
+    files, _ = harvested
+    source = dicomweb(orthanc) if kind == "dicomweb" else dimse(orthanc.dicom_port, ARCHIVE_AE)
+    settings = config(tmp_path / kind, files, source)
+    report = harvest_and_build(settings)["pacs"]
+    n = len(sample_files(files))
+    assert (report.files_seen, report.files_parsed, report.records_added, report.quarantined) == (n, n, n, 0)
+    assert query(settings, PER_ESTABLISHMENT) == query(files, PER_ESTABLISHMENT)
+    # what the standards do not say is flagged; the header fields are those of the files
+    # no audit logs here: reception is the first harvest that saw the instance
+    flags = "select distinct size_estimated, received_at_from from staged.stg_dicom_instances"
+    assert query(settings, flags) == [(True, "first_harvest")]
+    fields = "sop_instance_uid, series_instance_uid, modality, study_date, study_time, institution_name, patient_key"
+    assert set(query(settings, f"select {fields} from staged.stg_dicom_instances")) == set(
+        query(files, f"select {fields} from staged.stg_dicom_instances"))
+    again = harvest_and_build(settings)["pacs"]  # the cursor is today: the recent windows hold none of 2012's studies
+    assert (again.files_seen, again.records_added) == (0, 0)
+
+
+def test_dcmqrscp_same_studies_and_instances_sizes_from_the_files(harvested, dcmqrscp, tmp_path):
+    files, _ = harvested
+    server, folder = dcmqrscp
+    source = {"name": "files", "kind": "dicom_files", "path": str(folder)}
+    settings = config(tmp_path / "qr", files, dimse(server.port, QR_AE), extra=[source])
+    reports = harvest_and_build(settings, ["pacs"])
+    assert (reports["pacs"].files_parsed, reports["pacs"].records_added, reports["pacs"].quarantined) == (QR_FILES, QR_FILES, 0)
+    only_files = config(tmp_path / "files", files, {"kind": "dicom_files", "path": str(folder)})
+    harvest_and_build(only_files)
+    assert query(settings, TOTALS) == query(only_files, TOTALS)
+    # dcmqrscp returns no InstitutionName: nothing to attribute by, and sizes come from the modality alone
+    assert query(settings, "select distinct establishment_id, size_estimated from staged.stg_dicom_instances") == [("UNATTRIBUTED", True)]
+    # the same instances' files, harvested next: real sizes, receptions and attribution replace the estimates
+    harvest_and_build(settings, ["files"])
+    assert query(settings, TOTALS) == query(only_files, TOTALS)
+    assert query(settings, PER_ESTABLISHMENT) == query(only_files, PER_ESTABLISHMENT)
+    sizes = "select sop_instance_uid, size_bytes, received_at, size_estimated, establishment_id from staged.stg_dicom_instances"
+    assert set(query(settings, sizes)) == set(query(only_files, sizes))
+    assert query(settings, "select min(copies_harvested), max(copies_harvested) from staged.stg_dicom_instances") == [(2, 2)]
+
+
+def test_reception_from_audit_receipt_else_first_harvest(harvested, orthanc, tmp_path):
+    files, _ = harvested
+    settings = config(tmp_path / "audit", files, dicomweb(orthanc), audit=True)
+    harvest_and_build(settings)
+    receipts = dict(query(settings, """select study_instance_uid, min(event_time) from staged.stg_audit_events
+                                       where event_id = '110104' and succeeded and destination_is_platform
+                                       and study_instance_uid is not null group by 1"""))  # fmt: skip
+    rows = query(settings, "select study_instance_uid, received_at, received_at_from from staged.stg_dicom_instances")
+    assert len(rows) == len(sample_files(files)) and receipts  # every sample study has its receipt in the logs
+    for uid, received_at, origin in rows:
+        assert (origin, received_at) == ("audit_receipt", receipts[uid])
+
+
+class _FailAfter(httpx.HTTPTransport):
+    """A real transport to the real server that drops the connection after `allowed` requests (an outage)."""
+
+    def __init__(self, allowed: int) -> None:
+        super().__init__()
+        self.allowed = allowed
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.allowed <= 0:
+            raise httpx.ConnectError("connection refused (injected outage)", request=request)
+        self.allowed -= 1
+        return super().handle_request(request)
+
+
+def _harvest_with(settings: Settings, archive) -> object:
+    with warehouse.open_warehouse(settings.warehouse.path) as con:
+        with mock.patch("analytics.pacs.harvest.open_archive", return_value=archive):
+            return harvest_source(con, settings.source("pacs"), Pseudonymiser(DEVELOPMENT_KEY))
+
+
+@pytest.mark.parametrize("kind", ["dicomweb", "dimse"])
+def test_outage_mid_harvest_resumes_with_nothing_lost_or_doubled(kind, harvested, orthanc, dcmqrscp, tmp_path):
+    """DICOMweb: the connection to Orthanc drops after 40 requests. C-FIND (dcmqrscp, the smaller load): the
+    association is aborted after 150 queries and the archive accepts no new one. The next run completes."""
+    files, _ = harvested
+    if kind == "dicomweb":
+        settings = config(tmp_path / kind, files, dicomweb(orthanc, page_size=10))
+        archive = DicomwebArchive(settings.source("pacs"), transport=_FailAfter(40))
+        expected, total = "is unavailable: GET", len(sample_files(files))
+    else:
+        settings = config(tmp_path / kind, files, dimse(dcmqrscp[0].port, QR_AE))
+        archive = DimseArchive(settings.source("pacs"))
+        finds = archive._find
+
+        def abort_after_150(*args, calls=[0]):
+            calls[0] += 1
+            if calls[0] == 150:  # a few pages of studies in (a study costs one SERIES and a few IMAGE queries)
+                archive._assoc.abort()
+                archive._ae.associate = lambda *a, **k: archive._assoc
+            return finds(*args)
+
+        archive._find = abort_after_150
+        expected, total = "refused the association|dropped the association", QR_FILES
+    with pytest.raises(SourceError, match=expected) as failure:
+        _harvest_with(settings, archive)
+    assert "\n" not in str(failure.value)
+    (partial,) = query(settings, "select count(*) from raw.dicom_instances")[0]
+    assert 0 < partial < total
+    assert query(settings, "select count(*) from raw.harvest_cursors") == [(0,)]  # the window was not completed
+    report = harvest_and_build(settings)["pacs"]
+    assert report.records_added == total - partial
+    if kind == "dicomweb":  # studies already complete are skipped by their NumberOfStudyRelatedInstances
+        assert report.files_unchanged >= partial
+    else:  # dcmqrscp returns no instance counts: the window is read again, and nothing is stored twice
+        assert (report.files_parsed, report.files_unchanged) == (total, 0)
+    assert query(settings, "select count(*), count(distinct sop_instance_uid) from raw.dicom_instances") == [
+        (total, total)]
+    if kind == "dicomweb":
+        assert query(settings, PER_ESTABLISHMENT) == query(files, PER_ESTABLISHMENT)
+
+
+def test_a_grown_study_is_read_again_and_only_its_new_series(harvested, tmp_path):
+    """Late arrivals: a study whose instance count grew within the re-queried days is re-read, series by series."""
+    require_orthanc()
+    files, _ = harvested
+    server = OrthancServer(tmp_path / "orthanc")
+    server.start()
+    try:
+        by_series: dict[tuple[str, str], list[Path]] = {}
+        pseudonymise = Pseudonymiser(DEVELOPMENT_KEY)
+        for path in sample_files(files)[:300]:
+            record = read_instance(path, pseudonymise)
+            by_series.setdefault((record.study_instance_uid, record.series_instance_uid), []).append(path)
+        (late_study, _), late = list(by_series.items())[-1]  # the last series arrives after the first harvest
+        series = list(by_series.values())
+        assert sum(study == late_study for study, _ in by_series) > 1  # its study was already there: it grows
+        server.store({"SENDER": [p for s in series[:-1] for p in s]})
+        settings = config(tmp_path / "grow", files, dicomweb(server))
+        first = harvest_and_build(settings)["pacs"]
+        assert first.records_added == sum(len(s) for s in series[:-1])
+        server.store({"SENDER": late})
+        con = warehouse.connect(settings.warehouse.path)
+        con.execute("update raw.harvest_cursors set position = 20120101")  # the windows now cover 2012's studies
+        con.close()
+        second = harvest_and_build(settings)["pacs"]
+        assert second.records_added == len(late)
+        assert second.files_parsed == len(late)  # only the grown series was read again
+        assert second.files_seen == second.files_parsed + second.files_unchanged
+        assert query(settings, "select count(*) from raw.dicom_instances") == [(sum(len(s) for s in series),)]
+    finally:
+        server.stop(graceful=False)
+
+
+def test_clear_one_line_errors(harvested, orthanc, dcmqrscp, tmp_path, monkeypatch):
+    files, _ = harvested
+    cases = [
+        (dicomweb(orthanc, url="http://127.0.0.1:1/dicom-web"), "is unavailable: GET /studies failed 1 times"),
+        (dicomweb(orthanc, username_env="WRONG_USER"), "refused the credentials taken from WRONG_USER / TEST_DICOMWEB_PASSWORD"),
+        (dicomweb(orthanc, auth="none"), "refused access without credentials"),
+        (dicomweb(orthanc, url=f"{orthanc.url}/system"), "answered HTTP 404 to GET /studies|not DICOM JSON"),
+        (dimse(1, QR_AE), "is unreachable"),
+        (dimse(dcmqrscp[0].port, "NOT_THE_AE"), "refused the association from calling AE title 'SANSFILM'"),
+        (dimse(orthanc.dicom_port, ARCHIVE_AE, calling_ae="STRANGER"), "may calling AE title 'STRANGER' query it"),
+    ]
+    monkeypatch.setenv("WRONG_USER", "nobody")
+    for i, (source, message) in enumerate(cases):
+        settings = config(tmp_path / f"e{i}", files, source)
+        with pytest.raises(SourceError, match=message) as failure:
+            operations.harvest(settings)
+        assert "\n" not in str(failure.value) and PASSWORD not in str(failure.value)
+
+
+def test_dagster_asset_job_and_schedule_per_source(harvested, orthanc, tmp_path):
+    import dagster as dg
+
+    from pipelines.definitions import build_definitions
+
+    files, _ = harvested
+    find = {"name": "find", **dimse(orthanc.dicom_port, ARCHIVE_AE)}
+    settings = config(tmp_path / "dagster", files, dicomweb(orthanc), extra=[find])
+    defs = build_definitions(settings)
+    for kind, name in (("dicomweb", "pacs"), ("dimse", "find")):
+        schedule = defs.resolve_schedule_def(f"{kind}_{name}_hourly")
+        assert (schedule.job_name, schedule.execution_timezone) == (f"harvest_{name}", "Europe/Paris")
+    result = defs.resolve_job_def("harvest_pacs").execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    (materialised,) = [e for e in result.get_asset_materialization_events()
+                       if e.asset_key == dg.AssetKey(["raw", "harvest_pacs"])]  # fmt: skip
+    assert materialised.materialization.metadata["records_added"].value == len(sample_files(files))
+    assert query(settings, "select count(*) from raw.dicom_instances where source = 'pacs'") == [
+        (len(sample_files(files)),)]
+
+
+def test_sender_size_and_reception_from_configured_vendor_attributes(harvested, tmp_path):
+    """A PACS that keeps the sending AE title, stored size and reception in private attributes: attribution by AE
+    title with `sender_ae_tag`, by nothing without it (the InstitutionName here matches no alias); real size and
+    reception with `size_tag` and `received_tag`, estimates without. Written in explicit VR,
+    as the vendor knows its own attribute: in an implicit-VR file Orthanc only offers it as bulk data (VR UN)."""
+    import pydicom
+
+    require_orthanc()
+    files, _ = harvested
+    groups = files_by_calling_ae(sample_files(files)[:400])
+    picked = [(ae, paths[0]) for ae, paths in sorted(groups.items()) if ae != "RSF_TEST_NO_AE"][:3]
+    folder = tmp_path / "vendor"
+    folder.mkdir()
+    for i, (ae, path) in enumerate(picked):
+        ds = pydicom.dcmread(path)
+        ds.InstitutionName = "Clinique inconnue"
+        block = ds.private_block(0x0077, "SANSFILM TEST ARCHIVE", create=True)
+        block.add_new(0x52, "AE", ae)  # (0077,1052) the sender
+        block.add_new(0x53, "UL", 100_000 + i)  # (0077,1053) the stored size
+        block.add_new(0x54, "DT", f"2012031510300{i}+0100")  # (0077,1054) the reception
+        ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
+        ds.save_as(folder / f"{i}.dcm", enforce_file_format=True)
+    server = OrthancServer(tmp_path / "orthanc")
+    server.start()
+    try:
+        server.store({"ANY_SENDER": sorted(folder.iterdir())})
+        plain = config(tmp_path / "plain", files, dicomweb(server))
+        tagged = config(tmp_path / "tagged", files, dicomweb(server, sender_ae_tag="00771052", size_tag="00771053",
+                                                              received_tag="(0077,1054)"))
+        harvest_and_build(plain)
+        harvest_and_build(tagged)
+    finally:
+        server.stop(graceful=False)
+    attribution = "select source_ae_title, attributed_by, establishment_id from staged.stg_dicom_instances order by 1"
+    assert {row[1:] for row in query(plain, attribution)} == {("none", "UNATTRIBUTED")}
+    expected = dict(query(files, "select source_ae_title, any_value(establishment_id) from staged.stg_dicom_instances "
+                                 "group by 1"))  # fmt: skip
+    assert query(tagged, attribution) == sorted((ae, "ae_title", expected[ae]) for ae, _ in picked)
+    known = "select size_bytes, size_estimated, received_at, received_at_from from staged.stg_dicom_instances"
+    assert sorted(query(tagged, known)) == [
+        (100_000 + i, False, datetime(2012, 3, 15, 9, 30, i, tzinfo=UTC), "archive") for i in range(len(picked))]
+    assert {(r[1], r[3]) for r in query(plain, known)} == {(True, "first_harvest")}
