@@ -57,7 +57,7 @@ def build_raw_tables_asset(settings: Settings) -> dg.AssetsDefinition:
     specs = []
     for table, kinds in RAW_TABLES.items():
         feeds = [harvest_asset_key(s) for s in settings.sources if kinds is None or s.kind in kinds]
-        specs.append(dg.AssetSpec(["raw", table], deps=feeds, group_name="harvest", kinds={"duckdb"},
+        specs.append(dg.AssetSpec(["raw", table], deps=feeds, group_name="warehouse", kinds={"duckdb"},
                                   description=f"raw.{table}, as the harvests left it."))  # fmt: skip
 
     @dg.multi_asset(specs=specs, name="raw_tables")
