@@ -102,7 +102,8 @@ def raw_rows(path: Path, columns: dict[str, list[str]] | None = None) -> dict[st
 
 def issued_documents(folder: Path) -> dict[str, str]:
     """SHA-256 of every document under `folder`, by path relative to it (as documents.sha256 lists them)."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*.*"))}
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*.*"))
+            if p.relative_to(folder).parts[0] != "drafts"}  # previews `run` and `harvest` write, not issued documents
 
 
 def documents_as_issued() -> dict[str, str]:

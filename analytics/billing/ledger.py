@@ -418,7 +418,7 @@ def engine(url: str) -> Engine:
                 folder = Path(parsed.database).parent  # never created here: a typo must not start a second ledger
                 if not folder.is_dir():
                     raise LedgerUnreachable(f"the ledger's folder {folder} does not exist: create it, or fix [ledger] url "
-                                      f"({_display(url)}) in the configuration")  # fmt: skip
+                                      f"({display(url)}) in the configuration")  # fmt: skip
             made = create_engine(parsed)
             event.listen(made, "connect", _sqlite_connect)
             event.listen(made, "begin", _sqlite_begin)
