@@ -48,7 +48,7 @@ def _warehouse_alerts(settings: Settings, now: datetime) -> tuple[list[Alert], s
         con.close()
     names = {s["establishment_id"]: s["name"] for s in sites}
     found = [
-        *rules.silent_sites(sites, last_study, now.date(), thresholds.silent_days),
+        *rules.silent_sites(sites, last_study, now, thresholds.silent_days),
         *rules.missed_service_levels(levels, names),
         *rules.stale_sources([s.name for s in settings.sources], harvested, now, thresholds.harvest_hours),
     ]

@@ -44,18 +44,19 @@ class Alert:
 
 
 def _paris(instant: datetime) -> datetime:
-    return instant.astimezone(PARIS)
+    return instant.astimezone(PARIS).replace(microsecond=0)
 
 
 def _french_day(day: date) -> str:
     return day.strftime("%d/%m/%Y")
 
 
-def silent_sites(establishments: Iterable[Mapping[str, Any]], last_study: Mapping[str, date], today: date,
+def silent_sites(establishments: Iterable[Mapping[str, Any]], last_study: Mapping[str, date], now: datetime,
                  days: int) -> list[Alert]:  # fmt: skip
-    """Live sites (gone live on or before `today`, not left) whose last study was received more than `days` Paris
-    days before `today` (no study on the `days` whole days before today, nor today): counted from go-live for a
-    site that never sent one. `today` is the Paris date of the programme's clock."""
+    """Live sites (gone live on or before today, not left) whose last study was received more than `days` Paris
+    days before today (no study on the `days` whole days before today, nor today): counted from go-live for a site
+    that never sent one. Today is the Paris date of `now`; `last_study` holds Paris reception days."""
+    today = now.astimezone(PARIS).date()
     alerts = []
     for site in establishments:
         go_live, end = site.get("actual_go_live"), site.get("end_date")

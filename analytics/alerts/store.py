@@ -83,6 +83,7 @@ def reconcile(url: str, found: Sequence[Alert], evaluated: frozenset[str], chann
               at: datetime) -> Changes:  # fmt: skip
     """Open an occurrence for each condition not already open (with a pending delivery per channel), close the open
     ones of an evaluated kind that no longer hold. One transaction: a crash leaves the record as it was."""
+    at = at.astimezone(UTC)  # stored as UTC: SQLite keeps no offset
     made = _writing(url)
     try:
         with made.connect() as conn:
@@ -132,6 +133,7 @@ def record_attempt(url: str, occurrence_id: int, channel: str, at: datetime, err
     """A delivery attempt: accepted (`error` None) or not, with the reason kept for `sansfilm alerts`."""
     from analytics.billing.ledger import engine
 
+    at = at.astimezone(UTC)
     made = engine(url)
     try:
         with made.connect() as conn:
