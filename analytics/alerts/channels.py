@@ -78,6 +78,7 @@ def email_message(config: EmailConfig, body: dict[str, Any], now: datetime) -> E
     message["To"] = ", ".join(config.to)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid("sansfilm-alert")
+    message["X-Sansfilm-Alert-Key"] = body["key"]  # for mail rules and de-duplication on the receiving side
     lines = [body["message"], "", f"Type : {body['title']} ({body['kind']})"]
     if body["since"]:
         lines.append(f"Depuis : {body['since']}")

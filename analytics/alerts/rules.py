@@ -135,7 +135,7 @@ def stale_sources(configured: Iterable[str], last_harvest: Mapping[str, datetime
             details = {"source": source, "last_harvest_at": None, "hours_without_harvest": None}
         else:
             elapsed = (now - last) // timedelta(hours=1)
-            message = (f"La source « {source} » n'a pas été moissonnée depuis {elapsed} heures (dernière moisson "
+            message = (f"La source « {source} » n'a pas été moissonnée depuis plus de {elapsed} heures (dernière moisson "
                        f"le {_paris(last):%d/%m/%Y à %H:%M}, heure de Paris).")  # fmt: skip
             details = {"source": source, "last_harvest_at": _paris(last).isoformat(), "hours_without_harvest": elapsed}
         since = _paris(last).isoformat() if last else None
