@@ -13,6 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from analytics import warehouse
+from analytics.alerts import store
+from analytics.alerts.rules import Alert
 from analytics.billing.model import PARIS
 from analytics.config import Settings, load_settings
 from analytics.quality import history
@@ -21,6 +23,7 @@ from pipelines.alerts.sensors import ALERTS_SENSOR
 from pipelines.cli import app
 from pipelines.definitions import build_definitions
 from tests.alert_receivers import smtp_server, webhook_server
+from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
 
 PAYLOAD_KEYS = {"version", "occurrence", "kind", "key", "title", "message", "establishment", "since", "raised_at",
                 "details"}  # fmt: skip
@@ -138,3 +141,24 @@ def test_send_test_reaches_both_channels_and_says_which_failed(corpus, tmp_path)
         refused = runner.invoke(app, ["--config", str(settings.config_path), "alerts", "--send-test"])
         assert refused.exit_code == 1 and "webhook: ÉCHEC : webhook http://127.0.0.1" in refused.output
         assert "answered HTTP 503" in refused.output and "Traceback" not in refused.output
+
+
+def test_the_record_on_a_real_postgresql(postgres_database):
+    """Production keeps the ledger in PostgreSQL: the same once-per-occurrence record there (revision 0003)."""
+    url = postgres_database()
+    at = datetime(2014, 5, 2, 8, 0, tzinfo=PARIS)
+    silent = Alert("silent_site", "silent_site:750000001:2014-04-20", "2014-04-20", "CH Alpha se tait.", "750000001",
+                   "CH Alpha", {"days_silent": 12})  # fmt: skip
+    kinds = frozenset({"silent_site"})
+    first = store.reconcile(url, [silent], kinds, ["webhook", "email"], at)
+    assert store.reconcile(url, [silent], kinds, ["webhook", "email"], at + timedelta(minutes=5)).opened == []
+    store.record_attempt(url, first.opened[0].id, "email", at, None)
+    store.record_attempt(url, first.opened[0].id, "webhook", at, "webhook answered HTTP 503")
+    assert [(o.id, c) for o, c in store.pending(url, ["webhook", "email"])] == [(first.opened[0].id, "webhook")]
+    assert [o.id for o in store.reconcile(url, [], kinds, ["webhook"], at + timedelta(minutes=10)).resolved] == [
+        first.opened[0].id]  # fmt: skip
+    again = store.reconcile(url, [silent], kinds, ["webhook"], at + timedelta(minutes=15)).opened
+    assert len(again) == 1 and again[0].id != first.opened[0].id
+    listed = store.listing(url, include_resolved=True)
+    assert [r["occurrence"].opened_at for r in listed] == [at + timedelta(minutes=15), at]
+    assert listed[1]["occurrence"].alert == silent
