@@ -95,8 +95,8 @@ def missed_service_levels(rows: Iterable[Mapping[str, Any]], names: Mapping[str,
         target = f"{r['target']} {unit}".replace(".", ",")
         alerts.append(Alert(
             SERVICE_LEVEL, f"{SERVICE_LEVEL}:{latest}:{site}:{r['term']}", f"{latest}-01",
-            f"{name} ({site}) : {label} de {latest[5:]}/{latest[:4]} mesurée à {measured} pour un engagement de "
-            f"{target} (crédit de {str(r['credit_percent']).replace('.', ',')} % de l'abonnement).",
+            f"{name} ({site}) — {label} en {latest[5:]}/{latest[:4]} : {measured} pour un engagement de {target} "
+            f"(crédit de {str(r['credit_percent']).replace('.', ',')} % de l'abonnement).",
             site, name,
             {"month": latest, "term": r["term"], "unit": unit, "measured": str(r["measured"]),
              "target": str(r["target"]), "credit_percent": str(r["credit_percent"])},

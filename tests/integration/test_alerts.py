@@ -31,12 +31,17 @@ PAYLOAD_KEYS = {"version", "occurrence", "kind", "key", "title", "message", "est
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Settings:
-    """Four establishments over three months from seed 23 (not the sample's), harvested through the CLI."""
+    """Four establishments over three months from seed 23 (not the sample's), harvested through the CLI, under a
+    contract whose PACS_RIS ingestion delay target is 1 minute (an amendment nobody's data meets)."""
     root = tmp_path_factory.mktemp("alerts") / "corpus"
     runner = CliRunner()
     made = runner.invoke(app, ["samples", "--out", str(root), "--seed", "23", "--establishments", "4", "--months", "3",
                                "--start", "2014-02"])  # fmt: skip
     assert made.exit_code == 0, made.output
+    levels = root / "contracts" / "service_levels.yaml"
+    text = levels.read_text(encoding="utf-8")  # PACS_RIS comes first in the file
+    text = text.replace('target: "1440"', 'target: "1"', 1).replace('{above: "1440"', '{above: "1"', 1)
+    levels.write_text(text, encoding="utf-8")
     harvested = runner.invoke(app, ["--config", str(root / "sansfilm.toml"), "harvest"])
     assert harvested.exit_code == 0, harvested.output
     return load_settings(root / "sansfilm.toml")
@@ -51,10 +56,10 @@ def _configure(settings: Settings, hook_url: str, smtp_port: int) -> Settings:
     return load_settings(settings.config_path)
 
 
-def _last_harvest(settings: Settings) -> datetime:
+def _published(settings: Settings, sql: str):
     con = warehouse.connect_published(settings.published_path)
     try:
-        return con.execute("select max(last_harvest_at) from marts.mart_source_freshness").fetchone()[0]
+        return con.execute(sql).fetchone()[0]
     finally:
         con.close()
 
@@ -77,23 +82,28 @@ def test_one_message_per_occurrence_on_each_channel(corpus, monkeypatch, capfd):
     with webhook_server() as (hook, hook_url), smtp_server() as (mailbox, smtp_port):
         settings = _configure(corpus, hook_url, smtp_port)
         # the programme's clock: 27 h after the last harvest (stale at 26 h); every site silent since April 2014
-        now = _last_harvest(settings).astimezone(UTC).replace(microsecond=0) + timedelta(hours=27)
+        last_harvest = _published(settings, "select max(last_harvest_at) from marts.mart_source_freshness")
+        now = last_harvest.astimezone(UTC).replace(microsecond=0) + timedelta(hours=27)
+        missed = _published(settings, "select count(*) from marts.mart_service_levels where breached and month = "
+                                      "(select max(month) from marts.mart_service_levels)")  # fmt: skip
+        assert missed >= 1  # the amended target is missed in the last month assessed
         monkeypatch.setenv("SANSFILM_NOW", now.isoformat())
         instance = dg.DagsterInstance.ephemeral()
         hook.refuse_next = 2  # the receiver is down for the first two posts: they must come later, once
 
         first, cursor = _tick(settings, instance, None)
         kinds = Counter(body["kind"] for body in hook.received + hook.refused)
-        assert kinds == {"silent_site": 4, "harvest_stale": 2}
-        assert len(hook.received) == 4 and len(mailbox.messages) == 6
-        assert "6 nouvelle(s) alerte(s)" in first and "2 envoi(s) en échec" in first
+        assert kinds == {"silent_site": 4, "harvest_stale": 2, "service_level": missed}
+        total = 6 + missed
+        assert len(hook.received) == total - 2 and len(mailbox.messages) == total
+        assert f"{total} nouvelle(s) alerte(s)" in first and "2 envoi(s) en échec" in first
 
         second, _ = _tick(settings, instance, cursor)  # re-evaluation: nothing new, the two refused ones retried
         assert "0 nouvelle(s) alerte(s)" in second and "2 message(s) envoyé(s)" in second
         restarted, _ = _tick(settings, dg.DagsterInstance.ephemeral(), None)  # a new instance, no cursor: nothing
         assert "0 nouvelle(s)" in restarted and "0 message(s) envoyé(s)" in restarted
         keys = [body["key"] for body in hook.received]
-        assert len(keys) == len(set(keys)) == 6
+        assert len(keys) == len(set(keys)) == total
         assert sorted(m["X-Sansfilm-Alert-Key"] or "" for m in mailbox.messages) == sorted(keys)
 
         body = next(b for b in hook.received if b["kind"] == "silent_site")
@@ -107,7 +117,7 @@ def test_one_message_per_occurrence_on_each_channel(corpus, monkeypatch, capfd):
         assert body["message"] in mail.get_content()
         assert mailbox.envelopes[0] == ("sansfilm@rsf.example", ["exploitation@rsf.example", "astreinte@rsf.example"])
         logged = capfd.readouterr().err  # the sensor's tick log (context.log)
-        assert logged.count("ALERTE ") == 6 and logged.count("non envoyée par webhook") == 2
+        assert logged.count("ALERTE ") == total and logged.count("non envoyée par webhook") == 2
 
         # a blocking check fails: one new occurrence; passes: it ends (nothing sent); fails again: a new one
         _failing_check(settings, False, now - timedelta(minutes=30))
@@ -121,11 +131,14 @@ def test_one_message_per_occurrence_on_each_channel(corpus, monkeypatch, capfd):
         assert [b["since"] for b in quality] == [(now - timedelta(minutes=m)).astimezone(PARIS).isoformat()
                                                   for m in (30, 10)]  # fmt: skip
         assert quality[0]["occurrence"] != quality[1]["occurrence"] and quality[0]["establishment"] is None
-        assert len(mailbox.messages) == 8 and len(hook.received) == 8
+        assert len(mailbox.messages) == total + 2 and len(hook.received) == total + 2
+        level = next(b for b in hook.received if b["kind"] == "service_level")
+        assert level["details"]["term"] == "ingestion_delay_p95" and level["details"]["target"] == "1.00"
+        assert level["establishment"]["finess"] in level["key"] and "délai d'ingestion" in level["message"]
 
         listed = CliRunner().invoke(app, ["--config", str(settings.config_path), "alerts"])
         assert listed.exit_code == 0, listed.output
-        assert listed.output.count("email envoyé; webhook envoyé") == 7  # 4 silent sites, 2 sources, 1 check
+        assert listed.output.count("email envoyé; webhook envoyé") == total + 1  # and the check failing now
         assert "alert_test_blocking" in listed.output
 
 
