@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import duckdb
 from sqlalchemy import and_, func, inspect, select
 
 from analytics import warehouse
@@ -88,6 +89,8 @@ def detect(settings: Settings, now: datetime) -> Detection:
         evaluated |= kinds
     except warehouse.WarehouseNotPublished:
         skipped.append("aucun entrepôt publié : sites silencieux, niveaux de service et moissons non évalués")
+    except duckdb.Error as exc:  # a copy published by an older version, without a mart the rules read
+        skipped.append(f"entrepôt publié illisible ({str(exc).splitlines()[0]}) : relancez `sansfilm run`")
     alerts += rules.quality_errors(failing_checks(settings.ledger.url))
     evaluated.add(rules.QUALITY_ERROR)
     return Detection(alerts, frozenset(evaluated), skipped)

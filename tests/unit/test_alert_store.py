@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import duckdb
 import pytest
 
-from analytics.alerts import store
+from analytics.alerts import detect, store
 from analytics.alerts.rules import Alert
 from analytics.config import load_settings
 from analytics.errors import ConfigError
@@ -121,3 +122,14 @@ def test_a_bad_alerts_key_is_one_line_naming_file_key_and_line(tmp_path, old, ne
     text = str(err.value)
     assert message in text and str(tmp_path / "s.toml") in text and "\n" not in text
     assert "s3cret" not in text
+
+
+def test_without_a_published_warehouse_only_the_check_history_is_evaluated(tmp_path):
+    settings = _load(tmp_path, BASE)
+    found = detect.detect(settings, datetime(2014, 5, 2, 8, 0, tzinfo=UTC))
+    assert found.alerts == [] and found.evaluated == {"quality_error"}
+    assert found.skipped == ["aucun entrepôt publié : sites silencieux, niveaux de service et moissons non évalués"]
+    settings.published_path.parent.mkdir(parents=True, exist_ok=True)
+    duckdb.connect(str(settings.published_path)).close()  # an empty copy: no mart the rules read
+    unreadable = detect.detect(settings, datetime(2014, 5, 2, 8, 0, tzinfo=UTC))
+    assert unreadable.evaluated == {"quality_error"} and "relancez `sansfilm run`" in unreadable.skipped[0]
