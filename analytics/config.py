@@ -350,6 +350,7 @@ def _resolved(settings: Settings, config_path: Path) -> Settings:
             "contracts": settings.contracts.model_copy(update={"dir": absolute(settings.contracts.dir)}),
             "billing": settings.billing.model_copy(update={"out_dir": absolute(settings.billing.out_dir)}),
             "lake": settings.lake.model_copy(update={"root": absolute(settings.lake.root)}) if settings.lake else None,
+            "alerts": settings.alerts.resolved(root),
             "sources": [
                 s.model_copy(update={"path": absolute(s.path)}) if isinstance(s, SourceConfig) else s
                 for s in settings.sources

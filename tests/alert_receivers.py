@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,8 +13,10 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 
 def free_port() -> int:
@@ -34,9 +37,24 @@ class Mailbox:
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[Mailbox, int]]:
+def smtp_server(tls: tuple[Path, Path] | None = None, security: str = "none",
+                login: tuple[str, str] | None = None) -> Iterator[tuple[Mailbox, int]]:  # fmt: skip
+    """`tls`: (certificate, key) PEM files; `security`: `starttls` (required before MAIL) or `ssl` (implicit TLS);
+    `login`: the only (user, password) AUTH accepts, then required."""
     mailbox, port = Mailbox(), free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    options: dict = {}
+    if tls:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*map(str, tls))
+        options = {"ssl_context": context} if security == "ssl" else {"tls_context": context, "require_starttls": True}
+    if login:
+        def authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:
+            given = (auth_data.login.decode(), auth_data.password.decode())
+            return AuthResult(success=given == login, handled=False)  # False: aiosmtpd answers 535 itself
+
+        options |= {"authenticator": authenticate, "auth_required": True, "auth_require_tls": security == "starttls"}
+        # (implicit TLS: aiosmtpd only knows of STARTTLS'd sessions, so it must not ask for one)
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port, **options)
     controller.start()
     try:
         yield mailbox, port

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import smtplib
-import ssl
 import urllib.error
 import urllib.request
 from datetime import datetime
@@ -18,7 +17,7 @@ from email.utils import format_datetime, make_msgid
 from typing import Any
 
 from analytics.alerts.rules import TITLES
-from analytics.alerts.settings import AlertsConfig, EmailConfig, WebhookConfig
+from analytics.alerts.settings import AlertsConfig, EmailConfig, WebhookConfig, tls_context
 from analytics.alerts.store import Occurrence
 from analytics.billing.model import PARIS
 from analytics.errors import SansfilmError
@@ -60,7 +59,8 @@ def send_webhook(config: WebhookConfig, body: dict[str, Any]) -> None:
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
     request = urllib.request.Request(config.url, data=data, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=config.timeout) as response:
+        context = tls_context(config.ca_file) if config.url.startswith("https:") else None
+        with urllib.request.urlopen(request, timeout=config.timeout, context=context) as response:
             response.read()
     except urllib.error.HTTPError as exc:
         raise DeliveryError(f"webhook {config.url} answered HTTP {exc.code}") from None
@@ -91,8 +91,8 @@ def email_message(config: EmailConfig, body: dict[str, Any], now: datetime) -> E
 
 def send_email(config: EmailConfig, message: EmailMessage) -> None:
     password = config.password()  # a missing variable is a ConfigError: said, and the delivery stays pending
-    context = ssl.create_default_context()
     try:
+        context = tls_context(config.ca_file)  # a missing ca_file is an OSError: said like a refused connection
         if config.security == "ssl":
             client = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout, context=context)
         else:

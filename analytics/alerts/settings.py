@@ -4,6 +4,8 @@ is read from the environment variable the file names (`password_env`)."""
 from __future__ import annotations
 
 import os
+import ssl
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -27,6 +29,7 @@ class WebhookConfig(_Section):
     url: str
     timeout: float = Field(default=10.0, gt=0)  # seconds per request
     token_env: str | None = None  # sent as `Authorization: Bearer <value>` when set
+    ca_file: Path | None = None  # PEM certificates to trust instead of the system's (a private CA); relative to the file
 
     @field_validator("url")
     @classmethod
@@ -51,6 +54,7 @@ class EmailConfig(_Section):
     user: str | None = None
     password_env: str | None = None
     timeout: float = Field(default=30.0, gt=0)  # seconds per SMTP exchange
+    ca_file: Path | None = None  # PEM certificates to trust instead of the system's (a private CA); relative to the file
 
     @field_validator("sender", "to")
     @classmethod
@@ -77,6 +81,11 @@ class EmailConfig(_Section):
         return value
 
 
+def tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """Certificates and host names are always checked: against `ca_file` when given, else the system's CAs."""
+    return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+
+
 class AlertsConfig(_Section):
     silent_days: int = Field(default=7, ge=1)  # a live site with no study for more than this many Paris days
     harvest_hours: int = Field(default=26, ge=1)  # a source whose last harvest finished longer ago than this
@@ -86,3 +95,12 @@ class AlertsConfig(_Section):
     @property
     def channels(self) -> list[str]:
         return [name for name in ("webhook", "email") if getattr(self, name) is not None]
+
+    def resolved(self, root: Path) -> AlertsConfig:
+        """`ca_file` paths made absolute, relative to the configuration file's folder like every path."""
+        update = {}
+        for name in ("webhook", "email"):
+            channel = getattr(self, name)
+            if channel is not None and channel.ca_file is not None and not channel.ca_file.is_absolute():
+                update[name] = channel.model_copy(update={"ca_file": (root / channel.ca_file).resolve()})
+        return self.model_copy(update=update)

@@ -23,6 +23,7 @@ from pipelines.alerts.sensors import ALERTS_SENSOR
 from pipelines.cli import app
 from pipelines.definitions import build_definitions
 from tests.alert_receivers import smtp_server, webhook_server
+from tests.nginx import self_signed
 from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
 
 PAYLOAD_KEYS = {"version", "occurrence", "kind", "key", "title", "message", "establishment", "since", "raised_at",
@@ -175,3 +176,29 @@ def test_the_record_on_a_real_postgresql(postgres_database):
     listed = store.listing(url, include_resolved=True)
     assert [r["occurrence"].opened_at for r in listed] == [at + timedelta(minutes=15), at]
     assert listed[1]["occurrence"].alert == silent
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_email_over_tls_with_a_login_from_the_environment(corpus, tmp_path, monkeypatch, security):
+    """A relay that wants TLS (STARTTLS or implicit) and a login: the certificate is checked against `ca_file`, the
+    password comes from the variable `password_env` names; a wrong one is refused in one line, never shown."""
+    cert, key = self_signed(tmp_path)
+    with smtp_server(tls=(cert, key), security=security, login=("sansfilm", "bon-mot-de-passe")) as (mailbox, port):
+        text = corpus.config_path.read_text(encoding="utf-8").split("\n[alerts]\n")[0]
+        corpus.config_path.write_text(
+            text + f'\n[alerts]\n[alerts.email]\nhost = "127.0.0.1"\nport = {port}\nfrom = "sansfilm@rsf.example"\n'
+            f'to = ["exploitation@rsf.example"]\nsecurity = "{security}"\nuser = "sansfilm"\n'
+            f'password_env = "TEST_ALERTS_SMTP_PASSWORD"\nca_file = "{cert}"\n', encoding="utf-8")  # fmt: skip
+        runner, args = CliRunner(), ["--config", str(corpus.config_path), "alerts", "--send-test"]
+        monkeypatch.delenv("TEST_ALERTS_SMTP_PASSWORD", raising=False)
+        unset = runner.invoke(app, args)
+        assert unset.exit_code == 1 and "$TEST_ALERTS_SMTP_PASSWORD, which is not set" in unset.output
+        monkeypatch.setenv("TEST_ALERTS_SMTP_PASSWORD", "mauvais-mot-de-passe")
+        refused = runner.invoke(app, args)
+        assert refused.exit_code == 1 and "refused the login of 'sansfilm'" in refused.output
+        assert "mauvais-mot-de-passe" not in refused.output and mailbox.messages == []
+        monkeypatch.setenv("TEST_ALERTS_SMTP_PASSWORD", "bon-mot-de-passe")
+        sent = runner.invoke(app, args)
+        assert sent.exit_code == 0, sent.output
+        assert [m["Subject"] for m in mailbox.messages] == ["[sansfilm] Message de test"]
+        assert "ce canal d'alertes fonctionne" in mailbox.messages[0].get_content()
