@@ -67,7 +67,8 @@ def silent_sites(establishments: Iterable[Mapping[str, Any]], last_study: Mappin
         silent = (today - (last or go_live)).days
         if silent <= days:
             continue
-        seen = f"dernier examen reçu le {_french_day(last)}" if last else "aucun examen reçu depuis sa mise en service"
+        seen = (f"dernier examen reçu le {_french_day(last)}" if last
+                else "aucun examen reçu depuis sa mise en service")  # fmt: skip
         alerts.append(Alert(
             SILENT_SITE, f"{SILENT_SITE}:{site['establishment_id']}:{quiet_from.isoformat()}", quiet_from.isoformat(),
             f"{site['name']} ({site['establishment_id']}) n'a envoyé aucun examen depuis {silent} jours ({seen}).",
@@ -135,8 +136,8 @@ def stale_sources(configured: Iterable[str], last_harvest: Mapping[str, datetime
             details = {"source": source, "last_harvest_at": None, "hours_without_harvest": None}
         else:
             elapsed = (now - last) // timedelta(hours=1)
-            message = (f"La source « {source} » n'a pas été moissonnée depuis plus de {elapsed} heures (dernière moisson "
-                       f"le {_paris(last):%d/%m/%Y à %H:%M}, heure de Paris).")  # fmt: skip
+            message = (f"La source « {source} » n'a pas été moissonnée depuis plus de {elapsed} heures "
+                       f"(dernière moisson le {_paris(last):%d/%m/%Y à %H:%M}, heure de Paris).")  # fmt: skip
             details = {"source": source, "last_harvest_at": _paris(last).isoformat(), "hours_without_harvest": elapsed}
         since = _paris(last).isoformat() if last else None
         alerts.append(Alert(HARVEST_STALE, f"{HARVEST_STALE}:{source}:{since or 'never'}", since, message,

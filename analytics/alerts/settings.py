@@ -29,7 +29,7 @@ class WebhookConfig(_Section):
     url: str
     timeout: float = Field(default=10.0, gt=0)  # seconds per request
     token_env: str | None = None  # sent as `Authorization: Bearer <value>` when set
-    ca_file: Path | None = None  # PEM certificates to trust instead of the system's (a private CA); relative to the file
+    ca_file: Path | None = None  # PEM file of a private CA to trust instead of the system's; relative to the file
 
     @field_validator("url")
     @classmethod
@@ -54,7 +54,7 @@ class EmailConfig(_Section):
     user: str | None = None
     password_env: str | None = None
     timeout: float = Field(default=30.0, gt=0)  # seconds per SMTP exchange
-    ca_file: Path | None = None  # PEM certificates to trust instead of the system's (a private CA); relative to the file
+    ca_file: Path | None = None  # PEM file of a private CA to trust instead of the system's; relative to the file
 
     @field_validator("sender", "to")
     @classmethod

@@ -3,8 +3,9 @@
 It launches no run. Each new occurrence is a warning in the sensor's tick log (the Dagster UI: Automation →
 `sansfilm_alerts`), and is sent once to each configured channel; the ledger's `alert_occurrence` / `alert_delivery`
 tables, not the cursor, say what was sent, so a restart, a reset cursor or a second evaluation sends nothing twice.
-The cursor keeps the last tick's opened and closed occurrences and its delivery counts, for the UI. A failed delivery is logged and retried at the
-next tick; an evaluation that cannot read its data (no ledger, a ledger to upgrade) is a skipped tick saying why.
+The cursor keeps the last tick's opened and closed occurrences and its delivery counts, for the UI. A failed delivery
+is logged and retried at the next tick; an evaluation that cannot read its data (no ledger, a ledger to upgrade) is a
+skipped tick saying why.
 """
 
 from __future__ import annotations
