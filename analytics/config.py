@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from analytics.alerts.settings import AlertsConfig
 from analytics.errors import ConfigError
+from analytics.toml_lines import line_of
 
 CONFIG_ENV = "SANSFILM_CONFIG"
 DEFAULT_CONFIG = "sansfilm.toml"
@@ -223,6 +225,7 @@ class Settings(_Section):
     billing: BillingConfig = BillingConfig()
     accounts: AccountsConfig = AccountsConfig()
     lake: LakeConfig | None = None  # no [lake] section: no lake is written
+    alerts: AlertsConfig = AlertsConfig()  # thresholds; no channel configured: alerts go to the run log only
     sources: list[AnySource] = Field(default_factory=list)
     config_path: Path = Path(DEFAULT_CONFIG)  # set by load_settings, never read from the file
 
@@ -250,7 +253,8 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     """Read, validate and resolve a config file; every problem raises ConfigError naming the file and the key."""
     config_path = resolve_config_path(path)
     try:
-        raw = tomllib.loads(config_path.read_text(encoding="utf-8"))
+        text = config_path.read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(
             f"configuration file not found: {config_path} (use --config PATH or set {CONFIG_ENV})"
@@ -269,7 +273,8 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{config_path}: " + "; ".join(_describe(err, raw) for err in exc.errors())) from None
+        raise ConfigError(f"{config_path}: " + "; ".join(_describe(err, raw) + _at_line(text, err["loc"])
+                                                         for err in exc.errors())) from None
     names = [s.name for s in settings.sources]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -309,6 +314,11 @@ def _describe(err: dict[str, Any], raw: dict[str, Any]) -> str:
     return f"'{key}': {err['msg']}"
 
 
+def _at_line(text: str, loc: tuple[Any, ...]) -> str:
+    line = line_of(text, [item for item in loc if item not in SOURCE_KINDS])
+    return f" (line {line})" if line else ""
+
+
 def _key_path(loc: tuple[Any, ...]) -> str:
     parts: list[str] = []
     for item in loc:
@@ -340,6 +350,7 @@ def _resolved(settings: Settings, config_path: Path) -> Settings:
             "contracts": settings.contracts.model_copy(update={"dir": absolute(settings.contracts.dir)}),
             "billing": settings.billing.model_copy(update={"out_dir": absolute(settings.billing.out_dir)}),
             "lake": settings.lake.model_copy(update={"root": absolute(settings.lake.root)}) if settings.lake else None,
+            "alerts": settings.alerts.resolved(root),
             "sources": [
                 s.model_copy(update={"path": absolute(s.path)}) if isinstance(s, SourceConfig) else s
                 for s in settings.sources

@@ -10,6 +10,7 @@ import dagster as dg
 
 from analytics.billing.service import load_contracts
 from analytics.config import Settings, load_settings
+from pipelines.alerts.sensors import build_alerts_sensor
 from pipelines.billing.assets import build_billing_definitions
 from pipelines.harvest.assets import build_harvest_assets
 from pipelines.harvest.schedules import build_pacs_schedules
@@ -44,7 +45,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         assets=assets,
         jobs=[everything, *billing_jobs, *orthanc_jobs, *pacs_jobs],
         schedules=[daily, *billing_schedules, *pacs_schedules],
-        sensors=orthanc_sensors,
+        sensors=[*orthanc_sensors, build_alerts_sensor(settings)],
         resources={"sansfilm": SansfilmConfig(config_path=str(settings.config_path))},
         # One process per step, as many at once as cores: the harvests of several sources run side by side, each
         # taking the warehouse (DuckDB: one writing process at a time) for one batch at a time; see docs/deploy.md.

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from analytics.alerts import store as alert_store
 from analytics.billing import ledger, schema
 from analytics.billing.ledger import Ledger
 from analytics.errors import SchemaVersionError
@@ -53,7 +54,7 @@ def _differences(url: str) -> list:
     try:
         with db.connect() as conn:
             context = MigrationContext.configure(conn, opts={"compare_type": True})
-            return compare_metadata(context, [ledger.metadata, history.metadata])
+            return compare_metadata(context, [ledger.metadata, history.metadata, alert_store.metadata])
     finally:
         db.dispose()
 

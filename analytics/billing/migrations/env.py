@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from analytics.alerts.store import metadata as alert_tables
 from analytics.billing.ledger import metadata as ledger_tables
 from analytics.quality.history import metadata as history_tables
 
@@ -13,7 +14,7 @@ if connection is None or context.is_offline_mode():
     raise SystemExit("the ledger's migrations run through `sansfilm upgrade` (analytics.billing.schema), not alone")
 context.configure(
     connection=connection,
-    target_metadata=[ledger_tables, history_tables],  # what the code reads and writes
+    target_metadata=[ledger_tables, history_tables, alert_tables],  # what the code reads and writes
     transactional_ddl=True,  # SQLite too: the connection's own BEGIN covers the DDL (see analytics.billing.ledger)
     render_as_batch=True,  # SQLite cannot ALTER most things: autogenerate writes batch operations
     compare_type=True,
