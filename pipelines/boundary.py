@@ -14,7 +14,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import NoReturn
 
-import click
 import typer
 
 from analytics.errors import SansfilmError
@@ -43,33 +42,47 @@ def say(message: str) -> None:
     typer.echo(f"error: {one_line(message)}", err=True)
 
 
+def is_a(exc: BaseException, name: str) -> bool:
+    """Whether `exc` is click's exception class `name`. Typer (>= 0.22) carries its own copy of click, whose classes are
+    not the `click` package's: match by name so either copy is caught."""
+    return any(cls.__name__ == name and cls.__module__.endswith(("click.exceptions", "typer.exceptions")) for cls in type(exc).__mro__)
+
+
 def run(app: typer.Typer, args: list[str] | None = None) -> NoReturn:
     """Run the app (the `sansfilm` entry point) and turn every failure into one line and an exit code."""
     try:
         code = app(args=args, prog_name="sansfilm", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as exc:
-        typer.echo(exc.ctx.get_help())
-        code = 2
-    except click.UsageError as exc:
-        where = exc.ctx.command_path if exc.ctx else "sansfilm"
-        say(f"{exc.format_message()} (see `{where} --help`)")
-        code = 2
-    except click.ClickException as exc:
-        say(exc.format_message())
-        code = exc.exit_code
-    except (click.Abort, KeyboardInterrupt):
+    except Exception as exc:  # noqa: BLE001  sorted below: click's, typer's copy of click's, ours, the unexpected
+        code = failure_code(exc)
+    except KeyboardInterrupt:
         say("interrupted")
         code = 130
-    except SansfilmError as exc:
-        say(str(exc))
-        code = 2
-    except Exception as exc:  # noqa: BLE001  the last resort: a traceback is never what a user should read
-        if verbose:
-            traceback.print_exception(exc, file=sys.stderr)
-        try:
-            where = f"full detail in {write_error_log(exc)}"
-        except OSError:
-            where = "run again with --verbose for the detail"
-        say(f"unexpected {type(exc).__name__}: {one_line(exc)[:300]} ({where}; please report it)")
-        code = 1
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def failure_code(exc: Exception) -> int:
+    """Say what went wrong in one line and return the exit code."""
+    if is_a(exc, "NoArgsIsHelpError"):
+        typer.echo(exc.ctx.get_help())
+        return 2
+    if is_a(exc, "UsageError"):
+        where = exc.ctx.command_path if exc.ctx else "sansfilm"
+        say(f"{exc.format_message()} (see `{where} --help`)")
+        return 2
+    if is_a(exc, "ClickException"):
+        say(exc.format_message())
+        return exc.exit_code
+    if is_a(exc, "Abort"):
+        say("interrupted")
+        return 130
+    if isinstance(exc, SansfilmError):
+        say(str(exc))
+        return 2
+    if verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    try:
+        where = f"full detail in {write_error_log(exc)}"
+    except OSError:
+        where = "run again with --verbose for the detail"
+    say(f"unexpected {type(exc).__name__}: {one_line(exc)[:300]} ({where}; please report it)")
+    return 1

@@ -1,0 +1,43 @@
+"""The command line's boundary: a usage error is one line naming the command's --help and exit code 2, never the
+"unexpected ... please report it" of a crash (typer carries its own copy of click: both copies must be caught)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines import boundary
+from pipelines.cli import app
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["bill", "--bogus"], "error: No such option: --bogus"),
+        (["bill", "--month", "2012-13"], "error: Invalid value: '2012-13' is not a month (YYYY-MM)"),
+        (["governance", "--as-of", "2012-13-01"], "error: Invalid value: '2012-13-01' is not a date"),
+        (["bill"], "error: Missing option '--month'."),
+        (["no-such-command"], "error: No such command 'no-such-command'."),
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_code_2(args, expected, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        boundary.run(app, args)
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2, err
+    assert err.startswith(expected), err
+    assert err.count("\n") == 1 and "unexpected" not in err and "--help`" in err
+
+
+def test_no_arguments_print_the_help(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        boundary.run(app, [])
+    assert stopped.value.code == 2
+    assert "Usage: sansfilm" in capsys.readouterr().out
+
+
+def test_an_unexpected_failure_is_one_line_naming_its_log(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(boundary, "error_log_path", lambda: tmp_path / "error.log")
+    assert boundary.failure_code(ZeroDivisionError("boom")) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: unexpected ZeroDivisionError: boom") and err.count("\n") == 1
+    assert "ZeroDivisionError" in (tmp_path / "error.log").read_text(encoding="utf-8")
