@@ -20,7 +20,7 @@ def _month(option: str, text: str | None) -> Month | None:
     try:
         return Month.parse(text)
     except ValueError:
-        raise typer.BadParameter(f"{option} '{text}' is not a month (YYYY-MM)") from None
+        raise SansfilmError(f"{option} '{text}' is not a month (YYYY-MM)") from None
 
 
 def register(app: typer.Typer, settings_loader, fail) -> None:
@@ -42,10 +42,10 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         from analytics.reporting.proposals import load_proposal, simulate_published
         from analytics.reporting.scope import Viewer
 
-        if fmt not in ("table", "json"):
-            raise typer.BadParameter(f"'{fmt}' is not one of table, json")
-        start, end = _month("--from", first), _month("--to", last)
-        try:
+        try:  # usage errors as SansfilmError: typer's BadParameter is not the click one pipelines.boundary catches
+            if fmt not in ("table", "json"):
+                raise SansfilmError(f"--format '{fmt}' is not one of table, json")
+            start, end = _month("--from", first), _month("--to", last)
             settings = settings_loader()
             contracts = service.load_contracts(settings)
             proposal = load_proposal(contracts, tariff)
@@ -58,12 +58,15 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         except SansfilmError as exc:
             raise fail(exc) from None
         data = simulation_dict(simulation, str(tariff), start, end)
+        partial = "".join(f"; {m} month to date, through {day}" for m, day in simulation.month_to_date.items())
         if fmt == "json":
+            if partial:  # the contract's shape on stdout, the label on stderr (as `usage` does)
+                typer.echo(partial.removeprefix("; ") + " (figures grow until the month ends)", err=True)
             typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
             return
         lay = " (laid over the current agreement's dates and revision)" if simulation.laid_over else ""
         typer.echo(f"proposal {proposal.contract_id} from {tariff}{lay}, months {data['from']} to {data['to']} "
-                   f"({len(simulation.months)}), net of VAT, {proposal.currency}")  # fmt: skip
+                   f"({len(simulation.months)}{partial}), net of VAT, {proposal.currency}")  # fmt: skip
         rows = [{k: Decimal(v) if k in ("current_net", "simulated_net", "delta") else v for k, v in r.items()}
                 for r in data["establishments"]]  # type: ignore[union-attr]  # fmt: skip
         rows.append({"establishment_id": "total", "current_net": simulation.current_net,

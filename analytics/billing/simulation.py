@@ -16,7 +16,7 @@ rounded half-up to the cent as on an invoice; totals are exact sums of those.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from analytics import metering
@@ -55,6 +55,7 @@ class Simulation:
     laid_over: bool
     months: tuple[Month, ...]
     bills: tuple[MonthBill, ...]
+    month_to_date: dict[str, str] = field(default_factory=dict)  # month -> last day covered, for a month not ended
 
     @property
     def current_net(self) -> Decimal:
@@ -155,6 +156,7 @@ def simulation_dict(simulation: Simulation, source: str, first: Month | None = N
         "current_gross": str(sum((b.current_gross for b in simulation.bills), ZERO)),
         "simulated_gross": str(sum((b.simulated_gross for b in simulation.bills), ZERO)),
         "months": [str(m) for m in months],
+        "month_to_date": simulation.month_to_date,
         "proposal": {"file": source, "contract_id": simulation.proposal.contract_id, "laid_over": simulation.laid_over},
         "rounding": "each invoice line half-up to the cent, as invoiced; totals are exact sums of those",
     }  # fmt: skip

@@ -6,12 +6,14 @@ read-only; `billing.simulation` does the rating with the invoices' own rules.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from analytics import metering
 from analytics.billing.model import Month
 from analytics.billing.service import Contracts, agreement_months
 from analytics.billing.simulation import PROPOSALS_DIR, Simulation, by_establishment, simulate
@@ -56,7 +58,9 @@ def simulate_published(con: duckdb.DuckDBPyConnection, contracts: Contracts, pro
     establishments = {e.establishment_id for e in contracts.registry.establishments}
     issued = {m: invoices for m, invoices in issued_for_regularisation(ledger_url, establishments).items()
               if m in months}  # fmt: skip
-    return simulate(contracts.registry, contracts.tariff, proposal, months, usage, issued)
+    simulation = simulate(contracts.registry, contracts.tariff, proposal, months, usage, issued)
+    partial = {str(m): str(day) for m in months if (day := metering.month_to_date(con, m)) is not None}
+    return replace(simulation, month_to_date=partial)
 
 
 CHANGES_SCHEMA = {
