@@ -35,7 +35,7 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     ) -> None:
         """Bill every metered month under a proposed tariff next to what was billed (issued) or drafted; writes
-        nothing (docs/billing.md#simulating-a-proposed-tariff)."""
+        nothing (docs/next-agreement.md)."""
         from analytics import warehouse
         from analytics.billing import service
         from analytics.billing.simulation import simulation_dict

@@ -24,8 +24,8 @@ from analytics.samples.clock import Period, parse_start
 from analytics.samples.dicom import WrittenFile, write_study
 from analytics.samples.events import plan_events
 from analytics.samples.plan import plan_studies
-from analytics.samples.registry import build_sites, write_registry
 from analytics.samples.proposals import write_proposals
+from analytics.samples.registry import build_sites, write_registry
 from analytics.samples.service_levels import write_service_levels
 from analytics.samples.tariff import write_commitments, write_contract_terms
 
