@@ -29,7 +29,8 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from analytics import warehouse
 from analytics.config import Settings, load_settings
 from analytics.errors import SansfilmError, SchemaVersionError
-from analytics.reporting import finance, programme, quality
+from analytics.billing.simulation import PROPOSALS_DIR
+from analytics.reporting import finance, programme, proposals, quality
 from analytics.reporting.scope import Filters, Viewer
 from dashboards.ui import PAGES, headless
 
@@ -214,6 +215,42 @@ def _governance(published_version: int, viewer: Viewer) -> dict[str, pl.DataFram
     with published() as con:
         report = gov.build_report(con, contracts, settings().ledger.url, gov.horizon_as_of(con))
     return gov.scoped_tables(report, viewer)
+
+
+def proposal_names() -> list[str]:
+    """The proposed tariffs of contracts/proposals/, by file name."""
+    return [path.name for path in proposals.proposal_files(settings().contracts.dir)]
+
+
+@_ledger_read
+def proposal(viewer: Viewer, name: str, filters: Filters) -> dict[str, Any]:
+    """A proposal simulated on the filters' period and projected over five years (analytics.reporting.proposals and
+    projection); cached per published version, issued months, role and the proposal file's state."""
+    path = settings().contracts.dir / PROPOSALS_DIR / name
+    state = path.stat().st_mtime_ns if path.is_file() else 0
+    return _proposal(version(), issued_months(), state, by_role(viewer), name, filters.first_month, filters.last_month)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _proposal(published_version: int, issued: tuple[str, ...], state: int, viewer: Viewer, name: str,
+              first: str | None, last: str | None) -> dict[str, Any]:  # fmt: skip
+    from analytics.billing.model import Month
+    from analytics.billing.service import load_contracts
+    from analytics.reporting.projection import projection_for
+
+    contracts = load_contracts(settings())
+    tariff = proposals.load_proposal(contracts, settings().contracts.dir / PROPOSALS_DIR / name)
+    with published() as con:
+        simulation = proposals.simulate_published(con, contracts, tariff, settings().ledger.url, viewer,
+                                                  Month.parse(first) if first else None,
+                                                  Month.parse(last) if last else None)  # fmt: skip
+        projection, summary = projection_for(con, contracts, tariff, viewer)
+    changes = proposals.bill_changes(simulation, contracts)
+    winners, losers = proposals.winners_and_losers(changes)
+    return {"contract_id": tariff.contract_id, "laid_over": simulation.laid_over, **proposals.totals(simulation),
+            "months": [str(m) for m in simulation.months], "changes": changes,
+            "by_category": proposals.changes_by(changes, "category"), "by_offer": proposals.changes_by(changes, "offer"),
+            "winners": winners, "losers": losers, "projection": projection, "summary": summary}  # fmt: skip
 
 
 @_ledger_read

@@ -12,7 +12,8 @@ from analytics.reporting.scope import Filters, Viewer
 
 PAGES = {  # section -> (file, title, icon, roles)
     "Programme (GCS)": [("pages/rollout.py", "Déploiement", ":material/flag:", ("gcs", "operator"))],
-    "Finance": [("pages/finance.py", "Factures", ":material/euro:", ("finance", "gcs"))],
+    "Finance": [("pages/finance.py", "Factures", ":material/euro:", ("finance", "gcs")),
+                ("pages/proposals.py", "Prochain accord", ":material/request_quote:", ("finance", "gcs"))],
     "Région (ARS)": [("pages/regional.py", "Activité régionale", ":material/map:", ("ars", "gcs"))],
     "Opérateur": [("pages/operator.py", "Stockage et service", ":material/storage:", ("operator", "gcs"))],
     "Mon établissement": [("pages/establishment.py", "Mon établissement", ":material/local_hospital:",

@@ -23,7 +23,7 @@ import typer
 
 from analytics.config import Settings, load_settings, resolve_config_path
 from analytics.errors import SansfilmError
-from pipelines import alerts_cli, billing_cli, boundary, dashboards_cli, governance_cli, quality_cli, upgrade_cli
+from pipelines import alerts_cli, billing_cli, boundary, dashboards_cli, governance_cli, quality_cli, simulate_cli, upgrade_cli
 from pipelines.boundary import one_line
 from pipelines.output import text_table
 
@@ -295,6 +295,7 @@ billing_cli.register(app, _settings, _fail)
 dashboards_cli.register(app, _settings, _fail)
 governance_cli.register(app, _settings, _fail)
 quality_cli.register(app, _settings, _fail)
+simulate_cli.register(app, _settings, _fail)
 upgrade_cli.register(app, _settings, _fail)
 
 

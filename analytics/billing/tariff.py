@@ -124,12 +124,19 @@ def compose_contract_file(path: Path, *, missing: str | None) -> Node | None:
 
 def load_tariff(contracts_dir: Path, offers_in_use: Iterable[str] = ()) -> Tariff:
     """Read and validate `contracts_dir/framework.yaml`; `offers_in_use` (the registry's offers) must all be priced."""
-    path = Path(contracts_dir) / TARIFF_FILE
-    root = compose_contract_file(path, missing="the framework tariff is missing")
+    return load_tariff_file(Path(contracts_dir) / TARIFF_FILE, offers_in_use)
+
+
+def load_tariff_file(path: Path, offers_in_use: Iterable[str] = (), index_dir: Path | None = None,
+                     missing: str = "the framework tariff is missing") -> Tariff:  # fmt: skip
+    """Read and validate a tariff file of framework.yaml's schema (a proposal for the next agreement, say); its
+    price index is read from `index_dir` (default: the file's folder) when it has a revision clause."""
+    path = Path(path)
+    root = compose_contract_file(path, missing=missing)
     assert root is not None
     tariff = _Reader(path).tariff(root, tuple(offers_in_use))
     if tariff.revision is not None:
-        tariff = replace(tariff, price_index=load_price_index(path.parent))
+        tariff = replace(tariff, price_index=load_price_index(index_dir or path.parent))
     return tariff
 
 

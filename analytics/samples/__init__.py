@@ -24,6 +24,7 @@ from analytics.samples.clock import Period, parse_start
 from analytics.samples.dicom import WrittenFile, write_study
 from analytics.samples.events import plan_events
 from analytics.samples.plan import plan_studies
+from analytics.samples.proposals import write_proposals
 from analytics.samples.registry import build_sites, write_registry
 from analytics.samples.service_levels import write_service_levels
 from analytics.samples.tariff import write_commitments, write_contract_terms
@@ -78,6 +79,7 @@ def generate_corpus(
     total += registry.stat().st_size
     total += sum(path.stat().st_size for path in write_contract_terms(registry.parent))
     total += write_service_levels(registry.parent).stat().st_size
+    total += sum(path.stat().st_size for path in write_proposals(registry.parent))
     committed = [(s.establishment.establishment_id, s.offer, s.daily_studies) for s in sites if s.establishment]
     total += write_commitments(registry.parent, committed).stat().st_size
 

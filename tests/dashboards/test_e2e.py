@@ -17,7 +17,7 @@ from tests.dashboards.test_pages import EXPECTED, PAGES
 
 pytestmark = pytest.mark.e2e
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
-TITLES = {"rollout": "Déploiement", "finance": "Factures", "regional": "Activité régionale",
+TITLES = {"rollout": "Déploiement", "finance": "Factures", "proposals": "Prochain accord", "regional": "Activité régionale",
           "operator": "Stockage et service", "quality": "Qualité des données", "establishment": "Mon établissement"}  # fmt: skip
 USERS = {"gcs": "gcs", "ars": "ars", "establishment:750238172": "eloi"}
 

@@ -13,8 +13,8 @@ from tests.dashboards.conftest import PASSWORD
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 PAGES = {  # role -> pages it gets
-    "gcs": ["rollout", "finance", "regional", "operator", "quality"],
-    "finance": ["finance", "quality"],
+    "gcs": ["rollout", "finance", "proposals", "regional", "operator", "quality"],
+    "finance": ["finance", "proposals", "quality"],
     "ars": ["regional"],
     "operator": ["rollout", "operator", "quality"],
     "establishment:750238172": ["establishment"],
@@ -25,6 +25,8 @@ EXPECTED = {  # page -> (metric label, value) from the sample
     # sample's one service-level credit (-93.77 on 750238172's August invoice, docs/service-levels.md): the total of
     # the drafts `sansfilm demo` writes
     "finance": ("Total HT sur la période", "348\u202f515,91\u202f€"),
+    # the same drafts and issued January, each month's own lines (the service-level credit is not a tariff effect)
+    "proposals": ("Facturé ou rédigé (tarif actuel)", "348\u202f609,68\u202f€"),
     "regional": ("Examens sur la période", "479"),
     "operator": ("Stocké fin déc. 2012", "3,73 Mo"),
     "quality": ("Examens non attribués sur la période", "16"),

@@ -113,6 +113,7 @@ def test_every_page_of_every_role_in_chromium(corpus, establishment):
     ("explain_invoice", {}),
     ("regional_volumes", {"FIRST_MONTH": "2013-10", "LAST_MONTH": "2013-11"}),
     ("storage_forecast", {"HORIZON": 6}),
+    ("next_agreement", {"PROPOSAL": "a_storage_cut.yaml", "FIRST_MONTH": "2013-10"}),
 ])  # fmt: skip
 def test_every_notebook_runs_on_the_corpus_with_parameters(corpus, establishment, name, parameters, kernel_dir,  # noqa: F811
                                                            tmp_path):  # fmt: skip
@@ -147,3 +148,17 @@ def test_usage_bill_check_and_governance_succeed(corpus, establishment):
     governance = sansfilm("governance", "--as-of", "2013-12-15", config=corpus)
     assert governance.returncode == 0, governance.stderr
     assert "months counted: 2013-09 to 2013-11" in governance.stdout
+
+
+def test_simulating_the_current_tariff_changes_nothing(corpus):
+    """Every metered month of the agreement, the month to date included and said so: deltas of 0.00."""
+    contracts = load_settings(corpus).contracts.dir
+    current = sansfilm("simulate", "--tariff", str(contracts / "framework.yaml"), "--format", "json", config=corpus)
+    assert current.returncode == 0, current.stderr
+    data = json.loads(current.stdout)
+    assert (data["from"], data["to"]) == ("2013-09", "2013-12")
+    assert data["month_to_date"] == {"2013-12": "2013-12-15"}
+    assert current.stderr == "2013-12 month to date, through 2013-12-15 (figures grow until the month ends)\n"
+    assert data["current_net"] == data["simulated_net"] and {e["delta"] for e in data["establishments"]} == {"0.00"}
+    bundle = sansfilm("simulate", "--tariff", str(contracts / "proposals" / "b_bundle.yaml"), config=corpus)
+    assert bundle.returncode == 0 and "total" in bundle.stdout, bundle.stderr

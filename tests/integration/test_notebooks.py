@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from nbclient import NotebookClient
 
 from analytics.billing import service
 from analytics.billing.model import Month
+from analytics.billing.simulation import laid_over
+from analytics.reporting import proposals
 from analytics.reporting.forecast import linear_forecast
 from analytics.reporting.scope import SMALL_CELL
 
@@ -158,3 +161,31 @@ def test_storage_forecast_is_the_operators_forecast_of_the_month_end_volumes(met
     assert sum(r["kind"] == "forecast" and r["low"] is not None for r in got) == 12
     assert sum(r["stored_gb"] for r in found["by_establishment"]) == pytest.approx(rows[-1][1] / 1e9, rel=1e-9)
     assert outputs(nb, "application/vnd.plotly.v1+json"), "the chart was not drawn"
+
+
+def test_next_agreement_matches_the_drafts_rated_again_under_the_proposal(metered, kernel_dir, tmp_path):
+    nb, found = execute(
+        "next_agreement", metered, kernel_dir, tmp_path,
+        "'result': result, 'changes': [{k: str(v) for k, v in r.items()} for r in changes.to_dicts()], "
+        "'summary': [{k: str(v) for k, v in r.items()} for r in summary.to_dicts()]", {"LAST_MONTH": "2012-06"},
+    )  # fmt: skip
+    result = found["result"]
+    assert (result["from"], result["to"]) == ("2012-01", "2012-06")
+    # another path: the months metered afresh in the working file (the same rows), drafted by the service under the
+    # current tariff and under the proposal laid over the agreement's dates (nothing is issued in this ledger)
+    contracts = service.load_contracts(metered)
+    proposal = proposals.load_proposal(contracts, metered.contracts.dir / "proposals" / "b_bundle.yaml")
+    months = [Month(2012, m) for m in range(1, 7)]
+    usage = service.meter(metered, months)
+    priced, moved = laid_over(proposal, contracts.tariff, months)
+    current = [d for m in months for d in service.draft_month(contracts, m, usage[m])]
+    simulated = [d for m in months for d in service.draft_month(replace(contracts, tariff=priced), m, usage[m])]
+    assert moved and result["current_net"] == str(sum((d.net for d in current), Decimal("0.00")))
+    assert result["simulated_net"] == str(sum((d.net for d in simulated), Decimal("0.00")))
+    for row in found["changes"]:
+        mine = [d for d in simulated if d.establishment_id == row["establishment_id"]]
+        assert row["simulated_net"] == str(sum((d.net for d in mine), Decimal("0.00")))
+    assert Decimal(result["delta"]) < 0  # the bundle drops the minimum top-up the sample's sites pay
+    assert [r["scenario"] for r in found["summary"]] == ["bas", "central", "haut"]
+    assert {r["ceiling"] for r in found["summary"]} == {"1600000.00"}
+    assert len(outputs(nb, "application/vnd.plotly.v1+json")) == 2, "both charts drawn"
