@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analytics import warehouse
 from analytics.billing.credits import subscription_fees
-from analytics.billing.service import load_contracts
+from analytics.billing.contracts import load_contracts
 from analytics.config import load_settings
 from analytics.reporting import finance, governance, programme
 from analytics.reporting.scope import Filters, Viewer

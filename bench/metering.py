@@ -659,7 +659,7 @@ def peak_rss_mb() -> float:
 
 
 def _load_contracts(contracts_dir: Path):
-    from analytics.billing.service import Contracts
+    from analytics.billing.contracts import Contracts
     from analytics.billing.tariff import load_tariff
     from analytics.registry import load_registry
 

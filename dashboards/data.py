@@ -16,8 +16,8 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import date
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -191,7 +191,7 @@ def issued_months() -> tuple[str, ...]:
 @st.cache_data(ttl=TTL, show_spinner=False)
 def _drafts(published_version: int, issued: tuple[str, ...], viewer: Viewer,
             filters: Filters) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
-    from analytics.billing.service import load_contracts
+    from analytics.billing.contracts import load_contracts
 
     contracts = load_contracts(settings())
     with published() as con:
@@ -207,7 +207,7 @@ def governance(published_version: int, viewer: Viewer) -> dict[str, pl.DataFrame
 
 @st.cache_data(ttl=60, show_spinner=False)
 def _governance(published_version: int, viewer: Viewer) -> dict[str, pl.DataFrame | None]:
-    from analytics.billing.service import load_contracts
+    from analytics.billing.contracts import load_contracts
     from analytics.reporting import governance as gov
 
     contracts = load_contracts(settings())

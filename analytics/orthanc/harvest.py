@@ -35,15 +35,26 @@ import duckdb
 
 from analytics.config import OrthancSourceConfig
 from analytics.dicom_reader import (
-    INSTANCE_FIELDS, INSTITUTION_NAME, MANUFACTURER, MODALITY, PATIENT_ID, SERIES_INSTANCE_UID, SOP_CLASS_UID,
-    SOP_INSTANCE_UID, SPECIFIC_CHARACTER_SET, STATION_NAME, STUDY_DATE, STUDY_INSTANCE_UID, STUDY_TIME,
+    INSTANCE_FIELDS,
+    INSTITUTION_NAME,
+    MANUFACTURER,
+    MODALITY,
+    PATIENT_ID,
+    SERIES_INSTANCE_UID,
+    SOP_CLASS_UID,
+    SOP_INSTANCE_UID,
+    SPECIFIC_CHARACTER_SET,
+    STATION_NAME,
+    STUDY_DATE,
+    STUDY_INSTANCE_UID,
+    STUDY_TIME,
     header_record,
 )  # fmt: skip
 from analytics.errors import MalformedRecord
 from analytics.file_keys import whole_file_quarantine
-from analytics.harvest import instance_frame  # the same frame (record keys, attribution keys) files get
 from analytics.orthanc.client import NotFound, OrthancClient
 from analytics.pseudonym import Pseudonymiser
+from analytics.raw_batches import instance_frame  # the same frame (record keys, attribution keys) files get
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +84,7 @@ def read_cursor(con: duckdb.DuckDBPyConnection, source: str) -> int:
 
 def harvest_orthanc(source: OrthancSourceConfig, pseudonymise: Pseudonymiser, writer, client: OrthancClient | None = None) -> None:  # fmt: skip
     """Read the change feed from the stored cursor to its end, one committed page at a time, then reconcile
-    deletions. `writer` is analytics.harvest's batch writer (it holds the connection, report and harvest id).
+    deletions. `writer` is an analytics.raw_batches.BatchWriter (it holds the connection, report and harvest id).
     The next page is read from the server while this one is written; pages are still committed in order."""
     own_client = client is None
     client = client or OrthancClient(source)

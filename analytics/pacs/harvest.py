@@ -26,13 +26,18 @@ import duckdb
 
 from analytics.config import DicomwebSourceConfig, PacsSourceConfig
 from analytics.dicom_reader import (
-    INSTANCE_FIELDS, MODALITY, SERIES_INSTANCE_UID, SOP_INSTANCE_UID, STUDY_INSTANCE_UID, header_record,
+    INSTANCE_FIELDS,
+    MODALITY,
+    SERIES_INSTANCE_UID,
+    SOP_INSTANCE_UID,
+    STUDY_INSTANCE_UID,
+    header_record,
 )  # fmt: skip
 from analytics.errors import MalformedRecord, SourceError
-from analytics.harvest import instance_frame
 from analytics.pacs import tags
 from analytics.pacs.sizes import as_int, estimated_size
 from analytics.pseudonym import Pseudonymiser
+from analytics.raw_batches import instance_frame
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +78,7 @@ def windows(cursor: date | None, today: date, window_days: int, overlap_days: in
 
 def harvest_pacs(source: PacsSourceConfig, pseudonymise: Pseudonymiser, writer, archive=None, *,
                  now: datetime | None = None) -> None:  # fmt: skip
-    """Harvest from the stored cursor to today; `writer` is analytics.harvest's batch writer. `archive` and `now`
+    """Harvest from the stored cursor to today; `writer` is an analytics.raw_batches.BatchWriter. `archive` and `now`
     are for tests and benchmarks (a failing transport, a fixed today)."""
     now = now or datetime.now(UTC)
     zone = ZoneInfo(source.timezone)

@@ -18,13 +18,23 @@ import polars as pl
 from sqlalchemy import select
 
 from analytics.billing import ledger as ledger_tables
+from analytics.billing.contracts import Contracts
+from analytics.billing.credits import recorded_credit_lines
 from analytics.billing.governance import (
-    COMMITMENTS_FILE, Billed, CeilingUse, CommitmentUse, Validity, billed_months, ceiling_use, commitment_use,
-    complete_months, load_commitments, validity,
+    COMMITMENTS_FILE,
+    Billed,
+    CeilingUse,
+    CommitmentUse,
+    Validity,
+    billed_months,
+    ceiling_use,
+    commitment_use,
+    complete_months,
+    load_commitments,
+    validity,
 )  # fmt: skip
 from analytics.billing.model import Month
-from analytics.billing.credits import recorded_credit_lines
-from analytics.billing.service import Contracts, month_invoices
+from analytics.billing.service import month_invoices
 from analytics.reporting.finance import scoped_usage
 from analytics.reporting.scope import Filters, Forbidden, Viewer, as_of
 

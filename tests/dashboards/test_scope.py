@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from analytics.billing.service import load_contracts
+from analytics.billing.contracts import load_contracts
 from analytics.reporting import finance, programme
 from analytics.reporting.forecast import linear_forecast
 from analytics.reporting.scope import Filters, Forbidden, Viewer
