@@ -75,7 +75,7 @@ def naive_harvest(source, con, pseudonymise, limit: int) -> int:
     """One request per tag set and instance, sequentially; the same records and page transactions as sansfilm's."""
     from analytics import raw_batches
     from analytics.orthanc.client import OrthancClient
-    from analytics.orthanc.harvest import _record_fields, _TAGS, instance_path
+    from analytics.orthanc.harvest import TAGS, instance_path, record_fields
 
     zone = ZoneInfo(source.timezone)
     report = raw_batches.SourceReport(name=source.name, kind=source.kind)
@@ -95,8 +95,8 @@ def naive_harvest(source, con, pseudonymise, limit: int) -> int:
                 resource = client.get(f"/instances/{orthanc_id}")
                 resource["Metadata"] = client.get(f"/instances/{orthanc_id}/metadata", params={"expand": ""})
                 tags = client.get(f"/instances/{orthanc_id}/simplified-tags")
-                values = {tag: tags[name] for name, tag in _TAGS.items() if isinstance(tags.get(name), str) and tags[name]}
-                records.append((instance_path(source, orthanc_id), _record_fields(values, resource, pseudonymise, zone)))
+                values = {tag: tags[name] for name, tag in TAGS.items() if isinstance(tags.get(name), str) and tags[name]}
+                records.append((instance_path(source, orthanc_id), record_fields(values, resource, pseudonymise, zone)))
             writer.write("dicom_instances", raw_batches.instance_frame(records, writer), [], [])
             cursor = max(c.seq for c in page.changes)
             if page.done:

@@ -246,7 +246,7 @@ def documents(viewer: Viewer, number: str) -> dict[str, Path]:
 # queries, the figures, the French tables) is cached for the first visitor of a role after a publish or a server
 # start (docs/benchmarks.md). Establishment roles are not warmed (one per site); their pages read little.
 DASHBOARDS = Path(__file__).resolve().parent
-_ROLE_PAGES = {role: tuple(file for section in PAGES.values() for file, _, _, roles in section if role in roles)
+ROLE_PAGES = {role: tuple(file for section in PAGES.values() for file, _, _, roles in section if role in roles)
                for role in ("gcs", "ars", "operator", "finance")}  # the navigation's pages of each regional role
 
 
@@ -263,7 +263,7 @@ def warm() -> None:
     filters = default_filters()
     missing()  # what app.py reads before any page
     month_to_date(version())
-    for role, pages in _ROLE_PAGES.items():
+    for role, pages in ROLE_PAGES.items():
         viewer = Viewer(role, role)
         choices(version(), viewer)  # the sidebar's
         for page in pages:

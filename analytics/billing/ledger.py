@@ -96,6 +96,12 @@ class Ledger:
     def dispose(self) -> None:
         self._engine.dispose()
 
+    @property
+    def sql_engine(self) -> Engine:
+        """The database under the ledger, for what works on it below the ledger's rules (migrations, integrity
+        checks that tamper with it on purpose)."""
+        return self._engine
+
     # --- issuing -------------------------------------------------------------------------------------------------
 
     def issue_month(

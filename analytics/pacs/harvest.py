@@ -170,7 +170,7 @@ class _Reader:
         size = as_int(values.get(tags.tag_number(source.size_tag))) if source.size_tag else None
         received = None
         if source.received_tag:
-            received = _date_time(values.get(tags.tag_number(source.received_tag)), self.zone)
+            received = date_time(values.get(tags.tag_number(source.received_tag)), self.zone)
         if source.sender_ae_tag:
             values[tags.SOURCE_AE_TITLE] = values.get(tags.tag_number(source.sender_ae_tag), "")
         else:
@@ -190,7 +190,7 @@ class _Reader:
         return tuple(getattr(record, name) for name in INSTANCE_FIELDS)
 
 
-def _date_time(text: str | None, zone: ZoneInfo) -> datetime | None:
+def date_time(text: str | None, zone: ZoneInfo) -> datetime | None:
     """A DT (YYYYMMDDHHMMSS[.F][&ZZXX]) or DA value; without offset, in the source's zone. Unreadable: None."""
     if not text:
         return None

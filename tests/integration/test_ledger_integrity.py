@@ -25,7 +25,7 @@ from tests.billing_history import TODAY, issue_until
 from tests.integration.test_billing import A, at, corpus  # noqa: F401  (fixture)
 from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
 from tests.tiny_corpus import with_ledger
-from tests.unit.test_ledger_integrity import _drop_triggers
+from tests.unit.test_ledger_integrity import drop_triggers
 
 OCTOBER, NOVEMBER = Month(2010, 10), Month(2010, 11)
 REPO = Path(__file__).resolve().parents[2]
@@ -171,15 +171,15 @@ def test_act4_a_crash_after_the_commit_is_reported_and_repaired(settings):
 
 def test_act5_a_moved_sequence_is_refused_or_reported_never_skipped(settings):
     assert issue(settings, OCTOBER, "2010-11-02").exit_code == 0
-    engine = sa.create_engine(Ledger(settings.ledger.url)._engine.url.render_as_string(hide_password=False))
+    engine = sa.create_engine(Ledger(settings.ledger.url).sql_engine.url.render_as_string(hide_password=False))
     try:
         with pytest.raises(sa.exc.DBAPIError, match="moves only by issuing"), engine.begin() as conn:
             conn.exec_driver_sql("UPDATE invoice_sequence SET last_value = 100")
     finally:
         engine.dispose()
     with Ledger(settings.ledger.url) as ledger:
-        _drop_triggers(ledger)
-    engine = sa.create_engine(Ledger(settings.ledger.url)._engine.url.render_as_string(hide_password=False))
+        drop_triggers(ledger)
+    engine = sa.create_engine(Ledger(settings.ledger.url).sql_engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE invoice_sequence SET last_value = 100")
     engine.dispose()

@@ -8,7 +8,6 @@ import pytest
 from pydicom.filewriter import dcmwrite
 from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian
 
-import analytics.dicom_reader as dicom_reader
 from analytics.dicom_bounds import ValueFlags, study_date, study_time
 from analytics.dicom_reader import read_instance
 from analytics.errors import MalformedRecord
@@ -75,16 +74,7 @@ def test_missing_study_uid_is_named(tmp_path):
 
 
 def _via_pydicom(path):
-    original = dicom_reader._walk
-
-    def refuse(fp, size):
-        raise dicom_reader._NotForWalker
-
-    dicom_reader._walk = refuse
-    try:
-        return read_instance(path, PSEUDO)
-    finally:
-        dicom_reader._walk = original
+    return read_instance(path, PSEUDO, walk=False)
 
 
 @pytest.mark.filterwarnings("ignore")
