@@ -15,7 +15,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
 
-from analytics.billing.model import METRICS, Month
+from analytics.metrics import METRICS
+from analytics.periods import Month
 from analytics.clock import paris_now
 from analytics.registry import UNATTRIBUTED, Registry
 from analytics.warehouse import SQL_DIR, table_exists

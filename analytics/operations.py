@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from analytics import lake, metering, warehouse
-from analytics.billing.model import Month
+from analytics.periods import Month
 from analytics.clock import paris_now
 from analytics.config import Settings
 from analytics.errors import SansfilmError

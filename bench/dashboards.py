@@ -97,7 +97,7 @@ def build_regional(studies: int) -> Path:
     import metering as region  # bench/metering.py
 
     from analytics import metering, warehouse
-    from analytics.billing.model import Month
+    from analytics.periods import Month
 
     shape = region.Shape(studies=studies, events=studies * 10)
     db, contracts_dir, _ = region.ensure_warehouse(shape)

@@ -705,7 +705,7 @@ class _TimedConnection:
 
 def measure_sansfilm(db: str, contracts_dir: str, month_text: str, timed: bool = False) -> dict:
     from analytics import metering, warehouse
-    from analytics.billing.model import Month
+    from analytics.periods import Month
     from analytics.billing.service import draft_month
 
     month = Month.parse(month_text)
@@ -733,7 +733,7 @@ def measure_sansfilm(db: str, contracts_dir: str, month_text: str, timed: bool =
 def measure_profile(db: str, month_text: str) -> dict:
     """DuckDB's profiler on the queries of one month (same SQL as meter_month) and on int_study_owners."""
     from analytics import metering, warehouse
-    from analytics.billing.model import Month
+    from analytics.periods import Month
 
     month = Month.parse(month_text)
     params = metering._params(month)
@@ -899,7 +899,7 @@ def pandas_usage(con, month, owner_rule: str = "first-receipt") -> tuple[dict, d
 def measure_pandas(db: str, contracts_dir: str, month_text: str, owner_rule: str = "first-receipt") -> dict:
     import duckdb
 
-    from analytics.billing.model import Month
+    from analytics.periods import Month
     from analytics.billing.service import draft_month
 
     month = Month.parse(month_text)
@@ -976,7 +976,7 @@ def child(kind: str, db: Path, contracts_dir: Path, month: str, *, cap_gb: float
 
 def compare(sansfilm: dict, pandas: dict) -> list[str]:
     """Every establishment x metric where the two disagree (absent = zero)."""
-    from analytics.billing.model import METRICS
+    from analytics.metrics import METRICS
 
     mismatches = []
     for est in sorted(set(sansfilm) | set(pandas)):
@@ -999,7 +999,7 @@ def owner_rule_diagnosis(db: Path, month_text: str) -> dict:
     whose owner is an establishment in int_study_owners (arg_min skips NULLs, so a later receipt's Source wins)."""
     import duckdb
 
-    from analytics.billing.model import Month
+    from analytics.periods import Month
 
     month = Month.parse(month_text)
     con = duckdb.connect(str(db), read_only=True)

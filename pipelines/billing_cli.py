@@ -11,7 +11,9 @@ from typing import Annotated
 import typer
 
 from analytics.billing.export import LINE_COLUMNS, describe, invoice_dict, line_rows, to_csv, write_drafts
-from analytics.billing.model import METRICS, Invoice, Month
+from analytics.billing.model import Invoice
+from analytics.metrics import METRICS
+from analytics.periods import Month
 from analytics.clock import current_month, paris_now
 from analytics.errors import SansfilmError
 from pipelines.output import text_table

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from analytics.billing.model import PARIS
+from analytics.periods import PARIS
 from analytics.errors import SansfilmError
 from pipelines.output import text_table
 

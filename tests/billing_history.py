@@ -19,7 +19,7 @@ from typing import Iterator
 import analytics.quality
 from analytics.billing import service
 from analytics.billing.contracts import load_contracts
-from analytics.billing.model import Month
+from analytics.periods import Month
 from analytics.config import Settings
 
 TODAY = date(2012, 12, 31)  # the issuing clock of the tests that issue 2012's months

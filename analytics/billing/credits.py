@@ -14,7 +14,8 @@ from decimal import Decimal
 
 import duckdb
 
-from analytics.billing.model import InvoiceLine, Month
+from analytics.billing.model import InvoiceLine
+from analytics.periods import Month
 from analytics.billing.french import french_month, french_number
 from analytics.billing.rules import SUBSCRIPTION, active_days, draft_invoice
 from analytics.billing.tariff import Tariff

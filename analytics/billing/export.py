@@ -7,7 +7,8 @@ import io
 import json
 from pathlib import Path
 
-from analytics.billing.model import IndexPoint, Invoice, Month, PriceRevision
+from analytics.billing.model import IndexPoint, Invoice, PriceRevision
+from analytics.periods import Month
 from analytics.billing.french import french_month, french_number
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from analytics.billing.model import Month
+from analytics.periods import Month
 
 MONTHS_FR = (
     "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre",

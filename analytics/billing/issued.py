@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from analytics.billing.model import Invoice, Month
+from analytics.billing.model import Invoice
+from analytics.periods import Month
 from analytics.config import Settings
 
 

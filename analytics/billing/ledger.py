@@ -50,7 +50,8 @@ from analytics.billing.ledger_tables import (
     invoice, invoice_document, invoice_line, invoice_number, invoice_party, invoice_revision, invoice_sequence,
     invoice_usage, issued_month, metadata, party_from_row, party_row, revision_from_row,
 )  # fmt: skip
-from analytics.billing.model import Invoice, InvoiceLine, Month
+from analytics.billing.model import Invoice, InvoiceLine
+from analytics.periods import Month
 
 __all__ = [  # what the rest of sansfilm imports from here (the tables and rules live in their own modules)
     "BUSY_TIMEOUT_S", "CHAINED", "SCHEMA_LOCK_KEY", "ExactDecimal", "InvoiceNotFound", "IssueRefused", "IssueResult",

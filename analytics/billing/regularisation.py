@@ -8,7 +8,8 @@ from decimal import Decimal
 from analytics import metering
 from analytics.billing.contracts import Contracts
 from analytics.billing.credits import SLA
-from analytics.billing.model import Invoice, InvoiceLine, Month
+from analytics.billing.model import Invoice, InvoiceLine
+from analytics.periods import Month
 from analytics.billing.rules import draft_invoice, regularisation_lines
 
 

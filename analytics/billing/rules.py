@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 from analytics.billing.french import french_month, french_number
-from analytics.billing.model import METRICS, Invoice, InvoiceLine, Month, PriceRevision, round_money
+from analytics.billing.model import Invoice, InvoiceLine, PriceRevision, round_money
+from analytics.metrics import METRICS
+from analytics.periods import Month
 from analytics.billing.revision import revised_offer, revision_for
 from analytics.billing.tariff import CONTINUOUS_METRICS, Charge, OfferTariff, Tariff
 from analytics.errors import ContractError

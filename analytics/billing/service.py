@@ -16,7 +16,8 @@ from pathlib import Path
 from analytics import metering, warehouse
 from analytics.billing.contracts import Contracts, load_contracts
 from analytics.billing.credits import credit_lines, subscription_fees
-from analytics.billing.model import Invoice, InvoiceLine, Month, Party
+from analytics.billing.model import Invoice, InvoiceLine, Party
+from analytics.periods import Month
 from analytics.billing.regularisation import regularisations
 from analytics.billing.revision import require_revision_indices
 from analytics.billing.rules import draft_invoice, month_prices

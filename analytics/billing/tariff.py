@@ -15,7 +15,9 @@ from pathlib import Path
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from analytics.billing.model import METRICS, Month, Party
+from analytics.billing.model import Party
+from analytics.metrics import METRICS
+from analytics.periods import Month
 from analytics.billing.price_index import PriceIndex, load_price_index
 from analytics.contract_yaml import ContractReader, compose_contract_file
 from analytics.registry import luhn_ok

@@ -9,7 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from analytics import metering
-from analytics.billing.model import METRICS, Month
+from analytics.metrics import METRICS
+from analytics.periods import Month
 from analytics.quality.contracts import Rule
 from analytics.quality.rules import Measure, RunContext, base_details, sql
 from analytics.warehouse import table_exists

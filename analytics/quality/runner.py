@@ -8,7 +8,7 @@ from datetime import datetime, time
 import duckdb
 
 from analytics import warehouse
-from analytics.billing.model import PARIS
+from analytics.periods import PARIS
 from analytics.config import Settings
 from analytics.errors import SansfilmError
 from analytics.quality import history

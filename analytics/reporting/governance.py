@@ -33,7 +33,7 @@ from analytics.billing.governance import (
     load_commitments,
     validity,
 )  # fmt: skip
-from analytics.billing.model import Month
+from analytics.periods import Month
 from analytics.billing.service import month_invoices
 from analytics.reporting.finance import scoped_usage
 from analytics.reporting.scope import Filters, Forbidden, Viewer, as_of

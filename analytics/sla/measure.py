@@ -15,7 +15,8 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 import duckdb
 import polars as pl
 
-from analytics.billing.model import Month, round_money
+from analytics.billing.model import round_money
+from analytics.periods import Month
 from analytics.sla.terms import AVAILABILITY, HUNDRED, INGESTION_DELAY, OfferLevels, ServiceLevels, TermKind
 from analytics.warehouse import SQL_DIR
 

@@ -19,7 +19,7 @@ from analytics.billing import service
 from analytics.billing.contracts import load_contracts
 from analytics.billing.documents import check_einvoice
 from analytics.billing.ledger import Ledger
-from analytics.billing.model import Month
+from analytics.periods import Month
 from analytics.config import load_settings
 from pipelines import billing_cli
 from pipelines.cli import app

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from analytics import metering, operations, warehouse
-from analytics.billing.model import Month
+from analytics.periods import Month
 from analytics.config import load_settings
 from analytics.errors import ConfigError
 from tests import audit_factory as af

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from analytics.billing.ledger import Ledger
-from analytics.billing.model import Month
+from analytics.periods import Month
 from analytics.config import Settings
 from pipelines import billing_cli
 from pipelines.cli import app

@@ -17,7 +17,7 @@ from analytics.billing import schema, service
 from analytics.billing.contracts import load_contracts
 from analytics.billing.documents import facturx_pdf, invoice_cii_xml, invoice_csv, invoice_pdf
 from analytics.billing.ledger import ExactDecimal, Ledger, engine
-from analytics.billing.model import Month
+from analytics.periods import Month
 from pipelines import billing_cli
 from pipelines.cli import app
 from tests.billing_history import TODAY

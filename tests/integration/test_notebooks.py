@@ -22,7 +22,7 @@ from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 from analytics.billing import service
-from analytics.billing.model import Month
+from analytics.periods import Month
 from analytics.reporting.forecast import linear_forecast
 from analytics.reporting.scope import SMALL_CELL
 

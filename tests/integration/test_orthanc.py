@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from analytics import metering, operations, warehouse
-from analytics.billing.model import Month
+from analytics.periods import Month
 from analytics.config import Settings, load_settings
 from analytics.errors import SourceError
 from analytics.file_keys import file_key

@@ -10,7 +10,7 @@ import pytest
 
 from analytics import metering, warehouse
 from analytics.billing import service
-from analytics.billing.model import Month
+from analytics.periods import Month
 from analytics.config import Settings, load_settings
 from analytics.quality import CheckResult, DataQualityFailed, history, runner
 from analytics.samples.tariff import write_tariff

@@ -16,7 +16,8 @@ from analytics.billing import service
 from analytics.billing.contracts import load_contracts
 from analytics.billing.credits import recorded_credit_lines
 from analytics.billing.documents import check_einvoice
-from analytics.billing.model import Month, round_money
+from analytics.billing.model import round_money
+from analytics.periods import Month
 from analytics.config import load_settings
 from analytics.samples.service_levels import write_service_levels
 from analytics.samples.tariff import write_tariff

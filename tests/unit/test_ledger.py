@@ -16,7 +16,8 @@ import pytest
 import sqlalchemy as sa
 
 from analytics.billing.ledger import InvoiceNotFound, IssueRefused, Ledger, LedgerError, LedgerUnreachable
-from analytics.billing.model import Invoice, InvoiceLine, Month
+from analytics.billing.model import Invoice, InvoiceLine
+from analytics.periods import Month
 from analytics.errors import SansfilmError
 from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
 

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from analytics.billing.chain import canonical
 from analytics.billing.ledger import CHAINED, IssueRefused, Ledger, LedgerError, parse_issue_date
-from analytics.billing.model import Month, Party
+from analytics.billing.model import Party
+from analytics.periods import Month
 from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
 from tests.unit.test_ledger import APRIL, MARCH, MAY, issue, ledger, month_of, new_url, numbers, raw_url  # noqa: F401
 
