@@ -68,7 +68,7 @@ def instance_frame(records: list[tuple[str, tuple]], writer: BatchWriter) -> pl.
     columns: dict[str, list] = {name: [] for name in INSTANCE_FIELDS}
     keys, file_keys = [], []
     for key, values in records:
-        for name, value in zip(INSTANCE_FIELDS, values):
+        for name, value in zip(INSTANCE_FIELDS, values, strict=True):
             columns[name].append(value)
         # the identity is the header, size included; not when nor how it was learnt (a re-run keeps the first time)
         material = "|".join(str(v) for i, v in enumerate(values) if i not in _NOT_IN_RECORD_KEY)

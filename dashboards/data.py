@@ -125,7 +125,7 @@ def _choices(published_version: int, viewer: Viewer) -> dict[str, list[str]]:
     sites = cached("rollout_sites", viewer, Filters())
     return {"departement": sorted({d for d in sites["departement"] if d}),
             "offer": sorted({o for o in sites["offer"] if o}),
-            "establishment": [f"{i} · {n}" for i, n in zip(sites["establishment_id"], sites["name"])]}  # fmt: skip
+            "establishment": [f"{i} · {n}" for i, n in zip(sites["establishment_id"], sites["name"], strict=True)]}  # fmt: skip
 
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {

@@ -14,7 +14,7 @@ import tempfile
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import analytics.quality
 from analytics.billing import service

@@ -52,7 +52,8 @@ def credit_line(assessment: Assessment, currency: str = "EUR") -> InvoiceLine:
     unit = f" {a.term.unit}"
     description = (
         f"Crédit niveau de service – {a.term.label} {month} : {french_number(a.measured)}{unit} {sign} "
-        f"{french_number(a.target.normalize())}{unit} ; {french_number(a.credit_percent.normalize())} % de l'abonnement de {month} "
+        f"{french_number(a.target.normalize())}{unit} ; "
+        f"{french_number(a.credit_percent.normalize())} % de l'abonnement de {month} "
         f"({french_number(a.fee)} {currency})"
     )
     if a.capped:

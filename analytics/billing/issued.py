@@ -33,7 +33,7 @@ def document_problems(settings: Settings) -> tuple[int, list[str]]:
             problems += [f"{n} ({month}): no {', '.join(sorted(set(DOCUMENT_KINDS) - set(recorded.get(n, {}))))} "
                          "recorded in the ledger (missing when the ledger was upgraded: restore from a backup)"
                          for n in numbers if set(recorded.get(n, {})) != set(DOCUMENT_KINDS)]  # fmt: skip
-            for number, kinds in recorded.items():
+            for kinds in recorded.values():
                 for name, sha in kinds.values():
                     checked += 1
                     found = sha256_of(settings.billing.out_dir / str(month) / name)

@@ -15,8 +15,9 @@ Why it is built this way:
   it is over, the issue date lies between the 1st of the next month, the last issue date and today (the caller's
   clock), and the counter sits on the last invoice (a counter moved by hand is a gap: refused, never skipped).
 - Issued invoices are never modified: this API has no update or delete, triggers reject UPDATE/DELETE (and TRUNCATE)
-  of recorded rows, and the counter moves only to the last invoice's number (revisions 0001 and 0002, analytics/billing/migrations/guards.py). A later
-  correction travels as regularisation lines of a later invoice, whose `reference` names the original (checked).
+  of recorded rows, and the counter moves only to the last invoice's number (revisions 0001 and 0002,
+  analytics/billing/migrations/guards.py). A later correction travels as regularisation lines of a later invoice,
+  whose `reference` names the original (checked).
 - Whoever can drop a trigger can still edit a row: every recorded row is chained by SHA-256 to the one before
   (analytics.billing.chain), and `verify` recomputes the chain and the numbering.
 - What the documents show is frozen with the invoice (the parties too) and the SHA-256 of each document, rendered by

@@ -136,7 +136,8 @@ def draft_invoice(
         shortfall = minimum - sum((line.amount for line in usage_lines), Decimal("0.00"))
         if shortfall > 0:
             description = (
-                f"Complément au minimum de consommation ({french_number(offer.minimum_monthly)} {tariff.currency} par mois, "
+                f"Complément au minimum de consommation ({french_number(offer.minimum_monthly)} "
+                f"{tariff.currency} par mois, "
                 f"{prorata} : {french_number(minimum)} {tariff.currency})"
             )
             lines.append(InvoiceLine(MINIMUM, description, None, shortfall, ONE_EURO, shortfall))

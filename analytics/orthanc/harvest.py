@@ -227,7 +227,7 @@ def _headers(client: OrthancClient, instances: dict[str, dict[str, Any]]) -> dic
                         for s in series_ids)  # fmt: skip
     found: dict[str, dict[int, str]] = {}
     with ThreadPoolExecutor(_THREADS) as pool:
-        for (uids, wanted), answer in zip(jobs, pool.map(lambda job: _dicomweb_metadata(client, *job[0]), jobs)):
+        for (_, wanted), answer in zip(jobs, pool.map(lambda job: _dicomweb_metadata(client, *job[0]), jobs), strict=True):
             by_sop = {values.get(SOP_INSTANCE_UID): values for values in answer}
             for orthanc_id in wanted:
                 sop = instances[orthanc_id].get("MainDicomTags", {}).get("SOPInstanceUID")
@@ -235,7 +235,7 @@ def _headers(client: OrthancClient, instances: dict[str, dict[str, Any]]) -> dic
                     found[orthanc_id] = by_sop[sop]
                 else:
                     alone.append(orthanc_id)
-        for orthanc_id, values in zip(alone, pool.map(lambda i: _simplified_tags(client, i), alone)):
+        for orthanc_id, values in zip(alone, pool.map(lambda i: _simplified_tags(client, i), alone), strict=True):
             if values is not None:
                 found[orthanc_id] = values
     return found

@@ -117,7 +117,7 @@ class _Reader:
             known = _known(con, self.source.name, [u for u in uids if u])
         report = writer.report
         jobs = []
-        for study, uid in zip(studies, uids):
+        for study, uid in zip(studies, uids, strict=True):
             if not uid:
                 raise SourceError(f"source '{self.source.name}': {self.archive.location} listed a study "
                                   "without StudyInstanceUID; nothing of the page was stored")  # fmt: skip
@@ -131,7 +131,7 @@ class _Reader:
         records: list[tuple[str, tuple]] = []
         quarantine: list[tuple] = []
         with ThreadPoolExecutor(self.threads) as pool:
-            for (study, uid), found in zip(jobs, pool.map(lambda job: self._read(job[1], known), jobs)):
+            for (study, uid), found in zip(jobs, pool.map(lambda job: self._read(job[1], known), jobs), strict=True):
                 self._records(study, uid, found, records, quarantine)
         report.files_seen += len(records) + len(quarantine)
         report.files_parsed += len(records)

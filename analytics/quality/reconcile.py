@@ -49,8 +49,8 @@ def usage_daily_matches_monthly(ctx: RunContext, rule: Rule) -> Measure:
         params = {"first_day": month.first_day, "next_first_day": month.next().first_day}
         daily: dict[str, dict[str, Decimal]] = {}
         for establishment_id, *values in ctx.con.execute(sql("usage_daily_sums"), params).fetchall():
-            counts = dict(zip(("studies_archived", "instances_archived", "bytes_archived"), map(Decimal, values[:3])))
-            counts |= dict(zip(("retrievals", "shares", "views"), map(Decimal, values[4:])))
+            counts = dict(zip(("studies_archived", "instances_archived", "bytes_archived"), map(Decimal, values[:3]), strict=True))
+            counts |= dict(zip(("retrievals", "shares", "views"), map(Decimal, values[4:]), strict=True))
             counts["storage_gb_month"] = metering.storage_gb_month(Decimal(values[3]), month.days)
             daily[establishment_id] = counts
         zero = metering.zero_usage()

@@ -54,7 +54,7 @@ class GovernanceReport:
 
 
 def issued_nets(ledger_url: str, contract_id: str) -> tuple[list[Month], dict[tuple[Month, str], Decimal]]:
-    """Issued months and (month, FINESS) -> net of the agreement's issued invoices; read only, never creates a ledger."""
+    """Issued months and (month, FINESS) -> net of the agreement's issued invoices; read only, creates no ledger."""
     inv, months = ledger_tables.invoice, ledger_tables.issued_month
     with ledger_tables.reading(ledger_url) as conn:
         if conn is None:

@@ -53,7 +53,7 @@ def _metering_sql() -> str:
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object] | None = None) -> list[dict]:
     result = con.execute(sql, dict(params or {}))
     names = [column[0] for column in result.description]
-    return [dict(zip(names, row)) for row in result.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:

@@ -96,7 +96,7 @@ def test_the_finance_page_shows_the_regularisation_lines(late, monkeypatch, fres
     assert pick.options == [f"2012-03 · {A_MARCH}", "2012-04 · brouillon"]
     pick.set_value("2012-04 · brouillon").run()
     lines = next(df.value for df in at.dataframe if "libellé" in df.value.columns and "code" in df.value.columns)
-    shown = dict(zip(lines["code"], lines["montant"]))
+    shown = dict(zip(lines["code"], lines["montant"], strict=True))
     expected = _regul(next(i for i in service.preview(late, APRIL) if i.establishment_id == A))
     assert set(expected) == REGUL_CODES
     assert {code: shown.get(code) for code in expected} == {code: a.replace(".", ",") for code, a in expected.items()}

@@ -9,7 +9,7 @@ import json
 import signal
 import subprocess
 import sys
-from datetime import date
+from datetime import date, UTC
 from pathlib import Path
 
 import pytest
@@ -131,7 +131,7 @@ def test_act3_reissue_after_renaming_the_buyer_changes_nothing_on_disk(settings)
     assert cli(settings, "ledger", "verify").exit_code == 0
 
 
-# --- act 4: kill -9 right after the ledger commit -----------------------------------------------------------------------
+# --- act 4: kill -9 right after the ledger commit ----------------------------------------------------------------
 
 KILLED_AFTER_COMMIT = """
 import os, signal, sys
@@ -207,13 +207,13 @@ def test_an_edited_document_is_named_by_verify_and_check(settings):
     assert not check(settings)["invoice_documents_intact"]["passed"]
 
 
-# --- documents: the same bytes on any day ------------------------------------------------------------------------------
+# --- documents: the same bytes on any day -----------------------------------------------------------------------
 
 
 def _render_all_on(day: date, invoices: list, monkeypatch) -> dict[str, dict[str, bytes]]:
     """Every invoice's documents rendered with the clocks the PDF libraries could read set to `day`."""
     import time as time_module
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     import facturx.facturx
 
@@ -222,9 +222,9 @@ def _render_all_on(day: date, invoices: list, monkeypatch) -> dict[str, dict[str
     class Frozen(datetime):
         @classmethod
         def now(cls, tz=None):  # noqa: ANN001, ANN206 - datetime's signature
-            return cls(day.year, day.month, day.day, 9, 30, tzinfo=tz or timezone.utc)
+            return cls(day.year, day.month, day.day, 9, 30, tzinfo=tz or UTC)
 
-    instant = datetime(day.year, day.month, day.day, 9, 30, tzinfo=timezone.utc).timestamp()
+    instant = datetime(day.year, day.month, day.day, 9, 30, tzinfo=UTC).timestamp()
     with monkeypatch.context() as patched:
         patched.setattr(facturx.facturx, "datetime", Frozen)
         patched.setattr(time_module, "time", lambda: instant)

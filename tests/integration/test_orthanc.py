@@ -22,8 +22,9 @@ from analytics.errors import SourceError
 from analytics.file_keys import file_key
 from analytics.orthanc.harvest import instance_path
 from tests.orthanc import (
-    PASSWORD, USER, OrthancServer, files_by_calling_ae, orthanc_factory, require_orthanc,  # noqa: F401
+    PASSWORD, USER, OrthancServer, files_by_calling_ae, require_orthanc,
 )  # fmt: skip
+from tests.orthanc import orthanc_factory  # noqa: F401  (a fixture)
 
 MONTHS = [Month(2012, m) for m in range(1, 13)]
 # Orthanc stores what it received with its own file meta header: a few dozen bytes per (tiny) sample file

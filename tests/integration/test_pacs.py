@@ -147,7 +147,8 @@ def test_dcmqrscp_same_studies_and_instances_sizes_from_the_files(harvested, dcm
     harvest_and_build(settings, ["files"])
     assert query(settings, TOTALS) == query(only_files, TOTALS)
     assert query(settings, PER_ESTABLISHMENT) == query(only_files, PER_ESTABLISHMENT)
-    sizes = "select sop_instance_uid, size_bytes, received_at, size_estimated, establishment_id from staged.stg_dicom_instances"
+    sizes = ("select sop_instance_uid, size_bytes, received_at, size_estimated, establishment_id "
+             "from staged.stg_dicom_instances")
     assert set(query(settings, sizes)) == set(query(only_files, sizes))
     assert query(settings, "select min(copies_harvested), max(copies_harvested) from staged.stg_dicom_instances") == [(2, 2)]
 

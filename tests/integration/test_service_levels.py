@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 from decimal import Decimal as D
 
 import pytest
@@ -26,7 +26,7 @@ from pipelines.cli import app
 from tests.billing_history import TODAY, issue_until
 from tests.warehouse_factory import A, B, RawWarehouse
 
-UTC = timezone.utc
+UTC = UTC
 MARCH, APRIL, MAY, OCTOBER = Month(2012, 3), Month(2012, 4), Month(2012, 5), Month(2012, 10)
 STOP, START = "110121", "110120"
 runner = CliRunner()

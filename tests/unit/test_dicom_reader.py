@@ -35,7 +35,7 @@ def test_latin1_header_decodes_and_patient_is_hashed(tmp_path):
 
 def test_latin1_bytes_really_are_latin1(tmp_path):
     raw = make_dicom(tmp_path / "IM0001").read_bytes()
-    assert "Européen".encode("latin-1") in raw and "Européen".encode("utf-8") not in raw
+    assert "Européen".encode("latin-1") in raw and "Européen".encode() not in raw
 
 
 def test_utf8_and_implicit_vr(tmp_path):
