@@ -11,20 +11,12 @@ from analytics import operations, warehouse
 from analytics.config import load_settings
 from tests import audit_factory as af
 from tests.dicom_factory import PATIENT_ID, make_dicom
-from tests.tiny_corpus import CONFIG, event_line
+from tests.tiny_corpus import CONFIG, event_line, query
 
 def harvest(settings):
     reports = {r.name: r.to_dict() for r in operations.harvest(settings)}
     operations.build_warehouse(settings)
     return reports
-
-
-def query(settings, sql, params=None):
-    con = warehouse.connect(settings.warehouse.path, read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def test_attribution_by_ae_title_alias_and_unattributed(tiny):

@@ -24,7 +24,8 @@ from analytics.pacs.dicomweb import DicomwebArchive
 from analytics.pacs.dimse import DimseArchive
 from analytics.pseudonym import DEVELOPMENT_KEY, Pseudonymiser
 from tests.dcmqrscp import AE_TITLE as QR_AE, Dcmqrscp, require_dcmqrscp
-from tests.integration.test_orthanc import query, sample_files  # the same helpers on the same sample
+from tests.integration.test_orthanc import sample_files  # the same sample
+from tests.tiny_corpus import query
 from tests.orthanc import ARCHIVE_AE, PASSWORD, USER, OrthancServer, files_by_calling_ae, require_orthanc
 
 CALLING_AE = "SANSFILM"
