@@ -88,7 +88,7 @@ def monthly_usage(con: duckdb.DuckDBPyConnection, month: Month) -> dict[str, dic
     ).fetchall()
     usage: dict[str, dict[str, Decimal]] = {}
     for establishment_id, *values in rows:
-        metrics = {m: Decimal(v) for m, v in zip(_COUNT_METRICS, values, strict=True)}
+        metrics = {m: Decimal(v) for m, v in zip(_COUNT_METRICS, values[:-1], strict=True)}  # the last is storage
         metrics["storage_gb_month"] = storage_gb_month(Decimal(values[-1]), month.days)
         usage[establishment_id] = {m: metrics[m] for m in METRICS}
     return usage
