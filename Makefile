@@ -14,13 +14,21 @@ SYSTEM_PACKAGES := postgresql chromium orthanc orthanc-dicomweb dcmtk nginx
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: demo test dev bench install system-deps lock clean
+.PHONY: demo test lint format dev bench install system-deps lock clean
 
 demo: install  ## Sample corpus -> harvest -> warehouse -> drafts, then the dashboards on http://127.0.0.1:8501 (Ctrl-C)
 	$(VENV)/bin/sansfilm demo
 
-test: install system-deps  ## The whole test suite
+test: install system-deps lint  ## Ruff (lint, format check), then the whole test suite
 	$(VENV)/bin/python -m pytest -n auto
+
+lint: install  ## Ruff: the lint rules and the format, checked (pyproject.toml [tool.ruff]); `make format` fixes
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install  ## Ruff: sort the imports and format the code in place
+	$(VENV)/bin/ruff check --select I --fix .
+	$(VENV)/bin/ruff format .
 
 dev: install  ## Dagster UI on http://127.0.0.1:3000 for ./sansfilm.toml
 	$(VENV)/bin/sansfilm demo --dagster

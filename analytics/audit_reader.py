@@ -1,8 +1,9 @@
 """Audit-log reader: RFC 5424 syslog lines whose MSG is a DICOM PS3.15 A.5 / RFC 3881 `AuditMessage`.
 
 Usage is billed from these events, so a line is either fully understood or rejected with a reason (the caller
-quarantines it); nothing is guessed. Files are read, line by line and within bounds, by `analytics.audit_log_files`. Patient identity is pseudonymised here, at parse time, and error messages
-describe the problem without ever quoting the input (a log line can carry patient names and IDs).
+quarantines it); nothing is guessed. Files are read, line by line and within bounds, by `analytics.audit_log_files`.
+Patient identity is pseudonymised here, at parse time, and error messages describe the problem without ever quoting
+the input (a log line can carry patient names and IDs).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, UTC
 from xml.etree.ElementTree import Element, ParseError
 from xml.parsers.expat import ErrorString
 
@@ -88,7 +89,7 @@ def _syslog_msg(text: str) -> str:
     timestamp, rest = fields[0], fields[5]
     if timestamp != "-" and _RFC3339.fullmatch(timestamp) is None:
         raise MalformedRecord("syslog header: TIMESTAMP is neither '-' nor an RFC 3339 date-time")
-    for (name, max_length), value in zip(_HEADER_FIELDS, fields[1:5]):
+    for (name, max_length), value in zip(_HEADER_FIELDS, fields[1:5], strict=False):
         if len(value) > max_length or _PRINTUSASCII.fullmatch(value) is None:
             raise MalformedRecord(f"syslog header: {name} must be 1 to {max_length} printable ASCII characters")
     if rest.startswith("-"):
@@ -222,7 +223,7 @@ def _event_time(value: str | None) -> datetime:
     if zulu is None and sign is None:
         raise MalformedRecord("EventDateTime has no time zone (Z or an offset such as +01:00 is required)")
     if zulu is not None:
-        zone = timezone.utc
+        zone = UTC
     else:
         if int(offset_h) > 23 or int(offset_m) > 59:
             raise MalformedRecord("EventDateTime has an invalid time-zone offset")
@@ -233,7 +234,7 @@ def _event_time(value: str | None) -> datetime:
         moment = datetime(*map(int, (year, month, day, hour, minute, second)), microsecond, tzinfo=zone)
     except ValueError:
         raise MalformedRecord("EventDateTime is not a valid calendar date and time") from None
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def _participant_aes(root: Element) -> tuple[str | None, str | None]:

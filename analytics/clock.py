@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 
-from analytics.billing.model import PARIS, Month
+from analytics.periods import PARIS, Month
 from analytics.errors import ConfigError
 
 NOW_ENV = "SANSFILM_NOW"

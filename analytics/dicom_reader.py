@@ -91,8 +91,10 @@ class _Truncated(Exception):
     """The file ends before a value it announces."""
 
 
-def read_instance(path: Path | str, pseudonymise: Pseudonymiser, stat: os.stat_result | None = None) -> InstanceRecord:
-    """Parse one file. Raises MalformedRecord (with a reason fit for the quarantine table) if it cannot."""
+def read_instance(path: Path | str, pseudonymise: Pseudonymiser, stat: os.stat_result | None = None, *,
+                  walk: bool = True) -> InstanceRecord:  # fmt: skip
+    """Parse one file. Raises MalformedRecord (with a reason fit for the quarantine table) if it cannot. walk=False
+    reads it with pydicom only: the reference the fast walker must agree with."""
     path = os.fspath(path)
     try:
         stat = stat or os.stat(path)
@@ -100,6 +102,8 @@ def read_instance(path: Path | str, pseudonymise: Pseudonymiser, stat: os.stat_r
             raise MalformedRecord("empty file")
         with open(path, "rb") as fp:
             try:
+                if not walk:
+                    raise _NotForWalker
                 values, transfer_syntax = _walk(fp, stat.st_size)
             except _NotForWalker:
                 fp.seek(0)

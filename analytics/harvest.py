@@ -18,69 +18,28 @@ import hashlib
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import asdict, dataclass, fields
-from functools import lru_cache
 from datetime import UTC, datetime
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 import duckdb
-import polars as pl
 
 from analytics.audit_log_files import read_log
 from analytics.config import AnySourceConfig, HarvestConfig, SourceConfig
-from analytics.dicom_reader import INSTANCE_FIELDS, parse_dicom_files
+from analytics.dicom_reader import parse_dicom_files
 from analytics.errors import ConfigError, MalformedRecord
-from analytics.file_keys import file_key, whole_file_quarantine
+from analytics.file_keys import whole_file_quarantine
 from analytics.pseudonym import Pseudonymiser
+from analytics.raw_batches import LOG_LINES_PER_BATCH, BatchWriter, FileState, SourceReport, instance_frame
 from analytics.records import AuditRecord
-from analytics.registry import ae_title_key, institution_key
-from analytics.warehouse import open_warehouse
 
 log = logging.getLogger(__name__)
 
 _HEAD_BYTES = 1024
-_LOG_LINES_PER_BATCH = 20_000
 _FILES_PER_TASK = 64
 _PARALLEL_FROM = 256  # below this many files, worker start-up costs more than it saves
-_AUDIT_FIELDS = tuple(f.name for f in fields(AuditRecord))
-
-
-@dataclass
-class SourceReport:
-    """What one harvest of one source did; the JSON shape of `sansfilm harvest --format json`."""
-
-    name: str
-    kind: str
-    files_seen: int = 0
-    files_parsed: int = 0
-    files_unchanged: int = 0
-    quarantined: int = 0  # files, or malformed records for logs
-    records_added: int = 0
-    files_quarantined: int = 0  # whole files only: files_seen = files_parsed + files_unchanged + files_quarantined
-    records_flagged: int = 0  # DICOM instances stored with a value truncated to its VR's length or a date set aside
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
-@dataclass(frozen=True, slots=True)
-class _FileState:
-    path: str
-    file_key: str
-    size: int
-    mtime_ns: int
-    device: int
-    inode: int
-    head_sha256: str | None = None
-    head_length: int | None = None
-    read_offset: int | None = None
-    read_line: int | None = None
-    status: str = "parsed"
-    reason: str | None = None
 
 
 def harvest_source(
@@ -101,7 +60,7 @@ def harvest_source(
         raise ConfigError(f"source '{source.name}': folder {source.path} does not exist")
     report = SourceReport(name=source.name, kind=source.kind)
     harvest_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
-    writer = _Writer(target, source.name, harvest_id, report)
+    writer = BatchWriter(target, source.name, harvest_id, report)
     with writer.session() as con:
         writer.salt = con.execute("select salt from raw.file_key_salt").fetchone()[0]
         con.execute(
@@ -154,7 +113,7 @@ def walk_files(root: Path) -> Iterator[tuple[str, os.stat_result]]:
         stack.extend(reversed(subfolders))
 
 
-def _new_or_changed(source: SourceConfig, writer: _Writer, known: dict[str, _FileState]):
+def _new_or_changed(source: SourceConfig, writer: BatchWriter, known: dict[str, FileState]):
     """Every file of the source, counted; yields those whose size or mtime changed since the last harvest."""
     for path, st in walk_files(source.path):
         writer.report.files_seen += 1
@@ -165,19 +124,19 @@ def _new_or_changed(source: SourceConfig, writer: _Writer, known: dict[str, _Fil
         yield path, st, state
 
 
-def _known_files(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, _FileState]:
+def _known_files(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, FileState]:
     rows = con.execute(
         """select path, file_key, size_bytes, mtime_ns, device, inode, head_sha256, head_length, read_offset,
                   read_line, status, reason from raw.harvest_files where source = ?""",
         [source],
     ).fetchall()
-    return {row[0]: _FileState(*row) for row in rows}
+    return {row[0]: FileState(*row) for row in rows}
 
 
 # --- DICOM files ------------------------------------------------------------------------------------------------
 
 
-def _harvest_dicom(source: SourceConfig, pseudonymise: Pseudonymiser, options: HarvestConfig, writer: _Writer) -> None:
+def _harvest_dicom(source: SourceConfig, pseudonymise: Pseudonymiser, options: HarvestConfig, writer: BatchWriter) -> None:
     """Walk, parse in workers and write in batches; the main process writes one batch while workers parse the next."""
     workers = default_workers() if options.workers is None else options.workers
     pool: ProcessPoolExecutor | None = None
@@ -212,7 +171,7 @@ def _worker_context():
     return get_context("fork" if "fork" in get_all_start_methods() else "spawn")
 
 
-def _changed_files(source: SourceConfig, writer: _Writer, batch_files: int) -> Iterator[list[tuple]]:
+def _changed_files(source: SourceConfig, writer: BatchWriter, batch_files: int) -> Iterator[list[tuple]]:
     """Batches of files that are new or changed since the last harvest; unchanged ones are only counted."""
     batch: list[tuple[str, int, int, int, int]] = []
     with writer.session() as con:
@@ -226,69 +185,23 @@ def _changed_files(source: SourceConfig, writer: _Writer, batch_files: int) -> I
         yield batch
 
 
-def _write_dicom_batch(files: list[tuple], parsed: list, writer: _Writer) -> None:
+def _write_dicom_batch(files: list[tuple], parsed: list, writer: BatchWriter) -> None:
     results = (r for chunk in parsed for r in (chunk.result() if isinstance(chunk, Future) else chunk))
     records: list[tuple[str, tuple]] = []
     quarantine: list[tuple[str, str, int | None, str]] = []
-    states: list[_FileState] = []
+    states: list[FileState] = []
     for (path, size, mtime_ns, device, inode), (record, reason) in zip(files, results, strict=True):
         key = writer.file_key(path)
         if record is not None:
             records.append((key, record))
-            states.append(_FileState(path, key, size, mtime_ns, device, inode))
+            states.append(FileState(path, key, size, mtime_ns, device, inode))
         else:
             quarantine.append(whole_file_quarantine(key, reason))
-            states.append(_FileState(path, key, size, mtime_ns, device, inode, status="quarantined", reason=reason))
+            states.append(FileState(path, key, size, mtime_ns, device, inode, status="quarantined", reason=reason))
     writer.report.files_parsed += len(records)
     writer.report.quarantined += len(quarantine)
     writer.report.files_quarantined += len(quarantine)
     writer.write("dicom_instances", instance_frame(records, writer), quarantine, states)
-
-
-_institution_key = lru_cache(maxsize=65536)(institution_key)  # few distinct names, many instances
-_ae_title_key = lru_cache(maxsize=65536)(ae_title_key)
-
-
-def instance_frame(records: list[tuple[str, tuple]], writer: _Writer) -> pl.DataFrame:
-    """Records are (file key, INSTANCE_FIELDS values)."""
-    columns: dict[str, list] = {name: [] for name in INSTANCE_FIELDS}
-    keys, file_keys = [], []
-    for key, values in records:
-        for name, value in zip(INSTANCE_FIELDS, values):
-            columns[name].append(value)
-        # the identity is the header, size included; not when nor how it was learnt (a re-run keeps the first time)
-        material = "|".join(str(v) for i, v in enumerate(values) if i not in _NOT_IN_RECORD_KEY)
-        keys.append(hashlib.sha256(material.encode("utf-8")).hexdigest())
-        file_keys.append(key)
-        if values[_VALUE_FLAGS]:
-            writer.report.records_flagged += 1
-    columns.update(
-        record_key=keys,
-        source=[writer.source] * len(records),
-        institution_key=[_institution_key(n) for n in columns["institution_name"]],
-        source_ae_key=[_ae_title_key(a) for a in columns["source_ae_title"]],
-        file_key=file_keys,
-        harvest_id=[writer.harvest_id] * len(records),
-    )
-    return pl.DataFrame(columns, schema=_INSTANCE_SCHEMA)
-
-
-_VALUE_FLAGS = INSTANCE_FIELDS.index("value_flags")
-_NOT_IN_RECORD_KEY = frozenset(  # keys as before flags existed
-    INSTANCE_FIELDS.index(name) for name in ("received_at", "size_estimated", "received_at_estimated", "value_flags")
-)
-
-
-_INSTANCE_SCHEMA = {
-    "record_key": pl.String, "source": pl.String, "study_instance_uid": pl.String, "series_instance_uid": pl.String,
-    "sop_instance_uid": pl.String, "sop_class_uid": pl.String, "modality": pl.String, "study_date": pl.Date,
-    "study_time": pl.String, "institution_name": pl.String, "institution_key": pl.String,
-    "station_name": pl.String, "manufacturer": pl.String, "source_ae_title": pl.String,
-    "source_ae_key": pl.String, "specific_character_set": pl.String, "transfer_syntax_uid": pl.String,
-    "size_bytes": pl.Int64, "received_at": pl.Datetime("us", "UTC"), "patient_key": pl.String,
-    "size_estimated": pl.Boolean, "received_at_estimated": pl.Boolean, "value_flags": pl.String,
-    "file_key": pl.String, "harvest_id": pl.String,
-}  # fmt: skip
 
 
 # --- audit logs ---------------------------------------------------------------------------------------------------
@@ -313,7 +226,7 @@ def _ends_a_line(path: str, offset: int) -> bool:
         return fp.read(1) == b"\n"
 
 
-def _resume_point(path: str, st: os.stat_result, state: _FileState | None, by_inode: dict) -> tuple[int, int]:
+def _resume_point(path: str, st: os.stat_result, state: FileState | None, by_inode: dict) -> tuple[int, int]:
     """Where to start reading a plain log: after what was read of this file (same path, or renamed by rotation)."""
     candidates = [state, by_inode.get((st.st_dev, st.st_ino))]
     for cand in candidates:
@@ -324,7 +237,7 @@ def _resume_point(path: str, st: os.stat_result, state: _FileState | None, by_in
     return 0, 0
 
 
-def _harvest_logs(source: SourceConfig, pseudonymise: Pseudonymiser, options: HarvestConfig, writer: _Writer) -> None:
+def _harvest_logs(source: SourceConfig, pseudonymise: Pseudonymiser, options: HarvestConfig, writer: BatchWriter) -> None:
     bounds = {
         "max_line_bytes": source.max_log_line_bytes or options.max_log_line_bytes,
         "max_decompressed_bytes": source.max_log_decompressed_bytes or options.max_log_decompressed_bytes,
@@ -343,7 +256,7 @@ def _harvest_logs(source: SourceConfig, pseudonymise: Pseudonymiser, options: Ha
             writer.report.files_quarantined += 1
             key = writer.file_key(path)
             writer.write("audit_events", None, [whole_file_quarantine(key, reason)], [
-                _FileState(path, key, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, status="quarantined",
+                FileState(path, key, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, status="quarantined",
                            reason=reason)
             ])  # fmt: skip
             continue
@@ -351,11 +264,11 @@ def _harvest_logs(source: SourceConfig, pseudonymise: Pseudonymiser, options: Ha
     writer.flush_audit()
 
 
-def _read_one_log(path, st, gz, offset, line, head_sha, head_len, pseudonymise, writer: _Writer, bounds) -> None:
+def _read_one_log(path, st, gz, offset, line, head_sha, head_len, pseudonymise, writer: BatchWriter, bounds) -> None:
     key = writer.file_key(path)
 
-    def state(status: str = "parsed", reason: str | None = None) -> _FileState:
-        return _FileState(path, key, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, head_sha, head_len,
+    def state(status: str = "parsed", reason: str | None = None) -> FileState:
+        return FileState(path, key, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, head_sha, head_len,
                           None if gz else offset, line, status, reason)  # fmt: skip
 
     records: list[tuple[int, AuditRecord]] = []
@@ -369,7 +282,7 @@ def _read_one_log(path, st, gz, offset, line, head_sha, head_len, pseudonymise, 
                 records.extend((entry.line_no, r) for r in entry.records)
             offset, line = entry.end_offset, entry.line_no
             lines_in_batch += 1
-            if lines_in_batch >= _LOG_LINES_PER_BATCH:
+            if lines_in_batch >= LOG_LINES_PER_BATCH:
                 writer.write_audit(records, quarantine, state())
                 records, quarantine, lines_in_batch = [], [], 0
     except (MalformedRecord, OSError, EOFError, gzip.BadGzipFile) as exc:
@@ -382,137 +295,3 @@ def _read_one_log(path, st, gz, offset, line, head_sha, head_len, pseudonymise, 
     writer.report.files_parsed += 1
     writer.write_audit(records, quarantine, state())
 
-
-# --- writing ------------------------------------------------------------------------------------------------------
-
-
-class _Writer:
-    """Writes one batch (records, quarantine entries, file states) in one transaction."""
-
-    def __init__(self, target: duckdb.DuckDBPyConnection | Path, source: str, harvest_id: str,
-                 report: SourceReport) -> None:  # fmt: skip
-        self._target, self.source, self.harvest_id, self.report = target, source, harvest_id, report
-        self.salt = ""
-        self._audit_frames: list[pl.DataFrame] = []
-        self._audit_quarantine: list[tuple] = []
-        self._audit_states: dict[str, _FileState] = {}
-        self._audit_rows = 0
-
-    def file_key(self, path: str) -> str:
-        return file_key(self.salt, self.source, path)
-
-    @contextmanager
-    def session(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The held connection, or the warehouse opened (waiting for another writer, bounded) and closed after."""
-        if isinstance(self._target, duckdb.DuckDBPyConnection):
-            yield self._target
-        else:
-            with open_warehouse(self._target) as con:
-                yield con
-
-    def write_audit(self, records: list[tuple[int, AuditRecord]], quarantine: list[tuple], state: _FileState,
-                    malformed_lines: int | None = None) -> None:  # fmt: skip
-        """Adds a log's records, quarantine entries and state to the pending batch, committed once it holds
-        _LOG_LINES_PER_BATCH rows (or by flush_audit): many small logs share one transaction instead of one each,
-        which matters when every transaction opens the warehouse."""
-        self.report.quarantined += len(quarantine) if malformed_lines is None else malformed_lines
-        frame = self._audit_frame(records, state.file_key)
-        self._audit_frames.append(frame)
-        self._audit_quarantine.extend(quarantine)
-        self._audit_states[state.path] = state  # the latest state of a log read in several batches
-        self._audit_rows += frame.height + len(quarantine)
-        if self._audit_rows >= _LOG_LINES_PER_BATCH:
-            self.flush_audit()
-
-    def flush_audit(self) -> None:
-        if not self._audit_states:
-            return
-        frame, quarantine, states = pl.concat(self._audit_frames), self._audit_quarantine, self._audit_states
-        self._audit_frames, self._audit_quarantine, self._audit_states, self._audit_rows = [], [], {}, 0
-        self.write("audit_events", frame, quarantine, list(states.values()))
-
-    def _audit_frame(self, records: list[tuple[int, AuditRecord]], key: str) -> pl.DataFrame:
-        rows = []
-        for line_no, record in records:
-            row = {name: getattr(record, name) for name in _AUDIT_FIELDS}
-            key = f"{record.message_sha256}|{record.study_instance_uid or ''}"
-            row.update(
-                record_key=hashlib.sha256(key.encode("ascii")).hexdigest(),
-                source=self.source,
-                source_ae_key=ae_title_key(record.source_ae),
-                destination_ae_key=ae_title_key(record.destination_ae),
-                file_key=key,
-                line=line_no,
-                harvest_id=self.harvest_id,
-            )
-            rows.append(row)
-        return pl.DataFrame(rows, schema=_AUDIT_SCHEMA)
-
-    def write(self, table: str, frame: pl.DataFrame | None, quarantine: list[tuple], states: list[_FileState],
-              also: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> None:  # fmt: skip
-        """`also` runs inside the same transaction (an API source's cursor moves with the records it covers)."""
-        with self.session() as con:
-            self._write(con, table, frame, quarantine, states, also)
-
-    def _write(self, con, table, frame, quarantine, states, also) -> None:
-        con.execute("begin transaction")
-        try:
-            if frame is not None and frame.height:
-                con.register("harvest_batch", frame)
-                columns = ", ".join(frame.columns)
-                added = con.execute(
-                    f"""insert into raw.{table} ({columns})
-                        select {columns} from harvest_batch b
-                        where not exists (select 1 from raw.{table} t where t.record_key = b.record_key)
-                        qualify row_number() over (partition by record_key order by file_key) = 1"""
-                ).fetchone()[0]
-                con.unregister("harvest_batch")
-                self.report.records_added += added
-            if quarantine:
-                frame = pl.DataFrame(
-                    quarantine,
-                    schema={"key": pl.String, "file_key": pl.String, "line": pl.Int64, "reason": pl.String},
-                    orient="row",
-                )
-                con.register("quarantine_batch", frame)
-                con.execute(  # a file touched again and still broken keeps its one row (and its first date)
-                    """insert or ignore into raw.quarantine
-                       (quarantine_key, source, file_key, line, reason, quarantined_at, harvest_id)
-                       select sha256(key), ?, file_key, line, reason, now(), ? from quarantine_batch""",
-                    [self.source, self.harvest_id],
-                )
-                con.unregister("quarantine_batch")
-            if states:
-                con.register("state_batch", pl.DataFrame(states, schema=_STATE_SCHEMA, orient="row"))
-                con.execute(
-                    """insert or replace into raw.harvest_files
-                       (source, path, file_key, size_bytes, mtime_ns, device, inode, head_sha256, head_length,
-                        read_offset, read_line, status, reason, harvested_at, harvest_id)
-                       select ?, path, file_key, size, mtime_ns, device, inode, head_sha256, head_length,
-                              read_offset, read_line, status, reason, now(), ? from state_batch""",
-                    [self.source, self.harvest_id],
-                )
-                con.unregister("state_batch")
-            if also is not None:
-                also(con)
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
-
-
-_STATE_SCHEMA = {
-    "path": pl.String, "file_key": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64, "device": pl.Int64,
-    "inode": pl.Int64,
-    "head_sha256": pl.String, "head_length": pl.Int64, "read_offset": pl.Int64, "read_line": pl.Int64,
-    "status": pl.String, "reason": pl.String,
-}  # fmt: skip
-
-_AUDIT_SCHEMA = {
-    "record_key": pl.String, "source": pl.String, "message_sha256": pl.String, "event_id": pl.String,
-    "event_name": pl.String, "action": pl.String, "outcome": pl.Int32, "event_time": pl.Datetime("us", "UTC"),
-    "source_ae": pl.String, "destination_ae": pl.String, "source_ae_key": pl.String,
-    "destination_ae_key": pl.String, "audit_source_id": pl.String, "study_instance_uid": pl.String,
-    "instance_count": pl.Int32, "patient_key": pl.String, "file_key": pl.String, "line": pl.Int64,
-    "harvest_id": pl.String, "event_type_code": pl.String,
-}  # fmt: skip

@@ -1,9 +1,10 @@
 """Usage metrics per establishment and Paris calendar month (and per day), from the staged warehouse.
 
 `meter_month` rewrites one month of `marts.fct_usage_daily`, `marts.fct_share_flows` and its monthly sum
-`marts.fct_share_flows_monthly` (delete, then insert: a re-run replaces the month and changes nothing else). `monthly_usage` reads the month back as exact Decimals: counts
-are summed over the days; `storage_gb_month` is the mean over every day of the month of the bytes stored at the end
-of that day, divided by 10^9, rounded half-up to 9 decimals (one byte-month).
+`marts.fct_share_flows_monthly` (delete, then insert: a re-run replaces the month and changes nothing else).
+`monthly_usage` reads the month back as exact Decimals: counts are summed over the days; `storage_gb_month` is the
+mean over every day of the month of the bytes stored at the end of that day, divided by 10^9, rounded half-up to 9
+decimals (one byte-month).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
 
-from analytics.billing.model import METRICS, Month
+from analytics.metrics import METRICS
+from analytics.periods import Month
 from analytics.clock import paris_now
 from analytics.registry import UNATTRIBUTED, Registry
 from analytics.warehouse import SQL_DIR, table_exists
@@ -86,7 +88,7 @@ def monthly_usage(con: duckdb.DuckDBPyConnection, month: Month) -> dict[str, dic
     ).fetchall()
     usage: dict[str, dict[str, Decimal]] = {}
     for establishment_id, *values in rows:
-        metrics = {m: Decimal(v) for m, v in zip(_COUNT_METRICS, values)}
+        metrics = {m: Decimal(v) for m, v in zip(_COUNT_METRICS, values[:-1], strict=True)}  # the last is storage
         metrics["storage_gb_month"] = storage_gb_month(Decimal(values[-1]), month.days)
         usage[establishment_id] = {m: metrics[m] for m in METRICS}
     return usage
@@ -100,7 +102,7 @@ def daily_usage(con: duckdb.DuckDBPyConnection, month: Month, establishment_id: 
         {"month": str(month), "id": establishment_id},
     ).fetchall()
     return [
-        {"usage_date": r[0], **{m: Decimal(v) for m, v in zip(_COUNT_METRICS, r[1:-1])}, "storage_gb": Decimal(r[-1]) / GB}
+        {"usage_date": r[0], **{m: Decimal(v) for m, v in zip(_COUNT_METRICS, r[1:-1], strict=True)}, "storage_gb": Decimal(r[-1]) / GB}
         for r in rows
     ]
 

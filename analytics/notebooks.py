@@ -11,7 +11,7 @@ from __future__ import annotations
 import duckdb
 
 from analytics import metering
-from analytics.billing.model import Month
+from analytics.periods import Month
 from analytics.errors import SansfilmError
 from analytics.warehouse import table_exists
 

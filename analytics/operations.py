@@ -9,12 +9,13 @@ from datetime import datetime
 from decimal import Decimal
 
 from analytics import lake, metering, warehouse
-from analytics.billing.model import Month
+from analytics.periods import Month
 from analytics.clock import paris_now
 from analytics.config import Settings
 from analytics.errors import SansfilmError
-from analytics.harvest import SourceReport, harvest_source
+from analytics.harvest import harvest_source
 from analytics.pseudonym import Pseudonymiser, pseudonymiser_from_env
+from analytics.raw_batches import SourceReport
 from analytics.registry import Registry, load_registry
 
 
@@ -129,6 +130,7 @@ def meter_and_draft(settings: Settings, now: datetime | None = None) -> Metered:
     to date), and the draft invoices of every finished month of the framework agreement. Idempotent (a month is
     replaced, never added to); drafts change no ledger. `now`: the programme's clock (analytics.clock) by default."""
     from analytics.billing import service
+    from analytics.billing.contracts import load_contracts
 
     now = paris_now(now)
     current = Month(now.year, now.month)
@@ -141,7 +143,7 @@ def meter_and_draft(settings: Settings, now: datetime | None = None) -> Metered:
     if future:
         logging.getLogger(__name__).warning("data dated after %s left unmetered: %s", now.date(), future)
     metered = [m for m in months if m <= current]
-    contracts = service.load_contracts(settings)
+    contracts = load_contracts(settings)
     drafted: dict[Month, tuple[int, Decimal]] = {}
     for month in service.agreement_months(contracts, metered):
         if month < current:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import shutil
 import sys
 import time
@@ -36,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analytics import warehouse
 from analytics.billing.credits import subscription_fees
-from analytics.billing.service import load_contracts
+from analytics.billing.contracts import load_contracts
 from analytics.config import load_settings
 from analytics.reporting import finance, governance, programme
 from analytics.reporting.scope import Filters, Viewer
@@ -97,7 +98,7 @@ def build_regional(studies: int) -> Path:
     import metering as region  # bench/metering.py
 
     from analytics import metering, warehouse
-    from analytics.billing.model import Month
+    from analytics.periods import Month
 
     shape = region.Shape(studies=studies, events=studies * 10)
     db, contracts_dir, _ = region.ensure_warehouse(shape)
@@ -116,9 +117,10 @@ def build_regional(studies: int) -> Path:
         finally:
             source.close()
         shutil.copytree(contracts_dir, folder / "contracts", dirs_exist_ok=True)
+        ae_titles = json.dumps(list(region.PLATFORM_AE_TITLES))
         (folder / "sansfilm.toml").with_suffix(".tmp").write_text(
             f'[warehouse]\npath = "warehouse.duckdb"\n[contracts]\ndir = "contracts"\n'
-            f'[ledger]\nurl = "sqlite:///ledger.sqlite"\n[archive]\nae_titles = {list(region.PLATFORM_AE_TITLES)!r}\n'.replace("'", '"'),
+            f'[ledger]\nurl = "sqlite:///ledger.sqlite"\n[archive]\nae_titles = {ae_titles}\n',
             encoding="utf-8")  # fmt: skip
     # the programme's service levels (the operator page) and price index (the price revision), which copies made
     # before bench/metering.py wrote the index lack
@@ -309,7 +311,7 @@ def main() -> None:
             print(f"  {name:<44} cold {runs[0] * 1000:8.1f} ms{warm}")
         return
     for name, run in pages(settings, contracts, busiest).items():
-        best, times = float("inf"), []
+        times = []
         for _ in range(args.repeat):
             started = time.perf_counter()
             con = warehouse.connect_published(published)

@@ -221,8 +221,8 @@ def plan_days(shape: Shape, rows: list[dict]) -> tuple[list[tuple], list[tuple]]
         live = tuple(i for i, lr in enumerate(ranges) if lr and lr[0] <= day <= lr[1])
         day_epoch.append(epochs.setdefault(live, len(epochs)))
         live_weight.append(sum(rows[i]["weight"] for i in live))
-    study_w = [day_factor(d, viewing=False) * w for d, w in zip(days, live_weight)]
-    event_w = [0.0 if k == 0 else day_factor(d, viewing=True) * w for k, (d, w) in enumerate(zip(days, live_weight))]
+    study_w = [day_factor(d, viewing=False) * w for d, w in zip(days, live_weight, strict=True)]
+    event_w = [0.0 if k == 0 else day_factor(d, viewing=True) * w for k, (d, w) in enumerate(zip(days, live_weight, strict=True))]
     receipts = shape.studies
     others = shape.events - receipts
 
@@ -275,7 +275,6 @@ def _local(day: str, seconds: str) -> str:
 
 def generate(path: Path, contracts_dir: Path, shape: Shape) -> dict:
     """Write the synthetic warehouse to `path` (and the registry next to it); returns timings and shape."""
-    import duckdb
 
     from analytics import warehouse
     from analytics.registry import load_registry
@@ -304,7 +303,7 @@ def generate(path: Path, contracts_dir: Path, shape: Shape) -> dict:
     for r in rows:
         weights = [MODALITY_WEIGHTS[m] for m in r["modalities"]]
         acc, whole = 0, sum(weights)
-        for m, w in zip(r["modalities"], weights):
+        for m, w in zip(r["modalities"], weights, strict=False):
             lo, acc = round(100 * acc / whole), acc + w
             est_modalities.append((r["index"], m, lo, round(100 * acc / whole)))
     con.execute("create temp table bench_mod_ranges (e integer, modality varchar, lo integer, hi integer)")
@@ -607,7 +606,6 @@ def ensure_warehouse(shape: Shape) -> tuple[Path, Path, dict]:
 def ensure_subsample(db: Path, contracts_dir: Path, fraction: int) -> tuple[Path, dict]:
     """1/fraction of the studies (by a hash of StudyInstanceUID: every establishment keeps its share), with their
     instances and events, and 1/fraction of the events that name no study; owners rebuilt by the real models."""
-    import duckdb
 
     from analytics import warehouse
 
@@ -659,7 +657,7 @@ def peak_rss_mb() -> float:
 
 
 def _load_contracts(contracts_dir: Path):
-    from analytics.billing.service import Contracts
+    from analytics.billing.contracts import Contracts
     from analytics.billing.tariff import load_tariff
     from analytics.registry import load_registry
 
@@ -705,7 +703,7 @@ class _TimedConnection:
 
 def measure_sansfilm(db: str, contracts_dir: str, month_text: str, timed: bool = False) -> dict:
     from analytics import metering, warehouse
-    from analytics.billing.model import Month
+    from analytics.periods import Month
     from analytics.billing.service import draft_month
 
     month = Month.parse(month_text)
@@ -733,7 +731,7 @@ def measure_sansfilm(db: str, contracts_dir: str, month_text: str, timed: bool =
 def measure_profile(db: str, month_text: str) -> dict:
     """DuckDB's profiler on the queries of one month (same SQL as meter_month) and on int_study_owners."""
     from analytics import metering, warehouse
-    from analytics.billing.model import Month
+    from analytics.periods import Month
 
     month = Month.parse(month_text)
     params = metering._params(month)
@@ -899,7 +897,7 @@ def pandas_usage(con, month, owner_rule: str = "first-receipt") -> tuple[dict, d
 def measure_pandas(db: str, contracts_dir: str, month_text: str, owner_rule: str = "first-receipt") -> dict:
     import duckdb
 
-    from analytics.billing.model import Month
+    from analytics.periods import Month
     from analytics.billing.service import draft_month
 
     month = Month.parse(month_text)
@@ -976,7 +974,7 @@ def child(kind: str, db: Path, contracts_dir: Path, month: str, *, cap_gb: float
 
 def compare(sansfilm: dict, pandas: dict) -> list[str]:
     """Every establishment x metric where the two disagree (absent = zero)."""
-    from analytics.billing.model import METRICS
+    from analytics.metrics import METRICS
 
     mismatches = []
     for est in sorted(set(sansfilm) | set(pandas)):
@@ -999,7 +997,7 @@ def owner_rule_diagnosis(db: Path, month_text: str) -> dict:
     whose owner is an establishment in int_study_owners (arg_min skips NULLs, so a later receipt's Source wins)."""
     import duckdb
 
-    from analytics.billing.model import Month
+    from analytics.periods import Month
 
     month = Month.parse(month_text)
     con = duckdb.connect(str(db), read_only=True)
@@ -1176,8 +1174,9 @@ def main() -> None:
             print(f"\n{label}: {len(m['mismatches'])} metric mismatches between sansfilm and pandas, first 20:")
             for line in m["mismatches"][:20]:
                 print(f"  {line}")
-    strip = lambda m: m and {k: {kk: vv for kk, vv in v.items() if kk not in ("usage", "drafts")}  # noqa: E731
-                             if isinstance(v, dict) else v for k, v in m.items()}  # fmt: skip
+    def strip(m):
+        return m and {k: {kk: vv for kk, vv in v.items() if kk not in ("usage", "drafts")}
+                      if isinstance(v, dict) else v for k, v in m.items()}  # fmt: skip
     (OUT / "metering-last.json").write_text(json.dumps(
         {"results": results, "full": strip(full), "sample": strip(sample), "timed_steps": timed.get("steps"),
          "profile": profile, "meta": meta, "sample_meta": sample_meta}, indent=1, default=str))  # fmt: skip

@@ -73,13 +73,13 @@ def source_for(server, page_size: int):
 
 def naive_harvest(source, con, pseudonymise, limit: int) -> int:
     """One request per tag set and instance, sequentially; the same records and page transactions as sansfilm's."""
-    from analytics import harvest as harvest_module
+    from analytics import raw_batches
     from analytics.orthanc.client import OrthancClient
-    from analytics.orthanc.harvest import _record_fields, _TAGS, instance_path
+    from analytics.orthanc.harvest import TAGS, instance_path, record_fields
 
     zone = ZoneInfo(source.timezone)
-    report = harvest_module.SourceReport(name=source.name, kind=source.kind)
-    writer = harvest_module._Writer(con, source.name, "naive", report)
+    report = raw_batches.SourceReport(name=source.name, kind=source.kind)
+    writer = raw_batches.BatchWriter(con, source.name, "naive", report)
     cursor, seen = 0, 0
     with OrthancClient(source) as client:
         while not limit or seen < limit:
@@ -95,9 +95,9 @@ def naive_harvest(source, con, pseudonymise, limit: int) -> int:
                 resource = client.get(f"/instances/{orthanc_id}")
                 resource["Metadata"] = client.get(f"/instances/{orthanc_id}/metadata", params={"expand": ""})
                 tags = client.get(f"/instances/{orthanc_id}/simplified-tags")
-                values = {tag: tags[name] for name, tag in _TAGS.items() if isinstance(tags.get(name), str) and tags[name]}
-                records.append((instance_path(source, orthanc_id), _record_fields(values, resource, pseudonymise, zone)))
-            writer.write("dicom_instances", harvest_module.instance_frame(records, writer), [], [])
+                values = {tag: tags[name] for name, tag in TAGS.items() if isinstance(tags.get(name), str) and tags[name]}
+                records.append((instance_path(source, orthanc_id), record_fields(values, resource, pseudonymise, zone)))
+            writer.write("dicom_instances", raw_batches.instance_frame(records, writer), [], [])
             cursor = max(c.seq for c in page.changes)
             if page.done:
                 break

@@ -74,7 +74,7 @@ def french_table(frame: pl.DataFrame, money: tuple[str, ...] = (), decimals: dic
         elif dtype.is_numeric():
             digits = decimals.get(name, 0 if dtype.is_integer() else 2)
             suppressed = frame["suppressed"].to_list() if "suppressed" in frame.columns else [False] * len(values)
-            out[name] = [SUPPRESSED if s and v is None else fr_number(v, digits) for v, s in zip(values, suppressed)]
+            out[name] = [SUPPRESSED if s and v is None else fr_number(v, digits) for v, s in zip(values, suppressed, strict=True)]
         else:
             out[name] = [("" if v is None else str(v)) for v in values]
     return pl.DataFrame(out, schema={k: pl.String for k in out})

@@ -16,8 +16,8 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import date
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +126,7 @@ def _choices(published_version: int, viewer: Viewer) -> dict[str, list[str]]:
     sites = cached("rollout_sites", viewer, Filters())
     return {"departement": sorted({d for d in sites["departement"] if d}),
             "offer": sorted({o for o in sites["offer"] if o}),
-            "establishment": [f"{i} · {n}" for i, n in zip(sites["establishment_id"], sites["name"])]}  # fmt: skip
+            "establishment": [f"{i} · {n}" for i, n in zip(sites["establishment_id"], sites["name"], strict=True)]}  # fmt: skip
 
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -192,7 +192,7 @@ def issued_months() -> tuple[str, ...]:
 @st.cache_data(ttl=TTL, show_spinner=False)
 def _drafts(published_version: int, issued: tuple[str, ...], viewer: Viewer,
             filters: Filters) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
-    from analytics.billing.service import load_contracts
+    from analytics.billing.contracts import load_contracts
 
     contracts = load_contracts(settings())
     with published() as con:
@@ -208,7 +208,7 @@ def governance(published_version: int, viewer: Viewer) -> dict[str, pl.DataFrame
 
 @st.cache_data(ttl=60, show_spinner=False)
 def _governance(published_version: int, viewer: Viewer) -> dict[str, pl.DataFrame | None]:
-    from analytics.billing.service import load_contracts
+    from analytics.billing.contracts import load_contracts
     from analytics.reporting import governance as gov
 
     contracts = load_contracts(settings())
@@ -234,8 +234,8 @@ def proposal(viewer: Viewer, name: str, filters: Filters) -> dict[str, Any]:
 @st.cache_data(ttl=TTL, show_spinner=False)
 def _proposal(published_version: int, issued: tuple[str, ...], state: int, viewer: Viewer, name: str,
               first: str | None, last: str | None) -> dict[str, Any]:  # fmt: skip
-    from analytics.billing.model import Month
-    from analytics.billing.service import load_contracts
+    from analytics.periods import Month
+    from analytics.billing.contracts import load_contracts
     from analytics.reporting.projection import projection_for
 
     contracts = load_contracts(settings())
@@ -283,7 +283,7 @@ def documents(viewer: Viewer, number: str) -> dict[str, Path]:
 # queries, the figures, the French tables) is cached for the first visitor of a role after a publish or a server
 # start (docs/benchmarks.md). Establishment roles are not warmed (one per site); their pages read little.
 DASHBOARDS = Path(__file__).resolve().parent
-_ROLE_PAGES = {role: tuple(file for section in PAGES.values() for file, _, _, roles in section if role in roles)
+ROLE_PAGES = {role: tuple(file for section in PAGES.values() for file, _, _, roles in section if role in roles)
                for role in ("gcs", "ars", "operator", "finance")}  # the navigation's pages of each regional role
 
 
@@ -300,7 +300,7 @@ def warm() -> None:
     filters = default_filters()
     missing()  # what app.py reads before any page
     month_to_date(version())
-    for role, pages in _ROLE_PAGES.items():
+    for role, pages in ROLE_PAGES.items():
         viewer = Viewer(role, role)
         choices(version(), viewer)  # the sidebar's
         for page in pages:

@@ -78,7 +78,7 @@ def invoice_section(viewer: Viewer, filters: Filters, key: str) -> None:
         names = {"pdf": "PDF (Factur-X)", "xml": "Facture électronique (XML CII)", "csv": "Lignes (CSV)"}
         if not documents:
             st.info("Documents non écrits : `sansfilm bill --month M --issue` les réécrit depuis le registre.")
-        for col, (kind, path) in zip(st.columns(3), documents.items()):
+        for col, (kind, path) in zip(st.columns(3), documents.items(), strict=False):
             col.download_button(names[kind], path.read_bytes(), file_name=path.name, mime=mimes[kind],
                                 key=f"{key}_{kind}")  # fmt: skip
     charts.show(f"{key}_lines", lines.with_columns(pl.col("amount").cast(pl.Float64), pl.col("quantity").cast(pl.Float64),

@@ -11,7 +11,9 @@ from typing import Annotated
 import typer
 
 from analytics.billing.export import LINE_COLUMNS, describe, invoice_dict, line_rows, to_csv, write_drafts
-from analytics.billing.model import METRICS, Invoice, Month
+from analytics.billing.model import Invoice
+from analytics.metrics import METRICS
+from analytics.periods import Month
 from analytics.clock import current_month, paris_now
 from analytics.errors import SansfilmError
 from pipelines.output import text_table
@@ -63,12 +65,13 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         """Usage metrics of every establishment for a month (metered from the warehouse)."""
         from analytics import metering
         from analytics.billing import service
+        from analytics.billing.contracts import load_contracts
         from analytics.billing.rules import active_days
 
         m, fmt = _month(month), _check_format(fmt)
         try:
             settings = settings_loader()
-            contracts = service.load_contracts(settings)
+            contracts = load_contracts(settings)
             report = metering.usage_report(service.meter(settings, [m])[m], contracts.registry, m, active_days).to_dict()
             note = month_to_date_note(settings, m)
         except SansfilmError as exc:
@@ -99,6 +102,7 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
     ) -> None:
         """Preview a month's invoices (changes nothing), issue them with --issue, or repair their documents."""
         from analytics.billing import service
+        from analytics.billing.issued import issued_invoices
         from analytics.billing.ledger import parse_issue_date
 
         m, fmt = _month(month), _check_format(fmt)
@@ -116,7 +120,7 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
                 typer.echo(f"rewrote {len(written)} document(s) of {m} in {folder / str(m)} from the ledger: "
                            + (", ".join(p.name for p in written) if written else "none was missing or altered"),
                            err=True)  # fmt: skip
-                invoices = service.issued_invoices(settings, m)
+                invoices = issued_invoices(settings, m)
             elif issue:
                 if establishment:
                     raise typer.BadParameter("--issue issues the whole month; --establishment is for previews")
@@ -154,7 +158,7 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
     def verify(fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table") -> None:
         """Recompute the ledger's hash chain and numbering, and the issued documents' SHA-256 under [billing] out_dir;
         name the first broken row (or document) and exit 1 if any."""
-        from analytics.billing import service
+        from analytics.billing.issued import document_problems
         from analytics.billing.ledger import Ledger, ledger_missing
 
         if fmt not in ("table", "json"):
@@ -165,7 +169,7 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
                 raise SansfilmError(f"no ledger at {settings.ledger.url} yet: nothing was issued, nothing to verify")
             with Ledger(settings.ledger.url) as ledger:
                 result, where = ledger.verify(), ledger.url
-            documents, damaged = service.document_problems(settings)
+            documents, damaged = document_problems(settings)
         except SansfilmError as exc:
             raise fail(exc) from None
         problems = result.problems + damaged

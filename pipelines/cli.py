@@ -31,7 +31,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split
                   pretty_exceptions_enable=False)  # fmt: skip
 
 
-class Format(str, Enum):
+class Format(str, Enum):  # noqa: UP042  (typer compares and prints the members by value; kept as they were)
     table = "table"
     json = "json"
 
@@ -40,7 +40,7 @@ _state: dict[str, str | None] = {"config": None}
 
 
 @app.callback()
-def main(
+def global_options(
     config: Annotated[
         str | None, typer.Option("--config", help="Configuration file (default: $SANSFILM_CONFIG or ./sansfilm.toml).")
     ] = None,
@@ -208,7 +208,7 @@ def _run_failure(result) -> str:
 
 @app.command()
 def run() -> None:
-    """Materialise every asset (harvest, warehouse, metering, drafts, publish, lake) in-process for the configuration."""
+    """Materialise every asset (harvest, warehouse, metering, drafts, publish, lake) in-process for the config."""
     try:
         durations, metered = _materialize_all(_settings())
     except SansfilmError as exc:

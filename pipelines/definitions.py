@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from analytics.billing.service import load_contracts
+from analytics.billing.contracts import load_contracts
 from analytics.config import Settings, load_settings
 from pipelines.alerts.sensors import build_alerts_sensor
 from pipelines.billing.assets import build_billing_definitions

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from analytics.billing.model import PARIS
+from analytics.periods import PARIS
 from analytics.errors import SansfilmError
 from pipelines.output import text_table
 
@@ -25,7 +25,7 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
     ) -> None:
         """Framework governance: months left before the agreement ends, ceiling used, commitments kept."""
         from analytics import warehouse
-        from analytics.billing import service
+        from analytics.billing.contracts import load_contracts
         from analytics.reporting.governance import build_report, report_dict
 
         if fmt not in ("table", "json"):
@@ -36,7 +36,7 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
             raise typer.BadParameter(f"'{as_of}' is not a date (YYYY-MM-DD)") from None
         try:
             settings = settings_loader()
-            contracts = service.load_contracts(settings)
+            contracts = load_contracts(settings)
             if not settings.published_path.exists():
                 raise SansfilmError(f"no published warehouse at {settings.published_path}: run `sansfilm run` first")
             con = warehouse.connect_published(settings.published_path)

@@ -20,7 +20,7 @@ def _as_of(text: str | None) -> datetime | None:
     except ValueError:
         raise typer.BadParameter(f"'{text}' is not an ISO date-time (e.g. 2026-11-29T06:00+01:00)") from None
     if value.tzinfo is None:
-        from analytics.billing.model import PARIS
+        from analytics.periods import PARIS
 
         value = value.replace(tzinfo=PARIS)  # a time without an offset is Paris time, like every period here
     return value

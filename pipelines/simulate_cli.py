@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from analytics.billing.model import Month
+from analytics.periods import Month
 from analytics.errors import SansfilmError
 from pipelines.output import text_table
 
@@ -37,17 +37,17 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         """Bill every metered month under a proposed tariff next to what was billed (issued) or drafted; writes
         nothing (docs/next-agreement.md)."""
         from analytics import warehouse
-        from analytics.billing import service
+        from analytics.billing.contracts import load_contracts
         from analytics.billing.simulation import simulation_dict
         from analytics.reporting.proposals import load_proposal, simulate_published
         from analytics.reporting.scope import Viewer
 
-        try:  # usage errors as SansfilmError: typer's BadParameter is not the click one pipelines.boundary catches
+        try:  # usage errors as SansfilmError, one line
             if fmt not in ("table", "json"):
                 raise SansfilmError(f"--format '{fmt}' is not one of table, json")
             start, end = _month("--from", first), _month("--to", last)
             settings = settings_loader()
-            contracts = service.load_contracts(settings)
+            contracts = load_contracts(settings)
             proposal = load_proposal(contracts, tariff)
             con = warehouse.connect_published(settings.published_path)
             try:

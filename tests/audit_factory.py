@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 PATIENT_ID = "PAT778899"
@@ -12,7 +12,7 @@ STUDY_A = "1.2.250.1.59.453.859.1"
 STUDY_B = "1.2.250.1.59.453.859.2"
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 SR_DOC = "1.2.840.10008.5.1.4.1.1.88.22"
-UTC = timezone.utc
+UTC = UTC
 
 
 def coded(tag: str, code: str, text: str, style: str) -> str:
@@ -87,7 +87,7 @@ def syslog(
 
 
 def write_gzip_bomb(path: Path, mebibytes: int) -> None:
-    """One line of `mebibytes` MiB, as gzip members of 1 MiB each (about 1 KiB compressed apiece): a bomb of ~1,000:1."""
+    """One line of `mebibytes` MiB, as gzip members of 1 MiB each (~1 KiB compressed apiece): a bomb of ~1,000:1."""
     chunk = b"A" * (1 << 20)
     member = gzip.compress(chunk, compresslevel=9, mtime=0)
     with path.open("wb") as fp:

@@ -14,11 +14,12 @@ import tempfile
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import analytics.quality
 from analytics.billing import service
-from analytics.billing.model import Month
+from analytics.billing.contracts import load_contracts
+from analytics.periods import Month
 from analytics.config import Settings
 
 TODAY = date(2012, 12, 31)  # the issuing clock of the tests that issue 2012's months
@@ -38,7 +39,7 @@ def _without_quality_gate() -> Iterator[None]:
 def issue_until(settings: Settings, before: Month, *, today: date = TODAY) -> None:
     """Issue every month of the agreement before `before` into the settings' ledger (documents under [billing]
     out_dir), each on the 1st of the next month."""
-    contracts = service.load_contracts(settings)
+    contracts = load_contracts(settings)
     sqlite = settings.ledger.url.startswith("sqlite:///")
     key = (contracts.fingerprint, str(before))
     ledger_file = Path(settings.ledger.url.removeprefix("sqlite:///")) if sqlite else None

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pydicom import Dataset, dcmread
 
-from tests.orthanc import STORESCU, _free_port
+from tests.orthanc import STORESCU, free_port
 
 DCMQRSCP = shutil.which("dcmqrscp") or "/usr/bin/dcmqrscp"
 ECHOSCU = shutil.which("echoscu") or "/usr/bin/echoscu"
@@ -30,7 +30,7 @@ def require_dcmqrscp() -> None:
 @dataclass
 class Dcmqrscp:
     root: Path
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
 
     def start(self) -> None:

@@ -44,7 +44,7 @@ def require_orthanc() -> None:
         pytest.skip(INSTALL_HINT)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -55,8 +55,8 @@ class OrthancServer:
     """One Orthanc process; `stop()` and `start()` again keep its storage (and its change feed)."""
 
     root: Path
-    http_port: int = field(default_factory=_free_port)
-    dicom_port: int = field(default_factory=_free_port)
+    http_port: int = field(default_factory=free_port)
+    dicom_port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     extra_config: dict = field(default_factory=dict)  # merged into the JSON config (e.g. DicomModalities)
 
@@ -156,7 +156,7 @@ def orthanc_factory(tmp_path_factory) -> Iterator:
                 server.start()
                 break
             except RuntimeError:
-                server.http_port, server.dicom_port = _free_port(), _free_port()
+                server.http_port, server.dicom_port = free_port(), free_port()
         else:
             raise RuntimeError(f"Orthanc would not start: {server.log_tail()}")
         servers.append(server)

@@ -50,7 +50,7 @@ def parquet_text(root: Path) -> str:
     try:
         for path in sorted(Path(root).rglob("*.parquet")):
             relation = con.read_parquet(str(path))
-            for name, kind in zip(relation.columns, relation.types):
+            for name, kind in zip(relation.columns, relation.types, strict=True):
                 if str(kind).startswith("VARCHAR"):
                     rows = con.execute(f'select distinct "{name}"::varchar from read_parquet(?)', [str(path)]).fetchall()
                     chunks.extend(v for (v,) in rows if v)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from analytics import warehouse
 from analytics.config import Settings, load_settings
 from analytics.samples.tariff import write_tariff
 from tests import audit_factory as af
@@ -67,3 +68,12 @@ def with_ledger(settings: Settings, url: str) -> Settings:
     config = settings.config_path.parent / "pg.toml"
     config.write_text(CONFIG.replace("[contracts]", f'[ledger]\nurl = "{url}"\n[contracts]'), encoding="utf-8")
     return load_settings(config)
+
+
+def query(settings: Settings, sql: str, params=None) -> list[tuple]:
+    """Rows of a query on the corpus's warehouse, opened read-only and closed after."""
+    con = warehouse.connect(settings.warehouse.path, read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()

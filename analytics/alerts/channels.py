@@ -19,7 +19,7 @@ from typing import Any
 from analytics.alerts.rules import TITLES
 from analytics.alerts.settings import AlertsConfig, EmailConfig, WebhookConfig, tls_context
 from analytics.alerts.store import Occurrence
-from analytics.billing.model import PARIS
+from analytics.periods import PARIS
 from analytics.errors import SansfilmError
 
 PAYLOAD_VERSION = 1

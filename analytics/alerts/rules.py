@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from analytics.billing.model import PARIS
+from analytics.periods import PARIS
 
 SILENT_SITE = "silent_site"
 SERVICE_LEVEL = "service_level"

@@ -14,8 +14,10 @@ from decimal import Decimal
 
 import duckdb
 
-from analytics.billing.model import InvoiceLine, Month
-from analytics.billing.rules import SUBSCRIPTION, _fr, _month_fr, active_days, draft_invoice
+from analytics.billing.model import InvoiceLine
+from analytics.periods import Month
+from analytics.billing.french import french_month, french_number
+from analytics.billing.rules import SUBSCRIPTION, active_days, draft_invoice
 from analytics.billing.tariff import Tariff
 from analytics.registry import Registry
 from analytics.sla.measure import Assessment
@@ -45,16 +47,17 @@ def credit_line(assessment: Assessment, currency: str = "EUR") -> InvoiceLine:
     trailing zeros (so that a figure read back from the mart, stored with two decimals, reads the same)."""
     a = assessment
     assert a.measured is not None and a.breached
-    month = _month_fr(a.month)
+    month = french_month(a.month)
     sign = "<" if a.term.minimum else ">"
     unit = f" {a.term.unit}"
     description = (
-        f"Crédit niveau de service – {a.term.label} {month} : {_fr(a.measured)}{unit} {sign} "
-        f"{_fr(a.target.normalize())}{unit} ; {_fr(a.credit_percent.normalize())} % de l'abonnement de {month} "
-        f"({_fr(a.fee)} {currency})"
+        f"Crédit niveau de service – {a.term.label} {month} : {french_number(a.measured)}{unit} {sign} "
+        f"{french_number(a.target.normalize())}{unit} ; "
+        f"{french_number(a.credit_percent.normalize())} % de l'abonnement de {month} "
+        f"({french_number(a.fee)} {currency})"
     )
     if a.capped:
-        description += f", plafonné à {_fr(a.credit_amount)} {currency}"
+        description += f", plafonné à {french_number(a.credit_amount)} {currency}"
     return InvoiceLine(f"{SLA}{a.term.name}:{a.month}", description, None, Decimal(-1), a.credit_amount,
                        -a.credit_amount)  # fmt: skip
 

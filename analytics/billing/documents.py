@@ -39,7 +39,9 @@ from analytics.billing.cii import (
 )  # fmt: skip
 from analytics.billing.cii_check import check_einvoice
 from analytics.billing.export import describe
-from analytics.billing.model import METRICS, PARIS, Invoice, Party
+from analytics.billing.model import Invoice, Party
+from analytics.metrics import METRICS
+from analytics.periods import PARIS
 
 __all__ = [
     "CSV_COLUMNS", "EInvoiceError", "check_einvoice", "facturx_pdf", "invoice_cii_xml", "invoice_csv", "invoice_pdf",

@@ -7,8 +7,9 @@ import io
 import json
 from pathlib import Path
 
-from analytics.billing.model import IndexPoint, Invoice, Month, PriceRevision
-from analytics.billing.rules import _fr, _month_fr
+from analytics.billing.model import IndexPoint, Invoice, PriceRevision
+from analytics.periods import Month
+from analytics.billing.french import french_month, french_number
 
 
 def invoice_dict(invoice: Invoice) -> dict[str, object]:
@@ -34,17 +35,17 @@ def invoice_dict(invoice: Invoice) -> dict[str, object]:
 
 def describe(revision: PriceRevision) -> str:
     """The revision in one French sentence, as printed on the invoice (PDF, XML note)."""
-    c = _fr(revision.coefficient)
-    formula = f"{_fr(revision.a)} + {_fr(revision.b)} × I / I0"
+    c = french_number(revision.coefficient)
+    formula = f"{french_number(revision.a)} + {french_number(revision.b)} × I / I0"
     since = revision.anniversary.strftime("%d/%m/%Y")
     if revision.pending or revision.current is None or revision.base is None:
         return (f"Révision annuelle des prix au {since} en attente de l'indice {revision.index} : prix provisoires au "
                 f"coefficient {c}.")  # fmt: skip
     return (
         f"Prix révisés au {since} (révision annuelle, P = P0 × ({formula})) : coefficient {c}, avec I = indice "
-        f"{revision.index} {_of(revision.current.period)} = {_fr(revision.current.value)} (publié le "
+        f"{revision.index} {_of(revision.current.period)} = {french_number(revision.current.value)} (publié le "
         f"{revision.current.published_on:%d/%m/%Y}) et I0 = indice {revision.index} {_of(revision.base.period)} "
-        f"= {_fr(revision.base.value)} (publié le {revision.base.published_on:%d/%m/%Y})."
+        f"= {french_number(revision.base.value)} (publié le {revision.base.published_on:%d/%m/%Y})."
     )
 
 
@@ -67,7 +68,7 @@ def revision_dict(revision: PriceRevision | None) -> dict[str, object] | None:
 
 def _of(month: Month) -> str:
     """'de janvier 2012', 'd'octobre 2009': French elides 'de' before a vowel."""
-    name = _month_fr(month)
+    name = french_month(month)
     return f"d'{name}" if name[0] in "aeiouy" else f"de {name}"
 
 

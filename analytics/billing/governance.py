@@ -18,7 +18,8 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 from pathlib import Path
 
-from analytics.billing.model import Invoice, Month, round_money
+from analytics.billing.model import Invoice, round_money
+from analytics.periods import Month
 from analytics.billing.price_index import parse_decimal, read_csv_rows
 from analytics.billing.revision import anniversary
 from analytics.billing.rules import active_days

@@ -8,7 +8,8 @@ from collections.abc import Callable, Mapping
 from datetime import date
 
 from analytics.billing.ledger_tables import IssueRefused
-from analytics.billing.model import Invoice, Month
+from analytics.billing.model import Invoice
+from analytics.periods import Month
 
 Render = Callable[[Invoice], Mapping[str, bytes]]  # an issued invoice -> its documents by kind (pdf, xml, csv)
 

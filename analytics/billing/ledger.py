@@ -15,8 +15,9 @@ Why it is built this way:
   it is over, the issue date lies between the 1st of the next month, the last issue date and today (the caller's
   clock), and the counter sits on the last invoice (a counter moved by hand is a gap: refused, never skipped).
 - Issued invoices are never modified: this API has no update or delete, triggers reject UPDATE/DELETE (and TRUNCATE)
-  of recorded rows, and the counter moves only to the last invoice's number (revisions 0001 and 0002, analytics/billing/migrations/guards.py). A later
-  correction travels as regularisation lines of a later invoice, whose `reference` names the original (checked).
+  of recorded rows, and the counter moves only to the last invoice's number (revisions 0001 and 0002,
+  analytics/billing/migrations/guards.py). A later correction travels as regularisation lines of a later invoice,
+  whose `reference` names the original (checked).
 - Whoever can drop a trigger can still edit a row: every recorded row is chained by SHA-256 to the one before
   (analytics.billing.chain), and `verify` recomputes the chain and the numbering.
 - What the documents show is frozen with the invoice (the parties too) and the SHA-256 of each document, rendered by
@@ -50,7 +51,8 @@ from analytics.billing.ledger_tables import (
     invoice, invoice_document, invoice_line, invoice_number, invoice_party, invoice_revision, invoice_sequence,
     invoice_usage, issued_month, metadata, party_from_row, party_row, revision_from_row,
 )  # fmt: skip
-from analytics.billing.model import Invoice, InvoiceLine, Month
+from analytics.billing.model import Invoice, InvoiceLine
+from analytics.periods import Month
 
 __all__ = [  # what the rest of sansfilm imports from here (the tables and rules live in their own modules)
     "BUSY_TIMEOUT_S", "CHAINED", "SCHEMA_LOCK_KEY", "ExactDecimal", "InvoiceNotFound", "IssueRefused", "IssueResult",
@@ -95,6 +97,12 @@ class Ledger:
 
     def dispose(self) -> None:
         self._engine.dispose()
+
+    @property
+    def sql_engine(self) -> Engine:
+        """The database under the ledger, for what works on it below the ledger's rules (migrations, integrity
+        checks that tamper with it on purpose)."""
+        return self._engine
 
     # --- issuing -------------------------------------------------------------------------------------------------
 

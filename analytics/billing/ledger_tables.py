@@ -14,7 +14,8 @@ from sqlalchemy import (
 )  # fmt: skip
 
 from analytics.billing.chain import GENESIS
-from analytics.billing.model import IndexPoint, Month, Party, PriceRevision
+from analytics.billing.model import IndexPoint, Party, PriceRevision
+from analytics.periods import Month
 from analytics.errors import SansfilmError
 
 NUMBER_PREFIX = "RSF-"

@@ -15,7 +15,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from analytics.billing.model import IndexPoint, Month
+from analytics.billing.model import IndexPoint
+from analytics.periods import Month
 from analytics.errors import ContractError
 
 PRICE_INDEX_FILE = "price_index.csv"

@@ -23,7 +23,8 @@ from dataclasses import replace
 from datetime import date
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 
-from analytics.billing.model import Month, PriceRevision
+from analytics.billing.model import PriceRevision
+from analytics.periods import Month
 from analytics.billing.price_index import PRICE_INDEX_FILE
 from analytics.billing.tariff import OfferTariff, RevisionTerms, Tariff, Tier
 from analytics.errors import ContractError

@@ -11,7 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
-from analytics.billing.model import METRICS, Invoice, InvoiceLine, Month, PriceRevision, round_money
+from analytics.billing.french import french_month, french_number
+from analytics.billing.model import Invoice, InvoiceLine, PriceRevision, round_money
+from analytics.metrics import METRICS
+from analytics.periods import Month
 from analytics.billing.revision import revised_offer, revision_for
 from analytics.billing.tariff import CONTINUOUS_METRICS, Charge, OfferTariff, Tariff
 from analytics.errors import ContractError
@@ -35,10 +38,6 @@ METRIC_LABELS = {
     "views": "Consultations d'examens",
 }
 OFFER_LABELS = {"PACS_RIS": "PACS + RIS", "PACS": "PACS", "VNA": "archive neutre (VNA)"}
-MONTHS_FR = (
-    "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre",
-    "décembre",
-)  # fmt: skip
 
 
 def active_days(establishment: Establishment, month: Month) -> int:
@@ -137,8 +136,9 @@ def draft_invoice(
         shortfall = minimum - sum((line.amount for line in usage_lines), Decimal("0.00"))
         if shortfall > 0:
             description = (
-                f"Complément au minimum de consommation ({_fr(offer.minimum_monthly)} {tariff.currency} par mois, "
-                f"{prorata} : {_fr(minimum)} {tariff.currency})"
+                f"Complément au minimum de consommation ({french_number(offer.minimum_monthly)} "
+                f"{tariff.currency} par mois, "
+                f"{prorata} : {french_number(minimum)} {tariff.currency})"
             )
             lines.append(InvoiceLine(MINIMUM, description, None, shortfall, ONE_EURO, shortfall))
     return Invoice(
@@ -173,7 +173,7 @@ def regularisation_lines(original: Invoice, corrected: Invoice) -> list[InvoiceL
         )
     before = {line.code: line for line in original.lines}
     after = {line.code: line for line in corrected.lines}
-    intro = f"Régularisation de la facture {original.number} ({_month_fr(original.month)})"
+    intro = f"Régularisation de la facture {original.number} ({french_month(original.month)})"
     lines: list[InvoiceLine] = []
     for code in _merged_codes(original.lines, corrected.lines):
         old, new = before.get(code), after.get(code)
@@ -232,21 +232,12 @@ def _band(charge: Charge, index: int) -> str:
     tier = charge.tiers[index - 1]
     lower = charge.tiers[index - 2].up_to if index > 1 else None
     if lower is None:
-        return f"jusqu'à {_fr(tier.up_to)}" if tier.up_to is not None else "toutes quantités"
+        return f"jusqu'à {french_number(tier.up_to)}" if tier.up_to is not None else "toutes quantités"
     if tier.up_to is None:
-        return f"au-delà de {_fr(lower)}"
+        return f"au-delà de {french_number(lower)}"
     if charge.metric in CONTINUOUS_METRICS:
-        return f"au-delà de {_fr(lower)} et jusqu'à {_fr(tier.up_to)}"
-    return f"{_fr(lower + 1)} à {_fr(tier.up_to)}"
-
-
-def _fr(number: Decimal) -> str:
-    """French number formatting with plain spaces: 1 001, 2 346,75."""
-    return format(number, ",f").replace(",", " ").replace(".", ",")
-
-
-def _month_fr(month: Month) -> str:
-    return f"{MONTHS_FR[month.month - 1]} {month.year}"
+        return f"au-delà de {french_number(lower)} et jusqu'à {french_number(tier.up_to)}"
+    return f"{french_number(lower + 1)} à {french_number(tier.up_to)}"
 
 
 def _merged_codes(first: tuple[InvoiceLine, ...], second: tuple[InvoiceLine, ...]) -> list[str]:

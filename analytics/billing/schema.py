@@ -32,8 +32,8 @@ Adding revision 0002 (a column, a table, a data migration):
    made once by tests/fixtures/make_v0_1_0.py) on both backends and proves a fresh ledger and an upgraded one are
    the declared schema with the same triggers (its COMPUTED revision is a worked example of steps 3-4);
    tests/integration/test_upgrade.py runs `sansfilm upgrade` on a whole v0.1.0 installation: assert what your
-   revision computed at its marked places (`# --- issue 12 ...`). Run both with
-   `.venv/bin/python -m pytest tests/integration/test_ledger_migrations.py tests/integration/test_upgrade.py -p no:xdist`.
+   revision computed at its marked places (`# --- issue 12 ...`). Run both with `.venv/bin/python -m pytest
+   -p no:xdist tests/integration/test_ledger_migrations.py tests/integration/test_upgrade.py`.
 """
 
 from __future__ import annotations

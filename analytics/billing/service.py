@@ -14,41 +14,17 @@ from decimal import Decimal
 from pathlib import Path
 
 from analytics import metering, warehouse
-from analytics.billing.credits import SLA, credit_lines, subscription_fees
-from analytics.billing.model import Invoice, InvoiceLine, Month, Party
+from analytics.billing.contracts import Contracts, load_contracts
+from analytics.billing.credits import credit_lines, subscription_fees
+from analytics.billing.model import Invoice, InvoiceLine, Party
+from analytics.periods import Month
+from analytics.billing.regularisation import regularisations
 from analytics.billing.revision import require_revision_indices
-from analytics.billing.rules import active_days, draft_invoice, month_prices, regularisation_lines
-from analytics.billing.tariff import Tariff, load_tariff
+from analytics.billing.rules import draft_invoice, month_prices
 from analytics.config import Settings
 from analytics.errors import ContractError
-from analytics.registry import Establishment, Registry, load_registry
+from analytics.registry import Establishment
 from analytics.sla.measure import Assessment, assess_month
-from analytics.sla.terms import ServiceLevels, load_service_levels
-
-
-@dataclass(frozen=True)
-class Contracts:
-    registry: Registry
-    tariff: Tariff
-    service_levels: ServiceLevels | None = None  # None: the agreement defines no service levels
-
-    @property
-    def fingerprint(self) -> str:
-        """Hash of the contract files an invoice is computed from (part of its inputs hash)."""
-        digest = hashlib.sha256()
-        index = (self.tariff.price_index.path,) if self.tariff.price_index else ()
-        for path in (self.registry.path, self.tariff.path, *index):
-            digest.update(path.read_bytes())
-        if self.service_levels is not None:
-            digest.update(self.service_levels.path.read_bytes())
-        return digest.hexdigest()
-
-
-def load_contracts(settings: Settings) -> Contracts:
-    registry = load_registry(settings.contracts.dir)
-    offers = {e.offer for e in registry.establishments}
-    tariff = load_tariff(settings.contracts.dir, offers)
-    return Contracts(registry, tariff, load_service_levels(settings.contracts.dir, offers))
 
 
 def meter(settings: Settings, months: list[Month]) -> dict[Month, dict[str, dict[str, Decimal]]]:
@@ -88,43 +64,6 @@ def draft_month(contracts: Contracts, month: Month, usage: dict[str, dict[str, D
             drafts.append(invoice)
     return drafts
 
-
-def _effective(original: Invoice, later: list[Invoice]) -> Invoice:
-    """An issued invoice as corrected so far: its lines plus the regularisations issued since that reference it."""
-    # its own regularisation lines correct other invoices: they are not part of what this one billed for its month
-    # nor are its service-level credits (they credit the month before)
-    lines: dict[str, InvoiceLine] = {line.code: line for line in original.lines
-                                     if not line.code.startswith(("REGUL:", SLA))}  # fmt: skip
-    for invoice in later:
-        for line in invoice.lines:
-            if line.reference == original.number and line.code.startswith("REGUL:"):
-                code = line.code.removeprefix("REGUL:")
-                base = lines.get(code)
-                quantity = (base.quantity if base else Decimal(0)) + line.quantity
-                amount = (base.amount if base else Decimal("0.00")) + line.amount
-                lines[code] = InvoiceLine(code, base.description if base else line.description, line.metric,
-                                          quantity, line.unit_price, amount)  # fmt: skip
-    return replace(original, lines=tuple(lines.values()))
-
-
-def regularisations(contracts: Contracts, issued: dict[Month, list[Invoice]],
-                    usage: dict[Month, dict[str, dict[str, Decimal]]]) -> dict[str, list[InvoiceLine]]:  # fmt: skip
-    """Establishment id -> regularisation lines for every issued invoice whose month's data has changed since."""
-    later_invoices = [inv for invoices in issued.values() for inv in invoices]
-    establishments = contracts.registry.by_id()
-    lines: dict[str, list[InvoiceLine]] = {}
-    for month in sorted(issued):
-        for original in issued[month]:
-            establishment = establishments.get(original.establishment_id)
-            if establishment is None:
-                continue
-            corrected = draft_invoice(establishment, month, usage[month].get(original.establishment_id,
-                                                                            metering.zero_usage()), contracts.tariff)  # fmt: skip
-            if corrected is None:
-                continue
-            effective = _effective(original, [i for i in later_invoices if i.month > month])
-            lines.setdefault(original.establishment_id, []).extend(regularisation_lines(effective, corrected))
-    return lines
 
 
 def with_regularisations(drafts: list[Invoice], regul: dict[str, list[InvoiceLine]], contracts: Contracts,
@@ -318,38 +257,3 @@ def rewrite_documents(settings: Settings, month: Month, out_dir: Path) -> list[P
             raise LedgerError(f"{month} is not issued in the ledger at {ledger.url}: it has no documents to rewrite")
     return write_month_documents(settings, month, out_dir, only_damaged=True)
 
-
-def issued_invoices(settings: Settings, month: Month) -> list[Invoice]:
-    from analytics.billing.ledger import Ledger
-
-    with Ledger(settings.ledger.url) as ledger:
-        return ledger.invoices_for_month(month)
-
-
-DOCUMENT_KINDS = ("csv", "pdf", "xml")  # what analytics.billing.documents.render_documents writes per invoice
-
-
-def document_problems(settings: Settings) -> tuple[int, list[str]]:
-    """The issued documents checked under [billing] out_dir/<month>/ against the SHA-256 recorded in the ledger: how
-    many were checked, and each one missing or altered (and any invoice without recorded documents)."""
-    from analytics.billing.documents import sha256_of
-    from analytics.billing.ledger import Ledger, ledger_missing
-
-    if ledger_missing(settings.ledger.url):
-        return 0, []
-    checked, problems = 0, []
-    with Ledger(settings.ledger.url) as ledger:
-        for month in ledger.issued_months():
-            recorded = ledger.documents(month)
-            numbers = [i.number for i in ledger.invoices_for_month(month)]
-            problems += [f"{n} ({month}): no {', '.join(sorted(set(DOCUMENT_KINDS) - set(recorded.get(n, {}))))} "
-                         "recorded in the ledger (missing when the ledger was upgraded: restore from a backup)"
-                         for n in numbers if set(recorded.get(n, {})) != set(DOCUMENT_KINDS)]  # fmt: skip
-            for number, kinds in recorded.items():
-                for name, sha in kinds.values():
-                    checked += 1
-                    found = sha256_of(settings.billing.out_dir / str(month) / name)
-                    if found != sha:
-                        state = "missing" if found is None else "altered (its SHA-256 is not the one recorded)"
-                        problems.append(f"{month}/{name} {state}: `sansfilm bill --month {month} --rewrite-documents`")
-    return checked, problems

@@ -21,7 +21,8 @@ from decimal import Decimal
 
 from analytics import metering
 from analytics.billing.credits import SLA
-from analytics.billing.model import Invoice, Month
+from analytics.billing.model import Invoice
+from analytics.periods import Month
 from analytics.billing.rules import REGUL, draft_invoice, month_prices
 from analytics.billing.tariff import Tariff
 from analytics.registry import Registry

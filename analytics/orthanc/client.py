@@ -76,7 +76,7 @@ class OrthancClient:
             ]
             return ChangePage(changes, bool(body["Done"]), int(body["Last"]))
         except (KeyError, TypeError, ValueError) as exc:
-            raise self._unexpected("GET /changes", f"no {exc}" if isinstance(exc, KeyError) else str(exc)) from None
+            raise self.unexpected("GET /changes", f"no {exc}" if isinstance(exc, KeyError) else str(exc)) from None
 
     def last_change(self) -> int:
         """The sequence number of the newest change (0 for an empty server): one cheap request."""
@@ -84,14 +84,14 @@ class OrthancClient:
         try:
             return int(body["Last"])
         except (KeyError, TypeError, ValueError):
-            raise self._unexpected("GET /changes?last", "no Last") from None
+            raise self.unexpected("GET /changes?last", "no Last") from None
 
     def instance_count(self) -> int:
         body = self.get("/statistics")
         try:
             return int(body["CountInstances"])
         except (KeyError, TypeError, ValueError):
-            raise self._unexpected("GET /statistics", "no CountInstances") from None
+            raise self.unexpected("GET /statistics", "no CountInstances") from None
 
     def bulk(self, ids: list[str], level: str, *, metadata: bool = False) -> dict[str, dict[str, Any]]:
         """Orthanc's own description of many resources in one request (unknown ids are left out)."""
@@ -99,7 +99,7 @@ class OrthancClient:
             return {}
         body = self.post("/tools/bulk-content", {"Resources": ids, "Level": level, "Metadata": metadata})
         if not isinstance(body, list) or not all(isinstance(r, dict) and "ID" in r for r in body):
-            raise self._unexpected("POST /tools/bulk-content", "not a list of resources")
+            raise self.unexpected("POST /tools/bulk-content", "not a list of resources")
         return {r["ID"]: r for r in body}
 
     def instance_ids(self, page: int = 10_000) -> set[str]:
@@ -108,7 +108,7 @@ class OrthancClient:
         while True:
             body = self.get("/instances", params={"since": len(found), "limit": page})
             if not isinstance(body, list) or not all(isinstance(i, str) for i in body):
-                raise self._unexpected("GET /instances", "not a list of identifiers")
+                raise self.unexpected("GET /instances", "not a list of identifiers")
             found.update(body)
             if len(body) < page:
                 return found
@@ -137,8 +137,8 @@ class OrthancClient:
         try:
             return response.json()
         except ValueError:
-            raise self._unexpected(f"{method} {path}", "malformed JSON") from None
+            raise self.unexpected(f"{method} {path}", "malformed JSON") from None
 
-    def _unexpected(self, what: str, detail: str) -> SourceError:
+    def unexpected(self, what: str, detail: str) -> SourceError:
         return SourceError(f"source '{self.source.name}': Orthanc at {self.source.url} answered {what} with "
                            f"something that is not what Orthanc sends ({detail}); nothing was stored")  # fmt: skip

@@ -35,26 +35,37 @@ import duckdb
 
 from analytics.config import OrthancSourceConfig
 from analytics.dicom_reader import (
-    INSTANCE_FIELDS, INSTITUTION_NAME, MANUFACTURER, MODALITY, PATIENT_ID, SERIES_INSTANCE_UID, SOP_CLASS_UID,
-    SOP_INSTANCE_UID, SPECIFIC_CHARACTER_SET, STATION_NAME, STUDY_DATE, STUDY_INSTANCE_UID, STUDY_TIME,
+    INSTANCE_FIELDS,
+    INSTITUTION_NAME,
+    MANUFACTURER,
+    MODALITY,
+    PATIENT_ID,
+    SERIES_INSTANCE_UID,
+    SOP_CLASS_UID,
+    SOP_INSTANCE_UID,
+    SPECIFIC_CHARACTER_SET,
+    STATION_NAME,
+    STUDY_DATE,
+    STUDY_INSTANCE_UID,
+    STUDY_TIME,
     header_record,
 )  # fmt: skip
 from analytics.errors import MalformedRecord
 from analytics.file_keys import whole_file_quarantine
-from analytics.harvest import instance_frame  # the same frame (record keys, attribution keys) files get
 from analytics.orthanc.client import NotFound, OrthancClient
 from analytics.pseudonym import Pseudonymiser
+from analytics.raw_batches import instance_frame  # the same frame (record keys, attribution keys) files get
 
 log = logging.getLogger(__name__)
 
 SOURCE_AE_TITLE = 0x00020016
-_TAGS = {
+TAGS = {
     "SpecificCharacterSet": SPECIFIC_CHARACTER_SET, "SOPClassUID": SOP_CLASS_UID, "SOPInstanceUID": SOP_INSTANCE_UID,
     "StudyDate": STUDY_DATE, "StudyTime": STUDY_TIME, "Modality": MODALITY, "Manufacturer": MANUFACTURER,
     "InstitutionName": INSTITUTION_NAME, "StationName": STATION_NAME, "PatientID": PATIENT_ID,
     "StudyInstanceUID": STUDY_INSTANCE_UID, "SeriesInstanceUID": SERIES_INSTANCE_UID,
 }  # fmt: skip
-_JSON_TAGS = {f"{tag:08X}": tag for tag in _TAGS.values()}
+_JSON_TAGS = {f"{tag:08X}": tag for tag in TAGS.values()}
 _THREADS = 4  # DICOMweb and single-instance requests in flight at once
 _WHOLE_SERIES_FROM = 0.25  # read a series through DICOMweb when at least this share of it is wanted
 GONE = "deleted from the archive before it was read"
@@ -73,7 +84,7 @@ def read_cursor(con: duckdb.DuckDBPyConnection, source: str) -> int:
 
 def harvest_orthanc(source: OrthancSourceConfig, pseudonymise: Pseudonymiser, writer, client: OrthancClient | None = None) -> None:  # fmt: skip
     """Read the change feed from the stored cursor to its end, one committed page at a time, then reconcile
-    deletions. `writer` is analytics.harvest's batch writer (it holds the connection, report and harvest id).
+    deletions. `writer` is an analytics.raw_batches.BatchWriter (it holds the connection, report and harvest id).
     The next page is read from the server while this one is written; pages are still committed in order."""
     own_client = client is None
     client = client or OrthancClient(source)
@@ -119,7 +130,7 @@ def _read_page(source, client: OrthancClient, pseudonymise: Pseudonymiser, curso
     records, quarantine = read_instances(source, client, [i for i in received if i not in deleted], pseudonymise, zone)
     quarantine += [(f"{instance_path(source, i)}|gone", instance_path(source, i), None, GONE)
                    for i in received if i in deleted]  # received and deleted within the page: never readable
-    deletions = [(instance_path(source, i), _local_time(date, zone)) for i, date in deleted.items()]
+    deletions = [(instance_path(source, i), local_time(date, zone)) for i, date in deleted.items()]
     return _Page(max(c.seq for c in changes), feed.done, len(received), records, quarantine, deletions)
 
 
@@ -163,23 +174,23 @@ def read_instances(source, client: OrthancClient, ids: list[str], pseudonymise: 
             values = headers.get(orthanc_id)
             if values is None:
                 raise MalformedRecord(GONE)
-            records.append((path, _record_fields(values, described[orthanc_id], pseudonymise, zone)))
+            records.append((path, record_fields(values, described[orthanc_id], pseudonymise, zone)))
         except MalformedRecord as exc:
             quarantine.append((f"{path}|{exc}", path, None, str(exc)))
     return records, quarantine
 
 
-def _record_fields(values: dict[int, str], resource: dict[str, Any], pseudonymise: Pseudonymiser, zone: ZoneInfo) -> tuple:
+def record_fields(values: dict[int, str], resource: dict[str, Any], pseudonymise: Pseudonymiser, zone: ZoneInfo) -> tuple:
     metadata = resource.get("Metadata") or {}
     values = dict(values)
     values[SOURCE_AE_TITLE] = metadata.get("RemoteAET") or None  # empty for REST uploads
-    received = _local_time(metadata.get("ReceptionDate"), zone)
+    received = local_time(metadata.get("ReceptionDate"), zone)
     record = header_record(values, metadata.get("TransferSyntax") or None, int(resource["FileSize"]), received,
                            pseudonymise)  # fmt: skip
     return tuple(getattr(record, name) for name in INSTANCE_FIELDS)
 
 
-def _local_time(text: str | None, zone: ZoneInfo) -> datetime:
+def local_time(text: str | None, zone: ZoneInfo) -> datetime:
     """Orthanc's `YYYYMMDDTHHMMSS[.ffffff]` (no offset; in the configured zone) as an aware UTC time."""
     if not text:
         raise MalformedRecord("no ReceptionDate in the archive's metadata")
@@ -216,7 +227,7 @@ def _headers(client: OrthancClient, instances: dict[str, dict[str, Any]]) -> dic
                         for s in series_ids)  # fmt: skip
     found: dict[str, dict[int, str]] = {}
     with ThreadPoolExecutor(_THREADS) as pool:
-        for (uids, wanted), answer in zip(jobs, pool.map(lambda job: _dicomweb_metadata(client, *job[0]), jobs)):
+        for (_, wanted), answer in zip(jobs, pool.map(lambda job: _dicomweb_metadata(client, *job[0]), jobs), strict=True):
             by_sop = {values.get(SOP_INSTANCE_UID): values for values in answer}
             for orthanc_id in wanted:
                 sop = instances[orthanc_id].get("MainDicomTags", {}).get("SOPInstanceUID")
@@ -224,7 +235,7 @@ def _headers(client: OrthancClient, instances: dict[str, dict[str, Any]]) -> dic
                     found[orthanc_id] = by_sop[sop]
                 else:
                     alone.append(orthanc_id)
-        for orthanc_id, values in zip(alone, pool.map(lambda i: _simplified_tags(client, i), alone)):
+        for orthanc_id, values in zip(alone, pool.map(lambda i: _simplified_tags(client, i), alone), strict=True):
             if values is not None:
                 found[orthanc_id] = values
     return found
@@ -239,11 +250,12 @@ def _dicomweb_metadata(client: OrthancClient, study_uid: str | None, series_uid:
     except NotFound:
         return []  # DICOMweb plugin not loaded, or the study went away: instances are read one by one
     if not isinstance(answer, list):
-        raise client._unexpected("DICOMweb metadata", "not a list of instances")
-    return [_from_dicom_json(item) for item in answer if isinstance(item, dict)]
+        raise client.unexpected("DICOMweb metadata", "not a list of instances")
+    return [dicom_json_values(item) for item in answer if isinstance(item, dict)]
 
 
-def _from_dicom_json(item: dict[str, Any]) -> dict[int, str]:
+def dicom_json_values(item: dict[str, Any]) -> dict[int, str]:
+    """{tag: text} of the wanted tags (_JSON_TAGS) of one instance of Orthanc's DICOMweb metadata answer."""
     values: dict[int, str] = {}
     for key, tag in _JSON_TAGS.items():
         element = item.get(key)
@@ -260,8 +272,8 @@ def _simplified_tags(client: OrthancClient, orthanc_id: str) -> dict[int, str] |
     except NotFound:
         return None
     if not isinstance(answer, dict):
-        raise client._unexpected("simplified-tags", "not an object")
-    return {tag: answer[name] for name, tag in _TAGS.items() if isinstance(answer.get(name), str) and answer[name]}
+        raise client.unexpected("simplified-tags", "not an object")
+    return {tag: answer[name] for name, tag in TAGS.items() if isinstance(answer.get(name), str) and answer[name]}
 
 
 def _store_deletions(con: duckdb.DuckDBPyConnection, source: str, deletions: list[tuple[str, datetime]],

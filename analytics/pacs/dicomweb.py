@@ -29,7 +29,7 @@ def _auth(source: DicomwebSourceConfig) -> httpx.Auth | None:
         return None
     names = (source.username_env, source.password_env) if source.auth == "basic" else (source.token_env,)
     values = [os.environ.get(name or "", "") for name in names]
-    missing = [name for name, value in zip(names, values) if not value]
+    missing = [name for name, value in zip(names, values, strict=True) if not value]
     if missing:
         raise ConfigError(f"source '{source.name}': set the environment variable(s) {', '.join(missing)} to the "
                           f"DICOMweb {'credentials' if source.auth == 'basic' else 'token'}")  # fmt: skip

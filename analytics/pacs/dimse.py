@@ -50,11 +50,14 @@ def _text(value: object) -> str | None:
 class DimseArchive:
     """C-FIND SCU of one archive. Not thread-safe: the harvest asks one question at a time."""
 
-    def __init__(self, source: DimseSourceConfig) -> None:
+    def __init__(self, source: DimseSourceConfig, ae: AE | None = None) -> None:
+        """`ae`: the application entity that associates (a test passes one whose association fails on cue); it gets
+        the calling AE title, the context and the timeouts of the source."""
         self.source = source
         self.location = f"dimse://{source.called_ae}@{source.host}:{source.port}"
         self._extra = tuple(tag_number(t) for t in (source.sender_ae_tag, source.received_tag, source.size_tag) if t)
-        self._ae = AE(ae_title=source.calling_ae)
+        self._ae = ae or AE()
+        self._ae.ae_title = source.calling_ae
         self._ae.add_requested_context(STUDY_ROOT_FIND)
         for attribute in ("acse_timeout", "dimse_timeout", "network_timeout", "connection_timeout"):
             setattr(self._ae, attribute, source.timeout)

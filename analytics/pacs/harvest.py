@@ -26,13 +26,18 @@ import duckdb
 
 from analytics.config import DicomwebSourceConfig, PacsSourceConfig
 from analytics.dicom_reader import (
-    INSTANCE_FIELDS, MODALITY, SERIES_INSTANCE_UID, SOP_INSTANCE_UID, STUDY_INSTANCE_UID, header_record,
+    INSTANCE_FIELDS,
+    MODALITY,
+    SERIES_INSTANCE_UID,
+    SOP_INSTANCE_UID,
+    STUDY_INSTANCE_UID,
+    header_record,
 )  # fmt: skip
 from analytics.errors import MalformedRecord, SourceError
-from analytics.harvest import instance_frame
 from analytics.pacs import tags
 from analytics.pacs.sizes import as_int, estimated_size
 from analytics.pseudonym import Pseudonymiser
+from analytics.raw_batches import instance_frame
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +78,7 @@ def windows(cursor: date | None, today: date, window_days: int, overlap_days: in
 
 def harvest_pacs(source: PacsSourceConfig, pseudonymise: Pseudonymiser, writer, archive=None, *,
                  now: datetime | None = None) -> None:  # fmt: skip
-    """Harvest from the stored cursor to today; `writer` is analytics.harvest's batch writer. `archive` and `now`
+    """Harvest from the stored cursor to today; `writer` is an analytics.raw_batches.BatchWriter. `archive` and `now`
     are for tests and benchmarks (a failing transport, a fixed today)."""
     now = now or datetime.now(UTC)
     zone = ZoneInfo(source.timezone)
@@ -112,7 +117,7 @@ class _Reader:
             known = _known(con, self.source.name, [u for u in uids if u])
         report = writer.report
         jobs = []
-        for study, uid in zip(studies, uids):
+        for study, uid in zip(studies, uids, strict=True):
             if not uid:
                 raise SourceError(f"source '{self.source.name}': {self.archive.location} listed a study "
                                   "without StudyInstanceUID; nothing of the page was stored")  # fmt: skip
@@ -126,7 +131,7 @@ class _Reader:
         records: list[tuple[str, tuple]] = []
         quarantine: list[tuple] = []
         with ThreadPoolExecutor(self.threads) as pool:
-            for (study, uid), found in zip(jobs, pool.map(lambda job: self._read(job[1], known), jobs)):
+            for (study, uid), found in zip(jobs, pool.map(lambda job: self._read(job[1], known), jobs), strict=True):
                 self._records(study, uid, found, records, quarantine)
         report.files_seen += len(records) + len(quarantine)
         report.files_parsed += len(records)
@@ -165,7 +170,7 @@ class _Reader:
         size = as_int(values.get(tags.tag_number(source.size_tag))) if source.size_tag else None
         received = None
         if source.received_tag:
-            received = _date_time(values.get(tags.tag_number(source.received_tag)), self.zone)
+            received = date_time(values.get(tags.tag_number(source.received_tag)), self.zone)
         if source.sender_ae_tag:
             values[tags.SOURCE_AE_TITLE] = values.get(tags.tag_number(source.sender_ae_tag), "")
         else:
@@ -185,7 +190,7 @@ class _Reader:
         return tuple(getattr(record, name) for name in INSTANCE_FIELDS)
 
 
-def _date_time(text: str | None, zone: ZoneInfo) -> datetime | None:
+def date_time(text: str | None, zone: ZoneInfo) -> datetime | None:
     """A DT (YYYYMMDDHHMMSS[.F][&ZZXX]) or DA value; without offset, in the source's zone. Unreadable: None."""
     if not text:
         return None

@@ -14,7 +14,7 @@ A file maps tables to their rules:
           expectation: expect_column_values_to_be_in_set    # ... or a Great Expectations expectation
           kwargs: {column: modality, value_set: [CT, MR]}
 
-Files are read with `yaml.compose` through the tariff's reader, so every error names the file, the line and the
+Files are read with `yaml.compose` through analytics.contract_yaml, so every error names the file, the line and the
 dotted field (`tables.staged.stg_dicom_instances[2].severity`). Unknown tables, kinds, expectation types, keys and
 severities fail at load. The folder is `<[contracts] dir>/data_quality/` when it exists, else the platform's defaults
 in the repository's `contracts/data_quality/` (a corpus made by `sansfilm samples` carries no rules of its own).
@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from analytics.billing.tariff import _Reader, compose_contract_file
+from analytics.contract_yaml import ContractReader, compose_contract_file
 from analytics.errors import ContractError
 from analytics.warehouse import MODELS
 
@@ -168,7 +168,7 @@ def _read_file(path: Path) -> list[Rule]:
     return _RuleReader(path).rules(root)
 
 
-class _RuleReader(_Reader):
+class _RuleReader(ContractReader):
     def rules(self, root: Node) -> list[Rule]:
         top = self.mapping(root, "", ("tables",))
         tables_key, tables_node = top["tables"]

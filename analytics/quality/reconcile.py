@@ -9,7 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from analytics import metering
-from analytics.billing.model import METRICS, Month
+from analytics.metrics import METRICS
+from analytics.periods import Month
 from analytics.quality.contracts import Rule
 from analytics.quality.rules import Measure, RunContext, base_details, sql
 from analytics.warehouse import table_exists
@@ -48,8 +49,8 @@ def usage_daily_matches_monthly(ctx: RunContext, rule: Rule) -> Measure:
         params = {"first_day": month.first_day, "next_first_day": month.next().first_day}
         daily: dict[str, dict[str, Decimal]] = {}
         for establishment_id, *values in ctx.con.execute(sql("usage_daily_sums"), params).fetchall():
-            counts = dict(zip(("studies_archived", "instances_archived", "bytes_archived"), map(Decimal, values[:3])))
-            counts |= dict(zip(("retrievals", "shares", "views"), map(Decimal, values[4:])))
+            counts = dict(zip(("studies_archived", "instances_archived", "bytes_archived"), map(Decimal, values[:3]), strict=True))
+            counts |= dict(zip(("retrievals", "shares", "views"), map(Decimal, values[4:]), strict=True))
             counts["storage_gb_month"] = metering.storage_gb_month(Decimal(values[3]), month.days)
             daily[establishment_id] = counts
         zero = metering.zero_usage()
@@ -66,8 +67,8 @@ def usage_daily_matches_monthly(ctx: RunContext, rule: Rule) -> Measure:
 def invoices_match_usage(ctx: RunContext, rule: Rule) -> Measure:
     """Issued invoices, as corrected by the REGUL lines issued since, against the usage metered now: a quantity
     that differs and is not regularised yet is reported (the next issued month will carry it)."""
-    from analytics.billing import service
     from analytics.billing.ledger import Ledger
+    from analytics.billing.regularisation import regularisations
 
     settings, contracts = ctx.extra["settings"], ctx.extra["contracts"]
     ledger = Ledger(settings.ledger.url)
@@ -85,7 +86,7 @@ def invoices_match_usage(ctx: RunContext, rule: Rule) -> Measure:
     compared = {m: invoices for m, invoices in issued.items() if str(m) in metered | quiet}
     usage = {m: metering.monthly_usage(ctx.con, m) if str(m) in metered else {} for m in compared}
     pending = [(establishment_id, line) for establishment_id, lines in
-               service.regularisations(contracts, compared, usage).items() for line in lines]  # fmt: skip
+               regularisations(contracts, compared, usage).items() for line in lines]  # fmt: skip
     examples = [f"{line.reference} {establishment_id} {line.code}: {line.quantity:+}" for establishment_id, line in pending]
     observed = len(pending) + len(unmetered)
     details = base_details(rule, issued_months=len(issued_months), not_regularised=examples[:EXAMPLES],
@@ -109,7 +110,7 @@ def ledger_chain_verified(ctx: RunContext, rule: Rule) -> Measure:
 
 def invoice_documents_intact(ctx: RunContext, rule: Rule) -> Measure:
     """Every issued document on disk, with the SHA-256 the ledger recorded for it (missing after a crash, altered)."""
-    from analytics.billing.service import document_problems
+    from analytics.billing.issued import document_problems
 
     checked, problems = document_problems(ctx.extra["settings"])
     details = base_details(rule, documents=checked, examples=problems[:EXAMPLES])

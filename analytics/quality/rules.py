@@ -23,7 +23,7 @@ import duckdb
 
 from analytics.quality import expectations as gx
 from analytics.quality.contracts import CheckResult, Rule
-from analytics.warehouse import SQL_DIR, table_exists
+from analytics.warehouse import SQL_DIR
 
 CHUNK_ROWS = 1_000_000
 ROW_LEVEL = ("expectation", "dicom_uid", "in_set", "positive", "in_harvest_window")
@@ -198,14 +198,14 @@ def run_row_level(ctx: RunContext, table: str, rules: list[Rule]) -> list[CheckR
         if condition is not None:
             in_sql.append((rule, condition))
     figures = dict(zip((rule.name for rule, _ in in_sql),
-                       _sql_counts(ctx, table, [(planned[rule.name][1], condition) for rule, condition in in_sql])))  # fmt: skip
+                       _sql_counts(ctx, table, [(planned[rule.name][1], condition) for rule, condition in in_sql]), strict=True))  # fmt: skip
     counted = [rule for rule in rules if figures.get(rule.name) is not None]
     results = {}
     shares = [((judged - unexpected) / judged if judged else 1.0, planned[rule.name][1].get("mostly", 1.0))
               for rule in counted for _, judged, unexpected, _ in [figures[rule.name]]]  # fmt: skip
     # GX decides, as for a column map: the share of expected values against `mostly` (1 when not given)
     verdicts = gx.within_bounds([([share], mostly, None) for share, mostly in shares])
-    for rule, passed in zip(counted, verdicts):
+    for rule, passed in zip(counted, verdicts, strict=True):
         rows, _, unexpected, examples = figures[rule.name]
         kind, kwargs, *_ = planned[rule.name]
         results[rule.name] = _row_level_result(rule, table, kind, kwargs, passed, rows, unexpected, examples,
@@ -239,7 +239,7 @@ def _run_with_gx(ctx: RunContext, table: str, built: list[tuple[Rule, str, dict[
         if batch.num_rows == 0:
             continue
         outcomes = gx.validate(batch.to_pandas(), [b[3] for b in built])
-        for (rule, *_), outcome in zip(built, outcomes):
+        for (rule, *_), outcome in zip(built, outcomes, strict=True):
             if outcome.error:
                 raise rule.fail(f"Great Expectations could not evaluate it: {outcome.error}")
             total = totals[rule.name]

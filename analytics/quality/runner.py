@@ -8,7 +8,7 @@ from datetime import datetime, time
 import duckdb
 
 from analytics import warehouse
-from analytics.billing.model import PARIS
+from analytics.periods import PARIS
 from analytics.config import Settings
 from analytics.errors import SansfilmError
 from analytics.quality import history
@@ -16,7 +16,6 @@ from analytics.quality.contracts import CheckResult, Rule, load_rules
 from analytics.quality.reconcile import RECONCILIATIONS
 from analytics.quality.rules import AGGREGATES, ROW_LEVEL, RunContext, run_aggregate, run_row_level
 from analytics.warehouse import table_exists
-
 
 METERED = ("marts.fct_usage_daily", "marts.fct_share_flows")  # written by metering: absent until a month is metered
 
@@ -40,7 +39,7 @@ def rules_for(settings: Settings, tables: Iterable[str] | None = None) -> list[R
 def run_checks(settings: Settings, *, tables: Iterable[str] | None = None, as_of: datetime | None = None,
                con: duckdb.DuckDBPyConnection | None = None) -> list[CheckResult]:  # fmt: skip
     """Run the rules (of `tables`, else all) on the working warehouse; `con` reuses an open connection (Dagster)."""
-    from analytics.billing.service import load_contracts
+    from analytics.billing.contracts import load_contracts
 
     rules = rules_for(settings, tables)
     contracts = load_contracts(settings)

@@ -17,11 +17,14 @@ import polars as pl
 from sqlalchemy import select
 
 from analytics.billing import ledger as ledger_tables
-from analytics.billing.export import line_rows
-from analytics.billing.model import METRICS, Invoice, Month
-from analytics.billing.ledger import Ledger, ledger_missing, reading
+from analytics.billing.contracts import Contracts
 from analytics.billing.credits import recorded_credit_lines
-from analytics.billing.service import Contracts, agreement_months, month_invoices
+from analytics.billing.export import line_rows
+from analytics.billing.ledger import Ledger, ledger_missing, reading
+from analytics.billing.model import Invoice
+from analytics.metrics import METRICS
+from analytics.periods import Month
+from analytics.billing.service import agreement_months, month_invoices
 from analytics.metering import storage_gb_month
 from analytics.reporting.programme import usage_monthly
 from analytics.reporting.scope import Filters, Forbidden, Viewer, query

@@ -24,16 +24,16 @@ def _add_months(day: date, months: int) -> date:
 def linear_forecast(months: list[date], values: list[float], horizon: int = 12) -> pl.DataFrame:
     """History rows (kind 'history') then `horizon` rows (kind 'forecast') with low/high bounds."""
     schema = {"month": pl.Date, "kind": pl.String, "stored_gb": pl.Float64, "low": pl.Float64, "high": pl.Float64}
-    rows = [{"month": m, "kind": "history", "stored_gb": v, "low": None, "high": None} for m, v in zip(months, values)]
+    rows = [{"month": m, "kind": "history", "stored_gb": v, "low": None, "high": None} for m, v in zip(months, values, strict=True)]
     n = len(values)
     if n < 2:
         return pl.DataFrame(rows, schema=schema)
     xs = list(range(n))
     x_mean, y_mean = sum(xs) / n, sum(values) / n
     sxx = sum((x - x_mean) ** 2 for x in xs)
-    slope = sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, values)) / sxx
+    slope = sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, values, strict=True)) / sxx
     intercept = y_mean - slope * x_mean
-    residual_sd = math.sqrt(sum((y - (intercept + slope * x)) ** 2 for x, y in zip(xs, values)) / (n - 2)) if n > 2 else None
+    residual_sd = math.sqrt(sum((y - (intercept + slope * x)) ** 2 for x, y in zip(xs, values, strict=True)) / (n - 2)) if n > 2 else None
     for step in range(1, horizon + 1):
         x = n - 1 + step
         value = max(intercept + slope * x, 0.0)

@@ -18,13 +18,23 @@ import polars as pl
 from sqlalchemy import select
 
 from analytics.billing import ledger as ledger_tables
-from analytics.billing.governance import (
-    COMMITMENTS_FILE, Billed, CeilingUse, CommitmentUse, Validity, billed_months, ceiling_use, commitment_use,
-    complete_months, load_commitments, validity,
-)  # fmt: skip
-from analytics.billing.model import Month
+from analytics.billing.contracts import Contracts
 from analytics.billing.credits import recorded_credit_lines
-from analytics.billing.service import Contracts, month_invoices
+from analytics.billing.governance import (
+    COMMITMENTS_FILE,
+    Billed,
+    CeilingUse,
+    CommitmentUse,
+    Validity,
+    billed_months,
+    ceiling_use,
+    commitment_use,
+    complete_months,
+    load_commitments,
+    validity,
+)  # fmt: skip
+from analytics.periods import Month
+from analytics.billing.service import month_invoices
 from analytics.reporting.finance import scoped_usage
 from analytics.reporting.scope import Filters, Forbidden, Viewer, as_of
 
@@ -44,7 +54,7 @@ class GovernanceReport:
 
 
 def issued_nets(ledger_url: str, contract_id: str) -> tuple[list[Month], dict[tuple[Month, str], Decimal]]:
-    """Issued months and (month, FINESS) -> net of the agreement's issued invoices; read only, never creates a ledger."""
+    """Issued months and (month, FINESS) -> net of the agreement's issued invoices; read only, creates no ledger."""
     inv, months = ledger_tables.invoice, ledger_tables.issued_month
     with ledger_tables.reading(ledger_url) as conn:
         if conn is None:

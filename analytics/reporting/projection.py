@@ -22,7 +22,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import duckdb
 import polars as pl
 
-from analytics.billing.model import METRICS, Month
+from analytics.metrics import METRICS
+from analytics.periods import Month
 from analytics.billing.rules import draft_invoice, month_prices
 from analytics.billing.service import Contracts
 from analytics.billing.tariff import Tariff

@@ -14,7 +14,7 @@ import duckdb
 import polars as pl
 
 from analytics import metering
-from analytics.billing.model import Month
+from analytics.periods import Month
 from analytics.billing.service import Contracts, agreement_months
 from analytics.billing.simulation import PROPOSALS_DIR, Simulation, by_establishment, simulate
 from analytics.billing.tariff import Tariff, load_tariff_file

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from analytics.billing.model import Month
+from analytics.periods import Month
 from analytics.errors import SansfilmError
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql" / "reporting"

@@ -136,8 +136,9 @@ def _write_reception_times(path: Path, files: list[WrittenFile]) -> int:
 
 
 def _config_text(seed: int, establishments: int, months: int, start: str) -> str:
+    made = f"seed {seed}, {establishments} establishments, {months} months from {start}"
     return f"""\
-# Sample corpus written by `sansfilm samples` (seed {seed}, {establishments} establishments, {months} months from {start}).
+# Sample corpus written by `sansfilm samples` ({made}).
 [warehouse]
 path = "warehouse/sansfilm.duckdb"
 [lake]

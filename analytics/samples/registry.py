@@ -94,6 +94,8 @@ class _Seed:
 
 # Ordered so that the first four already mix a pilot CHU, an InstitutionName variant, an institution-only site
 # and a VNA site going live late: small test corpora stay interesting.
+# a table: one establishment per entry, as written
+# fmt: off
 _SEEDS = (
     _Seed("75", "CHU", "PACS_RIS", "pilot", -0.8, "Groupe Hospitalier Universitaire Paris Saint-Éloi",
           ("GHU Paris Saint-Éloi", "HOPITAL ST ELOI"), "SELOI",
@@ -148,6 +150,7 @@ _SEEDS = (
           ("Polyclinique Marne-la-Vallée", "POLYCLINIQUE MLV"), "PMLV",
           (("CT", "GE"), ("DX", "Agfa"), ("MR", "GE")), gateway_ae="PMLV_PACS", naming="dcm"),
 )  # fmt: skip
+# fmt: on
 _UNREGISTERED = _Seed("93", "IMAGERIE", "PACS", "during", 0.25, "Cabinet de Radiologie des Lilas",
                       ("CABINET RADIOLOGIE DES LILAS",), "LILAS", (("DX", "Carestream"),), ae_prefix="RADLILAS")
 _ROLES = ("during", "pilot", "during", "late", "during", "pilot", "during", "not_live")

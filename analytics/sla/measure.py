@@ -15,7 +15,8 @@ from decimal import ROUND_HALF_UP, Context, Decimal
 import duckdb
 import polars as pl
 
-from analytics.billing.model import Month, round_money
+from analytics.billing.model import round_money
+from analytics.periods import Month
 from analytics.sla.terms import AVAILABILITY, HUNDRED, INGESTION_DELAY, OfferLevels, ServiceLevels, TermKind
 from analytics.warehouse import SQL_DIR
 
@@ -52,7 +53,7 @@ def _metering_sql() -> str:
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object] | None = None) -> list[dict]:
     result = con.execute(sql, dict(params or {}))
     names = [column[0] for column in result.description]
-    return [dict(zip(names, row)) for row in result.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:

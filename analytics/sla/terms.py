@@ -1,8 +1,8 @@
 """The service levels of the framework agreement (`contracts/service_levels.yaml`) and the credits their breaches give.
 
-Read like the tariff (the same line-keeping reader, `analytics.billing.tariff._Reader`): percentages and minutes come
-from the scalar's text as exact Decimals, and every error names the file, the line and the dotted field, e.g.
-`offers.PACS.availability.credits[2].below`. The file is optional: an agreement without it has no service levels.
+Read like the tariff (the same line-keeping reader, analytics.contract_yaml.ContractReader): percentages and
+minutes come from the scalar's text as exact Decimals, and every error names the file, the line and the dotted field,
+e.g. `offers.PACS.availability.credits[2].below`. The file is optional: an agreement without it has no service levels.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from yaml.nodes import Node, ScalarNode
 
-from analytics.billing.tariff import _Reader, compose_contract_file
+from analytics.contract_yaml import ContractReader, compose_contract_file
 
 SERVICE_LEVELS_FILE = "service_levels.yaml"
 HUNDRED = Decimal(100)
@@ -88,7 +88,7 @@ def load_service_levels(contracts_dir: Path, offers_in_use: Iterable[str] = ()) 
     return _LevelsReader(path).levels(root, tuple(offers_in_use))
 
 
-class _LevelsReader(_Reader):
+class _LevelsReader(ContractReader):
     def levels(self, root: Node, offers_in_use: tuple[str, ...]) -> ServiceLevels:
         top = self.mapping(root, "", ("contract_id", "credit_cap_percent", "offers"))
         contract_id = self.text(*top["contract_id"], "contract_id")

@@ -1,7 +1,6 @@
 """Regional activity (ARS): volumes by departement, modality, category and sector; shares; trends. No money;
 cells under 10 studies are withheld by the query layer for the ARS role."""
 
-import polars as pl
 import streamlit as st
 
 from analytics.reporting.programme import trend

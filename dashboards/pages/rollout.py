@@ -14,7 +14,7 @@ sites = data.cached("rollout_sites", viewer, filters)
 summary = rollout_summary(sites)
 cols = st.columns(6)
 for col, (key, label) in zip(cols, [("signed", "Signés"), ("planned", "Planifiés"), ("live", "En production"),
-                                    ("ended", "Terminés"), ("late", "En retard")]):  # fmt: skip
+                                    ("ended", "Terminés"), ("late", "En retard")], strict=False):  # fmt: skip
     col.metric(label, charts.fr_number(summary[key]))
 cols[5].metric("Retard moyen", f"{charts.fr_number(summary['mean_delay_days'], 1)} j")
 

@@ -11,7 +11,7 @@ import dagster as dg
 from analytics import warehouse
 from analytics.billing import service
 from analytics.billing.ledger import parse_issue_date
-from analytics.billing.model import PARIS, Month
+from analytics.periods import PARIS, Month
 from analytics.config import Settings
 from pipelines.quality.checks import check_results, check_specs
 from pipelines.resources import SansfilmConfig

@@ -3,8 +3,9 @@
 A tick costs two or three small requests: `/changes?since=<last seen>&limit=200`, `/statistics` and, when a run is
 requested, `/changes?last`. A run is requested when a new instance (or a `Deleted` change) appeared in the feed since
 the last tick, when the instance count moved (deletions are not in Orthanc 1.10's feed), or when the source's last
-run failed; never while one of its runs is queued or in progress. Orthanc's own `Stable*` changes start nothing. The harvest reads from the cursor
-committed in the warehouse, so a run that fails loses nothing: the next one starts where the last commit stopped.
+run failed; never while one of its runs is queued or in progress. Orthanc's own `Stable*` changes start nothing.
+The harvest reads from the cursor committed in the warehouse, so a run that fails loses nothing: the next one starts
+where the last commit stopped.
 """
 
 from __future__ import annotations

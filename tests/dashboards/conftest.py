@@ -9,7 +9,7 @@ import pytest
 from analytics import operations, warehouse
 from analytics.accounts import add_account
 from analytics.billing import service
-from analytics.billing.model import Month
+from analytics.periods import Month
 from analytics.config import Settings
 from analytics.reporting.scope import Filters
 from tests.billing_history import TODAY, issue_until

@@ -12,12 +12,12 @@ from streamlit.testing.v1 import AppTest
 
 from analytics import operations, warehouse
 from analytics.billing import service
-from analytics.billing.model import Month
+from analytics.billing.contracts import load_contracts
 from analytics.reporting import finance
 from analytics.reporting.scope import Filters, Viewer
-from tests.dicom_factory import make_dicom
 from tests.billing_history import TODAY
-from tests.integration.test_billing import A, A_MARCH, APRIL, B, MARCH, at, corpus  # noqa: F401  (fixture)
+from tests.dicom_factory import make_dicom
+from tests.integration.test_billing import A_MARCH, APRIL, MARCH, A, B, at, corpus  # noqa: F401  (fixture)
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 PERIOD = Filters("2012-03", "2012-04")
@@ -50,7 +50,7 @@ def _regul(invoice) -> dict[str, str]:
 def _drafts(settings, viewer: Viewer) -> dict[tuple[str, str], object]:
     con = warehouse.connect_published(settings.published_path)
     try:
-        drafts = finance.draft_invoices(con, service.load_contracts(settings), viewer, PERIOD, settings.ledger.url)
+        drafts = finance.draft_invoices(con, load_contracts(settings), viewer, PERIOD, settings.ledger.url)
     finally:
         con.close()
     return {(str(d.month), d.establishment_id): d for d in drafts}
@@ -96,7 +96,7 @@ def test_the_finance_page_shows_the_regularisation_lines(late, monkeypatch, fres
     assert pick.options == [f"2012-03 · {A_MARCH}", "2012-04 · brouillon"]
     pick.set_value("2012-04 · brouillon").run()
     lines = next(df.value for df in at.dataframe if "libellé" in df.value.columns and "code" in df.value.columns)
-    shown = dict(zip(lines["code"], lines["montant"]))
+    shown = dict(zip(lines["code"], lines["montant"], strict=True))
     expected = _regul(next(i for i in service.preview(late, APRIL) if i.establishment_id == A))
     assert set(expected) == REGUL_CODES
     assert {code: shown.get(code) for code in expected} == {code: a.replace(".", ",") for code, a in expected.items()}

@@ -39,7 +39,7 @@ def _refusal(at: AppTest) -> str:
 
 
 def _seed(guard: LoginGuard, name: str, failures: int, client: str = "192.0.2.1") -> None:
-    """`failures` failed attempts of `name` from `client` (not the form's), spaced as the back-off allows, ending now."""
+    """`failures` failed logins of `name` from `client` (not the form's), spaced as the back-off allows, ending now."""
     clock = [time.time() - 600 * failures]
     guard.clock, guard.sleep = (lambda: clock[0]), (lambda s: clock.__setitem__(0, clock[0] + s))
     for _ in range(failures):

@@ -1,10 +1,9 @@
-"""OIDC login end to end: `streamlit run` with an `[auth]` section pointing at a local provider (tests/oidc_provider.py),
-Chromium clicks the SSO button, the provider approves the configured identity, and the dashboards give it the role
-of its `--oidc-only` account — or refuse an identity that has no account."""
+"""OIDC login end to end: `streamlit run` with an `[auth]` section pointing at a local provider
+(tests/oidc_provider.py), Chromium clicks the SSO button, the provider approves the configured identity, and the
+dashboards give it the role of its `--oidc-only` account — or refuse an identity that has no account."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner

@@ -48,7 +48,7 @@ def app(published, accounts_file, monkeypatch):
     return make
 
 
-def _metrics(at: AppTest) -> dict[str, str]:
+def shown_metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
@@ -59,13 +59,13 @@ def test_page_renders_with_the_sample_figures(app, role, page):
     assert not at.exception, at.exception[0].value if at.exception else ""
     label, value = EXPECTED[page]
     if role == "establishment:750238172" or page != "finance":
-        assert _metrics(at).get(label) == value, _metrics(at)
+        assert shown_metrics(at).get(label) == value, shown_metrics(at)
     assert at.get("plotly_chart") or at.dataframe
 
 
 def test_a_role_gets_only_its_sections(app):
     ars = app("ars")
-    with pytest.raises(Exception):  # not in its navigation
+    with pytest.raises(Exception):  # noqa: B017  (not in its navigation: whatever AppTest raises for that)
         ars.switch_page("pages/finance.py").run()
     titles = [page["page_name"] for page in ars.get("navigation")[0].proto.app_pages] if ars.get("navigation") else []
     assert not [t for t in titles if "finance" in t]
@@ -75,12 +75,12 @@ def test_ars_sees_suppressed_cells_and_no_money(app):
     at = app("ars")
     text = " ".join(str(getattr(e, "value", "")) for e in at.caption)
     assert "moins de 10" in text
-    assert "€" not in " ".join(_metrics(at).values())
+    assert "€" not in " ".join(shown_metrics(at).values())
 
 
 def test_establishment_page_shows_only_its_own_invoices(app):
     at = app("establishment:750238172")
-    assert _metrics(at)["Factures émises / brouillons"] == "1 / 11"
+    assert shown_metrics(at)["Factures émises / brouillons"] == "1 / 11"
     assert at.selectbox(key="mine_pick_establishment").options == ["750238172"]
     assert len(at.selectbox(key="mine_pick").options) == 12  # its invoice of each month, issued or draft
 
@@ -95,7 +95,7 @@ def test_login_form(app):
     at.text_input(key="login_password").input(PASSWORD)
     at.button[0].click().run()
     assert at.session_state["viewer"].role == "finance"
-    assert "Total HT sur la période" in _metrics(at)  # the role's first page, drawn in the login's own run
+    assert "Total HT sur la période" in shown_metrics(at)  # the role's first page, drawn in the login's own run
     assert "login_password" not in at.session_state or at.session_state["login_password"] == ""  # not kept
 
 
@@ -103,16 +103,16 @@ def test_operator_page_shows_the_sample_missed_service_level(app):
     """The sample misses one level: 750238172's retrievals in July 2012 (1 failed of 3, docs/service-levels.md)."""
     at = app("operator")
     at.switch_page("pages/operator.py").run()
-    assert _metrics(at).get("Niveaux manqués sur la période") == "1", _metrics(at)
+    assert shown_metrics(at).get("Niveaux manqués sur la période") == "1", shown_metrics(at)
     # the missed levels are listed (every level measured is a download: a region has thousands)
-    missed = next(t for t in _tables(at) if "mesuré" in t.columns)
+    missed = next(t for t in shown_tables(at) if "mesuré" in t.columns)
     assert [(r["FINESS"], r["mois"], r["engagement"]) for _, r in missed.iterrows()] == [
         ("750238172", "2012-07", "échecs de récupération")]
-    per_month = next(t for t in _tables(at) if "niveaux mesurés" in t.columns)
+    per_month = next(t for t in shown_tables(at) if "niveaux mesurés" in t.columns)
     assert sorted(set(per_month["manqués" if "manqués" in per_month.columns else "manqué"])) == ["0", "1"]
 
 
-def _tables(at: AppTest) -> list:
+def shown_tables(at: AppTest) -> list:
     return [frame.value for frame in at.dataframe]
 
 
@@ -120,24 +120,24 @@ def test_rollout_shows_the_framework_agreement_with_money_for_the_gcs_only(app):
     gcs = app("gcs")
     gcs.switch_page("pages/rollout.py").run()
     assert not gcs.exception
-    metrics = _metrics(gcs)
+    metrics = shown_metrics(gcs)
     # the sample's data ends in December 2012: as of 2013-01-01, 26 months to 2015-03-31
     assert (metrics["Fin de l'accord-cadre"], metrics["Mois restants"], metrics["Situation"]) == (
         "31/03/2015", "26", "en vigueur")
-    ceiling = next(t for t in _tables(gcs) if "plafond" in t.columns)
+    ceiling = next(t for t in shown_tables(gcs) if "plafond" in t.columns)
     assert list(ceiling["mesure"]) == ["montant HT (EUR)", "examens archivés"]
-    commitments = next(t for t in _tables(gcs) if "FINESS" in t.columns)
+    commitments = next(t for t in shown_tables(gcs) if "FINESS" in t.columns)
     assert len(commitments) == 12 and "montant réalisé" in commitments.columns
     operator = app("operator")
     operator.switch_page("pages/rollout.py").run()
-    ceiling = next(t for t in _tables(operator) if "plafond" in t.columns)
+    ceiling = next(t for t in shown_tables(operator) if "plafond" in t.columns)
     assert list(ceiling["mesure"]) == ["examens archivés"]
-    commitments = next(t for t in _tables(operator) if "FINESS" in t.columns)
+    commitments = next(t for t in shown_tables(operator) if "FINESS" in t.columns)
     assert not [c for c in commitments.columns if "montant" in c]
 
 
 def _invoice_table(at: AppTest):
-    return next(t for t in _tables(at) if "numéro" in t.columns)
+    return next(t for t in shown_tables(at) if "numéro" in t.columns)
 
 
 def test_finance_lists_one_month_of_invoices_at_a_time(app):
@@ -151,7 +151,7 @@ def test_finance_lists_one_month_of_invoices_at_a_time(app):
     at.switch_page("pages/finance.py").run()
     month = at.selectbox(key="finance_month")
     assert month.value == "2012-12" and month.options[0] == "janv. 2012"
-    listed, _ = _metrics(at)["Factures émises / brouillons"].split(" / ")
+    listed, _ = shown_metrics(at)["Factures émises / brouillons"].split(" / ")
     december = _invoice_table(at)
     assert set(december["mois"]) == {"2012-12"} and len(december) >= 10
     month.set_value("2012-01").run()

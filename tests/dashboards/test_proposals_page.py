@@ -6,12 +6,12 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from analytics.billing.model import Month
-from analytics.billing.service import load_contracts
+from analytics.periods import Month
+from analytics.billing.contracts import load_contracts
 from analytics.reporting import projection, proposals
 from analytics.reporting.scope import Forbidden, Viewer
 from dashboards import charts
-from tests.dashboards.test_pages import _metrics, _tables, app  # noqa: F401  app is a fixture
+from tests.dashboards.test_pages import shown_metrics, shown_tables, app  # noqa: F401  app is a fixture
 
 FILES = ["a_storage_cut.yaml", "b_bundle.yaml"]
 
@@ -29,11 +29,11 @@ def test_the_page_shows_the_simulation_and_projection_of_the_picked_proposal(app
     viewer = Viewer("t", role)
     simulation = proposals.simulate_published(con, contracts, tariff, published.ledger.url, viewer, Month(2012, 1),
                                               Month(2012, 12))  # fmt: skip
-    metrics = _metrics(at)
+    metrics = shown_metrics(at)
     assert metrics["Facturé ou rédigé (tarif actuel)"] == charts.fr_money(simulation.current_net)
     assert metrics["Avec le tarif proposé"] == charts.fr_money(simulation.simulated_net)
     assert simulation.simulated_net < simulation.current_net  # the bundle drops the minimum the sample's sites pay
-    tables = _tables(at)
+    tables = shown_tables(at)
     per_site = next(t for t in tables if "FINESS" in t.columns and "catégorie" in t.columns)
     assert len(per_site) == len(proposals.bill_changes(simulation, contracts))
     assert any("catégorie" in t.columns and "établissements" in t.columns for t in tables)

@@ -9,7 +9,7 @@ import streamlit as st
 from analytics.quality import CheckResult, history
 from analytics.reporting import quality
 from analytics.reporting.scope import Forbidden, Viewer
-from tests.dashboards.test_pages import _metrics, app  # noqa: F401  (the app fixture)
+from tests.dashboards.test_pages import app, shown_metrics  # noqa: F401  (the app fixture)
 
 
 def test_page_shows_latest_results_and_failures(app, published):
@@ -25,7 +25,7 @@ def test_page_shows_latest_results_and_failures(app, published):
     at = app("operator")
     at.switch_page("pages/quality.py").run()
     assert not at.exception, at.exception[0].value if at.exception else ""
-    assert _metrics(at)["Contrôles bloquants en échec"] == "1"
+    assert shown_metrics(at)["Contrôles bloquants en échec"] == "1"
     tables = [t.value for t in at.dataframe]
     latest, failures = tables[0], tables[1]
     assert latest.iloc[0]["contrôle"] == "sizes_positive" and latest.iloc[0]["observé"] == "3"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from analytics.billing.service import load_contracts
+from analytics.billing.contracts import load_contracts
 from analytics.reporting import finance, programme
 from analytics.reporting.forecast import linear_forecast
 from analytics.reporting.scope import Filters, Forbidden, Viewer
@@ -38,7 +38,7 @@ def test_an_establishment_viewer_only_ever_gets_its_own_rows(published, con, fil
     calls = _establishment_calls(con, published, filters)
     for name, frame in calls.items():
         if name == "sharing":  # its own shares, sent or received (a received share names its sender)
-            assert all(ELOI in (s, d) for s, d in zip(frame["establishment_id"], frame["destination_establishment_id"]))
+            assert all(ELOI in (s, d) for s, d in zip(frame["establishment_id"], frame["destination_establishment_id"], strict=True))
         elif "establishment_id" in frame.columns:
             assert set(frame["establishment_id"]) <= {ELOI}, name
     assert calls["usage_daily_other"].is_empty()
@@ -126,7 +126,7 @@ def test_forecast_line_and_band():
     assert future.height == 12 and future["month"][0].isoformat() == "2013-01-01"
     assert future["stored_gb"][0] == pytest.approx(10 + 2 * 12, abs=0.6)
     widths = (future["high"] - future["low"]).to_list()
-    assert all(b > a > 0 for a, b in zip(widths, widths[1:]))  # the band widens with the horizon
+    assert all(b > a > 0 for a, b in zip(widths, widths[1:], strict=False))  # the band widens with the horizon
     assert linear_forecast(months[:1], values[:1])["kind"].to_list() == ["history"]
 
 
@@ -142,8 +142,8 @@ def test_period_totals_are_suppressed_on_the_total_not_summed_from_months(con):
     period = programme.volumes(con, ARS, Filters(), "departement", per_month=False)
     exact = programme.volumes(con, GCS, Filters(), "departement", per_month=False)
     assert period["month"].n_unique() == 1
-    truth = dict(zip(exact["dimension"], exact["studies"]))
-    for dimension, studies, suppressed in zip(period["dimension"], period["studies"], period["suppressed"]):
+    truth = dict(zip(exact["dimension"], exact["studies"], strict=True))
+    for dimension, studies, suppressed in zip(period["dimension"], period["studies"], period["suppressed"], strict=True):
         assert (studies is None) == suppressed == (truth[dimension] < 10)
         assert studies in (None, truth[dimension])
     summed_months = monthly.group_by("dimension").agg(pl.col("studies").sum())

@@ -23,7 +23,7 @@ def test_after_warming_no_page_of_a_regional_role_reads_the_warehouse_or_builds_
     monkeypatch.setattr(data, "published", refuse)
     monkeypatch.setattr(charts, "go", _Refused())  # plotly's graph objects: what every figure is built from
     visited = 0
-    for role, pages in data._ROLE_PAGES.items():
+    for role, pages in data.ROLE_PAGES.items():
         for page in pages:
             at = app(role)
             at.switch_page(page).run()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from analytics import harvest
+from analytics import raw_batches
 from analytics.config import load_settings
 from pipelines.definitions import build_definitions
 
@@ -24,7 +24,7 @@ JOB = "harvest_sources"
 
 
 def _install_barrier(folder: Path, parties: int) -> None:
-    original = harvest._Writer.write
+    original = raw_batches.BatchWriter.write
     arrived = False
 
     def write(self, *args, **kwargs):
@@ -39,7 +39,7 @@ def _install_barrier(folder: Path, parties: int) -> None:
                     raise TimeoutError(f"{self.source}: the other harvests did not commit a batch meanwhile")
                 time.sleep(0.05)
 
-    harvest._Writer.write = write
+    raw_batches.BatchWriter.write = write
 
 
 if os.environ.get(BARRIER_ENV):

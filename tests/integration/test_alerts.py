@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from analytics import warehouse
 from analytics.alerts import store
 from analytics.alerts.rules import Alert
-from analytics.billing.model import PARIS
+from analytics.periods import PARIS
 from analytics.config import Settings, load_settings
 from analytics.quality import history
 from analytics.quality.contracts import CheckResult

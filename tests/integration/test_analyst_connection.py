@@ -17,7 +17,8 @@ ANALYST = """
 import json
 from analytics import warehouse
 con = warehouse.connect()
-marts = [t for (t,) in con.execute("select table_name from information_schema.tables where table_schema = 'marts' order by 1").fetchall()]
+marts = [t for (t,) in con.execute(
+    "select table_name from information_schema.tables where table_schema = 'marts' order by 1").fetchall()]
 studies = con.execute("select sum(studies_received) from marts.mart_archive_daily").fetchone()[0]
 try:
     con.execute("create table marts.scratch (x integer)")

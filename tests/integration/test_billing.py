@@ -16,9 +16,10 @@ from typer.testing import CliRunner
 
 from analytics import operations
 from analytics.billing import service
+from analytics.billing.contracts import load_contracts
 from analytics.billing.documents import check_einvoice
 from analytics.billing.ledger import Ledger
-from analytics.billing.model import Month
+from analytics.periods import Month
 from analytics.config import load_settings
 from pipelines import billing_cli
 from pipelines.cli import app
@@ -239,7 +240,7 @@ def test_governance_command_counts_issued_invoices_and_drafts(corpus):
     assert report["validity"] == {**report["validity"], "months_left": 34, "status": "valid", "as_of": "2012-05-01"}
     with Ledger(corpus.ledger.url) as ledger:
         issued = [i.net for m in ledger.issued_months() for i in ledger.invoices_for_month(m)]
-    april = {i.establishment_id: i.net for i in service.draft_month(service.load_contracts(corpus), APRIL,
+    april = {i.establishment_id: i.net for i in service.draft_month(load_contracts(corpus), APRIL,
                                                                     service.meter(corpus, [APRIL])[APRIL])}  # fmt: skip
     # every issued month with an invoice (A's from its go-live, 2010-10), then April drafted
     assert report["months_counted"][0] == "2010-10" and report["months_counted"][-2:] == ["2012-03", "2012-04"]

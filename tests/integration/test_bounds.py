@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from analytics import metering, operations, warehouse
-from analytics.billing.model import Month
+from analytics.periods import Month
 from analytics.config import load_settings
 from analytics.errors import ConfigError
 from tests import audit_factory as af
 from tests.audit_factory import write_gzip_bomb
 from tests.dicom_factory import make_dicom
-from tests.tiny_corpus import event_line, make_tiny_corpus
+from tests.tiny_corpus import event_line, make_tiny_corpus, query
 
 SANSFILM = Path(sys.executable).with_name("sansfilm")
 MEASURED = """
@@ -30,14 +30,6 @@ done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
 peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the harvest's peak resident memory (Linux: KiB)
 print(json.dumps({"code": done.returncode, "stdout": done.stdout, "stderr": done.stderr, "peak_mib": peak_kib / 1024}))
 """
-
-
-def query(settings, sql: str, params=None) -> list[tuple]:
-    con = warehouse.connect(settings.warehouse.path, read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def test_a_gzip_bomb_is_quarantined_while_the_harvest_stays_under_500_mb(tmp_path):

@@ -11,20 +11,12 @@ from analytics import operations, warehouse
 from analytics.config import load_settings
 from tests import audit_factory as af
 from tests.dicom_factory import PATIENT_ID, make_dicom
-from tests.tiny_corpus import CONFIG, event_line
+from tests.tiny_corpus import CONFIG, event_line, query
 
 def harvest(settings):
     reports = {r.name: r.to_dict() for r in operations.harvest(settings)}
     operations.build_warehouse(settings)
     return reports
-
-
-def query(settings, sql, params=None):
-    con = warehouse.connect(settings.warehouse.path, read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def test_attribution_by_ae_title_alias_and_unattributed(tiny):
@@ -141,10 +133,10 @@ def test_bad_input_is_quarantined_with_reasons_and_the_rest_harvested(tiny):
 
 
 def test_failed_harvest_leaves_nothing_half_written(tiny, monkeypatch):
-    from analytics import harvest as harvest_module
+    from analytics.raw_batches import BatchWriter
 
     calls = {"n": 0}
-    original = harvest_module._Writer.write
+    original = BatchWriter.write
 
     def failing_write(self, *args, **kwargs):
         calls["n"] += 1
@@ -152,10 +144,10 @@ def test_failed_harvest_leaves_nothing_half_written(tiny, monkeypatch):
             raise RuntimeError("disk full")
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(harvest_module._Writer, "write", failing_write)
+    monkeypatch.setattr(BatchWriter, "write", failing_write)
     with pytest.raises(RuntimeError):
         operations.harvest(tiny)
-    monkeypatch.setattr(harvest_module._Writer, "write", original)
+    monkeypatch.setattr(BatchWriter, "write", original)
     reports = harvest(tiny)
     assert reports["archive-files"]["files_unchanged"] == 4  # the first batch was committed with its file states
     assert reports["audit"]["records_added"] == 5  # the failed batch left no trace and is read again

@@ -16,7 +16,7 @@ from analytics import lake, operations
 from analytics.config import load_settings
 from analytics.errors import ConfigError
 from tests.dicom_factory import make_dicom
-from tests.integration.test_sample import _patient_identity
+from tests.integration.test_sample import patient_identity
 from tests.privacy import leaked, parquet_text
 from tests.tiny_corpus import make_tiny_corpus
 
@@ -80,7 +80,7 @@ def test_lake_tables_read_back_like_the_warehouse(harvested, table):
 
 def test_lake_holds_no_patient_name_or_id(harvested):
     settings, _ = harvested
-    names, ids = _patient_identity()  # every patient of the sample, from its DICOM headers and audit messages
+    names, ids = patient_identity()  # every patient of the sample, from its DICOM headers and audit messages
     assert len(names) > 50 and len(ids) > 100
     text = parquet_text(settings.lake.root)  # every text value of every Parquet file
     assert "1.2.250.1.999" in text  # the scan does see the stored values

@@ -9,7 +9,7 @@ import json
 import signal
 import subprocess
 import sys
-from datetime import date
+from datetime import date, UTC
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from analytics.billing.ledger import Ledger
-from analytics.billing.model import Month
+from analytics.periods import Month
 from analytics.config import Settings
 from pipelines import billing_cli
 from pipelines.cli import app
@@ -25,7 +25,7 @@ from tests.billing_history import TODAY, issue_until
 from tests.integration.test_billing import A, at, corpus  # noqa: F401  (fixture)
 from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
 from tests.tiny_corpus import with_ledger
-from tests.unit.test_ledger_integrity import _drop_triggers
+from tests.unit.test_ledger_integrity import drop_triggers
 
 OCTOBER, NOVEMBER = Month(2010, 10), Month(2010, 11)
 REPO = Path(__file__).resolve().parents[2]
@@ -131,7 +131,7 @@ def test_act3_reissue_after_renaming_the_buyer_changes_nothing_on_disk(settings)
     assert cli(settings, "ledger", "verify").exit_code == 0
 
 
-# --- act 4: kill -9 right after the ledger commit -----------------------------------------------------------------------
+# --- act 4: kill -9 right after the ledger commit ----------------------------------------------------------------
 
 KILLED_AFTER_COMMIT = """
 import os, signal, sys
@@ -171,15 +171,15 @@ def test_act4_a_crash_after_the_commit_is_reported_and_repaired(settings):
 
 def test_act5_a_moved_sequence_is_refused_or_reported_never_skipped(settings):
     assert issue(settings, OCTOBER, "2010-11-02").exit_code == 0
-    engine = sa.create_engine(Ledger(settings.ledger.url)._engine.url.render_as_string(hide_password=False))
+    engine = sa.create_engine(Ledger(settings.ledger.url).sql_engine.url.render_as_string(hide_password=False))
     try:
         with pytest.raises(sa.exc.DBAPIError, match="moves only by issuing"), engine.begin() as conn:
             conn.exec_driver_sql("UPDATE invoice_sequence SET last_value = 100")
     finally:
         engine.dispose()
     with Ledger(settings.ledger.url) as ledger:
-        _drop_triggers(ledger)
-    engine = sa.create_engine(Ledger(settings.ledger.url)._engine.url.render_as_string(hide_password=False))
+        drop_triggers(ledger)
+    engine = sa.create_engine(Ledger(settings.ledger.url).sql_engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE invoice_sequence SET last_value = 100")
     engine.dispose()
@@ -207,13 +207,13 @@ def test_an_edited_document_is_named_by_verify_and_check(settings):
     assert not check(settings)["invoice_documents_intact"]["passed"]
 
 
-# --- documents: the same bytes on any day ------------------------------------------------------------------------------
+# --- documents: the same bytes on any day -----------------------------------------------------------------------
 
 
 def _render_all_on(day: date, invoices: list, monkeypatch) -> dict[str, dict[str, bytes]]:
     """Every invoice's documents rendered with the clocks the PDF libraries could read set to `day`."""
     import time as time_module
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     import facturx.facturx
 
@@ -222,9 +222,9 @@ def _render_all_on(day: date, invoices: list, monkeypatch) -> dict[str, dict[str
     class Frozen(datetime):
         @classmethod
         def now(cls, tz=None):  # noqa: ANN001, ANN206 - datetime's signature
-            return cls(day.year, day.month, day.day, 9, 30, tzinfo=tz or timezone.utc)
+            return cls(day.year, day.month, day.day, 9, 30, tzinfo=tz or UTC)
 
-    instant = datetime(day.year, day.month, day.day, 9, 30, tzinfo=timezone.utc).timestamp()
+    instant = datetime(day.year, day.month, day.day, 9, 30, tzinfo=UTC).timestamp()
     with monkeypatch.context() as patched:
         patched.setattr(facturx.facturx, "datetime", Frozen)
         patched.setattr(time_module, "time", lambda: instant)

@@ -14,9 +14,10 @@ from typer.testing import CliRunner
 
 from analytics import operations
 from analytics.billing import schema, service
+from analytics.billing.contracts import load_contracts
 from analytics.billing.documents import facturx_pdf, invoice_cii_xml, invoice_csv, invoice_pdf
 from analytics.billing.ledger import ExactDecimal, Ledger, engine
-from analytics.billing.model import Month
+from analytics.periods import Month
 from pipelines import billing_cli
 from pipelines.cli import app
 from tests.billing_history import TODAY
@@ -60,7 +61,7 @@ def settings(request, tiny):
 def _issue_as_v0_1_0(settings) -> dict[str, bytes]:
     """April to October 2010 issued as v0.1.0 did (A's October invoice RSF-000001), its documents written then (a
     v0.1.0 PDF carried the time it was written: not reproducible)."""
-    contracts = service.load_contracts(settings)
+    contracts = load_contracts(settings)
     (draft,) = service.draft_month(contracts, OCTOBER, {})
     issued = draft.__class__(**{**{f: getattr(draft, f) for f in draft.__slots__},
                                 "number": "RSF-000001", "issue_date": date(2010, 11, 2)})  # fmt: skip

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from analytics import metering
-from analytics.billing.model import Month
+from analytics.periods import Month
 from tests.warehouse_factory import A, B, RawWarehouse
 
 GB = 10**9

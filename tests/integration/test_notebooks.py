@@ -23,8 +23,9 @@ from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 from analytics.billing import service
-from analytics.billing.model import Month
+from analytics.billing.contracts import load_contracts
 from analytics.billing.simulation import laid_over
+from analytics.periods import Month
 from analytics.reporting import proposals
 from analytics.reporting.forecast import linear_forecast
 from analytics.reporting.scope import SMALL_CELL
@@ -56,7 +57,8 @@ def execute(name: str, settings, kernel_dir: Path, workdir: Path, probe: str,
         tagged = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
         nb.cells.insert(tagged + 1, nbformat.v4.new_code_cell("\n".join(f"{k} = {v!r}" for k, v in parameters.items())))
     nb.cells.append(nbformat.v4.new_code_cell(
-        f"import json as _json, sys as _sys\nprint({PROBE!r} + _json.dumps({{'python': _sys.prefix, {probe}}}, default=str))"
+        f"import json as _json, sys as _sys\n"
+        f"print({PROBE!r} + _json.dumps({{'python': _sys.prefix, {probe}}}, default=str))"
     ))  # fmt: skip
     manager = KernelManager(kernel_name=KERNEL, kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernel_dir)]))
     env = {**os.environ, "SANSFILM_CONFIG": str(settings.config_path), "PLOTLY_RENDERER": "plotly_mimetype",
@@ -122,7 +124,8 @@ def test_regional_volumes_by_departement_and_modality_withhold_small_cells(meter
 def test_explain_invoice_matches_the_billing_preview_down_to_its_studies(metered, kernel_dir, tmp_path):
     nb, found = execute(
         "explain_invoice", metered, kernel_dir, tmp_path,
-        "'establishment': invoice.establishment_id, 'month': str(month), 'studies': studies['study_instance_uid'].to_list(), "
+        "'establishment': invoice.establishment_id, 'month': str(month), "
+        "'studies': studies['study_instance_uid'].to_list(), "
         "'recomputed': {k: str(v) for k, v in recomputed.items()}, 'lines': lines.to_dicts(), "
         "'totals': [str(net), str(vat), str(net + vat)]", {"MONTH": "2012-06"},
     )  # fmt: skip
@@ -155,7 +158,7 @@ def test_storage_forecast_is_the_operators_forecast_of_the_month_end_volumes(met
     expected = linear_forecast([m for m, _ in rows], [b / 1e9 for _, b in rows], 12).to_dicts()
     got = found["forecast"]
     assert [(r["month"], r["kind"]) for r in got] == [(str(r["month"]), r["kind"]) for r in expected]
-    for g, e in zip(got, expected):
+    for g, e in zip(got, expected, strict=True):
         for key in ("stored_gb", "low", "high"):
             assert (g[key] is None and e[key] is None) or g[key] == pytest.approx(e[key], rel=1e-9), (g, e)
     assert sum(r["kind"] == "forecast" and r["low"] is not None for r in got) == 12
@@ -173,7 +176,7 @@ def test_next_agreement_matches_the_drafts_rated_again_under_the_proposal(metere
     assert (result["from"], result["to"]) == ("2012-01", "2012-06")
     # another path: the months metered afresh in the working file (the same rows), drafted by the service under the
     # current tariff and under the proposal laid over the agreement's dates (nothing is issued in this ledger)
-    contracts = service.load_contracts(metered)
+    contracts = load_contracts(metered)
     proposal = proposals.load_proposal(contracts, metered.contracts.dir / "proposals" / "b_bundle.yaml")
     months = [Month(2012, m) for m in range(1, 7)]
     usage = service.meter(metered, months)

@@ -16,14 +16,16 @@ import pytest
 from typer.testing import CliRunner
 
 from analytics import metering, operations, warehouse
-from analytics.billing.model import Month
+from analytics.periods import Month
 from analytics.config import Settings, load_settings
 from analytics.errors import SourceError
 from analytics.file_keys import file_key
 from analytics.orthanc.harvest import instance_path
 from tests.orthanc import (
-    PASSWORD, USER, OrthancServer, files_by_calling_ae, orthanc_factory, require_orthanc,  # noqa: F401
+    PASSWORD, USER, OrthancServer, files_by_calling_ae, require_orthanc,
 )  # fmt: skip
+from tests.orthanc import orthanc_factory  # noqa: F401  (a fixture)
+from tests.tiny_corpus import query
 
 MONTHS = [Month(2012, m) for m in range(1, 13)]
 # Orthanc stores what it received with its own file meta header: a few dozen bytes per (tiny) sample file
@@ -54,14 +56,6 @@ password_env = "TEST_ORTHANC_PASSWORD"\n{extra}{audit_source}""",
 def _credentials(monkeypatch):
     monkeypatch.setenv("TEST_ORTHANC_USER", USER)
     monkeypatch.setenv("TEST_ORTHANC_PASSWORD", PASSWORD)
-
-
-def query(settings: Settings, sql: str, params=None) -> list[tuple]:
-    con = warehouse.connect(settings.warehouse.path, read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def sample_files(settings: Settings) -> list[Path]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pynetdicom import AE
 
 from analytics import operations, warehouse
 from analytics.config import Settings, load_settings
@@ -23,7 +24,8 @@ from analytics.pacs.dicomweb import DicomwebArchive
 from analytics.pacs.dimse import DimseArchive
 from analytics.pseudonym import DEVELOPMENT_KEY, Pseudonymiser
 from tests.dcmqrscp import AE_TITLE as QR_AE, Dcmqrscp, require_dcmqrscp
-from tests.integration.test_orthanc import query, sample_files  # the same helpers on the same sample
+from tests.integration.test_orthanc import sample_files  # the same sample
+from tests.tiny_corpus import query
 from tests.orthanc import ARCHIVE_AE, PASSWORD, USER, OrthancServer, files_by_calling_ae, require_orthanc
 
 CALLING_AE = "SANSFILM"
@@ -146,7 +148,8 @@ def test_dcmqrscp_same_studies_and_instances_sizes_from_the_files(harvested, dcm
     harvest_and_build(settings, ["files"])
     assert query(settings, TOTALS) == query(only_files, TOTALS)
     assert query(settings, PER_ESTABLISHMENT) == query(only_files, PER_ESTABLISHMENT)
-    sizes = "select sop_instance_uid, size_bytes, received_at, size_estimated, establishment_id from staged.stg_dicom_instances"
+    sizes = ("select sop_instance_uid, size_bytes, received_at, size_estimated, establishment_id "
+             "from staged.stg_dicom_instances")
     assert set(query(settings, sizes)) == set(query(only_files, sizes))
     assert query(settings, "select min(copies_harvested), max(copies_harvested) from staged.stg_dicom_instances") == [(2, 2)]
 
@@ -184,6 +187,30 @@ def _harvest_with(settings: Settings, archive) -> object:
             return harvest_source(con, settings.source("pacs"), Pseudonymiser(DEVELOPMENT_KEY))
 
 
+class _AbortAfter(AE):
+    """An application entity whose association aborts before its n-th C-FIND, after which the archive accepts no new
+    association (associating gives the aborted one back)."""
+
+    def __init__(self, finds: int) -> None:
+        super().__init__()
+        self.finds, self.assoc = finds, None
+
+    def associate(self, *args, **kwargs):
+        if self.assoc is not None:
+            return self.assoc
+        self.assoc = assoc = super().associate(*args, **kwargs)
+        send_c_find = assoc.send_c_find
+
+        def counted(*args, **kwargs):
+            self.finds -= 1
+            if self.finds == 0:
+                assoc.abort()
+            return send_c_find(*args, **kwargs)
+
+        assoc.send_c_find = counted
+        return assoc
+
+
 @pytest.mark.parametrize("kind", ["dicomweb", "dimse"])
 def test_outage_mid_harvest_resumes_with_nothing_lost_or_doubled(kind, harvested, orthanc, dcmqrscp, tmp_path):
     """DICOMweb: the connection to Orthanc drops after 40 requests. C-FIND (dcmqrscp, the smaller load): the
@@ -195,17 +222,8 @@ def test_outage_mid_harvest_resumes_with_nothing_lost_or_doubled(kind, harvested
         expected, total = "is unavailable: GET", len(sample_files(files))
     else:
         settings = config(tmp_path / kind, files, dimse(dcmqrscp[0].port, QR_AE))
-        archive = DimseArchive(settings.source("pacs"))
-        finds = archive._find
-
-        def abort_after_150(*args, calls=[0]):
-            calls[0] += 1
-            if calls[0] == 150:  # a few pages of studies in (a study costs one SERIES and a few IMAGE queries)
-                archive._assoc.abort()
-                archive._ae.associate = lambda *a, **k: archive._assoc
-            return finds(*args)
-
-        archive._find = abort_after_150
+        # a few pages of studies in (a study costs one SERIES and a few IMAGE queries)
+        archive = DimseArchive(settings.source("pacs"), ae=_AbortAfter(150))
         expected, total = "refused the association|dropped the association", QR_FILES
     with pytest.raises(SourceError, match=expected) as failure:
         _harvest_with(settings, archive)

@@ -10,7 +10,7 @@ import pytest
 
 from analytics import metering, warehouse
 from analytics.billing import service
-from analytics.billing.model import Month
+from analytics.periods import Month
 from analytics.config import Settings, load_settings
 from analytics.quality import CheckResult, DataQualityFailed, history, runner
 from analytics.samples.tariff import write_tariff
@@ -295,7 +295,7 @@ def test_an_expectation_duckdb_cannot_evaluate_is_left_to_great_expectations(raw
     from analytics.quality import rules as quality_rules
     from analytics.quality.contracts import Rule
 
-    settings = config(raw)
+    config(raw)  # writes the corpus's configuration
     con = raw.build()
     try:
         ctx = quality_rules.RunContext(con, datetime(2010, 1, 1), None)

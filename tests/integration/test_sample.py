@@ -79,7 +79,7 @@ def test_latin1_and_utf8_names_decode(harvested):
     assert {"ISO_IR 100", "ISO_IR 192", None} <= charsets
 
 
-def _patient_identity() -> tuple[set[str], set[str]]:
+def patient_identity() -> tuple[set[str], set[str]]:
     """Names and IDs of the sample's patients, read from the sample itself (DICOM headers and audit messages).
 
     Family names that also occur in the public registry (a hospital named after someone) are left out.
@@ -103,7 +103,7 @@ def _patient_identity() -> tuple[set[str], set[str]]:
 
 def test_no_patient_name_or_id_in_anything_sansfilm_wrote(harvested, caplog):
     settings, _ = harvested
-    names, ids = _patient_identity()
+    names, ids = patient_identity()
     assert len(names) > 50 and len(ids) > 100
     with caplog.at_level(logging.DEBUG):
         operations.harvest(settings)  # logs of a (no-op) harvest
@@ -124,7 +124,7 @@ def test_sample_materialises_with_dagster_and_its_event_log_is_clean(sample_sett
                      if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]  # fmt: skip
     assert failed_errors == []
     events = "\n".join(r.event_log_entry.to_json() for r in instance.get_records_for_run(result.run_id).records)
-    names, ids = _patient_identity()
+    names, ids = patient_identity()
     assert not [s for s in names | ids if s in events]
     assert query(sample_settings.published_path, "select count(*) from staged.int_studies")[0][0] > 400
 

@@ -6,25 +6,27 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 from decimal import Decimal as D
 
 import pytest
 from typer.testing import CliRunner
 
 from analytics.billing import service
+from analytics.billing.contracts import load_contracts
 from analytics.billing.credits import recorded_credit_lines
 from analytics.billing.documents import check_einvoice
-from analytics.billing.model import Month, round_money
+from analytics.billing.model import round_money
+from analytics.periods import Month
 from analytics.config import load_settings
-from analytics.warehouse import connect
 from analytics.samples.service_levels import write_service_levels
 from analytics.samples.tariff import write_tariff
+from analytics.warehouse import connect
 from pipelines.cli import app
 from tests.billing_history import TODAY, issue_until
 from tests.warehouse_factory import A, B, RawWarehouse
 
-UTC = timezone.utc
+UTC = UTC
 MARCH, APRIL, MAY, OCTOBER = Month(2012, 3), Month(2012, 4), Month(2012, 5), Month(2012, 10)
 STOP, START = "110121", "110120"
 runner = CliRunner()
@@ -121,7 +123,7 @@ def _by_term(assessments, establishment):
 
 
 def test_availability_failure_rate_and_delay_measured_by_hand(scenario):
-    contracts = service.load_contracts(scenario)
+    contracts = load_contracts(scenario)
     march = service.assess_service_levels(scenario, contracts, MARCH)
     a, b = _by_term(march, A), _by_term(march, B)
     # A: outages 19:00-24:00 (RIS, archive inside it) = 300 min, + 1 failure-only minute: 44 279 / 44 580 = 99.3248 %
@@ -153,7 +155,7 @@ def test_availability_failure_rate_and_delay_measured_by_hand(scenario):
 
 
 def test_the_mart_holds_the_month_and_a_rerun_replaces_it(scenario):
-    contracts = service.load_contracts(scenario)
+    contracts = load_contracts(scenario)
     service.assess_service_levels(scenario, contracts, MARCH)
     service.assess_service_levels(scenario, contracts, MARCH)
     service.assess_service_levels(scenario, contracts, APRIL)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from analytics.billing.ledger import Ledger
-from analytics.billing.model import Month
+from analytics.periods import Month
 from analytics.billing.simulation import own_month
 from analytics.config import load_settings
 

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from analytics.billing.ledger import Ledger
-from analytics.billing.model import Month
+from analytics.periods import Month
 from analytics.config import load_settings
 from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
 from tests.v010 import (

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from analytics.alerts import rules
-from analytics.billing.model import PARIS
+from analytics.periods import PARIS
 
 SITES = [
     {"establishment_id": "750000001", "name": "CH Alpha", "actual_go_live": date(2013, 6, 1), "end_date": None},

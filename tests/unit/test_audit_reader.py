@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,6 @@ from tests.audit_factory import (
     STUDY_B,
     UTC,
     audit_xml,
-    coded,
     participant,
     patient,
     study,

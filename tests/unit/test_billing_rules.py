@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from analytics.billing.model import Invoice, Month
+from analytics.billing.model import Invoice
+from analytics.periods import Month
 from analytics.billing.rules import active_days, charge_lines, draft_invoice, regularisation_lines
 from analytics.billing.tariff import Charge, OfferTariff, Tariff, Tier, load_tariff
 from analytics.errors import ContractError

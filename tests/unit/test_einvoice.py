@@ -26,7 +26,8 @@ from analytics.billing.documents import (
     CSV_COLUMNS, EInvoiceError, french_number, invoice_cii_xml, invoice_csv, invoice_pdf, render_documents,
     write_documents,
 )  # fmt: skip
-from analytics.billing.model import Invoice, InvoiceLine, Month, Party, round_money
+from analytics.billing.model import Invoice, InvoiceLine, Party, round_money
+from analytics.periods import Month
 from analytics.errors import SansfilmError
 
 SELLER = Party(name="Consortium Région sans film", siret="73282932000074", vat_id="FR44732829320",

@@ -14,7 +14,8 @@ from analytics.billing.governance import (
     Billed, Commitment, agreement_year, billed_months, ceiling_use, commitment_use, complete_months, load_commitments,
     months_between, validity,
 )  # fmt: skip
-from analytics.billing.model import Invoice, Month
+from analytics.billing.model import Invoice
+from analytics.periods import Month
 from analytics.billing.tariff import Ceiling, load_tariff
 from analytics.errors import ContractError
 from analytics.registry import Establishment, Registry

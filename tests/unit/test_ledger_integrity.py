@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from analytics.billing.chain import canonical
 from analytics.billing.ledger import CHAINED, IssueRefused, Ledger, LedgerError, parse_issue_date
-from analytics.billing.model import Month, Party
+from analytics.billing.model import Party
+from analytics.periods import Month
 from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
 from tests.unit.test_ledger import APRIL, MARCH, MAY, issue, ledger, month_of, new_url, numbers, raw_url  # noqa: F401
 
@@ -31,7 +32,7 @@ def _execute(ledger: Ledger, *statements: str) -> None:
         engine.dispose()
 
 
-def _drop_triggers(ledger: Ledger) -> None:
+def drop_triggers(ledger: Ledger) -> None:
     """What someone with the database's owner rights can do: remove every guard."""
     engine = sa.create_engine(raw_url(ledger))
     try:
@@ -122,7 +123,7 @@ def test_the_sequence_cannot_be_moved_by_hand(ledger, statement):
 
 def test_a_sequence_moved_without_its_trigger_stops_issuing_and_is_reported(ledger):
     issue(ledger, MARCH, month_of(MARCH, "750000001", "750000002"))
-    _drop_triggers(ledger)
+    drop_triggers(ledger)
     _execute(ledger, "UPDATE invoice_sequence SET last_value = 100")
     with pytest.raises(LedgerError, match="sequence .* is at 100 but the last invoice is RSF-000002.*gap"):
         issue(ledger, APRIL, month_of(APRIL, "750000001"))
@@ -175,7 +176,7 @@ def test_an_untouched_ledger_verifies_and_frozen_parties_come_back(ledger):
 def test_verify_names_the_first_broken_row(ledger, tampering, first_problem):
     """With the triggers dropped (the owner of the database can), every edit is still seen."""
     _issued(ledger)
-    _drop_triggers(ledger)
+    drop_triggers(ledger)
     _execute(ledger, *tampering)
     result = ledger.verify()
     assert not result.ok

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from analytics.billing.model import METRICS, Month
+from analytics.metrics import METRICS
+from analytics.periods import Month
 from analytics.billing.simulation import simulate, simulation_dict
 from analytics.billing.tariff import load_tariff, load_tariff_file
 from analytics.registry import Registry

@@ -9,7 +9,7 @@ import pytest
 
 from analytics.config import OrthancSourceConfig, load_settings
 from analytics.errors import ConfigError, MalformedRecord
-from analytics.orthanc.harvest import _from_dicom_json, _local_time, instance_path
+from analytics.orthanc.harvest import dicom_json_values, local_time, instance_path
 from tests.unit.test_config import VALID, write
 
 ORTHANC = """
@@ -55,12 +55,12 @@ def test_invalid_orthanc_source_names_the_key(tmp_path, edit, message):
 
 
 def test_server_times_become_aware_utc():
-    assert _local_time("20120325T015959", ZoneInfo("Europe/Paris")) == datetime(2012, 3, 25, 0, 59, 59, tzinfo=UTC)
-    assert _local_time("20120325T030000", ZoneInfo("Europe/Paris")) == datetime(2012, 3, 25, 1, 0, tzinfo=UTC)  # DST
-    assert _local_time("20261129T021416.250000", ZoneInfo("UTC")) == datetime(2026, 11, 29, 2, 14, 16, 250000, tzinfo=UTC)
+    assert local_time("20120325T015959", ZoneInfo("Europe/Paris")) == datetime(2012, 3, 25, 0, 59, 59, tzinfo=UTC)
+    assert local_time("20120325T030000", ZoneInfo("Europe/Paris")) == datetime(2012, 3, 25, 1, 0, tzinfo=UTC)  # DST
+    assert local_time("20261129T021416.250000", ZoneInfo("UTC")) == datetime(2026, 11, 29, 2, 14, 16, 250000, tzinfo=UTC)
     for bad in (None, "", "2026-11-29"):
         with pytest.raises(MalformedRecord):
-            _local_time(bad, ZoneInfo("UTC"))
+            local_time(bad, ZoneInfo("UTC"))
 
 
 def test_dicom_json_keeps_only_the_wanted_tags():
@@ -71,7 +71,7 @@ def test_dicom_json_keeps_only_the_wanted_tags():
         "00100030": {"vr": "DA", "Value": ["19940911"]},  # PatientBirthDate: never read
         "00081010": {"vr": "SH"},  # empty
     }
-    values = _from_dicom_json(item)
+    values = dicom_json_values(item)
     assert values == {0x00080005: "\\ISO 2022 IR 100", 0x00080080: "Hôpital Saint-Éloi"}
 
 

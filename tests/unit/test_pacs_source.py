@@ -10,7 +10,7 @@ import pytest
 from analytics.config import load_settings
 from analytics.errors import ConfigError, MalformedRecord
 from analytics.pacs import tags
-from analytics.pacs.harvest import _date_time, windows
+from analytics.pacs.harvest import date_time, windows
 from analytics.pacs.sizes import HEADER_BYTES, TYPICAL_BYTES, estimated_size
 
 HEAD = '[warehouse]\npath = "w.duckdb"\n[contracts]\ndir = "c"\n[archive]\nae_titles = ["A"]\n[[sources]]\nname = "p"\n'
@@ -104,7 +104,7 @@ def test_dicom_json_keeps_the_wanted_tags_never_a_name():
     ],
 )
 def test_reception_time_attribute(text, expected):
-    assert _date_time(text, ZoneInfo("Europe/Paris")) == expected
+    assert date_time(text, ZoneInfo("Europe/Paris")) == expected
 
 
 def test_migration_brings_a_v010_raw_table_to_the_flags(tmp_path):

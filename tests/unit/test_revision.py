@@ -20,7 +20,8 @@ from analytics.billing.cii_check import check_einvoice
 from analytics.billing.documents import invoice_csv, invoice_pdf
 from analytics.billing.export import invoice_dict
 from analytics.billing.ledger import Ledger
-from analytics.billing.model import IndexPoint, Month, Party
+from analytics.billing.model import IndexPoint, Party
+from analytics.periods import Month
 from analytics.billing.price_index import PRICE_INDEX_FILE, load_price_index
 from analytics.billing.revision import (
     IndexValueMissing, anniversary, applicable_anniversary, coefficient, require_revision_indices, revision_for,

@@ -1,4 +1,4 @@
-"""The sample-corpus generator: deterministic, valid registry, readable DICOM, well-formed audit logs, quirks present."""
+"""The sample-corpus generator: deterministic, a valid registry, readable DICOM, well-formed audit logs, quirks."""
 
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ def test_same_arguments_give_identical_bytes_and_mtimes(tmp_path):
     second, summary_2 = small(tmp_path, "b")
     files_1, files_2 = files_under(first), files_under(second)
     assert [p.relative_to(first) for p in files_1] == [p.relative_to(second) for p in files_2]
-    for a, b in zip(files_1, files_2):
+    for a, b in zip(files_1, files_2, strict=True):
         assert a.read_bytes() == b.read_bytes(), a
         if a.relative_to(first).parts[0] in ("dicom", "audit"):
             assert a.stat().st_mtime_ns == b.stat().st_mtime_ns, a
@@ -354,7 +354,7 @@ def test_every_audit_line_is_rfc5424_with_an_audit_message(tmp_path):
     period_start = datetime(2012, 1, 1, tzinfo=PARIS)
     period_end = datetime(2012, 3, 1, tzinfo=PARIS)
     names = set()
-    for path, line, header, root in audit_records(out):
+    for path, _, header, root in audit_records(out):
         names.add(path.name)
         assert path.parent.parent == out / "audit"
         assert datetime.fromisoformat(header[1]) >= period_start and datetime.fromisoformat(header[1]) < period_end
@@ -377,7 +377,7 @@ def test_default_corpus_audit_covers_every_event(default_corpus):
     out, _ = default_corpus
     event_ids, outcomes, styles, zones = set(), Counter(), Counter(), Counter()
     multi_study, boms, receipts, ae_styles = 0, 0, set(), Counter()
-    for _, line, header, root in audit_records(out):
+    for _, _, header, root in audit_records(out):
         event = root.find("EventIdentification")
         event_id = code_of(event.find("EventID"))
         event_ids.add(event_id)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from analytics.billing.model import Month
+from analytics.periods import Month
 from analytics.errors import ContractError
 from analytics.samples.service_levels import SERVICE_LEVELS_YAML, write_service_levels
 from analytics.sla.measure import assess

@@ -11,7 +11,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analytics.billing.model import METRICS, InvoiceLine, Month
+from analytics.billing.model import InvoiceLine
+from analytics.metrics import METRICS
+from analytics.periods import Month
 from analytics.billing.rules import draft_invoice
 from analytics.billing.simulation import ISSUED, laid_over, simulate, simulation_dict
 from analytics.billing.tariff import load_tariff, load_tariff_file

@@ -1,0 +1,6 @@
+"""The usage metrics that are metered, billed and reported."""
+
+# in the order reports show them
+METRICS = (
+    "studies_archived", "instances_archived", "bytes_archived", "storage_gb_month", "retrievals", "shares", "views",
+)  # fmt: skip
