@@ -11,6 +11,8 @@ import polars as pl
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from analytics.reporting import labels
+
 NBSP = "\u202f"  # narrow no-break space: the French thousands separator
 MONTHS_FR = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
 STAGES_FR = {"signed": "signé", "planned": "planifié", "live": "en production", "ended": "terminé"}
@@ -46,15 +48,28 @@ def fr_percent(value: float | None, decimals: int = 1) -> str:
 
 
 def fr_date(value: date | datetime | None) -> str:
+    """31/12/2012, or 31/12/2012 14:05 in Paris time for a moment (one clock on every page)."""
     if value is None:
         return "–"
-    return value.strftime("%d/%m/%Y %H:%M") if isinstance(value, datetime) else value.strftime("%d/%m/%Y")
+    if isinstance(value, datetime):
+        return (labels.paris(value) if value.tzinfo is not None else value).strftime("%d/%m/%Y %H:%M")
+    return value.strftime("%d/%m/%Y")
 
 
 def fr_month(value: date | str) -> str:
+    """'2012-12' or 2012-12-01 -> 'déc. 2012', as the month pickers say it."""
     if isinstance(value, str):
         value = date(int(value[:4]), int(value[5:7]), 1)
     return f"{MONTHS_FR[value.month - 1]} {value.year}"
+
+
+def fr_exact(value: object) -> str:
+    """An exact decimal (text from the ledger) with the decimals it has: '2.4571' -> '2,4571' (a unit price keeps
+    the tariff's decimals, as the invoice prints it)."""
+    if value is None or value == "":
+        return ""
+    number = Decimal(str(value))
+    return fr_number(number, max(-number.as_tuple().exponent, 0))
 
 
 @cached
@@ -69,8 +84,12 @@ def french_table(frame: pl.DataFrame, money: tuple[str, ...] = (), decimals: dic
             continue
         if name in money:
             out[name] = [fr_money(v) if v is not None else "" for v in values]
-        elif dtype == pl.Date or dtype == pl.Datetime:
+        elif dtype == pl.Date or isinstance(dtype, pl.Datetime):
             out[name] = [fr_month(v) if name == "month" and v else fr_date(v) for v in values]
+        elif name == "month" and dtype == pl.String:
+            out[name] = [fr_month(v) if v else "" for v in values]
+        elif dtype == pl.Boolean:
+            out[name] = [labels.yes_no(v) for v in values]
         elif dtype.is_numeric():
             digits = decimals.get(name, 0 if dtype.is_integer() else 2)
             suppressed = frame["suppressed"].to_list() if "suppressed" in frame.columns else [False] * len(values)
@@ -87,10 +106,31 @@ def french_layout(fig: go.Figure, title: str | None = None) -> go.Figure:
 
 
 def _dates(fig: go.Figure, frame: pl.DataFrame, x: str) -> go.Figure:
-    """Plotly's month names are English: date axes are numeric, French order (12/2012, 31/12/2012)."""
-    if frame.schema.get(x) in (pl.Date, pl.Datetime):
-        fig.update_xaxes(tickformat="%m/%Y", hoverformat="%d/%m/%Y")
+    """Plotly's month names are English: a month axis is a category axis of French labels in chronological order
+    (`déc. 2012`, as the month pickers); a day axis gets French month ticks."""
+    if x == "month":
+        return fig.update_xaxes(type="category", categoryorder="array",
+                                categoryarray=[fr_month(m) for m in sorted(set(frame[x].drop_nulls().to_list()))])  # fmt: skip
+    if frame.schema.get(x) == pl.Date or isinstance(frame.schema.get(x), pl.Datetime):
+        french_month_ticks(fig, frame[x].drop_nulls().to_list())
     return fig
+
+
+def french_month_ticks(fig: go.Figure, days: list[date], axis: str = "x") -> go.Figure:
+    """Ticks on the first of months, named the French way, at most ~8 of them, on a date axis."""
+    if not days:
+        return fig
+    first, last = min(days), max(days)
+    months = [(y, m) for y in range(first.year, last.year + 2) for m in range(1, 13)]
+    months = [d for d in (date(y, m, 1) for y, m in months) if date(first.year, first.month, 1) <= d <= last]
+    step = max(1, -(-len(months) // 8))
+    ticks = months[::step]
+    update = {"tickvals": ticks, "ticktext": [fr_month(t) for t in ticks], "hoverformat": "%d/%m/%Y"}
+    return fig.update_xaxes(**update) if axis == "x" else fig.update_yaxes(**update)
+
+
+def _x_values(frame: pl.DataFrame, x: str) -> list:
+    return [fr_month(v) if v is not None else None for v in frame[x]] if x == "month" else frame[x].to_list()
 
 
 def show(key: str, frame: pl.DataFrame, fig: go.Figure | None = None, *, money: tuple[str, ...] = (),
@@ -156,7 +196,8 @@ def _axes(fig: go.Figure, frame: pl.DataFrame, x: str, y: str, color: str | None
 @cached
 def line(frame: pl.DataFrame, x: str, y: str, color: str | None = None, labels: dict[str, str] | None = None) -> go.Figure:
     hover = ((_label(labels, x), "x"), (_label(labels, y), "y"))
-    fig = go.Figure([go.Scatter(x=rows[x].to_list(), y=rows[y].to_list(), name=name, mode="lines+markers",
+    frame = frame.sort(x, maintain_order=True) if x == "month" else frame
+    fig = go.Figure([go.Scatter(x=_x_values(rows, x), y=rows[y].to_list(), name=name, mode="lines+markers",
                                 hovertemplate=_hover(name, *hover)) for name, rows in _groups(frame, color)])  # fmt: skip
     return _axes(fig, frame, x, y, color, labels)
 
@@ -166,11 +207,12 @@ def bar(frame: pl.DataFrame, x: str, y: str, color: str | None = None, labels: d
         orientation: str = "v") -> go.Figure:  # fmt: skip
     """Stacked bars per `color` group; orientation "h": `x` holds the values, `y` the categories."""
     hover = ((_label(labels, x), "x"), (_label(labels, y), "y"))
-    fig = go.Figure([go.Bar(x=rows[x].to_list(), y=rows[y].to_list(), name=name, orientation=orientation,
+    frame = frame.sort(x, maintain_order=True) if x == "month" else frame
+    fig = go.Figure([go.Bar(x=_x_values(rows, x), y=rows[y].to_list(), name=name, orientation=orientation,
                             hovertemplate=_hover(name, *hover)) for name, rows in _groups(frame, color)],
                     layout={"barmode": "relative"})  # fmt: skip
     fig = _axes(fig, frame, x, y, color, labels)
-    if frame.schema.get(x) == pl.String:  # codes such as départements "75", "93" are categories, not numbers
+    if frame.schema.get(x) == pl.String and x != "month":  # codes such as départements "75", "93" are categories, not numbers
         fig.update_xaxes(type="category")
     if orientation == "h":
         fig.update_yaxes(type="category")
@@ -191,7 +233,7 @@ def heatmap(frame: pl.DataFrame, x: str, y: str, z: str, labels: dict[str, str] 
     cells = cells.with_columns(pl.col(x).replace_strict(columns, keys, return_dtype=pl.String).alias("_column"))
     grid = cells.pivot(on="_column", index=y, values=z).sort(y)
     matrix = [list(row) for row in grid.select(keys).iter_rows()]
-    names = [fr_month(c) if isinstance(c, date) and not isinstance(c, datetime) else c for c in columns]
+    names = [fr_month(c) if (isinstance(c, date) and not isinstance(c, datetime)) or x == "month" else c for c in columns]
     axis_x, axis_y, axis_z = ((labels or {}).get(key, default) for key, default in (("x", x), ("y", y), ("color", z)))
     fig = go.Figure(go.Heatmap(z=matrix, x=names, y=grid[y].to_list(), colorscale="Blues", colorbar={"title": axis_z},
                                hovertemplate=_hover(None, (axis_x, "x"), (axis_y, "y"), (axis_z, "z")),
@@ -212,13 +254,13 @@ def timeline(sites: pl.DataFrame) -> go.Figure:
                     marker={"symbol": "circle", "size": 9},
                     text=[f"{fr_number(d)} j de retard" if d == d and d is not None else "" for d in df["delay_days"]])  # fmt: skip
     fig.update_layout(height=max(300, 28 * len(df)))
-    fig.update_xaxes(tickformat="%m/%Y", hoverformat="%d/%m/%Y")
+    french_month_ticks(fig, [d for d in (*sites["planned_go_live"], *sites["actual_go_live"]) if d is not None])
     return fig.update_yaxes(showticklabels=len(df) <= LABELLED_ROWS)
 
 
 @cached
 def forecast(frame: pl.DataFrame, unit: str, scale: float) -> go.Figure:
-    df = frame.to_pandas()
+    df = frame.sort("month").with_columns(pl.col("month").map_elements(fr_month, return_dtype=pl.String)).to_pandas()
     hist, fut = df[df["kind"] == "history"], df[df["kind"] == "forecast"]
     fig = go.Figure()
     fig.add_scatter(x=fut["month"], y=fut["high"] * scale, mode="lines", line={"width": 0}, showlegend=False)
@@ -228,5 +270,4 @@ def forecast(frame: pl.DataFrame, unit: str, scale: float) -> go.Figure:
     fig.add_scatter(x=fut["month"], y=fut["stored_gb"] * scale, mode="lines", name="prévision",
                     line={"dash": "dash"})  # fmt: skip
     fig.update_yaxes(title=unit)
-    fig.update_xaxes(tickformat="%m/%Y", hoverformat="%m/%Y")
-    return fig
+    return fig.update_xaxes(type="category", categoryorder="array", categoryarray=df["month"].unique().tolist())
