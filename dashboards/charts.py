@@ -17,6 +17,8 @@ NBSP = "\u202f"  # narrow no-break space: the French thousands separator
 MONTHS_FR = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
 STAGES_FR = {"signed": "signé", "planned": "planifié", "live": "en production", "ended": "terminé"}
 SUPPRESSED = "< 10"
+# ratios shown as percentages wherever they appear (a table, its CSV)
+PERCENT = frozenset({"mom", "yoy", "failure_rate", "share", "projected_share", "studies_share", "amount_share"})
 # Building a plotly express figure costs ~0.1 s, formatting a few thousand rows as French text tens of ms: at every
 # page run, cache hits included. Both are cached on their input frame (hashed by Streamlit), like the queries.
 cached = st.cache_data(ttl=600, show_spinner=False, max_entries=512)
@@ -90,6 +92,9 @@ def french_table(frame: pl.DataFrame, money: tuple[str, ...] = (), decimals: dic
             out[name] = [fr_month(v) if v else "" for v in values]
         elif dtype == pl.Boolean:
             out[name] = [labels.yes_no(v) for v in values]
+        elif dtype.is_numeric() and name in PERCENT:
+            out[name] = [fr_percent(float(v), decimals.get(name, 1)) if v is not None and v == v and abs(v) != float("inf")
+                         else "–" for v in values]  # fmt: skip
         elif dtype.is_numeric():
             digits = decimals.get(name, 0 if dtype.is_integer() else 2)
             suppressed = frame["suppressed"].to_list() if "suppressed" in frame.columns else [False] * len(values)
@@ -99,10 +104,42 @@ def french_table(frame: pl.DataFrame, money: tuple[str, ...] = (), decimals: dic
     return pl.DataFrame(out, schema={k: pl.String for k in out})
 
 
+TEXT = "#262730"  # axis and legend text: 15:1 on white, 4.5:1 is the floor (WCAG AA)
+LANG_SCRIPT = "<script>document.documentElement.lang = 'fr';</script>"
+
+
+def french_document() -> None:
+    """The page's language is French (`lang="fr"`: screen readers and hyphenation); Streamlit's own page says "en"
+    and offers no setting, so a script sets it."""
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return
+    with st.sidebar:
+        st.html(LANG_SCRIPT, unsafe_allow_javascript=True)
+
+
 def french_layout(fig: go.Figure, title: str | None = None) -> go.Figure:
     fig.update_layout(separators=f",{NBSP}", title=title, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-                      legend={"orientation": "h", "y": -0.2}, height=380)  # fmt: skip
-    return fig
+                      legend={"orientation": "h", "y": -0.2, "font": {"color": TEXT}}, height=380,
+                      font={"color": TEXT})  # fmt: skip
+    fig.update_xaxes(tickfont_color=TEXT, title_font_color=TEXT, automargin=True)
+    return fig.update_yaxes(tickfont_color=TEXT, title_font_color=TEXT, automargin=True)
+
+
+def text_alternative(fig: go.Figure) -> str:
+    """What the chart shows in one French sentence, for readers who cannot see it (the Tableau tab has every value)."""
+    names = [t.name for t in fig.data if getattr(t, "name", None)]
+    x_title = fig.layout.xaxis.title.text or "abscisse"
+    y_title = fig.layout.yaxis.title.text or "valeur"
+    xs = [x for t in fig.data for x in (() if getattr(t, "x", None) is None else list(t.x)) if x is not None]
+    span = f", de {_tick(xs[0])} à {_tick(xs[-1])}" if xs and len({str(x) for x in xs}) > 1 else ""
+    series = f" ; séries : {', '.join(names[:8])}{' …' if len(names) > 8 else ''}" if names else ""
+    return f"Graphique : {y_title} selon {x_title}{span}{series}. Valeurs exactes dans l'onglet Tableau."
+
+
+def _tick(value: object) -> str:
+    if isinstance(value, date):
+        return fr_date(value)
+    return fr_number(value, 2) if isinstance(value, float) else str(value)
 
 
 def _dates(fig: go.Figure, frame: pl.DataFrame, x: str) -> go.Figure:
@@ -118,11 +155,12 @@ def _dates(fig: go.Figure, frame: pl.DataFrame, x: str) -> go.Figure:
 
 def french_month_ticks(fig: go.Figure, days: list[date], axis: str = "x") -> go.Figure:
     """Ticks on the first of months, named the French way, at most ~8 of them, on a date axis."""
+    days = [d.date() if isinstance(d, datetime) else d for d in days]
     if not days:
         return fig
     first, last = min(days), max(days)
     months = [(y, m) for y in range(first.year, last.year + 2) for m in range(1, 13)]
-    months = [d for d in (date(y, m, 1) for y, m in months) if date(first.year, first.month, 1) <= d <= last]
+    months = [d for d in (date(y, m, 1) for y, m in months) if first <= d <= last] or [date(first.year, first.month, 1)]
     step = max(1, -(-len(months) // 8))
     ticks = months[::step]
     update = {"tickvals": ticks, "ticktext": [fr_month(t) for t in ticks], "hoverformat": "%d/%m/%Y"}
@@ -144,6 +182,7 @@ def show(key: str, frame: pl.DataFrame, fig: go.Figure | None = None, *, money: 
         chart_tab, table_tab = st.tabs(["Graphique", "Tableau"])
         with chart_tab:
             st.plotly_chart(french_layout(fig), key=f"chart_{key}", config={"locale": "fr", "displaylogo": False})
+            st.caption(text_alternative(fig))
         with table_tab:
             st.dataframe(table, hide_index=True, key=f"table_{key}")
     else:

@@ -125,7 +125,14 @@ def _choices(published_version: int, viewer: Viewer) -> dict[str, list[str]]:
     sites = cached("rollout_sites", viewer, Filters())
     return {"departement": sorted({d for d in sites["departement"] if d}),
             "offer": sorted({o for o in sites["offer"] if o}),
-            "establishment": [f"{i} · {n}" for i, n in zip(sites["establishment_id"], sites["name"])]}  # fmt: skip
+            "establishment": [f"{i} · {n}" for i, n in sorted(zip(sites["establishment_id"], sites["name"]),
+                                                             key=lambda site: site[1])]}  # fmt: skip
+
+
+def establishment_names(viewer: Viewer) -> dict[str, str]:
+    """FINESS -> name of the establishments the viewer may see (to show a name, the FINESS beside it)."""
+    sites = cached("rollout_sites", viewer, Filters())
+    return dict(zip(sites["establishment_id"], sites["name"]))
 
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {

@@ -111,7 +111,7 @@ DETAIL_KEYS = {"rows": "lignes", "examples": "exemples", "min_value": "minimum",
                "hours_per_source": "heures par source", "value_set": "valeurs admises", "columns": "colonnes",
                "mostly": "part minimale", "no_receipt_event": "sans événement de réception",
                "not_harvested": "non moissonnés"}  # fmt: skip
-_HIDDEN_DETAILS = {"description", "expectation", "computed_by", "strict_min", "measured_against"}
+_HIDDEN_DETAILS = {"description", "expectation", "computed_by", "strict_min", "measured_against", "columns", "value_set"}
 
 
 def departement(code: str | None) -> str:
@@ -176,6 +176,8 @@ def _plain(value: object) -> str:
         return yes_no(value)
     if isinstance(value, float):
         return f"{value:g}".replace(".", ",")
+    if value == "UNATTRIBUTED":
+        return "non attribué"
     if isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+[+-]\d\d:\d\d", value):
         return paris(datetime.fromisoformat(value)).strftime("%d/%m/%Y %H:%M")
     return str(value)

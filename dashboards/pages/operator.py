@@ -6,6 +6,8 @@ import streamlit as st
 from dashboards import charts, data
 from dashboards.ui import context
 
+KINDS = {"history": "mesuré", "forecast": "prévision"}
+PERCENTILES = {"p50_hours": "médiane", "p90_hours": "90e centile", "p95_hours": "95e centile", "p99_hours": "99e centile"}
 viewer, filters = context()
 st.title("Stockage et qualité de service")
 storage = data.cached("storage", viewer, filters)
@@ -24,7 +26,8 @@ if history.height:
 st.subheader("Volume stocké et prévision à 12 mois")
 st.caption("Tendance linéaire sur le volume stocké en fin de mois ; bande : intervalle de prévision à 95 % "
            "calculé sur les résidus (voir docs/dashboards.md).")  # fmt: skip
-charts.show("operator_storage", storage.with_columns(pl.col("stored_gb", "low", "high") * scale),
+charts.show("operator_storage", storage.with_columns(pl.col("stored_gb", "low", "high") * scale,
+                                                     pl.col("kind").replace(KINDS)),
             charts.forecast(storage, unit, scale), decimals={"stored_gb": 3, "low": 3, "high": 3},
             labels={"month": "mois", "kind": "nature", "stored_gb": f"stocké ({unit})", "low": "bas", "high": "haut"})  # fmt: skip
 
@@ -33,7 +36,7 @@ st.caption("Heure de l'examen : StudyDate + StudyTime, heure de Paris ; un exame
            "depuis minuit (colonne « sans heure »). Centiles par tranches d'une heure (borne haute).")  # fmt: skip
 delay = data.cached("ingestion_delay", viewer, filters)
 long = delay.unpivot(["p50_hours", "p90_hours", "p95_hours", "p99_hours"], index="month", variable_name="percentile",
-                     value_name="hours")  # fmt: skip
+                     value_name="hours").with_columns(pl.col("percentile").replace(PERCENTILES))  # fmt: skip
 charts.show("operator_delay", delay, charts.line(long, "month", "hours", "percentile", {"month": "mois", "hours": "heures"}),
             decimals={"p50_hours": 1, "p90_hours": 1, "p95_hours": 1, "p99_hours": 1},
             labels={"month": "mois", "studies": "examens", "studies_time_unknown": "sans heure",

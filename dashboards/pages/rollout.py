@@ -4,6 +4,7 @@ import polars as pl
 import streamlit as st
 
 from analytics.reporting.programme import rollout_summary
+from analytics.reporting import labels as fr
 from dashboards import charts, data
 from dashboards.ui import context
 
@@ -19,11 +20,14 @@ for col, (key, label) in zip(cols, [("signed", "Signés"), ("planned", "Planifi�
 cols[5].metric("Retard moyen", f"{charts.fr_number(summary['mean_delay_days'], 1)} j")
 
 st.subheader("Mise en production prévue et réelle")
-timeline = sites.with_columns(pl.col("stage").replace_strict(charts.STAGES_FR, default=pl.col("stage")))
+timeline = sites.with_columns(pl.col("stage").replace_strict(charts.STAGES_FR, default=pl.col("stage")),
+                              pl.col("departement").map_elements(fr.departement, return_dtype=pl.String),
+                              pl.col("offer").replace(fr.OFFERS))  # fmt: skip
 charts.show("rollout_timeline", timeline.select("establishment_id", "name", "departement", "offer", "stage",
                                                "planned_go_live", "actual_go_live", "delay_days"),
             charts.timeline(sites),
-            labels={"name": "établissement", "stage": "étape", "planned_go_live": "prévue",
+            labels={"establishment_id": "FINESS", "departement": "département", "offer": "offre",
+                    "name": "établissement", "stage": "étape", "planned_go_live": "prévue",
                     "actual_go_live": "réelle", "delay_days": "retard (j)"})  # fmt: skip
 
 silent = data.cached("silent_sites", viewer, filters)
@@ -56,9 +60,8 @@ st.caption(f"Au {charts.fr_date(validity['as_of'])} (lendemain des dernières do
 if governance["ceiling"] is not None:
     ceiling = governance["ceiling"].with_columns(
         pl.col("measure").replace_strict(charts.MEASURES_FR, default=pl.col("measure")),
-        (pl.col("share", "projected_share") * 100),
     )
-    charts.show("governance_ceiling", ceiling, decimals={"share": 1, "projected_share": 1},
+    charts.show("governance_ceiling", ceiling,
                 labels={"measure": "mesure", "ceiling": "plafond", "consumed": "consommé", "share": "consommé (%)",
                         "monthly_rate": "rythme mensuel", "months_remaining": "mois restants",
                         "projected": "projection à échéance", "projected_share": "projection (%)"})  # fmt: skip
@@ -68,7 +71,7 @@ if commitments is not None:
         pl.col("status").replace_strict(charts.COMMITMENT_STATUS_FR, default=pl.col("status")))
     money = tuple(c for c in commitments.columns if c.endswith("_amount"))
     charts.show("governance_commitments", commitments, money=money,
-                decimals={"studies_share": 2, "amount_share": 2},
+                decimals={"studies_share": 1, "amount_share": 1},
                 labels={"establishment_id": "FINESS", "months_live": "mois en production",
                         "committed_studies": "examens engagés / an", "expected_studies": "examens attendus",
                         "actual_studies": "examens réalisés", "studies_share": "réalisé / attendu (examens)",
