@@ -11,7 +11,7 @@ import polars as pl
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from analytics.reporting import labels
+from analytics.reporting import exports, labels
 
 NBSP = "\u202f"  # narrow no-break space: the French thousands separator
 MONTHS_FR = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
@@ -187,14 +187,31 @@ def show(key: str, frame: pl.DataFrame, fig: go.Figure | None = None, *, money: 
             st.dataframe(table, hide_index=True, key=f"table_{key}")
     else:
         st.dataframe(table, hide_index=True, key=f"table_{key}")
-    download("Télécharger (CSV)", lambda: table.write_csv(separator=";"), f"{key}.csv", f"download_{key}")
+    downloads(key, frame, money=money, decimals=decimals, labels=labels)
 
 
-def download(label: str, make: Callable[[], str], file_name: str, key: str) -> None:
-    """A CSV download written when clicked (not at every page run: some are megabytes) and without a rerun."""
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def downloads(key: str, frame: pl.DataFrame, *, money: tuple[str, ...] = (), decimals: dict[str, int] | None = None,
+              labels: dict[str, str] | None = None, title: str = "Télécharger") -> None:  # fmt: skip
+    """The table as a CSV and as an Excel workbook, side by side, with typed values (analytics.reporting.exports)."""
+    def typed() -> list[exports.Column]:
+        return exports.columns(frame, money=money, percent=PERCENT & set(frame.columns), decimals=decimals,
+                               labels=labels)  # fmt: skip
+
+    csv_col, xlsx_col = st.columns(2) if get_script_run_ctx(suppress_warning=True) is not None else (None, None)
+    download(f"{title} (CSV)", lambda: exports.csv_text(typed()), f"{key}.csv", f"download_{key}", where=csv_col)
+    download(f"{title} (Excel)", lambda: exports.xlsx_bytes(typed()), f"{key}.xlsx", f"xlsx_{key}", mime=XLSX,
+             where=xlsx_col)  # fmt: skip
+
+
+def download(label: str, make: Callable[[], str | bytes], file_name: str, key: str, mime: str = "text/csv",
+             where: object = None) -> None:  # fmt: skip
+    """A download written when clicked (not at every page run: some are megabytes) and without a rerun."""
     if get_script_run_ctx(suppress_warning=True) is None:  # a headless run (the cache warmer): nobody to serve
         return
-    st.download_button(label, make, file_name=file_name, mime="text/csv", key=key, on_click="ignore")
+    (where or st).download_button(label, make, file_name=file_name, mime=mime, key=key, on_click="ignore")
 
 
 def _labelled(frame: pl.DataFrame, money: tuple[str, ...], decimals: dict[str, int] | None,
@@ -202,10 +219,6 @@ def _labelled(frame: pl.DataFrame, money: tuple[str, ...], decimals: dict[str, i
     return french_table(frame, money, decimals).rename({k: v for k, v in (labels or {}).items() if k in frame.columns})
 
 
-def csv_text(frame: pl.DataFrame, *, money: tuple[str, ...] = (), decimals: dict[str, int] | None = None,
-             labels: dict[str, str] | None = None) -> str:  # fmt: skip
-    """The CSV of a table that is not all shown (French values, `;`-separated, as the table downloads)."""
-    return _labelled(frame, money, decimals, labels).write_csv(separator=";")
 
 
 # The figures are built with plotly's graph objects: plotly express took ~50 ms a figure (its data-frame machinery),

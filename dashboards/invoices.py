@@ -55,9 +55,8 @@ def invoice_section(viewer: Viewer, filters: Filters, key: str) -> None:
         months = invoices["month"].unique().sort().to_list()
         month = st.selectbox("Mois", months, index=len(months) - 1, format_func=charts.fr_month, key=f"{key}_month")
         shown = invoices.filter(pl.col("month") == month)
-        charts.download("Toutes les factures de la période (CSV)",
-                        lambda: charts.csv_text(invoices, money=MONEY, labels=LABELS), f"{key}_invoices_period.csv",
-                        f"{key}_period_csv")  # fmt: skip
+        charts.downloads(f"{key}_invoices_period", invoices, money=MONEY, labels=LABELS,
+                         title="Toutes les factures de la période")
     charts.show(f"{key}_invoices", shown, money=MONEY, labels=LABELS)
 
     st.subheader("Détail d'une facture")

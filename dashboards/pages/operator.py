@@ -78,10 +78,8 @@ if levels.height:
         charts.show("operator_missed_levels", missed, decimals={"measured": 2, "target": 2}, labels=LEVEL_LABELS)
     else:
         st.success("Aucun niveau manqué sur la période.")
-    everything = levels.with_columns(pl.col("breached").replace_strict({True: "oui", False: "non"}, return_dtype=pl.String))
-    charts.download("Tous les niveaux mesurés (CSV)",
-                    lambda: charts.csv_text(everything, decimals={"measured": 2, "target": 2}, labels=LEVEL_LABELS),
-                    "operator_service_levels_all.csv", "operator_levels_csv")  # fmt: skip
+    charts.downloads("operator_service_levels_all", levels, decimals={"measured": 2, "target": 2},
+                     labels=LEVEL_LABELS, title="Tous les niveaux mesurés")
 else:
     st.info("Aucun niveau de service mesuré pour ces filtres.")
 
