@@ -39,13 +39,17 @@ def sidebar_filters(viewer: Viewer) -> Filters:
         if not months:
             st.warning("Entrepôt publié vide : lancez `sansfilm demo` ou `sansfilm run`.")
             return Filters()
-        default = {} if "f_period" in st.session_state else {"value": (months[0], months[-1])}  # a link may set it
-        first, last = st.select_slider("Période", options=months, key="f_period", format_func=charts.fr_month, **default)
+        link = st.session_state.get("_link", {})  # what a link asked for: the widgets' first values
+        first, last = st.select_slider("Période", options=months, value=link.get("period", (months[0], months[-1])),
+                                       key="f_period", format_func=charts.fr_month)  # fmt: skip
         departement = establishment = offer = None
         if viewer.scope is None:
-            departement = st.selectbox("Département", [None, *choices["departement"]], key="f_departement",
+            departements = [None, *choices["departement"]]
+            departement = st.selectbox("Département", departements, key="f_departement",
+                                       index=departements.index(link.get("departement")),
                                        format_func=lambda d: "tous" if d is None else labels.departement(d))  # fmt: skip
-            offer = st.selectbox("Offre", [None, *choices["offer"]], key="f_offer",
+            offers = [None, *choices["offer"]]
+            offer = st.selectbox("Offre", offers, key="f_offer", index=offers.index(link.get("offer")),
                                  format_func=lambda o: "toutes" if o is None else labels.label(labels.OFFERS, o))  # fmt: skip
             picked = st.selectbox("Établissement", [None, *choices["establishment"]], key="f_establishment",
                                   format_func=lambda e: "tous" if e is None else labels.establishment(*e.split(" · ", 1)))  # fmt: skip
@@ -54,19 +58,19 @@ def sidebar_filters(viewer: Viewer) -> Filters:
 
 
 def _filters_from_link(months: list[str], choices: dict[str, list[str]]) -> None:
-    """A link carries filters (`?du=2012-10&au=2012-12&departement=94&offre=PACS`): they seed the sidebar once per
-    session, when they are among its choices (anything else is ignored), so a view can be shared or bookmarked."""
-    if st.session_state.get("_link_read") or not months:
+    """A link carries filters (`?du=2012-10&au=2012-12&departement=94&offre=PACS`): they are the sidebar's first
+    values in a session, when they are among its choices (anything else is ignored), so a view can be shared."""
+    if "_link" in st.session_state or not months:
         return
-    st.session_state["_link_read"] = True
-    params = st.query_params
+    params, link = st.query_params, {}
     first, last = params.get("du", months[0]), params.get("au", months[-1])
     if first in months and last in months and first <= last:
-        st.session_state["f_period"] = (first, last)
+        link["period"] = (first, last)
     if params.get("departement") in choices["departement"]:
-        st.session_state["f_departement"] = params["departement"]
+        link["departement"] = params["departement"]
     if params.get("offre") in choices["offer"]:
-        st.session_state["f_offer"] = params["offre"]
+        link["offer"] = params["offre"]
+    st.session_state["_link"] = link
 
 
 def main() -> None:

@@ -295,19 +295,64 @@ def heatmap(frame: pl.DataFrame, x: str, y: str, z: str, labels: dict[str, str] 
     return fig.update_yaxes(type="category", autorange="reversed", showticklabels=len(matrix) <= LABELLED_ROWS)
 
 
+LATENESS_COLOURS = {"à l'heure (dans la tolérance)": "#1a7f37", "en retard": "#b35900", "très en retard": "#c62828",
+                    "pas encore prévu": "#6e7781"}  # fmt: skip
+
+
 @cached
 def timeline(sites: pl.DataFrame) -> go.Figure:
-    """Planned (hollow) vs actual (filled) go-live per site."""
-    df = sites.to_pandas()
+    """A dumbbell per site: a segment from the planned go-live (hollow) to the actual one (filled; today for a site
+    not live yet), coloured by how late it is (`lateness`), latest on top."""
     fig = go.Figure()
-    fig.add_scatter(x=df["planned_go_live"], y=df["name"], mode="markers", name="prévue",
-                    marker={"symbol": "circle-open", "size": 11})  # fmt: skip
-    fig.add_scatter(x=df["actual_go_live"], y=df["name"], mode="markers", name="réelle",
-                    marker={"symbol": "circle", "size": 9},
-                    text=[f"{fr_number(d)} j de retard" if d == d and d is not None else "" for d in df["delay_days"]])  # fmt: skip
-    fig.update_layout(height=max(300, 28 * len(df)))
+    for lateness, rows in sites.group_by("lateness", maintain_order=True):
+        colour = LATENESS_COLOURS.get(lateness[0], TEXT)
+        xs, ys = [], []
+        for row in rows.iter_rows(named=True):
+            end = row["actual_go_live"] or row.get("as_of")
+            if row["planned_go_live"] and end:
+                xs += [row["planned_go_live"], end, None]
+                ys += [row["name"], row["name"], None]
+        fig.add_scatter(x=xs, y=ys, mode="lines", line={"color": colour, "width": 3}, name=lateness[0],
+                        hoverinfo="skip", legendgroup=lateness[0])  # fmt: skip
+        fig.add_scatter(x=rows["planned_go_live"].to_list(), y=rows["name"].to_list(), mode="markers",
+                        marker={"symbol": "circle-open", "size": 11, "color": colour}, showlegend=False,
+                        legendgroup=lateness[0], hovertemplate="%{y}<br>prévue le %{x|%d/%m/%Y}<extra></extra>")  # fmt: skip
+        fig.add_scatter(x=rows["actual_go_live"].to_list(), y=rows["name"].to_list(), mode="markers",
+                        marker={"symbol": "circle", "size": 10, "color": colour}, showlegend=False,
+                        legendgroup=lateness[0],
+                        text=[f"{fr_number(d)} j de retard" if d is not None else "" for d in rows["delay_days"]],
+                        hovertemplate="%{y}<br>en production le %{x|%d/%m/%Y}<br>%{text}<extra></extra>")  # fmt: skip
+    fig.update_layout(height=max(300, 28 * sites.height), xaxis_title="mise en production (prévue ○, réelle ●)")
     french_month_ticks(fig, [d for d in (*sites["planned_go_live"], *sites["actual_go_live"]) if d is not None])
-    return fig.update_yaxes(showticklabels=len(df) <= LABELLED_ROWS)
+    return fig.update_yaxes(showticklabels=sites.height <= LABELLED_ROWS, autorange="reversed", type="category")
+
+
+@cached
+def s_curve(curve: pl.DataFrame) -> go.Figure:
+    """Sites live (solid) vs planned (dotted) per month, a colour per group."""
+    fig = go.Figure()
+    for index, (group, rows) in enumerate(curve.group_by("group", maintain_order=True)):
+        colour = PALETTE[index % len(PALETTE)]
+        months = [fr_month(m) for m in rows["month"]]
+        fig.add_scatter(x=months, y=rows["planned"].to_list(), mode="lines", name=f"{group[0]} : prévu",
+                        line={"dash": "dot", "color": colour})  # fmt: skip
+        fig.add_scatter(x=months, y=rows["live"].to_list(), mode="lines+markers", name=f"{group[0]} : en production",
+                        line={"color": colour})  # fmt: skip
+    fig.update_layout(xaxis_title="mois", yaxis_title="sites (cumul)")
+    return _dates(fig, curve, "month")
+
+
+@cached
+def box(frame: pl.DataFrame, x: str, y: str, labels: dict[str, str] | None = None) -> go.Figure:
+    """The distribution of `y` per `x` group: a box and every point."""
+    fig = go.Figure([go.Box(y=rows[y].to_list(), name=str(key[0]), boxpoints="all", jitter=0.3, pointpos=0,
+                            text=rows["name"].to_list() if "name" in rows.columns else None)
+                     for key, rows in frame.group_by(x, maintain_order=True)])  # fmt: skip
+    fig.update_layout(showlegend=False, xaxis_title=_label(labels, x), yaxis_title=_label(labels, y))
+    return fig
+
+
+PALETTE = ("#1f5fa8", "#b35900", "#1a7f37", "#8a3ffc", "#c62828", "#00727a", "#6e4a00", "#a1136b")
 
 
 @cached

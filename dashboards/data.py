@@ -103,6 +103,15 @@ def _read(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def data_horizon(published_version: int) -> date:
+    """The day the roll-out figures are as of (the last day with archive activity, as the queries take it)."""
+    from analytics.reporting.scope import as_of
+
+    with published() as con:
+        return as_of(con)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def months(published_version: int) -> list[str]:
     with published() as con:
         rows = con.execute("select distinct strftime(received_date, '%Y-%m') from marts.mart_archive_daily "
@@ -137,7 +146,7 @@ def establishment_names(viewer: Viewer) -> dict[str, str]:
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     name: getattr(programme, name)
-    for name in ("rollout_sites", "adoption", "silent_sites", "volumes", "sharing", "sharing_departements", "storage", "ingestion_delay",
+    for name in ("rollout_sites", "live_sites", "failures_by_site", "adoption", "silent_sites", "volumes", "sharing", "sharing_departements", "storage", "ingestion_delay",
                  "failure_rates", "busiest_hours", "source_freshness", "quarantine", "usage_monthly", "unbilled",
                  "service_levels")
 }  # fmt: skip

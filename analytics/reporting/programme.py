@@ -6,7 +6,7 @@ import duckdb
 import polars as pl
 
 from analytics.reporting.forecast import linear_forecast
-from analytics.reporting.scope import Filters, Viewer, as_of, query
+from analytics.reporting.scope import Filters, Forbidden, Viewer, as_of, query
 
 DIMENSIONS = ("region", "departement", "modality", "category", "sector", "offer", "establishment")
 
@@ -25,6 +25,18 @@ def rollout_summary(sites: pl.DataFrame) -> dict[str, object]:
         "mean_delay_days": float(delays.mean()) if delays.len() else None,
         "median_delay_days": float(delays.median()) if delays.len() else None,
     }
+
+
+def live_sites(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters) -> pl.DataFrame:
+    """Every live site with its last study received and the days since (the operator's watch list)."""
+    return query(con, "live_sites", viewer, filters, as_of=as_of(con))
+
+
+def failures_by_site(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters) -> pl.DataFrame:
+    """Audit events and failures per month and establishment (counts; the rate is failures / events)."""
+    if viewer.suppresses_small_cells:  # the ARS gets no establishment-level failure figures
+        raise Forbidden(f"{viewer.name} ({viewer.role}) may not see failures per establishment")
+    return query(con, "failures_by_site", viewer, filters)
 
 
 def adoption(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters) -> pl.DataFrame:

@@ -3,6 +3,7 @@
 import polars as pl
 import streamlit as st
 
+from analytics.reporting import labels as fr
 from dashboards import charts, data
 from dashboards.ui import context
 
@@ -43,13 +44,43 @@ charts.show("operator_delay", delay, charts.line(long, "month", "hours", "percen
                     "p50_hours": "médiane (h)", "p90_hours": "90e centile (h)", "p95_hours": "95e centile (h)",
                     "p99_hours": "99e centile (h)"})  # fmt: skip
 
+st.subheader("Sites en production : dernière réception")
+live = data.cached("live_sites", viewer, filters)
+if live.height:
+    silent = live.filter(pl.col("days_silent") > 30).height
+    st.metric("Sites en production silencieux depuis plus de 30 jours", charts.fr_number(silent))
+charts.show("operator_live_sites", live.with_columns(pl.col("departement").map_elements(fr.departement, return_dtype=pl.String),
+                                                     pl.col("offer").replace(fr.OFFERS)),
+            labels={"establishment_id": "FINESS", "name": "établissement", "departement": "département",
+                    "offer": "offre", "actual_go_live": "en production depuis", "last_study_date": "dernière réception",
+                    "days_silent": "jours sans envoi"})  # fmt: skip
+
+st.subheader("Échecs par site et par mois (événements d'audit)")
+by_site = data.cached("failures_by_site", viewer, filters)
+if by_site.height:
+    per_site = (by_site.group_by("establishment_id", "name").agg(pl.col("events", "failures").sum())
+                .with_columns(failure_rate=pl.col("failures") / pl.col("events")).sort("failures", descending=True))  # fmt: skip
+    per_month = by_site.group_by("month").agg(pl.col("events", "failures").sum()).sort("month")
+    left, right = st.columns(2)
+    with left:
+        charts.show("operator_failures_site", per_site,
+                    charts.bar(per_site, "failures", "name", labels={"failures": "échecs", "name": ""}, orientation="h"),
+                    labels={"establishment_id": "FINESS", "name": "établissement", "events": "événements",
+                            "failures": "échecs", "failure_rate": "taux d'échec"})  # fmt: skip
+    with right:
+        charts.show("operator_failures_month", per_month,
+                    charts.bar(per_month, "month", "failures", labels={"month": "mois", "failures": "échecs"}),
+                    labels={"month": "mois", "events": "événements", "failures": "échecs"})  # fmt: skip
+else:
+    st.info("Aucun événement d'audit pour ces filtres.")
+
 st.subheader("Taux d'échec par type d'événement")
-failures = data.cached("failure_rates", viewer, filters)
+failures = data.cached("failure_rates", viewer, filters).with_columns(pl.col("event_id").replace(fr.AUDIT_EVENTS).alias("event_type"))
 charts.show("operator_failures", failures,
             charts.bar(failures, "failure_rate", "event_type", labels={"failure_rate": "taux d'échec", "event_type": ""},
-                       orientation="h"),
+                       orientation="h").update_xaxes(tickformat=".0%"),
             decimals={"failure_rate": 4},
-            labels={"event_id": "EventID", "event_type": "type", "events": "événements", "failures": "échecs",
+            labels={"event_id": "code DICOM", "event_type": "événement", "events": "événements", "failures": "échecs",
                     "failure_rate": "taux d'échec"})  # fmt: skip
 
 st.subheader("Niveaux de service du contrat")
@@ -85,6 +116,7 @@ else:
 
 st.subheader("Heures les plus chargées (examens reçus, heure de Paris)")
 hours = data.cached("busiest_hours", viewer, filters)
+hours = hours.with_columns(pl.col("weekday").map_elements(lambda d: f"{d} {fr.WEEKDAYS[d - 1]}", return_dtype=pl.String))
 charts.show("operator_hours", hours, charts.heatmap(hours, "hour", "weekday", "studies",
-                                                    {"x": "heure", "y": "jour (1 = lundi)", "color": "examens"}),
-            labels={"weekday": "jour (1 = lundi)", "hour": "heure", "studies": "examens"})  # fmt: skip
+                                                    {"x": "heure", "y": "jour", "color": "examens"}),
+            labels={"weekday": "jour", "hour": "heure", "studies": "examens"})  # fmt: skip

@@ -12,7 +12,7 @@ from analytics.reporting.scope import Viewer
 from tests.dashboards.forbidden import offences
 from tests.dashboards.test_pages import PAGES, app  # noqa: F401  the AppTest fixture
 
-FILTERS = {"f_period": ("2012-10", "2012-12"), "f_departement": "94"}
+FILTERS = {"_link": {"period": ("2012-10", "2012-12"), "departement": "94"}}  # as a link sets them
 
 
 def page_texts(at) -> list[str]:

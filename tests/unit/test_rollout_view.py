@@ -1,0 +1,48 @@
+"""The programme office's roll-out figures: lateness with a tolerance, the S-curve, the slip against the initial
+plan, deployment durations by offer."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from analytics.reporting import rollout
+
+SITES = pl.DataFrame({
+    "establishment_id": ["A", "B", "C", "D"], "name": ["a", "b", "c", "d"], "offer": ["PACS", "PACS", "VNA", "VNA"],
+    "adhesion_date": [date(2011, 1, 1), date(2011, 1, 1), date(2011, 6, 1), date(2011, 6, 1)],
+    "planned_go_live": [date(2011, 3, 1), date(2011, 5, 1), date(2011, 7, 1), date(2011, 9, 1)],
+    "actual_go_live": [date(2011, 3, 5), date(2011, 9, 1), date(2012, 1, 1), None],
+    "delay_days": [4, 123, 184, 122],
+})  # fmt: skip
+AS_OF = date(2012, 1, 1)
+
+
+def test_lateness_uses_the_tolerance_and_sorts_latest_first():
+    out = rollout.lateness(SITES, tolerance_days=7, very_late_days=150)
+    assert out["establishment_id"].to_list() == ["C", "B", "D", "A"]
+    assert out["lateness"].to_list() == [rollout.VERY_LATE, rollout.LATE, rollout.LATE, rollout.ON_TIME]
+
+
+def test_s_curve_counts_planned_and_live_by_month_end():
+    curve = rollout.s_curve(SITES, AS_OF)
+    by_month = {r["month"]: (r["planned"], r["live"]) for r in curve.iter_rows(named=True)}
+    assert by_month[date(2011, 3, 1)] == (1, 1)
+    assert by_month[date(2011, 9, 1)] == (4, 2)
+    assert by_month[date(2012, 1, 1)] == (4, 3)
+    per_offer = rollout.s_curve(SITES, AS_OF, "offer")
+    assert set(per_offer["group"]) == {"PACS", "VNA"}
+
+
+def test_the_slip_is_the_distance_between_the_planned_and_actual_curves():
+    # 3 live on 2012-01-01, the third on 2012-01-01 where the plan had it on 2011-07-01: 6 months behind (the 4th,
+    # planned 2011-09-01 and not live, is only 4 months overdue)
+    assert rollout.programme_slip(SITES, AS_OF) == {"live": 3, "planned": 4, "slip_months": 6.0}
+    assert rollout.programme_slip(SITES, date(2011, 3, 10))["slip_months"] == 0.1  # the first, 4 days late
+    assert rollout.programme_slip(SITES, date(2011, 2, 1))["slip_months"] == 0.0  # nothing due yet
+
+
+def test_deployment_durations_by_offer():
+    durations = rollout.deployment_durations(SITES)
+    assert durations.select("offer", "months").rows() == [("PACS", 2.1), ("PACS", 8.0), ("VNA", 7.0)]
