@@ -6,7 +6,7 @@ import polars as pl
 import streamlit as st
 
 from analytics.billing.export import LINE_COLUMNS, to_csv
-from analytics.reporting import labels
+from analytics.reporting import labels, mine
 from analytics.reporting.finance import monthly_totals
 from analytics.reporting.scope import Filters, Viewer
 from dashboards import charts, data
@@ -20,11 +20,16 @@ LABELS = {"status": "statut", "month": "mois", "number": "numéro", "establishme
 MONEY = ("net", "vat", "gross")
 
 
-def invoice_section(viewer: Viewer, filters: Filters, key: str) -> None:
+def invoices_of(viewer: Viewer, filters: Filters) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(drafts not issued, their lines, issued invoices, both together in month order)."""
     drafted, draft_lines = data.drafts(viewer, filters)
     issued = data.issued(viewer, filters)
-    issued_months = set(issued["month"].to_list())
-    drafted = drafted.filter(~pl.col("month").is_in(list(issued_months)))  # an issued month shows what was issued
+    drafted = drafted.filter(~pl.col("month").is_in(issued["month"].to_list()))  # an issued month shows what was issued
+    return drafted, draft_lines, issued, pl.concat([issued, drafted]).sort("month", "establishment_id")
+
+
+def invoice_section(viewer: Viewer, filters: Filters, key: str) -> None:
+    drafted, draft_lines, issued, _ = invoices_of(viewer, filters)
     names = data.establishment_names(viewer)
     invoices = (pl.concat([issued, drafted]).sort("month", "establishment_id")
                 .with_columns(pl.col("offer").replace(labels.OFFERS),
@@ -77,9 +82,9 @@ def invoice_section(viewer: Viewer, filters: Filters, key: str) -> None:
     month, number = options[st.selectbox("Facture", list(options), index=len(options) - 1, key=f"{key}_pick")]
     invoice = theirs.filter(pl.col("month") == month).row(0, named=True)
     if number == "brouillon":
-        mine = draft_lines.filter((pl.col("month") == month) & (pl.col("establishment_id") == establishment_id))
-        lines = mine.select("position", "code", "description", "metric", "quantity", "unit_price", "amount", "reference")
-        csv = to_csv(mine.to_dicts(), LINE_COLUMNS)
+        chosen = draft_lines.filter((pl.col("month") == month) & (pl.col("establishment_id") == establishment_id))
+        lines = chosen.select("position", "code", "description", "metric", "quantity", "unit_price", "amount", "reference")
+        csv = to_csv(chosen.to_dicts(), LINE_COLUMNS)
         st.download_button("Lignes du brouillon (CSV)", csv, file_name=f"brouillon-{month}-{establishment_id}.csv",
                            mime="text/csv", key=f"{key}_draft_csv")  # fmt: skip
     else:
@@ -93,6 +98,8 @@ def invoice_section(viewer: Viewer, filters: Filters, key: str) -> None:
             col.download_button(names[kind], path.read_bytes(), file_name=path.name, mime=mimes[kind],
                                 key=f"{key}_{kind}")  # fmt: skip
     invoice_lines(lines, invoice)
+    for sentence in mine.explanations(lines):
+        st.info(sentence)
     st.markdown("**Consommation derrière les lignes (par jour)**")
     usage = data.usage_daily(data.version(), viewer, month, establishment_id)
     charts.show(f"{key}_usage", usage, decimals={"stored_gb": 6},
