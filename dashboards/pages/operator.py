@@ -4,6 +4,7 @@ import polars as pl
 import streamlit as st
 
 from analytics.reporting import labels as fr
+from analytics.reporting import service
 from dashboards import charts, data
 from dashboards.ui import context
 
@@ -94,7 +95,7 @@ LEVEL_LABELS = {"month": "mois", "establishment_id": "FINESS", "name": "établis
                 "term": "engagement", "unit": "unité", "measured": "mesuré", "target": "objectif", "breached": "manqué",
                 "sample_size": "base", "details": "détail", "assessed": "niveaux mesurés"}  # fmt: skip
 if levels.height:
-    levels = levels.with_columns(pl.col("term").replace(TERMS))
+    levels = levels.with_columns(pl.col("term").replace(TERMS), pl.col("unit").replace(fr.UNITS))
     st.metric("Niveaux manqués sur la période", charts.fr_number(levels["breached"].sum()))
     # a level per site, month and term is thousands of rows for a region (16 000 for 500 sites): the page shows the
     # count per month and term and the missed ones; every level measured is one download away
@@ -103,6 +104,22 @@ if levels.height:
     charts.show("operator_service_levels", per_month,
                 charts.bar(per_month, "month", "breached", "term", {"month": "mois", "breached": "manqués", "term": ""}),
                 labels=LEVEL_LABELS)  # fmt: skip
+    st.markdown("**Chaque engagement face à son objectif, dans l'unité du contrat**")
+    trend = service.against_target(data.cached("service_levels", viewer, filters))
+    for term, tab in zip(trend["term"].unique(maintain_order=True).to_list(),
+                         st.tabs([fr.label(fr.TERMS, t) for t in trend["term"].unique(maintain_order=True)])):  # fmt: skip
+        with tab:
+            rows = trend.filter(pl.col("term") == term)
+            unit = fr.label(fr.UNITS, rows["unit"][0])
+            long = rows.unpivot(["median", "worst", "target"], index="month", variable_name="série", value_name="value")
+            long = long.with_columns(pl.col("série").replace({"median": "site médian", "worst": "site le moins bon",
+                                                              "target": "objectif du contrat"}))  # fmt: skip
+            charts.show(f"operator_target_{term}", rows.drop("term", "unit"),
+                        charts.line(long, "month", "value", "série", {"month": "mois", "value": unit, "série": ""}),
+                        decimals={"median": 2, "worst": 2, "target": 2},
+                        labels={"month": "mois", "target": f"objectif ({unit})", "median": f"site médian ({unit})",
+                                "worst": f"site le moins bon ({unit})", "missed": "sites en défaut",
+                                "sites": "sites mesurés"})  # fmt: skip
     st.markdown("**Niveaux manqués**")
     missed = levels.filter(pl.col("breached")).drop("breached")
     if missed.height:

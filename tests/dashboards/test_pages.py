@@ -163,3 +163,12 @@ def test_finance_lists_one_month_of_invoices_at_a_time(app):
     mine.switch_page("pages/establishment.py").run()
     assert not [box for box in mine.selectbox if box.key == "mine_month"]
     assert len(_invoice_table(mine)) == 12
+
+
+def test_one_definition_of_the_months_left(app):
+    """The Déploiement page's « Mois restants » is the number of months the ceiling's projection adds (27 on the
+    sample: January 2013 to March 2015), not one more or less."""
+    at = app("gcs")
+    at.switch_page("pages/rollout.py").run()
+    ceiling = [d.value for d in at.dataframe if "mois projetés" in d.value.columns][0]
+    assert _metrics(at)["Mois restants"] == "27" == str(ceiling["mois projetés"].iloc[0])

@@ -46,3 +46,14 @@ def test_the_slip_is_the_distance_between_the_planned_and_actual_curves():
 def test_deployment_durations_by_offer():
     durations = rollout.deployment_durations(SITES)
     assert durations.select("offer", "months").rows() == [("PACS", 2.1), ("PACS", 8.0), ("VNA", 7.0)]
+
+
+def test_each_service_level_against_its_target_in_its_unit():
+    from analytics.reporting import service
+
+    levels = pl.DataFrame({"month": ["2012-07"] * 4, "term": ["availability"] * 2 + ["ingestion_delay_p95"] * 2,
+                           "unit": ["%", "%", "min", "min"], "target": [99.5, 99.5, 1440.0, 1440.0],
+                           "measured": [99.9, 99.1, 20.0, 1500.0], "breached": [False, True, False, True]})  # fmt: skip
+    out = {r["term"]: r for r in service.against_target(levels).iter_rows(named=True)}
+    assert (out["availability"]["worst"], out["availability"]["missed"]) == (99.1, 1)  # higher is better
+    assert (out["ingestion_delay_p95"]["worst"], out["ingestion_delay_p95"]["unit"]) == (1500.0, "min")
