@@ -15,7 +15,7 @@ from analytics.reporting import exports, labels
 
 NBSP = "\u202f"  # narrow no-break space: the French thousands separator
 MONTHS_FR = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
-STAGES_FR = {"signed": "signé", "planned": "planifié", "live": "en production", "ended": "terminé"}
+STAGES_FR = labels.STAGES
 SUPPRESSED = "< 10"
 # ratios shown as percentages wherever they appear (a table, its CSV)
 PERCENT = frozenset({"mom", "yoy", "failure_rate", "share", "projected_share", "studies_share", "amount_share"})
@@ -96,7 +96,8 @@ def french_table(frame: pl.DataFrame, money: tuple[str, ...] = (), decimals: dic
             out[name] = [fr_percent(float(v), decimals.get(name, 1)) if v is not None and v == v and abs(v) != float("inf")
                          else "–" for v in values]  # fmt: skip
         elif dtype.is_numeric():
-            digits = decimals.get(name, 0 if dtype.is_integer() else 2)
+            whole = dtype.is_integer() or getattr(dtype, "scale", None) == 0  # a count summed as DECIMAL(38,0)
+            digits = decimals.get(name, 0 if whole else 2)
             suppressed = frame["suppressed"].to_list() if "suppressed" in frame.columns else [False] * len(values)
             out[name] = [SUPPRESSED if s and v is None else fr_number(v, digits) for v, s in zip(values, suppressed)]
         else:

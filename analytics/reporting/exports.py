@@ -52,7 +52,7 @@ def columns(frame: pl.DataFrame, *, money: Iterable[str] = (), percent: Iterable
             kind = "date"
         elif isinstance(dtype, pl.Datetime):
             kind = "datetime"
-        elif dtype.is_integer():
+        elif dtype.is_integer() or getattr(dtype, "scale", None) == 0:
             kind = "integer"
         elif dtype.is_numeric():
             kind = "number"

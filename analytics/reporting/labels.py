@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import polars as pl
+
 PARIS = ZoneInfo("Europe/Paris")
 
 DEPARTEMENTS = {
@@ -188,3 +190,10 @@ def paris(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo("UTC"))
     return moment.astimezone(PARIS)
+
+
+def french_codes(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with its département, offer and stage codes as French labels (the columns it has of these)."""
+    named = {"departement": pl.col("departement").map_elements(departement, return_dtype=pl.String),
+             "offer": pl.col("offer").replace(OFFERS), "stage": pl.col("stage").replace(STAGES)}  # fmt: skip
+    return frame.with_columns(expr for name, expr in named.items() if name in frame.columns)

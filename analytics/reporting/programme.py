@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import duckdb
 import polars as pl
 
@@ -43,8 +45,15 @@ def adoption(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters) -
     return query(con, "adoption_monthly", viewer, filters)
 
 
+SILENT_DAYS = 30
+
+
 def silent_sites(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters) -> pl.DataFrame:
-    return query(con, "silent_sites", viewer, filters, as_of=as_of(con))
+    """Live sites that sent no study in the 30 days up to the data horizon (`live_sites`, filtered)."""
+    horizon = as_of(con)
+    quiet = pl.col("last_study_date").is_null() | (pl.col("last_study_date") < horizon - timedelta(days=SILENT_DAYS))
+    return live_sites(con, viewer, filters).filter(quiet).select(
+        "establishment_id", "name", "actual_go_live", "last_study_date", "days_silent")
 
 
 def volumes(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters, dimension: str,

@@ -5,6 +5,7 @@ import streamlit as st
 
 from analytics.reporting import labels as fr
 from analytics.reporting import service
+from analytics.reporting.programme import SILENT_DAYS
 from dashboards import charts, data
 from dashboards.ui import context
 
@@ -48,10 +49,9 @@ charts.show("operator_delay", delay, charts.line(long, "month", "hours", "percen
 st.subheader("Sites en production : dernière réception")
 live = data.cached("live_sites", viewer, filters)
 if live.height:
-    silent = live.filter(pl.col("days_silent") > 30).height
-    st.metric("Sites en production silencieux depuis plus de 30 jours", charts.fr_number(silent))
-charts.show("operator_live_sites", live.with_columns(pl.col("departement").map_elements(fr.departement, return_dtype=pl.String),
-                                                     pl.col("offer").replace(fr.OFFERS)),
+    silent = live.filter(pl.col("days_silent") > SILENT_DAYS).height
+    st.metric(f"Sites en production silencieux depuis plus de {SILENT_DAYS} jours", charts.fr_number(silent))
+charts.show("operator_live_sites", fr.french_codes(live),
             labels={"establishment_id": "FINESS", "name": "établissement", "departement": "département",
                     "offer": "offre", "actual_go_live": "en production depuis", "last_study_date": "dernière réception",
                     "days_silent": "jours sans envoi"})  # fmt: skip

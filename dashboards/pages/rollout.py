@@ -32,9 +32,7 @@ st.subheader("Mise en production prévue et réelle, des plus en retard aux plus
 st.caption(f"Tolérance : {settings.late_tolerance_days} jours ; très en retard au-delà de {settings.very_late_days} "
            "jours (configuration `[dashboards]`). Un site pas encore en production compte ses jours de retard à ce jour.")  # fmt: skip
 late = rollout.lateness(sites, settings.late_tolerance_days, settings.very_late_days).with_columns(as_of=pl.lit(as_of))
-timeline = late.with_columns(pl.col("stage").replace_strict(charts.STAGES_FR, default=pl.col("stage")),
-                             pl.col("departement").map_elements(fr.departement, return_dtype=pl.String),
-                             pl.col("offer").replace(fr.OFFERS))  # fmt: skip
+timeline = fr.french_codes(late)
 charts.show("rollout_timeline", timeline.select("name", "establishment_id", "departement", "offer", "stage",
                                                "planned_go_live", "actual_go_live", "delay_days", "lateness"),
             charts.timeline(late),
@@ -45,8 +43,7 @@ charts.show("rollout_timeline", timeline.select("name", "establishment_id", "dep
 st.subheader("Courbe en S : sites en production et prévus")
 by = st.segmented_control("Par", ["offer", "departement"], default="offer", key="rollout_curve_by",
                           format_func={"offer": "offre", "departement": "département"}.get)  # fmt: skip
-named = sites.with_columns(pl.col("offer").replace(fr.OFFERS),
-                           pl.col("departement").map_elements(fr.departement, return_dtype=pl.String))  # fmt: skip
+named = fr.french_codes(sites)
 curve = rollout.s_curve(named, as_of, by or "offer")
 charts.show("rollout_s_curve", curve, charts.s_curve(curve),
             labels={"month": "mois", "group": "offre" if (by or "offer") == "offer" else "département",

@@ -55,3 +55,8 @@ def test_codes_become_french_labels():
     assert labels.role("ars") == "agence régionale de santé (ARS)"
     assert labels.label(labels.MODALITIES, "PT") == "TEP (PT)"
     assert charts.fr_exact("2.4571") == "2,4571" and charts.fr_exact("1842.84") == "1\u202f842,84"
+
+
+def test_counts_are_integers_even_when_summed_as_decimals():
+    frame = pl.DataFrame({"records_added": [Decimal(3973)]}, schema={"records_added": pl.Decimal(38, 0)})
+    assert charts.french_table(frame)["records_added"].to_list() == ["3\u202f973"]

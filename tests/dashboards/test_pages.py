@@ -143,7 +143,7 @@ def test_finance_lists_one_month_of_invoices_at_a_time(app):
     period is a CSV download; an establishment's own page lists all its invoices at once."""
     import polars as pl
 
-    from dashboards import charts
+    from analytics.reporting import exports
 
     at = app("finance")
     at.switch_page("pages/finance.py").run()
@@ -151,14 +151,14 @@ def test_finance_lists_one_month_of_invoices_at_a_time(app):
     assert month.value == "2012-12" and month.options[0] == "janv. 2012"
     listed, _ = _metrics(at)["Factures émises / brouillons"].split(" / ")
     december = _invoice_table(at)
-    assert set(december["mois"]) == {"2012-12"} and len(december) >= 10
+    assert set(december["mois"]) == {"déc. 2012"} and len(december) >= 10
     month.set_value("2012-01").run()
     january = _invoice_table(at)
-    assert set(january["mois"]) == {"2012-01"} and len(january) == int(listed)  # January is the issued month
+    assert set(january["mois"]) == {"janv. 2012"} and len(january) == int(listed)  # January is the issued month
     assert set(january["numéro"]) != {""}
     invoices = pl.DataFrame({"month": ["2012-01", "2012-02"], "establishment_id": ["1", "2"], "net": [1234.5, None]})
-    assert charts.csv_text(invoices, money=("net",), labels={"month": "mois"}).splitlines() == [
-        "mois;establishment_id;net", "2012-01;1;1\u202f234,50\u202f€", '2012-02;2;""']
+    typed = exports.columns(invoices, money=("net",), labels={"month": "mois", "establishment_id": "FINESS"})
+    assert exports.csv_text(typed).splitlines() == ["\ufeffmois;FINESS;net (€)", "janv. 2012;1;1234,50", "févr. 2012;2;"]
     mine = app("establishment:750238172")
     mine.switch_page("pages/establishment.py").run()
     assert not [box for box in mine.selectbox if box.key == "mine_month"]

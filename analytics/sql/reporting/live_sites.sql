@@ -1,4 +1,5 @@
--- Live establishments on $as_of with their last study received and the days since (silent sites on top).
+-- Live establishments on $as_of with their last study received and the days since (silent sites on top; those
+-- silent for 30 days are the programme's warning, programme.silent_sites).
 with live as (
     select * from scoped
     where actual_go_live is not null and actual_go_live <= $as_of::date
