@@ -27,7 +27,7 @@ cached = st.cache_data(ttl=600, show_spinner=False, max_entries=512)
 AGREEMENT_STATUS_FR = {"valid": "en vigueur", "renewal_due": "à renouveler", "expired": "expiré",
                        "not_started": "pas encore en vigueur"}  # fmt: skip
 COMMITMENT_STATUS_FR = {"on_track": "conforme", "below": "en dessous", "not_live": "pas en production"}
-MEASURES_FR = {"amount": "montant HT (EUR)", "studies_archived": "examens archivés",
+MEASURES_FR = {"amount": "montant HT (€)", "studies_archived": "examens archivés",
                "storage_gb_month": "stockage (Go·mois)", "retrievals": "récupérations", "shares": "partages",
                "instances_archived": "instances archivées", "bytes_archived": "volume archivé (octets)",
                "views": "consultations"}  # fmt: skip

@@ -89,13 +89,11 @@ st.caption("Par mois, établissement et engagement : disponibilité, délai d'in
            "l'examen), taux d'échec des récupérations ; un niveau manqué donne un crédit sur la facture du mois suivant "
            "(voir docs/service-levels.md).")  # fmt: skip
 levels = data.cached("service_levels", viewer, filters)
-TERMS = {"availability": "disponibilité", "ingestion_delay_p95": "délai d'ingestion p95",
-         "retrieval_failure_rate": "échecs de récupération"}  # fmt: skip
 LEVEL_LABELS = {"month": "mois", "establishment_id": "FINESS", "name": "établissement", "offer": "offre",
                 "term": "engagement", "unit": "unité", "measured": "mesuré", "target": "objectif", "breached": "manqué",
                 "sample_size": "base", "details": "détail", "assessed": "niveaux mesurés"}  # fmt: skip
 if levels.height:
-    levels = levels.with_columns(pl.col("term").replace(TERMS), pl.col("unit").replace(fr.UNITS))
+    levels = levels.with_columns(pl.col("term").replace(fr.TERMS), pl.col("unit").replace(fr.UNITS))
     st.metric("Niveaux manqués sur la période", charts.fr_number(levels["breached"].sum()))
     # a level per site, month and term is thousands of rows for a region (16 000 for 500 sites): the page shows the
     # count per month and term and the missed ones; every level measured is one download away

@@ -105,7 +105,7 @@ def test_operator_page_shows_the_sample_missed_service_level(app):
     # the missed levels are listed (every level measured is a download: a region has thousands)
     missed = next(t for t in _tables(at) if "mesuré" in t.columns)
     assert [(r["FINESS"], r["mois"], r["engagement"]) for _, r in missed.iterrows()] == [
-        ("750238172", "2012-07", "échecs de récupération")]
+        ("750238172", "juil. 2012", "taux d'échec des récupérations")]
     per_month = next(t for t in _tables(at) if "niveaux mesurés" in t.columns)
     assert sorted(set(per_month["manqués" if "manqués" in per_month.columns else "manqué"])) == ["0", "1"]
 
@@ -119,18 +119,18 @@ def test_rollout_shows_the_framework_agreement_with_money_for_the_gcs_only(app):
     gcs.switch_page("pages/rollout.py").run()
     assert not gcs.exception
     metrics = _metrics(gcs)
-    # the sample's data ends in December 2012: as of 2013-01-01, 26 months to 2015-03-31
+    # the sample's data ends in December 2012: as of 2013-01-01, 27 months still to bill (January 2013 to March 2015)
     assert (metrics["Fin de l'accord-cadre"], metrics["Mois restants"], metrics["Situation"]) == (
-        "31/03/2015", "26", "en vigueur")
+        "31/03/2015", "27", "en vigueur")
     ceiling = next(t for t in _tables(gcs) if "plafond" in t.columns)
-    assert list(ceiling["mesure"]) == ["montant HT (EUR)", "examens archivés"]
-    commitments = next(t for t in _tables(gcs) if "FINESS" in t.columns)
+    assert list(ceiling["mesure"]) == ["montant HT (€)", "examens archivés"]
+    commitments = next(t for t in _tables(gcs) if "examens engagés / an" in t.columns)
     assert len(commitments) == 12 and "montant réalisé" in commitments.columns
     operator = app("operator")
     operator.switch_page("pages/rollout.py").run()
     ceiling = next(t for t in _tables(operator) if "plafond" in t.columns)
     assert list(ceiling["mesure"]) == ["examens archivés"]
-    commitments = next(t for t in _tables(operator) if "FINESS" in t.columns)
+    commitments = next(t for t in _tables(operator) if "examens engagés / an" in t.columns)
     assert not [c for c in commitments.columns if "montant" in c]
 
 
