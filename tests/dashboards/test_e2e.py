@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 TITLES = {"rollout": "Déploiement", "finance": "Factures", "regional": "Activité régionale",
           "operator": "Stockage et service", "quality": "Qualité des données", "establishment": "Mon établissement"}  # fmt: skip
-USERS = {"gcs": "gcs", "ars": "ars", "establishment:750238172": "eloi"}
+USERS = {"gcs": "gcs", "finance": "finance", "operator": "operator", "ars": "ars", "establishment:750238172": "eloi"}
 
 
 def need_chromium() -> None:
