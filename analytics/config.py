@@ -85,6 +85,13 @@ class AccountsConfig(_Section):
     wait_max_seconds: float = Field(default=5.0, ge=0)  # longer waits are refused with the time left, not slept
 
 
+class DashboardsConfig(_Section):
+    """What the dashboards call late (docs/dashboards.md, "Déploiement")."""
+
+    late_tolerance_days: int = Field(default=7, ge=0)  # a go-live up to this many days after plan is on time
+    very_late_days: int = Field(default=90, ge=1)  # beyond this many days late, a site is shown as very late
+
+
 def _check_http_url(url: str, credentials: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -224,6 +231,7 @@ class Settings(_Section):
     harvest: HarvestConfig = HarvestConfig()
     billing: BillingConfig = BillingConfig()
     accounts: AccountsConfig = AccountsConfig()
+    dashboards: DashboardsConfig = DashboardsConfig()
     lake: LakeConfig | None = None  # no [lake] section: no lake is written
     alerts: AlertsConfig = AlertsConfig()  # thresholds; no channel configured: alerts go to the run log only
     sources: list[AnySource] = Field(default_factory=list)

@@ -10,6 +10,7 @@ import logging
 
 import streamlit as st
 
+from analytics.reporting import labels
 from analytics.reporting.scope import Filters, Viewer
 from dashboards import auth, charts, data
 from dashboards.ui import PAGES
@@ -20,32 +21,61 @@ def sections(viewer: Viewer) -> dict[str, list[st.Page]]:
             for section, pages in PAGES.items() if any(viewer.kind in p[3] for p in pages)}  # fmt: skip
 
 
+def who(viewer: Viewer) -> None:
+    """Who is logged in, by name and role in words (not `establishment:750238172`), and the way out."""
+    names = data.establishment_names(viewer) if viewer.scope is not None and data.missing() is None else {}
+    st.markdown(f"**{viewer.name}** · {labels.role(viewer.role, names)}")
+    st.button("Se déconnecter", on_click=auth.logout, key="logout")
+
+
 def sidebar_filters(viewer: Viewer) -> Filters:
     """The filters every page shares (kept in session state across pages)."""
     version = data.version()
     months = data.months(version)
     choices = data.choices(version, viewer)
+    _filters_from_link(months, choices)
     with st.sidebar:
-        st.markdown(f"**{viewer.name}** · {viewer.role}")
-        st.button("Se déconnecter", on_click=auth.logout, key="logout")
+        who(viewer)
         if not months:
             st.warning("Entrepôt publié vide : lancez `sansfilm demo` ou `sansfilm run`.")
             return Filters()
-        first, last = st.select_slider("Période", options=months, value=(months[0], months[-1]), key="f_period")
+        link = st.session_state.get("_link", {})  # what a link asked for: the widgets' first values
+        first, last = st.select_slider("Période", options=months, value=link.get("period", (months[0], months[-1])),
+                                       key="f_period", format_func=charts.fr_month)  # fmt: skip
         departement = establishment = offer = None
         if viewer.scope is None:
-            departement = st.selectbox("Département", [None, *choices["departement"]], key="f_departement",
-                                       format_func=lambda d: "tous" if d is None else d)  # fmt: skip
-            offer = st.selectbox("Offre", [None, *choices["offer"]], key="f_offer",
-                                 format_func=lambda o: "toutes" if o is None else o)  # fmt: skip
+            departements = [None, *choices["departement"]]
+            departement = st.selectbox("Département", departements, key="f_departement",
+                                       index=departements.index(link.get("departement")),
+                                       format_func=lambda d: "tous" if d is None else labels.departement(d))  # fmt: skip
+            offers = [None, *choices["offer"]]
+            offer = st.selectbox("Offre", offers, key="f_offer", index=offers.index(link.get("offer")),
+                                 format_func=lambda o: "toutes" if o is None else labels.label(labels.OFFERS, o))  # fmt: skip
             picked = st.selectbox("Établissement", [None, *choices["establishment"]], key="f_establishment",
-                                  format_func=lambda e: "tous" if e is None else e)  # fmt: skip
+                                  format_func=lambda e: "tous" if e is None else labels.establishment(*e.split(" · ", 1)))  # fmt: skip
             establishment = picked.split(" · ")[0] if picked else None
     return Filters(first, last, departement, offer, establishment)
 
 
+def _filters_from_link(months: list[str], choices: dict[str, list[str]]) -> None:
+    """A link carries filters (`?du=2012-10&au=2012-12&departement=94&offre=PACS`): they are the sidebar's first
+    values in a session, when they are among its choices (anything else is ignored), so a view can be shared."""
+    if "_link" in st.session_state or not months:
+        return
+    params, link = st.query_params, {}
+    first, last = params.get("du", months[0]), params.get("au", months[-1])
+    if first in months and last in months and first <= last:
+        link["period"] = (first, last)
+    if params.get("departement") in choices["departement"]:
+        link["departement"] = params["departement"]
+    if params.get("offre") in choices["offer"]:
+        link["offer"] = params["offre"]
+    st.session_state["_link"] = link
+
+
 def main() -> None:
     st.set_page_config(page_title="sansfilm", page_icon=":material/radiology:", layout="wide")
+    charts.french_document()
     data.warm_in_background()  # started at server start by server.py; here for `streamlit run dashboards/app.py`
     viewer = auth.current_viewer()
     if viewer is None:
@@ -55,8 +85,7 @@ def main() -> None:
     problem = data.missing()
     if problem is not None:  # every page would fail on what is missing: say what it is and which command makes it
         with st.sidebar:
-            st.markdown(f"**{viewer.name}** · {viewer.role}")
-            st.button("Se déconnecter", on_click=auth.logout, key="logout")
+            who(viewer)
         st.title(navigation.title)
         st.info(problem)
         return

@@ -104,6 +104,15 @@ def _read(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
+def data_horizon(published_version: int) -> date:
+    """The day the roll-out figures are as of (the last day with archive activity, as the queries take it)."""
+    from analytics.reporting.scope import as_of
+
+    with published() as con:
+        return as_of(con)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
 def months(published_version: int) -> list[str]:
     with published() as con:
         rows = con.execute("select distinct strftime(received_date, '%Y-%m') from marts.mart_archive_daily "
@@ -126,12 +135,19 @@ def _choices(published_version: int, viewer: Viewer) -> dict[str, list[str]]:
     sites = cached("rollout_sites", viewer, Filters())
     return {"departement": sorted({d for d in sites["departement"] if d}),
             "offer": sorted({o for o in sites["offer"] if o}),
-            "establishment": [f"{i} · {n}" for i, n in zip(sites["establishment_id"], sites["name"], strict=True)]}  # fmt: skip
+            "establishment": [f"{i} · {n}" for i, n in sorted(zip(sites["establishment_id"], sites["name"]),
+                                                             key=lambda site: site[1])]}  # fmt: skip
+
+
+def establishment_names(viewer: Viewer) -> dict[str, str]:
+    """FINESS -> name of the establishments the viewer may see (to show a name, the FINESS beside it)."""
+    sites = cached("rollout_sites", viewer, Filters())
+    return dict(zip(sites["establishment_id"], sites["name"]))
 
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     name: getattr(programme, name)
-    for name in ("rollout_sites", "adoption", "silent_sites", "volumes", "sharing", "sharing_departements", "storage", "ingestion_delay",
+    for name in ("rollout_sites", "live_sites", "failures_by_site", "adoption", "silent_sites", "volumes", "sharing", "sharing_departements", "storage", "ingestion_delay",
                  "failure_rates", "busiest_hours", "source_freshness", "quarantine", "usage_monthly", "unbilled",
                  "service_levels")
 }  # fmt: skip

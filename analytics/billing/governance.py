@@ -78,7 +78,7 @@ class Validity:
     valid_from: date
     valid_to: date
     as_of: date
-    months_left: int  # whole months from as_of to valid_to (0 once fewer than a month is left or expired)
+    months_left: int  # the agreement's months not complete at as_of, as_of's own included (`months_left`)
     days_left: int  # calendar days after as_of up to valid_to included; negative once expired
     alert_months: int
     status: str  # not_started | valid | renewal_due | expired
@@ -90,18 +90,29 @@ def months_between(start: date, end: date) -> int:
     return months - (1 if end.day < start.day else 0)
 
 
+def months_left(tariff: Tariff, as_of: date) -> int:
+    """The one definition of "months left" (the validity line and the ceiling's projection both use it): the
+    agreement's months not complete at `as_of`, its own month included, i.e. the months still to be billed. On
+    2013-01-01 an agreement ending 2015-03-31 has 27 (January 2013 to March 2015); 0 once it has expired."""
+    if as_of > tariff.valid_to:
+        return 0
+    start = max(as_of, tariff.valid_from)
+    end, first = Month(tariff.valid_to.year, tariff.valid_to.month), Month(start.year, start.month)
+    return _month_number(end) - _month_number(first) + 1
+
+
 def validity(tariff: Tariff, as_of: date, alert_months: int = RENEWAL_ALERT_MONTHS) -> Validity:
     days_left = (tariff.valid_to - as_of).days
-    months_left = max(months_between(as_of, tariff.valid_to), 0) if days_left >= 0 else 0
+    left = months_left(tariff, as_of)
     if as_of < tariff.valid_from:
         status = "not_started"
     elif as_of > tariff.valid_to:
         status = "expired"
-    elif months_left < alert_months:
+    elif left < alert_months:
         status = "renewal_due"
     else:
         status = "valid"
-    return Validity(tariff.contract_id, tariff.valid_from, tariff.valid_to, as_of, months_left, days_left,
+    return Validity(tariff.contract_id, tariff.valid_from, tariff.valid_to, as_of, left, days_left,
                     alert_months, status)  # fmt: skip
 
 
@@ -164,7 +175,7 @@ class CeilingUse:
     share: Decimal  # consumed / ceiling
     months_counted: int
     monthly_rate: Decimal  # mean of the last RATE_WINDOW months counted
-    months_remaining: int  # complete months from the last counted to the end of the agreement
+    months_remaining: int  # months after the last one counted to the end: what the projection adds at the rate
     projected: Decimal  # consumed + rate x months remaining
     projected_share: Decimal
 
@@ -179,6 +190,8 @@ def ceiling_use(tariff: Tariff, as_of: date, billed: list[Billed]) -> list[Ceili
     months = sorted({b.month for b in billed})
     end = Month(tariff.valid_to.year, tariff.valid_to.month)
     last = months[-1] if months else None
+    # the months after the last one counted: `months_left` when every complete month is counted (the usual case),
+    # more when the last complete months have no data yet (they are projected at the rate too)
     remaining = 0 if last is None else max(_month_number(end) - _month_number(last), 0)
     recent = set(months[-RATE_WINDOW:])
     measures: list[tuple[str, Decimal, Decimal, Decimal, Decimal]] = []

@@ -163,7 +163,8 @@ def monthly_totals(invoices: pl.DataFrame) -> pl.DataFrame:
                                     "net": pl.Float64, "mom": pl.Float64})  # fmt: skip
     return (invoices.group_by("month", "status").agg(invoices=pl.len(), net=pl.col("net").sum().cast(pl.Float64))
             .sort("status", "month")
-            .with_columns(mom=pl.col("net").pct_change().over("status")))  # fmt: skip
+            .with_columns(mom=pl.col("net").pct_change().over("status"))
+            .sort("month", "status"))  # fmt: skip  chronological, whatever order drafts and issued months came in
 
 
 def invoice_documents(out_dir: Path, viewer: Viewer, ledger_url: str, number: str) -> dict[str, Path]:

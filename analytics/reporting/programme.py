@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import duckdb
 import polars as pl
 
 from analytics.reporting.forecast import linear_forecast
-from analytics.reporting.scope import Filters, Viewer, as_of, query
+from analytics.reporting.scope import Filters, Forbidden, Viewer, as_of, query
 
 DIMENSIONS = ("region", "departement", "modality", "category", "sector", "offer", "establishment")
 
@@ -27,12 +29,31 @@ def rollout_summary(sites: pl.DataFrame) -> dict[str, object]:
     }
 
 
+def live_sites(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters) -> pl.DataFrame:
+    """Every live site with its last study received and the days since (the operator's watch list)."""
+    return query(con, "live_sites", viewer, filters, as_of=as_of(con))
+
+
+def failures_by_site(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters) -> pl.DataFrame:
+    """Audit events and failures per month and establishment (counts; the rate is failures / events)."""
+    if viewer.suppresses_small_cells:  # the ARS gets no establishment-level failure figures
+        raise Forbidden(f"{viewer.name} ({viewer.role}) may not see failures per establishment")
+    return query(con, "failures_by_site", viewer, filters)
+
+
 def adoption(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters) -> pl.DataFrame:
     return query(con, "adoption_monthly", viewer, filters)
 
 
+SILENT_DAYS = 30
+
+
 def silent_sites(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters) -> pl.DataFrame:
-    return query(con, "silent_sites", viewer, filters, as_of=as_of(con))
+    """Live sites that sent no study in the 30 days up to the data horizon (`live_sites`, filtered)."""
+    horizon = as_of(con)
+    quiet = pl.col("last_study_date").is_null() | (pl.col("last_study_date") < horizon - timedelta(days=SILENT_DAYS))
+    return live_sites(con, viewer, filters).filter(quiet).select(
+        "establishment_id", "name", "actual_go_live", "last_study_date", "days_silent")
 
 
 def volumes(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters, dimension: str,

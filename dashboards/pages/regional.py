@@ -4,9 +4,12 @@ cells under 10 studies are withheld by the query layer for the ARS role."""
 import streamlit as st
 
 from analytics.reporting.programme import trend
+from analytics.reporting import labels as fr
 from dashboards import charts, data
 from dashboards.ui import context
 
+DIMENSION_NAMES = {"modality": "modalité", "category": "catégorie", "sector": "secteur"}
+DIMENSION_LABELS = {"modality": fr.MODALITIES, "category": fr.CATEGORIES, "sector": fr.SECTORS}
 viewer, filters = context()
 st.title("Activité régionale")
 if viewer.suppresses_small_cells:
@@ -24,6 +27,8 @@ cols[2].metric("Évolution sur un an", charts.fr_percent(last.get("yoy")))
 st.subheader("Examens par département")
 # the period's total per département, suppressed on that total (summing unsuppressed months would undercount)
 per_dep = data.cached("volumes", viewer, filters, "departement", False).sort("dimension")
+named = pl.col("dimension").map_elements(fr.departement, return_dtype=pl.String)  # "93 · Seine-Saint-Denis"
+per_dep, by_departement = per_dep.with_columns(named), by_departement.with_columns(named)
 charts.show("regional_departement", by_departement.select("month", "dimension", "studies", "suppressed"),
             charts.bar(per_dep, "dimension", "studies", labels={"dimension": "département", "studies": "examens"}),
             labels={"month": "mois", "dimension": "département", "studies": "examens"})  # fmt: skip
@@ -32,9 +37,10 @@ dimension = st.segmented_control("Répartition par", ["modality", "category", "s
                                  format_func={"modality": "modalité", "category": "catégorie",
                                               "sector": "secteur"}.get, key="regional_dimension")  # fmt: skip
 split = data.cached("volumes", viewer, filters, dimension or "modality")
+split = split.with_columns(pl.col("dimension").replace(DIMENSION_LABELS.get(dimension or "modality", {})))
 charts.show("regional_split", split.select("month", "dimension", "studies", "suppressed"),
             charts.bar(split, "month", "studies", "dimension", {"month": "mois", "studies": "examens", "dimension": ""}),
-            labels={"month": "mois", "dimension": dimension or "modality", "studies": "examens"})  # fmt: skip
+            labels={"month": "mois", "dimension": DIMENSION_NAMES[dimension or "modality"], "studies": "examens"})  # fmt: skip
 
 st.subheader("Tendance mensuelle")
 charts.show("regional_trend", totals, charts.line(totals, "month", "studies", labels={"month": "mois", "studies": "examens"}),

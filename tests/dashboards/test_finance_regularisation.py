@@ -15,6 +15,7 @@ from analytics.billing import service
 from analytics.billing.contracts import load_contracts
 from analytics.reporting import finance
 from analytics.reporting.scope import Filters, Viewer
+from dashboards import charts
 from tests.billing_history import TODAY
 from tests.dicom_factory import make_dicom
 from tests.integration.test_billing import A_MARCH, APRIL, MARCH, A, B, at, corpus  # noqa: F401  (fixture)
@@ -91,12 +92,16 @@ def test_the_finance_page_shows_the_regularisation_lines(late, monkeypatch, fres
     at.run()
     at.switch_page("pages/finance.py").run()
     assert not at.exception, at.exception[0].value if at.exception else ""
-    at.selectbox(key="finance_pick_establishment").set_value(A).run()
+    (site,) = [o for o in at.selectbox(key="finance_pick_establishment").options if o.endswith(f"({A})")]
+    at.selectbox(key="finance_pick_establishment").set_value(site).run()
     pick = at.selectbox(key="finance_pick")
-    assert pick.options == [f"2012-03 · {A_MARCH}", "2012-04 · brouillon"]
-    pick.set_value("2012-04 · brouillon").run()
-    lines = next(df.value for df in at.dataframe if "libellé" in df.value.columns and "code" in df.value.columns)
-    shown = dict(zip(lines["code"], lines["montant"], strict=True))
-    expected = _regul(next(i for i in service.preview(late, APRIL) if i.establishment_id == A))
+    assert pick.options == [f"mars 2012 · {A_MARCH}", "avr. 2012 · brouillon"]
+    pick.set_value("avr. 2012 · brouillon").run()
+    lines = next(t.value for t in at.table if "désignation" in t.value.columns)
+    shown = dict(zip(lines["désignation"], lines["montant HT"], strict=True))
+    draft = next(i for i in service.preview(late, APRIL) if i.establishment_id == A)
+    expected = _regul(draft)
     assert set(expected) == REGUL_CODES
-    assert {code: shown.get(code) for code in expected} == {code: a.replace(".", ",") for code, a in expected.items()}
+    regul = {line.description: line.amount for line in draft.lines if line.code.startswith("REGUL:")}
+    assert {d: shown.get(d) for d in regul} == {d: charts.fr_money(a) for d, a in regul.items()}
+    assert set(lines["facture corrigée"]) >= {A_MARCH}  # the corrected invoice, named on its lines

@@ -81,7 +81,7 @@ def test_ars_sees_suppressed_cells_and_no_money(app):
 def test_establishment_page_shows_only_its_own_invoices(app):
     at = app("establishment:750238172")
     assert shown_metrics(at)["Factures émises / brouillons"] == "1 / 11"
-    assert at.selectbox(key="mine_pick_establishment").options == ["750238172"]
+    assert not [s for s in at.selectbox if s.key == "mine_pick_establishment"]  # no picker offering one choice
     assert len(at.selectbox(key="mine_pick").options) == 12  # its invoice of each month, issued or draft
 
 
@@ -107,7 +107,7 @@ def test_operator_page_shows_the_sample_missed_service_level(app):
     # the missed levels are listed (every level measured is a download: a region has thousands)
     missed = next(t for t in shown_tables(at) if "mesuré" in t.columns)
     assert [(r["FINESS"], r["mois"], r["engagement"]) for _, r in missed.iterrows()] == [
-        ("750238172", "2012-07", "échecs de récupération")]
+        ("750238172", "juil. 2012", "taux d'échec des récupérations")]
     per_month = next(t for t in shown_tables(at) if "niveaux mesurés" in t.columns)
     assert sorted(set(per_month["manqués" if "manqués" in per_month.columns else "manqué"])) == ["0", "1"]
 
@@ -121,18 +121,18 @@ def test_rollout_shows_the_framework_agreement_with_money_for_the_gcs_only(app):
     gcs.switch_page("pages/rollout.py").run()
     assert not gcs.exception
     metrics = shown_metrics(gcs)
-    # the sample's data ends in December 2012: as of 2013-01-01, 26 months to 2015-03-31
+    # the sample's data ends in December 2012: as of 2013-01-01, 27 months still to bill (January 2013 to March 2015)
     assert (metrics["Fin de l'accord-cadre"], metrics["Mois restants"], metrics["Situation"]) == (
-        "31/03/2015", "26", "en vigueur")
+        "31/03/2015", "27", "en vigueur")
     ceiling = next(t for t in shown_tables(gcs) if "plafond" in t.columns)
-    assert list(ceiling["mesure"]) == ["montant HT (EUR)", "examens archivés"]
-    commitments = next(t for t in shown_tables(gcs) if "FINESS" in t.columns)
+    assert list(ceiling["mesure"]) == ["montant HT (€)", "examens archivés"]
+    commitments = next(t for t in shown_tables(gcs) if "examens engagés / an" in t.columns)
     assert len(commitments) == 12 and "montant réalisé" in commitments.columns
     operator = app("operator")
     operator.switch_page("pages/rollout.py").run()
     ceiling = next(t for t in shown_tables(operator) if "plafond" in t.columns)
     assert list(ceiling["mesure"]) == ["examens archivés"]
-    commitments = next(t for t in shown_tables(operator) if "FINESS" in t.columns)
+    commitments = next(t for t in shown_tables(operator) if "examens engagés / an" in t.columns)
     assert not [c for c in commitments.columns if "montant" in c]
 
 
@@ -145,7 +145,7 @@ def test_finance_lists_one_month_of_invoices_at_a_time(app):
     period is a CSV download; an establishment's own page lists all its invoices at once."""
     import polars as pl
 
-    from dashboards import charts
+    from analytics.reporting import exports
 
     at = app("finance")
     at.switch_page("pages/finance.py").run()
@@ -153,15 +153,24 @@ def test_finance_lists_one_month_of_invoices_at_a_time(app):
     assert month.value == "2012-12" and month.options[0] == "janv. 2012"
     listed, _ = shown_metrics(at)["Factures émises / brouillons"].split(" / ")
     december = _invoice_table(at)
-    assert set(december["mois"]) == {"2012-12"} and len(december) >= 10
+    assert set(december["mois"]) == {"déc. 2012"} and len(december) >= 10
     month.set_value("2012-01").run()
     january = _invoice_table(at)
-    assert set(january["mois"]) == {"2012-01"} and len(january) == int(listed)  # January is the issued month
+    assert set(january["mois"]) == {"janv. 2012"} and len(january) == int(listed)  # January is the issued month
     assert set(january["numéro"]) != {""}
     invoices = pl.DataFrame({"month": ["2012-01", "2012-02"], "establishment_id": ["1", "2"], "net": [1234.5, None]})
-    assert charts.csv_text(invoices, money=("net",), labels={"month": "mois"}).splitlines() == [
-        "mois;establishment_id;net", "2012-01;1;1\u202f234,50\u202f€", '2012-02;2;""']
+    typed = exports.columns(invoices, money=("net",), labels={"month": "mois", "establishment_id": "FINESS"})
+    assert exports.csv_text(typed).splitlines() == ["\ufeffmois;FINESS;net (€)", "janv. 2012;1;1234,50", "févr. 2012;2;"]
     mine = app("establishment:750238172")
     mine.switch_page("pages/establishment.py").run()
     assert not [box for box in mine.selectbox if box.key == "mine_month"]
     assert len(_invoice_table(mine)) == 12
+
+
+def test_one_definition_of_the_months_left(app):
+    """The Déploiement page's « Mois restants » is the number of months the ceiling's projection adds (27 on the
+    sample: January 2013 to March 2015), not one more or less."""
+    at = app("gcs")
+    at.switch_page("pages/rollout.py").run()
+    ceiling = [d.value for d in at.dataframe if "mois projetés" in d.value.columns][0]
+    assert shown_metrics(at)["Mois restants"] == "27" == str(ceiling["mois projetés"].iloc[0])

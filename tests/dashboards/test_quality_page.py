@@ -28,8 +28,10 @@ def test_page_shows_latest_results_and_failures(app, published):
     assert shown_metrics(at)["Contrôles bloquants en échec"] == "1"
     tables = [t.value for t in at.dataframe]
     latest, failures = tables[0], tables[1]
-    assert latest.iloc[0]["contrôle"] == "sizes_positive" and latest.iloc[0]["observé"] == "3"
-    assert list(failures["contrôle"]) == ["sizes_positive"]
+    named = "tailles d'instances positives"  # the check's French name (analytics/reporting/labels.py)
+    assert latest.iloc[0]["contrôle"] == named and latest.iloc[0]["observé"] == "3"
+    assert latest.iloc[0]["sévérité"] == "bloquant" and latest.iloc[0]["détails"] == "exemples : 0"
+    assert list(failures["contrôle"]) == [named]
 
 
 @pytest.mark.parametrize("role", ["establishment:750238172", "ars"])

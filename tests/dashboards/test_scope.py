@@ -23,7 +23,8 @@ def _establishment_calls(con, settings, filters):
     """Every query function, called as the Saint-Éloi viewer: name -> frame."""
     calls = {name: getattr(programme, name)(con, ELOI_VIEWER, filters)
              for name in ("rollout_sites", "adoption", "silent_sites", "sharing", "ingestion_delay", "failure_rates",
-                          "busiest_hours", "usage_monthly", "unbilled", "storage", "service_levels")}  # fmt: skip
+                          "busiest_hours", "usage_monthly", "unbilled", "storage", "service_levels", "live_sites",
+                          "failures_by_site")}  # fmt: skip
     for dimension in programme.DIMENSIONS:
         calls[f"volumes_{dimension}"] = programme.volumes(con, ELOI_VIEWER, filters, dimension)
     calls["usage_daily_other"] = programme.usage_daily(con, ELOI_VIEWER, "2012-06", CRETEIL)

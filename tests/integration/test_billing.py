@@ -236,8 +236,8 @@ def test_governance_command_counts_issued_invoices_and_drafts(corpus):
                                  "--format", "json"])  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    # 2012-05-01 -> 2015-03-31: 34 months and 30 days
-    assert report["validity"] == {**report["validity"], "months_left": 34, "status": "valid", "as_of": "2012-05-01"}
+    # May 2012 to March 2015: 35 months still to be billed
+    assert report["validity"] == {**report["validity"], "months_left": 35, "status": "valid", "as_of": "2012-05-01"}
     with Ledger(corpus.ledger.url) as ledger:
         issued = [i.net for m in ledger.issued_months() for i in ledger.invoices_for_month(m)]
     april = {i.establishment_id: i.net for i in service.draft_month(load_contracts(corpus), APRIL,
@@ -255,4 +255,5 @@ def test_governance_command_counts_issued_invoices_and_drafts(corpus):
             commitment["expected_amount"]) == (A, 1, "10", "2000.00")
     assert Decimal(commitment["actual_amount"]) == april[A]
     table = runner.invoke(app, ["--config", str(corpus.config_path), "governance", "--as-of", "2014-06-01"])
-    assert table.exit_code == 0 and "9 months left" in table.stdout and "renouvellement à lancer" in table.stdout
+    # June 2014 to March 2015: 10 months still to bill
+    assert table.exit_code == 0 and "10 months left" in table.stdout and "renouvellement à lancer" in table.stdout

@@ -54,11 +54,15 @@ def test_months_between(start, end, months):
 def test_validity_and_renewal_alert():
     tariff = load_tariff(REPO / "contracts")  # 2010-04-01 to 2015-03-31
     v = validity(tariff, date(2013, 1, 1))
-    assert (v.months_left, v.days_left, v.status) == (26, 819, "valid")
-    assert validity(tariff, date(2014, 3, 31)).status == "valid"  # 12 months left: not under the threshold
-    due = validity(tariff, date(2014, 4, 1))
+    # one definition of the months left: those not complete yet, January 2013 to March 2015 (the ceiling's
+    # projection adds the same number after December 2012, the last complete month)
+    assert (v.months_left, v.days_left, v.status) == (27, 819, "valid")
+    assert validity(tariff, date(2014, 4, 1)).status == "valid"  # 12 months left: not under the threshold
+    due = validity(tariff, date(2014, 4, 2))
+    assert (due.months_left, due.status) == (12, "valid")
+    due = validity(tariff, date(2014, 5, 1))
     assert (due.months_left, due.status) == (11, "renewal_due")
-    assert validity(tariff, date(2014, 4, 1), alert_months=6).status == "valid"
+    assert validity(tariff, date(2014, 5, 1), alert_months=6).status == "valid"
     assert validity(tariff, date(2015, 3, 31)).status == "renewal_due"
     gone = validity(tariff, date(2015, 4, 1))
     assert (gone.months_left, gone.days_left, gone.status) == (0, -1, "expired")
@@ -224,7 +228,7 @@ def test_an_establishment_sees_only_itself_and_not_the_ceiling():
     assert table["establishment_id"].to_list() == [B] and table["actual_amount"].to_list() == [50.0]
     with pytest.raises(Forbidden):
         ceiling_table(report(), viewer)
-    assert validity_table(report(), viewer)["months_left"].to_list() == [10]  # 2012-02-01 to 2012-12-31
+    assert validity_table(report(), viewer)["months_left"].to_list() == [11]  # February to December 2012
 
 
 @pytest.mark.parametrize(("ceiling", "line", "field", "message"), [

@@ -10,4 +10,4 @@ select
 from registry
 union all
 select
-    'UNATTRIBUTED', 'Unattributed (unknown sender)', null, null, null, null, null, null, null, null, null, false, null
+    'UNATTRIBUTED', 'non attribué (émetteur inconnu)', null, null, null, null, null, null, null, null, null, false, null

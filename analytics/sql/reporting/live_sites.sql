@@ -1,4 +1,5 @@
--- Live establishments that sent no study in the 30 days up to $as_of: a warning for the programme.
+-- Live establishments on $as_of with their last study received and the days since (silent sites on top; those
+-- silent for 30 days are the programme's warning, programme.silent_sites).
 with live as (
     select * from scoped
     where actual_go_live is not null and actual_go_live <= $as_of::date
@@ -12,9 +13,9 @@ recent as (
     group by establishment_id
 )
 
-select live.establishment_id, live.name, live.actual_go_live, recent.last_study_date,
-       $as_of::date - coalesce(recent.last_study_date, live.actual_go_live) as days_silent
+select
+    live.establishment_id, live.name, live.departement, live.offer, live.actual_go_live, recent.last_study_date,
+    $as_of::date - coalesce(recent.last_study_date, live.actual_go_live) as days_silent
 from live
 left join recent using (establishment_id)
-where recent.last_study_date is null or recent.last_study_date < $as_of::date - 30
-order by days_silent desc
+order by days_silent desc, live.name
