@@ -23,7 +23,7 @@ import typer
 
 from analytics.config import Settings, load_settings, resolve_config_path
 from analytics.errors import SansfilmError
-from pipelines import billing_cli, boundary, dashboards_cli, governance_cli, quality_cli, upgrade_cli
+from pipelines import billing_cli, boundary, dashboards_cli, finance_cli, governance_cli, quality_cli, upgrade_cli
 from pipelines.boundary import one_line
 from pipelines.output import text_table
 
@@ -291,6 +291,7 @@ def _serve(settings: Settings) -> None:
 
 
 billing_cli.register(app, _settings, _fail)
+finance_cli.register(app, _settings, _fail)
 dashboards_cli.register(app, _settings, _fail)
 governance_cli.register(app, _settings, _fail)
 quality_cli.register(app, _settings, _fail)

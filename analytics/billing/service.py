@@ -238,11 +238,13 @@ def first_month(contracts: Contracts) -> Month:
     return month if month.first_day >= start else month.next()
 
 
-def issue(settings: Settings, month: Month, *, issue_date: date, today: date, out_dir: Path | None = None) -> IssueOutcome:
+def issue(settings: Settings, month: Month, *, issue_date: date, today: date, out_dir: Path | None = None,
+          actor: str | None = None) -> IssueOutcome:
     """Issue a month once: number its invoices in the ledger (their parties and the SHA-256 of their documents
     frozen with them), then write the documents rendered from the ledger. `today`: the Paris day of the caller's
     clock. Documents go under out_dir/<month>/ (default [billing] out_dir, where `check` looks for them). On a month
-    already issued, nothing changes, on disk either (see rewrite_documents)."""
+    already issued, nothing changes, on disk either (see rewrite_documents). `actor`: who issues (the dashboards
+    user; the OS user by default), recorded in the ledger's audit trail with the month."""
     from analytics.billing.documents import render_documents
     from analytics.billing.ledger import Ledger, check_issue_date
     from analytics.quality import require_error_checks_pass
@@ -264,7 +266,8 @@ def issue(settings: Settings, month: Month, *, issue_date: date, today: date, ou
                       for d in preview(settings, month)]  # fmt: skip
         # the ledger decides atomically: a concurrent or repeated call finds the month issued and changes nothing
         result = ledger.issue_month(month, drafts, inputs_sha256=inputs_sha256(contracts, drafts), issue_date=issue_date,
-                                    first_month=first, today=today, basis=issued_months, render=render_documents)  # fmt: skip
+                                    first_month=first, today=today, basis=issued_months, render=render_documents,
+                                    actor=actor)  # fmt: skip
         invoices = ledger.invoices_for_month(month)
     finally:
         ledger.dispose()
@@ -352,4 +355,12 @@ def document_problems(settings: Settings) -> tuple[int, list[str]]:
                     if found != sha:
                         state = "missing" if found is None else "altered (its SHA-256 is not the one recorded)"
                         problems.append(f"{month}/{name} {state}: `sansfilm bill --month {month} --rewrite-documents`")
+    from analytics.billing.workflow import credit_note_documents
+
+    for number, _kind, path, sha in credit_note_documents(settings):
+        checked += 1
+        if (found := sha256_of(path)) != sha:
+            state = "missing" if found is None else "altered (its SHA-256 is not the one recorded)"
+            problems.append(f"{path.parent.name}/{path.name} (credit note {number}) {state}: `sansfilm bill "
+                            f"--month {path.parent.name} --rewrite-documents`")  # fmt: skip
     return checked, problems
