@@ -135,7 +135,8 @@ def _issue(viewer: Viewer, filters: Filters) -> None:
     confirm = st.checkbox(f"Je confirme l'émission de {charts.fr_month(month)} (numérotation définitive)",
                           key="desk_issue_confirm")  # fmt: skip
     if st.button("Émettre", type="primary", disabled=not confirm, key="desk_issue"):
-        _done("desk_issue_outcome", billing_desk.issue_month, data.settings(), viewer, Month.parse(month), today())
+        _done("desk_issue_outcome", lambda: billing_desk.issue_month(data.settings(), viewer, Month.parse(month),
+                                                                      today()).message)  # fmt: skip
     _outcome("desk_issue_outcome")
 
 

@@ -7,6 +7,7 @@ Each act is recorded in the ledger with `dashboards:<user name>` as its actor.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -25,6 +26,12 @@ ACCOUNT_SCHEMA = {
     "balance": pl.Decimal(18, 2), "due_date": pl.Date, "status": pl.String, "days_late": pl.Int64,
     "references": pl.String, "sent": pl.String,
 }  # fmt: skip
+
+
+# One issue at a time in the dashboards' process: its sessions are threads sharing one DuckDB instance, where two
+# meterings of the same month conflict ("Conflict on tuple deletion"); the second click waits, then finds the month
+# issued. Between processes the ledger's lock decides (analytics.billing.ledger).
+_ISSUING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,9 @@ def issue_month(settings: Settings, viewer: Viewer, month: Month, today: date) -
     who = _require_acts(viewer)
     if month >= current_month():
         raise IssueRefused(f"{month} has not ended: its figures are month to date; issue it once it has ended")
-    outcome = service.issue(settings, month, issue_date=today, today=today, out_dir=settings.billing.out_dir, actor=who)
+    with _ISSUING:
+        outcome = service.issue(settings, month, issue_date=today, today=today, out_dir=settings.billing.out_dir,
+                                actor=who)  # fmt: skip
     numbers = [i.number for i in outcome.invoices]
     if outcome.already_issued:
         return IssueAnswer(False, f"{month} est déjà émis ({len(numbers)} factures) : rien n'a changé.")
