@@ -130,12 +130,12 @@ class Ledger:
                 "invoice_count": len(invoices), "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
             }])  # fmt: skip
             last = counter.last_value
-            numbers = [invoice_number(seq) for seq in range(last + 1, last + 1 + len(invoices))]
-            record_act(conn, chain, "issue", str(month), actor or os_actor(),
-                       {"invoices": len(invoices), "numbers": [numbers[0], numbers[-1]] if numbers else [],
-                        "issue_date": issue_date.isoformat()})  # fmt: skip
             for seq, draft in enumerate(invoices, start=last + 1):
                 self._insert_invoice(conn, draft, seq, issue_date, inputs_sha256, chain, render)
+            numbers = [invoice_number(seq) for seq in range(last + 1, last + 1 + len(invoices))]
+            record_act(conn, chain, "issue", str(month), actor or os_actor(),  # the act after its effect
+                       {"invoices": len(invoices), "numbers": [numbers[0], numbers[-1]] if numbers else [],
+                        "issue_date": issue_date.isoformat()})  # fmt: skip
             moved = conn.execute(
                 update(invoice_sequence)
                 .where(invoice_sequence.c.name == SEQUENCE_NAME, invoice_sequence.c.last_value == last,
