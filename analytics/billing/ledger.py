@@ -249,7 +249,9 @@ class Ledger:
                 f"issue date {issue_date} is before that of the last issued invoice {latest.number} "
                 f"({latest.issue_date}): numbers must follow issue dates; issue on or after {latest.issue_date}"
             )
-        last_issue = conn.execute(select(func.max(issued_month.c.issue_date))).scalar()
+        last_issue = max((d for d in (conn.execute(select(func.max(issued_month.c.issue_date))).scalar(),
+                                      conn.execute(select(func.max(credit_note.c.issue_date))).scalar())
+                          if d is not None), default=None)  # credit notes take numbers too  # fmt: skip
         if last_issue is not None and issue_date < last_issue:
             raise IssueRefused(f"issue date {issue_date} is before the last issue in the ledger ({last_issue}): issue "
                                f"on or after {last_issue}")  # fmt: skip

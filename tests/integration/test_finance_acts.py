@@ -105,8 +105,10 @@ def test_credit_one_line_is_a_valid_381_referencing_the_invoice(settings):
                                       "gross -120.00 EUR" in partial.stdout, partial.output  # fmt: skip
     refused(cli(settings, "credit", "RSF-000001", "--reason", "le reste"), "these lines total 2500.00 excluding VAT, "
             "more than the net not credited yet (2400.00): credit the rest with --amount")  # fmt: skip
-    # numbering goes on through the next issue: one sequence, no gap, and the chain covers it all
-    issued = cli(settings, "bill", "--month", "2010-12", "--issue", "--issue-date", "2011-01-06")
+    # numbering goes on through the next issue: one sequence, no gap, dates in number order, the chain covers it all
+    refused(cli(settings, "bill", "--month", "2010-12", "--issue", "--issue-date", "2011-01-06"),
+            "issue date 2011-01-06 is before the last issue in the ledger (2011-01-20)")  # RSF-000004's date
+    issued = cli(settings, "bill", "--month", "2010-12", "--issue", "--issue-date", "2011-01-20")
     assert issued.exit_code == 0 and "RSF-000005" in issued.stderr, issued.output
     verify = cli(settings, "ledger", "verify", "--format", "json")
     assert verify.exit_code == 0, verify.output
