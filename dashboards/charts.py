@@ -14,7 +14,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 NBSP = "\u202f"  # narrow no-break space: the French thousands separator
 MONTHS_FR = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
 STAGES_FR = {"signed": "signé", "planned": "planifié", "live": "en production", "ended": "terminé"}
-SUPPRESSED = "< 10"
+SUPPRESSED = "secret"  # a hidden cell (analytics/reporting/disclosure.py), whatever its value: never 0
 # Building a plotly express figure costs ~0.1 s, formatting a few thousand rows as French text tens of ms: at every
 # page run, cache hits included. Both are cached on their input frame (hashed by Streamlit), like the queries.
 cached = st.cache_data(ttl=600, show_spinner=False, max_entries=512)
@@ -59,7 +59,7 @@ def fr_month(value: date | str) -> str:
 
 @cached
 def french_table(frame: pl.DataFrame, money: tuple[str, ...] = (), decimals: dict[str, int] | None = None) -> pl.DataFrame:
-    """Every value as the French text a reader expects (numbers, money, dates); suppressed cells as '< 10'."""
+    """Every value as the French text a reader expects (numbers, money, dates); hidden cells as 'secret'."""
     decimals = decimals or {}
     out = {}
     for name in frame.columns:

@@ -92,7 +92,8 @@ class Attacker:
 
 
 def protect(cells: Iterable[int], atoms: list[int], secondary: bool = True) -> set[int]:
-    """The cells to hide: primary ones, then (with `secondary`) the cheapest complements until none is pinned."""
+    """The cells to hide: primary ones, then (with `secondary`) complements until none is pinned: for a pinned cell,
+    the first of its `TRIES` cheapest complements that opens it alone, else the cheapest (and look again)."""
     cells = {c for c in cells if c}
     hidden = primary(cells, atoms)
     if not secondary:
@@ -103,19 +104,28 @@ def protect(cells: Iterable[int], atoms: list[int], secondary: bool = True) -> s
     while queue:
         target = queue.pop(0)
         while attacker.pinned(target, cells - hidden):
-            extra = _cheapest_complement(target, cells, hidden, values)
-            if extra is None:
+            pool = _complements(target, cells, hidden, values)
+            if not pool:
                 break  # nothing left to hide around it: cannot happen while a published total contains it
+            extra = next((c for c in pool[:TRIES] if not attacker.pinned(target, cells - hidden - {c})), pool[0])
             hidden.add(extra)
             queue.append(extra)
     return hidden
 
 
-def _cheapest_complement(target: int, cells: set[int], hidden: set[int], values: Mapping[int, int]) -> int | None:
-    """The cheapest published cell disjoint from `target` inside a published cell containing it; else the cheapest
-    published cell containing it."""
+TRIES = 4
+
+
+def _complements(target: int, cells: set[int], hidden: set[int], values: Mapping[int, int]) -> list[int]:
+    """Published cells whose hiding may open `target`, cheapest first: cells disjoint from it (or from a hidden cell
+    overlapping it) inside a published cell containing it (or that hidden cell); else the published cells
+    containing it."""
     published = cells - hidden
-    totals = [t for t in published if t != target and t & target == target]
-    siblings = [c for c in published if not c & target and any(c | t == t for t in totals)]
-    pool = siblings or totals
-    return min(pool, key=lambda c: (values[c], c)) if pool else None
+    near = [target, *(h for h in hidden if h != target and h & target)] + [
+        h for h in hidden if h != target and any(t & h == h and t & target == target for t in published)]
+    pool: set[int] = set()
+    for cell in near:
+        totals = [t for t in published if t != cell and t & cell == cell]
+        pool |= {c for c in published if not c & cell and any(c | t == t for t in totals)}
+    pool = pool or {t for t in published if t != target and t & target == target}
+    return sorted(pool, key=lambda c: (values[c], c))

@@ -69,10 +69,12 @@ def _change(previous: str) -> pl.Expr:
     return pl.when(published).then(pl.col("studies") / pl.col(previous) - 1).otherwise(None)
 
 
-def period_total(totals: pl.DataFrame) -> tuple[int, int]:
-    """(studies over the published months of `trend`, how many months it leaves out because they are hidden)."""
+def period_total(totals: pl.DataFrame) -> tuple[int | None, int]:
+    """(studies over the published months of `trend`, how many months it leaves out because they are hidden); None
+    when every month is hidden (a total of nothing is not 0)."""
     hidden = int(totals["suppressed"].sum()) if "suppressed" in totals.columns else 0
-    return int(totals["studies"].drop_nulls().sum()), hidden
+    published = totals["studies"].drop_nulls()
+    return (int(published.sum()) if published.len() or not hidden else None), hidden
 
 
 def sharing(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters) -> pl.DataFrame:

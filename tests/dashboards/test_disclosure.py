@@ -200,3 +200,36 @@ def test_no_hidden_cell_of_another_corpus_can_be_pinned(corpus, monkeypatch):
     config, first, last = corpus
     assert attack(config, first, last, True, monkeypatch) == []
     assert attack(config, first, last, False, monkeypatch)  # and the attacker would win without it
+
+
+def page_text(at) -> list[str]:
+    """Every value the page shows: metrics (value and delta), captions and every table cell."""
+    out = [str(m.value) for m in at.metric] + [str(m.proto.delta) for m in at.metric] + [c.value for c in at.caption]
+    for frame in at.dataframe:
+        out += [str(v) for v in frame.value.to_numpy().ravel()]
+    return out
+
+
+def test_a_departement_filter_shows_hidden_values_as_secret_never_0_inf_or_nan(published, accounts_file,
+                                                                                monkeypatch):  # fmt: skip
+    """Issue 14: under a département filter the trend showed months as 0, -1,000, nan, inf and the counter inf %."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("SANSFILM_CONFIG", str(published.config_path))
+    monkeypatch.setenv("SANSFILM_ACCOUNTS", accounts_file)
+    at = AppTest.from_file(str(PAGE.parents[1] / "app.py"), default_timeout=120)
+    at.session_state["viewer"] = Viewer("test", "ars")
+    at.session_state["f_departement"] = "93"
+    at.session_state["f_period"] = ("2012-10", "2012-12")
+    at.run()
+    assert not at.exception, at.exception[0].value if at.exception else ""
+    shown = page_text(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Examens en déc. 2012"] == "secret"  # the sample's 93 has under 10 studies a month
+    assert metrics["Examens sur la période"] == "secret" and "Hors 3 mois masqués (secret statistique)." in shown
+    assert "secret" in shown
+    for text in shown:
+        assert not re.search(r"\bnan\b|\binf\b|-1,000|-100", text, re.IGNORECASE), text
+    trend = next(f.value for f in at.dataframe if "évolution mensuelle" in f.value.columns)
+    assert set(trend["examens"]) == {"secret"}  # not 0
+    assert set(trend["évolution mensuelle"]) == {"secret"}  # no change from or to a hidden month
