@@ -108,8 +108,8 @@ def suppress_volumes(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Fi
     table = (dimension, per_month)
     if table not in STUDY_TABLES:
         small = pl.col("studies").is_between(1, disclosure.SMALL_CELL - 1)
-        return frame.with_columns([pl.when(small).then(None).otherwise(pl.col(c)).alias(c) for c in columns]
-                                  ).with_columns(suppressed=small)  # fmt: skip
+        return frame.with_columns(suppressed=small).with_columns(
+            [pl.when(pl.col("suppressed")).then(None).otherwise(pl.col(c)).alias(c) for c in columns])
     pattern = protection(con, viewer, filters, "studies")
     keys = [((m,) if per_month else ()) + (() if dimension == "region" else (d,))
             for m, d in zip(frame["month"], frame["dimension"])]  # fmt: skip
