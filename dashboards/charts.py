@@ -16,7 +16,7 @@ from analytics.reporting import exports, labels
 NBSP = "\u202f"  # narrow no-break space: the French thousands separator
 MONTHS_FR = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
 STAGES_FR = labels.STAGES
-SUPPRESSED = "< 10"
+SUPPRESSED = "secret"  # a hidden cell (analytics/reporting/disclosure.py), whatever its value: never 0
 # ratios shown as percentages wherever they appear (a table, its CSV)
 PERCENT = frozenset({"mom", "yoy", "failure_rate", "share", "projected_share", "studies_share", "amount_share"})
 # Building a plotly express figure costs ~0.1 s, formatting a few thousand rows as French text tens of ms: at every
@@ -76,7 +76,7 @@ def fr_exact(value: object) -> str:
 
 @cached
 def french_table(frame: pl.DataFrame, money: tuple[str, ...] = (), decimals: dict[str, int] | None = None) -> pl.DataFrame:
-    """Every value as the French text a reader expects (numbers, money, dates); suppressed cells as '< 10'."""
+    """Every value as the French text a reader expects (numbers, money, dates); hidden cells as 'secret'."""
     decimals = decimals or {}
     out = {}
     for name in frame.columns:

@@ -7,6 +7,7 @@ from datetime import timedelta
 import duckdb
 import polars as pl
 
+from analytics.reporting import regional
 from analytics.reporting.forecast import linear_forecast
 from analytics.reporting.scope import Filters, Forbidden, Viewer, as_of, query
 
@@ -60,18 +61,41 @@ def volumes(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters, di
             per_month: bool = True) -> pl.DataFrame:  # fmt: skip
     if dimension not in DIMENSIONS:
         raise ValueError(f"unknown dimension '{dimension}' (known: {', '.join(DIMENSIONS)})")
-    return query(con, "volumes", viewer, filters, dimension=dimension, per_month=per_month)
+    if not viewer.suppresses_small_cells:
+        return query(con, "volumes", viewer, filters, dimension=dimension, per_month=per_month)
+    exact = query(con, "volumes", viewer, filters, dimension=dimension, per_month=per_month, suppress=False)
+    return regional.suppress_volumes(con, viewer, filters, exact, dimension, per_month)
 
 
 def trend(monthly: pl.DataFrame) -> pl.DataFrame:
-    """Month totals from `volumes` with month-over-month and year-over-year change (suppressed cells left out)."""
-    totals = (monthly.group_by("month").agg(pl.col("studies").sum()).sort("month")
-              .with_columns(previous_year=pl.col("month").dt.offset_by("-1y")))  # fmt: skip
-    earlier = totals.select(pl.col("month").alias("previous_year"), pl.col("studies").alias("studies_previous_year"))
-    return (totals.join(earlier, on="previous_year", how="left")
-            .with_columns(mom=pl.col("studies").pct_change(),
-                          yoy=pl.col("studies") / pl.col("studies_previous_year") - 1)
-            .drop("previous_year"))  # fmt: skip
+    """Month totals from `volumes` with month-over-month and year-over-year change. A month with a hidden cell has
+    no total (null, flagged `suppressed`), never a partial sum; a change is computed only between two published
+    months (null otherwise, and null from a month of 0)."""
+    hidden = pl.col("suppressed").any() if "suppressed" in monthly.columns else pl.lit(False)
+    totals = (monthly.group_by("month")
+              .agg(studies=pl.when(hidden).then(None).otherwise(pl.col("studies").sum()), suppressed=hidden)
+              .sort("month"))  # fmt: skip
+    return (totals.join(_shifted(totals, "1mo", "studies_previous_month"), on="month", how="left")
+            .join(_shifted(totals, "1y", "studies_previous_year"), on="month", how="left")
+            .with_columns(mom=_change("studies_previous_month"), yoy=_change("studies_previous_year"))
+            .select("month", "studies", "studies_previous_year", "mom", "yoy", "suppressed"))  # fmt: skip
+
+
+def _shifted(totals: pl.DataFrame, by: str, name: str) -> pl.DataFrame:
+    return totals.select(pl.col("month").dt.offset_by(by), pl.col("studies").alias(name))
+
+
+def _change(previous: str) -> pl.Expr:
+    published = pl.col("studies").is_not_null() & pl.col(previous).is_not_null() & (pl.col(previous) > 0)
+    return pl.when(published).then(pl.col("studies") / pl.col(previous) - 1).otherwise(None)
+
+
+def period_total(totals: pl.DataFrame) -> tuple[int | None, int]:
+    """(studies over the published months of `trend`, how many months it leaves out because they are hidden); None
+    when every month is hidden (a total of nothing is not 0)."""
+    hidden = int(totals["suppressed"].sum()) if "suppressed" in totals.columns else 0
+    published = totals["studies"].drop_nulls()
+    return (int(published.sum()) if published.len() or not hidden else None), hidden
 
 
 def sharing(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters) -> pl.DataFrame:
@@ -80,7 +104,10 @@ def sharing(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters) ->
 
 def sharing_departements(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters) -> pl.DataFrame:
     """The regional matrix: sender département x destination département, community portal or outside."""
-    return query(con, "sharing_departements", viewer, filters)
+    if not viewer.suppresses_small_cells:
+        return query(con, "sharing_departements", viewer, filters)
+    exact = query(con, "sharing_departements", viewer, filters, suppress=False)
+    return regional.suppress_shares(con, viewer, filters, exact)
 
 
 def storage(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters, horizon: int = 12) -> pl.DataFrame:

@@ -1,10 +1,11 @@
-"""Regional activity (ARS): volumes by departement, modality, category and sector; shares; trends. No money;
-cells under 10 studies are withheld by the query layer for the ARS role."""
+"""Regional activity (ARS): volumes by departement, modality, category and sector; shares; trends. No money; for
+the ARS role the query layer hides cells under 10 studies and the cells that would give them away
+(analytics/reporting/regional.py): a hidden value is shown as "secret", never as 0, and enters no total or change."""
 
 import streamlit as st
 
-from analytics.reporting.programme import trend
 from analytics.reporting import labels as fr
+from analytics.reporting.programme import period_total, trend
 from dashboards import charts, data
 from dashboards.ui import context
 
@@ -13,15 +14,20 @@ DIMENSION_LABELS = {"modality": fr.MODALITIES, "category": fr.CATEGORIES, "secto
 viewer, filters = context()
 st.title("Activité régionale")
 if viewer.suppresses_small_cells:
-    st.caption("Secret statistique : toute case de moins de 10 examens est masquée (« < 10 »).")
+    st.caption("Secret statistique : toute case de moins de 10 examens est masquée (« secret »), ainsi que les cases "
+               "qui permettraient de la retrouver par différence.")  # fmt: skip
 
 by_departement = data.cached("volumes", viewer, filters, "departement")
 totals = trend(data.cached("volumes", viewer, filters, "region"))
 last = totals.tail(1).to_dicts()[0] if totals.height else {}
+total, hidden_months = period_total(totals)
 cols = st.columns(3)
-cols[0].metric("Examens sur la période", charts.fr_number(totals["studies"].sum()))
+cols[0].metric("Examens sur la période", charts.SUPPRESSED if total is None else charts.fr_number(total))
+if hidden_months:
+    cols[0].caption(f"Hors {hidden_months} mois masqué{'s' if hidden_months > 1 else ''} (secret statistique).")
 cols[1].metric(f"Examens en {charts.fr_month(last['month'])}" if last else "Dernier mois",
-               charts.fr_number(last.get("studies")), charts.fr_percent(last.get("mom")) if last.get("mom") is not None else None)  # fmt: skip
+               charts.SUPPRESSED if last.get("suppressed") else charts.fr_number(last.get("studies")),
+               charts.fr_percent(last.get("mom")) if last.get("mom") is not None else None)  # fmt: skip
 cols[2].metric("Évolution sur un an", charts.fr_percent(last.get("yoy")))
 
 st.subheader("Examens par département")
