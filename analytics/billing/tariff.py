@@ -20,7 +20,7 @@ from analytics.metrics import METRICS
 from analytics.periods import Month
 from analytics.billing.price_index import PriceIndex, load_price_index
 from analytics.contract_yaml import ContractReader, compose_contract_file
-from analytics.registry import OFFERS, SECTORS, luhn_ok
+from analytics.registry import SECTORS, luhn_ok
 
 TARIFF_FILE = "framework.yaml"
 MODELS = ("per_unit", "graduated", "volume")

@@ -2,6 +2,7 @@
 the ARS role the query layer hides cells under 10 studies and the cells that would give them away
 (analytics/reporting/regional.py): a hidden value is shown as "secret", never as 0, and enters no total or change."""
 
+import polars as pl
 import streamlit as st
 
 from analytics.reporting import labels as fr

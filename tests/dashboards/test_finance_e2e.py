@@ -10,7 +10,6 @@ import json
 import re
 import shutil
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
