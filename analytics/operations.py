@@ -34,7 +34,7 @@ def harvest(
     sources = [settings.source(name) for name in wanted]
     if concurrent:
         return [harvest_source(settings.warehouse.path, source, pseudonymise, settings.harvest) for source in sources]
-    with warehouse.open_warehouse(settings.warehouse.path) as con:
+    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
         return [harvest_source(con, source, pseudonymise, settings.harvest) for source in sources]
 
 
@@ -49,12 +49,13 @@ def load_contracts(settings: Settings) -> Registry:
     return load_registry(settings.contracts.dir)
 
 
-def build_warehouse(settings: Settings, registry: Registry | None = None) -> WarehouseBuild:
-    """Reload the reference tables from the contracts, rebuild every model, publish the readers' copy."""
+def build_warehouse(settings: Settings, registry: Registry | None = None, *, full_refresh: bool = False) -> WarehouseBuild:
+    """Reload the reference tables from the contracts, build the models (incrementally: what the harvests added since
+    the last build; `full_refresh`: everything from raw), publish the readers' copy."""
     registry = registry or load_contracts(settings)
-    with warehouse.open_warehouse(settings.warehouse.path) as con:
+    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
         warehouse.load_reference(con, registry, settings.archive.ae_titles)
-        counts = warehouse.build_models(con)
+        counts = warehouse.build_models(con, full_refresh=full_refresh, memory_limit=settings.warehouse.memory_limit)
         published = warehouse.publish(con, settings.published_path)
         lake_report = write_lake(settings, con)
     return WarehouseBuild(row_counts=counts, published_path=str(published), lake=lake_report)
@@ -91,12 +92,12 @@ def build_for_readers(settings: Settings, registry: Registry | None = None,
     from analytics.quality import runner
 
     registry = registry or load_contracts(settings)
-    with warehouse.open_warehouse(settings.warehouse.path) as con:
+    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
         warehouse.load_reference(con, registry, settings.archive.ae_titles)
         counts = warehouse.build_models(con)
         _blocking_checks(settings, con, None)
     metered = meter_and_draft(settings, now)
-    with warehouse.open_warehouse(settings.warehouse.path) as con:
+    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
         _blocking_checks(settings, con, list(runner.METERED))
         published = warehouse.publish(con, settings.published_path)
         lake_report = write_lake(settings, con)
@@ -109,7 +110,7 @@ def write_lake(settings: Settings, con=None) -> dict[str, object] | None:
         return None
     if con is not None:
         return lake.export_lake(con, settings.lake.root).to_dict()
-    with warehouse.open_warehouse(settings.warehouse.path) as own:
+    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as own:
         return lake.export_lake(own, settings.lake.root).to_dict()
 
 
@@ -132,7 +133,7 @@ def meter_and_draft(settings: Settings, now: datetime | None = None) -> Metered:
 
     now = paris_now(now)
     current = Month(now.year, now.month)
-    with warehouse.open_warehouse(settings.warehouse.path) as con:
+    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
         months = list(metering.months_with_data(con))
         for month in months:
             if month <= current:
@@ -152,7 +153,7 @@ def meter_and_draft(settings: Settings, now: datetime | None = None) -> Metered:
 
 def publish(settings: Settings) -> str:
     """Copy the reader-facing schemas of the working warehouse to the published file (atomic swap)."""
-    with warehouse.open_warehouse(settings.warehouse.path) as con:
+    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
         return str(warehouse.publish(con, settings.published_path))
 
 
