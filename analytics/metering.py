@@ -179,6 +179,17 @@ def metered_months(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [m for (m,) in con.execute("select distinct month from marts.fct_usage_daily order by 1").fetchall()]
 
 
+def is_final(con: duckdb.DuckDBPyConnection, month: Month) -> bool:
+    """Whether a month's figures stand: metered after it ended, and no build since took in data of that month or an
+    earlier one (a build drops the storage snapshots from the earliest month its harvests touched on)."""
+    ensure_schema(con)
+    return con.execute(
+        """select exists (select 1 from marts.fct_metered_months where month = $month and not month_to_date)
+                  and exists (select 1 from marts.fct_storage_month_end where month = $month)""",
+        {"month": str(month)},
+    ).fetchall()[0][0]
+
+
 def month_to_date(con: duckdb.DuckDBPyConnection, month: Month) -> date | None:
     """The last day a month-to-date month's figures cover; None when the month is complete (or not metered)."""
     if not table_exists(con, "marts.fct_metered_months"):

@@ -127,7 +127,8 @@ class Metered:
 
 def meter_and_draft(settings: Settings, now: datetime | None = None) -> Metered:
     """After a build, what readers need: every month with data metered up to the current Paris month (that one month
-    to date), and the draft invoices of every finished month of the framework agreement. Idempotent (a month is
+    to date; a finished month already metered stays as it is unless a build took in data of it or of an earlier
+    month), and the draft invoices of every finished month of the framework agreement. Idempotent (a month is
     replaced, never added to); drafts change no ledger. `now`: the programme's clock (analytics.clock) by default."""
     from analytics.billing import service
 
@@ -135,8 +136,8 @@ def meter_and_draft(settings: Settings, now: datetime | None = None) -> Metered:
     current = Month(now.year, now.month)
     with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
         months = list(metering.months_with_data(con))
-        for month in months:
-            if month <= current:
+        for month in months:  # what a build left standing is not metered again: the night's cost follows its data
+            if month <= current and not metering.is_final(con, month):
                 metering.meter_month(con, month, now=now)
     future = [m for m in months if m > current]
     if future:

@@ -231,6 +231,14 @@ def measure_history(shape: generator.Shape, years: int) -> dict:
             "nightly": nightly, "monthly": monthly}  # fmt: skip
 
 
+def report(run: dict) -> None:
+    print(f"{run['years']} year(s), warehouse {run['warehouse_file_gb']} GB, "
+          f"{run['rebuild']['studies']:,} studies, {run['rebuild']['audit_rows']:,} audit rows", flush=True)
+    for step in ("rebuild", "nightly", "monthly"):
+        figures = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in run[step].items()}
+        print(f"  {step:<8} {figures}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--studies-per-year", type=int, default=10_000_000)
@@ -252,19 +260,18 @@ def main() -> None:
     shape = generator.Shape(args.establishments, args.studies_per_year, args.studies_per_year * args.events_per_study,
                             args.seed)  # fmt: skip
     lengths = sorted(int(y) for y in args.years.split(","))
-    runs = [measure_history(shape, years) for years in lengths]
+    runs = []
+    for years in lengths:  # each history length printed as soon as measured (5 years takes a while)
+        runs.append(measure_history(shape, years))
+        report(runs[-1])
+        (OUT / "history-last.json").write_text(json.dumps({"command": " ".join(["bench/history.py", *sys.argv[1:]]),
+                                                           "runs": runs}, indent=1, default=str))  # fmt: skip
     first, last = runs[0], runs[-1]
     ratio = {f"{step}_{last['years']}y_vs_{first['years']}y": round(last[step]["seconds"] / first[step]["seconds"], 2)
              for step in ("nightly", "monthly")}  # fmt: skip
     results = {"command": " ".join(["bench/history.py", *sys.argv[1:]]), "cores": os.cpu_count(),
                "load_average_before_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
                "studies_per_year": args.studies_per_year, "runs": runs, "ratios": ratio}  # fmt: skip
-    for run in runs:
-        print(f"{run['years']} year(s), warehouse {run['warehouse_file_gb']} GB, "
-              f"{run['rebuild']['studies']:,} studies, {run['rebuild']['audit_rows']:,} audit rows")
-        for step in ("rebuild", "nightly", "monthly"):
-            figures = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in run[step].items()}
-            print(f"  {step:<8} {figures}")
     print(f"ratios: {ratio}")
     (OUT / "history-last.json").write_text(json.dumps(results, indent=1, default=str))
 

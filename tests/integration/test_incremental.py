@@ -123,6 +123,8 @@ def test_a_deletion_in_march_changes_storage_from_march_on(tmp_path):
     warehouse.build_models(con)
     months_kept = con.execute("select distinct month from marts.fct_storage_month_end order by 1").fetchall()
     assert months_kept == [("2012-01",), ("2012-02",)]  # the build dropped the snapshots the deletion made wrong
+    # so the nightly metering (operations.meter_and_draft) meters March and April again, not January or February
+    assert [metering.is_final(con, m) for m in MONTHS] == [True, True, False, False]
     for month in MONTHS:
         metering.meter_month(con, month)
     after = {m: usage(con, m) for m in MONTHS}
