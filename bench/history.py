@@ -6,7 +6,8 @@ with 1, 3 and 5 years of history, measured in the same run.
 
 The region is bench/metering.py's generator (one calendar year, 2012, cached under bench/out/), turned back into the
 raw layer the harvest writes (`raw.dicom_instances`, `raw.audit_events`, one finished harvest per Paris month) and
-repeated year after year (identifiers suffixed, times shifted by whole years). The last day of the history is held
+repeated year after year (identifiers suffixed, times shifted by whole years; the history ends in 2014 at the latest,
+inside the generator's contract, so 5 years are 2010-2014). The last day of the history is held
 back: it is the night's harvest. For each history length, each step in a fresh process (its own peak RSS, VmHWM):
 
 * rebuild: `dbt_build.build(full_refresh=True)` of every model from raw, then every month metered in order (storage
@@ -36,7 +37,12 @@ sys.path.insert(0, str(REPO / "bench"))
 import metering as generator  # noqa: E402  (bench/metering.py, after the path set-up)
 
 OUT = REPO / "bench" / "out"
-FIRST_YEAR = generator.YEAR
+LAST_BILLED_YEAR = 2014  # the generator's contract ends in March 2015: the night and the month drafted fall before
+
+
+def first_year(years: int) -> int:
+    """The history starts with the generator's year (2012) and ends at the latest in 2014: 5 years are 2010-2014."""
+    return min(generator.YEAR, LAST_BILLED_YEAR - years + 1)
 
 
 def region_path(shape: generator.Shape, years: int) -> Path:
@@ -50,7 +56,8 @@ def make_region(shape: generator.Shape, years: int) -> tuple[Path, Path, date]:
 
     one_year, contracts_dir, _ = generator.ensure_warehouse(shape)
     path = region_path(shape, years)
-    night = date(FIRST_YEAR + years - 1, 12, 31)
+    start = first_year(years)
+    night = date(start + years - 1, 12, 31)
     if path.exists():
         return path, contracts_dir, night
     work = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -65,7 +72,7 @@ def make_region(shape: generator.Shape, years: int) -> tuple[Path, Path, date]:
     con.execute("""create temp table est_ae as select establishment_id, min(ae_title_key) as ae
                    from ref.establishment_ae_titles group by all""")  # fmt: skip
     for k in range(years):
-        shift = f"interval {k} year"
+        shift = f"interval '{start - generator.YEAR + k} years'"
         harvest = f"""case when timezone('Europe/Paris', {{t}} + {shift})::date = date '{night}' then 'night'
                           else 'h' || strftime(timezone('Europe/Paris', {{t}} + {shift}), '%Y-%m') end"""
         con.execute(f"""
@@ -123,7 +130,7 @@ def _open(db: str):
     return warehouse.connect(Path(db))
 
 
-def measure_rebuild(db: str, night: str) -> dict:
+def measure_rebuild(db: str, night: str, years: int) -> dict:
     from analytics import dbt_build, metering
 
     con = _open(db)
@@ -131,7 +138,7 @@ def measure_rebuild(db: str, night: str) -> dict:
     counts = dbt_build.build(con, full_refresh=True)
     built = time.perf_counter()
     last = date.fromisoformat(night) - timedelta(days=1)
-    metered = list(months(date(FIRST_YEAR, 1, 1), last))
+    metered = list(months(date(last.year - years + 1, 1, 1), last))
     for month in metered:
         metering.meter_month(con, month, now=datetime(last.year, last.month, last.day, 23, tzinfo=generator_tz()))
     done = time.perf_counter()
@@ -171,7 +178,7 @@ def measure_nightly(db: str, night: str) -> dict:
     con.close()
     return {"seconds": done - harvested, "append_s": harvested - started, "build_s": built - harvested,
             "meter_mtd_s": metered - built, "publish_s": done - metered,
-            "night_instances": counts["staged.stg_dicom_instances"]}  # fmt: skip
+            "stg_dicom_instances_rows": counts["staged.stg_dicom_instances"]}  # fmt: skip
 
 
 def measure_monthly(db: str, contracts_dir: str, night: str) -> dict:
@@ -193,11 +200,11 @@ def measure_monthly(db: str, contracts_dir: str, night: str) -> dict:
             "net": str(sum((d.net for d in drafts), start=0))}  # fmt: skip
 
 
-def child(kind: str, db: Path, contracts_dir: Path, night: date) -> dict:
+def child(kind: str, db: Path, contracts_dir: Path, night: date, years: int) -> dict:
     """One measurement in a fresh process; its result and its peak resident memory."""
     result = OUT / f".history-{os.getpid()}-{kind}.json"
     cmd = [sys.executable, __file__, "--measure", kind, "--db", str(db), "--contracts", str(contracts_dir),
-           "--night", str(night), "--result", str(result)]  # fmt: skip
+           "--night", str(night), "--history-years", str(years), "--result", str(result)]  # fmt: skip
     started = time.perf_counter()
     subprocess.run(cmd, check=True)
     figures = json.loads(result.read_text())
@@ -208,7 +215,7 @@ def child(kind: str, db: Path, contracts_dir: Path, night: date) -> dict:
 
 def run_measurement(args: argparse.Namespace) -> None:
     if args.measure == "rebuild":
-        figures = measure_rebuild(args.db, args.night)
+        figures = measure_rebuild(args.db, args.night, args.history_years)
     elif args.measure == "nightly":
         figures = measure_nightly(args.db, args.night)
     else:
@@ -224,9 +231,9 @@ def measure_history(shape: generator.Shape, years: int) -> dict:
         stale.unlink()
     shutil.rmtree(work.parent / ".dbt-work", ignore_errors=True)
     shutil.copyfile(region, work)
-    rebuild = child("rebuild", work, contracts_dir, night)
-    nightly = child("nightly", work, contracts_dir, night)
-    monthly = child("monthly", work, contracts_dir, night)
+    rebuild = child("rebuild", work, contracts_dir, night, years)
+    nightly = child("nightly", work, contracts_dir, night, years)
+    monthly = child("monthly", work, contracts_dir, night, years)
     return {"years": years, "warehouse_file_gb": round(work.stat().st_size / 1e9, 2), "rebuild": rebuild,
             "nightly": nightly, "monthly": monthly}  # fmt: skip
 
@@ -250,6 +257,7 @@ def main() -> None:
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--contracts", help=argparse.SUPPRESS)
     parser.add_argument("--night", help=argparse.SUPPRESS)
+    parser.add_argument("--history-years", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
