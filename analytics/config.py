@@ -34,6 +34,9 @@ class _Section(BaseModel):
 class WarehouseConfig(_Section):
     path: Path
     published_path: Path | None = None  # defaults to <path stem>.published.duckdb beside it
+    # DuckDB's memory limit for builds and metering ("8GB", "512MB"); default: half the machine's RAM, leaving the
+    # rest to the dashboards and the OS (DuckDB's own default, 80 %, leaves them too little).
+    memory_limit: str | None = Field(default=None, pattern=r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$")
 
 
 class LedgerConfig(_Section):

@@ -36,7 +36,7 @@ class ContractError(SansfilmError):
 
 
 class DictionaryError(ContractError):
-    """A data dictionary file (analytics/sql/marts/<table>.yml) is malformed, or docs/warehouse.md lacks its markers."""
+    """A model of the dbt project (analytics/dbt/models) lacks its documentation, or docs/warehouse.md its markers."""
 
 
 class PrivacyError(SansfilmError):

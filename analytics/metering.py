@@ -1,7 +1,8 @@
 """Usage metrics per establishment and Paris calendar month (and per day), from the staged warehouse.
 
 `meter_month` rewrites one month of `marts.fct_usage_daily`, `marts.fct_share_flows` and its monthly sum
-`marts.fct_share_flows_monthly` (delete, then insert: a re-run replaces the month and changes nothing else).
+`marts.fct_share_flows_monthly` (delete, then insert: a re-run replaces the month and changes nothing else), and
+the month's end-of-month storage snapshot `marts.fct_storage_month_end`, which the next month opens with.
 `monthly_usage` reads the month back as exact Decimals: counts are summed over the days; `storage_gb_month` is the
 mean over every day of the month of the bytes stored at the end of that day, divided by 10^9, rounded half-up to 9
 decimals (one byte-month).
@@ -39,9 +40,14 @@ def _params(month: Month) -> dict[str, object]:
     return {"month": str(month), "first_day": month.first_day, "next_first_day": month.next().first_day}
 
 
+def _previous(month: Month) -> Month:
+    return Month(month.year - 1, 12) if month.month == 1 else Month(month.year, month.month - 1)
+
+
 def meter_month(con: duckdb.DuckDBPyConnection, month: Month, *, now: datetime | None = None) -> int:
     """(Re)compute one month of daily usage and share flows; returns the number of daily rows written. A month that
-    has not ended at `now` (default: the programme's clock, analytics.clock) is recorded as month to date."""
+    has not ended at `now` (default: the programme's clock, analytics.clock) is recorded as month to date, and leaves
+    no storage snapshot (its last day's figures are not final)."""
     ensure_schema(con)
     params = _params(month)
     now = paris_now(now)
@@ -53,7 +59,22 @@ def meter_month(con: duckdb.DuckDBPyConnection, month: Month, *, now: datetime |
                      "with_failures": False})  # fmt: skip
         for table in ("fct_usage_daily", "fct_share_flows", "fct_share_flows_monthly"):
             con.execute(f"delete from marts.{table} where month = $month", {"month": str(month)})
-        con.execute(f"insert into marts.fct_usage_daily by name {_sql('usage_daily')}", params)
+        previous = str(_previous(month))
+        from_snapshot = con.execute("select count(*) > 0 from marts.fct_storage_month_end where month = ?",
+                                    [previous]).fetchall()[0][0]  # fmt: skip
+        con.execute(f"insert into marts.fct_usage_daily by name {_sql('usage_daily')}",
+                    {**params, "previous_month": previous, "from_snapshot": from_snapshot})  # fmt: skip
+        con.execute("delete from marts.fct_storage_month_end where month = $month", {"month": str(month)})
+        if through == month.last_day:
+            con.execute(
+                """insert into marts.fct_storage_month_end
+                   select $month, establishment_id, stored_bytes from marts.fct_usage_daily
+                   where month = $month and usage_date = $last_day and stored_bytes <> 0 and establishment_id <> 'UNATTRIBUTED'
+                   union all
+                   select $month, 'UNATTRIBUTED', coalesce(sum(stored_bytes), 0) from marts.fct_usage_daily
+                   where month = $month and usage_date = $last_day and establishment_id = 'UNATTRIBUTED'""",
+                {"month": str(month), "last_day": month.last_day},
+            )
         con.execute(f"insert into marts.fct_share_flows by name {_sql('share_flows')}", {"month": str(month)})
         con.execute(f"insert into marts.fct_share_flows_monthly by name {_sql('share_flows_monthly')}",
                     {"month": str(month)})  # fmt: skip
@@ -157,6 +178,17 @@ def usage_report(usage: dict[str, dict[str, Decimal]], registry: Registry, month
 
 def metered_months(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [m for (m,) in con.execute("select distinct month from marts.fct_usage_daily order by 1").fetchall()]
+
+
+def is_final(con: duckdb.DuckDBPyConnection, month: Month) -> bool:
+    """Whether a month's figures stand: metered after it ended, and no build since took in data of that month or an
+    earlier one (a build drops the storage snapshots from the earliest month its harvests touched on)."""
+    ensure_schema(con)
+    return con.execute(
+        """select exists (select 1 from marts.fct_metered_months where month = $month and not month_to_date)
+                  and exists (select 1 from marts.fct_storage_month_end where month = $month)""",
+        {"month": str(month)},
+    ).fetchall()[0][0]
 
 
 def month_to_date(con: duckdb.DuckDBPyConnection, month: Month) -> date | None:

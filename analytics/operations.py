@@ -35,7 +35,7 @@ def harvest(
     sources = [settings.source(name) for name in wanted]
     if concurrent:
         return [harvest_source(settings.warehouse.path, source, pseudonymise, settings.harvest) for source in sources]
-    with warehouse.open_warehouse(settings.warehouse.path) as con:
+    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
         return [harvest_source(con, source, pseudonymise, settings.harvest) for source in sources]
 
 
@@ -50,12 +50,13 @@ def load_contracts(settings: Settings) -> Registry:
     return load_registry(settings.contracts.dir)
 
 
-def build_warehouse(settings: Settings, registry: Registry | None = None) -> WarehouseBuild:
-    """Reload the reference tables from the contracts, rebuild every model, publish the readers' copy."""
+def build_warehouse(settings: Settings, registry: Registry | None = None, *, full_refresh: bool = False) -> WarehouseBuild:
+    """Reload the reference tables from the contracts, build the models (incrementally: what the harvests added since
+    the last build; `full_refresh`: everything from raw), publish the readers' copy."""
     registry = registry or load_contracts(settings)
-    with warehouse.open_warehouse(settings.warehouse.path) as con:
+    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
         warehouse.load_reference(con, registry, settings.archive.ae_titles)
-        counts = warehouse.build_models(con)
+        counts = warehouse.build_models(con, full_refresh=full_refresh, memory_limit=settings.warehouse.memory_limit)
         published = warehouse.publish(con, settings.published_path)
         lake_report = write_lake(settings, con)
     return WarehouseBuild(row_counts=counts, published_path=str(published), lake=lake_report)
@@ -92,12 +93,12 @@ def build_for_readers(settings: Settings, registry: Registry | None = None,
     from analytics.quality import runner
 
     registry = registry or load_contracts(settings)
-    with warehouse.open_warehouse(settings.warehouse.path) as con:
+    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
         warehouse.load_reference(con, registry, settings.archive.ae_titles)
         counts = warehouse.build_models(con)
         _blocking_checks(settings, con, None)
     metered = meter_and_draft(settings, now)
-    with warehouse.open_warehouse(settings.warehouse.path) as con:
+    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
         _blocking_checks(settings, con, list(runner.METERED))
         published = warehouse.publish(con, settings.published_path)
         lake_report = write_lake(settings, con)
@@ -110,7 +111,7 @@ def write_lake(settings: Settings, con=None) -> dict[str, object] | None:
         return None
     if con is not None:
         return lake.export_lake(con, settings.lake.root).to_dict()
-    with warehouse.open_warehouse(settings.warehouse.path) as own:
+    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as own:
         return lake.export_lake(own, settings.lake.root).to_dict()
 
 
@@ -127,17 +128,18 @@ class Metered:
 
 def meter_and_draft(settings: Settings, now: datetime | None = None) -> Metered:
     """After a build, what readers need: every month with data metered up to the current Paris month (that one month
-    to date), and the draft invoices of every finished month of the framework agreement. Idempotent (a month is
+    to date; a finished month already metered stays as it is unless a build took in data of it or of an earlier
+    month), and the draft invoices of every finished month of the framework agreement. Idempotent (a month is
     replaced, never added to); drafts change no ledger. `now`: the programme's clock (analytics.clock) by default."""
     from analytics.billing import service
     from analytics.billing.contracts import load_contracts
 
     now = paris_now(now)
     current = Month(now.year, now.month)
-    with warehouse.open_warehouse(settings.warehouse.path) as con:
+    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
         months = list(metering.months_with_data(con))
-        for month in months:
-            if month <= current:
+        for month in months:  # what a build left standing is not metered again: the night's cost follows its data
+            if month <= current and not metering.is_final(con, month):
                 metering.meter_month(con, month, now=now)
     future = [m for m in months if m > current]
     if future:
@@ -154,7 +156,7 @@ def meter_and_draft(settings: Settings, now: datetime | None = None) -> Metered:
 
 def publish(settings: Settings) -> str:
     """Copy the reader-facing schemas of the working warehouse to the published file (atomic swap)."""
-    with warehouse.open_warehouse(settings.warehouse.path) as con:
+    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
         return str(warehouse.publish(con, settings.published_path))
 
 

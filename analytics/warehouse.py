@@ -1,8 +1,8 @@
 """The DuckDB warehouse: schema, reference tables, SQL models, and the published copy readers use.
 
 Layers: `raw` (what the harvest stored) -> `staged` (`stg_` cleaned and attributed, `int_` assembled) -> `marts`
-(`dim_`, `mart_`). Each model is one `.sql` file under `analytics/sql/<schema>/`, a CTE chain ending in a SELECT; the
-runner here rebuilds it as a table. Values are bound as parameters, never pasted into SQL.
+(`dim_`, `fct_`, `mart_`). The models are a dbt project (analytics/dbt/, run by analytics.dbt_build); this module
+holds the raw schema, the reference tables, the connections and the published copy.
 
 DuckDB lets one process write a database file at a time, and a reader in another process would block the writer.
 So readers (dashboards, notebooks) never open the working file: after each build the `ref`, `staged` and `marts`
@@ -21,26 +21,13 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from analytics import warehouse_schema
+from analytics import dbt_build, warehouse_schema
+from analytics.dbt_build import REFERENCE_TABLES
 from analytics.config import load_settings
 from analytics.errors import SansfilmError
 from analytics.registry import Registry, ae_title_key
 
 SQL_DIR = Path(__file__).parent / "sql"
-MODELS: tuple[tuple[str, str], ...] = (
-    ("staged", "stg_dicom_instances"),
-    ("staged", "stg_audit_events"),
-    ("staged", "int_studies"),
-    ("staged", "int_study_owners"),
-    ("marts", "dim_establishments"),
-    ("marts", "mart_archive_daily"),
-    ("marts", "mart_archive_monthly"),
-    ("marts", "mart_quarantine"),
-    ("marts", "mart_source_freshness"),
-    ("marts", "mart_ingestion_delay"),
-    ("marts", "mart_reception_hours"),
-    ("marts", "mart_audit_outcomes"),
-)
 PUBLISHED_SCHEMAS = ("ref", "staged", "marts")
 
 
@@ -93,6 +80,7 @@ def connect(
     read_only: bool | None = None,
     wait_seconds: float | None = None,
     config: str | os.PathLike[str] | None = None,
+    memory_limit: str | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Open a warehouse database.
 
@@ -112,7 +100,7 @@ def connect(
         raise ValueError("pass either a database path or a configuration, not both")
     if Path(path).suffix == ".toml":
         raise ValueError(f"{path} is a configuration, not a database: warehouse.connect(config={str(path)!r})")
-    con = _open(Path(path), read_only=bool(read_only), wait_seconds=wait_seconds)
+    con = _open(Path(path), read_only=bool(read_only), wait_seconds=wait_seconds, memory_limit=memory_limit)
     if read_only:
         try:  # a reader of the working file (writers check in open_warehouse)
             warehouse_schema.check(con, str(path))
@@ -122,7 +110,8 @@ def connect(
     return con
 
 
-def _open(path: Path, *, read_only: bool, wait_seconds: float | None) -> duckdb.DuckDBPyConnection:
+def _open(path: Path, *, read_only: bool, wait_seconds: float | None,
+          memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:  # fmt: skip
     if not read_only:
         _require_writable(path)
     wait_seconds = lock_wait_seconds() if wait_seconds is None else wait_seconds
@@ -142,6 +131,8 @@ def _open(path: Path, *, read_only: bool, wait_seconds: float | None) -> duckdb.
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
     con.execute("set TimeZone = 'Europe/Paris'")  # how timestamps with time zone are shown; storage is UTC
+    # never DuckDB's default (80 % of RAM): the dashboards and the OS need the rest (docs/configuration.md)
+    con.execute(f"set memory_limit = '{dbt_build.memory_limit(memory_limit)}'")  # validated by the config's pattern
     return con
 
 
@@ -171,8 +162,8 @@ def _unusable(path: Path, text: str, read_only: bool) -> str:
 
 
 @contextmanager
-def open_warehouse(path: Path):
-    con = connect(path)
+def open_warehouse(path: Path, memory_limit: str | None = None):
+    con = connect(path, memory_limit=memory_limit)
     try:
         ensure_schema(con)
         yield con
@@ -226,13 +217,7 @@ def load_reference(con: duckdb.DuckDBPyConnection, registry: Registry, platform_
     )
     con.execute("begin transaction")
     try:
-        for name, frame in (
-            ("establishments", establishments),
-            ("establishment_ae_titles", ae_titles),
-            ("establishment_aliases", aliases),
-            ("platform_ae_titles", platform),
-            ("audit_event_types", event_types),
-        ):
+        for name, frame in zip(REFERENCE_TABLES, (establishments, ae_titles, aliases, platform, event_types)):
             con.register("ref_frame", frame)
             con.execute(f"create or replace table ref.{name} as select * from ref_frame")
             con.unregister("ref_frame")
@@ -242,23 +227,12 @@ def load_reference(con: duckdb.DuckDBPyConnection, registry: Registry, platform_
         raise
 
 
-def model_sql(schema: str, name: str) -> str:
-    return (SQL_DIR / schema / f"{name}.sql").read_text(encoding="utf-8")
-
-
-def build_models(con: duckdb.DuckDBPyConnection, models: Iterable[tuple[str, str]] = MODELS) -> dict[str, int]:
-    """Rebuild each model as a table, in order, all in one transaction; returns row counts."""
-    counts: dict[str, int] = {}
-    con.execute("begin transaction")
-    try:
-        for schema, name in models:
-            con.execute(f"create or replace table {schema}.{name} as {model_sql(schema, name)}")
-            counts[f"{schema}.{name}"] = con.execute(f"select count(*) from {schema}.{name}").fetchone()[0]
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    return counts
+def build_models(con: duckdb.DuckDBPyConnection, models: Iterable[tuple[str, str]] | None = None, *,
+                 full_refresh: bool = False, memory_limit: str | None = None) -> dict[str, int]:  # fmt: skip
+    """Build the dbt models into the open warehouse (all, incrementally; or the given (schema, model) pairs, whole);
+    row counts."""
+    return dbt_build.build(con, [name for _, name in models] if models is not None else None,
+                           full_refresh=full_refresh, limit=memory_limit)  # fmt: skip
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:

@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analytics import warehouse
+from analytics import dbt_build, warehouse
 from analytics.billing.credits import subscription_fees
 from analytics.billing.contracts import load_contracts
 from analytics.config import load_settings
@@ -140,7 +140,7 @@ def build_regional(studies: int) -> Path:
         con.execute("alter table staged.stg_dicom_instances add column if not exists study_time_of_day time")
         for column in ("event_type_code", "audit_source_id"):
             con.execute(f"alter table staged.stg_audit_events add column if not exists {column} varchar")
-        warehouse.build_models(con, [m for m in warehouse.MODELS if not m[1].startswith("stg_")])
+        warehouse.build_models(con, [m for m in dbt_build.models() if not m[1].startswith("stg_")])
         for month in (Month(region.YEAR, m) for m in range(1, 13)):
             metering.meter_month(con, month)
             fees = subscription_fees(contracts.registry, contracts.tariff, month)

@@ -730,7 +730,7 @@ def measure_sansfilm(db: str, contracts_dir: str, month_text: str, timed: bool =
 
 def measure_profile(db: str, month_text: str) -> dict:
     """DuckDB's profiler on the queries of one month (same SQL as meter_month) and on int_study_owners."""
-    from analytics import metering, warehouse
+    from analytics import dbt_build, metering, warehouse
     from analytics.periods import Month
 
     month = Month.parse(month_text)
@@ -746,7 +746,7 @@ def measure_profile(db: str, month_text: str) -> dict:
         "usage_daily": (f"create or replace temporary table usage_daily_profile as {metering._sql('usage_daily')}",
                         params),
         "int_study_owners": (f"create or replace temporary table owners_profile as "
-                             f"{warehouse.model_sql('staged', 'int_study_owners')}", None),
+                             f"{dbt_build.plain_sql('int_study_owners')}", None),
     }  # fmt: skip
     result = {}
     for name, (sql, args) in queries.items():

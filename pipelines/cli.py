@@ -128,6 +128,18 @@ def harvest(
         typer.echo(_metered_line(metered.months, metered.month_to_date, metered.drafted, metered.future))
 
 
+@app.command()
+def rebuild() -> None:
+    """Rebuild every warehouse model from the raw layer (not incrementally) and publish it: after a fix to a model."""
+    from analytics import operations
+
+    try:
+        build = operations.build_warehouse(_settings(), full_refresh=True)
+    except SansfilmError as exc:
+        raise _fail(exc) from None
+    typer.echo(text_table([{"table": t, "rows": n} for t, n in build.row_counts.items()], ["table", "rows"]))
+
+
 def _dagster_home(settings: Settings) -> None:
     """Dagster keeps its instance (runs, event logs) in a git-ignored folder beside the config, telemetry off."""
     home = Path(os.environ.get("DAGSTER_HOME") or settings.root / ".dagster")

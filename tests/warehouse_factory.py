@@ -68,5 +68,5 @@ class RawWarehouse:
                 con.execute(f"insert into raw.{table} by name select * from rows")
                 con.unregister("rows")
         warehouse.load_reference(con, load_registry(self.root / "contracts"), ["RSF_ARCHIVE"])
-        warehouse.build_models(con)
+        warehouse.build_models(con, full_refresh=True)  # raw rewritten in place, not harvested: rebuild it all
         return con

@@ -30,7 +30,7 @@ from analytics.sla.measure import Assessment, assess_month
 def meter(settings: Settings, months: list[Month]) -> dict[Month, dict[str, dict[str, Decimal]]]:
     """Meter the months in the working warehouse (idempotent) and return their usage."""
     warehouse.require_exists(settings.warehouse.path)
-    with warehouse.open_warehouse(settings.warehouse.path) as con:
+    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
         warehouse.require_built(con, settings.warehouse.path)
         result = {}
         for month in months:
@@ -45,7 +45,7 @@ def assess_service_levels(settings: Settings, contracts: Contracts, month: Month
     fees = subscription_fees(contracts.registry, contracts.tariff, month)
     if contracts.service_levels is None or not fees:
         return []
-    with warehouse.open_warehouse(settings.warehouse.path) as con:
+    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
         return assess_month(con, month, contracts.service_levels, fees)
 
 

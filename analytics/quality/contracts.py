@@ -32,13 +32,13 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 
 from analytics.contract_yaml import ContractReader, compose_contract_file
 from analytics.errors import ContractError
-from analytics.warehouse import MODELS
+from analytics.dbt_build import models
 
 RULES_FOLDER = "data_quality"
 DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "contracts" / RULES_FOLDER
 SEVERITIES = ("error", "warn")
 TABLES = (
-    *(f"{schema}.{name}" for schema, name in MODELS),
+    *(f"{schema}.{name}" for schema, name in models()),
     "marts.fct_usage_daily", "marts.fct_share_flows", "raw.harvest_runs", "ledger.invoice",
 )  # fmt: skip
 

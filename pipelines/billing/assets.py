@@ -46,7 +46,7 @@ def build_billing_definitions(settings: Settings, start: date):
     def usage_monthly(context: dg.AssetExecutionContext, sansfilm: SansfilmConfig) -> dg.MaterializeResult:
         settings, month = sansfilm.settings(), _month(context)
         usage = service.meter(settings, [month])[month]
-        with warehouse.open_warehouse(settings.warehouse.path) as con:  # readers see the new month at once
+        with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:  # readers see the new month at once
             warehouse.publish(con, settings.published_path)
             results = check_results(context, settings, USAGE_TABLES, con)
         return dg.MaterializeResult(metadata={
@@ -66,7 +66,7 @@ def build_billing_definitions(settings: Settings, start: date):
     def draft_invoices(context: dg.AssetExecutionContext, sansfilm: SansfilmConfig) -> dg.MaterializeResult:
         settings = sansfilm.settings()
         folder, invoices = service.write_month_drafts(settings, _month(context))
-        with warehouse.open_warehouse(settings.warehouse.path) as con:
+        with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
             results = check_results(context, settings, LEDGER_TABLES, con)
         return dg.MaterializeResult(metadata={
             "invoices": len(invoices),

@@ -29,7 +29,7 @@ def build_harvest_asset(source: AnySourceConfig, settings: Settings) -> dg.Asset
         settings = sansfilm.settings()
         (report,) = operations.harvest(settings, [source.name], concurrent=True)  # other steps may harvest
         context.log.info(f"{source.name}: {report.to_dict()}")  # counts only: no record content is ever logged
-        with warehouse.open_warehouse(settings.warehouse.path) as con:
+        with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
             results = check_results(context, settings, [RUNS_TABLE], con)
         return dg.MaterializeResult(
             metadata={k: v for k, v in report.to_dict().items() if isinstance(v, int)}, check_results=results

@@ -23,14 +23,16 @@ def check_specs(settings: Settings, tables: list[str], key: dg.AssetKey) -> list
     ]
 
 
-def check_results(context: dg.AssetExecutionContext, settings: Settings, tables: list[str],
-                  con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:  # fmt: skip
+def check_results(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, settings: Settings,
+                  tables: list[str], con: duckdb.DuckDBPyConnection,
+                  asset_key: dg.AssetKey | None = None) -> list[dg.AssetCheckResult]:  # fmt: skip
     """Run the rules of `tables` on the open warehouse, record them, and return them as Dagster check results."""
     results = runner.run_checks(settings, tables=tables, con=con)
     if results:
         history.record(settings.ledger.url, results, trigger="dagster", run_id=context.run.run_id)
     return [
         dg.AssetCheckResult(
+            asset_key=asset_key,
             check_name=r.name,
             passed=r.passed,
             severity=dg.AssetCheckSeverity.ERROR if r.severity == "error" else dg.AssetCheckSeverity.WARN,

@@ -1,69 +1,108 @@
-"""Reference tables, one asset per SQL model (dependencies read from the SQL itself), every month metered, and the
-published copy."""
+"""Reference tables, the raw tables the harvests feed, the dbt models (one asset each, lineage from the project's
+ref()/source()), the data contracts on them as asset checks, every month metered, and the published copy."""
 
-import re
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
 
-from analytics import operations, warehouse
+from analytics import dbt_build, operations, warehouse
 from analytics.config import Settings
 from pipelines.harvest.assets import harvest_asset_key
 from analytics.quality import runner
 from pipelines.quality.checks import check_results, check_specs
 from pipelines.resources import SansfilmConfig
 
-REFERENCE_KEY = dg.AssetKey(["ref", "establishments"])
 PUBLISHED_KEY = dg.AssetKey(["published", "warehouse"])
 METERED_KEY = dg.AssetKey(["marts", "fct_metered_months"])
-_RAW_TABLE_KINDS = {"dicom_instances": ("dicom_files", "orthanc"), "audit_events": ("audit_syslog",),
-                    "dicom_deletions": ("orthanc",)}
-_TABLE_REF = re.compile(r"\b(raw|ref|staged|marts)\.(\w+)")
+REFERENCE_KEYS = [dg.AssetKey(["ref", table]) for table in warehouse.REFERENCE_TABLES]
+MODEL_KEYS = [dg.AssetKey([schema, name]) for schema, name in dbt_build.models()]
+# raw table -> the source kinds whose harvests write it (every harvest writes its runs and quarantine)
+RAW_TABLES = {"dicom_instances": ("dicom_files", "orthanc"), "audit_events": ("audit_syslog",),
+              "dicom_deletions": ("orthanc",), "harvest_runs": None, "quarantine": None}  # fmt: skip
 
 
-def model_deps(schema: str, name: str, settings: Settings) -> list[dg.AssetKey]:
-    """Upstream assets of a model: the tables its SQL reads, mapped to the assets that write them."""
-    deps: list[dg.AssetKey] = []
-    for ref_schema, table in _TABLE_REF.findall(warehouse.model_sql(schema, name)):
-        if ref_schema == "raw":
-            keys = [harvest_asset_key(s) for s in settings.sources if s.kind in _RAW_TABLE_KINDS.get(table, ())]
-        elif ref_schema == "ref":
-            keys = [REFERENCE_KEY]
-        else:
-            keys = [dg.AssetKey([ref_schema, table])]
-        deps.extend(k for k in keys if k not in deps)
-    return deps
+class WarehouseTranslator(DagsterDbtTranslator):
+    """Asset keys as the warehouse names tables, `[schema, table]`: sources are the raw and reference tables'
+    assets, models their own."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        return "warehouse"
 
 
-@dg.asset(key=REFERENCE_KEY, group_name="contracts", kinds={"duckdb", "csv"},
-          description="The establishment registry and platform AE titles, reloaded from contracts/.")  # fmt: skip
-def reference_tables(context: dg.AssetExecutionContext, sansfilm: SansfilmConfig) -> dg.MaterializeResult:
+TRANSLATOR = WarehouseTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=False))
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(["ref", table], group_name="contracts", kinds={"duckdb", "csv"},
+                        description=f"ref.{table}, reloaded from contracts/ (the registry, platform AE titles).")
+           for table in warehouse.REFERENCE_TABLES],
+    name="reference_tables",
+)  # fmt: skip
+def reference_tables(sansfilm: SansfilmConfig) -> Iterator[dg.MaterializeResult]:
     settings = sansfilm.settings()
     registry = operations.load_contracts(settings)
-    with warehouse.open_warehouse(settings.warehouse.path) as con:
+    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
         warehouse.load_reference(con, registry, settings.archive.ae_titles)
-    return dg.MaterializeResult(metadata={"establishments": len(registry.establishments)})
+        for table in warehouse.REFERENCE_TABLES:
+            rows = con.execute(f"select count(*) from ref.{table}").fetchone()[0]
+            yield dg.MaterializeResult(asset_key=["ref", table], metadata={"dagster/row_count": rows})
 
 
-def build_model_asset(schema: str, name: str, settings: Settings) -> dg.AssetsDefinition:
-    key = dg.AssetKey([schema, name])
-    table = f"{schema}.{name}"
+def build_raw_tables_asset(settings: Settings) -> dg.AssetsDefinition:
+    """The raw tables as assets of their own (the dbt sources), counted once every harvest that feeds them ran."""
+    specs = []
+    for table, kinds in RAW_TABLES.items():
+        feeds = [harvest_asset_key(s) for s in settings.sources if kinds is None or s.kind in kinds]
+        specs.append(dg.AssetSpec(["raw", table], deps=feeds, group_name="warehouse", kinds={"duckdb"},
+                                  description=f"raw.{table}, as the harvests left it."))  # fmt: skip
 
-    @dg.asset(
-        key=key,
-        deps=model_deps(schema, name, settings),
-        group_name="warehouse",
-        kinds={"duckdb", "sql"},
-        description=warehouse.model_sql(schema, name).splitlines()[0].lstrip("- "),
-        check_specs=check_specs(settings, [table], key),
-    )
-    def _model(context: dg.AssetExecutionContext, sansfilm: SansfilmConfig) -> dg.MaterializeResult:
+    @dg.multi_asset(specs=specs, name="raw_tables")
+    def raw_tables(sansfilm: SansfilmConfig) -> Iterator[dg.MaterializeResult]:
         settings = sansfilm.settings()
-        with warehouse.open_warehouse(settings.warehouse.path) as con:
-            rows = warehouse.build_models(con, [(schema, name)])[table]
-            results = check_results(context, settings, [table], con)
-        return dg.MaterializeResult(metadata={"dagster/row_count": rows}, check_results=results)
+        with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
+            for table in RAW_TABLES:
+                rows = con.execute(f"select count(*) from raw.{table}").fetchone()[0]
+                yield dg.MaterializeResult(asset_key=["raw", table], metadata={"dagster/row_count": rows})
 
-    return _model
+    return raw_tables
+
+
+@dbt_assets(manifest=dbt_build.prepare_manifest(), dagster_dbt_translator=TRANSLATOR, name="warehouse_models")
+def warehouse_models(context: dg.AssetExecutionContext, sansfilm: SansfilmConfig) -> Iterator[dg.MaterializeResult]:
+    """`dbt build` of the selected models (and their structural tests), in this process: incremental when every
+    model is selected, else the selected models rebuilt whole."""
+    settings = sansfilm.settings()
+    names = {key.path[-1]: key for key in context.selected_asset_keys}
+    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
+        whole = set(names) >= {name for _, name in dbt_build.models()}  # the whole project: incremental
+        counts = dbt_build.build(con, None if whole else sorted(names), limit=settings.warehouse.memory_limit)
+    for table, rows in counts.items():
+        yield dg.MaterializeResult(asset_key=names[table.split(".")[1]], metadata={"dagster/row_count": rows})
+
+
+def build_contract_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
+    """The data contracts (contracts/data_quality/) of the model tables, run after the build as asset checks."""
+    tables = [f"{schema}.{name}" for schema, name in dbt_build.models()]
+    specs = [spec for t in tables for spec in check_specs(settings, [t], dg.AssetKey(t.split(".")))]
+    if not specs:
+        return []
+
+    @dg.multi_asset_check(specs=specs, name="warehouse_contracts")
+    def warehouse_contracts(context: dg.AssetCheckExecutionContext,
+                            sansfilm: SansfilmConfig) -> Iterator[dg.AssetCheckResult]:  # fmt: skip
+        settings = sansfilm.settings()
+        with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
+            for table in tables:
+                yield from check_results(context, settings, [table], con, dg.AssetKey(table.split(".")))
+
+    return [warehouse_contracts]
 
 
 def build_metering_asset(settings: Settings) -> dg.AssetsDefinition:
@@ -71,7 +110,7 @@ def build_metering_asset(settings: Settings) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=METERED_KEY,
-        deps=[dg.AssetKey(list(m)) for m in warehouse.MODELS] + [REFERENCE_KEY],
+        deps=[*MODEL_KEYS, *REFERENCE_KEYS],
         group_name="warehouse",
         kinds={"duckdb", "sql"},
         description="Every month with data metered into marts.fct_usage_daily (the current Paris month as month to "
@@ -81,7 +120,7 @@ def build_metering_asset(settings: Settings) -> dg.AssetsDefinition:
     def metered_months(context: dg.AssetExecutionContext, sansfilm: SansfilmConfig) -> dg.MaterializeResult:
         settings = sansfilm.settings()
         metered = operations.meter_and_draft(settings)
-        with warehouse.open_warehouse(settings.warehouse.path) as con:
+        with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
             results = check_results(context, settings, metered_tables, con)
         return dg.MaterializeResult(metadata={
             "months": dg.MetadataValue.json([str(m) for m in metered.months]),
@@ -94,20 +133,19 @@ def build_metering_asset(settings: Settings) -> dg.AssetsDefinition:
     return metered_months
 
 
-def build_warehouse_assets(settings: Settings) -> list[dg.AssetsDefinition]:
-    models = [build_model_asset(schema, name, settings) for schema, name in warehouse.MODELS]
-
+def build_warehouse_assets(settings: Settings) -> list[dg.AssetsDefinition | dg.AssetChecksDefinition]:
     @dg.asset(
         key=PUBLISHED_KEY,
-        deps=[dg.AssetKey(list(m)) for m in warehouse.MODELS] + [REFERENCE_KEY, METERED_KEY],
+        deps=[*MODEL_KEYS, *REFERENCE_KEYS, METERED_KEY],
         group_name="warehouse",
         kinds={"duckdb"},
         description="Read-only copy of ref, staged and marts for dashboards and notebooks, swapped in atomically.",
     )
     def published_warehouse(sansfilm: SansfilmConfig) -> dg.MaterializeResult:
         settings = sansfilm.settings()
-        with warehouse.open_warehouse(settings.warehouse.path) as con:
+        with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
             path = warehouse.publish(con, settings.published_path)
         return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path))})
 
-    return [reference_tables, *models, build_metering_asset(settings), published_warehouse]
+    return [reference_tables, build_raw_tables_asset(settings), warehouse_models, *build_contract_checks(settings),
+            build_metering_asset(settings), published_warehouse]  # fmt: skip

@@ -120,7 +120,7 @@ def test_same_objects_same_answers_as_dicom_files(loaded, tmp_path):
         con.execute("detach files_wh")
     finally:
         con.close()
-    operations.build_warehouse(settings)
+    operations.build_warehouse(settings, full_refresh=True)  # raw changed in place, not by a harvest: rebuild
     metered_files = tmp_path / "files.duckdb"
     shutil.copy(files.warehouse.path, metered_files)
     for month in MONTHS:

@@ -14,6 +14,8 @@ EXPECTED_KEYS = {
     "marts/mart_archive_daily", "marts/mart_archive_monthly", "marts/mart_quarantine", "marts/mart_source_freshness",
     "marts/mart_ingestion_delay", "marts/mart_reception_hours", "marts/mart_audit_outcomes", "marts/fct_metered_months",
     "published/warehouse",
+    "raw/dicom_instances", "raw/audit_events", "raw/dicom_deletions", "raw/harvest_runs", "raw/quarantine",
+    "ref/establishment_ae_titles", "ref/establishment_aliases", "ref/platform_ae_titles", "ref/audit_event_types",
 }  # fmt: skip
 BILLING_KEYS = {"marts/usage_monthly", "billing/draft_invoices"}
 
@@ -30,9 +32,15 @@ def test_definitions_load_from_the_config(tiny, monkeypatch):
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
     assert keys == EXPECTED_KEYS | BILLING_KEYS
     graph = defs.resolve_asset_graph()
+    # lineage from the dbt project's source() and ref(): harvest -> raw table -> staging -> intermediate -> marts
     assert graph.get(dg.AssetKey(["staged", "stg_dicom_instances"])).parent_keys == {
-        dg.AssetKey(["raw", "harvest_archive_files"]), dg.AssetKey(["ref", "establishments"]),
-        dg.AssetKey(["raw", "harvest_audit"]),  # receptions the archive does not give come from the audit logs
+        dg.AssetKey(["raw", "dicom_instances"]), dg.AssetKey(["raw", "dicom_deletions"]),
+        dg.AssetKey(["ref", "establishment_ae_titles"]), dg.AssetKey(["ref", "establishment_aliases"]),
+        dg.AssetKey(["raw", "audit_events"]), dg.AssetKey(["ref", "platform_ae_titles"]),  # receptions the archive
+    }  # does not give come from the audit logs
+    assert graph.get(dg.AssetKey(["raw", "dicom_instances"])).parent_keys == {dg.AssetKey(["raw", "harvest_archive_files"])}
+    assert graph.get(dg.AssetKey(["marts", "mart_archive_monthly"])).parent_keys == {
+        dg.AssetKey(["marts", "mart_archive_daily"])
     }
     schedule = defs.resolve_schedule_def("daily_harvest")
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 2 * * *", "Europe/Paris")
@@ -105,3 +113,24 @@ def test_monthly_usage_and_draft_invoices_partition(tiny):
     schedule = defs.resolve_schedule_def("monthly_drafts")
     assert schedule.execution_timezone == "Europe/Paris" and schedule.cron_schedule == "0 6 1 * *"
     assert defs.resolve_job_def("issue_month") is not None  # issuing: a job launched by hand, never scheduled
+
+
+def test_dagster_definitions_validate_loads_the_dbt_assets(tiny, tmp_path):
+    """What `make dev` loads: the code location, the dbt project's manifest and one asset per model."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    env = {**os.environ, "SANSFILM_CONFIG": str(tiny.config_path), "DAGSTER_HOME": str(home)}
+    dagster = Path(sys.executable).with_name("dagster")
+    done = subprocess.run([str(dagster), "definitions", "validate", "-m", "pipelines.definitions"], env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "All code locations passed validation" in done.stdout + done.stderr
+    from pipelines.warehouse.assets import warehouse_models
+
+    assert {k.to_user_string() for k in warehouse_models.keys} >= {"staged/int_studies", "marts/dim_establishments"}

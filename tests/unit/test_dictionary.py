@@ -1,7 +1,8 @@
-"""The data dictionary: `.yml` validation, the check against a warehouse's marts, and the generated docs section."""
+"""The data dictionary from the dbt manifest: every model documented, the check against a warehouse, the docs page."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -10,44 +11,45 @@ import pytest
 from analytics import dictionary
 from analytics.errors import DictionaryError
 
-GOOD = """description: Archive activity per day.
-grain: one row per establishment × Paris day
-columns:
-  establishment_id: {description: "FINESS number", unit: "-"}
-  bytes_received: {description: "Bytes received | that day", unit: bytes}
-"""
+
+def node(name: str = "mart_x", schema: str = "marts", **overrides) -> dict:
+    base = {
+        "name": name, "schema": schema, "resource_type": "model", "original_file_path": "models/marts/schema.yml",
+        "description": "Archive activity per day.", "meta": {"grain": "one row per establishment × Paris day"},
+        "columns": {
+            "establishment_id": {"description": "FINESS number", "meta": {"unit": "-"}},
+            "bytes_received": {"description": "Bytes received | that day", "meta": {"unit": "bytes"}},
+        },
+    }  # fmt: skip
+    return {**base, **overrides}
 
 
-def write(folder: Path, name: str, text: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.yml"
-    path.write_text(text, encoding="utf-8")
+def manifest(tmp_path: Path, *nodes: dict) -> Path:
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({"nodes": {f"model.x.{n['name']}": n for n in nodes}, "sources": {}}), encoding="utf-8")
     return path
 
 
-def test_a_good_file_loads_in_column_order(tmp_path):
-    table = dictionary.load_table(write(tmp_path, "mart_x", GOOD))
-    assert table.name == "mart_x" and table.grain == "one row per establishment × Paris day"
+def test_a_documented_model_loads_in_column_order():
+    table = dictionary.load_node(node())
+    assert table.qualified == "marts.mart_x" and table.grain == "one row per establishment × Paris day"
     assert [(c.name, c.unit) for c in table.columns] == [("establishment_id", "-"), ("bytes_received", "bytes")]
 
 
 @pytest.mark.parametrize(
-    ("text", "field", "line"),
+    ("overrides", "field"),
     [
-        (GOOD.replace(', unit: bytes', ''), "columns.bytes_received.unit", 5),
-        (GOOD.replace('"FINESS number"', '""'), "columns.establishment_id.description", 4),
-        (GOOD.replace("grain: one row per establishment × Paris day\n", ""), "grain", None),
-        (GOOD.replace(", unit: bytes}", ", unit: bytes, type: hugeint}"), "columns.bytes_received", 5),
-        (GOOD + "owner: someone\n", "owner", 6),
-        (GOOD.replace('{description: "FINESS number", unit: "-"}', "FINESS"), "columns.establishment_id", 4),
+        ({"columns": {"bytes_received": {"description": "Bytes", "meta": {}}}}, "mart_x.columns.bytes_received.meta.unit"),
+        ({"columns": {"bytes_received": {"description": " ", "meta": {"unit": "bytes"}}}}, "mart_x.columns.bytes_received.description"),
+        ({"meta": {}}, "mart_x.meta.grain"),
+        ({"description": ""}, "mart_x.description"),
+        ({"columns": {}}, "mart_x.columns"),
     ],
-)
-def test_a_bad_file_is_refused_naming_file_field_and_line(tmp_path, text, field, line):
-    path = write(tmp_path, "mart_x", text)
+)  # fmt: skip
+def test_an_undocumented_model_is_refused_naming_file_and_field(overrides, field):
     with pytest.raises(DictionaryError) as caught:
-        dictionary.load_table(path)
-    assert caught.value.path == path and caught.value.field == field and caught.value.line == line
-    assert str(path) in str(caught.value)
+        dictionary.load_node(node(**overrides))
+    assert caught.value.field == field and "schema.yml" in str(caught.value)
 
 
 def test_problems_name_each_table_and_column(tmp_path):
@@ -55,20 +57,18 @@ def test_problems_name_each_table_and_column(tmp_path):
     con.execute("create schema marts")
     con.execute("create table marts.mart_x (establishment_id varchar, received_date date)")  # bytes_received gone
     con.execute("create table marts.fct_new (x integer)")  # nobody described it
-    write(tmp_path, "mart_x", GOOD)
-    write(tmp_path, "mart_gone", GOOD)  # describes a table that no longer exists
-    found = dictionary.problems(dictionary.warehouse_columns(con), dictionary.load_dictionary(tmp_path))
+    tables = dictionary.load_dictionary(manifest(tmp_path, node(), node("mart_gone")))
+    found = dictionary.problems(dictionary.warehouse_columns(con), tables)
     assert found == [
-        "marts.fct_new: no dictionary file analytics/sql/marts/fct_new.yml",
-        "marts.mart_x.received_date: no description and unit in mart_x.yml",
-        "marts.mart_x.bytes_received: described in mart_x.yml but the table has no such column",
-        "marts.mart_gone: described in mart_gone.yml but the warehouse has no such table",
+        "marts.fct_new: not in any schema.yml of analytics/dbt/models",
+        "marts.mart_x.received_date: no description and unit in schema.yml",
+        "marts.mart_x.bytes_received: described in schema.yml but the table has no such column",
+        "marts.mart_gone: described in schema.yml but the warehouse has no such table",
     ]
 
 
 def test_the_generated_section_replaces_only_what_is_between_the_markers(tmp_path):
-    write(tmp_path, "mart_x", GOOD)
-    tables = dictionary.load_dictionary(tmp_path)
+    tables = dictionary.load_dictionary(manifest(tmp_path, node()))
     doc = f"# Intro, by hand\n\n{dictionary.BEGIN}\nstale\n{dictionary.END}\n\n## Checks, by hand\n"
     new = dictionary.updated(doc, dictionary.render(tables))
     assert new.startswith("# Intro, by hand\n\n" + dictionary.BEGIN) and new.endswith(dictionary.END + "\n\n## Checks, by hand\n")
@@ -87,11 +87,12 @@ def test_check_fails_on_a_stale_page_and_the_generator_fixes_it(tmp_path, monkey
     assert "python -m analytics.dictionary" in capsys.readouterr().err
     assert dictionary.main([]) == 0
     assert dictionary.main(["--check"]) == 0
-    assert page.read_text(encoding="utf-8").startswith("intro\n") and "### `marts.fct_usage_daily`" in page.read_text()
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("intro\n") and "### `marts.fct_usage_daily`" in text and "### `staged.int_studies`" in text
 
 
-def test_docs_warehouse_md_is_up_to_date_with_the_yml_files():
+def test_docs_warehouse_md_is_up_to_date_with_the_dbt_project():
     doc = dictionary.DOC_PATH.read_text(encoding="utf-8")
     assert dictionary.updated(doc, dictionary.render(dictionary.load_dictionary())) == doc, (
-        "docs/warehouse.md is out of date with analytics/sql/marts/*.yml: run `python -m analytics.dictionary`"
+        "docs/warehouse.md is out of date with analytics/dbt/models/*/*.yml: run `python -m analytics.dictionary`"
     )

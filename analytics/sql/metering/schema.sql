@@ -41,3 +41,13 @@ create table if not exists marts.fct_metered_months (
     metered_through date not null,                 -- last Paris day the figures cover (the month's last day if ended)
     metered_at      timestamptz not null
 );
+
+-- Stored bytes per establishment at the end of each metered month: the opening balance the next month's metering
+-- carries forward instead of summing all of history. UNATTRIBUTED always has a row, so that a month's snapshot
+-- exists even when nothing is stored. A build that takes in data for a day drops the snapshots from that month on.
+create table if not exists marts.fct_storage_month_end (
+    month               varchar not null,  -- YYYY-MM, Europe/Paris
+    establishment_id    varchar not null,  -- or UNATTRIBUTED
+    stored_bytes        hugeint not null,  -- bytes stored at the end of the month's last day
+    primary key (month, establishment_id)
+);

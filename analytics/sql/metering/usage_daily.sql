@@ -1,5 +1,7 @@
 -- Usage per establishment and Paris day for one month; storage needs every day, activity only days with some.
--- Parameters: $month, $first_day, $next_first_day. Reads the temporary table metered_events.
+-- Parameters: $month, $first_day, $next_first_day, $previous_month, $from_snapshot. Reads the temporary table
+-- metered_events. Storage opens with the previous month's end-of-month snapshot when there is one ($from_snapshot),
+-- else with the sum of every earlier change (all of history).
 with owners as (
     select * from staged.int_study_owners
 ),
@@ -21,9 +23,13 @@ storage_deltas as (
 ),
 
 opening as (
+    select establishment_id, stored_bytes
+    from marts.fct_storage_month_end
+    where $from_snapshot and month = $previous_month
+    union all
     select establishment_id, sum(delta) as stored_bytes
     from storage_deltas
-    where day < $first_day
+    where not $from_snapshot and day < $first_day
     group by establishment_id
 ),
 

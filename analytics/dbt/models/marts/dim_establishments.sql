@@ -1,6 +1,6 @@
 -- The establishment registry as the marts see it, plus UNATTRIBUTED so that every fact has a dimension row.
 with registry as (
-    select * from ref.establishments
+    select * from {{ source('ref', 'establishments') }}
 )
 
 select

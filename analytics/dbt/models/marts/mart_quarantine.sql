@@ -1,8 +1,7 @@
 -- Quarantined files and log records per source, reason and Paris day: what the data-quality dashboard shows.
--- Built after the harvests (raw.dicom_instances, raw.audit_events) so that it counts their quarantine.
 with quarantined as (
     select source, reason, (quarantined_at at time zone 'Europe/Paris')::date as quarantined_date, line
-    from raw.quarantine
+    from {{ source('raw', 'quarantine') }}
 )
 
 select

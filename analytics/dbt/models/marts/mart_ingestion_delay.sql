@@ -10,7 +10,7 @@ with delays as (
         least(greatest(floor(date_diff('second', study_at, first_received_at) / 3600), 0), 720)::integer
             as delay_hours,
         study_time_known
-    from staged.int_studies
+    from {{ ref('int_studies') }}
     where study_at is not null and first_received_date is not null
 )
 

@@ -7,7 +7,7 @@ with instances as (
         coalesce(modality, 'UNKNOWN') as modality,
         study_instance_uid,
         size_bytes
-    from staged.stg_dicom_instances
+    from {{ ref('stg_dicom_instances') }}
 ),
 
 studies as (
@@ -16,7 +16,7 @@ studies as (
         first_received_date as received_date,
         coalesce(split_part(modalities, '/', 1), 'UNKNOWN') as modality,
         count(*) as studies_received
-    from staged.int_studies
+    from {{ ref('int_studies') }}
     group by all
 ),
 

@@ -1,7 +1,12 @@
 -- One row per audit event and study, with the participants recognised: the platform's own AE titles, and the
 -- establishments that claim the source and destination AE titles.
+-- Incremental: only the records of new harvests are added (a record never changes once harvested).
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='record_key') }}
 with events as (
-    select * from raw.audit_events
+    select * from {{ source('raw', 'audit_events') }}
+{% if is_incremental() %}
+    where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
+{% endif %}
 ),
 
 named as (
@@ -13,11 +18,11 @@ named as (
         src_platform.ae_title_key is not null as source_is_platform,
         dst_platform.ae_title_key is not null as destination_is_platform
     from events as e
-    left join ref.audit_event_types as t on t.event_id = e.event_id
-    left join ref.establishment_ae_titles as src on src.ae_title_key = e.source_ae_key
-    left join ref.establishment_ae_titles as dst on dst.ae_title_key = e.destination_ae_key
-    left join ref.platform_ae_titles as src_platform on src_platform.ae_title_key = e.source_ae_key
-    left join ref.platform_ae_titles as dst_platform on dst_platform.ae_title_key = e.destination_ae_key
+    left join {{ source('ref', 'audit_event_types') }} as t on t.event_id = e.event_id
+    left join {{ source('ref', 'establishment_ae_titles') }} as src on src.ae_title_key = e.source_ae_key
+    left join {{ source('ref', 'establishment_ae_titles') }} as dst on dst.ae_title_key = e.destination_ae_key
+    left join {{ source('ref', 'platform_ae_titles') }} as src_platform on src_platform.ae_title_key = e.source_ae_key
+    left join {{ source('ref', 'platform_ae_titles') }} as dst_platform on dst_platform.ae_title_key = e.destination_ae_key
 )
 
 select

@@ -8,6 +8,6 @@ select
     sum(studies_received)::bigint as studies_received,
     sum(instances_received)::bigint as instances_received,
     sum(bytes_received) as bytes_received
-from marts.mart_archive_daily
+from {{ ref('mart_archive_daily') }}
 where received_date is not null
 group by all

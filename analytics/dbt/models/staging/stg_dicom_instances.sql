@@ -10,10 +10,32 @@
 -- deleted_at: when the archive reported this instance deleted (API sources; whole-study deletions come from audit).
 -- study_time_of_day: StudyTime (DICOM TM: HH, HHMM, HHMMSS or HHMMSS.FFFFFF; the old HH:MM:SS form accepted) as a
 -- time, null when missing or invalid (a leap second 60 reads as 59).
-with receipts as (
+-- Incremental: only the instances a new harvest added a copy of or reported deleted, and those of the studies its
+-- audit events name (a receipt may date them), are rebuilt, from all their copies.
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='sop_instance_uid') }}
+with harvested as (
+    select * from {{ source('raw', 'dicom_instances') }}
+{% if is_incremental() %}
+    where sop_instance_uid in (
+        select sop_instance_uid from {{ source('raw', 'dicom_instances') }}
+        where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
+        union
+        select i.sop_instance_uid
+        from {{ source('raw', 'dicom_instances') }} as i
+        join {{ source('raw', 'dicom_deletions') }} as d on d.source = i.source and d.file_key = i.file_key
+        where d.harvest_id in (select harvest_id from {{ source('build', 'increment') }})
+    )
+    or study_instance_uid in (
+        select study_instance_uid from {{ source('raw', 'audit_events') }}
+        where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
+    )
+{% endif %}
+),
+
+receipts as (
     select e.study_instance_uid, min(e.event_time) as first_receipt_at
-    from raw.audit_events as e
-    join ref.platform_ae_titles as p on p.ae_title_key = e.destination_ae_key
+    from {{ source('raw', 'audit_events') }} as e
+    join {{ source('ref', 'platform_ae_titles') }} as p on p.ae_title_key = e.destination_ae_key
     where e.event_id = '110104' and coalesce(e.outcome, 0) = 0 and e.study_instance_uid is not null
     group by e.study_instance_uid
 ),
@@ -31,7 +53,7 @@ received as (
             when r.first_receipt_at is not null then 'audit_receipt'
             else 'first_harvest'
         end as received_at_from
-    from raw.dicom_instances as i
+    from harvested as i
     left join receipts as r using (study_instance_uid)
 ),
 
@@ -53,7 +75,7 @@ instances as (
 ),
 
 deletions as (
-    select source, file_key, min(deleted_at) as deleted_at from raw.dicom_deletions group by all
+    select source, file_key, min(deleted_at) as deleted_at from {{ source('raw', 'dicom_deletions') }} group by all
 ),
 
 study_clock as (
@@ -94,8 +116,8 @@ attributed as (
         d.deleted_at
     from study_times as i
     left join deletions as d on d.source = i.source and d.file_key = i.file_key
-    left join ref.establishment_ae_titles as by_ae on by_ae.ae_title_key = i.source_ae_key
-    left join ref.establishment_aliases as by_alias on by_alias.institution_key = i.institution_key
+    left join {{ source('ref', 'establishment_ae_titles') }} as by_ae on by_ae.ae_title_key = i.source_ae_key
+    left join {{ source('ref', 'establishment_aliases') }} as by_alias on by_alias.institution_key = i.institution_key
 )
 
 select

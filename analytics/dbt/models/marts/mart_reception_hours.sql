@@ -6,7 +6,7 @@ with receipts as (
         date_trunc('month', first_received_date)::date as month,
         isodow(timezone('Europe/Paris', first_received_at))::integer as weekday,
         hour(timezone('Europe/Paris', first_received_at))::integer as hour
-    from staged.int_studies
+    from {{ ref('int_studies') }}
     where first_received_at is not null
 )
 

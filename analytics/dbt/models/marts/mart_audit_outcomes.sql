@@ -7,7 +7,7 @@ with events as (
         source_establishment_id,
         destination_establishment_id,
         succeeded
-    from staged.stg_audit_events
+    from {{ ref('stg_audit_events') }}
 ),
 
 outcomes as (
@@ -23,4 +23,4 @@ select
     o.month, o.event_id, coalesce(t.event_name, o.event_id) as event_type, o.source_establishment_id,
     o.destination_establishment_id, o.events, o.failures
 from outcomes as o
-left join ref.audit_event_types as t using (event_id)
+left join {{ source('ref', 'audit_event_types') }} as t using (event_id)

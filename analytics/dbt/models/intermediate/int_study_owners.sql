@@ -1,10 +1,25 @@
 -- Who owns each study for metering, and when the platform first received it. A study's establishment is that of
 -- its instances (first received wins); a study known only from the audit logs belongs to the Source AE of its first
 -- successful receipt (110104 to a platform AE title); otherwise UNATTRIBUTED (reported, never billed).
-with receipt_events as (
+-- Incremental: only the studies a new harvest named (instances, receipts, deletions) are rebuilt.
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_instance_uid') }}
+with touched as (
+{% if is_incremental() %}
+    select study_instance_uid from {{ source('raw', 'dicom_instances') }}
+    where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
+    union
+    select study_instance_uid from {{ source('raw', 'audit_events') }}
+    where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
+{% else %}
+    select null::varchar as study_instance_uid where false
+{% endif %}
+),
+
+receipt_events as (
     select study_instance_uid, event_time, source_establishment_id
-    from staged.stg_audit_events
+    from {{ ref('stg_audit_events') }}
     where event_id = '110104' and succeeded and destination_is_platform and study_instance_uid is not null
+        {% if is_incremental() %}and study_instance_uid in (select study_instance_uid from touched){% endif %}
 ),
 
 first_receipt_events as (
@@ -17,13 +32,15 @@ first_receipt_events as (
 ),
 
 studies as (
-    select study_instance_uid, establishment_id, first_received_at from staged.int_studies
+    select study_instance_uid, establishment_id, first_received_at from {{ ref('int_studies') }}
+    {% if is_incremental() %}where study_instance_uid in (select study_instance_uid from touched){% endif %}
 ),
 
 deletions as (
     select study_instance_uid, min(event_time) as deleted_at
-    from staged.stg_audit_events
+    from {{ ref('stg_audit_events') }}
     where event_id = '110105' and succeeded and study_instance_uid is not null
+        {% if is_incremental() %}and study_instance_uid in (select study_instance_uid from touched){% endif %}
     group by study_instance_uid
 ),
 

@@ -4,8 +4,20 @@
 -- study's instances that have both); a missing or invalid StudyTime falls back to midnight of the StudyDate, with
 -- study_time_known false. DST: a time in the hour skipped in March reads as winter time (02:30 -> 03:30 summer time),
 -- a time in the hour repeated in October as its second, winter-time occurrence.
+-- Incremental: only the studies a new harvest added instances to or named in an event are rebuilt (from all their
+-- instances).
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_instance_uid') }}
 with instances as (
-    select * from staged.stg_dicom_instances
+    select * from {{ ref('stg_dicom_instances') }}
+{% if is_incremental() %}
+    where study_instance_uid in (
+        select study_instance_uid from {{ source('raw', 'dicom_instances') }}
+        where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
+        union  -- a receipt event may date instances the archive gave no reception time
+        select study_instance_uid from {{ source('raw', 'audit_events') }}
+        where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
+    )
+{% endif %}
 ),
 
 first_instance as (

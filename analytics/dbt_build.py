@@ -1,0 +1,206 @@
+"""The warehouse models are a dbt project (analytics/dbt/), built by dbt-duckdb inside this process.
+
+In-process (dbt's `dbtRunner`), not a `dbt` subprocess: the caller's connection and dbt's share one DuckDB instance,
+so a build takes the warehouse's write lock once, the way every other writer does (`warehouse.connect` waits for
+it), and pays no interpreter start-up. dbt's own files (target/, logs/) go beside the warehouse, never into the
+source tree, so that several builds (tests, two configurations) never share them; only the manifest Dagster loads
+is kept under analytics/dbt/target/, written atomically by `prepare_manifest`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+import duckdb
+
+from analytics.errors import SansfilmError
+
+PROJECT_DIR = Path(__file__).parent / "dbt"
+MANIFEST_PATH = PROJECT_DIR / "target" / "manifest.json"
+MEMORY_SHARE = 0.5  # of the machine's RAM, when the configuration sets no [warehouse] memory_limit
+REFERENCE_TABLES = ("establishments", "establishment_ae_titles", "establishment_aliases", "platform_ae_titles",
+                    "audit_event_types")  # fmt: skip
+_LAYER_SCHEMAS = {"staging": "staged", "intermediate": "staged", "marts": "marts"}
+
+
+class DbtBuildFailed(SansfilmError):
+    """A model or a structural test of the dbt project failed."""
+
+
+def default_memory_limit() -> str:
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{int(total * MEMORY_SHARE) // 2**20}MiB"
+
+
+def memory_limit(configured: str | None) -> str:
+    return configured.replace(" ", "") if configured else default_memory_limit()
+
+
+def models() -> list[tuple[str, str]]:
+    """(schema, model) of every model of the project, by layer then name."""
+    found = []
+    for layer, schema in _LAYER_SCHEMAS.items():
+        found += [(schema, p.stem) for p in sorted((PROJECT_DIR / "models" / layer).glob("*.sql"))]
+    return found
+
+
+def plain_sql(model: str) -> str:
+    """A table model's SQL with its ref()/source() resolved by name (for profiling it outside dbt, bench/)."""
+    schemas = {name: schema for schema, name in models()}
+    (path,) = PROJECT_DIR.glob(f"models/*/{model}.sql")
+    text = re.sub(r"\{\{\s*source\('(\w+)',\s*'(\w+)'\)\s*\}\}", r"\1.\2", path.read_text(encoding="utf-8"))
+    return re.sub(r"\{\{\s*ref\('(\w+)'\)\s*\}\}", lambda m: f"{schemas[m[1]]}.{m[1]}", text)
+
+
+def database_path(con: duckdb.DuckDBPyConnection) -> Path:
+    (path,) = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchall()[0]
+    return Path(path)
+
+
+def _invoke(args: list[str], *, warehouse_path: Path, work_dir: Path, limit: str | None) -> None:
+    from dbt.cli.main import dbtRunner  # dbt's import costs ~2 s: only when a build runs
+
+    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    os.environ["SANSFILM_WAREHOUSE_PATH"] = str(warehouse_path)
+    os.environ["SANSFILM_DUCKDB_MEMORY_LIMIT"] = memory_limit(limit)
+    try:
+        result = dbtRunner().invoke([
+            *args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
+            "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs"), "--quiet",
+        ])  # fmt: skip
+    finally:
+        _release()
+    if result.success:
+        return
+    failures = [
+        f"{r.node.name}: {' '.join(str(r.message).split())}"
+        for r in getattr(result.result, "results", None) or []
+        if str(r.status) in ("error", "fail")
+    ]
+    reason = "; ".join(failures) or " ".join(str(result.exception).split())
+    raise DbtBuildFailed(f"the warehouse build (dbt {args[0]}) failed: {reason}")
+
+
+def _increment(con: duckdb.DuckDBPyConnection, full_refresh: bool) -> tuple[bool, list[str], str]:
+    """Write build.increment (the harvests no build has taken in yet). Returns whether the build must be a full
+    refresh (first build, asked for, or the reference tables changed: any attribution may change), the harvests it
+    takes in for good (finished ones: one still running is taken in again next time) and the reference fingerprint.
+    The `build` schema is bookkeeping: never published, rebuilt by a full refresh."""
+    con.execute("create schema if not exists build")
+    con.execute("create table if not exists build.state (harvest_id varchar primary key)")
+    con.execute("create table if not exists build.reference (fingerprint varchar)")
+    fingerprint = con.execute(
+        "select md5(string_agg(t, '|' order by t)) from ("
+        + " union all ".join(f"select '{name}' || (select coalesce(string_agg(r::varchar, ',' order by r::varchar), '') "
+                             f"from ref.{name} as r) as t" for name in REFERENCE_TABLES)
+        + ")"
+    ).fetchall()[0][0]  # fmt: skip
+    previous = con.execute("select any_value(fingerprint) from build.reference").fetchall()[0][0]
+    if full_refresh or previous != fingerprint:
+        full_refresh = True
+        con.execute("delete from build.state")
+    con.execute("""create or replace table build.increment as select harvest_id from raw.harvest_runs
+                   where harvest_id not in (select harvest_id from build.state)""")  # fmt: skip
+    finished = [h for (h,) in con.execute(
+        "select harvest_id from build.increment join raw.harvest_runs using (harvest_id) where finished_at is not null"
+    ).fetchall()]  # fmt: skip
+    return full_refresh, finished, fingerprint
+
+
+def _release() -> None:
+    """Close dbt-duckdb's connection, which it keeps for the process: a read-only connection to the same file opened
+    later in this process (the data contracts, a report) would otherwise be refused for its different settings."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    try:
+        environment = DuckDBConnectionManager.env()
+    except Exception:  # dbt opened none (parse)  # noqa: BLE001
+        return
+    environment.close()
+    DuckDBConnectionManager.close_all_connections()
+
+
+def _drop_stale_snapshots(con: duckdb.DuckDBPyConnection, select: list[str] | None, full_refresh: bool) -> None:
+    """Metering carries storage forward from month-end snapshots (analytics.metering): drop those the build made
+    wrong, from the month of the earliest day the new harvests touched on: an event's day (a deletion, a receipt), a
+    deletion reported by the archive, any instance of a study that received new instances (its owner, that of its
+    first instance, may have changed); all of them after a rebuild."""
+    exists = con.execute("select count(*) from duckdb_tables() where database_name = current_database() "
+                         "and schema_name = 'marts' and table_name = 'fct_storage_month_end'").fetchall()[0][0]  # fmt: skip
+    if not exists:
+        return
+    if full_refresh or select:
+        if full_refresh or any(name in select for schema, name in models() if schema == "staged"):
+            con.execute("delete from marts.fct_storage_month_end")
+        return
+    (earliest,) = con.execute(
+        """with increment as (select harvest_id from build.increment),
+           studies as (
+               select study_instance_uid from raw.dicom_instances where harvest_id in (select harvest_id from increment)
+           )
+           select least(
+               (select min(received_date) from staged.stg_dicom_instances
+                where study_instance_uid in (select study_instance_uid from studies)),
+               (select min(timezone('Europe/Paris', event_time)::date) from raw.audit_events
+                where harvest_id in (select harvest_id from increment)),
+               (select min(timezone('Europe/Paris', deleted_at)::date) from raw.dicom_deletions
+                where harvest_id in (select harvest_id from increment)))"""
+    ).fetchall()[0]
+    if earliest is not None:
+        con.execute("delete from marts.fct_storage_month_end where month >= ?", [f"{earliest:%Y-%m}"])
+
+
+def build(
+    con: duckdb.DuckDBPyConnection,
+    select: list[str] | None = None,
+    *,
+    full_refresh: bool = False,
+    limit: str | None = None,
+) -> dict[str, int]:
+    """`dbt build` (models and their tests) into the warehouse open on `con`; returns each built model's row count as
+    `schema.model`.
+
+    The whole project (no `select`) is built incrementally: the staging and intermediate models take in only what
+    the harvests added since the last build (`full_refresh` rebuilds everything from raw). A selection of models
+    (a test, a benchmark, one asset re-materialised) rebuilds those models whole."""
+    path = database_path(con)
+    args = ["build"]
+    finished: list[str] = []
+    fingerprint = None
+    if select:  # and only the tests whose every parent is built now (a relationship to an unbuilt mart waits)
+        args += ["--select", *select, "--indirect-selection", "cautious", "--full-refresh"]
+    else:
+        full_refresh, finished, fingerprint = _increment(con, full_refresh)
+        if full_refresh:
+            args.append("--full-refresh")
+    _invoke(args, warehouse_path=path, work_dir=path.parent / f".dbt-{path.stem}", limit=limit)
+    _drop_stale_snapshots(con, select, full_refresh)
+    if fingerprint is not None:  # built: these harvests are in, with this registry
+        con.execute("insert or ignore into build.state select unnest(?::varchar[])", [finished])
+        con.execute("delete from build.reference")
+        con.execute("insert into build.reference values (?)", [fingerprint])
+    wanted = set(select or [])
+    return {
+        f"{schema}.{name}": con.execute(f"select count(*) from {schema}.{name}").fetchall()[0][0]
+        for schema, name in models()
+        if not wanted or name in wanted
+    }
+
+
+def prepare_manifest() -> Path:
+    """The project's manifest for Dagster, parsed again when a model or schema file is newer than it."""
+    sources = [p for p in PROJECT_DIR.rglob("*") if p.suffix in (".sql", ".yml") and "target" not in p.parts]
+    if MANIFEST_PATH.is_file() and MANIFEST_PATH.stat().st_mtime >= max(p.stat().st_mtime for p in sources):
+        return MANIFEST_PATH
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        _invoke(["parse"], warehouse_path=work / "unused.duckdb", work_dir=work, limit="1GB")
+        MANIFEST_PATH.parent.mkdir(exist_ok=True)
+        staged = MANIFEST_PATH.with_name(f".manifest.{os.getpid()}.json")
+        shutil.copyfile(work / "target" / "manifest.json", staged)
+        os.replace(staged, MANIFEST_PATH)  # several processes may prepare it at once: each swaps in a whole file
+    return MANIFEST_PATH

@@ -1,0 +1,288 @@
+"""Does the nightly and monthly cost follow the night's (the month's) data, not the archive's age? A synthetic region
+with 1, 3 and 5 years of history, measured in the same run.
+
+    .venv/bin/python bench/history.py [--studies-per-year 10000000] [--years 1,3,5] [--events-per-study 10]
+                                      [--establishments 500] [--seed 2012]
+
+The region is bench/metering.py's generator (one calendar year, 2012, cached under bench/out/), turned back into the
+raw layer the harvest writes (`raw.dicom_instances`, `raw.audit_events`, one finished harvest per Paris month) and
+repeated year after year (identifiers suffixed, times shifted by whole years; the history ends in 2014 at the latest,
+inside the generator's contract, so 5 years are 2010-2014). The last day of the history is held
+back: it is the night's harvest. For each history length, each step in a fresh process (its own peak RSS, VmHWM):
+
+* rebuild: `dbt_build.build(full_refresh=True)` of every model from raw, then every month metered in order (storage
+  carried forward from the month-end snapshots): what `sansfilm rebuild` and a first `sansfilm run` cost;
+* nightly: the held-back day appended as one more harvest, then the incremental build, the month to date metered
+  and the readers' copy published (`warehouse.publish`);
+* monthly: the month just ended metered, its usage read and every establishment's draft invoice made.
+
+Figures are printed and kept in bench/out/history-last.json; docs/benchmarks.md records them with the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+import metering as generator  # noqa: E402  (bench/metering.py, after the path set-up)
+
+OUT = REPO / "bench" / "out"
+LAST_BILLED_YEAR = 2014  # the generator's contract ends in March 2015: the night and the month drafted fall before
+
+
+def first_year(years: int) -> int:
+    """The history starts with the generator's year (2012) and ends at the latest in 2014: 5 years are 2010-2014."""
+    return min(generator.YEAR, LAST_BILLED_YEAR - years + 1)
+
+
+def region_path(shape: generator.Shape, years: int) -> Path:
+    return OUT / f"history-{shape.name}-y{years}" / "region.duckdb"
+
+
+def make_region(shape: generator.Shape, years: int) -> tuple[Path, Path, date]:
+    """The raw layer of `years` years of the region (cached), its contracts folder and the held-back night."""
+    from analytics import warehouse
+    from analytics.registry import load_registry
+
+    one_year, contracts_dir, _ = generator.ensure_warehouse(shape)
+    path = region_path(shape, years)
+    start = first_year(years)
+    night = date(start + years - 1, 12, 31)
+    if path.exists():
+        return path, contracts_dir, night
+    work = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    work.parent.mkdir(parents=True, exist_ok=True)
+    work.unlink(missing_ok=True)
+    con = warehouse.connect(work)
+    warehouse.ensure_schema(con)
+    warehouse.load_reference(con, load_registry(contracts_dir), generator.PLATFORM_AE_TITLES)
+    con.execute("attach ? as one (read_only)", [str(one_year)])
+    con.execute("create schema if not exists bench")
+    # the generator writes staged rows: give each instance an AE title of its establishment (attribution by AE title)
+    con.execute("""create temp table est_ae as select establishment_id, min(ae_title_key) as ae
+                   from ref.establishment_ae_titles group by all""")  # fmt: skip
+    for k in range(years):
+        shift = f"interval '{start - generator.YEAR + k} years'"
+        harvest = f"""case when timezone('Europe/Paris', {{t}} + {shift})::date = date '{night}' then 'night'
+                          else 'h' || strftime(timezone('Europe/Paris', {{t}} + {shift}), '%Y-%m') end"""
+        con.execute(f"""
+            insert into raw.dicom_instances by name
+            select i.sop_instance_uid || '.{k}' as record_key, 'files' as source,
+                   i.study_instance_uid || '.{k}' as study_instance_uid,
+                   i.series_instance_uid || '.{k}' as series_instance_uid,
+                   i.sop_instance_uid || '.{k}' as sop_instance_uid, i.modality,
+                   (i.study_date + {shift})::date as study_date, replace(i.study_time_of_day::varchar, ':', '') as study_time,
+                   coalesce(a.ae, 'UNREGISTERED_WS') as source_ae_title, coalesce(a.ae, 'UNREGISTERED_WS') as source_ae_key,
+                   i.size_bytes, i.received_at + {shift} as received_at, i.patient_key,
+                   i.sop_instance_uid || '.{k}' as file_key, {harvest.format(t='i.received_at')} as harvest_id,
+                   false as size_estimated, false as received_at_estimated
+            from one.staged.stg_dicom_instances as i
+            left join est_ae as a using (establishment_id)""")  # fmt: skip
+        con.execute(f"""
+            insert into raw.dicom_deletions by name
+            select 'files' as source, sop_instance_uid || '.{k}' as file_key, deleted_at + {shift} as deleted_at,
+                   'change_feed' as detected_by, {harvest.format(t='deleted_at')} as harvest_id
+            from one.staged.stg_dicom_instances where deleted_at is not null""")  # fmt: skip
+        con.execute(f"""
+            insert into raw.audit_events by name
+            select md5(row_number() over () || '.{k}') as record_key, 'audit' as source,
+                   md5(row_number() over () || '.{k}') as message_sha256, e.event_id, e.outcome,
+                   e.event_time + {shift} as event_time, e.source_ae, e.destination_ae,
+                   upper(trim(e.source_ae)) as source_ae_key, upper(trim(e.destination_ae)) as destination_ae_key,
+                   e.study_instance_uid || '.{k}' as study_instance_uid, 'bench-audit' as file_key,
+                   row_number() over () as line, {harvest.format(t='e.event_time')} as harvest_id
+            from one.staged.stg_audit_events as e""")  # fmt: skip
+    for table in ("dicom_instances", "dicom_deletions", "audit_events"):  # the night's rows wait in bench.*, harvested by `nightly`
+        con.execute(f"create table bench.night_{table} as select * from raw.{table} where harvest_id = 'night'")
+        con.execute(f"delete from raw.{table} where harvest_id = 'night'")
+    con.execute("""insert into raw.harvest_runs (harvest_id, source, kind, started_at, finished_at)
+                   select distinct harvest_id, 'files', 'dicom_files', now(), now() from (
+                       select harvest_id from raw.dicom_instances union select harvest_id from raw.audit_events)""")  # fmt: skip
+    con.execute("detach one")
+    con.execute("checkpoint")
+    con.close()
+    os.replace(work, path)
+    return path, contracts_dir, night
+
+
+def months(first: date, last: date):
+    from analytics.billing.model import Month
+
+    month = Month(first.year, first.month)
+    while month.first_day <= last:
+        yield month
+        month = month.next()
+
+
+def _open(db: str):
+    from analytics import warehouse
+
+    return warehouse.connect(Path(db))
+
+
+def measure_rebuild(db: str, night: str, years: int) -> dict:
+    from analytics import dbt_build, metering
+
+    con = _open(db)
+    started = time.perf_counter()
+    counts = dbt_build.build(con, full_refresh=True)
+    built = time.perf_counter()
+    last = date.fromisoformat(night) - timedelta(days=1)
+    metered = list(months(date(last.year - years + 1, 1, 1), last))
+    for month in metered:
+        metering.meter_month(con, month, now=datetime(last.year, last.month, last.day, 23, tzinfo=generator_tz()))
+    done = time.perf_counter()
+    con.execute("checkpoint")
+    con.close()
+    return {"build_s": built - started, "meter_all_s": done - built, "months": len(metered),
+            "studies": counts["staged.int_studies"], "instances": counts["staged.stg_dicom_instances"],
+            "audit_rows": counts["staged.stg_audit_events"]}  # fmt: skip
+
+
+def generator_tz():
+    from analytics.billing.model import PARIS
+
+    return PARIS
+
+
+def measure_nightly(db: str, night: str) -> dict:
+    from analytics import dbt_build, metering, warehouse
+    from analytics.billing.model import Month
+
+    day = date.fromisoformat(night)
+    con = _open(db)
+    started = time.perf_counter()
+    for table in ("dicom_instances", "dicom_deletions", "audit_events"):  # what the night's harvest appends
+        con.execute(f"insert into raw.{table} select * from bench.night_{table}")
+    con.execute("insert into raw.harvest_runs (harvest_id, source, kind, started_at, finished_at) "
+                "values ('night', 'files', 'dicom_files', now(), now())")  # fmt: skip
+    harvested = time.perf_counter()
+    counts = dbt_build.build(con)
+    built = time.perf_counter()
+    metering.meter_month(con, Month(day.year, day.month), now=datetime(day.year, day.month, day.day, 23,
+                                                                        tzinfo=generator_tz()))  # fmt: skip
+    metered = time.perf_counter()
+    published = Path(db).with_name("published.duckdb")
+    warehouse.publish(con, published)
+    done = time.perf_counter()
+    con.close()
+    return {"seconds": done - harvested, "append_s": harvested - started, "build_s": built - harvested,
+            "meter_mtd_s": metered - built, "publish_s": done - metered,
+            "stg_dicom_instances_rows": counts["staged.stg_dicom_instances"]}  # fmt: skip
+
+
+def measure_monthly(db: str, contracts_dir: str, night: str) -> dict:
+    from analytics import metering
+    from analytics.billing.model import Month
+    from analytics.billing.service import draft_month
+
+    day = date.fromisoformat(night)
+    month = Month(day.year, day.month)
+    contracts = generator._load_contracts(Path(contracts_dir))
+    con = _open(db)
+    started = time.perf_counter()
+    metering.meter_month(con, month, now=datetime(day.year + 1, 1, 1, 6, tzinfo=generator_tz()))
+    usage = metering.monthly_usage(con, month)
+    drafts = draft_month(contracts, month, usage)
+    done = time.perf_counter()
+    con.close()
+    return {"seconds": done - started, "invoices": len(drafts),
+            "net": str(sum((d.net for d in drafts), start=0))}  # fmt: skip
+
+
+def child(kind: str, db: Path, contracts_dir: Path, night: date, years: int) -> dict:
+    """One measurement in a fresh process; its result and its peak resident memory."""
+    result = OUT / f".history-{os.getpid()}-{kind}.json"
+    cmd = [sys.executable, __file__, "--measure", kind, "--db", str(db), "--contracts", str(contracts_dir),
+           "--night", str(night), "--history-years", str(years), "--result", str(result)]  # fmt: skip
+    started = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    figures = json.loads(result.read_text())
+    result.unlink()
+    figures["wall_s"] = time.perf_counter() - started
+    return figures
+
+
+def run_measurement(args: argparse.Namespace) -> None:
+    if args.measure == "rebuild":
+        figures = measure_rebuild(args.db, args.night, args.history_years)
+    elif args.measure == "nightly":
+        figures = measure_nightly(args.db, args.night)
+    else:
+        figures = measure_monthly(args.db, args.contracts, args.night)
+    figures["peak_rss_mb"] = generator.peak_rss_mb()
+    Path(args.result).write_text(json.dumps(figures, default=str))
+
+
+def measure_history(shape: generator.Shape, years: int) -> dict:
+    region, contracts_dir, night = make_region(shape, years)
+    work = region.with_name("work.duckdb")
+    for stale in work.parent.glob("work.duckdb*"):
+        stale.unlink()
+    shutil.rmtree(work.parent / ".dbt-work", ignore_errors=True)
+    shutil.copyfile(region, work)
+    rebuild = child("rebuild", work, contracts_dir, night, years)
+    nightly = child("nightly", work, contracts_dir, night, years)
+    monthly = child("monthly", work, contracts_dir, night, years)
+    return {"years": years, "warehouse_file_gb": round(work.stat().st_size / 1e9, 2), "rebuild": rebuild,
+            "nightly": nightly, "monthly": monthly}  # fmt: skip
+
+
+def report(run: dict) -> None:
+    print(f"{run['years']} year(s), warehouse {run['warehouse_file_gb']} GB, "
+          f"{run['rebuild']['studies']:,} studies, {run['rebuild']['audit_rows']:,} audit rows", flush=True)
+    for step in ("rebuild", "nightly", "monthly"):
+        figures = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in run[step].items()}
+        print(f"  {step:<8} {figures}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--studies-per-year", type=int, default=10_000_000)
+    parser.add_argument("--years", default="1,3,5", help="history lengths to measure, comma-separated")
+    parser.add_argument("--events-per-study", type=int, default=10, help="audit rows per study (about)")
+    parser.add_argument("--establishments", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=2012)
+    parser.add_argument("--measure", choices=["rebuild", "nightly", "monthly"], help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    parser.add_argument("--contracts", help=argparse.SUPPRESS)
+    parser.add_argument("--night", help=argparse.SUPPRESS)
+    parser.add_argument("--history-years", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        run_measurement(args)
+        return
+    OUT.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()
+    shape = generator.Shape(args.establishments, args.studies_per_year, args.studies_per_year * args.events_per_study,
+                            args.seed)  # fmt: skip
+    lengths = sorted(int(y) for y in args.years.split(","))
+    runs = []
+    for years in lengths:  # each history length printed as soon as measured (5 years takes a while)
+        runs.append(measure_history(shape, years))
+        report(runs[-1])
+        (OUT / "history-last.json").write_text(json.dumps({"command": " ".join(["bench/history.py", *sys.argv[1:]]),
+                                                           "runs": runs}, indent=1, default=str))  # fmt: skip
+    first, last = runs[0], runs[-1]
+    ratio = {f"{step}_{last['years']}y_vs_{first['years']}y": round(last[step]["seconds"] / first[step]["seconds"], 2)
+             for step in ("nightly", "monthly")}  # fmt: skip
+    results = {"command": " ".join(["bench/history.py", *sys.argv[1:]]), "cores": os.cpu_count(),
+               "load_average_before_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
+               "studies_per_year": args.studies_per_year, "runs": runs, "ratios": ratio}  # fmt: skip
+    print(f"ratios: {ratio}")
+    (OUT / "history-last.json").write_text(json.dumps(results, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
