@@ -22,8 +22,13 @@ from analytics.errors import SansfilmError
 PROJECT_DIR = Path(__file__).parent / "dbt"
 MANIFEST_PATH = PROJECT_DIR / "target" / "manifest.json"
 MEMORY_SHARE = 0.5  # of the machine's RAM, when the configuration sets no [warehouse] memory_limit
-REFERENCE_TABLES = ("establishments", "establishment_ae_titles", "establishment_aliases", "platform_ae_titles",
-                    "audit_event_types")  # fmt: skip
+REFERENCE_TABLES = (
+    "establishments",
+    "establishment_ae_titles",
+    "establishment_aliases",
+    "platform_ae_titles",
+    "audit_event_types",
+)
 _LAYER_SCHEMAS = {"staging": "staged", "intermediate": "staged", "marts": "marts"}
 
 
@@ -68,10 +73,20 @@ def _invoke(args: list[str], *, warehouse_path: Path, work_dir: Path, limit: str
     os.environ["SANSFILM_WAREHOUSE_PATH"] = str(warehouse_path)
     os.environ["SANSFILM_DUCKDB_MEMORY_LIMIT"] = memory_limit(limit)
     try:
-        result = dbtRunner().invoke([
-            *args, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
-            "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs"), "--quiet",
-        ])  # fmt: skip
+        result = dbtRunner().invoke(
+            [
+                *args,
+                "--project-dir",
+                str(PROJECT_DIR),
+                "--profiles-dir",
+                str(PROJECT_DIR),
+                "--target-path",
+                str(work_dir / "target"),
+                "--log-path",
+                str(work_dir / "logs"),
+                "--quiet",
+            ]
+        )
     finally:
         _release()
     if result.success:
@@ -95,19 +110,26 @@ def _increment(con: duckdb.DuckDBPyConnection, full_refresh: bool) -> tuple[bool
     con.execute("create table if not exists build.reference (fingerprint varchar)")
     fingerprint = con.execute(
         "select md5(string_agg(t, '|' order by t)) from ("
-        + " union all ".join(f"select '{name}' || (select coalesce(string_agg(r::varchar, ',' order by r::varchar), '') "
-                             f"from ref.{name} as r) as t" for name in REFERENCE_TABLES)
+        + " union all ".join(
+            f"select '{name}' || (select coalesce(string_agg(r::varchar, ',' order by r::varchar), '') "
+            f"from ref.{name} as r) as t"
+            for name in REFERENCE_TABLES
+        )
         + ")"
-    ).fetchall()[0][0]  # fmt: skip
+    ).fetchall()[0][0]
     previous = con.execute("select any_value(fingerprint) from build.reference").fetchall()[0][0]
     if full_refresh or previous != fingerprint:
         full_refresh = True
         con.execute("delete from build.state")
     con.execute("""create or replace table build.increment as select harvest_id from raw.harvest_runs
-                   where harvest_id not in (select harvest_id from build.state)""")  # fmt: skip
-    finished = [h for (h,) in con.execute(
-        "select harvest_id from build.increment join raw.harvest_runs using (harvest_id) where finished_at is not null"
-    ).fetchall()]  # fmt: skip
+                   where harvest_id not in (select harvest_id from build.state)""")
+    finished = [
+        h
+        for (h,) in con.execute(
+            "select harvest_id from build.increment join raw.harvest_runs using (harvest_id)"
+            " where finished_at is not null"
+        ).fetchall()
+    ]
     return full_refresh, finished, fingerprint
 
 
@@ -129,8 +151,10 @@ def _drop_stale_snapshots(con: duckdb.DuckDBPyConnection, select: list[str] | No
     wrong, from the month of the earliest day the new harvests touched on: an event's day (a deletion, a receipt), a
     deletion reported by the archive, any instance of a study that received new instances (its owner, that of its
     first instance, may have changed); all of them after a rebuild."""
-    exists = con.execute("select count(*) from duckdb_tables() where database_name = current_database() "
-                         "and schema_name = 'marts' and table_name = 'fct_storage_month_end'").fetchall()[0][0]  # fmt: skip
+    exists = con.execute(
+        "select count(*) from duckdb_tables() where database_name = current_database() "
+        "and schema_name = 'marts' and table_name = 'fct_storage_month_end'"
+    ).fetchall()[0][0]
     if not exists:
         return
     if full_refresh or select:

@@ -70,7 +70,7 @@ def make_region(shape: generator.Shape, years: int) -> tuple[Path, Path, date]:
     con.execute("create schema if not exists bench")
     # the generator writes staged rows: give each instance an AE title of its establishment (attribution by AE title)
     con.execute("""create temp table est_ae as select establishment_id, min(ae_title_key) as ae
-                   from ref.establishment_ae_titles group by all""")  # fmt: skip
+                   from ref.establishment_ae_titles group by all""")
     for k in range(years):
         shift = f"interval '{start - generator.YEAR + k} years'"
         harvest = f"""case when timezone('Europe/Paris', {{t}} + {shift})::date = date '{night}' then 'night'
@@ -81,18 +81,20 @@ def make_region(shape: generator.Shape, years: int) -> tuple[Path, Path, date]:
                    i.study_instance_uid || '.{k}' as study_instance_uid,
                    i.series_instance_uid || '.{k}' as series_instance_uid,
                    i.sop_instance_uid || '.{k}' as sop_instance_uid, i.modality,
-                   (i.study_date + {shift})::date as study_date, replace(i.study_time_of_day::varchar, ':', '') as study_time,
-                   coalesce(a.ae, 'UNREGISTERED_WS') as source_ae_title, coalesce(a.ae, 'UNREGISTERED_WS') as source_ae_key,
+                   (i.study_date + {shift})::date as study_date,
+                   replace(i.study_time_of_day::varchar, ':', '') as study_time,
+                   coalesce(a.ae, 'UNREGISTERED_WS') as source_ae_title,
+                   coalesce(a.ae, 'UNREGISTERED_WS') as source_ae_key,
                    i.size_bytes, i.received_at + {shift} as received_at, i.patient_key,
-                   i.sop_instance_uid || '.{k}' as file_key, {harvest.format(t='i.received_at')} as harvest_id,
+                   i.sop_instance_uid || '.{k}' as file_key, {harvest.format(t="i.received_at")} as harvest_id,
                    false as size_estimated, false as received_at_estimated
             from one.staged.stg_dicom_instances as i
-            left join est_ae as a using (establishment_id)""")  # fmt: skip
+            left join est_ae as a using (establishment_id)""")
         con.execute(f"""
             insert into raw.dicom_deletions by name
             select 'files' as source, sop_instance_uid || '.{k}' as file_key, deleted_at + {shift} as deleted_at,
-                   'change_feed' as detected_by, {harvest.format(t='deleted_at')} as harvest_id
-            from one.staged.stg_dicom_instances where deleted_at is not null""")  # fmt: skip
+                   'change_feed' as detected_by, {harvest.format(t="deleted_at")} as harvest_id
+            from one.staged.stg_dicom_instances where deleted_at is not null""")
         con.execute(f"""
             insert into raw.audit_events by name
             select md5(row_number() over () || '.{k}') as record_key, 'audit' as source,
@@ -100,14 +102,18 @@ def make_region(shape: generator.Shape, years: int) -> tuple[Path, Path, date]:
                    e.event_time + {shift} as event_time, e.source_ae, e.destination_ae,
                    upper(trim(e.source_ae)) as source_ae_key, upper(trim(e.destination_ae)) as destination_ae_key,
                    e.study_instance_uid || '.{k}' as study_instance_uid, 'bench-audit' as file_key,
-                   row_number() over () as line, {harvest.format(t='e.event_time')} as harvest_id
-            from one.staged.stg_audit_events as e""")  # fmt: skip
-    for table in ("dicom_instances", "dicom_deletions", "audit_events"):  # the night's rows wait in bench.*, harvested by `nightly`
+                   row_number() over () as line, {harvest.format(t="e.event_time")} as harvest_id
+            from one.staged.stg_audit_events as e""")
+    for table in (
+        "dicom_instances",
+        "dicom_deletions",
+        "audit_events",
+    ):  # the night's rows wait in bench.*, harvested by `nightly`
         con.execute(f"create table bench.night_{table} as select * from raw.{table} where harvest_id = 'night'")
         con.execute(f"delete from raw.{table} where harvest_id = 'night'")
     con.execute("""insert into raw.harvest_runs (harvest_id, source, kind, started_at, finished_at)
                    select distinct harvest_id, 'files', 'dicom_files', now(), now() from (
-                       select harvest_id from raw.dicom_instances union select harvest_id from raw.audit_events)""")  # fmt: skip
+                       select harvest_id from raw.dicom_instances union select harvest_id from raw.audit_events)""")
     con.execute("detach one")
     con.execute("checkpoint")
     con.close()
@@ -144,9 +150,14 @@ def measure_rebuild(db: str, night: str, years: int) -> dict:
     done = time.perf_counter()
     con.execute("checkpoint")
     con.close()
-    return {"build_s": built - started, "meter_all_s": done - built, "months": len(metered),
-            "studies": counts["staged.int_studies"], "instances": counts["staged.stg_dicom_instances"],
-            "audit_rows": counts["staged.stg_audit_events"]}  # fmt: skip
+    return {
+        "build_s": built - started,
+        "meter_all_s": done - built,
+        "months": len(metered),
+        "studies": counts["staged.int_studies"],
+        "instances": counts["staged.stg_dicom_instances"],
+        "audit_rows": counts["staged.stg_audit_events"],
+    }
 
 
 def generator_tz():
@@ -164,21 +175,29 @@ def measure_nightly(db: str, night: str) -> dict:
     started = time.perf_counter()
     for table in ("dicom_instances", "dicom_deletions", "audit_events"):  # what the night's harvest appends
         con.execute(f"insert into raw.{table} select * from bench.night_{table}")
-    con.execute("insert into raw.harvest_runs (harvest_id, source, kind, started_at, finished_at) "
-                "values ('night', 'files', 'dicom_files', now(), now())")  # fmt: skip
+    con.execute(
+        "insert into raw.harvest_runs (harvest_id, source, kind, started_at, finished_at) "
+        "values ('night', 'files', 'dicom_files', now(), now())"
+    )
     harvested = time.perf_counter()
     counts = dbt_build.build(con)
     built = time.perf_counter()
-    metering.meter_month(con, Month(day.year, day.month), now=datetime(day.year, day.month, day.day, 23,
-                                                                        tzinfo=generator_tz()))  # fmt: skip
+    metering.meter_month(
+        con, Month(day.year, day.month), now=datetime(day.year, day.month, day.day, 23, tzinfo=generator_tz())
+    )
     metered = time.perf_counter()
     published = Path(db).with_name("published.duckdb")
     warehouse.publish(con, published)
     done = time.perf_counter()
     con.close()
-    return {"seconds": done - harvested, "append_s": harvested - started, "build_s": built - harvested,
-            "meter_mtd_s": metered - built, "publish_s": done - metered,
-            "stg_dicom_instances_rows": counts["staged.stg_dicom_instances"]}  # fmt: skip
+    return {
+        "seconds": done - harvested,
+        "append_s": harvested - started,
+        "build_s": built - harvested,
+        "meter_mtd_s": metered - built,
+        "publish_s": done - metered,
+        "stg_dicom_instances_rows": counts["staged.stg_dicom_instances"],
+    }
 
 
 def measure_monthly(db: str, contracts_dir: str, night: str) -> dict:
@@ -196,15 +215,28 @@ def measure_monthly(db: str, contracts_dir: str, night: str) -> dict:
     drafts = draft_month(contracts, month, usage)
     done = time.perf_counter()
     con.close()
-    return {"seconds": done - started, "invoices": len(drafts),
-            "net": str(sum((d.net for d in drafts), start=0))}  # fmt: skip
+    return {"seconds": done - started, "invoices": len(drafts), "net": str(sum((d.net for d in drafts), start=0))}
 
 
 def child(kind: str, db: Path, contracts_dir: Path, night: date, years: int) -> dict:
     """One measurement in a fresh process; its result and its peak resident memory."""
     result = OUT / f".history-{os.getpid()}-{kind}.json"
-    cmd = [sys.executable, __file__, "--measure", kind, "--db", str(db), "--contracts", str(contracts_dir),
-           "--night", str(night), "--history-years", str(years), "--result", str(result)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        __file__,
+        "--measure",
+        kind,
+        "--db",
+        str(db),
+        "--contracts",
+        str(contracts_dir),
+        "--night",
+        str(night),
+        "--history-years",
+        str(years),
+        "--result",
+        str(result),
+    ]
     started = time.perf_counter()
     subprocess.run(cmd, check=True)
     figures = json.loads(result.read_text())
@@ -234,13 +266,21 @@ def measure_history(shape: generator.Shape, years: int) -> dict:
     rebuild = child("rebuild", work, contracts_dir, night, years)
     nightly = child("nightly", work, contracts_dir, night, years)
     monthly = child("monthly", work, contracts_dir, night, years)
-    return {"years": years, "warehouse_file_gb": round(work.stat().st_size / 1e9, 2), "rebuild": rebuild,
-            "nightly": nightly, "monthly": monthly}  # fmt: skip
+    return {
+        "years": years,
+        "warehouse_file_gb": round(work.stat().st_size / 1e9, 2),
+        "rebuild": rebuild,
+        "nightly": nightly,
+        "monthly": monthly,
+    }
 
 
 def report(run: dict) -> None:
-    print(f"{run['years']} year(s), warehouse {run['warehouse_file_gb']} GB, "
-          f"{run['rebuild']['studies']:,} studies, {run['rebuild']['audit_rows']:,} audit rows", flush=True)
+    print(
+        f"{run['years']} year(s), warehouse {run['warehouse_file_gb']} GB, "
+        f"{run['rebuild']['studies']:,} studies, {run['rebuild']['audit_rows']:,} audit rows",
+        flush=True,
+    )
     for step in ("rebuild", "nightly", "monthly"):
         figures = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in run[step].items()}
         print(f"  {step:<8} {figures}", flush=True)
@@ -265,21 +305,30 @@ def main() -> None:
         return
     OUT.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
-    shape = generator.Shape(args.establishments, args.studies_per_year, args.studies_per_year * args.events_per_study,
-                            args.seed)  # fmt: skip
+    shape = generator.Shape(
+        args.establishments, args.studies_per_year, args.studies_per_year * args.events_per_study, args.seed
+    )
     lengths = sorted(int(y) for y in args.years.split(","))
     runs = []
     for years in lengths:  # each history length printed as soon as measured (5 years takes a while)
         runs.append(measure_history(shape, years))
         report(runs[-1])
-        (OUT / "history-last.json").write_text(json.dumps({"command": " ".join(["bench/history.py", *sys.argv[1:]]),
-                                                           "runs": runs}, indent=1, default=str))  # fmt: skip
+        (OUT / "history-last.json").write_text(
+            json.dumps({"command": " ".join(["bench/history.py", *sys.argv[1:]]), "runs": runs}, indent=1, default=str)
+        )
     first, last = runs[0], runs[-1]
-    ratio = {f"{step}_{last['years']}y_vs_{first['years']}y": round(last[step]["seconds"] / first[step]["seconds"], 2)
-             for step in ("nightly", "monthly")}  # fmt: skip
-    results = {"command": " ".join(["bench/history.py", *sys.argv[1:]]), "cores": os.cpu_count(),
-               "load_average_before_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
-               "studies_per_year": args.studies_per_year, "runs": runs, "ratios": ratio}  # fmt: skip
+    ratio = {
+        f"{step}_{last['years']}y_vs_{first['years']}y": round(last[step]["seconds"] / first[step]["seconds"], 2)
+        for step in ("nightly", "monthly")
+    }
+    results = {
+        "command": " ".join(["bench/history.py", *sys.argv[1:]]),
+        "cores": os.cpu_count(),
+        "load_average_before_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
+        "studies_per_year": args.studies_per_year,
+        "runs": runs,
+        "ratios": ratio,
+    }
     print(f"ratios: {ratio}")
     (OUT / "history-last.json").write_text(json.dumps(results, indent=1, default=str))
 

@@ -17,8 +17,11 @@ from dashboards.ui import PAGES
 
 
 def sections(viewer: Viewer) -> dict[str, list[st.Page]]:
-    return {section: [st.Page(path, title=title, icon=icon) for path, title, icon, roles in pages if viewer.kind in roles]
-            for section, pages in PAGES.items() if any(viewer.kind in p[3] for p in pages)}  # fmt: skip
+    return {
+        section: [st.Page(path, title=title, icon=icon) for path, title, icon, roles in pages if viewer.kind in roles]
+        for section, pages in PAGES.items()
+        if any(viewer.kind in p[3] for p in pages)
+    }
 
 
 def who(viewer: Viewer) -> None:
@@ -40,19 +43,37 @@ def sidebar_filters(viewer: Viewer) -> Filters:
             st.warning("Entrepôt publié vide : lancez `sansfilm demo` ou `sansfilm run`.")
             return Filters()
         link = st.session_state.get("_link", {})  # what a link asked for: the widgets' first values
-        first, last = st.select_slider("Période", options=months, value=link.get("period", (months[0], months[-1])),
-                                       key="f_period", format_func=charts.fr_month)  # fmt: skip
+        first, last = st.select_slider(
+            "Période",
+            options=months,
+            value=link.get("period", (months[0], months[-1])),
+            key="f_period",
+            format_func=charts.fr_month,
+        )
         departement = establishment = offer = None
         if viewer.scope is None:
             departements = [None, *choices["departement"]]
-            departement = st.selectbox("Département", departements, key="f_departement",
-                                       index=departements.index(link.get("departement")),
-                                       format_func=lambda d: "tous" if d is None else labels.departement(d))  # fmt: skip
+            departement = st.selectbox(
+                "Département",
+                departements,
+                key="f_departement",
+                index=departements.index(link.get("departement")),
+                format_func=lambda d: "tous" if d is None else labels.departement(d),
+            )
             offers = [None, *choices["offer"]]
-            offer = st.selectbox("Offre", offers, key="f_offer", index=offers.index(link.get("offer")),
-                                 format_func=lambda o: "toutes" if o is None else labels.label(labels.OFFERS, o))  # fmt: skip
-            picked = st.selectbox("Établissement", [None, *choices["establishment"]], key="f_establishment",
-                                  format_func=lambda e: "tous" if e is None else labels.establishment(*e.split(" · ", 1)))  # fmt: skip
+            offer = st.selectbox(
+                "Offre",
+                offers,
+                key="f_offer",
+                index=offers.index(link.get("offer")),
+                format_func=lambda o: "toutes" if o is None else labels.label(labels.OFFERS, o),
+            )
+            picked = st.selectbox(
+                "Établissement",
+                [None, *choices["establishment"]],
+                key="f_establishment",
+                format_func=lambda e: "tous" if e is None else labels.establishment(*e.split(" · ", 1)),
+            )
             establishment = picked.split(" · ")[0] if picked else None
     return Filters(first, last, departement, offer, establishment)
 
@@ -93,14 +114,18 @@ def main() -> None:
     month_to_date = data.month_to_date(data.version())
     if month_to_date is not None:
         month, through = month_to_date
-        st.caption(f"{charts.fr_month(month)} : mois en cours, chiffres arrêtés au {charts.fr_date(through)} "
-                   "(ils augmentent jusqu'à la fin du mois ; pas de facture avant).")  # fmt: skip
+        st.caption(
+            f"{charts.fr_month(month)} : mois en cours, chiffres arrêtés au {charts.fr_date(through)} "
+            "(ils augmentent jusqu'à la fin du mois ; pas de facture avant)."
+        )
     try:
         navigation.run()
     except Exception as exc:  # noqa: BLE001  a page never shows a traceback: what went wrong, and what to run
         logging.getLogger("sansfilm.dashboards").exception("page %s failed", navigation.title)
-        st.error(f"Cette page n'a pas pu être affichée ({type(exc).__name__} : {' '.join(str(exc).split())[:300]}). "
-                 "Relancez `sansfilm run` ; si l'erreur persiste, le détail est dans le journal du serveur.")  # fmt: skip
+        st.error(
+            f"Cette page n'a pas pu être affichée ({type(exc).__name__} : {' '.join(str(exc).split())[:300]}). "
+            "Relancez `sansfilm run` ; si l'erreur persiste, le détail est dans le journal du serveur."
+        )
 
 
 main()

@@ -24,13 +24,23 @@ PERCENT = frozenset({"mom", "yoy", "failure_rate", "share", "projected_share", "
 cached = st.cache_data(ttl=600, show_spinner=False, max_entries=512)
 
 
-AGREEMENT_STATUS_FR = {"valid": "en vigueur", "renewal_due": "à renouveler", "expired": "expiré",
-                       "not_started": "pas encore en vigueur"}  # fmt: skip
+AGREEMENT_STATUS_FR = {
+    "valid": "en vigueur",
+    "renewal_due": "à renouveler",
+    "expired": "expiré",
+    "not_started": "pas encore en vigueur",
+}
 COMMITMENT_STATUS_FR = {"on_track": "conforme", "below": "en dessous", "not_live": "pas en production"}
-MEASURES_FR = {"amount": "montant HT (€)", "studies_archived": "examens archivés",
-               "storage_gb_month": "stockage (Go·mois)", "retrievals": "récupérations", "shares": "partages",
-               "instances_archived": "instances archivées", "bytes_archived": "volume archivé (octets)",
-               "views": "consultations"}  # fmt: skip
+MEASURES_FR = {
+    "amount": "montant HT (€)",
+    "studies_archived": "examens archivés",
+    "storage_gb_month": "stockage (Go·mois)",
+    "retrievals": "récupérations",
+    "shares": "partages",
+    "instances_archived": "instances archivées",
+    "bytes_archived": "volume archivé (octets)",
+    "views": "consultations",
+}
 
 
 def fr_number(value: object, decimals: int = 0) -> str:
@@ -75,7 +85,9 @@ def fr_exact(value: object) -> str:
 
 
 @cached
-def french_table(frame: pl.DataFrame, money: tuple[str, ...] = (), decimals: dict[str, int] | None = None) -> pl.DataFrame:
+def french_table(
+    frame: pl.DataFrame, money: tuple[str, ...] = (), decimals: dict[str, int] | None = None
+) -> pl.DataFrame:
     """Every value as the French text a reader expects (numbers, money, dates); hidden cells as 'secret'."""
     decimals = decimals or {}
     out = {}
@@ -93,13 +105,19 @@ def french_table(frame: pl.DataFrame, money: tuple[str, ...] = (), decimals: dic
         elif dtype == pl.Boolean:
             out[name] = [labels.yes_no(v) for v in values]
         elif dtype.is_numeric() and name in PERCENT:
-            out[name] = [fr_percent(float(v), decimals.get(name, 1)) if v is not None and v == v and abs(v) != float("inf")
-                         else "–" for v in values]  # fmt: skip
+            out[name] = [
+                fr_percent(float(v), decimals.get(name, 1))
+                if v is not None and v == v and abs(v) != float("inf")
+                else "–"
+                for v in values
+            ]
         elif dtype.is_numeric():
             whole = dtype.is_integer() or getattr(dtype, "scale", None) == 0  # a count summed as DECIMAL(38,0)
             digits = decimals.get(name, 0 if whole else 2)
             suppressed = frame["suppressed"].to_list() if "suppressed" in frame.columns else [False] * len(values)
-            out[name] = [SUPPRESSED if s and v is None else fr_number(v, digits) for v, s in zip(values, suppressed, strict=True)]
+            out[name] = [
+                SUPPRESSED if s and v is None else fr_number(v, digits) for v, s in zip(values, suppressed, strict=True)
+            ]
         else:
             out[name] = [("" if v is None else str(v)) for v in values]
     return pl.DataFrame(out, schema={k: pl.String for k in out})
@@ -119,9 +137,14 @@ def french_document() -> None:
 
 
 def french_layout(fig: go.Figure, title: str | None = None) -> go.Figure:
-    fig.update_layout(separators=f",{NBSP}", title=title, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-                      legend={"orientation": "h", "y": -0.2, "font": {"color": TEXT}}, height=380,
-                      font={"color": TEXT})  # fmt: skip
+    fig.update_layout(
+        separators=f",{NBSP}",
+        title=title,
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        legend={"orientation": "h", "y": -0.2, "font": {"color": TEXT}},
+        height=380,
+        font={"color": TEXT},
+    )
     fig.update_xaxes(tickfont_color=TEXT, title_font_color=TEXT, automargin=True)
     return fig.update_yaxes(tickfont_color=TEXT, title_font_color=TEXT, automargin=True)
 
@@ -147,8 +170,11 @@ def _dates(fig: go.Figure, frame: pl.DataFrame, x: str) -> go.Figure:
     """Plotly's month names are English: a month axis is a category axis of French labels in chronological order
     (`déc. 2012`, as the month pickers); a day axis gets French month ticks."""
     if x == "month":
-        return fig.update_xaxes(type="category", categoryorder="array",
-                                categoryarray=[fr_month(m) for m in sorted(set(frame[x].drop_nulls().to_list()))])  # fmt: skip
+        return fig.update_xaxes(
+            type="category",
+            categoryorder="array",
+            categoryarray=[fr_month(m) for m in sorted(set(frame[x].drop_nulls().to_list()))],
+        )
     if frame.schema.get(x) == pl.Date or isinstance(frame.schema.get(x), pl.Datetime):
         french_month_ticks(fig, frame[x].drop_nulls().to_list())
     return fig
@@ -172,8 +198,15 @@ def _x_values(frame: pl.DataFrame, x: str) -> list:
     return [fr_month(v) if v is not None else None for v in frame[x]] if x == "month" else frame[x].to_list()
 
 
-def show(key: str, frame: pl.DataFrame, fig: go.Figure | None = None, *, money: tuple[str, ...] = (),
-         decimals: dict[str, int] | None = None, labels: dict[str, str] | None = None) -> None:  # fmt: skip
+def show(
+    key: str,
+    frame: pl.DataFrame,
+    fig: go.Figure | None = None,
+    *,
+    money: tuple[str, ...] = (),
+    decimals: dict[str, int] | None = None,
+    labels: dict[str, str] | None = None,
+) -> None:
     """A chart with its table view and a CSV download of exactly what is shown."""
     table = _labelled(frame, money, decimals, labels)
     if frame.is_empty():
@@ -194,32 +227,42 @@ def show(key: str, frame: pl.DataFrame, fig: go.Figure | None = None, *, money: 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def downloads(key: str, frame: pl.DataFrame, *, money: tuple[str, ...] = (), decimals: dict[str, int] | None = None,
-              labels: dict[str, str] | None = None, title: str = "Télécharger") -> None:  # fmt: skip
+def downloads(
+    key: str,
+    frame: pl.DataFrame,
+    *,
+    money: tuple[str, ...] = (),
+    decimals: dict[str, int] | None = None,
+    labels: dict[str, str] | None = None,
+    title: str = "Télécharger",
+) -> None:
     """The table as a CSV and as an Excel workbook, side by side, with typed values (analytics.reporting.exports)."""
+
     def typed() -> list[exports.Column]:
-        return exports.columns(frame, money=money, percent=PERCENT & set(frame.columns), decimals=decimals,
-                               labels=labels)  # fmt: skip
+        return exports.columns(
+            frame, money=money, percent=PERCENT & set(frame.columns), decimals=decimals, labels=labels
+        )
 
     csv_col, xlsx_col = st.columns(2) if get_script_run_ctx(suppress_warning=True) is not None else (None, None)
     download(f"{title} (CSV)", lambda: exports.csv_text(typed()), f"{key}.csv", f"download_{key}", where=csv_col)
-    download(f"{title} (Excel)", lambda: exports.xlsx_bytes(typed()), f"{key}.xlsx", f"xlsx_{key}", mime=XLSX,
-             where=xlsx_col)  # fmt: skip
+    download(
+        f"{title} (Excel)", lambda: exports.xlsx_bytes(typed()), f"{key}.xlsx", f"xlsx_{key}", mime=XLSX, where=xlsx_col
+    )
 
 
-def download(label: str, make: Callable[[], str | bytes], file_name: str, key: str, mime: str = "text/csv",
-             where: object = None) -> None:  # fmt: skip
+def download(
+    label: str, make: Callable[[], str | bytes], file_name: str, key: str, mime: str = "text/csv", where: object = None
+) -> None:
     """A download written when clicked (not at every page run: some are megabytes) and without a rerun."""
     if get_script_run_ctx(suppress_warning=True) is None:  # a headless run (the cache warmer): nobody to serve
         return
     (where or st).download_button(label, make, file_name=file_name, mime=mime, key=key, on_click="ignore")
 
 
-def _labelled(frame: pl.DataFrame, money: tuple[str, ...], decimals: dict[str, int] | None,
-              labels: dict[str, str] | None) -> pl.DataFrame:  # fmt: skip
+def _labelled(
+    frame: pl.DataFrame, money: tuple[str, ...], decimals: dict[str, int] | None, labels: dict[str, str] | None
+) -> pl.DataFrame:
     return french_table(frame, money, decimals).rename({k: v for k, v in (labels or {}).items() if k in frame.columns})
-
-
 
 
 # The figures are built with plotly's graph objects: plotly express took ~50 ms a figure (its data-frame machinery),
@@ -240,32 +283,68 @@ def _hover(name: str | None, *parts: tuple[str, str]) -> str:
     return "<br>".join(lines) + "<extra></extra>"
 
 
-def _axes(fig: go.Figure, frame: pl.DataFrame, x: str, y: str, color: str | None, labels: dict[str, str] | None) -> go.Figure:
-    fig.update_layout(xaxis_title=_label(labels, x), yaxis_title=_label(labels, y), showlegend=color is not None,
-                      legend_title_text=_label(labels, color))  # fmt: skip
+def _axes(
+    fig: go.Figure, frame: pl.DataFrame, x: str, y: str, color: str | None, labels: dict[str, str] | None
+) -> go.Figure:
+    fig.update_layout(
+        xaxis_title=_label(labels, x),
+        yaxis_title=_label(labels, y),
+        showlegend=color is not None,
+        legend_title_text=_label(labels, color),
+    )
     return _dates(fig, frame, x)
 
 
 @cached
-def line(frame: pl.DataFrame, x: str, y: str, color: str | None = None, labels: dict[str, str] | None = None) -> go.Figure:
+def line(
+    frame: pl.DataFrame, x: str, y: str, color: str | None = None, labels: dict[str, str] | None = None
+) -> go.Figure:
     hover = ((_label(labels, x), "x"), (_label(labels, y), "y"))
     frame = frame.sort(x, maintain_order=True) if x == "month" else frame
-    fig = go.Figure([go.Scatter(x=_x_values(rows, x), y=rows[y].to_list(), name=name, mode="lines+markers",
-                                hovertemplate=_hover(name, *hover)) for name, rows in _groups(frame, color)])  # fmt: skip
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=_x_values(rows, x),
+                y=rows[y].to_list(),
+                name=name,
+                mode="lines+markers",
+                hovertemplate=_hover(name, *hover),
+            )
+            for name, rows in _groups(frame, color)
+        ]
+    )
     return _axes(fig, frame, x, y, color, labels)
 
 
 @cached
-def bar(frame: pl.DataFrame, x: str, y: str, color: str | None = None, labels: dict[str, str] | None = None,
-        orientation: str = "v") -> go.Figure:  # fmt: skip
+def bar(
+    frame: pl.DataFrame,
+    x: str,
+    y: str,
+    color: str | None = None,
+    labels: dict[str, str] | None = None,
+    orientation: str = "v",
+) -> go.Figure:
     """Stacked bars per `color` group; orientation "h": `x` holds the values, `y` the categories."""
     hover = ((_label(labels, x), "x"), (_label(labels, y), "y"))
     frame = frame.sort(x, maintain_order=True) if x == "month" else frame
-    fig = go.Figure([go.Bar(x=_x_values(rows, x), y=rows[y].to_list(), name=name, orientation=orientation,
-                            hovertemplate=_hover(name, *hover)) for name, rows in _groups(frame, color)],
-                    layout={"barmode": "relative"})  # fmt: skip
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=_x_values(rows, x),
+                y=rows[y].to_list(),
+                name=name,
+                orientation=orientation,
+                hovertemplate=_hover(name, *hover),
+            )
+            for name, rows in _groups(frame, color)
+        ],
+        layout={"barmode": "relative"},
+    )
     fig = _axes(fig, frame, x, y, color, labels)
-    if frame.schema.get(x) == pl.String and x != "month":  # codes such as départements "75", "93" are categories, not numbers
+    if (
+        frame.schema.get(x) == pl.String and x != "month"
+    ):  # codes such as départements "75", "93" are categories, not numbers
         fig.update_xaxes(type="category")
     if orientation == "h":
         fig.update_yaxes(type="category")
@@ -286,18 +365,32 @@ def heatmap(frame: pl.DataFrame, x: str, y: str, z: str, labels: dict[str, str] 
     cells = cells.with_columns(pl.col(x).replace_strict(columns, keys, return_dtype=pl.String).alias("_column"))
     grid = cells.pivot(on="_column", index=y, values=z).sort(y)
     matrix = [list(row) for row in grid.select(keys).iter_rows()]
-    names = [fr_month(c) if (isinstance(c, date) and not isinstance(c, datetime)) or x == "month" else c for c in columns]
+    names = [
+        fr_month(c) if (isinstance(c, date) and not isinstance(c, datetime)) or x == "month" else c for c in columns
+    ]
     axis_x, axis_y, axis_z = ((labels or {}).get(key, default) for key, default in (("x", x), ("y", y), ("color", z)))
-    fig = go.Figure(go.Heatmap(z=matrix, x=names, y=grid[y].to_list(), colorscale="Blues", colorbar={"title": axis_z},
-                               hovertemplate=_hover(None, (axis_x, "x"), (axis_y, "y"), (axis_z, "z")),
-                               texttemplate="%{z}" if len(matrix) * len(columns) <= TEXT_CELLS else None))  # fmt: skip
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=names,
+            y=grid[y].to_list(),
+            colorscale="Blues",
+            colorbar={"title": axis_z},
+            hovertemplate=_hover(None, (axis_x, "x"), (axis_y, "y"), (axis_z, "z")),
+            texttemplate="%{z}" if len(matrix) * len(columns) <= TEXT_CELLS else None,
+        )
+    )
     fig.update_layout(xaxis_title=axis_x, yaxis_title=axis_y)
     fig.update_xaxes(type="category")
     return fig.update_yaxes(type="category", autorange="reversed", showticklabels=len(matrix) <= LABELLED_ROWS)
 
 
-LATENESS_COLOURS = {"à l'heure (dans la tolérance)": "#1a7f37", "en retard": "#b35900", "très en retard": "#c62828",
-                    "pas encore prévu": "#6e7781"}  # fmt: skip
+LATENESS_COLOURS = {
+    "à l'heure (dans la tolérance)": "#1a7f37",
+    "en retard": "#b35900",
+    "très en retard": "#c62828",
+    "pas encore prévu": "#6e7781",
+}
 
 
 @cached
@@ -313,16 +406,34 @@ def timeline(sites: pl.DataFrame) -> go.Figure:
             if row["planned_go_live"] and end:
                 xs += [row["planned_go_live"], end, None]
                 ys += [row["name"], row["name"], None]
-        fig.add_scatter(x=xs, y=ys, mode="lines", line={"color": colour, "width": 3}, name=lateness[0],
-                        hoverinfo="skip", legendgroup=lateness[0])  # fmt: skip
-        fig.add_scatter(x=rows["planned_go_live"].to_list(), y=rows["name"].to_list(), mode="markers",
-                        marker={"symbol": "circle-open", "size": 11, "color": colour}, showlegend=False,
-                        legendgroup=lateness[0], hovertemplate="%{y}<br>prévue le %{x|%d/%m/%Y}<extra></extra>")  # fmt: skip
-        fig.add_scatter(x=rows["actual_go_live"].to_list(), y=rows["name"].to_list(), mode="markers",
-                        marker={"symbol": "circle", "size": 10, "color": colour}, showlegend=False,
-                        legendgroup=lateness[0],
-                        text=[f"{fr_number(d)} j de retard" if d is not None else "" for d in rows["delay_days"]],
-                        hovertemplate="%{y}<br>en production le %{x|%d/%m/%Y}<br>%{text}<extra></extra>")  # fmt: skip
+        fig.add_scatter(
+            x=xs,
+            y=ys,
+            mode="lines",
+            line={"color": colour, "width": 3},
+            name=lateness[0],
+            hoverinfo="skip",
+            legendgroup=lateness[0],
+        )
+        fig.add_scatter(
+            x=rows["planned_go_live"].to_list(),
+            y=rows["name"].to_list(),
+            mode="markers",
+            marker={"symbol": "circle-open", "size": 11, "color": colour},
+            showlegend=False,
+            legendgroup=lateness[0],
+            hovertemplate="%{y}<br>prévue le %{x|%d/%m/%Y}<extra></extra>",
+        )
+        fig.add_scatter(
+            x=rows["actual_go_live"].to_list(),
+            y=rows["name"].to_list(),
+            mode="markers",
+            marker={"symbol": "circle", "size": 10, "color": colour},
+            showlegend=False,
+            legendgroup=lateness[0],
+            text=[f"{fr_number(d)} j de retard" if d is not None else "" for d in rows["delay_days"]],
+            hovertemplate="%{y}<br>en production le %{x|%d/%m/%Y}<br>%{text}<extra></extra>",
+        )
     fig.update_layout(height=max(300, 28 * sites.height), xaxis_title="mise en production (prévue ○, réelle ●)")
     french_month_ticks(fig, [d for d in (*sites["planned_go_live"], *sites["actual_go_live"]) if d is not None])
     return fig.update_yaxes(showticklabels=sites.height <= LABELLED_ROWS, autorange="reversed", type="category")
@@ -335,10 +446,20 @@ def s_curve(curve: pl.DataFrame) -> go.Figure:
     for index, (group, rows) in enumerate(curve.group_by("group", maintain_order=True)):
         colour = PALETTE[index % len(PALETTE)]
         months = [fr_month(m) for m in rows["month"]]
-        fig.add_scatter(x=months, y=rows["planned"].to_list(), mode="lines", name=f"{group[0]} : prévu",
-                        line={"dash": "dot", "color": colour})  # fmt: skip
-        fig.add_scatter(x=months, y=rows["live"].to_list(), mode="lines+markers", name=f"{group[0]} : en production",
-                        line={"color": colour})  # fmt: skip
+        fig.add_scatter(
+            x=months,
+            y=rows["planned"].to_list(),
+            mode="lines",
+            name=f"{group[0]} : prévu",
+            line={"dash": "dot", "color": colour},
+        )
+        fig.add_scatter(
+            x=months,
+            y=rows["live"].to_list(),
+            mode="lines+markers",
+            name=f"{group[0]} : en production",
+            line={"color": colour},
+        )
     fig.update_layout(xaxis_title="mois", yaxis_title="sites (cumul)")
     return _dates(fig, curve, "month")
 
@@ -346,9 +467,19 @@ def s_curve(curve: pl.DataFrame) -> go.Figure:
 @cached
 def box(frame: pl.DataFrame, x: str, y: str, labels: dict[str, str] | None = None) -> go.Figure:
     """The distribution of `y` per `x` group: a box and every point."""
-    fig = go.Figure([go.Box(y=rows[y].to_list(), name=str(key[0]), boxpoints="all", jitter=0.3, pointpos=0,
-                            text=rows["name"].to_list() if "name" in rows.columns else None)
-                     for key, rows in frame.group_by(x, maintain_order=True)])  # fmt: skip
+    fig = go.Figure(
+        [
+            go.Box(
+                y=rows[y].to_list(),
+                name=str(key[0]),
+                boxpoints="all",
+                jitter=0.3,
+                pointpos=0,
+                text=rows["name"].to_list() if "name" in rows.columns else None,
+            )
+            for key, rows in frame.group_by(x, maintain_order=True)
+        ]
+    )
     fig.update_layout(showlegend=False, xaxis_title=_label(labels, x), yaxis_title=_label(labels, y))
     return fig
 
@@ -362,10 +493,16 @@ def forecast(frame: pl.DataFrame, unit: str, scale: float) -> go.Figure:
     hist, fut = df[df["kind"] == "history"], df[df["kind"] == "forecast"]
     fig = go.Figure()
     fig.add_scatter(x=fut["month"], y=fut["high"] * scale, mode="lines", line={"width": 0}, showlegend=False)
-    fig.add_scatter(x=fut["month"], y=fut["low"] * scale, mode="lines", line={"width": 0}, fill="tonexty",
-                    name="intervalle à 95 %", fillcolor="rgba(31,119,180,0.2)")  # fmt: skip
+    fig.add_scatter(
+        x=fut["month"],
+        y=fut["low"] * scale,
+        mode="lines",
+        line={"width": 0},
+        fill="tonexty",
+        name="intervalle à 95 %",
+        fillcolor="rgba(31,119,180,0.2)",
+    )
     fig.add_scatter(x=hist["month"], y=hist["stored_gb"] * scale, mode="lines+markers", name="stocké")
-    fig.add_scatter(x=fut["month"], y=fut["stored_gb"] * scale, mode="lines", name="prévision",
-                    line={"dash": "dash"})  # fmt: skip
+    fig.add_scatter(x=fut["month"], y=fut["stored_gb"] * scale, mode="lines", name="prévision", line={"dash": "dash"})
     fig.update_yaxes(title=unit)
     return fig.update_xaxes(type="category", categoryorder="array", categoryarray=df["month"].unique().tolist())

@@ -55,7 +55,7 @@ class Attacker:
         self.cells = sorted({c for c in cells if c})
         self.row = {c: r for r, c in enumerate(self.cells)}
         entries = [(r, column[i]) for r, c in enumerate(self.cells) for i in positions(c) if i in column]
-        rows, cols = zip(*entries) if entries else ((), ())
+        rows, cols = zip(*entries, strict=True) if entries else ((), ())
         self.matrix = csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(self.cells), len(self.live)))
         self.values = np.array([value(c, atoms) for c in self.cells], dtype=float)
 
@@ -65,9 +65,11 @@ class Attacker:
         rows = [self.row[c] for c in published if c]
         objective = self.matrix[[self.row[target]], :].toarray()[0] if target in self.row else self._row(target)
         ceiling = sum(self.atoms) + 1  # stands for "no bound" (HiGHS cannot always tell unbounded from infeasible)
-        problem = {"integrality": np.ones(len(self.live)), "bounds": Bounds(0, ceiling),
-                   "constraints": LinearConstraint(self.matrix[rows, :], self.values[rows], self.values[rows])
-                   if rows else ()}  # fmt: skip
+        problem = {
+            "integrality": np.ones(len(self.live)),
+            "bounds": Bounds(0, ceiling),
+            "constraints": LinearConstraint(self.matrix[rows, :], self.values[rows], self.values[rows]) if rows else (),
+        }
         most = milp(-objective, **problem)
         if most.fun is None:  # the truth is a solution: this is a bug, not a secret kept
             raise RuntimeError(f"disclosure check failed: {most.message}")
@@ -122,7 +124,8 @@ def _complements(target: int, cells: set[int], hidden: set[int], values: Mapping
     containing it."""
     published = cells - hidden
     near = [target, *(h for h in hidden if h != target and h & target)] + [
-        h for h in hidden if h != target and any(t & h == h and t & target == target for t in published)]
+        h for h in hidden if h != target and any(t & h == h and t & target == target for t in published)
+    ]
     pool: set[int] = set()
     for cell in near:
         totals = [t for t in published if t != cell and t & cell == cell]

@@ -31,9 +31,15 @@ class Column:
     values: list[object]
 
 
-def columns(frame: pl.DataFrame, *, money: Iterable[str] = (), percent: Iterable[str] = (),
-            decimals: Mapping[str, int] | None = None, labels: Mapping[str, str] | None = None,
-            hidden: Iterable[str] = ("suppressed",)) -> list[Column]:  # fmt: skip
+def columns(
+    frame: pl.DataFrame,
+    *,
+    money: Iterable[str] = (),
+    percent: Iterable[str] = (),
+    decimals: Mapping[str, int] | None = None,
+    labels: Mapping[str, str] | None = None,
+    hidden: Iterable[str] = ("suppressed",),
+) -> list[Column]:
     """The frame's columns typed for a spreadsheet, headers in French with their unit."""
     money, percent, decimals, labels = set(money), set(percent), dict(decimals or {}), dict(labels or {})
     out = []
@@ -72,7 +78,9 @@ def _month(value: object) -> date | None:
 
 
 def _finite(value: object) -> bool:
-    return value is not None and not (isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))))
+    return value is not None and not (
+        isinstance(value, float) and (value != value or value in (float("inf"), float("-inf")))
+    )
 
 
 def _csv_cell(column: Column, value: object) -> str:

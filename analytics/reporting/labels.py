@@ -17,59 +17,190 @@ import polars as pl
 PARIS = ZoneInfo("Europe/Paris")
 
 DEPARTEMENTS = {
-    "01": "Ain", "02": "Aisne", "03": "Allier", "04": "Alpes-de-Haute-Provence", "05": "Hautes-Alpes",
-    "06": "Alpes-Maritimes", "07": "Ardèche", "08": "Ardennes", "09": "Ariège", "10": "Aube", "11": "Aude",
-    "12": "Aveyron", "13": "Bouches-du-Rhône", "14": "Calvados", "15": "Cantal", "16": "Charente",
-    "17": "Charente-Maritime", "18": "Cher", "19": "Corrèze", "2A": "Corse-du-Sud", "2B": "Haute-Corse",
-    "21": "Côte-d'Or", "22": "Côtes-d'Armor", "23": "Creuse", "24": "Dordogne", "25": "Doubs", "26": "Drôme",
-    "27": "Eure", "28": "Eure-et-Loir", "29": "Finistère", "30": "Gard", "31": "Haute-Garonne", "32": "Gers",
-    "33": "Gironde", "34": "Hérault", "35": "Ille-et-Vilaine", "36": "Indre", "37": "Indre-et-Loire", "38": "Isère",
-    "39": "Jura", "40": "Landes", "41": "Loir-et-Cher", "42": "Loire", "43": "Haute-Loire", "44": "Loire-Atlantique",
-    "45": "Loiret", "46": "Lot", "47": "Lot-et-Garonne", "48": "Lozère", "49": "Maine-et-Loire", "50": "Manche",
-    "51": "Marne", "52": "Haute-Marne", "53": "Mayenne", "54": "Meurthe-et-Moselle", "55": "Meuse", "56": "Morbihan",
-    "57": "Moselle", "58": "Nièvre", "59": "Nord", "60": "Oise", "61": "Orne", "62": "Pas-de-Calais",
-    "63": "Puy-de-Dôme", "64": "Pyrénées-Atlantiques", "65": "Hautes-Pyrénées", "66": "Pyrénées-Orientales",
-    "67": "Bas-Rhin", "68": "Haut-Rhin", "69": "Rhône", "70": "Haute-Saône", "71": "Saône-et-Loire", "72": "Sarthe",
-    "73": "Savoie", "74": "Haute-Savoie", "75": "Paris", "76": "Seine-Maritime", "77": "Seine-et-Marne",
-    "78": "Yvelines", "79": "Deux-Sèvres", "80": "Somme", "81": "Tarn", "82": "Tarn-et-Garonne", "83": "Var",
-    "84": "Vaucluse", "85": "Vendée", "86": "Vienne", "87": "Haute-Vienne", "88": "Vosges", "89": "Yonne",
-    "90": "Territoire de Belfort", "91": "Essonne", "92": "Hauts-de-Seine", "93": "Seine-Saint-Denis",
-    "94": "Val-de-Marne", "95": "Val-d'Oise", "971": "Guadeloupe", "972": "Martinique", "973": "Guyane",
-    "974": "La Réunion", "976": "Mayotte",
-}  # fmt: skip
+    "01": "Ain",
+    "02": "Aisne",
+    "03": "Allier",
+    "04": "Alpes-de-Haute-Provence",
+    "05": "Hautes-Alpes",
+    "06": "Alpes-Maritimes",
+    "07": "Ardèche",
+    "08": "Ardennes",
+    "09": "Ariège",
+    "10": "Aube",
+    "11": "Aude",
+    "12": "Aveyron",
+    "13": "Bouches-du-Rhône",
+    "14": "Calvados",
+    "15": "Cantal",
+    "16": "Charente",
+    "17": "Charente-Maritime",
+    "18": "Cher",
+    "19": "Corrèze",
+    "2A": "Corse-du-Sud",
+    "2B": "Haute-Corse",
+    "21": "Côte-d'Or",
+    "22": "Côtes-d'Armor",
+    "23": "Creuse",
+    "24": "Dordogne",
+    "25": "Doubs",
+    "26": "Drôme",
+    "27": "Eure",
+    "28": "Eure-et-Loir",
+    "29": "Finistère",
+    "30": "Gard",
+    "31": "Haute-Garonne",
+    "32": "Gers",
+    "33": "Gironde",
+    "34": "Hérault",
+    "35": "Ille-et-Vilaine",
+    "36": "Indre",
+    "37": "Indre-et-Loire",
+    "38": "Isère",
+    "39": "Jura",
+    "40": "Landes",
+    "41": "Loir-et-Cher",
+    "42": "Loire",
+    "43": "Haute-Loire",
+    "44": "Loire-Atlantique",
+    "45": "Loiret",
+    "46": "Lot",
+    "47": "Lot-et-Garonne",
+    "48": "Lozère",
+    "49": "Maine-et-Loire",
+    "50": "Manche",
+    "51": "Marne",
+    "52": "Haute-Marne",
+    "53": "Mayenne",
+    "54": "Meurthe-et-Moselle",
+    "55": "Meuse",
+    "56": "Morbihan",
+    "57": "Moselle",
+    "58": "Nièvre",
+    "59": "Nord",
+    "60": "Oise",
+    "61": "Orne",
+    "62": "Pas-de-Calais",
+    "63": "Puy-de-Dôme",
+    "64": "Pyrénées-Atlantiques",
+    "65": "Hautes-Pyrénées",
+    "66": "Pyrénées-Orientales",
+    "67": "Bas-Rhin",
+    "68": "Haut-Rhin",
+    "69": "Rhône",
+    "70": "Haute-Saône",
+    "71": "Saône-et-Loire",
+    "72": "Sarthe",
+    "73": "Savoie",
+    "74": "Haute-Savoie",
+    "75": "Paris",
+    "76": "Seine-Maritime",
+    "77": "Seine-et-Marne",
+    "78": "Yvelines",
+    "79": "Deux-Sèvres",
+    "80": "Somme",
+    "81": "Tarn",
+    "82": "Tarn-et-Garonne",
+    "83": "Var",
+    "84": "Vaucluse",
+    "85": "Vendée",
+    "86": "Vienne",
+    "87": "Haute-Vienne",
+    "88": "Vosges",
+    "89": "Yonne",
+    "90": "Territoire de Belfort",
+    "91": "Essonne",
+    "92": "Hauts-de-Seine",
+    "93": "Seine-Saint-Denis",
+    "94": "Val-de-Marne",
+    "95": "Val-d'Oise",
+    "971": "Guadeloupe",
+    "972": "Martinique",
+    "973": "Guyane",
+    "974": "La Réunion",
+    "976": "Mayotte",
+}
 
 MODALITIES = {
-    "CT": "scanner (CT)", "MR": "IRM (MR)", "CR": "radiographie numérisée (CR)", "DX": "radiographie (DX)",
-    "US": "échographie (US)", "MG": "mammographie (MG)", "PT": "TEP (PT)", "NM": "médecine nucléaire (NM)",
-    "XA": "angiographie (XA)", "RF": "radioscopie (RF)", "IO": "radio dentaire (IO)", "PX": "panoramique dentaire (PX)",
-    "OT": "autre (OT)", "SR": "compte rendu structuré (SR)", "DOC": "document (DOC)", "KO": "sélection d'images (KO)",
-    "PR": "présentation (PR)", "SC": "capture secondaire (SC)", "ES": "endoscopie (ES)", "XC": "photographie (XC)",
-}  # fmt: skip
+    "CT": "scanner (CT)",
+    "MR": "IRM (MR)",
+    "CR": "radiographie numérisée (CR)",
+    "DX": "radiographie (DX)",
+    "US": "échographie (US)",
+    "MG": "mammographie (MG)",
+    "PT": "TEP (PT)",
+    "NM": "médecine nucléaire (NM)",
+    "XA": "angiographie (XA)",
+    "RF": "radioscopie (RF)",
+    "IO": "radio dentaire (IO)",
+    "PX": "panoramique dentaire (PX)",
+    "OT": "autre (OT)",
+    "SR": "compte rendu structuré (SR)",
+    "DOC": "document (DOC)",
+    "KO": "sélection d'images (KO)",
+    "PR": "présentation (PR)",
+    "SC": "capture secondaire (SC)",
+    "ES": "endoscopie (ES)",
+    "XC": "photographie (XC)",
+}
 
 OFFERS = {"PACS_RIS": "PACS + RIS", "PACS": "PACS seul", "VNA": "archivage neutre (VNA)"}
-CATEGORIES = {"CHU": "CHU", "CH": "centre hospitalier", "CLCC": "centre de lutte contre le cancer",
-              "CLINIQUE": "clinique", "IMAGERIE": "cabinet d'imagerie", "ESPIC": "ESPIC"}  # fmt: skip
+CATEGORIES = {
+    "CHU": "CHU",
+    "CH": "centre hospitalier",
+    "CLCC": "centre de lutte contre le cancer",
+    "CLINIQUE": "clinique",
+    "IMAGERIE": "cabinet d'imagerie",
+    "ESPIC": "ESPIC",
+}
 SECTORS = {"public": "public", "private": "privé", "private_non_profit": "privé non lucratif"}
 STAGES = {"signed": "signé", "planned": "planifié", "live": "en production", "ended": "terminé"}
-ROLES = {"gcs": "direction de programme (GCS)", "finance": "finance", "ars": "agence régionale de santé (ARS)",
-         "operator": "opérateur", "establishment": "établissement"}  # fmt: skip
+ROLES = {
+    "gcs": "direction de programme (GCS)",
+    "finance": "finance",
+    "ars": "agence régionale de santé (ARS)",
+    "operator": "opérateur",
+    "establishment": "établissement",
+}
 SEVERITIES = {"error": "bloquant", "warn": "avertissement"}
-TRIGGERS = {"issue": "émission de factures", "check": "contrôle (sansfilm check)", "run": "traitement (sansfilm run)",
-            "harvest": "moisson", "nightly": "traitement de nuit"}  # fmt: skip
-SOURCE_KINDS = {"dicom_files": "fichiers DICOM", "audit_syslog": "journaux d'audit (syslog)", "orthanc": "Orthanc",
-                "dicomweb": "DICOMweb", "dimse": "DICOM (C-FIND)"}  # fmt: skip
-TERMS = {"availability": "disponibilité", "ingestion_delay_p95": "délai d'ingestion (95e centile)",
-         "retrieval_failure_rate": "taux d'échec des récupérations"}  # fmt: skip
+TRIGGERS = {
+    "issue": "émission de factures",
+    "check": "contrôle (sansfilm check)",
+    "run": "traitement (sansfilm run)",
+    "harvest": "moisson",
+    "nightly": "traitement de nuit",
+}
+SOURCE_KINDS = {
+    "dicom_files": "fichiers DICOM",
+    "audit_syslog": "journaux d'audit (syslog)",
+    "orthanc": "Orthanc",
+    "dicomweb": "DICOMweb",
+    "dimse": "DICOM (C-FIND)",
+}
+TERMS = {
+    "availability": "disponibilité",
+    "ingestion_delay_p95": "délai d'ingestion (95e centile)",
+    "retrieval_failure_rate": "taux d'échec des récupérations",
+}
 UNITS = {"%": "%", "min": "minutes"}
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")  # ISO 1..7
 
 AUDIT_EVENTS = {  # DICOM PS3.15 A.5 event names, in French
-    "110100": "activité applicative", "110101": "consultation du journal d'audit",
-    "110102": "début de transfert d'instances", "110103": "accès à des instances", "110104": "transfert d'instances",
-    "110105": "suppression d'examen", "110106": "export", "110107": "import", "110108": "connexion réseau",
-    "110109": "dossier de demande", "110110": "dossier patient", "110111": "dossier de procédure",
-    "110112": "requête", "110113": "alerte de sécurité", "110114": "authentification",
-}  # fmt: skip
+    "110100": "activité applicative",
+    "110101": "consultation du journal d'audit",
+    "110102": "début de transfert d'instances",
+    "110103": "accès à des instances",
+    "110104": "transfert d'instances",
+    "110105": "suppression d'examen",
+    "110106": "export",
+    "110107": "import",
+    "110108": "connexion réseau",
+    "110109": "dossier de demande",
+    "110110": "dossier patient",
+    "110111": "dossier de procédure",
+    "110112": "requête",
+    "110113": "alerte de sécurité",
+    "110114": "authentification",
+}
 
 CHECKS = {  # data-quality check names (contracts/data_quality) in French
     "audit_event_ids_known": "codes d'événements d'audit connus",
@@ -103,17 +234,40 @@ CHECKS = {  # data-quality check names (contracts/data_quality) in French
     "study_instance_uid_well_formed": "StudyInstanceUID bien formés",
     "study_owner_unique": "un établissement par examen",
     "usage_daily_matches_monthly": "consommation journalière égale à la mensuelle",
-}  # fmt: skip
+}
 
 # what detail keys of a check mean (the rest of a check's details is shown as "clé : valeur" with these names)
-DETAIL_KEYS = {"rows": "lignes", "examples": "exemples", "min_value": "minimum", "max_value": "maximum",
-               "max_share": "part maximale", "unknown_rows": "lignes inconnues", "runs": "moissons",
-               "documents": "documents", "invoices": "factures", "months": "mois", "studies": "examens",
-               "issued_months": "mois émis", "not_regularised": "non régularisées", "max_hours": "heures maximum",
-               "hours_per_source": "heures par source", "value_set": "valeurs admises", "columns": "colonnes",
-               "mostly": "part minimale", "no_receipt_event": "sans événement de réception",
-               "not_harvested": "non moissonnés"}  # fmt: skip
-_HIDDEN_DETAILS = {"description", "expectation", "computed_by", "strict_min", "measured_against", "columns", "value_set"}
+DETAIL_KEYS = {
+    "rows": "lignes",
+    "examples": "exemples",
+    "min_value": "minimum",
+    "max_value": "maximum",
+    "max_share": "part maximale",
+    "unknown_rows": "lignes inconnues",
+    "runs": "moissons",
+    "documents": "documents",
+    "invoices": "factures",
+    "months": "mois",
+    "studies": "examens",
+    "issued_months": "mois émis",
+    "not_regularised": "non régularisées",
+    "max_hours": "heures maximum",
+    "hours_per_source": "heures par source",
+    "value_set": "valeurs admises",
+    "columns": "colonnes",
+    "mostly": "part minimale",
+    "no_receipt_event": "sans événement de réception",
+    "not_harvested": "non moissonnés",
+}
+_HIDDEN_DETAILS = {
+    "description",
+    "expectation",
+    "computed_by",
+    "strict_min",
+    "measured_against",
+    "columns",
+    "value_set",
+}
 
 
 def departement(code: str | None) -> str:
@@ -171,7 +325,9 @@ def check_details(details: object) -> str:
 
 def _plain(value: object) -> str:
     if isinstance(value, dict):
-        return ", ".join(f"{DETAIL_KEYS.get(k, k)} {_plain(v)}" for k, v in value.items() if v not in ([], [None], None))
+        return ", ".join(
+            f"{DETAIL_KEYS.get(k, k)} {_plain(v)}" for k, v in value.items() if v not in ([], [None], None)
+        )
     if isinstance(value, list):
         return ", ".join(_plain(v) for v in value if v is not None)
     if isinstance(value, bool):
@@ -194,6 +350,9 @@ def paris(moment: datetime) -> datetime:
 
 def french_codes(frame: pl.DataFrame) -> pl.DataFrame:
     """The frame with its département, offer and stage codes as French labels (the columns it has of these)."""
-    named = {"departement": pl.col("departement").map_elements(departement, return_dtype=pl.String),
-             "offer": pl.col("offer").replace(OFFERS), "stage": pl.col("stage").replace(STAGES)}  # fmt: skip
+    named = {
+        "departement": pl.col("departement").map_elements(departement, return_dtype=pl.String),
+        "offer": pl.col("offer").replace(OFFERS),
+        "stage": pl.col("stage").replace(STAGES),
+    }
     return frame.with_columns(expr for name, expr in named.items() if name in frame.columns)

@@ -21,14 +21,20 @@ def explanations(lines: pl.DataFrame) -> list[str]:
     codes = set(lines["code"].to_list()) if "code" in lines.columns else set()
     out = []
     if MINIMUM in codes:
-        out.append("« Complément au minimum de consommation » : l'offre prévoit un montant minimum par mois (au prorata "
-                   "des jours d'activité). Ce mois-ci, la consommation facturée est restée en dessous : la ligne "
-                   "ajoute la différence, pour que la facture atteigne ce minimum. Elle disparaît dès que la "
-                   "consommation du mois le dépasse.")  # fmt: skip
+        out.append(
+            "« Complément au minimum de consommation » : l'offre prévoit un montant minimum par mois (au prorata "
+            "des jours d'activité). Ce mois-ci, la consommation facturée est restée en dessous : la ligne "
+            "ajoute la différence, pour que la facture atteigne ce minimum. Elle disparaît dès que la "
+            "consommation du mois le dépasse."
+        )
     if any(str(code).startswith(SLA) for code in codes):
-        out.append("Ligne de crédit (montant négatif) : un niveau de service du contrat n'a pas été tenu le mois "
-                   "précédent ; l'opérateur vous rembourse la part prévue par le contrat (docs/service-levels.md).")  # fmt: skip
+        out.append(
+            "Ligne de crédit (montant négatif) : un niveau de service du contrat n'a pas été tenu le mois "
+            "précédent ; l'opérateur vous rembourse la part prévue par le contrat (docs/service-levels.md)."
+        )
     if any(str(code).startswith("REGUL") for code in codes):
-        out.append("Ligne de régularisation : une facture déjà émise est corrigée (des données sont arrivées après son "
-                   "émission) ; la ligne cite la facture corrigée.")  # fmt: skip
+        out.append(
+            "Ligne de régularisation : une facture déjà émise est corrigée (des données sont arrivées après son "
+            "émission) ; la ligne cite la facture corrigée."
+        )
     return out

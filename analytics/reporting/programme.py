@@ -53,12 +53,16 @@ def silent_sites(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filter
     """Live sites that sent no study in the 30 days up to the data horizon (`live_sites`, filtered)."""
     horizon = as_of(con)
     quiet = pl.col("last_study_date").is_null() | (pl.col("last_study_date") < horizon - timedelta(days=SILENT_DAYS))
-    return live_sites(con, viewer, filters).filter(quiet).select(
-        "establishment_id", "name", "actual_go_live", "last_study_date", "days_silent")
+    return (
+        live_sites(con, viewer, filters)
+        .filter(quiet)
+        .select("establishment_id", "name", "actual_go_live", "last_study_date", "days_silent")
+    )
 
 
-def volumes(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters, dimension: str,
-            per_month: bool = True) -> pl.DataFrame:  # fmt: skip
+def volumes(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters, dimension: str, per_month: bool = True
+) -> pl.DataFrame:
     if dimension not in DIMENSIONS:
         raise ValueError(f"unknown dimension '{dimension}' (known: {', '.join(DIMENSIONS)})")
     if not viewer.suppresses_small_cells:
@@ -72,13 +76,17 @@ def trend(monthly: pl.DataFrame) -> pl.DataFrame:
     no total (null, flagged `suppressed`), never a partial sum; a change is computed only between two published
     months (null otherwise, and null from a month of 0)."""
     hidden = pl.col("suppressed").any() if "suppressed" in monthly.columns else pl.lit(False)
-    totals = (monthly.group_by("month")
-              .agg(studies=pl.when(hidden).then(None).otherwise(pl.col("studies").sum()), suppressed=hidden)
-              .sort("month"))  # fmt: skip
-    return (totals.join(_shifted(totals, "1mo", "studies_previous_month"), on="month", how="left")
-            .join(_shifted(totals, "1y", "studies_previous_year"), on="month", how="left")
-            .with_columns(mom=_change("studies_previous_month"), yoy=_change("studies_previous_year"))
-            .select("month", "studies", "studies_previous_year", "mom", "yoy", "suppressed"))  # fmt: skip
+    totals = (
+        monthly.group_by("month")
+        .agg(studies=pl.when(hidden).then(None).otherwise(pl.col("studies").sum()), suppressed=hidden)
+        .sort("month")
+    )
+    return (
+        totals.join(_shifted(totals, "1mo", "studies_previous_month"), on="month", how="left")
+        .join(_shifted(totals, "1y", "studies_previous_year"), on="month", how="left")
+        .with_columns(mom=_change("studies_previous_month"), yoy=_change("studies_previous_year"))
+        .select("month", "studies", "studies_previous_year", "mom", "yoy", "suppressed")
+    )
 
 
 def _shifted(totals: pl.DataFrame, by: str, name: str) -> pl.DataFrame:
@@ -131,10 +139,21 @@ def service_levels(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filt
         " where table_schema = 'marts' and table_name = 'mart_service_levels'"
     ).fetchall()
     if exists[0][0] == 0:
-        return pl.DataFrame(schema={"month": pl.String, "establishment_id": pl.String, "name": pl.String,
-                                    "offer": pl.String, "term": pl.String, "unit": pl.String, "measured": pl.Float64,
-                                    "target": pl.Float64, "breached": pl.Boolean, "sample_size": pl.Int64,
-                                    "details": pl.String})  # fmt: skip
+        return pl.DataFrame(
+            schema={
+                "month": pl.String,
+                "establishment_id": pl.String,
+                "name": pl.String,
+                "offer": pl.String,
+                "term": pl.String,
+                "unit": pl.String,
+                "measured": pl.Float64,
+                "target": pl.Float64,
+                "breached": pl.Boolean,
+                "sample_size": pl.Int64,
+                "details": pl.String,
+            }
+        )
     return query(con, "service_levels", viewer, filters)
 
 

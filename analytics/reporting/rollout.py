@@ -20,11 +20,14 @@ def lateness(sites: pl.DataFrame, tolerance_days: int, very_late_days: int) -> p
     `very_late_days`, very late; a site not live past its planned date counts its days so far), latest first."""
     delay = pl.col("delay_days")
     return sites.with_columns(
-        lateness=pl.when(delay.is_null()).then(pl.lit(NOT_DUE))
-        .when(delay <= tolerance_days).then(pl.lit(ON_TIME))
-        .when(delay <= very_late_days).then(pl.lit(LATE))
+        lateness=pl.when(delay.is_null())
+        .then(pl.lit(NOT_DUE))
+        .when(delay <= tolerance_days)
+        .then(pl.lit(ON_TIME))
+        .when(delay <= very_late_days)
+        .then(pl.lit(LATE))
         .otherwise(pl.lit(VERY_LATE))
-    ).sort("delay_days", "name", descending=[True, False], nulls_last=True)  # fmt: skip
+    ).sort("delay_days", "name", descending=[True, False], nulls_last=True)
 
 
 def _month_ends(first: date, last: date) -> list[date]:
@@ -45,12 +48,16 @@ def s_curve(sites: pl.DataFrame, as_of: date, by: str | None = None) -> pl.DataF
     months = pl.DataFrame({"month": _month_ends(min(days), max(max(days), as_of))})
     groups = dated.with_columns(group=pl.col(by).cast(pl.String) if by else pl.lit("programme"))
     end = pl.col("month").dt.month_end()
-    return (months.join(groups.select("group", "planned_go_live", "actual_go_live"), how="cross")
-            .group_by("month", "group")
-            .agg(planned=(pl.col("planned_go_live") <= end).sum().cast(pl.Int64),
-                 live=(pl.col("actual_go_live") <= pl.min_horizontal(end, pl.lit(as_of))).sum().cast(pl.Int64))
-            .with_columns(live=pl.when(pl.col("month") <= as_of).then(pl.col("live")))
-            .sort("group", "month"))  # fmt: skip
+    return (
+        months.join(groups.select("group", "planned_go_live", "actual_go_live"), how="cross")
+        .group_by("month", "group")
+        .agg(
+            planned=(pl.col("planned_go_live") <= end).sum().cast(pl.Int64),
+            live=(pl.col("actual_go_live") <= pl.min_horizontal(end, pl.lit(as_of))).sum().cast(pl.Int64),
+        )
+        .with_columns(live=pl.when(pl.col("month") <= as_of).then(pl.col("live")))
+        .sort("group", "month")
+    )
 
 
 def programme_slip(sites: pl.DataFrame, as_of: date) -> dict[str, float | int | None]:
@@ -70,8 +77,13 @@ def programme_slip(sites: pl.DataFrame, as_of: date) -> dict[str, float | int | 
 
 def deployment_durations(sites: pl.DataFrame) -> pl.DataFrame:
     """Months from adhesion to go-live per live (or ended) site, with its offer: the distribution per offer."""
-    return (sites.filter(pl.col("actual_go_live").is_not_null() & pl.col("adhesion_date").is_not_null())
-            .select("establishment_id", "name", "offer",
-                    months=((pl.col("actual_go_live") - pl.col("adhesion_date")).dt.total_days() / DAYS_PER_MONTH)
-                    .round(1))
-            .sort("offer", "months"))  # fmt: skip
+    return (
+        sites.filter(pl.col("actual_go_live").is_not_null() & pl.col("adhesion_date").is_not_null())
+        .select(
+            "establishment_id",
+            "name",
+            "offer",
+            months=((pl.col("actual_go_live") - pl.col("adhesion_date")).dt.total_days() / DAYS_PER_MONTH).round(1),
+        )
+        .sort("offer", "months")
+    )

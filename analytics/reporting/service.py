@@ -12,13 +12,30 @@ def against_target(levels: pl.DataFrame) -> pl.DataFrame:
     """Per month and term: target, unit, the median and the worst measured level across sites, and how many sites
     missed it. Columns: month, term, unit, target, median, worst, missed, sites."""
     if levels.is_empty():
-        return pl.DataFrame(schema={"month": pl.String, "term": pl.String, "unit": pl.String, "target": pl.Float64,
-                                    "median": pl.Float64, "worst": pl.Float64, "missed": pl.UInt32,
-                                    "sites": pl.UInt32})  # fmt: skip
+        return pl.DataFrame(
+            schema={
+                "month": pl.String,
+                "term": pl.String,
+                "unit": pl.String,
+                "target": pl.Float64,
+                "median": pl.Float64,
+                "worst": pl.Float64,
+                "missed": pl.UInt32,
+                "sites": pl.UInt32,
+            }
+        )
     measured = pl.col("measured")
-    return (levels.group_by("month", "term")
-            .agg(pl.col("unit").first(), pl.col("target").first(), median=measured.median(),
-                 worst=pl.when(pl.col("term").first().is_in(list(HIGHER_IS_BETTER))).then(measured.min())
-                 .otherwise(measured.max()),
-                 missed=pl.col("breached").sum().cast(pl.UInt32), sites=pl.len().cast(pl.UInt32))
-            .sort("term", "month"))  # fmt: skip
+    return (
+        levels.group_by("month", "term")
+        .agg(
+            pl.col("unit").first(),
+            pl.col("target").first(),
+            median=measured.median(),
+            worst=pl.when(pl.col("term").first().is_in(list(HIGHER_IS_BETTER)))
+            .then(measured.min())
+            .otherwise(measured.max()),
+            missed=pl.col("breached").sum().cast(pl.UInt32),
+            sites=pl.len().cast(pl.UInt32),
+        )
+        .sort("term", "month")
+    )

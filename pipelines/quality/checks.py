@@ -23,9 +23,13 @@ def check_specs(settings: Settings, tables: list[str], key: dg.AssetKey) -> list
     ]
 
 
-def check_results(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, settings: Settings,
-                  tables: list[str], con: duckdb.DuckDBPyConnection,
-                  asset_key: dg.AssetKey | None = None) -> list[dg.AssetCheckResult]:  # fmt: skip
+def check_results(
+    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext,
+    settings: Settings,
+    tables: list[str],
+    con: duckdb.DuckDBPyConnection,
+    asset_key: dg.AssetKey | None = None,
+) -> list[dg.AssetCheckResult]:
     """Run the rules of `tables` on the open warehouse, record them, and return them as Dagster check results."""
     results = runner.run_checks(settings, tables=tables, con=con)
     if results:
@@ -36,8 +40,10 @@ def check_results(context: dg.AssetExecutionContext | dg.AssetCheckExecutionCont
             check_name=r.name,
             passed=r.passed,
             severity=dg.AssetCheckSeverity.ERROR if r.severity == "error" else dg.AssetCheckSeverity.WARN,
-            metadata={"observed": dg.MetadataValue.text(json.dumps(r.observed)),
-                      "details": dg.MetadataValue.json(json.loads(json.dumps(r.details, default=str)))},  # fmt: skip
+            metadata={
+                "observed": dg.MetadataValue.text(json.dumps(r.observed)),
+                "details": dg.MetadataValue.json(json.loads(json.dumps(r.details, default=str))),
+            },
         )
         for r in results
     ]

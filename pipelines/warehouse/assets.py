@@ -9,8 +9,8 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_
 
 from analytics import dbt_build, operations, warehouse
 from analytics.config import Settings
-from pipelines.harvest.assets import harvest_asset_key
 from analytics.quality import runner
+from pipelines.harvest.assets import harvest_asset_key
 from pipelines.quality.checks import check_results, check_specs
 from pipelines.resources import SansfilmConfig
 
@@ -19,8 +19,13 @@ METERED_KEY = dg.AssetKey(["marts", "fct_metered_months"])
 REFERENCE_KEYS = [dg.AssetKey(["ref", table]) for table in warehouse.REFERENCE_TABLES]
 MODEL_KEYS = [dg.AssetKey([schema, name]) for schema, name in dbt_build.models()]
 # raw table -> the source kinds whose harvests write it (every harvest writes its runs and quarantine)
-RAW_TABLES = {"dicom_instances": ("dicom_files", "orthanc"), "audit_events": ("audit_syslog",),
-              "dicom_deletions": ("orthanc",), "harvest_runs": None, "quarantine": None}  # fmt: skip
+RAW_TABLES = {
+    "dicom_instances": ("dicom_files", "orthanc"),
+    "audit_events": ("audit_syslog",),
+    "dicom_deletions": ("orthanc",),
+    "harvest_runs": None,
+    "quarantine": None,
+}
 
 
 class WarehouseTranslator(DagsterDbtTranslator):
@@ -40,11 +45,17 @@ TRANSLATOR = WarehouseTranslator(settings=DagsterDbtTranslatorSettings(enable_as
 
 
 @dg.multi_asset(
-    specs=[dg.AssetSpec(["ref", table], group_name="contracts", kinds={"duckdb", "csv"},
-                        description=f"ref.{table}, reloaded from contracts/ (the registry, platform AE titles).")
-           for table in warehouse.REFERENCE_TABLES],
+    specs=[
+        dg.AssetSpec(
+            ["ref", table],
+            group_name="contracts",
+            kinds={"duckdb", "csv"},
+            description=f"ref.{table}, reloaded from contracts/ (the registry, platform AE titles).",
+        )
+        for table in warehouse.REFERENCE_TABLES
+    ],
     name="reference_tables",
-)  # fmt: skip
+)
 def reference_tables(sansfilm: SansfilmConfig) -> Iterator[dg.MaterializeResult]:
     settings = sansfilm.settings()
     registry = operations.load_contracts(settings)
@@ -60,8 +71,15 @@ def build_raw_tables_asset(settings: Settings) -> dg.AssetsDefinition:
     specs = []
     for table, kinds in RAW_TABLES.items():
         feeds = [harvest_asset_key(s) for s in settings.sources if kinds is None or s.kind in kinds]
-        specs.append(dg.AssetSpec(["raw", table], deps=feeds, group_name="warehouse", kinds={"duckdb"},
-                                  description=f"raw.{table}, as the harvests left it."))  # fmt: skip
+        specs.append(
+            dg.AssetSpec(
+                ["raw", table],
+                deps=feeds,
+                group_name="warehouse",
+                kinds={"duckdb"},
+                description=f"raw.{table}, as the harvests left it.",
+            )
+        )
 
     @dg.multi_asset(specs=specs, name="raw_tables")
     def raw_tables(sansfilm: SansfilmConfig) -> Iterator[dg.MaterializeResult]:
@@ -95,8 +113,9 @@ def build_contract_checks(settings: Settings) -> list[dg.AssetChecksDefinition]:
         return []
 
     @dg.multi_asset_check(specs=specs, name="warehouse_contracts")
-    def warehouse_contracts(context: dg.AssetCheckExecutionContext,
-                            sansfilm: SansfilmConfig) -> Iterator[dg.AssetCheckResult]:  # fmt: skip
+    def warehouse_contracts(
+        context: dg.AssetCheckExecutionContext, sansfilm: SansfilmConfig
+    ) -> Iterator[dg.AssetCheckResult]:
         settings = sansfilm.settings()
         with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
             for table in tables:
@@ -122,13 +141,17 @@ def build_metering_asset(settings: Settings) -> dg.AssetsDefinition:
         metered = operations.meter_and_draft(settings)
         with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
             results = check_results(context, settings, metered_tables, con)
-        return dg.MaterializeResult(metadata={
-            "months": dg.MetadataValue.json([str(m) for m in metered.months]),
-            "month_to_date": str(metered.month_to_date or "none"),
-            "drafted": dg.MetadataValue.json({str(m): {"invoices": n, "net": str(net)}
-                                              for m, (n, net) in sorted(metered.drafted.items())}),
-            "future": dg.MetadataValue.json([str(m) for m in metered.future]),
-        }, check_results=results)  # fmt: skip
+        return dg.MaterializeResult(
+            metadata={
+                "months": dg.MetadataValue.json([str(m) for m in metered.months]),
+                "month_to_date": str(metered.month_to_date or "none"),
+                "drafted": dg.MetadataValue.json(
+                    {str(m): {"invoices": n, "net": str(net)} for m, (n, net) in sorted(metered.drafted.items())}
+                ),
+                "future": dg.MetadataValue.json([str(m) for m in metered.future]),
+            },
+            check_results=results,
+        )
 
     return metered_months
 
@@ -147,5 +170,11 @@ def build_warehouse_assets(settings: Settings) -> list[dg.AssetsDefinition | dg.
             path = warehouse.publish(con, settings.published_path)
         return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path))})
 
-    return [reference_tables, build_raw_tables_asset(settings), warehouse_models, *build_contract_checks(settings),
-            build_metering_asset(settings), published_warehouse]  # fmt: skip
+    return [
+        reference_tables,
+        build_raw_tables_asset(settings),
+        warehouse_models,
+        *build_contract_checks(settings),
+        build_metering_asset(settings),
+        published_warehouse,
+    ]

@@ -33,10 +33,18 @@ ARS = Viewer("ars", "ars")
 PAGE = Path(__file__).resolve().parents[2] / "dashboards" / "pages" / "regional.py"
 SANSFILM = str(Path(sys.executable).with_name("sansfilm"))
 # the page's calls: (function, dimension, per_month) -> the atoms' columns a row's `dimension` names
-STUDY_CALLS = {("departement", True): "departement", ("departement", False): "departement", ("region", True): None,
-               ("modality", True): "modality", ("category", True): "category", ("sector", True): "sector"}  # fmt: skip
-CORPORA = {"seed 11, 6 sites, 5 months from 2014-02": ("11", "6", "5", "2014-02", "2014-07-15T12:00"),
-           "seed 23, 9 sites, 4 months from 2011-11": ("23", "9", "4", "2011-11", "2012-03-15T12:00")}  # fmt: skip
+STUDY_CALLS = {
+    ("departement", True): "departement",
+    ("departement", False): "departement",
+    ("region", True): None,
+    ("modality", True): "modality",
+    ("category", True): "category",
+    ("sector", True): "sector",
+}
+CORPORA = {
+    "seed 11, 6 sites, 5 months from 2014-02": ("11", "6", "5", "2014-02", "2014-07-15T12:00"),
+    "seed 23, 9 sites, 4 months from 2011-11": ("23", "9", "4", "2011-11", "2012-03-15T12:00"),
+}
 
 ATOMS = """
     select e.establishment_id, e.departement as dep_filter, e.offer as offer_filter,
@@ -64,7 +72,8 @@ def filter_combinations(con: duckdb.DuckDBPyConnection) -> list[Filters]:
     sites = programme.rollout_sites(con, ARS, Filters())
     out, seen = [], set()
     for departement, offer, establishment in itertools.product(
-        [None, *sorted({d for d in sites["departement"] if d})], [None, *sorted({o for o in sites["offer"] if o})],
+        [None, *sorted({d for d in sites["departement"] if d})],
+        [None, *sorted({o for o in sites["offer"] if o})],
         [None, *sites["establishment_id"].to_list()],
     ):
         kept = sites
@@ -87,8 +96,12 @@ class System:
 
     def cell(self, filters: Filters, value: int | None, **match: object) -> None:
         rows = self.atoms
-        for column, wanted in (("dep_filter", filters.departement), ("offer_filter", filters.offer),
-                               ("establishment_id", filters.establishment), *match.items()):  # fmt: skip
+        for column, wanted in (
+            ("dep_filter", filters.departement),
+            ("offer_filter", filters.offer),
+            ("establishment_id", filters.establishment),
+            *match.items(),
+        ):
             rows = rows if wanted is None else rows.filter(pl.col(column) == wanted)
         atoms = frozenset(rows["i"])
         if value is None:
@@ -107,8 +120,11 @@ class System:
         objective = np.zeros(n)
         objective[list(target)] = 1
         big = float(self.atoms["value"].sum()) + 1  # "unbounded"
-        problem = {"integrality": np.ones(n), "bounds": Bounds(0, big),
-                   "constraints": LinearConstraint(matrix, values, values) if cells else ()}  # fmt: skip
+        problem = {
+            "integrality": np.ones(n),
+            "bounds": Bounds(0, big),
+            "constraints": LinearConstraint(matrix, values, values) if cells else (),
+        }
         low, high = milp(objective, **problem), milp(-objective, **problem)
         assert low.fun is not None and high.fun is not None, low.message
         return round(low.fun), round(-high.fun)
@@ -127,9 +143,16 @@ class System:
 def shown(con: duckdb.DuckDBPyConnection, first: str, last: str) -> tuple[System, System]:
     """Every number the regional page shows the ARS for the period, under every filter combination."""
     period = {"first": Filters(first).first_day, "end": Filters(None, last).end_day}
-    studies, shares = (System(pl.from_arrow(con.sql(sql.replace("$first", "$first::date").replace("$end", "$end::date"),
-                                                    params=period).to_arrow_table()))
-                       for sql in (ATOMS, SHARE_ATOMS))  # fmt: skip
+    studies, shares = (
+        System(
+            pl.from_arrow(
+                con.sql(
+                    sql.replace("$first", "$first::date").replace("$end", "$end::date"), params=period
+                ).to_arrow_table()
+            )
+        )
+        for sql in (ATOMS, SHARE_ATOMS)
+    )
     for combination in filter_combinations(con):
         filters = Filters(first, last, combination.departement, combination.offer, combination.establishment)
         for (dimension, per_month), column in STUDY_CALLS.items():
@@ -144,8 +167,11 @@ def shown(con: duckdb.DuckDBPyConnection, first: str, last: str) -> tuple[System
                 total, hidden_months = programme.period_total(totals)
                 months = totals.filter(pl.col("studies").is_not_null())["month"].to_list()
                 rows = studies.atoms.filter(pl.col("month").is_in(months))
-                for col, wanted in (("dep_filter", filters.departement), ("offer_filter", filters.offer),
-                                    ("establishment_id", filters.establishment)):  # fmt: skip
+                for col, wanted in (
+                    ("dep_filter", filters.departement),
+                    ("offer_filter", filters.offer),
+                    ("establishment_id", filters.establishment),
+                ):
                     rows = rows if wanted is None else rows.filter(pl.col(col) == wanted)
                 assert hidden_months == totals["suppressed"].sum()
                 if total is None:  # every month hidden: the counter says "secret"
@@ -191,8 +217,10 @@ def corpus(request, tmp_path_factory) -> tuple[Path, str, str]:
     seed, sites, months, start, now = CORPORA[request.param]
     out = tmp_path_factory.mktemp("sdc") / "corpus"
     env = {**os.environ, "SANSFILM_NOW": now}
-    for args in (["samples", "--out", str(out), "--seed", seed, "--establishments", sites, "--months", months,
-                  "--start", start], ["--config", str(out / "sansfilm.toml"), "run"]):  # fmt: skip
+    for args in (
+        ["samples", "--out", str(out), "--seed", seed, "--establishments", sites, "--months", months, "--start", start],
+        ["--config", str(out / "sansfilm.toml"), "run"],
+    ):
         done = subprocess.run([SANSFILM, *args], capture_output=True, text=True, timeout=900, env=env)
         assert done.returncode == 0, done.stderr
     year, month = int(start[:4]), int(start[5:]) + int(months) - 1
@@ -214,8 +242,7 @@ def page_text(at) -> list[str]:
     return out
 
 
-def test_a_departement_filter_shows_hidden_values_as_secret_never_0_inf_or_nan(published, accounts_file,
-                                                                                monkeypatch):  # fmt: skip
+def test_a_departement_filter_shows_hidden_values_as_secret_never_0_inf_or_nan(published, accounts_file, monkeypatch):
     """Issue 14: under a département filter the trend showed months as 0, -1,000, nan, inf and the counter inf %."""
     from streamlit.testing.v1 import AppTest
 

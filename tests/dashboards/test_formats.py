@@ -3,7 +3,7 @@ codes turned into French labels."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import polars as pl
@@ -15,9 +15,13 @@ from dashboards import charts
 
 def test_issued_months_appended_after_drafts_still_read_in_order():
     # the Factures page concatenates issued invoices then drafts: January 2013 (draft) came before December 2012
-    invoices = pl.DataFrame({"month": ["2012-12", "2013-01", "2012-11", "2013-02"],
-                             "status": ["émise", "brouillon", "émise", "brouillon"],
-                             "net": [Decimal("10.00"), Decimal("20.00"), Decimal("5.00"), Decimal("40.00")]})  # fmt: skip
+    invoices = pl.DataFrame(
+        {
+            "month": ["2012-12", "2013-01", "2012-11", "2013-02"],
+            "status": ["émise", "brouillon", "émise", "brouillon"],
+            "net": [Decimal("10.00"), Decimal("20.00"), Decimal("5.00"), Decimal("40.00")],
+        }
+    )
     totals = monthly_totals(invoices)
     assert totals["month"].to_list() == ["2012-11", "2012-12", "2013-01", "2013-02"]
     fig = charts.bar(totals, "month", "net", "status")
@@ -39,13 +43,18 @@ def test_month_axes_of_dates_are_french_too():
 
 
 def test_one_clock_every_moment_is_paris_time():
-    checked = datetime(2012, 12, 4, 7, 11, tzinfo=timezone.utc)  # stored in UTC by the ledger
+    checked = datetime(2012, 12, 4, 7, 11, tzinfo=UTC)  # stored in UTC by the ledger
     assert charts.fr_date(checked) == "04/12/2012 08:11"
-    summer = datetime(2012, 7, 4, 7, 11, tzinfo=timezone.utc)
+    summer = datetime(2012, 7, 4, 7, 11, tzinfo=UTC)
     assert charts.fr_date(summer) == "04/07/2012 09:11"
-    table = charts.french_table(pl.DataFrame({"checked_at": [checked]}, schema={"checked_at": pl.Datetime("us", "UTC")}))
+    table = charts.french_table(
+        pl.DataFrame({"checked_at": [checked]}, schema={"checked_at": pl.Datetime("us", "UTC")})
+    )
     assert table["checked_at"].to_list() == ["04/12/2012 08:11"]
-    assert labels.check_details({"max_value": "2012-12-04T07:11:00+00:00", "rows": 3}) == "maximum : 04/12/2012 08:11 ; lignes : 3"
+    assert (
+        labels.check_details({"max_value": "2012-12-04T07:11:00+00:00", "rows": 3})
+        == "maximum : 04/12/2012 08:11 ; lignes : 3"
+    )
 
 
 def test_codes_become_french_labels():

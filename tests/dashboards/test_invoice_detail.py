@@ -35,8 +35,10 @@ def test_the_invoice_lines_on_screen_are_the_documents(app, published):  # noqa:
     assert not at.exception
     lines, totals = (t.value for t in at.table[-2:])
     shown = [(r["désignation"], r["quantité"], r["prix unitaire HT"], r["montant HT"]) for _, r in lines.iterrows()]
-    assert shown == [(r["description"], fr(r["quantity"]), f"{fr(r['unit_price'])}{NBSP}€", f"{fr(r['amount'])}{NBSP}€")
-                     for r in rows]  # fmt: skip
+    assert shown == [
+        (r["description"], fr(r["quantity"]), f"{fr(r['unit_price'])}{NBSP}€", f"{fr(r['amount'])}{NBSP}€")
+        for r in rows
+    ]
     assert any(len(r["unit_price"].split(".")[-1]) == 4 for r in rows)  # the sample's tariff has 4-decimal prices
     assert list(totals["montant"]) == [f"{fr(str(v))}{NBSP}€" for v in (invoice.net, invoice.vat, invoice.gross)]
     assert list(totals.index) == ["Total HT", "TVA (20\u202f%)", "Total TTC"]

@@ -107,7 +107,8 @@ def test_operator_page_shows_the_sample_missed_service_level(app):
     # the missed levels are listed (every level measured is a download: a region has thousands)
     missed = next(t for t in shown_tables(at) if "mesuré" in t.columns)
     assert [(r["FINESS"], r["mois"], r["engagement"]) for _, r in missed.iterrows()] == [
-        ("750238172", "juil. 2012", "taux d'échec des récupérations")]
+        ("750238172", "juil. 2012", "taux d'échec des récupérations")
+    ]
     per_month = next(t for t in shown_tables(at) if "niveaux mesurés" in t.columns)
     assert sorted(set(per_month["manqués" if "manqués" in per_month.columns else "manqué"])) == ["0", "1"]
 
@@ -123,7 +124,10 @@ def test_rollout_shows_the_framework_agreement_with_money_for_the_gcs_only(app):
     metrics = shown_metrics(gcs)
     # the sample's data ends in December 2012: as of 2013-01-01, 27 months still to bill (January 2013 to March 2015)
     assert (metrics["Fin de l'accord-cadre"], metrics["Mois restants"], metrics["Situation"]) == (
-        "31/03/2015", "27", "en vigueur")
+        "31/03/2015",
+        "27",
+        "en vigueur",
+    )
     ceiling = next(t for t in shown_tables(gcs) if "plafond" in t.columns)
     assert list(ceiling["mesure"]) == ["montant HT (€)", "examens archivés"]
     commitments = next(t for t in shown_tables(gcs) if "examens engagés / an" in t.columns)
@@ -160,7 +164,11 @@ def test_finance_lists_one_month_of_invoices_at_a_time(app):
     assert set(january["numéro"]) != {""}
     invoices = pl.DataFrame({"month": ["2012-01", "2012-02"], "establishment_id": ["1", "2"], "net": [1234.5, None]})
     typed = exports.columns(invoices, money=("net",), labels={"month": "mois", "establishment_id": "FINESS"})
-    assert exports.csv_text(typed).splitlines() == ["\ufeffmois;FINESS;net (€)", "janv. 2012;1;1234,50", "févr. 2012;2;"]
+    assert exports.csv_text(typed).splitlines() == [
+        "\ufeffmois;FINESS;net (€)",
+        "janv. 2012;1;1234,50",
+        "févr. 2012;2;",
+    ]
     mine = app("establishment:750238172")
     mine.switch_page("pages/establishment.py").run()
     assert not [box for box in mine.selectbox if box.key == "mine_month"]

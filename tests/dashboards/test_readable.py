@@ -17,8 +17,11 @@ FILTERS = {"_link": {"period": ("2012-10", "2012-12"), "departement": "94"}}  # 
 
 def page_texts(at) -> list[str]:
     """Everything the page says: texts, metrics, every table cell and header, selectbox choices, chart labels."""
-    texts = [e.value for kind in ("title", "subheader", "markdown", "caption", "info", "warning", "error", "success")
-             for e in getattr(at, kind)]  # fmt: skip
+    texts = [
+        e.value
+        for kind in ("title", "subheader", "markdown", "caption", "info", "warning", "error", "success")
+        for e in getattr(at, kind)
+    ]
     texts += [f"{m.label} {m.value} {m.proto.delta}" for m in at.metric]
     for frame in [d.value for d in at.dataframe] + [t.value for t in at.table]:
         texts.append(" | ".join(map(str, frame.columns)))

@@ -24,7 +24,8 @@ from pipelines.billing.assets import DRAFT_JOB
 from pipelines.definitions import build_definitions
 
 job = build_definitions(load_settings()).resolve_job_def(DRAFT_JOB)
-result = job.execute_in_process(partition_key=sys.argv[1], instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+instance = dg.DagsterInstance.ephemeral()
+result = job.execute_in_process(partition_key=sys.argv[1], instance=instance, raise_on_error=False)
 sys.exit(0 if result.success else 1)
 """
 
@@ -33,8 +34,10 @@ def month_rows(settings, months: list[str]) -> dict[str, list[tuple]]:
     con = warehouse.connect(settings.warehouse.path, read_only=True)
     try:
         return {
-            table: con.execute(f"select * exclude (month) from marts.{table} where list_contains(?::varchar[], month) order by all",
-                               [months]).fetchall()  # fmt: skip
+            table: con.execute(
+                f"select * exclude (month) from marts.{table} where list_contains(?::varchar[], month) order by all",
+                [months],
+            ).fetchall()
             for table in ("fct_usage_daily", "fct_share_flows", "fct_share_flows_monthly")
         }
     finally:
@@ -48,8 +51,16 @@ def test_a_two_month_partitioned_backfill_equals_the_full_build(harvested, meter
     backfill = load_settings(root / "sansfilm.toml")
     months = sorted(p.name for p in (metered.billing.out_dir / "drafts").iterdir())[-2:]
     env = {**os.environ, "SANSFILM_CONFIG": str(backfill.config_path)}
-    runs = [subprocess.Popen([sys.executable, "-c", RUN_PARTITION, f"{m}-01"], env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True) for m in months]  # fmt: skip
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RUN_PARTITION, f"{m}-01"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for m in months
+    ]
     outputs = [run.communicate(timeout=900)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
 

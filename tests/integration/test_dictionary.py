@@ -13,7 +13,9 @@ def test_every_marts_column_of_the_sample_has_a_description_and_a_unit(metered):
         con.close()
     assert {"marts.dim_establishments", "marts.fct_usage_daily", "staged.int_studies"} <= set(actual)
     found = dictionary.problems(actual, dictionary.load_dictionary())
-    assert not found, "the data dictionary (analytics/dbt/models/*/schema.yml) disagrees with the warehouse:\n" + "\n".join(found)
+    assert not found, (
+        "the data dictionary (analytics/dbt/models/*/schema.yml) disagrees with the warehouse:\n" + "\n".join(found)
+    )
 
 
 def test_the_generator_checks_the_published_warehouse_of_the_configuration(metered, monkeypatch, capsys):

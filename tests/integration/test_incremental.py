@@ -19,8 +19,11 @@ def harvest(con, wh: RawWarehouse, harvest_id: str) -> None:
             con.register("rows", pl.DataFrame(rows).with_columns(harvest_id=pl.lit(harvest_id)))
             con.execute(f"insert into raw.{table} by name select * from rows")
             con.unregister("rows")
-    con.execute("insert into raw.harvest_runs (harvest_id, source, kind, started_at, finished_at) "
-                "values (?, 'files', 'dicom_files', now(), now())", [harvest_id])  # fmt: skip
+    con.execute(
+        "insert into raw.harvest_runs (harvest_id, source, kind, started_at, finished_at) "
+        "values (?, 'files', 'dicom_files', now(), now())",
+        [harvest_id],
+    )
     wh.instances.clear()
     wh.events.clear()
 
@@ -35,7 +38,9 @@ def empty(tmp_path) -> tuple[RawWarehouse, object]:
 
 
 def contents(con) -> dict[str, list[tuple]]:
-    return {f"{s}.{m}": sorted(con.execute(f"select * from {s}.{m}").fetchall(), key=repr) for s, m in dbt_build.models()}
+    return {
+        f"{s}.{m}": sorted(con.execute(f"select * from {s}.{m}").fetchall(), key=repr) for s, m in dbt_build.models()
+    }
 
 
 def test_late_data_for_an_old_month_built_incrementally_equals_a_full_rebuild(tmp_path):
@@ -61,7 +66,9 @@ def test_late_data_for_an_old_month_built_incrementally_equals_a_full_rebuild(tm
 
     warehouse.build_models(con, full_refresh=True)
     assert incremental == contents(con)
-    s1 = con.execute("select instances, bytes, first_received_at::varchar from staged.int_studies where study_instance_uid = 'S1'")
+    s1 = con.execute(
+        "select instances, bytes, first_received_at::varchar from staged.int_studies where study_instance_uid = 'S1'"
+    )
     assert s1.fetchall()[0] == (3, 360, "2012-01-09 08:00:00+01")
     owners = dict(con.execute("select study_instance_uid, establishment_id from staged.int_study_owners").fetchall())
     assert owners["S3"] == B
@@ -105,7 +112,9 @@ def region(tmp_path):
 def test_the_carried_forward_snapshot_equals_the_full_computation(tmp_path):
     _, con = region(tmp_path)
     carried = {m: usage(con, m) for m in MONTHS}
-    snapshots = con.execute("select month, establishment_id, stored_bytes from marts.fct_storage_month_end order by all")
+    snapshots = con.execute(
+        "select month, establishment_id, stored_bytes from marts.fct_storage_month_end order by all"
+    )
     assert (str(MONTHS[1]), B, 1200) in snapshots.fetchall()
     con.execute("delete from marts.fct_storage_month_end")
     for month in reversed(MONTHS):  # each month now opens with the sum of all of history
@@ -130,7 +139,8 @@ def test_a_deletion_in_march_changes_storage_from_march_on(tmp_path):
     after = {m: usage(con, m) for m in MONTHS}
     assert after[MONTHS[0]] == before[MONTHS[0]] and after[MONTHS[1]] == before[MONTHS[1]]
     assert after[MONTHS[2]] != before[MONTHS[2]] and after[MONTHS[3]] != before[MONTHS[3]]
-    stored_april = con.execute("select max(stored_bytes) from marts.fct_usage_daily where month = '2012-04' "
-                               "and establishment_id <> ?", [B]).fetchall()  # fmt: skip
+    stored_april = con.execute(
+        "select max(stored_bytes) from marts.fct_usage_daily where month = '2012-04' and establishment_id <> ?", [B]
+    ).fetchall()
     assert stored_april in ([(None,)], [(0,)])  # S1 (A's only study) is gone by April
     con.close()

@@ -9,14 +9,33 @@ from pipelines.definitions import ALL_ASSETS_JOB, build_definitions
 from tests.dicom_factory import PATIENT_ID, PATIENT_NAME
 
 EXPECTED_KEYS = {
-    "raw/harvest_archive_files", "raw/harvest_audit", "ref/establishments", "staged/stg_dicom_instances",
-    "staged/stg_audit_events", "staged/int_studies", "staged/int_study_owners", "marts/dim_establishments",
-    "marts/mart_archive_daily", "marts/mart_archive_monthly", "marts/mart_quarantine", "marts/mart_source_freshness",
-    "marts/mart_ingestion_delay", "marts/mart_reception_hours", "marts/mart_audit_outcomes", "marts/fct_metered_months",
+    "raw/harvest_archive_files",
+    "raw/harvest_audit",
+    "ref/establishments",
+    "staged/stg_dicom_instances",
+    "staged/stg_audit_events",
+    "staged/int_studies",
+    "staged/int_study_owners",
+    "marts/dim_establishments",
+    "marts/mart_archive_daily",
+    "marts/mart_archive_monthly",
+    "marts/mart_quarantine",
+    "marts/mart_source_freshness",
+    "marts/mart_ingestion_delay",
+    "marts/mart_reception_hours",
+    "marts/mart_audit_outcomes",
+    "marts/fct_metered_months",
     "published/warehouse",
-    "raw/dicom_instances", "raw/audit_events", "raw/dicom_deletions", "raw/harvest_runs", "raw/quarantine",
-    "ref/establishment_ae_titles", "ref/establishment_aliases", "ref/platform_ae_titles", "ref/audit_event_types",
-}  # fmt: skip
+    "raw/dicom_instances",
+    "raw/audit_events",
+    "raw/dicom_deletions",
+    "raw/harvest_runs",
+    "raw/quarantine",
+    "ref/establishment_ae_titles",
+    "ref/establishment_aliases",
+    "ref/platform_ae_titles",
+    "ref/audit_event_types",
+}
 BILLING_KEYS = {"marts/usage_monthly", "billing/draft_invoices"}
 
 
@@ -34,11 +53,16 @@ def test_definitions_load_from_the_config(tiny, monkeypatch):
     graph = defs.resolve_asset_graph()
     # lineage from the dbt project's source() and ref(): harvest -> raw table -> staging -> intermediate -> marts
     assert graph.get(dg.AssetKey(["staged", "stg_dicom_instances"])).parent_keys == {
-        dg.AssetKey(["raw", "dicom_instances"]), dg.AssetKey(["raw", "dicom_deletions"]),
-        dg.AssetKey(["ref", "establishment_ae_titles"]), dg.AssetKey(["ref", "establishment_aliases"]),
-        dg.AssetKey(["raw", "audit_events"]), dg.AssetKey(["ref", "platform_ae_titles"]),  # receptions the archive
+        dg.AssetKey(["raw", "dicom_instances"]),
+        dg.AssetKey(["raw", "dicom_deletions"]),
+        dg.AssetKey(["ref", "establishment_ae_titles"]),
+        dg.AssetKey(["ref", "establishment_aliases"]),
+        dg.AssetKey(["raw", "audit_events"]),
+        dg.AssetKey(["ref", "platform_ae_titles"]),  # receptions the archive
     }  # does not give come from the audit logs
-    assert graph.get(dg.AssetKey(["raw", "dicom_instances"])).parent_keys == {dg.AssetKey(["raw", "harvest_archive_files"])}
+    assert graph.get(dg.AssetKey(["raw", "dicom_instances"])).parent_keys == {
+        dg.AssetKey(["raw", "harvest_archive_files"])
+    }
     assert graph.get(dg.AssetKey(["marts", "mart_archive_monthly"])).parent_keys == {
         dg.AssetKey(["marts", "mart_archive_daily"])
     }
@@ -75,13 +99,17 @@ def test_materialize_with_dg_materialize_and_a_test_resource(tiny):
 
     defs = build_definitions(tiny)
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.partitions_def is None]
-    result = dg.materialize(assets, resources={"sansfilm": SansfilmConfig(config_path=str(tiny.config_path))},
-                            instance=dg.DagsterInstance.ephemeral())  # fmt: skip
+    result = dg.materialize(
+        assets,
+        resources={"sansfilm": SansfilmConfig(config_path=str(tiny.config_path))},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
     assert result.success
     harvest_meta = [
-        e.materialization.metadata for e in result.get_asset_materialization_events()
+        e.materialization.metadata
+        for e in result.get_asset_materialization_events()
         if e.asset_key == dg.AssetKey(["raw", "harvest_audit"])
-    ]  # fmt: skip
+    ]
     assert harvest_meta[0]["records_added"].value == 5
 
 
@@ -107,7 +135,12 @@ def test_monthly_usage_and_draft_invoices_partition(tiny):
     assert drafts.exists() and '"establishment_id": "750000015"' in drafts.read_text()
     con = warehouse.connect(tiny.published_path, read_only=True)
     try:
-        assert con.execute("select count(distinct usage_date) from marts.fct_usage_daily where month = '2012-03'").fetchone()[0] == 31
+        assert (
+            con.execute(
+                "select count(distinct usage_date) from marts.fct_usage_daily where month = '2012-03'"
+            ).fetchone()[0]
+            == 31
+        )
     finally:
         con.close()
     schedule = defs.resolve_schedule_def("monthly_drafts")
@@ -127,8 +160,13 @@ def test_dagster_definitions_validate_loads_the_dbt_assets(tiny, tmp_path):
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
     env = {**os.environ, "SANSFILM_CONFIG": str(tiny.config_path), "DAGSTER_HOME": str(home)}
     dagster = Path(sys.executable).with_name("dagster")
-    done = subprocess.run([str(dagster), "definitions", "validate", "-m", "pipelines.definitions"], env=env,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    done = subprocess.run(
+        [str(dagster), "definitions", "validate", "-m", "pipelines.definitions"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "All code locations passed validation" in done.stdout + done.stderr
     from pipelines.warehouse.assets import warehouse_models

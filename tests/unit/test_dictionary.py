@@ -14,13 +14,17 @@ from analytics.errors import DictionaryError
 
 def node(name: str = "mart_x", schema: str = "marts", **overrides) -> dict:
     base = {
-        "name": name, "schema": schema, "resource_type": "model", "original_file_path": "models/marts/schema.yml",
-        "description": "Archive activity per day.", "meta": {"grain": "one row per establishment × Paris day"},
+        "name": name,
+        "schema": schema,
+        "resource_type": "model",
+        "original_file_path": "models/marts/schema.yml",
+        "description": "Archive activity per day.",
+        "meta": {"grain": "one row per establishment × Paris day"},
         "columns": {
             "establishment_id": {"description": "FINESS number", "meta": {"unit": "-"}},
             "bytes_received": {"description": "Bytes received | that day", "meta": {"unit": "bytes"}},
         },
-    }  # fmt: skip
+    }
     return {**base, **overrides}
 
 
@@ -39,13 +43,19 @@ def test_a_documented_model_loads_in_column_order():
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"columns": {"bytes_received": {"description": "Bytes", "meta": {}}}}, "mart_x.columns.bytes_received.meta.unit"),
-        ({"columns": {"bytes_received": {"description": " ", "meta": {"unit": "bytes"}}}}, "mart_x.columns.bytes_received.description"),
+        (
+            {"columns": {"bytes_received": {"description": "Bytes", "meta": {}}}},
+            "mart_x.columns.bytes_received.meta.unit",
+        ),
+        (
+            {"columns": {"bytes_received": {"description": " ", "meta": {"unit": "bytes"}}}},
+            "mart_x.columns.bytes_received.description",
+        ),
         ({"meta": {}}, "mart_x.meta.grain"),
         ({"description": ""}, "mart_x.description"),
         ({"columns": {}}, "mart_x.columns"),
     ],
-)  # fmt: skip
+)
 def test_an_undocumented_model_is_refused_naming_file_and_field(overrides, field):
     with pytest.raises(DictionaryError) as caught:
         dictionary.load_node(node(**overrides))
@@ -71,7 +81,9 @@ def test_the_generated_section_replaces_only_what_is_between_the_markers(tmp_pat
     tables = dictionary.load_dictionary(manifest(tmp_path, node()))
     doc = f"# Intro, by hand\n\n{dictionary.BEGIN}\nstale\n{dictionary.END}\n\n## Checks, by hand\n"
     new = dictionary.updated(doc, dictionary.render(tables))
-    assert new.startswith("# Intro, by hand\n\n" + dictionary.BEGIN) and new.endswith(dictionary.END + "\n\n## Checks, by hand\n")
+    assert new.startswith("# Intro, by hand\n\n" + dictionary.BEGIN) and new.endswith(
+        dictionary.END + "\n\n## Checks, by hand\n"
+    )
     assert "stale" not in new and "### `marts.mart_x`" in new
     assert "| `bytes_received` | bytes | Bytes received \\| that day |" in new  # a pipe cannot break the table
     assert dictionary.updated(new, dictionary.render(tables)) == new

@@ -55,8 +55,14 @@ MONTHS = [date(2012, m, 1) for m in range(1, 7)] + [date(2013, 1, 1), date(2013,
 
 def monthly(studies: list[int | None]) -> pl.DataFrame:
     """`volumes(..., "region")` as the ARS gets it: hidden months null and flagged."""
-    return pl.DataFrame({"month": MONTHS, "dimension": ["Île-de-France"] * len(MONTHS), "studies": studies,
-                         "suppressed": [s is None for s in studies]})  # fmt: skip
+    return pl.DataFrame(
+        {
+            "month": MONTHS,
+            "dimension": ["Île-de-France"] * len(MONTHS),
+            "studies": studies,
+            "suppressed": [s is None for s in studies],
+        }
+    )
 
 
 def test_a_hidden_month_has_no_total_and_no_change():
@@ -87,6 +93,7 @@ def test_the_period_total_says_how_many_hidden_months_it_leaves_out():
 
 def test_a_month_with_one_hidden_split_cell_has_no_total():
     """The trend never sums a month's published cells when one of its cells is hidden (that sum would be a lie)."""
-    frame = pl.DataFrame({"month": [MONTHS[0]] * 2, "dimension": ["CT", "MR"], "studies": [30, None],
-                          "suppressed": [False, True]})  # fmt: skip
+    frame = pl.DataFrame(
+        {"month": [MONTHS[0]] * 2, "dimension": ["CT", "MR"], "studies": [30, None], "suppressed": [False, True]}
+    )
     assert trend(frame)["studies"].to_list() == [None]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from io import BytesIO
 
@@ -13,14 +13,28 @@ import polars as pl
 
 from analytics.reporting import exports
 
-FRAME = pl.DataFrame({
-    "month": ["2012-12", "2013-01"], "establishment_id": ["750238172", "940228794"],
-    "net": [Decimal("1234.56"), Decimal("10.00")], "mom": [None, -0.125], "studies": [3973, 12],
-    "issue_date": [date(2013, 1, 2), None], "checked_at": [datetime(2012, 12, 4, 7, 11, tzinfo=timezone.utc)] * 2,
-    "suppressed": [False, False],
-}, schema_overrides={"net": pl.Decimal(18, 2)})  # fmt: skip
-LABELS = {"month": "mois", "establishment_id": "FINESS", "net": "HT", "mom": "évolution", "studies": "examens",
-          "issue_date": "émise le", "checked_at": "vérifié le"}  # fmt: skip
+FRAME = pl.DataFrame(
+    {
+        "month": ["2012-12", "2013-01"],
+        "establishment_id": ["750238172", "940228794"],
+        "net": [Decimal("1234.56"), Decimal("10.00")],
+        "mom": [None, -0.125],
+        "studies": [3973, 12],
+        "issue_date": [date(2013, 1, 2), None],
+        "checked_at": [datetime(2012, 12, 4, 7, 11, tzinfo=UTC)] * 2,
+        "suppressed": [False, False],
+    },
+    schema_overrides={"net": pl.Decimal(18, 2)},
+)
+LABELS = {
+    "month": "mois",
+    "establishment_id": "FINESS",
+    "net": "HT",
+    "mom": "évolution",
+    "studies": "examens",
+    "issue_date": "émise le",
+    "checked_at": "vérifié le",
+}
 
 
 def typed():
@@ -46,4 +60,4 @@ def test_the_workbook_has_typed_cells():
     assert cells["D3"] == "-0.125"  # a ratio with a % format
     assert float(cells["F2"]) == 41276  # 2013-01-02 as an Excel date serial
     assert float(cells["A2"]) == 41244  # the month as its first day
-    assert '&quot;€&quot;' in styles and "dd/mm/yyyy" in styles and "mmm yyyy" in styles and "0.0 %" in styles
+    assert "&quot;€&quot;" in styles and "dd/mm/yyyy" in styles and "mmm yyyy" in styles and "0.0 %" in styles

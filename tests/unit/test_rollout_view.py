@@ -9,13 +9,17 @@ import polars as pl
 
 from analytics.reporting import rollout
 
-SITES = pl.DataFrame({
-    "establishment_id": ["A", "B", "C", "D"], "name": ["a", "b", "c", "d"], "offer": ["PACS", "PACS", "VNA", "VNA"],
-    "adhesion_date": [date(2011, 1, 1), date(2011, 1, 1), date(2011, 6, 1), date(2011, 6, 1)],
-    "planned_go_live": [date(2011, 3, 1), date(2011, 5, 1), date(2011, 7, 1), date(2011, 9, 1)],
-    "actual_go_live": [date(2011, 3, 5), date(2011, 9, 1), date(2012, 1, 1), None],
-    "delay_days": [4, 123, 184, 122],
-})  # fmt: skip
+SITES = pl.DataFrame(
+    {
+        "establishment_id": ["A", "B", "C", "D"],
+        "name": ["a", "b", "c", "d"],
+        "offer": ["PACS", "PACS", "VNA", "VNA"],
+        "adhesion_date": [date(2011, 1, 1), date(2011, 1, 1), date(2011, 6, 1), date(2011, 6, 1)],
+        "planned_go_live": [date(2011, 3, 1), date(2011, 5, 1), date(2011, 7, 1), date(2011, 9, 1)],
+        "actual_go_live": [date(2011, 3, 5), date(2011, 9, 1), date(2012, 1, 1), None],
+        "delay_days": [4, 123, 184, 122],
+    }
+)
 AS_OF = date(2012, 1, 1)
 
 
@@ -51,9 +55,16 @@ def test_deployment_durations_by_offer():
 def test_each_service_level_against_its_target_in_its_unit():
     from analytics.reporting import service
 
-    levels = pl.DataFrame({"month": ["2012-07"] * 4, "term": ["availability"] * 2 + ["ingestion_delay_p95"] * 2,
-                           "unit": ["%", "%", "min", "min"], "target": [99.5, 99.5, 1440.0, 1440.0],
-                           "measured": [99.9, 99.1, 20.0, 1500.0], "breached": [False, True, False, True]})  # fmt: skip
+    levels = pl.DataFrame(
+        {
+            "month": ["2012-07"] * 4,
+            "term": ["availability"] * 2 + ["ingestion_delay_p95"] * 2,
+            "unit": ["%", "%", "min", "min"],
+            "target": [99.5, 99.5, 1440.0, 1440.0],
+            "measured": [99.9, 99.1, 20.0, 1500.0],
+            "breached": [False, True, False, True],
+        }
+    )
     out = {r["term"]: r for r in service.against_target(levels).iter_rows(named=True)}
     assert (out["availability"]["worst"], out["availability"]["missed"]) == (99.1, 1)  # higher is better
     assert (out["ingestion_delay_p95"]["worst"], out["ingestion_delay_p95"]["unit"]) == (1500.0, "min")
