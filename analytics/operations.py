@@ -88,6 +88,7 @@ def _blocking_checks(settings: Settings, con, tables: list[str] | None) -> None:
     if results:
         history.record(settings.ledger.url, results, trigger="harvest")
     failed = runner.failed_errors(results)
+    warehouse.record_blocking_checks(con, wanted, failed)
     if failed:
         raise ChecksBlocked(failed)
 

@@ -286,13 +286,40 @@ def require_exists(path: Path) -> None:
         raise WarehouseNotBuilt(f"no warehouse at {path} yet: run `sansfilm harvest` (or `sansfilm run`) first")
 
 
+BLOCKED = "build.blocked_checks"  # the blocking data checks the tables of the last build failed (none: it passed)
+
+
+def record_blocking_checks(con: duckdb.DuckDBPyConnection, tables: Iterable[str], failed: Iterable) -> None:
+    """Remember the blocking (`error`) checks that failed on `tables` just now, forgetting those tables' earlier
+    failures: the models are built before their contracts run, so a build that fails one stays in the file, and
+    metering and billing must refuse it (require_built) until a build passes."""
+    con.execute("create schema if not exists build")
+    con.execute(f"create table if not exists {BLOCKED} (table_name varchar not null, check_name varchar not null)")
+    con.execute(f"delete from {BLOCKED} where list_contains(?, table_name)", [list(tables)])
+    rows = [(r.table, r.name) for r in failed]
+    if rows:
+        con.executemany(f"insert into {BLOCKED} values (?, ?)", rows)
+
+
 def require_built(con: duckdb.DuckDBPyConnection, path: Path | str = "the warehouse") -> None:
-    """The staged tables metering reads exist (a harvest that finished building the models wrote them)."""
+    """The staged tables metering reads exist (a harvest that finished building the models wrote them), and the
+    last build passed its blocking data checks."""
     missing = [t for t in ("staged.int_study_owners", "staged.stg_audit_events") if not table_exists(con, t)]
     if missing:
         raise WarehouseNotBuilt(
             f"{path} has not been built yet ({', '.join(missing)} missing: never harvested, or "
             "a harvest stopped halfway): run `sansfilm harvest` (or `sansfilm run`)"
+        )
+    blocked = (
+        con.execute(f"select check_name, table_name from {BLOCKED} order by all").fetchall()
+        if table_exists(con, BLOCKED)
+        else []
+    )
+    if blocked:
+        listed = "; ".join(f"{name} ({table})" for name, table in blocked)
+        raise WarehouseNotBuilt(
+            f"the last build of {path} failed {len(blocked)} blocking data check(s): {listed}; nothing is metered or "
+            "billed from it: correct the data, then run `sansfilm harvest` (details: `sansfilm check`)"
         )
 
 

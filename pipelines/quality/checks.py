@@ -12,6 +12,7 @@ import json
 import dagster as dg
 import duckdb
 
+from analytics import warehouse
 from analytics.config import Settings
 from analytics.quality import history, runner
 
@@ -34,6 +35,7 @@ def check_results(
     results = runner.run_checks(settings, tables=tables, con=con)
     if results:
         history.record(settings.ledger.url, results, trigger="dagster", run_id=context.run.run_id)
+    warehouse.record_blocking_checks(con, tables, runner.failed_errors(results))
     return [
         dg.AssetCheckResult(
             asset_key=asset_key,
