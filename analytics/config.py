@@ -74,6 +74,12 @@ class LakeConfig(_Section):
 
 class BillingConfig(_Section):
     out_dir: Path = Path("invoices")  # issued invoices' documents (PDF/Factur-X, CSV, XML) and draft previews
+    outbox: Path = Path("outbox")  # `send --transport outbox`: the Factur-X files the exchange tool deposits
+    smtp_host: str = "127.0.0.1"  # `send --transport email`: the relay that sends the PDFs
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "facturation@localhost"  # the sender address of the e-mails
+    smtp_starttls: bool = False  # upgrade the connection with STARTTLS before sending (and log in if a user is set)
+    smtp_user: str | None = None  # its password comes from $SANSFILM_SMTP_PASSWORD, never from the file
 
 
 class AccountsConfig(_Section):
@@ -348,7 +354,8 @@ def _resolved(settings: Settings, config_path: Path) -> Settings:
             "warehouse": warehouse,
             "ledger": ledger,
             "contracts": settings.contracts.model_copy(update={"dir": absolute(settings.contracts.dir)}),
-            "billing": settings.billing.model_copy(update={"out_dir": absolute(settings.billing.out_dir)}),
+            "billing": settings.billing.model_copy(update={"out_dir": absolute(settings.billing.out_dir),
+                                                          "outbox": absolute(settings.billing.outbox)}),
             "lake": settings.lake.model_copy(update={"root": absolute(settings.lake.root)}) if settings.lake else None,
             "alerts": settings.alerts.resolved(root),
             "sources": [

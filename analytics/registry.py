@@ -20,6 +20,7 @@ COLUMNS = (
     "establishment_id", "name", "siret", "departement", "category", "sector", "offer", "adhesion_date",
     "planned_go_live", "actual_go_live", "end_date", "ae_titles", "institution_names",
 )  # fmt: skip
+OPTIONAL_COLUMNS = ("billing_email",)  # where `sansfilm send --transport email` sends the invoices
 OFFERS = ("PACS_RIS", "PACS", "VNA")
 SECTORS = ("public", "private")
 CATEGORIES = ("CHU", "CH", "CHI", "CLCC", "ESPIC", "CLINIQUE", "CDS", "IMAGERIE", "HIA", "EHPAD", "SSR", "PSY")
@@ -63,6 +64,7 @@ class Establishment:
     end_date: date | None
     ae_titles: tuple[str, ...]
     institution_names: tuple[str, ...]
+    billing_email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +107,7 @@ def load_registry(contracts_dir: Path) -> Registry:
         missing = [c for c in COLUMNS if c not in header]
         if missing:
             raise ContractError(path, f"missing column(s) {', '.join(missing)}", line=1, field=missing[0])
-        unknown = [c for c in header if c not in COLUMNS]
+        unknown = [c for c in header if c not in COLUMNS + OPTIONAL_COLUMNS]
         if unknown:
             raise ContractError(path, f"unknown column '{unknown[0]}'", line=1, field=unknown[0])
         establishments: list[Establishment] = []
@@ -216,4 +218,15 @@ def _parse_row(path: Path, line: int, row: dict[str, str | None]) -> Establishme
         end_date=end,
         ae_titles=ae_titles,
         institution_names=tuple(n.strip() for n in cell("institution_names").split(";") if n.strip()),
+        billing_email=_email(row.get("billing_email"), fail),
     )
+
+
+def _email(value: str | None, fail) -> str | None:  # noqa: ANN001 - the row's error maker
+    """An optional e-mail address: one @, no space, a dotted domain."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if not re.fullmatch(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+", value):
+        raise fail("billing_email", f"'{value}' is not an e-mail address")
+    return value

@@ -104,6 +104,8 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         from analytics.billing import service
         from analytics.billing.issued import issued_invoices
         from analytics.billing.ledger import parse_issue_date
+        from analytics.billing.workflow import rewrite_credit_notes
+        from analytics.billing.ledger_tables import os_actor
 
         m, fmt = _month(month), _check_format(fmt)
         note = None
@@ -117,6 +119,8 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
                     raise SansfilmError("--rewrite-documents repairs the whole issued month: give only --month (and --out)")
                 folder = out or settings.billing.out_dir
                 written = service.rewrite_documents(settings, m, folder)
+                if out is None:  # credit notes are checked and rewritten under [billing] out_dir only
+                    written += rewrite_credit_notes(settings, m)
                 typer.echo(f"rewrote {len(written)} document(s) of {m} in {folder / str(m)} from the ledger: "
                            + (", ".join(p.name for p in written) if written else "none was missing or altered"),
                            err=True)  # fmt: skip
@@ -127,7 +131,7 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
                 today = paris_today()
                 when = parse_issue_date(issue_date) if issue_date else today
                 outcome = service.issue(settings, m, issue_date=when, today=today,
-                                        out_dir=out or settings.billing.out_dir)  # fmt: skip
+                                        out_dir=out or settings.billing.out_dir, actor=os_actor())  # fmt: skip
                 invoices = outcome.invoices
                 message = (f"{m} was already issued: nothing changed ({len(invoices)} invoices; missing or altered "
                            f"documents: --rewrite-documents)" if outcome.already_issued
@@ -153,6 +157,9 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
 
     ledger_app = typer.Typer(no_args_is_help=True, help="The invoice ledger: verify its hash chain and numbering.")
     app.add_typer(ledger_app, name="ledger")
+    from pipelines.finance_cli import register_ledger_acts
+
+    register_ledger_acts(ledger_app, settings_loader, fail)
 
     @ledger_app.command()
     def verify(fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table") -> None:

@@ -23,7 +23,9 @@ import typer
 
 from analytics.config import Settings, load_settings, resolve_config_path
 from analytics.errors import SansfilmError
-from pipelines import alerts_cli, billing_cli, boundary, dashboards_cli, governance_cli, quality_cli, simulate_cli, upgrade_cli
+from pipelines import (
+    alerts_cli, billing_cli, boundary, dashboards_cli, finance_cli, governance_cli, quality_cli, simulate_cli, upgrade_cli,
+)
 from pipelines.boundary import one_line
 from pipelines.output import text_table
 
@@ -292,6 +294,7 @@ def _serve(settings: Settings) -> None:
 
 alerts_cli.register(app, _settings, _fail)
 billing_cli.register(app, _settings, _fail)
+finance_cli.register(app, _settings, _fail)
 dashboards_cli.register(app, _settings, _fail)
 governance_cli.register(app, _settings, _fail)
 quality_cli.register(app, _settings, _fail)

@@ -31,6 +31,7 @@ GUIDELINE_EN16931 = "urn:cen.eu:en16931:2017"
 XML_DECIMALS = 6  # most decimals Chorus Pro accepts in a quantity or a price
 PAYMENT_DAYS = 30
 REGULARISATION_PREFIX = "REGUL:"
+CREDIT_PREFIX = "AVOIR"  # the lines of a credit note issued against an invoice (analytics.billing.followup)
 SIRENE_SCHEME = "0002"  # ISO 6523 ICD of the French SIRENE register, the scheme Chorus Pro expects for a SIRET
 
 # UN/ECE Recommendation 20 unit codes; anything counted in units is C62 ("one").
@@ -123,7 +124,9 @@ def xml_line(line: InvoiceLine, sign: int = 1) -> XmlLine:
     if price < 0:
         quantity, price = -quantity, -price
     notes = []
-    if line.code.startswith(REGULARISATION_PREFIX) or line.reference:
+    if line.code.startswith(CREDIT_PREFIX) and line.reference:
+        notes.append(f"Avoir sur la facture {line.reference}")
+    elif line.code.startswith(REGULARISATION_PREFIX) or line.reference:
         notes.append(f"Régularisation de la facture {line.reference}" if line.reference else "Régularisation")
     exact = f"quantité exacte {line.quantity:f}, prix unitaire {line.unit_price:f}"
     base = Decimal(1)
@@ -225,6 +228,8 @@ def invoice_cii_xml(invoice: Invoice, seller: Party, buyer: Party) -> bytes:
     summary = (f"Facture à l'usage, établissement {invoice.establishment_id}, offre {invoice.offer}, "
                f"période {invoice.month}, {invoice.active_days}/{invoice.days_in_month} jours actifs.")  # fmt: skip
     revision = [(None, describe(invoice.revision))] if invoice.revision is not None else []
+    if invoice.note:  # a credit note: the invoice it corrects and why (BT-22)
+        summary = f"{invoice.note}. Période {invoice.month}, établissement {invoice.establishment_id}."
     for code, text in [(None, summary), *revision, *LEGAL_NOTES]:
         note = _sub(header, "ram:IncludedNote")
         _sub(note, "ram:Content", text)

@@ -35,7 +35,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from analytics.billing.cii import (
-    LEGAL_NOTES, EInvoiceError, due_date, invoice_cii_xml, is_credit_note, payment_terms,
+    CREDIT_PREFIX, LEGAL_NOTES, EInvoiceError, due_date, invoice_cii_xml, is_credit_note, payment_terms,
 )  # fmt: skip
 from analytics.billing.cii_check import check_einvoice
 from analytics.billing.export import describe
@@ -206,6 +206,8 @@ def _story(invoice: Invoice, seller: Party, buyer: Party, establishment_name: st
         facts.append(["Échéance", _day(due_date(invoice))])
     story.append(_grid([[k, Paragraph(escape(v), styles["cell"])] for k, v in facts], [40 * mm, 136 * mm],
                        header=False))  # fmt: skip
+    if invoice.note:
+        story.append(Paragraph(escape(invoice.note), styles["base"]))
 
     if invoice.revision is not None:
         story.append(Paragraph("Révision des prix", styles["heading"]))
@@ -215,7 +217,8 @@ def _story(invoice: Invoice, seller: Party, buyer: Party, establishment_name: st
     for line in invoice.lines:
         text = escape(line.description)
         if line.reference and line.reference not in line.description:
-            text += f"<br/><font size='7.5'>Régularisation de la facture {escape(line.reference)}</font>"
+            what = "Avoir sur" if line.code.startswith(CREDIT_PREFIX) else "Régularisation de"
+            text += f"<br/><font size='7.5'>{what} la facture {escape(line.reference)}</font>"
         rows.append([Paragraph(text, styles["cell"]), Paragraph(french_number(line.quantity), styles["number"]),
                      Paragraph(french_number(line.unit_price), styles["number"]),
                      Paragraph(french_number(line.amount), styles["number"])])  # fmt: skip

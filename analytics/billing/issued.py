@@ -40,4 +40,12 @@ def document_problems(settings: Settings) -> tuple[int, list[str]]:
                     if found != sha:
                         state = "missing" if found is None else "altered (its SHA-256 is not the one recorded)"
                         problems.append(f"{month}/{name} {state}: `sansfilm bill --month {month} --rewrite-documents`")
+    from analytics.billing.workflow import credit_note_documents
+
+    for number, _kind, path, sha in credit_note_documents(settings):
+        checked += 1
+        if (found := sha256_of(path)) != sha:
+            state = "missing" if found is None else "altered (its SHA-256 is not the one recorded)"
+            problems.append(f"{path.parent.name}/{path.name} (credit note {number}) {state}: `sansfilm bill "
+                            f"--month {path.parent.name} --rewrite-documents`")  # fmt: skip
     return checked, problems

@@ -47,7 +47,7 @@ from analytics.billing import schema
 from analytics.billing.chain import GENESIS, ChainedRow, ChainWriter, Verification, verify_chain, verify_numbering
 from analytics.billing.issue_rules import Render, check_issue_date, document_name, parse_issue_date
 from analytics.billing.ledger_tables import (
-    CHAINED, ExactDecimal, InvoiceNotFound, IssueRefused, LedgerError, LedgerUnreachable, children, exact_decimal,
+    CHAINED, ExactDecimal, InvoiceNotFound, Recorder, credit_note, insert_chained, os_actor, record_act, IssueRefused, LedgerError, LedgerUnreachable, children, exact_decimal,
     invoice, invoice_document, invoice_line, invoice_number, invoice_party, invoice_revision, invoice_sequence,
     invoice_usage, issued_month, metadata, party_from_row, party_row, revision_from_row,
 )  # fmt: skip
@@ -108,7 +108,7 @@ class Ledger:
 
     def issue_month(
         self, month: Month, invoices: Sequence[Invoice], *, inputs_sha256: str, issue_date: date, first_month: Month,
-        today: date, basis: Sequence[Month] | None = None, render: Render | None = None,
+        today: date, basis: Sequence[Month] | None = None, render: Render | None = None, actor: str | None = None,
     ) -> IssueResult:  # fmt: skip
         """Number and record the month's invoices in one transaction, or change nothing if the month is issued.
 
@@ -116,7 +116,8 @@ class Ledger:
         issued from `first_month` (the agreement's first), over by `today` (Paris, the caller's clock), with a valid
         issue date (check_issue_date, and not before the last issue). `basis`: the issued months the drafts were
         computed from (their regularisations); if another issue recorded a month since, nothing is issued. `render`
-        gives each numbered invoice's documents, whose SHA-256 are recorded with it."""
+        gives each numbered invoice's documents, whose SHA-256 are recorded with it. `actor`: who issues (the
+        dashboards user; by default the OS user), recorded as an act with the month."""
         _validate(month, invoices, inputs_sha256)
         with self._transaction(write=True, doing=f"issue {month}") as conn:
             counter = conn.execute(
@@ -139,6 +140,10 @@ class Ledger:
             last = counter.last_value
             for seq, draft in enumerate(invoices, start=last + 1):
                 self._insert_invoice(conn, draft, seq, issue_date, inputs_sha256, chain, render)
+            numbers = [invoice_number(seq) for seq in range(last + 1, last + 1 + len(invoices))]
+            record_act(conn, chain, "issue", str(month), actor or os_actor(),  # the act after its effect
+                       {"invoices": len(invoices), "numbers": [numbers[0], numbers[-1]] if numbers else [],
+                        "issue_date": issue_date.isoformat()})  # fmt: skip
             moved = conn.execute(
                 update(invoice_sequence)
                 .where(invoice_sequence.c.name == SEQUENCE_NAME, invoice_sequence.c.last_value == last,
@@ -190,13 +195,32 @@ class Ledger:
             ])  # fmt: skip
 
     def _insert(self, conn: Connection, chain: ChainWriter, table: Table, rows: list[dict[str, Any]]) -> None:
-        """Insert rows in order, each linked to the chain (decimals made Decimals first: the hash is of what is read
-        back)."""
-        exact = {c.name for c in table.columns if isinstance(c.type, ExactDecimal)}
-        linked = [chain.link(table.name, {k: (exact_decimal(v, k) if k in exact and v is not None else v)
-                                          for k, v in row.items()}) for row in rows]  # fmt: skip
-        if linked:
-            conn.execute(table.insert(), linked)
+        insert_chained(conn, chain, table, rows)
+
+    @contextmanager
+    def recording(self, doing: str) -> Iterator[Recorder]:
+        """One act after issuing (credit, send, payment: analytics.billing.followup), in one transaction under the
+        ledger's lock, like an issue: the act's rows are chained, the counter moved with them, or nothing is."""
+        with self._transaction(write=True, doing=doing) as conn:
+            counter = conn.execute(
+                select(invoice_sequence).where(invoice_sequence.c.name == SEQUENCE_NAME).with_for_update()
+            ).one()
+            self._check_counter(conn, counter.last_value)
+            recorder = Recorder(conn, ChainWriter(counter.chain_length, counter.chain_head), counter.last_value, self.url)
+            yield recorder
+            moved = conn.execute(
+                update(invoice_sequence)
+                .where(invoice_sequence.c.name == SEQUENCE_NAME, invoice_sequence.c.last_value == counter.last_value,
+                       invoice_sequence.c.chain_length == counter.chain_length)
+                .values(last_value=recorder.last_value, chain_length=recorder.chain.length,
+                        chain_head=recorder.chain.head)
+            ).rowcount  # fmt: skip
+            if moved != 1:
+                raise LedgerError(f"the ledger at {self.url} moved while trying to {doing}; nothing was recorded")
+
+    def read(self, doing: str) -> Any:
+        """A read-only transaction for the follow-up's queries (analytics.billing.followup)."""
+        return self._transaction(write=False, doing=doing)
 
     def check_next(self, month: Month, first_month: Month) -> None:
         """Refuse now (IssueRefused) a month that is not the next one to issue; issue_month decides it again under
@@ -233,14 +257,16 @@ class Ledger:
                 f"issue date {issue_date} is before that of the last issued invoice {latest.number} "
                 f"({latest.issue_date}): numbers must follow issue dates; issue on or after {latest.issue_date}"
             )
-        last_issue = conn.execute(select(func.max(issued_month.c.issue_date))).scalar()
+        last_issue = max((d for d in (conn.execute(select(func.max(issued_month.c.issue_date))).scalar(),
+                                      conn.execute(select(func.max(credit_note.c.issue_date))).scalar())
+                          if d is not None), default=None)  # credit notes take numbers too  # fmt: skip
         if last_issue is not None and issue_date < last_issue:
             raise IssueRefused(f"issue date {issue_date} is before the last issue in the ledger ({last_issue}): issue "
                                f"on or after {last_issue}")  # fmt: skip
 
     def _check_counter(self, conn: Connection, last_value: int) -> None:
         """A counter that is not on the last invoice would leave a gap (or number twice): refuse, never skip."""
-        top = conn.execute(select(func.coalesce(func.max(invoice.c.seq), 0))).scalar_one()
+        top = max(conn.execute(select(func.coalesce(func.max(t.c.seq), 0))).scalar_one() for t in (invoice, credit_note))
         if top != last_value:
             raise LedgerError(
                 f"the invoice sequence of {self.url} is at {last_value} but the last invoice is "
@@ -295,7 +321,7 @@ class Ledger:
                            row["chain_seq"], row["prev_hash"], row["row_hash"], row)
                 for table in CHAINED for row in conn.execute(select(table)).mappings()
             ]  # fmt: skip
-            seqs = [(r.seq, r.number) for r in conn.execute(select(invoice.c.seq, invoice.c.number))]
+            seqs = [(r.seq, r.number) for t in (invoice, credit_note) for r in conn.execute(select(t.c.seq, t.c.number))]
         if counter is None:
             return Verification(len(rows), len(seqs), GENESIS, ["the invoice sequence row is missing (deleted)"])
         problems = verify_chain(rows, counter.chain_length, counter.chain_head)

@@ -4,16 +4,20 @@ analytics.billing.ledger re-exports what others use."""
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     Column, Connection, Date, ForeignKey, Index, Integer, MetaData, Numeric, String, Table, Text, TypeDecorator,
-    UniqueConstraint, select,
+    UniqueConstraint, func, select,
 )  # fmt: skip
 
-from analytics.billing.chain import GENESIS
+from analytics.billing.chain import GENESIS, ChainWriter
 from analytics.billing.model import IndexPoint, Party, PriceRevision
 from analytics.periods import Month
 from analytics.errors import SansfilmError
@@ -176,9 +180,86 @@ invoice_document = Table(
     *chain_columns("invoice_document"),
 )  # fmt: skip
 
-# The chained tables in the order an issue records a month's rows (see _insert_invoice); a later table (credit
-# notes, payments) is added here and chained the same way.
-CHAINED = (issued_month, invoice, invoice_line, invoice_usage, invoice_revision, invoice_party, invoice_document)
+# --- what follows an issue (issue 15): every act, credit notes, sendings and payments; chained and immutable ------
+
+ledger_act = Table(
+    "ledger_act", metadata,  # the audit trail: who did what, when; written in the transaction of its effect
+    Column("id", Integer, primary_key=True, autoincrement=False),  # 1, 2, ... in the order acts were recorded
+    Column("kind", String(16), nullable=False),  # issue | credit | send | payment
+    Column("subject", String(32), nullable=False),  # the month issued, or the invoice / credit note number
+    Column("actor", String(128), nullable=False),  # the dashboards user, or the OS user of the CLI
+    Column("recorded_at", String(32), nullable=False),  # UTC, ISO 8601
+    Column("detail", Text, nullable=False),  # JSON, sorted keys
+    *chain_columns("ledger_act"),
+)  # fmt: skip
+
+credit_note = Table(
+    "credit_note", metadata,  # EN 16931 type 381, numbered in the invoices' one gapless sequence
+    Column("number", String(32), primary_key=True),
+    Column("seq", Integer, nullable=False, unique=True),
+    Column("invoice_number", ForeignKey(invoice.c.number), nullable=False),  # BT-25: the invoice it corrects
+    Column("act_id", ForeignKey(ledger_act.c.id), nullable=False),
+    Column("scope", String(8), nullable=False),  # total | lines | amount
+    Column("reason", Text, nullable=False),
+    Column("issue_date", Date, nullable=False),
+    Column("vat_rate", ExactDecimal, nullable=False),
+    Column("net", ExactDecimal, nullable=False),  # negative: the amounts credited
+    Column("vat", ExactDecimal, nullable=False),
+    Column("gross", ExactDecimal, nullable=False),
+    *chain_columns("credit_note"),
+)  # fmt: skip
+
+credit_note_line = Table(
+    "credit_note_line", metadata,
+    Column("credit_note_number", ForeignKey(credit_note.c.number), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("invoice_position", Integer),  # the invoice line credited; NULL for a credit of an amount
+    Column("code", String(64), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("metric", String(64)),
+    Column("quantity", ExactDecimal, nullable=False),
+    Column("unit_price", ExactDecimal, nullable=False),
+    Column("amount", ExactDecimal, nullable=False),
+    *chain_columns("credit_note_line"),
+)  # fmt: skip
+
+credit_note_document = Table(
+    "credit_note_document", metadata,  # under <out_dir>/<month of the credited invoice>/, like the invoice's
+    Column("credit_note_number", ForeignKey(credit_note.c.number), primary_key=True),
+    Column("kind", String(8), primary_key=True),
+    Column("file_name", String(64), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    *chain_columns("credit_note_document"),
+)  # fmt: skip
+
+dispatch = Table(
+    "dispatch", metadata,  # one row per sending (a re-send is another row)
+    Column("act_id", ForeignKey(ledger_act.c.id), primary_key=True),
+    Column("document_number", String(32), nullable=False),  # an invoice or a credit note
+    Column("transport", String(16), nullable=False),  # outbox | email
+    Column("recipient", Text, nullable=False),  # the outbox folder, or the e-mail address
+    Column("file_name", String(64), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    *chain_columns("dispatch"),
+)  # fmt: skip
+
+payment = Table(
+    "payment", metadata,
+    Column("act_id", ForeignKey(ledger_act.c.id), primary_key=True),
+    Column("invoice_number", ForeignKey(invoice.c.number), nullable=False),
+    Column("paid_on", Date, nullable=False),
+    Column("amount", ExactDecimal, nullable=False),  # received, VAT included
+    Column("reference", Text, nullable=False),
+    *chain_columns("payment"),
+)  # fmt: skip
+
+FOLLOW_UP = (ledger_act, credit_note, credit_note_line, credit_note_document, dispatch, payment)
+
+# Every chained table (`ledger verify` reads them all); an issue records a month's rows in this order (see
+# _insert_invoice), the acts after it theirs.
+CHAINED = (issued_month, invoice, invoice_line, invoice_usage, invoice_revision, invoice_party, invoice_document,
+           *FOLLOW_UP)  # fmt: skip
 
 
 def children(conn: Connection, table: Table, where: Any) -> Any:
@@ -205,6 +286,56 @@ def revision_from_row(row: Any) -> PriceRevision:
         IndexPoint(Month.parse(row.base_period), row.base_value, row.base_published_on),
     )  # fmt: skip
 
+
+
+def os_actor() -> str:
+    """Who acts from the command line: the operating-system user."""
+    try:
+        return f"os:{getpass.getuser()}"
+    except (KeyError, OSError):  # no passwd entry (a bare container)
+        return f"os:uid-{os.getuid()}"
+
+
+def record_act(conn: Connection, chain: ChainWriter, kind: str, subject: str, actor: str, detail: dict[str, Any]) -> int:
+    """Append one act to the audit trail (in the caller's transaction, with its effect); its id."""
+    act_id = conn.execute(select(func.coalesce(func.max(ledger_act.c.id), 0))).scalar_one() + 1
+    insert_chained(conn, chain, ledger_act, [{
+        "id": act_id, "kind": kind, "subject": subject, "actor": actor,
+        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "detail": json.dumps(detail, sort_keys=True, ensure_ascii=False, default=str),
+    }])  # fmt: skip
+    return act_id
+
+
+@dataclass
+class Recorder:
+    """What an act writes with (Ledger.recording): the transaction, the chain, and the numbering's last value."""
+
+    conn: Connection
+    chain: ChainWriter
+    last_value: int
+    where: str
+
+    def act(self, kind: str, subject: str, actor: str, detail: dict[str, Any]) -> int:
+        return record_act(self.conn, self.chain, kind, subject, actor, detail)
+
+    def insert(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        insert_chained(self.conn, self.chain, table, rows)
+
+    def next_number(self) -> tuple[int, str]:
+        """Take the next number of the one gapless sequence (given back if the transaction fails)."""
+        self.last_value += 1
+        return self.last_value, invoice_number(self.last_value)
+
+
+def insert_chained(conn: Connection, chain: ChainWriter, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert rows in order, each linked to the chain (decimals made Decimals first: the hash is of what is read
+    back)."""
+    exact = {c.name for c in table.columns if isinstance(c.type, ExactDecimal)}
+    linked = [chain.link(table.name, {k: (exact_decimal(v, k) if k in exact and v is not None else v)
+                                      for k, v in row.items()}) for row in rows]  # fmt: skip
+    if linked:
+        conn.execute(table.insert(), linked)
 
 
 def exact_decimal(value: Any, what: str) -> Decimal:

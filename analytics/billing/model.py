@@ -75,6 +75,7 @@ class Invoice:
     revision: PriceRevision | None = None  # None before the first anniversary or without a revision clause
     seller: Party | None = None  # set when issued: the parties as the documents show them, frozen in the ledger
     buyer: Party | None = None
+    note: str | None = None  # credit notes: the invoice credited and why (printed; None on invoices)
 
     @property
     def net(self) -> Decimal:

@@ -177,11 +177,13 @@ def first_month(contracts: Contracts) -> Month:
     return month if month.first_day >= start else month.next()
 
 
-def issue(settings: Settings, month: Month, *, issue_date: date, today: date, out_dir: Path | None = None) -> IssueOutcome:
+def issue(settings: Settings, month: Month, *, issue_date: date, today: date, out_dir: Path | None = None,
+          actor: str | None = None) -> IssueOutcome:
     """Issue a month once: number its invoices in the ledger (their parties and the SHA-256 of their documents
     frozen with them), then write the documents rendered from the ledger. `today`: the Paris day of the caller's
     clock. Documents go under out_dir/<month>/ (default [billing] out_dir, where `check` looks for them). On a month
-    already issued, nothing changes, on disk either (see rewrite_documents)."""
+    already issued, nothing changes, on disk either (see rewrite_documents). `actor`: who issues (the dashboards
+    user; the OS user by default), recorded in the ledger's audit trail with the month."""
     from analytics.billing.documents import render_documents
     from analytics.billing.ledger import Ledger, check_issue_date
     from analytics.quality import require_error_checks_pass
@@ -203,7 +205,8 @@ def issue(settings: Settings, month: Month, *, issue_date: date, today: date, ou
                       for d in preview(settings, month)]  # fmt: skip
         # the ledger decides atomically: a concurrent or repeated call finds the month issued and changes nothing
         result = ledger.issue_month(month, drafts, inputs_sha256=inputs_sha256(contracts, drafts), issue_date=issue_date,
-                                    first_month=first, today=today, basis=issued_months, render=render_documents)  # fmt: skip
+                                    first_month=first, today=today, basis=issued_months, render=render_documents,
+                                    actor=actor)  # fmt: skip
         invoices = ledger.invoices_for_month(month)
     finally:
         ledger.dispose()

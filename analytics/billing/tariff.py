@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +20,7 @@ from analytics.metrics import METRICS
 from analytics.periods import Month
 from analytics.billing.price_index import PriceIndex, load_price_index
 from analytics.contract_yaml import ContractReader, compose_contract_file
-from analytics.registry import luhn_ok
+from analytics.registry import OFFERS, SECTORS, luhn_ok
 
 TARIFF_FILE = "framework.yaml"
 MODELS = ("per_unit", "graduated", "volume")
@@ -87,6 +87,19 @@ class Tariff:
     revision: RevisionTerms | None = None
     price_index: PriceIndex | None = None  # loaded when there is a revision clause
     ceiling: Ceiling | None = None
+    payment_terms: PaymentTerms = field(default_factory=lambda: PaymentTerms())
+
+
+@dataclass(frozen=True)
+class PaymentTerms:
+    """When an invoice is due (`payment_terms:` in framework.yaml): French public bodies pay within 30 days, public
+    hospitals within 50 (Code de la commande publique, R2192-10 and R2192-11)."""
+
+    days: int = 30
+    sectors: dict[str, int] = field(default_factory=lambda: {"public": 50})  # without `sectors:` in the file
+
+    def days_for(self, sector: str | None) -> int:
+        return self.sectors.get(sector or "", self.days)
 
 
 def load_tariff(contracts_dir: Path, offers_in_use: Iterable[str] = ()) -> Tariff:
@@ -113,7 +126,7 @@ class _TariffReader(ContractReader):
     def tariff(self, root: Node, offers_in_use: tuple[str, ...]) -> Tariff:
         top = self.mapping(
             root, "", ("contract_id", "currency", "vat_rate", "valid_from", "valid_to", "offers"),
-            ("seller", "revision", "ceiling"),
+            ("seller", "revision", "ceiling", "payment_terms"),
         )
         contract_id = self.text(*top["contract_id"], "contract_id")
         currency = self.text(*top["currency"], "currency")
@@ -130,8 +143,26 @@ class _TariffReader(ContractReader):
         seller = self.seller(*top["seller"]) if "seller" in top else None
         revision = self.revision(*top["revision"], valid_from) if "revision" in top else None
         ceiling = self.ceiling(*top["ceiling"]) if "ceiling" in top else None
+        terms = self.payment_terms(*top["payment_terms"]) if "payment_terms" in top else PaymentTerms()
         return Tariff(self.path, contract_id, currency, vat_rate, valid_from, valid_to, offers, seller, revision,
-                      None, ceiling)  # fmt: skip
+                      None, ceiling, terms)  # fmt: skip
+
+    def payment_terms(self, key: ScalarNode, node: Node) -> PaymentTerms:
+        """Days to pay after the issue date: `days` by default, `sectors` per registry sector (public: 50)."""
+        entries = self.mapping(node, "payment_terms", ("days",), ("sectors",), owner=key)
+        days = self.whole(*entries["days"], "payment_terms.days", 0, 365)
+        sectors: dict[str, int] = {}
+        if "sectors" in entries:
+            sectors_key, sectors_node = entries["sectors"]
+            self.check_tag(sectors_node, "payment_terms.sectors")
+            if not isinstance(sectors_node, MappingNode):
+                raise self.fail(sectors_key, "payment_terms.sectors", "must be a mapping of sectors to days")
+            for sector, (sector_key, value) in self.entries(sectors_node, "payment_terms.sectors").items():
+                if sector not in SECTORS:
+                    raise self.fail(sector_key, f"payment_terms.sectors.{sector}",
+                                    f"unknown sector '{sector}' (expected: {', '.join(SECTORS)})")  # fmt: skip
+                sectors[sector] = self.whole(sector_key, value, f"payment_terms.sectors.{sector}", 0, 365)
+        return PaymentTerms(days, sectors)
 
     def revision(self, key: ScalarNode, node: Node, valid_from: date) -> RevisionTerms:
         """The price revision clause; a + b must be exactly 1 and I0's month must precede the agreement's start."""

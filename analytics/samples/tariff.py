@@ -49,6 +49,13 @@ ceiling:
   volumes:                              # optional caps on usage over the agreement
     studies_archived: 2500
 
+# When an invoice is due, in days after its issue date (`sansfilm payments list`): French public bodies pay within 30
+# days, public hospitals within 50; a sector of the registry (public, private) may have its own.
+payment_terms:
+  days: 30
+  sectors:
+    public: 50
+
 seller:
   name: GCS e-santé Île-de-France
   siret: "18007521000013"

@@ -3,7 +3,7 @@
 import polars as pl
 import streamlit as st
 
-from dashboards import charts, data
+from dashboards import billing_desk, charts, data
 from dashboards.invoices import invoice_section
 from dashboards.ui import context
 
@@ -25,6 +25,7 @@ charts.show("mine_monthly_usage", usage.select("month", "studies_archived", "ins
             labels={"month": "mois", "studies_archived": "examens archivés", "instances_archived": "instances",
                     "retrievals": "récupérations", "shares": "partages", "views": "consultations"})  # fmt: skip
 invoice_section(viewer, filters, "mine")
+billing_desk.follow_up(viewer)  # its own invoices and credit notes, statuses and balance; no button
 st.subheader("Partages envoyés et reçus")
 shares = data.cached("sharing", viewer, filters)
 charts.show("mine_sharing", shares.select("sender", "destination", "shares", "suppressed"),

@@ -1,14 +1,16 @@
-"""Finance: drafts vs issued invoices, drill-down to lines and usage, downloads, unbilled and unattributed usage."""
+"""Finance: drafts vs issued invoices, drill-down to lines and usage, downloads, statuses and balances, the acts of
+billing (finance only: issue, credit, send, record a payment), unbilled and unattributed usage."""
 
 import streamlit as st
 
-from dashboards import charts, data
+from dashboards import billing_desk, charts, data
 from dashboards.invoices import invoice_section
 from dashboards.ui import context
 
 viewer, filters = context()
 st.title("Factures")
 invoice_section(viewer, filters, "finance")
+billing_desk.acts(viewer, filters, billing_desk.follow_up(viewer))
 st.subheader("Consommation non facturée et non attribuée")
 unbilled = data.cached("unbilled", viewer, filters)
 charts.show("finance_unbilled", unbilled,

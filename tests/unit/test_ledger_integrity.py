@@ -149,9 +149,9 @@ def _issued(ledger: Ledger) -> None:
 def test_an_untouched_ledger_verifies_and_frozen_parties_come_back(ledger):
     _issued(ledger)
     result = ledger.verify()
-    # March: its month row, then per invoice: invoice, 3 lines, 3 usage rows, 2 parties, 2 documents; April likewise
-    # without parties and documents
-    assert (result.ok, result.rows, result.invoices) == (True, 1 + 2 * 11 + 1 + 7, 3), result.problems
+    # March: its month row, then per invoice: invoice, 3 lines, 3 usage rows, 2 parties, 2 documents, then the act
+    # of issuing it; April likewise without parties and documents
+    assert (result.ok, result.rows, result.invoices) == (True, 1 + 2 * 11 + 1 + 1 + 7 + 1, 3), result.problems
     first = ledger.invoices_for_month(MARCH)[0]
     assert first.seller == SELLER and first.buyer == Party("Hôpital 750000001", "26750001500016", finess="750000001")
     assert ledger.documents(MARCH)["RSF-000002"]["pdf"][0] == "RSF-000002.pdf"
@@ -168,7 +168,8 @@ def test_an_untouched_ledger_verifies_and_frozen_parties_come_back(ledger):
     (["DELETE FROM invoice_usage WHERE invoice_number = 'RSF-000001' AND position = 3"],
      r"the chain jumps after invoice_usage RSF-000001 storage_gb_month \(chain position 7\) to invoice_party "
      r"RSF-000001 seller \(chain position 9\): 1 row\(s\) missing"),
-    (["DELETE FROM invoice_usage WHERE invoice_number = 'RSF-000003'"], r"the counter says the chain has 31 row\(s\)"),
+    (["DELETE FROM invoice_usage WHERE invoice_number = 'RSF-000003'", "DELETE FROM ledger_act WHERE id = 2"],
+     r"the counter says the chain has 33 row\(s\)"),  # the last rows removed (April's usage and its act)
     (["UPDATE invoice_sequence SET last_value = 7"], "the invoice sequence is at 7 but the last invoice is RSF-000003"),
     (["UPDATE issued_month SET issue_date = '2024-04-03' WHERE month = '2024-03'"],
      r"issued_month 2024-03 \(chain position 1\) was altered"),
@@ -196,5 +197,5 @@ def test_canonical_contents_are_the_same_on_sqlite_and_postgresql(tmp_path, post
                         for t in CHAINED for r in conn.execute(sa.select(t).order_by(t.c.chain_seq)).mappings()]  # fmt: skip
             engine.dispose()
             contents.append(rows)
-    assert contents[0] == contents[1] and len(contents[0]) == 31
+    assert contents[0] == contents[1] and len(contents[0]) == 33
     assert any(b'"vat_rate":"0.20"' in c for _, c in contents[0])

@@ -4,8 +4,8 @@ Two new tables, empty at the upgrade: the first evaluation after it raises the c
 chained nor immutable: an occurrence is closed and a delivery marked done by updates (they are an operations log,
 not a legal record).
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
