@@ -44,9 +44,9 @@ def _positions(text: str | None) -> list[int] | None:
 
 
 def paris_today() -> date:
-    from pipelines import billing_cli
+    from analytics.clock import paris_now
 
-    return billing_cli.paris_today()  # the one clock of finance's commands (tests set it there)
+    return paris_now().date()  # $SANSFILM_NOW where a test or a replay sets it, as for issuing
 
 
 def register(app: typer.Typer, settings_loader, fail) -> None:

@@ -24,7 +24,7 @@ class Credited:
 
 def due_days(settings: Settings) -> Callable[[str], int]:
     """Establishment id -> days to pay, from `payment_terms` in framework.yaml and the establishment's sector."""
-    from analytics.billing.service import load_contracts
+    from analytics.billing.contracts import load_contracts
 
     contracts = load_contracts(settings)
     sectors = {e.establishment_id: e.sector for e in contracts.registry.establishments}
@@ -50,7 +50,7 @@ def credit_invoice(settings: Settings, number: str, *, reason: str, actor: str, 
 
 def send_document(settings: Settings, number: str, *, transport: str, actor: str) -> Sent:
     from analytics.billing.ledger import Ledger
-    from analytics.billing.service import load_contracts
+    from analytics.billing.contracts import load_contracts
 
     emails = {e.establishment_id: e.billing_email for e in load_contracts(settings).registry.establishments}
     with Ledger(settings.ledger.url) as ledger:

@@ -21,13 +21,13 @@ from analytics.billing.ledger import Ledger
 from analytics.billing.ledger_tables import os_actor
 from analytics.billing.model import Month
 from analytics.config import Settings
-from pipelines import billing_cli
+from pipelines import billing_cli, finance_cli
 from pipelines.cli import app
 from tests.billing_history import issue_until
 from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
 from tests.tiny_corpus import with_ledger
 from tests.unit.test_ledger import raw_url
-from tests.unit.test_ledger_integrity import _drop_triggers
+from tests.unit.test_ledger_integrity import drop_triggers
 
 TODAY = date(2011, 1, 20)
 A = "750000015"
@@ -39,6 +39,7 @@ runner = CliRunner()
 @pytest.fixture(autouse=True)
 def _clock(monkeypatch):
     monkeypatch.setattr(billing_cli, "paris_today", lambda: TODAY)
+    monkeypatch.setattr(finance_cli, "paris_today", lambda: TODAY)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -214,7 +215,7 @@ def test_recorded_acts_cannot_be_edited_and_an_edit_with_triggers_dropped_is_see
         engine.dispose()
     with Ledger(settings.ledger.url) as ledger:
         assert ledger.verify().ok
-        _drop_triggers(ledger)
+        drop_triggers(ledger)
     engine = sa.create_engine(raw_url(Ledger(settings.ledger.url)))
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE payment SET amount = '1.00'")

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from analytics.billing.model import Month
 from analytics.config import load_settings
-from pipelines import billing_cli
+from pipelines import billing_cli, finance_cli
 from pipelines.cli import app
 from tests.billing_history import issue_until
 from tests.tiny_corpus import CONFIG
@@ -61,6 +61,7 @@ def corpus(tiny, smtp, monkeypatch):
     from analytics import operations
 
     monkeypatch.setattr(billing_cli, "paris_today", lambda: date(2011, 1, 20))
+    monkeypatch.setattr(finance_cli, "paris_today", lambda: date(2011, 1, 20))
     registry = tiny.contracts.dir / "establishments.csv"
     lines = registry.read_text(encoding="utf-8").splitlines()
     lines = [lines[0] + ",billing_email"] + [row + ("," + A_EMAIL if row.startswith("750000015,") else ",")
