@@ -103,15 +103,17 @@ def _bounded_lines(f, max_line_bytes: int) -> Iterator[tuple[bytes | None, int, 
         yield None, length, more.endswith(b"\n")
 
 
-def _read_plain(path: Path, pseudonymise: Pseudonymiser, offset: int, line_no: int,
-                max_line_bytes: int) -> Iterator[LogLine]:  # fmt: skip
+def _read_plain(
+    path: Path, pseudonymise: Pseudonymiser, offset: int, line_no: int, max_line_bytes: int
+) -> Iterator[LogLine]:
     with path.open("rb") as f:
         f.seek(offset)
         yield from _entries(f, offset, line_no, max_line_bytes, pseudonymise, finished=False)
 
 
-def _read_gzip(path: Path, pseudonymise: Pseudonymiser, line_no: int, max_line_bytes: int,
-               max_decompressed_bytes: int) -> Iterator[LogLine]:  # fmt: skip
+def _read_gzip(
+    path: Path, pseudonymise: Pseudonymiser, line_no: int, max_line_bytes: int, max_decompressed_bytes: int
+) -> Iterator[LogLine]:
     with _gzip_errors(), gzip.open(path, "rb") as f:  # integrity and size first: all or nothing
         size = 0
         while chunk := f.read(1 << 20):
@@ -125,8 +127,9 @@ def _read_gzip(path: Path, pseudonymise: Pseudonymiser, line_no: int, max_line_b
         yield from _entries(f, 0, line_no, max_line_bytes, pseudonymise, finished=True)
 
 
-def _entries(f, offset: int, line_no: int, max_line_bytes: int, pseudonymise: Pseudonymiser, *,
-             finished: bool) -> Iterator[LogLine]:  # fmt: skip
+def _entries(
+    f, offset: int, line_no: int, max_line_bytes: int, pseudonymise: Pseudonymiser, *, finished: bool
+) -> Iterator[LogLine]:
     """LogLines from the file's position; a last line without its newline waits for the next read, unless the file
     is `finished` (a rotated gzip file)."""
     for raw, length, complete in _bounded_lines(f, max_line_bytes):
@@ -135,7 +138,9 @@ def _entries(f, offset: int, line_no: int, max_line_bytes: int, pseudonymise: Ps
         offset += length
         line_no += 1
         if raw is None:
-            yield LogLine(line_no, offset, None, f"line longer than {max_line_bytes} bytes (max_log_line_bytes): not read")
+            yield LogLine(
+                line_no, offset, None, f"line longer than {max_line_bytes} bytes (max_log_line_bytes): not read"
+            )
         elif raw.strip():
             yield _log_line(raw, line_no, offset, pseudonymise)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from datetime import datetime
 
-from analytics.periods import PARIS, Month
 from analytics.errors import ConfigError
+from analytics.periods import PARIS, Month
 
 NOW_ENV = "SANSFILM_NOW"
 

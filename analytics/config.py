@@ -159,7 +159,7 @@ def _check_tag(tag: str | None) -> str | None:
         return None
     digits = tag.strip().strip("()").replace(",", "").replace(" ", "").upper()
     if len(digits) != 8 or any(c not in "0123456789ABCDEF" for c in digits):
-        raise ValueError(f"{tag!r} is not a DICOM tag (write it as 8 hex digits, e.g. \"00771052\")")
+        raise ValueError(f'{tag!r} is not a DICOM tag (write it as 8 hex digits, e.g. "00771052")')
     return digits
 
 
@@ -201,7 +201,7 @@ class DicomwebSourceConfig(_PacsSource):
         needed = {"none": (), "basic": ("username_env", "password_env"), "bearer": ("token_env",)}[self.auth]
         missing = [key for key in needed if not getattr(self, key)]
         if missing:
-            raise ValueError(f"auth = \"{self.auth}\" needs {' and '.join(missing)}")
+            raise ValueError(f'auth = "{self.auth}" needs {" and ".join(missing)}')
         return self
 
 
@@ -266,8 +266,10 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
             f"configuration file not found: {config_path} (use --config PATH or set {CONFIG_ENV})"
         ) from None
     except IsADirectoryError:
-        raise ConfigError(f"{config_path} is a directory, not a configuration file: name the .toml file in it "
-                          f"(e.g. --config {config_path / DEFAULT_CONFIG})") from None  # fmt: skip
+        raise ConfigError(
+            f"{config_path} is a directory, not a configuration file: name the .toml file in it "
+            f"(e.g. --config {config_path / DEFAULT_CONFIG})"
+        ) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{config_path}: not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
     except OSError as exc:
@@ -279,8 +281,9 @@ def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{config_path}: " + "; ".join(_describe(err, raw) + _at_line(text, err["loc"])
-                                                         for err in exc.errors())) from None
+        raise ConfigError(
+            f"{config_path}: " + "; ".join(_describe(err, raw) + _at_line(text, err["loc"]) for err in exc.errors())
+        ) from None
     names = [s.name for s in settings.sources]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -344,7 +347,9 @@ def _resolved(settings: Settings, config_path: Path) -> Settings:
     warehouse = settings.warehouse.model_copy(
         update={
             "path": absolute(settings.warehouse.path),
-            "published_path": absolute(settings.warehouse.published_path) if settings.warehouse.published_path else None,
+            "published_path": absolute(settings.warehouse.published_path)
+            if settings.warehouse.published_path
+            else None,
         }
     )
     ledger = settings.ledger.model_copy(update={"url": _resolve_sqlite_url(settings.ledger.url, root)})
@@ -354,8 +359,9 @@ def _resolved(settings: Settings, config_path: Path) -> Settings:
             "warehouse": warehouse,
             "ledger": ledger,
             "contracts": settings.contracts.model_copy(update={"dir": absolute(settings.contracts.dir)}),
-            "billing": settings.billing.model_copy(update={"out_dir": absolute(settings.billing.out_dir),
-                                                          "outbox": absolute(settings.billing.outbox)}),
+            "billing": settings.billing.model_copy(
+                update={"out_dir": absolute(settings.billing.out_dir), "outbox": absolute(settings.billing.outbox)}
+            ),
             "lake": settings.lake.model_copy(update={"root": absolute(settings.lake.root)}) if settings.lake else None,
             "alerts": settings.alerts.resolved(root),
             "sources": [

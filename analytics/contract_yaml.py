@@ -82,7 +82,12 @@ class ContractReader:
     # ---- structure -------------------------------------------------------------------------------------------------
 
     def mapping(
-        self, node: Node, field: str, required: tuple[str, ...], optional: tuple[str, ...] = (), *,
+        self,
+        node: Node,
+        field: str,
+        required: tuple[str, ...],
+        optional: tuple[str, ...] = (),
+        *,
         owner: Node | None = None,
     ) -> dict[str, tuple[ScalarNode, Node]]:
         """The mapping's entries by key; unknown, duplicate or missing keys are errors.
@@ -128,8 +133,10 @@ class ContractReader:
 
     def texts(self, key: ScalarNode, node: Node, field: str, at_least_one: str | None = None) -> tuple[str, ...]:
         """A list of text items (`field[1]`, `field[2]`... in errors)."""
-        return tuple(self.text(key, item, f"{field}[{i}]")
-                     for i, item in enumerate(self.sequence(key, node, field, at_least_one), start=1))  # fmt: skip
+        return tuple(
+            self.text(key, item, f"{field}[{i}]")
+            for i, item in enumerate(self.sequence(key, node, field, at_least_one), start=1)
+        )
 
     def check_tag(self, node: Node, field: str) -> None:
         """Only the plain types of a safe load: no `!!python/...`, `!!binary`, `!!set`, merge keys or custom tags."""

@@ -53,10 +53,20 @@ SERIES_INSTANCE_UID = 0x0020000E
 PIXEL_DATA = 0x7FE00010
 _WANTED = frozenset(
     {
-        SPECIFIC_CHARACTER_SET, SOP_CLASS_UID, SOP_INSTANCE_UID, STUDY_DATE, STUDY_TIME, MODALITY, MANUFACTURER,
-        INSTITUTION_NAME, STATION_NAME, PATIENT_ID, STUDY_INSTANCE_UID, SERIES_INSTANCE_UID,
+        SPECIFIC_CHARACTER_SET,
+        SOP_CLASS_UID,
+        SOP_INSTANCE_UID,
+        STUDY_DATE,
+        STUDY_TIME,
+        MODALITY,
+        MANUFACTURER,
+        INSTITUTION_NAME,
+        STATION_NAME,
+        PATIENT_ID,
+        STUDY_INSTANCE_UID,
+        SERIES_INSTANCE_UID,
     }
-)  # fmt: skip
+)
 _TEXT_TAGS = (INSTITUTION_NAME, STATION_NAME, MANUFACTURER)  # decoded with SpecificCharacterSet
 
 _IMPLICIT_LE = "1.2.840.10008.1.2"
@@ -91,8 +101,9 @@ class _Truncated(Exception):
     """The file ends before a value it announces."""
 
 
-def read_instance(path: Path | str, pseudonymise: Pseudonymiser, stat: os.stat_result | None = None, *,
-                  walk: bool = True) -> InstanceRecord:  # fmt: skip
+def read_instance(
+    path: Path | str, pseudonymise: Pseudonymiser, stat: os.stat_result | None = None, *, walk: bool = True
+) -> InstanceRecord:
     """Parse one file. Raises MalformedRecord (with a reason fit for the quarantine table) if it cannot. walk=False
     reads it with pydicom only: the reference the fast walker must agree with."""
     path = os.fspath(path)
@@ -358,7 +369,9 @@ def _text(raw: bytes | str | None, encodings: list[str]) -> str | None:
     return text or None
 
 
-def _record(values: dict[int, bytes | str], transfer_syntax: str | None, stat, pseudonymise: Pseudonymiser) -> InstanceRecord:
+def _record(
+    values: dict[int, bytes | str], transfer_syntax: str | None, stat, pseudonymise: Pseudonymiser
+) -> InstanceRecord:
     received_at = datetime.fromtimestamp(stat.st_mtime_ns / 1e9, tz=UTC)
     return header_record(values, transfer_syntax, stat.st_size, received_at, pseudonymise)
 

@@ -131,11 +131,17 @@ def problems(actual: dict[str, list[str]], tables: dict[str, Table]) -> list[str
             found.append(f"marts.{table}: no dictionary file analytics/sql/marts/{table}.yml")
             continue
         described = {c.name for c in doc.columns}
-        found += [f"marts.{table}.{c}: no description and unit in {doc.path.name}" for c in columns if c not in described]
-        found += [f"marts.{table}.{c}: described in {doc.path.name} but the table has no such column"
-                  for c in sorted(described - set(columns))]  # fmt: skip
-    found += [f"marts.{t}: described in {tables[t].path.name} but the warehouse has no such table"
-              for t in sorted(set(tables) - set(actual))]  # fmt: skip
+        found += [
+            f"marts.{table}.{c}: no description and unit in {doc.path.name}" for c in columns if c not in described
+        ]
+        found += [
+            f"marts.{table}.{c}: described in {doc.path.name} but the table has no such column"
+            for c in sorted(described - set(columns))
+        ]
+    found += [
+        f"marts.{t}: described in {tables[t].path.name} but the warehouse has no such table"
+        for t in sorted(set(tables) - set(actual))
+    ]
     return found
 
 
@@ -158,16 +164,22 @@ def updated(doc: str, section: str, doc_path: Path = DOC_PATH) -> str:
     """The page with its generated section replaced; the hand-written parts around it are kept as they are."""
     start, end = doc.find(BEGIN), doc.find(END)
     if start < 0 or end < start:
-        raise DictionaryError(doc_path, f"the markers of the generated section are missing: put {BEGIN} and {END} "
-                                        "where the marts dictionary belongs")  # fmt: skip
+        raise DictionaryError(
+            doc_path,
+            f"the markers of the generated section are missing: put {BEGIN} and {END} "
+            "where the marts dictionary belongs",
+        )
     return doc[:start] + section + doc[end + len(END) :]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=COMMAND, description="Generate the marts part of docs/warehouse.md.")
     parser.add_argument("--check", action="store_true", help="only check that docs/warehouse.md is up to date")
-    parser.add_argument("--warehouse", action="store_true",
-                        help="also check the .yml files against the published warehouse of the configuration")  # fmt: skip
+    parser.add_argument(
+        "--warehouse",
+        action="store_true",
+        help="also check the .yml files against the published warehouse of the configuration",
+    )
     args = parser.parse_args(argv)
     try:
         tables = load_dictionary()

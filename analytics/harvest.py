@@ -83,12 +83,23 @@ def harvest_source(
         con.execute(
             """update raw.harvest_runs set finished_at = now(), files_seen = ?, files_parsed = ?, files_unchanged = ?,
                quarantined = ?, records_added = ?, files_quarantined = ?, records_flagged = ? where harvest_id = ?""",
-            [report.files_seen, report.files_parsed, report.files_unchanged, report.quarantined, report.records_added,
-             report.files_quarantined, report.records_flagged, harvest_id],
-        )  # fmt: skip
+            [
+                report.files_seen,
+                report.files_parsed,
+                report.files_unchanged,
+                report.quarantined,
+                report.records_added,
+                report.files_quarantined,
+                report.records_flagged,
+                harvest_id,
+            ],
+        )
     if report.records_flagged:
-        log.warning("source %s: %d records stored with values set aside or truncated (see value_flags)",
-                    source.name, report.records_flagged)  # fmt: skip
+        log.warning(
+            "source %s: %d records stored with values set aside or truncated (see value_flags)",
+            source.name,
+            report.records_flagged,
+        )
     log.info("harvested %s: %s", source.name, report.to_dict())
     return report
 
@@ -136,7 +147,9 @@ def _known_files(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, FileS
 # --- DICOM files ------------------------------------------------------------------------------------------------
 
 
-def _harvest_dicom(source: SourceConfig, pseudonymise: Pseudonymiser, options: HarvestConfig, writer: BatchWriter) -> None:
+def _harvest_dicom(
+    source: SourceConfig, pseudonymise: Pseudonymiser, options: HarvestConfig, writer: BatchWriter
+) -> None:
     """Walk, parse in workers and write in batches; the main process writes one batch while workers parse the next."""
     workers = default_workers() if options.workers is None else options.workers
     pool: ProcessPoolExecutor | None = None
@@ -237,7 +250,9 @@ def _resume_point(path: str, st: os.stat_result, state: FileState | None, by_ino
     return 0, 0
 
 
-def _harvest_logs(source: SourceConfig, pseudonymise: Pseudonymiser, options: HarvestConfig, writer: BatchWriter) -> None:
+def _harvest_logs(
+    source: SourceConfig, pseudonymise: Pseudonymiser, options: HarvestConfig, writer: BatchWriter
+) -> None:
     bounds = {
         "max_line_bytes": source.max_log_line_bytes or options.max_log_line_bytes,
         "max_decompressed_bytes": source.max_log_decompressed_bytes or options.max_log_decompressed_bytes,
@@ -255,10 +270,16 @@ def _harvest_logs(source: SourceConfig, pseudonymise: Pseudonymiser, options: Ha
             writer.report.quarantined += 1
             writer.report.files_quarantined += 1
             key = writer.file_key(path)
-            writer.write("audit_events", None, [whole_file_quarantine(key, reason)], [
-                FileState(path, key, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, status="quarantined",
-                           reason=reason)
-            ])  # fmt: skip
+            writer.write(
+                "audit_events",
+                None,
+                [whole_file_quarantine(key, reason)],
+                [
+                    FileState(
+                        path, key, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, status="quarantined", reason=reason
+                    )
+                ],
+            )
             continue
         _read_one_log(path, st, gz, offset, line, head_sha, head_len, pseudonymise, writer, bounds)
     writer.flush_audit()
@@ -268,8 +289,20 @@ def _read_one_log(path, st, gz, offset, line, head_sha, head_len, pseudonymise, 
     key = writer.file_key(path)
 
     def state(status: str = "parsed", reason: str | None = None) -> FileState:
-        return FileState(path, key, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, head_sha, head_len,
-                          None if gz else offset, line, status, reason)  # fmt: skip
+        return FileState(
+            path,
+            key,
+            st.st_size,
+            st.st_mtime_ns,
+            st.st_dev,
+            st.st_ino,
+            head_sha,
+            head_len,
+            None if gz else offset,
+            line,
+            status,
+            reason,
+        )
 
     records: list[tuple[int, AuditRecord]] = []
     quarantine: list[tuple] = []
@@ -294,4 +327,3 @@ def _read_one_log(path, st, gz, offset, line, head_sha, head_len, pseudonymise, 
         return
     writer.report.files_parsed += 1
     writer.write_audit(records, quarantine, state())
-

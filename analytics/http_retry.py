@@ -53,8 +53,16 @@ def send(
     for attempt in range(source.retries + 1):
         if attempt:
             delay = backoff * 2 ** (attempt - 1)
-            log.warning("source %s: %s %s failed (%s); retry %d/%d in %.1f s",
-                        source.name, method, path, problem, attempt, source.retries, delay)  # fmt: skip
+            log.warning(
+                "source %s: %s %s failed (%s); retry %d/%d in %.1f s",
+                source.name,
+                method,
+                path,
+                problem,
+                attempt,
+                source.retries,
+                delay,
+            )
             sleep(delay)
         try:
             response = http.request(method, path, **kwargs)
@@ -65,8 +73,9 @@ def send(
             problem = f"cannot connect: {type(exc).__name__}"
             continue
         if response.status_code in (401, 403):
-            raise SourceError(f"source '{source.name}': {server} {refusal} (HTTP {response.status_code} on "
-                              f"{method} {path})")  # fmt: skip
+            raise SourceError(
+                f"source '{source.name}': {server} {refusal} (HTTP {response.status_code} on {method} {path})"
+            )
         if response.status_code in RETRIED_STATUSES:
             problem = f"HTTP {response.status_code}"
             continue

@@ -16,9 +16,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
 
+from analytics.clock import paris_now
 from analytics.metrics import METRICS
 from analytics.periods import Month
-from analytics.clock import paris_now
 from analytics.registry import UNATTRIBUTED, Registry
 from analytics.warehouse import SQL_DIR, table_exists
 
@@ -48,20 +48,24 @@ def meter_month(con: duckdb.DuckDBPyConnection, month: Month, *, now: datetime |
     through = min(month.last_day, now.date())
     con.execute("begin transaction")
     try:
-        con.execute(f"create or replace temporary table metered_events as {_sql('metered_events')}",
-                    {"first_day": params["first_day"], "next_first_day": params["next_first_day"],
-                     "with_failures": False})  # fmt: skip
+        con.execute(
+            f"create or replace temporary table metered_events as {_sql('metered_events')}",
+            {"first_day": params["first_day"], "next_first_day": params["next_first_day"], "with_failures": False},
+        )
         for table in ("fct_usage_daily", "fct_share_flows", "fct_share_flows_monthly"):
             con.execute(f"delete from marts.{table} where month = $month", {"month": str(month)})
         con.execute(f"insert into marts.fct_usage_daily by name {_sql('usage_daily')}", params)
         con.execute(f"insert into marts.fct_share_flows by name {_sql('share_flows')}", {"month": str(month)})
-        con.execute(f"insert into marts.fct_share_flows_monthly by name {_sql('share_flows_monthly')}",
-                    {"month": str(month)})  # fmt: skip
+        con.execute(
+            f"insert into marts.fct_share_flows_monthly by name {_sql('share_flows_monthly')}", {"month": str(month)}
+        )
         rows = con.execute("select count(*) from marts.fct_usage_daily where month = $month", {"month": str(month)})
         written = rows.fetchone()[0]
         con.execute("delete from marts.fct_metered_months where month = $month", {"month": str(month)})
-        con.execute("insert into marts.fct_metered_months values ($month, $mtd, $through, $now)",
-                    {"month": str(month), "mtd": through < month.last_day, "through": through, "now": now})  # fmt: skip
+        con.execute(
+            "insert into marts.fct_metered_months values ($month, $mtd, $through, $now)",
+            {"month": str(month), "mtd": through < month.last_day, "through": through, "now": now},
+        )
         con.execute("drop table metered_events")
         con.execute("commit")
     except BaseException:
@@ -102,7 +106,11 @@ def daily_usage(con: duckdb.DuckDBPyConnection, month: Month, establishment_id: 
         {"month": str(month), "id": establishment_id},
     ).fetchall()
     return [
-        {"usage_date": r[0], **{m: Decimal(v) for m, v in zip(_COUNT_METRICS, r[1:-1], strict=True)}, "storage_gb": Decimal(r[-1]) / GB}
+        {
+            "usage_date": r[0],
+            **{m: Decimal(v) for m, v in zip(_COUNT_METRICS, r[1:-1], strict=True)},
+            "storage_gb": Decimal(r[-1]) / GB,
+        }
         for r in rows
     ]
 
@@ -119,8 +127,9 @@ class UsageReport:
     def to_dict(self) -> dict[str, object]:
         def strings(d: dict[str, object]) -> dict[str, object]:
             """Counts as integers, decimal quantities (storage) as strings: exact for finance scripts."""
-            return {k: (int(v) if k in _COUNT_METRICS else str(v)) if isinstance(v, Decimal) else v
-                    for k, v in d.items()}  # fmt: skip
+            return {
+                k: (int(v) if k in _COUNT_METRICS else str(v)) if isinstance(v, Decimal) else v for k, v in d.items()
+            }
 
         return {
             "month": str(self.month),
@@ -130,8 +139,9 @@ class UsageReport:
         }
 
 
-def usage_report(usage: dict[str, dict[str, Decimal]], registry: Registry, month: Month,
-                 active_days: Callable[[object, Month], int]) -> UsageReport:  # fmt: skip
+def usage_report(
+    usage: dict[str, dict[str, Decimal]], registry: Registry, month: Month, active_days: Callable[[object, Month], int]
+) -> UsageReport:
     """Split a month's usage: establishments billed this month, UNATTRIBUTED, and usage of establishments with no
     active day (not live yet, or ended) or unknown to the registry."""
     report = UsageReport(month=month)
@@ -163,8 +173,10 @@ def month_to_date(con: duckdb.DuckDBPyConnection, month: Month) -> date | None:
     """The last day a month-to-date month's figures cover; None when the month is complete (or not metered)."""
     if not table_exists(con, "marts.fct_metered_months"):
         return None
-    rows = con.execute("select metered_through from marts.fct_metered_months where month = $month and month_to_date",
-                       {"month": str(month)}).fetchall()  # fmt: skip
+    rows = con.execute(
+        "select metered_through from marts.fct_metered_months where month = $month and month_to_date",
+        {"month": str(month)},
+    ).fetchall()
     return rows[0][0] if rows else None
 
 

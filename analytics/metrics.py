@@ -2,5 +2,11 @@
 
 # in the order reports show them
 METRICS = (
-    "studies_archived", "instances_archived", "bytes_archived", "storage_gb_month", "retrievals", "shares", "views",
-)  # fmt: skip
+    "studies_archived",
+    "instances_archived",
+    "bytes_archived",
+    "storage_gb_month",
+    "retrievals",
+    "shares",
+    "views",
+)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import duckdb
 
 from analytics import metering
-from analytics.periods import Month
 from analytics.errors import SansfilmError
+from analytics.periods import Month
 from analytics.warehouse import table_exists
 
 
@@ -47,8 +47,10 @@ def month_or_latest(con: duckdb.DuckDBPyConnection, month: str | None) -> Month:
     """The month asked for, which must be metered; else the latest metered month."""
     months = metered_months(con)
     if not months:
-        raise NothingMetered("no month is metered in the published warehouse yet: run `sansfilm run` (it meters "
-                             "every month with data and publishes), then run this notebook again")  # fmt: skip
+        raise NothingMetered(
+            "no month is metered in the published warehouse yet: run `sansfilm run` (it meters "
+            "every month with data and publishes), then run this notebook again"
+        )
     if month is None:
         return months[-1]
     wanted = Month.parse(month)

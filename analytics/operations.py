@@ -9,11 +9,11 @@ from datetime import datetime
 from decimal import Decimal
 
 from analytics import lake, metering, warehouse
-from analytics.periods import Month
 from analytics.clock import paris_now
 from analytics.config import Settings
 from analytics.errors import SansfilmError
 from analytics.harvest import harvest_source
+from analytics.periods import Month
 from analytics.pseudonym import Pseudonymiser, pseudonymiser_from_env
 from analytics.raw_batches import SourceReport
 from analytics.registry import Registry, load_registry
@@ -67,15 +67,20 @@ class ChecksBlocked(SansfilmError):
     def __init__(self, failed: list) -> None:
         self.failed = failed
         listed = "; ".join(f"{r.name} ({r.table})" for r in failed)
-        super().__init__(f"{len(failed)} blocking data check(s) failed: {listed}; the warehouse was not published "
-                         "(readers keep the last good copy). Run `sansfilm check` for the details.")  # fmt: skip
+        super().__init__(
+            f"{len(failed)} blocking data check(s) failed: {listed}; the warehouse was not published "
+            "(readers keep the last good copy). Run `sansfilm check` for the details."
+        )
 
 
 def _blocking_checks(settings: Settings, con, tables: list[str] | None) -> None:
     from analytics.quality import history, runner
 
-    wanted = tables if tables is not None else sorted({r.table for r in runner.rules_for(settings)} - set(runner.METERED)
-                                                      - {"ledger.invoice"})  # fmt: skip
+    wanted = (
+        tables
+        if tables is not None
+        else sorted({r.table for r in runner.rules_for(settings)} - set(runner.METERED) - {"ledger.invoice"})
+    )
     results = runner.run_checks(settings, tables=wanted, con=con)
     if results:
         history.record(settings.ledger.url, results, trigger="harvest")
@@ -84,8 +89,9 @@ def _blocking_checks(settings: Settings, con, tables: list[str] | None) -> None:
         raise ChecksBlocked(failed)
 
 
-def build_for_readers(settings: Settings, registry: Registry | None = None,
-                      now: datetime | None = None) -> tuple[WarehouseBuild, Metered]:  # fmt: skip
+def build_for_readers(
+    settings: Settings, registry: Registry | None = None, now: datetime | None = None
+) -> tuple[WarehouseBuild, Metered]:
     """What `sansfilm harvest` does after harvesting, as the nightly job does: rebuild the models, apply the blocking
     data contracts (a failure publishes nothing), meter every month and draft the finished ones, check the usage
     marts, then publish the readers' copy and write the lake."""
@@ -168,7 +174,9 @@ def summary(settings: Settings) -> dict[str, object]:
             f"({q('select count(*) from ref.establishments where actual_go_live is not null')})",
             "studies": q("select count(*) from staged.int_studies"),
             "instances": q("select count(*) from staged.stg_dicom_instances"),
-            "archived volume (MB)": round((q("select coalesce(sum(size_bytes), 0) from staged.stg_dicom_instances")) / 1e6, 1),
+            "archived volume (MB)": round(
+                (q("select coalesce(sum(size_bytes), 0) from staged.stg_dicom_instances")) / 1e6, 1
+            ),
             "unattributed instances": q(
                 "select count(*) from staged.stg_dicom_instances where establishment_id = 'UNATTRIBUTED'"
             ),

@@ -59,6 +59,7 @@ class FileState:
     status: str = "parsed"
     reason: str | None = None
 
+
 _institution_key = lru_cache(maxsize=65536)(institution_key)  # few distinct names, many instances
 _ae_title_key = lru_cache(maxsize=65536)(ae_title_key)
 
@@ -94,15 +95,32 @@ _NOT_IN_RECORD_KEY = frozenset(  # keys as before flags existed
 
 
 _INSTANCE_SCHEMA = {
-    "record_key": pl.String, "source": pl.String, "study_instance_uid": pl.String, "series_instance_uid": pl.String,
-    "sop_instance_uid": pl.String, "sop_class_uid": pl.String, "modality": pl.String, "study_date": pl.Date,
-    "study_time": pl.String, "institution_name": pl.String, "institution_key": pl.String,
-    "station_name": pl.String, "manufacturer": pl.String, "source_ae_title": pl.String,
-    "source_ae_key": pl.String, "specific_character_set": pl.String, "transfer_syntax_uid": pl.String,
-    "size_bytes": pl.Int64, "received_at": pl.Datetime("us", "UTC"), "patient_key": pl.String,
-    "size_estimated": pl.Boolean, "received_at_estimated": pl.Boolean, "value_flags": pl.String,
-    "file_key": pl.String, "harvest_id": pl.String,
-}  # fmt: skip
+    "record_key": pl.String,
+    "source": pl.String,
+    "study_instance_uid": pl.String,
+    "series_instance_uid": pl.String,
+    "sop_instance_uid": pl.String,
+    "sop_class_uid": pl.String,
+    "modality": pl.String,
+    "study_date": pl.Date,
+    "study_time": pl.String,
+    "institution_name": pl.String,
+    "institution_key": pl.String,
+    "station_name": pl.String,
+    "manufacturer": pl.String,
+    "source_ae_title": pl.String,
+    "source_ae_key": pl.String,
+    "specific_character_set": pl.String,
+    "transfer_syntax_uid": pl.String,
+    "size_bytes": pl.Int64,
+    "received_at": pl.Datetime("us", "UTC"),
+    "patient_key": pl.String,
+    "size_estimated": pl.Boolean,
+    "received_at_estimated": pl.Boolean,
+    "value_flags": pl.String,
+    "file_key": pl.String,
+    "harvest_id": pl.String,
+}
 
 
 # --- writing ------------------------------------------------------------------------------------------------------
@@ -111,8 +129,9 @@ _INSTANCE_SCHEMA = {
 class BatchWriter:
     """Writes one batch (records, quarantine entries, file states) in one transaction."""
 
-    def __init__(self, target: duckdb.DuckDBPyConnection | Path, source: str, harvest_id: str,
-                 report: SourceReport) -> None:  # fmt: skip
+    def __init__(
+        self, target: duckdb.DuckDBPyConnection | Path, source: str, harvest_id: str, report: SourceReport
+    ) -> None:
         self._target, self.source, self.harvest_id, self.report = target, source, harvest_id, report
         self.salt = ""
         self._audit_frames: list[pl.DataFrame] = []
@@ -132,8 +151,13 @@ class BatchWriter:
             with open_warehouse(self._target) as con:
                 yield con
 
-    def write_audit(self, records: list[tuple[int, AuditRecord]], quarantine: list[tuple], state: FileState,
-                    malformed_lines: int | None = None) -> None:  # fmt: skip
+    def write_audit(
+        self,
+        records: list[tuple[int, AuditRecord]],
+        quarantine: list[tuple],
+        state: FileState,
+        malformed_lines: int | None = None,
+    ) -> None:
         """Adds a log's records, quarantine entries and state to the pending batch, committed once it holds
         LOG_LINES_PER_BATCH rows (or by flush_audit): many small logs share one transaction instead of one each,
         which matters when every transaction opens the warehouse."""
@@ -170,8 +194,14 @@ class BatchWriter:
             rows.append(row)
         return pl.DataFrame(rows, schema=_AUDIT_SCHEMA)
 
-    def write(self, table: str, frame: pl.DataFrame | None, quarantine: list[tuple], states: list[FileState],
-              also: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> None:  # fmt: skip
+    def write(
+        self,
+        table: str,
+        frame: pl.DataFrame | None,
+        quarantine: list[tuple],
+        states: list[FileState],
+        also: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    ) -> None:
         """`also` runs inside the same transaction (an API source's cursor moves with the records it covers)."""
         with self.session() as con:
             self._write(con, table, frame, quarantine, states, also)
@@ -224,17 +254,39 @@ class BatchWriter:
 
 
 _STATE_SCHEMA = {
-    "path": pl.String, "file_key": pl.String, "size": pl.Int64, "mtime_ns": pl.Int64, "device": pl.Int64,
+    "path": pl.String,
+    "file_key": pl.String,
+    "size": pl.Int64,
+    "mtime_ns": pl.Int64,
+    "device": pl.Int64,
     "inode": pl.Int64,
-    "head_sha256": pl.String, "head_length": pl.Int64, "read_offset": pl.Int64, "read_line": pl.Int64,
-    "status": pl.String, "reason": pl.String,
-}  # fmt: skip
+    "head_sha256": pl.String,
+    "head_length": pl.Int64,
+    "read_offset": pl.Int64,
+    "read_line": pl.Int64,
+    "status": pl.String,
+    "reason": pl.String,
+}
 
 _AUDIT_SCHEMA = {
-    "record_key": pl.String, "source": pl.String, "message_sha256": pl.String, "event_id": pl.String,
-    "event_name": pl.String, "action": pl.String, "outcome": pl.Int32, "event_time": pl.Datetime("us", "UTC"),
-    "source_ae": pl.String, "destination_ae": pl.String, "source_ae_key": pl.String,
-    "destination_ae_key": pl.String, "audit_source_id": pl.String, "study_instance_uid": pl.String,
-    "instance_count": pl.Int32, "patient_key": pl.String, "file_key": pl.String, "line": pl.Int64,
-    "harvest_id": pl.String, "event_type_code": pl.String,
-}  # fmt: skip
+    "record_key": pl.String,
+    "source": pl.String,
+    "message_sha256": pl.String,
+    "event_id": pl.String,
+    "event_name": pl.String,
+    "action": pl.String,
+    "outcome": pl.Int32,
+    "event_time": pl.Datetime("us", "UTC"),
+    "source_ae": pl.String,
+    "destination_ae": pl.String,
+    "source_ae_key": pl.String,
+    "destination_ae_key": pl.String,
+    "audit_source_id": pl.String,
+    "study_instance_uid": pl.String,
+    "instance_count": pl.Int32,
+    "patient_key": pl.String,
+    "file_key": pl.String,
+    "line": pl.Int64,
+    "harvest_id": pl.String,
+    "event_type_code": pl.String,
+}

@@ -17,9 +17,20 @@ from analytics.errors import ContractError
 
 REGISTRY_FILE = "establishments.csv"
 COLUMNS = (
-    "establishment_id", "name", "siret", "departement", "category", "sector", "offer", "adhesion_date",
-    "planned_go_live", "actual_go_live", "end_date", "ae_titles", "institution_names",
-)  # fmt: skip
+    "establishment_id",
+    "name",
+    "siret",
+    "departement",
+    "category",
+    "sector",
+    "offer",
+    "adhesion_date",
+    "planned_go_live",
+    "actual_go_live",
+    "end_date",
+    "ae_titles",
+    "institution_names",
+)
 OPTIONAL_COLUMNS = ("billing_email",)  # where `sansfilm send --transport email` sends the invoices
 OFFERS = ("PACS_RIS", "PACS", "VNA")
 SECTORS = ("public", "private")
@@ -119,27 +130,33 @@ def load_registry(contracts_dir: Path) -> Registry:
             est = _parse_row(path, line, row)
             if est.establishment_id in seen_ids:
                 raise ContractError(
-                    path, f"duplicate establishment_id, first on line {seen_ids[est.establishment_id]}",
-                    line=line, field="establishment_id",
-                )  # fmt: skip
+                    path,
+                    f"duplicate establishment_id, first on line {seen_ids[est.establishment_id]}",
+                    line=line,
+                    field="establishment_id",
+                )
             seen_ids[est.establishment_id] = line
             for title in est.ae_titles:
                 key = ae_title_key(title)
                 if key in seen_ae:
                     other, other_line = seen_ae[key]
                     raise ContractError(
-                        path, f"AE title {title} is already claimed by {other} (line {other_line})",
-                        line=line, field="ae_titles",
-                    )  # fmt: skip
+                        path,
+                        f"AE title {title} is already claimed by {other} (line {other_line})",
+                        line=line,
+                        field="ae_titles",
+                    )
                 seen_ae[key] = (est.establishment_id, line)
             for alias in est.institution_names:
                 key = institution_key(alias)
                 if key in seen_alias and seen_alias[key][0] != est.establishment_id:
                     other, other_line = seen_alias[key]
                     raise ContractError(
-                        path, f"institution name '{alias}' is already an alias of {other} (line {other_line})",
-                        line=line, field="institution_names",
-                    )  # fmt: skip
+                        path,
+                        f"institution name '{alias}' is already an alias of {other} (line {other_line})",
+                        line=line,
+                        field="institution_names",
+                    )
                 seen_alias[key] = (est.establishment_id, line)
             establishments.append(est)
     return Registry(path=path, establishments=tuple(establishments))

@@ -50,8 +50,10 @@ def upgrade(settings: Settings, *, dry_run: bool = False) -> list[StoreUpgrade]:
     """Upgrade (or, dry_run, plan) the ledger then the warehouse; raises UpgradeFailed / SchemaVersionError."""
     stamp = _stamp()
     documents = {"documents_dir": str(settings.billing.out_dir), "contracts_dir": str(settings.contracts.dir)}
-    return [upgrade_ledger(settings.ledger.url, dry_run=dry_run, stamp=stamp, attributes=documents),
-            upgrade_warehouse(settings.warehouse.path, dry_run=dry_run, stamp=stamp)]
+    return [
+        upgrade_ledger(settings.ledger.url, dry_run=dry_run, stamp=stamp, attributes=documents),
+        upgrade_warehouse(settings.warehouse.path, dry_run=dry_run, stamp=stamp),
+    ]
 
 
 def require_current(settings: Settings) -> None:
@@ -71,8 +73,9 @@ def _backup_path(path: Path, version: str, stamp: str | None) -> Path:
     return path.with_name(f"{path.name}.v{version.split()[0]}-{stamp or _stamp()}.bak")
 
 
-def upgrade_ledger(url: str, *, dry_run: bool = False, stamp: str | None = None,
-                   attributes: dict[str, str] | None = None) -> StoreUpgrade:  # fmt: skip
+def upgrade_ledger(
+    url: str, *, dry_run: bool = False, stamp: str | None = None, attributes: dict[str, str] | None = None
+) -> StoreUpgrade:
     """Upgrade (or plan) the ledger at `url` in one transaction; a SQLite file is copied first. `attributes` reach
     the revisions (schema.migrate): where the issued documents and the contracts are."""
     where = display(url)

@@ -137,8 +137,10 @@ def _open(path: Path, *, read_only: bool, wait_seconds: float | None) -> duckdb.
             if "lock" not in text.lower():
                 raise WarehouseUnusable(_unusable(path, text, read_only)) from None
             if time.monotonic() + delay > deadline:
-                raise WarehouseBusy(f"the warehouse {path} is locked by another process (a run or a harvest writing "
-                                    f"it?); waited {wait_seconds:g} s: retry when it has finished ({text})") from None  # fmt: skip
+                raise WarehouseBusy(
+                    f"the warehouse {path} is locked by another process (a run or a harvest writing "
+                    f"it?); waited {wait_seconds:g} s: retry when it has finished ({text})"
+                ) from None
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
     con.execute("set TimeZone = 'Europe/Paris'")  # how timestamps with time zone are shown; storage is UTC
@@ -154,15 +156,19 @@ def _require_writable(path: Path) -> None:
         raise WarehouseUnusable(f"cannot create the warehouse folder {path.parent}: {exc.strerror or exc}") from None
     for target in (path, path.parent):
         if target.exists() and not os.access(target, os.W_OK):
-            raise WarehouseUnusable(f"the warehouse {target} is read-only: sansfilm writes the warehouse at every "
-                                    "harvest and metering; make it writable, or point [warehouse] path at a writable "
-                                    "place (readers use the published copy)")  # fmt: skip
+            raise WarehouseUnusable(
+                f"the warehouse {target} is read-only: sansfilm writes the warehouse at every "
+                "harvest and metering; make it writable, or point [warehouse] path at a writable "
+                "place (readers use the published copy)"
+            )
 
 
 def _unusable(path: Path, text: str, read_only: bool) -> str:
     if "not a valid DuckDB database" in text:
-        return (f"{path} is not a DuckDB database (an empty or damaged file): move it aside, then `sansfilm harvest` "
-                "rebuilds the warehouse from the sources")  # fmt: skip
+        return (
+            f"{path} is not a DuckDB database (an empty or damaged file): move it aside, then `sansfilm harvest` "
+            "rebuilds the warehouse from the sources"
+        )
     if "Read-only file system" in text or ("Permission denied" in text and not read_only):
         return f"the warehouse {path} is read-only ({text}): make it writable, or point [warehouse] path elsewhere"
     if "Permission denied" in text:
@@ -195,21 +201,38 @@ def load_reference(con: duckdb.DuckDBPyConnection, registry: Registry, platform_
     establishments = pl.DataFrame(
         [
             {
-                "establishment_id": e.establishment_id, "name": e.name, "siret": e.siret,
-                "departement": e.departement, "category": e.category, "sector": e.sector, "offer": e.offer,
-                "adhesion_date": e.adhesion_date, "planned_go_live": e.planned_go_live,
-                "actual_go_live": e.actual_go_live, "end_date": e.end_date,
-                "ae_titles": list(e.ae_titles), "institution_names": list(e.institution_names),
+                "establishment_id": e.establishment_id,
+                "name": e.name,
+                "siret": e.siret,
+                "departement": e.departement,
+                "category": e.category,
+                "sector": e.sector,
+                "offer": e.offer,
+                "adhesion_date": e.adhesion_date,
+                "planned_go_live": e.planned_go_live,
+                "actual_go_live": e.actual_go_live,
+                "end_date": e.end_date,
+                "ae_titles": list(e.ae_titles),
+                "institution_names": list(e.institution_names),
             }
             for e in registry.establishments
         ],
         schema={
-            "establishment_id": pl.String, "name": pl.String, "siret": pl.String, "departement": pl.String,
-            "category": pl.String, "sector": pl.String, "offer": pl.String, "adhesion_date": pl.Date,
-            "planned_go_live": pl.Date, "actual_go_live": pl.Date, "end_date": pl.Date,
-            "ae_titles": pl.List(pl.String), "institution_names": pl.List(pl.String),
+            "establishment_id": pl.String,
+            "name": pl.String,
+            "siret": pl.String,
+            "departement": pl.String,
+            "category": pl.String,
+            "sector": pl.String,
+            "offer": pl.String,
+            "adhesion_date": pl.Date,
+            "planned_go_live": pl.Date,
+            "actual_go_live": pl.Date,
+            "end_date": pl.Date,
+            "ae_titles": pl.List(pl.String),
+            "institution_names": pl.List(pl.String),
         },
-    )  # fmt: skip
+    )
     ae_titles = pl.DataFrame(
         [{"ae_title_key": k, "establishment_id": v} for k, v in registry.ae_title_map().items()],
         schema={"ae_title_key": pl.String, "establishment_id": pl.String},
@@ -221,9 +244,7 @@ def load_reference(con: duckdb.DuckDBPyConnection, registry: Registry, platform_
     platform = pl.DataFrame(
         {"ae_title_key": sorted({ae_title_key(t) for t in platform_ae_titles})}, schema={"ae_title_key": pl.String}
     )
-    event_types = pl.DataFrame(
-        {"event_id": list(AUDIT_EVENT_TYPES), "event_name": list(AUDIT_EVENT_TYPES.values())}
-    )
+    event_types = pl.DataFrame({"event_id": list(AUDIT_EVENT_TYPES), "event_name": list(AUDIT_EVENT_TYPES.values())})
     con.execute("begin transaction")
     try:
         for name, frame in (
@@ -264,8 +285,12 @@ def build_models(con: duckdb.DuckDBPyConnection, models: Iterable[tuple[str, str
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     """Whether `schema.table` exists in the connection's database."""
     schema, name = table.split(".")
-    return con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                       [schema, name]).fetchall()[0][0] > 0  # fmt: skip
+    return (
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
+        ).fetchall()[0][0]
+        > 0
+    )
 
 
 class WarehouseNotBuilt(SansfilmError):
@@ -282,8 +307,10 @@ def require_built(con: duckdb.DuckDBPyConnection, path: Path | str = "the wareho
     """The staged tables metering reads exist (a harvest that finished building the models wrote them)."""
     missing = [t for t in ("staged.int_study_owners", "staged.stg_audit_events") if not table_exists(con, t)]
     if missing:
-        raise WarehouseNotBuilt(f"{path} has not been built yet ({', '.join(missing)} missing: never harvested, or "
-                                "a harvest stopped halfway): run `sansfilm harvest` (or `sansfilm run`)")  # fmt: skip
+        raise WarehouseNotBuilt(
+            f"{path} has not been built yet ({', '.join(missing)} missing: never harvested, or "
+            "a harvest stopped halfway): run `sansfilm harvest` (or `sansfilm run`)"
+        )
 
 
 def publish(con: duckdb.DuckDBPyConnection, published_path: Path) -> Path:

@@ -39,7 +39,7 @@ VERSION_TABLE = "raw.schema_version"
 _FILE = re.compile(r"(\d{4})_([a-z0-9_]+)\.sql")
 _COLUMNS = """select table_name, column_name, data_type, is_nullable from information_schema.columns
               where table_catalog = current_database() and table_schema = 'raw' and table_name <> 'schema_version'
-              order by 1, 2"""  # fmt: skip
+              order by 1, 2"""
 
 
 @dataclass(frozen=True)

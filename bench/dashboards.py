@@ -36,8 +36,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analytics import warehouse
-from analytics.billing.credits import subscription_fees
 from analytics.billing.contracts import load_contracts
+from analytics.billing.credits import subscription_fees
 from analytics.config import load_settings
 from analytics.reporting import finance, governance, programme
 from analytics.reporting.scope import Filters, Viewer
@@ -50,22 +50,41 @@ ROOT = Path(__file__).resolve().parents[1]
 def pages(settings, contracts, establishment_id: str):
     gcs, ars, mine = Viewer("b", "gcs"), Viewer("b", "ars"), Viewer("b", f"establishment:{establishment_id}")
     return {
-        "rollout": lambda c, f: [programme.rollout_sites(c, gcs, f), programme.adoption(c, gcs, f),
-                                 programme.silent_sites(c, gcs, f),
-                                 governance.scoped_tables(governance.build_report(
-                                     c, contracts, settings.ledger.url, governance.horizon_as_of(c)), gcs)],
-        "finance": lambda c, f: [finance.draft_invoices(c, contracts, gcs, f, settings.ledger.url),
-                                 finance.issued_invoices(settings.ledger.url, gcs, f), programme.unbilled(c, gcs, f)],
-        "regional": lambda c, f: [programme.volumes(c, ars, f, d) for d in ("region", "departement", "modality")]
-                                 + [programme.sharing_departements(c, ars, f)],
-        "operator": lambda c, f: [programme.storage(c, gcs, f), programme.ingestion_delay(c, gcs, f),
-                                  programme.failure_rates(c, gcs, f), programme.service_levels(c, gcs, f),
-                                  programme.busiest_hours(c, gcs, f)],
-        "quality": lambda c, f: [programme.source_freshness(c, gcs, f), programme.quarantine(c, gcs, f),
-                                 programme.unbilled(c, gcs, f)],
-        "establishment": lambda c, f: [programme.usage_monthly(c, mine, f), finance.draft_invoices(c, contracts, mine, f, settings.ledger.url),
-                                       programme.sharing(c, mine, f)],
-    }  # fmt: skip
+        "rollout": lambda c, f: [
+            programme.rollout_sites(c, gcs, f),
+            programme.adoption(c, gcs, f),
+            programme.silent_sites(c, gcs, f),
+            governance.scoped_tables(
+                governance.build_report(c, contracts, settings.ledger.url, governance.horizon_as_of(c)), gcs
+            ),
+        ],
+        "finance": lambda c, f: [
+            finance.draft_invoices(c, contracts, gcs, f, settings.ledger.url),
+            finance.issued_invoices(settings.ledger.url, gcs, f),
+            programme.unbilled(c, gcs, f),
+        ],
+        "regional": lambda c, f: (
+            [programme.volumes(c, ars, f, d) for d in ("region", "departement", "modality")]
+            + [programme.sharing_departements(c, ars, f)]
+        ),
+        "operator": lambda c, f: [
+            programme.storage(c, gcs, f),
+            programme.ingestion_delay(c, gcs, f),
+            programme.failure_rates(c, gcs, f),
+            programme.service_levels(c, gcs, f),
+            programme.busiest_hours(c, gcs, f),
+        ],
+        "quality": lambda c, f: [
+            programme.source_freshness(c, gcs, f),
+            programme.quarantine(c, gcs, f),
+            programme.unbilled(c, gcs, f),
+        ],
+        "establishment": lambda c, f: [
+            programme.usage_monthly(c, mine, f),
+            finance.draft_invoices(c, contracts, mine, f, settings.ledger.url),
+            programme.sharing(c, mine, f),
+        ],
+    }
 
 
 READ_TABLES = ("marts.fct_usage_daily", "marts.fct_share_flows_monthly", "marts.mart_archive_monthly")
@@ -78,8 +97,10 @@ def _published_tables(path: Path) -> set[str]:
         return set()
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return {f"{s}.{t}" for s, t in con.execute("select table_schema, table_name from information_schema.tables")
-                .fetchall()}  # fmt: skip
+        return {
+            f"{s}.{t}"
+            for s, t in con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+        }
     finally:
         con.close()
 
@@ -121,7 +142,8 @@ def build_regional(studies: int) -> Path:
         (folder / "sansfilm.toml").with_suffix(".tmp").write_text(
             f'[warehouse]\npath = "warehouse.duckdb"\n[contracts]\ndir = "contracts"\n'
             f'[ledger]\nurl = "sqlite:///ledger.sqlite"\n[archive]\nae_titles = {ae_titles}\n',
-            encoding="utf-8")  # fmt: skip
+            encoding="utf-8",
+        )
     # the programme's service levels (the operator page) and price index (the price revision), which copies made
     # before bench/metering.py wrote the index lack
     for name in (SERVICE_LEVELS_FILE, "price_index.csv"):
@@ -160,8 +182,14 @@ ROLES = {  # role -> (account, pages in navigation order, the first shown after 
     "establishment": ("site", ("establishment",)),
 }
 FILTER = "75"  # the département chosen in the sidebar (--browser, gcs)
-LINKS = {"rollout": "Déploiement", "finance": "Factures", "regional": "Activité régionale",
-         "operator": "Stockage et service", "quality": "Qualité des données", "establishment": "Mon établissement"}  # fmt: skip
+LINKS = {
+    "rollout": "Déploiement",
+    "finance": "Factures",
+    "regional": "Activité régionale",
+    "operator": "Stockage et service",
+    "quality": "Qualité des données",
+    "establishment": "Mon établissement",
+}
 RENDERED = """(before) => {
   const app = document.querySelector('[data-testid="stApp"]');
   const title = document.querySelector('h1');
@@ -251,11 +279,15 @@ def browser_timings(settings, busiest: str, repeat: int, settle: float = 0.0) ->
     times: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         accounts = Path(tmp) / "accounts.json"
-        roles = {("establishment:" + busiest if kind == "establishment" else kind): spec for kind, spec in ROLES.items()}
+        roles = {
+            ("establishment:" + busiest if kind == "establishment" else kind): spec for kind, spec in ROLES.items()
+        }
         for role, (name, _) in {**roles, "operator": ("primer", ())}.items():
             add_account(accounts, name, role, password, establishments=registry_ids(settings))
-        with streamlit_server(settings, {"SANSFILM_ACCOUNTS": str(accounts)}, start_timeout=120) as url, \
-                chromium() as browser:  # fmt: skip
+        with (
+            streamlit_server(settings, {"SANSFILM_ACCOUNTS": str(accounts)}, start_timeout=120) as url,
+            chromium() as browser,
+        ):
             context = new_context(browser)  # one HTTP cache, as a user's browser has
             # another role first: the server's imports and the file's first reads are not any page's; the pages
             # below still miss Streamlit's cache, which is per viewer
@@ -272,10 +304,20 @@ def browser_timings(settings, busiest: str, repeat: int, settle: float = 0.0) ->
                         link = page.get_by_role("link", name=LINKS[other]).first
                         times.setdefault(f"{role} {other}", []).append(_timed(page, link.click))
                         if role == "gcs":  # a filter no other session chose yet (first run): not warmed
-                            times.setdefault(f"{role} {other}, département {FILTER}", []).append(_timed_change(
-                                page, lambda: _pick_departement(page, FILTER), lambda: _pick_departement(page, "tous")))
-                            times.setdefault(f"{role} {other}, period from February", []).append(_timed_change(
-                                page, lambda: _move_period(page, "ArrowRight"), lambda: _move_period(page, "ArrowLeft")))
+                            times.setdefault(f"{role} {other}, département {FILTER}", []).append(
+                                _timed_change(
+                                    page,
+                                    lambda: _pick_departement(page, FILTER),
+                                    lambda: _pick_departement(page, "tous"),
+                                )
+                            )
+                            times.setdefault(f"{role} {other}, period from February", []).append(
+                                _timed_change(
+                                    page,
+                                    lambda: _move_period(page, "ArrowRight"),
+                                    lambda: _move_period(page, "ArrowLeft"),
+                                )
+                            )
                     page.close()
     return times
 
@@ -286,11 +328,19 @@ def main() -> None:
     parser.add_argument("--published", type=Path)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--regional", action="store_true", help="bench/metering.py's synthetic region")
-    parser.add_argument("--settle", type=float, default=0.0,
-                        help="--browser: seconds to wait after the server's first page (its cache warmer runs)")
-    parser.add_argument("--studies", type=int, default=10_200_000,
-                        help="studies generated; about 0.3 %% are audit-only and never become int_studies rows, so the "
-                             "default leaves the warehouse above 10 M studies")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        help="--browser: seconds to wait after the server's first page (its cache warmer runs)",
+    )
+    parser.add_argument(
+        "--studies",
+        type=int,
+        default=10_200_000,
+        help="studies generated; about 0.3 %% are audit-only and never become int_studies rows, so the "
+        "default leaves the warehouse above 10 M studies",
+    )
     parser.add_argument("--browser", action="store_true", help="time the pages in Chromium against streamlit run")
     args = parser.parse_args()
     settings = load_settings(build_regional(args.studies) if args.regional else args.config)
@@ -300,8 +350,10 @@ def main() -> None:
     studies = con.execute("select count(*) from staged.int_studies").fetchall()[0][0]
     months = [m for (m,) in con.execute("select distinct month from marts.fct_usage_daily order by 1").fetchall()]
     # the busiest establishment: the largest "my establishment" page
-    (busiest,) = con.execute("select establishment_id from marts.fct_usage_daily where establishment_id <> "
-                             "'UNATTRIBUTED' group by 1 order by sum(studies_archived) desc limit 1").fetchall()[0]  # fmt: skip
+    (busiest,) = con.execute(
+        "select establishment_id from marts.fct_usage_daily where establishment_id <> "
+        "'UNATTRIBUTED' group by 1 order by sum(studies_archived) desc limit 1"
+    ).fetchall()[0]
     con.close()
     filters = Filters(months[0], months[-1]) if months else Filters()
     print(f"{published}: {studies:,} studies, {len(months)} metered months")

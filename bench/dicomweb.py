@@ -33,9 +33,15 @@ def source_for(server, page_size: int):
     from tests.orthanc import PASSWORD, USER
 
     os.environ["BENCH_DICOMWEB_USER"], os.environ["BENCH_DICOMWEB_PASSWORD"] = USER, PASSWORD
-    return DicomwebSourceConfig(name="bench", kind="dicomweb", url=f"{server.url}/dicom-web", auth="basic",
-                                username_env="BENCH_DICOMWEB_USER", password_env="BENCH_DICOMWEB_PASSWORD",
-                                page_size=page_size)  # fmt: skip
+    return DicomwebSourceConfig(
+        name="bench",
+        kind="dicomweb",
+        url=f"{server.url}/dicom-web",
+        auth="basic",
+        username_env="BENCH_DICOMWEB_USER",
+        password_env="BENCH_DICOMWEB_PASSWORD",
+        page_size=page_size,
+    )
 
 
 def naive_archive(source):

@@ -38,8 +38,9 @@ def corpus(establishments: int, months: int, image_side: int, volume_scale: floa
     if not (path / "reception_times.csv").exists():
         shutil.rmtree(path, ignore_errors=True)
         started = time.perf_counter()
-        generate_corpus(path, establishments=establishments, months=months, image_side=image_side,
-                        volume_scale=volume_scale)  # fmt: skip
+        generate_corpus(
+            path, establishments=establishments, months=months, image_side=image_side, volume_scale=volume_scale
+        )
         print(f"generated {path.name} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return path
 
@@ -87,7 +88,9 @@ def measure_harvest(corpus_dir: str, workers: int) -> dict:
         source = SourceConfig(name="bench", kind="dicom_files", path=Path(corpus_dir) / "dicom")
         with warehouse.open_warehouse(Path(tmp) / "bench.duckdb") as con:
             started = time.perf_counter()
-            report = harvest_source(con, source, Pseudonymiser("benchmark-key-0123456789"), HarvestConfig(workers=workers))
+            report = harvest_source(
+                con, source, Pseudonymiser("benchmark-key-0123456789"), HarvestConfig(workers=workers)
+            )
             seconds = time.perf_counter() - started
     return {"seconds": seconds, "files": report.files_seen, "quarantined": report.quarantined}
 

@@ -39,9 +39,14 @@ def main() -> None:
     con.execute("attach ? as wh (read_only)", [str(args.warehouse)])
     tables = []
     for t in lake.TABLES:
-        columns = {c for (c,) in con.execute(
-            "select column_name from duckdb_columns() where database_name = 'wh' and schema_name = ? "
-            "and table_name = ?", [t.schema, t.name]).fetchall()}  # fmt: skip
+        columns = {
+            c
+            for (c,) in con.execute(
+                "select column_name from duckdb_columns() where database_name = 'wh' and schema_name = ? "
+                "and table_name = ?",
+                [t.schema, t.name],
+            ).fetchall()
+        }
         if not columns or not con.execute(f"select count(*) from wh.{t.schema}.{t.name}").fetchone()[0]:
             continue
         extra = ", 'archive' as source" if t.by_source and "source" not in columns else ""
@@ -60,10 +65,17 @@ def main() -> None:
             again_s = time.perf_counter() - started
             assert again.partitions_written == 0
             size = sum(p.stat().st_size for p in lake.table_path(root, table).resolve().rglob("*.parquet"))
-            results[full.table] = {"rows": full.rows, "partitions": full.partitions, "full_s": round(full_s, 2),
-                                   "unchanged_s": round(again_s, 2), "parquet_bytes": size}  # fmt: skip
-            print(f"{full.table:<28} {full.rows:>11,} rows {full.partitions:>4} partitions  full {full_s:6.1f} s  "
-                  f"unchanged {again_s:5.1f} s  {size / 1e6:8.1f} MB  {size / full.rows:6.1f} B/row")
+            results[full.table] = {
+                "rows": full.rows,
+                "partitions": full.partitions,
+                "full_s": round(full_s, 2),
+                "unchanged_s": round(again_s, 2),
+                "parquet_bytes": size,
+            }
+            print(
+                f"{full.table:<28} {full.rows:>11,} rows {full.partitions:>4} partitions  full {full_s:6.1f} s  "
+                f"unchanged {again_s:5.1f} s  {size / 1e6:8.1f} MB  {size / full.rows:6.1f} B/row"
+            )
     print(json.dumps(results))
 
 

@@ -51,17 +51,27 @@ def run(root: Path, mebibytes: int, bounds: str) -> dict[str, object]:
     (root / "audit").mkdir(parents=True)
     write_gzip_bomb(root / "audit" / "bomb.log.gz", mebibytes)
     (root / "sansfilm.toml").write_text(CONFIG.format(contracts=REPO / "contracts", bounds=bounds), encoding="utf-8")
-    command = [str(Path(sys.executable).with_name("sansfilm")), "--config", str(root / "sansfilm.toml"), "harvest",
-               "--format", "json"]  # fmt: skip
+    command = [
+        str(Path(sys.executable).with_name("sansfilm")),
+        "--config",
+        str(root / "sansfilm.toml"),
+        "harvest",
+        "--format",
+        "json",
+    ]
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", MEASURED, *command], capture_output=True, text=True, check=True)
     measured = json.loads(done.stdout)
     if measured["code"] != 0:
         raise SystemExit(measured["stderr"])
     (report,) = json.loads(measured["stdout"])["sources"]
-    return {"compressed_bytes": (root / "audit" / "bomb.log.gz").stat().st_size, "peak_mib": round(measured["peak_mib"]),
-            "seconds": round(time.perf_counter() - started, 1), "files_quarantined": report["files_quarantined"],
-            "records_quarantined": report["quarantined"] - report["files_quarantined"]}  # fmt: skip
+    return {
+        "compressed_bytes": (root / "audit" / "bomb.log.gz").stat().st_size,
+        "peak_mib": round(measured["peak_mib"]),
+        "seconds": round(time.perf_counter() - started, 1),
+        "files_quarantined": report["files_quarantined"],
+        "records_quarantined": report["quarantined"] - report["files_quarantined"],
+    }
 
 
 def main() -> None:

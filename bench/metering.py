@@ -55,50 +55,85 @@ GB = 10**9
 
 # category: (establishments out of 500, relative studies per day)
 CATEGORY_MIX = {
-    "CHU": (10, 160.0), "CH": (60, 60.0), "CHI": (10, 50.0), "CLCC": (3, 45.0), "HIA": (2, 35.0), "ESPIC": (40, 30.0),
-    "CLINIQUE": (150, 22.0), "IMAGERIE": (150, 30.0), "CDS": (60, 5.0), "SSR": (5, 3.0), "PSY": (5, 2.0),
+    "CHU": (10, 160.0),
+    "CH": (60, 60.0),
+    "CHI": (10, 50.0),
+    "CLCC": (3, 45.0),
+    "HIA": (2, 35.0),
+    "ESPIC": (40, 30.0),
+    "CLINIQUE": (150, 22.0),
+    "IMAGERIE": (150, 30.0),
+    "CDS": (60, 5.0),
+    "SSR": (5, 3.0),
+    "PSY": (5, 2.0),
     "EHPAD": (5, 1.0),
-}  # fmt: skip
+}
 CATEGORY_NAMES = {
-    "CHU": "Centre Hospitalier Universitaire", "CH": "Centre Hospitalier", "CHI": "Centre Hospitalier Intercommunal",
-    "CLCC": "Centre de Lutte contre le Cancer", "HIA": "Hôpital d'Instruction des Armées", "ESPIC": "Hôpital",
-    "CLINIQUE": "Clinique", "IMAGERIE": "Centre d'Imagerie Médicale", "CDS": "Centre de Santé", "SSR": "Centre SSR",
-    "PSY": "Établissement de Santé Mentale", "EHPAD": "EHPAD",
-}  # fmt: skip
+    "CHU": "Centre Hospitalier Universitaire",
+    "CH": "Centre Hospitalier",
+    "CHI": "Centre Hospitalier Intercommunal",
+    "CLCC": "Centre de Lutte contre le Cancer",
+    "HIA": "Hôpital d'Instruction des Armées",
+    "ESPIC": "Hôpital",
+    "CLINIQUE": "Clinique",
+    "IMAGERIE": "Centre d'Imagerie Médicale",
+    "CDS": "Centre de Santé",
+    "SSR": "Centre SSR",
+    "PSY": "Établissement de Santé Mentale",
+    "EHPAD": "EHPAD",
+}
 PUBLIC = ("CHU", "CH", "CHI", "HIA", "CDS", "PSY", "EHPAD")
 # modalities each kind of site owns, and their relative frequency (analytics/samples/vocabulary.py)
 PROFILES = {
-    "CHU": "CT MR DX CR US MG PT NM", "CLCC": "CT MR DX US MG PT NM",
-    "CH": "CT MR DX CR US MG", "CHI": "CT MR DX CR US MG", "HIA": "CT MR DX CR US MG", "ESPIC": "CT MR DX CR US MG",
-    "CLINIQUE": "CT MR DX US MG", "IMAGERIE": "CT MR DX US MG",
-    "CDS": "DX US", "SSR": "DX US", "PSY": "DX US", "EHPAD": "DX US",
-}  # fmt: skip
+    "CHU": "CT MR DX CR US MG PT NM",
+    "CLCC": "CT MR DX US MG PT NM",
+    "CH": "CT MR DX CR US MG",
+    "CHI": "CT MR DX CR US MG",
+    "HIA": "CT MR DX CR US MG",
+    "ESPIC": "CT MR DX CR US MG",
+    "CLINIQUE": "CT MR DX US MG",
+    "IMAGERIE": "CT MR DX US MG",
+    "CDS": "DX US",
+    "SSR": "DX US",
+    "PSY": "DX US",
+    "EHPAD": "DX US",
+}
 MODALITY_WEIGHTS = {"CR": 18, "DX": 26, "CT": 14, "MR": 10, "US": 15, "MG": 8, "PT": 3, "NM": 2}
 # Instance size in MB (uniform in the range) and instances per study. An "instance" here stands for what modern
 # modalities send: one enhanced multi-frame object per series, so rows stay ~1.45 per study while the bytes per
 # study are realistic (CT ~200-400 MB, MR ~150 MB, DX ~20 MB).
-SIZES_MB = {"CR": (6, 12), "DX": (8, 20), "US": (5, 40), "CT": (80, 300), "MR": (30, 120), "MG": (30, 60),
-            "PT": (50, 150), "NM": (2, 10)}  # fmt: skip
-HOLIDAYS_2012 = {date(2012, m, d) for m, d in ((1, 1), (4, 9), (5, 1), (5, 8), (5, 17), (5, 28), (7, 14), (8, 15),
-                                              (11, 1), (11, 11), (12, 25))}  # fmt: skip
+SIZES_MB = {
+    "CR": (6, 12),
+    "DX": (8, 20),
+    "US": (5, 40),
+    "CT": (80, 300),
+    "MR": (30, 120),
+    "MG": (30, 60),
+    "PT": (50, 150),
+    "NM": (2, 10),
+}
+HOLIDAYS_2012 = {
+    date(2012, m, d)
+    for m, d in ((1, 1), (4, 9), (5, 1), (5, 8), (5, 17), (5, 28), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25))
+}
 DEPARTEMENTS = ("75", "77", "78", "91", "92", "93", "94", "95")
 
 # Usage events other than receipts: (kind, share of the rows, mean age in days of the study it names)
 EVENT_MIX = (
-    ("view", 0.52, 3.0),            # 110103, viewer
-    ("retrieval", 0.20, 25.0),      # 110104 platform -> the site's PACS or a workstation (priors, restores)
-    ("transfer", 0.04, 10.0),       # 110104 platform -> another establishment's AE: a share
-    ("export", 0.03, 7.0),          # 110106 to the city portal, a CD, or another establishment
-    ("resend", 0.02, 2.0),          # 110104 site -> platform again (corrections): not a first receipt
-    ("replication", 0.01, 1.0),     # 110104 platform -> platform: not metered
-    ("relay", 0.005, 5.0),          # 110104 site -> site seen by the platform: not metered
-    ("import", 0.01, 30.0),         # 110107 CD import: not metered
-    ("deletion", 0.0002, 5.0),      # 110105
+    ("view", 0.52, 3.0),  # 110103, viewer
+    ("retrieval", 0.20, 25.0),  # 110104 platform -> the site's PACS or a workstation (priors, restores)
+    ("transfer", 0.04, 10.0),  # 110104 platform -> another establishment's AE: a share
+    ("export", 0.03, 7.0),  # 110106 to the city portal, a CD, or another establishment
+    ("resend", 0.02, 2.0),  # 110104 site -> platform again (corrections): not a first receipt
+    ("replication", 0.01, 1.0),  # 110104 platform -> platform: not metered
+    ("relay", 0.005, 5.0),  # 110104 site -> site seen by the platform: not metered
+    ("import", 0.01, 30.0),  # 110107 CD import: not metered
+    ("deletion", 0.0002, 5.0),  # 110105
     ("unknown_study", 0.001, 0.0),  # 110104 retrieval of a study the warehouse does not know: UNATTRIBUTED
-    ("query", 0.09, None),          # 110112, no study
-    ("login", 0.07, None),          # 110114, no study
-    ("other", None, None),          # 110100 and the rest, no study
-)  # fmt: skip
+    ("query", 0.09, None),  # 110112, no study
+    ("login", 0.07, None),  # 110114, no study
+    ("other", None, None),  # 110100 and the rest, no study
+)
 FAILURE_RATE = 0.02
 
 
@@ -143,7 +178,8 @@ def registry_rows(shape: Shape) -> list[dict]:
             actual = date(2010, 9, 1) + timedelta(days=rng.randrange(480))
             end = date(YEAR, 2, 15) + timedelta(days=rng.randrange(270))
         planned = (actual or date(YEAR + 1, 1, 1) + timedelta(days=rng.randrange(150))) + timedelta(
-            days=rng.randrange(-30, 60))
+            days=rng.randrange(-30, 60)
+        )
         adhesion = max(date(2010, 4, 1), min(planned, actual or planned) - timedelta(days=rng.randrange(90, 400)))
         if category in ("CHU", "CH", "CHI", "HIA"):
             offer = "PACS_RIS" if rng.random() < 0.7 else "VNA"
@@ -152,16 +188,26 @@ def registry_rows(shape: Shape) -> list[dict]:
         else:
             offer = "PACS" if rng.random() < 0.8 else "PACS_RIS"
         modalities = PROFILES[category].split()
-        rows.append({
-            "index": i, "establishment_id": finess_body + luhn_check_digit(finess_body),
-            "name": f"{CATEGORY_NAMES[category]} n°{i + 1} ({departement})",
-            "siret": siret_body + luhn_check_digit(siret_body), "departement": departement, "category": category,
-            "sector": "public" if category in PUBLIC else "private", "offer": offer,
-            "adhesion_date": adhesion, "planned_go_live": planned, "actual_go_live": actual, "end_date": end,
-            "ae_titles": [f"{code(i)}_{m}" for m in modalities] + [f"{code(i)}_PACS"],
-            "institution_names": [f"{CATEGORY_NAMES[category]} n°{i + 1}"], "modalities": modalities,
-            "weight": CATEGORY_MIX[category][1] * rng.lognormvariate(0, 0.4),
-        })  # fmt: skip
+        rows.append(
+            {
+                "index": i,
+                "establishment_id": finess_body + luhn_check_digit(finess_body),
+                "name": f"{CATEGORY_NAMES[category]} n°{i + 1} ({departement})",
+                "siret": siret_body + luhn_check_digit(siret_body),
+                "departement": departement,
+                "category": category,
+                "sector": "public" if category in PUBLIC else "private",
+                "offer": offer,
+                "adhesion_date": adhesion,
+                "planned_go_live": planned,
+                "actual_go_live": actual,
+                "end_date": end,
+                "ae_titles": [f"{code(i)}_{m}" for m in modalities] + [f"{code(i)}_PACS"],
+                "institution_names": [f"{CATEGORY_NAMES[category]} n°{i + 1}"],
+                "modalities": modalities,
+                "weight": CATEGORY_MIX[category][1] * rng.lognormvariate(0, 0.4),
+            }
+        )
     return rows
 
 
@@ -176,11 +222,23 @@ def write_contracts(directory: Path, rows: list[dict]) -> None:
         writer.writerow(COLUMNS)
         for r in rows:
             iso = lambda d: d.isoformat() if d else ""  # noqa: E731
-            writer.writerow([
-                r["establishment_id"], r["name"], r["siret"], r["departement"], r["category"], r["sector"],
-                r["offer"], iso(r["adhesion_date"]), iso(r["planned_go_live"]), iso(r["actual_go_live"]),
-                iso(r["end_date"]), ";".join(r["ae_titles"]), ";".join(r["institution_names"]),
-            ])  # fmt: skip
+            writer.writerow(
+                [
+                    r["establishment_id"],
+                    r["name"],
+                    r["siret"],
+                    r["departement"],
+                    r["category"],
+                    r["sector"],
+                    r["offer"],
+                    iso(r["adhesion_date"]),
+                    iso(r["planned_go_live"]),
+                    iso(r["actual_go_live"]),
+                    iso(r["end_date"]),
+                    ";".join(r["ae_titles"]),
+                    ";".join(r["institution_names"]),
+                ]
+            )
     for name in ("framework.yaml", "price_index.csv"):  # the framework's price revision reads the index file
         shutil.copyfile(REPO / "contracts" / name, directory / name)
 
@@ -222,7 +280,10 @@ def plan_days(shape: Shape, rows: list[dict]) -> tuple[list[tuple], list[tuple]]
         day_epoch.append(epochs.setdefault(live, len(epochs)))
         live_weight.append(sum(rows[i]["weight"] for i in live))
     study_w = [day_factor(d, viewing=False) * w for d, w in zip(days, live_weight, strict=True)]
-    event_w = [0.0 if k == 0 else day_factor(d, viewing=True) * w for k, (d, w) in enumerate(zip(days, live_weight, strict=True))]
+    event_w = [
+        0.0 if k == 0 else day_factor(d, viewing=True) * w
+        for k, (d, w) in enumerate(zip(days, live_weight, strict=True))
+    ]
     receipts = shape.studies
     others = shape.events - receipts
 
@@ -235,8 +296,10 @@ def plan_days(shape: Shape, rows: list[dict]) -> tuple[list[tuple], list[tuple]]
         return cumulative + [total]
 
     s_start, v_start = starts(study_w, shape.studies), starts(event_w, others)
-    day_rows = [(k, days[k], day_epoch[k], s_start[k], s_start[k + 1] - s_start[k], v_start[k],
-                 v_start[k + 1] - v_start[k]) for k in range(len(days))]  # fmt: skip
+    day_rows = [
+        (k, days[k], day_epoch[k], s_start[k], s_start[k + 1] - s_start[k], v_start[k], v_start[k + 1] - v_start[k])
+        for k in range(len(days))
+    ]
     buckets = []
     for live, epoch in epochs.items():
         whole = sum(rows[i]["weight"] for i in live)
@@ -264,9 +327,11 @@ def _u(expr: str, salt: int) -> str:
 def _intraday(u: str, night: float, day_share: float, day_from: int, day_to: int) -> str:
     """Seconds after local midnight: `night` of the mass before day_from h, `day_share` between, the rest after."""
     a, b = night, night + day_share
-    return (f"(case when {u} < {a} then {u} / {a} * {day_from * 3600} "
-            f"when {u} < {b} then {day_from * 3600} + ({u} - {a}) / {day_share} * {(day_to - day_from) * 3600} "
-            f"else {day_to * 3600} + ({u} - {b}) / {1 - b} * {(24 - day_to) * 3600 - 1} end)")  # fmt: skip
+    return (
+        f"(case when {u} < {a} then {u} / {a} * {day_from * 3600} "
+        f"when {u} < {b} then {day_from * 3600} + ({u} - {a}) / {day_share} * {(day_to - day_from) * 3600} "
+        f"else {day_to * 3600} + ({u} - {b}) / {1 - b} * {(24 - day_to) * 3600 - 1} end)"
+    )
 
 
 def _local(day: str, seconds: str) -> str:
@@ -292,13 +357,17 @@ def generate(path: Path, contracts_dir: Path, shape: Shape) -> dict:
     warehouse.ensure_schema(con)
     warehouse.load_reference(con, registry, PLATFORM_AE_TITLES)
 
-    con.execute("create temp table bench_days (d integer, day date, epoch integer, s_start bigint, s_count bigint, "
-                "v_start bigint, v_count bigint)")  # fmt: skip
+    con.execute(
+        "create temp table bench_days (d integer, day date, epoch integer, s_start bigint, s_count bigint, "
+        "v_start bigint, v_count bigint)"
+    )
     con.executemany("insert into bench_days values (?, ?, ?, ?, ?, ?, ?)", day_rows)
     con.execute("create temp table bench_epoch_ranges (epoch integer, e integer, lo integer, hi integer)")
     con.executemany("insert into bench_epoch_ranges values (?, ?, ?, ?)", buckets)
-    con.execute("create temp table bench_ebuckets as select epoch, e, unnest(range(lo, hi))::integer as b "
-                "from bench_epoch_ranges")  # fmt: skip
+    con.execute(
+        "create temp table bench_ebuckets as select epoch, e, unnest(range(lo, hi))::integer as b "
+        "from bench_epoch_ranges"
+    )
     est_modalities = []
     for r in rows:
         weights = [MODALITY_WEIGHTS[m] for m in r["modalities"]]
@@ -308,8 +377,9 @@ def generate(path: Path, contracts_dir: Path, shape: Shape) -> dict:
             est_modalities.append((r["index"], m, lo, round(100 * acc / whole)))
     con.execute("create temp table bench_mod_ranges (e integer, modality varchar, lo integer, hi integer)")
     con.executemany("insert into bench_mod_ranges values (?, ?, ?, ?)", est_modalities)
-    con.execute("create temp table bench_mods as select e, modality, unnest(range(lo, hi))::integer as b "
-                "from bench_mod_ranges")  # fmt: skip
+    con.execute(
+        "create temp table bench_mods as select e, modality, unnest(range(lo, hi))::integer as b from bench_mod_ranges"
+    )
     con.execute("create temp table bench_est (e integer, establishment_id varchar)")
     con.executemany("insert into bench_est values (?, ?)", [(r["index"], r["establishment_id"]) for r in rows])
     timings["reference_s"] = time.perf_counter() - started
@@ -317,10 +387,15 @@ def generate(path: Path, contracts_dir: Path, shape: Shape) -> dict:
     # --- studies: one row per study, in order of reception (study number s grows with the day) ---------------------
     t = time.perf_counter()
     n_inst = {
-        "CR": f"1 + ({_u('s', seed + 4)} < 0.3)::int", "DX": f"1 + ({_u('s', seed + 4)} < 0.3)::int", "US": "1",
-        "CT": f"1 + floor({_u('s', seed + 4)} * 3)::int", "MR": f"1 + floor({_u('s', seed + 4)} * 3)::int",
-        "MG": f"1 + ({_u('s', seed + 4)} < 0.5)::int", "PT": "2", "NM": "1",
-    }  # fmt: skip
+        "CR": f"1 + ({_u('s', seed + 4)} < 0.3)::int",
+        "DX": f"1 + ({_u('s', seed + 4)} < 0.3)::int",
+        "US": "1",
+        "CT": f"1 + floor({_u('s', seed + 4)} * 3)::int",
+        "MR": f"1 + floor({_u('s', seed + 4)} * 3)::int",
+        "MG": f"1 + ({_u('s', seed + 4)} < 0.5)::int",
+        "PT": "2",
+        "NM": "1",
+    }
     n_inst_sql = "case modality " + " ".join(f"when '{m}' then {e}" for m, e in n_inst.items()) + " end"
     con.execute(f"""
         create temp table bench_studies as
@@ -330,16 +405,16 @@ def generate(path: Path, contracts_dir: Path, shape: Shape) -> dict:
         picked as (
             select b.s, b.d, b.day, eb.e
             from base as b
-            join bench_ebuckets as eb on eb.epoch = b.epoch and eb.b = ({_h('b.s', seed + 1)} % 65536)::integer
+            join bench_ebuckets as eb on eb.epoch = b.epoch and eb.b = ({_h("b.s", seed + 1)} % 65536)::integer
         ),
         described as (
             select
                 p.s, p.d, p.day, p.e, est.establishment_id, m.modality,
-                {_u('p.s', seed + 3)} as u_kind,
-                {_local('p.day', _intraday(_u('p.s', seed + 5), 0.08, 0.72, 8, 18))} as receipt_at
+                {_u("p.s", seed + 3)} as u_kind,
+                {_local("p.day", _intraday(_u("p.s", seed + 5), 0.08, 0.72, 8, 18))} as receipt_at
             from picked as p
             join bench_est as est on est.e = p.e
-            join bench_mods as m on m.e = p.e and m.b = ({_h('p.s', seed + 2)} % 100)::integer
+            join bench_mods as m on m.e = p.e and m.b = ({_h("p.s", seed + 2)} % 100)::integer
         )
         select
             s, d, day, e, establishment_id, modality, receipt_at,
@@ -353,19 +428,24 @@ def generate(path: Path, contracts_dir: Path, shape: Shape) -> dict:
                  else 'E' || lpad(e::varchar, 3, '0') || '_' || modality end as sender_ae,
             case when u_kind >= 0.008 and u_kind < 0.0085 then greatest(2, {n_inst_sql}) else {n_inst_sql} end
                 as n_inst,
-            (2 + {_u('s', seed + 6)} * 18) * 1e6 as gap_us,
-            '1.2.826.0.1.3680043.9.7415.' || (100 + e) || '.' || s || '.' || ({_h('s', seed + 7)} % 100000000)
+            (2 + {_u("s", seed + 6)} * 18) * 1e6 as gap_us,
+            '1.2.826.0.1.3680043.9.7415.' || (100 + e) || '.' || s || '.' || ({_h("s", seed + 7)} % 100000000)
                 as study_uid,
-            (e + 1 + {_h('s', seed + 8)} % {n - 1}) % {n} as other_e
+            (e + 1 + {_h("s", seed + 8)} % {n - 1}) % {n} as other_e
         from described
     """)
     timings["studies_s"] = time.perf_counter() - t
 
     # --- instances ------------------------------------------------------------------------------------------------
     t = time.perf_counter()
-    size_sql = "case modality " + " ".join(
-        f"when '{m}' then ({lo} + {_u('s * 8 + k', seed + 10)} * {hi - lo}) * 1e6" for m, (lo, hi) in SIZES_MB.items()
-    ) + " end"  # fmt: skip
+    size_sql = (
+        "case modality "
+        + " ".join(
+            f"when '{m}' then ({lo} + {_u('s * 8 + k', seed + 10)} * {hi - lo}) * 1e6"
+            for m, (lo, hi) in SIZES_MB.items()
+        )
+        + " end"
+    )
     con.execute(f"""
         create or replace table staged.stg_dicom_instances as
         with expanded as (
@@ -376,23 +456,23 @@ def generate(path: Path, contracts_dir: Path, shape: Shape) -> dict:
             study_uid || '.' || (k + 1) as series_instance_uid,
             study_uid as study_instance_uid,
             x.modality,
-            (x.day - ({_u('s', seed + 9)} < 0.03)::int)::date as study_date,
+            (x.day - ({_u("s", seed + 9)} < 0.03)::int)::date as study_date,
             -- StudyTime: 2 to 120 minutes before the first receipt, Paris time (midnight at the earliest)
             (timestamp '2000-01-01' + to_microseconds(greatest(0::bigint,
                 (extract(epoch from timezone('Europe/Paris', x.receipt_at)::time) * 1e6)::bigint
-                - ((2 + {_u('s', seed + 16)} * 118) * 60e6)::bigint)))::time as study_time_of_day,
-            ({size_sql})::bigint + ({_h('s * 8 + k', seed + 11)} % 1000000)::bigint as size_bytes,
+                - ((2 + {_u("s", seed + 16)} * 118) * 60e6)::bigint)))::time as study_time_of_day,
+            ({size_sql})::bigint + ({_h("s * 8 + k", seed + 11)} % 1000000)::bigint as size_bytes,
             x.receipt_at + to_microseconds((k * gap_us)::bigint) as received_at,
             timezone('Europe/Paris', x.receipt_at + to_microseconds((k * gap_us)::bigint))::date as received_date,
-            md5(x.establishment_id || '/' || ({_h('s', seed + 12)} % 40000)::varchar) as patient_key,
+            md5(x.establishment_id || '/' || ({_h("s", seed + 12)} % 40000)::varchar) as patient_key,
             case when x.kind = 'unattributed' then 'UNATTRIBUTED'
                  when x.kind = 'conflict' and k = 1 then o.establishment_id
                  else x.establishment_id end as establishment_id,
             case when x.kind = 'unattributed' then 'none'
-                 when {_u('x.e', seed + 13)} < 0.05 then 'institution_name' else 'ae_title' end as attributed_by,
+                 when {_u("x.e", seed + 13)} < 0.05 then 'institution_name' else 'ae_title' end as attributed_by,
             -- 0.1 % of instances deleted alone (reported by an API source), 1 to 60 days after reception
-            case when {_u('s * 8 + k', seed + 14)} < 0.001 then received_at
-                 + to_microseconds(((1 + {_u('s * 8 + k', seed + 15)} * 59) * 86400e6)::bigint) end as deleted_at,
+            case when {_u("s * 8 + k", seed + 14)} < 0.001 then received_at
+                 + to_microseconds(((1 + {_u("s * 8 + k", seed + 15)} * 59) * 86400e6)::bigint) end as deleted_at,
             timezone('Europe/Paris', deleted_at)::date as deleted_date
         from expanded as x
         join bench_est as o on o.e = x.other_e
@@ -414,10 +494,11 @@ def generate(path: Path, contracts_dir: Path, shape: Shape) -> dict:
         left join ref.platform_ae_titles as dp on dp.ae_title_key = x.destination_ae
     """
     outcome = lambda key, salt: (  # noqa: E731
-        f"case when {_u(key, salt)} < {FAILURE_RATE} "
-        f"then [4, 8, 12][1 + ({_h(key, salt + 1)} % 3)::integer] else 0 end")
+        f"case when {_u(key, salt)} < {FAILURE_RATE} then [4, 8, 12][1 + ({_h(key, salt + 1)} % 3)::integer] else 0 end"
+    )
     platform = lambda key, salt: (  # noqa: E731
-        f"case when {_u(key, salt)} < 0.5 then 'RSF_ARCHIVE' else 'RSF_ARCHIVE_B' end")
+        f"case when {_u(key, salt)} < 0.5 then 'RSF_ARCHIVE' else 'RSF_ARCHIVE_B' end"
+    )
     t = time.perf_counter()
     receipts = f"""
         with expanded as (
@@ -430,25 +511,25 @@ def generate(path: Path, contracts_dir: Path, shape: Shape) -> dict:
                 *,
                 case
                     when kind = 'audit_only'
-                        then receipt_at + to_microseconds((r * (3600 + {_u('s', seed + 20)} * 7200) * 1e6)::bigint)
-                    when {_u('s', seed + 21)} < 0.005  -- the log says received before the file's mtime
-                        then receipt_at - to_microseconds(((60 + {_u('s', seed + 22)} * 10740) * 1e6)::bigint)
+                        then receipt_at + to_microseconds((r * (3600 + {_u("s", seed + 20)} * 7200) * 1e6)::bigint)
+                    when {_u("s", seed + 21)} < 0.005  -- the log says received before the file's mtime
+                        then receipt_at - to_microseconds(((60 + {_u("s", seed + 22)} * 10740) * 1e6)::bigint)
                     else receipt_at + to_microseconds(
-                        ((n_inst - 1) * gap_us + (0.2 + {_u('s', seed + 22)} * 44.8) * 1e6)::bigint)
+                        ((n_inst - 1) * gap_us + (0.2 + {_u("s", seed + 22)} * 44.8) * 1e6)::bigint)
                 end as event_time
             from expanded
         )
         select
             '110104' as event_id,
-            {outcome('s * 2 + r', seed + 23)} as outcome,
+            {outcome("s * 2 + r", seed + 23)} as outcome,
             event_time,
             timezone('Europe/Paris', event_time)::date as event_date,
             case when kind = 'audit_only' and r = 0 and audit_source <> 'own'
-                 then 'GW_RELAY_' || ({_h('s', seed + 25)} % 4) else sender_ae end as source_ae,
-            {platform('s', seed + 26)} as destination_ae,
+                 then 'GW_RELAY_' || ({_h("s", seed + 25)} % 4) else sender_ae end as source_ae,
+            {platform("s", seed + 26)} as destination_ae,
             study_uid as study_instance_uid
         from timed
-    """  # fmt: skip
+    """
     receipts_s = 0.0
 
     per_day = shape.studies / len(day_rows)
@@ -468,20 +549,20 @@ def generate(path: Path, contracts_dir: Path, shape: Shape) -> dict:
             select * from bench_event_numbers
         ),
         kinds as (
-            select *, case {' '.join(kind_cases)} end as kind
-            from (select *, {_u('i', seed + 30)} as uk from base)
+            select *, case {" ".join(kind_cases)} end as kind
+            from (select *, {_u("i", seed + 30)} as uk from base)
         ),
         picked as (
             select
                 *,
                 case when kind = 'unknown_study' or kind in ('query', 'login', 'other') then null
-                     else ((before - 1 - floor(-ln(1 - {_u('i', seed + 31)}) * (case kind {back} end))::bigint)
+                     else ((before - 1 - floor(-ln(1 - {_u("i", seed + 31)}) * (case kind {back} end))::bigint)
                            % before + before) % before
                 end as s
             from kinds
         ),
         described as (
-            select p.*, st.e, st.study_uid, st.sender_ae, st.other_e, {_u('i', seed + 32)} as ud
+            select p.*, st.e, st.study_uid, st.sender_ae, st.other_e, {_u("i", seed + 32)} as ud
             from picked as p
             left join bench_studies as st on st.s = p.s
         )
@@ -489,58 +570,73 @@ def generate(path: Path, contracts_dir: Path, shape: Shape) -> dict:
             case kind when 'view' then '110103' when 'export' then '110106' when 'import' then '110107'
                       when 'deletion' then '110105' when 'query' then '110112' when 'login' then '110114'
                       when 'other' then '110100' else '110104' end as event_id,
-            {outcome('i', seed + 33)} as outcome,
-            {_local('day', _intraday(_u('i', seed + 35), 0.05, 0.80, 7, 19))} as event_time,
+            {outcome("i", seed + 33)} as outcome,
+            {_local("day", _intraday(_u("i", seed + 35), 0.05, 0.80, 7, 19))} as event_time,
             day as event_date,
             case kind
                 when 'view' then 'RSF_VIEWER'
                 when 'resend' then sender_ae
                 when 'relay' then {site} || '_PACS'
                 when 'import' then null
-                when 'query' then {anyone} || '_WS' || (1 + {_h('i', seed + 41)} % 4)
+                when 'query' then {anyone} || '_WS' || (1 + {_h("i", seed + 41)} % 4)
                 when 'login' then null
                 when 'replication' then 'RSF_ARCHIVE'
                 when 'deletion' then 'RSF_ARCHIVE'
-                else {platform('i', seed + 36)}
+                else {platform("i", seed + 36)}
             end as source_ae,
             case kind
-                when 'retrieval' then case when ud < 0.6 then {site} || '_WS' || (1 + {_h('i', seed + 37)} % 4)
+                when 'retrieval' then case when ud < 0.6 then {site} || '_WS' || (1 + {_h("i", seed + 37)} % 4)
                                            else {site} || '_PACS' end
                 when 'transfer' then {other}
                 when 'export' then case when ud < 0.7 then 'PORTAIL_VILLE' when ud < 0.9 then null else {other} end
-                when 'resend' then {platform('i', seed + 38)}
+                when 'resend' then {platform("i", seed + 38)}
                 when 'replication' then 'RSF_ARCHIVE_B'
                 when 'relay' then {other}
-                when 'import' then {platform('i', seed + 38)}
+                when 'import' then {platform("i", seed + 38)}
                 when 'unknown_study' then {anyone} || '_WS1'
-                when 'query' then {platform('i', seed + 38)}
+                when 'query' then {platform("i", seed + 38)}
                 else null
             end as destination_ae,
             case when kind = 'unknown_study' then '1.2.250.1.999.1.' || i else study_uid end as study_instance_uid
         from described
-    """  # fmt: skip
+    """
     # Month by month, receipts then the other events: the table is in time order as a harvest appends it (so zone
     # maps on event_date work as they would in production), and no statement has to hold a year in memory.
-    con.execute(f"create table staged.stg_audit_events as {participants.format(events=receipts)} limit 0",
-                {"first": 0, "last": -1})  # fmt: skip
+    con.execute(
+        f"create table staged.stg_audit_events as {participants.format(events=receipts)} limit 0",
+        {"first": 0, "last": -1},
+    )
     others_s = 0.0
     for month in range(1, 13):
         first = (date(YEAR, month, 1) - date(YEAR, 1, 1)).days
         last = ((date(YEAR + month // 12, month % 12 + 1, 1) - timedelta(days=1)) - date(YEAR, 1, 1)).days
         t = time.perf_counter()
-        con.execute(f"insert into staged.stg_audit_events {participants.format(events=receipts)}",
-                    {"first": first, "last": last})  # fmt: skip
+        con.execute(
+            f"insert into staged.stg_audit_events {participants.format(events=receipts)}",
+            {"first": first, "last": last},
+        )
         receipts_s += time.perf_counter() - t
         t = time.perf_counter()
         # event numbers of the month first, in a table: a parallel, order-preserving source for the big statement
-        con.execute("""create or replace temp table bench_event_numbers as
+        con.execute(
+            """create or replace temp table bench_event_numbers as
                        select day, s_start as before, unnest(range(v_start, v_start + v_count)) as i
-                       from bench_days where d between $first and $last""", {"first": first, "last": last})
+                       from bench_days where d between $first and $last""",
+            {"first": first, "last": last},
+        )
         con.execute(f"insert into staged.stg_audit_events {participants.format(events=others)}")
         others_s += time.perf_counter() - t
     timings["receipt_events_s"], timings["other_events_s"] = receipts_s, others_s
-    for table in ("bench_event_numbers", "bench_studies", "bench_days", "bench_epoch_ranges", "bench_ebuckets",
-                  "bench_mod_ranges", "bench_mods", "bench_est"):  # fmt: skip
+    for table in (
+        "bench_event_numbers",
+        "bench_studies",
+        "bench_days",
+        "bench_epoch_ranges",
+        "bench_ebuckets",
+        "bench_mod_ranges",
+        "bench_mods",
+        "bench_est",
+    ):
         con.execute(f"drop table {table}")
     con.execute("checkpoint")
     timings["staged_total_s"] = time.perf_counter() - started
@@ -560,20 +656,28 @@ def generate(path: Path, contracts_dir: Path, shape: Shape) -> dict:
 def dataset_stats(con) -> dict:
     one = lambda sql: con.execute(sql).fetchone()  # noqa: E731
     instances, studies, total_bytes = one(
-        "select count(*), count(distinct study_instance_uid), sum(size_bytes) from staged.stg_dicom_instances")
+        "select count(*), count(distinct study_instance_uid), sum(size_bytes) from staged.stg_dicom_instances"
+    )
     events, failed, with_study = one(
         """select count(*), count(*) filter (where not succeeded), count(study_instance_uid)
-           from staged.stg_audit_events""")
+           from staged.stg_audit_events"""
+    )
     by_id = dict(con.execute("select event_id, count(*) from staged.stg_audit_events group by 1 order by 1").fetchall())
     owners = dict(con.execute("select owner_from, count(*) from staged.int_study_owners group by 1").fetchall())
     deleted = one("select count(deleted_at) from staged.int_study_owners")[0]
     return {
-        "instances": instances, "studies_with_instances": studies, "instance_bytes": int(total_bytes),
-        "instances_per_study": round(instances / studies, 3), "mean_study_mb": round(total_bytes / studies / 1e6, 1),
-        "audit_rows": events, "audit_failed": failed, "audit_rows_with_study": with_study,
+        "instances": instances,
+        "studies_with_instances": studies,
+        "instance_bytes": int(total_bytes),
+        "instances_per_study": round(instances / studies, 3),
+        "mean_study_mb": round(total_bytes / studies / 1e6, 1),
+        "audit_rows": events,
+        "audit_failed": failed,
+        "audit_rows_with_study": with_study,
         "audit_rows_by_event_id": by_id,
-        "owners_by_source": owners, "studies_deleted": deleted,
-    }  # fmt: skip
+        "owners_by_source": owners,
+        "studies_deleted": deleted,
+    }
 
 
 def ensure_warehouse(shape: Shape) -> tuple[Path, Path, dict]:
@@ -620,21 +724,30 @@ def ensure_subsample(db: Path, contracts_dir: Path, fraction: int) -> tuple[Path
     con.execute("set memory_limit = '12GB'")
     warehouse.ensure_schema(con)
     con.execute("attach ? as full_wh (read_only)", [str(db)])
-    for table in ("establishments", "establishment_ae_titles", "establishment_aliases", "platform_ae_titles",
-                  "audit_event_types"):  # fmt: skip
+    for table in (
+        "establishments",
+        "establishment_ae_titles",
+        "establishment_aliases",
+        "platform_ae_titles",
+        "audit_event_types",
+    ):
         con.execute(f"create table ref.{table} as select * from full_wh.ref.{table}")
     con.execute(f"""create table staged.stg_dicom_instances as select * from full_wh.staged.stg_dicom_instances
-                    where hash(study_instance_uid) % {fraction} = 0""")  # fmt: skip
+                    where hash(study_instance_uid) % {fraction} = 0""")
     con.execute(f"""create table staged.stg_audit_events as select * from full_wh.staged.stg_audit_events
                     where hash(coalesce(study_instance_uid, event_time::varchar || coalesce(source_ae, '')))
-                          % {fraction} = 0""")  # fmt: skip
+                          % {fraction} = 0""")
     con.execute("detach full_wh")
     warehouse.build_models(con, [("staged", "int_studies"), ("staged", "int_study_owners")])
     con.execute("checkpoint")
     stats = dataset_stats(con)
     con.close()
-    meta = {"fraction": fraction, "seconds": time.perf_counter() - started, "stats": stats,
-            "file_gb": round(sub.stat().st_size / 1e9, 2)}  # fmt: skip
+    meta = {
+        "fraction": fraction,
+        "seconds": time.perf_counter() - started,
+        "stats": stats,
+        "file_gb": round(sub.stat().st_size / 1e9, 2),
+    }
     meta_path.write_text(json.dumps(meta, indent=1))
     return sub, meta
 
@@ -670,10 +783,13 @@ def _usage_json(usage: dict) -> dict:
 
 
 def _drafts_summary(drafts: list) -> dict:
-    return {"invoices": len(drafts), "lines": sum(len(d.lines) for d in drafts),
-            "net": str(sum((d.net for d in drafts), Decimal("0.00"))),
-            "gross": str(sum((d.gross for d in drafts), Decimal("0.00"))),
-            "by_establishment": {d.establishment_id: str(d.gross) for d in drafts}}  # fmt: skip
+    return {
+        "invoices": len(drafts),
+        "lines": sum(len(d.lines) for d in drafts),
+        "net": str(sum((d.net for d in drafts), Decimal("0.00"))),
+        "gross": str(sum((d.gross for d in drafts), Decimal("0.00"))),
+        "by_establishment": {d.establishment_id: str(d.gross) for d in drafts},
+    }
 
 
 def measure_build(db: str, model: str) -> dict:
@@ -703,8 +819,8 @@ class _TimedConnection:
 
 def measure_sansfilm(db: str, contracts_dir: str, month_text: str, timed: bool = False) -> dict:
     from analytics import metering, warehouse
-    from analytics.periods import Month
     from analytics.billing.service import draft_month
+    from analytics.periods import Month
 
     month = Month.parse(month_text)
     started, cpu = time.perf_counter(), cpu_s()
@@ -721,9 +837,16 @@ def measure_sansfilm(db: str, contracts_dir: str, month_text: str, timed: bool =
     cpu = cpu_s() - cpu
     con.close()
     return {
-        "seconds": t_draft - started, "cpu_s": cpu, "open_s": t_open - started, "meter_s": t_meter - t_open,
-        "usage_s": t_usage - t_meter, "draft_s": t_draft - t_usage, "close_s": time.perf_counter() - t_draft,
-        "daily_rows": rows, "usage": _usage_json(usage), "drafts": _drafts_summary(drafts),
+        "seconds": t_draft - started,
+        "cpu_s": cpu,
+        "open_s": t_open - started,
+        "meter_s": t_meter - t_open,
+        "usage_s": t_usage - t_meter,
+        "draft_s": t_draft - t_usage,
+        "close_s": time.perf_counter() - t_draft,
+        "daily_rows": rows,
+        "usage": _usage_json(usage),
+        "drafts": _drafts_summary(drafts),
         "steps": target.steps if timed else None,
     }
 
@@ -741,13 +864,19 @@ def measure_profile(db: str, month_text: str) -> dict:
     con.execute("set enable_profiling = 'json'")
     con.execute(f"set profiling_output = '{out}'")
     queries = {
-        "metered_events": (f"create or replace temporary table metered_events as {metering._sql('metered_events')}",
-                           {k: params[k] for k in ("first_day", "next_first_day")}),
-        "usage_daily": (f"create or replace temporary table usage_daily_profile as {metering._sql('usage_daily')}",
-                        params),
-        "int_study_owners": (f"create or replace temporary table owners_profile as "
-                             f"{warehouse.model_sql('staged', 'int_study_owners')}", None),
-    }  # fmt: skip
+        "metered_events": (
+            f"create or replace temporary table metered_events as {metering._sql('metered_events')}",
+            {k: params[k] for k in ("first_day", "next_first_day")},
+        ),
+        "usage_daily": (
+            f"create or replace temporary table usage_daily_profile as {metering._sql('usage_daily')}",
+            params,
+        ),
+        "int_study_owners": (
+            f"create or replace temporary table owners_profile as {warehouse.model_sql('staged', 'int_study_owners')}",
+            None,
+        ),
+    }
     result = {}
     for name, (sql, args) in queries.items():
         started = time.perf_counter()
@@ -796,10 +925,10 @@ def pandas_usage(con, month, owner_rule: str = "first-receipt") -> tuple[dict, d
     timings = {}
     started = time.perf_counter()
     inst = con.execute("""select study_instance_uid, sop_instance_uid, establishment_id, received_at, received_date,
-                                 size_bytes, deleted_date from staged.stg_dicom_instances""").df()  # fmt: skip
+                                 size_bytes, deleted_date from staged.stg_dicom_instances""").df()
     ev = con.execute("""select event_id, succeeded, event_time, event_date, study_instance_uid, source_is_platform,
                                destination_is_platform, source_establishment_id, destination_establishment_id
-                        from staged.stg_audit_events""").df()  # fmt: skip
+                        from staged.stg_audit_events""").df()
     timings["read_s"] = time.perf_counter() - started
     timings["read_rows"] = len(inst) + len(ev)
     t = time.perf_counter()
@@ -816,8 +945,10 @@ def pandas_usage(con, month, owner_rule: str = "first-receipt") -> tuple[dict, d
     studies = first[["study_instance_uid", "establishment_id", "received_at"]]
     # Receipt events: successful 110104 whose Destination is a platform AE title; the first one per study.
     has_study = ev["study_instance_uid"].notna()
-    receipts = ev.loc[(ev["event_id"] == "110104") & ev["succeeded"] & ev["destination_is_platform"] & has_study,
-                      ["study_instance_uid", "event_time", "source_establishment_id"]]  # fmt: skip
+    receipts = ev.loc[
+        (ev["event_id"] == "110104") & ev["succeeded"] & ev["destination_is_platform"] & has_study,
+        ["study_instance_uid", "event_time", "source_establishment_id"],
+    ]
     first_receipt = receipts.sort_values("event_time").drop_duplicates("study_instance_uid")
     if owner_rule == "first-known-source":
         known = receipts[receipts["source_establishment_id"].notna()].sort_values("event_time")
@@ -837,17 +968,25 @@ def pandas_usage(con, month, owner_rule: str = "first-receipt") -> tuple[dict, d
     t = time.perf_counter()
     studies_archived = owners[in_month(owners["first_receipt_date"])].groupby("owner").size()
     io = inst[["study_instance_uid", "received_date", "size_bytes", "deleted_date"]].merge(
-        owners, on="study_instance_uid", suffixes=("_instance", "_study"))
+        owners, on="study_instance_uid", suffixes=("_instance", "_study")
+    )
     received = io[in_month(io["received_date"])].groupby("owner")["size_bytes"].agg(["size", "sum"])
     # storage: + size on the reception day, - size on the day the instance is deleted, with its study (110105) or
     # alone (API source), whichever comes first, but not before its reception
     io["deleted_date"] = io[["deleted_date_instance", "deleted_date_study"]].min(axis=1)
     gone = io[io["deleted_date"].notna()]
-    deltas = pd.concat([
-        pd.DataFrame({"owner": io["owner"], "day": io["received_date"], "delta": io["size_bytes"]}),
-        pd.DataFrame({"owner": gone["owner"], "day": gone[["received_date", "deleted_date"]].max(axis=1),
-                      "delta": -gone["size_bytes"]}),
-    ])  # fmt: skip
+    deltas = pd.concat(
+        [
+            pd.DataFrame({"owner": io["owner"], "day": io["received_date"], "delta": io["size_bytes"]}),
+            pd.DataFrame(
+                {
+                    "owner": gone["owner"],
+                    "day": gone[["received_date", "deleted_date"]].max(axis=1),
+                    "delta": -gone["size_bytes"],
+                }
+            ),
+        ]
+    )
     opening = deltas[deltas["day"] < first_day].groupby("owner")["delta"].sum()
     daily = deltas[in_month(deltas["day"])].groupby(["owner", "day"])["delta"].sum().unstack(fill_value=0)
     daily = daily.reindex(columns=pd.date_range(first_day, periods=month.days), fill_value=0)
@@ -859,23 +998,34 @@ def pandas_usage(con, month, owner_rule: str = "first-receipt") -> tuple[dict, d
 
     t = time.perf_counter()
     usage_rows = ev["succeeded"] & in_month(ev["event_date"]) & ev["event_id"].isin(["110103", "110104", "110106"])
-    me = ev.loc[usage_rows & has_study, ["event_id", "study_instance_uid", "source_is_platform",
-                                         "destination_is_platform", "destination_establishment_id"]]  # fmt: skip
+    me = ev.loc[
+        usage_rows & has_study,
+        [
+            "event_id",
+            "study_instance_uid",
+            "source_is_platform",
+            "destination_is_platform",
+            "destination_establishment_id",
+        ],
+    ]
     me = me.merge(owners[["study_instance_uid", "owner"]], on="study_instance_uid", how="left")
     me["owner"] = me["owner"].fillna("UNATTRIBUTED")
     outbound = (me["event_id"] == "110104") & me["source_is_platform"] & ~me["destination_is_platform"]
     to_other = me["destination_establishment_id"].notna() & (me["destination_establishment_id"] != me["owner"])
     me["kind"] = np.select(
         [me["event_id"] == "110103", me["event_id"] == "110106", outbound & to_other, outbound],
-        ["views", "shares", "shares", "retrievals"], default="",
+        ["views", "shares", "shares", "retrievals"],
+        default="",
     )
     activity = me[me["kind"] != ""].groupby(["owner", "kind"]).size().unstack(fill_value=0)
     timings["activity_s"] = time.perf_counter() - t
 
     gb_days = Decimal(GB) * month.days
     usage: dict[str, dict[str, Decimal]] = {}
-    everyone = set(studies_archived.index) | set(received.index) | set(byte_days[byte_days != 0].index) | set(
-        activity.index)
+    everyone = (
+        set(studies_archived.index) | set(received.index) | set(byte_days[byte_days != 0].index) | set(activity.index)
+    )
+
     def count(frame, owner: str, col: str) -> int:
         return int(frame.at[owner, col]) if owner in frame.index and col in frame.columns else 0
 
@@ -885,7 +1035,8 @@ def pandas_usage(con, month, owner_rule: str = "first-receipt") -> tuple[dict, d
             "instances_archived": Decimal(count(received, owner, "size")),
             "bytes_archived": Decimal(count(received, owner, "sum")),
             "storage_gb_month": (Decimal(int(byte_days.get(owner, 0))) / gb_days).quantize(
-                Decimal("0.000000001"), rounding=ROUND_HALF_UP),
+                Decimal("0.000000001"), rounding=ROUND_HALF_UP
+            ),
             "retrievals": Decimal(count(activity, owner, "retrievals")),
             "shares": Decimal(count(activity, owner, "shares")),
             "views": Decimal(count(activity, owner, "views")),
@@ -897,8 +1048,8 @@ def pandas_usage(con, month, owner_rule: str = "first-receipt") -> tuple[dict, d
 def measure_pandas(db: str, contracts_dir: str, month_text: str, owner_rule: str = "first-receipt") -> dict:
     import duckdb
 
-    from analytics.periods import Month
     from analytics.billing.service import draft_month
+    from analytics.periods import Month
 
     month = Month.parse(month_text)
     started, cpu = time.perf_counter(), cpu_s()
@@ -910,8 +1061,13 @@ def measure_pandas(db: str, contracts_dir: str, month_text: str, owner_rule: str
     t = time.perf_counter()
     drafts = draft_month(contracts, month, usage)
     timings["draft_s"] = time.perf_counter() - t
-    return {"seconds": time.perf_counter() - started, "cpu_s": cpu_s() - cpu, **timings,
-            "usage": _usage_json(usage), "drafts": _drafts_summary(drafts)}  # fmt: skip
+    return {
+        "seconds": time.perf_counter() - started,
+        "cpu_s": cpu_s() - cpu,
+        **timings,
+        "usage": _usage_json(usage),
+        "drafts": _drafts_summary(drafts),
+    }
 
 
 def run_measurement(args: argparse.Namespace) -> None:
@@ -927,16 +1083,40 @@ def run_measurement(args: argparse.Namespace) -> None:
     Path(args.result).write_text(json.dumps(result))
 
 
-def child(kind: str, db: Path, contracts_dir: Path, month: str, *, cap_gb: float | None = None,
-          timed: bool = False, model: str = "", owner_rule: str = "first-receipt") -> dict:  # fmt: skip
+def child(
+    kind: str,
+    db: Path,
+    contracts_dir: Path,
+    month: str,
+    *,
+    cap_gb: float | None = None,
+    timed: bool = False,
+    model: str = "",
+    owner_rule: str = "first-receipt",
+) -> dict:
     """Run one measurement in a fresh interpreter on a warm page cache; returns its figures, or {"failed": why}
     (e.g. stopped above cap_gb of resident memory)."""
     warm(db)
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         result_path = Path(handle.name)
-    cmd = [sys.executable, __file__, "--measure", kind, "--db", str(db), "--contracts", str(contracts_dir),
-           "--month", month, "--result", str(result_path), "--model", model,
-           "--pandas-owner-rule", owner_rule] + (["--timed"] if timed else [])  # fmt: skip
+    cmd = [
+        sys.executable,
+        __file__,
+        "--measure",
+        kind,
+        "--db",
+        str(db),
+        "--contracts",
+        str(contracts_dir),
+        "--month",
+        month,
+        "--result",
+        str(result_path),
+        "--model",
+        model,
+        "--pandas-owner-rule",
+        owner_rule,
+    ] + (["--timed"] if timed else [])
     print(f"  measuring {kind} on {db.parent.name} ...", file=sys.stderr)
     started = time.perf_counter()
     process = subprocess.Popen(cmd)
@@ -946,8 +1126,9 @@ def child(kind: str, db: Path, contracts_dir: Path, month: str, *, cap_gb: float
         status = Path(f"/proc/{process.pid}/status")
         while process.poll() is None:
             try:
-                rss_kb = next(int(line.split()[1]) for line in status.read_text().splitlines()
-                              if line.startswith("VmRSS:"))  # fmt: skip
+                rss_kb = next(
+                    int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("VmRSS:")
+                )
             except (OSError, StopIteration, ValueError):
                 break
             watched["max_rss_mb"] = max(watched["max_rss_mb"], rss_kb / 1024)
@@ -1034,11 +1215,14 @@ def best_of(repeat: int, kind: str, db: Path, contracts_dir: Path, month: str, *
     return fastest
 
 
-def measure_warehouse(db: Path, contracts_dir: Path, month: str, repeat: int, *, pandas: bool, cap_gb: float,
-                      owner_rule: str) -> dict:  # fmt: skip
+def measure_warehouse(
+    db: Path, contracts_dir: Path, month: str, repeat: int, *, pandas: bool, cap_gb: float, owner_rule: str
+) -> dict:
     """Owner builds, sansfilm and pandas on one warehouse."""
-    out = {model: best_of(1, "build", db, contracts_dir, month, model=model)
-           for model in ("int_studies", "int_study_owners")}  # fmt: skip
+    out = {
+        model: best_of(1, "build", db, contracts_dir, month, model=model)
+        for model in ("int_studies", "int_study_owners")
+    }
     out["sansfilm"] = best_of(repeat, "sansfilm", db, contracts_dir, month)
     if pandas:
         out["pandas"] = best_of(repeat, "pandas", db, contracts_dir, month, cap_gb=cap_gb, owner_rule=owner_rule)
@@ -1070,27 +1254,32 @@ def report(label: str, m: dict) -> dict:
         out[f"{label}pandas"] = f"{p['failed']} (peak seen {p['max_rss_mb'] / 1024:.1f} GiB{after})"
         return out
     with_builds = studies["seconds"] + owners["seconds"] + s["seconds"]
-    out.update({
-        f"{label}pandas_seconds": round(p["seconds"], 1),
-        f"{label}pandas_runs_s": p["all_seconds"],
-        f"{label}pandas_cpu_s": round(p["cpu_s"], 1),
-        f"{label}pandas_read_s": round(p["read_s"], 1),
-        f"{label}pandas_compute_s": round(p["compute_s"], 1),
-        f"{label}pandas_peak_rss_mb": round(p["peak_rss_mb"]),
-        f"{label}speedup_vs_pandas": round(p["seconds"] / s["seconds"], 1),
-        f"{label}speedup_vs_pandas_compute_only": round(p["compute_s"] / s["seconds"], 1),
-        f"{label}cpu_pandas_vs_sansfilm": round(p["cpu_s"] / s["cpu_s"], 1),
-        f"{label}sansfilm_with_owner_builds_s": round(with_builds, 1),
-        f"{label}speedup_vs_pandas_with_owner_builds": round(p["seconds"] / with_builds, 1),
-        f"{label}memory_pandas_vs_sansfilm": round(p["peak_rss_mb"] / s["peak_rss_mb"], 1),
-        f"{label}establishments_compared": len(set(s["usage"]) | set(p["usage"])),
-        f"{label}metric_mismatches": len(m["mismatches"]),
-        f"{label}invoices_differing": sum(
-            1 for e in set(s["drafts"]["by_establishment"]) | set(p["drafts"]["by_establishment"])
-            if s["drafts"]["by_establishment"].get(e) != p["drafts"]["by_establishment"].get(e)),
-        f"{label}invoices_gross_sansfilm_minus_pandas_eur":
-            str(Decimal(s["drafts"]["gross"]) - Decimal(p["drafts"]["gross"])),
-    })  # fmt: skip
+    out.update(
+        {
+            f"{label}pandas_seconds": round(p["seconds"], 1),
+            f"{label}pandas_runs_s": p["all_seconds"],
+            f"{label}pandas_cpu_s": round(p["cpu_s"], 1),
+            f"{label}pandas_read_s": round(p["read_s"], 1),
+            f"{label}pandas_compute_s": round(p["compute_s"], 1),
+            f"{label}pandas_peak_rss_mb": round(p["peak_rss_mb"]),
+            f"{label}speedup_vs_pandas": round(p["seconds"] / s["seconds"], 1),
+            f"{label}speedup_vs_pandas_compute_only": round(p["compute_s"] / s["seconds"], 1),
+            f"{label}cpu_pandas_vs_sansfilm": round(p["cpu_s"] / s["cpu_s"], 1),
+            f"{label}sansfilm_with_owner_builds_s": round(with_builds, 1),
+            f"{label}speedup_vs_pandas_with_owner_builds": round(p["seconds"] / with_builds, 1),
+            f"{label}memory_pandas_vs_sansfilm": round(p["peak_rss_mb"] / s["peak_rss_mb"], 1),
+            f"{label}establishments_compared": len(set(s["usage"]) | set(p["usage"])),
+            f"{label}metric_mismatches": len(m["mismatches"]),
+            f"{label}invoices_differing": sum(
+                1
+                for e in set(s["drafts"]["by_establishment"]) | set(p["drafts"]["by_establishment"])
+                if s["drafts"]["by_establishment"].get(e) != p["drafts"]["by_establishment"].get(e)
+            ),
+            f"{label}invoices_gross_sansfilm_minus_pandas_eur": str(
+                Decimal(s["drafts"]["gross"]) - Decimal(p["drafts"]["gross"])
+            ),
+        }
+    )
     return out
 
 
@@ -1106,9 +1295,13 @@ def main() -> None:
     parser.add_argument("--pandas-cap-gb", type=float, default=16.0, help="stop pandas above this resident memory")
     parser.add_argument("--skip-full-pandas", action="store_true", help="compare with pandas on the subsample only")
     parser.add_argument("--always-sample", action="store_true", help="also compare on the subsample")
-    parser.add_argument("--pandas-owner-rule", choices=["first-receipt", "first-known-source"],
-                        default="first-receipt", help="audit-only studies: owner from the first receipt (documented "
-                        "rule) or from the first receipt with a known Source AE (what int_study_owners computes)")
+    parser.add_argument(
+        "--pandas-owner-rule",
+        choices=["first-receipt", "first-known-source"],
+        default="first-receipt",
+        help="audit-only studies: owner from the first receipt (documented "
+        "rule) or from the first receipt with a known Source AE (what int_study_owners computes)",
+    )
     parser.add_argument("--measure", choices=["build", "sansfilm", "pandas", "profile"], help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--contracts", help=argparse.SUPPRESS)
@@ -1123,15 +1316,29 @@ def main() -> None:
     load_before = os.getloadavg()
     shape = Shape(args.establishments, args.studies, args.events, args.seed)
     db, contracts_dir, meta = ensure_warehouse(shape)
-    full = measure_warehouse(db, contracts_dir, args.month, args.repeat, pandas=not args.skip_full_pandas,
-                             cap_gb=args.pandas_cap_gb, owner_rule=args.pandas_owner_rule)  # fmt: skip
+    full = measure_warehouse(
+        db,
+        contracts_dir,
+        args.month,
+        args.repeat,
+        pandas=not args.skip_full_pandas,
+        cap_gb=args.pandas_cap_gb,
+        owner_rule=args.pandas_owner_rule,
+    )
     timed = child("sansfilm", db, contracts_dir, args.month, timed=True)
     profile = child("profile", db, contracts_dir, args.month)
     sample = sample_meta = None
     if "failed" in full["pandas"] or args.always_sample:
         sub, sample_meta = ensure_subsample(db, contracts_dir, args.sample)
-        sample = measure_warehouse(sub, contracts_dir, args.month, args.repeat, pandas=True, cap_gb=args.pandas_cap_gb,
-                                   owner_rule=args.pandas_owner_rule)  # fmt: skip
+        sample = measure_warehouse(
+            sub,
+            contracts_dir,
+            args.month,
+            args.repeat,
+            pandas=True,
+            cap_gb=args.pandas_cap_gb,
+            owner_rule=args.pandas_owner_rule,
+        )
 
     diagnosis = owner_rule_diagnosis(db, args.month)
     stats = meta["stats"]
@@ -1148,7 +1355,8 @@ def main() -> None:
         **report("", full),
     }
     results["audit_only_studies_first_received_from_unknown_ae_but_attributed"] = (
-        f"{diagnosis['studies']} ({diagnosis['first_received_in_month']} first received in {args.month})")
+        f"{diagnosis['studies']} ({diagnosis['first_received_in_month']} first received in {args.month})"
+    )
     if sample:
         results[f"sample_1_in_{args.sample}_studies"] = sample["int_study_owners"]["rows"]
         results[f"sample_1_in_{args.sample}_audit_rows"] = sample_meta["stats"]["audit_rows"]
@@ -1174,12 +1382,28 @@ def main() -> None:
             print(f"\n{label}: {len(m['mismatches'])} metric mismatches between sansfilm and pandas, first 20:")
             for line in m["mismatches"][:20]:
                 print(f"  {line}")
+
     def strip(m):
-        return m and {k: {kk: vv for kk, vv in v.items() if kk not in ("usage", "drafts")}
-                      if isinstance(v, dict) else v for k, v in m.items()}  # fmt: skip
-    (OUT / "metering-last.json").write_text(json.dumps(
-        {"results": results, "full": strip(full), "sample": strip(sample), "timed_steps": timed.get("steps"),
-         "profile": profile, "meta": meta, "sample_meta": sample_meta}, indent=1, default=str))  # fmt: skip
+        return m and {
+            k: {kk: vv for kk, vv in v.items() if kk not in ("usage", "drafts")} if isinstance(v, dict) else v
+            for k, v in m.items()
+        }
+
+    (OUT / "metering-last.json").write_text(
+        json.dumps(
+            {
+                "results": results,
+                "full": strip(full),
+                "sample": strip(sample),
+                "timed_steps": timed.get("steps"),
+                "profile": profile,
+                "meta": meta,
+                "sample_meta": sample_meta,
+            },
+            indent=1,
+            default=str,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -67,8 +67,14 @@ def source_for(server, page_size: int):
     from tests.orthanc import PASSWORD, USER
 
     os.environ["BENCH_ORTHANC_USER"], os.environ["BENCH_ORTHANC_PASSWORD"] = USER, PASSWORD
-    return OrthancSourceConfig(name="bench", kind="orthanc", url=server.url, username_env="BENCH_ORTHANC_USER",
-                               password_env="BENCH_ORTHANC_PASSWORD", page_size=page_size)  # fmt: skip
+    return OrthancSourceConfig(
+        name="bench",
+        kind="orthanc",
+        url=server.url,
+        username_env="BENCH_ORTHANC_USER",
+        password_env="BENCH_ORTHANC_PASSWORD",
+        page_size=page_size,
+    )
 
 
 def naive_harvest(source, con, pseudonymise, limit: int) -> int:
@@ -95,7 +101,9 @@ def naive_harvest(source, con, pseudonymise, limit: int) -> int:
                 resource = client.get(f"/instances/{orthanc_id}")
                 resource["Metadata"] = client.get(f"/instances/{orthanc_id}/metadata", params={"expand": ""})
                 tags = client.get(f"/instances/{orthanc_id}/simplified-tags")
-                values = {tag: tags[name] for name, tag in TAGS.items() if isinstance(tags.get(name), str) and tags[name]}
+                values = {
+                    tag: tags[name] for name, tag in TAGS.items() if isinstance(tags.get(name), str) and tags[name]
+                }
                 records.append((instance_path(source, orthanc_id), record_fields(values, resource, pseudonymise, zone)))
             writer.write("dicom_instances", raw_batches.instance_frame(records, writer), [], [])
             cursor = max(c.seq for c in page.changes)

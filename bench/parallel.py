@@ -92,9 +92,10 @@ def measure(mode: str, processes: int) -> dict:
                 result = harvest_job().execute_in_process(instance=instance)
             else:
                 result = dg.execute_job(
-                    dg.reconstructable(harvest_job), instance=instance,
+                    dg.reconstructable(harvest_job),
+                    instance=instance,
                     run_config={"execution": {"config": {"max_concurrent": processes}}},
-                )  # fmt: skip
+                )
             assert result.success
     seconds = time.perf_counter() - started
     con = warehouse.connect(settings.warehouse.path, read_only=True)
@@ -137,19 +138,24 @@ def main() -> None:
     corpus_dir = corpus(args.establishments, args.months, args.image_side, args.volume_scale)
     files = dicom_files(corpus_dir)
     warm(files)
-    runs = [("cli", 1, 1, "cli, workers=1"), ("turns", 1, 1, "cli, warehouse opened per batch, workers=1"),
-            ("inprocess", 1, 1, "dagster in-process, workers=1"),
-            ("multiprocess", args.processes, 0, f"dagster multiprocess x{args.processes}, workers=0"),
-            ("multiprocess", args.processes, 1, f"dagster multiprocess x{args.processes}, workers=1")]  # fmt: skip
+    runs = [
+        ("cli", 1, 1, "cli, workers=1"),
+        ("turns", 1, 1, "cli, warehouse opened per batch, workers=1"),
+        ("inprocess", 1, 1, "dagster in-process, workers=1"),
+        ("multiprocess", args.processes, 0, f"dagster multiprocess x{args.processes}, workers=0"),
+        ("multiprocess", args.processes, 1, f"dagster multiprocess x{args.processes}, workers=1"),
+    ]
     results = {}
     for mode, processes, workers, label in runs:
         with tempfile.TemporaryDirectory(prefix="sansfilm-parallel-") as tmp:
             config = write_config(corpus_dir, Path(tmp), workers, args.batch_files, args.groups)
             result = child(mode, processes, config, Path(tmp) / "dagster")
         results[label] = result
-        print(f"{label:<44} {result['seconds']:6.1f} s  {len(files) / result['seconds']:6.0f} files/s  "
-              f"CPU {result['cpu_seconds']:6.1f} s (imports included)  "
-              f"({result['instances']} instances, {result['audit']} audit rows, {result['files']} files)")
+        print(
+            f"{label:<44} {result['seconds']:6.1f} s  {len(files) / result['seconds']:6.0f} files/s  "
+            f"CPU {result['cpu_seconds']:6.1f} s (imports included)  "
+            f"({result['instances']} instances, {result['audit']} audit rows, {result['files']} files)"
+        )
     assert len({(r["instances"], r["audit"], r["files"]) for r in results.values()}) == 1, "modes stored different data"
     print(json.dumps({"files": len(files), "results": results}))
 

@@ -49,23 +49,28 @@ def main() -> None:
     start = datetime(2010, 4, 1, tzinfo=timezone(timedelta(hours=2)))
     ctx = RunContext(con, start, None)
     started = time.perf_counter()
-    expectations.validate(con.sql("select 1 as x").df(), [expectations.build("expect_column_values_to_not_be_null",
-                                                                              {"column": "x"})])  # fmt: skip
+    expectations.validate(
+        con.sql("select 1 as x").df(), [expectations.build("expect_column_values_to_not_be_null", {"column": "x"})]
+    )
     print(f"GX import and first validation: {time.perf_counter() - started:.1f} s")
     row_level = [r for r in rules if r.kind in ROW_LEVEL]
     started = time.perf_counter()
     results = run_row_level(ctx, TABLE, row_level)
     seconds = time.perf_counter() - started
     engines = sorted({r.details["computed_by"] for r in results})
-    print(f"{len(row_level)} row-level rules on {rows:,} rows, counted in DuckDB ({', '.join(engines)}): "
-          f"{seconds:.2f} s ({rows / seconds / 1e6:.2f} M rows/s)")
+    print(
+        f"{len(row_level)} row-level rules on {rows:,} rows, counted in DuckDB ({', '.join(engines)}): "
+        f"{seconds:.2f} s ({rows / seconds / 1e6:.2f} M rows/s)"
+    )
     if not args.no_baseline:  # the baseline, same rules, same rows: every rule through GX on pulled chunks
         quality_rules.sql_condition = lambda *_: None
         started = time.perf_counter()
         baseline = run_row_level(ctx, TABLE, row_level)
         gx_seconds = time.perf_counter() - started
-        print(f"the same through Great Expectations on pulled chunks: {gx_seconds:.1f} s "
-              f"({rows / gx_seconds / 1e6:.2f} M rows/s); DuckDB {gx_seconds / seconds:.0f}x faster")
+        print(
+            f"the same through Great Expectations on pulled chunks: {gx_seconds:.1f} s "
+            f"({rows / gx_seconds / 1e6:.2f} M rows/s); DuckDB {gx_seconds / seconds:.0f}x faster"
+        )
         same = [(r.passed, r.observed) for r in results] == [(r.passed, r.observed) for r in baseline]
         print(f"same verdicts and counts: {same}")
     for rule in (r for r in rules if r.kind in AGGREGATES):

@@ -16,8 +16,11 @@ from dashboards.ui import PAGES
 
 
 def sections(viewer: Viewer) -> dict[str, list[st.Page]]:
-    return {section: [st.Page(path, title=title, icon=icon) for path, title, icon, roles in pages if viewer.kind in roles]
-            for section, pages in PAGES.items() if any(viewer.kind in p[3] for p in pages)}  # fmt: skip
+    return {
+        section: [st.Page(path, title=title, icon=icon) for path, title, icon, roles in pages if viewer.kind in roles]
+        for section, pages in PAGES.items()
+        if any(viewer.kind in p[3] for p in pages)
+    }
 
 
 def sidebar_filters(viewer: Viewer) -> Filters:
@@ -34,12 +37,21 @@ def sidebar_filters(viewer: Viewer) -> Filters:
         first, last = st.select_slider("Période", options=months, value=(months[0], months[-1]), key="f_period")
         departement = establishment = offer = None
         if viewer.scope is None:
-            departement = st.selectbox("Département", [None, *choices["departement"]], key="f_departement",
-                                       format_func=lambda d: "tous" if d is None else d)  # fmt: skip
-            offer = st.selectbox("Offre", [None, *choices["offer"]], key="f_offer",
-                                 format_func=lambda o: "toutes" if o is None else o)  # fmt: skip
-            picked = st.selectbox("Établissement", [None, *choices["establishment"]], key="f_establishment",
-                                  format_func=lambda e: "tous" if e is None else e)  # fmt: skip
+            departement = st.selectbox(
+                "Département",
+                [None, *choices["departement"]],
+                key="f_departement",
+                format_func=lambda d: "tous" if d is None else d,
+            )
+            offer = st.selectbox(
+                "Offre", [None, *choices["offer"]], key="f_offer", format_func=lambda o: "toutes" if o is None else o
+            )
+            picked = st.selectbox(
+                "Établissement",
+                [None, *choices["establishment"]],
+                key="f_establishment",
+                format_func=lambda e: "tous" if e is None else e,
+            )
             establishment = picked.split(" · ")[0] if picked else None
     return Filters(first, last, departement, offer, establishment)
 
@@ -64,14 +76,18 @@ def main() -> None:
     month_to_date = data.month_to_date(data.version())
     if month_to_date is not None:
         month, through = month_to_date
-        st.caption(f"{charts.fr_month(month)} : mois en cours, chiffres arrêtés au {charts.fr_date(through)} "
-                   "(ils augmentent jusqu'à la fin du mois ; pas de facture avant).")  # fmt: skip
+        st.caption(
+            f"{charts.fr_month(month)} : mois en cours, chiffres arrêtés au {charts.fr_date(through)} "
+            "(ils augmentent jusqu'à la fin du mois ; pas de facture avant)."
+        )
     try:
         navigation.run()
     except Exception as exc:  # noqa: BLE001  a page never shows a traceback: what went wrong, and what to run
         logging.getLogger("sansfilm.dashboards").exception("page %s failed", navigation.title)
-        st.error(f"Cette page n'a pas pu être affichée ({type(exc).__name__} : {' '.join(str(exc).split())[:300]}). "
-                 "Relancez `sansfilm run` ; si l'erreur persiste, le détail est dans le journal du serveur.")  # fmt: skip
+        st.error(
+            f"Cette page n'a pas pu être affichée ({type(exc).__name__} : {' '.join(str(exc).split())[:300]}). "
+            "Relancez `sansfilm run` ; si l'erreur persiste, le détail est dans le journal du serveur."
+        )
 
 
 main()

@@ -57,8 +57,9 @@ def login_page() -> None:
 # Out of sight (hidden, not focusable, no space taken), one element of each kind the pages draw: a new browser tab
 # fetches and compiles each kind's code the first time one is drawn (the charts' alone is megabytes, ~1 s here), so
 # the login page has it done while the password is typed instead of after the click (docs/benchmarks.md).
-PRELOAD_CSS = ("<style>.st-key-preload{position:absolute;visibility:hidden;height:0;overflow:hidden;"
-               "pointer-events:none}</style>")  # fmt: skip
+PRELOAD_CSS = (
+    "<style>.st-key-preload{position:absolute;visibility:hidden;height:0;overflow:hidden;pointer-events:none}</style>"
+)
 
 
 def _preload() -> None:
@@ -102,8 +103,10 @@ def _check_password() -> None:
     if attempt.outcome is Outcome.ACCEPTED:
         st.session_state["viewer"] = Viewer(attempt.account.name, attempt.account.role)
     elif attempt.outcome is Outcome.LOCKED:
-        st.session_state["login_refused"] = ("Compte verrouillé après trop d'échecs : demandez à l'administrateur "
-                                             "de le déverrouiller (sansfilm users unlock).")  # fmt: skip
+        st.session_state["login_refused"] = (
+            "Compte verrouillé après trop d'échecs : demandez à l'administrateur "
+            "de le déverrouiller (sansfilm users unlock)."
+        )
     elif attempt.outcome is Outcome.TOO_SOON:
         st.session_state["login_refused"] = f"Trop d'échecs : réessayez dans {math.ceil(attempt.retry_after)} s."
     else:

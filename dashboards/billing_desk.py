@@ -17,12 +17,32 @@ from analytics.reporting import billing_desk
 from analytics.reporting.scope import Filters, Viewer
 from dashboards import charts, data
 
-LABELS = {"number": "numéro", "kind": "type", "establishment_id": "FINESS", "name": "établissement", "month": "mois",
-          "issue_date": "émise le", "gross": "TTC", "credited": "avoirs", "paid": "payé", "balance": "reste dû",
-          "due_date": "échéance", "status": "statut", "days_late": "jours de retard", "references": "références",
-          "sent": "envoi"}  # fmt: skip
-STATUS_LABELS = {"draft": "brouillon", "issued": "émise", "sent": "envoyée", "partly paid": "partiellement payée",
-                 "paid": "payée", "overdue": "en retard", "credited": "annulée par avoir"}  # fmt: skip
+LABELS = {
+    "number": "numéro",
+    "kind": "type",
+    "establishment_id": "FINESS",
+    "name": "établissement",
+    "month": "mois",
+    "issue_date": "émise le",
+    "gross": "TTC",
+    "credited": "avoirs",
+    "paid": "payé",
+    "balance": "reste dû",
+    "due_date": "échéance",
+    "status": "statut",
+    "days_late": "jours de retard",
+    "references": "références",
+    "sent": "envoi",
+}
+STATUS_LABELS = {
+    "draft": "brouillon",
+    "issued": "émise",
+    "sent": "envoyée",
+    "partly paid": "partiellement payée",
+    "paid": "payée",
+    "overdue": "en retard",
+    "credited": "annulée par avoir",
+}
 MONEY = ("gross", "credited", "paid", "balance")
 
 
@@ -42,16 +62,21 @@ def follow_up(viewer: Viewer) -> pl.DataFrame:
     table = billing_desk.accounts(data.settings(), viewer, today(), names())
     left, right = st.columns([2, 1])
     text = left.text_input("Rechercher (numéro, établissement ou FINESS)", key="desk_search")
-    status = right.selectbox("Statut", [None, *STATUSES[1:]], key="desk_status",
-                             format_func=lambda s: "tous" if s is None else STATUS_LABELS[s])  # fmt: skip
+    status = right.selectbox(
+        "Statut",
+        [None, *STATUSES[1:]],
+        key="desk_status",
+        format_func=lambda s: "tous" if s is None else STATUS_LABELS[s],
+    )
     shown = billing_desk.search(table, text, status)
     cols = st.columns(3)
     cols[0].metric("Reste dû", charts.fr_money(billing_desk.balance(shown)))
     overdue = shown.filter(pl.col("status") == "overdue")
     cols[1].metric("Factures en retard", charts.fr_number(overdue.height))
     cols[2].metric("Montant en retard", charts.fr_money(billing_desk.balance(overdue)))
-    charts.show("desk_accounts", shown.with_columns(pl.col("status").replace(STATUS_LABELS)), money=MONEY,
-                labels=LABELS)  # fmt: skip
+    charts.show(
+        "desk_accounts", shown.with_columns(pl.col("status").replace(STATUS_LABELS)), money=MONEY, labels=LABELS
+    )
     if shown.height:
         number = st.selectbox("Aperçu du PDF", shown["number"].to_list(), key="desk_preview")
         _preview(viewer, number, shown.filter(pl.col("number") == number).row(0, named=True))
@@ -64,8 +89,9 @@ def _preview(viewer: Viewer, number: str, row: dict) -> None:
     if not pdf.exists():
         st.info(f"{pdf.name} absent : `sansfilm bill --month {row['month']} --rewrite-documents` le réécrit.")
         return
-    st.download_button(f"Télécharger {pdf.name}", pdf.read_bytes(), file_name=pdf.name, mime="application/pdf",
-                       key="desk_pdf_download")  # fmt: skip
+    st.download_button(
+        f"Télécharger {pdf.name}", pdf.read_bytes(), file_name=pdf.name, mime="application/pdf", key="desk_pdf_download"
+    )
     st.pdf(pdf.read_bytes(), height=600, key=f"desk_pdf_{number}")
 
 
@@ -112,31 +138,66 @@ def _issue(viewer: Viewer, filters: Filters) -> None:
     month = st.selectbox("Mois à émettre", candidates, format_func=charts.fr_month, key="desk_issue_month")
     drafted, lines = data.drafts(viewer, Filters(month, month))
     drafted = drafted.filter(pl.col("month") == month)
-    st.markdown(f"**Brouillons de {charts.fr_month(month)}** : {drafted.height} facture(s), "
-                f"{charts.fr_money(sum(drafted['net'].to_list(), start=0))} HT")  # fmt: skip
-    charts.show("desk_drafts", drafted.drop("status", "number", "issue_date"), money=("net", "vat", "gross"),
-                labels={"month": "mois", "establishment_id": "FINESS", "offer": "offre", "active_days": "jours actifs",
-                        "net": "HT", "vat": "TVA", "gross": "TTC"})  # fmt: skip
+    st.markdown(
+        f"**Brouillons de {charts.fr_month(month)}** : {drafted.height} facture(s), "
+        f"{charts.fr_money(sum(drafted['net'].to_list(), start=0))} HT"
+    )
+    charts.show(
+        "desk_drafts",
+        drafted.drop("status", "number", "issue_date"),
+        money=("net", "vat", "gross"),
+        labels={
+            "month": "mois",
+            "establishment_id": "FINESS",
+            "offer": "offre",
+            "active_days": "jours actifs",
+            "net": "HT",
+            "vat": "TVA",
+            "gross": "TTC",
+        },
+    )
     regul = lines.filter((pl.col("month") == month) & pl.col("code").str.starts_with("REGUL:"))
     st.markdown(f"**Régularisations en attente** : {regul.height}")
     if regul.height:
-        charts.show("desk_regul", regul.select("establishment_id", "code", "description", "amount", "reference"),
-                    labels={"establishment_id": "FINESS", "code": "code", "description": "libellé",
-                            "amount": "montant", "reference": "facture corrigée"})  # fmt: skip
+        charts.show(
+            "desk_regul",
+            regul.select("establishment_id", "code", "description", "amount", "reference"),
+            labels={
+                "establishment_id": "FINESS",
+                "code": "code",
+                "description": "libellé",
+                "amount": "montant",
+                "reference": "facture corrigée",
+            },
+        )
     latest, _failures = data.quality_checks(viewer)
     gate = latest.filter(pl.col("severity") == "error") if latest.height else latest
     failing = gate.filter(~pl.col("passed")).height if gate.height else 0
-    st.markdown(f"**Contrôle qualité (bloquant)** : {gate.height} contrôle(s), {failing} en échec "
-                "(ils sont relancés à l'émission)")  # fmt: skip
+    st.markdown(
+        f"**Contrôle qualité (bloquant)** : {gate.height} contrôle(s), {failing} en échec "
+        "(ils sont relancés à l'émission)"
+    )
     if gate.height:
-        charts.show("desk_gate", gate.select("name", "table_name", "passed", "observed", "details", "checked_at"),
-                    labels={"name": "contrôle", "table_name": "table", "passed": "réussi", "observed": "observé",
-                            "details": "détails", "checked_at": "vérifié le"})  # fmt: skip
-    confirm = st.checkbox(f"Je confirme l'émission de {charts.fr_month(month)} (numérotation définitive)",
-                          key="desk_issue_confirm")  # fmt: skip
+        charts.show(
+            "desk_gate",
+            gate.select("name", "table_name", "passed", "observed", "details", "checked_at"),
+            labels={
+                "name": "contrôle",
+                "table_name": "table",
+                "passed": "réussi",
+                "observed": "observé",
+                "details": "détails",
+                "checked_at": "vérifié le",
+            },
+        )
+    confirm = st.checkbox(
+        f"Je confirme l'émission de {charts.fr_month(month)} (numérotation définitive)", key="desk_issue_confirm"
+    )
     if st.button("Émettre", type="primary", disabled=not confirm, key="desk_issue"):
-        _done("desk_issue_outcome", lambda: billing_desk.issue_month(data.settings(), viewer, Month.parse(month),
-                                                                      today()).message)  # fmt: skip
+        _done(
+            "desk_issue_outcome",
+            lambda: billing_desk.issue_month(data.settings(), viewer, Month.parse(month), today()).message,
+        )
     _outcome("desk_issue_outcome")
 
 
@@ -150,15 +211,29 @@ def _credit(viewer: Viewer, invoices: list[str]) -> None:
     positions = amount = None
     if scope == "lignes":
         options = lines["position"].to_list()
-        described = dict(zip(options, [f"{p} · {d} ({a} €)" for p, d, a in lines.select("position", "description",
-                                                                                       "amount").iter_rows()]))  # fmt: skip
+        described = dict(
+            zip(
+                options,
+                [f"{p} · {d} ({a} €)" for p, d, a in lines.select("position", "description", "amount").iter_rows()],
+                strict=True,
+            )
+        )
         positions = st.multiselect("Lignes", options, format_func=described.get, key="desk_credit_lines")
     elif scope == "montant":
         amount = st.text_input("Montant HT (€)", key="desk_credit_amount")
     reason = st.text_input("Motif", key="desk_credit_reason")
     if st.button("Émettre l'avoir", key="desk_credit"):
-        _done("desk_credit_outcome", billing_desk.credit, data.settings(), viewer, number, reason=reason,
-              today=today(), positions=positions, amount=amount)  # fmt: skip
+        _done(
+            "desk_credit_outcome",
+            billing_desk.credit,
+            data.settings(),
+            viewer,
+            number,
+            reason=reason,
+            today=today(),
+            positions=positions,
+            amount=amount,
+        )
     _outcome("desk_credit_outcome")
 
 
@@ -167,8 +242,13 @@ def _send(viewer: Viewer, numbers: list[str]) -> None:
         st.info("Aucune facture émise.")
         return
     number = st.selectbox("Facture ou avoir", numbers, key="desk_send_number")
-    transport = st.radio("Transport", ["outbox", "email"], horizontal=True, key="desk_send_transport",
-                         format_func={"outbox": "dépôt (Chorus Pro)", "email": "courriel"}.get)  # fmt: skip
+    transport = st.radio(
+        "Transport",
+        ["outbox", "email"],
+        horizontal=True,
+        key="desk_send_transport",
+        format_func={"outbox": "dépôt (Chorus Pro)", "email": "courriel"}.get,
+    )
     if st.button("Marquer envoyé", key="desk_send"):
         _done("desk_send_outcome", billing_desk.send, data.settings(), viewer, number, transport)
     _outcome("desk_send_outcome")
@@ -183,6 +263,15 @@ def _pay(viewer: Viewer, numbers: list[str]) -> None:
     paid_on = st.date_input("Reçu le", value=today(), max_value=today(), key="desk_pay_date")
     reference = st.text_input("Référence du virement", key="desk_pay_reference")
     if st.button("Enregistrer le paiement", key="desk_pay"):
-        _done("desk_pay_outcome", billing_desk.pay, data.settings(), viewer, number, amount=amount, paid_on=paid_on,
-              reference=reference, today=today())  # fmt: skip
+        _done(
+            "desk_pay_outcome",
+            billing_desk.pay,
+            data.settings(),
+            viewer,
+            number,
+            amount=amount,
+            paid_on=paid_on,
+            reference=reference,
+            today=today(),
+        )
     _outcome("desk_pay_outcome")

@@ -20,13 +20,23 @@ SUPPRESSED = "< 10"
 cached = st.cache_data(ttl=600, show_spinner=False, max_entries=512)
 
 
-AGREEMENT_STATUS_FR = {"valid": "en vigueur", "renewal_due": "à renouveler", "expired": "expiré",
-                       "not_started": "pas encore en vigueur"}  # fmt: skip
+AGREEMENT_STATUS_FR = {
+    "valid": "en vigueur",
+    "renewal_due": "à renouveler",
+    "expired": "expiré",
+    "not_started": "pas encore en vigueur",
+}
 COMMITMENT_STATUS_FR = {"on_track": "conforme", "below": "en dessous", "not_live": "pas en production"}
-MEASURES_FR = {"amount": "montant HT (EUR)", "studies_archived": "examens archivés",
-               "storage_gb_month": "stockage (Go·mois)", "retrievals": "récupérations", "shares": "partages",
-               "instances_archived": "instances archivées", "bytes_archived": "volume archivé (octets)",
-               "views": "consultations"}  # fmt: skip
+MEASURES_FR = {
+    "amount": "montant HT (EUR)",
+    "studies_archived": "examens archivés",
+    "storage_gb_month": "stockage (Go·mois)",
+    "retrievals": "récupérations",
+    "shares": "partages",
+    "instances_archived": "instances archivées",
+    "bytes_archived": "volume archivé (octets)",
+    "views": "consultations",
+}
 
 
 def fr_number(value: object, decimals: int = 0) -> str:
@@ -58,7 +68,9 @@ def fr_month(value: date | str) -> str:
 
 
 @cached
-def french_table(frame: pl.DataFrame, money: tuple[str, ...] = (), decimals: dict[str, int] | None = None) -> pl.DataFrame:
+def french_table(
+    frame: pl.DataFrame, money: tuple[str, ...] = (), decimals: dict[str, int] | None = None
+) -> pl.DataFrame:
     """Every value as the French text a reader expects (numbers, money, dates); suppressed cells as '< 10'."""
     decimals = decimals or {}
     out = {}
@@ -74,15 +86,22 @@ def french_table(frame: pl.DataFrame, money: tuple[str, ...] = (), decimals: dic
         elif dtype.is_numeric():
             digits = decimals.get(name, 0 if dtype.is_integer() else 2)
             suppressed = frame["suppressed"].to_list() if "suppressed" in frame.columns else [False] * len(values)
-            out[name] = [SUPPRESSED if s and v is None else fr_number(v, digits) for v, s in zip(values, suppressed, strict=True)]
+            out[name] = [
+                SUPPRESSED if s and v is None else fr_number(v, digits) for v, s in zip(values, suppressed, strict=True)
+            ]
         else:
             out[name] = [("" if v is None else str(v)) for v in values]
     return pl.DataFrame(out, schema={k: pl.String for k in out})
 
 
 def french_layout(fig: go.Figure, title: str | None = None) -> go.Figure:
-    fig.update_layout(separators=f",{NBSP}", title=title, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-                      legend={"orientation": "h", "y": -0.2}, height=380)  # fmt: skip
+    fig.update_layout(
+        separators=f",{NBSP}",
+        title=title,
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        legend={"orientation": "h", "y": -0.2},
+        height=380,
+    )
     return fig
 
 
@@ -93,8 +112,15 @@ def _dates(fig: go.Figure, frame: pl.DataFrame, x: str) -> go.Figure:
     return fig
 
 
-def show(key: str, frame: pl.DataFrame, fig: go.Figure | None = None, *, money: tuple[str, ...] = (),
-         decimals: dict[str, int] | None = None, labels: dict[str, str] | None = None) -> None:  # fmt: skip
+def show(
+    key: str,
+    frame: pl.DataFrame,
+    fig: go.Figure | None = None,
+    *,
+    money: tuple[str, ...] = (),
+    decimals: dict[str, int] | None = None,
+    labels: dict[str, str] | None = None,
+) -> None:
     """A chart with its table view and a CSV download of exactly what is shown."""
     table = _labelled(frame, money, decimals, labels)
     if frame.is_empty():
@@ -118,13 +144,19 @@ def download(label: str, make: Callable[[], str], file_name: str, key: str) -> N
     st.download_button(label, make, file_name=file_name, mime="text/csv", key=key, on_click="ignore")
 
 
-def _labelled(frame: pl.DataFrame, money: tuple[str, ...], decimals: dict[str, int] | None,
-              labels: dict[str, str] | None) -> pl.DataFrame:  # fmt: skip
+def _labelled(
+    frame: pl.DataFrame, money: tuple[str, ...], decimals: dict[str, int] | None, labels: dict[str, str] | None
+) -> pl.DataFrame:
     return french_table(frame, money, decimals).rename({k: v for k, v in (labels or {}).items() if k in frame.columns})
 
 
-def csv_text(frame: pl.DataFrame, *, money: tuple[str, ...] = (), decimals: dict[str, int] | None = None,
-             labels: dict[str, str] | None = None) -> str:  # fmt: skip
+def csv_text(
+    frame: pl.DataFrame,
+    *,
+    money: tuple[str, ...] = (),
+    decimals: dict[str, int] | None = None,
+    labels: dict[str, str] | None = None,
+) -> str:
     """The CSV of a table that is not all shown (French values, `;`-separated, as the table downloads)."""
     return _labelled(frame, money, decimals, labels).write_csv(separator=";")
 
@@ -147,28 +179,62 @@ def _hover(name: str | None, *parts: tuple[str, str]) -> str:
     return "<br>".join(lines) + "<extra></extra>"
 
 
-def _axes(fig: go.Figure, frame: pl.DataFrame, x: str, y: str, color: str | None, labels: dict[str, str] | None) -> go.Figure:
-    fig.update_layout(xaxis_title=_label(labels, x), yaxis_title=_label(labels, y), showlegend=color is not None,
-                      legend_title_text=_label(labels, color))  # fmt: skip
+def _axes(
+    fig: go.Figure, frame: pl.DataFrame, x: str, y: str, color: str | None, labels: dict[str, str] | None
+) -> go.Figure:
+    fig.update_layout(
+        xaxis_title=_label(labels, x),
+        yaxis_title=_label(labels, y),
+        showlegend=color is not None,
+        legend_title_text=_label(labels, color),
+    )
     return _dates(fig, frame, x)
 
 
 @cached
-def line(frame: pl.DataFrame, x: str, y: str, color: str | None = None, labels: dict[str, str] | None = None) -> go.Figure:
+def line(
+    frame: pl.DataFrame, x: str, y: str, color: str | None = None, labels: dict[str, str] | None = None
+) -> go.Figure:
     hover = ((_label(labels, x), "x"), (_label(labels, y), "y"))
-    fig = go.Figure([go.Scatter(x=rows[x].to_list(), y=rows[y].to_list(), name=name, mode="lines+markers",
-                                hovertemplate=_hover(name, *hover)) for name, rows in _groups(frame, color)])  # fmt: skip
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=rows[x].to_list(),
+                y=rows[y].to_list(),
+                name=name,
+                mode="lines+markers",
+                hovertemplate=_hover(name, *hover),
+            )
+            for name, rows in _groups(frame, color)
+        ]
+    )
     return _axes(fig, frame, x, y, color, labels)
 
 
 @cached
-def bar(frame: pl.DataFrame, x: str, y: str, color: str | None = None, labels: dict[str, str] | None = None,
-        orientation: str = "v") -> go.Figure:  # fmt: skip
+def bar(
+    frame: pl.DataFrame,
+    x: str,
+    y: str,
+    color: str | None = None,
+    labels: dict[str, str] | None = None,
+    orientation: str = "v",
+) -> go.Figure:
     """Stacked bars per `color` group; orientation "h": `x` holds the values, `y` the categories."""
     hover = ((_label(labels, x), "x"), (_label(labels, y), "y"))
-    fig = go.Figure([go.Bar(x=rows[x].to_list(), y=rows[y].to_list(), name=name, orientation=orientation,
-                            hovertemplate=_hover(name, *hover)) for name, rows in _groups(frame, color)],
-                    layout={"barmode": "relative"})  # fmt: skip
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=rows[x].to_list(),
+                y=rows[y].to_list(),
+                name=name,
+                orientation=orientation,
+                hovertemplate=_hover(name, *hover),
+            )
+            for name, rows in _groups(frame, color)
+        ],
+        layout={"barmode": "relative"},
+    )
     fig = _axes(fig, frame, x, y, color, labels)
     if frame.schema.get(x) == pl.String:  # codes such as départements "75", "93" are categories, not numbers
         fig.update_xaxes(type="category")
@@ -193,9 +259,17 @@ def heatmap(frame: pl.DataFrame, x: str, y: str, z: str, labels: dict[str, str] 
     matrix = [list(row) for row in grid.select(keys).iter_rows()]
     names = [fr_month(c) if isinstance(c, date) and not isinstance(c, datetime) else c for c in columns]
     axis_x, axis_y, axis_z = ((labels or {}).get(key, default) for key, default in (("x", x), ("y", y), ("color", z)))
-    fig = go.Figure(go.Heatmap(z=matrix, x=names, y=grid[y].to_list(), colorscale="Blues", colorbar={"title": axis_z},
-                               hovertemplate=_hover(None, (axis_x, "x"), (axis_y, "y"), (axis_z, "z")),
-                               texttemplate="%{z}" if len(matrix) * len(columns) <= TEXT_CELLS else None))  # fmt: skip
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=names,
+            y=grid[y].to_list(),
+            colorscale="Blues",
+            colorbar={"title": axis_z},
+            hovertemplate=_hover(None, (axis_x, "x"), (axis_y, "y"), (axis_z, "z")),
+            texttemplate="%{z}" if len(matrix) * len(columns) <= TEXT_CELLS else None,
+        )
+    )
     fig.update_layout(xaxis_title=axis_x, yaxis_title=axis_y)
     fig.update_xaxes(type="category")
     return fig.update_yaxes(type="category", autorange="reversed", showticklabels=len(matrix) <= LABELLED_ROWS)
@@ -206,11 +280,21 @@ def timeline(sites: pl.DataFrame) -> go.Figure:
     """Planned (hollow) vs actual (filled) go-live per site."""
     df = sites.to_pandas()
     fig = go.Figure()
-    fig.add_scatter(x=df["planned_go_live"], y=df["name"], mode="markers", name="prévue",
-                    marker={"symbol": "circle-open", "size": 11})  # fmt: skip
-    fig.add_scatter(x=df["actual_go_live"], y=df["name"], mode="markers", name="réelle",
-                    marker={"symbol": "circle", "size": 9},
-                    text=[f"{fr_number(d)} j de retard" if d == d and d is not None else "" for d in df["delay_days"]])  # fmt: skip
+    fig.add_scatter(
+        x=df["planned_go_live"],
+        y=df["name"],
+        mode="markers",
+        name="prévue",
+        marker={"symbol": "circle-open", "size": 11},
+    )
+    fig.add_scatter(
+        x=df["actual_go_live"],
+        y=df["name"],
+        mode="markers",
+        name="réelle",
+        marker={"symbol": "circle", "size": 9},
+        text=[f"{fr_number(d)} j de retard" if d == d and d is not None else "" for d in df["delay_days"]],
+    )
     fig.update_layout(height=max(300, 28 * len(df)))
     fig.update_xaxes(tickformat="%m/%Y", hoverformat="%d/%m/%Y")
     return fig.update_yaxes(showticklabels=len(df) <= LABELLED_ROWS)
@@ -222,11 +306,17 @@ def forecast(frame: pl.DataFrame, unit: str, scale: float) -> go.Figure:
     hist, fut = df[df["kind"] == "history"], df[df["kind"] == "forecast"]
     fig = go.Figure()
     fig.add_scatter(x=fut["month"], y=fut["high"] * scale, mode="lines", line={"width": 0}, showlegend=False)
-    fig.add_scatter(x=fut["month"], y=fut["low"] * scale, mode="lines", line={"width": 0}, fill="tonexty",
-                    name="intervalle à 95 %", fillcolor="rgba(31,119,180,0.2)")  # fmt: skip
+    fig.add_scatter(
+        x=fut["month"],
+        y=fut["low"] * scale,
+        mode="lines",
+        line={"width": 0},
+        fill="tonexty",
+        name="intervalle à 95 %",
+        fillcolor="rgba(31,119,180,0.2)",
+    )
     fig.add_scatter(x=hist["month"], y=hist["stored_gb"] * scale, mode="lines+markers", name="stocké")
-    fig.add_scatter(x=fut["month"], y=fut["stored_gb"] * scale, mode="lines", name="prévision",
-                    line={"dash": "dash"})  # fmt: skip
+    fig.add_scatter(x=fut["month"], y=fut["stored_gb"] * scale, mode="lines", name="prévision", line={"dash": "dash"})
     fig.update_yaxes(title=unit)
     fig.update_xaxes(tickformat="%m/%Y", hoverformat="%m/%Y")
     return fig

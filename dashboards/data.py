@@ -27,9 +27,9 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from analytics import warehouse
+from analytics.billing.simulation import PROPOSALS_DIR
 from analytics.config import Settings, load_settings
 from analytics.errors import SansfilmError, SchemaVersionError
-from analytics.billing.simulation import PROPOSALS_DIR
 from analytics.reporting import finance, programme, proposals, quality
 from analytics.reporting.scope import Filters, Viewer
 from dashboards.ui import PAGES, headless
@@ -50,11 +50,15 @@ def version() -> int:
         return 0
 
 
-NOT_PUBLISHED = ("Aucune donnée publiée pour cette configuration : aucune moisson n'a encore abouti. Lancez "
-                 "`sansfilm run` (ou `sansfilm harvest`) ; pour l'échantillon, `sansfilm demo`.")  # fmt: skip
-NOT_METERED = ("Aucun mois n'a encore été mesuré : lancez `sansfilm run` (il mesure chaque mois, rédige les brouillons "
-               "des mois terminés et publie l'entrepôt). Si c'est fait, les sources n'ont encore livré aucune donnée "
-               "datée : vérifiez-les (`sansfilm harvest`).")  # fmt: skip
+NOT_PUBLISHED = (
+    "Aucune donnée publiée pour cette configuration : aucune moisson n'a encore abouti. Lancez "
+    "`sansfilm run` (ou `sansfilm harvest`) ; pour l'échantillon, `sansfilm demo`."
+)
+NOT_METERED = (
+    "Aucun mois n'a encore été mesuré : lancez `sansfilm run` (il mesure chaque mois, rédige les brouillons "
+    "des mois terminés et publie l'entrepôt). Si c'est fait, les sources n'ont encore livré aucune donnée "
+    "datée : vérifiez-les (`sansfilm harvest`)."
+)
 
 
 def missing() -> str | None:
@@ -84,8 +88,10 @@ def month_to_date(published_version: int) -> tuple[str, date] | None:
     with published() as con:
         if not warehouse.table_exists(con, "marts.fct_metered_months"):
             return None
-        rows = con.execute("select month, metered_through from marts.fct_metered_months where month_to_date "
-                           "order by month desc limit 1").fetchall()  # fmt: skip
+        rows = con.execute(
+            "select month, metered_through from marts.fct_metered_months where month_to_date "
+            "order by month desc limit 1"
+        ).fetchall()
     return (rows[0][0], rows[0][1]) if rows else None
 
 
@@ -106,8 +112,10 @@ def _read(fn: Callable[..., Any], *args: Any) -> Any:
 @st.cache_data(ttl=TTL, show_spinner=False)
 def months(published_version: int) -> list[str]:
     with published() as con:
-        rows = con.execute("select distinct strftime(received_date, '%Y-%m') from marts.mart_archive_daily "
-                           "where received_date is not null order by 1").fetchall()  # fmt: skip
+        rows = con.execute(
+            "select distinct strftime(received_date, '%Y-%m') from marts.mart_archive_daily "
+            "where received_date is not null order by 1"
+        ).fetchall()
     return [m for (m,) in rows]
 
 
@@ -124,17 +132,33 @@ def choices(published_version: int, viewer: Viewer) -> dict[str, list[str]]:
 def _choices(published_version: int, viewer: Viewer) -> dict[str, list[str]]:
     """Filter choices from the establishments the viewer may see."""
     sites = cached("rollout_sites", viewer, Filters())
-    return {"departement": sorted({d for d in sites["departement"] if d}),
-            "offer": sorted({o for o in sites["offer"] if o}),
-            "establishment": [f"{i} · {n}" for i, n in zip(sites["establishment_id"], sites["name"], strict=True)]}  # fmt: skip
+    return {
+        "departement": sorted({d for d in sites["departement"] if d}),
+        "offer": sorted({o for o in sites["offer"] if o}),
+        "establishment": [f"{i} · {n}" for i, n in zip(sites["establishment_id"], sites["name"], strict=True)],
+    }
 
 
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     name: getattr(programme, name)
-    for name in ("rollout_sites", "adoption", "silent_sites", "volumes", "sharing", "sharing_departements", "storage", "ingestion_delay",
-                 "failure_rates", "busiest_hours", "source_freshness", "quarantine", "usage_monthly", "unbilled",
-                 "service_levels")
-}  # fmt: skip
+    for name in (
+        "rollout_sites",
+        "adoption",
+        "silent_sites",
+        "volumes",
+        "sharing",
+        "sharing_departements",
+        "storage",
+        "ingestion_delay",
+        "failure_rates",
+        "busiest_hours",
+        "source_freshness",
+        "quarantine",
+        "usage_monthly",
+        "unbilled",
+        "service_levels",
+    )
+}
 
 
 def cached(name: str, viewer: Viewer, filters: Filters, *extra: Any) -> pl.DataFrame:
@@ -177,8 +201,12 @@ def drafts(viewer: Viewer, filters: Filters) -> tuple[pl.DataFrame, pl.DataFrame
     """(draft invoices, their lines) as frames: see `finance.draft_lines`. Every metered month is drafted and cached
     for the other filters, then the period is cut out (a month's drafts do not depend on the other months of the
     period): a new period is a cache hit, and the warmed default serves any period."""
-    table, lines = _drafts(version(), issued_months(), by_role(viewer), replace(filters, first_month=None, last_month=None))
-    period = pl.col("month").is_between(pl.lit(filters.first_month or "0000-00"), pl.lit(filters.last_month or "9999-99"))
+    table, lines = _drafts(
+        version(), issued_months(), by_role(viewer), replace(filters, first_month=None, last_month=None)
+    )
+    period = pl.col("month").is_between(
+        pl.lit(filters.first_month or "0000-00"), pl.lit(filters.last_month or "9999-99")
+    )
     return table.filter(period), lines.filter(period)
 
 
@@ -190,8 +218,9 @@ def issued_months() -> tuple[str, ...]:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def _drafts(published_version: int, issued: tuple[str, ...], viewer: Viewer,
-            filters: Filters) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
+def _drafts(
+    published_version: int, issued: tuple[str, ...], viewer: Viewer, filters: Filters
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     from analytics.billing.contracts import load_contracts
 
     contracts = load_contracts(settings())
@@ -232,25 +261,47 @@ def proposal(viewer: Viewer, name: str, filters: Filters) -> dict[str, Any]:
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def _proposal(published_version: int, issued: tuple[str, ...], state: int, viewer: Viewer, name: str,
-              first: str | None, last: str | None) -> dict[str, Any]:  # fmt: skip
-    from analytics.periods import Month
+def _proposal(
+    published_version: int,
+    issued: tuple[str, ...],
+    state: int,
+    viewer: Viewer,
+    name: str,
+    first: str | None,
+    last: str | None,
+) -> dict[str, Any]:
     from analytics.billing.contracts import load_contracts
+    from analytics.periods import Month
     from analytics.reporting.projection import projection_for
 
     contracts = load_contracts(settings())
     tariff = proposals.load_proposal(contracts, settings().contracts.dir / PROPOSALS_DIR / name)
     with published() as con:
-        simulation = proposals.simulate_published(con, contracts, tariff, settings().ledger.url, viewer,
-                                                  Month.parse(first) if first else None,
-                                                  Month.parse(last) if last else None)  # fmt: skip
+        simulation = proposals.simulate_published(
+            con,
+            contracts,
+            tariff,
+            settings().ledger.url,
+            viewer,
+            Month.parse(first) if first else None,
+            Month.parse(last) if last else None,
+        )
         projection, summary = projection_for(con, contracts, tariff, viewer)
     changes = proposals.bill_changes(simulation, contracts)
     winners, losers = proposals.winners_and_losers(changes)
-    return {"contract_id": tariff.contract_id, "laid_over": simulation.laid_over, **proposals.totals(simulation),
-            "months": [str(m) for m in simulation.months], "changes": changes,
-            "by_category": proposals.changes_by(changes, "category"), "by_offer": proposals.changes_by(changes, "offer"),
-            "winners": winners, "losers": losers, "projection": projection, "summary": summary}  # fmt: skip
+    return {
+        "contract_id": tariff.contract_id,
+        "laid_over": simulation.laid_over,
+        **proposals.totals(simulation),
+        "months": [str(m) for m in simulation.months],
+        "changes": changes,
+        "by_category": proposals.changes_by(changes, "category"),
+        "by_offer": proposals.changes_by(changes, "offer"),
+        "winners": winners,
+        "losers": losers,
+        "projection": projection,
+        "summary": summary,
+    }
 
 
 @_ledger_read
@@ -283,8 +334,10 @@ def documents(viewer: Viewer, number: str) -> dict[str, Path]:
 # queries, the figures, the French tables) is cached for the first visitor of a role after a publish or a server
 # start (docs/benchmarks.md). Establishment roles are not warmed (one per site); their pages read little.
 DASHBOARDS = Path(__file__).resolve().parent
-ROLE_PAGES = {role: tuple(file for section in PAGES.values() for file, _, _, roles in section if role in roles)
-               for role in ("gcs", "ars", "operator", "finance")}  # the navigation's pages of each regional role
+ROLE_PAGES = {
+    role: tuple(file for section in PAGES.values() for file, _, _, roles in section if role in roles)
+    for role in ("gcs", "ars", "operator", "finance")
+}  # the navigation's pages of each regional role
 
 
 def default_filters() -> Filters:

@@ -12,15 +12,19 @@ from analytics.reporting.scope import Filters, Viewer
 
 PAGES = {  # section -> (file, title, icon, roles)
     "Programme (GCS)": [("pages/rollout.py", "Déploiement", ":material/flag:", ("gcs", "operator"))],
-    "Finance": [("pages/finance.py", "Factures", ":material/euro:", ("finance", "gcs")),
-                ("pages/proposals.py", "Prochain accord", ":material/request_quote:", ("finance", "gcs"))],
+    "Finance": [
+        ("pages/finance.py", "Factures", ":material/euro:", ("finance", "gcs")),
+        ("pages/proposals.py", "Prochain accord", ":material/request_quote:", ("finance", "gcs")),
+    ],
     "Région (ARS)": [("pages/regional.py", "Activité régionale", ":material/map:", ("ars", "gcs"))],
     "Opérateur": [("pages/operator.py", "Stockage et service", ":material/storage:", ("operator", "gcs"))],
-    "Mon établissement": [("pages/establishment.py", "Mon établissement", ":material/local_hospital:",
-                           ("establishment",))],
-    "Qualité des données": [("pages/quality.py", "Qualité des données", ":material/fact_check:",
-                             ("operator", "gcs", "finance"))],
-}  # fmt: skip
+    "Mon établissement": [
+        ("pages/establishment.py", "Mon établissement", ":material/local_hospital:", ("establishment",))
+    ],
+    "Qualité des données": [
+        ("pages/quality.py", "Qualité des données", ":material/fact_check:", ("operator", "gcs", "finance"))
+    ],
+}
 
 
 _headless = threading.local()

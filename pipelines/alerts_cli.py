@@ -21,8 +21,10 @@ def _state(recorded: dict | None) -> str:
         if d["delivered_at"] is not None:
             parts.append(f"{d['channel']} envoyé")
         else:
-            parts.append(f"{d['channel']} en attente ({d['attempts']} essai(s)" +
-                         (f" : {d['last_error']})" if d["last_error"] else ")"))  # fmt: skip
+            parts.append(
+                f"{d['channel']} en attente ({d['attempts']} essai(s)"
+                + (f" : {d['last_error']})" if d["last_error"] else ")")
+            )
     return "; ".join(parts) or "journal seulement (aucun canal)"
 
 
@@ -30,10 +32,20 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
     @app.command()
     def alerts(
         fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
-        send: Annotated[bool, typer.Option("--send", help="Record new occurrences and deliver what is pending, as "
-                                           "the Dagster sensor `sansfilm_alerts` does at each tick.")] = False,
-        send_test: Annotated[bool, typer.Option("--send-test", help="Send a test message on each configured "
-                                                "channel; exit 1 if one refuses it.")] = False,
+        send: Annotated[
+            bool,
+            typer.Option(
+                "--send",
+                help="Record new occurrences and deliver what is pending, as "
+                "the Dagster sensor `sansfilm_alerts` does at each tick.",
+            ),
+        ] = False,
+        send_test: Annotated[
+            bool,
+            typer.Option(
+                "--send-test", help="Send a test message on each configured channel; exit 1 if one refuses it."
+            ),
+        ] = False,
     ) -> None:
         """List the alert conditions that hold now (clock: $SANSFILM_NOW, else the wall clock) and their deliveries."""
         from analytics.alerts import channels, detect, service, store
@@ -64,15 +76,23 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
                 rows.append({**channels.payload(occurrence), "deliveries": record["deliveries"] if record else []})
             typer.echo(json.dumps({"alerts": rows}, indent=2, ensure_ascii=False, default=str))
             return
-        rows = [{"type": alert.kind, "depuis": alert.since or "", "alerte": alert.message,
-                 "envoi": _state(recorded.get(alert.key))} for alert in found.alerts]  # fmt: skip
+        rows = [
+            {
+                "type": alert.kind,
+                "depuis": alert.since or "",
+                "alerte": alert.message,
+                "envoi": _state(recorded.get(alert.key)),
+            }
+            for alert in found.alerts
+        ]
         typer.echo(text_table(rows, ["type", "depuis", "alerte", "envoi"]) if rows else "aucune alerte en cours")
 
 
 def _report_test(results: dict[str, str | None], configured: list[str]) -> None:
     if not configured:
-        typer.echo("error: no alert channel configured: add [alerts.webhook] or [alerts.email] (docs/operations.md)",
-                   err=True)  # fmt: skip
+        typer.echo(
+            "error: no alert channel configured: add [alerts.webhook] or [alerts.email] (docs/operations.md)", err=True
+        )
         raise typer.Exit(1)
     for channel, error in results.items():
         typer.echo(f"{channel}: " + ("message de test accepté" if error is None else f"ÉCHEC : {error}"))

@@ -12,10 +12,10 @@ import typer
 
 from analytics.billing.export import LINE_COLUMNS, describe, invoice_dict, line_rows, to_csv, write_drafts
 from analytics.billing.model import Invoice
-from analytics.metrics import METRICS
-from analytics.periods import Month
 from analytics.clock import current_month, paris_now
 from analytics.errors import SansfilmError
+from analytics.metrics import METRICS
+from analytics.periods import Month
 from pipelines.output import text_table
 
 OutputFormat = typer.Option("--format", help="table, csv or json.")
@@ -72,7 +72,9 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         try:
             settings = settings_loader()
             contracts = load_contracts(settings)
-            report = metering.usage_report(service.meter(settings, [m])[m], contracts.registry, m, active_days).to_dict()
+            report = metering.usage_report(
+                service.meter(settings, [m])[m], contracts.registry, m, active_days
+            ).to_dict()
             note = month_to_date_note(settings, m)
         except SansfilmError as exc:
             raise fail(exc) from None
@@ -85,58 +87,84 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         rows += [{**e, "status": f"unbilled: {e['reason']}"} for e in report["unbilled"]]
         rows.append({"establishment_id": "UNATTRIBUTED", **report["unattributed"], "status": "unattributed"})
         columns = ["establishment_id", *METRICS, "status"]
-        typer.echo(to_csv([{**r, "month": report["month"]} for r in rows], ["month", *columns]) if fmt == "csv"
-                   else f"usage {report['month']}{f' ({note})' if note else ''}\n" + text_table(rows, columns))  # fmt: skip
+        typer.echo(
+            to_csv([{**r, "month": report["month"]} for r in rows], ["month", *columns])
+            if fmt == "csv"
+            else f"usage {report['month']}{f' ({note})' if note else ''}\n" + text_table(rows, columns)
+        )
 
     @app.command()
     def bill(
         month: Annotated[str, MonthOption],
         establishment: Annotated[str | None, typer.Option("--establishment", help="Only this FINESS.")] = None,
         fmt: Annotated[str, OutputFormat] = "table",
-        out: Annotated[Path | None, typer.Option("--out", help="Folder for documents (default [billing] out_dir).")] = None,
-        issue: Annotated[bool, typer.Option("--issue", help="Issue the month: number, record, write documents.")] = False,
-        issue_date: Annotated[str | None, typer.Option(help="Date printed on issued invoices, YYYY-MM-DD: from the 1st "
-                                                     "of the next month up to today (default: today, Paris).")] = None,
-        rewrite_documents: Annotated[bool, typer.Option("--rewrite-documents", help="Write again, from the ledger, the "
-                                                        "issued month's documents that are missing or altered.")] = False,
+        out: Annotated[
+            Path | None, typer.Option("--out", help="Folder for documents (default [billing] out_dir).")
+        ] = None,
+        issue: Annotated[
+            bool, typer.Option("--issue", help="Issue the month: number, record, write documents.")
+        ] = False,
+        issue_date: Annotated[
+            str | None,
+            typer.Option(
+                help="Date printed on issued invoices, YYYY-MM-DD: from the 1st "
+                "of the next month up to today (default: today, Paris)."
+            ),
+        ] = None,
+        rewrite_documents: Annotated[
+            bool,
+            typer.Option(
+                "--rewrite-documents",
+                help="Write again, from the ledger, the issued month's documents that are missing or altered.",
+            ),
+        ] = False,
     ) -> None:
         """Preview a month's invoices (changes nothing), issue them with --issue, or repair their documents."""
         from analytics.billing import service
         from analytics.billing.issued import issued_invoices
         from analytics.billing.ledger import parse_issue_date
-        from analytics.billing.workflow import rewrite_credit_notes
         from analytics.billing.ledger_tables import os_actor
+        from analytics.billing.workflow import rewrite_credit_notes
 
         m, fmt = _month(month), _check_format(fmt)
         note = None
         if issue and m == current_month():
-            raise typer.BadParameter(f"{m} has not ended: its figures are month to date; issue it once it has ended",
-                                     param_hint="'--issue'")  # fmt: skip
+            raise typer.BadParameter(
+                f"{m} has not ended: its figures are month to date; issue it once it has ended", param_hint="'--issue'"
+            )
         try:
             settings = settings_loader()
             if rewrite_documents:
                 if issue or establishment:
-                    raise SansfilmError("--rewrite-documents repairs the whole issued month: give only --month (and --out)")
+                    raise SansfilmError(
+                        "--rewrite-documents repairs the whole issued month: give only --month (and --out)"
+                    )
                 folder = out or settings.billing.out_dir
                 written = service.rewrite_documents(settings, m, folder)
                 if out is None:  # credit notes are checked and rewritten under [billing] out_dir only
                     written += rewrite_credit_notes(settings, m)
-                typer.echo(f"rewrote {len(written)} document(s) of {m} in {folder / str(m)} from the ledger: "
-                           + (", ".join(p.name for p in written) if written else "none was missing or altered"),
-                           err=True)  # fmt: skip
+                typer.echo(
+                    f"rewrote {len(written)} document(s) of {m} in {folder / str(m)} from the ledger: "
+                    + (", ".join(p.name for p in written) if written else "none was missing or altered"),
+                    err=True,
+                )
                 invoices = issued_invoices(settings, m)
             elif issue:
                 if establishment:
                     raise typer.BadParameter("--issue issues the whole month; --establishment is for previews")
                 today = paris_today()
                 when = parse_issue_date(issue_date) if issue_date else today
-                outcome = service.issue(settings, m, issue_date=when, today=today,
-                                        out_dir=out or settings.billing.out_dir, actor=os_actor())  # fmt: skip
+                outcome = service.issue(
+                    settings, m, issue_date=when, today=today, out_dir=out or settings.billing.out_dir, actor=os_actor()
+                )
                 invoices = outcome.invoices
-                message = (f"{m} was already issued: nothing changed ({len(invoices)} invoices; missing or altered "
-                           f"documents: --rewrite-documents)" if outcome.already_issued
-                           else f"issued {m}: {len(invoices)} invoices, {invoices[0].number if invoices else '-'}"
-                                f" to {invoices[-1].number if invoices else '-'}")  # fmt: skip
+                message = (
+                    f"{m} was already issued: nothing changed ({len(invoices)} invoices; missing or altered "
+                    f"documents: --rewrite-documents)"
+                    if outcome.already_issued
+                    else f"issued {m}: {len(invoices)} invoices, {invoices[0].number if invoices else '-'}"
+                    f" to {invoices[-1].number if invoices else '-'}"
+                )
                 typer.echo(message, err=True)
                 if outcome.documents:
                     typer.echo(f"documents in {(out or settings.billing.out_dir) / str(m)}", err=True)
@@ -181,11 +209,25 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
             raise fail(exc) from None
         problems = result.problems + damaged
         if fmt == "json":
-            typer.echo(json.dumps({"ledger": where, "ok": not problems, "rows": result.rows, "invoices": result.invoices,
-                                   "documents": documents, "head": result.head, "problems": problems}, indent=2))  # fmt: skip
+            typer.echo(
+                json.dumps(
+                    {
+                        "ledger": where,
+                        "ok": not problems,
+                        "rows": result.rows,
+                        "invoices": result.invoices,
+                        "documents": documents,
+                        "head": result.head,
+                        "problems": problems,
+                    },
+                    indent=2,
+                )
+            )
         elif not problems:
-            typer.echo(f"ledger at {where} verified: {result.rows} rows chained, {result.invoices} invoices numbered "
-                       f"without gap, {documents} documents as recorded, head {result.head}")  # fmt: skip
+            typer.echo(
+                f"ledger at {where} verified: {result.rows} rows chained, {result.invoices} invoices numbered "
+                f"without gap, {documents} documents as recorded, head {result.head}"
+            )
         else:
             typer.echo(f"ledger at {where} is BROKEN: {problems[0]}", err=True)
             for problem in problems[1:]:
@@ -196,18 +238,31 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
 
 def emit_invoices(month: Month, invoices: list[Invoice], fmt: str, note: str | None = None) -> None:
     if fmt == "json":
-        typer.echo(json.dumps({"month": str(month), "invoices": [invoice_dict(i) for i in invoices]}, indent=2,
-                              ensure_ascii=False))  # fmt: skip
+        typer.echo(
+            json.dumps(
+                {"month": str(month), "invoices": [invoice_dict(i) for i in invoices]}, indent=2, ensure_ascii=False
+            )
+        )
     elif fmt == "csv":
         typer.echo(to_csv(line_rows(month, invoices), LINE_COLUMNS), nl=False)
     else:
         for i in invoices:
-            title = (f"{i.number or 'DRAFT'}  {i.establishment_id}  {i.offer}  {month}{f' ({note})' if note else ''}  "
-                     f"active days {i.active_days}/{i.days_in_month}")  # fmt: skip
+            title = (
+                f"{i.number or 'DRAFT'}  {i.establishment_id}  {i.offer}  {month}{f' ({note})' if note else ''}  "
+                f"active days {i.active_days}/{i.days_in_month}"
+            )
             typer.echo(title)
             if i.revision is not None:
                 typer.echo(("REVISION PENDING: " if i.revision.pending else "") + describe(i.revision))
-            rows = [{"code": l.code, "description": l.description, "quantity": l.quantity, "unit_price": l.unit_price,
-                     "amount": l.amount} for l in i.lines]  # fmt: skip
+            rows = [
+                {
+                    "code": l.code,
+                    "description": l.description,
+                    "quantity": l.quantity,
+                    "unit_price": l.unit_price,
+                    "amount": l.amount,
+                }
+                for l in i.lines
+            ]
             typer.echo(text_table(rows, ["code", "description", "quantity", "unit_price", "amount"]))
             typer.echo(f"net {i.net}  VAT {i.vat}  gross {i.gross} {i.currency}\n")

@@ -18,7 +18,6 @@ import typer
 
 from analytics.errors import SansfilmError
 
-
 verbose = False  # set by `sansfilm --verbose`: an unexpected failure's traceback is printed too
 
 
@@ -45,7 +44,10 @@ def say(message: str) -> None:
 def is_a(exc: BaseException, name: str) -> bool:
     """Whether `exc` is click's exception class `name`. Typer (>= 0.22) carries its own copy of click, whose classes are
     not the `click` package's: match by name so either copy is caught."""
-    return any(cls.__name__ == name and cls.__module__.endswith(("click.exceptions", "typer.exceptions")) for cls in type(exc).__mro__)
+    return any(
+        cls.__name__ == name and cls.__module__.endswith(("click.exceptions", "typer.exceptions"))
+        for cls in type(exc).__mro__
+    )
 
 
 def run(app: typer.Typer, args: list[str] | None = None) -> NoReturn:

@@ -24,13 +24,22 @@ import typer
 from analytics.config import Settings, load_settings, resolve_config_path
 from analytics.errors import SansfilmError
 from pipelines import (
-    alerts_cli, billing_cli, boundary, dashboards_cli, finance_cli, governance_cli, quality_cli, simulate_cli, upgrade_cli,
+    alerts_cli,
+    billing_cli,
+    boundary,
+    dashboards_cli,
+    finance_cli,
+    governance_cli,
+    quality_cli,
+    simulate_cli,
+    upgrade_cli,
 )
 from pipelines.boundary import one_line
 from pipelines.output import text_table
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0],
-                  pretty_exceptions_enable=False)  # fmt: skip
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0], pretty_exceptions_enable=False
+)
 
 
 class Format(str, Enum):  # noqa: UP042  (typer compares and prints the members by value; kept as they were)
@@ -79,8 +88,15 @@ def samples(
     from analytics.samples import generate_corpus
 
     try:
-        summary = generate_corpus(out, establishments=establishments, months=months, start=start, seed=seed,
-                                  volume_scale=volume_scale, image_side=image_side)  # fmt: skip
+        summary = generate_corpus(
+            out,
+            establishments=establishments,
+            months=months,
+            start=start,
+            seed=seed,
+            volume_scale=volume_scale,
+            image_side=image_side,
+        )
     except (ValueError, SansfilmError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -137,8 +153,10 @@ def _dagster_home(settings: Settings) -> None:
         if not config.exists():
             config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
     except OSError as exc:
-        raise SansfilmError(f"cannot write Dagster's home {home} ({exc.strerror or exc}): make it writable, or set "
-                            "DAGSTER_HOME to a writable folder") from None  # fmt: skip
+        raise SansfilmError(
+            f"cannot write Dagster's home {home} ({exc.strerror or exc}): make it writable, or set "
+            "DAGSTER_HOME to a writable folder"
+        ) from None
     os.environ["DAGSTER_HOME"] = str(home)
 
 
@@ -161,9 +179,10 @@ def _materialize_all(settings: Settings) -> tuple[dict[str, float], dict[str, ob
     level = "INFO" if boundary.verbose else "CRITICAL"  # the events go to the run's log file, not the terminal
     with dg.DagsterInstance.get() as instance:
         result = defs.resolve_job_def("sansfilm_all").execute_in_process(
-            instance=instance, raise_on_error=False,
+            instance=instance,
+            raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": level}}}},
-        )  # fmt: skip
+        )
     durations: dict[str, float] = {}
     metered: dict[str, object] = {}
     for event in result.all_events:
@@ -223,8 +242,12 @@ def run() -> None:
 
 def _metered_summary(metered: dict[str, object]) -> str:
     mtd = metered.get("month_to_date")
-    return _metered_line(list(metered.get("months") or []), None if mtd in (None, "none") else mtd,
-                         dict(metered.get("drafted") or {}), list(metered.get("future") or []))  # fmt: skip
+    return _metered_line(
+        list(metered.get("months") or []),
+        None if mtd in (None, "none") else mtd,
+        dict(metered.get("drafted") or {}),
+        list(metered.get("future") or []),
+    )
 
 
 @app.command()
@@ -232,9 +255,9 @@ def demo(
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the dashboards afterwards (blocks).")] = True,
     dagster: Annotated[bool, typer.Option("--dagster", help="Serve the Dagster UI instead of the dashboards.")] = False,
     port: Annotated[int, typer.Option("--port", help="Dashboards port on 127.0.0.1.")] = 8501,
-    sample: Annotated[Path, typer.Option(help="Sample corpus folder, made if missing (relative to the config).")] = Path(
-        "data/samples"
-    ),
+    sample: Annotated[
+        Path, typer.Option(help="Sample corpus folder, made if missing (relative to the config).")
+    ] = Path("data/samples"),
 ) -> None:
     """Make the sample if missing, run the whole platform on it and print a summary with timings."""
     from analytics import samples as sample_corpus
@@ -266,8 +289,10 @@ def demo(
     if drafted:
         count = sum(n for n, _ in drafted.values())
         net = sum((total for _, total in drafted.values()), start=Decimal(0))
-        typer.echo(f"draft invoices: {count} for {len(drafted)} months, net {net} EUR excl. VAT, in "
-                   f"{settings.billing.out_dir / 'drafts'}/<month>/ (invoices.json, invoice_lines.csv)")
+        typer.echo(
+            f"draft invoices: {count} for {len(drafted)} months, net {net} EUR excl. VAT, in "
+            f"{settings.billing.out_dir / 'drafts'}/<month>/ (invoices.json, invoice_lines.csv)"
+        )
         typer.echo(f"  preview one: sansfilm bill --month {max(drafted)}   issue it: add --issue")
     typer.echo(f"done in {time.perf_counter() - started:.1f} s")
     if serve and dagster:

@@ -24,21 +24,54 @@ SERVER = APP.with_name("server.py")  # the app with a start-up hook (the cache w
 PASSWORD_ENV = "SANSFILM_PASSWORD"
 LOOPBACK = "127.0.0.1"
 # The sample's demo accounts (password demo-<name>-sample): printed by `sansfilm demo`, for the sample corpus only.
-DEMO_ACCOUNTS = (("gcs", "gcs"), ("finance", "finance"), ("ars", "ars"), ("operator", "operator"),
-                 ("saint-eloi", "establishment:750238172"))  # fmt: skip
+DEMO_ACCOUNTS = (
+    ("gcs", "gcs"),
+    ("finance", "finance"),
+    ("ars", "ars"),
+    ("operator", "operator"),
+    ("saint-eloi", "establishment:750238172"),
+)
 
 
-def streamlit_command(settings: Settings, port: int, *, address: str = LOOPBACK,
-                      headless: bool = True) -> tuple[list[str], dict[str, str]]:  # fmt: skip
+def streamlit_command(
+    settings: Settings, port: int, *, address: str = LOOPBACK, headless: bool = True
+) -> tuple[list[str], dict[str, str]]:
     """Users get the viewer's menu only (no Rerun, Clear cache or developer items) and a server that does not watch
     its source files; XSRF protection and same-origin WebSocket checks stay on (docs/deploy.md). The cookie secret
     comes from $STREAMLIT_SERVER_COOKIE_SECRET when set (never on a command line, which `ps` shows)."""
-    cmd = [sys.executable, "-m", "streamlit", "run", str(SERVER), "--server.address", address, "--server.port",
-           str(port), "--server.headless", str(headless).lower(), "--browser.gatherUsageStats", "false",
-           "--global.developmentMode", "false", "--client.toolbarMode", "viewer", "--server.fileWatcherType", "none",
-           "--server.runOnSave", "false", "--server.enableXsrfProtection", "true", "--server.enableCORS", "true"]  # fmt: skip
-    env = {**os.environ, "SANSFILM_CONFIG": str(settings.config_path), "PYTHONPATH": str(SERVER.parents[1]),
-           "SANSFILM_WARM_CACHES": "1"}  # the server fills each regional role's pages after each publish
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(SERVER),
+        "--server.address",
+        address,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        str(headless).lower(),
+        "--browser.gatherUsageStats",
+        "false",
+        "--global.developmentMode",
+        "false",
+        "--client.toolbarMode",
+        "viewer",
+        "--server.fileWatcherType",
+        "none",
+        "--server.runOnSave",
+        "false",
+        "--server.enableXsrfProtection",
+        "true",
+        "--server.enableCORS",
+        "true",
+    ]
+    env = {
+        **os.environ,
+        "SANSFILM_CONFIG": str(settings.config_path),
+        "PYTHONPATH": str(SERVER.parents[1]),
+        "SANSFILM_WARM_CACHES": "1",
+    }  # the server fills each regional role's pages after each publish
     return cmd, env
 
 
@@ -65,8 +98,11 @@ def serve(settings: Settings, port: int, address: str = LOOPBACK) -> int:
     0 when a signal stopped it."""
     cmd, env = streamlit_command(settings, port, address=address)
     if not is_loopback(address):
-        typer.echo(f"warning: the dashboards listen on {address}, beyond this machine: serve them behind a TLS "
-                   "reverse proxy instead (docs/deploy.md)", err=True)  # fmt: skip
+        typer.echo(
+            f"warning: the dashboards listen on {address}, beyond this machine: serve them behind a TLS "
+            "reverse proxy instead (docs/deploy.md)",
+            err=True,
+        )
     typer.echo(f"dashboards on http://{address}:{port} (Ctrl-C to stop)")
     preexec = _die_with_parent if sys.platform.startswith("linux") else None
     child = subprocess.Popen(cmd, env=env, preexec_fn=preexec)  # no thread runs yet: preexec_fn is safe
@@ -119,8 +155,14 @@ def register(app: typer.Typer, settings: Callable[[], Settings], fail: Callable[
     @app.command()
     def dashboards(
         port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8501,
-        address: Annotated[str, typer.Option("--address", help="Address to listen on; anything but loopback warns: "
-                                             "serve users through a TLS reverse proxy (docs/deploy.md).")] = LOOPBACK,
+        address: Annotated[
+            str,
+            typer.Option(
+                "--address",
+                help="Address to listen on; anything but loopback warns: "
+                "serve users through a TLS reverse proxy (docs/deploy.md).",
+            ),
+        ] = LOOPBACK,
     ) -> None:
         """Serve the dashboards on http://ADDRESS:PORT (reads the published warehouse only); SIGTERM or Ctrl-C stops
         them."""
@@ -132,8 +174,11 @@ def register(app: typer.Typer, settings: Callable[[], Settings], fail: Callable[
         if code:
             raise typer.Exit(code)
 
-    users = typer.Typer(no_args_is_help=True, help="Local dashboard accounts (salted scrypt hashes) and their "
-                        "failed-login locks. Passwords: at least 12 characters, not a common one.")  # fmt: skip
+    users = typer.Typer(
+        no_args_is_help=True,
+        help="Local dashboard accounts (salted scrypt hashes) and their "
+        "failed-login locks. Passwords: at least 12 characters, not a common one.",
+    )
     app.add_typer(users, name="users")
 
     @users.command("add")
@@ -151,8 +196,13 @@ def register(app: typer.Typer, settings: Callable[[], Settings], fail: Callable[
         try:
             config = settings()
             path = accounts_path(config.root)
-            password = None if oidc_only else (os.environ.get(PASSWORD_ENV)
-                                               or typer.prompt("password", hide_input=True, confirmation_prompt=True))  # fmt: skip
+            password = (
+                None
+                if oidc_only
+                else (
+                    os.environ.get(PASSWORD_ENV) or typer.prompt("password", hide_input=True, confirmation_prompt=True)
+                )
+            )
             account = add_account(path, name, role, password, establishments=registry_ids(config))
         except SansfilmError as exc:
             raise fail(exc) from None

@@ -25,8 +25,12 @@ ALL_ASSETS_JOB = "sansfilm_all"
 def build_definitions(settings: Settings) -> dg.Definitions:
     contracts = load_contracts(settings)  # broken contracts fail here, with file, line and field
     billing_assets, billing_jobs, billing_schedules = build_billing_definitions(settings, contracts.tariff.valid_from)
-    assets = [*build_harvest_assets(settings), *build_warehouse_assets(settings), *build_lake_assets(settings),
-              *billing_assets]
+    assets = [
+        *build_harvest_assets(settings),
+        *build_warehouse_assets(settings),
+        *build_lake_assets(settings),
+        *billing_assets,
+    ]
     everything = dg.define_asset_job(
         ALL_ASSETS_JOB,
         selection=dg.AssetSelection.all() - dg.AssetSelection.groups("billing"),

@@ -13,8 +13,21 @@ from analytics.errors import SansfilmError
 from pipelines.output import text_table
 
 FormatOption = typer.Option("--format", help="table or json.")
-ACCOUNT_COLUMNS = ["number", "kind", "establishment_id", "month", "issue_date", "gross", "credited", "paid", "balance",
-                   "due_date", "status", "days_late", "sent"]  # fmt: skip
+ACCOUNT_COLUMNS = [
+    "number",
+    "kind",
+    "establishment_id",
+    "month",
+    "issue_date",
+    "gross",
+    "credited",
+    "paid",
+    "balance",
+    "due_date",
+    "status",
+    "days_late",
+    "sent",
+]
 
 
 def _formats(fmt: str, allowed: tuple[str, ...] = ("table", "json")) -> str:
@@ -40,7 +53,9 @@ def _positions(text: str | None) -> list[int] | None:
     try:
         return [int(part) for part in text.replace(" ", "").split(",") if part]
     except ValueError:
-        raise typer.BadParameter(f"'{text}' is not a list of line numbers such as 1,3", param_hint="'--lines'") from None
+        raise typer.BadParameter(
+            f"'{text}' is not a list of line numbers such as 1,3", param_hint="'--lines'"
+        ) from None
 
 
 def paris_today() -> date:
@@ -54,12 +69,24 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
     def credit(
         invoice_number: Annotated[str, typer.Argument(help="The issued invoice to credit, e.g. RSF-000012.")],
         reason: Annotated[str, typer.Option("--reason", help="Why (printed on the credit note).")],
-        lines: Annotated[str | None, typer.Option("--lines", help="Credit these lines only, by their position on the "
-                                                  "invoice: 1,3 (default: every line not credited yet).")] = None,
-        amount: Annotated[str | None, typer.Option("--amount", help="Credit this amount excluding VAT instead, e.g. "
-                                                   "120.50 (VAT added at the invoice's rate).")] = None,
-        issue_date: Annotated[str | None, typer.Option(help="Date of the credit note, YYYY-MM-DD (default: today, "
-                                                       "Paris).")] = None,
+        lines: Annotated[
+            str | None,
+            typer.Option(
+                "--lines",
+                help="Credit these lines only, by their position on the "
+                "invoice: 1,3 (default: every line not credited yet).",
+            ),
+        ] = None,
+        amount: Annotated[
+            str | None,
+            typer.Option(
+                "--amount",
+                help="Credit this amount excluding VAT instead, e.g. 120.50 (VAT added at the invoice's rate).",
+            ),
+        ] = None,
+        issue_date: Annotated[
+            str | None, typer.Option(help="Date of the credit note, YYYY-MM-DD (default: today, Paris).")
+        ] = None,
         fmt: Annotated[str, FormatOption] = "table",
     ) -> None:
         """Issue a credit note (EN 16931 type 381) against an issued invoice: numbered in the invoices' sequence,
@@ -73,27 +100,55 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         when = _day(issue_date, "'--issue-date'") or today
         try:
             value = parse_amount(amount, "--amount") if amount is not None else None
-            done = credit_invoice(settings_loader(), invoice_number, reason=reason, actor=os_actor(), issue_date=when,
-                                  today=today, positions=positions, amount=value)  # fmt: skip
+            done = credit_invoice(
+                settings_loader(),
+                invoice_number,
+                reason=reason,
+                actor=os_actor(),
+                issue_date=when,
+                today=today,
+                positions=positions,
+                amount=value,
+            )
         except SansfilmError as exc:
             raise fail(exc) from None
         note = done.note.document
         if fmt == "json":
-            typer.echo(json.dumps({"number": done.note.number, "invoice_number": done.note.invoice_number,
-                                   "scope": done.note.scope, "reason": done.note.reason,
-                                   "issue_date": str(note.issue_date), "net": str(note.net), "vat": str(note.vat),
-                                   "gross": str(note.gross), "documents": [str(p) for p in done.documents]}, indent=2,
-                                  ensure_ascii=False))  # fmt: skip
+            typer.echo(
+                json.dumps(
+                    {
+                        "number": done.note.number,
+                        "invoice_number": done.note.invoice_number,
+                        "scope": done.note.scope,
+                        "reason": done.note.reason,
+                        "issue_date": str(note.issue_date),
+                        "net": str(note.net),
+                        "vat": str(note.vat),
+                        "gross": str(note.gross),
+                        "documents": [str(p) for p in done.documents],
+                    },
+                    indent=2,
+                    ensure_ascii=False,
+                )
+            )
             return
-        typer.echo(f"credit note {done.note.number} against {invoice_number} ({done.note.scope}): net {note.net}  "
-                   f"VAT {note.vat}  gross {note.gross} {note.currency}")  # fmt: skip
+        typer.echo(
+            f"credit note {done.note.number} against {invoice_number} ({done.note.scope}): net {note.net}  "
+            f"VAT {note.vat}  gross {note.gross} {note.currency}"
+        )
         typer.echo(f"documents in {done.documents[0].parent}" if done.documents else "no documents", err=True)
 
     @app.command()
     def send(
         numbers: Annotated[list[str], typer.Argument(help="Issued invoices or credit notes to send, e.g. RSF-000012.")],
-        transport: Annotated[str, typer.Option("--transport", help="outbox (the Factur-X PDF into \\[billing] outbox) "
-                                               "or email (to the establishment's billing_email).")] = "outbox",
+        transport: Annotated[
+            str,
+            typer.Option(
+                "--transport",
+                help="outbox (the Factur-X PDF into \\[billing] outbox) "
+                "or email (to the establishment's billing_email).",
+            ),
+        ] = "outbox",
     ) -> None:
         """Send issued invoices or credit notes and record each sending (when, how, to whom); sending again is
         recorded again."""
@@ -116,8 +171,9 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         invoice_number: Annotated[str, typer.Argument(help="The issued invoice paid, e.g. RSF-000012.")],
         amount: Annotated[str, typer.Option("--amount", help="Amount received, VAT included, e.g. 1200.00.")],
         reference: Annotated[str, typer.Option("--reference", help="The payment's reference (bank transfer label).")],
-        paid_on: Annotated[str | None, typer.Option("--date", help="Day received, YYYY-MM-DD (default: today, "
-                                                    "Paris).")] = None,
+        paid_on: Annotated[
+            str | None, typer.Option("--date", help="Day received, YYYY-MM-DD (default: today, Paris).")
+        ] = None,
     ) -> None:
         """Record a payment received against an issued invoice (never more than its balance due)."""
         from analytics.billing.followup import parse_amount
@@ -128,19 +184,32 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         when = _day(paid_on, "'--date'") or today
         try:
             value = parse_amount(amount, "--amount")
-            record_payment(settings_loader(), invoice_number, paid_on=when, amount=value, reference=reference,
-                           actor=os_actor(), today=today)  # fmt: skip
+            record_payment(
+                settings_loader(),
+                invoice_number,
+                paid_on=when,
+                amount=value,
+                reference=reference,
+                actor=os_actor(),
+                today=today,
+            )
         except SansfilmError as exc:
             raise fail(exc) from None
         typer.echo(f"recorded a payment of {value} for {invoice_number} on {when}")
 
     @payments_app.command("list")
     def payments_list(
-        overdue: Annotated[bool, typer.Option("--overdue", help="Only invoices past due with a balance, the latest "
-                                              "first, with the days late.")] = False,
+        overdue: Annotated[
+            bool,
+            typer.Option(
+                "--overdue", help="Only invoices past due with a balance, the latest first, with the days late."
+            ),
+        ] = False,
         establishment: Annotated[str | None, typer.Option("--establishment", help="Only this FINESS.")] = None,
-        status: Annotated[str | None, typer.Option("--status", help="Only this status: issued, sent, partly paid, "
-                                                   "paid, overdue, credited.")] = None,
+        status: Annotated[
+            str | None,
+            typer.Option("--status", help="Only this status: issued, sent, partly paid, paid, overdue, credited."),
+        ] = None,
         fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
     ) -> None:
         """Every issued invoice and credit note: total, credited, paid, balance due, due date, status (today,
@@ -151,7 +220,9 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
 
         fmt = _formats(fmt, ("table", "csv", "json"))
         if status is not None and status not in followup.STATUSES:
-            raise typer.BadParameter(f"'{status}' is not one of {', '.join(followup.STATUSES)}", param_hint="'--status'")
+            raise typer.BadParameter(
+                f"'{status}' is not one of {', '.join(followup.STATUSES)}", param_hint="'--status'"
+            )
         today = paris_today()
         try:
             settings = settings_loader()
@@ -164,9 +235,17 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         rows = [a.to_dict() for a in found]
         if fmt == "json":
             numbers = {a.number for a in found}
-            typer.echo(json.dumps({"as_of": str(today), "documents": rows,
-                                   "payments": [p for p in recorded if p["invoice_number"] in numbers]}, indent=2,
-                                  ensure_ascii=False))  # fmt: skip
+            typer.echo(
+                json.dumps(
+                    {
+                        "as_of": str(today),
+                        "documents": rows,
+                        "payments": [p for p in recorded if p["invoice_number"] in numbers],
+                    },
+                    indent=2,
+                    ensure_ascii=False,
+                )
+            )
         elif fmt == "csv":
             typer.echo(to_csv(rows, ACCOUNT_COLUMNS), nl=False)
         else:
@@ -186,8 +265,9 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
 def register_ledger_acts(ledger_app: typer.Typer, settings_loader, fail) -> None:
     @ledger_app.command("acts")
     def acts(
-        subject: Annotated[str | None, typer.Option("--subject", help="Only the acts about this month (YYYY-MM) or "
-                                                    "number.")] = None,
+        subject: Annotated[
+            str | None, typer.Option("--subject", help="Only the acts about this month (YYYY-MM) or number.")
+        ] = None,
         fmt: Annotated[str, FormatOption] = "table",
     ) -> None:
         """The audit trail: every act recorded in the ledger (issue, credit, send, payment), who did it and when."""

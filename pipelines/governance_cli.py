@@ -8,19 +8,29 @@ from typing import Annotated
 
 import typer
 
-from analytics.periods import PARIS
 from analytics.errors import SansfilmError
+from analytics.periods import PARIS
 from pipelines.output import text_table
 
-STATUS_FR = {"valid": "en vigueur", "renewal_due": "renouvellement à lancer", "expired": "expiré",
-             "not_started": "pas encore en vigueur"}  # fmt: skip
+STATUS_FR = {
+    "valid": "en vigueur",
+    "renewal_due": "renouvellement à lancer",
+    "expired": "expiré",
+    "not_started": "pas encore en vigueur",
+}
 
 
 def register(app: typer.Typer, settings_loader, fail) -> None:
     @app.command()
     def governance(
-        as_of: Annotated[str | None, typer.Option("--as-of", help="Date of the report, YYYY-MM-DD (default: today, "
-                                                  "Paris). Only months ended before its month count.")] = None,
+        as_of: Annotated[
+            str | None,
+            typer.Option(
+                "--as-of",
+                help="Date of the report, YYYY-MM-DD (default: today, "
+                "Paris). Only months ended before its month count.",
+            ),
+        ] = None,
         fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     ) -> None:
         """Framework governance: months left before the agreement ends, ceiling used, commitments kept."""
@@ -51,19 +61,50 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
             typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
             return
         v = data["validity"]
-        typer.echo(f"agreement {v['contract_id']}: {v['valid_from']} to {v['valid_to']}, as of {v['as_of']}: "
-                   f"{v['months_left']} months left ({v['days_left']} days), {STATUS_FR[v['status']]}"
-                   + (f" (alert under {v['alert_months']} months)" if v["status"] == "renewal_due" else ""))  # fmt: skip
+        typer.echo(
+            f"agreement {v['contract_id']}: {v['valid_from']} to {v['valid_to']}, as of {v['as_of']}: "
+            f"{v['months_left']} months left ({v['days_left']} days), {STATUS_FR[v['status']]}"
+            + (f" (alert under {v['alert_months']} months)" if v["status"] == "renewal_due" else "")
+        )
         months = data["months_counted"]
-        typer.echo(f"months counted: {months[0]} to {months[-1]} ({len(months)}), drafts for "
-                   f"{', '.join(data['drafted_months']) or 'none'}" if months else "months counted: none")
+        typer.echo(
+            f"months counted: {months[0]} to {months[-1]} ({len(months)}), drafts for "
+            f"{', '.join(data['drafted_months']) or 'none'}"
+            if months
+            else "months counted: none"
+        )
         if data["revision_pending_months"]:
             typer.echo(f"revision pending (provisional prices): {', '.join(data['revision_pending_months'])}")
         typer.echo("\nceiling")
-        typer.echo(text_table(data["ceiling"], ["measure", "ceiling", "consumed", "share", "monthly_rate",
-                                                "months_remaining", "projected", "projected_share"]))  # fmt: skip
+        typer.echo(
+            text_table(
+                data["ceiling"],
+                [
+                    "measure",
+                    "ceiling",
+                    "consumed",
+                    "share",
+                    "monthly_rate",
+                    "months_remaining",
+                    "projected",
+                    "projected_share",
+                ],
+            )
+        )
         typer.echo("\ncommitments (agreement year to date)")
-        typer.echo(text_table(data["commitments"], [
-            "establishment_id", "months_live", "committed_studies", "expected_studies", "actual_studies",
-            "committed_amount", "expected_amount", "actual_amount", "status",
-        ]))  # fmt: skip
+        typer.echo(
+            text_table(
+                data["commitments"],
+                [
+                    "establishment_id",
+                    "months_live",
+                    "committed_studies",
+                    "expected_studies",
+                    "actual_studies",
+                    "committed_amount",
+                    "expected_amount",
+                    "actual_amount",
+                    "status",
+                ],
+            )
+        )

@@ -40,8 +40,14 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
     @app.command()
     def check(
         fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
-        as_of: Annotated[str | None, typer.Option("--as-of", help="Reference time for freshness and the harvest "
-                                                  "window (ISO; default: the newest harvest, not the clock).")] = None,
+        as_of: Annotated[
+            str | None,
+            typer.Option(
+                "--as-of",
+                help="Reference time for freshness and the harvest "
+                "window (ISO; default: the newest harvest, not the clock).",
+            ),
+        ] = None,
     ) -> None:
         """Run the data contracts and reconciliations, record the results; exit 1 if an `error` check fails."""
         from analytics.quality import runner
@@ -56,16 +62,26 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
             raise fail(exc) from None
         failed = runner.failed_errors(results)
         if fmt == "json":
-            typer.echo(json.dumps({"checks": [r.to_dict() for r in results], "run_id": run_id}, indent=2,
-                                  ensure_ascii=False, default=str))  # fmt: skip
+            typer.echo(
+                json.dumps(
+                    {"checks": [r.to_dict() for r in results], "run_id": run_id},
+                    indent=2,
+                    ensure_ascii=False,
+                    default=str,
+                )
+            )
         else:
-            rows = [{**r.to_dict(), "passed": "ok" if r.passed else "FAILED", "details": _short(r.details)}
-                    for r in results]  # fmt: skip
+            rows = [
+                {**r.to_dict(), "passed": "ok" if r.passed else "FAILED", "details": _short(r.details)} for r in results
+            ]
             typer.echo(text_table(rows, ["name", "table", "severity", "passed", "observed", "details"]))
             warned = sum(1 for r in results if not r.passed and r.severity == "warn")
             typer.echo(f"\n{len(results)} checks: {len(failed)} error(s), {warned} warning(s) (run {run_id})")
         if failed:
             names = ", ".join(r.name for r in failed)
-            typer.echo(f"error: {len(failed)} blocking check(s) failed: {names} (details on stdout; what to do: "
-                       "docs/data-quality.md)", err=True)  # fmt: skip
+            typer.echo(
+                f"error: {len(failed)} blocking check(s) failed: {names} (details on stdout; what to do: "
+                "docs/data-quality.md)",
+                err=True,
+            )
             raise typer.Exit(1)

@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from analytics.periods import Month
 from analytics.errors import SansfilmError
+from analytics.periods import Month
 from pipelines.output import text_table
 
 
@@ -26,12 +26,19 @@ def _month(option: str, text: str | None) -> Month | None:
 def register(app: typer.Typer, settings_loader, fail) -> None:
     @app.command()
     def simulate(
-        tariff: Annotated[Path, typer.Option("--tariff", help="Proposed tariff, same schema as framework.yaml "
-                                             "(e.g. contracts/proposals/*.yaml).")],
-        first: Annotated[str | None, typer.Option("--from", help="First month, YYYY-MM (default: the first "
-                                                  "metered month of the agreement).")] = None,
-        last: Annotated[str | None, typer.Option("--to", help="Last month, YYYY-MM (default: the last metered "
-                                                 "month).")] = None,
+        tariff: Annotated[
+            Path,
+            typer.Option(
+                "--tariff", help="Proposed tariff, same schema as framework.yaml (e.g. contracts/proposals/*.yaml)."
+            ),
+        ],
+        first: Annotated[
+            str | None,
+            typer.Option("--from", help="First month, YYYY-MM (default: the first metered month of the agreement)."),
+        ] = None,
+        last: Annotated[
+            str | None, typer.Option("--to", help="Last month, YYYY-MM (default: the last metered month).")
+        ] = None,
         fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     ) -> None:
         """Bill every metered month under a proposed tariff next to what was billed (issued) or drafted; writes
@@ -51,8 +58,9 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
             proposal = load_proposal(contracts, tariff)
             con = warehouse.connect_published(settings.published_path)
             try:
-                simulation = simulate_published(con, contracts, proposal, settings.ledger.url,
-                                                Viewer("sansfilm simulate", "finance"), start, end)  # fmt: skip
+                simulation = simulate_published(
+                    con, contracts, proposal, settings.ledger.url, Viewer("sansfilm simulate", "finance"), start, end
+                )
             finally:
                 con.close()
         except SansfilmError as exc:
@@ -65,10 +73,20 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
             typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
             return
         lay = " (laid over the current agreement's dates and revision)" if simulation.laid_over else ""
-        typer.echo(f"proposal {proposal.contract_id} from {tariff}{lay}, months {data['from']} to {data['to']} "
-                   f"({len(simulation.months)}{partial}), net of VAT, {proposal.currency}")  # fmt: skip
-        rows = [{k: Decimal(v) if k in ("current_net", "simulated_net", "delta") else v for k, v in r.items()}
-                for r in data["establishments"]]  # type: ignore[union-attr]  # fmt: skip
-        rows.append({"establishment_id": "total", "current_net": simulation.current_net,
-                     "simulated_net": simulation.simulated_net, "delta": Decimal(data["delta"])})  # fmt: skip
+        typer.echo(
+            f"proposal {proposal.contract_id} from {tariff}{lay}, months {data['from']} to {data['to']} "
+            f"({len(simulation.months)}{partial}), net of VAT, {proposal.currency}"
+        )
+        rows = [
+            {k: Decimal(v) if k in ("current_net", "simulated_net", "delta") else v for k, v in r.items()}
+            for r in data["establishments"]
+        ]  # type: ignore[union-attr]
+        rows.append(
+            {
+                "establishment_id": "total",
+                "current_net": simulation.current_net,
+                "simulated_net": simulation.simulated_net,
+                "delta": Decimal(data["delta"]),
+            }
+        )
         typer.echo(text_table(rows, ["establishment_id", "offer", "months", "current_net", "simulated_net", "delta"]))

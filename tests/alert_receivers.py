@@ -37,8 +37,9 @@ class Mailbox:
 
 
 @contextmanager
-def smtp_server(tls: tuple[Path, Path] | None = None, security: str = "none",
-                login: tuple[str, str] | None = None) -> Iterator[tuple[Mailbox, int]]:  # fmt: skip
+def smtp_server(
+    tls: tuple[Path, Path] | None = None, security: str = "none", login: tuple[str, str] | None = None
+) -> Iterator[tuple[Mailbox, int]]:
     """`tls`: (certificate, key) PEM files; `security`: `starttls` (required before MAIL) or `ssl` (implicit TLS);
     `login`: the only (user, password) AUTH accepts, then required."""
     mailbox, port = Mailbox(), free_port()
@@ -48,6 +49,7 @@ def smtp_server(tls: tuple[Path, Path] | None = None, security: str = "none",
         context.load_cert_chain(*map(str, tls))
         options = {"ssl_context": context} if security == "ssl" else {"tls_context": context, "require_starttls": True}
     if login:
+
         def authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:
             given = (auth_data.login.decode(), auth_data.password.decode())
             return AuthResult(success=given == login, handled=False)  # False: aiosmtpd answers 535 itself

@@ -44,7 +44,7 @@ def patient(style: str = "dicom") -> str:
     return (
         f'<ParticipantObjectIdentification ParticipantObjectID="{PATIENT_ID}^^^&amp;1.2.250.1.71&amp;ISO"'
         f' ParticipantObjectTypeCode="1" ParticipantObjectTypeCodeRole="1">'
-        f'{coded("ParticipantObjectIDTypeCode", "2", "Patient Number", style)}'
+        f"{coded('ParticipantObjectIDTypeCode', '2', 'Patient Number', style)}"
         f"<ParticipantObjectName>{PATIENT_NAME}</ParticipantObjectName></ParticipantObjectIdentification>"
     )
 

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from collections.abc import Iterator
 
 import analytics.quality
 from analytics.billing import service
 from analytics.billing.contracts import load_contracts
-from analytics.periods import Month
 from analytics.config import Settings
+from analytics.periods import Month
 
 TODAY = date(2012, 12, 31)  # the issuing clock of the tests that issue 2012's months
 _templates: dict[tuple[str, str], Path] = {}
@@ -52,8 +52,9 @@ def issue_until(settings: Settings, before: Month, *, today: date = TODAY) -> No
     month = service.first_month(contracts)
     with _without_quality_gate():
         while month < before:
-            service.issue(settings, month, issue_date=month.next().first_day, today=today,
-                          out_dir=settings.billing.out_dir)  # fmt: skip
+            service.issue(
+                settings, month, issue_date=month.next().first_day, today=today, out_dir=settings.billing.out_dir
+            )
             month = month.next()
     if ledger_file is not None:
         template = Path(tempfile.mkdtemp(prefix="sansfilm-history-"))

@@ -27,7 +27,9 @@ def _isolated_environment(monkeypatch, tmp_path_factory):
 
 def copy_sample(dest: Path) -> Settings:
     """A copy of the committed corpus with its reception times (file mtimes) restored, and its settings."""
-    shutil.copytree(SAMPLE, dest, ignore=shutil.ignore_patterns("warehouse", "lake", ".dagster", "*.duckdb", "*.sqlite"))
+    shutil.copytree(
+        SAMPLE, dest, ignore=shutil.ignore_patterns("warehouse", "lake", ".dagster", "*.duckdb", "*.sqlite")
+    )
     samples.restore_reception_times(dest)
     return load_settings(dest / "sansfilm.toml")
 

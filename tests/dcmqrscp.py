@@ -45,9 +45,13 @@ class Dcmqrscp:
         )
         log = (self.root / "dcmqrscp.log").open("ab")
         self.process = subprocess.Popen(
-            [DCMQRSCP, "-c", str(config), str(self.port)], cwd=self.root, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True, env={**os.environ, "TCP_NODELAY": "1"},
-        )  # fmt: skip
+            [DCMQRSCP, "-c", str(config), str(self.port)],
+            cwd=self.root,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "TCP_NODELAY": "1"},
+        )
         log.close()
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
@@ -81,8 +85,16 @@ class Dcmqrscp:
     def _storescu(self, files: list[Path]) -> str:
         output = ""
         for i in range(0, len(files), 800):
-            cmd = [STORESCU, "-aet", "RSF_TEST_SENDER", "-aec", AE_TITLE, "127.0.0.1", str(self.port),
-                   *map(str, files[i : i + 800])]  # fmt: skip
+            cmd = [
+                STORESCU,
+                "-aet",
+                "RSF_TEST_SENDER",
+                "-aec",
+                AE_TITLE,
+                "127.0.0.1",
+                str(self.port),
+                *map(str, files[i : i + 800]),
+            ]
             done = subprocess.run(cmd, capture_output=True, env={**os.environ, "TCP_NODELAY": "1"}, timeout=300)
             output += (done.stdout + done.stderr).decode(errors="replace")
             if done.returncode != 0:
@@ -103,6 +115,7 @@ class Dcmqrscp:
         if not assoc.is_established:
             raise RuntimeError(f"dcmqrscp refused the counting association: {self.log_tail()}")
         try:
+
             def find(level: str, keys: dict[str, str], wanted: str) -> list[str]:
                 query = Dataset()
                 query.QueryRetrieveLevel = level

@@ -79,16 +79,25 @@ def self_signed(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host)),
-                                                        x509.DNSName("localhost")]), critical=False)
-            .sign(key, hashes.SHA256()))  # fmt: skip
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host)), x509.DNSName("localhost")]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = directory / "sansfilm.crt", directory / "sansfilm.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))  # fmt: skip
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     key_path.chmod(0o600)
     return cert_path, key_path
 
@@ -113,9 +122,20 @@ def nginx_proxy(prefix: Path, upstream: str, https_port: int | None = None) -> I
         (prefix / sub).mkdir(parents=True, exist_ok=True)
     cert, key = self_signed(prefix)
     https_port, http_port = https_port or free_port(), free_port()
-    (prefix / "sansfilm.conf").write_text(render(SITE.read_text(encoding="utf-8"), {
-        "SERVER_NAME": "127.0.0.1", "HTTPS_LISTEN": f"127.0.0.1:{https_port}", "HTTP_LISTEN": f"127.0.0.1:{http_port}",
-        "CERTIFICATE": str(cert), "CERTIFICATE_KEY": str(key), "DASHBOARDS": upstream}), encoding="utf-8")  # fmt: skip
+    (prefix / "sansfilm.conf").write_text(
+        render(
+            SITE.read_text(encoding="utf-8"),
+            {
+                "SERVER_NAME": "127.0.0.1",
+                "HTTPS_LISTEN": f"127.0.0.1:{https_port}",
+                "HTTP_LISTEN": f"127.0.0.1:{http_port}",
+                "CERTIFICATE": str(cert),
+                "CERTIFICATE_KEY": str(key),
+                "DASHBOARDS": upstream,
+            },
+        ),
+        encoding="utf-8",
+    )
     (prefix / "nginx.conf").write_text(MAIN.format(prefix=prefix), encoding="utf-8")
     cmd = [NGINX, "-p", f"{prefix}/", "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "error.log")]
     checked = subprocess.run([*cmd, "-t", "-q"], capture_output=True, text=True)
@@ -127,8 +147,10 @@ def nginx_proxy(prefix: Path, upstream: str, https_port: int | None = None) -> I
         deadline = time.monotonic() + 15
         while True:
             try:
-                with socket.create_connection(("127.0.0.1", https_port), timeout=1) as raw, \
-                        context.wrap_socket(raw, server_hostname="127.0.0.1"):  # fmt: skip
+                with (
+                    socket.create_connection(("127.0.0.1", https_port), timeout=1) as raw,
+                    context.wrap_socket(raw, server_hostname="127.0.0.1"),
+                ):
                     break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:

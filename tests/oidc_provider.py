@@ -75,20 +75,34 @@ class OIDCProvider:
         if not self.user:
             return 403, {}, b"no user configured"
         code = secrets.token_urlsafe(24)
-        self._codes[code] = {"nonce": query.get("nonce"), "user": dict(self.user),
-                             "challenge": query.get("code_challenge"), "method": query.get("code_challenge_method")}  # fmt: skip
+        self._codes[code] = {
+            "nonce": query.get("nonce"),
+            "user": dict(self.user),
+            "challenge": query.get("code_challenge"),
+            "method": query.get("code_challenge_method"),
+        }
         back = f"{self.redirect_uri}?{urlencode({'code': code, 'state': query.get('state', '')})}"
         return 302, {"Location": back}, b""
 
     def token(self, form: dict[str, str], authorization: str | None) -> tuple[int, dict[str, object]]:
         client_id, client_secret = form.get("client_id"), form.get("client_secret")
         if authorization and authorization.startswith("Basic "):
-            client_id, _, client_secret = (unquote_plus(part) for part in  # RFC 6749 2.3.1: form-encoded first
-                                           base64.b64decode(authorization[6:]).decode().partition(":"))  # fmt: skip
+            client_id, _, client_secret = (
+                unquote_plus(part)
+                for part in base64.b64decode(  # RFC 6749 2.3.1: form-encoded first
+                    authorization[6:]
+                )
+                .decode()
+                .partition(":")
+            )
         if (client_id, client_secret) != (self.client_id, self.client_secret):
             return 401, {"error": "invalid_client"}
         grant = self._codes.pop(form.get("code", ""), None)  # single use
-        if form.get("grant_type") != "authorization_code" or grant is None or form.get("redirect_uri") != self.redirect_uri:
+        if (
+            form.get("grant_type") != "authorization_code"
+            or grant is None
+            or form.get("redirect_uri") != self.redirect_uri
+        ):
             return 400, {"error": "invalid_grant"}
         if grant["challenge"] is not None:
             verifier = form.get("code_verifier", "").encode()
@@ -96,12 +110,23 @@ class OIDCProvider:
             if grant["method"] != "S256" or computed != grant["challenge"]:
                 return 400, {"error": "invalid_grant", "error_description": "PKCE verification failed"}
         now = int(time.time())  # the client checks exp and iat against its clock
-        claims = {"iss": self.issuer, "aud": self.client_id, "iat": now, "exp": now + TOKEN_LIFETIME_S,
-                  **grant["user"], **({"nonce": grant["nonce"]} if grant["nonce"] else {})}  # fmt: skip
+        claims = {
+            "iss": self.issuer,
+            "aud": self.client_id,
+            "iat": now,
+            "exp": now + TOKEN_LIFETIME_S,
+            **grant["user"],
+            **({"nonce": grant["nonce"]} if grant["nonce"] else {}),
+        }
         self.issued.append(claims)
         id_token = jwt.encode({"alg": "RS256", "kid": self.key.kid}, claims, self.key)
-        return 200, {"access_token": secrets.token_urlsafe(24), "token_type": "Bearer",
-                     "expires_in": TOKEN_LIFETIME_S, "id_token": id_token, "scope": "openid email profile"}  # fmt: skip
+        return 200, {
+            "access_token": secrets.token_urlsafe(24),
+            "token_type": "Bearer",
+            "expires_in": TOKEN_LIFETIME_S,
+            "id_token": id_token,
+            "scope": "openid email profile",
+        }
 
 
 def _handler(provider: OIDCProvider) -> type[BaseHTTPRequestHandler]:
@@ -109,8 +134,13 @@ def _handler(provider: OIDCProvider) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *_: object) -> None:  # quiet
             pass
 
-        def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None,
-                  content_type: str = "application/json") -> None:  # fmt: skip
+        def _send(
+            self,
+            status: int,
+            body: bytes,
+            headers: dict[str, str] | None = None,
+            content_type: str = "application/json",
+        ) -> None:
             self.send_response(status)
             for name, value in {"Content-Type": content_type, "Cache-Control": "no-store", **(headers or {})}.items():
                 self.send_header(name, value)

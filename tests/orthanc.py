@@ -72,18 +72,38 @@ class OrthancServer:
         storage = self.root / "storage"
         storage.mkdir(parents=True, exist_ok=True)
         config = {
-            "Name": "sansfilm-test", "StorageDirectory": str(storage), "IndexDirectory": str(storage),
-            "HttpPort": self.http_port, "DicomPort": self.dicom_port, "DicomAet": ARCHIVE_AE,
-            "RemoteAccessAllowed": False, "AuthenticationEnabled": True, "RegisteredUsers": {USER: PASSWORD},
-            "DicomCheckCalledAet": False, "UnknownSopClassAccepted": True, "StorageCompression": False,
-            "Plugins": [DICOMWEB_PLUGIN], "SaveJobs": False, "HttpTimeout": 10, "DicomScpTimeout": 10,
-            "StableAge": 1, "KeepAlive": True, "TcpNoDelay": True, "HttpThreadsCount": 8,
+            "Name": "sansfilm-test",
+            "StorageDirectory": str(storage),
+            "IndexDirectory": str(storage),
+            "HttpPort": self.http_port,
+            "DicomPort": self.dicom_port,
+            "DicomAet": ARCHIVE_AE,
+            "RemoteAccessAllowed": False,
+            "AuthenticationEnabled": True,
+            "RegisteredUsers": {USER: PASSWORD},
+            "DicomCheckCalledAet": False,
+            "UnknownSopClassAccepted": True,
+            "StorageCompression": False,
+            "Plugins": [DICOMWEB_PLUGIN],
+            "SaveJobs": False,
+            "HttpTimeout": 10,
+            "DicomScpTimeout": 10,
+            "StableAge": 1,
+            "KeepAlive": True,
+            "TcpNoDelay": True,
+            "HttpThreadsCount": 8,
             **self.extra_config,
-        }  # fmt: skip
+        }
         (self.root / "orthanc.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
         log = (self.root / "orthanc.log").open("ab")
-        self.process = subprocess.Popen([ORTHANC, str(self.root / "orthanc.json")], cwd=self.root, env=self.env(),
-                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        self.process = subprocess.Popen(
+            [ORTHANC, str(self.root / "orthanc.json")],
+            cwd=self.root,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -124,7 +144,9 @@ class OrthancServer:
             while pending and len(running) < parallel:
                 ae, files = pending.pop()
                 cmd = [STORESCU, "-aet", ae, "-aec", ARCHIVE_AE, "127.0.0.1", str(self.dicom_port), *map(str, files)]
-                running.append((ae, subprocess.Popen(cmd, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)))
+                running.append(
+                    (ae, subprocess.Popen(cmd, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+                )
             ae, proc = running.pop(0)
             out, _ = proc.communicate(timeout=300)
             if proc.returncode != 0:

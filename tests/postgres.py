@@ -52,15 +52,27 @@ def throwaway_postgres(bindir: Path) -> Iterator[str]:
     try:
         if as_root:
             shutil.chown(tmp, "postgres", "postgres")  # initdb refuses to run as root
-        done = run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
-                   "--no-sync", "--no-instructions")  # fmt: skip
+        done = run(
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
+        )
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed:\n{done.stdout}\n{done.stderr}")
         for _attempt in range(3):  # the free port may be taken between probing and binding
             port = _free_port()
             options = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
-            done = run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o", options,
-                       "start")  # fmt: skip
+            done = run(
+                str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o", options, "start"
+            )
             if done.returncode == 0:
                 started = True
                 break

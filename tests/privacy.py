@@ -52,7 +52,9 @@ def parquet_text(root: Path) -> str:
             relation = con.read_parquet(str(path))
             for name, kind in zip(relation.columns, relation.types, strict=True):
                 if str(kind).startswith("VARCHAR"):
-                    rows = con.execute(f'select distinct "{name}"::varchar from read_parquet(?)', [str(path)]).fetchall()
+                    rows = con.execute(
+                        f'select distinct "{name}"::varchar from read_parquet(?)', [str(path)]
+                    ).fetchall()
                     chunks.extend(v for (v,) in rows if v)
         return "\n".join(chunks)
     finally:

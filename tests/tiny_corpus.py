@@ -38,7 +38,9 @@ path = "audit"
 
 def event_line(study_uid: str, when: str, source_ae: str = "HEGP_CT") -> bytes:
     participants = af.participant("110153", source_ae) + af.participant("110152", "archive", "AE=RSF_ARCHIVE")
-    xml = af.audit_xml(when=when, participants=participants, objects=af.study(study_uid, [(af.CT_IMAGE, "2")]) + af.patient())
+    xml = af.audit_xml(
+        when=when, participants=participants, objects=af.study(study_uid, [(af.CT_IMAGE, "2")]) + af.patient()
+    )
     return af.syslog(xml)
 
 
@@ -50,10 +52,20 @@ def make_tiny_corpus(tmp_path: Path) -> Settings:
     (tmp_path / "sansfilm.toml").write_text(CONFIG, encoding="utf-8")
     dicom = tmp_path / "dicom"
     make_dicom(dicom / "a" / "IM1", sop_uid="1.2.250.1.999.2.1", ae_title="HEGP_CT")
-    make_dicom(dicom / "b" / "IM2", sop_uid="1.2.250.1.999.2.2", study_uid="1.2.250.1.999.7", ae_title=None,
-               institution="chi  DE CRETEIL ")  # fmt: skip
-    make_dicom(dicom / "c" / "IM3.dcm", sop_uid="1.2.250.1.999.2.3", study_uid="1.2.250.1.999.8",
-               ae_title="OTHER_AE", institution="Clinique Inconnue")  # fmt: skip
+    make_dicom(
+        dicom / "b" / "IM2",
+        sop_uid="1.2.250.1.999.2.2",
+        study_uid="1.2.250.1.999.7",
+        ae_title=None,
+        institution="chi  DE CRETEIL ",
+    )
+    make_dicom(
+        dicom / "c" / "IM3.dcm",
+        sop_uid="1.2.250.1.999.2.3",
+        study_uid="1.2.250.1.999.8",
+        ae_title="OTHER_AE",
+        institution="Clinique Inconnue",
+    )
     make_dicom(dicom / "a" / "IM4", sop_uid="1.2.250.1.999.2.4", ae_title="hegp_mr", institution="CHI de Créteil")
     audit = tmp_path / "audit"
     audit.mkdir()

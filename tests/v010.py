@@ -21,8 +21,15 @@ from tests.postgres import find_bindir
 
 FIXTURES = Path(__file__).parent / "fixtures" / "v0_1_0"
 CORPUS = json.loads((FIXTURES / "corpus.json").read_text())
-RAW_TABLES = ("dicom_instances", "audit_events", "quarantine", "harvest_files", "harvest_runs", "harvest_cursors",
-              "dicom_deletions")  # fmt: skip
+RAW_TABLES = (
+    "dicom_instances",
+    "audit_events",
+    "quarantine",
+    "harvest_files",
+    "harvest_runs",
+    "harvest_cursors",
+    "dicom_deletions",
+)
 runner = CliRunner()
 
 
@@ -61,9 +68,26 @@ def load_postgres(database_url: str) -> None:
     """Restore the v0.1.0 PostgreSQL ledger (pg_dump of a ledger v0.1.0 made and issued into) into an empty database."""
     url = sa.make_url(database_url)
     dump = lzma.decompress((FIXTURES / "ledger.postgres.sql.xz").read_bytes())
-    subprocess.run([str(find_bindir() / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", url.host, "-p",
-                    str(url.port), "-U", url.username, "-d", url.database], input=dump, check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            str(find_bindir() / "psql"),
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            url.host,
+            "-p",
+            str(url.port),
+            "-U",
+            url.username,
+            "-d",
+            url.database,
+        ],
+        input=dump,
+        check=True,
+        capture_output=True,
+    )
 
 
 def ledger_rows(url: str) -> dict[str, list[dict[str, str]]]:
@@ -90,9 +114,14 @@ def raw_rows(path: Path, columns: dict[str, list[str]] | None = None) -> dict[st
     try:
         rows = {}
         for table in RAW_TABLES:
-            names = (columns or {}).get(table) or [c for (c,) in con.execute(
-                "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ? "
-                "order by ordinal_position", [table]).fetchall()]  # fmt: skip
+            names = (columns or {}).get(table) or [
+                c
+                for (c,) in con.execute(
+                    "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ? "
+                    "order by ordinal_position",
+                    [table],
+                ).fetchall()
+            ]
             found = con.execute(f"select {', '.join(names)} from raw.{table}").fetchall()
             rows[table] = (names, sorted(map(repr, found)))
         return rows
@@ -102,8 +131,11 @@ def raw_rows(path: Path, columns: dict[str, list[str]] | None = None) -> dict[st
 
 def issued_documents(folder: Path) -> dict[str, str]:
     """SHA-256 of every document under `folder`, by path relative to it (as documents.sha256 lists them)."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*.*"))
-            if p.relative_to(folder).parts[0] != "drafts"}  # previews `run` and `harvest` write, not issued documents
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*.*"))
+        if p.relative_to(folder).parts[0] != "drafts"
+    }  # previews `run` and `harvest` write, not issued documents
 
 
 def documents_as_issued() -> dict[str, str]:

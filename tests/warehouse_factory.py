@@ -29,32 +29,73 @@ class RawWarehouse:
         (root / "contracts" / "establishments.csv").write_text(REGISTRY, encoding="utf-8")
         self.path = root / "w.duckdb"
 
-    def instance(self, sop: str, study: str, received_at: str, size: int, ae: str | None = "A_CT",
-                 institution: str | None = None, study_date: str | None = None,
-                 study_time: str | None = None) -> None:  # fmt: skip
-        self.instances.append({
-            "study_date": date.fromisoformat(study_date) if study_date else None, "study_time": study_time,
-            "record_key": hashlib.sha256(f"{sop}|{study}|{size}".encode()).hexdigest(), "source": "files",
-            "study_instance_uid": study, "series_instance_uid": f"{study}.1", "sop_instance_uid": sop,
-            "modality": "CT", "institution_name": institution, "institution_key": institution_key(institution),
-            "source_ae_title": ae, "source_ae_key": ae_title_key(ae), "size_bytes": size,
-            "received_at": datetime.fromisoformat(received_at), "file_key": f"k{sop}", "harvest_id": "t",
-        })  # fmt: skip
+    def instance(
+        self,
+        sop: str,
+        study: str,
+        received_at: str,
+        size: int,
+        ae: str | None = "A_CT",
+        institution: str | None = None,
+        study_date: str | None = None,
+        study_time: str | None = None,
+    ) -> None:
+        self.instances.append(
+            {
+                "study_date": date.fromisoformat(study_date) if study_date else None,
+                "study_time": study_time,
+                "record_key": hashlib.sha256(f"{sop}|{study}|{size}".encode()).hexdigest(),
+                "source": "files",
+                "study_instance_uid": study,
+                "series_instance_uid": f"{study}.1",
+                "sop_instance_uid": sop,
+                "modality": "CT",
+                "institution_name": institution,
+                "institution_key": institution_key(institution),
+                "source_ae_title": ae,
+                "source_ae_key": ae_title_key(ae),
+                "size_bytes": size,
+                "received_at": datetime.fromisoformat(received_at),
+                "file_key": f"k{sop}",
+                "harvest_id": "t",
+            }
+        )
 
-    def event(self, event_id: str, when: str, source: str | None, destination: str | None, studies: list[str | None],
-              outcome: int = 0, message: str | None = None, event_type_code: str | None = None,
-              audit_source_id: str | None = None) -> None:  # fmt: skip
+    def event(
+        self,
+        event_id: str,
+        when: str,
+        source: str | None,
+        destination: str | None,
+        studies: list[str | None],
+        outcome: int = 0,
+        message: str | None = None,
+        event_type_code: str | None = None,
+        audit_source_id: str | None = None,
+    ) -> None:
         message = message or f"{event_id}|{when}|{source}|{destination}|{studies}|{outcome}|{len(self.events)}"
         sha = hashlib.sha256(message.encode()).hexdigest()
         for study in studies:
-            self.events.append({
-                "record_key": hashlib.sha256(f"{sha}|{study or ''}".encode()).hexdigest(), "source": "audit",
-                "message_sha256": sha, "event_id": event_id, "outcome": outcome,
-                "event_time": datetime.fromisoformat(when), "source_ae": source, "destination_ae": destination,
-                "source_ae_key": ae_title_key(source), "destination_ae_key": ae_title_key(destination),
-                "study_instance_uid": study, "file_key": "klog", "line": len(self.events) + 1, "harvest_id": "t",
-                "event_type_code": event_type_code, "audit_source_id": audit_source_id,
-            })  # fmt: skip
+            self.events.append(
+                {
+                    "record_key": hashlib.sha256(f"{sha}|{study or ''}".encode()).hexdigest(),
+                    "source": "audit",
+                    "message_sha256": sha,
+                    "event_id": event_id,
+                    "outcome": outcome,
+                    "event_time": datetime.fromisoformat(when),
+                    "source_ae": source,
+                    "destination_ae": destination,
+                    "source_ae_key": ae_title_key(source),
+                    "destination_ae_key": ae_title_key(destination),
+                    "study_instance_uid": study,
+                    "file_key": "klog",
+                    "line": len(self.events) + 1,
+                    "harvest_id": "t",
+                    "event_type_code": event_type_code,
+                    "audit_source_id": audit_source_id,
+                }
+            )
 
     def build(self):
         """Load the rows, build the models; returns an open connection (the caller closes it)."""

@@ -50,16 +50,17 @@ def accounts_path(config_root: Path) -> Path:
 def check_role(role: str) -> str:
     role = role.strip()
     if not _ROLE.match(role):
-        raise AccountError(f"unknown role '{role}': use one of {', '.join(ROLES)} or establishment:<FINESS> "
-                           "(9 digits)")  # fmt: skip
+        raise AccountError(f"unknown role '{role}': use one of {', '.join(ROLES)} or establishment:<FINESS> (9 digits)")
     return role
 
 
 def check_establishment(role: str, establishments: Collection[str]) -> str:
     """An `establishment:<FINESS>` role names an establishment of the registry (other roles pass)."""
     if role.startswith("establishment:") and role.split(":", 1)[1] not in establishments:
-        raise AccountError(f"unknown establishment in role '{role}': its FINESS is not in the establishment registry "
-                           "(contracts/establishments.csv)")  # fmt: skip
+        raise AccountError(
+            f"unknown establishment in role '{role}': its FINESS is not in the establishment registry "
+            "(contracts/establishments.csv)"
+        )
     return role
 
 
@@ -80,8 +81,9 @@ def verify_password(password: str, stored: str | None) -> bool:
         if kind != "scrypt":
             return False
         expected = base64.b64decode(digest)
-        got = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
-                             dklen=len(expected))  # fmt: skip
+        got = hashlib.scrypt(
+            password.encode("utf-8"), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=len(expected)
+        )
     except ValueError:
         return False
     return hmac.compare_digest(got, expected)
@@ -92,7 +94,9 @@ def load_accounts(path: Path) -> dict[str, Account]:
         return {}
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        return {name: Account(name, check_role(a["role"]), a.get("password_hash")) for name, a in raw["accounts"].items()}
+        return {
+            name: Account(name, check_role(a["role"]), a.get("password_hash")) for name, a in raw["accounts"].items()
+        }
     except (ValueError, KeyError, TypeError) as exc:
         raise AccountError(f"{path}: not a sansfilm accounts file ({exc})") from None
 
@@ -100,8 +104,12 @@ def load_accounts(path: Path) -> dict[str, Account]:
 def save_accounts(path: Path, accounts: dict[str, Account]) -> None:
     """Write atomically, readable by its owner only (it holds password hashes)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"accounts": {a.name: {"role": a.role, "password_hash": a.password_hash} for a in sorted(
-        accounts.values(), key=lambda a: a.name)}}  # fmt: skip
+    data = {
+        "accounts": {
+            a.name: {"role": a.role, "password_hash": a.password_hash}
+            for a in sorted(accounts.values(), key=lambda a: a.name)
+        }
+    }
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:

@@ -68,8 +68,14 @@ class LoginGuard:
     """`clock` (epoch seconds, shared by processes) and `sleep` are injectable: tests assert the waits and refusals
     without waiting."""
 
-    def __init__(self, accounts: Path, policy: AccountsConfig, *, clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
+    def __init__(
+        self,
+        accounts: Path,
+        policy: AccountsConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.accounts, self.policy, self.clock, self.sleep = accounts, policy, clock, sleep
         self.store = store_path(accounts)
 
@@ -87,10 +93,14 @@ class LoginGuard:
             # counted as failed before the check, so that attempts made in parallel each take the next slot; a
             # success clears it
             for (kind, key), (failures, _) in zip(keys, rows, strict=True):
-                con.execute("INSERT OR REPLACE INTO login_failures VALUES (?, ?, ?, ?, ?)",
-                            (kind, key, failures + 1, start + delay(self.policy, failures + 1), start))  # fmt: skip
-            con.execute("DELETE FROM login_failures WHERE last < ? AND (kind = 'client' OR failures < ?)",
-                        (now - FORGET_AFTER, self.policy.lock_after))  # fmt: skip
+                con.execute(
+                    "INSERT OR REPLACE INTO login_failures VALUES (?, ?, ?, ?, ?)",
+                    (kind, key, failures + 1, start + delay(self.policy, failures + 1), start),
+                )
+            con.execute(
+                "DELETE FROM login_failures WHERE last < ? AND (kind = 'client' OR failures < ?)",
+                (now - FORGET_AFTER, self.policy.lock_after),
+            )
         waited = max(0.0, start - now)
         if waited:
             self.sleep(waited)
@@ -112,8 +122,9 @@ class LoginGuard:
         if not self.store.exists():
             return set()
         with self._transaction() as con:
-            rows = con.execute("SELECT key FROM login_failures WHERE kind = 'account' AND failures >= ?",
-                               (self.policy.lock_after,)).fetchall()  # fmt: skip
+            rows = con.execute(
+                "SELECT key FROM login_failures WHERE kind = 'account' AND failures >= ?", (self.policy.lock_after,)
+            ).fetchall()
         return {key for (key,) in rows}
 
     def unlock(self, name: str) -> int:
@@ -127,8 +138,9 @@ class LoginGuard:
 
     @staticmethod
     def _row(con: sqlite3.Connection, kind: str, key: str) -> tuple[int, float]:
-        row = con.execute("SELECT failures, not_before FROM login_failures WHERE kind = ? AND key = ?",
-                          (kind, key)).fetchone()  # fmt: skip
+        row = con.execute(
+            "SELECT failures, not_before FROM login_failures WHERE kind = ? AND key = ?", (kind, key)
+        ).fetchone()
         return (row[0], row[1]) if row else (0, 0.0)
 
     @contextmanager

@@ -19,8 +19,8 @@ from typing import Any
 from analytics.alerts.rules import TITLES
 from analytics.alerts.settings import AlertsConfig, EmailConfig, WebhookConfig, tls_context
 from analytics.alerts.store import Occurrence
-from analytics.periods import PARIS
 from analytics.errors import SansfilmError
+from analytics.periods import PARIS
 
 PAYLOAD_VERSION = 1
 

@@ -28,7 +28,7 @@ class Detection:
 def _rows(con, sql: str, params: list | None = None) -> list[dict]:
     result = con.execute(sql, params or [])
     names = [column[0] for column in result.description]
-    return [dict(zip(names, row)) for row in result.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
 def _warehouse_alerts(settings: Settings, now: datetime) -> tuple[list[Alert], set[str]]:
@@ -36,14 +36,24 @@ def _warehouse_alerts(settings: Settings, now: datetime) -> tuple[list[Alert], s
     thresholds = settings.alerts
     con = warehouse.connect_published(settings.published_path)
     try:
-        sites = _rows(con, "select establishment_id, name, actual_go_live, end_date from marts.dim_establishments "
-                           "where establishment_id <> 'UNATTRIBUTED'")  # fmt: skip
-        last_study = dict(con.execute("select establishment_id, max(received_date) from marts.mart_archive_daily "
-                                      "where studies_received > 0 group by establishment_id").fetchall())  # fmt: skip
+        sites = _rows(
+            con,
+            "select establishment_id, name, actual_go_live, end_date from marts.dim_establishments "
+            "where establishment_id <> 'UNATTRIBUTED'",
+        )
+        last_study = dict(
+            con.execute(
+                "select establishment_id, max(received_date) from marts.mart_archive_daily "
+                "where studies_received > 0 group by establishment_id"
+            ).fetchall()
+        )
         levels = []
         if warehouse.table_exists(con, "marts.mart_service_levels"):
-            levels = _rows(con, "select month, establishment_id, term, unit, measured, target, credit_percent, "
-                                "breached from marts.mart_service_levels")  # fmt: skip
+            levels = _rows(
+                con,
+                "select month, establishment_id, term, unit, measured, target, credit_percent, "
+                "breached from marts.mart_service_levels",
+            )
         harvested = dict(con.execute("select source, last_harvest_at from marts.mart_source_freshness").fetchall())
     finally:
         con.close()
@@ -61,14 +71,20 @@ def failing_checks(ledger_url: str) -> list[dict]:
     from analytics.billing.ledger import reading
 
     r = quality_result.c
-    last_pass = (select(r.name, func.max(r.id).label("id")).where(r.passed.is_(True)).group_by(r.name)
-                 .subquery())  # fmt: skip
-    streak = (select(r.name, func.min(r.checked_at).label("failing_since"), func.max(r.id).label("id"))
-              .outerjoin(last_pass, last_pass.c.name == r.name)
-              .where(r.passed.is_(False), r.id > func.coalesce(last_pass.c.id, 0)).group_by(r.name).subquery())
+    last_pass = select(r.name, func.max(r.id).label("id")).where(r.passed.is_(True)).group_by(r.name).subquery()
+    streak = (
+        select(r.name, func.min(r.checked_at).label("failing_since"), func.max(r.id).label("id"))
+        .outerjoin(last_pass, last_pass.c.name == r.name)
+        .where(r.passed.is_(False), r.id > func.coalesce(last_pass.c.id, 0))
+        .group_by(r.name)
+        .subquery()
+    )
     latest = select(func.max(r.id)).group_by(r.name).scalar_subquery()
-    stmt = (select(r.name, r.table_name, r.severity, r.passed, r.details, streak.c.failing_since)
-            .join(streak, and_(streak.c.name == r.name, streak.c.id == r.id)).where(r.id.in_(latest)))  # fmt: skip
+    stmt = (
+        select(r.name, r.table_name, r.severity, r.passed, r.details, streak.c.failing_since)
+        .join(streak, and_(streak.c.name == r.name, streak.c.id == r.id))
+        .where(r.id.in_(latest))
+    )
     with reading(ledger_url) as conn:
         if conn is None or not inspect(conn).has_table("quality_result"):
             return []

@@ -28,8 +28,11 @@ TITLES = {  # French, for the subject line and the run log
     HARVEST_STALE: "Source non moissonnée",
     "test": "Message de test",
 }
-TERM_LABELS = {"availability": "disponibilité", "ingestion_delay_p95": "délai d'ingestion (95e centile)",
-               "retrieval_failure_rate": "taux d'échec des récupérations"}  # fmt: skip
+TERM_LABELS = {
+    "availability": "disponibilité",
+    "ingestion_delay_p95": "délai d'ingestion (95e centile)",
+    "retrieval_failure_rate": "taux d'échec des récupérations",
+}
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,9 @@ def _french_day(day: date) -> str:
     return day.strftime("%d/%m/%Y")
 
 
-def silent_sites(establishments: Iterable[Mapping[str, Any]], last_study: Mapping[str, date], now: datetime,
-                 days: int) -> list[Alert]:  # fmt: skip
+def silent_sites(
+    establishments: Iterable[Mapping[str, Any]], last_study: Mapping[str, date], now: datetime, days: int
+) -> list[Alert]:
     """Live sites (gone live on or before today, not left) whose last study was received more than `days` Paris
     days before today (no study on the `days` whole days before today, nor today): counted from go-live for a site
     that never sent one. Today is the Paris date of `now`; `last_study` holds Paris reception days."""
@@ -67,14 +71,18 @@ def silent_sites(establishments: Iterable[Mapping[str, Any]], last_study: Mappin
         silent = (today - (last or go_live)).days
         if silent <= days:
             continue
-        seen = (f"dernier examen reçu le {_french_day(last)}" if last
-                else "aucun examen reçu depuis sa mise en service")  # fmt: skip
-        alerts.append(Alert(
-            SILENT_SITE, f"{SILENT_SITE}:{site['establishment_id']}:{quiet_from.isoformat()}", quiet_from.isoformat(),
-            f"{site['name']} ({site['establishment_id']}) n'a envoyé aucun examen depuis {silent} jours ({seen}).",
-            site["establishment_id"], site["name"],
-            {"last_study_date": last.isoformat() if last else None, "days_silent": silent, "threshold_days": days},
-        ))  # fmt: skip
+        seen = f"dernier examen reçu le {_french_day(last)}" if last else "aucun examen reçu depuis sa mise en service"
+        alerts.append(
+            Alert(
+                SILENT_SITE,
+                f"{SILENT_SITE}:{site['establishment_id']}:{quiet_from.isoformat()}",
+                quiet_from.isoformat(),
+                f"{site['name']} ({site['establishment_id']}) n'a envoyé aucun examen depuis {silent} jours ({seen}).",
+                site["establishment_id"],
+                site["name"],
+                {"last_study_date": last.isoformat() if last else None, "days_silent": silent, "threshold_days": days},
+            )
+        )
     return alerts
 
 
@@ -94,14 +102,25 @@ def missed_service_levels(rows: Iterable[Mapping[str, Any]], names: Mapping[str,
         label = TERM_LABELS.get(r["term"], r["term"])
         measured = f"{r['measured']} {unit}".replace(".", ",")
         target = f"{r['target']} {unit}".replace(".", ",")
-        alerts.append(Alert(
-            SERVICE_LEVEL, f"{SERVICE_LEVEL}:{latest}:{site}:{r['term']}", f"{latest}-01",
-            f"{name} ({site}) — {label} en {latest[5:]}/{latest[:4]} : {measured} pour un engagement de {target} "
-            f"(crédit de {str(r['credit_percent']).replace('.', ',')} % de l'abonnement).",
-            site, name,
-            {"month": latest, "term": r["term"], "unit": unit, "measured": str(r["measured"]),
-             "target": str(r["target"]), "credit_percent": str(r["credit_percent"])},
-        ))  # fmt: skip
+        alerts.append(
+            Alert(
+                SERVICE_LEVEL,
+                f"{SERVICE_LEVEL}:{latest}:{site}:{r['term']}",
+                f"{latest}-01",
+                f"{name} ({site}) — {label} en {latest[5:]}/{latest[:4]} : {measured} pour un engagement de {target} "
+                f"(crédit de {str(r['credit_percent']).replace('.', ',')} % de l'abonnement).",
+                site,
+                name,
+                {
+                    "month": latest,
+                    "term": r["term"],
+                    "unit": unit,
+                    "measured": str(r["measured"]),
+                    "target": str(r["target"]),
+                    "credit_percent": str(r["credit_percent"]),
+                },
+            )
+        )
     return alerts
 
 
@@ -114,17 +133,22 @@ def quality_errors(rows: Iterable[Mapping[str, Any]]) -> list[Alert]:
             continue
         since = _paris(r["failing_since"])
         description = (r.get("details") or {}).get("description")
-        alerts.append(Alert(
-            QUALITY_ERROR, f"{QUALITY_ERROR}:{r['name']}:{since.isoformat()}", since.isoformat(),
-            f"Le contrôle bloquant « {r['name']} » ({r['table_name']}) échoue depuis le "
-            f"{since:%d/%m/%Y à %H:%M} (heure de Paris) : l'entrepôt n'est plus publié tant qu'il échoue.",
-            details={"check": r["name"], "table": r["table_name"], "description": description},
-        ))  # fmt: skip
+        alerts.append(
+            Alert(
+                QUALITY_ERROR,
+                f"{QUALITY_ERROR}:{r['name']}:{since.isoformat()}",
+                since.isoformat(),
+                f"Le contrôle bloquant « {r['name']} » ({r['table_name']}) échoue depuis le "
+                f"{since:%d/%m/%Y à %H:%M} (heure de Paris) : l'entrepôt n'est plus publié tant qu'il échoue.",
+                details={"check": r["name"], "table": r["table_name"], "description": description},
+            )
+        )
     return alerts
 
 
-def stale_sources(configured: Iterable[str], last_harvest: Mapping[str, datetime | None], now: datetime,
-                  hours: int) -> list[Alert]:  # fmt: skip
+def stale_sources(
+    configured: Iterable[str], last_harvest: Mapping[str, datetime | None], now: datetime, hours: int
+) -> list[Alert]:
     """Configured sources whose last harvest finished more than `hours` hours before `now`, or never did."""
     alerts = []
     for source in configured:
@@ -136,10 +160,19 @@ def stale_sources(configured: Iterable[str], last_harvest: Mapping[str, datetime
             details = {"source": source, "last_harvest_at": None, "hours_without_harvest": None}
         else:
             elapsed = (now - last) // timedelta(hours=1)
-            message = (f"La source « {source} » n'a pas été moissonnée depuis plus de {elapsed} heures "
-                       f"(dernière moisson le {_paris(last):%d/%m/%Y à %H:%M}, heure de Paris).")  # fmt: skip
+            message = (
+                f"La source « {source} » n'a pas été moissonnée depuis plus de {elapsed} heures "
+                f"(dernière moisson le {_paris(last):%d/%m/%Y à %H:%M}, heure de Paris)."
+            )
             details = {"source": source, "last_harvest_at": _paris(last).isoformat(), "hours_without_harvest": elapsed}
         since = _paris(last).isoformat() if last else None
-        alerts.append(Alert(HARVEST_STALE, f"{HARVEST_STALE}:{source}:{since or 'never'}", since, message,
-                            details={**details, "threshold_hours": hours}))  # fmt: skip
+        alerts.append(
+            Alert(
+                HARVEST_STALE,
+                f"{HARVEST_STALE}:{source}:{since or 'never'}",
+                since,
+                message,
+                details={**details, "threshold_hours": hours},
+            )
+        )
     return alerts

@@ -28,8 +28,10 @@ class Tick:
     skipped: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        text = (f"{len(self.opened)} nouvelle(s) alerte(s), {len(self.resolved)} terminée(s), "
-                f"{len(self.delivered)} message(s) envoyé(s), {len(self.failed)} envoi(s) en échec")  # fmt: skip
+        text = (
+            f"{len(self.opened)} nouvelle(s) alerte(s), {len(self.resolved)} terminée(s), "
+            f"{len(self.delivered)} message(s) envoyé(s), {len(self.failed)} envoi(s) en échec"
+        )
         return "; ".join([text, *self.skipped])
 
 
@@ -38,8 +40,9 @@ def line(alert: Alert) -> str:
     return f"{TITLES.get(alert.kind, alert.kind)} : {alert.message}"
 
 
-def deliver_pending(settings: Settings, now: datetime, log: logging.Logger | logging.LoggerAdapter = logger,
-                    tick: Tick | None = None) -> Tick:  # fmt: skip
+def deliver_pending(
+    settings: Settings, now: datetime, log: logging.Logger | logging.LoggerAdapter = logger, tick: Tick | None = None
+) -> Tick:
     tick = tick or Tick()
     url = settings.ledger.url
     for occurrence, channel in store.pending(url, settings.alerts.channels):
@@ -55,8 +58,9 @@ def deliver_pending(settings: Settings, now: datetime, log: logging.Logger | log
     return tick
 
 
-def evaluate(settings: Settings, now: datetime | None = None,
-             log: logging.Logger | logging.LoggerAdapter = logger) -> Tick:  # fmt: skip
+def evaluate(
+    settings: Settings, now: datetime | None = None, log: logging.Logger | logging.LoggerAdapter = logger
+) -> Tick:
     """Detect, record, log and deliver, at `now` (default: the programme's clock, $SANSFILM_NOW or the wall clock)."""
     now = paris_now(now)
     found = detect.detect(settings, now)
@@ -74,8 +78,9 @@ def evaluate(settings: Settings, now: datetime | None = None,
 def send_test(settings: Settings, now: datetime | None = None) -> dict[str, str | None]:
     """A test message on every configured channel, outside the record: channel -> None (accepted) or the reason."""
     now = paris_now(now)
-    test = store.Occurrence(0, Alert("test", "test", None, "Message de test de sansfilm : ce canal d'alertes "
-                                                            "fonctionne."), now)  # fmt: skip
+    test = store.Occurrence(
+        0, Alert("test", "test", None, "Message de test de sansfilm : ce canal d'alertes fonctionne."), now
+    )
     results: dict[str, str | None] = {}
     for channel in settings.alerts.channels:
         try:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from analytics.errors import ConfigError
 
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -76,8 +77,10 @@ class EmailConfig(_Section):
             return None
         value = os.environ.get(self.password_env)
         if not value:
-            raise ConfigError(f"[alerts.email] password_env names ${self.password_env}, which is not set: export "
-                              "the SMTP password in that variable")  # fmt: skip
+            raise ConfigError(
+                f"[alerts.email] password_env names ${self.password_env}, which is not set: export "
+                "the SMTP password in that variable"
+            )
         return value
 
 

@@ -16,14 +16,26 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, insert, inspect, select, update,
-)  # fmt: skip
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    inspect,
+    select,
+    update,
+)
 
 from analytics.alerts.rules import Alert
 
 metadata = MetaData()
 alert_occurrence = Table(
-    "alert_occurrence", metadata,
+    "alert_occurrence",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("kind", String(32), nullable=False),
     Column("key", String(255), nullable=False, index=True),
@@ -34,16 +46,17 @@ alert_occurrence = Table(
     Column("details", Text, nullable=False),  # JSON
     Column("opened_at", DateTime(timezone=True), nullable=False),
     Column("resolved_at", DateTime(timezone=True)),
-)  # fmt: skip
+)
 alert_delivery = Table(
-    "alert_delivery", metadata,
+    "alert_delivery",
+    metadata,
     Column("occurrence_id", Integer, ForeignKey("alert_occurrence.id"), primary_key=True),
     Column("channel", String(16), primary_key=True),  # webhook | email
     Column("attempts", Integer, nullable=False),
     Column("last_attempt_at", DateTime(timezone=True)),
     Column("last_error", Text),
     Column("delivered_at", DateTime(timezone=True)),
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True)
@@ -65,8 +78,9 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def _occurrence(row: Any) -> Occurrence:
-    alert = Alert(row.kind, row.key, row.since, row.message, row.establishment_id, row.establishment_name,
-                  json.loads(row.details))  # fmt: skip
+    alert = Alert(
+        row.kind, row.key, row.since, row.message, row.establishment_id, row.establishment_name, json.loads(row.details)
+    )
     return Occurrence(row.id, alert, _utc(row.opened_at), _utc(row.resolved_at))
 
 
@@ -79,8 +93,9 @@ def _writing(url: str):
     return engine(url)
 
 
-def reconcile(url: str, found: Sequence[Alert], evaluated: frozenset[str], channels: Sequence[str],
-              at: datetime) -> Changes:  # fmt: skip
+def reconcile(
+    url: str, found: Sequence[Alert], evaluated: frozenset[str], channels: Sequence[str], at: datetime
+) -> Changes:
     """Open an occurrence for each condition not already open (with a pending delivery per channel), close the open
     ones of an evaluated kind that no longer hold. One transaction: a crash leaves the record as it was."""
     at = at.astimezone(UTC)  # stored as UTC: SQLite keeps no offset
@@ -94,17 +109,25 @@ def reconcile(url: str, found: Sequence[Alert], evaluated: frozenset[str], chann
                 keys = {a.key for a in found}
                 resolved = [o for key, o in open_by_key.items() if key not in keys and o.alert.kind in evaluated]
                 for occurrence in resolved:
-                    conn.execute(update(alert_occurrence).where(alert_occurrence.c.id == occurrence.id)
-                                 .values(resolved_at=at))  # fmt: skip
+                    conn.execute(
+                        update(alert_occurrence).where(alert_occurrence.c.id == occurrence.id).values(resolved_at=at)
+                    )
                 opened = []
                 for alert in dict((a.key, a) for a in found).values():
                     if alert.key in open_by_key:
                         continue
-                    new_id = conn.execute(insert(alert_occurrence).values(
-                        kind=alert.kind, key=alert.key, establishment_id=alert.establishment_id,
-                        establishment_name=alert.establishment_name, since=alert.since, message=alert.message,
-                        details=json.dumps(alert.details, ensure_ascii=False, sort_keys=True), opened_at=at,
-                    )).inserted_primary_key[0]  # fmt: skip
+                    new_id = conn.execute(
+                        insert(alert_occurrence).values(
+                            kind=alert.kind,
+                            key=alert.key,
+                            establishment_id=alert.establishment_id,
+                            establishment_name=alert.establishment_name,
+                            since=alert.since,
+                            message=alert.message,
+                            details=json.dumps(alert.details, ensure_ascii=False, sort_keys=True),
+                            opened_at=at,
+                        )
+                    ).inserted_primary_key[0]
                     for channel in channels:
                         conn.execute(insert(alert_delivery).values(occurrence_id=new_id, channel=channel, attempts=0))
                     opened.append(Occurrence(new_id, alert, at))
@@ -140,9 +163,16 @@ def record_attempt(url: str, occurrence_id: int, channel: str, at: datetime, err
             conn.execution_options(ledger_write=True)
             with conn.begin():
                 d = alert_delivery.c
-                conn.execute(update(alert_delivery).where(d.occurrence_id == occurrence_id, d.channel == channel)
-                             .values(attempts=d.attempts + 1, last_attempt_at=at, last_error=error,
-                                     delivered_at=None if error else at))  # fmt: skip
+                conn.execute(
+                    update(alert_delivery)
+                    .where(d.occurrence_id == occurrence_id, d.channel == channel)
+                    .values(
+                        attempts=d.attempts + 1,
+                        last_attempt_at=at,
+                        last_error=error,
+                        delivered_at=None if error else at,
+                    )
+                )
     finally:
         made.dispose()
 
@@ -161,6 +191,11 @@ def listing(url: str, *, include_resolved: bool = False) -> list[dict[str, Any]]
         deliveries: dict[int, list[dict[str, Any]]] = {}
         for row in conn.execute(select(alert_delivery).order_by(alert_delivery.c.channel)).mappings():
             deliveries.setdefault(row["occurrence_id"], []).append(
-                {"channel": row["channel"], "attempts": row["attempts"], "delivered_at": _utc(row["delivered_at"]),
-                 "last_error": row["last_error"]})  # fmt: skip
+                {
+                    "channel": row["channel"],
+                    "attempts": row["attempts"],
+                    "delivered_at": _utc(row["delivered_at"]),
+                    "last_error": row["last_error"],
+                }
+            )
     return [{"occurrence": o, "deliveries": deliveries.get(o.id, [])} for o in occurrences]

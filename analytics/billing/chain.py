@@ -41,10 +41,14 @@ def canonical_value(value: Any) -> Any:
 
 
 def canonical(table: str, content: Mapping[str, Any]) -> bytes:
-    row = {name: canonical_value(value) for name, value in content.items()
-           if value is not None and name not in CHAIN_COLUMNS}  # fmt: skip
-    return json.dumps({"row": row, "table": table}, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False).encode("utf-8")  # fmt: skip
+    row = {
+        name: canonical_value(value)
+        for name, value in content.items()
+        if value is not None and name not in CHAIN_COLUMNS
+    }
+    return json.dumps({"row": row, "table": table}, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
 
 
 def row_hash(prev_hash: str, table: str, content: Mapping[str, Any]) -> str:
@@ -98,10 +102,14 @@ def verify_chain(rows: Iterable[ChainedRow], length: int, head: str) -> list[str
     deleted row), a `prev_hash` that is not the previous row's hash, a content that no longer gives its hash (an
     altered row), a head or length that does not match the last row (rows removed at the end)."""
     rows = list(rows)
-    problems = [f"{r.name} is not in the chain (no position or hash)" for r in rows
-                if r.chain_seq is None or r.prev_hash is None or r.row_hash is None]  # fmt: skip
-    chained = sorted((r for r in rows if r.chain_seq is not None and r.prev_hash and r.row_hash),
-                     key=lambda r: r.chain_seq or 0)  # fmt: skip
+    problems = [
+        f"{r.name} is not in the chain (no position or hash)"
+        for r in rows
+        if r.chain_seq is None or r.prev_hash is None or r.row_hash is None
+    ]
+    chained = sorted(
+        (r for r in rows if r.chain_seq is not None and r.prev_hash and r.row_hash), key=lambda r: r.chain_seq or 0
+    )
     previous: ChainedRow | None = None
     for row in chained:
         assert row.chain_seq is not None and row.prev_hash is not None
@@ -110,8 +118,9 @@ def verify_chain(rows: Iterable[ChainedRow], length: int, head: str) -> list[str
             problems.append(f"{row.name} and {previous.name} share one chain position")
         elif row.chain_seq != expected_seq:
             after = f"after {previous.name}" if previous else "at the start"
-            problems.append(f"the chain jumps {after} to {row.name}: {row.chain_seq - expected_seq} row(s) missing "
-                            "(deleted)")  # fmt: skip
+            problems.append(
+                f"the chain jumps {after} to {row.name}: {row.chain_seq - expected_seq} row(s) missing (deleted)"
+            )
         elif row.prev_hash != (previous.row_hash if previous is not None else GENESIS):
             problems.append(f"{row.name} does not follow the row before it (its prev_hash is not that row's hash)")
         if row_hash(row.prev_hash, row.table, row.content) != row.row_hash:
@@ -120,8 +129,10 @@ def verify_chain(rows: Iterable[ChainedRow], length: int, head: str) -> list[str
     last_seq = previous.chain_seq if previous is not None else 0
     last_hash = previous.row_hash if previous is not None else GENESIS
     if last_seq != length or last_hash != head:
-        problems.append(f"the counter says the chain has {length} row(s) ending in {head[:12]}…, the rows end at "
-                        f"position {last_seq} with {str(last_hash)[:12]}…: rows were removed or added at the end")
+        problems.append(
+            f"the counter says the chain has {length} row(s) ending in {head[:12]}…, the rows end at "
+            f"position {last_seq} with {str(last_hash)[:12]}…: rows were removed or added at the end"
+        )
     return problems
 
 
@@ -138,8 +149,10 @@ def verify_numbering(seqs: Sequence[tuple[int, str]], last_value: int, number: A
         expected = seq + 1
     if last_value != expected - 1:
         last = number(expected - 1) if expected > 1 else "none"
-        problems.append(f"the invoice sequence is at {last_value} but the last invoice is {last}: the next number "
-                        f"would be {number(last_value + 1)}, leaving a gap" if last_value > expected - 1 else
-                        f"the invoice sequence is at {last_value} but invoice {last} exists: it would be numbered "
-                        "again")  # fmt: skip
+        problems.append(
+            f"the invoice sequence is at {last_value} but the last invoice is {last}: the next number "
+            f"would be {number(last_value + 1)}, leaving a gap"
+            if last_value > expected - 1
+            else f"the invoice sequence is at {last_value} but invoice {last} exists: it would be numbered again"
+        )
     return problems

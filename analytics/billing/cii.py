@@ -91,8 +91,10 @@ def due_date(invoice: Invoice) -> date:
 
 def payment_terms(invoice: Invoice) -> str:
     if is_credit_note(invoice):
-        return (f"Avoir remboursé ou imputé sur la prochaine facture à {PAYMENT_DAYS} jours, au plus tard le "
-                f"{due_date(invoice):%d/%m/%Y}.")  # fmt: skip
+        return (
+            f"Avoir remboursé ou imputé sur la prochaine facture à {PAYMENT_DAYS} jours, au plus tard le "
+            f"{due_date(invoice):%d/%m/%Y}."
+        )
     return f"Paiement à {PAYMENT_DAYS} jours par virement, au plus tard le {due_date(invoice):%d/%m/%Y}."
 
 
@@ -198,15 +200,22 @@ def _line_item(parent: etree._Element, number: int, line: InvoiceLine, sign: int
     _sub(price, "ram:ChargeAmount", _dec(written.price))
     if written.base_quantity != 1:
         _sub(price, "ram:BasisQuantity", _dec(written.base_quantity), unitCode=written.unit_code)
-    _sub(_sub(item, "ram:SpecifiedLineTradeDelivery"), "ram:BilledQuantity", _dec(written.quantity),
-         unitCode=written.unit_code)  # fmt: skip
+    _sub(
+        _sub(item, "ram:SpecifiedLineTradeDelivery"),
+        "ram:BilledQuantity",
+        _dec(written.quantity),
+        unitCode=written.unit_code,
+    )
     settlement = _sub(item, "ram:SpecifiedLineTradeSettlement")
     tax = _sub(settlement, "ram:ApplicableTradeTax")
     _sub(tax, "ram:TypeCode", "VAT")
     _sub(tax, "ram:CategoryCode", "S")
     _sub(tax, "ram:RateApplicablePercent", rate)
-    _sub(_sub(settlement, "ram:SpecifiedTradeSettlementLineMonetarySummation"), "ram:LineTotalAmount",
-         _dec(written.amount))  # fmt: skip
+    _sub(
+        _sub(settlement, "ram:SpecifiedTradeSettlementLineMonetarySummation"),
+        "ram:LineTotalAmount",
+        _dec(written.amount),
+    )
 
 
 def invoice_cii_xml(invoice: Invoice, seller: Party, buyer: Party) -> bytes:
@@ -225,8 +234,10 @@ def invoice_cii_xml(invoice: Invoice, seller: Party, buyer: Party) -> bytes:
     _sub(header, "ram:ID", invoice.number)
     _sub(header, "ram:TypeCode", type_code(invoice))
     _date(header, "ram:IssueDateTime", invoice.issue_date)
-    summary = (f"Facture à l'usage, établissement {invoice.establishment_id}, offre {invoice.offer}, "
-               f"période {invoice.month}, {invoice.active_days}/{invoice.days_in_month} jours actifs.")  # fmt: skip
+    summary = (
+        f"Facture à l'usage, établissement {invoice.establishment_id}, offre {invoice.offer}, "
+        f"période {invoice.month}, {invoice.active_days}/{invoice.days_in_month} jours actifs."
+    )
     revision = [(None, describe(invoice.revision))] if invoice.revision is not None else []
     if invoice.note:  # a credit note: the invoice it corrects and why (BT-22)
         summary = f"{invoice.note}. Période {invoice.month}, établissement {invoice.establishment_id}."

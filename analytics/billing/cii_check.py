@@ -167,15 +167,23 @@ def _check(element: etree._Element, test: str, namespaces: dict[str, str]) -> Ch
         compiled, error = compile_test(test, namespaces), None
     except etree.XPathError as exc:
         compiled, error = None, str(exc)
-    return Check(_attribute(element, "id") or "", text, element.tag == f"{{{_SVRL}}}successful-report",
-                 _attribute(element, "flag") == "warning", test, compiled, error)  # fmt: skip
+    return Check(
+        _attribute(element, "id") or "",
+        text,
+        element.tag == f"{{{_SVRL}}}successful-report",
+        _attribute(element, "flag") == "warning",
+        test,
+        compiled,
+        error,
+    )
 
 
 def _rule(template: etree._Element, namespaces: dict[str, str]) -> Rule:
     match = template.get("match", "")
     try:
-        context = etree.XPath(rewrite(match if match.startswith("/") else "//" + match), namespaces=namespaces,
-                              extensions=EXTENSIONS)  # fmt: skip
+        context = etree.XPath(
+            rewrite(match if match.startswith("/") else "//" + match), namespaces=namespaces, extensions=EXTENSIONS
+        )
     except etree.XPathError:
         context = None
     variables, checks = [], []
@@ -224,8 +232,9 @@ def check_schematron(root: etree._Element) -> list[str]:
         claimed: set[etree._Element] = set()  # within a pattern, a node is checked by its first matching rule only
         for rule in pattern:
             if rule.context is None:
-                failures += [f"[{c.rule_id}] could not be checked offline (rule context): {c.source}"
-                             for c in rule.checks]  # fmt: skip
+                failures += [
+                    f"[{c.rule_id}] could not be checked offline (rule context): {c.source}" for c in rule.checks
+                ]
                 continue
             for node in rule.context(root):
                 if not isinstance(node, etree._Element) or node in claimed:

@@ -34,4 +34,3 @@ def load_contracts(settings: Settings) -> Contracts:
     offers = {e.offer for e in registry.establishments}
     tariff = load_tariff(settings.contracts.dir, offers)
     return Contracts(registry, tariff, load_service_levels(settings.contracts.dir, offers))
-

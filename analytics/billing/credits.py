@@ -14,11 +14,11 @@ from decimal import Decimal
 
 import duckdb
 
-from analytics.billing.model import InvoiceLine
-from analytics.periods import Month
 from analytics.billing.french import french_month, french_number
+from analytics.billing.model import InvoiceLine
 from analytics.billing.rules import SUBSCRIPTION, active_days, draft_invoice
 from analytics.billing.tariff import Tariff
+from analytics.periods import Month
 from analytics.registry import Registry
 from analytics.sla.measure import Assessment
 from analytics.sla.terms import KINDS
@@ -58,8 +58,9 @@ def credit_line(assessment: Assessment, currency: str = "EUR") -> InvoiceLine:
     )
     if a.capped:
         description += f", plafonné à {french_number(a.credit_amount)} {currency}"
-    return InvoiceLine(f"{SLA}{a.term.name}:{a.month}", description, None, Decimal(-1), a.credit_amount,
-                       -a.credit_amount)  # fmt: skip
+    return InvoiceLine(
+        f"{SLA}{a.term.name}:{a.month}", description, None, Decimal(-1), a.credit_amount, -a.credit_amount
+    )
 
 
 def credit_lines(assessments: Iterable[Assessment], currency: str = "EUR") -> dict[str, list[InvoiceLine]]:
@@ -71,13 +72,16 @@ def credit_lines(assessments: Iterable[Assessment], currency: str = "EUR") -> di
     return lines
 
 
-def recorded_credit_lines(con: duckdb.DuckDBPyConnection, month: Month, currency: str = "EUR",
-                          establishment_id: str | None = None) -> dict[str, list[InvoiceLine]]:  # fmt: skip
+def recorded_credit_lines(
+    con: duckdb.DuckDBPyConnection, month: Month, currency: str = "EUR", establishment_id: str | None = None
+) -> dict[str, list[InvoiceLine]]:
     """The credit lines of month `month`'s invoices as last assessed, read from marts.mart_service_levels (month
     M-1): for readers of the published warehouse (dashboards), which must not recompute or write. Empty when the
     previous month has not been assessed. `establishment_id`: that establishment's lines only."""
-    tables = con.execute("select count(*) from information_schema.tables where table_schema = 'marts' "
-                         "and table_name = 'mart_service_levels'").fetchall()  # fmt: skip
+    tables = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'marts' "
+        "and table_name = 'mart_service_levels'"
+    ).fetchall()
     if tables[0][0] == 0:
         return {}
     kinds = {kind.name: kind for kind in KINDS}
@@ -91,9 +95,23 @@ def recorded_credit_lines(con: duckdb.DuckDBPyConnection, month: Month, currency
     ).fetchall()
     order = {kind.name: i for i, kind in enumerate(KINDS)}
     assessments = [
-        Assessment(month.previous(), e, offer, kinds[term], Decimal(measured), Decimal(target), True, sample, details,
-                   Decimal(percent), Decimal(fee), Decimal(amount), capped)
+        Assessment(
+            month.previous(),
+            e,
+            offer,
+            kinds[term],
+            Decimal(measured),
+            Decimal(target),
+            True,
+            sample,
+            details,
+            Decimal(percent),
+            Decimal(fee),
+            Decimal(amount),
+            capped,
+        )
         for e, offer, term, measured, target, sample, details, percent, fee, amount, capped in sorted(
-            rows, key=lambda r: (r[0], order[r[2]]))
-    ]  # fmt: skip
+            rows, key=lambda r: (r[0], order[r[2]])
+        )
+    ]
     return credit_lines(assessments, currency)

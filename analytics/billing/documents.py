@@ -35,8 +35,14 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from analytics.billing.cii import (
-    CREDIT_PREFIX, LEGAL_NOTES, EInvoiceError, due_date, invoice_cii_xml, is_credit_note, payment_terms,
-)  # fmt: skip
+    CREDIT_PREFIX,
+    LEGAL_NOTES,
+    EInvoiceError,
+    due_date,
+    invoice_cii_xml,
+    is_credit_note,
+    payment_terms,
+)
 from analytics.billing.cii_check import check_einvoice
 from analytics.billing.export import describe
 from analytics.billing.model import Invoice, Party
@@ -44,21 +50,48 @@ from analytics.metrics import METRICS
 from analytics.periods import PARIS
 
 __all__ = [
-    "CSV_COLUMNS", "EInvoiceError", "check_einvoice", "facturx_pdf", "invoice_cii_xml", "invoice_csv", "invoice_pdf",
-    "render_documents", "sha256_of", "write_documents",
-]  # fmt: skip
+    "CSV_COLUMNS",
+    "EInvoiceError",
+    "check_einvoice",
+    "facturx_pdf",
+    "invoice_cii_xml",
+    "invoice_csv",
+    "invoice_pdf",
+    "render_documents",
+    "sha256_of",
+    "write_documents",
+]
 
 CSV_COLUMNS = (
-    "invoice_number", "establishment_id", "month", "code", "description", "metric", "quantity", "unit_price",
-    "amount", "reference", "revision_coefficient", "revision_index", "index_period", "index_value",
-    "index_published_on", "base_index_period", "base_index_value", "base_index_published_on",
-)  # fmt: skip
+    "invoice_number",
+    "establishment_id",
+    "month",
+    "code",
+    "description",
+    "metric",
+    "quantity",
+    "unit_price",
+    "amount",
+    "reference",
+    "revision_coefficient",
+    "revision_index",
+    "index_period",
+    "index_value",
+    "index_published_on",
+    "base_index_period",
+    "base_index_value",
+    "base_index_published_on",
+)
 
 METRIC_LABELS = {
-    "studies_archived": "Examens archivés", "instances_archived": "Instances archivées",
-    "bytes_archived": "Volume archivé", "storage_gb_month": "Stockage moyen (Go·mois)",
-    "retrievals": "Récupérations", "shares": "Partages", "views": "Consultations",
-}  # fmt: skip
+    "studies_archived": "Examens archivés",
+    "instances_archived": "Instances archivées",
+    "bytes_archived": "Volume archivé",
+    "storage_gb_month": "Stockage moyen (Go·mois)",
+    "retrievals": "Récupérations",
+    "shares": "Partages",
+    "views": "Consultations",
+}
 
 
 def _plain(value: Decimal) -> str:
@@ -72,11 +105,21 @@ def invoice_csv(invoice: Invoice) -> str:
     writer.writerow(CSV_COLUMNS)
     revision = _revision_cells(invoice)
     for line in invoice.lines:
-        writer.writerow([
-            invoice.number or "", invoice.establishment_id, str(invoice.month), line.code, line.description,
-            line.metric or "", _plain(line.quantity), _plain(line.unit_price), _plain(line.amount),
-            line.reference or "", *revision,
-        ])  # fmt: skip
+        writer.writerow(
+            [
+                invoice.number or "",
+                invoice.establishment_id,
+                str(invoice.month),
+                line.code,
+                line.description,
+                line.metric or "",
+                _plain(line.quantity),
+                _plain(line.unit_price),
+                _plain(line.amount),
+                line.reference or "",
+                *revision,
+            ]
+        )
     return buffer.getvalue()
 
 
@@ -85,8 +128,16 @@ def _revision_cells(invoice: Invoice) -> list[str]:
     r = invoice.revision
     if r is None or r.current is None or r.base is None:
         return [""] * 8
-    return [_plain(r.coefficient), r.index, str(r.current.period), _plain(r.current.value),
-            r.current.published_on.isoformat(), str(r.base.period), _plain(r.base.value), r.base.published_on.isoformat()]
+    return [
+        _plain(r.coefficient),
+        r.index,
+        str(r.current.period),
+        _plain(r.current.value),
+        r.current.published_on.isoformat(),
+        str(r.base.period),
+        _plain(r.base.value),
+        r.base.published_on.isoformat(),
+    ]
 
 
 # --- the readable PDF --------------------------------------------------------------------------------------------
@@ -129,11 +180,11 @@ def _styles() -> dict[str, ParagraphStyle]:
         "base": base,
         "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=9.5),
         "title": ParagraphStyle("title", parent=base, fontName=FONT_BOLD, fontSize=16, leading=20),
-        "heading": ParagraphStyle("heading", parent=base, fontName=FONT_BOLD, fontSize=10.5, leading=14,
-                                  spaceBefore=8, spaceAfter=3),  # fmt: skip
+        "heading": ParagraphStyle(
+            "heading", parent=base, fontName=FONT_BOLD, fontSize=10.5, leading=14, spaceBefore=8, spaceAfter=3
+        ),
         "cell": ParagraphStyle("cell", parent=base, fontSize=8.5, leading=10.5),
-        "number": ParagraphStyle("number", parent=base, fontSize=8.5, leading=10.5, alignment=TA_RIGHT,
-                                 wordWrap="CJK"),  # fmt: skip
+        "number": ParagraphStyle("number", parent=base, fontSize=8.5, leading=10.5, alignment=TA_RIGHT, wordWrap="CJK"),
     }
 
 
@@ -160,8 +211,11 @@ def _grid(data: list, widths: list[float], *, header: bool = True) -> Table:
         ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#BBBBBB")),
     ]
     if header:
-        style += [("FONT", (0, 0), (-1, 0), FONT_BOLD, 8.5), ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
-                  ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E8EEF4"))]  # fmt: skip
+        style += [
+            ("FONT", (0, 0), (-1, 0), FONT_BOLD, 8.5),
+            ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#E8EEF4")),
+        ]
     table.setStyle(TableStyle(style))
     return table
 
@@ -176,8 +230,12 @@ def _usage_rows(invoice: Invoice, styles: dict[str, ParagraphStyle]) -> list[lis
             text = f"{text} octets ({french_number(value.scaleb(-9))} Go)"
         elif metric == "storage_gb_month":
             text = f"{text} Go"
-        rows.append([Paragraph(escape(METRIC_LABELS.get(metric, metric)), styles["cell"]),
-                     Paragraph(escape(text), styles["number"])])  # fmt: skip
+        rows.append(
+            [
+                Paragraph(escape(METRIC_LABELS.get(metric, metric)), styles["cell"]),
+                Paragraph(escape(text), styles["number"]),
+            ]
+        )
     return rows
 
 
@@ -188,10 +246,19 @@ def _story(invoice: Invoice, seller: Party, buyer: Party, establishment_name: st
     heading = f"{kind} N° {escape(invoice.number or '(brouillon)')}"
     story: list = [Paragraph(heading, styles["title"]), Spacer(0, 4 * mm)]
     buyer_extra = [f"FINESS : {buyer.finess}"] if buyer.finess else []
-    parties = Table([[_party_block("Vendeur", seller, [], styles),
-                      _party_block("Acheteur", buyer, buyer_extra, styles)]], colWidths=[88 * mm, 88 * mm])  # fmt: skip
-    parties.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), FONT, 9), ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                                 ("LEFTPADDING", (0, 0), (-1, -1), 0)]))  # fmt: skip
+    parties = Table(
+        [[_party_block("Vendeur", seller, [], styles), _party_block("Acheteur", buyer, buyer_extra, styles)]],
+        colWidths=[88 * mm, 88 * mm],
+    )
+    parties.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), FONT, 9),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+            ]
+        )
+    )
     story += [parties, Spacer(0, 4 * mm)]
 
     facts = [
@@ -204,8 +271,9 @@ def _story(invoice: Invoice, seller: Party, buyer: Party, establishment_name: st
     ]
     if invoice.issue_date:
         facts.append(["Échéance", _day(due_date(invoice))])
-    story.append(_grid([[k, Paragraph(escape(v), styles["cell"])] for k, v in facts], [40 * mm, 136 * mm],
-                       header=False))  # fmt: skip
+    story.append(
+        _grid([[k, Paragraph(escape(v), styles["cell"])] for k, v in facts], [40 * mm, 136 * mm], header=False)
+    )
     if invoice.note:
         story.append(Paragraph(escape(invoice.note), styles["base"]))
 
@@ -219,9 +287,14 @@ def _story(invoice: Invoice, seller: Party, buyer: Party, establishment_name: st
         if line.reference and line.reference not in line.description:
             what = "Avoir sur" if line.code.startswith(CREDIT_PREFIX) else "Régularisation de"
             text += f"<br/><font size='7.5'>{what} la facture {escape(line.reference)}</font>"
-        rows.append([Paragraph(text, styles["cell"]), Paragraph(french_number(line.quantity), styles["number"]),
-                     Paragraph(french_number(line.unit_price), styles["number"]),
-                     Paragraph(french_number(line.amount), styles["number"])])  # fmt: skip
+        rows.append(
+            [
+                Paragraph(text, styles["cell"]),
+                Paragraph(french_number(line.quantity), styles["number"]),
+                Paragraph(french_number(line.unit_price), styles["number"]),
+                Paragraph(french_number(line.amount), styles["number"]),
+            ]
+        )
     story.append(_grid(rows, [86 * mm, 36 * mm, 27 * mm, 27 * mm]))
 
     totals = [
@@ -230,22 +303,34 @@ def _story(invoice: Invoice, seller: Party, buyer: Party, establishment_name: st
         ["Total TTC", f"{french_number(invoice.gross)} {currency}"],
     ]
     total_table = Table(totals, colWidths=[40 * mm, 40 * mm], hAlign="RIGHT")
-    total_table.setStyle(TableStyle([
-        ("FONT", (0, 0), (-1, -1), FONT, 9), ("FONT", (0, -1), (-1, -1), FONT_BOLD, 10),
-        ("ALIGN", (1, 0), (1, -1), "RIGHT"), ("LINEABOVE", (0, -1), (-1, -1), 0.5, colors.black),
-    ]))  # fmt: skip
+    total_table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), FONT, 9),
+                ("FONT", (0, -1), (-1, -1), FONT_BOLD, 10),
+                ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+                ("LINEABOVE", (0, -1), (-1, -1), 0.5, colors.black),
+            ]
+        )
+    )
     story += [Spacer(0, 2 * mm), KeepTogether(total_table)]
     if is_credit_note(invoice):
-        story.append(Paragraph(f"Avoir en faveur de l'acheteur : {french_number(-invoice.gross)} {currency} TTC.",
-                               styles["base"]))  # fmt: skip
+        story.append(
+            Paragraph(
+                f"Avoir en faveur de l'acheteur : {french_number(-invoice.gross)} {currency} TTC.", styles["base"]
+            )
+        )
 
     payment = [f"Conditions de paiement : {payment_terms(invoice)}"] if invoice.issue_date else []
     story.append(Paragraph("Paiement", styles["heading"]))
     story += [Paragraph(escape(text), styles["small"]) for text in [*payment, *(t for _, t in LEGAL_NOTES)]]
 
     story.append(Paragraph(f"Relevé d'usage du mois {invoice.month}", styles["heading"]))
-    story.append(_grid(_usage_rows(invoice, styles), [86 * mm, 90 * mm]) if invoice.usage
-                 else Paragraph("Aucun usage relevé.", styles["base"]))  # fmt: skip
+    story.append(
+        _grid(_usage_rows(invoice, styles), [86 * mm, 90 * mm])
+        if invoice.usage
+        else Paragraph("Aucun usage relevé.", styles["base"])
+    )
     return story
 
 
@@ -271,12 +356,15 @@ def _add_output_intent(pdf: bytes) -> bytes:
     profile.set_data(_srgb_profile())
     profile = profile.flate_encode()
     profile[NameObject("/N")] = NumberObject(3)
-    intent = DictionaryObject({
-        NameObject("/Type"): NameObject("/OutputIntent"), NameObject("/S"): NameObject("/GTS_PDFA1"),
-        NameObject("/OutputConditionIdentifier"): TextStringObject("sRGB"),
-        NameObject("/Info"): TextStringObject("sRGB IEC61966-2.1"),
-        NameObject("/DestOutputProfile"): writer._add_object(profile),
-    })  # fmt: skip
+    intent = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/OutputIntent"),
+            NameObject("/S"): NameObject("/GTS_PDFA1"),
+            NameObject("/OutputConditionIdentifier"): TextStringObject("sRGB"),
+            NameObject("/Info"): TextStringObject("sRGB IEC61966-2.1"),
+            NameObject("/DestOutputProfile"): writer._add_object(profile),
+        }
+    )
     writer._root_object[NameObject("/OutputIntents")] = ArrayObject([writer._add_object(intent)])
     out = io.BytesIO()
     writer.write(out)
@@ -296,9 +384,19 @@ def invoice_pdf(invoice: Invoice, seller: Party, buyer: Party, *, establishment_
         canvas.restoreState()
 
     buffer = io.BytesIO()
-    document = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=17 * mm, rightMargin=17 * mm, topMargin=16 * mm,
-                                 bottomMargin=18 * mm, title=title, author=seller.name, invariant=True,
-                                 lang="fr-FR", initialFontName=FONT)  # fmt: skip
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=17 * mm,
+        rightMargin=17 * mm,
+        topMargin=16 * mm,
+        bottomMargin=18 * mm,
+        title=title,
+        author=seller.name,
+        invariant=True,
+        lang="fr-FR",
+        initialFontName=FONT,
+    )
     document.build(_story(invoice, seller, buyer, establishment_name), onFirstPage=decorate, onLaterPages=decorate)
     return _add_output_intent(buffer.getvalue())
 
@@ -307,14 +405,16 @@ def facturx_pdf(pdf: bytes, xml: bytes, invoice: Invoice, seller: Party) -> byte
     """Attach the (already checked) XML as factur-x.xml; the library writes the PDF/A-3 and Factur-X metadata."""
     kind = "Avoir" if is_credit_note(invoice) else "Facture"
     metadata = {
-        "author": seller.name, "keywords": "Factur-X, EN 16931, facture",
+        "author": seller.name,
+        "keywords": "Factur-X, EN 16931, facture",
         "title": f"{seller.name} : {kind} {invoice.number}",
         "subject": f"{kind} Factur-X {invoice.number} du {invoice.issue_date} émise par {seller.name}",
-    }  # fmt: skip
+    }
     assert invoice.issue_date is not None
     with _facturx_clock(datetime.combine(invoice.issue_date, time(0), tzinfo=PARIS)):
-        return facturx.generate_from_binary(pdf, xml, flavor="factur-x", level="en16931", check_xsd=False,
-                                            pdf_metadata=metadata, lang="fr-FR")  # fmt: skip
+        return facturx.generate_from_binary(
+            pdf, xml, flavor="factur-x", level="en16931", check_xsd=False, pdf_metadata=metadata, lang="fr-FR"
+        )
 
 
 _FACTURX_CLOCK = threading.Lock()
@@ -333,7 +433,10 @@ def _facturx_clock(when: datetime) -> Iterator[None]:
         try:
             yield
         finally:
-            facturx_module._get_pdf_timestamp, facturx_module._get_metadata_timestamp = pdf_timestamp, metadata_timestamp
+            facturx_module._get_pdf_timestamp, facturx_module._get_metadata_timestamp = (
+                pdf_timestamp,
+                metadata_timestamp,
+            )
 
 
 # --- writing -------------------------------------------------------------------------------------------------------
@@ -360,8 +463,10 @@ def render_documents(invoice: Invoice) -> dict[str, bytes]:
     if invoice.number is None or invoice.issue_date is None:
         raise EInvoiceError(invoice.number, ["only issued invoices (with a number and an issue date) have documents"])
     if invoice.seller is None or invoice.buyer is None:
-        raise EInvoiceError(invoice.number, ["the ledger holds no seller or buyer for it: its documents cannot be "
-                                             "rendered from the ledger"])  # fmt: skip
+        raise EInvoiceError(
+            invoice.number,
+            ["the ledger holds no seller or buyer for it: its documents cannot be rendered from the ledger"],
+        )
     seller, buyer = invoice.seller, invoice.buyer
     xml = invoice_cii_xml(invoice, seller, buyer)
     failures = check_einvoice(xml)

@@ -7,9 +7,9 @@ import io
 import json
 from pathlib import Path
 
+from analytics.billing.french import french_month, french_number
 from analytics.billing.model import IndexPoint, Invoice, PriceRevision
 from analytics.periods import Month
-from analytics.billing.french import french_month, french_number
 
 
 def invoice_dict(invoice: Invoice) -> dict[str, object]:
@@ -18,15 +18,22 @@ def invoice_dict(invoice: Invoice) -> dict[str, object]:
         "offer": invoice.offer,
         "active_days": invoice.active_days,
         "lines": [
-            {"code": l.code, "description": l.description, "metric": l.metric, "quantity": str(l.quantity),
-             "unit_price": str(l.unit_price), "amount": str(l.amount), "reference": l.reference}
+            {
+                "code": l.code,
+                "description": l.description,
+                "metric": l.metric,
+                "quantity": str(l.quantity),
+                "unit_price": str(l.unit_price),
+                "amount": str(l.amount),
+                "reference": l.reference,
+            }
             for l in invoice.lines
         ],
         "net": str(invoice.net),
         "vat": str(invoice.vat),
         "gross": str(invoice.gross),
         "revision": revision_dict(invoice.revision),  # added key: the price revision (null before the first one)
-    }  # fmt: skip
+    }
     if invoice.number:
         data["number"] = invoice.number
         data["issue_date"] = invoice.issue_date.isoformat() if invoice.issue_date else None
@@ -39,8 +46,10 @@ def describe(revision: PriceRevision) -> str:
     formula = f"{french_number(revision.a)} + {french_number(revision.b)} × I / I0"
     since = revision.anniversary.strftime("%d/%m/%Y")
     if revision.pending or revision.current is None or revision.base is None:
-        return (f"Révision annuelle des prix au {since} en attente de l'indice {revision.index} : prix provisoires au "
-                f"coefficient {c}.")  # fmt: skip
+        return (
+            f"Révision annuelle des prix au {since} en attente de l'indice {revision.index} : prix provisoires au "
+            f"coefficient {c}."
+        )
     return (
         f"Prix révisés au {since} (révision annuelle, P = P0 × ({formula})) : coefficient {c}, avec I = indice "
         f"{revision.index} {_of(revision.current.period)} = {french_number(revision.current.value)} (publié le "
@@ -55,15 +64,23 @@ def revision_dict(revision: PriceRevision | None) -> dict[str, object] | None:
         return None
 
     def point(p: IndexPoint | None) -> dict[str, str] | None:
-        return None if p is None else {"period": str(p.period), "value": str(p.value),
-                                       "published_on": p.published_on.isoformat()}  # fmt: skip
+        return (
+            None
+            if p is None
+            else {"period": str(p.period), "value": str(p.value), "published_on": p.published_on.isoformat()}
+        )
 
     return {
-        "status": "pending" if revision.pending else "applied", "index": revision.index,
-        "coefficient": str(revision.coefficient), "a": str(revision.a), "b": str(revision.b),
-        "anniversary": revision.anniversary.isoformat(), "current": point(revision.current),
-        "base": point(revision.base), "pending": revision.pending,
-    }  # fmt: skip
+        "status": "pending" if revision.pending else "applied",
+        "index": revision.index,
+        "coefficient": str(revision.coefficient),
+        "a": str(revision.a),
+        "b": str(revision.b),
+        "anniversary": revision.anniversary.isoformat(),
+        "current": point(revision.current),
+        "base": point(revision.base),
+        "pending": revision.pending,
+    }
 
 
 def _of(month: Month) -> str:
@@ -84,22 +101,50 @@ def write_drafts(out: Path, month: Month, invoices: list[Invoice]) -> Path:
     """Draft invoices of a month as JSON and CSV under <out>/drafts/<month>/ (previews: no number, no ledger)."""
     folder = out / "drafts" / str(month)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "invoices.json").write_text(json.dumps({"month": str(month), "invoices": [invoice_dict(i) for i in invoices]},
-                                                     indent=2, ensure_ascii=False), encoding="utf-8")  # fmt: skip
+    (folder / "invoices.json").write_text(
+        json.dumps(
+            {"month": str(month), "invoices": [invoice_dict(i) for i in invoices]}, indent=2, ensure_ascii=False
+        ),
+        encoding="utf-8",
+    )
     (folder / "invoice_lines.csv").write_text(to_csv(line_rows(month, invoices), LINE_COLUMNS), encoding="utf-8")
     return folder
 
 
-LINE_COLUMNS = ["month", "number", "establishment_id", "offer", "active_days", "code", "description", "metric",
-                "quantity", "unit_price", "amount", "reference", "revision_coefficient"]  # fmt: skip
+LINE_COLUMNS = [
+    "month",
+    "number",
+    "establishment_id",
+    "offer",
+    "active_days",
+    "code",
+    "description",
+    "metric",
+    "quantity",
+    "unit_price",
+    "amount",
+    "reference",
+    "revision_coefficient",
+]
 
 
 def line_rows(month: Month, invoices: list[Invoice]) -> list[dict[str, object]]:
     return [
-        {"month": str(month), "number": i.number or "", "establishment_id": i.establishment_id, "offer": i.offer,
-         "active_days": i.active_days, "code": l.code, "description": l.description, "metric": l.metric or "",
-         "quantity": str(l.quantity), "unit_price": str(l.unit_price), "amount": str(l.amount),
-         "reference": l.reference or "",
-         "revision_coefficient": str(i.revision.coefficient) if i.revision else ""}
-        for i in invoices for l in i.lines
-    ]  # fmt: skip
+        {
+            "month": str(month),
+            "number": i.number or "",
+            "establishment_id": i.establishment_id,
+            "offer": i.offer,
+            "active_days": i.active_days,
+            "code": l.code,
+            "description": l.description,
+            "metric": l.metric or "",
+            "quantity": str(l.quantity),
+            "unit_price": str(l.unit_price),
+            "amount": str(l.amount),
+            "reference": l.reference or "",
+            "revision_coefficient": str(i.revision.coefficient) if i.revision else "",
+        }
+        for i in invoices
+        for l in i.lines
+    ]

@@ -7,9 +7,19 @@ from decimal import Decimal
 from analytics.periods import Month
 
 MONTHS_FR = (
-    "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre",
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
     "décembre",
-)  # fmt: skip
+)
 
 
 def french_number(number: Decimal) -> str:

@@ -19,12 +19,12 @@ from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 from pathlib import Path
 
 from analytics.billing.model import Invoice, round_money
-from analytics.periods import Month
 from analytics.billing.price_index import parse_decimal, read_csv_rows
 from analytics.billing.revision import anniversary
 from analytics.billing.rules import active_days
 from analytics.billing.tariff import Tariff
 from analytics.errors import ContractError
+from analytics.periods import Month
 from analytics.registry import Registry
 
 COMMITMENTS_FILE = "commitments.csv"
@@ -51,18 +51,28 @@ def load_commitments(contracts_dir: Path, registry: Registry) -> dict[str, Commi
     for line, row in read_csv_rows(path, COMMITMENT_COLUMNS, "commitments file"):
         finess = row["establishment_id"]
         if not re.fullmatch(r"\d{9}", finess):
-            raise ContractError(path, f"'{finess}' is not a FINESS number (9 digits)", line=line,
-                                field="establishment_id")  # fmt: skip
+            raise ContractError(
+                path, f"'{finess}' is not a FINESS number (9 digits)", line=line, field="establishment_id"
+            )
         if finess not in known:
-            raise ContractError(path, f"establishment {finess} is not in the registry ({registry.path.name})",
-                                line=line, field="establishment_id")  # fmt: skip
+            raise ContractError(
+                path,
+                f"establishment {finess} is not in the registry ({registry.path.name})",
+                line=line,
+                field="establishment_id",
+            )
         if finess in lines:
-            raise ContractError(path, f"establishment {finess} is given twice (first on line {lines[finess]})",
-                                line=line, field="establishment_id")  # fmt: skip
+            raise ContractError(
+                path,
+                f"establishment {finess} is given twice (first on line {lines[finess]})",
+                line=line,
+                field="establishment_id",
+            )
         studies = parse_decimal(path, line, "studies_per_year", row["studies_per_year"], positive=False)
         if studies != studies.to_integral_value():
-            raise ContractError(path, f"'{studies}' is not a whole number of studies", line=line,
-                                field="studies_per_year")  # fmt: skip
+            raise ContractError(
+                path, f"'{studies}' is not a whole number of studies", line=line, field="studies_per_year"
+            )
         amount = parse_decimal(path, line, "amount_per_year", row["amount_per_year"], positive=False)
         lines[finess] = line
         commitments[finess] = Commitment(finess, studies, amount)
@@ -101,8 +111,9 @@ def validity(tariff: Tariff, as_of: date, alert_months: int = RENEWAL_ALERT_MONT
         status = "renewal_due"
     else:
         status = "valid"
-    return Validity(tariff.contract_id, tariff.valid_from, tariff.valid_to, as_of, months_left, days_left,
-                    alert_months, status)  # fmt: skip
+    return Validity(
+        tariff.contract_id, tariff.valid_from, tariff.valid_to, as_of, months_left, days_left, alert_months, status
+    )
 
 
 # ---- what was billed and used, month by month --------------------------------------------------------------------
@@ -130,9 +141,14 @@ def complete_months(tariff: Tariff, as_of: date) -> list[Month]:
     return months
 
 
-def billed_months(tariff: Tariff, as_of: date, issued_months: Iterable[Month],
-                  issued: Mapping[tuple[Month, str], Decimal], drafts: Iterable[Invoice],
-                  usage: Mapping[Month, Mapping[str, Mapping[str, Decimal]]]) -> list[Billed]:  # fmt: skip
+def billed_months(
+    tariff: Tariff,
+    as_of: date,
+    issued_months: Iterable[Month],
+    issued: Mapping[tuple[Month, str], Decimal],
+    drafts: Iterable[Invoice],
+    usage: Mapping[Month, Mapping[str, Mapping[str, Decimal]]],
+) -> list[Billed]:
     """The ledger's nets ((month, FINESS) -> net) where the month is issued, drafts otherwise, with each
     establishment's metered usage. Drafts of issued months are ignored (the ledger is what was billed)."""
     months = set(complete_months(tariff, as_of))
@@ -196,8 +212,20 @@ def ceiling_use(tariff: Tariff, as_of: date, billed: list[Billed]) -> list[Ceili
         rate = _DIVISION.divide(recent_sum, Decimal(len(recent))) if recent else Decimal(0)
         rate = round_money(rate) if money else rate.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
         projected = consumed + rate * remaining
-        result.append(CeilingUse(measure, cap, consumed, issued_part, _share(consumed, cap), len(months), rate,
-                                 remaining, projected, _share(projected, cap)))  # fmt: skip
+        result.append(
+            CeilingUse(
+                measure,
+                cap,
+                consumed,
+                issued_part,
+                _share(consumed, cap),
+                len(months),
+                rate,
+                remaining,
+                projected,
+                _share(projected, cap),
+            )
+        )
     return result
 
 
@@ -231,8 +259,9 @@ def agreement_year(tariff: Tariff, as_of: date) -> tuple[date, date]:
     return anniversary(tariff.valid_from, years), anniversary(tariff.valid_from, years + 1) - timedelta(days=1)
 
 
-def commitment_use(tariff: Tariff, registry: Registry, commitments: Mapping[str, Commitment], as_of: date,
-                   billed: list[Billed]) -> list[CommitmentUse]:  # fmt: skip
+def commitment_use(
+    tariff: Tariff, registry: Registry, commitments: Mapping[str, Commitment], as_of: date, billed: list[Billed]
+) -> list[CommitmentUse]:
     """Each committed establishment's studies and amount so far in the current agreement year vs its commitment,
     prorated over the complete months it was live."""
     start, end = agreement_year(tariff, as_of)
@@ -247,8 +276,9 @@ def commitment_use(tariff: Tariff, registry: Registry, commitments: Mapping[str,
         amount = sum((b.net for b in rows), Decimal("0.00"))
         expected_studies = _DIVISION.divide(c.studies_per_year * live, Decimal(12)).quantize(Decimal(1), ROUND_HALF_UP)
         expected_amount = round_money(_DIVISION.divide(c.amount_per_year * live, Decimal(12)))
-        projected_studies = (_DIVISION.divide(studies * 12, Decimal(live)).quantize(Decimal(1), ROUND_HALF_UP)
-                             if live else Decimal(0))  # fmt: skip
+        projected_studies = (
+            _DIVISION.divide(studies * 12, Decimal(live)).quantize(Decimal(1), ROUND_HALF_UP) if live else Decimal(0)
+        )
         projected_amount = round_money(_DIVISION.divide(amount * 12, Decimal(live))) if live else Decimal("0.00")
         if live == 0:
             status = "not_live"
@@ -256,11 +286,25 @@ def commitment_use(tariff: Tariff, registry: Registry, commitments: Mapping[str,
             status = "below"
         else:
             status = "on_track"
-        result.append(CommitmentUse(
-            finess, start, end, live, c.studies_per_year, c.amount_per_year, expected_studies, expected_amount,
-            studies, amount, _share(studies, expected_studies) if expected_studies else None,
-            _share(amount, expected_amount) if expected_amount else None, projected_studies, projected_amount, status,
-        ))  # fmt: skip
+        result.append(
+            CommitmentUse(
+                finess,
+                start,
+                end,
+                live,
+                c.studies_per_year,
+                c.amount_per_year,
+                expected_studies,
+                expected_amount,
+                studies,
+                amount,
+                _share(studies, expected_studies) if expected_studies else None,
+                _share(amount, expected_amount) if expected_amount else None,
+                projected_studies,
+                projected_amount,
+                status,
+            )
+        )
     return result
 
 

@@ -38,5 +38,6 @@ def check_issue_date(month: Month, issue_date: date, today: date) -> None:
     if issue_date < opens:
         raise IssueRefused(f"issue date {issue_date} is before the end of {month}: issue it on or after {opens}")
     if issue_date > today:
-        raise IssueRefused(f"issue date {issue_date} is after today ({today}, Europe/Paris): invoices are not dated "
-                           "in the future")  # fmt: skip
+        raise IssueRefused(
+            f"issue date {issue_date} is after today ({today}, Europe/Paris): invoices are not dated in the future"
+        )

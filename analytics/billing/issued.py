@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from analytics.billing.model import Invoice
-from analytics.periods import Month
 from analytics.config import Settings
+from analytics.periods import Month
 
 
 def issued_invoices(settings: Settings, month: Month) -> list[Invoice]:
@@ -30,9 +30,12 @@ def document_problems(settings: Settings) -> tuple[int, list[str]]:
         for month in ledger.issued_months():
             recorded = ledger.documents(month)
             numbers = [i.number for i in ledger.invoices_for_month(month)]
-            problems += [f"{n} ({month}): no {', '.join(sorted(set(DOCUMENT_KINDS) - set(recorded.get(n, {}))))} "
-                         "recorded in the ledger (missing when the ledger was upgraded: restore from a backup)"
-                         for n in numbers if set(recorded.get(n, {})) != set(DOCUMENT_KINDS)]  # fmt: skip
+            problems += [
+                f"{n} ({month}): no {', '.join(sorted(set(DOCUMENT_KINDS) - set(recorded.get(n, {}))))} "
+                "recorded in the ledger (missing when the ledger was upgraded: restore from a backup)"
+                for n in numbers
+                if set(recorded.get(n, {})) != set(DOCUMENT_KINDS)
+            ]
             for kinds in recorded.values():
                 for name, sha in kinds.values():
                     checked += 1
@@ -46,6 +49,8 @@ def document_problems(settings: Settings) -> tuple[int, list[str]]:
         checked += 1
         if (found := sha256_of(path)) != sha:
             state = "missing" if found is None else "altered (its SHA-256 is not the one recorded)"
-            problems.append(f"{path.parent.name}/{path.name} (credit note {number}) {state}: `sansfilm bill "
-                            f"--month {path.parent.name} --rewrite-documents`")  # fmt: skip
+            problems.append(
+                f"{path.parent.name}/{path.name} (credit note {number}) {state}: `sansfilm bill "
+                f"--month {path.parent.name} --rewrite-documents`"
+            )
     return checked, problems

@@ -47,18 +47,60 @@ from analytics.billing import schema
 from analytics.billing.chain import GENESIS, ChainedRow, ChainWriter, Verification, verify_chain, verify_numbering
 from analytics.billing.issue_rules import Render, check_issue_date, document_name, parse_issue_date
 from analytics.billing.ledger_tables import (
-    CHAINED, ExactDecimal, InvoiceNotFound, Recorder, credit_note, insert_chained, os_actor, record_act, IssueRefused, LedgerError, LedgerUnreachable, children, exact_decimal,
-    invoice, invoice_document, invoice_line, invoice_number, invoice_party, invoice_revision, invoice_sequence,
-    invoice_usage, issued_month, metadata, party_from_row, party_row, revision_from_row,
-)  # fmt: skip
+    CHAINED,
+    ExactDecimal,
+    InvoiceNotFound,
+    IssueRefused,
+    LedgerError,
+    LedgerUnreachable,
+    Recorder,
+    children,
+    credit_note,
+    exact_decimal,
+    insert_chained,
+    invoice,
+    invoice_document,
+    invoice_line,
+    invoice_number,
+    invoice_party,
+    invoice_revision,
+    invoice_sequence,
+    invoice_usage,
+    issued_month,
+    metadata,
+    os_actor,
+    party_from_row,
+    party_row,
+    record_act,
+    revision_from_row,
+)
 from analytics.billing.model import Invoice, InvoiceLine
 from analytics.periods import Month
 
 __all__ = [  # what the rest of sansfilm imports from here (the tables and rules live in their own modules)
-    "BUSY_TIMEOUT_S", "CHAINED", "SCHEMA_LOCK_KEY", "ExactDecimal", "InvoiceNotFound", "IssueRefused", "IssueResult",
-    "Ledger", "LedgerError", "LedgerUnreachable", "check_issue_date", "display", "document_name", "engine", "invoice",
-    "invoice_line", "invoice_number", "issued_month", "ledger_missing", "metadata", "parse_issue_date", "reading",
-]  # fmt: skip
+    "BUSY_TIMEOUT_S",
+    "CHAINED",
+    "SCHEMA_LOCK_KEY",
+    "ExactDecimal",
+    "InvoiceNotFound",
+    "IssueRefused",
+    "IssueResult",
+    "Ledger",
+    "LedgerError",
+    "LedgerUnreachable",
+    "check_issue_date",
+    "display",
+    "document_name",
+    "engine",
+    "invoice",
+    "invoice_line",
+    "invoice_number",
+    "issued_month",
+    "ledger_missing",
+    "metadata",
+    "parse_issue_date",
+    "reading",
+]
 
 SEQUENCE_NAME = "invoice"
 BUSY_TIMEOUT_S = 60  # how long a second issuer waits for the first one before giving up
@@ -107,9 +149,18 @@ class Ledger:
     # --- issuing -------------------------------------------------------------------------------------------------
 
     def issue_month(
-        self, month: Month, invoices: Sequence[Invoice], *, inputs_sha256: str, issue_date: date, first_month: Month,
-        today: date, basis: Sequence[Month] | None = None, render: Render | None = None, actor: str | None = None,
-    ) -> IssueResult:  # fmt: skip
+        self,
+        month: Month,
+        invoices: Sequence[Invoice],
+        *,
+        inputs_sha256: str,
+        issue_date: date,
+        first_month: Month,
+        today: date,
+        basis: Sequence[Month] | None = None,
+        render: Render | None = None,
+        actor: str | None = None,
+    ) -> IssueResult:
         """Number and record the month's invoices in one transaction, or change nothing if the month is issued.
 
         Decided under the ledger's lock, so two issuers cannot both pass: the month must be the first month not
@@ -133,66 +184,151 @@ class Ledger:
             self._check_counter(conn, counter.last_value)
             self._check_references(conn, invoices)
             chain = ChainWriter(counter.chain_length, counter.chain_head)
-            self._insert(conn, chain, issued_month, [{
-                "month": str(month), "inputs_sha256": inputs_sha256, "issue_date": issue_date,
-                "invoice_count": len(invoices), "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            }])  # fmt: skip
+            self._insert(
+                conn,
+                chain,
+                issued_month,
+                [
+                    {
+                        "month": str(month),
+                        "inputs_sha256": inputs_sha256,
+                        "issue_date": issue_date,
+                        "invoice_count": len(invoices),
+                        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    }
+                ],
+            )
             last = counter.last_value
             for seq, draft in enumerate(invoices, start=last + 1):
                 self._insert_invoice(conn, draft, seq, issue_date, inputs_sha256, chain, render)
             numbers = [invoice_number(seq) for seq in range(last + 1, last + 1 + len(invoices))]
-            record_act(conn, chain, "issue", str(month), actor or os_actor(),  # the act after its effect
-                       {"invoices": len(invoices), "numbers": [numbers[0], numbers[-1]] if numbers else [],
-                        "issue_date": issue_date.isoformat()})  # fmt: skip
+            record_act(
+                conn,
+                chain,
+                "issue",
+                str(month),
+                actor or os_actor(),  # the act after its effect
+                {
+                    "invoices": len(invoices),
+                    "numbers": [numbers[0], numbers[-1]] if numbers else [],
+                    "issue_date": issue_date.isoformat(),
+                },
+            )
             moved = conn.execute(
                 update(invoice_sequence)
-                .where(invoice_sequence.c.name == SEQUENCE_NAME, invoice_sequence.c.last_value == last,
-                       invoice_sequence.c.chain_length == counter.chain_length)
+                .where(
+                    invoice_sequence.c.name == SEQUENCE_NAME,
+                    invoice_sequence.c.last_value == last,
+                    invoice_sequence.c.chain_length == counter.chain_length,
+                )
                 .values(last_value=last + len(invoices), chain_length=chain.length, chain_head=chain.head)
-            ).rowcount  # fmt: skip
+            ).rowcount
             if moved != 1:
                 raise LedgerError(f"the invoice sequence of {self.url} moved while issuing {month}; nothing issued")
         numbers = tuple(invoice_number(seq) for seq in range(last + 1, last + 1 + len(invoices)))
         return IssueResult(month, False, numbers, inputs_sha256)
 
-    def _insert_invoice(self, conn: Connection, draft: Invoice, seq: int, issue_date: date, inputs_sha256: str,
-                        chain: ChainWriter, render: Render | None) -> None:  # fmt: skip
+    def _insert_invoice(
+        self,
+        conn: Connection,
+        draft: Invoice,
+        seq: int,
+        issue_date: date,
+        inputs_sha256: str,
+        chain: ChainWriter,
+        render: Render | None,
+    ) -> None:
         """The invoice's rows, chained in this order: invoice, lines, usage, revision, parties, documents."""
         number = invoice_number(seq)
-        self._insert(conn, chain, invoice, [dict(
-            number=number, seq=seq, month=str(draft.month), establishment_id=draft.establishment_id,
-            offer=draft.offer, active_days=draft.active_days, days_in_month=draft.days_in_month,
-            contract_id=draft.contract_id, currency=draft.currency, vat_rate=draft.vat_rate, net=draft.net,
-            vat=draft.vat, gross=draft.gross, issue_date=issue_date, inputs_sha256=inputs_sha256,
-        )])  # fmt: skip
+        self._insert(
+            conn,
+            chain,
+            invoice,
+            [
+                dict(
+                    number=number,
+                    seq=seq,
+                    month=str(draft.month),
+                    establishment_id=draft.establishment_id,
+                    offer=draft.offer,
+                    active_days=draft.active_days,
+                    days_in_month=draft.days_in_month,
+                    contract_id=draft.contract_id,
+                    currency=draft.currency,
+                    vat_rate=draft.vat_rate,
+                    net=draft.net,
+                    vat=draft.vat,
+                    gross=draft.gross,
+                    issue_date=issue_date,
+                    inputs_sha256=inputs_sha256,
+                )
+            ],
+        )
         fields = ("code", "description", "metric", "quantity", "unit_price", "amount", "reference")
-        self._insert(conn, chain, invoice_line, [{"invoice_number": number, "position": position} |
-                                                 {f: getattr(line, f) for f in fields}
-                                                 for position, line in enumerate(draft.lines, start=1)])  # fmt: skip
-        self._insert(conn, chain, invoice_usage, [
-            {"invoice_number": number, "metric": metric, "position": position, "quantity": quantity}
-            for position, (metric, quantity) in enumerate(draft.usage.items(), start=1)
-        ])  # fmt: skip
+        self._insert(
+            conn,
+            chain,
+            invoice_line,
+            [
+                {"invoice_number": number, "position": position} | {f: getattr(line, f) for f in fields}
+                for position, line in enumerate(draft.lines, start=1)
+            ],
+        )
+        self._insert(
+            conn,
+            chain,
+            invoice_usage,
+            [
+                {"invoice_number": number, "metric": metric, "position": position, "quantity": quantity}
+                for position, (metric, quantity) in enumerate(draft.usage.items(), start=1)
+            ],
+        )
         if (revision := draft.revision) is not None:
             if revision.pending or revision.current is None or revision.base is None:
-                raise LedgerError(f"invoice of {draft.establishment_id} for {draft.month}: revision pending "
-                                  f"({revision.pending}); nothing issued")  # fmt: skip
-            self._insert(conn, chain, invoice_revision, [dict(
-                invoice_number=number, index_name=revision.index, a=revision.a, b=revision.b,
-                coefficient=revision.coefficient, anniversary=revision.anniversary,
-                current_period=str(revision.current.period), current_value=revision.current.value,
-                current_published_on=revision.current.published_on, base_period=str(revision.base.period),
-                base_value=revision.base.value, base_published_on=revision.base.published_on,
-            )])  # fmt: skip
+                raise LedgerError(
+                    f"invoice of {draft.establishment_id} for {draft.month}: revision pending "
+                    f"({revision.pending}); nothing issued"
+                )
+            self._insert(
+                conn,
+                chain,
+                invoice_revision,
+                [
+                    dict(
+                        invoice_number=number,
+                        index_name=revision.index,
+                        a=revision.a,
+                        b=revision.b,
+                        coefficient=revision.coefficient,
+                        anniversary=revision.anniversary,
+                        current_period=str(revision.current.period),
+                        current_value=revision.current.value,
+                        current_published_on=revision.current.published_on,
+                        base_period=str(revision.base.period),
+                        base_value=revision.base.value,
+                        base_published_on=revision.base.published_on,
+                    )
+                ],
+            )
         parties = [(role, party) for role, party in (("seller", draft.seller), ("buyer", draft.buyer)) if party]
         self._insert(conn, chain, invoice_party, [party_row(number, role, party) for role, party in parties])
         if render is not None:
             documents = render(replace(draft, number=number, issue_date=issue_date))
-            self._insert(conn, chain, invoice_document, [
-                {"invoice_number": number, "kind": kind, "file_name": document_name(number, kind),
-                 "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
-                for kind, data in sorted(documents.items())
-            ])  # fmt: skip
+            self._insert(
+                conn,
+                chain,
+                invoice_document,
+                [
+                    {
+                        "invoice_number": number,
+                        "kind": kind,
+                        "file_name": document_name(number, kind),
+                        "sha256": hashlib.sha256(data).hexdigest(),
+                        "size": len(data),
+                    }
+                    for kind, data in sorted(documents.items())
+                ],
+            )
 
     def _insert(self, conn: Connection, chain: ChainWriter, table: Table, rows: list[dict[str, Any]]) -> None:
         insert_chained(conn, chain, table, rows)
@@ -206,15 +342,21 @@ class Ledger:
                 select(invoice_sequence).where(invoice_sequence.c.name == SEQUENCE_NAME).with_for_update()
             ).one()
             self._check_counter(conn, counter.last_value)
-            recorder = Recorder(conn, ChainWriter(counter.chain_length, counter.chain_head), counter.last_value, self.url)
+            recorder = Recorder(
+                conn, ChainWriter(counter.chain_length, counter.chain_head), counter.last_value, self.url
+            )
             yield recorder
             moved = conn.execute(
                 update(invoice_sequence)
-                .where(invoice_sequence.c.name == SEQUENCE_NAME, invoice_sequence.c.last_value == counter.last_value,
-                       invoice_sequence.c.chain_length == counter.chain_length)
-                .values(last_value=recorder.last_value, chain_length=recorder.chain.length,
-                        chain_head=recorder.chain.head)
-            ).rowcount  # fmt: skip
+                .where(
+                    invoice_sequence.c.name == SEQUENCE_NAME,
+                    invoice_sequence.c.last_value == counter.last_value,
+                    invoice_sequence.c.chain_length == counter.chain_length,
+                )
+                .values(
+                    last_value=recorder.last_value, chain_length=recorder.chain.length, chain_head=recorder.chain.head
+                )
+            ).rowcount
             if moved != 1:
                 raise LedgerError(f"the ledger at {self.url} moved while trying to {doing}; nothing was recorded")
 
@@ -232,23 +374,30 @@ class Ledger:
 
     def issued(self, month: Month) -> bool:
         with self._transaction(write=False, doing=f"look for {month}") as conn:
-            return conn.execute(select(issued_month.c.month).where(issued_month.c.month == str(month))).first() is not None
+            return (
+                conn.execute(select(issued_month.c.month).where(issued_month.c.month == str(month))).first() is not None
+            )
 
     def _check_order(self, conn: Connection, month: Month, first_month: Month, basis: Sequence[Month] | None) -> None:
         """The month must be the first of the agreement not issued yet; the drafts computed on the ledger as it is."""
         issued = set(conn.execute(select(issued_month.c.month)).scalars())
         if month < first_month:
-            raise IssueRefused(f"{month} is before the first month of the agreement ({first_month}): it cannot be "
-                               "issued under it")  # fmt: skip
+            raise IssueRefused(
+                f"{month} is before the first month of the agreement ({first_month}): it cannot be issued under it"
+            )
         expected = first_month
         while str(expected) in issued:
             expected = expected.next()
         if expected != month:
-            raise IssueRefused(f"{month} cannot be issued before {expected}: months are issued in order from the "
-                               f"agreement's first month ({first_month}); issue {expected} first")  # fmt: skip
+            raise IssueRefused(
+                f"{month} cannot be issued before {expected}: months are issued in order from the "
+                f"agreement's first month ({first_month}); issue {expected} first"
+            )
         if basis is not None and (changed := sorted(issued - {str(m) for m in basis})):
-            raise IssueRefused(f"{', '.join(changed)} was issued while {month} was being drafted; nothing was issued: "
-                               f"issue {month} again")  # fmt: skip
+            raise IssueRefused(
+                f"{', '.join(changed)} was issued while {month} was being drafted; nothing was issued: "
+                f"issue {month} again"
+            )
 
     def _check_chronology(self, conn: Connection, issue_date: date) -> None:
         query = select(invoice.c.number, invoice.c.issue_date).order_by(invoice.c.seq.desc()).limit(1)
@@ -257,16 +406,28 @@ class Ledger:
                 f"issue date {issue_date} is before that of the last issued invoice {latest.number} "
                 f"({latest.issue_date}): numbers must follow issue dates; issue on or after {latest.issue_date}"
             )
-        last_issue = max((d for d in (conn.execute(select(func.max(issued_month.c.issue_date))).scalar(),
-                                      conn.execute(select(func.max(credit_note.c.issue_date))).scalar())
-                          if d is not None), default=None)  # credit notes take numbers too  # fmt: skip
+        last_issue = max(
+            (
+                d
+                for d in (
+                    conn.execute(select(func.max(issued_month.c.issue_date))).scalar(),
+                    conn.execute(select(func.max(credit_note.c.issue_date))).scalar(),
+                )
+                if d is not None
+            ),
+            default=None,
+        )  # credit notes take numbers too
         if last_issue is not None and issue_date < last_issue:
-            raise IssueRefused(f"issue date {issue_date} is before the last issue in the ledger ({last_issue}): issue "
-                               f"on or after {last_issue}")  # fmt: skip
+            raise IssueRefused(
+                f"issue date {issue_date} is before the last issue in the ledger ({last_issue}): issue "
+                f"on or after {last_issue}"
+            )
 
     def _check_counter(self, conn: Connection, last_value: int) -> None:
         """A counter that is not on the last invoice would leave a gap (or number twice): refuse, never skip."""
-        top = max(conn.execute(select(func.coalesce(func.max(t.c.seq), 0))).scalar_one() for t in (invoice, credit_note))
+        top = max(
+            conn.execute(select(func.coalesce(func.max(t.c.seq), 0))).scalar_one() for t in (invoice, credit_note)
+        )
         if top != last_value:
             raise LedgerError(
                 f"the invoice sequence of {self.url} is at {last_value} but the last invoice is "
@@ -317,11 +478,20 @@ class Ledger:
         with self._transaction(write=False, doing="verify the ledger") as conn:
             counter = conn.execute(select(invoice_sequence).where(invoice_sequence.c.name == SEQUENCE_NAME)).first()
             rows = [
-                ChainedRow(table.name, " ".join(str(row[c.name]) for c in table.primary_key.columns),
-                           row["chain_seq"], row["prev_hash"], row["row_hash"], row)
-                for table in CHAINED for row in conn.execute(select(table)).mappings()
-            ]  # fmt: skip
-            seqs = [(r.seq, r.number) for t in (invoice, credit_note) for r in conn.execute(select(t.c.seq, t.c.number))]
+                ChainedRow(
+                    table.name,
+                    " ".join(str(row[c.name]) for c in table.primary_key.columns),
+                    row["chain_seq"],
+                    row["prev_hash"],
+                    row["row_hash"],
+                    row,
+                )
+                for table in CHAINED
+                for row in conn.execute(select(table)).mappings()
+            ]
+            seqs = [
+                (r.seq, r.number) for t in (invoice, credit_note) for r in conn.execute(select(t.c.seq, t.c.number))
+            ]
         if counter is None:
             return Verification(len(rows), len(seqs), GENESIS, ["the invoice sequence row is missing (deleted)"])
         problems = verify_chain(rows, counter.chain_length, counter.chain_head)
@@ -339,9 +509,10 @@ class Ledger:
         usage: dict[str, dict[str, Decimal]] = {h.number: {} for h in heads}
         for row in children(conn, invoice_line, where):
             lines[row.invoice_number].append(
-                InvoiceLine(row.code, row.description, row.metric, row.quantity, row.unit_price, row.amount,
-                            row.reference)
-            )  # fmt: skip
+                InvoiceLine(
+                    row.code, row.description, row.metric, row.quantity, row.unit_price, row.amount, row.reference
+                )
+            )
         for row in children(conn, invoice_usage, where):
             usage[row.invoice_number][row.metric] = row.quantity
         revisions = {row.invoice_number: revision_from_row(row) for row in children(conn, invoice_revision, where)}
@@ -349,12 +520,22 @@ class Ledger:
         result = []
         for h in heads:
             issued = Invoice(
-                establishment_id=h.establishment_id, month=Month.parse(h.month), offer=h.offer,
-                active_days=h.active_days, days_in_month=h.days_in_month, lines=tuple(lines[h.number]),
-                vat_rate=h.vat_rate, currency=h.currency, contract_id=h.contract_id, number=h.number,
-                issue_date=h.issue_date, usage=usage[h.number], revision=revisions.get(h.number),
-                seller=parties.get((h.number, "seller")), buyer=parties.get((h.number, "buyer")),
-            )  # fmt: skip
+                establishment_id=h.establishment_id,
+                month=Month.parse(h.month),
+                offer=h.offer,
+                active_days=h.active_days,
+                days_in_month=h.days_in_month,
+                lines=tuple(lines[h.number]),
+                vat_rate=h.vat_rate,
+                currency=h.currency,
+                contract_id=h.contract_id,
+                number=h.number,
+                issue_date=h.issue_date,
+                usage=usage[h.number],
+                revision=revisions.get(h.number),
+                seller=parties.get((h.number, "seller")),
+                buyer=parties.get((h.number, "buyer")),
+            )
             if (issued.net, issued.vat, issued.gross) != (h.net, h.vat, h.gross):
                 raise LedgerError(
                     f"invoice {h.number} in the ledger at {self.url} is inconsistent: stored net/VAT/gross "
@@ -451,8 +632,10 @@ def engine(url: str) -> Engine:
             if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
                 folder = Path(parsed.database).parent  # never created here: a typo must not start a second ledger
                 if not folder.is_dir():
-                    raise LedgerUnreachable(f"the ledger's folder {folder} does not exist: create it, or fix [ledger] url "
-                                      f"({display(url)}) in the configuration")  # fmt: skip
+                    raise LedgerUnreachable(
+                        f"the ledger's folder {folder} does not exist: create it, or fix [ledger] url "
+                        f"({display(url)}) in the configuration"
+                    )
             made = create_engine(parsed)
             event.listen(made, "connect", _sqlite_connect)
             event.listen(made, "begin", _sqlite_begin)
@@ -484,4 +667,3 @@ def display(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except exc.ArgumentError:
         return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
-

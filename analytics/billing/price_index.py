@@ -16,8 +16,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from analytics.billing.model import IndexPoint
-from analytics.periods import Month
 from analytics.errors import ContractError
+from analytics.periods import Month
 
 PRICE_INDEX_FILE = "price_index.csv"
 PRICE_INDEX_COLUMNS = ("index", "period", "value", "published_on")
@@ -56,17 +56,21 @@ def read_csv_rows(path: Path, columns: tuple[str, ...], what: str) -> Iterator[t
         try:
             header = [cell.strip() for cell in next(reader)]
         except StopIteration:
-            raise ContractError(path, f"is empty: the first line must be the header {','.join(columns)}", line=1) from None
+            raise ContractError(
+                path, f"is empty: the first line must be the header {','.join(columns)}", line=1
+            ) from None
         except (UnicodeDecodeError, csv.Error) as exc:
             raise ContractError(path, f"cannot be read as UTF-8 CSV ({exc})", line=1) from None
         for column in columns:
             if column not in header:
-                raise ContractError(path, f"missing column '{column}' (header: {','.join(columns)})", line=1,
-                                    field=column)  # fmt: skip
+                raise ContractError(
+                    path, f"missing column '{column}' (header: {','.join(columns)})", line=1, field=column
+                )
         for column in header:
             if column not in columns:
-                raise ContractError(path, f"unknown column '{column}' (expected: {', '.join(columns)})", line=1,
-                                    field=column)  # fmt: skip
+                raise ContractError(
+                    path, f"unknown column '{column}' (expected: {', '.join(columns)})", line=1, field=column
+                )
         if len(set(header)) != len(header):
             raise ContractError(path, "a column is given twice", line=1)
         try:
@@ -87,11 +91,13 @@ def read_csv_rows(path: Path, columns: tuple[str, ...], what: str) -> Iterator[t
 def parse_decimal(path: Path, line: int, field: str, text: str, *, positive: bool = True) -> Decimal:
     """A decimal written with a point (never a comma, never a float), > 0 unless `positive` is False (then >= 0)."""
     if "," in text and _POSITIVE.fullmatch(text.replace(",", ".")):
-        raise ContractError(path, f"'{text}' uses a decimal comma: write {text.replace(',', '.')}", line=line,
-                            field=field)  # fmt: skip
+        raise ContractError(
+            path, f"'{text}' uses a decimal comma: write {text.replace(',', '.')}", line=line, field=field
+        )
     if not _POSITIVE.fullmatch(text):
-        raise ContractError(path, f"'{text}' is not a number (digits with a decimal point, e.g. 241.3)", line=line,
-                            field=field)  # fmt: skip
+        raise ContractError(
+            path, f"'{text}' is not a number (digits with a decimal point, e.g. 241.3)", line=line, field=field
+        )
     try:
         number = Decimal(text)
     except InvalidOperation:  # pragma: no cover - the pattern already guarantees a decimal
@@ -113,21 +119,31 @@ def load_price_index(contracts_dir: Path) -> PriceIndex:
         try:
             period = Month.parse(row["period"])
         except ValueError:
-            raise ContractError(path, f"'{row['period']}' is not a month (YYYY-MM)", line=line, field="period") from None
+            raise ContractError(
+                path, f"'{row['period']}' is not a month (YYYY-MM)", line=line, field="period"
+            ) from None
         value = parse_decimal(path, line, "value", row["value"])
         try:
             published_on = date.fromisoformat(row["published_on"])
         except ValueError:
-            raise ContractError(path, f"'{row['published_on']}' is not a date (YYYY-MM-DD)", line=line,
-                                field="published_on") from None  # fmt: skip
+            raise ContractError(
+                path, f"'{row['published_on']}' is not a date (YYYY-MM-DD)", line=line, field="published_on"
+            ) from None
         if published_on < period.next().first_day:
             raise ContractError(
-                path, f"published on {published_on}, before the end of its month {period}: the value of a month is "
-                "published after it", line=line, field="published_on",
-            )  # fmt: skip
+                path,
+                f"published on {published_on}, before the end of its month {period}: the value of a month is "
+                "published after it",
+                line=line,
+                field="published_on",
+            )
         if (name, period) in lines:
-            raise ContractError(path, f"{name} {period} is listed twice (first on line {lines[name, period]})",
-                                line=line, field="period")  # fmt: skip
+            raise ContractError(
+                path,
+                f"{name} {period} is listed twice (first on line {lines[name, period]})",
+                line=line,
+                field="period",
+            )
         lines[name, period] = line
         series.setdefault(name, {})[period] = IndexPoint(period, value, published_on)
     return PriceIndex(path, series)

@@ -24,10 +24,10 @@ from datetime import date
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 
 from analytics.billing.model import PriceRevision
-from analytics.periods import Month
 from analytics.billing.price_index import PRICE_INDEX_FILE
 from analytics.billing.tariff import OfferTariff, RevisionTerms, Tariff, Tier
 from analytics.errors import ContractError
+from analytics.periods import Month
 
 _DIVISION = Context(prec=28, rounding=ROUND_HALF_EVEN)
 
@@ -88,25 +88,31 @@ def _revision_at(tariff: Tariff, terms: RevisionTerms, day: date, month: Month |
     base = series.value(terms.index, terms.base_period) if series else None
     if base is None:
         raise IndexValueMissing(
-            path, f"price index {terms.index}: the base value I0 of {terms.base_period} (revision.base_period of "
+            path,
+            f"price index {terms.index}: the base value I0 of {terms.base_period} (revision.base_period of "
             f"{tariff.path.name}) is needed {billing}(anniversary {day}) but is not listed; add it to {path}",
             field="value",
-        )  # fmt: skip
+        )
     current = series.last_published_before(terms.index, day) if series else None
     anniversary_month = Month(day.year, day.month)
     oldest = anniversary_month
     for _ in range(terms.max_lag_months):
         oldest = oldest.previous()
     if current is None or current.period < oldest:
-        last = f"the last listed before it is {current.period}, published {current.published_on}" if current else (
-            "none is listed")
+        last = (
+            f"the last listed before it is {current.period}, published {current.published_on}"
+            if current
+            else ("none is listed")
+        )
         raise IndexValueMissing(
-            path, f"price index {terms.index}: the value of {oldest} (or a later month) published before {day} is "
+            path,
+            f"price index {terms.index}: the value of {oldest} (or a later month) published before {day} is "
             f"needed {billing}(anniversary {day}) but {last}; add the published value to {path} and issue again",
             field="value",
-        )  # fmt: skip
-    return PriceRevision(terms.index, terms.a, terms.b, coefficient(terms, current.value, base.value), day, current,
-                         base)  # fmt: skip
+        )
+    return PriceRevision(
+        terms.index, terms.a, terms.b, coefficient(terms, current.value, base.value), day, current, base
+    )
 
 
 def _provisional(tariff: Tariff, terms: RevisionTerms, day: date) -> Decimal:
@@ -131,11 +137,12 @@ def revised_offer(offer: OfferTariff, revision: PriceRevision, terms: RevisionTe
         return round_half_up(amount * c, terms.unit_price_decimals)
 
     charges = tuple(
-        replace(charge, unit_price=None if charge.unit_price is None else price(charge.unit_price),
-                tiers=tuple(Tier(t.up_to, price(t.unit_price)) for t in charge.tiers))
+        replace(
+            charge,
+            unit_price=None if charge.unit_price is None else price(charge.unit_price),
+            tiers=tuple(Tier(t.up_to, price(t.unit_price)) for t in charge.tiers),
+        )
         for charge in offer.charges
-    )  # fmt: skip
+    )
     minimum = None if offer.minimum_monthly is None else fee(offer.minimum_monthly)
     return OfferTariff(offer.code, fee(offer.monthly_fee), minimum, charges)
-
-

@@ -13,11 +13,11 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 from analytics.billing.french import french_month, french_number
 from analytics.billing.model import Invoice, InvoiceLine, PriceRevision, round_money
-from analytics.metrics import METRICS
-from analytics.periods import Month
 from analytics.billing.revision import revised_offer, revision_for
 from analytics.billing.tariff import CONTINUOUS_METRICS, Charge, OfferTariff, Tariff
 from analytics.errors import ContractError
+from analytics.metrics import METRICS
+from analytics.periods import Month
 from analytics.registry import Establishment
 
 SUBSCRIPTION = "SUBSCRIPTION"
@@ -98,13 +98,18 @@ def month_prices(tariff: Tariff, month: Month) -> MonthPrices:
     if revision is None:
         return MonthPrices(None, tariff.offers)
     assert tariff.revision is not None
-    return MonthPrices(revision, {code: revised_offer(o, revision, tariff.revision) for code, o in tariff.offers.items()})
+    return MonthPrices(
+        revision, {code: revised_offer(o, revision, tariff.revision) for code, o in tariff.offers.items()}
+    )
 
 
 def draft_invoice(
-    establishment: Establishment, month: Month, usage: Mapping[str, Decimal], tariff: Tariff,
+    establishment: Establishment,
+    month: Month,
+    usage: Mapping[str, Decimal],
+    tariff: Tariff,
     prices: MonthPrices | None = None,
-) -> Invoice | None:  # fmt: skip
+) -> Invoice | None:
     """The month's invoice before it is numbered; None when the establishment had no active day in the month.
     `prices`: the month's, from `month_prices` (computed here when not given)."""
     prices = prices or month_prices(tariff, month)
@@ -115,9 +120,10 @@ def draft_invoice(
     offer = prices.offers.get(establishment.offer)
     if offer is None:
         raise ContractError(
-            tariff.path, f"offer {establishment.offer} of establishment {establishment.establishment_id} has no prices",
+            tariff.path,
+            f"offer {establishment.offer} of establishment {establishment.establishment_id} has no prices",
             field=f"offers.{establishment.offer}",
-        )  # fmt: skip
+        )
     revision = prices.revision
     share = _DIVISION.divide(Decimal(days), Decimal(month.days))  # exactly 1 for a full month
     prorata = f"{days} jours sur {month.days}"
@@ -186,19 +192,40 @@ def regularisation_lines(original: Invoice, corrected: Invoice) -> list[InvoiceL
         if old is None or new is None or old.unit_price == new.unit_price:
             price = (old or new).unit_price  # type: ignore[union-attr]
             lines.append(
-                InvoiceLine(REGUL + code, f"{intro} : {reference}", metric, new_q - old_q, price, new_a - old_a,
-                            reference=original.number)  # fmt: skip
+                InvoiceLine(
+                    REGUL + code,
+                    f"{intro} : {reference}",
+                    metric,
+                    new_q - old_q,
+                    price,
+                    new_a - old_a,
+                    reference=original.number,
+                )
             )
             continue
         if old_q or old_a:
             lines.append(
-                InvoiceLine(REGUL + code, f"{intro}, annulation : {old.description}", metric, -old_q, old.unit_price,
-                            -old_a, reference=original.number)  # fmt: skip
+                InvoiceLine(
+                    REGUL + code,
+                    f"{intro}, annulation : {old.description}",
+                    metric,
+                    -old_q,
+                    old.unit_price,
+                    -old_a,
+                    reference=original.number,
+                )
             )
         if new_q or new_a:
             lines.append(
-                InvoiceLine(REGUL + code, f"{intro}, refacturation : {new.description}", metric, new_q, new.unit_price,
-                            new_a, reference=original.number)  # fmt: skip
+                InvoiceLine(
+                    REGUL + code,
+                    f"{intro}, refacturation : {new.description}",
+                    metric,
+                    new_q,
+                    new.unit_price,
+                    new_a,
+                    reference=original.number,
+                )
             )
     return lines
 

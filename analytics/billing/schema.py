@@ -58,14 +58,50 @@ FIRST = "0001"
 V0_1_0_TABLES = {
     "invoice_sequence": {"name", "last_value"},
     "issued_month": {"month", "inputs_sha256", "issue_date", "invoice_count", "recorded_at"},
-    "invoice": {"number", "seq", "month", "establishment_id", "offer", "active_days", "days_in_month", "contract_id",
-                "currency", "vat_rate", "net", "vat", "gross", "issue_date", "inputs_sha256"},
-    "invoice_line": {"invoice_number", "position", "code", "description", "metric", "quantity", "unit_price",
-                     "amount", "reference"},
+    "invoice": {
+        "number",
+        "seq",
+        "month",
+        "establishment_id",
+        "offer",
+        "active_days",
+        "days_in_month",
+        "contract_id",
+        "currency",
+        "vat_rate",
+        "net",
+        "vat",
+        "gross",
+        "issue_date",
+        "inputs_sha256",
+    },
+    "invoice_line": {
+        "invoice_number",
+        "position",
+        "code",
+        "description",
+        "metric",
+        "quantity",
+        "unit_price",
+        "amount",
+        "reference",
+    },
     "invoice_usage": {"invoice_number", "metric", "position", "quantity"},
-    "invoice_revision": {"invoice_number", "index_name", "a", "b", "coefficient", "anniversary", "current_period",
-                         "current_value", "current_published_on", "base_period", "base_value", "base_published_on"},
-}  # fmt: skip
+    "invoice_revision": {
+        "invoice_number",
+        "index_name",
+        "a",
+        "b",
+        "coefficient",
+        "anniversary",
+        "current_period",
+        "current_value",
+        "current_published_on",
+        "base_period",
+        "base_value",
+        "base_published_on",
+    },
+}
 V0_1_0_OPTIONAL = {
     "quality_run": {"run_id", "trigger", "started_at"},
     "quality_result": {"id", "run_id", "checked_at", "name", "table_name", "severity", "passed", "observed", "details"},
@@ -97,8 +133,10 @@ class LedgerVersion:
             return []
         else:
             base = self.current
-        return [(r.revision, ((r.doc or "").strip().splitlines() or [""])[0])
-                for r in reversed(list(script.iterate_revisions(self.head, base)))]  # fmt: skip
+        return [
+            (r.revision, ((r.doc or "").strip().splitlines() or [""])[0])
+            for r in reversed(list(script.iterate_revisions(self.head, base)))
+        ]
 
     def describe(self) -> str:
         if self.current is None:

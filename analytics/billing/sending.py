@@ -42,8 +42,9 @@ class Sent:
     act_id: int
 
 
-def send(ledger: Ledger, config: BillingConfig, number: str, *, transport: str, actor: str,
-         email_of: dict[str, str | None]) -> Sent:  # fmt: skip
+def send(
+    ledger: Ledger, config: BillingConfig, number: str, *, transport: str, actor: str, email_of: dict[str, str | None]
+) -> Sent:
     """Send the issued document `number` by `transport` and record it; `email_of`: establishment id -> its
     billing_email in the registry (for `email`)."""
     if transport not in TRANSPORTS:
@@ -54,23 +55,39 @@ def send(ledger: Ledger, config: BillingConfig, number: str, *, transport: str, 
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ActRefused(f"{path} is missing: run `sansfilm bill --month {month} --rewrite-documents`, then send "
-                         "again") from None  # fmt: skip
+        raise ActRefused(
+            f"{path} is missing: run `sansfilm bill --month {month} --rewrite-documents`, then send again"
+        ) from None
     if hashlib.sha256(data).hexdigest() != sha256:
-        raise ActRefused(f"{path} is not the document issued (its SHA-256 differs from the ledger's): run `sansfilm "
-                         f"bill --month {month} --rewrite-documents`; nothing was sent")  # fmt: skip
+        raise ActRefused(
+            f"{path} is not the document issued (its SHA-256 differs from the ledger's): run `sansfilm "
+            f"bill --month {month} --rewrite-documents`; nothing was sent"
+        )
     establishment = document.establishment_id
     if transport == "email":
         recipient = email_of.get(establishment)
         if not recipient:
-            raise ActRefused(f"establishment {establishment} has no billing_email in the registry "
-                             "(contracts/establishments.csv): add it, or send with --transport outbox")  # fmt: skip
+            raise ActRefused(
+                f"establishment {establishment} has no billing_email in the registry "
+                "(contracts/establishments.csv): add it, or send with --transport outbox"
+            )
     else:
         recipient = str(config.outbox)
     with ledger.recording(f"record the sending of {number}") as rec:
         act_id = rec.act("send", number, actor, {"transport": transport, "recipient": recipient, "file": file_name})
-        rec.insert(dispatch, [{"act_id": act_id, "document_number": number, "transport": transport,
-                               "recipient": recipient, "file_name": file_name, "sha256": sha256}])  # fmt: skip
+        rec.insert(
+            dispatch,
+            [
+                {
+                    "act_id": act_id,
+                    "document_number": number,
+                    "transport": transport,
+                    "recipient": recipient,
+                    "file_name": file_name,
+                    "sha256": sha256,
+                }
+            ],
+        )
         if transport == "outbox":
             to_outbox(config.outbox, file_name, data)
         else:
@@ -88,8 +105,9 @@ def to_outbox(outbox: Path, file_name: str, data: bytes) -> Path:
         temporary.write_bytes(data)
         os.replace(temporary, target)
     except OSError as exc:
-        raise ActRefused(f"cannot write to the outbox {outbox} ({exc.strerror or exc}): check [billing] outbox; "
-                         "nothing was recorded") from None  # fmt: skip
+        raise ActRefused(
+            f"cannot write to the outbox {outbox} ({exc.strerror or exc}): check [billing] outbox; nothing was recorded"
+        ) from None
     return target
 
 
@@ -100,8 +118,10 @@ def by_email(config: BillingConfig, recipient: str, subject: str, file_name: str
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=config.smtp_from.rpartition("@")[2] or "localhost")
-    message.set_content(f"Bonjour,\n\nVeuillez trouver ci-joint : {subject}, au format Factur-X (PDF avec sa "
-                        "facture électronique EN 16931).\n\nCordialement,\nProgramme Région sans film\n")  # fmt: skip
+    message.set_content(
+        f"Bonjour,\n\nVeuillez trouver ci-joint : {subject}, au format Factur-X (PDF avec sa "
+        "facture électronique EN 16931).\n\nCordialement,\nProgramme Région sans film\n"
+    )
     message.add_attachment(data, maintype="application", subtype="pdf", filename=file_name)
     try:
         with smtplib.SMTP(config.smtp_host, config.smtp_port, timeout=SMTP_TIMEOUT_S) as smtp:
@@ -111,7 +131,9 @@ def by_email(config: BillingConfig, recipient: str, subject: str, file_name: str
                 smtp.login(config.smtp_user, os.environ.get(PASSWORD_ENV, ""))
             refused = smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as exc:
-        raise ActRefused(f"the SMTP relay {config.smtp_host}:{config.smtp_port} did not take the e-mail to {recipient} "
-                         f"({exc}): check [billing] smtp_host and smtp_port; nothing was recorded") from None  # fmt: skip
+        raise ActRefused(
+            f"the SMTP relay {config.smtp_host}:{config.smtp_port} did not take the e-mail to {recipient} "
+            f"({exc}): check [billing] smtp_host and smtp_port; nothing was recorded"
+        ) from None
     if refused:
         raise ActRefused(f"the SMTP relay refused {recipient}: {refused}; nothing was recorded")

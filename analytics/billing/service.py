@@ -17,12 +17,12 @@ from analytics import metering, warehouse
 from analytics.billing.contracts import Contracts, load_contracts
 from analytics.billing.credits import credit_lines, subscription_fees
 from analytics.billing.model import Invoice, InvoiceLine, Party
-from analytics.periods import Month
 from analytics.billing.regularisation import regularisations
 from analytics.billing.revision import require_revision_indices
 from analytics.billing.rules import draft_invoice, month_prices
 from analytics.config import Settings
 from analytics.errors import ContractError
+from analytics.periods import Month
 from analytics.registry import Establishment
 from analytics.sla.measure import Assessment, assess_month
 
@@ -49,8 +49,9 @@ def assess_service_levels(settings: Settings, contracts: Contracts, month: Month
         return assess_month(con, month, contracts.service_levels, fees)
 
 
-def draft_month(contracts: Contracts, month: Month, usage: dict[str, dict[str, Decimal]],
-                only: Collection[str] | None = None) -> list[Invoice]:  # fmt: skip
+def draft_month(
+    contracts: Contracts, month: Month, usage: dict[str, dict[str, Decimal]], only: Collection[str] | None = None
+) -> list[Invoice]:
     """One draft per establishment with an active day in the month (of those in `only`, if given), in establishment
     order."""
     drafts = []
@@ -58,16 +59,21 @@ def draft_month(contracts: Contracts, month: Month, usage: dict[str, dict[str, D
     for establishment in sorted(contracts.registry.establishments, key=lambda e: e.establishment_id):
         if only is not None and establishment.establishment_id not in only:
             continue
-        invoice = draft_invoice(establishment, month, usage.get(establishment.establishment_id, metering.zero_usage()),
-                                contracts.tariff, prices)  # fmt: skip
+        invoice = draft_invoice(
+            establishment,
+            month,
+            usage.get(establishment.establishment_id, metering.zero_usage()),
+            contracts.tariff,
+            prices,
+        )
         if invoice is not None:
             drafts.append(invoice)
     return drafts
 
 
-
-def with_regularisations(drafts: list[Invoice], regul: dict[str, list[InvoiceLine]], contracts: Contracts,
-                         month: Month) -> list[Invoice]:  # fmt: skip
+def with_regularisations(
+    drafts: list[Invoice], regul: dict[str, list[InvoiceLine]], contracts: Contracts, month: Month
+) -> list[Invoice]:
     """Add each establishment's regularisation lines to its invoice of the month (or to one of its own)."""
     by_id = {d.establishment_id: d for d in drafts}
     establishments = contracts.registry.by_id()
@@ -75,14 +81,22 @@ def with_regularisations(drafts: list[Invoice], regul: dict[str, list[InvoiceLin
         if not lines:
             continue
         if establishment_id in by_id:
-            by_id[establishment_id] = replace(by_id[establishment_id], lines=by_id[establishment_id].lines + tuple(lines))
+            by_id[establishment_id] = replace(
+                by_id[establishment_id], lines=by_id[establishment_id].lines + tuple(lines)
+            )
         else:
             establishment = establishments[establishment_id]
             by_id[establishment_id] = Invoice(
-                establishment_id=establishment_id, month=month, offer=establishment.offer, active_days=0,
-                days_in_month=month.days, lines=tuple(lines), vat_rate=contracts.tariff.vat_rate,
-                currency=contracts.tariff.currency, contract_id=contracts.tariff.contract_id,
-            )  # fmt: skip
+                establishment_id=establishment_id,
+                month=month,
+                offer=establishment.offer,
+                active_days=0,
+                days_in_month=month.days,
+                lines=tuple(lines),
+                vat_rate=contracts.tariff.vat_rate,
+                currency=contracts.tariff.currency,
+                contract_id=contracts.tariff.contract_id,
+            )
     return [by_id[k] for k in sorted(by_id)]
 
 
@@ -92,13 +106,15 @@ def inputs_sha256(contracts: Contracts, invoices: list[Invoice]) -> str:
         "contracts": contracts.fingerprint,
         "invoices": [
             {
-                "establishment_id": i.establishment_id, "month": str(i.month),
+                "establishment_id": i.establishment_id,
+                "month": str(i.month),
                 "usage": {k: str(v) for k, v in sorted(i.usage.items())},
                 "lines": [[l.code, str(l.quantity), str(l.unit_price), str(l.amount), l.reference] for l in i.lines],
-            } | ({"revision": str(i.revision.coefficient)} if i.revision else {})
+            }
+            | ({"revision": str(i.revision.coefficient)} if i.revision else {})
             for i in invoices
         ],
-    }  # fmt: skip
+    }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()
 
 
@@ -135,13 +151,19 @@ def preview(settings: Settings, month: Month, establishment_id: str | None = Non
         ledger.dispose()
     usage = meter(settings, [*issued_months, month])
     credits = credit_lines(assess_service_levels(settings, contracts, month.previous()), contracts.tariff.currency)
-    return month_invoices(contracts, month, usage, issued, None if establishment_id is None else {establishment_id},
-                          extra=credits)  # fmt: skip
+    return month_invoices(
+        contracts, month, usage, issued, None if establishment_id is None else {establishment_id}, extra=credits
+    )
 
 
-def month_invoices(contracts: Contracts, month: Month, usage: dict[Month, dict[str, dict[str, Decimal]]],
-                   issued: dict[Month, list[Invoice]], only: Collection[str] | None = None,
-                   extra: dict[str, list[InvoiceLine]] | None = None) -> list[Invoice]:  # fmt: skip
+def month_invoices(
+    contracts: Contracts,
+    month: Month,
+    usage: dict[Month, dict[str, dict[str, Decimal]]],
+    issued: dict[Month, list[Invoice]],
+    only: Collection[str] | None = None,
+    extra: dict[str, list[InvoiceLine]] | None = None,
+) -> list[Invoice]:
     """The month's invoices from this usage: its drafts plus the regularisations of the issued months (usage must
     hold the month and every issued month) and any `extra` lines per establishment; those of the establishments in
     `only`, if given (the others are not drafted). Pure: the CLI preview passes fresh metering, the dashboards the
@@ -177,8 +199,15 @@ def first_month(contracts: Contracts) -> Month:
     return month if month.first_day >= start else month.next()
 
 
-def issue(settings: Settings, month: Month, *, issue_date: date, today: date, out_dir: Path | None = None,
-          actor: str | None = None) -> IssueOutcome:
+def issue(
+    settings: Settings,
+    month: Month,
+    *,
+    issue_date: date,
+    today: date,
+    out_dir: Path | None = None,
+    actor: str | None = None,
+) -> IssueOutcome:
     """Issue a month once: number its invoices in the ledger (their parties and the SHA-256 of their documents
     frozen with them), then write the documents rendered from the ledger. `today`: the Paris day of the caller's
     clock. Documents go under out_dir/<month>/ (default [billing] out_dir, where `check` looks for them). On a month
@@ -201,12 +230,22 @@ def issue(settings: Settings, month: Month, *, issue_date: date, today: date, ou
             require_revision_indices(contracts.tariff, month)  # a missing index value: refuse, write nothing
             require_error_checks_pass(settings)  # never issue on broken data: the failed `error` checks are listed
             establishments = contracts.registry.by_id()
-            drafts = [replace(d, seller=seller, buyer=buyer_party(establishments[d.establishment_id]))
-                      for d in preview(settings, month)]  # fmt: skip
+            drafts = [
+                replace(d, seller=seller, buyer=buyer_party(establishments[d.establishment_id]))
+                for d in preview(settings, month)
+            ]
         # the ledger decides atomically: a concurrent or repeated call finds the month issued and changes nothing
-        result = ledger.issue_month(month, drafts, inputs_sha256=inputs_sha256(contracts, drafts), issue_date=issue_date,
-                                    first_month=first, today=today, basis=issued_months, render=render_documents,
-                                    actor=actor)  # fmt: skip
+        result = ledger.issue_month(
+            month,
+            drafts,
+            inputs_sha256=inputs_sha256(contracts, drafts),
+            issue_date=issue_date,
+            first_month=first,
+            today=today,
+            basis=issued_months,
+            render=render_documents,
+            actor=actor,
+        )
         invoices = ledger.invoices_for_month(month)
     finally:
         ledger.dispose()
@@ -232,20 +271,23 @@ def write_month_documents(settings: Settings, month: Month, out_dir: Path, *, on
         assert invoice.number is not None
         expected = recorded.get(invoice.number, {})
         if not expected:
-            raise LedgerError(f"the ledger at {settings.ledger.url} records no documents for {invoice.number}: they "
-                              "cannot be written from it")  # fmt: skip
-        wanted = {kind for kind, (name, sha) in expected.items()
-                  if not only_damaged or sha256_of(folder / name) != sha}  # fmt: skip
+            raise LedgerError(
+                f"the ledger at {settings.ledger.url} records no documents for {invoice.number}: they "
+                "cannot be written from it"
+            )
+        wanted = {kind for kind, (name, sha) in expected.items() if not only_damaged or sha256_of(folder / name) != sha}
         if not wanted:
             continue
         documents = render_documents(invoice)
         for kind in sorted(wanted):
             name, sha = expected[kind]
             if hashlib.sha256(documents.get(kind, b"")).hexdigest() != sha:
-                raise LedgerError(f"{name} rendered from the ledger does not give the SHA-256 recorded when "
-                                  f"{invoice.number} was issued ({sha[:12]}…): this sansfilm renders it differently "
-                                  "(a document issued before sansfilm 0.2 is not re-rendered byte for byte: restore it "
-                                  "from a backup); nothing was written")  # fmt: skip
+                raise LedgerError(
+                    f"{name} rendered from the ledger does not give the SHA-256 recorded when "
+                    f"{invoice.number} was issued ({sha[:12]}…): this sansfilm renders it differently "
+                    "(a document issued before sansfilm 0.2 is not re-rendered byte for byte: restore it "
+                    "from a backup); nothing was written"
+                )
         rendered.append(({k: documents[k] for k in wanted}, {kind: name for kind, (name, _) in expected.items()}))
     return [path for documents, names in rendered for path in write_documents(documents, names, folder)]
 
@@ -259,4 +301,3 @@ def rewrite_documents(settings: Settings, month: Month, out_dir: Path) -> list[P
         if not ledger.issued(month):
             raise LedgerError(f"{month} is not issued in the ledger at {ledger.url}: it has no documents to rewrite")
     return write_month_documents(settings, month, out_dir, only_damaged=True)
-

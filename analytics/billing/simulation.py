@@ -22,9 +22,9 @@ from decimal import Decimal
 from analytics import metering
 from analytics.billing.credits import SLA
 from analytics.billing.model import Invoice
-from analytics.periods import Month
 from analytics.billing.rules import REGUL, draft_invoice, month_prices
 from analytics.billing.tariff import Tariff
+from analytics.periods import Month
 from analytics.registry import Registry
 
 PROPOSALS_DIR = "proposals"  # proposed tariffs, under the contracts folder
@@ -74,8 +74,13 @@ def laid_over(proposal: Tariff, current: Tariff, months: list[Month]) -> tuple[T
     month applied to the proposal's prices as to the current ones."""
     if all(proposal.valid_from <= m.first_day and m.last_day <= proposal.valid_to for m in months):
         return proposal, False
-    return replace(proposal, valid_from=current.valid_from, valid_to=current.valid_to, revision=current.revision,
-                   price_index=current.price_index), True  # fmt: skip
+    return replace(
+        proposal,
+        valid_from=current.valid_from,
+        valid_to=current.valid_to,
+        revision=current.revision,
+        price_index=current.price_index,
+    ), True
 
 
 def own_month(invoice: Invoice) -> Invoice:
@@ -84,9 +89,14 @@ def own_month(invoice: Invoice) -> Invoice:
     return replace(invoice, lines=tuple(line for line in invoice.lines if not line.code.startswith((REGUL, SLA))))
 
 
-def simulate(registry: Registry, current: Tariff, proposal: Tariff, months: list[Month],
-             usage: Mapping[Month, Mapping[str, Mapping[str, Decimal]]],
-             issued: Mapping[Month, list[Invoice]]) -> Simulation:  # fmt: skip
+def simulate(
+    registry: Registry,
+    current: Tariff,
+    proposal: Tariff,
+    months: list[Month],
+    usage: Mapping[Month, Mapping[str, Mapping[str, Decimal]]],
+    issued: Mapping[Month, list[Invoice]],
+) -> Simulation:
     """Every establishment billed in each month, under both tariffs. `usage`: month -> establishment -> metric (as
     metered); `issued`: the ledger's invoices of the issued months (their usage is the one compared)."""
     priced, moved = laid_over(proposal, current, months)
@@ -114,18 +124,28 @@ def simulate(registry: Registry, current: Tariff, proposal: Tariff, months: list
 
 def _bill(month: Month, current: Invoice, simulated: Invoice | None, status: str) -> MonthBill:
     sim_net, sim_gross = (simulated.net, simulated.gross) if simulated is not None else (ZERO, ZERO)
-    return MonthBill(month, current.establishment_id, current.offer, status, current.net, sim_net, current.gross,
-                     sim_gross)  # fmt: skip
+    return MonthBill(
+        month, current.establishment_id, current.offer, status, current.net, sim_net, current.gross, sim_gross
+    )
 
 
 def by_establishment(simulation: Simulation) -> list[dict[str, object]]:
     """Per establishment over the months: offer, both nets and the delta (Decimal), months and statuses."""
     totals: dict[str, dict[str, object]] = {}
     for bill in simulation.bills:
-        row = totals.setdefault(bill.establishment_id, {
-            "establishment_id": bill.establishment_id, "offer": bill.offer, "current_net": ZERO, "simulated_net": ZERO,
-            "current_gross": ZERO, "simulated_gross": ZERO, "months": 0, "issued_months": 0,
-        })  # fmt: skip
+        row = totals.setdefault(
+            bill.establishment_id,
+            {
+                "establishment_id": bill.establishment_id,
+                "offer": bill.offer,
+                "current_net": ZERO,
+                "simulated_net": ZERO,
+                "current_gross": ZERO,
+                "simulated_gross": ZERO,
+                "months": 0,
+                "issued_months": 0,
+            },
+        )
         for key in ("current_net", "simulated_net", "current_gross", "simulated_gross"):
             row[key] += getattr(bill, key)  # type: ignore[operator]
         row["months"] += 1  # type: ignore[operator]
@@ -135,8 +155,9 @@ def by_establishment(simulation: Simulation) -> list[dict[str, object]]:
     return [totals[k] for k in sorted(totals)]
 
 
-def simulation_dict(simulation: Simulation, source: str, first: Month | None = None,
-                    last: Month | None = None) -> dict[str, object]:  # fmt: skip
+def simulation_dict(
+    simulation: Simulation, source: str, first: Month | None = None, last: Month | None = None
+) -> dict[str, object]:
     """The JSON of `sansfilm simulate` (amounts as strings, two decimals): the keys of the contract first, then more."""
     months = simulation.months
     rows = by_establishment(simulation)
@@ -147,8 +168,13 @@ def simulation_dict(simulation: Simulation, source: str, first: Month | None = N
         "current_net": str(current),
         "simulated_net": str(simulated),
         "establishments": [
-            {"establishment_id": r["establishment_id"], "offer": r["offer"], "current_net": str(r["current_net"]),
-             "simulated_net": str(r["simulated_net"]), "delta": str(r["delta"])}
+            {
+                "establishment_id": r["establishment_id"],
+                "offer": r["offer"],
+                "current_net": str(r["current_net"]),
+                "simulated_net": str(r["simulated_net"]),
+                "delta": str(r["delta"]),
+            }
             | {"current_gross": str(r["current_gross"]), "simulated_gross": str(r["simulated_gross"])}
             | {"months": r["months"], "issued_months": r["issued_months"]}
             for r in rows
@@ -160,4 +186,4 @@ def simulation_dict(simulation: Simulation, source: str, first: Month | None = N
         "month_to_date": simulation.month_to_date,
         "proposal": {"file": source, "contract_id": simulation.proposal.contract_id, "laid_over": simulation.laid_over},
         "rounding": "each invoice line half-up to the cent, as invoiced; totals are exact sums of those",
-    }  # fmt: skip
+    }

@@ -16,11 +16,11 @@ from pathlib import Path
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from analytics.billing.model import Party
-from analytics.metrics import METRICS
-from analytics.periods import Month
 from analytics.billing.price_index import PriceIndex, load_price_index
 from analytics.contract_yaml import ContractReader, compose_contract_file
-from analytics.registry import OFFERS, SECTORS, luhn_ok
+from analytics.metrics import METRICS
+from analytics.periods import Month
+from analytics.registry import SECTORS, luhn_ok
 
 TARIFF_FILE = "framework.yaml"
 MODELS = ("per_unit", "graduated", "volume")
@@ -107,8 +107,12 @@ def load_tariff(contracts_dir: Path, offers_in_use: Iterable[str] = ()) -> Tarif
     return load_tariff_file(Path(contracts_dir) / TARIFF_FILE, offers_in_use)
 
 
-def load_tariff_file(path: Path, offers_in_use: Iterable[str] = (), index_dir: Path | None = None,
-                     missing: str = "the framework tariff is missing") -> Tariff:  # fmt: skip
+def load_tariff_file(
+    path: Path,
+    offers_in_use: Iterable[str] = (),
+    index_dir: Path | None = None,
+    missing: str = "the framework tariff is missing",
+) -> Tariff:
     """Read and validate a tariff file of framework.yaml's schema (a proposal for the next agreement, say); its
     price index is read from `index_dir` (default: the file's folder) when it has a revision clause."""
     path = Path(path)
@@ -125,7 +129,9 @@ class _TariffReader(ContractReader):
 
     def tariff(self, root: Node, offers_in_use: tuple[str, ...]) -> Tariff:
         top = self.mapping(
-            root, "", ("contract_id", "currency", "vat_rate", "valid_from", "valid_to", "offers"),
+            root,
+            "",
+            ("contract_id", "currency", "vat_rate", "valid_from", "valid_to", "offers"),
             ("seller", "revision", "ceiling", "payment_terms"),
         )
         contract_id = self.text(*top["contract_id"], "contract_id")
@@ -144,8 +150,20 @@ class _TariffReader(ContractReader):
         revision = self.revision(*top["revision"], valid_from) if "revision" in top else None
         ceiling = self.ceiling(*top["ceiling"]) if "ceiling" in top else None
         terms = self.payment_terms(*top["payment_terms"]) if "payment_terms" in top else PaymentTerms()
-        return Tariff(self.path, contract_id, currency, vat_rate, valid_from, valid_to, offers, seller, revision,
-                      None, ceiling, terms)  # fmt: skip
+        return Tariff(
+            self.path,
+            contract_id,
+            currency,
+            vat_rate,
+            valid_from,
+            valid_to,
+            offers,
+            seller,
+            revision,
+            None,
+            ceiling,
+            terms,
+        )
 
     def payment_terms(self, key: ScalarNode, node: Node) -> PaymentTerms:
         """Days to pay after the issue date: `days` by default, `sectors` per registry sector (public: 50)."""
@@ -159,17 +177,32 @@ class _TariffReader(ContractReader):
                 raise self.fail(sectors_key, "payment_terms.sectors", "must be a mapping of sectors to days")
             for sector, (sector_key, value) in self.entries(sectors_node, "payment_terms.sectors").items():
                 if sector not in SECTORS:
-                    raise self.fail(sector_key, f"payment_terms.sectors.{sector}",
-                                    f"unknown sector '{sector}' (expected: {', '.join(SECTORS)})")  # fmt: skip
+                    raise self.fail(
+                        sector_key,
+                        f"payment_terms.sectors.{sector}",
+                        f"unknown sector '{sector}' (expected: {', '.join(SECTORS)})",
+                    )
                 sectors[sector] = self.whole(sector_key, value, f"payment_terms.sectors.{sector}", 0, 365)
         return PaymentTerms(days, sectors)
 
     def revision(self, key: ScalarNode, node: Node, valid_from: date) -> RevisionTerms:
         """The price revision clause; a + b must be exactly 1 and I0's month must precede the agreement's start."""
         entries = self.mapping(
-            node, "revision", ("index", "a", "b", "base_period", "current", "max_lag_months", "coefficient_decimals",
-                               "unit_price_decimals", "fee_decimals"), owner=key,
-        )  # fmt: skip
+            node,
+            "revision",
+            (
+                "index",
+                "a",
+                "b",
+                "base_period",
+                "current",
+                "max_lag_months",
+                "coefficient_decimals",
+                "unit_price_decimals",
+                "fee_decimals",
+            ),
+            owner=key,
+        )
         index = self.text(*entries["index"], "revision.index")
         if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", index):
             raise self.fail(entries["index"][1], "revision.index", f"'{index}' is not an index name (e.g. SYNTEC)")
@@ -183,20 +216,31 @@ class _TariffReader(ContractReader):
         try:
             base_period = Month.parse(period_text)
         except ValueError:
-            raise self.fail(entries["base_period"][1], "revision.base_period",
-                            f"'{period_text}' is not a month (YYYY-MM)") from None  # fmt: skip
+            raise self.fail(
+                entries["base_period"][1], "revision.base_period", f"'{period_text}' is not a month (YYYY-MM)"
+            ) from None
         if base_period.first_day >= valid_from:
-            raise self.fail(entries["base_period"][1], "revision.base_period",
-                            f"{base_period} is not before the agreement's start ({valid_from})")  # fmt: skip
+            raise self.fail(
+                entries["base_period"][1],
+                "revision.base_period",
+                f"{base_period} is not before the agreement's start ({valid_from})",
+            )
         current = self.text(*entries["current"], "revision.current")
         if current not in REVISION_RULES:
-            raise self.fail(entries["current"][1], "revision.current",
-                            f"unknown rule '{current}' (expected: {', '.join(REVISION_RULES)})")  # fmt: skip
+            raise self.fail(
+                entries["current"][1],
+                "revision.current",
+                f"unknown rule '{current}' (expected: {', '.join(REVISION_RULES)})",
+            )
         lag = self.whole(*entries["max_lag_months"], "revision.max_lag_months", 0, 24)
-        decimals = {name: self.whole(*entries[name], f"revision.{name}", 0, 6)
-                    for name in ("coefficient_decimals", "unit_price_decimals", "fee_decimals")}  # fmt: skip
+        decimals = {
+            name: self.whole(*entries[name], f"revision.{name}", 0, 6)
+            for name in ("coefficient_decimals", "unit_price_decimals", "fee_decimals")
+        }
         if decimals["fee_decimals"] < 2:
-            raise self.fail(entries["fee_decimals"][1], "revision.fee_decimals", "fees are amounts: at least 2 decimals")
+            raise self.fail(
+                entries["fee_decimals"][1], "revision.fee_decimals", "fees are amounts: at least 2 decimals"
+            )
         return RevisionTerms(index, a, b, base_period, lag, **decimals)
 
     def ceiling(self, key: ScalarNode, node: Node) -> Ceiling:
@@ -210,8 +254,11 @@ class _TariffReader(ContractReader):
                 raise self.fail(volumes_key, "ceiling.volumes", "must be a mapping of metrics to maximum quantities")
             for metric, (metric_key, value) in self.entries(volumes_node, "ceiling.volumes").items():
                 if metric not in METRICS:
-                    raise self.fail(metric_key, f"ceiling.volumes.{metric}",
-                                    f"unknown metric '{metric}' (expected: {', '.join(METRICS)})")  # fmt: skip
+                    raise self.fail(
+                        metric_key,
+                        f"ceiling.volumes.{metric}",
+                        f"unknown metric '{metric}' (expected: {', '.join(METRICS)})",
+                    )
                 volumes[metric] = self.decimal(metric_key, value, f"ceiling.volumes.{metric}", what="a quantity")
         return Ceiling(amount, volumes)
 
@@ -231,9 +278,10 @@ class _TariffReader(ContractReader):
             charge = self.charge(charge_node, f"{field}.charges[{index}]")
             if charge.metric in seen:
                 raise self.fail(
-                    charge_node, f"{field}.charges[{index}].metric",
+                    charge_node,
+                    f"{field}.charges[{index}].metric",
                     f"{charge.metric} is already charged by charges[{seen[charge.metric]}]",
-                )  # fmt: skip
+                )
             seen[charge.metric] = index
             charges.append(charge)
         return OfferTariff(code, monthly_fee, minimum, tuple(charges))
@@ -257,9 +305,10 @@ class _TariffReader(ContractReader):
             return Charge(metric, model, self.decimal(*entries["unit_price"], f"{field}.unit_price"), ())
         if "unit_price" in entries:
             raise self.fail(
-                entries["unit_price"][0], f"{field}.unit_price",
+                entries["unit_price"][0],
+                f"{field}.unit_price",
                 f"a {model} charge is priced by its tiers: move unit_price into the tiers",
-            )  # fmt: skip
+            )
         if "tiers" not in entries:
             raise self.fail(node, f"{field}.tiers", f"a {model} charge needs tiers")
         tiers_key, tiers_node = entries["tiers"]
@@ -309,20 +358,24 @@ class _TariffReader(ContractReader):
             vat_id = self.text(*entries["vat_id"], "seller.vat_id").replace(" ", "")
             if not _vat_id_ok(vat_id, siret[:9]):
                 raise self.fail(
-                    entries["vat_id"][1], "seller.vat_id",
+                    entries["vat_id"][1],
+                    "seller.vat_id",
                     f"'{vat_id}' is not the French VAT number of SIREN {siret[:9]} (FR + 2-digit key + SIREN)",
-                )  # fmt: skip
+                )
         country = self.text(*entries["country"], "seller.country") if "country" in entries else "FR"
         if not re.fullmatch(r"[A-Z]{2}", country):
             raise self.fail(entries["country"][1], "seller.country", f"'{country}' is not an ISO 3166 code (e.g. FR)")
         address_key, address_node = entries["address"]
         address = self.texts(address_key, address_node, "seller.address", "street line")
         return Party(
-            name=self.text(*entries["name"], "seller.name"), siret=siret, vat_id=vat_id, address=address,
+            name=self.text(*entries["name"], "seller.name"),
+            siret=siret,
+            vat_id=vat_id,
+            address=address,
             postcode=self.text(*entries["postcode"], "seller.postcode"),
             city=self.text(*entries["city"], "seller.city"),
             country=country,
-        )  # fmt: skip
+        )
 
 
 def _vat_id_ok(vat_id: str, siren: str) -> bool:

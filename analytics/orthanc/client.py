@@ -124,21 +124,30 @@ class OrthancClient:
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         source = self.source
         response = http_retry.send(
-            self._http, method, path, source=source, server=f"Orthanc at {source.url}",
+            self._http,
+            method,
+            path,
+            source=source,
+            server=f"Orthanc at {source.url}",
             refusal=f"refused the credentials taken from {source.username_env} / {source.password_env}",
-            backoff=source.backoff, sleep=self._sleep, **kwargs,
-        )  # fmt: skip
+            backoff=source.backoff,
+            sleep=self._sleep,
+            **kwargs,
+        )
         status = response.status_code
         if status == 404:
             raise NotFound(path)
         if status >= 400:
-            raise SourceError(f"source '{source.name}': Orthanc at {source.url} answered HTTP {status} "
-                              f"to {method} {path}")  # fmt: skip
+            raise SourceError(
+                f"source '{source.name}': Orthanc at {source.url} answered HTTP {status} to {method} {path}"
+            )
         try:
             return response.json()
         except ValueError:
             raise self.unexpected(f"{method} {path}", "malformed JSON") from None
 
     def unexpected(self, what: str, detail: str) -> SourceError:
-        return SourceError(f"source '{self.source.name}': Orthanc at {self.source.url} answered {what} with "
-                           f"something that is not what Orthanc sends ({detail}); nothing was stored")  # fmt: skip
+        return SourceError(
+            f"source '{self.source.name}': Orthanc at {self.source.url} answered {what} with "
+            f"something that is not what Orthanc sends ({detail}); nothing was stored"
+        )

@@ -49,7 +49,7 @@ from analytics.dicom_reader import (
     STUDY_INSTANCE_UID,
     STUDY_TIME,
     header_record,
-)  # fmt: skip
+)
 from analytics.errors import MalformedRecord
 from analytics.file_keys import whole_file_quarantine
 from analytics.orthanc.client import NotFound, OrthancClient
@@ -60,11 +60,19 @@ log = logging.getLogger(__name__)
 
 SOURCE_AE_TITLE = 0x00020016
 TAGS = {
-    "SpecificCharacterSet": SPECIFIC_CHARACTER_SET, "SOPClassUID": SOP_CLASS_UID, "SOPInstanceUID": SOP_INSTANCE_UID,
-    "StudyDate": STUDY_DATE, "StudyTime": STUDY_TIME, "Modality": MODALITY, "Manufacturer": MANUFACTURER,
-    "InstitutionName": INSTITUTION_NAME, "StationName": STATION_NAME, "PatientID": PATIENT_ID,
-    "StudyInstanceUID": STUDY_INSTANCE_UID, "SeriesInstanceUID": SERIES_INSTANCE_UID,
-}  # fmt: skip
+    "SpecificCharacterSet": SPECIFIC_CHARACTER_SET,
+    "SOPClassUID": SOP_CLASS_UID,
+    "SOPInstanceUID": SOP_INSTANCE_UID,
+    "StudyDate": STUDY_DATE,
+    "StudyTime": STUDY_TIME,
+    "Modality": MODALITY,
+    "Manufacturer": MANUFACTURER,
+    "InstitutionName": INSTITUTION_NAME,
+    "StationName": STATION_NAME,
+    "PatientID": PATIENT_ID,
+    "StudyInstanceUID": STUDY_INSTANCE_UID,
+    "SeriesInstanceUID": SERIES_INSTANCE_UID,
+}
 _JSON_TAGS = {f"{tag:08X}": tag for tag in TAGS.values()}
 _THREADS = 4  # DICOMweb and single-instance requests in flight at once
 _WHOLE_SERIES_FROM = 0.25  # read a series through DICOMweb when at least this share of it is wanted
@@ -82,7 +90,9 @@ def read_cursor(con: duckdb.DuckDBPyConnection, source: str) -> int:
     return row[0] if row else 0
 
 
-def harvest_orthanc(source: OrthancSourceConfig, pseudonymise: Pseudonymiser, writer, client: OrthancClient | None = None) -> None:  # fmt: skip
+def harvest_orthanc(
+    source: OrthancSourceConfig, pseudonymise: Pseudonymiser, writer, client: OrthancClient | None = None
+) -> None:
     """Read the change feed from the stored cursor to its end, one committed page at a time, then reconcile
     deletions. `writer` is an analytics.raw_batches.BatchWriter (it holds the connection, report and harvest id).
     The next page is read from the server while this one is written; pages are still committed in order."""
@@ -128,8 +138,9 @@ def _read_page(source, client: OrthancClient, pseudonymise: Pseudonymiser, curso
     received = list(dict.fromkeys(c.resource_id for c in changes if c.change_type == "NewInstance"))
     deleted = {c.resource_id: c.date for c in changes if c.change_type == "Deleted" and c.resource_type == "Instance"}
     records, quarantine = read_instances(source, client, [i for i in received if i not in deleted], pseudonymise, zone)
-    quarantine += [(f"{instance_path(source, i)}|gone", instance_path(source, i), None, GONE)
-                   for i in received if i in deleted]  # received and deleted within the page: never readable
+    quarantine += [
+        (f"{instance_path(source, i)}|gone", instance_path(source, i), None, GONE) for i in received if i in deleted
+    ]  # received and deleted within the page: never readable
     deletions = [(instance_path(source, i), local_time(date, zone)) for i, date in deleted.items()]
     return _Page(max(c.seq for c in changes), feed.done, len(received), records, quarantine, deletions)
 
@@ -163,8 +174,9 @@ def write_page(writer, frame, quarantine, also) -> None:
 def read_instances(source, client: OrthancClient, ids: list[str], pseudonymise: Pseudonymiser, zone: ZoneInfo):
     """Records (path, field tuple) and quarantine entries for the given instance ids, in a few requests."""
     described = client.bulk(ids, "Instance", metadata=True)
-    quarantine = [(f"{instance_path(source, i)}|gone", instance_path(source, i), None, GONE)
-                  for i in ids if i not in described]  # fmt: skip
+    quarantine = [
+        (f"{instance_path(source, i)}|gone", instance_path(source, i), None, GONE) for i in ids if i not in described
+    ]
     present = [i for i in ids if i in described]
     headers = _headers(client, {i: described[i] for i in present})
     records = []
@@ -180,13 +192,16 @@ def read_instances(source, client: OrthancClient, ids: list[str], pseudonymise: 
     return records, quarantine
 
 
-def record_fields(values: dict[int, str], resource: dict[str, Any], pseudonymise: Pseudonymiser, zone: ZoneInfo) -> tuple:
+def record_fields(
+    values: dict[int, str], resource: dict[str, Any], pseudonymise: Pseudonymiser, zone: ZoneInfo
+) -> tuple:
     metadata = resource.get("Metadata") or {}
     values = dict(values)
     values[SOURCE_AE_TITLE] = metadata.get("RemoteAET") or None  # empty for REST uploads
     received = local_time(metadata.get("ReceptionDate"), zone)
-    record = header_record(values, metadata.get("TransferSyntax") or None, int(resource["FileSize"]), received,
-                           pseudonymise)  # fmt: skip
+    record = header_record(
+        values, metadata.get("TransferSyntax") or None, int(resource["FileSize"]), received, pseudonymise
+    )
     return tuple(getattr(record, name) for name in INSTANCE_FIELDS)
 
 
@@ -223,11 +238,14 @@ def _headers(client: OrthancClient, instances: dict[str, dict[str, Any]]) -> dic
         if set(studies[study_id].get("Series", [])) == set(series_ids):  # every series of the study: one request
             jobs.append(((study_uid, None), [i for s in series_ids for i in by_series[s]]))
         else:
-            jobs.extend(((study_uid, series[s]["MainDicomTags"].get("SeriesInstanceUID")), by_series[s])
-                        for s in series_ids)  # fmt: skip
+            jobs.extend(
+                ((study_uid, series[s]["MainDicomTags"].get("SeriesInstanceUID")), by_series[s]) for s in series_ids
+            )
     found: dict[str, dict[int, str]] = {}
     with ThreadPoolExecutor(_THREADS) as pool:
-        for (_, wanted), answer in zip(jobs, pool.map(lambda job: _dicomweb_metadata(client, *job[0]), jobs), strict=True):
+        for (_, wanted), answer in zip(
+            jobs, pool.map(lambda job: _dicomweb_metadata(client, *job[0]), jobs), strict=True
+        ):
             by_sop = {values.get(SOP_INSTANCE_UID): values for values in answer}
             for orthanc_id in wanted:
                 sop = instances[orthanc_id].get("MainDicomTags", {}).get("SOPInstanceUID")
@@ -276,8 +294,13 @@ def _simplified_tags(client: OrthancClient, orthanc_id: str) -> dict[int, str] |
     return {tag: answer[name] for name, tag in TAGS.items() if isinstance(answer.get(name), str) and answer[name]}
 
 
-def _store_deletions(con: duckdb.DuckDBPyConnection, source: str, deletions: list[tuple[str, datetime]],
-                     detected_by: str, harvest_id: str) -> None:  # fmt: skip
+def _store_deletions(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    deletions: list[tuple[str, datetime]],
+    detected_by: str,
+    harvest_id: str,
+) -> None:
     for file_key, deleted_at in deletions:
         con.execute(
             """insert or ignore into raw.dicom_deletions (source, file_key, deleted_at, detected_by, harvest_id)

@@ -31,8 +31,10 @@ def _auth(source: DicomwebSourceConfig) -> httpx.Auth | None:
     values = [os.environ.get(name or "", "") for name in names]
     missing = [name for name, value in zip(names, values, strict=True) if not value]
     if missing:
-        raise ConfigError(f"source '{source.name}': set the environment variable(s) {', '.join(missing)} to the "
-                          f"DICOMweb {'credentials' if source.auth == 'basic' else 'token'}")  # fmt: skip
+        raise ConfigError(
+            f"source '{source.name}': set the environment variable(s) {', '.join(missing)} to the "
+            f"DICOMweb {'credentials' if source.auth == 'basic' else 'token'}"
+        )
     if source.auth == "basic":
         return httpx.BasicAuth(values[0], values[1])
     return _Bearer(values[0])
@@ -55,8 +57,13 @@ def _date_range(first: date | None, last: date | None) -> str:
 class DicomwebArchive:
     """One keep-alive connection pool to one DICOMweb root; safe to share between threads."""
 
-    def __init__(self, source: DicomwebSourceConfig, *, transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
+    def __init__(
+        self,
+        source: DicomwebSourceConfig,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.source = source
         self.location = f"dicomweb:{source.url}"
         self._server = f"the DICOMweb server at {source.url}"
@@ -88,8 +95,11 @@ class DicomwebArchive:
 
     def instances(self, study_uid: str, series_uids: list[str] | None) -> list[dict[int, str]]:
         """The headers of every instance of the study (one request), or of the given series (one request each)."""
-        paths = [f"/studies/{study_uid}/metadata"] if series_uids is None else [
-            f"/studies/{study_uid}/series/{uid}/metadata" for uid in series_uids]  # fmt: skip
+        paths = (
+            [f"/studies/{study_uid}/metadata"]
+            if series_uids is None
+            else [f"/studies/{study_uid}/series/{uid}/metadata" for uid in series_uids]
+        )
         return [values for path in paths for values in self._search(path, None, metadata=True)]
 
     # --- transport ----------------------------------------------------------------------------------------------
@@ -112,8 +122,17 @@ class DicomwebArchive:
 
     def _get(self, path: str, params: dict[str, Any] | None) -> Any:
         source = self.source
-        response = http_retry.send(self._http, "GET", path, source=source, server=self._server, params=params,
-                                   refusal=self._refusal(), backoff=_BACKOFF, sleep=self._sleep)  # fmt: skip
+        response = http_retry.send(
+            self._http,
+            "GET",
+            path,
+            source=source,
+            server=self._server,
+            params=params,
+            refusal=self._refusal(),
+            backoff=_BACKOFF,
+            sleep=self._sleep,
+        )
         status = response.status_code
         if status == 204:
             return None
@@ -132,8 +151,10 @@ class DicomwebArchive:
             return f"refused the credentials taken from {source.username_env} / {source.password_env}"
         if source.auth == "bearer":
             return f"refused the token taken from {source.token_env}"
-        return "refused access without credentials (set auth = \"basic\" or \"bearer\" and name the variables)"
+        return 'refused access without credentials (set auth = "basic" or "bearer" and name the variables)'
 
     def _unexpected(self, path: str, detail: str) -> SourceError:
-        return SourceError(f"source '{self.source.name}': {self._server} answered GET {path} with something that "
-                           f"is not DICOM JSON ({detail}); nothing of it was stored")  # fmt: skip
+        return SourceError(
+            f"source '{self.source.name}': {self._server} answered GET {path} with something that "
+            f"is not DICOM JSON ({detail}); nothing of it was stored"
+        )

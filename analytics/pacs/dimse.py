@@ -92,8 +92,9 @@ class DimseArchive:
             if not uid:
                 continue
             above = {k: v for k, v in series.get(uid, {}).items() if k != SERIES_RELATED_INSTANCES}
-            images = self._find("IMAGE", INSTANCE_KEYS + self._extra,
-                                {STUDY_INSTANCE_UID: study_uid, SERIES_INSTANCE_UID: uid})  # fmt: skip
+            images = self._find(
+                "IMAGE", INSTANCE_KEYS + self._extra, {STUDY_INSTANCE_UID: study_uid, SERIES_INSTANCE_UID: uid}
+            )
             out.extend({**above, **image} for image in images)
         return out
 
@@ -110,9 +111,11 @@ class DimseArchive:
             responses = assoc.send_c_find(identifier, STUDY_ROOT_FIND)
             for status, found in responses:
                 if "Status" not in status:
-                    raise self._error(f"gave no answer to C-FIND at {level} level (association aborted, or no answer "
-                                      f"within {self.source.timeout:g} s; may calling AE title "
-                                      f"'{self.source.calling_ae}' query it?)")  # fmt: skip
+                    raise self._error(
+                        f"gave no answer to C-FIND at {level} level (association aborted, or no answer "
+                        f"within {self.source.timeout:g} s; may calling AE title "
+                        f"'{self.source.calling_ae}' query it?)"
+                    )
                 if status.Status in _PENDING:
                     if found is None:
                         raise self._error(f"answered C-FIND at {level} level with a match without identifier")
@@ -145,9 +148,11 @@ class DimseArchive:
                 socket.create_connection((source.host, source.port), timeout=source.timeout).close()
             except OSError as exc:
                 raise self._error(f"is unreachable ({exc.strerror or type(exc).__name__})") from None
-            raise self._error(f"refused the association from calling AE title '{source.calling_ae}' to called AE "
-                              f"title '{source.called_ae}' (is the calling one declared on the archive, and is "
-                              "called_ae its title?)")  # fmt: skip
+            raise self._error(
+                f"refused the association from calling AE title '{source.calling_ae}' to called AE "
+                f"title '{source.called_ae}' (is the calling one declared on the archive, and is "
+                "called_ae its title?)"
+            )
         if not any(c.abstract_syntax == STUDY_ROOT_FIND for c in assoc.accepted_contexts):
             assoc.release()
             raise self._error("does not accept Study Root C-FIND")

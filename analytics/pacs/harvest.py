@@ -32,7 +32,7 @@ from analytics.dicom_reader import (
     SOP_INSTANCE_UID,
     STUDY_INSTANCE_UID,
     header_record,
-)  # fmt: skip
+)
 from analytics.errors import MalformedRecord, SourceError
 from analytics.pacs import tags
 from analytics.pacs.sizes import as_int, estimated_size
@@ -63,7 +63,9 @@ def read_day_cursor(con: duckdb.DuckDBPyConnection, source: str) -> date | None:
     return date(row[0] // 10000, row[0] // 100 % 100, row[0] % 100)
 
 
-def windows(cursor: date | None, today: date, window_days: int, overlap_days: int) -> list[tuple[date | None, date | None]]:  # fmt: skip
+def windows(
+    cursor: date | None, today: date, window_days: int, overlap_days: int
+) -> list[tuple[date | None, date | None]]:
     """(first, last) StudyDate windows to ask for; None is an open end. No cursor: one window, every study."""
     if cursor is None:
         return [(None, None)]
@@ -76,8 +78,9 @@ def windows(cursor: date | None, today: date, window_days: int, overlap_days: in
     return out
 
 
-def harvest_pacs(source: PacsSourceConfig, pseudonymise: Pseudonymiser, writer, archive=None, *,
-                 now: datetime | None = None) -> None:  # fmt: skip
+def harvest_pacs(
+    source: PacsSourceConfig, pseudonymise: Pseudonymiser, writer, archive=None, *, now: datetime | None = None
+) -> None:
     """Harvest from the stored cursor to today; `writer` is an analytics.raw_batches.BatchWriter. `archive` and `now`
     are for tests and benchmarks (a failing transport, a fixed today)."""
     now = now or datetime.now(UTC)
@@ -105,8 +108,9 @@ def harvest_pacs(source: PacsSourceConfig, pseudonymise: Pseudonymiser, writer, 
 
 
 class _Reader:
-    def __init__(self, source: PacsSourceConfig, archive, pseudonymise: Pseudonymiser, now: datetime,
-                 zone: ZoneInfo) -> None:  # fmt: skip
+    def __init__(
+        self, source: PacsSourceConfig, archive, pseudonymise: Pseudonymiser, now: datetime, zone: ZoneInfo
+    ) -> None:
         self.source, self.archive, self.pseudonymise, self.now, self.zone = source, archive, pseudonymise, now, zone
         self.threads = _THREADS if isinstance(source, DicomwebSourceConfig) else 1  # one association: one question
 
@@ -119,8 +123,10 @@ class _Reader:
         jobs = []
         for study, uid in zip(studies, uids, strict=True):
             if not uid:
-                raise SourceError(f"source '{self.source.name}': {self.archive.location} listed a study "
-                                  "without StudyInstanceUID; nothing of the page was stored")  # fmt: skip
+                raise SourceError(
+                    f"source '{self.source.name}': {self.archive.location} listed a study "
+                    "without StudyInstanceUID; nothing of the page was stored"
+                )
             count = as_int(study.get(tags.STUDY_RELATED_INSTANCES))
             stored, _ = known.get(uid, (0, {}))
             if count is not None and count <= stored:
@@ -154,7 +160,9 @@ class _Reader:
                 grown.append(series_uid)
         return self.archive.instances(uid, grown) if grown else []
 
-    def _records(self, study: dict[int, str], uid: str, found: list[dict[int, str]], records: list, quarantine: list) -> None:  # fmt: skip
+    def _records(
+        self, study: dict[int, str], uid: str, found: list[dict[int, str]], records: list, quarantine: list
+    ) -> None:
         above = {tag: study[tag] for tag in _STUDY_LEVEL if tag in study}
         for index, values in enumerate(found):
             values = {**above, STUDY_INSTANCE_UID: uid, **values}
@@ -178,15 +186,22 @@ class _Reader:
         syntax = values.get(tags.TRANSFER_SYNTAX_UID) or values.get(tags.AVAILABLE_TRANSFER_SYNTAX_UID)
         if size is None:
             size_estimate = estimated_size(
-                values.get(MODALITY), as_int(values.get(tags.ROWS)), as_int(values.get(tags.COLUMNS)),
-                as_int(values.get(tags.BITS_ALLOCATED)), as_int(values.get(tags.NUMBER_OF_FRAMES)),
+                values.get(MODALITY),
+                as_int(values.get(tags.ROWS)),
+                as_int(values.get(tags.COLUMNS)),
+                as_int(values.get(tags.BITS_ALLOCATED)),
+                as_int(values.get(tags.NUMBER_OF_FRAMES)),
                 as_int(values.get(tags.SAMPLES_PER_PIXEL)),
-            )  # fmt: skip
+            )
         record = header_record(
-            values, syntax.split("\\")[0] if syntax else None, size if size is not None else size_estimate,
-            received or self.now, self.pseudonymise,
-            size_estimated=size is None, received_at_estimated=received is None,
-        )  # fmt: skip
+            values,
+            syntax.split("\\")[0] if syntax else None,
+            size if size is not None else size_estimate,
+            received or self.now,
+            self.pseudonymise,
+            size_estimated=size is None,
+            received_at_estimated=received is None,
+        )
         return tuple(getattr(record, name) for name in INSTANCE_FIELDS)
 
 
@@ -214,7 +229,7 @@ def date_time(text: str | None, zone: ZoneInfo) -> datetime | None:
     return moment.replace(tzinfo=zone).astimezone(UTC)
 
 
-def _known(con: duckdb.DuckDBPyConnection, source: str, studies: list[str]) -> dict[str, tuple[int, dict[str, int]]]:  # fmt: skip
+def _known(con: duckdb.DuckDBPyConnection, source: str, studies: list[str]) -> dict[str, tuple[int, dict[str, int]]]:
     """Instances already accounted for, per study and per series: stored by any source (a copy with the same header
     is stored once, whoever read it first) or quarantined by this one."""
     if not studies:

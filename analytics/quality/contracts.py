@@ -39,20 +39,111 @@ DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "contracts" / RULES_FO
 SEVERITIES = ("error", "warn")
 TABLES = (
     *(f"{schema}.{name}" for schema, name in MODELS),
-    "marts.fct_usage_daily", "marts.fct_share_flows", "raw.harvest_runs", "ledger.invoice",
-)  # fmt: skip
+    "marts.fct_usage_daily",
+    "marts.fct_share_flows",
+    "raw.harvest_runs",
+    "ledger.invoice",
+)
 
 # Defined terms of Modality (0008,0060), DICOM PS3.3 C.7.3.1.1.1 and PS3.16 CID 29/33, current and retired.
 DICOM_MODALITIES = (
-    "AR", "ASMT", "AU", "BDUS", "BI", "BMD", "CFM", "CR", "CT", "CTPROTOCOL", "DG", "DOC", "DX", "ECG", "EEG", "EMG",
-    "EOG", "EPS", "ES", "FID", "GM", "HC", "HD", "IO", "IOL", "IVOCT", "IVUS", "KER", "KO", "LEN", "LS", "MG", "MR",
-    "M3D", "NM", "OAM", "OCT", "OP", "OPM", "OPT", "OPTBSV", "OPTENF", "OPV", "OSS", "OT", "PA", "PLAN", "POS", "PR",
-    "PT", "PX", "REG", "RESP", "RF", "RG", "RTDOSE", "RTIMAGE", "RTINTENT", "RTPLAN", "RTRAD", "RTRECORD",
-    "RTSEGANN", "RTSTRUCT", "RWV", "SEG", "SM", "SMR", "SR", "SRF", "STAIN", "TEXTUREMAP", "TG", "US", "VA", "XA",
-    "XAPROTOCOL", "XC",
+    "AR",
+    "ASMT",
+    "AU",
+    "BDUS",
+    "BI",
+    "BMD",
+    "CFM",
+    "CR",
+    "CT",
+    "CTPROTOCOL",
+    "DG",
+    "DOC",
+    "DX",
+    "ECG",
+    "EEG",
+    "EMG",
+    "EOG",
+    "EPS",
+    "ES",
+    "FID",
+    "GM",
+    "HC",
+    "HD",
+    "IO",
+    "IOL",
+    "IVOCT",
+    "IVUS",
+    "KER",
+    "KO",
+    "LEN",
+    "LS",
+    "MG",
+    "MR",
+    "M3D",
+    "NM",
+    "OAM",
+    "OCT",
+    "OP",
+    "OPM",
+    "OPT",
+    "OPTBSV",
+    "OPTENF",
+    "OPV",
+    "OSS",
+    "OT",
+    "PA",
+    "PLAN",
+    "POS",
+    "PR",
+    "PT",
+    "PX",
+    "REG",
+    "RESP",
+    "RF",
+    "RG",
+    "RTDOSE",
+    "RTIMAGE",
+    "RTINTENT",
+    "RTPLAN",
+    "RTRAD",
+    "RTRECORD",
+    "RTSEGANN",
+    "RTSTRUCT",
+    "RWV",
+    "SEG",
+    "SM",
+    "SMR",
+    "SR",
+    "SRF",
+    "STAIN",
+    "TEXTUREMAP",
+    "TG",
+    "US",
+    "VA",
+    "XA",
+    "XAPROTOCOL",
+    "XC",
     # retired terms still met in old archives
-    "AS", "CD", "CF", "CP", "CS", "DD", "DF", "DM", "DS", "EC", "FA", "FS", "LP", "MA", "MS", "OPR", "ST", "VF",
-)  # fmt: skip
+    "AS",
+    "CD",
+    "CF",
+    "CP",
+    "CS",
+    "DD",
+    "DF",
+    "DM",
+    "DS",
+    "EC",
+    "FA",
+    "FS",
+    "LP",
+    "MA",
+    "MS",
+    "OPR",
+    "ST",
+    "VF",
+)
 NAMED_SETS = {"dicom_modalities": DICOM_MODALITIES}
 
 # Row-level expectations: each row passes or not, so a table can be validated chunk by chunk (see rules.py).
@@ -134,8 +225,14 @@ class CheckResult:
     details: dict[str, Any]  # description, threshold, a few examples (identifiers only, never patient data)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "table": self.table, "severity": self.severity, "passed": self.passed,
-                "observed": self.observed, "details": self.details}  # fmt: skip
+        return {
+            "name": self.name,
+            "table": self.table,
+            "severity": self.severity,
+            "passed": self.passed,
+            "observed": self.observed,
+            "details": self.details,
+        }
 
 
 def rules_dir(contracts_dir: Path) -> Path:
@@ -155,8 +252,12 @@ def load_rules(contracts_dir: Path) -> list[Rule]:
         for rule in _read_file(path):
             if rule.name in seen:
                 first = seen[rule.name]
-                raise ContractError(path, f"rule name '{rule.name}' is already used ({first.path.name}, line "
-                                    f"{first.line})", line=rule.line, field="name")  # fmt: skip
+                raise ContractError(
+                    path,
+                    f"rule name '{rule.name}' is already used ({first.path.name}, line {first.line})",
+                    line=rule.line,
+                    field="name",
+                )
             seen[rule.name] = rule
             rules.append(rule)
     return rules
@@ -199,11 +300,16 @@ class _RuleReader(ContractReader):
             if kind not in KINDS:
                 raise self.fail(kind_node, f"{field}.check", f"unknown rule kind '{kind}' (known: {', '.join(KINDS)})")
             spec = KINDS[kind]
-            entries = self.mapping(node, field, (*_COMMON[:2], "check", *spec.required), ("description", *spec.optional))
+            entries = self.mapping(
+                node, field, (*_COMMON[:2], "check", *spec.required), ("description", *spec.optional)
+            )
             if spec.table and table != spec.table:
                 raise self.fail(kind_node, f"{field}.check", f"a {kind} rule is about {spec.table}, not {table}")
-            params = {key: self.param(key, *entries[key], f"{field}.{key}")
-                      for key in (*spec.required, *spec.optional) if key in entries}  # fmt: skip
+            params = {
+                key: self.param(key, *entries[key], f"{field}.{key}")
+                for key in (*spec.required, *spec.optional)
+                if key in entries
+            }
         name_key, name_node = entries["name"]
         name = self.text(name_key, name_node, f"{field}.name")
         if not _NAME.fullmatch(name):
@@ -219,13 +325,19 @@ class _RuleReader(ContractReader):
         type_key, type_node = entries["expectation"]
         expectation = self.text(type_key, type_node, f"{field}.expectation")
         if expectation not in EXPECTATIONS:
-            raise self.fail(type_node, f"{field}.expectation", f"unknown or unsupported expectation '{expectation}' "
-                            f"(supported: {', '.join(EXPECTATIONS)}; uniqueness is `check: unique`)")  # fmt: skip
+            raise self.fail(
+                type_node,
+                f"{field}.expectation",
+                f"unknown or unsupported expectation '{expectation}' "
+                f"(supported: {', '.join(EXPECTATIONS)}; uniqueness is `check: unique`)",
+            )
         kwargs_key, kwargs_node = entries["kwargs"]
         if not isinstance(kwargs_node, MappingNode):
             raise self.fail(kwargs_key, f"{field}.kwargs", "must be a mapping of the expectation's arguments")
-        kwargs = {key: self.value(value, f"{field}.kwargs.{key}")
-                  for key, (_, value) in self.entries(kwargs_node, f"{field}.kwargs").items()}  # fmt: skip
+        kwargs = {
+            key: self.value(value, f"{field}.kwargs.{key}")
+            for key, (_, value) in self.entries(kwargs_node, f"{field}.kwargs").items()
+        }
         columns = EXPECTATIONS[expectation]
         for key in columns:
             if key not in kwargs:
@@ -258,8 +370,9 @@ class _RuleReader(ContractReader):
             if isinstance(node, ScalarNode):
                 named = self.text(key_node, node, field)
                 if named not in NAMED_SETS:
-                    raise self.fail(node, field, f"unknown value set '{named}' (known: {', '.join(NAMED_SETS)}), "
-                                    "or give a list")  # fmt: skip
+                    raise self.fail(
+                        node, field, f"unknown value set '{named}' (known: {', '.join(NAMED_SETS)}), or give a list"
+                    )
                 return NAMED_SETS[named]
             return self.texts(key_node, node, field)
         number = float(self.decimal(key_node, node, field, what="a number"))

@@ -90,10 +90,12 @@ def validate(frame: pd.DataFrame, expectations: list[Any]) -> list[Outcome]:
         info = item.result or {}
         error = item.exception_info.get("exception_message") if item.exception_info.get("raised_exception") else None
         outcomes[item.expectation_config.meta["sansfilm_index"]] = Outcome(
-            success=bool(item.success), element_count=int(info.get("element_count") or len(frame)),
+            success=bool(item.success),
+            element_count=int(info.get("element_count") or len(frame)),
             unexpected_count=int(info.get("unexpected_count") or 0),
-            examples=[plain(v) for v in info.get("partial_unexpected_list") or []][:EXAMPLES], error=error,
-        )  # fmt: skip
+            examples=[plain(v) for v in info.get("partial_unexpected_list") or []][:EXAMPLES],
+            error=error,
+        )
     return [o for o in outcomes if o is not None]
 
 
@@ -102,10 +104,17 @@ def within_bounds(checks: list[tuple[list[float], float | None, float | None]]) 
     every value lies within its bounds; one validation for them all (a column per check; shorter ones padded with
     nulls, which GX leaves out). An infinite value (a source never harvested) is out of any finite bound."""
     longest = max((len(values) for values, _, _ in checks), default=0)
-    frame = pd.DataFrame({f"c{i}": [1e300 if v == float("inf") else v for v in values] + [None] * (longest - len(values))
-                          for i, (values, _, _) in enumerate(checks)}, dtype="float64")  # fmt: skip
-    built = [build("expect_column_values_to_be_between", {"column": f"c{i}", "min_value": low, "max_value": high})
-             for i, (_, low, high) in enumerate(checks)]  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            f"c{i}": [1e300 if v == float("inf") else v for v in values] + [None] * (longest - len(values))
+            for i, (values, _, _) in enumerate(checks)
+        },
+        dtype="float64",
+    )
+    built = [
+        build("expect_column_values_to_be_between", {"column": f"c{i}", "min_value": low, "max_value": high})
+        for i, (_, low, high) in enumerate(checks)
+    ]
     return [outcome.success for outcome in validate(frame, built)] if checks else []
 
 

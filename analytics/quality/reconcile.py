@@ -22,14 +22,19 @@ def harvest_files_accounted(ctx: RunContext, rule: Rule) -> Measure:
     """Per finished harvest run: files seen = parsed + unchanged + quarantined."""
     rows = ctx.con.execute(sql("harvest_runs_unbalanced")).fetchall()
     runs = ctx.con.execute("select count(*) from raw.harvest_runs where finished_at is not null").fetchall()[0][0]
-    examples = [f"{h} ({s}): seen {seen} != parsed {p} + unchanged {u} + quarantined {q}"
-                for h, s, seen, p, u, q in rows[:EXAMPLES]]  # fmt: skip
+    examples = [
+        f"{h} ({s}): seen {seen} != parsed {p} + unchanged {u} + quarantined {q}"
+        for h, s, seen, p, u, q in rows[:EXAMPLES]
+    ]
     return Measure([len(rows)], len(rows), 0, base_details(rule, runs=runs, examples=examples))
 
 
 def receipts_match_studies(ctx: RunContext, rule: Rule) -> Measure:
     """Harvested studies without a receipt event, and received studies never harvested, as a share of all studies."""
-    rows = {side: (n, examples, total) for side, n, examples, total in ctx.con.execute(sql("receipts_vs_studies")).fetchall()}
+    rows = {
+        side: (n, examples, total)
+        for side, n, examples, total in ctx.con.execute(sql("receipts_vs_studies")).fetchall()
+    }
     total = next(iter(rows.values()))[2] if rows else 0
     missing = sum(n for n, _, _ in rows.values())
     share = round(missing / total, 6) if total else 0.0
@@ -49,7 +54,9 @@ def usage_daily_matches_monthly(ctx: RunContext, rule: Rule) -> Measure:
         params = {"first_day": month.first_day, "next_first_day": month.next().first_day}
         daily: dict[str, dict[str, Decimal]] = {}
         for establishment_id, *values in ctx.con.execute(sql("usage_daily_sums"), params).fetchall():
-            counts = dict(zip(("studies_archived", "instances_archived", "bytes_archived"), map(Decimal, values[:3]), strict=True))
+            counts = dict(
+                zip(("studies_archived", "instances_archived", "bytes_archived"), map(Decimal, values[:3]), strict=True)
+            )
             counts |= dict(zip(("retrievals", "shares", "views"), map(Decimal, values[4:]), strict=True))
             counts["storage_gb_month"] = metering.storage_gb_month(Decimal(values[3]), month.days)
             daily[establishment_id] = counts
@@ -79,18 +86,30 @@ def invoices_match_usage(ctx: RunContext, rule: Rule) -> Measure:
         ledger.dispose()
     metered = set(metering.metered_months(ctx.con)) if table_exists(ctx.con, "marts.fct_usage_daily") else set()
     # months issued before the first data (months are issued from the agreement's first one) have nothing to meter
-    first_data = (next(iter(metering.months_with_data(ctx.con)), None)
-                  if table_exists(ctx.con, "staged.int_study_owners") else None)  # fmt: skip
+    first_data = (
+        next(iter(metering.months_with_data(ctx.con)), None)
+        if table_exists(ctx.con, "staged.int_study_owners")
+        else None
+    )
     quiet = {str(m) for m in issued_months if str(m) not in metered and (first_data is None or m < first_data)}
     unmetered = [str(m) for m in issued_months if str(m) not in metered | quiet]
     compared = {m: invoices for m, invoices in issued.items() if str(m) in metered | quiet}
     usage = {m: metering.monthly_usage(ctx.con, m) if str(m) in metered else {} for m in compared}
-    pending = [(establishment_id, line) for establishment_id, lines in
-               regularisations(contracts, compared, usage).items() for line in lines]  # fmt: skip
-    examples = [f"{line.reference} {establishment_id} {line.code}: {line.quantity:+}" for establishment_id, line in pending]
+    pending = [
+        (establishment_id, line)
+        for establishment_id, lines in regularisations(contracts, compared, usage).items()
+        for line in lines
+    ]
+    examples = [
+        f"{line.reference} {establishment_id} {line.code}: {line.quantity:+}" for establishment_id, line in pending
+    ]
     observed = len(pending) + len(unmetered)
-    details = base_details(rule, issued_months=len(issued_months), not_regularised=examples[:EXAMPLES],
-                           **({"issued_but_not_metered": unmetered} if unmetered else {}))  # fmt: skip
+    details = base_details(
+        rule,
+        issued_months=len(issued_months),
+        not_regularised=examples[:EXAMPLES],
+        **({"issued_but_not_metered": unmetered} if unmetered else {}),
+    )
     return Measure([observed], observed, 0, details)
 
 

@@ -65,8 +65,10 @@ def quoted(identifier: str) -> str:
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
     """Column name -> DuckDB type."""
     schema, name = table.split(".")
-    rows = con.execute("select column_name, data_type from information_schema.columns where table_schema = ? "
-                       "and table_name = ?", [schema, name]).fetchall()  # fmt: skip
+    rows = con.execute(
+        "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchall()
     return dict(rows)
 
 
@@ -87,7 +89,11 @@ def expectation_of(rule: Rule, ctx: RunContext) -> tuple[str, dict[str, Any], tu
     if rule.kind == "dicom_uid":
         return "expect_column_values_to_match_regex", {"column": column, "regex": DICOM_UID, **mostly}, (column,)
     if rule.kind == "in_set":
-        return "expect_column_values_to_be_in_set", {"column": column, "value_set": list(p["values"]), **mostly}, (column,)
+        return (
+            "expect_column_values_to_be_in_set",
+            {"column": column, "value_set": list(p["values"]), **mostly},
+            (column,),
+        )
     if rule.kind == "positive":
         kwargs = {"column": column, "min_value": 0, "strict_min": True, **mostly}
         return "expect_column_values_to_be_between", kwargs, (column,)
@@ -110,16 +116,20 @@ FLOATING = ("FLOAT", "DOUBLE", "REAL", "DECIMAL")
 REGEX_DIALECT = ("$", "\\w", "\\W", "\\d", "\\D", "\\s", "\\S", "\\b", "\\B")
 
 
-def sql_condition(rule: Rule, kind: str, kwargs: dict[str, Any],
-                  column_type: str = "VARCHAR") -> tuple[str | None, list[Any]] | None:  # fmt: skip
+def sql_condition(
+    rule: Rule, kind: str, kwargs: dict[str, Any], column_type: str = "VARCHAR"
+) -> tuple[str | None, list[Any]] | None:
     """(what a non-null value must satisfy, its bound values) of an expectation DuckDB computes as GX would; (None, [])
     for `not_be_null` (the nulls are what it counts); None when GX must compute it."""
     if set(kwargs) - SQL_KWARGS or column_type.upper().startswith(FLOATING):
         return None
     if len({type(v) for v in kwargs.get("value_set") or []}) > 1:
         return None
-    if kind == "expect_column_values_to_match_regex" and rule.kind != "dicom_uid" and any(
-            token in kwargs["regex"] for token in REGEX_DIALECT):  # fmt: skip
+    if (
+        kind == "expect_column_values_to_match_regex"
+        and rule.kind != "dicom_uid"
+        and any(token in kwargs["regex"] for token in REGEX_DIALECT)
+    ):
         return None
     column = quoted(kwargs["column"])
     if kind == "expect_column_values_to_not_be_null":
@@ -150,8 +160,9 @@ def _offending(kwargs: dict[str, Any], condition: tuple[str | None, list[Any]]) 
     return f"{column} is not null and not ({test})", f"count({column})", values  # GX's column maps leave nulls out
 
 
-def _sql_counts(ctx: RunContext, table: str, items: list[tuple[dict[str, Any], tuple[str | None, list[Any]]]]
-                ) -> list[tuple[int, int, int, list[Any]] | None]:  # fmt: skip
+def _sql_counts(
+    ctx: RunContext, table: str, items: list[tuple[dict[str, Any], tuple[str | None, list[Any]]]]
+) -> list[tuple[int, int, int, list[Any]] | None]:
     """Per rule, (rows, values judged, unexpected, examples) counted by DuckDB in one scan of the table; None for a
     rule DuckDB cannot evaluate (a regular expression RE2 refuses, a value set of another type: GX will)."""
     if not items:
@@ -161,8 +172,9 @@ def _sql_counts(ctx: RunContext, table: str, items: list[tuple[dict[str, Any], t
     try:
         try:
             select = ", ".join(f"{judged}, count(*) filter (where {offending})" for offending, judged, _ in parts)
-            row = cursor.execute(f"select count(*), {select} from {table}",
-                                 [v for *_, values in parts for v in values]).fetchall()[0]  # fmt: skip
+            row = cursor.execute(
+                f"select count(*), {select} from {table}", [v for *_, values in parts for v in values]
+            ).fetchall()[0]
         except duckdb.Error:
             if len(items) == 1:
                 return [None]
@@ -171,8 +183,16 @@ def _sql_counts(ctx: RunContext, table: str, items: list[tuple[dict[str, Any], t
         for i, (offending, _, values) in enumerate(parts):
             judged, unexpected = row[1 + 2 * i], row[2 + 2 * i]
             column = quoted(items[i][0]["column"])
-            examples = [] if not unexpected else [r[0] for r in cursor.execute(
-                f"select {column} from {table} where {offending} limit {gx.EXAMPLES}", values).fetchall()]  # fmt: skip
+            examples = (
+                []
+                if not unexpected
+                else [
+                    r[0]
+                    for r in cursor.execute(
+                        f"select {column} from {table} where {offending} limit {gx.EXAMPLES}", values
+                    ).fetchall()
+                ]
+            )
             counts.append((row[0], judged, unexpected, [gx.plain(e) for e in examples]))
         return counts
     finally:
@@ -197,19 +217,28 @@ def run_row_level(ctx: RunContext, table: str, rules: list[Rule]) -> list[CheckR
         condition = sql_condition(rule, kind, kwargs, present[kwargs["column"]]) if "column" in kwargs else None
         if condition is not None:
             in_sql.append((rule, condition))
-    figures = dict(zip((rule.name for rule, _ in in_sql),
-                       _sql_counts(ctx, table, [(planned[rule.name][1], condition) for rule, condition in in_sql]), strict=True))  # fmt: skip
+    figures = dict(
+        zip(
+            (rule.name for rule, _ in in_sql),
+            _sql_counts(ctx, table, [(planned[rule.name][1], condition) for rule, condition in in_sql]),
+            strict=True,
+        )
+    )
     counted = [rule for rule in rules if figures.get(rule.name) is not None]
     results = {}
-    shares = [((judged - unexpected) / judged if judged else 1.0, planned[rule.name][1].get("mostly", 1.0))
-              for rule in counted for _, judged, unexpected, _ in [figures[rule.name]]]  # fmt: skip
+    shares = [
+        ((judged - unexpected) / judged if judged else 1.0, planned[rule.name][1].get("mostly", 1.0))
+        for rule in counted
+        for _, judged, unexpected, _ in [figures[rule.name]]
+    ]
     # GX decides, as for a column map: the share of expected values against `mostly` (1 when not given)
     verdicts = gx.within_bounds([([share], mostly, None) for share, mostly in shares])
     for rule, passed in zip(counted, verdicts, strict=True):
         rows, _, unexpected, examples = figures[rule.name]
         kind, kwargs, *_ = planned[rule.name]
-        results[rule.name] = _row_level_result(rule, table, kind, kwargs, passed, rows, unexpected, examples,
-                                               engine="duckdb")  # fmt: skip
+        results[rule.name] = _row_level_result(
+            rule, table, kind, kwargs, passed, rows, unexpected, examples, engine="duckdb"
+        )
     by_gx = [rule for rule in rules if figures.get(rule.name) is None]
     if by_gx:
         columns = list(dict.fromkeys(c for rule in by_gx for c in planned[rule.name][2]))
@@ -218,19 +247,34 @@ def run_row_level(ctx: RunContext, table: str, rules: list[Rule]) -> list[CheckR
     return [results[rule.name] for rule in rules]
 
 
-def _row_level_result(rule: Rule, table: str, kind: str, kwargs: dict[str, Any], passed: bool, rows: int,
-                      unexpected: int, examples: list[Any], *, engine: str) -> CheckResult:  # fmt: skip
-    shown = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in kwargs.items()
-             if k != "column" and not (k == "regex" and rule.kind == "dicom_uid")}  # fmt: skip
+def _row_level_result(
+    rule: Rule,
+    table: str,
+    kind: str,
+    kwargs: dict[str, Any],
+    passed: bool,
+    rows: int,
+    unexpected: int,
+    examples: list[Any],
+    *,
+    engine: str,
+) -> CheckResult:
+    shown = {
+        k: (v.isoformat() if isinstance(v, datetime) else v)
+        for k, v in kwargs.items()
+        if k != "column" and not (k == "regex" and rule.kind == "dicom_uid")
+    }
     if rule.kind == "in_set":
         shown["value_set"] = f"{len(kwargs['value_set'])} values"
-    details = base_details(rule, expectation=kind, **shown, rows=rows, examples=[str(e) for e in examples],
-                           computed_by=engine)  # fmt: skip
+    details = base_details(
+        rule, expectation=kind, **shown, rows=rows, examples=[str(e) for e in examples], computed_by=engine
+    )
     return CheckResult(rule.name, table, rule.severity, passed, unexpected, details)
 
 
-def _run_with_gx(ctx: RunContext, table: str, built: list[tuple[Rule, str, dict[str, Any], Any]],
-                 columns: list[str]) -> dict[str, CheckResult]:  # fmt: skip
+def _run_with_gx(
+    ctx: RunContext, table: str, built: list[tuple[Rule, str, dict[str, Any], Any]], columns: list[str]
+) -> dict[str, CheckResult]:
     """GX validates each chunk of the named columns; offending rows are summed over the chunks (`mostly` per chunk)."""
     totals = {rule.name: [0, 0, [], True] for rule, *_ in built}  # rows, unexpected, examples, passed
     cursor = ctx.con.cursor()  # its own result stream: the caller's connection may hold an unfinished one
@@ -247,8 +291,12 @@ def _run_with_gx(ctx: RunContext, table: str, built: list[tuple[Rule, str, dict[
             total[1] += outcome.unexpected_count
             total[2] = (total[2] + outcome.examples)[: gx.EXAMPLES]
             total[3] = total[3] and outcome.success
-    return {rule.name: _row_level_result(rule, table, kind, kwargs, totals[rule.name][3], *totals[rule.name][:3],
-                                         engine="great_expectations") for rule, kind, kwargs, _ in built}  # fmt: skip
+    return {
+        rule.name: _row_level_result(
+            rule, table, kind, kwargs, totals[rule.name][3], *totals[rule.name][:3], engine="great_expectations"
+        )
+        for rule, kind, kwargs, _ in built
+    }
 
 
 def _closing(reader, cursor):
@@ -272,7 +320,9 @@ def unique(ctx: RunContext, rule: Rule) -> Measure:
 
 def unknown_ae_share(ctx: RunContext, rule: Rule) -> Measure:
     column = quoted(rule.params["column"])
-    frame = ctx.con.execute(sql("unknown_ae_titles").replace("{table}", rule.table).replace("{column}", column)).fetchall()
+    frame = ctx.con.execute(
+        sql("unknown_ae_titles").replace("{table}", rule.table).replace("{column}", column)
+    ).fetchall()
     rows = ctx.con.execute(f"select count(*) from {rule.table}").fetchall()[0][0]
     unknown = sum(n for _, n in frame)
     share = round(unknown / rows, 6) if rows else 0.0
@@ -292,8 +342,13 @@ def freshness(ctx: RunContext, rule: Rule) -> Measure:
     values = [hours if hours is not None else float("inf") for hours in ages.values()]
     worst = max(values, default=0.0)
     reference = "as_of " + as_of.isoformat() if as_of else ("newest harvest" if column == 1 else "newest record")
-    details = base_details(rule, max_hours=rule.params["max_hours"], measured_against=reference,
-                           hours_per_source=ages, **({"never": missing} if missing else {}))  # fmt: skip
+    details = base_details(
+        rule,
+        max_hours=rule.params["max_hours"],
+        measured_against=reference,
+        hours_per_source=ages,
+        **({"never": missing} if missing else {}),
+    )
     return Measure(values, None if worst == float("inf") else worst, rule.params["max_hours"], details)
 
 
@@ -304,5 +359,8 @@ def run_aggregate(ctx: RunContext, rule: Rule, measure: Callable[[RunContext, Ru
 
 
 AGGREGATES: dict[str, Callable[[RunContext, Rule], Measure]] = {
-    "unique": unique, "unknown_ae_share": unknown_ae_share, "harvest_age": freshness, "record_lag": freshness,
-}  # fmt: skip
+    "unique": unique,
+    "unknown_ae_share": unknown_ae_share,
+    "harvest_age": freshness,
+    "record_lag": freshness,
+}

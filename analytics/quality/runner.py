@@ -8,9 +8,9 @@ from datetime import datetime, time
 import duckdb
 
 from analytics import warehouse
-from analytics.periods import PARIS
 from analytics.config import Settings
 from analytics.errors import SansfilmError
+from analytics.periods import PARIS
 from analytics.quality import history
 from analytics.quality.contracts import CheckResult, Rule, load_rules
 from analytics.quality.reconcile import RECONCILIATIONS
@@ -26,8 +26,10 @@ class DataQualityFailed(SansfilmError):
     def __init__(self, failed: list[CheckResult]):
         self.failed = failed
         listed = "; ".join(f"{r.name} ({r.table}): observed {r.observed}" for r in failed)
-        super().__init__(f"{len(failed)} data-quality check(s) of severity error failed, nothing was issued: {listed}. "
-                         "Run `sansfilm check` for the details (docs/data-quality.md says what to do).")  # fmt: skip
+        super().__init__(
+            f"{len(failed)} data-quality check(s) of severity error failed, nothing was issued: {listed}. "
+            "Run `sansfilm check` for the details (docs/data-quality.md says what to do)."
+        )
 
 
 def rules_for(settings: Settings, tables: Iterable[str] | None = None) -> list[Rule]:
@@ -36,8 +38,13 @@ def rules_for(settings: Settings, tables: Iterable[str] | None = None) -> list[R
     return [r for r in rules if wanted is None or r.table in wanted]
 
 
-def run_checks(settings: Settings, *, tables: Iterable[str] | None = None, as_of: datetime | None = None,
-               con: duckdb.DuckDBPyConnection | None = None) -> list[CheckResult]:  # fmt: skip
+def run_checks(
+    settings: Settings,
+    *,
+    tables: Iterable[str] | None = None,
+    as_of: datetime | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> list[CheckResult]:
     """Run the rules (of `tables`, else all) on the working warehouse; `con` reuses an open connection (Dagster)."""
     from analytics.billing.contracts import load_contracts
 
@@ -63,11 +70,18 @@ def run_checks(settings: Settings, *, tables: Iterable[str] | None = None, as_of
                 if rule.kind in RECONCILIATIONS and table in METERED:  # they say themselves what nothing metered means
                     results[rule.name] = run_aggregate(ctx, rule, RECONCILIATIONS[rule.kind])
                 elif table in METERED:
-                    results[rule.name] = CheckResult(rule.name, table, rule.severity, True, 0,
-                                                     {"note": "nothing metered yet"})  # fmt: skip
+                    results[rule.name] = CheckResult(
+                        rule.name, table, rule.severity, True, 0, {"note": "nothing metered yet"}
+                    )
                 else:
-                    results[rule.name] = CheckResult(rule.name, table, rule.severity, False, None,
-                                                     {"error": f"{table} does not exist: build the warehouse first"})  # fmt: skip
+                    results[rule.name] = CheckResult(
+                        rule.name,
+                        table,
+                        rule.severity,
+                        False,
+                        None,
+                        {"error": f"{table} does not exist: build the warehouse first"},
+                    )
             continue
         row_level = [r for r in table_rules if r.kind in ROW_LEVEL]
         if row_level:
@@ -84,7 +98,9 @@ def failed_errors(results: Iterable[CheckResult]) -> list[CheckResult]:
     return [r for r in results if r.severity == "error" and not r.passed]
 
 
-def check_and_record(settings: Settings, *, trigger: str, as_of: datetime | None = None) -> tuple[str, list[CheckResult]]:
+def check_and_record(
+    settings: Settings, *, trigger: str, as_of: datetime | None = None
+) -> tuple[str, list[CheckResult]]:
     """Run every check and keep the results in the history; returns the run id and the results."""
     results = run_checks(settings, as_of=as_of)
     return history.record(settings.ledger.url, results, trigger=trigger), results

@@ -21,11 +21,22 @@ from analytics.config import Settings
 from analytics.reporting.scope import Forbidden, Viewer
 
 ACCOUNT_SCHEMA = {
-    "number": pl.String, "kind": pl.String, "establishment_id": pl.String, "name": pl.String, "month": pl.String,
-    "issue_date": pl.Date, "gross": pl.Decimal(18, 2), "credited": pl.Decimal(18, 2), "paid": pl.Decimal(18, 2),
-    "balance": pl.Decimal(18, 2), "due_date": pl.Date, "status": pl.String, "days_late": pl.Int64,
-    "references": pl.String, "sent": pl.String,
-}  # fmt: skip
+    "number": pl.String,
+    "kind": pl.String,
+    "establishment_id": pl.String,
+    "name": pl.String,
+    "month": pl.String,
+    "issue_date": pl.Date,
+    "gross": pl.Decimal(18, 2),
+    "credited": pl.Decimal(18, 2),
+    "paid": pl.Decimal(18, 2),
+    "balance": pl.Decimal(18, 2),
+    "due_date": pl.Date,
+    "status": pl.String,
+    "days_late": pl.Int64,
+    "references": pl.String,
+    "sent": pl.String,
+}
 
 
 # One issue at a time in the dashboards' process: its sessions are threads sharing one DuckDB instance, where two
@@ -61,8 +72,9 @@ def issue_month(settings: Settings, viewer: Viewer, month: Month, today: date) -
     if month >= current_month():
         raise IssueRefused(f"{month} has not ended: its figures are month to date; issue it once it has ended")
     with _ISSUING:
-        outcome = service.issue(settings, month, issue_date=today, today=today, out_dir=settings.billing.out_dir,
-                                actor=who)  # fmt: skip
+        outcome = service.issue(
+            settings, month, issue_date=today, today=today, out_dir=settings.billing.out_dir, actor=who
+        )
     numbers = [i.number for i in outcome.invoices]
     if outcome.already_issued:
         return IssueAnswer(False, f"{month} est déjà émis ({len(numbers)} factures) : rien n'a changé.")
@@ -70,14 +82,23 @@ def issue_month(settings: Settings, viewer: Viewer, month: Month, today: date) -
     return IssueAnswer(True, f"{month} émis : {len(numbers)} facture(s){span}.")
 
 
-def credit(settings: Settings, viewer: Viewer, number: str, *, reason: str, today: date,
-           positions: list[int] | None = None, amount: str | None = None) -> str:  # fmt: skip
+def credit(
+    settings: Settings,
+    viewer: Viewer,
+    number: str,
+    *,
+    reason: str,
+    today: date,
+    positions: list[int] | None = None,
+    amount: str | None = None,
+) -> str:
     from analytics.billing.workflow import credit_invoice
 
     who = _require_acts(viewer)
     value = parse_amount(amount, "le montant") if amount else None
-    done = credit_invoice(settings, number, reason=reason, actor=who, issue_date=today, today=today,
-                          positions=positions, amount=value)  # fmt: skip
+    done = credit_invoice(
+        settings, number, reason=reason, actor=who, issue_date=today, today=today, positions=positions, amount=value
+    )
     return f"Avoir {done.note.number} émis sur {number} : {done.note.document.gross} € TTC."
 
 
@@ -88,8 +109,9 @@ def send(settings: Settings, viewer: Viewer, number: str, transport: str) -> str
     return f"{sent.number} envoyé ({sent.transport}) à {sent.recipient}."
 
 
-def pay(settings: Settings, viewer: Viewer, number: str, *, amount: str, paid_on: date, reference: str,
-        today: date) -> str:  # fmt: skip
+def pay(
+    settings: Settings, viewer: Viewer, number: str, *, amount: str, paid_on: date, reference: str, today: date
+) -> str:
     from analytics.billing.workflow import record_payment
 
     who = _require_acts(viewer)
@@ -106,21 +128,41 @@ def accounts(settings: Settings, viewer: Viewer, today: date, names: dict[str, s
     if not viewer.sees_money:
         raise Forbidden(f"{viewer.name} ({viewer.role}) may not see invoice amounts")
     found: list[Account] = [a for a in statuses(settings, today) if viewer.scope in (None, a.establishment_id)]
-    return pl.DataFrame([{
-        "number": a.number, "kind": "facture" if a.kind == "invoice" else "avoir",
-        "establishment_id": a.establishment_id, "name": names.get(a.establishment_id, ""), "month": a.month,
-        "issue_date": a.issue_date, "gross": a.gross, "credited": a.credited, "paid": a.paid, "balance": a.balance,
-        "due_date": a.due_date, "status": a.status, "days_late": a.days_late, "references": ", ".join(a.references),
-        "sent": a.sent,
-    } for a in found], schema=ACCOUNT_SCHEMA)  # fmt: skip
+    return pl.DataFrame(
+        [
+            {
+                "number": a.number,
+                "kind": "facture" if a.kind == "invoice" else "avoir",
+                "establishment_id": a.establishment_id,
+                "name": names.get(a.establishment_id, ""),
+                "month": a.month,
+                "issue_date": a.issue_date,
+                "gross": a.gross,
+                "credited": a.credited,
+                "paid": a.paid,
+                "balance": a.balance,
+                "due_date": a.due_date,
+                "status": a.status,
+                "days_late": a.days_late,
+                "references": ", ".join(a.references),
+                "sent": a.sent,
+            }
+            for a in found
+        ],
+        schema=ACCOUNT_SCHEMA,
+    )
 
 
 def search(table: pl.DataFrame, text: str, status: str | None) -> pl.DataFrame:
     """Rows whose number, establishment name or FINESS contains `text` (case-insensitive), of `status` if given."""
     text = text.strip().casefold()
     if text:
-        table = table.filter(pl.any_horizontal(pl.col(c).fill_null("").str.to_lowercase().str.contains(text, literal=True)
-                                               for c in ("number", "name", "establishment_id")))  # fmt: skip
+        table = table.filter(
+            pl.any_horizontal(
+                pl.col(c).fill_null("").str.to_lowercase().str.contains(text, literal=True)
+                for c in ("number", "name", "establishment_id")
+            )
+        )
     return table if status is None else table.filter(pl.col("status") == status)
 
 

@@ -22,18 +22,25 @@ from analytics.billing.credits import recorded_credit_lines
 from analytics.billing.export import line_rows
 from analytics.billing.ledger import Ledger, ledger_missing, reading
 from analytics.billing.model import Invoice
-from analytics.metrics import METRICS
-from analytics.periods import Month
 from analytics.billing.service import agreement_months, month_invoices
 from analytics.metering import storage_gb_month
+from analytics.metrics import METRICS
+from analytics.periods import Month
 from analytics.reporting.programme import usage_monthly
 from analytics.reporting.scope import Filters, Forbidden, Viewer, query
 
 INVOICE_SCHEMA = {
-    "status": pl.String, "month": pl.String, "number": pl.String, "establishment_id": pl.String, "offer": pl.String,
-    "active_days": pl.Int64, "net": pl.Decimal(18, 2), "vat": pl.Decimal(18, 2), "gross": pl.Decimal(18, 2),
+    "status": pl.String,
+    "month": pl.String,
+    "number": pl.String,
+    "establishment_id": pl.String,
+    "offer": pl.String,
+    "active_days": pl.Int64,
+    "net": pl.Decimal(18, 2),
+    "vat": pl.Decimal(18, 2),
+    "gross": pl.Decimal(18, 2),
     "issue_date": pl.Date,
-}  # fmt: skip
+}
 
 
 def _require_money(viewer: Viewer) -> None:
@@ -41,7 +48,9 @@ def _require_money(viewer: Viewer) -> None:
         raise Forbidden(f"{viewer.name} ({viewer.role}) may not see invoice amounts")
 
 
-def scoped_usage(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters) -> dict[Month, dict[str, dict[str, Decimal]]]:
+def scoped_usage(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters
+) -> dict[Month, dict[str, dict[str, Decimal]]]:
     """Month -> establishment -> metric, exact, as `metering.monthly_usage` gives it, limited to the viewer's scope."""
     usage: dict[Month, dict[str, dict[str, Decimal]]] = {}
     for row in usage_monthly(con, viewer, filters).iter_rows(named=True):
@@ -69,14 +78,17 @@ def issued_for_regularisation(ledger_url: str, establishments: set[str]) -> dict
         return {}
     ledger = Ledger(ledger_url, read_only=True)
     try:
-        return {m: [i for i in ledger.invoices_for_month(m) if i.establishment_id in establishments]
-                for m in ledger.issued_months()}  # fmt: skip
+        return {
+            m: [i for i in ledger.invoices_for_month(m) if i.establishment_id in establishments]
+            for m in ledger.issued_months()
+        }
     finally:
         ledger.dispose()
 
 
-def draft_invoices(con: duckdb.DuckDBPyConnection, contracts: Contracts, viewer: Viewer, filters: Filters,
-                   ledger_url: str) -> list[Invoice]:  # fmt: skip
+def draft_invoices(
+    con: duckdb.DuckDBPyConnection, contracts: Contracts, viewer: Viewer, filters: Filters, ledger_url: str
+) -> list[Invoice]:
     """Draft invoices of the months in the filter (inside the framework agreement), for the establishments in the
     viewer's scope; the month after the last issued one includes the pending regularisation lines, and each month the
     credits of the previous month's service-level breaches (as last assessed, from the published mart)."""
@@ -94,16 +106,20 @@ def draft_invoices(con: duckdb.DuckDBPyConnection, contracts: Contracts, viewer:
     one = viewer.scope or filters.establishment
     for month in months:
         credits = recorded_credit_lines(con, month, contracts.tariff.currency, one)  # service-level breaches of M-1
-        drafts += month_invoices(contracts, month, usage, issued if month == next_month else {}, only=establishments,
-                                 extra=credits)  # fmt: skip
+        drafts += month_invoices(
+            contracts, month, usage, issued if month == next_month else {}, only=establishments, extra=credits
+        )
     return drafts
 
 
 def issued_invoices(ledger_url: str, viewer: Viewer, filters: Filters) -> pl.DataFrame:
     _require_money(viewer)
     inv = ledger_tables.invoice
-    stmt = select(inv).where(inv.c.month >= (filters.first_month or "0000-00"),
-                             inv.c.month <= (filters.last_month or "9999-99")).order_by(inv.c.seq)  # fmt: skip
+    stmt = (
+        select(inv)
+        .where(inv.c.month >= (filters.first_month or "0000-00"), inv.c.month <= (filters.last_month or "9999-99"))
+        .order_by(inv.c.seq)
+    )
     if viewer.scope is not None:
         stmt = stmt.where(inv.c.establishment_id == viewer.scope)
     if filters.establishment:
@@ -111,59 +127,122 @@ def issued_invoices(ledger_url: str, viewer: Viewer, filters: Filters) -> pl.Dat
     with reading(ledger_url) as conn:
         rows = [] if conn is None else conn.execute(stmt).all()
     return pl.DataFrame(
-        [{"status": "émise", "month": r.month, "number": r.number, "establishment_id": r.establishment_id,
-          "offer": r.offer, "active_days": r.active_days, "net": r.net, "vat": r.vat, "gross": r.gross,
-          "issue_date": r.issue_date} for r in rows],
+        [
+            {
+                "status": "émise",
+                "month": r.month,
+                "number": r.number,
+                "establishment_id": r.establishment_id,
+                "offer": r.offer,
+                "active_days": r.active_days,
+                "net": r.net,
+                "vat": r.vat,
+                "gross": r.gross,
+                "issue_date": r.issue_date,
+            }
+            for r in rows
+        ],
         schema=INVOICE_SCHEMA,
-    )  # fmt: skip
+    )
 
 
 def issued_lines(ledger_url: str, viewer: Viewer, number: str) -> pl.DataFrame:
     """The lines of one issued invoice, if the viewer may see that invoice (else no rows)."""
     _require_money(viewer)
-    schema = {"position": pl.Int64, "code": pl.String, "description": pl.String, "metric": pl.String,
-              "quantity": pl.String, "unit_price": pl.String, "amount": pl.String, "reference": pl.String}  # fmt: skip
+    schema = {
+        "position": pl.Int64,
+        "code": pl.String,
+        "description": pl.String,
+        "metric": pl.String,
+        "quantity": pl.String,
+        "unit_price": pl.String,
+        "amount": pl.String,
+        "reference": pl.String,
+    }
     inv, line = ledger_tables.invoice, ledger_tables.invoice_line
-    stmt = (select(line).join(inv, inv.c.number == line.c.invoice_number)
-            .where(line.c.invoice_number == number).order_by(line.c.position))  # fmt: skip
+    stmt = (
+        select(line)
+        .join(inv, inv.c.number == line.c.invoice_number)
+        .where(line.c.invoice_number == number)
+        .order_by(line.c.position)
+    )
     if viewer.scope is not None:
         stmt = stmt.where(inv.c.establishment_id == viewer.scope)
     with reading(ledger_url) as conn:
         rows = [] if conn is None else conn.execute(stmt).all()
-    return pl.DataFrame([{k: (str(getattr(r, k)) if k in ("quantity", "unit_price", "amount") else getattr(r, k))
-                          for k in schema} for r in rows], schema=schema)  # fmt: skip
+    return pl.DataFrame(
+        [
+            {k: (str(getattr(r, k)) if k in ("quantity", "unit_price", "amount") else getattr(r, k)) for k in schema}
+            for r in rows
+        ],
+        schema=schema,
+    )
 
 
 def draft_table(drafts: list[Invoice]) -> pl.DataFrame:
     return pl.DataFrame(
-        [{"status": "brouillon", "month": str(d.month), "number": None, "establishment_id": d.establishment_id,
-          "offer": d.offer, "active_days": d.active_days, "net": d.net, "vat": d.vat, "gross": d.gross,
-          "issue_date": None} for d in drafts],
+        [
+            {
+                "status": "brouillon",
+                "month": str(d.month),
+                "number": None,
+                "establishment_id": d.establishment_id,
+                "offer": d.offer,
+                "active_days": d.active_days,
+                "net": d.net,
+                "vat": d.vat,
+                "gross": d.gross,
+                "issue_date": None,
+            }
+            for d in drafts
+        ],
         schema=INVOICE_SCHEMA,
-    )  # fmt: skip
+    )
 
 
-LINE_SCHEMA = {"month": pl.String, "number": pl.String, "establishment_id": pl.String, "offer": pl.String,
-               "active_days": pl.Int64, "code": pl.String, "description": pl.String, "metric": pl.String,
-               "quantity": pl.String, "unit_price": pl.String, "amount": pl.String, "reference": pl.String}  # fmt: skip
+LINE_SCHEMA = {
+    "month": pl.String,
+    "number": pl.String,
+    "establishment_id": pl.String,
+    "offer": pl.String,
+    "active_days": pl.Int64,
+    "code": pl.String,
+    "description": pl.String,
+    "metric": pl.String,
+    "quantity": pl.String,
+    "unit_price": pl.String,
+    "amount": pl.String,
+    "reference": pl.String,
+}
 
 
 def draft_lines(drafts: list[Invoice]) -> pl.DataFrame:
     """Every line of these drafts as the CSV export writes it (exact amounts as text), numbered per invoice. A frame,
     not the invoices, is what the dashboards cache: a year of a 500-site region unpickles 10 x faster."""
     rows = [row for d in drafts for row in line_rows(d.month, [d])]
-    return (pl.DataFrame(rows, schema=LINE_SCHEMA)
-            .with_columns(position=pl.int_range(1, pl.len() + 1).over("month", "establishment_id")))  # fmt: skip
+    return pl.DataFrame(rows, schema=LINE_SCHEMA).with_columns(
+        position=pl.int_range(1, pl.len() + 1).over("month", "establishment_id")
+    )
 
 
 def monthly_totals(invoices: pl.DataFrame) -> pl.DataFrame:
     """Net per month and status, with the month-over-month change of the net."""
     if invoices.is_empty():
-        return pl.DataFrame(schema={"month": pl.String, "status": pl.String, "invoices": pl.UInt32,
-                                    "net": pl.Float64, "mom": pl.Float64})  # fmt: skip
-    return (invoices.group_by("month", "status").agg(invoices=pl.len(), net=pl.col("net").sum().cast(pl.Float64))
-            .sort("status", "month")
-            .with_columns(mom=pl.col("net").pct_change().over("status")))  # fmt: skip
+        return pl.DataFrame(
+            schema={
+                "month": pl.String,
+                "status": pl.String,
+                "invoices": pl.UInt32,
+                "net": pl.Float64,
+                "mom": pl.Float64,
+            }
+        )
+    return (
+        invoices.group_by("month", "status")
+        .agg(invoices=pl.len(), net=pl.col("net").sum().cast(pl.Float64))
+        .sort("status", "month")
+        .with_columns(mom=pl.col("net").pct_change().over("status"))
+    )
 
 
 def invoice_documents(out_dir: Path, viewer: Viewer, ledger_url: str, number: str) -> dict[str, Path]:
@@ -172,4 +251,6 @@ def invoice_documents(out_dir: Path, viewer: Viewer, ledger_url: str, number: st
     if found.is_empty():
         return {}
     folder = out_dir / found["month"][0]
-    return {kind: folder / f"{number}.{kind}" for kind in ("pdf", "xml", "csv") if (folder / f"{number}.{kind}").exists()}
+    return {
+        kind: folder / f"{number}.{kind}" for kind in ("pdf", "xml", "csv") if (folder / f"{number}.{kind}").exists()
+    }

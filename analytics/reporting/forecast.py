@@ -24,7 +24,10 @@ def _add_months(day: date, months: int) -> date:
 def linear_forecast(months: list[date], values: list[float], horizon: int = 12) -> pl.DataFrame:
     """History rows (kind 'history') then `horizon` rows (kind 'forecast') with low/high bounds."""
     schema = {"month": pl.Date, "kind": pl.String, "stored_gb": pl.Float64, "low": pl.Float64, "high": pl.Float64}
-    rows = [{"month": m, "kind": "history", "stored_gb": v, "low": None, "high": None} for m, v in zip(months, values, strict=True)]
+    rows = [
+        {"month": m, "kind": "history", "stored_gb": v, "low": None, "high": None}
+        for m, v in zip(months, values, strict=True)
+    ]
     n = len(values)
     if n < 2:
         return pl.DataFrame(rows, schema=schema)
@@ -33,12 +36,22 @@ def linear_forecast(months: list[date], values: list[float], horizon: int = 12) 
     sxx = sum((x - x_mean) ** 2 for x in xs)
     slope = sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, values, strict=True)) / sxx
     intercept = y_mean - slope * x_mean
-    residual_sd = math.sqrt(sum((y - (intercept + slope * x)) ** 2 for x, y in zip(xs, values, strict=True)) / (n - 2)) if n > 2 else None
+    residual_sd = (
+        math.sqrt(sum((y - (intercept + slope * x)) ** 2 for x, y in zip(xs, values, strict=True)) / (n - 2))
+        if n > 2
+        else None
+    )
     for step in range(1, horizon + 1):
         x = n - 1 + step
         value = max(intercept + slope * x, 0.0)
         half = Z95 * residual_sd * math.sqrt(1 + 1 / n + (x - x_mean) ** 2 / sxx) if residual_sd is not None else None
-        rows.append({"month": _add_months(months[-1], step), "kind": "forecast", "stored_gb": value,
-                     "low": max(value - half, 0.0) if half is not None else None,
-                     "high": value + half if half is not None else None})  # fmt: skip
+        rows.append(
+            {
+                "month": _add_months(months[-1], step),
+                "kind": "forecast",
+                "stored_gb": value,
+                "low": max(value - half, 0.0) if half is not None else None,
+                "high": value + half if half is not None else None,
+            }
+        )
     return pl.DataFrame(rows, schema=schema)

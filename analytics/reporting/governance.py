@@ -32,9 +32,9 @@ from analytics.billing.governance import (
     complete_months,
     load_commitments,
     validity,
-)  # fmt: skip
-from analytics.periods import Month
+)
 from analytics.billing.service import month_invoices
+from analytics.periods import Month
 from analytics.reporting.finance import scoped_usage
 from analytics.reporting.scope import Filters, Forbidden, Viewer, as_of
 
@@ -60,32 +60,45 @@ def issued_nets(ledger_url: str, contract_id: str) -> tuple[list[Month], dict[tu
         if conn is None:
             return [], {}
         issued = [Month.parse(m) for m in conn.execute(select(months.c.month)).scalars()]
-        rows = conn.execute(select(inv.c.month, inv.c.establishment_id, inv.c.net)
-                            .where(inv.c.contract_id == contract_id)).all()  # fmt: skip
+        rows = conn.execute(
+            select(inv.c.month, inv.c.establishment_id, inv.c.net).where(inv.c.contract_id == contract_id)
+        ).all()
     return sorted(issued), {(Month.parse(r.month), r.establishment_id): r.net for r in rows}
 
 
-def build_report(con: duckdb.DuckDBPyConnection, contracts: Contracts, ledger_url: str, as_of: date) -> GovernanceReport:
+def build_report(
+    con: duckdb.DuckDBPyConnection, contracts: Contracts, ledger_url: str, as_of: date
+) -> GovernanceReport:
     """The governance figures at `as_of` from the published warehouse, the ledger and the contracts."""
     tariff = contracts.tariff
     known = {e.establishment_id for e in contracts.registry.establishments}
     months = complete_months(tariff, as_of)
-    usage = {m: {e: u for e, u in by_site.items() if e in known}
-             for m, by_site in scoped_usage(con, _ALL, Filters()).items() if m in set(months)}  # fmt: skip
+    usage = {
+        m: {e: u for e, u in by_site.items() if e in known}
+        for m, by_site in scoped_usage(con, _ALL, Filters()).items()
+        if m in set(months)
+    }
     issued_months, nets = issued_nets(ledger_url, tariff.contract_id)
     drafted = [m for m in sorted(usage) if m not in set(issued_months)]
     # as the Finance page drafts them: with the credits of the previous month's missed service levels
-    drafts = [d for m in drafted for d in month_invoices(contracts, m, usage, {},
-                                                         extra=recorded_credit_lines(con, m, tariff.currency))]
+    drafts = [
+        d
+        for m in drafted
+        for d in month_invoices(contracts, m, usage, {}, extra=recorded_credit_lines(con, m, tariff.currency))
+    ]
     pending = sorted({d.month for d in drafts if d.revision is not None and d.revision.pending})
     billed = billed_months(tariff, as_of, issued_months, nets, drafts, usage)
     folder = contracts.registry.path.parent
     commitments = load_commitments(folder, contracts.registry) if (folder / COMMITMENTS_FILE).exists() else {}
     return GovernanceReport(
-        as_of, validity(tariff, as_of), ceiling_use(tariff, as_of, billed),
-        commitment_use(tariff, contracts.registry, commitments, as_of, billed), sorted({b.month for b in billed}),
-        drafted, pending,
-    )  # fmt: skip
+        as_of,
+        validity(tariff, as_of),
+        ceiling_use(tariff, as_of, billed),
+        commitment_use(tariff, contracts.registry, commitments, as_of, billed),
+        sorted({b.month for b in billed}),
+        drafted,
+        pending,
+    )
 
 
 # ---- scoped views --------------------------------------------------------------------------------------------------
@@ -101,11 +114,20 @@ def ceiling_table(report: GovernanceReport, viewer: Viewer) -> pl.DataFrame:
     if viewer.kind == "establishment":
         raise Forbidden(f"{viewer.name} ({viewer.role}) may not see the agreement's ceiling")
     rows = [u for u in report.ceiling if u.measure != "amount" or viewer.kind in MONEY_ROLES]
-    schema = {"measure": pl.String, "ceiling": pl.Float64, "consumed": pl.Float64, "share": pl.Float64,
-              "monthly_rate": pl.Float64, "months_remaining": pl.Int64, "projected": pl.Float64,
-              "projected_share": pl.Float64}  # fmt: skip
-    return pl.DataFrame([{k: (float(v) if isinstance(v, Decimal) else v) for k, v in asdict(u).items() if k in schema}
-                         for u in rows], schema=schema)  # fmt: skip
+    schema = {
+        "measure": pl.String,
+        "ceiling": pl.Float64,
+        "consumed": pl.Float64,
+        "share": pl.Float64,
+        "monthly_rate": pl.Float64,
+        "months_remaining": pl.Int64,
+        "projected": pl.Float64,
+        "projected_share": pl.Float64,
+    }
+    return pl.DataFrame(
+        [{k: (float(v) if isinstance(v, Decimal) else v) for k, v in asdict(u).items() if k in schema} for u in rows],
+        schema=schema,
+    )
 
 
 def commitment_table(report: GovernanceReport, viewer: Viewer) -> pl.DataFrame:
@@ -115,12 +137,22 @@ def commitment_table(report: GovernanceReport, viewer: Viewer) -> pl.DataFrame:
         raise Forbidden(f"{viewer.name} ({viewer.role}) may not see the establishments' commitments")
     money = viewer.kind in MONEY_ROLES or viewer.kind == "establishment"
     rows = [c for c in report.commitments if viewer.scope in (None, c.establishment_id)]
-    columns = ["establishment_id", "months_live", "committed_studies", "expected_studies", "actual_studies",
-               "studies_share", "projected_studies", "status"]  # fmt: skip
+    columns = [
+        "establishment_id",
+        "months_live",
+        "committed_studies",
+        "expected_studies",
+        "actual_studies",
+        "studies_share",
+        "projected_studies",
+        "status",
+    ]
     if money:
         columns[7:7] = ["committed_amount", "expected_amount", "actual_amount", "amount_share", "projected_amount"]
-    schema = {c: pl.String if c in ("establishment_id", "status") else pl.Int64 if c == "months_live" else pl.Float64
-              for c in columns}  # fmt: skip
+    schema = {
+        c: pl.String if c in ("establishment_id", "status") else pl.Int64 if c == "months_live" else pl.Float64
+        for c in columns
+    }
     data = []
     for c in rows:
         row = asdict(c)
@@ -169,5 +201,14 @@ def report_dict(report: GovernanceReport) -> dict[str, object]:
     }
 
 
-__all__ = ["Billed", "GovernanceReport", "build_report", "ceiling_table", "commitment_table", "horizon_as_of",
-           "report_dict", "scoped_tables", "validity_table"]  # fmt: skip
+__all__ = [
+    "Billed",
+    "GovernanceReport",
+    "build_report",
+    "ceiling_table",
+    "commitment_table",
+    "horizon_as_of",
+    "report_dict",
+    "scoped_tables",
+    "validity_table",
+]

@@ -35,8 +35,9 @@ def silent_sites(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filter
     return query(con, "silent_sites", viewer, filters, as_of=as_of(con))
 
 
-def volumes(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters, dimension: str,
-            per_month: bool = True) -> pl.DataFrame:  # fmt: skip
+def volumes(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters, dimension: str, per_month: bool = True
+) -> pl.DataFrame:
     if dimension not in DIMENSIONS:
         raise ValueError(f"unknown dimension '{dimension}' (known: {', '.join(DIMENSIONS)})")
     return query(con, "volumes", viewer, filters, dimension=dimension, per_month=per_month)
@@ -44,13 +45,18 @@ def volumes(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters, di
 
 def trend(monthly: pl.DataFrame) -> pl.DataFrame:
     """Month totals from `volumes` with month-over-month and year-over-year change (suppressed cells left out)."""
-    totals = (monthly.group_by("month").agg(pl.col("studies").sum()).sort("month")
-              .with_columns(previous_year=pl.col("month").dt.offset_by("-1y")))  # fmt: skip
+    totals = (
+        monthly.group_by("month")
+        .agg(pl.col("studies").sum())
+        .sort("month")
+        .with_columns(previous_year=pl.col("month").dt.offset_by("-1y"))
+    )
     earlier = totals.select(pl.col("month").alias("previous_year"), pl.col("studies").alias("studies_previous_year"))
-    return (totals.join(earlier, on="previous_year", how="left")
-            .with_columns(mom=pl.col("studies").pct_change(),
-                          yoy=pl.col("studies") / pl.col("studies_previous_year") - 1)
-            .drop("previous_year"))  # fmt: skip
+    return (
+        totals.join(earlier, on="previous_year", how="left")
+        .with_columns(mom=pl.col("studies").pct_change(), yoy=pl.col("studies") / pl.col("studies_previous_year") - 1)
+        .drop("previous_year")
+    )
 
 
 def sharing(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters) -> pl.DataFrame:
@@ -83,10 +89,21 @@ def service_levels(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filt
         " where table_schema = 'marts' and table_name = 'mart_service_levels'"
     ).fetchall()
     if exists[0][0] == 0:
-        return pl.DataFrame(schema={"month": pl.String, "establishment_id": pl.String, "name": pl.String,
-                                    "offer": pl.String, "term": pl.String, "unit": pl.String, "measured": pl.Float64,
-                                    "target": pl.Float64, "breached": pl.Boolean, "sample_size": pl.Int64,
-                                    "details": pl.String})  # fmt: skip
+        return pl.DataFrame(
+            schema={
+                "month": pl.String,
+                "establishment_id": pl.String,
+                "name": pl.String,
+                "offer": pl.String,
+                "term": pl.String,
+                "unit": pl.String,
+                "measured": pl.Float64,
+                "target": pl.Float64,
+                "breached": pl.Boolean,
+                "sample_size": pl.Int64,
+                "details": pl.String,
+            }
+        )
     return query(con, "service_levels", viewer, filters)
 
 

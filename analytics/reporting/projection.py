@@ -22,11 +22,11 @@ from decimal import ROUND_HALF_UP, Decimal
 import duckdb
 import polars as pl
 
-from analytics.metrics import METRICS
-from analytics.periods import Month
 from analytics.billing.rules import draft_invoice, month_prices
 from analytics.billing.service import Contracts
 from analytics.billing.tariff import Tariff
+from analytics.metrics import METRICS
+from analytics.periods import Month
 from analytics.reporting.finance import scoped_usage
 from analytics.reporting.forecast import linear_forecast
 from analytics.reporting.scope import Filters, Viewer, query
@@ -57,13 +57,16 @@ def _rates(frame: pl.DataFrame, column: str) -> dict[str, Decimal]:
     if history.is_empty() or ahead.is_empty():
         return dict.fromkeys(SCENARIOS, Decimal(0))
     last = history[column][-1]
-    return {"bas": annual_rate(last, ahead["low"][0] if ahead["low"][0] is not None else ahead[column][0]),
-            "central": annual_rate(last, ahead[column][0]),
-            "haut": annual_rate(last, ahead["high"][0] if ahead["high"][0] is not None else ahead[column][0])}  # fmt: skip
+    return {
+        "bas": annual_rate(last, ahead["low"][0] if ahead["low"][0] is not None else ahead[column][0]),
+        "central": annual_rate(last, ahead[column][0]),
+        "haut": annual_rate(last, ahead["high"][0] if ahead["high"][0] is not None else ahead[column][0]),
+    }
 
 
-def growth_scenarios(con: duckdb.DuckDBPyConnection, viewer: Viewer, usage: dict[Month, dict[str, dict[str, Decimal]]]
-                     ) -> list[Growth]:  # fmt: skip
+def growth_scenarios(
+    con: duckdb.DuckDBPyConnection, viewer: Viewer, usage: dict[Month, dict[str, dict[str, Decimal]]]
+) -> list[Growth]:
     """The three scenarios from the storage forecast and the activity (studies archived) forecast."""
     history = query(con, "storage_monthly", viewer, Filters())  # programme.storage's series (it refuses finance)
     stored = linear_forecast(history["month"].to_list(), (history["stored_bytes"] / 1e9).to_list(), 12)
@@ -102,8 +105,9 @@ def agreement_months(tariff: Tariff) -> list[Month]:
     return out
 
 
-def project(contracts: Contracts, proposal: Tariff, usage: dict[Month, dict[str, dict[str, Decimal]]],
-            scenarios: list[Growth]) -> pl.DataFrame:  # fmt: skip
+def project(
+    contracts: Contracts, proposal: Tariff, usage: dict[Month, dict[str, dict[str, Decimal]]], scenarios: list[Growth]
+) -> pl.DataFrame:
     """Per scenario and month of the proposal: net billed (Decimal), cumulative net, and the ceiling (or null)."""
     flat = replace(proposal, revision=None, price_index=None)
     history = sorted(usage)[-12:]
@@ -124,10 +128,26 @@ def project(contracts: Contracts, proposal: Tariff, usage: dict[Month, dict[str,
                 invoice = draft_invoice(establishment, month, projected_usage(base, growth, ahead), flat, prices)
                 net += invoice.net if invoice is not None else 0
             cumulative += net
-            rows.append({"scenario": growth.scenario, "month": str(month), "net": net, "cumulative": cumulative,
-                         "ceiling": ceiling, "activity_rate": growth.activity, "storage_rate": growth.storage})  # fmt: skip
-    schema = {"scenario": pl.String, "month": pl.String, "net": pl.Decimal(18, 2), "cumulative": pl.Decimal(18, 2),
-              "ceiling": pl.Decimal(18, 2), "activity_rate": pl.Decimal(10, 4), "storage_rate": pl.Decimal(10, 4)}
+            rows.append(
+                {
+                    "scenario": growth.scenario,
+                    "month": str(month),
+                    "net": net,
+                    "cumulative": cumulative,
+                    "ceiling": ceiling,
+                    "activity_rate": growth.activity,
+                    "storage_rate": growth.storage,
+                }
+            )
+    schema = {
+        "scenario": pl.String,
+        "month": pl.String,
+        "net": pl.Decimal(18, 2),
+        "cumulative": pl.Decimal(18, 2),
+        "ceiling": pl.Decimal(18, 2),
+        "activity_rate": pl.Decimal(10, 4),
+        "storage_rate": pl.Decimal(10, 4),
+    }
     frame = pl.DataFrame(rows, schema=schema)
     return frame.with_columns(history_until=pl.lit(str(last) if last else None))
 
@@ -141,17 +161,34 @@ def summary(projection: pl.DataFrame) -> pl.DataFrame:
             continue
         total, ceiling = part["cumulative"][-1], part["ceiling"][0]
         over = part.filter(pl.col("cumulative") > pl.col("ceiling")) if ceiling is not None else part.head(0)
-        rows.append({"scenario": scenario, "activity_rate": part["activity_rate"][0],
-                     "storage_rate": part["storage_rate"][0], "total": total, "ceiling": ceiling,
-                     "share": float(total / ceiling * 100) if ceiling else None,
-                     "exceeded_in": over["month"][0] if not over.is_empty() else None})  # fmt: skip
-    return pl.DataFrame(rows, schema={"scenario": pl.String, "activity_rate": pl.Decimal(10, 4),
-                                      "storage_rate": pl.Decimal(10, 4), "total": pl.Decimal(18, 2),
-                                      "ceiling": pl.Decimal(18, 2), "share": pl.Float64, "exceeded_in": pl.String})
+        rows.append(
+            {
+                "scenario": scenario,
+                "activity_rate": part["activity_rate"][0],
+                "storage_rate": part["storage_rate"][0],
+                "total": total,
+                "ceiling": ceiling,
+                "share": float(total / ceiling * 100) if ceiling else None,
+                "exceeded_in": over["month"][0] if not over.is_empty() else None,
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "scenario": pl.String,
+            "activity_rate": pl.Decimal(10, 4),
+            "storage_rate": pl.Decimal(10, 4),
+            "total": pl.Decimal(18, 2),
+            "ceiling": pl.Decimal(18, 2),
+            "share": pl.Float64,
+            "exceeded_in": pl.String,
+        },
+    )
 
 
-def projection_for(con: duckdb.DuckDBPyConnection, contracts: Contracts, proposal: Tariff,
-                   viewer: Viewer) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
+def projection_for(
+    con: duckdb.DuckDBPyConnection, contracts: Contracts, proposal: Tariff, viewer: Viewer
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(the monthly projection, its summary) for the published usage: what the dashboard and the notebook show."""
     viewer.require("gcs", "finance")
     usage = scoped_usage(con, viewer, Filters())

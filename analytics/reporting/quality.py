@@ -15,17 +15,31 @@ from analytics.quality import history
 from analytics.reporting.scope import Viewer
 
 ROLES = ("operator", "gcs", "finance")
-SCHEMA = {"checked_at": pl.Datetime("us", "UTC"), "run_id": pl.String, "trigger": pl.String, "name": pl.String,
-          "table_name": pl.String, "severity": pl.String, "passed": pl.Boolean, "observed": pl.String,
-          "details": pl.String}  # fmt: skip
+SCHEMA = {
+    "checked_at": pl.Datetime("us", "UTC"),
+    "run_id": pl.String,
+    "trigger": pl.String,
+    "name": pl.String,
+    "table_name": pl.String,
+    "severity": pl.String,
+    "passed": pl.Boolean,
+    "observed": pl.String,
+    "details": pl.String,
+}
 
 
 def _frame(rows: list[dict]) -> pl.DataFrame:
     return pl.DataFrame(
-        [{**r, "observed": None if r["observed"] is None else str(r["observed"]),
-          "details": json.dumps(r["details"], ensure_ascii=False)} for r in rows],
+        [
+            {
+                **r,
+                "observed": None if r["observed"] is None else str(r["observed"]),
+                "details": json.dumps(r["details"], ensure_ascii=False),
+            }
+            for r in rows
+        ],
         schema=SCHEMA,
-    )  # fmt: skip
+    )
 
 
 def latest_checks(ledger_url: str, viewer: Viewer) -> pl.DataFrame:

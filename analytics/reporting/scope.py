@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from analytics.periods import Month
 from analytics.errors import SansfilmError
+from analytics.periods import Month
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql" / "reporting"
 SMALL_CELL = 10  # ARS publications withhold any cell under 10 studies
@@ -27,8 +27,11 @@ class Viewer:
     role: str  # ars | gcs | finance | operator | establishment:<FINESS>
 
     def __post_init__(self) -> None:
-        if self.role not in REGIONAL and not (self.role.startswith("establishment:") and self.establishment_id.isdigit()
-                                              and len(self.establishment_id) == 9):  # fmt: skip
+        if self.role not in REGIONAL and not (
+            self.role.startswith("establishment:")
+            and self.establishment_id.isdigit()
+            and len(self.establishment_id) == 9
+        ):
             raise Forbidden(f"unknown role '{self.role}'")
 
     @property
@@ -94,10 +97,15 @@ def query(con: duckdb.DuckDBPyConnection, name: str, viewer: Viewer, filters: Fi
     """Run one reporting query through the viewer's `scoped` establishments, binding only the parameters it uses."""
     sql = f"with scoped as ({sql_text('_scoped')})\nselect * from ({sql_text(name)})"
     params: dict[str, object] = {
-        "scope": viewer.scope, "departement": filters.departement, "offer": filters.offer,
-        "establishment": filters.establishment, "first_day": filters.first_day, "end_day": filters.end_day,
-        "suppress": viewer.suppresses_small_cells, **extra,
-    }  # fmt: skip
+        "scope": viewer.scope,
+        "departement": filters.departement,
+        "offer": filters.offer,
+        "establishment": filters.establishment,
+        "first_day": filters.first_day,
+        "end_day": filters.end_day,
+        "suppress": viewer.suppresses_small_cells,
+        **extra,
+    }
     return pl.from_arrow(con.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql}).to_arrow_table())
 
 

@@ -30,8 +30,12 @@ from analytics.samples.clock import Period, iso_local, iso_utc, month_key, paris
 from analytics.samples.events import RIS_HOST, VIEWER_HOST, AuditEvent, OtherObject, Participant, StudyObject
 
 MSGID = "IHE+RFC-3881"
-APP_NAMES = {"rsf-archive-01": "rsf-archive", "rsf-archive-02": "rsf-archive", VIEWER_HOST: "rsf-viewer",
-             RIS_HOST: "rsf-ris"}  # fmt: skip
+APP_NAMES = {
+    "rsf-archive-01": "rsf-archive",
+    "rsf-archive-02": "rsf-archive",
+    VIEWER_HOST: "rsf-viewer",
+    RIS_HOST: "rsf-ris",
+}
 FIRST_PROCID = {"rsf-archive-01": 2201, "rsf-archive-02": 3117, VIEWER_HOST: 1408, RIS_HOST: 905}
 ROTATED_NAME = {"rsf-archive-01": "archive.log", "rsf-archive-02": "archive.log", VIEWER_HOST: "viewer.log"}
 PLAIN_MONTHS_BEFORE_LAST = {"rsf-archive-02": 1, RIS_HOST: 10**6}  # months kept uncompressed before the last one
@@ -40,16 +44,38 @@ RFC3881_SHARE, UTC_EVENT_TIME_SHARE, BOM_SHARE = 0.33, 0.4, 0.1
 BOM = "\ufeff"
 
 EVENT_NAMES = {
-    "110100": "Application Activity", "110101": "Audit Log Used", "110102": "Begin Transferring DICOM Instances",
-    "110103": "DICOM Instances Accessed", "110104": "DICOM Instances Transferred", "110105": "DICOM Study Deleted",
-    "110106": "Export", "110107": "Import", "110108": "Network Entry", "110109": "Order Record",
-    "110110": "Patient Record", "110111": "Procedure Record", "110112": "Query", "110113": "Security Alert",
+    "110100": "Application Activity",
+    "110101": "Audit Log Used",
+    "110102": "Begin Transferring DICOM Instances",
+    "110103": "DICOM Instances Accessed",
+    "110104": "DICOM Instances Transferred",
+    "110105": "DICOM Study Deleted",
+    "110106": "Export",
+    "110107": "Import",
+    "110108": "Network Entry",
+    "110109": "Order Record",
+    "110110": "Patient Record",
+    "110111": "Procedure Record",
+    "110112": "Query",
+    "110113": "Security Alert",
     "110114": "User Authentication",
-}  # fmt: skip
-TYPE_NAMES = {"110120": "Application Start", "110121": "Application Stop", "110122": "Login", "110123": "Logout",
-              "110124": "Attach", "110125": "Detach", "110126": "Node Authentication"}  # fmt: skip
-ROLE_NAMES = {"110150": "Application", "110151": "Application Launcher", "110152": "Destination Role ID",
-              "110153": "Source Role ID", "110155": "Source Media"}  # fmt: skip
+}
+TYPE_NAMES = {
+    "110120": "Application Start",
+    "110121": "Application Stop",
+    "110122": "Login",
+    "110123": "Logout",
+    "110124": "Attach",
+    "110125": "Detach",
+    "110126": "Node Authentication",
+}
+ROLE_NAMES = {
+    "110150": "Application",
+    "110151": "Application Launcher",
+    "110152": "Destination Role ID",
+    "110153": "Source Role ID",
+    "110155": "Source Media",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +171,10 @@ def _audit_message(event: AuditEvent, event_time: str, dicom_style: bool, *, cx_
     if dicom_style:
         parts.append("<AuditMessage>")
     else:
-        parts.append('<AuditMessage xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
-                     ' xsi:noNamespaceSchemaLocation="healthcare-security-audit.xsd">')  # fmt: skip
+        parts.append(
+            '<AuditMessage xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+            ' xsi:noNamespaceSchemaLocation="healthcare-security-audit.xsd">'
+        )
     parts.append(
         f'<EventIdentification EventActionCode="{event.action}" EventDateTime="{event_time}"'
         f' EventOutcomeIndicator="{event.outcome}">'
@@ -194,7 +222,8 @@ def _participant(participant: Participant, code) -> str:  # noqa: ANN001
 def _study(study: StudyObject, code) -> str:  # noqa: ANN001
     text = (
         f'<ParticipantObjectIdentification ParticipantObjectID={_attr(study.uid)} ParticipantObjectTypeCode="2"'
-        ' ParticipantObjectTypeCodeRole="3">' + code("ParticipantObjectIDTypeCode", "110180", "DCM", "Study Instance UID")
+        ' ParticipantObjectTypeCodeRole="3">'
+        + code("ParticipantObjectIDTypeCode", "110180", "DCM", "Study Instance UID")
     )
     if study.sop_class_uid is not None:
         text += "<ParticipantObjectDescription>"

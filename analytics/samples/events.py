@@ -25,8 +25,12 @@ ARCHIVE_AE = "RSF_ARCHIVE"
 PORTAL = "PORTAIL_VILLE"
 SOURCE, DESTINATION, APPLICATION, LAUNCHER, SOURCE_MEDIA = "110153", "110152", "110150", "110151", "110155"
 VIEWER_HOST, RIS_HOST = "rsf-viewer-01", "rsf-ris-01"
-HOST_ADDRESSES = {"rsf-archive-01": "10.1.0.11", "rsf-archive-02": "10.1.0.12", VIEWER_HOST: "10.1.0.21",
-                  RIS_HOST: "10.1.0.31"}  # fmt: skip
+HOST_ADDRESSES = {
+    "rsf-archive-01": "10.1.0.11",
+    "rsf-archive-02": "10.1.0.12",
+    VIEWER_HOST: "10.1.0.21",
+    RIS_HOST: "10.1.0.31",
+}
 AUDIT_SOURCE_IDS = {VIEWER_HOST: "RSF_VIEWER", RIS_HOST: "RSF_RIS"}  # archive nodes: RSF_ARCHIVE
 RARE_EVENTS = ("110101", "110102", "110108", "110109", "110110", "110111", "110113")
 
@@ -122,9 +126,7 @@ class _Builder:
         """Keep an event if it is inside the period and names no study already deleted."""
         if not self.period.start_utc <= event.at < self.limit:
             return
-        if event.event_id != "110105" and any(
-            self.deleted_at.get(s.uid, self.limit) < event.at for s in event.studies
-        ):
+        if event.event_id != "110105" and any(self.deleted_at.get(s.uid, self.limit) < event.at for s in event.studies):
             return
         self.events.append(event)
 
@@ -165,30 +167,48 @@ class _Builder:
         return Participant(self.rng.choice(site.users), None, True, address)
 
     def record(
-        self, at: datetime, host: str, event_id: str, action: str, participants: tuple[Participant, ...],
-        studies: Sequence[Study] = (), *, outcome: int = 0, type_code: str | None = None,
-        others: tuple[OtherObject, ...] = (), described: bool = True, instances: int | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        at: datetime,
+        host: str,
+        event_id: str,
+        action: str,
+        participants: tuple[Participant, ...],
+        studies: Sequence[Study] = (),
+        *,
+        outcome: int = 0,
+        type_code: str | None = None,
+        others: tuple[OtherObject, ...] = (),
+        described: bool = True,
+        instances: int | None = None,
+    ) -> None:
         """Emit one event naming these studies and their patients (`instances` overrides a single study's count)."""
         study_objects = tuple(
-            StudyObject(s.uid, s.sop_class_uid if described else None,
-                        (instances if instances is not None else s.instances) if described else 0, s.accession)
+            StudyObject(
+                s.uid,
+                s.sop_class_uid if described else None,
+                (instances if instances is not None else s.instances) if described else 0,
+                s.accession,
+            )
             for s in studies
-        )  # fmt: skip
+        )
         patients = {(s.site.index, s.patient.patient_id): s for s in studies}
         patient_objects = tuple(
             PatientObject(s.patient.patient_id, s.patient.name, f"{UID_ROOT}.2.{s.site.index + 1}")
             for s in patients.values()
         )
-        self.emit(AuditEvent(at, host, event_id, action, outcome, type_code, participants, study_objects,
-                             patient_objects, others))  # fmt: skip
+        self.emit(
+            AuditEvent(
+                at, host, event_id, action, outcome, type_code, participants, study_objects, patient_objects, others
+            )
+        )
 
     def priors(self, study: Study, at: datetime) -> list[Study]:
         """Up to two earlier studies of the same patient at the same site, already received."""
         earlier = [
-            s for s in self.by_patient[(study.site.index, study.patient.patient_id)]
+            s
+            for s in self.by_patient[(study.site.index, study.patient.patient_id)]
             if s.uid != study.uid and self.receipt_at[s.uid] < at
-        ]  # fmt: skip
+        ]
         return earlier[-2:]
 
     def site_active(self, site: Site, at: datetime) -> bool:
@@ -218,8 +238,14 @@ class _Builder:
             if at <= receipt or at >= self.limit:
                 continue
             group = [study]
-            same_site = [s for s in registered if s.site is study.site and s.uid not in self.deleted_at
-                         and s.uid != study.uid and self.receipt_at[s.uid] < at]  # fmt: skip
+            same_site = [
+                s
+                for s in registered
+                if s.site is study.site
+                and s.uid not in self.deleted_at
+                and s.uid != study.uid
+                and self.receipt_at[s.uid] < at
+            ]
             if same_site and rng.random() < 0.3:
                 group.append(rng.choice(same_site))
             if rng.random() < 0.5:
@@ -237,8 +263,16 @@ class _Builder:
         receipt = self.receipt_at[study.uid]
         if rng.random() < 0.02:  # a first attempt fails part-way, the modality sends again
             first = round_ms(study.received[0] - timedelta(seconds=rng.uniform(60, 900)))
-            self.record(first, host, "110104", "C", (self.sender(study), self.archive(host, DESTINATION)), [study],
-                        outcome=8, instances=rng.randint(1, max(1, study.instances - 1)))  # fmt: skip
+            self.record(
+                first,
+                host,
+                "110104",
+                "C",
+                (self.sender(study), self.archive(host, DESTINATION)),
+                [study],
+                outcome=8,
+                instances=rng.randint(1, max(1, study.instances - 1)),
+            )
         if site.users and site.offer != "VNA" and rng.random() < 0.03:  # a CD brought by the patient, imported
             at = round_ms(study.received[0] - timedelta(seconds=rng.uniform(20, 120)))
             media = Participant("CD-R import", None, False, None, SOURCE_MEDIA)
@@ -292,10 +326,16 @@ class _Builder:
             return
         destination = self.site_node(site, DESTINATION, True)
         if rng.random() < 0.6:  # C-FIND before the C-MOVE: no study named, only the query
-            query = OtherObject("1.2.840.10008.5.1.4.1.2.2.1", "2", "3", ("110181", "DCM", "SOP Class UID"),
-                                query="CAgQAAAAAAAIAGAAAAAA")  # fmt: skip
-            querier = Participant(destination.user_id, destination.alternative_user_id, True,
-                                  destination.network_access_point, SOURCE)  # fmt: skip
+            query = OtherObject(
+                "1.2.840.10008.5.1.4.1.2.2.1",
+                "2",
+                "3",
+                ("110181", "DCM", "SOP Class UID"),
+                query="CAgQAAAAAAAIAGAAAAAA",
+            )
+            querier = Participant(
+                destination.user_id, destination.alternative_user_id, True, destination.network_access_point, SOURCE
+            )
             asked = round_ms(at - timedelta(seconds=rng.uniform(2, 60)))
             self.record(asked, host, "110112", "E", (querier, self.archive(host, DESTINATION)), others=(query,))
         group = [study] + (self.priors(study, at) if rng.random() < 0.3 else [])
@@ -314,8 +354,14 @@ class _Builder:
         at = self.later(receipt, 1800, 20 * 86400)
         if not self.site_active(site, at):
             return
-        others = [s for s in self.sites if s.establishment is not None and s is not site
-                  and self.site_active(s, at) and any(st.ae_title for st in s.stations)]  # fmt: skip
+        others = [
+            s
+            for s in self.sites
+            if s.establishment is not None
+            and s is not site
+            and self.site_active(s, at)
+            and any(st.ae_title for st in s.stations)
+        ]
         if not others or rng.random() < 0.4:
             portal = Participant(PORTAL, None, False, "10.1.0.41", DESTINATION)
             participants = (self.user(site), self.archive(host, SOURCE), portal)
@@ -332,8 +378,12 @@ class _Builder:
     def restarts(self) -> None:
         """Each application is stopped and started again now and then (maintenance nights)."""
         rng = self.rng
-        apps = {"rsf-archive-01": "rsf-archive", "rsf-archive-02": "rsf-archive", VIEWER_HOST: "rsf-viewer",
-                RIS_HOST: "rsf-ris"}  # fmt: skip
+        apps = {
+            "rsf-archive-01": "rsf-archive",
+            "rsf-archive-02": "rsf-archive",
+            VIEWER_HOST: "rsf-viewer",
+            RIS_HOST: "rsf-ris",
+        }
         for host, app in apps.items():
             for _ in range(max(1, round(self.period.days / 75))):
                 day = self.period.start + timedelta(days=rng.randrange(self.period.days))
@@ -363,8 +413,9 @@ class _Builder:
             if event_id == "110111":
                 self.record(at, RIS_HOST, event_id, "U", participants, [study], described=False)
             else:  # a patient record names the patient only
-                patient = PatientObject(study.patient.patient_id, study.patient.name,
-                                        f"{UID_ROOT}.2.{study.site.index + 1}")  # fmt: skip
+                patient = PatientObject(
+                    study.patient.patient_id, study.patient.name, f"{UID_ROOT}.2.{study.site.index + 1}"
+                )
                 self.emit(AuditEvent(at, RIS_HOST, event_id, "U", 0, None, participants, (), (patient,)))
         elif event_id == "110102" and candidates:
             study = rng.choice(candidates)
@@ -374,8 +425,12 @@ class _Builder:
             self.record(at, host, event_id, "E", participants, [study])
         elif event_id == "110108":
             site = rng.choice([s for s in self.sites if s.establishment is not None])
-            node = Participant(f"poste-{rng.randint(1, 40):02d}.{site.code.lower()}.local", None, False,
-                               f"{site.subnet}.{rng.randint(100, 199)}")  # fmt: skip
+            node = Participant(
+                f"poste-{rng.randint(1, 40):02d}.{site.code.lower()}.local",
+                None,
+                False,
+                f"{site.subnet}.{rng.randint(100, 199)}",
+            )
             self.record(at, "rsf-archive-01", event_id, "E", (node,), type_code=rng.choice(("110124", "110125")))
         elif event_id == "110113":
             address = f"10.99.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
@@ -383,8 +438,9 @@ class _Builder:
             host = rng.choice(("rsf-archive-01", "rsf-archive-02"))
             outcome = (12, 8, 4)[self.alerts % 3]  # a major failure first, so that every outcome code shows up
             self.alerts += 1
-            self.record(at, host, event_id, "E", (self.archive(host, None), intruder), outcome=outcome,
-                        type_code="110126")  # fmt: skip
+            self.record(
+                at, host, event_id, "E", (self.archive(host, None), intruder), outcome=outcome, type_code="110126"
+            )
         elif event_id == "110101":
             auditor = Participant("auditeur@rsf", None, True, "10.1.0.51")
             log = OtherObject("file:///var/log/rsf/audit/archive.log", "2", "13", ("12", "RFC-3881", "URI"))

@@ -44,7 +44,8 @@ seller:
   country: FR
 """
 
-STORAGE_CUT = """\
+STORAGE_CUT = (
+    """\
 # Proposal A for the next framework agreement (2015-2020): storage cheaper, archiving dearer.
 # Why: storage is most of the bill of long-standing sites, whose archives only grow, while the operator's cost of
 # storage per GB keeps falling; the cost that does not fall is ingesting and indexing each new study.
@@ -52,7 +53,9 @@ STORAGE_CUT = """\
 # storage tiers 0.08/0.06/0.04 -> 0.05/0.04/0.03; every studies_archived price about +15 % (2.40 -> 2.75...).
 # Fees, minimums, retrievals and shares are unchanged. Simulate: `sansfilm simulate --tariff
 # contracts/proposals/a_storage_cut.yaml` (docs/billing.md#simulating-a-proposed-tariff).
-""" + _HEAD.format(contract_id="RSF-AC-2015-A", ceiling="1800000.00") + """
+"""
+    + _HEAD.format(contract_id="RSF-AC-2015-A", ceiling="1800000.00")
+    + """
 offers:
   PACS_RIS:
     monthly_fee: "1800.00"
@@ -120,8 +123,10 @@ offers:
         model: per_unit
         unit_price: "0.50"
 """
+)
 
-BUNDLE = """\
+BUNDLE = (
+    """\
 # Proposal B for the next framework agreement (2015-2020): one bundle per offer, no minimum of consumption.
 # Why: small and newly live sites pay the minimum top-up for usage they do not have, which they read as a penalty;
 # a higher monthly fee that includes a first allowance is simpler to budget and removes the top-up line.
@@ -129,7 +134,9 @@ BUNDLE = """\
 # 1200 -> 1900 (PACS), 450 -> 700 (VNA); the fee includes the first 500 studies archived and the first 1 000 GB-month
 # stored (2 000 for the VNA), zero-priced first tiers; beyond them prices a little under today's.
 # Retrievals and shares are unchanged. Simulate: `sansfilm simulate --tariff contracts/proposals/b_bundle.yaml`.
-""" + _HEAD.format(contract_id="RSF-AC-2015-B", ceiling="1600000.00") + """
+"""
+    + _HEAD.format(contract_id="RSF-AC-2015-B", ceiling="1600000.00")
+    + """
 offers:
   PACS_RIS:
     monthly_fee: "2600.00"
@@ -198,6 +205,7 @@ offers:
         model: per_unit
         unit_price: "0.50"
 """
+)
 
 PROPOSALS = {"a_storage_cut.yaml": STORAGE_CUT, "b_bundle.yaml": BUNDLE}
 

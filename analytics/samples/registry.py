@@ -20,13 +20,32 @@ from pathlib import Path
 from analytics.registry import Establishment, luhn_check_digit
 from analytics.samples.clock import Period, add_months
 from analytics.samples.vocabulary import (
-    COMMUNES, DAILY_STUDIES, FAMILY_NAMES, SAINTS, SECTOR, STAFF_INITIALS, VENDORS, ascii_fold, vendors_for,
-)  # fmt: skip
+    COMMUNES,
+    DAILY_STUDIES,
+    FAMILY_NAMES,
+    SAINTS,
+    SECTOR,
+    STAFF_INITIALS,
+    VENDORS,
+    ascii_fold,
+    vendors_for,
+)
 
 REGISTRY_COLUMNS = (
-    "establishment_id", "name", "siret", "departement", "category", "sector", "offer", "adhesion_date",
-    "planned_go_live", "actual_go_live", "end_date", "ae_titles", "institution_names",
-)  # fmt: skip
+    "establishment_id",
+    "name",
+    "siret",
+    "departement",
+    "category",
+    "sector",
+    "offer",
+    "adhesion_date",
+    "planned_go_live",
+    "actual_go_live",
+    "end_date",
+    "ae_titles",
+    "institution_names",
+)
 UNROUTED_FOLDER = "unrouted"  # where the archive files objects from AE titles it has no route for
 
 
@@ -35,10 +54,20 @@ def registry_row(establishment: Establishment) -> list[str]:
     iso = lambda d: d.isoformat() if d else ""  # noqa: E731
     e = establishment
     return [
-        e.establishment_id, e.name, e.siret, e.departement, e.category, e.sector, e.offer, iso(e.adhesion_date),
-        iso(e.planned_go_live), iso(e.actual_go_live), iso(e.end_date), ";".join(e.ae_titles),
+        e.establishment_id,
+        e.name,
+        e.siret,
+        e.departement,
+        e.category,
+        e.sector,
+        e.offer,
+        iso(e.adhesion_date),
+        iso(e.planned_go_live),
+        iso(e.actual_go_live),
+        iso(e.end_date),
+        ";".join(e.ae_titles),
         ";".join(e.institution_names),
-    ]  # fmt: skip
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +178,20 @@ _SEEDS = (
     _Seed("77", "CLINIQUE", "VNA", "during", 0.25, "Polyclinique de Marne-la-Vallée",
           ("Polyclinique Marne-la-Vallée", "POLYCLINIQUE MLV"), "PMLV",
           (("CT", "GE"), ("DX", "Agfa"), ("MR", "GE")), gateway_ae="PMLV_PACS", naming="dcm"),
-)  # fmt: skip
+)
 # fmt: on
-_UNREGISTERED = _Seed("93", "IMAGERIE", "PACS", "during", 0.25, "Cabinet de Radiologie des Lilas",
-                      ("CABINET RADIOLOGIE DES LILAS",), "LILAS", (("DX", "Carestream"),), ae_prefix="RADLILAS")
+_UNREGISTERED = _Seed(
+    "93",
+    "IMAGERIE",
+    "PACS",
+    "during",
+    0.25,
+    "Cabinet de Radiologie des Lilas",
+    ("CABINET RADIOLOGIE DES LILAS",),
+    "LILAS",
+    (("DX", "Carestream"),),
+    ae_prefix="RADLILAS",
+)
 _ROLES = ("during", "pilot", "during", "late", "during", "pilot", "during", "not_live")
 _HOSTS = ("rsf-archive-01", "rsf-archive-02")
 
@@ -203,22 +242,43 @@ def _generated_seed(index: int, rng: random.Random, taken_names: set[str]) -> _S
         name = f"{name} – site {index + 1}"
     letters = "".join(ch for ch in ascii_fold(commune).upper() if ch.isalpha())[:4]
     code = f"{category[:2]}{letters}{index + 1}"
-    modalities = {"CH": ("CT", "DX", "US", "MR"), "CLINIQUE": ("DX", "US"), "IMAGERIE": ("DX", "CT", "US", "MG"),
-                  "ESPIC": ("CT", "DX", "MR"), "CDS": ("DX",), "CLCC": ("CT", "MR", "PT", "MG")}[category]  # fmt: skip
+    modalities = {
+        "CH": ("CT", "DX", "US", "MR"),
+        "CLINIQUE": ("DX", "US"),
+        "IMAGERIE": ("DX", "CT", "US", "MG"),
+        "ESPIC": ("CT", "DX", "MR"),
+        "CDS": ("DX",),
+        "CLCC": ("CT", "MR", "PT", "MG"),
+    }[category]
     vendors = tuple((m, rng.choice(vendors_for(m))) for m in modalities)
     offer = rng.choice(("PACS_RIS", "PACS", "PACS", "VNA"))
     role = _ROLES[index % len(_ROLES)]
     return _Seed(
-        departement, category, offer, role, rng.uniform(0.05, 0.85), name, (f"{name}", f"{code} {commune}"), code,
-        vendors, ae_prefix=None if offer == "VNA" else code, gateway_ae=f"{code}_PACS" if offer == "VNA" else None,
+        departement,
+        category,
+        offer,
+        role,
+        rng.uniform(0.05, 0.85),
+        name,
+        (f"{name}", f"{code} {commune}"),
+        code,
+        vendors,
+        ae_prefix=None if offer == "VNA" else code,
+        gateway_ae=f"{code}_PACS" if offer == "VNA" else None,
         charset=rng.choice(("ISO_IR 100", "ISO_IR 100", "ISO_IR 192")),
     )
 
 
 def _site(
-    index: int, seed: _Seed, period: Period, rng: random.Random, taken_ids: set[str], taken_sirets: set[str],
-    *, registered: bool = True,
-) -> Site:  # fmt: skip
+    index: int,
+    seed: _Seed,
+    period: Period,
+    rng: random.Random,
+    taken_ids: set[str],
+    taken_sirets: set[str],
+    *,
+    registered: bool = True,
+) -> Site:
     adhesion, planned, actual, end = _dates(seed, period, rng)
     stations = _stations(seed)
     ae_titles = tuple(dict.fromkeys(s.ae_title for s in stations if s.ae_title))

@@ -81,8 +81,9 @@ def measure_month(con: duckdb.DuckDBPyConnection, month: Month, levels: ServiceL
     try:
         rows = _rows(con, _sql("availability"), dates)
         delays = {r["establishment_id"]: r for r in _rows(con, _sql("ingestion_delay"), dates)}
-        con.execute(f"create or replace temporary table sla_events as {_metering_sql()}",
-                    {**dates, "with_failures": True})  # fmt: skip
+        con.execute(
+            f"create or replace temporary table sla_events as {_metering_sql()}", {**dates, "with_failures": True}
+        )
         retrievals = {r["establishment_id"]: r for r in _rows(con, _sql("retrieval_failures"))}
         con.execute("drop table sla_events")
     finally:
@@ -96,8 +97,9 @@ def measure_month(con: duckdb.DuckDBPyConnection, month: Month, levels: ServiceL
             "studies_measured": delay.get("studies_measured", 0),
             "studies_without_time": delay.get("studies_without_time", 0),
             "p95_us": delay.get("p95_us"),
-            "retrievals": retrieval.get("retrievals", 0), "failed_retrievals": retrieval.get("failed", 0),
-        }  # fmt: skip
+            "retrievals": retrieval.get("retrievals", 0),
+            "failed_retrievals": retrieval.get("failed", 0),
+        }
     return measures
 
 
@@ -105,9 +107,11 @@ def _figure(kind: TermKind, m: Mapping[str, object]) -> tuple[Decimal | None, in
     """The measured figure, its sample size and how it was obtained, in words (French, as finance reads it)."""
     if kind is AVAILABILITY:
         window, outage, failed = int(m["window_us"]), int(m["outage_us"]), int(m["failed_us"])
-        details = (f"{_minutes(window)} min sur la période, {_minutes(outage)} min d'arrêt "
-                   f"({m['outages']} arrêt(s)), "
-                   f"{_minutes(failed)} min d'échecs seuls ({m['failed_minutes']} minute(s))")  # fmt: skip
+        details = (
+            f"{_minutes(window)} min sur la période, {_minutes(outage)} min d'arrêt "
+            f"({m['outages']} arrêt(s)), "
+            f"{_minutes(failed)} min d'échecs seuls ({m['failed_minutes']} minute(s))"
+        )
         return _ratio(window - outage - failed, window), window // US_PER_MINUTE, details
     if kind is INGESTION_DELAY:
         measured, without = int(m["studies_measured"]), int(m["studies_without_time"])
@@ -118,8 +122,14 @@ def _figure(kind: TermKind, m: Mapping[str, object]) -> tuple[Decimal | None, in
     return (_ratio(failed, attempts) if attempts else None), attempts, details
 
 
-def assess(month: Month, establishment_id: str, offer: OfferLevels, measures: Mapping[str, object], fee: Decimal,
-           cap_percent: Decimal) -> list[Assessment]:  # fmt: skip
+def assess(
+    month: Month,
+    establishment_id: str,
+    offer: OfferLevels,
+    measures: Mapping[str, object],
+    fee: Decimal,
+    cap_percent: Decimal,
+) -> list[Assessment]:
     """One establishment's terms for the month from its raw measures: breach, credit step, and amount. Each credit
     is round_half_up(fee x percent / 100); taken in term order, a credit is cut so that the month's credits never
     exceed round_half_up(fee x cap_percent / 100)."""
@@ -135,13 +145,29 @@ def assess(month: Month, establishment_id: str, offer: OfferLevels, measures: Ma
         if amount < full:
             details += f" ; crédit plafonné à {cap_percent} % de l'abonnement du mois"
         credited += amount
-        assessments.append(Assessment(month, establishment_id, offer.offer, term.kind, measured, term.target,
-                                      breached, sample, details, percent, fee, amount, amount < full))  # fmt: skip
+        assessments.append(
+            Assessment(
+                month,
+                establishment_id,
+                offer.offer,
+                term.kind,
+                measured,
+                term.target,
+                breached,
+                sample,
+                details,
+                percent,
+                fee,
+                amount,
+                amount < full,
+            )
+        )
     return assessments
 
 
-def assess_month(con: duckdb.DuckDBPyConnection, month: Month, levels: ServiceLevels,
-                 fees: Mapping[str, Decimal]) -> list[Assessment]:  # fmt: skip
+def assess_month(
+    con: duckdb.DuckDBPyConnection, month: Month, levels: ServiceLevels, fees: Mapping[str, Decimal]
+) -> list[Assessment]:
     """Every live establishment's terms for the month, with the credits their breaches give (after the cap), and the
     month rewritten in marts.mart_service_levels. `fees`: establishment id -> the month's subscription fee."""
     offer_of = dict(con.execute("select establishment_id, offer from ref.establishments").fetchall())
@@ -159,18 +185,41 @@ def _write(con: duckdb.DuckDBPyConnection, month: Month, assessments: list[Asses
     ensure_schema(con)
     frame = pl.DataFrame(
         [
-            {"month": str(a.month), "establishment_id": a.establishment_id, "offer": a.offer, "term": a.term.name,
-             "unit": a.term.unit, "measured": None if a.measured is None else str(a.measured), "target": str(a.target),
-             "breached": a.breached, "sample_size": a.sample_size, "details": a.details,
-             "credit_percent": str(a.credit_percent), "fee": str(a.fee), "credit_amount": str(a.credit_amount),
-             "capped": a.capped}
+            {
+                "month": str(a.month),
+                "establishment_id": a.establishment_id,
+                "offer": a.offer,
+                "term": a.term.name,
+                "unit": a.term.unit,
+                "measured": None if a.measured is None else str(a.measured),
+                "target": str(a.target),
+                "breached": a.breached,
+                "sample_size": a.sample_size,
+                "details": a.details,
+                "credit_percent": str(a.credit_percent),
+                "fee": str(a.fee),
+                "credit_amount": str(a.credit_amount),
+                "capped": a.capped,
+            }
             for a in assessments
         ],
-        schema={"month": pl.String, "establishment_id": pl.String, "offer": pl.String, "term": pl.String,
-                "unit": pl.String, "measured": pl.String, "target": pl.String, "breached": pl.Boolean,
-                "sample_size": pl.Int64, "details": pl.String, "credit_percent": pl.String, "fee": pl.String,
-                "credit_amount": pl.String, "capped": pl.Boolean},
-    )  # fmt: skip
+        schema={
+            "month": pl.String,
+            "establishment_id": pl.String,
+            "offer": pl.String,
+            "term": pl.String,
+            "unit": pl.String,
+            "measured": pl.String,
+            "target": pl.String,
+            "breached": pl.Boolean,
+            "sample_size": pl.Int64,
+            "details": pl.String,
+            "credit_percent": pl.String,
+            "fee": pl.String,
+            "credit_amount": pl.String,
+            "capped": pl.Boolean,
+        },
+    )
     con.execute("begin transaction")
     try:
         con.execute("delete from marts.mart_service_levels where month = $month", {"month": str(month)})
@@ -181,5 +230,3 @@ def _write(con: duckdb.DuckDBPyConnection, month: Month, assessments: list[Asses
     except BaseException:
         con.execute("rollback")
         raise
-
-

@@ -130,20 +130,27 @@ class _LevelsReader(ContractReader):
             if credit == 0:
                 raise self.fail(entries["credit_percent"][1], f"{here}.credit_percent", "must be greater than 0")
             if index == 1 and bound != target:
-                raise self.fail(bound_node, f"{here}.{kind.bound}",
-                                f"the first step starts where the target is missed: {kind.bound} must be "
-                                f"{target}")  # fmt: skip
+                raise self.fail(
+                    bound_node,
+                    f"{here}.{kind.bound}",
+                    f"the first step starts where the target is missed: {kind.bound} must be {target}",
+                )
             if steps:
                 previous = steps[-1]
                 further = bound < previous.bound if kind.minimum else bound > previous.bound
                 if not further:
                     order = "decreasing" if kind.minimum else "increasing"
-                    raise self.fail(bound_node, f"{here}.{kind.bound}",
-                                    f"steps must be strictly {order} ({bound} after {previous.bound})")  # fmt: skip
+                    raise self.fail(
+                        bound_node,
+                        f"{here}.{kind.bound}",
+                        f"steps must be strictly {order} ({bound} after {previous.bound})",
+                    )
                 if credit <= previous.credit_percent:
-                    raise self.fail(entries["credit_percent"][1], f"{here}.credit_percent",
-                                    f"a further step must give a larger credit ({credit} after "
-                                    f"{previous.credit_percent})")  # fmt: skip
+                    raise self.fail(
+                        entries["credit_percent"][1],
+                        f"{here}.credit_percent",
+                        f"a further step must give a larger credit ({credit} after {previous.credit_percent})",
+                    )
             steps.append(CreditStep(bound, credit))
         return tuple(steps)
 
@@ -155,6 +162,9 @@ class _LevelsReader(ContractReader):
     def percent(self, key: ScalarNode, node: Node, field: str) -> Decimal:
         value = self.decimal(key, node, field, what="a percentage")
         if value > HUNDRED:
-            raise self.fail(self.line_node(key, self.scalar(key, node, field)), field,
-                            f"{value} is not a percentage between 0 and 100")  # fmt: skip
+            raise self.fail(
+                self.line_node(key, self.scalar(key, node, field)),
+                field,
+                f"{value} is not a percentage between 0 and 100",
+            )
         return value

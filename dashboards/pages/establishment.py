@@ -20,13 +20,25 @@ cols[1].metric("Récupérations", charts.fr_number(usage["retrievals"].sum()))
 cols[2].metric("Partages", charts.fr_number(usage["shares"].sum()))
 cols[3].metric("Consultations", charts.fr_number(usage["views"].sum()))
 st.subheader("Consommation par mois")
-charts.show("mine_monthly_usage", usage.select("month", "studies_archived", "instances_archived", "retrievals", "shares", "views"),
-            charts.bar(usage, "month", "studies_archived", labels={"month": "mois", "studies_archived": "examens"}),
-            labels={"month": "mois", "studies_archived": "examens archivés", "instances_archived": "instances",
-                    "retrievals": "récupérations", "shares": "partages", "views": "consultations"})  # fmt: skip
+charts.show(
+    "mine_monthly_usage",
+    usage.select("month", "studies_archived", "instances_archived", "retrievals", "shares", "views"),
+    charts.bar(usage, "month", "studies_archived", labels={"month": "mois", "studies_archived": "examens"}),
+    labels={
+        "month": "mois",
+        "studies_archived": "examens archivés",
+        "instances_archived": "instances",
+        "retrievals": "récupérations",
+        "shares": "partages",
+        "views": "consultations",
+    },
+)
 invoice_section(viewer, filters, "mine")
 billing_desk.follow_up(viewer)  # its own invoices and credit notes, statuses and balance; no button
 st.subheader("Partages envoyés et reçus")
 shares = data.cached("sharing", viewer, filters)
-charts.show("mine_sharing", shares.select("sender", "destination", "shares", "suppressed"),
-            labels={"sender": "émetteur", "destination": "destinataire", "shares": "partages"})
+charts.show(
+    "mine_sharing",
+    shares.select("sender", "destination", "shares", "suppressed"),
+    labels={"sender": "émetteur", "destination": "destinataire", "shares": "partages"},
+)

@@ -13,7 +13,19 @@ invoice_section(viewer, filters, "finance")
 billing_desk.acts(viewer, filters, billing_desk.follow_up(viewer))
 st.subheader("Consommation non facturée et non attribuée")
 unbilled = data.cached("unbilled", viewer, filters)
-charts.show("finance_unbilled", unbilled,
-            labels={"month": "mois", "establishment_id": "FINESS", "name": "établissement", "reason": "motif",
-                    "studies_archived": "examens", "instances_archived": "instances", "bytes_archived": "octets",
-                    "retrievals": "récupérations", "shares": "partages", "views": "consultations"})  # fmt: skip
+charts.show(
+    "finance_unbilled",
+    unbilled,
+    labels={
+        "month": "mois",
+        "establishment_id": "FINESS",
+        "name": "établissement",
+        "reason": "motif",
+        "studies_archived": "examens",
+        "instances_archived": "instances",
+        "bytes_archived": "octets",
+        "retrievals": "récupérations",
+        "shares": "partages",
+        "views": "consultations",
+    },
+)

@@ -38,8 +38,12 @@ def build_alerts_sensor(settings: Settings) -> dg.SensorDefinition:
         except SansfilmError as exc:
             context.log.error(f"alertes non évaluées : {exc}")
             return dg.SensorResult(skip_reason=f"alertes non évaluées : {exc}", cursor=context.cursor)
-        cursor = {"opened": [o.id for o in tick.opened], "resolved": [o.id for o in tick.resolved],
-                  "delivered": len(tick.delivered), "failed": len(tick.failed)}  # fmt: skip
+        cursor = {
+            "opened": [o.id for o in tick.opened],
+            "resolved": [o.id for o in tick.resolved],
+            "delivered": len(tick.delivered),
+            "failed": len(tick.failed),
+        }
         return dg.SensorResult(skip_reason=tick.summary(), cursor=json.dumps(cursor))
 
     return _alerts

@@ -11,8 +11,8 @@ import dagster as dg
 from analytics import warehouse
 from analytics.billing import service
 from analytics.billing.ledger import parse_issue_date
-from analytics.periods import PARIS, Month
 from analytics.config import Settings
+from analytics.periods import PARIS, Month
 from pipelines.quality.checks import check_results, check_specs
 from pipelines.resources import SansfilmConfig
 
@@ -49,10 +49,13 @@ def build_billing_definitions(settings: Settings, start: date):
         with warehouse.open_warehouse(settings.warehouse.path) as con:  # readers see the new month at once
             warehouse.publish(con, settings.published_path)
             results = check_results(context, settings, USAGE_TABLES, con)
-        return dg.MaterializeResult(metadata={
-            "establishments": len(usage),
-            "studies_archived": int(sum(u["studies_archived"] for u in usage.values())),
-        }, check_results=results)  # fmt: skip
+        return dg.MaterializeResult(
+            metadata={
+                "establishments": len(usage),
+                "studies_archived": int(sum(u["studies_archived"] for u in usage.values())),
+            },
+            check_results=results,
+        )
 
     @dg.asset(
         key=DRAFTS_KEY,
@@ -68,19 +71,30 @@ def build_billing_definitions(settings: Settings, start: date):
         folder, invoices = service.write_month_drafts(settings, _month(context))
         with warehouse.open_warehouse(settings.warehouse.path) as con:
             results = check_results(context, settings, LEDGER_TABLES, con)
-        return dg.MaterializeResult(metadata={
-            "invoices": len(invoices),
-            "net_total": str(sum((i.net for i in invoices), start=0)),
-            "folder": dg.MetadataValue.path(str(folder)),
-            # the price revision the month is priced at; "pending" blocks issuing until the index value is added
-            "revision": next((f"{i.revision.coefficient} ({'pending' if i.revision.pending else 'applied'})"
-                              for i in invoices if i.revision), "none"),
-        }, check_results=results)  # fmt: skip
+        return dg.MaterializeResult(
+            metadata={
+                "invoices": len(invoices),
+                "net_total": str(sum((i.net for i in invoices), start=0)),
+                "folder": dg.MetadataValue.path(str(folder)),
+                # the price revision the month is priced at; "pending" blocks issuing until the index value is added
+                "revision": next(
+                    (
+                        f"{i.revision.coefficient} ({'pending' if i.revision.pending else 'applied'})"
+                        for i in invoices
+                        if i.revision
+                    ),
+                    "none",
+                ),
+            },
+            check_results=results,
+        )
 
-    draft_job = dg.define_asset_job(DRAFT_JOB, selection=[USAGE_KEY, DRAFTS_KEY],
-                                    description="Meter a month and draft its invoices.")  # fmt: skip
-    schedule = dg.build_schedule_from_partitioned_job(draft_job, hour_of_day=6, minute_of_hour=0, day_of_month=1,
-                                                      name="monthly_drafts")  # fmt: skip
+    draft_job = dg.define_asset_job(
+        DRAFT_JOB, selection=[USAGE_KEY, DRAFTS_KEY], description="Meter a month and draft its invoices."
+    )
+    schedule = dg.build_schedule_from_partitioned_job(
+        draft_job, hour_of_day=6, minute_of_hour=0, day_of_month=1, name="monthly_drafts"
+    )
 
     @dg.op(config_schema={"month": str, "issue_date": dg.Field(str, is_required=False)})
     def issue_invoices(context: dg.OpExecutionContext, sansfilm: SansfilmConfig) -> None:

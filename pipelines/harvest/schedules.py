@@ -14,7 +14,9 @@ from pipelines.harvest.assets import harvest_asset_key
 CRON = "20 * * * *"  # hourly, off the nightly 02:00 full run's minute
 
 
-def build_pacs_schedule(source: DicomwebSourceConfig | DimseSourceConfig) -> tuple[dg.ScheduleDefinition, dg.UnresolvedAssetJobDefinition]:  # fmt: skip
+def build_pacs_schedule(
+    source: DicomwebSourceConfig | DimseSourceConfig,
+) -> tuple[dg.ScheduleDefinition, dg.UnresolvedAssetJobDefinition]:
     job = dg.define_asset_job(
         f"harvest_{source.asset_name}",
         selection=(

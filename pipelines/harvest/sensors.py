@@ -23,9 +23,11 @@ POLL_SECONDS = 30
 _PROBE_CHANGES = 200
 _HARVESTED_CHANGES = frozenset({"NewInstance", "Deleted"})
 _IN_FLIGHT = [
-    dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
-]  # fmt: skip
+]
 
 
 def harvest_job_name(source: OrthancSourceConfig) -> str:
@@ -35,7 +37,8 @@ def harvest_job_name(source: OrthancSourceConfig) -> str:
 def build_orthanc_sensor(source: OrthancSourceConfig) -> tuple[dg.SensorDefinition, dg.UnresolvedAssetJobDefinition]:
     job = dg.define_asset_job(
         harvest_job_name(source),
-        selection=dg.AssetSelection.assets(harvest_asset_key(source)).downstream() - dg.AssetSelection.groups("billing"),
+        selection=dg.AssetSelection.assets(harvest_asset_key(source)).downstream()
+        - dg.AssetSelection.groups("billing"),
         description=f"Harvest Orthanc source '{source.name}', rebuild the warehouse, publish it.",
         # one source, then a chain of models: nothing to fan out, and a run may start every 30 s, so its steps run
         # in one process rather than paying a process start (~6 CPU-s, docs/scaling.md) each
@@ -61,11 +64,15 @@ def build_orthanc_sensor(source: OrthancSourceConfig) -> tuple[dg.SensorDefiniti
             with OrthancClient(probe) as client:
                 page = client.changes(seen["last"], _PROBE_CHANGES)
                 arrived = any(c.change_type in _HARVESTED_CHANGES for c in page.changes)
-                now = {"last": max([c.seq for c in page.changes], default=seen["last"]),
-                       "instances": client.instance_count()}  # fmt: skip
+                now = {
+                    "last": max([c.seq for c in page.changes], default=seen["last"]),
+                    "instances": client.instance_count(),
+                }
                 if not (arrived or failed or now["instances"] != seen["instances"]):
-                    return dg.SensorResult(skip_reason=f"no new instance in '{source.name}' up to change "
-                                                       f"{now['last']}", cursor=json.dumps(now))  # fmt: skip
+                    return dg.SensorResult(
+                        skip_reason=f"no new instance in '{source.name}' up to change {now['last']}",
+                        cursor=json.dumps(now),
+                    )
                 now["last"] = max(now["last"], client.last_change())  # the run reads everything up to here
         except SansfilmError as exc:  # names the source, never the credentials
             return dg.SensorResult(skip_reason=str(exc), cursor=context.cursor)

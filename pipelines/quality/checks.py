@@ -23,8 +23,9 @@ def check_specs(settings: Settings, tables: list[str], key: dg.AssetKey) -> list
     ]
 
 
-def check_results(context: dg.AssetExecutionContext, settings: Settings, tables: list[str],
-                  con: duckdb.DuckDBPyConnection) -> list[dg.AssetCheckResult]:  # fmt: skip
+def check_results(
+    context: dg.AssetExecutionContext, settings: Settings, tables: list[str], con: duckdb.DuckDBPyConnection
+) -> list[dg.AssetCheckResult]:
     """Run the rules of `tables` on the open warehouse, record them, and return them as Dagster check results."""
     results = runner.run_checks(settings, tables=tables, con=con)
     if results:
@@ -34,8 +35,10 @@ def check_results(context: dg.AssetExecutionContext, settings: Settings, tables:
             check_name=r.name,
             passed=r.passed,
             severity=dg.AssetCheckSeverity.ERROR if r.severity == "error" else dg.AssetCheckSeverity.WARN,
-            metadata={"observed": dg.MetadataValue.text(json.dumps(r.observed)),
-                      "details": dg.MetadataValue.json(json.loads(json.dumps(r.details, default=str)))},  # fmt: skip
+            metadata={
+                "observed": dg.MetadataValue.text(json.dumps(r.observed)),
+                "details": dg.MetadataValue.json(json.loads(json.dumps(r.details, default=str))),
+            },
         )
         for r in results
     ]

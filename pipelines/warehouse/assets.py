@@ -7,16 +7,19 @@ import dagster as dg
 
 from analytics import operations, warehouse
 from analytics.config import Settings
-from pipelines.harvest.assets import harvest_asset_key
 from analytics.quality import runner
+from pipelines.harvest.assets import harvest_asset_key
 from pipelines.quality.checks import check_results, check_specs
 from pipelines.resources import SansfilmConfig
 
 REFERENCE_KEY = dg.AssetKey(["ref", "establishments"])
 PUBLISHED_KEY = dg.AssetKey(["published", "warehouse"])
 METERED_KEY = dg.AssetKey(["marts", "fct_metered_months"])
-_RAW_TABLE_KINDS = {"dicom_instances": ("dicom_files", "orthanc"), "audit_events": ("audit_syslog",),
-                    "dicom_deletions": ("orthanc",)}
+_RAW_TABLE_KINDS = {
+    "dicom_instances": ("dicom_files", "orthanc"),
+    "audit_events": ("audit_syslog",),
+    "dicom_deletions": ("orthanc",),
+}
 _TABLE_REF = re.compile(r"\b(raw|ref|staged|marts)\.(\w+)")
 
 
@@ -34,8 +37,12 @@ def model_deps(schema: str, name: str, settings: Settings) -> list[dg.AssetKey]:
     return deps
 
 
-@dg.asset(key=REFERENCE_KEY, group_name="contracts", kinds={"duckdb", "csv"},
-          description="The establishment registry and platform AE titles, reloaded from contracts/.")  # fmt: skip
+@dg.asset(
+    key=REFERENCE_KEY,
+    group_name="contracts",
+    kinds={"duckdb", "csv"},
+    description="The establishment registry and platform AE titles, reloaded from contracts/.",
+)
 def reference_tables(context: dg.AssetExecutionContext, sansfilm: SansfilmConfig) -> dg.MaterializeResult:
     settings = sansfilm.settings()
     registry = operations.load_contracts(settings)
@@ -83,13 +90,17 @@ def build_metering_asset(settings: Settings) -> dg.AssetsDefinition:
         metered = operations.meter_and_draft(settings)
         with warehouse.open_warehouse(settings.warehouse.path) as con:
             results = check_results(context, settings, metered_tables, con)
-        return dg.MaterializeResult(metadata={
-            "months": dg.MetadataValue.json([str(m) for m in metered.months]),
-            "month_to_date": str(metered.month_to_date or "none"),
-            "drafted": dg.MetadataValue.json({str(m): {"invoices": n, "net": str(net)}
-                                              for m, (n, net) in sorted(metered.drafted.items())}),
-            "future": dg.MetadataValue.json([str(m) for m in metered.future]),
-        }, check_results=results)  # fmt: skip
+        return dg.MaterializeResult(
+            metadata={
+                "months": dg.MetadataValue.json([str(m) for m in metered.months]),
+                "month_to_date": str(metered.month_to_date or "none"),
+                "drafted": dg.MetadataValue.json(
+                    {str(m): {"invoices": n, "net": str(net)} for m, (n, net) in sorted(metered.drafted.items())}
+                ),
+                "future": dg.MetadataValue.json([str(m) for m in metered.future]),
+            },
+            check_results=results,
+        )
 
     return metered_months
 

@@ -18,8 +18,15 @@ from analytics.config import Settings
 from pipelines.dashboards_cli import streamlit_command
 
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]  # fmt: skip
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 LOOPBACK = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")
 
 
@@ -43,16 +50,35 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
 
 
 @contextmanager
-def dashboards_cli(settings: Settings, env: dict[str, str] | None = None, port: int | None = None,
-                   cwd: Path | None = None, start_timeout: float = 60) -> Iterator[tuple[subprocess.Popen, str]]:  # fmt: skip
+def dashboards_cli(
+    settings: Settings,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+    cwd: Path | None = None,
+    start_timeout: float = 60,
+) -> Iterator[tuple[subprocess.Popen, str]]:
     """`sansfilm dashboards --port PORT` as a user starts it (cwd: where `.streamlit/secrets.toml` is read); yields
     (the CLI's process, base URL) once healthy. The CLI is in a session of its own, so that whatever it leaves behind
     can be stopped after the test."""
     port = port or free_port()
-    cmd = [sys.executable, "-m", "pipelines.cli", "--config", str(settings.config_path), "dashboards", "--port",
-           str(port)]  # fmt: skip
-    proc = subprocess.Popen(cmd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            cwd=cwd or Path(__file__).resolve().parents[2], start_new_session=True)  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipelines.cli",
+        "--config",
+        str(settings.config_path),
+        "dashboards",
+        "--port",
+        str(port),
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=cwd or Path(__file__).resolve().parents[2],
+        start_new_session=True,
+    )
     try:
         wait_healthy(f"http://127.0.0.1:{port}", proc, start_timeout)
         yield proc, f"http://127.0.0.1:{port}"
@@ -67,14 +93,25 @@ def dashboards_cli(settings: Settings, env: dict[str, str] | None = None, port: 
 
 
 @contextmanager
-def streamlit_server(settings: Settings, env: dict[str, str] | None = None, cwd: Path | None = None,
-                     port: int | None = None, start_timeout: float = 60) -> Iterator[str]:  # fmt: skip
+def streamlit_server(
+    settings: Settings,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    port: int | None = None,
+    start_timeout: float = 60,
+) -> Iterator[str]:
     """The dashboards of these settings served on 127.0.0.1 (cwd: where `.streamlit/secrets.toml` is read); yields
     the base URL once healthy, stops the whole process group after."""
     port = port or free_port()
     cmd, base_env = streamlit_command(settings, port)
-    proc = subprocess.Popen(cmd, env={**base_env, **(env or {})}, cwd=cwd, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        cmd,
+        env={**base_env, **(env or {})},
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc, start_timeout)

@@ -9,15 +9,21 @@ import pytest
 from analytics import operations, warehouse
 from analytics.accounts import add_account
 from analytics.billing import service
-from analytics.periods import Month
 from analytics.config import Settings
+from analytics.periods import Month
 from analytics.reporting.scope import Filters
 from tests.billing_history import TODAY, issue_until
 from tests.conftest import copy_sample
 
 PASSWORD = "test-password"
-ROLES = {"gcs": "gcs", "finance": "finance", "ars": "ars", "operator": "operator",
-         "eloi": "establishment:750238172", "creteil": "establishment:940228794"}  # fmt: skip
+ROLES = {
+    "gcs": "gcs",
+    "finance": "finance",
+    "ars": "ars",
+    "operator": "operator",
+    "eloi": "establishment:750238172",
+    "creteil": "establishment:940228794",
+}
 ELOI, CRETEIL = "750238172", "940228794"
 ALL = Filters("2012-01", "2012-12")
 

@@ -6,8 +6,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from analytics.accounts import AccountError, add_account, authenticate, check_role, hash_password, load_accounts
-from analytics.accounts import wordlist
+from analytics.accounts import (
+    AccountError,
+    add_account,
+    authenticate,
+    check_role,
+    hash_password,
+    load_accounts,
+    wordlist,
+)
 from analytics.accounts.passwords import WeakPassword, check_password, common_passwords
 from pipelines.cli import app
 
@@ -58,11 +65,21 @@ def test_empty_password_is_refused():
 
 @pytest.mark.parametrize(
     ("password", "why"),
-    [("", "too short"), ("eleven-char", "too short"), ("motdepasse123", "common"), ("Password123456", "common"),
-     ("AZERTYUIOP2024", "common"), ("  qwertyuiop123  ", "common"), ("1q2w3e4r5t6y", "common"),
-     ("123456789012", "common"), ("soleil.soleil", "common"), ("p@$$w0rd1234", "common"),
-     ("abababababab", "too few"), ("alice@chu.example", "user name")],
-)  # fmt: skip
+    [
+        ("", "too short"),
+        ("eleven-char", "too short"),
+        ("motdepasse123", "common"),
+        ("Password123456", "common"),
+        ("AZERTYUIOP2024", "common"),
+        ("  qwertyuiop123  ", "common"),
+        ("1q2w3e4r5t6y", "common"),
+        ("123456789012", "common"),
+        ("soleil.soleil", "common"),
+        ("p@$$w0rd1234", "common"),
+        ("abababababab", "too few"),
+        ("alice@chu.example", "user name"),
+    ],
+)
 def test_weak_passwords_are_refused(password, why):
     with pytest.raises(WeakPassword, match=why):
         check_password(password, "alice@chu.example")
@@ -81,8 +98,10 @@ def test_the_common_password_list_is_the_generators_output_and_a_few_thousand_lo
 
 
 def _config(tmp_path: Path) -> str:
-    (tmp_path / "sansfilm.toml").write_text(f'[warehouse]\npath = "w.duckdb"\n[contracts]\ndir = "{CONTRACTS}"\n'
-                                            '[archive]\nae_titles = ["X"]\n[accounts]\nlock_after = 3\n')  # fmt: skip
+    (tmp_path / "sansfilm.toml").write_text(
+        f'[warehouse]\npath = "w.duckdb"\n[contracts]\ndir = "{CONTRACTS}"\n'
+        '[archive]\nae_titles = ["X"]\n[accounts]\nlock_after = 3\n'
+    )
     return str(tmp_path / "sansfilm.toml")
 
 
@@ -103,10 +122,12 @@ def test_users_add_takes_the_password_from_the_environment(tmp_path, monkeypatch
 
 @pytest.mark.parametrize(
     ("role", "password", "message"),
-    [("finance", "short-one", "too short: at least 12 characters"),
-     ("finance", "Motdepasse2024", "on the list of common passwords"),
-     ("establishment:123456789", "from-the-environment", "FINESS is not in the establishment registry")],
-)  # fmt: skip
+    [
+        ("finance", "short-one", "too short: at least 12 characters"),
+        ("finance", "Motdepasse2024", "on the list of common passwords"),
+        ("establishment:123456789", "from-the-environment", "FINESS is not in the establishment registry"),
+    ],
+)
 def test_users_add_refuses_in_one_line_and_writes_nothing(tmp_path, monkeypatch, role, password, message):
     monkeypatch.setenv("SANSFILM_PASSWORD", password)
     result = CliRunner().invoke(app, ["--config", _config(tmp_path), "users", "add", "dave", "--role", role])

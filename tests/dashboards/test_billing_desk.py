@@ -84,8 +84,10 @@ def test_finance_acts_through_the_data_layer_are_the_cli_acts(desk, monkeypatch)
     monkeypatch.setenv("SANSFILM_CONFIG", str(desk.config_path))
     # two clicks at once: one issues, the other is told it is done
     answers: list = []
-    clicks = [threading.Thread(target=lambda: answers.append(billing_desk.issue_month(desk, FINANCE, Month(2012, 2),
-                                                                                        TODAY))) for _ in range(2)]  # fmt: skip
+    clicks = [
+        threading.Thread(target=lambda: answers.append(billing_desk.issue_month(desk, FINANCE, Month(2012, 2), TODAY)))
+        for _ in range(2)
+    ]
     for click in clicks:
         click.start()
     for click in clicks:
@@ -122,8 +124,10 @@ def test_finance_issues_from_the_page_and_a_refusal_says_why(desk):
     at.selectbox(key="desk_issue_month").set_value("2012-03").run()
     at.checkbox(key="desk_issue_confirm").check().run()
     at.button(key="desk_issue").click().run()
-    assert [e.value for e in at.error] == ["2012-03 cannot be issued before 2012-02: months are issued in order from "
-                                           "the agreement's first month (2010-04); issue 2012-02 first"]  # fmt: skip
+    assert [e.value for e in at.error] == [
+        "2012-03 cannot be issued before 2012-02: months are issued in order from "
+        "the agreement's first month (2010-04); issue 2012-02 first"
+    ]
     at.selectbox(key="desk_issue_month").set_value("2012-02").run()
     at.checkbox(key="desk_issue_confirm").check().run()
     at.button(key="desk_issue").click().run()

@@ -17,8 +17,15 @@ from tests.dashboards.test_pages import EXPECTED, PAGES
 
 pytestmark = pytest.mark.e2e
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
-TITLES = {"rollout": "Déploiement", "finance": "Factures", "proposals": "Prochain accord", "regional": "Activité régionale",
-          "operator": "Stockage et service", "quality": "Qualité des données", "establishment": "Mon établissement"}  # fmt: skip
+TITLES = {
+    "rollout": "Déploiement",
+    "finance": "Factures",
+    "proposals": "Prochain accord",
+    "regional": "Activité régionale",
+    "operator": "Stockage et service",
+    "quality": "Qualité des données",
+    "establishment": "Mon établissement",
+}
 USERS = {"gcs": "gcs", "ars": "ars", "establishment:750238172": "eloi"}
 
 
@@ -74,7 +81,9 @@ def test_every_page_shows_the_sample(browser, server, role):
 def test_the_login_page_preloads_out_of_sight_and_finance_downloads_the_whole_period(browser, server):
     page = new_page(browser)
     page.goto(server)
-    page.locator(".st-key-preload .main-svg").first.wait_for(state="attached", timeout=60_000)  # the charts' code loaded
+    page.locator(".st-key-preload .main-svg").first.wait_for(
+        state="attached", timeout=60_000
+    )  # the charts' code loaded
     assert not page.locator(".st-key-preload").is_visible()
     page.close()
     page = _login(browser, server, "finance")
@@ -111,9 +120,13 @@ finally:
 def test_dashboards_keep_working_while_a_pipeline_writes(browser, server, published, tmp_path):
     page = _login(browser, server, "gcs")
     stop = tmp_path / "stop"
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(published.config_path), str(stop)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(published.config_path), str(stop)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     try:
         assert writer.stdout.readline().strip() == "writing", writer.stderr.read()
         for name in ("regional", "operator", "finance", "rollout", "regional", "operator"):

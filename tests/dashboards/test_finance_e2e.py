@@ -10,7 +10,6 @@ import json
 import re
 import shutil
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -124,13 +123,20 @@ def test_finance_issues_credits_records_a_payment_and_sends_from_the_page(browse
     bill = json.loads(cli(corpus, "bill", "--month", "2012-02", "--issue", "--format", "json"))  # issued: unchanged
     assert (bill["invoices"][0]["number"], bill["invoices"][-1]["number"]) == (first, last)
     assert {i["number"]: i["gross"] for i in bill["invoices"]} == {
-        n: d["gross"] for n, d in listed.items() if d["month"] == "2012-02" and d["kind"] == "invoice"}
+        n: d["gross"] for n, d in listed.items() if d["month"] == "2012-02" and d["kind"] == "invoice"
+    }
     folder = corpus.billing.out_dir / "2012-02"
-    assert {p.name for p in folder.glob(f"{credit_number}.*")} == {f"{credit_number}.{k}" for k in ("pdf", "xml", "csv")}
+    assert {p.name for p in folder.glob(f"{credit_number}.*")} == {
+        f"{credit_number}.{k}" for k in ("pdf", "xml", "csv")
+    }
     assert (corpus.billing.outbox / f"{first}.pdf").read_bytes() == (folder / f"{first}.pdf").read_bytes()
     acts = json.loads(cli(corpus, "ledger", "acts", "--format", "json"))["acts"]
-    assert [(a["kind"], a["actor"]) for a in acts[-4:]] == [("issue", "dashboards:finance"), ("credit", "dashboards:finance"),
-                                                             ("payment", "dashboards:finance"), ("send", "dashboards:finance")]  # fmt: skip
+    assert [(a["kind"], a["actor"]) for a in acts[-4:]] == [
+        ("issue", "dashboards:finance"),
+        ("credit", "dashboards:finance"),
+        ("payment", "dashboards:finance"),
+        ("send", "dashboards:finance"),
+    ]
     assert cli(corpus, "ledger", "verify").startswith("ledger at ")
 
 

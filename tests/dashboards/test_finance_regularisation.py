@@ -31,10 +31,14 @@ def late(corpus):  # noqa: F811
     """March issued; then an April study and a late March study of A's harvested, April metered and published."""
     service.issue(corpus, MARCH, issue_date=date(2012, 4, 2), today=TODAY)
     dicom = corpus.sources[0].path
-    at(make_dicom(dicom / "late" / "IM9", study_uid="1.2.250.1.999.77", sop_uid="1.2.250.1.999.2.77"),
-       "2012-03-28T16:00:00+02:00")  # fmt: skip
-    at(make_dicom(dicom / "april" / "IM10", study_uid="1.2.250.1.999.78", sop_uid="1.2.250.1.999.2.78"),
-       "2012-04-10T10:00:00+02:00")  # fmt: skip
+    at(
+        make_dicom(dicom / "late" / "IM9", study_uid="1.2.250.1.999.77", sop_uid="1.2.250.1.999.2.77"),
+        "2012-03-28T16:00:00+02:00",
+    )
+    at(
+        make_dicom(dicom / "april" / "IM10", study_uid="1.2.250.1.999.78", sop_uid="1.2.250.1.999.2.78"),
+        "2012-04-10T10:00:00+02:00",
+    )
     operations.harvest(corpus)
     operations.build_warehouse(corpus)
     service.meter(corpus, [MARCH, APRIL])  # what the monthly pipeline does, then it publishes

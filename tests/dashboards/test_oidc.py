@@ -4,7 +4,6 @@ dashboards give it the role of its `--oidc-only` account — or refuse an identi
 
 from __future__ import annotations
 
-
 import pytest
 from typer.testing import CliRunner
 
@@ -33,16 +32,28 @@ def oidc(published, tmp_path_factory):
     need_chromium()
     home = tmp_path_factory.mktemp("oidc")
     accounts = home / "accounts.json"
-    added = CliRunner().invoke(app, ["--config", str(published.config_path), "users", "add", ELOI_EMAIL,
-                                     "--role", f"establishment:{ELOI}", "--oidc-only"],
-                               env={"SANSFILM_ACCOUNTS": str(accounts)})  # fmt: skip
+    added = CliRunner().invoke(
+        app,
+        [
+            "--config",
+            str(published.config_path),
+            "users",
+            "add",
+            ELOI_EMAIL,
+            "--role",
+            f"establishment:{ELOI}",
+            "--oidc-only",
+        ],
+        env={"SANSFILM_ACCOUNTS": str(accounts)},
+    )
     assert added.exit_code == 0, added.output
     port = free_port()
     redirect_uri = f"http://127.0.0.1:{port}/oauth2callback"
     with OIDCProvider("sansfilm-dashboards", "test-client-secret", redirect_uri) as provider:
         (home / ".streamlit").mkdir()
         (home / ".streamlit" / "secrets.toml").write_text(
-            SECRETS.format(redirect_uri=redirect_uri, metadata_url=provider.metadata_url), encoding="utf-8")
+            SECRETS.format(redirect_uri=redirect_uri, metadata_url=provider.metadata_url), encoding="utf-8"
+        )
         with streamlit_server(published, {"SANSFILM_ACCOUNTS": str(accounts)}, cwd=home, port=port) as url:
             yield provider, url
 

@@ -107,7 +107,8 @@ def test_operator_page_shows_the_sample_missed_service_level(app):
     # the missed levels are listed (every level measured is a download: a region has thousands)
     missed = next(t for t in shown_tables(at) if "mesuré" in t.columns)
     assert [(r["FINESS"], r["mois"], r["engagement"]) for _, r in missed.iterrows()] == [
-        ("750238172", "2012-07", "échecs de récupération")]
+        ("750238172", "2012-07", "échecs de récupération")
+    ]
     per_month = next(t for t in shown_tables(at) if "niveaux mesurés" in t.columns)
     assert sorted(set(per_month["manqués" if "manqués" in per_month.columns else "manqué"])) == ["0", "1"]
 
@@ -123,7 +124,10 @@ def test_rollout_shows_the_framework_agreement_with_money_for_the_gcs_only(app):
     metrics = shown_metrics(gcs)
     # the sample's data ends in December 2012: as of 2013-01-01, 26 months to 2015-03-31
     assert (metrics["Fin de l'accord-cadre"], metrics["Mois restants"], metrics["Situation"]) == (
-        "31/03/2015", "26", "en vigueur")
+        "31/03/2015",
+        "26",
+        "en vigueur",
+    )
     ceiling = next(t for t in shown_tables(gcs) if "plafond" in t.columns)
     assert list(ceiling["mesure"]) == ["montant HT (EUR)", "examens archivés"]
     commitments = next(t for t in shown_tables(gcs) if "FINESS" in t.columns)
@@ -160,7 +164,10 @@ def test_finance_lists_one_month_of_invoices_at_a_time(app):
     assert set(january["numéro"]) != {""}
     invoices = pl.DataFrame({"month": ["2012-01", "2012-02"], "establishment_id": ["1", "2"], "net": [1234.5, None]})
     assert charts.csv_text(invoices, money=("net",), labels={"month": "mois"}).splitlines() == [
-        "mois;establishment_id;net", "2012-01;1;1\u202f234,50\u202f€", '2012-02;2;""']
+        "mois;establishment_id;net",
+        "2012-01;1;1\u202f234,50\u202f€",
+        '2012-02;2;""',
+    ]
     mine = app("establishment:750238172")
     mine.switch_page("pages/establishment.py").run()
     assert not [box for box in mine.selectbox if box.key == "mine_month"]

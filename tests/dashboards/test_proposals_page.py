@@ -6,12 +6,12 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from analytics.periods import Month
 from analytics.billing.contracts import load_contracts
+from analytics.periods import Month
 from analytics.reporting import projection, proposals
 from analytics.reporting.scope import Forbidden, Viewer
 from dashboards import charts
-from tests.dashboards.test_pages import shown_metrics, shown_tables, app  # noqa: F401  app is a fixture
+from tests.dashboards.test_pages import app, shown_metrics, shown_tables  # noqa: F401  app is a fixture
 
 FILES = ["a_storage_cut.yaml", "b_bundle.yaml"]
 
@@ -27,8 +27,9 @@ def test_the_page_shows_the_simulation_and_projection_of_the_picked_proposal(app
     contracts = load_contracts(published)
     tariff = proposals.load_proposal(contracts, published.contracts.dir / "proposals" / "b_bundle.yaml")
     viewer = Viewer("t", role)
-    simulation = proposals.simulate_published(con, contracts, tariff, published.ledger.url, viewer, Month(2012, 1),
-                                              Month(2012, 12))  # fmt: skip
+    simulation = proposals.simulate_published(
+        con, contracts, tariff, published.ledger.url, viewer, Month(2012, 1), Month(2012, 12)
+    )
     metrics = shown_metrics(at)
     assert metrics["Facturé ou rédigé (tarif actuel)"] == charts.fr_money(simulation.current_net)
     assert metrics["Avec le tarif proposé"] == charts.fr_money(simulation.simulated_net)
@@ -48,7 +49,7 @@ def test_the_page_shows_the_simulation_and_projection_of_the_picked_proposal(app
 @pytest.mark.parametrize("role", ["ars", "operator", "establishment:750238172"])
 def test_other_roles_neither_see_the_page_nor_get_its_figures(app, published, con, role):  # noqa: F811
     at = app(role)
-    with pytest.raises(Exception):  # not in its navigation
+    with pytest.raises(Exception):  # noqa: B017  (not in its navigation: whatever AppTest raises for that)
         at.switch_page("pages/proposals.py").run()
     contracts = load_contracts(published)
     tariff = proposals.load_proposal(contracts, published.contracts.dir / "proposals" / "a_storage_cut.yaml")
@@ -62,8 +63,9 @@ def test_other_roles_neither_see_the_page_nor_get_its_figures(app, published, co
 def test_the_issued_month_is_compared_as_billed(published, con):
     """January 2012 is issued in this fixture: it counts as billed, and the current tariff gives zero deltas."""
     contracts = load_contracts(published)
-    simulation = proposals.simulate_published(con, contracts, contracts.tariff, published.ledger.url,
-                                              Viewer("t", "finance"))  # fmt: skip
+    simulation = proposals.simulate_published(
+        con, contracts, contracts.tariff, published.ledger.url, Viewer("t", "finance")
+    )
     january = [b for b in simulation.bills if b.month == Month(2012, 1)]
     assert january and {b.status for b in january} == {"issued"}
     assert {b.status for b in simulation.bills if b.month > Month(2012, 1)} == {"draft"}

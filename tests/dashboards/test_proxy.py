@@ -44,9 +44,12 @@ def served(published, tmp_path_factory):
     with OIDCProvider("sansfilm-dashboards", "test-client-secret", redirect_uri) as provider:
         (home / ".streamlit").mkdir()
         (home / ".streamlit" / "secrets.toml").write_text(
-            SECRETS.format(redirect_uri=redirect_uri, metadata_url=provider.metadata_url), encoding="utf-8")
-        with dashboards_cli(published, env, cwd=home) as (_, url), \
-                nginx_proxy(home / "nginx", url.removeprefix("http://"), https_port) as proxy:  # fmt: skip
+            SECRETS.format(redirect_uri=redirect_uri, metadata_url=provider.metadata_url), encoding="utf-8"
+        )
+        with (
+            dashboards_cli(published, env, cwd=home) as (_, url),
+            nginx_proxy(home / "nginx", url.removeprefix("http://"), https_port) as proxy,
+        ):
             yield proxy, provider, accounts
 
 

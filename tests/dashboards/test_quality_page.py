@@ -17,8 +17,14 @@ def test_page_shows_latest_results_and_failures(app, published):
     before = quality.latest_checks(published.ledger.url, Viewer("t", "operator"))
     assert before.height >= 27 and before["passed"].all()
     assert set(before["trigger"]) == {"issue"}
-    broken = CheckResult("sizes_positive", "staged.stg_dicom_instances", "error", False, 3,
-                         {"description": "every stored instance has a size in bytes above zero", "examples": ["0"]})
+    broken = CheckResult(
+        "sizes_positive",
+        "staged.stg_dicom_instances",
+        "error",
+        False,
+        3,
+        {"description": "every stored instance has a size in bytes above zero", "examples": ["0"]},
+    )
     history.record(published.ledger.url, [broken], trigger="check")
     # the page caches what it read for a minute, in this process: another test of this worker may have shown it
     st.cache_data.clear()

@@ -21,15 +21,30 @@ PROBES = [ALL, Filters(establishment=CRETEIL), Filters("2012-01", "2012-12", dep
 
 def _establishment_calls(con, settings, filters):
     """Every query function, called as the Saint-Éloi viewer: name -> frame."""
-    calls = {name: getattr(programme, name)(con, ELOI_VIEWER, filters)
-             for name in ("rollout_sites", "adoption", "silent_sites", "sharing", "ingestion_delay", "failure_rates",
-                          "busiest_hours", "usage_monthly", "unbilled", "storage", "service_levels")}  # fmt: skip
+    calls = {
+        name: getattr(programme, name)(con, ELOI_VIEWER, filters)
+        for name in (
+            "rollout_sites",
+            "adoption",
+            "silent_sites",
+            "sharing",
+            "ingestion_delay",
+            "failure_rates",
+            "busiest_hours",
+            "usage_monthly",
+            "unbilled",
+            "storage",
+            "service_levels",
+        )
+    }
     for dimension in programme.DIMENSIONS:
         calls[f"volumes_{dimension}"] = programme.volumes(con, ELOI_VIEWER, filters, dimension)
     calls["usage_daily_other"] = programme.usage_daily(con, ELOI_VIEWER, "2012-06", CRETEIL)
     calls["sharing_departements"] = programme.sharing_departements(con, ELOI_VIEWER, filters)
     calls["issued"] = finance.issued_invoices(settings.ledger.url, ELOI_VIEWER, filters)
-    calls["drafts"] = finance.draft_table(finance.draft_invoices(con, load_contracts(settings), ELOI_VIEWER, filters, settings.ledger.url))
+    calls["drafts"] = finance.draft_table(
+        finance.draft_invoices(con, load_contracts(settings), ELOI_VIEWER, filters, settings.ledger.url)
+    )
     return calls
 
 
@@ -38,7 +53,10 @@ def test_an_establishment_viewer_only_ever_gets_its_own_rows(published, con, fil
     calls = _establishment_calls(con, published, filters)
     for name, frame in calls.items():
         if name == "sharing":  # its own shares, sent or received (a received share names its sender)
-            assert all(ELOI in (s, d) for s, d in zip(frame["establishment_id"], frame["destination_establishment_id"], strict=True))
+            assert all(
+                ELOI in (s, d)
+                for s, d in zip(frame["establishment_id"], frame["destination_establishment_id"], strict=True)
+            )
         elif "establishment_id" in frame.columns:
             assert set(frame["establishment_id"]) <= {ELOI}, name
     assert calls["usage_daily_other"].is_empty()
@@ -57,7 +75,11 @@ def test_an_establishment_viewer_cannot_read_another_invoice(published):
     assert not finance.issued_lines(published.ledger.url, GCS, other).is_empty()
     assert finance.issued_lines(published.ledger.url, ELOI_VIEWER, other).is_empty()
     assert finance.invoice_documents(published.billing.out_dir, ELOI_VIEWER, published.ledger.url, other) == {}
-    assert set(finance.invoice_documents(published.billing.out_dir, GCS, published.ledger.url, other)) == {"pdf", "xml", "csv"}
+    assert set(finance.invoice_documents(published.billing.out_dir, GCS, published.ledger.url, other)) == {
+        "pdf",
+        "xml",
+        "csv",
+    }
 
 
 def test_platform_wide_facts_are_refused_to_an_establishment(con):
@@ -77,8 +99,13 @@ def test_no_money_for_ars_or_the_operator(published, con, viewer):
 
 
 def test_ars_gets_no_establishment_level_usage_or_operations(con):
-    for fn in (programme.usage_monthly, programme.unbilled, programme.storage, programme.failure_rates,
-               programme.service_levels):
+    for fn in (
+        programme.usage_monthly,
+        programme.unbilled,
+        programme.storage,
+        programme.failure_rates,
+        programme.service_levels,
+    ):
         with pytest.raises(Forbidden):
             fn(con, ARS, ALL)
 
@@ -88,9 +115,12 @@ MONEY = {"net", "vat", "gross", "amount", "unit_price"}
 
 def test_what_ars_can_read_has_no_money_and_no_small_cells(con):
     frames = {d: programme.volumes(con, ARS, ALL, d) for d in programme.DIMENSIONS}
-    frames |= {"adoption": programme.adoption(con, ARS, ALL), "sharing": programme.sharing(con, ARS, ALL),
-               "sharing_departements": programme.sharing_departements(con, ARS, ALL),
-               "sites": programme.rollout_sites(con, ARS, ALL)}  # fmt: skip
+    frames |= {
+        "adoption": programme.adoption(con, ARS, ALL),
+        "sharing": programme.sharing(con, ARS, ALL),
+        "sharing_departements": programme.sharing_departements(con, ARS, ALL),
+        "sites": programme.rollout_sites(con, ARS, ALL),
+    }
     for name, frame in frames.items():
         assert not MONEY & set(frame.columns), name
         for column in ("studies", "instances", "bytes", "shares"):
@@ -143,7 +173,9 @@ def test_period_totals_are_suppressed_on_the_total_not_summed_from_months(con):
     exact = programme.volumes(con, GCS, Filters(), "departement", per_month=False)
     assert period["month"].n_unique() == 1
     truth = dict(zip(exact["dimension"], exact["studies"], strict=True))
-    for dimension, studies, suppressed in zip(period["dimension"], period["studies"], period["suppressed"], strict=True):
+    for dimension, studies, suppressed in zip(
+        period["dimension"], period["studies"], period["suppressed"], strict=True
+    ):
         assert (studies is None) == suppressed == (truth[dimension] < 10)
         assert studies in (None, truth[dimension])
     summed_months = monthly.group_by("dimension").agg(pl.col("studies").sum())
@@ -153,7 +185,9 @@ def test_period_totals_are_suppressed_on_the_total_not_summed_from_months(con):
 def test_governance_tables_are_scoped(published, con):
     from analytics.reporting import governance
 
-    report = governance.build_report(con, load_contracts(published), published.ledger.url, governance.horizon_as_of(con))
+    report = governance.build_report(
+        con, load_contracts(published), published.ledger.url, governance.horizon_as_of(con)
+    )
     mine = governance.scoped_tables(report, ELOI_VIEWER)
     assert mine["ceiling"] is None and mine["commitments"]["establishment_id"].to_list() == [ELOI]
     ars = governance.scoped_tables(report, ARS)
@@ -171,17 +205,20 @@ def test_an_establishments_drafts_are_its_slice_of_the_regions(published, con):
     credited = {i.establishment_id for i in everyone for line in i.lines if line.code.startswith("SLA:")}
     assert ELOI in credited  # the sample's one breach: a credit line on its August invoice
     for establishment_id in sorted({i.establishment_id for i in everyone}):
-        alone = finance.draft_invoices(con, contracts, Viewer("e", f"establishment:{establishment_id}"), ALL,
-                                       published.ledger.url)  # fmt: skip
-        filtered = finance.draft_invoices(con, contracts, GCS, Filters("2012-01", "2012-12", establishment=establishment_id),
-                                          published.ledger.url)  # fmt: skip
+        alone = finance.draft_invoices(
+            con, contracts, Viewer("e", f"establishment:{establishment_id}"), ALL, published.ledger.url
+        )
+        filtered = finance.draft_invoices(
+            con, contracts, GCS, Filters("2012-01", "2012-12", establishment=establishment_id), published.ledger.url
+        )
         theirs = [i for i in everyone if i.establishment_id == establishment_id]
         assert alone == theirs and filtered == theirs, establishment_id
     sites = programme.rollout_sites(con, GCS, ALL)
     for departement in ("94", "75"):
         members = set(sites.filter(pl.col("departement") == departement)["establishment_id"])
-        drafted = finance.draft_invoices(con, contracts, GCS, Filters("2012-01", "2012-12", departement=departement),
-                                         published.ledger.url)  # fmt: skip
+        drafted = finance.draft_invoices(
+            con, contracts, GCS, Filters("2012-01", "2012-12", departement=departement), published.ledger.url
+        )
         assert members and drafted == [i for i in everyone if i.establishment_id in members], departement
 
 
@@ -190,6 +227,11 @@ def test_a_periods_drafts_are_the_drafts_of_its_months(published, con):
     its months' drafts, the month after the issued January (with its regularisations) included."""
     contracts = load_contracts(published)
     whole = finance.draft_invoices(con, contracts, GCS, ALL, published.ledger.url)
-    by_month = [d for m in range(1, 13) for d in finance.draft_invoices(
-        con, contracts, GCS, Filters(f"2012-{m:02d}", f"2012-{m:02d}"), published.ledger.url)]  # fmt: skip
+    by_month = [
+        d
+        for m in range(1, 13)
+        for d in finance.draft_invoices(
+            con, contracts, GCS, Filters(f"2012-{m:02d}", f"2012-{m:02d}"), published.ledger.url
+        )
+    ]
     assert len(whole) > 90 and by_month == whole

@@ -59,17 +59,39 @@ def test_the_streamlit_child_stops_with_the_cli(published, signum):
 
 def test_an_address_beyond_loopback_is_warned_about_in_one_line(published):
     # 192.0.2.1 (TEST-NET-1) is no address of this machine: Streamlit cannot bind it and exits, nothing listens
-    cmd = [sys.executable, "-m", "pipelines.cli", "--config", str(published.config_path), "dashboards", "--address",
-           "192.0.2.1", "--port", str(free_port())]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipelines.cli",
+        "--config",
+        str(published.config_path),
+        "dashboards",
+        "--address",
+        "192.0.2.1",
+        "--port",
+        str(free_port()),
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=120)
-    assert result.stderr.splitlines()[0] == ("warning: the dashboards listen on 192.0.2.1, beyond this machine: serve "
-                                             "them behind a TLS reverse proxy instead (docs/deploy.md)")  # fmt: skip
+    assert result.stderr.splitlines()[0] == (
+        "warning: the dashboards listen on 192.0.2.1, beyond this machine: serve "
+        "them behind a TLS reverse proxy instead (docs/deploy.md)"
+    )
     assert result.returncode != 0
 
 
-@pytest.mark.parametrize(("address", "loopback"), [("127.0.0.1", True), ("::1", True), ("127.0.0.2", True),
-                                                   ("localhost", True), ("0.0.0.0", False), ("::", False),
-                                                   ("10.1.2.3", False), ("dashboards.example", False)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("address", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("127.0.0.2", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("10.1.2.3", False),
+        ("dashboards.example", False),
+    ],
+)
 def test_loopback_addresses(address, loopback):
     assert is_loopback(address) is loopback
 

@@ -32,8 +32,13 @@ ROLES = ("gcs", "finance", "ars", "operator")
 
 def sansfilm(*args: str, config: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "SANSFILM_NOW": NOW, "SANSFILM_PASSWORD": PASSWORD}
-    result = subprocess.run([SANSFILM, *(["--config", str(config)] if config else []), *args], capture_output=True,
-                            text=True, timeout=600, env=env)  # fmt: skip
+    result = subprocess.run(
+        [SANSFILM, *(["--config", str(config)] if config else []), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert "Traceback" not in result.stdout + result.stderr, result.stderr
     return result
 
@@ -42,8 +47,9 @@ def sansfilm(*args: str, config: Path | None = None) -> subprocess.CompletedProc
 def corpus(tmp_path_factory) -> Path:
     """samples -> run, as a new user does; returns the corpus's config."""
     out = tmp_path_factory.mktemp("loop") / "mine"
-    made = sansfilm("samples", "--out", str(out), "--seed", "7", "--establishments", "5", "--months", "4",
-                    "--start", "2013-09")  # fmt: skip
+    made = sansfilm(
+        "samples", "--out", str(out), "--seed", "7", "--establishments", "5", "--months", "4", "--start", "2013-09"
+    )
     assert made.returncode == 0, made.stderr
     config = out / "sansfilm.toml"
     ran = sansfilm("run", config=config)
@@ -59,7 +65,7 @@ def establishment(corpus) -> str:
     try:
         (found,) = con.execute("""select establishment_id from marts.fct_usage_daily where month = '2013-12'
                                   and establishment_id <> 'UNATTRIBUTED' group by 1
-                                  order by sum(studies_archived + views) desc, 1 limit 1""").fetchone()  # fmt: skip
+                                  order by sum(studies_archived + views) desc, 1 limit 1""").fetchone()
     finally:
         con.close()
     return found
@@ -69,13 +75,20 @@ def test_run_leaves_readers_every_month_metered_and_the_finished_ones_drafted(co
     settings = load_settings(corpus)
     con = duckdb.connect(str(settings.published_path), read_only=True)
     try:
-        metered = con.execute("select month, month_to_date, metered_through::varchar from marts.fct_metered_months "
-                              "order by 1").fetchall()  # fmt: skip
-        usage_months = [m for (m,) in con.execute("select distinct month from marts.fct_usage_daily order by 1").fetchall()]
+        metered = con.execute(
+            "select month, month_to_date, metered_through::varchar from marts.fct_metered_months order by 1"
+        ).fetchall()
+        usage_months = [
+            m for (m,) in con.execute("select distinct month from marts.fct_usage_daily order by 1").fetchall()
+        ]
     finally:
         con.close()
-    assert metered == [("2013-09", False, "2013-09-30"), ("2013-10", False, "2013-10-31"),
-                       ("2013-11", False, "2013-11-30"), ("2013-12", True, "2013-12-15")]  # fmt: skip
+    assert metered == [
+        ("2013-09", False, "2013-09-30"),
+        ("2013-10", False, "2013-10-31"),
+        ("2013-11", False, "2013-11-30"),
+        ("2013-12", True, "2013-12-15"),
+    ]
     assert usage_months == ["2013-09", "2013-10", "2013-11", "2013-12"]
     drafts = settings.billing.out_dir / "drafts"
     assert sorted(p.name for p in drafts.iterdir()) == ["2013-09", "2013-10", "2013-11"]
@@ -108,15 +121,24 @@ def test_every_page_of_every_role_in_chromium(corpus, establishment):
             page.close()
 
 
-@pytest.mark.parametrize("name,parameters", [
-    ("explain_invoice", {"MONTH": "2013-10"}),
-    ("explain_invoice", {}),
-    ("regional_volumes", {"FIRST_MONTH": "2013-10", "LAST_MONTH": "2013-11"}),
-    ("storage_forecast", {"HORIZON": 6}),
-    ("next_agreement", {"PROPOSAL": "a_storage_cut.yaml", "FIRST_MONTH": "2013-10"}),
-])  # fmt: skip
-def test_every_notebook_runs_on_the_corpus_with_parameters(corpus, establishment, name, parameters, kernel_dir,  # noqa: F811
-                                                           tmp_path):  # fmt: skip
+@pytest.mark.parametrize(
+    "name,parameters",
+    [
+        ("explain_invoice", {"MONTH": "2013-10"}),
+        ("explain_invoice", {}),
+        ("regional_volumes", {"FIRST_MONTH": "2013-10", "LAST_MONTH": "2013-11"}),
+        ("storage_forecast", {"HORIZON": 6}),
+        ("next_agreement", {"PROPOSAL": "a_storage_cut.yaml", "FIRST_MONTH": "2013-10"}),
+    ],
+)
+def test_every_notebook_runs_on_the_corpus_with_parameters(
+    corpus,
+    establishment,
+    name,
+    parameters,
+    kernel_dir,  # noqa: F811
+    tmp_path,
+):
     if name == "explain_invoice" and parameters:
         parameters = {**parameters, "ESTABLISHMENT": establishment}
     settings = load_settings(corpus)
@@ -135,8 +157,10 @@ def test_usage_bill_check_and_governance_succeed(corpus, establishment):
         assert usage.returncode == 0, usage.stderr
         bill = sansfilm("bill", "--month", "2013-11", "--format", fmt, config=corpus)
         assert bill.returncode == 0, bill.stderr
-    assert "usage 2013-12 (month to date, through 2013-12-15)" in sansfilm("usage", "--month", "2013-12",
-                                                                          config=corpus).stdout  # fmt: skip
+    assert (
+        "usage 2013-12 (month to date, through 2013-12-15)"
+        in sansfilm("usage", "--month", "2013-12", config=corpus).stdout
+    )
     as_json = sansfilm("usage", "--month", "2013-12", "--format", "json", config=corpus)
     report = json.loads(as_json.stdout)  # the contract's shape; the label on stderr
     assert as_json.stderr == "2013-12: month to date, through 2013-12-15 (figures grow until the month ends)\n"

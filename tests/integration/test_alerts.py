@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from analytics import warehouse
 from analytics.alerts import store
 from analytics.alerts.rules import Alert
-from analytics.periods import PARIS
 from analytics.config import Settings, load_settings
+from analytics.periods import PARIS
 from analytics.quality import history
 from analytics.quality.contracts import CheckResult
 from pipelines.alerts.sensors import ALERTS_SENSOR
@@ -26,8 +26,18 @@ from tests.alert_receivers import smtp_server, webhook_server
 from tests.nginx import self_signed
 from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
 
-PAYLOAD_KEYS = {"version", "occurrence", "kind", "key", "title", "message", "establishment", "since", "raised_at",
-                "details"}  # fmt: skip
+PAYLOAD_KEYS = {
+    "version",
+    "occurrence",
+    "kind",
+    "key",
+    "title",
+    "message",
+    "establishment",
+    "since",
+    "raised_at",
+    "details",
+}
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +46,10 @@ def corpus(tmp_path_factory) -> Settings:
     contract whose PACS_RIS ingestion delay target is 1 minute (an amendment nobody's data meets)."""
     root = tmp_path_factory.mktemp("alerts") / "corpus"
     runner = CliRunner()
-    made = runner.invoke(app, ["samples", "--out", str(root), "--seed", "23", "--establishments", "4", "--months", "3",
-                               "--start", "2014-02"])  # fmt: skip
+    made = runner.invoke(
+        app,
+        ["samples", "--out", str(root), "--seed", "23", "--establishments", "4", "--months", "3", "--start", "2014-02"],
+    )
     assert made.exit_code == 0, made.output
     levels = root / "contracts" / "service_levels.yaml"
     text = levels.read_text(encoding="utf-8")  # PACS_RIS comes first in the file
@@ -50,9 +62,11 @@ def corpus(tmp_path_factory) -> Settings:
 
 def _configure(settings: Settings, hook_url: str, smtp_port: int) -> Settings:
     text = settings.config_path.read_text(encoding="utf-8").split("\n[alerts]\n")[0]  # this test's channels only
-    text += (f'\n[alerts]\nsilent_days = 7\nharvest_hours = 26\n\n[alerts.webhook]\nurl = "{hook_url}"\n\n'
-             f'[alerts.email]\nhost = "127.0.0.1"\nport = {smtp_port}\nfrom = "sansfilm@rsf.example"\n'
-             'to = ["exploitation@rsf.example", "astreinte@rsf.example"]\nsecurity = "none"\n')  # fmt: skip
+    text += (
+        f'\n[alerts]\nsilent_days = 7\nharvest_hours = 26\n\n[alerts.webhook]\nurl = "{hook_url}"\n\n'
+        f'[alerts.email]\nhost = "127.0.0.1"\nport = {smtp_port}\nfrom = "sansfilm@rsf.example"\n'
+        'to = ["exploitation@rsf.example", "astreinte@rsf.example"]\nsecurity = "none"\n'
+    )
     settings.config_path.write_text(text, encoding="utf-8")
     return load_settings(settings.config_path)
 
@@ -74,8 +88,14 @@ def _tick(settings: Settings, instance: dg.DagsterInstance, cursor: str | None) 
 
 
 def _failing_check(settings: Settings, passed: bool, at: datetime) -> None:
-    result = CheckResult("alert_test_blocking", "staged.stg_dicom_instances", "error", passed, 0 if passed else 3,
-                         {"description": "contrôle de test du capteur d'alertes"})  # fmt: skip
+    result = CheckResult(
+        "alert_test_blocking",
+        "staged.stg_dicom_instances",
+        "error",
+        passed,
+        0 if passed else 3,
+        {"description": "contrôle de test du capteur d'alertes"},
+    )
     history.record(settings.ledger.url, [result], trigger="check", at=at)
 
 
@@ -85,8 +105,11 @@ def test_one_message_per_occurrence_on_each_channel(corpus, monkeypatch, capfd):
         # the programme's clock: 27 h after the last harvest (stale at 26 h); every site silent since April 2014
         last_harvest = _published(settings, "select max(last_harvest_at) from marts.mart_source_freshness")
         now = last_harvest.astimezone(UTC).replace(microsecond=0) + timedelta(hours=27)
-        missed = _published(settings, "select count(*) from marts.mart_service_levels where breached and month = "
-                                      "(select max(month) from marts.mart_service_levels)")  # fmt: skip
+        missed = _published(
+            settings,
+            "select count(*) from marts.mart_service_levels where breached and month = "
+            "(select max(month) from marts.mart_service_levels)",
+        )
         assert missed >= 1  # the amended target is missed in the last month assessed
         monkeypatch.setenv("SANSFILM_NOW", now.isoformat())
         instance = dg.DagsterInstance.ephemeral()
@@ -113,8 +136,10 @@ def test_one_message_per_occurrence_on_each_channel(corpus, monkeypatch, capfd):
         assert set(body["details"]) == {"last_study_date", "days_silent", "threshold_days"}
         assert "n'a envoyé aucun examen depuis" in body["message"]
         mail = next(m for m in mailbox.messages if m["X-Sansfilm-Alert-Key"] == body["key"])
-        assert mail["Subject"] == f"[sansfilm] Site silencieux : {body['establishment']['name']} " \
-                                  f"({body['establishment']['finess']})"
+        assert (
+            mail["Subject"] == f"[sansfilm] Site silencieux : {body['establishment']['name']} "
+            f"({body['establishment']['finess']})"
+        )
         assert body["message"] in mail.get_content()
         assert mailbox.envelopes[0] == ("sansfilm@rsf.example", ["exploitation@rsf.example", "astreinte@rsf.example"])
         logged = capfd.readouterr().err  # the sensor's tick log (context.log)
@@ -129,8 +154,9 @@ def test_one_message_per_occurrence_on_each_channel(corpus, monkeypatch, capfd):
         _failing_check(settings, False, now - timedelta(minutes=10))
         _tick(settings, instance, None)
         quality = [b for b in hook.received if b["kind"] == "quality_error"]
-        assert [b["since"] for b in quality] == [(now - timedelta(minutes=m)).astimezone(PARIS).isoformat()
-                                                  for m in (30, 10)]  # fmt: skip
+        assert [b["since"] for b in quality] == [
+            (now - timedelta(minutes=m)).astimezone(PARIS).isoformat() for m in (30, 10)
+        ]
         assert quality[0]["occurrence"] != quality[1]["occurrence"] and quality[0]["establishment"] is None
         assert len(mailbox.messages) == total + 2 and len(hook.received) == total + 2
         level = next(b for b in hook.received if b["kind"] == "service_level")
@@ -161,8 +187,15 @@ def test_the_record_on_a_real_postgresql(postgres_database):
     """Production keeps the ledger in PostgreSQL: the same once-per-occurrence record there (revision 0003)."""
     url = postgres_database()
     at = datetime(2014, 5, 2, 8, 0, tzinfo=PARIS)
-    silent = Alert("silent_site", "silent_site:750000001:2014-04-20", "2014-04-20", "CH Alpha se tait.", "750000001",
-                   "CH Alpha", {"days_silent": 12})  # fmt: skip
+    silent = Alert(
+        "silent_site",
+        "silent_site:750000001:2014-04-20",
+        "2014-04-20",
+        "CH Alpha se tait.",
+        "750000001",
+        "CH Alpha",
+        {"days_silent": 12},
+    )
     kinds = frozenset({"silent_site"})
     first = store.reconcile(url, [silent], kinds, ["webhook", "email"], at)
     assert store.reconcile(url, [silent], kinds, ["webhook", "email"], at + timedelta(minutes=5)).opened == []
@@ -170,7 +203,8 @@ def test_the_record_on_a_real_postgresql(postgres_database):
     store.record_attempt(url, first.opened[0].id, "webhook", at, "webhook answered HTTP 503")
     assert [(o.id, c) for o, c in store.pending(url, ["webhook", "email"])] == [(first.opened[0].id, "webhook")]
     assert [o.id for o in store.reconcile(url, [], kinds, ["webhook"], at + timedelta(minutes=10)).resolved] == [
-        first.opened[0].id]  # fmt: skip
+        first.opened[0].id
+    ]
     again = store.reconcile(url, [silent], kinds, ["webhook"], at + timedelta(minutes=15)).opened
     assert len(again) == 1 and again[0].id != first.opened[0].id
     listed = store.listing(url, include_resolved=True)
@@ -188,7 +222,9 @@ def test_email_over_tls_with_a_login_from_the_environment(corpus, tmp_path, monk
         corpus.config_path.write_text(
             text + f'\n[alerts]\n[alerts.email]\nhost = "127.0.0.1"\nport = {port}\nfrom = "sansfilm@rsf.example"\n'
             f'to = ["exploitation@rsf.example"]\nsecurity = "{security}"\nuser = "sansfilm"\n'
-            f'password_env = "TEST_ALERTS_SMTP_PASSWORD"\nca_file = "{cert}"\n', encoding="utf-8")  # fmt: skip
+            f'password_env = "TEST_ALERTS_SMTP_PASSWORD"\nca_file = "{cert}"\n',
+            encoding="utf-8",
+        )
         runner, args = CliRunner(), ["--config", str(corpus.config_path), "alerts", "--send-test"]
         monkeypatch.delenv("TEST_ALERTS_SMTP_PASSWORD", raising=False)
         unset = runner.invoke(app, args)

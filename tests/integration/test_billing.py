@@ -19,8 +19,8 @@ from analytics.billing import service
 from analytics.billing.contracts import load_contracts
 from analytics.billing.documents import check_einvoice
 from analytics.billing.ledger import Ledger
-from analytics.periods import Month
 from analytics.config import load_settings
+from analytics.periods import Month
 from pipelines import billing_cli
 from pipelines.cli import app
 from tests.billing_history import TODAY, issue_until
@@ -77,10 +77,16 @@ def test_preview_changes_nothing_and_follows_the_json_contract(corpus):
     assert set(invoice["lines"][0]) >= {"code", "description", "metric", "quantity", "unit_price", "amount"}
     # March 2012 is priced at the 2011 anniversary's coefficient: 0.15 + 0.85 x 235.4 / 229.0 = 1.02375... -> 1.0238
     assert invoice["revision"] == {
-        "status": "applied", "index": "SYNTEC", "coefficient": "1.0238", "a": "0.15", "b": "0.85",
-        "anniversary": "2011-04-01", "current": {"period": "2011-02", "value": "235.4", "published_on": "2011-03-29"},
-        "base": {"period": "2009-10", "value": "229.0", "published_on": "2009-11-27"}, "pending": None,
-    }  # fmt: skip
+        "status": "applied",
+        "index": "SYNTEC",
+        "coefficient": "1.0238",
+        "a": "0.15",
+        "b": "0.85",
+        "anniversary": "2011-04-01",
+        "current": {"period": "2011-02", "value": "235.4", "published_on": "2011-03-29"},
+        "base": {"period": "2009-10", "value": "229.0", "published_on": "2009-11-27"},
+        "pending": None,
+    }
     # 1800.00 x 1.0238 = 1842.84
     assert invoice["lines"][0] == {**invoice["lines"][0], "code": "SUBSCRIPTION", "metric": None, "amount": "1842.84"}
     studies = next(l for l in invoice["lines"] if l["metric"] == "studies_archived")
@@ -95,8 +101,23 @@ def test_preview_changes_nothing_and_follows_the_json_contract(corpus):
 
 def test_issue_writes_documents_and_reissue_changes_nothing(corpus, tmp_path):
     out = tmp_path / "out"
-    first = runner.invoke(app, ["--config", str(corpus.config_path), "bill", "--month", "2012-03", "--issue",
-                                "--issue-date", "2012-04-02", "--out", str(out), "--format", "json"])  # fmt: skip
+    first = runner.invoke(
+        app,
+        [
+            "--config",
+            str(corpus.config_path),
+            "bill",
+            "--month",
+            "2012-03",
+            "--issue",
+            "--issue-date",
+            "2012-04-02",
+            "--out",
+            str(out),
+            "--format",
+            "json",
+        ],
+    )
     assert first.exit_code == 0, first.output
     issued = json.loads(first.stdout)["invoices"]
     assert [(i["establishment_id"], i["number"]) for i in issued] == [(A, A_MARCH), (B, B_MARCH)]
@@ -105,8 +126,23 @@ def test_issue_writes_documents_and_reissue_changes_nothing(corpus, tmp_path):
     assert check_einvoice((out / "2012-03" / f"{A_MARCH}.xml").read_bytes()) == []
     assert (out / "2012-03" / f"{A_MARCH}.pdf").read_bytes().startswith(b"%PDF")
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (out / "2012-03").iterdir()}
-    again = runner.invoke(app, ["--config", str(corpus.config_path), "bill", "--month", "2012-03", "--issue",
-                                "--issue-date", "2012-04-03", "--out", str(out), "--format", "json"])  # fmt: skip
+    again = runner.invoke(
+        app,
+        [
+            "--config",
+            str(corpus.config_path),
+            "bill",
+            "--month",
+            "2012-03",
+            "--issue",
+            "--issue-date",
+            "2012-04-03",
+            "--out",
+            str(out),
+            "--format",
+            "json",
+        ],
+    )
     assert "already issued: nothing changed" in again.stderr
     assert json.loads(again.stdout)["invoices"] == issued
     assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (out / "2012-03").iterdir()} == before
@@ -116,7 +152,9 @@ def test_late_data_after_issue_gives_regularisation_lines_next_month(corpus):
     issue(corpus, MARCH, date(2012, 4, 2))
     march_a = Ledger(corpus.ledger.url).invoices_for_month(MARCH)[0]
     # a study of A's, received in March, harvested only after March was issued
-    late = make_dicom(corpus.sources[0].path / "late" / "IM9", study_uid="1.2.250.1.999.77", sop_uid="1.2.250.1.999.2.77")
+    late = make_dicom(
+        corpus.sources[0].path / "late" / "IM9", study_uid="1.2.250.1.999.77", sop_uid="1.2.250.1.999.2.77"
+    )
     at(late, "2012-03-28T16:00:00+02:00")
     operations.harvest(corpus)
     operations.build_warehouse(corpus)
@@ -126,9 +164,11 @@ def test_late_data_after_issue_gives_regularisation_lines_next_month(corpus):
     # one more study at March's revised price 2.4571: 6 x 2.4571 = 14.7426 -> 14.74 instead of 5 x 2.4571 = 12.2855
     # -> 12.29, so +2.45; under the minimum commitment the top-up shrinks by as much (-2.45); the stored gigabytes
     # grow by a few kilobytes, a quantity correction worth 0.00
-    assert {l.code: l.amount for l in regul} == {"REGUL:studies_archived:T1": Decimal("2.45"),
-                                                "REGUL:MINIMUM": Decimal("-2.45"),
-                                                "REGUL:storage_gb_month": Decimal("0.00")}  # fmt: skip
+    assert {l.code: l.amount for l in regul} == {
+        "REGUL:studies_archived:T1": Decimal("2.45"),
+        "REGUL:MINIMUM": Decimal("-2.45"),
+        "REGUL:storage_gb_month": Decimal("0.00"),
+    }
     studies = next(l for l in regul if l.code == "REGUL:studies_archived:T1")
     assert (studies.quantity, studies.unit_price, studies.amount) == (Decimal(1), Decimal("2.4571"), Decimal("2.45"))
     # April is priced at the 2012 anniversary's coefficient (1.0419), the regularisation at March's (1.0238)
@@ -144,12 +184,28 @@ def test_late_data_after_issue_gives_regularisation_lines_next_month(corpus):
 def test_a_missing_index_value_refuses_issuing_and_writes_nothing(corpus, tmp_path):
     index = corpus.contracts.dir / "price_index.csv"
     # keep the values up to October 2010: at the 2011-04-01 anniversary, January 2011 (or later) is needed
-    kept = [line for line in index.read_text(encoding="utf-8").splitlines(keepends=True)
-            if not line.startswith(("SYNTEC,2010-11", "SYNTEC,2010-12", "SYNTEC,2011", "SYNTEC,2012"))]  # fmt: skip
+    kept = [
+        line
+        for line in index.read_text(encoding="utf-8").splitlines(keepends=True)
+        if not line.startswith(("SYNTEC,2010-11", "SYNTEC,2010-12", "SYNTEC,2011", "SYNTEC,2012"))
+    ]
     index.write_text("".join(kept), encoding="utf-8")
     out = tmp_path / "out"
-    result = runner.invoke(app, ["--config", str(corpus.config_path), "bill", "--month", "2012-03", "--issue",
-                                 "--issue-date", "2012-04-02", "--out", str(out)])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "--config",
+            str(corpus.config_path),
+            "bill",
+            "--month",
+            "2012-03",
+            "--issue",
+            "--issue-date",
+            "2012-04-02",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 2
     message = " ".join(result.stderr.split())
     assert "price index SYNTEC" in message and "2011-01" in message and "price_index.csv" in message
@@ -158,7 +214,9 @@ def test_a_missing_index_value_refuses_issuing_and_writes_nothing(corpus, tmp_pa
         assert MARCH not in ledger.issued_months() and ledger.invoices_for_month(MARCH) == []
     assert not out.exists()
     # a preview still works: the month is "revision pending", priced provisionally (first year: coefficient 1)
-    preview = runner.invoke(app, ["--config", str(corpus.config_path), "bill", "--month", "2012-03", "--format", "json"])
+    preview = runner.invoke(
+        app, ["--config", str(corpus.config_path), "bill", "--month", "2012-03", "--format", "json"]
+    )
     assert preview.exit_code == 0 and "revision pending" in preview.stderr
     invoice = json.loads(preview.stdout)["invoices"][0]
     assert (invoice["revision"]["status"], invoice["revision"]["coefficient"]) == ("pending", "1")
@@ -167,24 +225,45 @@ def test_a_missing_index_value_refuses_issuing_and_writes_nothing(corpus, tmp_pa
 
 def test_months_are_issued_in_order(corpus):
     """April cannot go before March (the issue's act 1): refused in one line naming the month to issue first."""
-    result = runner.invoke(app, ["--config", str(corpus.config_path), "bill", "--month", "2012-04", "--issue",
-                                 "--issue-date", "2012-05-03"])  # fmt: skip
+    result = runner.invoke(
+        app,
+        ["--config", str(corpus.config_path), "bill", "--month", "2012-04", "--issue", "--issue-date", "2012-05-03"],
+    )
     assert result.exit_code == 2
-    assert result.stderr.strip() == ("error: 2012-04 cannot be issued before 2012-03: months are issued in order from "
-                                     "the agreement's first month (2010-04); issue 2012-03 first")  # fmt: skip
+    assert result.stderr.strip() == (
+        "error: 2012-04 cannot be issued before 2012-03: months are issued in order from "
+        "the agreement's first month (2010-04); issue 2012-03 first"
+    )
     with Ledger(corpus.ledger.url) as ledger:
         assert ledger.issued_months()[-1] == Month(2012, 2)
 
 
 def _issue_in_subprocess(config: Path, month: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "pipelines.cli", "--config", str(config), "bill", "--month", month, "--issue",
-           "--issue-date", "2012-07-01", "--format", "json"]  # fmt: skip
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipelines.cli",
+        "--config",
+        str(config),
+        "bill",
+        "--month",
+        month,
+        "--issue",
+        "--issue-date",
+        "2012-07-01",
+        "--format",
+        "json",
+    ]
+    return subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2]
+    )
 
 
 def test_two_concurrent_issue_commands_number_without_gaps(corpus):
-    first, second = _issue_in_subprocess(corpus.config_path, "2012-03"), _issue_in_subprocess(corpus.config_path, "2012-03")
+    first, second = (
+        _issue_in_subprocess(corpus.config_path, "2012-03"),
+        _issue_in_subprocess(corpus.config_path, "2012-03"),
+    )
     outputs = [p.communicate(timeout=120) for p in (first, second)]
     assert [p.returncode for p in (first, second)] == [0, 0], outputs
     messages = sorted(err.strip().splitlines()[0] for _, err in outputs)
@@ -208,15 +287,25 @@ def test_ledger_on_a_real_postgresql(corpus, postgres_database, tmp_path):
 
 def test_usage_json_contract_and_duplicated_logs_count_once(corpus):
     def usage() -> dict:
-        result = runner.invoke(app, ["--config", str(corpus.config_path), "usage", "--month", "2012-03", "--format", "json"])
+        result = runner.invoke(
+            app, ["--config", str(corpus.config_path), "usage", "--month", "2012-03", "--format", "json"]
+        )
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout)
 
     first = usage()
     assert set(first) == {"month", "establishments", "unattributed", "unbilled"}
     a = next(e for e in first["establishments"] if e["establishment_id"] == A)
-    assert set(a) == {"establishment_id", "studies_archived", "instances_archived", "bytes_archived",
-                      "storage_gb_month", "retrievals", "shares", "views"}  # fmt: skip
+    assert set(a) == {
+        "establishment_id",
+        "studies_archived",
+        "instances_archived",
+        "bytes_archived",
+        "storage_gb_month",
+        "retrievals",
+        "shares",
+        "views",
+    }
     assert a["studies_archived"] == 5 and isinstance(a["storage_gb_month"], str)
     assert first["unattributed"]["studies_archived"] == 1  # the Clinique Inconnue file
     log = corpus.sources[1].path / "archive.log"
@@ -231,17 +320,21 @@ def test_governance_command_counts_issued_invoices_and_drafts(corpus):
     service.meter(corpus, [APRIL])
     operations.build_warehouse(corpus)  # publishes the metered usage for readers
     (corpus.contracts.dir / "commitments.csv").write_text(
-        f"establishment_id,studies_per_year,amount_per_year\n{A},120,24000.00\n", encoding="utf-8")
-    result = runner.invoke(app, ["--config", str(corpus.config_path), "governance", "--as-of", "2012-05-01",
-                                 "--format", "json"])  # fmt: skip
+        f"establishment_id,studies_per_year,amount_per_year\n{A},120,24000.00\n", encoding="utf-8"
+    )
+    result = runner.invoke(
+        app, ["--config", str(corpus.config_path), "governance", "--as-of", "2012-05-01", "--format", "json"]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     # 2012-05-01 -> 2015-03-31: 34 months and 30 days
     assert report["validity"] == {**report["validity"], "months_left": 34, "status": "valid", "as_of": "2012-05-01"}
     with Ledger(corpus.ledger.url) as ledger:
         issued = [i.net for m in ledger.issued_months() for i in ledger.invoices_for_month(m)]
-    april = {i.establishment_id: i.net for i in service.draft_month(load_contracts(corpus), APRIL,
-                                                                    service.meter(corpus, [APRIL])[APRIL])}  # fmt: skip
+    april = {
+        i.establishment_id: i.net
+        for i in service.draft_month(load_contracts(corpus), APRIL, service.meter(corpus, [APRIL])[APRIL])
+    }
     # every issued month with an invoice (A's from its go-live, 2010-10), then April drafted
     assert report["months_counted"][0] == "2010-10" and report["months_counted"][-2:] == ["2012-03", "2012-04"]
     assert len(report["months_counted"]) == 19 and report["drafted_months"] == ["2012-04"]
@@ -251,8 +344,12 @@ def test_governance_command_counts_issued_invoices_and_drafts(corpus):
     assert Decimal(amount["share"]) == (consumed / Decimal("1500000.00")).quantize(Decimal("0.0001"))
     # 2012-04-01 starts the agreement's third year: A's April, its only month live in it so far, against 120 / 12
     (commitment,) = report["commitments"]
-    assert (commitment["establishment_id"], commitment["months_live"], commitment["expected_studies"],
-            commitment["expected_amount"]) == (A, 1, "10", "2000.00")
+    assert (
+        commitment["establishment_id"],
+        commitment["months_live"],
+        commitment["expected_studies"],
+        commitment["expected_amount"],
+    ) == (A, 1, "10", "2000.00")
     assert Decimal(commitment["actual_amount"]) == april[A]
     table = runner.invoke(app, ["--config", str(corpus.config_path), "governance", "--as-of", "2014-06-01"])
     assert table.exit_code == 0 and "9 months left" in table.stdout and "renouvellement à lancer" in table.stdout

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from analytics import metering, operations, warehouse
-from analytics.periods import Month
 from analytics.config import load_settings
 from analytics.errors import ConfigError
+from analytics.periods import Month
 from tests import audit_factory as af
 from tests.audit_factory import write_gzip_bomb
 from tests.dicom_factory import make_dicom
@@ -43,9 +43,17 @@ def test_a_gzip_bomb_is_quarantined_while_the_harvest_stays_under_500_mb(tmp_pat
     assert measured["code"] == 0, measured["stderr"]
     assert measured["peak_mib"] < 500, measured  # v0.1.0 read the line whole: several GB
     audit = next(s for s in json.loads(measured["stdout"])["sources"] if s["name"] == "audit")
-    assert (audit["files_seen"], audit["files_parsed"], audit["files_quarantined"], audit["records_added"]) == (2, 1, 1, 5)
-    rows = query(settings, """select f.path, q.line, q.reason from raw.quarantine q
-                              join raw.harvest_files f using (source, file_key)""")  # fmt: skip
+    assert (audit["files_seen"], audit["files_parsed"], audit["files_quarantined"], audit["records_added"]) == (
+        2,
+        1,
+        1,
+        5,
+    )
+    rows = query(
+        settings,
+        """select f.path, q.line, q.reason from raw.quarantine q
+                              join raw.harvest_files f using (source, file_key)""",
+    )
     reason = "gzip file decompresses to more than 1073741824 bytes (max_log_decompressed_bytes): not read"
     assert rows == [(str(bomb), None, reason)]
 
@@ -58,8 +66,13 @@ def test_an_over_long_line_is_quarantined_as_a_record_and_the_rest_of_its_log_ke
     assert settings.source("audit").max_log_line_bytes == 65536 and settings.harvest.max_log_line_bytes == 1 << 20
     log = settings.source("audit").path / "archive.log"
     with log.open("ab") as fp:
-        fp.write(af.syslog(af.audit_xml(objects=af.study("1.2.250.1.999.31", [(af.CT_IMAGE, "1")])).replace(
-            "<AuditMessage", "<!--" + "x" * 100_000 + "--><AuditMessage")))  # valid, but longer than the bound
+        fp.write(
+            af.syslog(
+                af.audit_xml(objects=af.study("1.2.250.1.999.31", [(af.CT_IMAGE, "1")])).replace(
+                    "<AuditMessage", "<!--" + "x" * 100_000 + "--><AuditMessage"
+                )
+            )
+        )  # valid, but longer than the bound
         fp.write(event_line("1.2.250.1.999.32", "2012-03-07T10:00:00+01:00"))
     (audit,) = operations.harvest(settings, ["audit"])
     assert (audit.files_parsed, audit.records_added, audit.quarantined, audit.files_quarantined) == (1, 6, 1, 0)
@@ -80,7 +93,9 @@ def test_quarantined_files_touched_again_keep_one_quarantine_row(tmp_path):
     broken.parent.mkdir()
     broken.write_bytes(make_dicom(tmp_path / "spare" / "IM9").read_bytes()[:-30])
     corrupt = audit / "archive.log.2.gz"
-    corrupt.write_bytes(gzip.compress(b"".join(event_line(f"1.2.250.1.999.4{i}", "2012-03-08T10:00:00Z") for i in range(3)))[:-9])
+    corrupt.write_bytes(
+        gzip.compress(b"".join(event_line(f"1.2.250.1.999.4{i}", "2012-03-08T10:00:00Z") for i in range(3)))[:-9]
+    )
     reports = {r.name: r for r in operations.harvest(settings)}
     assert (reports["archive-files"].files_quarantined, reports["audit"].files_quarantined) == (1, 1)
     first = query(settings, "select quarantine_key, reason, quarantined_at from raw.quarantine order by 1")
@@ -103,8 +118,14 @@ def test_quarantined_files_touched_again_keep_one_quarantine_row(tmp_path):
 def test_header_values_beyond_their_vr_are_not_stored_and_a_study_dated_9999_is_not_billed_then(tmp_path):
     settings = make_tiny_corpus(tmp_path)
     dicom = settings.source("archive-files").path
-    huge = make_dicom(dicom / "e" / "IM7", sop_uid="1.2.250.1.999.2.7", study_uid="1.2.250.1.999.77",
-                      institution="CHI de Créteil " + "Z" * 5_000_000, ae_title=None, study_date="99991231")  # fmt: skip
+    huge = make_dicom(
+        dicom / "e" / "IM7",
+        sop_uid="1.2.250.1.999.2.7",
+        study_uid="1.2.250.1.999.77",
+        institution="CHI de Créteil " + "Z" * 5_000_000,
+        ae_title=None,
+        study_date="99991231",
+    )
     long_uid = make_dicom(dicom / "e" / "IM8", sop_uid="1.2.250.1.999.2." + "8" * 60)
     stamp = datetime.fromisoformat("2012-03-05T10:00:00+01:00").timestamp()
     for path in dicom.rglob("*"):
@@ -113,7 +134,9 @@ def test_header_values_beyond_their_vr_are_not_stored_and_a_study_dated_9999_is_
     (report,) = operations.harvest(settings, ["archive-files"])
     assert (report.files_parsed, report.files_quarantined, report.records_flagged) == (5, 1, 1)
     operations.build_warehouse(settings)
-    assert query(settings, "select reason from raw.quarantine") == [("SOPInstanceUID longer than 64 characters (VR UI)",)]
+    assert query(settings, "select reason from raw.quarantine") == [
+        ("SOPInstanceUID longer than 64 characters (VR UI)",)
+    ]
     assert query(settings, "select records_flagged from raw.harvest_runs") == [(1,)]
     con = warehouse.connect(settings.published_path, read_only=True)
     try:
@@ -122,10 +145,17 @@ def test_header_values_beyond_their_vr_are_not_stored_and_a_study_dated_9999_is_
                where sop_instance_uid = '1.2.250.1.999.2.7'"""
         ).fetchone()
         longest = con.execute("select max(length(institution_name)) from staged.stg_dicom_instances").fetchone()[0]
-        study = con.execute("select study_date from staged.int_studies where study_instance_uid = '1.2.250.1.999.77'").fetchone()
+        study = con.execute(
+            "select study_date from staged.int_studies where study_instance_uid = '1.2.250.1.999.77'"
+        ).fetchone()
     finally:
         con.close()
-    assert row == ("CHI de Créteil " + "Z" * 49, "UNATTRIBUTED", None, "study_date:out_of_range,institution_name:truncated")
+    assert row == (
+        "CHI de Créteil " + "Z" * 49,
+        "UNATTRIBUTED",
+        None,
+        "study_date:out_of_range,institution_name:truncated",
+    )
     assert longest == 64 and study == (None,)
     with warehouse.open_warehouse(settings.warehouse.path) as con:
         months = [str(m) for m in metering.months_with_data(con)]
@@ -147,8 +177,9 @@ def test_bounds_below_a_kibibyte_are_refused_at_load(tmp_path, key):
 
 def test_log_bounds_on_a_dicom_source_are_refused_at_load(tmp_path):
     settings = make_tiny_corpus(tmp_path)
-    text = settings.config_path.read_text(encoding="utf-8").replace('kind = "dicom_files"\n',
-                                                                    'kind = "dicom_files"\nmax_log_line_bytes = 4096\n')
+    text = settings.config_path.read_text(encoding="utf-8").replace(
+        'kind = "dicom_files"\n', 'kind = "dicom_files"\nmax_log_line_bytes = 4096\n'
+    )
     settings.config_path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match="apply to audit_syslog sources only"):
         load_settings(settings.config_path)

@@ -30,7 +30,15 @@ def test_harvest_table_and_one_source(tiny, monkeypatch):
     assert result.exit_code == 0, result.output
     header, row, metered = result.output.splitlines()
     assert metered.startswith("metered: ")
-    assert header.split() == ["name", "kind", "files_seen", "files_parsed", "files_unchanged", "quarantined", "records_added"]
+    assert header.split() == [
+        "name",
+        "kind",
+        "files_seen",
+        "files_parsed",
+        "files_unchanged",
+        "quarantined",
+        "records_added",
+    ]
     assert row.split() == ["audit", "audit_syslog", "1", "1", "0", "0", "5"]
 
 
@@ -54,5 +62,9 @@ def test_run_materialises_every_step(tiny):
     result = runner.invoke(app, ["--config", str(tiny.config_path), "run"])
     assert result.exit_code == 0, result.output
     steps = [line.split()[0] for line in result.output.splitlines()]
-    assert "raw__harvest_archive_files" in steps and "marts__fct_metered_months" in steps and "published__warehouse" in steps
+    assert (
+        "raw__harvest_archive_files" in steps
+        and "marts__fct_metered_months" in steps
+        and "published__warehouse" in steps
+    )
     assert result.output.splitlines()[-1].startswith("metered: ")

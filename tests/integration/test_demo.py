@@ -51,7 +51,13 @@ def test_dagster_loads_the_code_location_at_the_repo_root(tmp_path):
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
     env.pop("SANSFILM_CONFIG", None)
-    done = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Validation successful for code location sansfilm" in done.stderr + done.stdout

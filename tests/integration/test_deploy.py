@@ -28,7 +28,10 @@ def test_example_configuration_is_valid_and_holds_no_secret():
 
 
 def test_dagster_instance_keeps_runs_and_events_in_postgresql(
-    postgres_database, tiny, tmp_path, monkeypatch  # noqa: F811
+    postgres_database,
+    tiny,
+    tmp_path,
+    monkeypatch,  # noqa: F811
 ):
     url = make_url(postgres_database())
     home = tmp_path / "dagster_home"
@@ -36,9 +39,12 @@ def test_dagster_instance_keeps_runs_and_events_in_postgresql(
     shutil.copy(DEPLOY / "dagster.yaml", home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     variables = {
-        "DAGSTER_PG_HOST": url.host, "DAGSTER_PG_PORT": str(url.port), "DAGSTER_PG_DB": url.database,
-        "DAGSTER_PG_USER": url.username, "DAGSTER_PG_PASSWORD": "unused-with-trust-auth",
-    }  # fmt: skip
+        "DAGSTER_PG_HOST": url.host,
+        "DAGSTER_PG_PORT": str(url.port),
+        "DAGSTER_PG_DB": url.database,
+        "DAGSTER_PG_USER": url.username,
+        "DAGSTER_PG_PASSWORD": "unused-with-trust-auth",
+    }
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
 

@@ -13,7 +13,9 @@ def test_every_marts_column_of_the_sample_has_a_description_and_a_unit(metered):
         con.close()
     assert {"dim_establishments", "mart_archive_daily", "fct_usage_daily", "fct_share_flows"} <= set(actual)
     found = dictionary.problems(actual, dictionary.load_dictionary())
-    assert not found, "the data dictionary (analytics/sql/marts/<table>.yml) disagrees with the warehouse:\n" + "\n".join(found)
+    assert not found, (
+        "the data dictionary (analytics/sql/marts/<table>.yml) disagrees with the warehouse:\n" + "\n".join(found)
+    )
 
 
 def test_the_generator_checks_the_published_warehouse_of_the_configuration(metered, monkeypatch, capsys):

@@ -47,11 +47,30 @@ COMMANDS = {
     "samples malformed start": ["samples", "--out", "{root}/other", "--start", "2014-13"],
 }
 SLOW = {"run": ["run"], "demo": ["demo", "--no-serve"], "dashboards": ["dashboards", "--port", "1"]}
-TABLE = {"harvest", "usage", "bill", "bill future month", "bill malformed issue date", "check", "governance", "users",
-         "samples malformed start"}  # fmt: skip
+TABLE = {
+    "harvest",
+    "usage",
+    "bill",
+    "bill future month",
+    "bill malformed issue date",
+    "check",
+    "governance",
+    "users",
+    "samples malformed start",
+}
 FORMATS = set(COMMANDS) - TABLE  # every other output format: where the issue saw tracebacks, and once built
-READERS = {"usage", "usage csv", "usage json", "bill", "bill csv", "bill json", "check", "check json", "governance",
-           "governance json"}  # fmt: skip
+READERS = {
+    "usage",
+    "usage csv",
+    "usage json",
+    "bill",
+    "bill csv",
+    "bill json",
+    "check",
+    "check json",
+    "governance",
+    "governance json",
+}
 ALWAYS_FAIL = {"bill future month", "bill malformed issue date", "samples malformed start"}
 CONFIG_STATES = ("config is a folder", "config missing", "config not UTF-8")  # a tuple: xdist needs one order
 BILLING_FORMATS = {"usage csv", "usage json", "bill csv", "bill json"}
@@ -69,12 +88,17 @@ STATES: dict[str, tuple[set[str], set[str] | None]] = {
     "locked by a writer": (TABLE | {"run"}, TABLE - {"users", "governance"} | {"run"}),
     "ledger folder missing": (TABLE - {"harvest"}, {"bill", "check"} | ALWAYS_FAIL),
     **{state: (TABLE | set(SLOW), TABLE | set(SLOW)) for state in CONFIG_STATES},
-}  # fmt: skip
+}
 
 
 def sansfilm(*args: str, env: dict[str, str] | None = None, user: list[str] = ()) -> subprocess.CompletedProcess:
-    return subprocess.run([*user, SANSFILM, *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "SANSFILM_LOCK_WAIT": "1", **(env or {})})  # fmt: skip
+    return subprocess.run(
+        [*user, SANSFILM, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "SANSFILM_LOCK_WAIT": "1", **(env or {})},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +106,9 @@ def templates(tmp_path_factory) -> dict[str, Path]:
     """Each state once, as a folder holding the corpus and its config (copied for each command)."""
     root = tmp_path_factory.mktemp("states")
     base = root / "absent"
-    made = sansfilm("samples", "--out", str(base), "--seed", "11", "--establishments", "2", "--months", "2",
-                    "--start", MONTH)  # fmt: skip
+    made = sansfilm(
+        "samples", "--out", str(base), "--seed", "11", "--establishments", "2", "--months", "2", "--start", MONTH
+    )
     assert made.returncode == 0, made.stderr
 
     def state(name: str) -> Path:
@@ -110,9 +135,13 @@ def templates(tmp_path_factory) -> dict[str, Path]:
     config = root / "ledger_folder_missing" / "sansfilm.toml"
     config.write_text(config.read_text().replace("sqlite:///ledger.sqlite", "sqlite:///nowhere/ledger.sqlite"))
     (root / "not_utf8.toml").write_bytes("# configuration écrite en Latin-1\n".encode("latin-1"))
-    return {"absent": base, **{n: root / n.replace(" ", "_") for n in STATES if n not in {*CONFIG_STATES, "absent"}},
-            "config is a folder": root, "config missing": root / "missing.toml",
-            "config not UTF-8": root / "not_utf8.toml"}  # fmt: skip
+    return {
+        "absent": base,
+        **{n: root / n.replace(" ", "_") for n in STATES if n not in {*CONFIG_STATES, "absent"}},
+        "config is a folder": root,
+        "config missing": root / "missing.toml",
+        "config not UTF-8": root / "not_utf8.toml",
+    }
 
 
 @contextmanager
@@ -134,9 +163,16 @@ def prepared(state: str, template: Path, work: Path) -> Iterator[tuple[str, dict
             path.chmod((mode | stat.S_IRGRP | stat.S_IROTH | (0o055 if path.is_dir() else 0)) & ~0o222)
     if state == "locked by a writer":
         holder = subprocess.Popen(
-            [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('locked', flush=True); "
-             "sys.stdin.read()", str(work / "warehouse" / "sansfilm.duckdb")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+            [
+                sys.executable,
+                "-c",
+                "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('locked', flush=True); sys.stdin.read()",
+                str(work / "warehouse" / "sansfilm.duckdb"),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert holder.stdout.readline().strip() == "locked"
         try:
             yield config, env, user
@@ -182,8 +218,9 @@ def test_every_command_answers_in_one_line(state, templates, workspace):
         said = f"{state} / {name}: exit {result.returncode}, stderr {result.stderr!r}"
         if "Traceback" in result.stderr + result.stdout or "╭" in result.stderr:
             problems.append(f"traceback or panel: {said}")
-        elif result.returncode != 0 and (len(result.stderr.splitlines()) != 1
-                                         or not result.stderr.startswith("error: ")):  # fmt: skip
+        elif result.returncode != 0 and (
+            len(result.stderr.splitlines()) != 1 or not result.stderr.startswith("error: ")
+        ):
             problems.append(f"not one line: {said}")
         elif must_fail is not None and (result.returncode != 0) != (name in must_fail):
             problems.append(f"expected {'a failure' if name in must_fail else 'success'}: {said}")

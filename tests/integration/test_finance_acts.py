@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -31,8 +30,10 @@ from tests.unit.test_ledger_integrity import drop_triggers
 
 TODAY = date(2011, 1, 20)
 A = "750000015"
-NS = {"rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
-      "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"}  # fmt: skip
+NS = {
+    "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+    "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
+}
 runner = CliRunner()
 
 
@@ -71,12 +72,28 @@ def refused(result, message: str) -> None:
 
 
 def test_credit_one_line_is_a_valid_381_referencing_the_invoice(settings):
-    done = cli(settings, "credit", "RSF-000001", "--lines", "1", "--reason", "Abonnement facturé à tort",
-               "--issue-date", "2011-01-05", "--format", "json")  # fmt: skip
+    done = cli(
+        settings,
+        "credit",
+        "RSF-000001",
+        "--lines",
+        "1",
+        "--reason",
+        "Abonnement facturé à tort",
+        "--issue-date",
+        "2011-01-05",
+        "--format",
+        "json",
+    )
     assert done.exit_code == 0, done.output
     note = json.loads(done.stdout)
     assert (note["number"], note["scope"], note["net"], note["vat"], note["gross"]) == (
-        "RSF-000003", "lines", "-1800.00", "-360.00", "-2160.00")
+        "RSF-000003",
+        "lines",
+        "-1800.00",
+        "-360.00",
+        "-2160.00",
+    )
     folder = settings.billing.out_dir / "2010-10"
     xml = (folder / "RSF-000003.xml").read_bytes()
     assert check_einvoice(xml) == []  # the Factur-X EN 16931 XSD and Schematron
@@ -84,8 +101,9 @@ def test_credit_one_line_is_a_valid_381_referencing_the_invoice(settings):
     assert root.findtext("rsm:ExchangedDocument/ram:TypeCode", namespaces=NS) == "381"
     assert root.findtext(".//ram:InvoiceReferencedDocument/ram:IssuerAssignedID", namespaces=NS) == "RSF-000001"
     totals = root.find(".//ram:SpecifiedTradeSettlementHeaderMonetarySummation", NS)
-    assert [totals.findtext(f"ram:{t}", namespaces=NS) for t in ("LineTotalAmount", "TaxTotalAmount",
-                                                                  "GrandTotalAmount")] == ["1800.00", "360.00", "2160.00"]
+    assert [
+        totals.findtext(f"ram:{t}", namespaces=NS) for t in ("LineTotalAmount", "TaxTotalAmount", "GrandTotalAmount")
+    ] == ["1800.00", "360.00", "2160.00"]
     assert [e.text for e in root.iterfind(".//ram:LineTotalAmount", NS)] == ["1800.00", "1800.00"]  # no negative
     assert b"Abonnement factur\xc3\xa9 \xc3\xa0 tort" in xml
     with open(folder / "RSF-000003.pdf", "rb") as pdf:
@@ -97,18 +115,30 @@ def test_credit_one_line_is_a_valid_381_referencing_the_invoice(settings):
     # the invoice's balance shows it; the line cannot be credited twice; the rest can, not more
     assert accounts(settings)["RSF-000001"]["credited"] == "2160.00"
     assert accounts(settings)["RSF-000001"]["balance"] == "3000.00"
-    refused(cli(settings, "credit", "RSF-000001", "--lines", "1", "--reason", "x"), "line 1 of RSF-000001 is already "
-                                                                                      "credited")  # fmt: skip
-    refused(cli(settings, "credit", "RSF-000001", "--amount", "2500.01", "--reason", "x"),
-            "RSF-000001: 2500.01 is more than the net not credited yet (2500.00 excluding VAT)")
+    refused(
+        cli(settings, "credit", "RSF-000001", "--lines", "1", "--reason", "x"),
+        "line 1 of RSF-000001 is already credited",
+    )
+    refused(
+        cli(settings, "credit", "RSF-000001", "--amount", "2500.01", "--reason", "x"),
+        "RSF-000001: 2500.01 is more than the net not credited yet (2500.00 excluding VAT)",
+    )
     partial = cli(settings, "credit", "RSF-000001", "--amount", "100", "--reason", "Geste commercial")
-    assert partial.exit_code == 0 and "credit note RSF-000004 against RSF-000001 (amount): net -100.00  VAT -20.00  " \
-                                      "gross -120.00 EUR" in partial.stdout, partial.output  # fmt: skip
-    refused(cli(settings, "credit", "RSF-000001", "--reason", "le reste"), "these lines total 2500.00 excluding VAT, "
-            "more than the net not credited yet (2400.00): credit the rest with --amount")  # fmt: skip
+    assert (
+        partial.exit_code == 0
+        and "credit note RSF-000004 against RSF-000001 (amount): net -100.00  VAT -20.00  gross -120.00 EUR"
+        in partial.stdout
+    ), partial.output
+    refused(
+        cli(settings, "credit", "RSF-000001", "--reason", "le reste"),
+        "these lines total 2500.00 excluding VAT, "
+        "more than the net not credited yet (2400.00): credit the rest with --amount",
+    )
     # numbering goes on through the next issue: one sequence, no gap, dates in number order, the chain covers it all
-    refused(cli(settings, "bill", "--month", "2010-12", "--issue", "--issue-date", "2011-01-06"),
-            "issue date 2011-01-06 is before the last issue in the ledger (2011-01-20)")  # RSF-000004's date
+    refused(
+        cli(settings, "bill", "--month", "2010-12", "--issue", "--issue-date", "2011-01-06"),
+        "issue date 2011-01-06 is before the last issue in the ledger (2011-01-20)",
+    )  # RSF-000004's date
     issued = cli(settings, "bill", "--month", "2010-12", "--issue", "--issue-date", "2011-01-20")
     assert issued.exit_code == 0 and "RSF-000005" in issued.stderr, issued.output
     verify = cli(settings, "ledger", "verify", "--format", "json")
@@ -116,24 +146,37 @@ def test_credit_one_line_is_a_valid_381_referencing_the_invoice(settings):
     assert json.loads(verify.stdout)["invoices"] == 5 and json.loads(verify.stdout)["documents"] == 15
     trail = json.loads(cli(settings, "ledger", "acts", "--format", "json").stdout)["acts"]
     assert [(a["kind"], a["subject"], a["actor"]) for a in trail[-4:]] == [
-        ("issue", "2010-11", os_actor()), ("credit", "RSF-000003", os_actor()), ("credit", "RSF-000004", os_actor()),
-        ("issue", "2010-12", os_actor())]  # every issue too, since the first month
-    assert trail[-3]["detail"] == {"gross": "-2160.00", "invoice": "RSF-000001", "net": "-1800.00",
-                                  "reason": "Abonnement facturé à tort", "scope": "lines"}  # fmt: skip
+        ("issue", "2010-11", os_actor()),
+        ("credit", "RSF-000003", os_actor()),
+        ("credit", "RSF-000004", os_actor()),
+        ("issue", "2010-12", os_actor()),
+    ]  # every issue too, since the first month
+    assert trail[-3]["detail"] == {
+        "gross": "-2160.00",
+        "invoice": "RSF-000001",
+        "net": "-1800.00",
+        "reason": "Abonnement facturé à tort",
+        "scope": "lines",
+    }
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["RSF-000009", "--reason", "x"], "no invoice numbered 'RSF-000009'"),
-    (["RSF-000001", "--reason", "  "], "a credit note needs a reason (--reason TEXT)"),
-    (["RSF-000001", "--lines", "3", "--reason", "x"], "RSF-000001 has lines 1 to 2: there is no line 3"),
-    (["RSF-000001", "--lines", "1,1", "--reason", "x"], "--lines names a line twice (1,1)"),
-    (["RSF-000001", "--lines", "1", "--amount", "5", "--reason", "x"], "give either --lines or --amount, not both"),
-    (["RSF-000001", "--amount", "12.345", "--reason", "x"], "at most two decimals"),
-    (["RSF-000001", "--amount", "douze", "--reason", "x"], "--amount 'douze' is not an amount"),
-    (["RSF-000001", "--reason", "x", "--issue-date", "2011-02-01"], "is after today (2011-01-20, Europe/Paris)"),
-    (["RSF-000001", "--reason", "x", "--issue-date", "2010-11-30"],
-     "issue date 2010-11-30 is before the last issue in the ledger (2010-12-01)"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["RSF-000009", "--reason", "x"], "no invoice numbered 'RSF-000009'"),
+        (["RSF-000001", "--reason", "  "], "a credit note needs a reason (--reason TEXT)"),
+        (["RSF-000001", "--lines", "3", "--reason", "x"], "RSF-000001 has lines 1 to 2: there is no line 3"),
+        (["RSF-000001", "--lines", "1,1", "--reason", "x"], "--lines names a line twice (1,1)"),
+        (["RSF-000001", "--lines", "1", "--amount", "5", "--reason", "x"], "give either --lines or --amount, not both"),
+        (["RSF-000001", "--amount", "12.345", "--reason", "x"], "at most two decimals"),
+        (["RSF-000001", "--amount", "douze", "--reason", "x"], "--amount 'douze' is not an amount"),
+        (["RSF-000001", "--reason", "x", "--issue-date", "2011-02-01"], "is after today (2011-01-20, Europe/Paris)"),
+        (
+            ["RSF-000001", "--reason", "x", "--issue-date", "2010-11-30"],
+            "issue date 2010-11-30 is before the last issue in the ledger (2010-12-01)",
+        ),
+    ],
+)
 def test_credit_refusals_change_nothing(settings, args, message):
     with Ledger(settings.ledger.url) as ledger:
         before = ledger.verify()
@@ -164,27 +207,48 @@ def test_payments_statuses_overdue_and_sending_to_the_outbox(settings):
     assert [(a["kind"], a["detail"]["transport"]) for a in sendings] == [("send", "outbox"), ("send", "outbox")]
     (settings.billing.out_dir / "2010-11" / "RSF-000002.pdf").write_bytes(b"%PDF altered")
     refused(cli(settings, "send", "RSF-000002"), "is not the document issued")
-    refused(cli(settings, "send", "RSF-000002", "--transport", "pigeon"), "transport 'pigeon' is not one of outbox, "
-                                                                           "email")  # fmt: skip
+    refused(
+        cli(settings, "send", "RSF-000002", "--transport", "pigeon"), "transport 'pigeon' is not one of outbox, email"
+    )
     refused(cli(settings, "send", "RSF-000001", "--transport", "email"), f"establishment {A} has no billing_email")
 
-    paid = cli(settings, "payments", "add", "RSF-000002", "--amount", "1000.00", "--reference", "VIR 2011-01 AP",
-               "--date", "2011-01-10")  # fmt: skip
+    paid = cli(
+        settings,
+        "payments",
+        "add",
+        "RSF-000002",
+        "--amount",
+        "1000.00",
+        "--reference",
+        "VIR 2011-01 AP",
+        "--date",
+        "2011-01-10",
+    )
     assert paid.exit_code == 0, paid.output
     assert (accounts(settings)["RSF-000002"]["status"], accounts(settings)["RSF-000002"]["balance"]) == (
-        "partly paid", "4160.00")
-    refused(cli(settings, "payments", "add", "RSF-000002", "--amount", "4160.01", "--reference", "x"),
-            "RSF-000002: 4160.01 is more than the balance due (4160.00: total 5160.00, credited 0.00, paid 1000.00)")
-    refused(cli(settings, "payments", "add", "RSF-000002", "--amount", "1", "--reference", "x", "--date", "2010-11-30"),
-            "payment date 2010-11-30 is before RSF-000002 was issued (2010-12-01)")
-    refused(cli(settings, "payments", "add", "RSF-000002", "--amount", "1", "--reference", " "),
-            "a payment needs its reference")
+        "partly paid",
+        "4160.00",
+    )
+    refused(
+        cli(settings, "payments", "add", "RSF-000002", "--amount", "4160.01", "--reference", "x"),
+        "RSF-000002: 4160.01 is more than the balance due (4160.00: total 5160.00, credited 0.00, paid 1000.00)",
+    )
+    refused(
+        cli(settings, "payments", "add", "RSF-000002", "--amount", "1", "--reference", "x", "--date", "2010-11-30"),
+        "payment date 2010-11-30 is before RSF-000002 was issued (2010-12-01)",
+    )
+    refused(
+        cli(settings, "payments", "add", "RSF-000002", "--amount", "1", "--reference", " "),
+        "a payment needs its reference",
+    )
     assert cli(settings, "payments", "add", "RSF-000002", "--amount", "4160", "--reference", "VIR 2").exit_code == 0
     listed = cli(settings, "payments", "list", "--format", "json")
     payload = json.loads(listed.stdout)
     assert {d["number"]: d["status"] for d in payload["documents"]} == {"RSF-000001": "overdue", "RSF-000002": "paid"}
     assert [(p["amount"], p["reference"], p["recorded_by"]) for p in payload["payments"]] == [
-        ("1000.00", "VIR 2011-01 AP", os_actor()), ("4160.00", "VIR 2", os_actor())]
+        ("1000.00", "VIR 2011-01 AP", os_actor()),
+        ("4160.00", "VIR 2", os_actor()),
+    ]
     table = cli(settings, "payments", "list", "--status", "paid")
     assert table.exit_code == 0 and "RSF-000002" in table.stdout and "RSF-000001" not in table.stdout
     # a credit note is sent like an invoice; the ledger verifies (chain, numbering, documents) after every act
@@ -202,11 +266,16 @@ def test_recorded_acts_cannot_be_edited_and_an_edit_with_triggers_dropped_is_see
     assert cli(settings, "send", "RSF-000003").exit_code == 0
     engine = sa.create_engine(raw_url(Ledger(settings.ledger.url)))
     statements = [
-        "UPDATE payment SET amount = '1'", "DELETE FROM payment", "UPDATE credit_note SET reason = 'x'",
-        "DELETE FROM credit_note_line", "UPDATE credit_note_document SET sha256 = 'x'", "DELETE FROM dispatch",
-        "UPDATE ledger_act SET actor = 'someone else'", "DELETE FROM ledger_act",
+        "UPDATE payment SET amount = '1'",
+        "DELETE FROM payment",
+        "UPDATE credit_note SET reason = 'x'",
+        "DELETE FROM credit_note_line",
+        "UPDATE credit_note_document SET sha256 = 'x'",
+        "DELETE FROM dispatch",
+        "UPDATE ledger_act SET actor = 'someone else'",
+        "DELETE FROM ledger_act",
         "UPDATE invoice_sequence SET last_value = 2",  # back on the last invoice, forgetting the credit note
-    ]  # fmt: skip
+    ]
     try:
         for statement in statements:
             with pytest.raises(sa.exc.DBAPIError, match="immutable"), engine.begin() as conn:

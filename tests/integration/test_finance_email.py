@@ -64,12 +64,16 @@ def corpus(tiny, smtp, monkeypatch):
     monkeypatch.setattr(finance_cli, "paris_today", lambda: date(2011, 1, 20))
     registry = tiny.contracts.dir / "establishments.csv"
     lines = registry.read_text(encoding="utf-8").splitlines()
-    lines = [lines[0] + ",billing_email"] + [row + ("," + A_EMAIL if row.startswith("750000015,") else ",")
-                                             for row in lines[1:]]  # fmt: skip
+    lines = [lines[0] + ",billing_email"] + [
+        row + ("," + A_EMAIL if row.startswith("750000015,") else ",") for row in lines[1:]
+    ]
     registry.write_text("\n".join(lines) + "\n", encoding="utf-8")
     config = tiny.config_path.parent / "smtp.toml"
-    config.write_text(CONFIG + f'\n[billing]\nsmtp_host = "127.0.0.1"\nsmtp_port = {smtp[0]}\n'
-                      'smtp_from = "factures@rsf.example.fr"\n', encoding="utf-8")  # fmt: skip
+    config.write_text(
+        CONFIG + f'\n[billing]\nsmtp_host = "127.0.0.1"\nsmtp_port = {smtp[0]}\n'
+        'smtp_from = "factures@rsf.example.fr"\n',
+        encoding="utf-8",
+    )
     settings = load_settings(config)
     operations.harvest(settings)
     operations.build_warehouse(settings)
@@ -97,14 +101,18 @@ def test_email_sends_the_facturx_pdf_to_the_registry_address_and_records_it(corp
     assert attachments[0].get_content() == issued  # the Factur-X file as issued, byte for byte
     acts = json.loads(cli(corpus, "ledger", "acts", "--subject", "RSF-000001", "--format", "json").stdout)["acts"]
     assert [(a["kind"], a["detail"]["transport"], a["detail"]["recipient"]) for a in acts] == [
-        ("send", "email", A_EMAIL), ("send", "email", A_EMAIL)]
+        ("send", "email", A_EMAIL),
+        ("send", "email", A_EMAIL),
+    ]
     listed = json.loads(cli(corpus, "payments", "list", "--format", "json").stdout)["documents"]
     assert listed[0]["sent"].endswith(" email")
 
 
 def test_a_relay_that_is_down_records_nothing(corpus, smtp):
     port, inbox = smtp
-    config = corpus.config_path.read_text(encoding="utf-8").replace(f"smtp_port = {port}", f"smtp_port = {_free_port()}")
+    config = corpus.config_path.read_text(encoding="utf-8").replace(
+        f"smtp_port = {port}", f"smtp_port = {_free_port()}"
+    )
     corpus.config_path.write_text(config, encoding="utf-8")
     result = cli(corpus, "send", "RSF-000001", "--transport", "email")
     assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.output

@@ -13,6 +13,7 @@ from tests import audit_factory as af
 from tests.dicom_factory import PATIENT_ID, make_dicom
 from tests.tiny_corpus import CONFIG, event_line, query
 
+
 def harvest(settings):
     reports = {r.name: r.to_dict() for r in operations.harvest(settings)}
     operations.build_warehouse(settings)
@@ -23,7 +24,9 @@ def test_attribution_by_ae_title_alias_and_unattributed(tiny):
     harvest(tiny)
     rows = dict(
         (sop, (est, how))
-        for sop, est, how in query(tiny, "select sop_instance_uid, establishment_id, attributed_by from staged.stg_dicom_instances")
+        for sop, est, how in query(
+            tiny, "select sop_instance_uid, establishment_id, attributed_by from staged.stg_dicom_instances"
+        )
     )
     assert rows == {
         "1.2.250.1.999.2.1": ("750000015", "ae_title"),
@@ -39,13 +42,24 @@ def test_attribution_by_ae_title_alias_and_unattributed(tiny):
 def test_first_harvest_then_rerun_is_a_no_op(tiny):
     first = harvest(tiny)
     assert first["archive-files"] == {
-        "name": "archive-files", "kind": "dicom_files", "files_seen": 4, "files_parsed": 4, "files_unchanged": 0,
-        "quarantined": 0, "records_added": 4, "files_quarantined": 0, "records_flagged": 0,
-    }  # fmt: skip
+        "name": "archive-files",
+        "kind": "dicom_files",
+        "files_seen": 4,
+        "files_parsed": 4,
+        "files_unchanged": 0,
+        "quarantined": 0,
+        "records_added": 4,
+        "files_quarantined": 0,
+        "records_flagged": 0,
+    }
     assert first["audit"]["records_added"] == 5 and first["audit"]["files_parsed"] == 1
     second = harvest(tiny)
     for report in second.values():
-        assert (report["files_parsed"], report["records_added"], report["files_unchanged"]) == (0, 0, report["files_seen"])
+        assert (report["files_parsed"], report["records_added"], report["files_unchanged"]) == (
+            0,
+            0,
+            report["files_seen"],
+        )
     assert query(tiny, "select count(*) from raw.dicom_instances") == [(4,)]
     assert query(tiny, "select count(*) from raw.audit_events") == [(5,)]
 
@@ -113,15 +127,26 @@ def test_bad_input_is_quarantined_with_reasons_and_the_rest_harvested(tiny):
         fh.write(af.syslog(af.audit_xml()[:-40]))  # malformed XML record
         fh.write(event_line("1.2.250.1.999.6", "2012-03-06T10:00:00Z"))
     reports = harvest(tiny)
-    assert reports["archive-files"] == {**reports["archive-files"], "files_seen": 8, "files_parsed": 5, "quarantined": 3,
-                                        "files_quarantined": 3, "records_added": 5}  # fmt: skip
+    assert reports["archive-files"] == {
+        **reports["archive-files"],
+        "files_seen": 8,
+        "files_parsed": 5,
+        "quarantined": 3,
+        "files_quarantined": 3,
+        "records_added": 5,
+    }
     assert reports["audit"] == {**reports["audit"], "records_added": 6, "quarantined": 1, "files_quarantined": 0}
-    rows = query(tiny, """select q.source, regexp_replace(f.path, '.*/', ''), q.line, q.reason from raw.quarantine q
-                          join raw.harvest_files f using (source, file_key) order by 2""")  # the path: file state only
+    rows = query(
+        tiny,
+        """select q.source, regexp_replace(f.path, '.*/', ''), q.line, q.reason from raw.quarantine q
+                          join raw.harvest_files f using (source, file_key) order by 2""",
+    )  # the path: file state only
     assert [(r[0], r[1], r[2]) for r in rows] == [
-        ("archive-files", "IM6", None), ("audit", "archive.log", 6), ("archive-files", "empty", None),
+        ("archive-files", "IM6", None),
+        ("audit", "archive.log", 6),
+        ("archive-files", "empty", None),
         ("archive-files", "notes.txt", None),
-    ]  # fmt: skip
+    ]
     reasons = {r[1]: r[3] for r in rows}
     assert reasons["IM6"].startswith("truncated file")
     assert reasons["empty"] == "empty file"

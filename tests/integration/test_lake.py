@@ -22,9 +22,13 @@ from tests.tiny_corpus import make_tiny_corpus
 
 # the column that identifies a row of each table (unique in the warehouse)
 KEYS = {
-    "dicom_instances": "record_key", "audit_events": "record_key", "stg_dicom_instances": "sop_instance_uid",
-    "stg_audit_events": "record_key", "int_studies": "study_instance_uid", "int_study_owners": "study_instance_uid",
-}  # fmt: skip
+    "dicom_instances": "record_key",
+    "audit_events": "record_key",
+    "stg_dicom_instances": "sop_instance_uid",
+    "stg_audit_events": "record_key",
+    "int_studies": "study_instance_uid",
+    "int_study_owners": "study_instance_uid",
+}
 MONTH = re.compile(r"^month=(\d{4}-(0[1-9]|1[0-2])|__HIVE_DEFAULT_PARTITION__)$")
 
 

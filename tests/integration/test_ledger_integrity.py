@@ -9,7 +9,7 @@ import json
 import signal
 import subprocess
 import sys
-from datetime import date, UTC
+from datetime import UTC, date
 from pathlib import Path
 
 import pytest
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from analytics.billing.ledger import Ledger
-from analytics.periods import Month
 from analytics.config import Settings
+from analytics.periods import Month
 from pipelines import billing_cli
 from pipelines.cli import app
 from tests.billing_history import TODAY, issue_until
@@ -73,8 +73,10 @@ def check(settings: Settings) -> dict[str, dict]:
 def test_act1_a_later_month_is_refused_naming_the_month_to_issue_first(settings):
     result = issue(settings, NOVEMBER, "2010-12-01")
     assert result.exit_code == 2
-    assert result.stderr == ("error: 2010-11 cannot be issued before 2010-10: months are issued in order from the "
-                             "agreement's first month (2010-04); issue 2010-10 first\n")  # fmt: skip
+    assert result.stderr == (
+        "error: 2010-11 cannot be issued before 2010-10: months are issued in order from the "
+        "agreement's first month (2010-04); issue 2010-10 first\n"
+    )
     assert issue(settings, OCTOBER, "2010-11-02").exit_code == 0
     assert issue(settings, NOVEMBER, "2010-12-01").exit_code == 0
     with Ledger(settings.ledger.url) as ledger:
@@ -84,12 +86,18 @@ def test_act1_a_later_month_is_refused_naming_the_month_to_issue_first(settings)
 # --- act 2: an issue date in the future, or not a date ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("issue_date", "message"), [
-    ("2099-01-01", "issue date 2099-01-01 is after today (2012-12-31, Europe/Paris): invoices are not dated in the future"),
-    ("02/03/2012", "issue date '02/03/2012' is not a valid date (it is not written YYYY-MM-DD)"),
-    ("2012-02-30", "issue date '2012-02-30' is not a valid date (day is out of range for month)"),
-    ("2010-10-31", "issue date 2010-10-31 is before the end of 2010-10: issue it on or after 2010-11-01"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("issue_date", "message"),
+    [
+        (
+            "2099-01-01",
+            "issue date 2099-01-01 is after today (2012-12-31, Europe/Paris): invoices are not dated in the future",
+        ),
+        ("02/03/2012", "issue date '02/03/2012' is not a valid date (it is not written YYYY-MM-DD)"),
+        ("2012-02-30", "issue date '2012-02-30' is not a valid date (day is out of range for month)"),
+        ("2010-10-31", "issue date 2010-10-31 is before the end of 2010-10: issue it on or after 2010-11-01"),
+    ],
+)
 def test_act2_bad_issue_dates_are_refused_in_one_line(settings, issue_date, message):
     result = issue(settings, OCTOBER, issue_date)
     assert result.exit_code == 2 and "Traceback" not in result.output
@@ -102,7 +110,9 @@ def test_act2_a_month_not_over_cannot_be_issued(settings, monkeypatch):
     monkeypatch.setattr(billing_cli, "paris_today", lambda: date(2010, 10, 31))
     result = issue(settings, OCTOBER, "2010-10-31")
     assert result.exit_code == 2
-    assert "2010-10 is not over yet (Europe/Paris, today is 2010-10-31): it can be issued from 2010-11-01" in result.stderr
+    assert (
+        "2010-10 is not over yet (Europe/Paris, today is 2010-10-31): it can be issued from 2010-11-01" in result.stderr
+    )
 
 
 # --- act 3: re-issuing after a contract change changes nothing; documents are frozen ----------------------------------
@@ -114,8 +124,10 @@ def test_act3_reissue_after_renaming_the_buyer_changes_nothing_on_disk(settings)
     folder = settings.billing.out_dir / str(OCTOBER)
     stamps = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
     registry = settings.contracts.dir / "establishments.csv"
-    registry.write_text(registry.read_text(encoding="utf-8").replace("Hôpital Européen Georges-Pompidou", "HEGP AP-HP"),
-                        encoding="utf-8")  # fmt: skip
+    registry.write_text(
+        registry.read_text(encoding="utf-8").replace("Hôpital Européen Georges-Pompidou", "HEGP AP-HP"),
+        encoding="utf-8",
+    )
     again = issue(settings, OCTOBER, "2010-11-03")
     assert again.exit_code == 0 and "already issued: nothing changed" in again.stderr
     assert documents(settings, OCTOBER) == issued
@@ -147,8 +159,13 @@ app()
 
 
 def test_act4_a_crash_after_the_commit_is_reported_and_repaired(settings):
-    crashed = subprocess.run([sys.executable, "-c", KILLED_AFTER_COMMIT, str(settings.config_path)], cwd=REPO,
-                             capture_output=True, text=True, timeout=300)  # fmt: skip
+    crashed = subprocess.run(
+        [sys.executable, "-c", KILLED_AFTER_COMMIT, str(settings.config_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
     with Ledger(settings.ledger.url) as ledger:
         assert [i.number for i in ledger.invoices_for_month(OCTOBER)] == ["RSF-000001"]  # numbered, no documents
@@ -156,8 +173,10 @@ def test_act4_a_crash_after_the_commit_is_reported_and_repaired(settings):
     checks = check(settings)
     damaged = checks["invoice_documents_intact"]
     assert (damaged["severity"], damaged["passed"], damaged["observed"]) == ("error", False, 3)
-    assert "2010-10/RSF-000001.csv missing: `sansfilm bill --month 2010-10 --rewrite-documents`" in damaged["details"][
-        "examples"]
+    assert (
+        "2010-10/RSF-000001.csv missing: `sansfilm bill --month 2010-10 --rewrite-documents`"
+        in damaged["details"]["examples"]
+    )
     assert checks["ledger_chain_verified"]["passed"]
     blocked = issue(settings, NOVEMBER, "2010-12-01")  # the next issue is blocked until the documents are back
     assert blocked.exit_code == 2 and "invoice_documents_intact" in blocked.stderr
@@ -185,8 +204,10 @@ def test_act5_a_moved_sequence_is_refused_or_reported_never_skipped(settings):
     engine.dispose()
     verify = cli(settings, "ledger", "verify")
     assert verify.exit_code == 1
-    assert verify.stderr.splitlines()[0].endswith("is BROKEN: the invoice sequence is at 100 but the last invoice is "
-                                                  "RSF-000001: the next number would be RSF-000101, leaving a gap")
+    assert verify.stderr.splitlines()[0].endswith(
+        "is BROKEN: the invoice sequence is at 100 but the last invoice is "
+        "RSF-000001: the next number would be RSF-000101, leaving a gap"
+    )
     assert not check(settings)["ledger_chain_verified"]["passed"]
     refused = issue(settings, NOVEMBER, "2010-12-01")
     assert refused.exit_code == 2 and "ledger_chain_verified" in refused.stderr

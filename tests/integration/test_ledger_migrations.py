@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from decimal import Decimal
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -65,10 +65,14 @@ def _triggers(url: str) -> dict[str, str]:
         with db.connect() as conn:
             if db.dialect.name == "sqlite":
                 return dict(conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").all())
-            found = dict(conn.exec_driver_sql(
-                "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal").all())  # fmt: skip
+            found = dict(
+                conn.exec_driver_sql(
+                    "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal"
+                ).all()
+            )
             found["(function)"] = conn.exec_driver_sql(
-                "SELECT prosrc FROM pg_proc WHERE proname = 'sansfilm_ledger_immutable'").scalar_one()  # fmt: skip
+                "SELECT prosrc FROM pg_proc WHERE proname = 'sansfilm_ledger_immutable'"
+            ).scalar_one()
             return found
     finally:
         db.dispose()
@@ -133,7 +137,7 @@ def _revisions_with(tmp_path: Path, monkeypatch, body: str) -> None:
         f"from analytics.billing.migrations import guards\n"
         f'revision = "9999"\ndown_revision = {schema.head()!r}\nbranch_labels = depends_on = None\n\n\n'
         f"def upgrade():\n    bind = op.get_bind()\n{body}\n\n\ndef downgrade():\n    raise NotImplementedError\n"
-    )  # fmt: skip
+    )
     monkeypatch.setattr(schema, "MIGRATIONS", copy)
 
 

@@ -30,18 +30,51 @@ runner = CliRunner()
 
 V010 = sa.MetaData()  # the v0.1.0 columns this test writes, as v0.1.0 wrote them
 V010_TABLES = {
-    "issued_month": sa.Table("issued_month", V010, sa.Column("month"), sa.Column("inputs_sha256"),
-                             sa.Column("issue_date", sa.Date), sa.Column("invoice_count"), sa.Column("recorded_at")),
-    "invoice": sa.Table("invoice", V010, *(sa.Column(c) for c in (
-        "number", "seq", "month", "establishment_id", "offer", "active_days", "days_in_month", "contract_id",
-        "currency", "inputs_sha256")), sa.Column("issue_date", sa.Date),
-        *(sa.Column(c, ExactDecimal) for c in ("vat_rate", "net", "vat", "gross"))),
-    "invoice_line": sa.Table("invoice_line", V010, *(sa.Column(c) for c in (
-        "invoice_number", "position", "code", "description", "metric", "reference")),
-        *(sa.Column(c, ExactDecimal) for c in ("quantity", "unit_price", "amount"))),
-    "invoice_usage": sa.Table("invoice_usage", V010, sa.Column("invoice_number"), sa.Column("metric"),
-                              sa.Column("position"), sa.Column("quantity", ExactDecimal)),
-}  # fmt: skip
+    "issued_month": sa.Table(
+        "issued_month",
+        V010,
+        sa.Column("month"),
+        sa.Column("inputs_sha256"),
+        sa.Column("issue_date", sa.Date),
+        sa.Column("invoice_count"),
+        sa.Column("recorded_at"),
+    ),
+    "invoice": sa.Table(
+        "invoice",
+        V010,
+        *(
+            sa.Column(c)
+            for c in (
+                "number",
+                "seq",
+                "month",
+                "establishment_id",
+                "offer",
+                "active_days",
+                "days_in_month",
+                "contract_id",
+                "currency",
+                "inputs_sha256",
+            )
+        ),
+        sa.Column("issue_date", sa.Date),
+        *(sa.Column(c, ExactDecimal) for c in ("vat_rate", "net", "vat", "gross")),
+    ),
+    "invoice_line": sa.Table(
+        "invoice_line",
+        V010,
+        *(sa.Column(c) for c in ("invoice_number", "position", "code", "description", "metric", "reference")),
+        *(sa.Column(c, ExactDecimal) for c in ("quantity", "unit_price", "amount")),
+    ),
+    "invoice_usage": sa.Table(
+        "invoice_usage",
+        V010,
+        sa.Column("invoice_number"),
+        sa.Column("metric"),
+        sa.Column("position"),
+        sa.Column("quantity", ExactDecimal),
+    ),
+}
 
 
 @pytest.fixture(autouse=True)
@@ -63,30 +96,72 @@ def _issue_as_v0_1_0(settings) -> dict[str, bytes]:
     v0.1.0 PDF carried the time it was written: not reproducible)."""
     contracts = load_contracts(settings)
     (draft,) = service.draft_month(contracts, OCTOBER, {})
-    issued = draft.__class__(**{**{f: getattr(draft, f) for f in draft.__slots__},
-                                "number": "RSF-000001", "issue_date": date(2010, 11, 2)})  # fmt: skip
+    issued = draft.__class__(
+        **{**{f: getattr(draft, f) for f in draft.__slots__}, "number": "RSF-000001", "issue_date": date(2010, 11, 2)}
+    )
     db = engine(settings.ledger.url)
     try:
         with db.connect() as conn, conn.begin():
             schema.migrate(conn, "0001")
             month = Month(2010, 4)
             while month <= OCTOBER:
-                conn.execute(V010_TABLES["issued_month"].insert().values(
-                    month=str(month), inputs_sha256="a" * 64, issue_date=month.next().first_day,
-                    invoice_count=int(month == OCTOBER), recorded_at=f"{month.next().first_day}T08:00:00+00:00"))  # fmt: skip
+                conn.execute(
+                    V010_TABLES["issued_month"]
+                    .insert()
+                    .values(
+                        month=str(month),
+                        inputs_sha256="a" * 64,
+                        issue_date=month.next().first_day,
+                        invoice_count=int(month == OCTOBER),
+                        recorded_at=f"{month.next().first_day}T08:00:00+00:00",
+                    )
+                )
                 month = month.next()
-            conn.execute(V010_TABLES["invoice"].insert().values(
-                number="RSF-000001", seq=1, month=str(OCTOBER), establishment_id=issued.establishment_id,
-                offer=issued.offer, active_days=issued.active_days, days_in_month=issued.days_in_month,
-                contract_id=issued.contract_id, currency=issued.currency, vat_rate=issued.vat_rate, net=issued.net,
-                vat=issued.vat, gross=issued.gross, issue_date=issued.issue_date, inputs_sha256="a" * 64))  # fmt: skip
-            conn.execute(V010_TABLES["invoice_line"].insert(), [
-                {"invoice_number": "RSF-000001", "position": n, "code": l.code, "description": l.description,
-                 "metric": l.metric, "reference": l.reference, "quantity": l.quantity, "unit_price": l.unit_price,
-                 "amount": l.amount} for n, l in enumerate(issued.lines, start=1)])  # fmt: skip
-            conn.execute(V010_TABLES["invoice_usage"].insert(), [
-                {"invoice_number": "RSF-000001", "metric": m, "position": n, "quantity": Decimal(q)}
-                for n, (m, q) in enumerate(issued.usage.items(), start=1)])  # fmt: skip
+            conn.execute(
+                V010_TABLES["invoice"]
+                .insert()
+                .values(
+                    number="RSF-000001",
+                    seq=1,
+                    month=str(OCTOBER),
+                    establishment_id=issued.establishment_id,
+                    offer=issued.offer,
+                    active_days=issued.active_days,
+                    days_in_month=issued.days_in_month,
+                    contract_id=issued.contract_id,
+                    currency=issued.currency,
+                    vat_rate=issued.vat_rate,
+                    net=issued.net,
+                    vat=issued.vat,
+                    gross=issued.gross,
+                    issue_date=issued.issue_date,
+                    inputs_sha256="a" * 64,
+                )
+            )
+            conn.execute(
+                V010_TABLES["invoice_line"].insert(),
+                [
+                    {
+                        "invoice_number": "RSF-000001",
+                        "position": n,
+                        "code": l.code,
+                        "description": l.description,
+                        "metric": l.metric,
+                        "reference": l.reference,
+                        "quantity": l.quantity,
+                        "unit_price": l.unit_price,
+                        "amount": l.amount,
+                    }
+                    for n, l in enumerate(issued.lines, start=1)
+                ],
+            )
+            conn.execute(
+                V010_TABLES["invoice_usage"].insert(),
+                [
+                    {"invoice_number": "RSF-000001", "metric": m, "position": n, "quantity": Decimal(q)}
+                    for n, (m, q) in enumerate(issued.usage.items(), start=1)
+                ],
+            )
             conn.exec_driver_sql("UPDATE invoice_sequence SET last_value = 1")
     finally:
         db.dispose()
@@ -94,8 +169,11 @@ def _issue_as_v0_1_0(settings) -> dict[str, bytes]:
     buyer = service.buyer_party(contracts.registry.by_id()[issued.establishment_id])
     xml = invoice_cii_xml(issued, seller, buyer)
     pdf = facturx_pdf(invoice_pdf(issued, seller, buyer, establishment_name=buyer.name), xml, issued, seller)
-    files = {"RSF-000001.xml": xml, "RSF-000001.csv": invoice_csv(issued).encode(),
-             "RSF-000001.pdf": pdf + b"% written on 2010-11-02 at 09:14:07\n"}  # fmt: skip
+    files = {
+        "RSF-000001.xml": xml,
+        "RSF-000001.csv": invoice_csv(issued).encode(),
+        "RSF-000001.pdf": pdf + b"% written on 2010-11-02 at 09:14:07\n",
+    }
     folder = settings.billing.out_dir / str(OCTOBER)
     folder.mkdir(parents=True)
     for name, data in files.items():
@@ -124,7 +202,8 @@ def test_ledger_verify_passes_right_after_upgrading_a_v0_1_0_ledger(settings):
         recorded = ledger.documents(OCTOBER)["RSF-000001"]
     assert october.buyer.name == OLD_NAME and october.seller.siret == "18007521000013"  # from the issued XML
     assert {kind: sha for kind, (_, sha) in recorded.items()} == {
-        name.rsplit(".", 1)[1]: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+        name.rsplit(".", 1)[1]: hashlib.sha256(data).hexdigest() for name, data in files.items()
+    }
     # the XML and the CSV re-render identically from the ledger; the v0.1.0 PDF cannot be, and is not replaced
     (folder / "RSF-000001.xml").unlink()
     assert cli(settings, "bill", "--month", "2010-10", "--rewrite-documents").exit_code == 0

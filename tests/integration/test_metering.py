@@ -100,7 +100,9 @@ def test_share_flows_keep_the_destination(wh):
     con = wh.build()
     try:
         metering.meter_month(con, APRIL)
-        flows = con.execute("select establishment_id, destination, share_kind, shares from marts.fct_share_flows order by 2").fetchall()
+        flows = con.execute(
+            "select establishment_id, destination, share_kind, shares from marts.fct_share_flows order by 2"
+        ).fetchall()
     finally:
         con.close()
     assert flows == [(A, B, "transfer", 1), (A, "PORTAIL_VILLE", "export", 1)]
@@ -116,8 +118,10 @@ def test_monthly_share_flows_sum_the_days_and_a_rerun_replaces_them(wh):
     try:
         metering.meter_month(con, APRIL)
         metering.meter_month(con, APRIL)
-        monthly = con.execute("select month, establishment_id, destination_establishment_id, destination, share_kind, "
-                              "shares from marts.fct_share_flows_monthly order by destination").fetchall()  # fmt: skip
+        monthly = con.execute(
+            "select month, establishment_id, destination_establishment_id, destination, share_kind, "
+            "shares from marts.fct_share_flows_monthly order by destination"
+        ).fetchall()
         daily = con.execute("select count(*) from marts.fct_share_flows").fetchone()[0]
     finally:
         con.close()
@@ -151,7 +155,9 @@ def test_daily_reconciles_with_monthly_and_rerun_replaces_the_month(wh):
         assert monthly[metric] == sum(d[metric] for d in days)
     mean = sum(d["storage_gb"] for d in days) / 30
     assert monthly["storage_gb_month"] == mean.quantize(Decimal("0.000000001"))
-    assert monthly["storage_gb_month"] == Decimal("2.544444444")  # (2e9 x 30 + 777777777 x 21) / 30 / 1e9 = 2.54444444439
+    assert monthly["storage_gb_month"] == Decimal(
+        "2.544444444"
+    )  # (2e9 x 30 + 777777777 x 21) / 30 / 1e9 = 2.54444444439
 
 
 def test_an_audit_only_study_belongs_to_the_source_of_its_first_receipt_even_if_unknown(wh):

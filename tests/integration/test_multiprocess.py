@@ -46,12 +46,22 @@ def raw_keys(settings) -> dict[str, set]:
     root = f"{settings.root}/"
     with duckdb.connect(str(settings.warehouse.path), read_only=True) as con:
         return {
-            table: {re.sub(r"^dicom-split/group-\d/", "dicom/", k.removeprefix(root))
-                    for (k,) in con.execute(f"select {key} from raw.{table}").fetchall()}
-            for table, key in (("dicom_instances", "record_key"), ("audit_events", "record_key"),
-                               ("quarantine", _QUARANTINED_PATH), ("harvest_files", "path"))
-        } | {"rows": {con.execute("select count(*) from raw.dicom_instances").fetchone()[0],
-                      con.execute("select count(*) from raw.audit_events").fetchone()[0]}}  # fmt: skip
+            table: {
+                re.sub(r"^dicom-split/group-\d/", "dicom/", k.removeprefix(root))
+                for (k,) in con.execute(f"select {key} from raw.{table}").fetchall()
+            }
+            for table, key in (
+                ("dicom_instances", "record_key"),
+                ("audit_events", "record_key"),
+                ("quarantine", _QUARANTINED_PATH),
+                ("harvest_files", "path"),
+            )
+        } | {
+            "rows": {
+                con.execute("select count(*) from raw.dicom_instances").fetchone()[0],
+                con.execute("select count(*) from raw.audit_events").fetchone()[0],
+            }
+        }
 
 
 def test_sources_harvested_in_parallel_processes_land_exactly_once(tmp_path, monkeypatch):

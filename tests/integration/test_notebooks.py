@@ -38,15 +38,19 @@ PROBE = "PROBE "
 @pytest.fixture(scope="module")
 def kernel_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("kernels")
-    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "sansfilm tests", "language": "python"}  # fmt: skip
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "sansfilm tests",
+        "language": "python",
+    }
     (root / KERNEL).mkdir()
     (root / KERNEL / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
     return root
 
 
-def execute(name: str, settings, kernel_dir: Path, workdir: Path, probe: str,
-            parameters: dict[str, object] | None = None) -> tuple[nbformat.NotebookNode, dict]:  # fmt: skip
+def execute(
+    name: str, settings, kernel_dir: Path, workdir: Path, probe: str, parameters: dict[str, object] | None = None
+) -> tuple[nbformat.NotebookNode, dict]:
     """Run the notebook as committed plus a probe cell; returns the executed notebook and the probe's JSON.
     `parameters` go in a cell after the one tagged `parameters`, as papermill injects them."""
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
@@ -56,13 +60,20 @@ def execute(name: str, settings, kernel_dir: Path, workdir: Path, probe: str,
     if parameters:
         tagged = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
         nb.cells.insert(tagged + 1, nbformat.v4.new_code_cell("\n".join(f"{k} = {v!r}" for k, v in parameters.items())))
-    nb.cells.append(nbformat.v4.new_code_cell(
-        f"import json as _json, sys as _sys\n"
-        f"print({PROBE!r} + _json.dumps({{'python': _sys.prefix, {probe}}}, default=str))"
-    ))  # fmt: skip
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            f"import json as _json, sys as _sys\n"
+            f"print({PROBE!r} + _json.dumps({{'python': _sys.prefix, {probe}}}, default=str))"
+        )
+    )
     manager = KernelManager(kernel_name=KERNEL, kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernel_dir)]))
-    env = {**os.environ, "SANSFILM_CONFIG": str(settings.config_path), "PLOTLY_RENDERER": "plotly_mimetype",
-           "IPYTHONDIR": str(workdir / ".ipython"), "JUPYTER_RUNTIME_DIR": str(workdir / ".runtime")}  # fmt: skip
+    env = {
+        **os.environ,
+        "SANSFILM_CONFIG": str(settings.config_path),
+        "PLOTLY_RENDERER": "plotly_mimetype",
+        "IPYTHONDIR": str(workdir / ".ipython"),
+        "JUPYTER_RUNTIME_DIR": str(workdir / ".runtime"),
+    }
     client = NotebookClient(nb, km=manager, timeout=120, resources={"metadata": {"path": str(workdir)}})
     client.execute(env=env)
     printed = [o.text for o in nb.cells[-1].outputs if o.output_type == "stream"]
@@ -84,8 +95,13 @@ def published(settings) -> duckdb.DuckDBPyConnection:
 
 
 def test_regional_volumes_by_departement_and_modality_withhold_small_cells(metered, kernel_dir, tmp_path):
-    nb, found = execute("regional_volumes", metered, kernel_dir, tmp_path,
-                        "'volumes': volumes.to_dicts(), 'by_departement': by_departement.to_dicts()")  # fmt: skip
+    nb, found = execute(
+        "regional_volumes",
+        metered,
+        kernel_dir,
+        tmp_path,
+        "'volumes': volumes.to_dicts(), 'by_departement': by_departement.to_dicts()",
+    )
     con = published(metered)
     try:  # from the study- and instance-level tables, not the mart the notebook reads
         rows = con.execute("""
@@ -99,16 +115,22 @@ def test_regional_volumes_by_departement_and_modality_withhold_small_cells(meter
                                  sum(size_bytes)::bigint as bytes
                           from staged.stg_dicom_instances join est using (establishment_id) group by all)
             select departement, modality, coalesce(studies, 0), coalesce(instances, 0), coalesce(bytes, 0)
-            from studies full outer join instances using (departement, modality)""").fetchall()  # fmt: skip
+            from studies full outer join instances using (departement, modality)""").fetchall()
     finally:
         con.close()
     expected = {}
     for departement, modality, studies, instances, volume in rows:
         shown = studies >= SMALL_CELL
-        expected[(departement, modality)] = (studies if shown else None, instances if shown else None,
-                                             volume if shown else None, not shown)  # fmt: skip
-    got = {(r["departement"], r["modality"]): (r["studies"], r["instances"], r["bytes"], r["suppressed"])
-           for r in found["volumes"]}  # fmt: skip
+        expected[(departement, modality)] = (
+            studies if shown else None,
+            instances if shown else None,
+            volume if shown else None,
+            not shown,
+        )
+    got = {
+        (r["departement"], r["modality"]): (r["studies"], r["instances"], r["bytes"], r["suppressed"])
+        for r in found["volumes"]
+    }
     assert got == expected
     assert any(v[3] for v in got.values()) and any(not v[3] for v in got.values())  # the sample has both
     totals = {}  # the ARS's one-dimension view withholds a total on its own value
@@ -123,17 +145,30 @@ def test_regional_volumes_by_departement_and_modality_withhold_small_cells(meter
 
 def test_explain_invoice_matches_the_billing_preview_down_to_its_studies(metered, kernel_dir, tmp_path):
     nb, found = execute(
-        "explain_invoice", metered, kernel_dir, tmp_path,
+        "explain_invoice",
+        metered,
+        kernel_dir,
+        tmp_path,
         "'establishment': invoice.establishment_id, 'month': str(month), "
         "'studies': studies['study_instance_uid'].to_list(), "
         "'recomputed': {k: str(v) for k, v in recomputed.items()}, 'lines': lines.to_dicts(), "
-        "'totals': [str(net), str(vat), str(net + vat)]", {"MONTH": "2012-06"},
-    )  # fmt: skip
+        "'totals': [str(net), str(vat), str(net + vat)]",
+        {"MONTH": "2012-06"},
+    )
     assert found["month"] == "2012-06"
     # what issuing would produce now (re-meters the month in the working file: the same rows; the ledger is untouched)
     (invoice,) = service.preview(metered, Month(2012, 6), found["establishment"])
-    assert found["lines"] == [{"code": l.code, "description": l.description, "metric": l.metric, "quantity": str(l.quantity),
-                               "unit_price": str(l.unit_price), "amount": str(l.amount)} for l in invoice.lines]  # fmt: skip
+    assert found["lines"] == [
+        {
+            "code": l.code,
+            "description": l.description,
+            "metric": l.metric,
+            "quantity": str(l.quantity),
+            "unit_price": str(l.unit_price),
+            "amount": str(l.amount),
+        }
+        for l in invoice.lines
+    ]
     assert found["totals"] == [str(invoice.net), str(invoice.vat), str(invoice.gross)]
     assert f"net {invoice.net} EUR" in stdout(nb) and f"gross {invoice.gross} EUR" in stdout(nb)
     metric_lines = [l for l in invoice.lines if l.metric]
@@ -145,8 +180,13 @@ def test_explain_invoice_matches_the_billing_preview_down_to_its_studies(metered
 
 
 def test_storage_forecast_is_the_operators_forecast_of_the_month_end_volumes(metered, kernel_dir, tmp_path):
-    nb, found = execute("storage_forecast", metered, kernel_dir, tmp_path,
-                        "'forecast': forecast.to_dicts(), 'by_establishment': by_establishment.to_dicts()")  # fmt: skip
+    nb, found = execute(
+        "storage_forecast",
+        metered,
+        kernel_dir,
+        tmp_path,
+        "'forecast': forecast.to_dicts(), 'by_establishment': by_establishment.to_dicts()",
+    )
     con = published(metered)
     try:  # bytes stored on the last day of each month, summed over the establishments
         rows = con.execute("""
@@ -168,10 +208,14 @@ def test_storage_forecast_is_the_operators_forecast_of_the_month_end_volumes(met
 
 def test_next_agreement_matches_the_drafts_rated_again_under_the_proposal(metered, kernel_dir, tmp_path):
     nb, found = execute(
-        "next_agreement", metered, kernel_dir, tmp_path,
+        "next_agreement",
+        metered,
+        kernel_dir,
+        tmp_path,
         "'result': result, 'changes': [{k: str(v) for k, v in r.items()} for r in changes.to_dicts()], "
-        "'summary': [{k: str(v) for k, v in r.items()} for r in summary.to_dicts()]", {"LAST_MONTH": "2012-06"},
-    )  # fmt: skip
+        "'summary': [{k: str(v) for k, v in r.items()} for r in summary.to_dicts()]",
+        {"LAST_MONTH": "2012-06"},
+    )
     result = found["result"]
     assert (result["from"], result["to"]) == ("2012-01", "2012-06")
     # another path: the months metered afresh in the working file (the same rows), drafted by the service under the

@@ -16,28 +16,45 @@ import pytest
 from typer.testing import CliRunner
 
 from analytics import metering, operations, warehouse
-from analytics.periods import Month
 from analytics.config import Settings, load_settings
 from analytics.errors import SourceError
 from analytics.file_keys import file_key
 from analytics.orthanc.harvest import instance_path
+from analytics.periods import Month
 from tests.orthanc import (
-    PASSWORD, USER, OrthancServer, files_by_calling_ae, require_orthanc,
-)  # fmt: skip
-from tests.orthanc import orthanc_factory  # noqa: F401  (a fixture)
+    PASSWORD,
+    USER,
+    OrthancServer,
+    files_by_calling_ae,
+    orthanc_factory,  # noqa: F401  (a fixture)
+    require_orthanc,
+)
 from tests.tiny_corpus import query
 
 MONTHS = [Month(2012, m) for m in range(1, 13)]
 # Orthanc stores what it received with its own file meta header: a few dozen bytes per (tiny) sample file
 BYTES_TOLERANCE = Decimal("0.10")
 COMPARED_FIELDS = (
-    "study_instance_uid", "series_instance_uid", "sop_class_uid", "modality", "study_date", "study_time",
-    "institution_name", "station_name", "manufacturer", "specific_character_set", "transfer_syntax_uid",
-    "patient_key", "establishment_id", "attributed_by",
-)  # fmt: skip
+    "study_instance_uid",
+    "series_instance_uid",
+    "sop_class_uid",
+    "modality",
+    "study_date",
+    "study_time",
+    "institution_name",
+    "station_name",
+    "manufacturer",
+    "specific_character_set",
+    "transfer_syntax_uid",
+    "patient_key",
+    "establishment_id",
+    "attributed_by",
+)
 
 
-def orthanc_config(folder: Path, url: str, *, contracts: Path, audit: Path | None = None, **options: object) -> Settings:
+def orthanc_config(
+    folder: Path, url: str, *, contracts: Path, audit: Path | None = None, **options: object
+) -> Settings:
     """A configuration whose archive is the Orthanc at `url` (plus, optionally, the sample's audit logs)."""
     extra = "".join(f"{key} = {json.dumps(value)}\n" for key, value in options.items())
     audit_source = f'[[sources]]\nname = "audit"\nkind = "audit_syslog"\npath = "{audit}"\n' if audit else ""
@@ -80,20 +97,27 @@ def test_same_objects_same_answers_as_dicom_files(loaded, tmp_path):
     files, server = loaded
     with server.api() as api:
         assert api.get("/statistics").json()["CountInstances"] == len(sample_files(files))
-    settings = orthanc_config(tmp_path / "o", server.url, contracts=files.contracts.dir,
-                              audit=files.source("audit").path, page_size=500)  # fmt: skip
+    settings = orthanc_config(
+        tmp_path / "o", server.url, contracts=files.contracts.dir, audit=files.source("audit").path, page_size=500
+    )
     started = time.perf_counter()
     reports = {r.name: r for r in operations.harvest(settings)}
     harvest_seconds = time.perf_counter() - started
     operations.build_warehouse(settings)
     pacs = reports["pacs"]
-    assert (pacs.kind, pacs.files_seen, pacs.files_parsed, pacs.quarantined) == ("orthanc", len(sample_files(files)),
-                                                                               len(sample_files(files)), 0)  # fmt: skip
+    assert (pacs.kind, pacs.files_seen, pacs.files_parsed, pacs.quarantined) == (
+        "orthanc",
+        len(sample_files(files)),
+        len(sample_files(files)),
+        0,
+    )
     assert pacs.records_added == pacs.files_parsed and harvest_seconds < 30
 
     count = "select count(*), count(distinct study_instance_uid) from staged.stg_dicom_instances"
     assert query(settings, count) == query(files, count)
-    assert query(settings, "select count(*) from staged.int_studies") == query(files, "select count(*) from staged.int_studies")
+    assert query(settings, "select count(*) from staged.int_studies") == query(
+        files, "select count(*) from staged.int_studies"
+    )
     fields = ", ".join(COMPARED_FIELDS)
     ours = {r[0]: r[1:] for r in query(settings, f"select sop_instance_uid, {fields} from staged.stg_dicom_instances")}
     theirs = {r[0]: r[1:] for r in query(files, f"select sop_instance_uid, {fields} from staged.stg_dicom_instances")}
@@ -103,7 +127,9 @@ def test_same_objects_same_answers_as_dicom_files(loaded, tmp_path):
     assert query(settings, attribution) == query(files, attribution)
     # RemoteAET stands in for the file meta's SourceApplicationEntityTitle (files without one were sent as NO_AE)
     ae = "select source_ae_title, count(*) from staged.stg_dicom_instances group by all order by all"
-    assert {k or "RSF_TEST_NO_AE": n for k, n in query(settings, ae)} == {k or "RSF_TEST_NO_AE": n for k, n in query(files, ae)}
+    assert {k or "RSF_TEST_NO_AE": n for k, n in query(settings, ae)} == {
+        k or "RSF_TEST_NO_AE": n for k, n in query(files, ae)
+    }
     # reception: ReceptionDate is "now"; Orthanc writes it in UTC although this server runs with TZ=Europe/Paris
     (newest,) = query(settings, "select max(received_at) from raw.dicom_instances where source = 'pacs'")[0]
     assert abs(newest.timestamp() - time.time()) < 600
@@ -134,7 +160,11 @@ def test_same_objects_same_answers_as_dicom_files(loaded, tmp_path):
         for establishment, metrics in theirs.items():
             for metric, value in metrics.items():
                 if metric in ("bytes_archived", "storage_gb_month"):
-                    assert abs(ours[establishment][metric] - value) <= value * BYTES_TOLERANCE, (month, establishment, metric)
+                    assert abs(ours[establishment][metric] - value) <= value * BYTES_TOLERANCE, (
+                        month,
+                        establishment,
+                        metric,
+                    )
                 else:
                     assert ours[establishment][metric] == value, (month, establishment, metric)
     stored = "select sum(size_bytes) from staged.stg_dicom_instances"
@@ -149,17 +179,30 @@ def _sent(server: OrthancServer, files: list[Path]) -> None:
 def _subset(settings: Settings, per_establishment: int) -> list[Path]:
     """A few files of every establishment (and of the unrouted senders)."""
     root = settings.source("archive-files").path
-    return [p for folder in sorted(root.iterdir()) for p in sorted(q for q in folder.rglob("*") if q.is_file())[:per_establishment]]
+    return [
+        p
+        for folder in sorted(root.iterdir())
+        for p in sorted(q for q in folder.rglob("*") if q.is_file())[:per_establishment]
+    ]
 
 
-def test_outage_bounded_retries_then_resume_without_loss_or_double_count(orthanc_factory, sample_settings, tmp_path, monkeypatch):
+def test_outage_bounded_retries_then_resume_without_loss_or_double_count(
+    orthanc_factory, sample_settings, tmp_path, monkeypatch
+):
     from analytics.orthanc import harvest as orthanc_harvest
 
     server = orthanc_factory()
     files = _subset(sample_settings, 40)
     _sent(server, files)
-    settings = orthanc_config(tmp_path / "o", server.url, contracts=sample_settings.contracts.dir, page_size=60,
-                              retries=2, backoff=0.05, timeout=2)  # fmt: skip
+    settings = orthanc_config(
+        tmp_path / "o",
+        server.url,
+        contracts=sample_settings.contracts.dir,
+        page_size=60,
+        retries=2,
+        backoff=0.05,
+        timeout=2,
+    )
     original = orthanc_harvest.write_page
     pages = {"n": 0}
 
@@ -319,7 +362,9 @@ def test_cli_reports_the_orthanc_source_like_the_others(orthanc_factory, sample_
     (source,) = json.loads(result.stdout)["sources"]  # stderr may carry warnings (e.g. a retried request)
     assert HARVEST_KEYS <= set(source) and source["kind"] == "orthanc"
     assert (source["files_seen"], source["files_parsed"], source["records_added"]) == (len(files),) * 3
-    failing = CliRunner().invoke(app, ["--config", str(settings.config_path), "harvest"], env={"TEST_ORTHANC_PASSWORD": "x"})
+    failing = CliRunner().invoke(
+        app, ["--config", str(settings.config_path), "harvest"], env={"TEST_ORTHANC_PASSWORD": "x"}
+    )
     assert failing.exit_code == 2 and "source 'pacs'" in failing.output
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
-from unittest import mock
 from datetime import UTC, datetime
 from pathlib import Path
+from unittest import mock
 
 import httpx
 import pytest
@@ -23,10 +23,11 @@ from analytics.harvest import harvest_source
 from analytics.pacs.dicomweb import DicomwebArchive
 from analytics.pacs.dimse import DimseArchive
 from analytics.pseudonym import DEVELOPMENT_KEY, Pseudonymiser
-from tests.dcmqrscp import AE_TITLE as QR_AE, Dcmqrscp, require_dcmqrscp
+from tests.dcmqrscp import AE_TITLE as QR_AE
+from tests.dcmqrscp import Dcmqrscp, require_dcmqrscp
 from tests.integration.test_orthanc import sample_files  # the same sample
-from tests.tiny_corpus import query
 from tests.orthanc import ARCHIVE_AE, PASSWORD, USER, OrthancServer, files_by_calling_ae, require_orthanc
+from tests.tiny_corpus import query
 
 CALLING_AE = "SANSFILM"
 PER_ESTABLISHMENT = """select establishment_id, count(*), count(distinct study_instance_uid)
@@ -39,8 +40,10 @@ def orthanc(harvested, tmp_path_factory) -> Iterator[OrthancServer]:
     """The whole sample in one Orthanc, which also answers C-FIND from CALLING_AE."""
     require_orthanc()
     files, _ = harvested
-    server = OrthancServer(tmp_path_factory.mktemp("orthanc-pacs"),
-                           extra_config={"DicomModalities": {"sansfilm": [CALLING_AE, "127.0.0.1", 1]}})  # fmt: skip
+    server = OrthancServer(
+        tmp_path_factory.mktemp("orthanc-pacs"),
+        extra_config={"DicomModalities": {"sansfilm": [CALLING_AE, "127.0.0.1", 1]}},
+    )
     server.start()
     try:
         for _attempt in range(2):  # on a loaded machine a C-STORE may time out: send again (duplicates are ignored)
@@ -97,13 +100,28 @@ def config(folder: Path, files: Settings, source: dict, *, audit: bool = False, 
 
 
 def dicomweb(server: OrthancServer, **options) -> dict:
-    return {"kind": "dicomweb", "url": f"{server.url}/dicom-web", "auth": "basic", "username_env": "TEST_DICOMWEB_USER",
-            "password_env": "TEST_DICOMWEB_PASSWORD", "page_size": 50, "retries": 0, **options}  # fmt: skip
+    return {
+        "kind": "dicomweb",
+        "url": f"{server.url}/dicom-web",
+        "auth": "basic",
+        "username_env": "TEST_DICOMWEB_USER",
+        "password_env": "TEST_DICOMWEB_PASSWORD",
+        "page_size": 50,
+        "retries": 0,
+        **options,
+    }
 
 
 def dimse(port: int, called_ae: str, **options) -> dict:
-    return {"kind": "dimse", "host": "127.0.0.1", "port": port, "called_ae": called_ae, "calling_ae": CALLING_AE,
-            "timeout": 60, **options}  # fmt: skip  (a loaded CI machine answers slowly)
+    return {
+        "kind": "dimse",
+        "host": "127.0.0.1",
+        "port": port,
+        "called_ae": called_ae,
+        "calling_ae": CALLING_AE,
+        "timeout": 60,
+        **options,
+    }  # a loaded CI machine answers slowly
 
 
 def harvest_and_build(settings: Settings, names: list[str] | None = None) -> dict:
@@ -127,7 +145,8 @@ def test_orthanc_same_establishments_studies_and_instances_as_files(kind, harves
     assert query(settings, flags) == [(True, "first_harvest")]
     fields = "sop_instance_uid, series_instance_uid, modality, study_date, study_time, institution_name, patient_key"
     assert set(query(settings, f"select {fields} from staged.stg_dicom_instances")) == set(
-        query(files, f"select {fields} from staged.stg_dicom_instances"))
+        query(files, f"select {fields} from staged.stg_dicom_instances")
+    )
     again = harvest_and_build(settings)["pacs"]  # the cursor is today: the recent windows hold none of 2012's studies
     assert (again.files_seen, again.records_added) == (0, 0)
 
@@ -138,29 +157,44 @@ def test_dcmqrscp_same_studies_and_instances_sizes_from_the_files(harvested, dcm
     source = {"name": "files", "kind": "dicom_files", "path": str(folder)}
     settings = config(tmp_path / "qr", files, dimse(server.port, QR_AE), extra=[source])
     reports = harvest_and_build(settings, ["pacs"])
-    assert (reports["pacs"].files_parsed, reports["pacs"].records_added, reports["pacs"].quarantined) == (QR_FILES, QR_FILES, 0)
+    assert (reports["pacs"].files_parsed, reports["pacs"].records_added, reports["pacs"].quarantined) == (
+        QR_FILES,
+        QR_FILES,
+        0,
+    )
     only_files = config(tmp_path / "files", files, {"kind": "dicom_files", "path": str(folder)})
     harvest_and_build(only_files)
     assert query(settings, TOTALS) == query(only_files, TOTALS)
     # dcmqrscp returns no InstitutionName: nothing to attribute by, and sizes come from the modality alone
-    assert query(settings, "select distinct establishment_id, size_estimated from staged.stg_dicom_instances") == [("UNATTRIBUTED", True)]
+    assert query(settings, "select distinct establishment_id, size_estimated from staged.stg_dicom_instances") == [
+        ("UNATTRIBUTED", True)
+    ]
     # the same instances' files, harvested next: real sizes, receptions and attribution replace the estimates
     harvest_and_build(settings, ["files"])
     assert query(settings, TOTALS) == query(only_files, TOTALS)
     assert query(settings, PER_ESTABLISHMENT) == query(only_files, PER_ESTABLISHMENT)
-    sizes = ("select sop_instance_uid, size_bytes, received_at, size_estimated, establishment_id "
-             "from staged.stg_dicom_instances")
+    sizes = (
+        "select sop_instance_uid, size_bytes, received_at, size_estimated, establishment_id "
+        "from staged.stg_dicom_instances"
+    )
     assert set(query(settings, sizes)) == set(query(only_files, sizes))
-    assert query(settings, "select min(copies_harvested), max(copies_harvested) from staged.stg_dicom_instances") == [(2, 2)]
+    assert query(settings, "select min(copies_harvested), max(copies_harvested) from staged.stg_dicom_instances") == [
+        (2, 2)
+    ]
 
 
 def test_reception_from_audit_receipt_else_first_harvest(harvested, orthanc, tmp_path):
     files, _ = harvested
     settings = config(tmp_path / "audit", files, dicomweb(orthanc), audit=True)
     harvest_and_build(settings)
-    receipts = dict(query(settings, """select study_instance_uid, min(event_time) from staged.stg_audit_events
+    receipts = dict(
+        query(
+            settings,
+            """select study_instance_uid, min(event_time) from staged.stg_audit_events
                                        where event_id = '110104' and succeeded and destination_is_platform
-                                       and study_instance_uid is not null group by 1"""))  # fmt: skip
+                                       and study_instance_uid is not null group by 1""",
+        )
+    )
     rows = query(settings, "select study_instance_uid, received_at, received_at_from from staged.stg_dicom_instances")
     assert len(rows) == len(sample_files(files)) and receipts  # every sample study has its receipt in the logs
     for uid, received_at, origin in rows:
@@ -233,13 +267,15 @@ def test_outage_mid_harvest_resumes_with_nothing_lost_or_doubled(kind, harvested
     assert query(settings, "select count(*) from raw.harvest_cursors") == [(0,)]  # the window was not completed
     report = harvest_and_build(settings)["pacs"]
     assert report.records_added == total - partial, (  # the fixture checked dcmqrscp held `total`: does it still?
-        f"{report}; dcmqrscp now holds {len(dcmqrscp[0].held())}" if kind == "dimse" else report)
+        f"{report}; dcmqrscp now holds {len(dcmqrscp[0].held())}" if kind == "dimse" else report
+    )
     if kind == "dicomweb":  # studies already complete are skipped by their NumberOfStudyRelatedInstances
         assert report.files_unchanged >= partial
     else:  # dcmqrscp returns no instance counts: the window is read again, and nothing is stored twice
         assert (report.files_parsed, report.files_unchanged) == (total, 0)
     assert query(settings, "select count(*), count(distinct sop_instance_uid) from raw.dicom_instances") == [
-        (total, total)]
+        (total, total)
+    ]
     if kind == "dicomweb":
         assert query(settings, PER_ESTABLISHMENT) == query(files, PER_ESTABLISHMENT)
 
@@ -280,7 +316,10 @@ def test_clear_one_line_errors(harvested, orthanc, dcmqrscp, tmp_path, monkeypat
     files, _ = harvested
     cases = [
         (dicomweb(orthanc, url="http://127.0.0.1:1/dicom-web"), "is unavailable: GET /studies failed 1 times"),
-        (dicomweb(orthanc, username_env="WRONG_USER"), "refused the credentials taken from WRONG_USER / TEST_DICOMWEB_PASSWORD"),
+        (
+            dicomweb(orthanc, username_env="WRONG_USER"),
+            "refused the credentials taken from WRONG_USER / TEST_DICOMWEB_PASSWORD",
+        ),
         (dicomweb(orthanc, auth="none"), "refused access without credentials"),
         (dicomweb(orthanc, url=f"{orthanc.url}/system"), "answered HTTP 404 to GET /studies|not DICOM JSON"),
         (dimse(1, QR_AE), "is unreachable"),
@@ -309,11 +348,13 @@ def test_dagster_asset_job_and_schedule_per_source(harvested, orthanc, tmp_path)
         assert (schedule.job_name, schedule.execution_timezone) == (f"harvest_{name}", "Europe/Paris")
     result = defs.resolve_job_def("harvest_pacs").execute_in_process(instance=dg.DagsterInstance.ephemeral())
     assert result.success
-    (materialised,) = [e for e in result.get_asset_materialization_events()
-                       if e.asset_key == dg.AssetKey(["raw", "harvest_pacs"])]  # fmt: skip
+    (materialised,) = [
+        e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(["raw", "harvest_pacs"])
+    ]
     assert materialised.materialization.metadata["records_added"].value == len(sample_files(files))
     assert query(settings, "select count(*) from raw.dicom_instances where source = 'pacs'") == [
-        (len(sample_files(files)),)]
+        (len(sample_files(files)),)
+    ]
 
 
 def test_sender_size_and_reception_from_configured_vendor_attributes(harvested, tmp_path):
@@ -343,18 +384,23 @@ def test_sender_size_and_reception_from_configured_vendor_attributes(harvested, 
     try:
         server.store({"ANY_SENDER": sorted(folder.iterdir())})
         plain = config(tmp_path / "plain", files, dicomweb(server))
-        tagged = config(tmp_path / "tagged", files, dicomweb(server, sender_ae_tag="00771052", size_tag="00771053",
-                                                              received_tag="(0077,1054)"))
+        tagged = config(
+            tmp_path / "tagged",
+            files,
+            dicomweb(server, sender_ae_tag="00771052", size_tag="00771053", received_tag="(0077,1054)"),
+        )
         harvest_and_build(plain)
         harvest_and_build(tagged)
     finally:
         server.stop(graceful=False)
     attribution = "select source_ae_title, attributed_by, establishment_id from staged.stg_dicom_instances order by 1"
     assert {row[1:] for row in query(plain, attribution)} == {("none", "UNATTRIBUTED")}
-    expected = dict(query(files, "select source_ae_title, any_value(establishment_id) from staged.stg_dicom_instances "
-                                 "group by 1"))  # fmt: skip
+    expected = dict(
+        query(files, "select source_ae_title, any_value(establishment_id) from staged.stg_dicom_instances group by 1")
+    )
     assert query(tagged, attribution) == sorted((ae, "ae_title", expected[ae]) for ae, _ in picked)
     known = "select size_bytes, size_estimated, received_at, received_at_from from staged.stg_dicom_instances"
     assert sorted(query(tagged, known)) == [
-        (100_000 + i, False, datetime(2012, 3, 15, 9, 30, i, tzinfo=UTC), "archive") for i in range(len(picked))]
+        (100_000 + i, False, datetime(2012, 3, 15, 9, 30, i, tzinfo=UTC), "archive") for i in range(len(picked))
+    ]
     assert {(r[1], r[3]) for r in query(plain, known)} == {(True, "first_harvest")}

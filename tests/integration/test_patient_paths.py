@@ -48,7 +48,9 @@ def lay_out_by_patient(root: Path) -> None:
             path.rename(target)
     patient_dicom = next((root / "dicom").rglob(f"{PATIENT_ID}_*"))
     (patient_dicom.parent / f"{PATIENT_ID}_truncated.dcm").write_bytes(patient_dicom.read_bytes()[:-40])
-    (patient_dicom.parent / f"{PATIENT_ID}_odd.dcm").write_bytes(b"\0" * 128 + b"DICM" + b"\xff" * 40)  # pydicom complains
+    (patient_dicom.parent / f"{PATIENT_ID}_odd.dcm").write_bytes(
+        b"\0" * 128 + b"DICM" + b"\xff" * 40
+    )  # pydicom complains
     patient_log = next((root / "audit").rglob("*.log*"))
     logs = patient_log.parent
     (logs / f"{FAMILY}_{PATIENT_ID}.log.gz").write_bytes(gzip.compress(patient_log.read_bytes())[:-9])  # truncated
@@ -58,8 +60,9 @@ def lay_out_by_patient(root: Path) -> None:
 def test_no_patient_name_or_id_from_a_path_in_anything_sansfilm_wrote(tmp_path, monkeypatch, caplog):
     root = tmp_path / "corpus"
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "corpus" / ".dagster"))
-    output = sansfilm("samples", "--out", str(root), "--seed", "7", "--establishments", "3", "--months", "2",
-                      "--start", "2014-10")  # fmt: skip
+    output = sansfilm(
+        "samples", "--out", str(root), "--seed", "7", "--establishments", "3", "--months", "2", "--start", "2014-10"
+    )
     lay_out_by_patient(root)
     monkeypatch.setenv("SANSFILM_CONFIG", str(root / "sansfilm.toml"))
     settings = load_settings(root / "sansfilm.toml")
@@ -75,12 +78,18 @@ def test_no_patient_name_or_id_from_a_path_in_anything_sansfilm_wrote(tmp_path, 
 
     with warehouse.connect(settings.warehouse.path, read_only=True) as con:
         paths = [p for (p,) in con.execute("select path from raw.harvest_files").fetchall()]
-        reasons = dict(con.execute("""select regexp_replace(f.path, '.*/', ''), q.reason from raw.quarantine q
-                                      join raw.harvest_files f using (source, file_key)""").fetchall())  # fmt: skip
+        reasons = dict(
+            con.execute("""select regexp_replace(f.path, '.*/', ''), q.reason from raw.quarantine q
+                                      join raw.harvest_files f using (source, file_key)""").fetchall()
+        )
         stored = con.execute("select count(*) from raw.dicom_instances").fetchone()[0]
     assert paths and all(FOLDER in p for p in paths)  # the file-state table does know every path
-    assert set(reasons) >= {f"{PATIENT_ID}_truncated.dcm", f"{PATIENT_ID}_odd.dcm", f"{FAMILY}_{PATIENT_ID}.log.gz",
-                            f"{FAMILY}_{PATIENT_ID}.log"}  # fmt: skip
+    assert set(reasons) >= {
+        f"{PATIENT_ID}_truncated.dcm",
+        f"{PATIENT_ID}_odd.dcm",
+        f"{FAMILY}_{PATIENT_ID}.log.gz",
+        f"{FAMILY}_{PATIENT_ID}.log",
+    }
     assert stored > 100 and pages > 5
 
     working = database_text(settings.warehouse.path)
@@ -90,8 +99,13 @@ def test_no_patient_name_or_id_from_a_path_in_anything_sansfilm_wrote(tmp_path, 
     assert leaked(database_text(settings.published_path), SECRETS) == []
     lake = parquet_text(settings.lake.root)
     assert "1.2.250.1.999" in lake and leaked(lake, SECRETS) == []
-    written = [p for p in root.rglob("*") if p.is_file() and p.relative_to(root).parts[0] not in INPUTS
-               and p.suffix not in (".duckdb", ".parquet", ".wal")]  # fmt: skip
+    written = [
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.relative_to(root).parts[0] not in INPUTS
+        and p.suffix not in (".duckdb", ".parquet", ".wal")
+    ]
     texts = {path: path.read_bytes().decode("utf-8", "replace") for path in written}
     dagster = [text for path, text in texts.items() if ".dagster" in path.parts]
     assert any("harvest_archive_files" in text for text in dagster)  # the scan does read Dagster's event log
@@ -108,9 +122,22 @@ def _dashboard_queries(settings) -> int:
     con = warehouse.connect(settings.published_path, read_only=True)
     frames = []
     try:
-        for name in ("rollout_sites", "adoption", "silent_sites", "sharing", "sharing_departements", "storage",
-                     "ingestion_delay", "failure_rates", "busiest_hours", "source_freshness", "quarantine",
-                     "usage_monthly", "unbilled", "service_levels"):  # fmt: skip
+        for name in (
+            "rollout_sites",
+            "adoption",
+            "silent_sites",
+            "sharing",
+            "sharing_departements",
+            "storage",
+            "ingestion_delay",
+            "failure_rates",
+            "busiest_hours",
+            "source_freshness",
+            "quarantine",
+            "usage_monthly",
+            "unbilled",
+            "service_levels",
+        ):
             frames.append(getattr(programme, name)(con, operator, everything))
         frames.append(programme.volumes(con, operator, everything, "modality"))
     finally:

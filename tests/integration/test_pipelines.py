@@ -9,12 +9,24 @@ from pipelines.definitions import ALL_ASSETS_JOB, build_definitions
 from tests.dicom_factory import PATIENT_ID, PATIENT_NAME
 
 EXPECTED_KEYS = {
-    "raw/harvest_archive_files", "raw/harvest_audit", "ref/establishments", "staged/stg_dicom_instances",
-    "staged/stg_audit_events", "staged/int_studies", "staged/int_study_owners", "marts/dim_establishments",
-    "marts/mart_archive_daily", "marts/mart_archive_monthly", "marts/mart_quarantine", "marts/mart_source_freshness",
-    "marts/mart_ingestion_delay", "marts/mart_reception_hours", "marts/mart_audit_outcomes", "marts/fct_metered_months",
+    "raw/harvest_archive_files",
+    "raw/harvest_audit",
+    "ref/establishments",
+    "staged/stg_dicom_instances",
+    "staged/stg_audit_events",
+    "staged/int_studies",
+    "staged/int_study_owners",
+    "marts/dim_establishments",
+    "marts/mart_archive_daily",
+    "marts/mart_archive_monthly",
+    "marts/mart_quarantine",
+    "marts/mart_source_freshness",
+    "marts/mart_ingestion_delay",
+    "marts/mart_reception_hours",
+    "marts/mart_audit_outcomes",
+    "marts/fct_metered_months",
     "published/warehouse",
-}  # fmt: skip
+}
 BILLING_KEYS = {"marts/usage_monthly", "billing/draft_invoices"}
 
 
@@ -31,7 +43,8 @@ def test_definitions_load_from_the_config(tiny, monkeypatch):
     assert keys == EXPECTED_KEYS | BILLING_KEYS
     graph = defs.resolve_asset_graph()
     assert graph.get(dg.AssetKey(["staged", "stg_dicom_instances"])).parent_keys == {
-        dg.AssetKey(["raw", "harvest_archive_files"]), dg.AssetKey(["ref", "establishments"]),
+        dg.AssetKey(["raw", "harvest_archive_files"]),
+        dg.AssetKey(["ref", "establishments"]),
         dg.AssetKey(["raw", "harvest_audit"]),  # receptions the archive does not give come from the audit logs
     }
     schedule = defs.resolve_schedule_def("daily_harvest")
@@ -67,13 +80,17 @@ def test_materialize_with_dg_materialize_and_a_test_resource(tiny):
 
     defs = build_definitions(tiny)
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.partitions_def is None]
-    result = dg.materialize(assets, resources={"sansfilm": SansfilmConfig(config_path=str(tiny.config_path))},
-                            instance=dg.DagsterInstance.ephemeral())  # fmt: skip
+    result = dg.materialize(
+        assets,
+        resources={"sansfilm": SansfilmConfig(config_path=str(tiny.config_path))},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
     assert result.success
     harvest_meta = [
-        e.materialization.metadata for e in result.get_asset_materialization_events()
+        e.materialization.metadata
+        for e in result.get_asset_materialization_events()
         if e.asset_key == dg.AssetKey(["raw", "harvest_audit"])
-    ]  # fmt: skip
+    ]
     assert harvest_meta[0]["records_added"].value == 5
 
 
@@ -99,7 +116,12 @@ def test_monthly_usage_and_draft_invoices_partition(tiny):
     assert drafts.exists() and '"establishment_id": "750000015"' in drafts.read_text()
     con = warehouse.connect(tiny.published_path, read_only=True)
     try:
-        assert con.execute("select count(distinct usage_date) from marts.fct_usage_daily where month = '2012-03'").fetchone()[0] == 31
+        assert (
+            con.execute(
+                "select count(distinct usage_date) from marts.fct_usage_daily where month = '2012-03'"
+            ).fetchone()[0]
+            == 31
+        )
     finally:
         con.close()
     schedule = defs.resolve_schedule_def("monthly_drafts")

@@ -10,12 +10,12 @@ import pytest
 
 from analytics import metering, warehouse
 from analytics.billing import service
-from analytics.periods import Month
 from analytics.config import Settings, load_settings
+from analytics.periods import Month
 from analytics.quality import CheckResult, DataQualityFailed, history, runner
 from analytics.samples.tariff import write_tariff
-from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
 from tests.billing_history import TODAY, issue_until
+from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
 from tests.warehouse_factory import RawWarehouse
 
 MARCH = Month(2012, 3)
@@ -24,8 +24,10 @@ STUDIES = [f"1.2.250.1.999.{i}" for i in range(1, 6)]
 
 def config(raw: RawWarehouse) -> Settings:
     write_tariff(raw.root / "contracts")
-    (raw.root / "sansfilm.toml").write_text('[warehouse]\npath = "w.duckdb"\n[ledger]\nurl = "sqlite:///ledger.sqlite"\n'
-                                            '[contracts]\ndir = "contracts"\n[archive]\nae_titles = ["RSF_ARCHIVE"]\n')  # fmt: skip
+    (raw.root / "sansfilm.toml").write_text(
+        '[warehouse]\npath = "w.duckdb"\n[ledger]\nurl = "sqlite:///ledger.sqlite"\n'
+        '[contracts]\ndir = "contracts"\n[archive]\nae_titles = ["RSF_ARCHIVE"]\n'
+    )
     return load_settings(raw.root / "sansfilm.toml")
 
 
@@ -38,10 +40,12 @@ def good(raw: RawWarehouse) -> None:
 
 
 def harvest_run(con, harvest_id: str, source: str, finished: str, seen=1, parsed=1, unchanged=0) -> None:
-    con.execute("""insert into raw.harvest_runs (harvest_id, source, kind, started_at, finished_at, files_seen,
+    con.execute(
+        """insert into raw.harvest_runs (harvest_id, source, kind, started_at, finished_at, files_seen,
                    files_parsed, files_unchanged, quarantined, records_added)
                    values (?, ?, 'dicom_files', ?, ?, ?, ?, ?, 0, ?)""",
-                [harvest_id, source, finished, finished, seen, parsed, unchanged, parsed])  # fmt: skip
+        [harvest_id, source, finished, finished, seen, parsed, unchanged, parsed],
+    )
 
 
 def sql(statement: str) -> Callable:
@@ -56,59 +60,92 @@ def raw_rows(change: Callable[[RawWarehouse], None]) -> Callable:
 
 FRESHNESS = ("marts", "mart_source_freshness")
 BAD = {
-    "sop_instance_uid_present": sql("insert into staged.stg_dicom_instances by name select * replace "
-                                    "(null as sop_instance_uid) from staged.stg_dicom_instances limit 1"),
-    "sop_instance_uid_unique": sql("insert into staged.stg_dicom_instances select * from staged.stg_dicom_instances limit 1"),
-    "sop_instance_uid_well_formed": raw_rows(lambda r: r.instance("1.2.03.4", STUDIES[0], "2012-03-01T11:00:00+01:00", 5)),
-    "instance_study_uid_well_formed": raw_rows(lambda r: r.instance("1.2.9.9", "1.2.x", "2012-03-01T11:00:00+01:00", 5)),
-    "modality_in_dicom_set": sql("update staged.stg_dicom_instances set modality = 'SCANNER' where study_instance_uid = "
-                                 f"'{STUDIES[0]}'"),
+    "sop_instance_uid_present": sql(
+        "insert into staged.stg_dicom_instances by name select * replace "
+        "(null as sop_instance_uid) from staged.stg_dicom_instances limit 1"
+    ),
+    "sop_instance_uid_unique": sql(
+        "insert into staged.stg_dicom_instances select * from staged.stg_dicom_instances limit 1"
+    ),
+    "sop_instance_uid_well_formed": raw_rows(
+        lambda r: r.instance("1.2.03.4", STUDIES[0], "2012-03-01T11:00:00+01:00", 5)
+    ),
+    "instance_study_uid_well_formed": raw_rows(
+        lambda r: r.instance("1.2.9.9", "1.2.x", "2012-03-01T11:00:00+01:00", 5)
+    ),
+    "modality_in_dicom_set": sql(
+        f"update staged.stg_dicom_instances set modality = 'SCANNER' where study_instance_uid = '{STUDIES[0]}'"
+    ),
     "sizes_positive": raw_rows(lambda r: r.instance("1.2.9.9", STUDIES[0], "2012-03-01T11:00:00+01:00", 0)),
     "received_in_harvest_window": raw_rows(lambda r: r.instance("1.2.9.9", "1.2.9", "2009-12-31T23:00:00+01:00", 5)),
-    "sender_ae_titles_known": raw_rows(lambda r: r.instance("1.2.9.9", "1.2.9", "2012-03-01T11:00:00+01:00", 5,
-                                                            ae="MYSTERY_CT", institution="Hôpital A")),
+    "sender_ae_titles_known": raw_rows(
+        lambda r: r.instance(
+            "1.2.9.9", "1.2.9", "2012-03-01T11:00:00+01:00", 5, ae="MYSTERY_CT", institution="Hôpital A"
+        )
+    ),
     "instances_attributed": raw_rows(lambda r: r.instance("1.2.9.9", "1.2.9", "2012-03-01T11:00:00+01:00", 5, ae=None)),
-    "audit_record_key_present": sql("insert into staged.stg_audit_events by name select * replace (null as record_key) "
-                                    "from staged.stg_audit_events limit 1"),
+    "audit_record_key_present": sql(
+        "insert into staged.stg_audit_events by name select * replace (null as record_key) "
+        "from staged.stg_audit_events limit 1"
+    ),
     "audit_records_unique": sql("insert into staged.stg_audit_events select * from staged.stg_audit_events limit 1"),
-    "audit_event_ids_known": raw_rows(lambda r: r.event("119999", "2012-03-02T10:00:00+01:00", "A_CT", "RSF_ARCHIVE",
-                                                        [STUDIES[0]])),
-    "audit_outcomes_known": raw_rows(lambda r: r.event("110103", "2012-03-02T10:00:00+01:00", "RSF_ARCHIVE", "A_WS",
-                                                       [STUDIES[0]], outcome=3)),
-    "audit_study_uid_well_formed": raw_rows(lambda r: r.event("110103", "2012-03-02T10:00:00+01:00", "RSF_ARCHIVE",
-                                                              "A_WS", ["01.2.3"])),
-    "audit_event_in_harvest_window": raw_rows(lambda r: r.event("110103", "2009-05-02T10:00:00+01:00", "RSF_ARCHIVE",
-                                                                "A_WS", [STUDIES[0]])),
-    "audit_source_ae_titles_known": raw_rows(lambda r: [r.event("110112", f"2012-03-0{i}T10:00:00+01:00", "STRANGER",
-                                                                "RSF_ARCHIVE", [None]) for i in range(1, 4)]),
+    "audit_event_ids_known": raw_rows(
+        lambda r: r.event("119999", "2012-03-02T10:00:00+01:00", "A_CT", "RSF_ARCHIVE", [STUDIES[0]])
+    ),
+    "audit_outcomes_known": raw_rows(
+        lambda r: r.event("110103", "2012-03-02T10:00:00+01:00", "RSF_ARCHIVE", "A_WS", [STUDIES[0]], outcome=3)
+    ),
+    "audit_study_uid_well_formed": raw_rows(
+        lambda r: r.event("110103", "2012-03-02T10:00:00+01:00", "RSF_ARCHIVE", "A_WS", ["01.2.3"])
+    ),
+    "audit_event_in_harvest_window": raw_rows(
+        lambda r: r.event("110103", "2009-05-02T10:00:00+01:00", "RSF_ARCHIVE", "A_WS", [STUDIES[0]])
+    ),
+    "audit_source_ae_titles_known": raw_rows(
+        lambda r: [
+            r.event("110112", f"2012-03-0{i}T10:00:00+01:00", "STRANGER", "RSF_ARCHIVE", [None]) for i in range(1, 4)
+        ]
+    ),
     "study_instance_uid_unique": sql("insert into staged.int_studies select * from staged.int_studies limit 1"),
-    "study_instance_uid_well_formed": sql("update staged.int_studies set study_instance_uid = '1.2.03.' || "
-                                          "study_instance_uid where study_instance_uid = '1.2.250.1.999.1'"),
+    "study_instance_uid_well_formed": sql(
+        "update staged.int_studies set study_instance_uid = '1.2.03.' || "
+        "study_instance_uid where study_instance_uid = '1.2.250.1.999.1'"
+    ),
     "study_bytes_positive": sql("update staged.int_studies set bytes = 0 where study_instance_uid = '1.2.250.1.999.1'"),
-    "study_attribution_consistent": raw_rows(lambda r: r.instance("1.2.9.9", STUDIES[0], "2012-03-01T11:00:00+01:00",
-                                                                  5, ae="B_CT")),
+    "study_attribution_consistent": raw_rows(
+        lambda r: r.instance("1.2.9.9", STUDIES[0], "2012-03-01T11:00:00+01:00", 5, ae="B_CT")
+    ),
     "study_owner_unique": sql("insert into staged.int_study_owners select * from staged.int_study_owners limit 1"),
-    "files_accounted_for": lambda raw, con: harvest_run(con, "h1", "files", "2012-04-01T02:00:00+02:00", seen=10,
-                                                        parsed=8, unchanged=1),
+    "files_accounted_for": lambda raw, con: harvest_run(
+        con, "h1", "files", "2012-04-01T02:00:00+02:00", seen=10, parsed=8, unchanged=1
+    ),
     "sources_harvested_together": lambda raw, con: (
         harvest_run(con, "h1", "files", "2012-04-01T02:00:00+02:00"),
         harvest_run(con, "h2", "audit", "2012-03-28T02:00:00+02:00"),
-        warehouse.build_models(con, [FRESHNESS])),
+        warehouse.build_models(con, [FRESHNESS]),
+    ),
     "source_records_current": lambda raw, con: (
         harvest_run(con, "h1", "files", "2012-04-01T02:00:00+02:00"),
         harvest_run(con, "h2", "audit", "2012-04-01T02:00:00+02:00"),
         con.execute("update raw.audit_events set event_time = event_time + interval 10 day"),
-        warehouse.build_models(con, [FRESHNESS])),
+        warehouse.build_models(con, [FRESHNESS]),
+    ),
     "receipts_match_studies": raw_rows(lambda r: r.instance("1.2.9.9", "1.2.9", "2012-03-01T11:00:00+01:00", 5)),
-    "establishment_id_unique": sql("insert into marts.dim_establishments select * from marts.dim_establishments limit 1"),
+    "establishment_id_unique": sql(
+        "insert into marts.dim_establishments select * from marts.dim_establishments limit 1"
+    ),
     "stored_bytes_not_negative": lambda raw, con: (
         metering.meter_month(con, MARCH),
-        con.execute("update marts.fct_usage_daily set stored_bytes = -1 where usage_date = date '2012-03-02'")),
+        con.execute("update marts.fct_usage_daily set stored_bytes = -1 where usage_date = date '2012-03-02'"),
+    ),
     "usage_daily_matches_monthly": lambda raw, con: (
         metering.meter_month(con, MARCH),
-        con.execute("update marts.fct_usage_daily set usage_date = date '2012-04-01' where usage_date = "
-                    "(select min(usage_date) from marts.fct_usage_daily)")),
-}  # fmt: skip
+        con.execute(
+            "update marts.fct_usage_daily set usage_date = date '2012-04-01' where usage_date = "
+            "(select min(usage_date) from marts.fct_usage_daily)"
+        ),
+    ),
+}
 
 
 def _results(settings: Settings, con, **kwargs) -> dict:
@@ -161,8 +198,12 @@ def test_a_record_after_the_newest_harvest_is_in_the_future(raw):
     try:
         harvest_run(con, "h1", "files", "2012-03-04T02:00:00+01:00")
         late = _results(settings, con, tables=["staged.stg_dicom_instances"])["received_in_harvest_window"]
-        as_of = _results(settings, con, tables=["staged.stg_dicom_instances"],
-                         as_of=datetime.fromisoformat("2012-04-01T00:00:00+02:00"))["received_in_harvest_window"]  # fmt: skip
+        as_of = _results(
+            settings,
+            con,
+            tables=["staged.stg_dicom_instances"],
+            as_of=datetime.fromisoformat("2012-04-01T00:00:00+02:00"),
+        )["received_in_harvest_window"]
     finally:
         con.close()
     assert (late.passed, late.observed) == (False, 2)  # studies 4 and 5 were received after that harvest
@@ -240,8 +281,12 @@ def test_history_on_a_real_postgresql(postgres_database):
     second = history.record(url, [bad], trigger="dagster", at=datetime.fromisoformat("2026-11-02T06:00:00+01:00"))
     assert [r["run_id"] for r in history.runs(url)] == [first, second]
     (latest,) = history.latest(url)
-    assert (latest["run_id"], latest["passed"], latest["observed"], latest["details"]) == (second, False, 2,
-                                                                                          {"examples": ["0", "0"]})
+    assert (latest["run_id"], latest["passed"], latest["observed"], latest["details"]) == (
+        second,
+        False,
+        2,
+        {"examples": ["0", "0"]},
+    )
     assert [f["run_id"] for f in history.failures(url)] == [second]
 
 
@@ -258,8 +303,11 @@ def _row_level_both_ways(raw: RawWarehouse, name: str | None, monkeypatch) -> tu
         if change is not None and not getattr(change, "before_build", False):
             change(raw, con)
         row_level = {r.table for r in runner.rules_for(settings) if r.kind in quality_rules.ROW_LEVEL}
-        by_sql = {n: r for n, r in _results(settings, con, tables=row_level).items()
-                  if r.details.get("computed_by") == "duckdb"}  # fmt: skip
+        by_sql = {
+            n: r
+            for n, r in _results(settings, con, tables=row_level).items()
+            if r.details.get("computed_by") == "duckdb"
+        }
         with monkeypatch.context() as patched:
             patched.setattr(quality_rules, "sql_condition", lambda *args: None)
             by_gx = _results(settings, con, tables=row_level)
@@ -268,10 +316,21 @@ def _row_level_both_ways(raw: RawWarehouse, name: str | None, monkeypatch) -> tu
     return by_sql, by_gx
 
 
-ROW_LEVEL_BAD = ["sop_instance_uid_present", "sop_instance_uid_well_formed", "instance_study_uid_well_formed",
-                 "modality_in_dicom_set", "sizes_positive", "received_in_harvest_window", "audit_record_key_present",
-                 "audit_event_ids_known", "audit_outcomes_known", "audit_study_uid_well_formed",
-                 "audit_event_in_harvest_window", "study_instance_uid_well_formed", "study_bytes_positive"]  # fmt: skip
+ROW_LEVEL_BAD = [
+    "sop_instance_uid_present",
+    "sop_instance_uid_well_formed",
+    "instance_study_uid_well_formed",
+    "modality_in_dicom_set",
+    "sizes_positive",
+    "received_in_harvest_window",
+    "audit_record_key_present",
+    "audit_event_ids_known",
+    "audit_outcomes_known",
+    "audit_study_uid_well_formed",
+    "audit_event_in_harvest_window",
+    "study_instance_uid_well_formed",
+    "study_bytes_positive",
+]
 
 
 @pytest.mark.parametrize("name", [None, *ROW_LEVEL_BAD])
@@ -284,7 +343,10 @@ def test_row_level_rules_counted_in_duckdb_agree_with_great_expectations(raw, na
         other = by_gx[rule]
         assert other.details["computed_by"] == "great_expectations"
         assert (result.passed, result.observed, result.details["rows"]) == (
-            other.passed, other.observed, other.details["rows"]), rule
+            other.passed,
+            other.observed,
+            other.details["rows"],
+        ), rule
         assert sorted(result.details["examples"]) == sorted(other.details["examples"]), rule
     if name is not None:
         assert not by_sql[name].passed and by_sql[name].observed
@@ -299,15 +361,48 @@ def test_an_expectation_duckdb_cannot_evaluate_is_left_to_great_expectations(raw
     con = raw.build()
     try:
         ctx = quality_rules.RunContext(con, datetime(2010, 1, 1), None)
-        lookahead = Rule("uid_lookahead", "staged.stg_dicom_instances", "error", "", "expectation", {
-            "type": "expect_column_values_to_match_regex", "columns": ("sop_instance_uid",),
-            "kwargs": {"column": "sop_instance_uid", "regex": r"^(?=1\.)[0-9.]+$"}}, raw.root / "rules.yaml", 1)  # fmt: skip
-        lengths = Rule("uid_lengths", "staged.stg_dicom_instances", "warn", "", "expectation", {
-            "type": "expect_column_value_lengths_to_be_between", "columns": ("sop_instance_uid",),
-            "kwargs": {"column": "sop_instance_uid", "max_value": 10}}, raw.root / "rules.yaml", 2)  # fmt: skip
-        present = Rule("uid_present", "staged.stg_dicom_instances", "error", "", "expectation", {
-            "type": "expect_column_values_to_not_be_null", "columns": ("sop_instance_uid",),
-            "kwargs": {"column": "sop_instance_uid"}}, raw.root / "rules.yaml", 3)  # fmt: skip
+        lookahead = Rule(
+            "uid_lookahead",
+            "staged.stg_dicom_instances",
+            "error",
+            "",
+            "expectation",
+            {
+                "type": "expect_column_values_to_match_regex",
+                "columns": ("sop_instance_uid",),
+                "kwargs": {"column": "sop_instance_uid", "regex": r"^(?=1\.)[0-9.]+$"},
+            },
+            raw.root / "rules.yaml",
+            1,
+        )
+        lengths = Rule(
+            "uid_lengths",
+            "staged.stg_dicom_instances",
+            "warn",
+            "",
+            "expectation",
+            {
+                "type": "expect_column_value_lengths_to_be_between",
+                "columns": ("sop_instance_uid",),
+                "kwargs": {"column": "sop_instance_uid", "max_value": 10},
+            },
+            raw.root / "rules.yaml",
+            2,
+        )
+        present = Rule(
+            "uid_present",
+            "staged.stg_dicom_instances",
+            "error",
+            "",
+            "expectation",
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "columns": ("sop_instance_uid",),
+                "kwargs": {"column": "sop_instance_uid"},
+            },
+            raw.root / "rules.yaml",
+            3,
+        )
         results = quality_rules.run_row_level(ctx, "staged.stg_dicom_instances", [lookahead, lengths, present])
     finally:
         con.close()
@@ -325,27 +420,44 @@ def test_where_sql_and_great_expectations_read_values_differently_great_expectat
     from analytics.quality.contracts import Rule
 
     def rule(name, kind, column, **kwargs):
-        return Rule(name, "staged.probe", "error", "", "expectation", {"type": kind, "columns": (column,),
-                    "kwargs": {"column": column, **kwargs}}, raw.root / "rules.yaml", 1)  # fmt: skip
+        return Rule(
+            name,
+            "staged.probe",
+            "error",
+            "",
+            "expectation",
+            {"type": kind, "columns": (column,), "kwargs": {"column": column, **kwargs}},
+            raw.root / "rules.yaml",
+            1,
+        )
 
     con = raw.build()
     try:
-        con.execute("create table staged.probe as select * from (values (1.0, 'ABC', '1'), ('nan'::double, "
-                    "'ABC\n', '1.2.3\n'), (null, 'é', '1.2')) t(x, word, uid)")  # fmt: skip
+        con.execute(
+            "create table staged.probe as select * from (values (1.0, 'ABC', '1'), ('nan'::double, "
+            "'ABC\n', '1.2.3\n'), (null, 'é', '1.2')) t(x, word, uid)"
+        )
         ctx = quality_rules.RunContext(con, datetime(2010, 1, 1), None)
-        probes = [rule("x_present", "expect_column_values_to_not_be_null", "x"),
-                  rule("x_small", "expect_column_values_to_be_between", "x", max_value=2),
-                  rule("word_letters", "expect_column_values_to_match_regex", "word", regex=r"^\w+$"),
-                  rule("uid_mixed_set", "expect_column_values_to_be_in_set", "uid", value_set=["1.2", 1]),
-                  rule("uid_set", "expect_column_values_to_be_in_set", "uid", value_set=["1", "1.2"])]
+        probes = [
+            rule("x_present", "expect_column_values_to_not_be_null", "x"),
+            rule("x_small", "expect_column_values_to_be_between", "x", max_value=2),
+            rule("word_letters", "expect_column_values_to_match_regex", "word", regex=r"^\w+$"),
+            rule("uid_mixed_set", "expect_column_values_to_be_in_set", "uid", value_set=["1.2", 1]),
+            rule("uid_set", "expect_column_values_to_be_in_set", "uid", value_set=["1", "1.2"]),
+        ]
         uid = Rule("uid_form", "staged.probe", "error", "", "dicom_uid", {"column": "uid"}, raw.root / "rules.yaml", 2)
         results = {r.name: r for r in quality_rules.run_row_level(ctx, "staged.probe", [*probes, uid])}
     finally:
         con.close()
     engines = {name: r.details["computed_by"] for name, r in results.items()}
-    assert engines == {"x_present": "great_expectations", "x_small": "great_expectations",
-                       "word_letters": "great_expectations", "uid_mixed_set": "great_expectations",
-                       "uid_set": "duckdb", "uid_form": "duckdb"}  # fmt: skip
+    assert engines == {
+        "x_present": "great_expectations",
+        "x_small": "great_expectations",
+        "word_letters": "great_expectations",
+        "uid_mixed_set": "great_expectations",
+        "uid_set": "duckdb",
+        "uid_form": "duckdb",
+    }
     assert results["x_present"].observed == 2  # the NaN and the null, as GX counts them
     assert results["uid_mixed_set"].observed == 2  # '1' is not 1 for GX
     assert results["uid_set"].observed == 1 and results["uid_form"].observed == 1  # '1.2.3\n'

@@ -17,14 +17,15 @@ from pipelines import billing_cli
 from pipelines.cli import app
 from pipelines.definitions import build_definitions
 from pipelines.resources import SansfilmConfig
-from tests.integration.test_quality_checks import config, good
 from tests.billing_history import TODAY
+from tests.integration.test_quality_checks import config, good
 from tests.warehouse_factory import RawWarehouse
 
 
 @pytest.fixture(autouse=True)
 def _clock(monkeypatch):
     monkeypatch.setattr(billing_cli, "paris_today", lambda: TODAY)
+
 
 runner = CliRunner()
 KEYS = {"name", "table", "severity", "passed", "observed", "details"}
@@ -60,8 +61,21 @@ def test_check_json_contract_exit_codes_and_issue_refused(tmp_path):
     assert "31 checks: 1 error(s), 1 warning(s)" in table.stdout
 
     # the agreement's first month (nothing to issue before it): the gate is what refuses
-    issue = runner.invoke(app, ["--config", str(settings.config_path), "bill", "--month", "2010-04", "--issue",
-                                "--issue-date", "2010-05-03", "--format", "json"])  # fmt: skip
+    issue = runner.invoke(
+        app,
+        [
+            "--config",
+            str(settings.config_path),
+            "bill",
+            "--month",
+            "2010-04",
+            "--issue",
+            "--issue-date",
+            "2010-05-03",
+            "--format",
+            "json",
+        ],
+    )
     assert issue.exit_code == 2
     assert "audit_records_unique (staged.stg_audit_events): observed 1" in issue.stderr
     assert "modality_in_dicom_set" not in issue.stderr  # a warning does not block
@@ -93,16 +107,25 @@ def test_a_blocking_check_keeps_the_draft_invoices_from_being_built(tiny):
     os.utime(files[0], (early, early))
     defs = build_definitions(tiny)
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
-    result = dg.materialize(assets, partition_key="2012-03-01", raise_on_error=False,
-                            resources={"sansfilm": SansfilmConfig(config_path=str(tiny.config_path))},
-                            instance=dg.DagsterInstance.ephemeral())  # fmt: skip
+    result = dg.materialize(
+        assets,
+        partition_key="2012-03-01",
+        raise_on_error=False,
+        resources={"sansfilm": SansfilmConfig(config_path=str(tiny.config_path))},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
     assert not result.success
     evaluations = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
     window = evaluations[("staged/stg_dicom_instances", "received_in_harvest_window")]
     assert not window.passed and window.severity == dg.AssetCheckSeverity.ERROR
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "staged/stg_dicom_instances" in materialized  # built, then its blocking check stopped the run there
-    assert not materialized & {"staged/int_studies", "marts/usage_monthly", "billing/draft_invoices", "published/warehouse"}
+    assert not materialized & {
+        "staged/int_studies",
+        "marts/usage_monthly",
+        "billing/draft_invoices",
+        "published/warehouse",
+    }
     recorded = {r["name"]: r for r in history.latest(tiny.ledger.url)}
     assert recorded["received_in_harvest_window"]["passed"] is False
     assert recorded["received_in_harvest_window"]["trigger"] == "dagster"

@@ -36,7 +36,9 @@ def test_committed_sample_is_what_the_generator_makes(tmp_path):
     made = {p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file()}
     assert committed == made
     for rel in sorted(made):
-        assert hashlib.sha256((SAMPLE / rel).read_bytes()).digest() == hashlib.sha256((fresh / rel).read_bytes()).digest(), rel
+        assert (
+            hashlib.sha256((SAMPLE / rel).read_bytes()).digest() == hashlib.sha256((fresh / rel).read_bytes()).digest()
+        ), rel
     for name in ("establishments.csv", "framework.yaml", "price_index.csv", "commitments.csv"):
         assert (REPO / "contracts" / name).read_bytes() == (SAMPLE / "contracts" / name).read_bytes(), name
 
@@ -45,7 +47,10 @@ def test_each_source_is_harvested_completely(harvested):
     settings, reports = harvested
     dicom, audit = reports
     dicom_files = sum(1 for p in (SAMPLE / "dicom").rglob("*") if p.is_file())
-    assert (dicom.files_seen, dicom.files_parsed, dicom.quarantined, dicom.records_added) == (dicom_files,) * 2 + (0, dicom_files)
+    assert (dicom.files_seen, dicom.files_parsed, dicom.quarantined, dicom.records_added) == (dicom_files,) * 2 + (
+        0,
+        dicom_files,
+    )
     audit_files = sum(1 for p in (SAMPLE / "audit").rglob("*") if p.is_file())
     assert (audit.files_seen, audit.files_parsed, audit.quarantined) == (audit_files, audit_files, 0)
     stored = query(settings.warehouse.path, "select count(*) from raw.audit_events")[0][0]
@@ -62,20 +67,34 @@ def test_rerun_on_the_sample_is_a_no_op(sample_settings):
 
 def test_attribution_paths_all_occur_and_nothing_is_dropped(harvested):
     settings, _ = harvested
-    rows = dict(query(settings.published_path, "select attributed_by, count(*) from staged.stg_dicom_instances group by 1"))
+    rows = dict(
+        query(settings.published_path, "select attributed_by, count(*) from staged.stg_dicom_instances group by 1")
+    )
     assert set(rows) == {"ae_title", "institution_name", "none"}
-    assert sum(rows.values()) == query(settings.warehouse.path, "select count(distinct sop_instance_uid) from raw.dicom_instances")[0][0]
-    unknown = query(settings.published_path,
-                    "select distinct institution_name from staged.stg_dicom_instances where establishment_id = 'UNATTRIBUTED'")  # fmt: skip
+    assert (
+        sum(rows.values())
+        == query(settings.warehouse.path, "select count(distinct sop_instance_uid) from raw.dicom_instances")[0][0]
+    )
+    unknown = query(
+        settings.published_path,
+        "select distinct institution_name from staged.stg_dicom_instances where establishment_id = 'UNATTRIBUTED'",
+    )
     assert unknown == [("CABINET RADIOLOGIE DES LILAS",)]
 
 
 def test_latin1_and_utf8_names_decode(harvested):
     settings, _ = harvested
-    names = {n for (n,) in query(settings.published_path, "select distinct institution_name from staged.stg_dicom_instances")}
+    names = {
+        n for (n,) in query(settings.published_path, "select distinct institution_name from staged.stg_dicom_instances")
+    }
     assert any("é" in n for n in names)
     assert not any("\ufffd" in n or "Ã" in n for n in names)  # no replacement characters, no mojibake
-    charsets = {c for (c,) in query(settings.published_path, "select distinct specific_character_set from staged.stg_dicom_instances")}
+    charsets = {
+        c
+        for (c,) in query(
+            settings.published_path, "select distinct specific_character_set from staged.stg_dicom_instances"
+        )
+    }
     assert {"ISO_IR 100", "ISO_IR 192", None} <= charsets
 
 
@@ -96,7 +115,10 @@ def patient_identity() -> tuple[set[str], set[str]]:
             text = (gzip.decompress(data) if path.name.endswith(".gz") else data).decode("utf-8")
             for name in re.findall(r"<ParticipantObjectName>([^<]*)<", text):
                 names |= name_variants(name)
-            ids.update(i.split("^")[0] for i in re.findall(r'ParticipantObjectID="([^"]*)" ParticipantObjectTypeCode="1"', text))
+            ids.update(
+                i.split("^")[0]
+                for i in re.findall(r'ParticipantObjectID="([^"]*)" ParticipantObjectTypeCode="1"', text)
+            )
     public = (SAMPLE / "contracts" / "establishments.csv").read_text(encoding="utf-8")
     return {n for n in names if n not in public}, ids
 
@@ -120,8 +142,11 @@ def test_sample_materialises_with_dagster_and_its_event_log_is_clean(sample_sett
     instance = dg.DagsterInstance.ephemeral()
     result = defs.resolve_job_def(ALL_ASSETS_JOB).execute_in_process(instance=instance)
     assert result.success
-    failed_errors = [e.check_name for e in result.get_asset_check_evaluations()
-                     if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]  # fmt: skip
+    failed_errors = [
+        e.check_name
+        for e in result.get_asset_check_evaluations()
+        if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+    ]
     assert failed_errors == []
     events = "\n".join(r.event_log_entry.to_json() for r in instance.get_records_for_run(result.run_id).records)
     names, ids = patient_identity()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import date, datetime, UTC
+from datetime import UTC, date, datetime
 from decimal import Decimal as D
 
 import pytest
@@ -17,8 +17,8 @@ from analytics.billing.contracts import load_contracts
 from analytics.billing.credits import recorded_credit_lines
 from analytics.billing.documents import check_einvoice
 from analytics.billing.model import round_money
-from analytics.periods import Month
 from analytics.config import load_settings
+from analytics.periods import Month
 from analytics.samples.service_levels import write_service_levels
 from analytics.samples.tariff import write_tariff
 from analytics.warehouse import connect
@@ -58,8 +58,9 @@ def test_study_time_is_paris_wall_clock_time_dst_aware(tmp_path):
     try:
         rows = dict(  # in UTC: an aware time in the repeated hour never equals one of another zone (PEP 495)
             (r[0], (r[1].astimezone(UTC), r[2]))
-            for r in con.execute("select study_instance_uid, study_at, study_time_known from staged.int_studies")
-            .fetchall()
+            for r in con.execute(
+                "select study_instance_uid, study_at, study_time_known from staged.int_studies"
+            ).fetchall()
         )
         for study, (_, _, at, known) in cases.items():
             assert rows[study] == (_utc(at), known), study
@@ -102,17 +103,28 @@ def scenario(tmp_path):
         wh.event("110100", stop, None, None, [None], event_type_code=STOP, audit_source_id=application)
         wh.event("110100", start, None, None, [None], event_type_code=START, audit_source_id=application)
     wh.event("110100", "2012-03-31T19:30:00+02:00", None, None, [None], event_type_code=STOP, audit_source_id="RSF_RIS")
-    wh.event("110100", "2012-04-10T08:00:00+02:00", None, None, [None], event_type_code=START,
-             audit_source_id="RSF_VIEWER")  # fmt: skip
+    wh.event(
+        "110100", "2012-04-10T08:00:00+02:00", None, None, [None], event_type_code=START, audit_source_id="RSF_VIEWER"
+    )
     wh.instance("9.1.1", "9.1", "2012-03-01T09:00:00+01:00", 1000)
-    for when, outcome in (("2012-03-15T10:00:10+01:00", 8), ("2012-03-15T10:00:40+01:00", 4),
-                          ("2012-03-15T10:01:05+01:00", 8), ("2012-03-15T10:01:30+01:00", 0),
-                          ("2012-03-31T21:00:30+02:00", 12)):  # fmt: skip
+    for when, outcome in (
+        ("2012-03-15T10:00:10+01:00", 8),
+        ("2012-03-15T10:00:40+01:00", 4),
+        ("2012-03-15T10:01:05+01:00", 8),
+        ("2012-03-15T10:01:30+01:00", 0),
+        ("2012-03-31T21:00:30+02:00", 12),
+    ):
         wh.event("110104", when, "RSF_ARCHIVE", "A_CT", ["9.1"], outcome=outcome)
     for i in range(1, 21):
         received = datetime(2012, 5, 10, 6, 0, 30, tzinfo=UTC).timestamp() + i * 90 * 60
-        wh.instance(f"5.{i}.1", f"5.{i}", datetime.fromtimestamp(received, UTC).isoformat(), 1000,
-                    study_date="2012-05-10", study_time="080000")  # fmt: skip
+        wh.instance(
+            f"5.{i}.1",
+            f"5.{i}",
+            datetime.fromtimestamp(received, UTC).isoformat(),
+            1000,
+            study_date="2012-05-10",
+            study_time="080000",
+        )
     wh.instance("5.99.1", "5.99", "2012-05-12T10:00:00+02:00", 1000, study_date="2012-05-12")
     wh.build().close()
     return load_settings(tmp_path / "sansfilm.toml")
@@ -132,7 +144,10 @@ def test_availability_failure_rate_and_delay_measured_by_hand(scenario):
     # the fee is revised (docs/billing.md): March 2012 is priced at 1.0238 (from 2011-04-01): 1 800.00 x 1.0238 =
     # 1 842.84, and 5 % of it = 92.142 -> 92.14
     assert (a["availability"].breached, a["availability"].credit_percent, a["availability"].credit_amount) == (
-        True, D("5"), D("92.14"))  # fmt: skip
+        True,
+        D("5"),
+        D("92.14"),
+    )
     # B (PACS) does not depend on the RIS: 240 min -> 44 340 / 44 580 = 99.4616 % -> 99.46 %, and no failure minute;
     # its fee revised like A's: 1 200.00 x 1.0238 = 1 228.56, 5 % = 61.428 -> 61.43
     assert (b["availability"].measured, b["availability"].credit_amount) == (D("99.46"), D("61.43"))
@@ -143,14 +158,20 @@ def test_availability_failure_rate_and_delay_measured_by_hand(scenario):
     # April: 00:00-03:00 for both (RIS 00:00-01:00 inside it): 43 020 / 43 200 = 99.5833 % -> met
     april = service.assess_service_levels(scenario, contracts, APRIL)
     assert [(a.establishment_id, a.measured, a.breached) for a in april if a.term.name == "availability"] == [
-        (A, D("99.58"), False), (B, D("99.58"), False)]  # fmt: skip
+        (A, D("99.58"), False),
+        (B, D("99.58"), False),
+    ]
     # October has 745 hours (the clocks go back on the 28th)
     october = service.assess_service_levels(scenario, contracts, OCTOBER)
     assert {a.sample_size for a in october if a.term.name == "availability"} == {44700}
     # May: delays i x 90 min + 30 s; p95 = the 19th of 20 = 1 710.5 min > 1 440 -> 3 %; the study without a time is out
     delay = _by_term(service.assess_service_levels(scenario, contracts, MAY), A)["ingestion_delay_p95"]
     assert (delay.measured, delay.sample_size, delay.credit_percent, delay.credit_amount) == (
-        D("1710.50"), 20, D("3"), D("56.26"))  # fmt: skip  # 3 % of 1 800.00 x 1.0419 = 1 875.42 -> 56.2626
+        D("1710.50"),
+        20,
+        D("3"),
+        D("56.26"),
+    )  # 3 % of 1 800.00 x 1.0419 = 1 875.42 -> 56.2626
     assert "1 sans heure d'examen exclu(s)" in delay.details
 
 
@@ -171,8 +192,9 @@ def test_the_mart_holds_the_month_and_a_rerun_replaces_it(scenario):
     finally:
         con.close()
     assert rows == [("2012-03", 6, 3, "245.71"), ("2012-04", 6, 0, "0.00")]  # 92.14 + 92.14 + 61.43
-    previewed = {i.establishment_id: [l for l in i.lines if l.code.startswith("SLA:")]
-                 for i in service.preview(scenario, APRIL)}
+    previewed = {
+        i.establishment_id: [l for l in i.lines if l.code.startswith("SLA:")] for i in service.preview(scenario, APRIL)
+    }
     assert recorded == {k: v for k, v in previewed.items() if v} and len(recorded[A]) == 2
 
 
@@ -195,7 +217,8 @@ def test_breaches_are_credited_on_the_next_invoice(scenario, tmp_path):
         "(1 842,84 EUR)"
     )
     assert credits[B][0]["description"].startswith(
-        "Crédit niveau de service – Disponibilité mars 2012 : 99,46 % < 99,5 %")
+        "Crédit niveau de service – Disponibilité mars 2012 : 99,46 % < 99,5 %"
+    )
     for invoice in invoices.values():  # VAT on the net, credits included
         net = sum(D(l["amount"]) for l in invoice["lines"])
         assert (D(invoice["net"]), D(invoice["vat"])) == (net, round_money(net * D("0.20")))
@@ -213,15 +236,18 @@ def test_breaches_are_credited_on_the_next_invoice(scenario, tmp_path):
     assert b"Disponibilit\xc3\xa9 mars 2012 : 99,32 %" in xml
     with (out / "2012-04" / f"{invoice_a.number}.csv").open(encoding="utf-8", newline="") as handle:
         rows = [r for r in csv.DictReader(handle) if r["code"].startswith("SLA:")]
-    assert [(r["code"], r["amount"]) for r in rows] == [("SLA:availability:2012-03", "-92.14"),
-                                                        ("SLA:retrieval_failure_rate:2012-03", "-92.14")]  # fmt: skip
+    assert [(r["code"], r["amount"]) for r in rows] == [
+        ("SLA:availability:2012-03", "-92.14"),
+        ("SLA:retrieval_failure_rate:2012-03", "-92.14"),
+    ]
     assert (out / "2012-04" / f"{invoice_a.number}.pdf").read_bytes().startswith(b"%PDF")
     # the next month neither regularises the credits away nor credits them again; May's delay breach goes to June
     may_issued = service.issue(scenario, MAY, issue_date=date(2012, 6, 1), today=TODAY)
     assert not [l for i in may_issued.invoices for l in i.lines if l.code.startswith(("SLA:", "REGUL:"))]
     june = {i.establishment_id: i for i in service.preview(scenario, Month(2012, 6))}
     assert [(l.code, l.amount) for l in june[A].lines if l.code.startswith("SLA:")] == [
-        ("SLA:ingestion_delay_p95:2012-05", D("-56.26"))]  # fmt: skip
+        ("SLA:ingestion_delay_p95:2012-05", D("-56.26"))
+    ]
 
 
 def test_an_establishment_that_left_gets_its_credit_on_a_credit_note(scenario, tmp_path):

@@ -16,17 +16,22 @@ from pathlib import Path
 import pytest
 
 from analytics.billing.ledger import Ledger
-from analytics.periods import Month
 from analytics.billing.simulation import own_month
 from analytics.config import load_settings
+from analytics.periods import Month
 
 SANSFILM = str(Path(sys.executable).with_name("sansfilm"))
 NOW = "2010-07-10T12:00"  # the corpus's three months (April-June 2010) are finished
 
 
 def sansfilm(*args: str, config: Path | None = None) -> subprocess.CompletedProcess:
-    result = subprocess.run([SANSFILM, *(["--config", str(config)] if config else []), *args], capture_output=True,
-                            text=True, timeout=900, env={**os.environ, "SANSFILM_NOW": NOW})  # fmt: skip
+    result = subprocess.run(
+        [SANSFILM, *(["--config", str(config)] if config else []), *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "SANSFILM_NOW": NOW},
+    )
     assert "Traceback" not in result.stdout + result.stderr, result.stderr
     return result
 
@@ -34,8 +39,9 @@ def sansfilm(*args: str, config: Path | None = None) -> subprocess.CompletedProc
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("simulate") / "mine"
-    made = sansfilm("samples", "--out", str(out), "--seed", "11", "--establishments", "4", "--months", "3",
-                    "--start", "2010-04")  # fmt: skip
+    made = sansfilm(
+        "samples", "--out", str(out), "--seed", "11", "--establishments", "4", "--months", "3", "--start", "2010-04"
+    )
     assert made.returncode == 0, made.stderr
     config = out / "sansfilm.toml"
     ran = sansfilm("run", config=config)
@@ -111,7 +117,7 @@ def test_bad_input_is_one_line_naming_what_is_wrong(corpus, tmp_path):
         (("--tariff", str(tmp_path / "none.yaml")), "the proposed tariff file does not exist"),
         (("--tariff", str(bad), "--from", "2010-13"), "--from '2010-13' is not a month (YYYY-MM)"),
         (("--tariff", str(settings.contracts.dir / "framework.yaml"), "--from", "2011-01"), "no metered month"),
-    ]:  # fmt: skip
+    ]:
         result = sansfilm("simulate", *args, config=corpus)
         assert result.returncode == 2 and result.stdout == "", result.stdout
         assert result.stderr.count("\n") == 1 and expected in result.stderr, result.stderr

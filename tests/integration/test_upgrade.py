@@ -11,12 +11,19 @@ import duckdb
 import pytest
 
 from analytics.billing.ledger import Ledger
-from analytics.periods import Month
 from analytics.config import load_settings
+from analytics.periods import Month
 from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
 from tests.v010 import (
-    CORPUS, documents_as_issued, installation, issued_documents, ledger_rows, load_postgres, raw_rows, sansfilm,
-)  # fmt: skip
+    CORPUS,
+    documents_as_issued,
+    installation,
+    issued_documents,
+    ledger_rows,
+    load_postgres,
+    raw_rows,
+    sansfilm,
+)
 
 NEXT = "2010-07"  # the month after the three v0.1.0 issued
 
@@ -62,12 +69,15 @@ def test_upgrade_keeps_every_record(v010):
     assert done.exit_code == 0, done.output
     copies = sorted(v010.parent.rglob("*.bak"))
     assert [p.name.split(".v0001-")[0] for p in copies] == (
-        ["ledger.sqlite", "sansfilm.duckdb"] if url.startswith("sqlite") else ["sansfilm.duckdb"])  # fmt: skip
+        ["ledger.sqlite", "sansfilm.duckdb"] if url.startswith("sqlite") else ["sansfilm.duckdb"]
+    )
     assert all(str(p) in done.stdout for p in copies)
     raw_columns = {table: columns for table, (columns, _) in raw_before.items()}
     assert raw_rows(next(p for p in copies if "duckdb" in p.name), raw_columns) == raw_before  # the copy is whole
     # raw migration 0003 turns the path of every table but harvest_files into its file key: compared apart
-    kept = {table: [c for c in columns if c != "path" or table == "harvest_files"] for table, columns in raw_columns.items()}
+    kept = {
+        table: [c for c in columns if c != "path" or table == "harvest_files"] for table, columns in raw_columns.items()
+    }
     raw_before = raw_rows(next(p for p in copies if "duckdb" in p.name), kept)
     again = sansfilm(v010, "upgrade")
     assert again.exit_code == 0 and again.stdout.count("up to date") == 2, again.output
@@ -112,7 +122,8 @@ def test_upgrade_keeps_every_record(v010):
         numbers = [i.number for i in ledger.invoices_for_month(Month.parse(NEXT))]
     assert numbers and numbers[0] == "RSF-000010"
     assert {k: v for k, v in issued_documents(settings.billing.out_dir).items() if not k.startswith(NEXT)} == (
-        documents_as_issued())  # fmt: skip
+        documents_as_issued()
+    )
     con = duckdb.connect(str(warehouse_file), read_only=True)
     try:
         assert con.execute("select max(version) from raw.schema_version").fetchall()[0][0] >= 1
@@ -137,4 +148,3 @@ def _paths_became_file_keys(before: Path, after: Path) -> None:
     finally:
         old.close()
         new.close()
-

@@ -77,7 +77,7 @@ def test_a_failed_migration_leaves_the_warehouse_as_it_was(tmp_path, monkeypatch
         "update raw.harvest_runs set probe = 'x';\n"
         "create table raw.probe as select * from raw.harvest_files;\n"
         "select error('injected failure half-way');\n"
-    )  # fmt: skip
+    )
     monkeypatch.setattr(warehouse_schema, "MIGRATIONS_DIR", copy)
     with pytest.raises(UpgradeFailed) as failed:
         upgrade_warehouse(old)

@@ -14,9 +14,13 @@ SITES = [
     {"establishment_id": "750000001", "name": "CH Alpha", "actual_go_live": date(2013, 6, 1), "end_date": None},
     {"establishment_id": "750000002", "name": "CH Bêta", "actual_go_live": date(2014, 1, 5), "end_date": None},
     {"establishment_id": "750000003", "name": "Clinique Gamma", "actual_go_live": None, "end_date": None},
-    {"establishment_id": "750000004", "name": "CH Delta", "actual_go_live": date(2013, 1, 1),
-     "end_date": date(2014, 1, 1)},
-]  # fmt: skip
+    {
+        "establishment_id": "750000004",
+        "name": "CH Delta",
+        "actual_go_live": date(2013, 1, 1),
+        "end_date": date(2014, 1, 1),
+    },
+]
 
 
 def _silent(last: dict, now: datetime, days: int = 7) -> dict[str, rules.Alert]:
@@ -26,7 +30,7 @@ def _silent(last: dict, now: datetime, days: int = 7) -> dict[str, rules.Alert]:
 @pytest.mark.parametrize(
     ("last_study", "silent"),
     [(date(2014, 1, 4), False), (date(2014, 1, 3), True), (date(2014, 1, 11), False)],
-)  # fmt: skip
+)
 def test_a_site_is_silent_after_more_than_n_whole_paris_days(last_study, silent):
     now = datetime(2014, 1, 11, 9, 0, tzinfo=PARIS)
     found = _silent({"750000001": last_study, "750000002": date(2014, 1, 10)}, now)
@@ -58,21 +62,37 @@ def test_only_live_sites_and_silence_counts_from_go_live():
 
 
 def _level(month: str, site: str, term: str, breached: bool, measured: str = "98.10") -> dict:
-    return {"month": month, "establishment_id": site, "term": term, "unit": "%", "measured": Decimal(measured),
-            "target": Decimal("99.50"), "credit_percent": Decimal("5") if breached else Decimal(0),
-            "breached": breached}  # fmt: skip
+    return {
+        "month": month,
+        "establishment_id": site,
+        "term": term,
+        "unit": "%",
+        "measured": Decimal(measured),
+        "target": Decimal("99.50"),
+        "credit_percent": Decimal("5") if breached else Decimal(0),
+        "breached": breached,
+    }
 
 
 def test_missed_service_levels_of_the_latest_month_only():
-    rows = [_level("2014-01", "750000001", "availability", True), _level("2014-02", "750000001", "availability", False),
-            _level("2014-02", "750000002", "availability", True, "97.25"),
-            _level("2014-02", "750000002", "retrieval_failure_rate", False)]  # fmt: skip
+    rows = [
+        _level("2014-01", "750000001", "availability", True),
+        _level("2014-02", "750000001", "availability", False),
+        _level("2014-02", "750000002", "availability", True, "97.25"),
+        _level("2014-02", "750000002", "retrieval_failure_rate", False),
+    ]
     found = rules.missed_service_levels(rows, {"750000002": "CH Bêta"})
     assert [a.key for a in found] == ["service_level:2014-02:750000002:availability"]
     alert = found[0]
     assert (alert.since, alert.establishment_id, alert.establishment_name) == ("2014-02-01", "750000002", "CH Bêta")
-    assert alert.details == {"month": "2014-02", "term": "availability", "unit": "%", "measured": "97.25",
-                             "target": "99.50", "credit_percent": "5"}  # fmt: skip
+    assert alert.details == {
+        "month": "2014-02",
+        "term": "availability",
+        "unit": "%",
+        "measured": "97.25",
+        "target": "99.50",
+        "credit_percent": "5",
+    }
     assert "97,25 %" in alert.message and "99,50 %" in alert.message and "02/2014" in alert.message
     assert rules.missed_service_levels([], {}) == []
 
@@ -80,17 +100,38 @@ def test_missed_service_levels_of_the_latest_month_only():
 def test_quality_errors_are_failing_blocking_checks_keyed_by_their_streak():
     since = datetime(2014, 3, 30, 0, 30, tzinfo=UTC)  # 01:30 in Paris, the night of the DST change
     rows = [
-        {"name": "unique_sop", "table_name": "staged.stg_dicom_instances", "severity": "error", "passed": False,
-         "details": {"description": "un SOPInstanceUID par ligne", "examples": ["1.2.3"]}, "failing_since": since},
-        {"name": "fresh", "table_name": "raw.harvest_runs", "severity": "warn", "passed": False, "details": {},
-         "failing_since": since},
-        {"name": "sums", "table_name": "marts.fct_usage_daily", "severity": "error", "passed": True, "details": {},
-         "failing_since": since},
-    ]  # fmt: skip
+        {
+            "name": "unique_sop",
+            "table_name": "staged.stg_dicom_instances",
+            "severity": "error",
+            "passed": False,
+            "details": {"description": "un SOPInstanceUID par ligne", "examples": ["1.2.3"]},
+            "failing_since": since,
+        },
+        {
+            "name": "fresh",
+            "table_name": "raw.harvest_runs",
+            "severity": "warn",
+            "passed": False,
+            "details": {},
+            "failing_since": since,
+        },
+        {
+            "name": "sums",
+            "table_name": "marts.fct_usage_daily",
+            "severity": "error",
+            "passed": True,
+            "details": {},
+            "failing_since": since,
+        },
+    ]
     found = rules.quality_errors(rows)
     assert [a.key for a in found] == ["quality_error:unique_sop:2014-03-30T01:30:00+01:00"]
-    assert found[0].details == {"check": "unique_sop", "table": "staged.stg_dicom_instances",
-                                "description": "un SOPInstanceUID par ligne"}  # fmt: skip  (no examples: no data)
+    assert found[0].details == {
+        "check": "unique_sop",
+        "table": "staged.stg_dicom_instances",
+        "description": "un SOPInstanceUID par ligne",
+    }  # no examples: no data
     assert "30/03/2014 à 01:30" in found[0].message
 
 
@@ -102,6 +143,10 @@ def test_a_source_is_stale_after_more_than_n_hours_or_when_never_harvested():
     assert at_limit[0].since is None and "jamais" in at_limit[0].message
     past = rules.stale_sources(["archive", "audit"], harvested, last + timedelta(hours=26, seconds=1), 26)
     assert [a.key for a in past] == ["harvest_stale:archive:2014-01-10T02:00:00+01:00"]
-    assert past[0].details == {"source": "archive", "last_harvest_at": "2014-01-10T02:00:00+01:00",
-                               "hours_without_harvest": 26, "threshold_hours": 26}  # fmt: skip
+    assert past[0].details == {
+        "source": "archive",
+        "last_harvest_at": "2014-01-10T02:00:00+01:00",
+        "hours_without_harvest": 26,
+        "threshold_hours": 26,
+    }
     assert "10/01/2014 à 02:00, heure de Paris" in past[0].message

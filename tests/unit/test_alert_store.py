@@ -14,8 +14,15 @@ from analytics.config import load_settings
 from analytics.errors import ConfigError
 
 T0 = datetime(2014, 5, 2, 8, 0, tzinfo=UTC)
-SILENT = Alert("silent_site", "silent_site:750000001:2014-04-20", "2014-04-20", "CH Alpha se tait.", "750000001",
-               "CH Alpha", {"days_silent": 12})  # fmt: skip
+SILENT = Alert(
+    "silent_site",
+    "silent_site:750000001:2014-04-20",
+    "2014-04-20",
+    "CH Alpha se tait.",
+    "750000001",
+    "CH Alpha",
+    {"days_silent": 12},
+)
 STALE = Alert("harvest_stale", "harvest_stale:audit:never", None, "La source « audit » n'a jamais été moissonnée.")
 EVERY = frozenset({"silent_site", "harvest_stale"})
 
@@ -36,7 +43,10 @@ def test_an_occurrence_is_opened_once_and_a_recurrence_is_new(url):
     assert [o.alert.key for o in back.opened] == [SILENT.key] and back.opened[0].id not in {o.id for o in first.opened}
     everything = store.listing(url, include_resolved=True)
     assert [(r["occurrence"].alert.key, r["occurrence"].resolved_at is None) for r in everything] == [
-        (SILENT.key, True), (STALE.key, True), (SILENT.key, False)]  # fmt: skip
+        (SILENT.key, True),
+        (STALE.key, True),
+        (SILENT.key, False),
+    ]
     assert everything[2]["occurrence"].opened_at == T0 and everything[2]["occurrence"].alert == SILENT
 
 
@@ -48,8 +58,10 @@ def test_a_kind_not_evaluated_closes_nothing(url):
 
 def test_deliveries_stay_pending_until_accepted_on_each_channel(url):
     opened = store.reconcile(url, [SILENT], EVERY, ["webhook", "email"], T0).opened[0]
-    assert [(o.id, c) for o, c in store.pending(url, ["webhook", "email"])] == [(opened.id, "email"),
-                                                                               (opened.id, "webhook")]  # fmt: skip
+    assert [(o.id, c) for o, c in store.pending(url, ["webhook", "email"])] == [
+        (opened.id, "email"),
+        (opened.id, "webhook"),
+    ]
     store.record_attempt(url, opened.id, "webhook", T0, "webhook http://127.0.0.1:9/ answered HTTP 500")
     store.record_attempt(url, opened.id, "email", T0, None)
     assert [c for _, c in store.pending(url, ["webhook", "email"])] == ["webhook"]
@@ -57,8 +69,10 @@ def test_deliveries_stay_pending_until_accepted_on_each_channel(url):
     store.record_attempt(url, opened.id, "webhook", T0 + timedelta(minutes=5), None)
     assert store.pending(url, ["webhook", "email"]) == []
     deliveries = store.listing(url)[0]["deliveries"]
-    assert [(d["channel"], d["attempts"], d["last_error"]) for d in deliveries] == [("email", 1, None),
-                                                                                    ("webhook", 2, None)]  # fmt: skip
+    assert [(d["channel"], d["attempts"], d["last_error"]) for d in deliveries] == [
+        ("email", 1, None),
+        ("webhook", 2, None),
+    ]
 
 
 BASE = """[warehouse]
@@ -107,15 +121,31 @@ def test_alerts_configuration_reads_thresholds_and_channels(tmp_path, monkeypatc
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("silent_days = 5", "silent_days = 0", "'alerts.silent_days': Input should be greater than or equal to 1 (line 9)"),
-        ('security = "ssl"', 'security = "tls"', "'alerts.email.security': Input should be 'starttls', 'ssl' or 'none' (line 20)"),
-        ('port = 465', 'port = 465\npassword = "x"', "unknown key 'alerts.email.password' (line 18)"),
-        ('to = ["exploitation@example.org"]', 'to = ["exploitation"]', "'exploitation' is not an e-mail address (line 19)"),
-        ('url = "https://hooks', 'url = "ftp://hooks', "'alerts.webhook.url': Value error, must be an http:// or https:// URL (line 13)"),
+        (
+            "silent_days = 5",
+            "silent_days = 0",
+            "'alerts.silent_days': Input should be greater than or equal to 1 (line 9)",
+        ),
+        (
+            'security = "ssl"',
+            'security = "tls"',
+            "'alerts.email.security': Input should be 'starttls', 'ssl' or 'none' (line 20)",
+        ),
+        ("port = 465", 'port = 465\npassword = "x"', "unknown key 'alerts.email.password' (line 18)"),
+        (
+            'to = ["exploitation@example.org"]',
+            'to = ["exploitation"]',
+            "'exploitation' is not an e-mail address (line 19)",
+        ),
+        (
+            'url = "https://hooks',
+            'url = "ftp://hooks',
+            "'alerts.webhook.url': Value error, must be an http:// or https:// URL (line 13)",
+        ),
         ('user = "sansfilm"\n', "", "user and password_env go together"),
         ("[alerts.email]\n", "[alerts.mail]\n", "unknown key 'alerts.mail' (line 15)"),
     ],
-)  # fmt: skip
+)
 def test_a_bad_alerts_key_is_one_line_naming_file_key_and_line(tmp_path, old, new, message):
     with pytest.raises(ConfigError) as err:
         _load(tmp_path, BASE + ALERTS.replace(old, new))

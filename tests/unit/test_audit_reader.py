@@ -29,6 +29,8 @@ from tests.audit_factory import (
 )
 
 KEY = Pseudonymiser("test-key-0123456789")
+
+
 def parse(line: bytes):
     return parse_syslog_line(line, KEY)
 
@@ -365,7 +367,9 @@ def _with_a_long_line(length: int) -> bytes:
 
 
 @pytest.mark.parametrize("compressed", [False, True], ids=["plain", "gzip"])
-def test_a_line_longer_than_the_bound_is_rejected_and_the_lines_around_it_read(tmp_path: Path, compressed: bool) -> None:
+def test_a_line_longer_than_the_bound_is_rejected_and_the_lines_around_it_read(
+    tmp_path: Path, compressed: bool
+) -> None:
     data = _with_a_long_line(10_000)
     path = tmp_path / ("audit.log.1.gz" if compressed else "audit.log")
     path.write_bytes(gzip.compress(data) if compressed else data)

@@ -8,38 +8,60 @@ import pytest
 import yaml
 
 from analytics.billing.model import Invoice
-from analytics.periods import Month
 from analytics.billing.rules import active_days, charge_lines, draft_invoice, regularisation_lines
 from analytics.billing.tariff import Charge, OfferTariff, Tariff, Tier, load_tariff
 from analytics.errors import ContractError
+from analytics.periods import Month
 from analytics.registry import Establishment
 
 REPO = Path(__file__).resolve().parents[2]
 
-STUDIES = Charge("studies_archived", "graduated", None, (
-    Tier(D(1000), D("2.40")), Tier(D(5000), D("1.90")), Tier(None, D("1.50")),
-))  # fmt: skip
+STUDIES = Charge(
+    "studies_archived",
+    "graduated",
+    None,
+    (
+        Tier(D(1000), D("2.40")),
+        Tier(D(5000), D("1.90")),
+        Tier(None, D("1.50")),
+    ),
+)
 STORAGE = Charge("storage_gb_month", "per_unit", D("0.06"), ())
 SHARES = Charge("shares", "volume", None, (Tier(D(200), D("1.00")), Tier(D(1000), D("0.80")), Tier(None, D("0.60"))))
 RETRIEVALS = Charge("retrievals", "per_unit", D("0.05"), ())
 TARIFF = Tariff(
-    path=Path("contracts/framework.yaml"), contract_id="RSF-TEST", currency="EUR", vat_rate=D("0.20"),
-    valid_from=date(2010, 4, 1), valid_to=date(2015, 3, 31), seller=None,
+    path=Path("contracts/framework.yaml"),
+    contract_id="RSF-TEST",
+    currency="EUR",
+    vat_rate=D("0.20"),
+    valid_from=date(2010, 4, 1),
+    valid_to=date(2015, 3, 31),
+    seller=None,
     offers={
         "PACS_RIS": OfferTariff("PACS_RIS", D("1800.00"), D("2500.00"), (STUDIES, STORAGE, SHARES)),
         "PACS": OfferTariff("PACS", D("1200.00"), None, (RETRIEVALS,)),
     },
-)  # fmt: skip
+)
 JUNE = Month(2012, 6)
 
 
 def site(go_live: str | None = "2011-01-01", end: str | None = None, offer: str = "PACS_RIS") -> Establishment:
     as_date = lambda text: date.fromisoformat(text) if text else None  # noqa: E731
     return Establishment(
-        establishment_id="930000001", name="CH Test", siret="18007521000013", departement="93", category="CH",
-        sector="public", offer=offer, adhesion_date=date(2010, 4, 1), planned_go_live=date(2010, 9, 1),
-        actual_go_live=as_date(go_live), end_date=as_date(end), ae_titles=(), institution_names=(),
-    )  # fmt: skip
+        establishment_id="930000001",
+        name="CH Test",
+        siret="18007521000013",
+        departement="93",
+        category="CH",
+        sector="public",
+        offer=offer,
+        adhesion_date=date(2010, 4, 1),
+        planned_go_live=date(2010, 9, 1),
+        actual_go_live=as_date(go_live),
+        end_date=as_date(end),
+        ae_titles=(),
+        institution_names=(),
+    )
 
 
 def rows(lines) -> list[tuple[str, D, D, D]]:
@@ -55,15 +77,30 @@ def rows(lines) -> list[tuple[str, D, D, D]]:
         (D(0), []),
         (D(600), [("studies_archived:T1", D(600), D("2.40"), D("1440.00"))]),
         (D(1000), [("studies_archived:T1", D(1000), D("2.40"), D("2400.00"))]),
-        (D(1001), [("studies_archived:T1", D(1000), D("2.40"), D("2400.00")),
-                   ("studies_archived:T2", D(1), D("1.90"), D("1.90"))]),
-        (D(3500), [("studies_archived:T1", D(1000), D("2.40"), D("2400.00")),
-                   ("studies_archived:T2", D(2500), D("1.90"), D("4750.00"))]),
-        (D(6200), [("studies_archived:T1", D(1000), D("2.40"), D("2400.00")),  # crosses two tier bounds
-                   ("studies_archived:T2", D(4000), D("1.90"), D("7600.00")),
-                   ("studies_archived:T3", D(1200), D("1.50"), D("1800.00"))]),
+        (
+            D(1001),
+            [
+                ("studies_archived:T1", D(1000), D("2.40"), D("2400.00")),
+                ("studies_archived:T2", D(1), D("1.90"), D("1.90")),
+            ],
+        ),
+        (
+            D(3500),
+            [
+                ("studies_archived:T1", D(1000), D("2.40"), D("2400.00")),
+                ("studies_archived:T2", D(2500), D("1.90"), D("4750.00")),
+            ],
+        ),
+        (
+            D(6200),
+            [
+                ("studies_archived:T1", D(1000), D("2.40"), D("2400.00")),  # crosses two tier bounds
+                ("studies_archived:T2", D(4000), D("1.90"), D("7600.00")),
+                ("studies_archived:T3", D(1200), D("1.50"), D("1800.00")),
+            ],
+        ),
     ],
-)  # fmt: skip
+)
 def test_graduated_bills_each_band_at_its_price(quantity, expected):
     lines = charge_lines(STUDIES, quantity)
     assert rows(lines) == expected
@@ -96,8 +133,12 @@ def test_graduated_descriptions_name_the_band():
 def test_volume_prices_every_unit_at_the_tier_of_the_total(quantity, unit_price, amount, tier):
     (line,) = charge_lines(SHARES, quantity)
     assert (line.code, line.metric, line.quantity, line.unit_price, line.amount) == (
-        "shares", "shares", quantity, unit_price, amount,
-    )  # fmt: skip
+        "shares",
+        "shares",
+        quantity,
+        unit_price,
+        amount,
+    )
     assert f"tarif de la tranche {tier}" in line.description
 
 
@@ -155,8 +196,12 @@ def test_active_days(go_live, end, month, days):
 
 
 def test_full_month_above_the_minimum():
-    invoice = draft_invoice(site(), JUNE, {"studies_archived": D(3500), "storage_gb_month": D("812.4"),
-                                           "shares": D(201), "views": D(999)}, TARIFF)  # fmt: skip
+    invoice = draft_invoice(
+        site(),
+        JUNE,
+        {"studies_archived": D(3500), "storage_gb_month": D("812.4"), "shares": D(201), "views": D(999)},
+        TARIFF,
+    )
     assert rows(invoice.lines) == [
         ("SUBSCRIPTION", D(1), D("1800.00"), D("1800.00")),
         ("studies_archived:T1", D(1000), D("2.40"), D("2400.00")),
@@ -164,15 +209,24 @@ def test_full_month_above_the_minimum():
         ("storage_gb_month", D("812.4"), D("0.06"), D("48.74")),  # 48.744
         ("shares", D(201), D("0.80"), D("160.80")),
     ]
-    assert [line.metric for line in invoice.lines] == [None, "studies_archived", "studies_archived",
-                                                        "storage_gb_month", "shares"]  # fmt: skip
+    assert [line.metric for line in invoice.lines] == [
+        None,
+        "studies_archived",
+        "studies_archived",
+        "storage_gb_month",
+        "shares",
+    ]
     assert invoice.lines[0].description == "Abonnement mensuel PACS + RIS, 30 jours sur 30"
     assert (invoice.net, invoice.vat, invoice.gross) == (D("9159.54"), D("1831.91"), D("10991.45"))  # VAT 1831.908
     assert (invoice.establishment_id, invoice.month, invoice.offer) == ("930000001", JUNE, "PACS_RIS")
     assert (invoice.active_days, invoice.days_in_month, invoice.vat_rate) == (30, 30, D("0.20"))
     assert (invoice.contract_id, invoice.currency, invoice.number) == ("RSF-TEST", "EUR", None)
-    assert invoice.usage == {"studies_archived": D(3500), "storage_gb_month": D("812.4"), "shares": D(201),
-                             "views": D(999)}  # fmt: skip
+    assert invoice.usage == {
+        "studies_archived": D(3500),
+        "storage_gb_month": D("812.4"),
+        "shares": D(201),
+        "views": D(999),
+    }
 
 
 def test_go_live_on_the_17th_prorates_fee_and_minimum_with_top_up():
@@ -321,8 +375,11 @@ def test_amount_is_the_difference_of_rounded_amounts():
     corrected = draft_invoice(site(), JUNE, {"studies_archived": D(2000), "storage_gb_month": D("1.5")}, TARIFF)  # 0.09
     (line,) = regularisation_lines(original, corrected)
     assert (line.code, line.quantity, line.unit_price, line.amount) == (
-        "REGUL:storage_gb_month", D("0.75"), D("0.06"), D("0.04"),  # not 0.75 × 0.06 = 0.045 -> 0.05
-    )  # fmt: skip
+        "REGUL:storage_gb_month",
+        D("0.75"),
+        D("0.06"),
+        D("0.04"),  # not 0.75 × 0.06 = 0.045 -> 0.05
+    )
 
 
 def test_usage_going_down_and_a_line_disappearing():
@@ -394,10 +451,16 @@ def test_worked_example_of_the_doc():
     assert invoice.active_days == example["active_days"]
     revision, expected = invoice.revision, example["revision"]
     assert (revision.coefficient, revision.anniversary) == (D(expected["coefficient"]), expected["anniversary"])
-    for point, (index, period, value, published_on) in ((revision.current, expected["current"]),
-                                                         (revision.base, expected["base"])):  # fmt: skip
+    for point, (index, period, value, published_on) in (
+        (revision.current, expected["current"]),
+        (revision.base, expected["base"]),
+    ):
         assert (revision.index, str(point.period), point.value, point.published_on) == (
-            index, period, D(value), published_on)
+            index,
+            period,
+            D(value),
+            published_on,
+        )
     assert rows(invoice.lines) == expected_rows(example["lines"])
     assert (invoice.net, invoice.vat, invoice.gross) == (D(example["net"]), D(example["vat"]), D(example["gross"]))
 

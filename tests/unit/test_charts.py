@@ -8,15 +8,19 @@ import polars as pl
 
 from dashboards import charts
 
-VOLUMES = pl.DataFrame({
-    "month": [date(2012, 1, 1), date(2012, 2, 1), date(2012, 1, 1), date(2012, 2, 1)],
-    "dimension": ["MR", "MR", "CT", "CT"],
-    "studies": [12, 15, 30, None],
-})  # fmt: skip
+VOLUMES = pl.DataFrame(
+    {
+        "month": [date(2012, 1, 1), date(2012, 2, 1), date(2012, 1, 1), date(2012, 2, 1)],
+        "dimension": ["MR", "MR", "CT", "CT"],
+        "studies": [12, 15, 30, None],
+    }
+)
 
 
 def test_bars_are_a_stacked_trace_per_group_in_order_of_appearance():
-    fig = charts.bar(VOLUMES, "month", "studies", "dimension", {"month": "mois", "studies": "examens", "dimension": "modalité"})
+    fig = charts.bar(
+        VOLUMES, "month", "studies", "dimension", {"month": "mois", "studies": "examens", "dimension": "modalité"}
+    )
     assert [t.name for t in fig.data] == ["MR", "CT"] and fig.layout.barmode == "relative"
     assert list(fig.data[0].y) == [12, 15] and list(fig.data[1].y) == [30, None]
     assert fig.data[0].hovertemplate == "MR<br>mois = %{x}<br>examens = %{y}<extra></extra>"
@@ -42,11 +46,13 @@ def test_a_line_without_groups_is_one_trace_with_markers():
 
 
 def test_heatmap_sums_cells_keeps_withheld_ones_empty_and_names_months_in_french():
-    frame = pl.DataFrame({
-        "month": [date(2012, 2, 1), date(2012, 1, 1), date(2012, 1, 1), date(2012, 1, 1), date(2012, 2, 1)],
-        "site": ["B", "B", "A", "A", "A"],
-        "studies": [None, 4, 3, 2, None],
-    })  # fmt: skip
+    frame = pl.DataFrame(
+        {
+            "month": [date(2012, 2, 1), date(2012, 1, 1), date(2012, 1, 1), date(2012, 1, 1), date(2012, 2, 1)],
+            "site": ["B", "B", "A", "A", "A"],
+            "studies": [None, 4, 3, 2, None],
+        }
+    )
     fig = charts.heatmap(frame, "month", "site", "studies", {"x": "mois", "y": "site", "color": "examens"})
     trace = fig.data[0]
     assert list(trace.x) == ["janv. 2012", "févr. 2012"] and list(trace.y) == ["A", "B"]
@@ -56,8 +62,13 @@ def test_heatmap_sums_cells_keeps_withheld_ones_empty_and_names_months_in_french
 
 
 def test_large_heatmaps_name_their_rows_in_the_hover_only_and_write_no_cell_text():
-    sites = pl.DataFrame({"hour": [h for _ in range(60) for h in range(8)],
-                          "site": [f"S{i:02d}" for i in range(60) for _ in range(8)], "studies": [1] * 480})  # fmt: skip
+    sites = pl.DataFrame(
+        {
+            "hour": [h for _ in range(60) for h in range(8)],
+            "site": [f"S{i:02d}" for i in range(60) for _ in range(8)],
+            "studies": [1] * 480,
+        }
+    )
     fig = charts.heatmap(sites, "hour", "site", "studies")
     assert not fig.layout.yaxis.showticklabels and fig.data[0].texttemplate is None
     assert list(fig.data[0].x) == list(range(8)) and len(fig.data[0].z) == 60
@@ -66,8 +77,14 @@ def test_large_heatmaps_name_their_rows_in_the_hover_only_and_write_no_cell_text
 def test_heatmap_takes_any_column_type_and_names_its_axes_after_the_columns_by_default():
     from datetime import datetime
 
-    frame = pl.DataFrame({"at": [datetime(2012, 1, 1, 8), datetime(2012, 1, 1, 9)], "site": ["at", "B"],
-                          "flag": [True, False], "studies": [1, 2]})  # fmt: skip
+    frame = pl.DataFrame(
+        {
+            "at": [datetime(2012, 1, 1, 8), datetime(2012, 1, 1, 9)],
+            "site": ["at", "B"],
+            "flag": [True, False],
+            "studies": [1, 2],
+        }
+    )
     fig = charts.heatmap(frame, "at", "site", "studies")  # a Datetime axis, a y value equal to the x column's name
     assert list(fig.data[0].y) == ["B", "at"] and [list(row) for row in fig.data[0].z] == [[None, 2], [1, None]]
     assert (fig.layout.xaxis.title.text, fig.layout.yaxis.title.text) == ("at", "site")

@@ -167,7 +167,9 @@ def test_no_module_uses_another_modules_private_names():
 
 
 def test_the_private_check_finds_each_kind_of_use(tmp_path):
-    source = "from analytics.x import _hidden\nfrom analytics import x\nx._inner()\nledger._engine.dispose()\nX._f = g\n"
+    source = (
+        "from analytics.x import _hidden\nfrom analytics import x\nx._inner()\nledger._engine.dispose()\nX._f = g\n"
+    )
     path = tmp_path / "m.py"
     tree = ast.parse(source)
     assert sorted(line for line, _ in private_uses("tests.m", path, tree, {"_engine", "_inner", "_f"})) == [1, 3, 4, 5]

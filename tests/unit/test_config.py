@@ -55,9 +55,18 @@ def test_environment_variable_names_the_config(tmp_path, monkeypatch):
     [
         (lambda t: t.replace("[ledger]", "[ledger]\ncolour = 'blue'"), "unknown key 'ledger.colour'"),
         (lambda t: t + "\n[invoicing]\nx = 1\n", "unknown key 'invoicing'"),
-        (lambda t: t.replace('kind = "audit_syslog"', 'kind = "ftp"'), "unknown source kind 'ftp' at 'sources[2].kind'"),
-        (lambda t: t.replace('path = "dicom"', 'path = "dicom"\nrecursive = true'), "unknown key 'sources[1].recursive'"),
-        (lambda t: t.replace('[warehouse]\npath = "wh/sansfilm.duckdb"', "[warehouse]"), "missing key 'warehouse.path'"),
+        (
+            lambda t: t.replace('kind = "audit_syslog"', 'kind = "ftp"'),
+            "unknown source kind 'ftp' at 'sources[2].kind'",
+        ),
+        (
+            lambda t: t.replace('path = "dicom"', 'path = "dicom"\nrecursive = true'),
+            "unknown key 'sources[1].recursive'",
+        ),
+        (
+            lambda t: t.replace('[warehouse]\npath = "wh/sansfilm.duckdb"', "[warehouse]"),
+            "missing key 'warehouse.path'",
+        ),
         (lambda t: t.replace('name = "audit"', 'name = "archive-files"'), "name 'archive-files' is used twice"),
         (lambda t: t.replace('name = "audit"', 'name = "bad name!"'), "sources[2].name"),
         (lambda t: t.replace("[archive]", "[archive"), "not valid TOML"),

@@ -15,7 +15,9 @@ from analytics.pseudonym import Pseudonymiser
 from tests.dicom_factory import PATIENT_ID, PATIENT_NAME, make_dicom
 
 PSEUDO = Pseudonymiser("unit-test-key-0123456789")
-PYDICOM_TEST_FILES = sorted(p for p in (Path(pydicom.__file__).parent / "data" / "test_files").rglob("*") if p.is_file())
+PYDICOM_TEST_FILES = sorted(
+    p for p in (Path(pydicom.__file__).parent / "data" / "test_files").rglob("*") if p.is_file()
+)
 
 
 def test_latin1_header_decodes_and_patient_is_hashed(tmp_path):
@@ -39,7 +41,9 @@ def test_latin1_bytes_really_are_latin1(tmp_path):
 
 
 def test_utf8_and_implicit_vr(tmp_path):
-    path = make_dicom(tmp_path / "a", charset="ISO_IR 192", institution="Clinique Müller", transfer_syntax=ImplicitVRLittleEndian)
+    path = make_dicom(
+        tmp_path / "a", charset="ISO_IR 192", institution="Clinique Müller", transfer_syntax=ImplicitVRLittleEndian
+    )
     record = read_instance(path, PSEUDO)
     assert record.institution_name == "Clinique Müller"
     assert record.transfer_syntax_uid == ImplicitVRLittleEndian
@@ -95,8 +99,13 @@ def test_pydicom_test_files_parse_or_quarantine_and_agree_with_pydicom(path):
 def test_values_longer_than_their_vr_are_truncated_or_set_aside_and_flagged(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydicom warns that the values break their VR: that is the point
-        path = make_dicom(tmp_path / "IM1", institution="CHU " + "X" * 5_000_000, station="S" * 40,
-                          modality="CT" * 10, ae_title="A" * 40)  # fmt: skip
+        path = make_dicom(
+            tmp_path / "IM1",
+            institution="CHU " + "X" * 5_000_000,
+            station="S" * 40,
+            modality="CT" * 10,
+            ae_title="A" * 40,
+        )
     record = read_instance(path, PSEUDO)
     assert record.institution_name == "CHU " + "X" * 60  # LO: 64 characters
     assert record.station_name == "S" * 16  # SH: 16
@@ -144,8 +153,13 @@ def test_a_study_dated_9999_is_stored_without_its_date(tmp_path):
 
 @pytest.mark.parametrize(
     ("sent", "stored"),
-    [("101112.123456", "101112.123456"), ("10:11:12.123456", "10:11:12.123456"), ("1011", "1011"),
-     ("101112.12345678", None), ("1" * 40, None)],
+    [
+        ("101112.123456", "101112.123456"),
+        ("10:11:12.123456", "10:11:12.123456"),
+        ("1011", "1011"),
+        ("101112.12345678", None),
+        ("1" * 40, None),
+    ],
 )
 def test_a_study_time_longer_than_tm_allows_is_set_aside(sent, stored):
     flags = ValueFlags()

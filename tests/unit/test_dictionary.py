@@ -34,7 +34,7 @@ def test_a_good_file_loads_in_column_order(tmp_path):
 @pytest.mark.parametrize(
     ("text", "field", "line"),
     [
-        (GOOD.replace(', unit: bytes', ''), "columns.bytes_received.unit", 5),
+        (GOOD.replace(", unit: bytes", ""), "columns.bytes_received.unit", 5),
         (GOOD.replace('"FINESS number"', '""'), "columns.establishment_id.description", 4),
         (GOOD.replace("grain: one row per establishment × Paris day\n", ""), "grain", None),
         (GOOD.replace(", unit: bytes}", ", unit: bytes, type: hugeint}"), "columns.bytes_received", 5),
@@ -71,7 +71,9 @@ def test_the_generated_section_replaces_only_what_is_between_the_markers(tmp_pat
     tables = dictionary.load_dictionary(tmp_path)
     doc = f"# Intro, by hand\n\n{dictionary.BEGIN}\nstale\n{dictionary.END}\n\n## Checks, by hand\n"
     new = dictionary.updated(doc, dictionary.render(tables))
-    assert new.startswith("# Intro, by hand\n\n" + dictionary.BEGIN) and new.endswith(dictionary.END + "\n\n## Checks, by hand\n")
+    assert new.startswith("# Intro, by hand\n\n" + dictionary.BEGIN) and new.endswith(
+        dictionary.END + "\n\n## Checks, by hand\n"
+    )
     assert "stale" not in new and "### `marts.mart_x`" in new
     assert "| `bytes_received` | bytes | Bytes received \\| that day |" in new  # a pipe cannot break the table
     assert dictionary.updated(new, dictionary.render(tables)) == new

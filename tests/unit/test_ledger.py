@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from analytics.billing.ledger import InvoiceNotFound, IssueRefused, Ledger, LedgerError, LedgerUnreachable
 from analytics.billing.model import Invoice, InvoiceLine
-from analytics.periods import Month
 from analytics.errors import SansfilmError
+from analytics.periods import Month
 from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
 
 MARCH, APRIL, MAY = Month(2024, 3), Month(2024, 4), Month(2024, 5)
@@ -35,16 +35,25 @@ def numbers(first: int, last: int) -> tuple[str, ...]:
 def draft(establishment_id: str, month: Month, *lines: InvoiceLine, usage: dict[str, Decimal] | None = None) -> Invoice:
     lines = lines or (
         InvoiceLine("SUBSCRIPTION", "Monthly fee", None, D("1"), D("1800.00"), D("1800.00")),
-        InvoiceLine("studies_archived:T1", "Studies archived, 1-1000", "studies_archived", D("1000"), D("2.40"),
-                    D("2400.00")),
-        InvoiceLine("storage_gb_month", "Storage", "storage_gb_month", D("123.456789012345678"), D("0.06"),
-                    D("7.41")),
-    )  # fmt: skip
+        InvoiceLine(
+            "studies_archived:T1", "Studies archived, 1-1000", "studies_archived", D("1000"), D("2.40"), D("2400.00")
+        ),
+        InvoiceLine("storage_gb_month", "Storage", "storage_gb_month", D("123.456789012345678"), D("0.06"), D("7.41")),
+    )
     usage = {"studies_archived": D("1000"), "storage_gb_month": D("123.456789012345678"), "views": D("0")} | (
         usage or {}
     )
-    return Invoice(establishment_id, month, "PACS_RIS", month.days, month.days, tuple(lines), D("0.20"),
-                   contract_id="RSF-AC-2010", usage=usage)  # fmt: skip
+    return Invoice(
+        establishment_id,
+        month,
+        "PACS_RIS",
+        month.days,
+        month.days,
+        tuple(lines),
+        D("0.20"),
+        contract_id="RSF-AC-2010",
+        usage=usage,
+    )
 
 
 def month_of(month: Month, *establishments: str) -> list[Invoice]:
@@ -52,8 +61,13 @@ def month_of(month: Month, *establishments: str) -> list[Invoice]:
 
 
 def issue(ledger: Ledger, month: Month, drafts: list[Invoice], *, sha: str = HASH_A, on: date | None = None, **rules):
-    return ledger.issue_month(month, drafts, inputs_sha256=sha, issue_date=on or month.next().first_day,
-                              **({"first_month": FIRST, "today": TODAY} | rules))  # fmt: skip
+    return ledger.issue_month(
+        month,
+        drafts,
+        inputs_sha256=sha,
+        issue_date=on or month.next().first_day,
+        **({"first_month": FIRST, "today": TODAY} | rules),
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -124,12 +138,13 @@ def test_opening_twice_keeps_the_ledger(new_url):
 
 def test_decimals_round_trip_exactly(ledger):
     lines = (
-        InvoiceLine("storage_gb_month", "Storage", "storage_gb_month", D("123.456789012345678"), D("0.000123456789"),
-                    D("0.02")),
+        InvoiceLine(
+            "storage_gb_month", "Storage", "storage_gb_month", D("123.456789012345678"), D("0.000123456789"), D("0.02")
+        ),
         InvoiceLine("retrievals", "Retrievals", "retrievals", D("0"), D("2.40"), D("0.00")),
         InvoiceLine("REGUL:studies_archived", "Regularisation", "studies_archived", D("-3"), D("1.90"), D("-0.05")),
         InvoiceLine("MINIMUM", "Minimum top-up", None, D("1"), D("99999999999999.99"), D("99999999999999.99")),
-    )  # fmt: skip
+    )
     usage = {"bytes_archived": D("123456789012345678901234567890"), "storage_gb_month": D("123.456789012345678")}
     drafted = draft("750000001", MARCH, *lines, usage=usage)
     issue(ledger, MARCH, [drafted])
@@ -137,8 +152,10 @@ def test_decimals_round_trip_exactly(ledger):
     assert issued == dataclasses.replace(drafted, number="RSF-000001", issue_date=date(2024, 4, 1))
     for got, want in zip(issued.lines, lines, strict=True):  # same digits and scale, not just equal values
         assert [str(got.quantity), str(got.unit_price), str(got.amount)] == [
-            str(want.quantity), str(want.unit_price), str(want.amount)
-        ]  # fmt: skip
+            str(want.quantity),
+            str(want.unit_price),
+            str(want.amount),
+        ]
         assert all(type(v) is Decimal for v in (got.quantity, got.unit_price, got.amount))
     assert {k: str(v) for k, v in issued.usage.items()} == {k: str(v) for k, v in drafted.usage.items()}
     assert list(issued.usage) == list(drafted.usage)  # the statement keeps its order
@@ -148,8 +165,11 @@ def test_decimals_round_trip_exactly(ledger):
         stored = conn.exec_driver_sql("SELECT net, vat, gross FROM invoice").one()
     engine.dispose()
     assert [str(v) for v in stored] == ["99999999999999.96", "19999999999999.99", "119999999999999.95"]
-    assert (issued.net, issued.vat, issued.gross) == (D("99999999999999.96"), D("19999999999999.99"),
-                                                      D("119999999999999.95"))  # fmt: skip
+    assert (issued.net, issued.vat, issued.gross) == (
+        D("99999999999999.96"),
+        D("19999999999999.99"),
+        D("119999999999999.95"),
+    )
 
 
 def test_floats_are_refused_before_anything_is_written(ledger):
@@ -164,13 +184,28 @@ def test_floats_are_refused_before_anything_is_written(ledger):
 
 def test_regularisation_lines_keep_their_reference_and_sign(ledger):
     issue(ledger, MARCH, month_of(MARCH, "750000001", "750000002"))
-    regul = InvoiceLine("REGUL:studies_archived", "Regularisation of RSF-000002: 12 studies received late",
-                        "studies_archived", D("12"), D("2.40"), D("28.80"), reference="RSF-000002")  # fmt: skip
-    credit = InvoiceLine("REGUL:storage_gb_month", "Regularisation of RSF-000001: storage recomputed",
-                         "storage_gb_month", D("-0.833333333333333333"), D("0.06"), D("-0.05"),
-                         reference="RSF-000001")  # fmt: skip
-    april = [draft("750000001", APRIL, *draft("750000001", APRIL).lines, credit),
-             draft("750000002", APRIL, *draft("750000002", APRIL).lines, regul)]  # fmt: skip
+    regul = InvoiceLine(
+        "REGUL:studies_archived",
+        "Regularisation of RSF-000002: 12 studies received late",
+        "studies_archived",
+        D("12"),
+        D("2.40"),
+        D("28.80"),
+        reference="RSF-000002",
+    )
+    credit = InvoiceLine(
+        "REGUL:storage_gb_month",
+        "Regularisation of RSF-000001: storage recomputed",
+        "storage_gb_month",
+        D("-0.833333333333333333"),
+        D("0.06"),
+        D("-0.05"),
+        reference="RSF-000001",
+    )
+    april = [
+        draft("750000001", APRIL, *draft("750000001", APRIL).lines, credit),
+        draft("750000002", APRIL, *draft("750000002", APRIL).lines, regul),
+    ]
     issue(ledger, APRIL, april)
     first, second = ledger.invoices_for_month(APRIL)
     assert first.lines[-1] == credit and second.lines[-1] == regul
@@ -308,7 +343,9 @@ def _issue_worker(jobs: list[tuple[str, str, float]], barrier, results, delay: f
             start = time.time()
             drafts = month_of(month, *(f"75000000{i}" for i in range(1, INVOICES_PER_MONTH + 1)))
             try:
-                result = issue(ledger, month, drafts, on=date(2024, 6, 1), render=slow_insert)  # one date: either may go first
+                result = issue(
+                    ledger, month, drafts, on=date(2024, 6, 1), render=slow_insert
+                )  # one date: either may go first
                 outcome: tuple = (result.already_issued, result.numbers)
             except IssueRefused as refused:
                 outcome = ("refused", str(refused))

@@ -18,8 +18,14 @@ from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fi
 from tests.unit.test_ledger import APRIL, MARCH, MAY, issue, ledger, month_of, new_url, numbers, raw_url  # noqa: F401
 
 JANUARY, FEBRUARY = Month(2024, 1), Month(2024, 2)
-SELLER = Party("GCS e-santé", "18007521000013", vat_id="FR50180075210", address=("21 rue des Archives",),
-               postcode="75004", city="Paris")  # fmt: skip
+SELLER = Party(
+    "GCS e-santé",
+    "18007521000013",
+    vat_id="FR50180075210",
+    address=("21 rue des Archives",),
+    postcode="75004",
+    city="Paris",
+)
 
 
 def _execute(ledger: Ledger, *statements: str) -> None:
@@ -38,8 +44,10 @@ def drop_triggers(ledger: Ledger) -> None:
     try:
         with engine.begin() as conn:
             if engine.dialect.name == "postgresql":
-                found = conn.exec_driver_sql("SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c "
-                                             "ON c.oid = t.tgrelid WHERE NOT t.tgisinternal").all()  # fmt: skip
+                found = conn.exec_driver_sql(
+                    "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c "
+                    "ON c.oid = t.tgrelid WHERE NOT t.tgisinternal"
+                ).all()
                 for name, table in found:
                     conn.exec_driver_sql(f"DROP TRIGGER {name} ON {table}")
             else:
@@ -79,12 +87,19 @@ def test_a_ledger_shared_by_two_agreements_counts_each_from_its_own_first_month(
 # --- act 2: bounded issue dates ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("on", "today", "message"), [
-    (date(2024, 3, 31), date(2024, 3, 31), r"2024-03 is not over yet \(Europe/Paris, today is 2024-03-31\): it can be "
-                                           r"issued from 2024-04-01"),
-    (date(2024, 3, 31), date(2024, 4, 2), "issue date 2024-03-31 is before the end of 2024-03"),
-    (date(2099, 1, 1), date(2024, 4, 2), r"issue date 2099-01-01 is after today \(2024-04-02, Europe/Paris\)"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("on", "today", "message"),
+    [
+        (
+            date(2024, 3, 31),
+            date(2024, 3, 31),
+            r"2024-03 is not over yet \(Europe/Paris, today is 2024-03-31\): it can be "
+            r"issued from 2024-04-01",
+        ),
+        (date(2024, 3, 31), date(2024, 4, 2), "issue date 2024-03-31 is before the end of 2024-03"),
+        (date(2099, 1, 1), date(2024, 4, 2), r"issue date 2099-01-01 is after today \(2024-04-02, Europe/Paris\)"),
+    ],
+)
 def test_issue_dates_are_bounded_by_the_month_and_today(ledger, on, today, message):
     with pytest.raises(IssueRefused, match=message):
         issue(ledger, MARCH, month_of(MARCH, "750000001"), on=on, today=today)
@@ -98,8 +113,15 @@ def test_a_month_without_invoices_still_sets_the_last_issue_date(ledger):
         issue(ledger, APRIL, month_of(APRIL, "750000001"), on=date(2024, 5, 9))
 
 
-@pytest.mark.parametrize(("text", "why"), [("02/03/2012", "not written YYYY-MM-DD"), ("2012-02-30", "day is out of "
-                                           "range"), ("2012-13-01", "month must be in 1..12"), ("", "not written")])
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("02/03/2012", "not written YYYY-MM-DD"),
+        ("2012-02-30", "day is out of range"),
+        ("2012-13-01", "month must be in 1..12"),
+        ("", "not written"),
+    ],
+)
 def test_an_issue_date_that_is_not_an_iso_date_is_one_line(text, why):
     with pytest.raises(IssueRefused, match=why) as refused:
         parse_issue_date(text)
@@ -110,9 +132,14 @@ def test_an_issue_date_that_is_not_an_iso_date_is_one_line(text, why):
 # --- act 5: the counter moves only by issuing; a gap is reported, never skipped --------------------------------------
 
 
-@pytest.mark.parametrize("statement", ["UPDATE invoice_sequence SET last_value = 100",
-                                       "UPDATE invoice_sequence SET last_value = last_value + 1",
-                                       "UPDATE invoice_sequence SET chain_length = 0"])  # fmt: skip
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE invoice_sequence SET last_value = 100",
+        "UPDATE invoice_sequence SET last_value = last_value + 1",
+        "UPDATE invoice_sequence SET chain_length = 0",
+    ],
+)
 def test_the_sequence_cannot_be_moved_by_hand(ledger, statement):
     issue(ledger, MARCH, month_of(MARCH, "750000001", "750000002"))
     with pytest.raises(sa.exc.DBAPIError, match="moves only by issuing"):
@@ -129,8 +156,10 @@ def test_a_sequence_moved_without_its_trigger_stops_issuing_and_is_reported(ledg
         issue(ledger, APRIL, month_of(APRIL, "750000001"))
     assert ledger.issued_months() == [MARCH]
     problems = ledger.verify().problems
-    assert problems == ["the invoice sequence is at 100 but the last invoice is RSF-000002: the next number would be "
-                        "RSF-000101, leaving a gap"]  # fmt: skip
+    assert problems == [
+        "the invoice sequence is at 100 but the last invoice is RSF-000002: the next number would be "
+        "RSF-000101, leaving a gap"
+    ]
 
 
 # --- the hash chain --------------------------------------------------------------------------------------------------
@@ -138,11 +167,21 @@ def test_a_sequence_moved_without_its_trigger_stops_issuing_and_is_reported(ledg
 
 def _issued(ledger: Ledger) -> None:
     """March with frozen parties and (fake) documents, April without."""
-    drafts = [replace(d, seller=SELLER, buyer=Party(f"Hôpital {d.establishment_id}", "26750001500016",
-                                                    finess=d.establishment_id))
-              for d in month_of(MARCH, "750000001", "750000002")]  # fmt: skip
-    ledger.issue_month(MARCH, drafts, inputs_sha256="a" * 64, issue_date=date(2024, 4, 2), first_month=MARCH,
-                       today=date(2024, 4, 2), render=lambda i: {"csv": i.number.encode(), "pdf": i.number.encode()})  # fmt: skip
+    drafts = [
+        replace(
+            d, seller=SELLER, buyer=Party(f"Hôpital {d.establishment_id}", "26750001500016", finess=d.establishment_id)
+        )
+        for d in month_of(MARCH, "750000001", "750000002")
+    ]
+    ledger.issue_month(
+        MARCH,
+        drafts,
+        inputs_sha256="a" * 64,
+        issue_date=date(2024, 4, 2),
+        first_month=MARCH,
+        today=date(2024, 4, 2),
+        render=lambda i: {"csv": i.number.encode(), "pdf": i.number.encode()},
+    )
     issue(ledger, APRIL, month_of(APRIL, "750000001"))
 
 
@@ -157,23 +196,44 @@ def test_an_untouched_ledger_verifies_and_frozen_parties_come_back(ledger):
     assert ledger.documents(MARCH)["RSF-000002"]["pdf"][0] == "RSF-000002.pdf"
 
 
-@pytest.mark.parametrize(("tampering", "first_problem"), [
-    (["UPDATE invoice_line SET amount = '0.01' WHERE invoice_number = 'RSF-000002' AND position = 2"],
-     r"invoice_line RSF-000002 2 \(chain position \d+\) was altered"),
-    (["UPDATE invoice SET net = 1 WHERE number = 'RSF-000001'"], r"invoice RSF-000001 \(chain position 2\) was altered"),
-    (["UPDATE invoice_party SET name = 'Autre' WHERE role = 'buyer' AND invoice_number = 'RSF-000001'"],
-     r"invoice_party RSF-000001 buyer \(chain position 10\) was altered"),
-    (["UPDATE invoice_document SET sha256 = 'f' WHERE kind = 'pdf' AND invoice_number = 'RSF-000002'"],
-     r"invoice_document RSF-000002 pdf \(chain position 23\) was altered"),
-    (["DELETE FROM invoice_usage WHERE invoice_number = 'RSF-000001' AND position = 3"],
-     r"the chain jumps after invoice_usage RSF-000001 storage_gb_month \(chain position 7\) to invoice_party "
-     r"RSF-000001 seller \(chain position 9\): 1 row\(s\) missing"),
-    (["DELETE FROM invoice_usage WHERE invoice_number = 'RSF-000003'", "DELETE FROM ledger_act WHERE id = 2"],
-     r"the counter says the chain has 33 row\(s\)"),  # the last rows removed (April's usage and its act)
-    (["UPDATE invoice_sequence SET last_value = 7"], "the invoice sequence is at 7 but the last invoice is RSF-000003"),
-    (["UPDATE issued_month SET issue_date = '2024-04-03' WHERE month = '2024-03'"],
-     r"issued_month 2024-03 \(chain position 1\) was altered"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("tampering", "first_problem"),
+    [
+        (
+            ["UPDATE invoice_line SET amount = '0.01' WHERE invoice_number = 'RSF-000002' AND position = 2"],
+            r"invoice_line RSF-000002 2 \(chain position \d+\) was altered",
+        ),
+        (
+            ["UPDATE invoice SET net = 1 WHERE number = 'RSF-000001'"],
+            r"invoice RSF-000001 \(chain position 2\) was altered",
+        ),
+        (
+            ["UPDATE invoice_party SET name = 'Autre' WHERE role = 'buyer' AND invoice_number = 'RSF-000001'"],
+            r"invoice_party RSF-000001 buyer \(chain position 10\) was altered",
+        ),
+        (
+            ["UPDATE invoice_document SET sha256 = 'f' WHERE kind = 'pdf' AND invoice_number = 'RSF-000002'"],
+            r"invoice_document RSF-000002 pdf \(chain position 23\) was altered",
+        ),
+        (
+            ["DELETE FROM invoice_usage WHERE invoice_number = 'RSF-000001' AND position = 3"],
+            r"the chain jumps after invoice_usage RSF-000001 storage_gb_month \(chain position 7\) to invoice_party "
+            r"RSF-000001 seller \(chain position 9\): 1 row\(s\) missing",
+        ),
+        (
+            ["DELETE FROM invoice_usage WHERE invoice_number = 'RSF-000003'", "DELETE FROM ledger_act WHERE id = 2"],
+            r"the counter says the chain has 33 row\(s\)",
+        ),  # the last rows removed (April's usage and its act)
+        (
+            ["UPDATE invoice_sequence SET last_value = 7"],
+            "the invoice sequence is at 7 but the last invoice is RSF-000003",
+        ),
+        (
+            ["UPDATE issued_month SET issue_date = '2024-04-03' WHERE month = '2024-03'"],
+            r"issued_month 2024-03 \(chain position 1\) was altered",
+        ),
+    ],
+)
 def test_verify_names_the_first_broken_row(ledger, tampering, first_problem):
     """With the triggers dropped (the owner of the database can), every edit is still seen."""
     _issued(ledger)
@@ -193,8 +253,11 @@ def test_canonical_contents_are_the_same_on_sqlite_and_postgresql(tmp_path, post
             assert ledger.verify().ok
             engine = sa.create_engine(raw_url(ledger))
             with engine.connect() as conn:
-                rows = [(t.name, canonical(t.name, {k: v for k, v in r.items() if k != "recorded_at"}))
-                        for t in CHAINED for r in conn.execute(sa.select(t).order_by(t.c.chain_seq)).mappings()]  # fmt: skip
+                rows = [
+                    (t.name, canonical(t.name, {k: v for k, v in r.items() if k != "recorded_at"}))
+                    for t in CHAINED
+                    for r in conn.execute(sa.select(t).order_by(t.c.chain_seq)).mappings()
+                ]
             engine.dispose()
             contents.append(rows)
     assert contents[0] == contents[1] and len(contents[0]) == 33

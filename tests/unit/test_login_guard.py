@@ -163,10 +163,12 @@ def test_unknown_and_known_names_get_the_same_answers_and_the_same_work(accounts
 def test_the_failures_are_shared_by_every_process_through_the_store(accounts):
     clock = Clock()
     g = guard(accounts, clock, lock_after=2)
-    script = ("import sys; from pathlib import Path; from analytics.accounts.logins import LoginGuard;"
-              "from analytics.config import AccountsConfig;"
-              "print(LoginGuard(Path(sys.argv[1]), AccountsConfig(lock_after=2), sleep=lambda s: None)"
-              ".attempt('alice', 'wrong', '10.0.0.1').outcome.value)")  # fmt: skip
+    script = (
+        "import sys; from pathlib import Path; from analytics.accounts.logins import LoginGuard;"
+        "from analytics.config import AccountsConfig;"
+        "print(LoginGuard(Path(sys.argv[1]), AccountsConfig(lock_after=2), sleep=lambda s: None)"
+        ".attempt('alice', 'wrong', '10.0.0.1').outcome.value)"
+    )
     for _ in range(2):
         out = subprocess.run([sys.executable, "-c", script, str(accounts)], capture_output=True, text=True, check=True)
         assert out.stdout.strip() == "refused"

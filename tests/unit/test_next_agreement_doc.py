@@ -9,10 +9,10 @@ from pathlib import Path
 
 import yaml
 
-from analytics.metrics import METRICS
-from analytics.periods import Month
 from analytics.billing.simulation import simulate, simulation_dict
 from analytics.billing.tariff import load_tariff, load_tariff_file
+from analytics.metrics import METRICS
+from analytics.periods import Month
 from analytics.registry import Registry
 from tests.unit.test_billing_rules import site
 
@@ -29,11 +29,16 @@ def example() -> dict:
 def test_worked_example_of_the_doc():
     data = example()
     month = Month.parse(data["month"])
-    establishments = [replace(site(go_live="2010-05-01", offer=e["offer"]), establishment_id=e["establishment_id"])
-                      for e in data["establishments"]]  # fmt: skip
+    establishments = [
+        replace(site(go_live="2010-05-01", offer=e["offer"]), establishment_id=e["establishment_id"])
+        for e in data["establishments"]
+    ]
     registry = Registry(REPO / "contracts" / "establishments.csv", tuple(establishments))
-    usage = {month: {e["establishment_id"]: {m: D(str(e["usage"].get(m, 0))) for m in METRICS}
-                     for e in data["establishments"]}}  # fmt: skip
+    usage = {
+        month: {
+            e["establishment_id"]: {m: D(str(e["usage"].get(m, 0))) for m in METRICS} for e in data["establishments"]
+        }
+    }
     current = load_tariff(REPO / "contracts", OFFERS)
     for name in ("a_storage_cut", "b_bundle"):
         proposal = load_tariff_file(REPO / "contracts" / "proposals" / f"{name}.yaml", OFFERS, REPO / "contracts")

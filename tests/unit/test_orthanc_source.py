@@ -9,7 +9,7 @@ import pytest
 
 from analytics.config import OrthancSourceConfig, load_settings
 from analytics.errors import ConfigError, MalformedRecord
-from analytics.orthanc.harvest import dicom_json_values, local_time, instance_path
+from analytics.orthanc.harvest import dicom_json_values, instance_path, local_time
 from tests.unit.test_config import VALID, write
 
 ORTHANC = """
@@ -27,7 +27,11 @@ def test_orthanc_source_defaults(tmp_path):
     source = settings.source("pacs")
     assert isinstance(source, OrthancSourceConfig)
     assert (source.url, source.verify_tls, source.page_size, source.timezone) == (
-        "https://pacs.example.org:8042", True, 1000, "UTC")
+        "https://pacs.example.org:8042",
+        True,
+        1000,
+        "UTC",
+    )
     assert (source.timeout, source.retries, source.backoff) == (30.0, 5, 1.0)
     assert settings.sources[0].path == tmp_path / "dicom"  # file sources still resolved beside the config
 
@@ -57,7 +61,9 @@ def test_invalid_orthanc_source_names_the_key(tmp_path, edit, message):
 def test_server_times_become_aware_utc():
     assert local_time("20120325T015959", ZoneInfo("Europe/Paris")) == datetime(2012, 3, 25, 0, 59, 59, tzinfo=UTC)
     assert local_time("20120325T030000", ZoneInfo("Europe/Paris")) == datetime(2012, 3, 25, 1, 0, tzinfo=UTC)  # DST
-    assert local_time("20261129T021416.250000", ZoneInfo("UTC")) == datetime(2026, 11, 29, 2, 14, 16, 250000, tzinfo=UTC)
+    assert local_time("20261129T021416.250000", ZoneInfo("UTC")) == datetime(
+        2026, 11, 29, 2, 14, 16, 250000, tzinfo=UTC
+    )
     for bad in (None, "", "2026-11-29"):
         with pytest.raises(MalformedRecord):
             local_time(bad, ZoneInfo("UTC"))

@@ -26,7 +26,13 @@ def load(tmp_path, body: str):
 def test_defaults_and_normalised_keys(tmp_path):
     web = load(tmp_path, WEB + 'sender_ae_tag = "(0077,1052)"\n').source("p")
     assert (web.url, web.auth, web.window_days, web.overlap_days, web.timezone, web.sender_ae_tag) == (
-        "https://pacs.example.org/dicom-web", "none", 7, 3, "Europe/Paris", "00771052")
+        "https://pacs.example.org/dicom-web",
+        "none",
+        7,
+        3,
+        "Europe/Paris",
+        "00771052",
+    )
     find = load(tmp_path, DIMSE).source("p")
     assert (find.max_pdu, find.timeout, find.size_tag) == (16382, 30.0, None)
 
@@ -59,7 +65,10 @@ def test_first_harvest_asks_for_every_study():
 def test_windows_start_overlap_days_back_and_end_open():
     assert windows(date(2026, 12, 4), date(2026, 12, 4), 7, 3) == [(date(2026, 12, 1), None)]
     assert windows(date(2026, 11, 1), date(2026, 11, 20), 7, 2) == [
-        (date(2026, 10, 31), date(2026, 11, 6)), (date(2026, 11, 7), date(2026, 11, 13)), (date(2026, 11, 14), None)]
+        (date(2026, 10, 31), date(2026, 11, 6)),
+        (date(2026, 11, 7), date(2026, 11, 13)),
+        (date(2026, 11, 14), None),
+    ]
     assert windows(date(2026, 11, 1), date(2026, 11, 20), 7, 0)[0][0] == date(2026, 11, 2)
 
 
@@ -78,15 +87,25 @@ def test_estimated_size(args, expected):
 
 
 def test_dicom_json_keeps_the_wanted_tags_never_a_name():
-    item = {"00100010": {"vr": "PN", "Value": [{"Alphabetic": "Doe^Jane"}]}, "00100020": {"vr": "LO", "Value": ["ID1"]},
-            "00080060": {"vr": "CS", "Value": ["CT"]}, "00280010": {"vr": "US", "Value": [512]},
-            "00080005": {"vr": "CS", "Value": ["ISO_IR 100", "ISO 2022 IR 6"]}, "00081030": {"vr": "LO", "Value": ["x"]},
-            "00771052": {"vr": "LO", "Value": ["MODALITY_AE"]},
-            "00771053": {"vr": "UN", "InlineBinary": "U0VOREVSX0FFIA=="}}  # fmt: skip
+    item = {
+        "00100010": {"vr": "PN", "Value": [{"Alphabetic": "Doe^Jane"}]},
+        "00100020": {"vr": "LO", "Value": ["ID1"]},
+        "00080060": {"vr": "CS", "Value": ["CT"]},
+        "00280010": {"vr": "US", "Value": [512]},
+        "00080005": {"vr": "CS", "Value": ["ISO_IR 100", "ISO 2022 IR 6"]},
+        "00081030": {"vr": "LO", "Value": ["x"]},
+        "00771052": {"vr": "LO", "Value": ["MODALITY_AE"]},
+        "00771053": {"vr": "UN", "InlineBinary": "U0VOREVSX0FFIA=="},
+    }
     wanted = tags.wanted_tags("00771052", "00100010", "00771053")
     assert tags.from_dicom_json(item, wanted) == {
-        0x00100020: "ID1", 0x00080060: "CT", 0x00280010: "512", 0x00080005: "ISO_IR 100\\ISO 2022 IR 6",
-        0x00771052: "MODALITY_AE", 0x00771053: "SENDER_AE"}  # fmt: skip
+        0x00100020: "ID1",
+        0x00080060: "CT",
+        0x00280010: "512",
+        0x00080005: "ISO_IR 100\\ISO 2022 IR 6",
+        0x00771052: "MODALITY_AE",
+        0x00771053: "SENDER_AE",
+    }
     with pytest.raises(MalformedRecord):
         tags.from_dicom_json(["not", "an", "object"], wanted)
 
@@ -117,7 +136,8 @@ def test_migration_brings_a_v010_raw_table_to_the_flags(tmp_path):
     con.execute(old_schema)
     con.execute("""insert into raw.dicom_instances (record_key, source, study_instance_uid, series_instance_uid,
                    sop_instance_uid, size_bytes, received_at, path, harvest_id)
-                   values ('k', 's', '1', '1.1', '1.1.1', 10, now(), 'p', 'h')""")  # fmt: skip
+                   values ('k', 's', '1', '1.1', '1.1.1', 10, now(), 'p', 'h')""")
     con.execute((SQL_DIR / "raw" / "migrations" / "0002_pacs_estimated_flags.sql").read_text(encoding="utf-8"))
     assert con.execute("select size_estimated, received_at_estimated from raw.dicom_instances").fetchall() == [
-        (False, False)]
+        (False, False)
+    ]

@@ -37,26 +37,46 @@ def test_committed_contracts_load_and_use_every_kind():
 def test_a_contracts_folder_without_rules_uses_the_platform_defaults(tmp_path):
     assert rules_dir(tmp_path) == DEFAULT_RULES_DIR
     rules = load_rules(write(tmp_path, GOOD))
-    assert [(r.name, r.kind, r.line) for r in rules] == [("sizes_positive", "positive", 3),
-                                                         ("modality_known", "expectation", 7)]  # fmt: skip
+    assert [(r.name, r.kind, r.line) for r in rules] == [
+        ("sizes_positive", "positive", 3),
+        ("modality_known", "expectation", 7),
+    ]
     assert rules[1].params["kwargs"] == {"column": "modality", "value_set": ["CT", "MR"]}
 
 
-@pytest.mark.parametrize(("old", "new", "line", "field", "message"), [
-    ("severity: error", "severity: fatal", 4, "tables.staged.stg_dicom_instances[1].severity", "unknown severity"),
-    ("check: positive", "check: positivity", 5, "tables.staged.stg_dicom_instances[1].check", "unknown rule kind"),
-    ("expect_column_values_to_be_in_set", "expect_column_values_to_be_pretty", 9,
-     "tables.staged.stg_dicom_instances[2].expectation", "unknown or unsupported expectation"),
-    ("staged.stg_dicom_instances:", "staged.stg_dicom_instance:", 2, "tables.staged.stg_dicom_instance",
-     "unknown table"),
-    ("column: size_bytes", "columns: size_bytes", 6, "tables.staged.stg_dicom_instances[1].columns", "unknown key"),
-    ("      column: size_bytes\n", "", 3, "tables.staged.stg_dicom_instances[1].column", "missing required key"),
-    ("{column: modality, ", "{", 10, "tables.staged.stg_dicom_instances[2].kwargs.column", "needs 'column'"),
-    ("name: modality_known", "name: Modality Known", 7, "tables.staged.stg_dicom_instances[2].name", "rule name"),
-    ("name: modality_known", "name: sizes_positive", 7, "name", "already used"),
-    ("    - name: modality_known\n", "    - name: modality_known\n      check: unique\n", 7,
-     "tables.staged.stg_dicom_instances[2]", "exactly one of"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("old", "new", "line", "field", "message"),
+    [
+        ("severity: error", "severity: fatal", 4, "tables.staged.stg_dicom_instances[1].severity", "unknown severity"),
+        ("check: positive", "check: positivity", 5, "tables.staged.stg_dicom_instances[1].check", "unknown rule kind"),
+        (
+            "expect_column_values_to_be_in_set",
+            "expect_column_values_to_be_pretty",
+            9,
+            "tables.staged.stg_dicom_instances[2].expectation",
+            "unknown or unsupported expectation",
+        ),
+        (
+            "staged.stg_dicom_instances:",
+            "staged.stg_dicom_instance:",
+            2,
+            "tables.staged.stg_dicom_instance",
+            "unknown table",
+        ),
+        ("column: size_bytes", "columns: size_bytes", 6, "tables.staged.stg_dicom_instances[1].columns", "unknown key"),
+        ("      column: size_bytes\n", "", 3, "tables.staged.stg_dicom_instances[1].column", "missing required key"),
+        ("{column: modality, ", "{", 10, "tables.staged.stg_dicom_instances[2].kwargs.column", "needs 'column'"),
+        ("name: modality_known", "name: Modality Known", 7, "tables.staged.stg_dicom_instances[2].name", "rule name"),
+        ("name: modality_known", "name: sizes_positive", 7, "name", "already used"),
+        (
+            "    - name: modality_known\n",
+            "    - name: modality_known\n      check: unique\n",
+            7,
+            "tables.staged.stg_dicom_instances[2]",
+            "exactly one of",
+        ),
+    ],
+)
 def test_errors_name_the_file_the_line_and_the_field(tmp_path, old, new, line, field, message):
     assert old in GOOD
     contracts = write(tmp_path, GOOD.replace(old, new))
@@ -68,13 +88,18 @@ def test_errors_name_the_file_the_line_and_the_field(tmp_path, old, new, line, f
 
 
 def test_bad_values_and_yaml(tmp_path):
-    share = GOOD + "    - name: ae\n      severity: warn\n      check: unknown_ae_share\n      column: x\n      max_share: 5\n"
+    share = (
+        GOOD
+        + "    - name: ae\n      severity: warn\n      check: unknown_ae_share\n      column: x\n      max_share: 5\n"
+    )
     with pytest.raises(ContractError, match="not a share between 0 and 1") as caught:
         load_rules(write(tmp_path, share))
     assert (caught.value.line, caught.value.field) == (15, "tables.staged.stg_dicom_instances[3].max_share")
     fixed = share.replace("max_share: 5", "max_share: 0.05").replace("column: x", "column: source_ae_title")
-    wrong_table = fixed + "  staged.int_studies:\n    - name: fresh\n      severity: warn\n      check: harvest_age\n" \
-                          "      max_hours: 2\n"  # fmt: skip
+    wrong_table = (
+        fixed + "  staged.int_studies:\n    - name: fresh\n      severity: warn\n      check: harvest_age\n"
+        "      max_hours: 2\n"
+    )
     with pytest.raises(ContractError, match="about marts.mart_source_freshness") as caught:
         load_rules(write(tmp_path, wrong_table))
     assert caught.value.line == 19
@@ -82,5 +107,12 @@ def test_bad_values_and_yaml(tmp_path):
         load_rules(write(tmp_path, GOOD + "  - [\n"))
     assert caught.value.line is not None
     with pytest.raises(ContractError, match="unknown value set"):
-        load_rules(write(tmp_path, GOOD.replace("check: positive\n      column: size_bytes",
-                                                "check: in_set\n      column: modality\n      values: modalities")))
+        load_rules(
+            write(
+                tmp_path,
+                GOOD.replace(
+                    "check: positive\n      column: size_bytes",
+                    "check: in_set\n      column: modality\n      values: modalities",
+                ),
+            )
+        )

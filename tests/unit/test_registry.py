@@ -8,18 +8,36 @@ from analytics.registry import COLUMNS, ae_title_key, institution_key, load_regi
 
 ROWS = [
     {
-        "establishment_id": "940000011", "name": "CHI de Créteil", "siret": "", "departement": "94",
-        "category": "CHI", "sector": "public", "offer": "PACS_RIS", "adhesion_date": "2010-05-01",
-        "planned_go_live": "2011-01-01", "actual_go_live": "2011-02-15", "end_date": "",
-        "ae_titles": "CRETEIL_CT;CRETEIL_MR", "institution_names": "CHI de Créteil;Hopital Creteil",
+        "establishment_id": "940000011",
+        "name": "CHI de Créteil",
+        "siret": "",
+        "departement": "94",
+        "category": "CHI",
+        "sector": "public",
+        "offer": "PACS_RIS",
+        "adhesion_date": "2010-05-01",
+        "planned_go_live": "2011-01-01",
+        "actual_go_live": "2011-02-15",
+        "end_date": "",
+        "ae_titles": "CRETEIL_CT;CRETEIL_MR",
+        "institution_names": "CHI de Créteil;Hopital Creteil",
     },
     {
-        "establishment_id": "750000023", "name": "Clinique Saint-Jean", "siret": "", "departement": "75",
-        "category": "CLINIQUE", "sector": "private", "offer": "VNA", "adhesion_date": "2011-03-01",
-        "planned_go_live": "2011-09-01", "actual_go_live": "", "end_date": "",
-        "ae_titles": "", "institution_names": "Clinique St Jean",
+        "establishment_id": "750000023",
+        "name": "Clinique Saint-Jean",
+        "siret": "",
+        "departement": "75",
+        "category": "CLINIQUE",
+        "sector": "private",
+        "offer": "VNA",
+        "adhesion_date": "2011-03-01",
+        "planned_go_live": "2011-09-01",
+        "actual_go_live": "",
+        "end_date": "",
+        "ae_titles": "",
+        "institution_names": "Clinique St Jean",
     },
-]  # fmt: skip
+]
 
 
 def siret(prefix: str) -> str:
@@ -90,7 +108,12 @@ def test_missing_registry(tmp_path):
 
 @pytest.mark.parametrize(
     ("raw", "key"),
-    [("CHI  de   Créteil ", "chi de creteil"), ("HÔPITAL\tSAINT-LOUIS", "hopital saint-louis"), ("\x00", None), (None, None)],
+    [
+        ("CHI  de   Créteil ", "chi de creteil"),
+        ("HÔPITAL\tSAINT-LOUIS", "hopital saint-louis"),
+        ("\x00", None),
+        (None, None),
+    ],
 )
 def test_institution_key_ignores_case_accents_and_whitespace(raw, key):
     assert institution_key(raw) == key

@@ -21,14 +21,19 @@ from analytics.billing.documents import invoice_csv, invoice_pdf
 from analytics.billing.export import invoice_dict
 from analytics.billing.ledger import Ledger
 from analytics.billing.model import IndexPoint, Party
-from analytics.periods import Month
 from analytics.billing.price_index import PRICE_INDEX_FILE, load_price_index
 from analytics.billing.revision import (
-    IndexValueMissing, anniversary, applicable_anniversary, coefficient, require_revision_indices, revision_for,
-)  # fmt: skip
+    IndexValueMissing,
+    anniversary,
+    applicable_anniversary,
+    coefficient,
+    require_revision_indices,
+    revision_for,
+)
 from analytics.billing.rules import draft_invoice
 from analytics.billing.tariff import TARIFF_FILE, load_tariff
 from analytics.errors import ContractError
+from analytics.periods import Month
 from analytics.registry import Establishment
 from analytics.samples.tariff import FRAMEWORK_YAML, PRICE_INDEX_CSV
 
@@ -67,8 +72,21 @@ def contracts(tmp_path: Path, index: str = INDEX, revision: str = REVISION) -> P
 
 
 def site(offer: str = "PACS_RIS") -> Establishment:
-    return Establishment("750000015", "CH Test", "26750045200011", "75", "CH", "public", offer, date(2010, 1, 1),
-                         date(2010, 6, 1), date(2010, 6, 1), None, ("CHTEST",), ())  # fmt: skip
+    return Establishment(
+        "750000015",
+        "CH Test",
+        "26750045200011",
+        "75",
+        "CH",
+        "public",
+        offer,
+        date(2010, 1, 1),
+        date(2010, 6, 1),
+        date(2010, 6, 1),
+        None,
+        ("CHTEST",),
+        (),
+    )
 
 
 # ---- coefficient and rounding ----------------------------------------------------------------------------------------
@@ -91,8 +109,13 @@ def test_the_sample_contract_coefficients():
     # 2011: I = 2011-02 = 235.4 (published 2011-03-29): 0.15 + 0.85 x 235.4 / 229.0 = 1.023755... -> 1.0238
     # 2012: 2012-02 was published on 2012-04-03, after the anniversary: I = 2012-01 = 240.3;
     #       0.15 + 0.85 x 240.3 / 229.0 = 1.041943... -> 1.0419
-    expected = {"2011-03": None, "2011-04": ("1.0238", "2011-02"), "2012-03": ("1.0238", "2011-02"),
-                "2012-04": ("1.0419", "2012-01"), "2013-03": ("1.0419", "2012-01")}  # fmt: skip
+    expected = {
+        "2011-03": None,
+        "2011-04": ("1.0238", "2011-02"),
+        "2012-03": ("1.0238", "2011-02"),
+        "2012-04": ("1.0419", "2012-01"),
+        "2013-03": ("1.0419", "2012-01"),
+    }
     for month, want in expected.items():
         revision = revision_for(tariff, Month.parse(month))
         got = None if revision is None else (str(revision.coefficient), str(revision.current.period))
@@ -124,8 +147,10 @@ def test_the_minimum_is_revised_too(tmp_path):
     tariff = load_tariff(contracts(tmp_path))
     invoice = draft_invoice(site("VNA"), Month(2011, 6), {}, tariff)
     # VNA: fee 450.00 x 1.0219 = 459.855 -> 459.86; minimum 900.00 x 1.0219 = 919.71, all of it a top-up
-    assert [(line.code, line.amount) for line in invoice.lines] == [("SUBSCRIPTION", D("459.86")),
-                                                                    ("MINIMUM", D("919.71"))]  # fmt: skip
+    assert [(line.code, line.amount) for line in invoice.lines] == [
+        ("SUBSCRIPTION", D("459.86")),
+        ("MINIMUM", D("919.71")),
+    ]
     assert "919,71" in invoice.lines[1].description
 
 
@@ -169,7 +194,9 @@ def test_index_chosen_by_publication_date(tmp_path):
     assert revision_2011.base == IndexPoint(Month(2009, 10), D("200.0"), date(2009, 11, 30))
     # anniversary 2012-04-01: 2012-02, published 2012-03-30, is the latest month published before it
     (tmp_path / "later").mkdir()
-    later = contracts(tmp_path / "later", INDEX.replace("TEST,2012-02,213.0,2012-03-30", "TEST,2012-02,213.0,2012-04-02"))
+    later = contracts(
+        tmp_path / "later", INDEX.replace("TEST,2012-02,213.0,2012-03-30", "TEST,2012-02,213.0,2012-04-02")
+    )
     # published a day after the anniversary instead, 2012-02 is too late: I is 2012-01, 212.3, coefficient 1.0538
     # (0.125 + 0.875 x 212.3 / 200.0 = 1.0538125)
     late = revision_for(load_tariff(later), Month(2012, 4))
@@ -209,18 +236,21 @@ def test_a_missing_base_value_blocks_issuing(tmp_path):
 # ---- file errors -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("broken", "line", "field", "message"), [
-    ("TEST,2011-01,205,0,2011-02-28", 3, None, "5 cells for 4 columns"),
-    ("TEST,2011-01,205.0", 3, "published_on", "3 cells for 4 columns"),
-    ("TEST,2011-13,205.0,2011-02-28", 3, "period", "'2011-13' is not a month"),
-    ("TEST,2011-01,205.0,28/02/2011", 3, "published_on", "'28/02/2011' is not a date"),
-    ("TEST,2011-01,-205.0,2011-02-28", 3, "value", "'-205.0' is not a number"),
-    ("TEST,2011-01,0,2011-02-28", 3, "value", "must be greater than 0"),
-    ("TEST,2011-01,abc,2011-02-28", 3, "value", "'abc' is not a number"),
-    ("TEST,2011-01,205.0,2011-01-15", 3, "published_on", "before the end of its month"),
-    ("TEST,2009-10,200.0,2009-11-30", 3, "period", r"listed twice \(first on line 2\)"),
-    ("T E S T,2011-01,205.0,2011-02-28", 3, "index", "is not an index name"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("broken", "line", "field", "message"),
+    [
+        ("TEST,2011-01,205,0,2011-02-28", 3, None, "5 cells for 4 columns"),
+        ("TEST,2011-01,205.0", 3, "published_on", "3 cells for 4 columns"),
+        ("TEST,2011-13,205.0,2011-02-28", 3, "period", "'2011-13' is not a month"),
+        ("TEST,2011-01,205.0,28/02/2011", 3, "published_on", "'28/02/2011' is not a date"),
+        ("TEST,2011-01,-205.0,2011-02-28", 3, "value", "'-205.0' is not a number"),
+        ("TEST,2011-01,0,2011-02-28", 3, "value", "must be greater than 0"),
+        ("TEST,2011-01,abc,2011-02-28", 3, "value", "'abc' is not a number"),
+        ("TEST,2011-01,205.0,2011-01-15", 3, "published_on", "before the end of its month"),
+        ("TEST,2009-10,200.0,2009-11-30", 3, "period", r"listed twice \(first on line 2\)"),
+        ("T E S T,2011-01,205.0,2011-02-28", 3, "index", "is not an index name"),
+    ],
+)
 def test_index_file_errors_name_file_line_and_column(tmp_path, broken, line, field, message):
     text = INDEX.replace("TEST,2011-01,205.0,2011-02-28", broken)
     contracts(tmp_path, text)
@@ -236,8 +266,9 @@ def test_decimal_comma_in_the_index_file(tmp_path):
     assert (info.value.line, info.value.field) == (2, "value")
 
 
-@pytest.mark.parametrize(("header", "field"), [("index,period,value", "published_on"),
-                                               ("index,period,value,published_on,note", "note")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("header", "field"), [("index,period,value", "published_on"), ("index,period,value,published_on,note", "note")]
+)
 def test_index_file_header_errors(tmp_path, header, field):
     contracts(tmp_path, header + "\n")
     with pytest.raises(ContractError) as info:
@@ -252,15 +283,18 @@ def test_the_index_file_is_required_with_a_revision_clause(tmp_path):
         load_tariff(tmp_path)
 
 
-@pytest.mark.parametrize(("old", "new", "line", "field", "message"), [
-    ('b: "0.875"', 'b: "0.85"', 4, "revision.b", r"a \+ b must be 1 \(got 0.125 \+ 0.85 = 0.975\)"),
-    ("base_period: 2009-10", "base_period: 2010-04", 5, "revision.base_period", "not before the agreement's start"),
-    ("base_period: 2009-10", "base_period: octobre", 5, "revision.base_period", "is not a month"),
-    ("current: last_published", "current: average", 6, "revision.current", "unknown rule 'average'"),
-    ("coefficient_decimals: 4", "coefficient_decimals: 2.5", 8, "revision.coefficient_decimals", "whole number"),
-    ("fee_decimals: 2", "fee_decimals: 1", 10, "revision.fee_decimals", "at least 2 decimals"),
-    ("  index: TEST\n", "", 1, "revision.index", "missing required key 'index'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("old", "new", "line", "field", "message"),
+    [
+        ('b: "0.875"', 'b: "0.85"', 4, "revision.b", r"a \+ b must be 1 \(got 0.125 \+ 0.85 = 0.975\)"),
+        ("base_period: 2009-10", "base_period: 2010-04", 5, "revision.base_period", "not before the agreement's start"),
+        ("base_period: 2009-10", "base_period: octobre", 5, "revision.base_period", "is not a month"),
+        ("current: last_published", "current: average", 6, "revision.current", "unknown rule 'average'"),
+        ("coefficient_decimals: 4", "coefficient_decimals: 2.5", 8, "revision.coefficient_decimals", "whole number"),
+        ("fee_decimals: 2", "fee_decimals: 1", 10, "revision.fee_decimals", "at least 2 decimals"),
+        ("  index: TEST\n", "", 1, "revision.index", "missing required key 'index'"),
+    ],
+)
 def test_revision_clause_errors_name_line_and_field(tmp_path, old, new, line, field, message):
     folder = contracts(tmp_path, revision=REVISION.replace(old, new))
     start = (folder / TARIFF_FILE).read_text(encoding="utf-8").index("revision:\n")
@@ -278,10 +312,17 @@ def test_committed_index_is_the_sample_constant_and_loads():
 
 # ---- what the invoice shows --------------------------------------------------------------------------------------
 
-SELLER = Party(name="GCS Test", siret="18007521000013", vat_id="FR50180075210", address=("1 rue de la Paix",),
-               postcode="75002", city="Paris")  # fmt: skip
-BUYER = Party(name="CH Test", siret="26750045200011", finess="750000015", address=("1 avenue",), postcode="75013",
-              city="Paris")  # fmt: skip
+SELLER = Party(
+    name="GCS Test",
+    siret="18007521000013",
+    vat_id="FR50180075210",
+    address=("1 rue de la Paix",),
+    postcode="75002",
+    city="Paris",
+)
+BUYER = Party(
+    name="CH Test", siret="26750045200011", finess="750000015", address=("1 avenue",), postcode="75013", city="Paris"
+)
 EXPECTED_NOTE = (
     "Prix révisés au 01/04/2012 (révision annuelle, P = P0 × (0,125 + 0,875 × I / I0)) : coefficient 1,0569, avec "
     "I = indice TEST de février 2012 = 213,0 (publié le 30/03/2012) et I0 = indice TEST d'octobre 2009 = 200,0 "
@@ -307,16 +348,31 @@ def test_the_pdf_prints_the_coefficient_and_the_indices(tmp_path):
     text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages).replace("\u00a0", " ")
     text = re.sub(r"\s+", " ", text)
     assert "Révision des prix" in text
-    for fragment in ("coefficient 1,0569", "février 2012 = 213,0", "publié le 30/03/2012", "octobre 2009 = 200,0",
-                     "publié le 30/11/2009"):  # fmt: skip
+    for fragment in (
+        "coefficient 1,0569",
+        "février 2012 = 213,0",
+        "publié le 30/03/2012",
+        "octobre 2009 = 200,0",
+        "publié le 30/11/2009",
+    ):
         assert fragment in text, fragment
 
 
 def test_the_csv_carries_the_revision_columns(tmp_path):
     rows = list(csv.DictReader(io.StringIO(invoice_csv(issued(tmp_path)))))
-    assert {(r["revision_coefficient"], r["revision_index"], r["index_period"], r["index_value"],
-             r["index_published_on"], r["base_index_period"], r["base_index_value"], r["base_index_published_on"])
-            for r in rows} == {("1.0569", "TEST", "2012-02", "213.0", "2012-03-30", "2009-10", "200.0", "2009-11-30")}
+    assert {
+        (
+            r["revision_coefficient"],
+            r["revision_index"],
+            r["index_period"],
+            r["index_value"],
+            r["index_published_on"],
+            r["base_index_period"],
+            r["base_index_value"],
+            r["base_index_published_on"],
+        )
+        for r in rows
+    } == {("1.0569", "TEST", "2012-02", "213.0", "2012-03-30", "2009-10", "200.0", "2009-11-30")}
     # 10 x 2.5366 (2.40 x 1.0569 = 2.53656 -> 2.5366) = 25.366 -> 25.37
     studies = next(r for r in rows if r["code"] == "studies_archived:T1")
     assert (studies["unit_price"], studies["amount"]) == ("2.5366", "25.37")
@@ -325,8 +381,14 @@ def test_the_csv_carries_the_revision_columns(tmp_path):
 def test_the_ledger_keeps_the_revision(tmp_path):
     draft = replace(issued(tmp_path), number=None, issue_date=None)
     with Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}") as ledger:
-        ledger.issue_month(Month(2012, 5), [draft], inputs_sha256="0" * 64, issue_date=date(2012, 6, 1),
-                           first_month=Month(2012, 5), today=date(2012, 6, 1))  # fmt: skip
+        ledger.issue_month(
+            Month(2012, 5),
+            [draft],
+            inputs_sha256="0" * 64,
+            issue_date=date(2012, 6, 1),
+            first_month=Month(2012, 5),
+            today=date(2012, 6, 1),
+        )
         (stored,) = ledger.invoices_for_month(Month(2012, 5))
     assert stored.revision == draft.revision
     assert stored.lines == draft.lines
@@ -337,6 +399,12 @@ def test_the_ledger_refuses_a_pending_revision(tmp_path):
     pending = draft_invoice(site(), Month(2013, 4), {}, tariff)
     with Ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}") as ledger:
         with pytest.raises(Exception, match="revision pending"):
-            ledger.issue_month(Month(2013, 4), [pending], inputs_sha256="0" * 64, issue_date=date(2013, 5, 2),
-                               first_month=Month(2013, 4), today=date(2013, 5, 2))  # fmt: skip
+            ledger.issue_month(
+                Month(2013, 4),
+                [pending],
+                inputs_sha256="0" * 64,
+                issue_date=date(2013, 5, 2),
+                first_month=Month(2013, 4),
+                today=date(2013, 5, 2),
+            )
         assert ledger.issued_months() == []

@@ -27,10 +27,15 @@ ALL_EVENT_IDS = {f"1101{n:02d}" for n in range(15)}  # 110100 .. 110114
 SYSLOG = re.compile(r"^<(\d{1,3})>1 (\S+) (\S+) (\S+) (\S+) (\S+) - (.*)$")
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
 SOP_CLASS = {
-    "CR": "1.2.840.10008.5.1.4.1.1.1", "DX": "1.2.840.10008.5.1.4.1.1.1.1", "MG": "1.2.840.10008.5.1.4.1.1.1.2",
-    "CT": "1.2.840.10008.5.1.4.1.1.2", "MR": "1.2.840.10008.5.1.4.1.1.4", "US": "1.2.840.10008.5.1.4.1.1.6.1",
-    "NM": "1.2.840.10008.5.1.4.1.1.20", "PT": "1.2.840.10008.5.1.4.1.1.128",
-}  # fmt: skip
+    "CR": "1.2.840.10008.5.1.4.1.1.1",
+    "DX": "1.2.840.10008.5.1.4.1.1.1.1",
+    "MG": "1.2.840.10008.5.1.4.1.1.1.2",
+    "CT": "1.2.840.10008.5.1.4.1.1.2",
+    "MR": "1.2.840.10008.5.1.4.1.1.4",
+    "US": "1.2.840.10008.5.1.4.1.1.6.1",
+    "NM": "1.2.840.10008.5.1.4.1.1.20",
+    "PT": "1.2.840.10008.5.1.4.1.1.128",
+}
 
 
 # --- helpers --------------------------------------------------------------------------------------------------------
@@ -124,8 +129,17 @@ def test_refuses_to_mix_corpora(tmp_path):
         generate_corpus(out, establishments=4, months=2, seed=7)
 
 
-@pytest.mark.parametrize("kwargs", [{"establishments": 0}, {"months": 0}, {"start": "2012-13"}, {"start": "2012"},
-                                    {"volume_scale": 0.0}, {"image_side": 0}])  # fmt: skip
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"establishments": 0},
+        {"months": 0},
+        {"start": "2012-13"},
+        {"start": "2012"},
+        {"volume_scale": 0.0},
+        {"image_side": 0},
+    ],
+)
 def test_rejects_bad_arguments(tmp_path, kwargs):
     with pytest.raises(ValueError):
         generate_corpus(tmp_path / "out", **kwargs)
@@ -200,8 +214,11 @@ def test_default_registry_covers_the_roll_out(default_corpus):
     assert {"CHU", "CH", "CLCC", "ESPIC", "CLINIQUE"} <= {r["category"] for r in rows}
     live = [date.fromisoformat(r["actual_go_live"]) for r in rows if r["actual_go_live"]]
     assert any(d < start for d in live) and sum(start <= d < end for d in live) >= 4
-    assert any(date.fromisoformat(r["actual_go_live"]) > date.fromisoformat(r["planned_go_live"]) + (end - start) / 12
-               for r in rows if r["actual_go_live"])  # fmt: skip
+    assert any(
+        date.fromisoformat(r["actual_go_live"]) > date.fromisoformat(r["planned_go_live"]) + (end - start) / 12
+        for r in rows
+        if r["actual_go_live"]
+    )
     assert 1 <= sum(not r["actual_go_live"] for r in rows) <= 2
     assert sum(bool(r["end_date"]) for r in rows) == 1
     assert 1 <= sum(not r["ae_titles"] for r in rows) <= 2
@@ -318,8 +335,19 @@ def test_vendor_quirks_are_present(default_corpus):
             assert ds.file_meta.SourceApplicationEntityTitle.strip() not in registered_aes
             seen["unregistered"] += 1
         studies.add((path.parts[-4], ds.PatientID, ds.StudyInstanceUID))
-    for quirk in ("variant", "nul", "trailing spaces", "hhmm", "fraction", "implicit", "no charset", "utf8",
-                  "no meta ae", ".dcm", "unregistered"):  # fmt: skip
+    for quirk in (
+        "variant",
+        "nul",
+        "trailing spaces",
+        "hhmm",
+        "fraction",
+        "implicit",
+        "no charset",
+        "utf8",
+        "no meta ae",
+        ".dcm",
+        "unregistered",
+    ):
         assert seen[quirk] > 0, quirk
     assert seen["no extension"] > seen[".dcm"]
     studies_per_patient = Counter((site, patient) for site, patient, _ in studies)
@@ -385,8 +413,11 @@ def test_default_corpus_audit_covers_every_event(default_corpus):
         styles["dicom" if event.find("EventID").get("csd-code") else "rfc3881"] += 1
         zones["Z" if event.get("EventDateTime").endswith("Z") else "offset"] += 1
         boms += header[6].startswith("\ufeff")
-        studies = [o for o in root.findall("ParticipantObjectIdentification")
-                   if code_of(o.find("ParticipantObjectIDTypeCode")) == "110180"]  # fmt: skip
+        studies = [
+            o
+            for o in root.findall("ParticipantObjectIdentification")
+            if code_of(o.find("ParticipantObjectIDTypeCode")) == "110180"
+        ]
         multi_study += len(studies) >= 2
         if event_id in ("110112", "110114"):
             assert not studies
@@ -400,8 +431,10 @@ def test_default_corpus_audit_covers_every_event(default_corpus):
     assert 0.2 < styles["rfc3881"] / sum(styles.values()) < 0.45
     assert zones["Z"] and zones["offset"] and boms and multi_study and ae_styles["alternative"]
     archived = {path.parent for path in files_under(out / "dicom")}
-    uids = {pydicom.dcmread(next(p for p in folder.iterdir()), stop_before_pixels=True).StudyInstanceUID
-            for folder in archived}  # fmt: skip
+    uids = {
+        pydicom.dcmread(next(p for p in folder.iterdir()), stop_before_pixels=True).StudyInstanceUID
+        for folder in archived
+    }
     assert uids <= receipts  # every archived study has its receipt
     assert receipts - uids  # and a few studies exist only in the audit log
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from analytics.periods import Month
 from analytics.errors import ContractError
+from analytics.periods import Month
 from analytics.samples.service_levels import SERVICE_LEVELS_YAML, write_service_levels
 from analytics.sla.measure import assess
 from analytics.sla.terms import AVAILABILITY, INGESTION_DELAY, RETRIEVAL_FAILURES, load_service_levels
@@ -57,7 +57,10 @@ def test_ceiling_terms_step_upwards():
     term = load_service_levels(REPO / "contracts").offers["PACS"].terms[2]  # retrieval failures <= 2.0 %
     assert not term.breached(D("2.00"))
     assert (term.credit_percent(D("2.01")), term.credit_percent(D("5.00")), term.credit_percent(D("5.01"))) == (
-        D("2"), D("2"), D("5"))  # fmt: skip
+        D("2"),
+        D("2"),
+        D("5"),
+    )
 
 
 def _write(tmp_path: Path, old: str, new: str) -> Path:
@@ -76,19 +79,39 @@ def _line_of(text: str, fragment: str) -> int:
     [
         ('credit_cap_percent: "25"', 'credit_cap_percent: "125"', "credit_cap_percent", "between 0 and 100"),
         ('      target: "99.5"', '      target: "99,5"', "offers.PACS_RIS.availability.target", "decimal comma"),
-        ('{below: "99.5", credit_percent: "5"}', '{below: "99.4", credit_percent: "5"}',
-         "offers.PACS_RIS.availability.credits[1].below", "must be 99.5"),
-        ('{below: "99.0", credit_percent: "10"}', '{below: "99.6", credit_percent: "10"}',
-         "offers.PACS_RIS.availability.credits[2].below", "strictly decreasing"),
-        ('{below: "99.0", credit_percent: "10"}', '{below: "99.0", credit_percent: "4"}',
-         "offers.PACS_RIS.availability.credits[2].credit_percent", "larger credit"),
-        ('{above: "1440", credit_percent: "3"}', '{below: "1440", credit_percent: "3"}',
-         "offers.PACS_RIS.ingestion_delay_p95.credits[1].below", "unknown key 'below'"),
-        ("applications: [RSF_ARCHIVE, RSF_VIEWER, RSF_RIS]", "applications: []",
-         "offers.PACS_RIS.availability.applications", "at least one AuditSourceID"),
+        (
+            '{below: "99.5", credit_percent: "5"}',
+            '{below: "99.4", credit_percent: "5"}',
+            "offers.PACS_RIS.availability.credits[1].below",
+            "must be 99.5",
+        ),
+        (
+            '{below: "99.0", credit_percent: "10"}',
+            '{below: "99.6", credit_percent: "10"}',
+            "offers.PACS_RIS.availability.credits[2].below",
+            "strictly decreasing",
+        ),
+        (
+            '{below: "99.0", credit_percent: "10"}',
+            '{below: "99.0", credit_percent: "4"}',
+            "offers.PACS_RIS.availability.credits[2].credit_percent",
+            "larger credit",
+        ),
+        (
+            '{above: "1440", credit_percent: "3"}',
+            '{below: "1440", credit_percent: "3"}',
+            "offers.PACS_RIS.ingestion_delay_p95.credits[1].below",
+            "unknown key 'below'",
+        ),
+        (
+            "applications: [RSF_ARCHIVE, RSF_VIEWER, RSF_RIS]",
+            "applications: []",
+            "offers.PACS_RIS.availability.applications",
+            "at least one AuditSourceID",
+        ),
         ("  PACS_RIS:\n", "  PACS_RIS_X:\n", "offers.PACS_RIS_X", "unknown offer"),
     ],
-)  # fmt: skip
+)
 def test_errors_name_the_file_the_line_and_the_field(tmp_path, old, new, field, message):
     folder = _write(tmp_path, old, new)
     with pytest.raises(ContractError) as info:
@@ -112,11 +135,17 @@ def test_an_offer_in_use_needs_service_levels(tmp_path):
 def _measures(*, window_min=44580, outage_min=0, failed_min=0, p95_s=None, studies=0, retrievals=0, failed=0):
     us = 60_000_000
     return {
-        "window_us": window_min * us, "outage_us": outage_min * us, "outages": int(outage_min > 0),
-        "failed_us": failed_min * us, "failed_minutes": failed_min, "studies_measured": studies,
-        "studies_without_time": 0, "p95_us": None if p95_s is None else p95_s * 1_000_000,
-        "retrievals": retrievals, "failed_retrievals": failed,
-    }  # fmt: skip
+        "window_us": window_min * us,
+        "outage_us": outage_min * us,
+        "outages": int(outage_min > 0),
+        "failed_us": failed_min * us,
+        "failed_minutes": failed_min,
+        "studies_measured": studies,
+        "studies_without_time": 0,
+        "p95_us": None if p95_s is None else p95_s * 1_000_000,
+        "retrievals": retrievals,
+        "failed_retrievals": failed,
+    }
 
 
 def test_credits_are_a_percentage_of_the_fee_rounded_half_up_to_the_cent():
@@ -139,7 +168,10 @@ def test_met_levels_give_no_credit():
     measures = _measures(outage_min=223, p95_s=1440 * 60, studies=3, retrievals=50, failed=1)
     result = assess(MARCH, "940000027", offer, measures, D("1200.00"), D("25"))
     assert [(a.measured, a.breached, a.credit_amount) for a in result] == [
-        (D("99.50"), False, D("0.00")), (D("1440.00"), False, D("0.00")), (D("2.00"), False, D("0.00"))]  # fmt: skip
+        (D("99.50"), False, D("0.00")),
+        (D("1440.00"), False, D("0.00")),
+        (D("2.00"), False, D("0.00")),
+    ]
 
 
 def test_the_month_cap_cuts_the_later_credits():

@@ -12,12 +12,12 @@ import polars as pl
 import pytest
 
 from analytics.billing.model import InvoiceLine
-from analytics.metrics import METRICS
-from analytics.periods import Month
 from analytics.billing.rules import draft_invoice
 from analytics.billing.simulation import ISSUED, laid_over, simulate, simulation_dict
 from analytics.billing.tariff import load_tariff, load_tariff_file
 from analytics.errors import ContractError
+from analytics.metrics import METRICS
+from analytics.periods import Month
 from analytics.registry import Registry
 from analytics.reporting import projection
 from analytics.reporting.proposals import bill_changes, changes_by, load_proposal, winners_and_losers
@@ -37,21 +37,32 @@ MONTHS = [Month(2010, 6), Month(2011, 3), Month(2011, 4), Month(2012, 6)]  # go-
 
 
 def usage(studies: int, storage: str, retrievals: int = 0, shares: int = 0) -> dict[str, D]:
-    return {m: D(0) for m in METRICS} | {"studies_archived": D(studies), "storage_gb_month": D(storage),
-                                         "retrievals": D(retrievals), "shares": D(shares)}  # fmt: skip
+    return {m: D(0) for m in METRICS} | {
+        "studies_archived": D(studies),
+        "storage_gb_month": D(storage),
+        "retrievals": D(retrievals),
+        "shares": D(shares),
+    }
 
 
-USAGE = {month: {BIG.establishment_id: usage(900 + 300 * i, f"{2500 + 700 * i}.123456789", 400 + i, 150 + 90 * i),
-                 SMALL.establishment_id: usage(40 * i, f"{90 * i}.5", 7, 3),
-                 ARCHIVE.establishment_id: usage(2000, f"{1800 + 4000 * i}", 600, 12)}
-         for i, month in enumerate(MONTHS)}  # fmt: skip
+USAGE = {
+    month: {
+        BIG.establishment_id: usage(900 + 300 * i, f"{2500 + 700 * i}.123456789", 400 + i, 150 + 90 * i),
+        SMALL.establishment_id: usage(40 * i, f"{90 * i}.5", 7, 3),
+        ARCHIVE.establishment_id: usage(2000, f"{1800 + 4000 * i}", 600, 12),
+    }
+    for i, month in enumerate(MONTHS)
+}
 
 
 def test_the_current_tariff_itself_gives_every_establishment_a_delta_of_zero():
     result = simulate(REGISTRY, CURRENT, CURRENT, MONTHS, USAGE, {})
     assert not result.laid_over
-    assert {b.establishment_id for b in result.bills} == {BIG.establishment_id, SMALL.establishment_id,
-                                                          ARCHIVE.establishment_id}  # fmt: skip
+    assert {b.establishment_id for b in result.bills} == {
+        BIG.establishment_id,
+        SMALL.establishment_id,
+        ARCHIVE.establishment_id,
+    }
     assert all(b.delta == D("0.00") and b.current_gross == b.simulated_gross for b in result.bills)
     # SMALL is not live in June 2010: no bill; its March 2011 is prorated (22 days) and topped up to the minimum
     assert (Month(2010, 6), SMALL.establishment_id) not in {(b.month, b.establishment_id) for b in result.bills}
@@ -60,7 +71,8 @@ def test_the_current_tariff_itself_gives_every_establishment_a_delta_of_zero():
     data = simulation_dict(result, "framework.yaml")
     assert list(data)[:5] == ["from", "to", "current_net", "simulated_net", "establishments"]
     assert [list(e)[:5] for e in data["establishments"]] == [
-        ["establishment_id", "offer", "current_net", "simulated_net", "delta"]] * 3
+        ["establishment_id", "offer", "current_net", "simulated_net", "delta"]
+    ] * 3
     assert {e["delta"] for e in data["establishments"]} == {"0.00"}
     assert data["current_net"] == data["simulated_net"] == str(sum((b.current_net for b in result.bills), D("0.00")))
 
@@ -85,7 +97,10 @@ def test_laid_over_keeps_a_proposal_that_covers_the_months():
     assert laid_over(covering, CURRENT, MONTHS) == (covering, False)
     moved, was_moved = laid_over(PROPOSAL_B, CURRENT, MONTHS)
     assert was_moved and (moved.valid_from, moved.valid_to, moved.revision) == (
-        CURRENT.valid_from, CURRENT.valid_to, CURRENT.revision)
+        CURRENT.valid_from,
+        CURRENT.valid_to,
+        CURRENT.revision,
+    )
     assert moved.offers == PROPOSAL_B.offers and moved.ceiling == PROPOSAL_B.ceiling
 
 
@@ -145,9 +160,15 @@ def test_changes_by_group_and_winners_and_losers():
 # ---- the projection -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("last", "ahead", "rate"), [
-    (100.0, 112.0, D("0.1200")), (100.0, 20.0, D("-0.5")), (0.0, 5.0, D(0)), (100.0, None, D(0)),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("last", "ahead", "rate"),
+    [
+        (100.0, 112.0, D("0.1200")),
+        (100.0, 20.0, D("-0.5")),
+        (0.0, 5.0, D(0)),
+        (100.0, None, D(0)),
+    ],
+)
 def test_annual_rate(last, ahead, rate):
     assert projection.annual_rate(last, ahead) == rate
 
@@ -171,8 +192,10 @@ def test_projection_bills_sixty_months_and_finds_when_the_ceiling_is_passed():
     flat = frame.filter(pl.col("scenario") == "bas")
     # no growth: every month bills the same usage at the proposal's own prices (no revision)
     first = Month(2015, 4)
-    expected = sum(draft_invoice(e, first, USAGE[MONTHS[-1]].get(e.establishment_id, {}),
-                                 replace(PROPOSAL_B, revision=None)).net for e in REGISTRY.establishments)  # fmt: skip
+    expected = sum(
+        draft_invoice(e, first, USAGE[MONTHS[-1]].get(e.establishment_id, {}), replace(PROPOSAL_B, revision=None)).net
+        for e in REGISTRY.establishments
+    )
     assert flat["net"][0] == expected and flat["cumulative"][-1] == sum(flat["net"].to_list())
     summary = projection.summary(frame.with_columns(ceiling=pl.lit(flat["cumulative"][30])))
     rows = {r["scenario"]: r for r in summary.iter_rows(named=True)}

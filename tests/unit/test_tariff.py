@@ -72,11 +72,18 @@ def test_valid_tariff_loads(tmp_path):
     pacs_ris = tariff.offers["PACS_RIS"]
     assert (pacs_ris.monthly_fee, pacs_ris.minimum_monthly) == (Decimal("1800.00"), Decimal("2500.00"))
     assert pacs_ris.charges == (
-        Charge("studies_archived", "graduated", None, (
-            Tier(Decimal(1000), Decimal("2.40")), Tier(Decimal(5000), Decimal("1.90")), Tier(None, Decimal("1.50")),
-        )),
+        Charge(
+            "studies_archived",
+            "graduated",
+            None,
+            (
+                Tier(Decimal(1000), Decimal("2.40")),
+                Tier(Decimal(5000), Decimal("1.90")),
+                Tier(None, Decimal("1.50")),
+            ),
+        ),
         Charge("storage_gb_month", "per_unit", Decimal("0.06"), ()),
-    )  # fmt: skip
+    )
     assert str(pacs_ris.charges[0].tiers[0].unit_price) == "2.40"  # the written scale is kept
     vna = tariff.offers["VNA"]
     assert (vna.monthly_fee, vna.minimum_monthly, vna.charges) == (Decimal(450), None, ())
@@ -85,9 +92,14 @@ def test_valid_tariff_loads(tmp_path):
 def test_seller_block(tmp_path):
     tariff = load_tariff(write(tmp_path, BASE + SELLER))
     assert tariff.seller == Party(
-        name="GCS Test", siret="18007521000013", vat_id="FR50180075210", address=("1 rue de la Paix",),
-        postcode="75002", city="Paris", country="FR",
-    )  # fmt: skip
+        name="GCS Test",
+        siret="18007521000013",
+        vat_id="FR50180075210",
+        address=("1 rue de la Paix",),
+        postcode="75002",
+        city="Paris",
+        country="FR",
+    )
 
 
 @pytest.mark.parametrize(
@@ -144,17 +156,32 @@ def test_decimal_up_to_is_allowed_for_storage(tmp_path):
         ('"2500.00"', '"-1"', 9, "offers.PACS_RIS.minimum_monthly", "must not be negative"),
         ('        unit_price: "0.06"\n', "", 17, f"{STORAGE}.unit_price", "needs a unit_price"),
         ('unit_price: "0.06"\n', 'unit_price: "0.06"\n        tiers: []\n', 20, f"{STORAGE}.tiers", "not tiers"),
-        ("        tiers:\n          - {up_to: 1000", "        tieres:\n          - {up_to: 1000", 13,
-         "offers.PACS_RIS.charges[1].tieres", "unknown key 'tieres'"),
-        ("model: graduated\n", 'model: graduated\n        unit_price: "2"\n', 13,
-         "offers.PACS_RIS.charges[1].unit_price", "priced by its tiers"),
+        (
+            "        tiers:\n          - {up_to: 1000",
+            "        tieres:\n          - {up_to: 1000",
+            13,
+            "offers.PACS_RIS.charges[1].tieres",
+            "unknown key 'tieres'",
+        ),
+        (
+            "model: graduated\n",
+            'model: graduated\n        unit_price: "2"\n',
+            13,
+            "offers.PACS_RIS.charges[1].unit_price",
+            "priced by its tiers",
+        ),
         ('"2.40"}', '"2.40", discount: 1}', 14, f"{T1}.discount", "unknown key 'discount'"),
         ("    minimum_monthly:", "    minimum_monthly_fee:", 9, "offers.PACS_RIS.minimum_monthly_fee", "unknown key"),
         ("charges: []\n", "charges: []\ncolour: blue\n", 23, "colour", "unknown key 'colour'"),
         ("currency: EUR\n", "", 1, "currency", "missing required key 'currency'"),
         ("    monthly_fee: 450\n", "", 20, "offers.VNA.monthly_fee", "missing required key 'monthly_fee'"),
-        ("charges: []", "monthly_fee: 500\n    charges: []", 22, "offers.VNA.monthly_fee",
-         "given twice (first on line 21)"),
+        (
+            "charges: []",
+            "monthly_fee: 500\n    charges: []",
+            22,
+            "offers.VNA.monthly_fee",
+            "given twice (first on line 21)",
+        ),
         ('vat_rate: "0.20"', 'vat_rate: "1"', 3, "vat_rate", "not a rate between 0 and 1"),
         ('vat_rate: "0.20"', "vat_rate: 1.5", 3, "vat_rate", "not a rate between 0 and 1"),
         ('vat_rate: "0.20"', 'vat_rate: "-0.05"', 3, "vat_rate", "must not be negative"),
@@ -172,18 +199,33 @@ def test_decimal_up_to_is_allowed_for_storage(tmp_path):
         ('unit_price: "0.06"', "unit_price:", 19, f"{STORAGE}.unit_price", "is not an amount"),
         ('unit_price: "0.06"', 'unit_price: "0.06 EUR"', 19, f"{STORAGE}.unit_price", "is not an amount"),
         ('unit_price: "0.06"', "unit_price: [0.06]", 19, f"{STORAGE}.unit_price", "single value"),
-        ('unit_price: "0.06"', "unit_price: !!python/object:decimal.Decimal 0.06", 19, f"{STORAGE}.unit_price",
-         "unsupported YAML tag"),
-        ("metric: storage_gb_month", "metric: studies_archived", 17, f"{STORAGE}.metric",
-         "already charged by charges[1]"),
+        (
+            'unit_price: "0.06"',
+            "unit_price: !!python/object:decimal.Decimal 0.06",
+            19,
+            f"{STORAGE}.unit_price",
+            "unsupported YAML tag",
+        ),
+        (
+            "metric: storage_gb_month",
+            "metric: studies_archived",
+            17,
+            f"{STORAGE}.metric",
+            "already charged by charges[1]",
+        ),
         ("    charges: []", "    charges: none", 22, "offers.VNA.charges", "must be a list"),
         (TIERS, "        tiers: []\n", 13, "offers.PACS_RIS.charges[1].tiers", "at least one tier"),
         (TIERS, "", 11, "offers.PACS_RIS.charges[1].tiers", "a graduated charge needs tiers"),
         (TIERS, "        unit_price: '2.40'\n", 13, "offers.PACS_RIS.charges[1].unit_price", "priced by its tiers"),
-        ("model: graduated\n" + TIERS, "model: volume\n", 11, "offers.PACS_RIS.charges[1].tiers",
-         "a volume charge needs tiers"),
+        (
+            "model: graduated\n" + TIERS,
+            "model: volume\n",
+            11,
+            "offers.PACS_RIS.charges[1].tiers",
+            "a volume charge needs tiers",
+        ),
         ('{up_to: 5000, unit_price: "1.90"}', '{up_to: 5000, unit_price: "1.90"', 16, None, "is not valid YAML"),
-        ('currency: EUR', 'currency: EUR\n\tbad: tab', 3, None, "is not valid YAML"),
+        ("currency: EUR", "currency: EUR\n\tbad: tab", 3, None, "is not valid YAML"),
     ],
 )
 def test_invalid_tariff_names_line_and_field(tmp_path, old, new, line, field, message):

@@ -45,8 +45,10 @@ def table_guards(table: str) -> list[Guard]:
 
 def counter_guards() -> list[Guard]:
     """The invoice counter moves forward only and is never deleted."""
-    return [Guard("invoice_sequence_no_step_back", "invoice_sequence", "UPDATE", STEP_BACK),
-            Guard("invoice_sequence_no_delete", "invoice_sequence", "DELETE")]  # fmt: skip
+    return [
+        Guard("invoice_sequence_no_step_back", "invoice_sequence", "UPDATE", STEP_BACK),
+        Guard("invoice_sequence_no_delete", "invoice_sequence", "DELETE"),
+    ]
 
 
 def statements(postgres: bool, guards: Sequence[Guard], present: set[str]) -> list[str]:
@@ -59,8 +61,10 @@ def statements(postgres: bool, guards: Sequence[Guard], present: set[str]) -> li
             for g in guards
         ]
     run = "EXECUTE FUNCTION sansfilm_ledger_immutable()"
-    wanted = {g.name: f"BEFORE {g.op} ON {g.table} FOR EACH ROW {f'WHEN ({g.unless}) ' if g.unless else ''}{run}"
-              for g in guards}  # fmt: skip
+    wanted = {
+        g.name: f"BEFORE {g.op} ON {g.table} FOR EACH ROW {f'WHEN ({g.unless}) ' if g.unless else ''}{run}"
+        for g in guards
+    }
     for table in {g.table: None for g in guards}:
         wanted[f"{table}_no_truncate"] = f"BEFORE TRUNCATE ON {table} FOR EACH STATEMENT {run}"
     missing = [f"CREATE TRIGGER {name} {body}" for name, body in wanted.items() if name not in present]
@@ -85,14 +89,20 @@ def drop(bind: Connection, tables: Sequence[str]) -> list[str]:
     postgres = bind.dialect.name == "postgresql"
     if postgres:
         found = bind.execute(
-            text("SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-                 "WHERE NOT t.tgisinternal AND c.relname = ANY(:tables)"), {"tables": list(tables)},
-        ).all()  # fmt: skip
+            text(
+                "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "WHERE NOT t.tgisinternal AND c.relname = ANY(:tables)"
+            ),
+            {"tables": list(tables)},
+        ).all()
     else:
         found = bind.execute(
-            text("SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN "
-                 f"({', '.join(f':t{i}' for i in range(len(tables)))})"), {f"t{i}": t for i, t in enumerate(tables)},
-        ).all()  # fmt: skip
+            text(
+                "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN "
+                f"({', '.join(f':t{i}' for i in range(len(tables)))})"
+            ),
+            {f"t{i}": t for i, t in enumerate(tables)},
+        ).all()
     for name, table in found:
         bind.exec_driver_sql(f"DROP TRIGGER {name} ON {table}" if postgres else f"DROP TRIGGER {name}")
     return [name for name, _ in found]
@@ -104,7 +114,9 @@ def lifted(bind: Connection, tables: Sequence[str], guards: Sequence[Guard] | No
     guards of each table, plus the counter's when it is among them)."""
     drop(bind, tables)
     yield
-    wanted = list(guards) if guards is not None else [
-        g for t in tables for g in (counter_guards() if t == "invoice_sequence" else table_guards(t))
-    ]
+    wanted = (
+        list(guards)
+        if guards is not None
+        else [g for t in tables for g in (counter_guards() if t == "invoice_sequence" else table_guards(t))]
+    )
     install(bind, wanted)

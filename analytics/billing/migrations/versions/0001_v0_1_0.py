@@ -26,20 +26,23 @@ EXACT = sa.String(64).with_variant(sa.Numeric(asdecimal=True), "postgresql")
 
 meta = sa.MetaData()
 invoice_sequence = sa.Table(
-    "invoice_sequence", meta,
+    "invoice_sequence",
+    meta,
     sa.Column("name", sa.String(32), primary_key=True),
     sa.Column("last_value", sa.Integer, nullable=False),
-)  # fmt: skip
+)
 issued_month = sa.Table(
-    "issued_month", meta,
+    "issued_month",
+    meta,
     sa.Column("month", sa.String(7), primary_key=True),
     sa.Column("inputs_sha256", sa.String(64), nullable=False),
     sa.Column("issue_date", sa.Date, nullable=False),
     sa.Column("invoice_count", sa.Integer, nullable=False),
     sa.Column("recorded_at", sa.String(32), nullable=False),
-)  # fmt: skip
+)
 invoice = sa.Table(
-    "invoice", meta,
+    "invoice",
+    meta,
     sa.Column("number", sa.String(32), primary_key=True),
     sa.Column("seq", sa.Integer, nullable=False, unique=True),
     sa.Column("month", sa.String(7), sa.ForeignKey("issued_month.month"), nullable=False),
@@ -56,9 +59,10 @@ invoice = sa.Table(
     sa.Column("issue_date", sa.Date, nullable=False),
     sa.Column("inputs_sha256", sa.String(64), nullable=False),
     sa.UniqueConstraint("month", "establishment_id"),
-)  # fmt: skip
+)
 invoice_line = sa.Table(
-    "invoice_line", meta,
+    "invoice_line",
+    meta,
     sa.Column("invoice_number", sa.String(32), sa.ForeignKey("invoice.number"), primary_key=True),
     sa.Column("position", sa.Integer, primary_key=True),
     sa.Column("code", sa.String(64), nullable=False),
@@ -68,16 +72,18 @@ invoice_line = sa.Table(
     sa.Column("unit_price", EXACT, nullable=False),
     sa.Column("amount", EXACT, nullable=False),
     sa.Column("reference", sa.String(32), sa.ForeignKey("invoice.number")),
-)  # fmt: skip
+)
 invoice_usage = sa.Table(
-    "invoice_usage", meta,
+    "invoice_usage",
+    meta,
     sa.Column("invoice_number", sa.String(32), sa.ForeignKey("invoice.number"), primary_key=True),
     sa.Column("metric", sa.String(64), primary_key=True),
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("quantity", EXACT, nullable=False),
-)  # fmt: skip
+)
 invoice_revision = sa.Table(
-    "invoice_revision", meta,
+    "invoice_revision",
+    meta,
     sa.Column("invoice_number", sa.String(32), sa.ForeignKey("invoice.number"), primary_key=True),
     sa.Column("index_name", sa.String(64), nullable=False),
     sa.Column("a", EXACT, nullable=False),
@@ -90,15 +96,17 @@ invoice_revision = sa.Table(
     sa.Column("base_period", sa.String(7), nullable=False),
     sa.Column("base_value", EXACT, nullable=False),
     sa.Column("base_published_on", sa.Date, nullable=False),
-)  # fmt: skip
+)
 quality_run = sa.Table(
-    "quality_run", meta,
+    "quality_run",
+    meta,
     sa.Column("run_id", sa.String(64), primary_key=True),
     sa.Column("trigger", sa.String(16), nullable=False),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-)  # fmt: skip
+)
 quality_result = sa.Table(
-    "quality_result", meta,
+    "quality_result",
+    meta,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("run_id", sa.String(64), sa.ForeignKey("quality_run.run_id"), nullable=False, index=True),
     sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
@@ -108,7 +116,7 @@ quality_result = sa.Table(
     sa.Column("passed", sa.Boolean, nullable=False),
     sa.Column("observed", sa.Text),
     sa.Column("details", sa.Text, nullable=False),
-)  # fmt: skip
+)
 
 IMMUTABLE = ("issued_month", "invoice", "invoice_line", "invoice_usage", "invoice_revision")
 

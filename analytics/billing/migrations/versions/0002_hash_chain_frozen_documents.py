@@ -48,16 +48,37 @@ depends_on = None
 EXACT = sa.String(64).with_variant(sa.Numeric(asdecimal=True), "postgresql")
 OLD_TABLES = ("issued_month", "invoice", "invoice_line", "invoice_usage", "invoice_revision")
 NEW_TABLES = ("invoice_party", "invoice_document")
-EXACT_COLUMNS = {"vat_rate", "net", "vat", "gross", "quantity", "unit_price", "amount", "a", "b", "coefficient",
-                 "current_value", "base_value"}  # fmt: skip
-KEYS = {"issued_month": ("month",), "invoice": ("number",), "invoice_line": ("invoice_number", "position"),
-        "invoice_usage": ("invoice_number", "metric"), "invoice_revision": ("invoice_number",)}  # fmt: skip
+EXACT_COLUMNS = {
+    "vat_rate",
+    "net",
+    "vat",
+    "gross",
+    "quantity",
+    "unit_price",
+    "amount",
+    "a",
+    "b",
+    "coefficient",
+    "current_value",
+    "base_value",
+}
+KEYS = {
+    "issued_month": ("month",),
+    "invoice": ("number",),
+    "invoice_line": ("invoice_number", "position"),
+    "invoice_usage": ("invoice_number", "metric"),
+    "invoice_revision": ("invoice_number",),
+}
 ORDER = {"invoice_line": "position", "invoice_usage": "position", "invoice_revision": "invoice_number"}
 
-MOVED = ("NEW.name <> OLD.name OR NEW.chain_length < OLD.chain_length "
-         "OR NEW.last_value <> (SELECT COALESCE(MAX(seq), 0) FROM invoice)")  # fmt: skip
-SEQUENCE_REFUSED = ("sansfilm ledger: UPDATE on invoice_sequence refused: issued invoices are immutable and the "
-                    "sequence moves only by issuing")  # fmt: skip
+MOVED = (
+    "NEW.name <> OLD.name OR NEW.chain_length < OLD.chain_length "
+    "OR NEW.last_value <> (SELECT COALESCE(MAX(seq), 0) FROM invoice)"
+)
+SEQUENCE_REFUSED = (
+    "sansfilm ledger: UPDATE on invoice_sequence refused: issued invoices are immutable and the "
+    "sequence moves only by issuing"
+)
 PG_SEQUENCE_FUNCTION = f"""CREATE OR REPLACE FUNCTION sansfilm_ledger_sequence_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF {MOVED} THEN
@@ -68,14 +89,19 @@ END $$"""
 
 
 def _chain_columns(table: str) -> list[Any]:
-    return [sa.Column("chain_seq", sa.Integer), sa.Column("prev_hash", sa.String(64)),
-            sa.Column("row_hash", sa.String(64)), sa.Index(f"ix_{table}_chain_seq", "chain_seq", unique=True)]  # fmt: skip
+    return [
+        sa.Column("chain_seq", sa.Integer),
+        sa.Column("prev_hash", sa.String(64)),
+        sa.Column("row_hash", sa.String(64)),
+        sa.Index(f"ix_{table}_chain_seq", "chain_seq", unique=True),
+    ]
 
 
 meta = sa.MetaData()
 sa.Table("invoice", meta, sa.Column("number", sa.String(32), primary_key=True))  # created by 0001: referenced only
 invoice_party = sa.Table(
-    "invoice_party", meta,
+    "invoice_party",
+    meta,
     sa.Column("invoice_number", sa.String(32), sa.ForeignKey("invoice.number"), primary_key=True),
     sa.Column("role", sa.String(8), primary_key=True),
     sa.Column("name", sa.Text, nullable=False),
@@ -87,16 +113,17 @@ invoice_party = sa.Table(
     sa.Column("city", sa.Text, nullable=False),
     sa.Column("country", sa.String(2), nullable=False),
     *_chain_columns("invoice_party"),
-)  # fmt: skip
+)
 invoice_document = sa.Table(
-    "invoice_document", meta,
+    "invoice_document",
+    meta,
     sa.Column("invoice_number", sa.String(32), sa.ForeignKey("invoice.number"), primary_key=True),
     sa.Column("kind", sa.String(8), primary_key=True),
     sa.Column("file_name", sa.String(64), nullable=False),
     sa.Column("sha256", sa.String(64), nullable=False),
     sa.Column("size", sa.Integer, nullable=False),
     *_chain_columns("invoice_document"),
-)  # fmt: skip
+)
 
 
 def upgrade() -> None:
@@ -111,15 +138,26 @@ def upgrade() -> None:
     meta.create_all(bind, tables=[invoice_party, invoice_document])
     guards.drop(bind, [*OLD_TABLES, "invoice_sequence"])
     _chain_existing_rows(bind)
-    guards.install(bind, [g for t in (*OLD_TABLES, *NEW_TABLES) for g in guards.table_guards(t)]
-                   + [guards.Guard("invoice_sequence_no_delete", "invoice_sequence", "DELETE")])  # fmt: skip
+    guards.install(
+        bind,
+        [g for t in (*OLD_TABLES, *NEW_TABLES) for g in guards.table_guards(t)]
+        + [guards.Guard("invoice_sequence_no_delete", "invoice_sequence", "DELETE")],
+    )
     if postgres:
         bind.execute(sa.text(PG_SEQUENCE_FUNCTION))
-        bind.execute(sa.text("CREATE TRIGGER invoice_sequence_moves_by_issuing BEFORE UPDATE ON invoice_sequence "
-                             "FOR EACH ROW EXECUTE FUNCTION sansfilm_ledger_sequence_guard()"))  # fmt: skip
+        bind.execute(
+            sa.text(
+                "CREATE TRIGGER invoice_sequence_moves_by_issuing BEFORE UPDATE ON invoice_sequence "
+                "FOR EACH ROW EXECUTE FUNCTION sansfilm_ledger_sequence_guard()"
+            )
+        )
     else:
-        bind.execute(sa.text(f"CREATE TRIGGER invoice_sequence_moves_by_issuing BEFORE UPDATE ON invoice_sequence "
-                             f"WHEN {MOVED} BEGIN SELECT RAISE(ABORT, '{SEQUENCE_REFUSED}'); END"))  # fmt: skip
+        bind.execute(
+            sa.text(
+                f"CREATE TRIGGER invoice_sequence_moves_by_issuing BEFORE UPDATE ON invoice_sequence "
+                f"WHEN {MOVED} BEGIN SELECT RAISE(ABORT, '{SEQUENCE_REFUSED}'); END"
+            )
+        )
 
 
 def downgrade() -> None:
@@ -170,22 +208,39 @@ def _chain_existing_rows(bind: sa.Connection) -> None:
                 path = folder / f"{stem}.{kind}" if folder else None
                 if path is not None and path.is_file():
                     data = path.read_bytes()
-                    _insert(bind, chain, invoice_document, {"invoice_number": number, "kind": kind,
-                                                           "file_name": path.name, "size": len(data),
-                                                           "sha256": hashlib.sha256(data).hexdigest()})  # fmt: skip
-    bind.execute(sa.text("UPDATE invoice_sequence SET chain_length = :n, chain_head = :h WHERE name = 'invoice'"),
-                 {"n": chain.length, "h": chain.head})  # fmt: skip
+                    _insert(
+                        bind,
+                        chain,
+                        invoice_document,
+                        {
+                            "invoice_number": number,
+                            "kind": kind,
+                            "file_name": path.name,
+                            "size": len(data),
+                            "sha256": hashlib.sha256(data).hexdigest(),
+                        },
+                    )
+    bind.execute(
+        sa.text("UPDATE invoice_sequence SET chain_length = :n, chain_head = :h WHERE name = 'invoice'"),
+        {"n": chain.length, "h": chain.head},
+    )
 
 
 def _link(bind: sa.Connection, chain: ChainWriter, table: str, row: dict[str, Any]) -> None:
     linked = chain.link(table, row)
     keys = KEYS[table]
     bind.execute(
-        sa.text(f"UPDATE {table} SET chain_seq = :chain_seq, prev_hash = :prev_hash, row_hash = :row_hash WHERE "
-                + " AND ".join(f"{k} = :k_{k}" for k in keys)),
-        {"chain_seq": linked["chain_seq"], "prev_hash": linked["prev_hash"], "row_hash": linked["row_hash"],
-         **{f"k_{k}": row[k] for k in keys}},
-    )  # fmt: skip
+        sa.text(
+            f"UPDATE {table} SET chain_seq = :chain_seq, prev_hash = :prev_hash, row_hash = :row_hash WHERE "
+            + " AND ".join(f"{k} = :k_{k}" for k in keys)
+        ),
+        {
+            "chain_seq": linked["chain_seq"],
+            "prev_hash": linked["prev_hash"],
+            "row_hash": linked["row_hash"],
+            **{f"k_{k}": row[k] for k in keys},
+        },
+    )
 
 
 def _insert(bind: sa.Connection, chain: ChainWriter, table: sa.Table, row: dict[str, Any]) -> None:
@@ -209,16 +264,21 @@ def _xml_parties(path: Path) -> dict[str, dict[str, Any]]:
             return found.text if found is not None else None
 
         address = party.find("ram:PostalTradeAddress", NS)
-        lines = [t for t in (text(f"ram:{n}", address) for n in ("LineOne", "LineTwo", "LineThree")) if t] if (
-            address is not None) else []  # fmt: skip
+        lines = (
+            [t for t in (text(f"ram:{n}", address) for n in ("LineOne", "LineTwo", "LineThree")) if t]
+            if (address is not None)
+            else []
+        )
         parties[role] = {
-            "name": text("ram:Name") or "", "siret": text("ram:SpecifiedLegalOrganization/ram:ID") or "",
+            "name": text("ram:Name") or "",
+            "siret": text("ram:SpecifiedLegalOrganization/ram:ID") or "",
             "finess": text("ram:ID") if role == "buyer" else None,
-            "vat_id": text("ram:SpecifiedTaxRegistration/ram:ID"), "address": json.dumps(lines, ensure_ascii=False),
+            "vat_id": text("ram:SpecifiedTaxRegistration/ram:ID"),
+            "address": json.dumps(lines, ensure_ascii=False),
             "postcode": (text("ram:PostcodeCode", address) if address is not None else None) or "",
             "city": (text("ram:CityName", address) if address is not None else None) or "",
             "country": (text("ram:CountryID", address) if address is not None else None) or "FR",
-        }  # fmt: skip
+        }
     return parties
 
 
@@ -237,12 +297,27 @@ def _contract_parties(contracts_dir: str | None) -> Any:
         for role, party in (("seller", seller), ("buyer", None)):
             if role == "buyer" and establishment_id in registry:
                 e = registry[establishment_id]
-                found[role] = {"name": e.name, "siret": e.siret, "finess": e.establishment_id, "vat_id": None,
-                               "address": "[]", "postcode": "", "city": "", "country": "FR"}  # fmt: skip
+                found[role] = {
+                    "name": e.name,
+                    "siret": e.siret,
+                    "finess": e.establishment_id,
+                    "vat_id": None,
+                    "address": "[]",
+                    "postcode": "",
+                    "city": "",
+                    "country": "FR",
+                }
             elif party is not None:
-                found[role] = {"name": party.name, "siret": party.siret, "finess": party.finess,
-                               "vat_id": party.vat_id, "address": json.dumps(list(party.address), ensure_ascii=False),
-                               "postcode": party.postcode, "city": party.city, "country": party.country}  # fmt: skip
+                found[role] = {
+                    "name": party.name,
+                    "siret": party.siret,
+                    "finess": party.finess,
+                    "vat_id": party.vat_id,
+                    "address": json.dumps(list(party.address), ensure_ascii=False),
+                    "postcode": party.postcode,
+                    "city": party.city,
+                    "country": party.country,
+                }
         return found
 
     return parties

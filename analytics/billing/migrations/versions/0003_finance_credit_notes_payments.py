@@ -25,11 +25,15 @@ depends_on = None
 
 EXACT = sa.String(64).with_variant(sa.Numeric(asdecimal=True), "postgresql")
 NEW_TABLES = ("ledger_act", "credit_note", "credit_note_line", "credit_note_document", "dispatch", "payment")
-LAST_NUMBER = ("(SELECT MAX(seq) FROM (SELECT COALESCE(MAX(seq), 0) AS seq FROM invoice "
-               "UNION ALL SELECT COALESCE(MAX(seq), 0) AS seq FROM credit_note) AS numbered)")  # fmt: skip
+LAST_NUMBER = (
+    "(SELECT MAX(seq) FROM (SELECT COALESCE(MAX(seq), 0) AS seq FROM invoice "
+    "UNION ALL SELECT COALESCE(MAX(seq), 0) AS seq FROM credit_note) AS numbered)"
+)
 MOVED = f"NEW.name <> OLD.name OR NEW.chain_length < OLD.chain_length OR NEW.last_value <> {LAST_NUMBER}"
-SEQUENCE_REFUSED = ("sansfilm ledger: UPDATE on invoice_sequence refused: issued invoices are immutable and the "
-                    "sequence moves only by issuing")  # fmt: skip
+SEQUENCE_REFUSED = (
+    "sansfilm ledger: UPDATE on invoice_sequence refused: issued invoices are immutable and the "
+    "sequence moves only by issuing"
+)
 PG_SEQUENCE_FUNCTION = f"""CREATE OR REPLACE FUNCTION sansfilm_ledger_sequence_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF {MOVED} THEN
@@ -40,15 +44,20 @@ END $$"""
 
 
 def _chain_columns(table: str) -> list[sa.SchemaItem]:
-    return [sa.Column("chain_seq", sa.Integer), sa.Column("prev_hash", sa.String(64)),
-            sa.Column("row_hash", sa.String(64)), sa.Index(f"ix_{table}_chain_seq", "chain_seq", unique=True)]  # fmt: skip
+    return [
+        sa.Column("chain_seq", sa.Integer),
+        sa.Column("prev_hash", sa.String(64)),
+        sa.Column("row_hash", sa.String(64)),
+        sa.Index(f"ix_{table}_chain_seq", "chain_seq", unique=True),
+    ]
 
 
 meta = sa.MetaData()
 sa.Table("invoice", meta, sa.Column("number", sa.String(32), primary_key=True))  # made by 0001: referenced only
 TABLES = [
     sa.Table(
-        "ledger_act", meta,
+        "ledger_act",
+        meta,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("subject", sa.String(32), nullable=False),
@@ -58,7 +67,8 @@ TABLES = [
         *_chain_columns("ledger_act"),
     ),
     sa.Table(
-        "credit_note", meta,
+        "credit_note",
+        meta,
         sa.Column("number", sa.String(32), primary_key=True),
         sa.Column("seq", sa.Integer, nullable=False, unique=True),
         sa.Column("invoice_number", sa.String(32), sa.ForeignKey("invoice.number"), nullable=False),
@@ -73,7 +83,8 @@ TABLES = [
         *_chain_columns("credit_note"),
     ),
     sa.Table(
-        "credit_note_line", meta,
+        "credit_note_line",
+        meta,
         sa.Column("credit_note_number", sa.String(32), sa.ForeignKey("credit_note.number"), primary_key=True),
         sa.Column("position", sa.Integer, primary_key=True),
         sa.Column("invoice_position", sa.Integer),
@@ -86,7 +97,8 @@ TABLES = [
         *_chain_columns("credit_note_line"),
     ),
     sa.Table(
-        "credit_note_document", meta,
+        "credit_note_document",
+        meta,
         sa.Column("credit_note_number", sa.String(32), sa.ForeignKey("credit_note.number"), primary_key=True),
         sa.Column("kind", sa.String(8), primary_key=True),
         sa.Column("file_name", sa.String(64), nullable=False),
@@ -95,7 +107,8 @@ TABLES = [
         *_chain_columns("credit_note_document"),
     ),
     sa.Table(
-        "dispatch", meta,
+        "dispatch",
+        meta,
         sa.Column("act_id", sa.Integer, sa.ForeignKey("ledger_act.id"), primary_key=True),
         sa.Column("document_number", sa.String(32), nullable=False),
         sa.Column("transport", sa.String(16), nullable=False),
@@ -105,7 +118,8 @@ TABLES = [
         *_chain_columns("dispatch"),
     ),
     sa.Table(
-        "payment", meta,
+        "payment",
+        meta,
         sa.Column("act_id", sa.Integer, sa.ForeignKey("ledger_act.id"), primary_key=True),
         sa.Column("invoice_number", sa.String(32), sa.ForeignKey("invoice.number"), nullable=False),
         sa.Column("paid_on", sa.Date, nullable=False),
@@ -113,7 +127,7 @@ TABLES = [
         sa.Column("reference", sa.Text, nullable=False),
         *_chain_columns("payment"),
     ),
-]  # fmt: skip
+]
 
 
 def upgrade() -> None:
@@ -124,8 +138,12 @@ def upgrade() -> None:
         bind.execute(sa.text(PG_SEQUENCE_FUNCTION))  # the trigger made by 0002 calls it
     else:
         bind.execute(sa.text("DROP TRIGGER invoice_sequence_moves_by_issuing"))
-        bind.execute(sa.text(f"CREATE TRIGGER invoice_sequence_moves_by_issuing BEFORE UPDATE ON invoice_sequence "
-                             f"WHEN {MOVED} BEGIN SELECT RAISE(ABORT, '{SEQUENCE_REFUSED}'); END"))  # fmt: skip
+        bind.execute(
+            sa.text(
+                f"CREATE TRIGGER invoice_sequence_moves_by_issuing BEFORE UPDATE ON invoice_sequence "
+                f"WHEN {MOVED} BEGIN SELECT RAISE(ABORT, '{SEQUENCE_REFUSED}'); END"
+            )
+        )
 
 
 def downgrade() -> None:
