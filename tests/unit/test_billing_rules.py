@@ -428,7 +428,8 @@ DOC = (REPO / "docs" / "billing.md").read_text(encoding="utf-8")
 
 
 def doc_example() -> dict:
-    (block,) = re.findall(r"```yaml\n(.*?)```", DOC, flags=re.S)
+    # the example is the yaml block that names a tariff (the others show a configuration excerpt)
+    (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", DOC, flags=re.S) if b.startswith("tariff:")]
     return yaml.safe_load(block)
 
 
