@@ -42,8 +42,10 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
+# Bytecode compiled at install: an environment with PYTHONDONTWRITEBYTECODE set (the build machine's is) would otherwise compile
+# every library from source in each new process (~10 s of dbt, Great Expectations and Dagster per `sansfilm` command).
 $(INSTALLED): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
 	touch $@
 
 system-deps:
