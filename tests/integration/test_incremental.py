@@ -144,3 +144,24 @@ def test_a_deletion_in_march_changes_storage_from_march_on(tmp_path):
     ).fetchall()
     assert stored_april in ([(None,)], [(0,)])  # S1 (A's only study) is gone by April
     con.close()
+
+
+def test_a_fresh_warehouse_takes_the_saved_parse_of_an_earlier_build(tmp_path, monkeypatch):
+    """dbt parses the project in full for a warehouse's first build; the next fresh warehouse of the same stem (each
+    test's, each new configuration's) starts from the saved parse, and builds the same."""
+    monkeypatch.setattr(dbt_build, "PARSE_CACHE", tmp_path / "parse")
+    built = []
+    for run in ("first", "second"):
+        (tmp_path / run).mkdir()
+        wh, con = empty(tmp_path / run)
+        wh.instance("1.1", "S1", "2012-01-10T10:00:00+01:00", 100)
+        harvest(con, wh, "h1")
+        warehouse.build_models(con)
+        built.append({m: rows for m, rows in contents(con).items() if m != "marts.mart_source_freshness"})  # now()
+        log = (wh.path.parent / f".dbt-{wh.path.stem}" / "logs" / "dbt.log").read_text(encoding="utf-8")
+        con.close()
+        if run == "first":
+            assert "Starting full parse" in log
+            assert (tmp_path / "parse" / f"{wh.path.stem}.msgpack").is_file()
+    assert "Partial parsing enabled" in log and "Starting full parse" not in log
+    assert built[0] == built[1]
