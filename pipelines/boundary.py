@@ -50,8 +50,25 @@ def is_a(exc: BaseException, name: str) -> bool:
     )
 
 
+def ignore_a_gone_resource_tracker(unraisable) -> None:
+    """`sys.unraisablehook` of the command line. dbt's parsed project holds a multiprocessing lock whose clean-up, at
+    exit, tells multiprocessing's resource tracker process; when that process is already gone (seen under heavy
+    load) Python prints a traceback after the command's own last line. Nothing is lost (the tracker's work is to
+    remove such locks, and the operating system does at exit): it goes to --verbose only. Anything else is printed as
+    Python does."""
+    if issubclass(unraisable.exc_type, OSError) and any(
+        frame.f_code.co_filename.endswith(os.path.join("multiprocessing", "resource_tracker.py"))
+        for frame, _ in traceback.walk_tb(unraisable.exc_traceback)
+    ):
+        if verbose:
+            print(f"(multiprocessing's resource tracker had exited: {unraisable.exc_value!r})", file=sys.stderr)
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def run(app: typer.Typer, args: list[str] | None = None) -> NoReturn:
     """Run the app (the `sansfilm` entry point) and turn every failure into one line and an exit code."""
+    sys.unraisablehook = ignore_a_gone_resource_tracker
     try:
         code = app(args=args, prog_name="sansfilm", standalone_mode=False)
     except Exception as exc:  # noqa: BLE001  sorted below: click's, typer's copy of click's, ours, the unexpected

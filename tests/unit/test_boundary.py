@@ -41,3 +41,40 @@ def test_an_unexpected_failure_is_one_line_naming_its_log(tmp_path, monkeypatch,
     err = capsys.readouterr().err
     assert err.startswith("error: unexpected ZeroDivisionError: boom") and err.count("\n") == 1
     assert "ZeroDivisionError" in (tmp_path / "error.log").read_text(encoding="utf-8")
+
+
+GONE_TRACKER = """
+import multiprocessing, os, signal, sys
+from multiprocessing import resource_tracker
+import typer
+from pipelines import boundary
+
+held = [multiprocessing.get_context("spawn").Lock()]  # as dbt's parsed project holds one
+tracker = resource_tracker._resource_tracker
+os.kill(tracker._pid, signal.SIGKILL)  # gone between its liveness probe and the lock's clean-up, as seen under load
+os.waitpid(tracker._pid, 0)
+tracker._check_alive = lambda: True
+app = typer.Typer()
+
+@app.command()
+def done() -> None:
+    held.clear()  # collected while the command runs: its clean-up fails, as Python reports, on stderr
+    typer.echo("done")
+
+boundary.run(app, sys.argv[1:])
+"""
+
+
+def test_a_resource_tracker_gone_before_exit_prints_nothing_more(tmp_path):
+    """The traceback Python prints when a multiprocessing lock outlives its tracker is not shown to the user; the
+    same script without the boundary's hook prints it (so the test can fail)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "gone.py"
+    script.write_text(GONE_TRACKER, encoding="utf-8")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "done\n", "")
+    script.write_text(GONE_TRACKER.replace("boundary.run(app, sys.argv[1:])", "app()"), encoding="utf-8")
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert "BrokenPipeError" in result.stderr
