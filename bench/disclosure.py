@@ -4,7 +4,8 @@
 
 Without --config, the committed sample is copied to a temporary folder, harvested, built and published (as the
 dashboards' tests do). For each period and each kind of atoms (studies, shares):
-- baseline: `protect(..., shortcuts=False)`, every check solved as two integer programs (the method as first written);
+- baseline: `protect(..., shortcuts=False)`, the method as first written: every check solved as two integer programs,
+  each complement tried alone;
 - now: `protect(...)`, with witnesses and linear relaxations (same cells hidden: checked);
 - first view / stored: `regional.protection` as a page calls it, with the process cache empty, before and after the
   pattern was stored beside the published file (a server restart, another server process).

@@ -124,13 +124,15 @@ def protection(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters,
         if len(_CACHE) >= _CACHE_SIZE:
             _CACHE.pop(next(iter(_CACHE)))
         store = _store(con)
-        pattern = build(atoms, measure, tables, SECONDARY, _read(store, digest))
-        _write(store, digest, pattern.hidden)
+        known = _read(store, digest)
+        pattern = build(atoms, measure, tables, SECONDARY, known)
+        if pattern.hidden != known:  # solved: never stored, or a stored one not trusted
+            _write(store, digest, pattern.hidden)
         _CACHE[digest] = pattern
     return _CACHE[digest]
 
 
-METHOD = 2  # bump when disclosure.protect would choose other cells: patterns stored by an older method are ignored
+METHOD = 3  # bump when disclosure.protect would choose other cells: patterns stored by an older method are ignored
 _STORED = 64  # patterns kept beside the published file (the oldest go first)
 
 
@@ -155,11 +157,9 @@ def _write(store: Path | None, digest: str, hidden: frozenset[int]) -> None:
         return
     try:
         store.mkdir(exist_ok=True)
-        target = store / f"{digest}.json"
-        if not target.exists():
-            scratch = store / f".{digest}.{os.getpid()}.{threading.get_ident()}.tmp"
-            scratch.write_text(json.dumps(sorted(f"{h:x}" for h in hidden)))
-            os.replace(scratch, target)
+        scratch = store / f".{digest}.{os.getpid()}.{threading.get_ident()}.tmp"
+        scratch.write_text(json.dumps(sorted(f"{h:x}" for h in hidden)))
+        os.replace(scratch, store / f"{digest}.json")
         for old in sorted(store.glob("*.json"), key=lambda p: p.stat().st_mtime)[:-_STORED]:
             old.unlink(missing_ok=True)
     except OSError:
