@@ -61,8 +61,8 @@ def global_options(
         str,
         typer.Option(
             "--csv-dialect",
-            help="CSV printed by --format csv: 'standard' (',' and decimal point, the default) or 'fr' (a BOM, ';', "
-            "decimal comma, dd/mm/yyyy: opens as numbers in a French spreadsheet).",
+            help="CSV printed by usage and bill --format csv: 'standard' (',' and decimal point, the default) or "
+            "'fr' (a BOM, ';', decimal comma, dd/mm/yyyy: opens as numbers in a French spreadsheet).",
         ),
     ] = "standard",
 ) -> None:
