@@ -14,7 +14,7 @@ SYSTEM_PACKAGES := postgresql chromium orthanc orthanc-dicomweb dcmtk nginx
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: demo test lint format dev bench install system-deps lock clean
+.PHONY: demo test lint format dev screenshots bench install system-deps lock clean
 
 demo: install  ## Sample corpus -> harvest -> warehouse -> drafts, then the dashboards on http://127.0.0.1:8501 (Ctrl-C)
 	$(VENV)/bin/sansfilm demo
@@ -32,6 +32,10 @@ format: install  ## Ruff: sort the imports and format the code in place
 
 dev: install  ## Dagster UI on http://127.0.0.1:3000 for ./sansfilm.toml
 	$(VENV)/bin/sansfilm demo --dagster
+
+screenshots: install system-deps  ## The e2e test (every page of every role, Chromium) -> build/screenshots/ -> docs/screenshots/
+	$(VENV)/bin/python -m pytest tests/dashboards/test_e2e.py -p no:xdist -q -k every_page_in_french
+	$(VENV)/bin/python -m tests.dashboards.screenshots
 
 bench: install  ## The harvest benchmark; bench/metering.py, orthanc.py, dashboards.py: see docs/benchmarks.md
 	$(VENV)/bin/python bench/harvest.py

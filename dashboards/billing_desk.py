@@ -13,7 +13,7 @@ from analytics.billing.followup import STATUSES
 from analytics.billing.model import Month
 from analytics.clock import paris_now
 from analytics.errors import SansfilmError
-from analytics.reporting import billing_desk
+from analytics.reporting import billing_desk, labels
 from analytics.reporting.scope import Filters, Viewer
 from dashboards import charts, data
 
@@ -144,7 +144,7 @@ def _issue(viewer: Viewer, filters: Filters) -> None:
     )
     charts.show(
         "desk_drafts",
-        drafted.drop("status", "number", "issue_date"),
+        labels.french_codes(drafted.drop("status", "number", "issue_date")),
         money=("net", "vat", "gross"),
         labels={
             "month": "mois",
@@ -180,10 +180,9 @@ def _issue(viewer: Viewer, filters: Filters) -> None:
     if gate.height:
         charts.show(
             "desk_gate",
-            gate.select("name", "table_name", "passed", "observed", "details", "checked_at"),
+            labels.french_checks(gate.select("name", "table_name", "passed", "observed", "details", "checked_at")),
             labels={
                 "name": "contrôle",
-                "table_name": "table",
                 "passed": "réussi",
                 "observed": "observé",
                 "details": "détails",

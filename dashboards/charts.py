@@ -91,6 +91,7 @@ def french_table(
     """Every value as the French text a reader expects (numbers, money, dates); hidden cells as 'secret'."""
     decimals = decimals or {}
     out = {}
+    hidden = frame["suppressed"].to_list() if "suppressed" in frame.columns else [False] * frame.height
     for name in frame.columns:
         values = frame[name].to_list()
         dtype = frame[name].dtype
@@ -105,18 +106,19 @@ def french_table(
         elif dtype == pl.Boolean:
             out[name] = [labels.yes_no(v) for v in values]
         elif dtype.is_numeric() and name in PERCENT:
-            out[name] = [
+            out[name] = [  # a hidden month's change is as secret as the month (never "–", which reads as none)
                 fr_percent(float(v), decimals.get(name, 1))
                 if v is not None and v == v and abs(v) != float("inf")
+                else SUPPRESSED
+                if s
                 else "–"
-                for v in values
+                for v, s in zip(values, hidden, strict=True)
             ]
         elif dtype.is_numeric():
             whole = dtype.is_integer() or getattr(dtype, "scale", None) == 0  # a count summed as DECIMAL(38,0)
             digits = decimals.get(name, 0 if whole else 2)
-            suppressed = frame["suppressed"].to_list() if "suppressed" in frame.columns else [False] * len(values)
             out[name] = [
-                SUPPRESSED if s and v is None else fr_number(v, digits) for v, s in zip(values, suppressed, strict=True)
+                SUPPRESSED if s and v is None else fr_number(v, digits) for v, s in zip(values, hidden, strict=True)
             ]
         else:
             out[name] = [("" if v is None else str(v)) for v in values]

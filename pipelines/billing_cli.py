@@ -16,7 +16,7 @@ from analytics.clock import current_month, paris_now
 from analytics.errors import SansfilmError
 from analytics.metrics import METRICS
 from analytics.periods import Month
-from pipelines.output import text_table
+from pipelines.output import csv_out, text_table
 
 OutputFormat = typer.Option("--format", help="table, csv or json.")
 MonthOption = typer.Option("--month", help="Billing month, YYYY-MM (a calendar month in Europe/Paris).")
@@ -88,7 +88,7 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         rows.append({"establishment_id": "UNATTRIBUTED", **report["unattributed"], "status": "unattributed"})
         columns = ["establishment_id", *METRICS, "status"]
         typer.echo(
-            to_csv([{**r, "month": report["month"]} for r in rows], ["month", *columns])
+            csv_out(to_csv([{**r, "month": report["month"]} for r in rows], ["month", *columns]))
             if fmt == "csv"
             else f"usage {report['month']}{f' ({note})' if note else ''}\n" + text_table(rows, columns)
         )
@@ -244,7 +244,7 @@ def emit_invoices(month: Month, invoices: list[Invoice], fmt: str, note: str | N
             )
         )
     elif fmt == "csv":
-        typer.echo(to_csv(line_rows(month, invoices), LINE_COLUMNS), nl=False)
+        typer.echo(csv_out(to_csv(line_rows(month, invoices), LINE_COLUMNS)), nl=False)
     else:
         for i in invoices:
             title = (

@@ -30,6 +30,7 @@ from pipelines import (
     dashboards_cli,
     finance_cli,
     governance_cli,
+    output,
     quality_cli,
     simulate_cli,
     upgrade_cli,
@@ -56,8 +57,19 @@ def global_options(
         str | None, typer.Option("--config", help="Configuration file (default: $SANSFILM_CONFIG or ./sansfilm.toml).")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress on stderr.")] = False,
+    csv_dialect: Annotated[
+        str,
+        typer.Option(
+            "--csv-dialect",
+            help="CSV printed by usage and bill --format csv: 'standard' (',' and decimal point, the default) or "
+            "'fr' (a BOM, ';', decimal comma, dd/mm/yyyy: opens as numbers in a French spreadsheet).",
+        ),
+    ] = "standard",
 ) -> None:
     """Usage metering, per-use billing and reporting for the regional shared cloud PACS."""
+    if csv_dialect not in output.CSV_DIALECTS:
+        raise typer.BadParameter(f"'{csv_dialect}' is not one of {', '.join(output.CSV_DIALECTS)}")
+    output.csv_dialect = csv_dialect
     _state["config"] = config
     boundary.verbose = verbose
     if not verbose:  # a failure is one line on stderr: libraries' warnings only with --verbose

@@ -1,8 +1,19 @@
-"""Plain-text tables for the command line (numbers right-aligned, text left-aligned)."""
+"""Plain-text tables for the command line (numbers right-aligned, text left-aligned), and its CSVs' dialect."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+
+from analytics.reporting.exports import french_dialect
+
+CSV_DIALECTS = ("standard", "fr")
+csv_dialect = "standard"  # set by `sansfilm --csv-dialect` (pipelines/cli.py); "standard" is the contract
+
+
+def csv_out(text: str) -> str:
+    """A CSV the CLI prints, in the dialect asked for: unchanged by default (finance scripts read it), or with a BOM,
+    `;`, decimal commas and French dates under `--csv-dialect fr` (as the dashboards' downloads)."""
+    return french_dialect(text) if csv_dialect == "fr" else text
 
 
 def text_table(rows: list[dict[str, object]], columns: list[str]) -> str:

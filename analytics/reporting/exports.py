@@ -3,13 +3,15 @@ comma, no unit in a numeric cell: the unit is in the header) and an `.xlsx` besi
 dates, amounts with a € format, ratios with a % format).
 
 These are the dashboards' downloads. The CLI's CSVs that earlier issues spelled out (the invoice lines beside the
-Factur-X documents, `sansfilm bill --format csv`, the finance scripts' inputs) are contracts and keep their format.
+Factur-X documents, `sansfilm bill --format csv`, the finance scripts' inputs) are contracts and keep their format by
+default; `sansfilm --csv-dialect fr ...` gives them these conventions (`french_dialect`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -158,3 +160,25 @@ def xlsx_bytes(cols: list[Column], sheet: str = "données") -> bytes:
     page.freeze_panes(1, 0)
     book.close()
     return buffer.getvalue()
+
+
+_NUMBER = re.compile(r"-?\d+\.\d+")
+_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+
+
+def french_dialect(text: str) -> str:
+    """A plain CSV (`,`, decimal point, ISO dates) in the downloads' conventions: a BOM, `;` between cells, a decimal
+    comma in numbers (still bare: no unit, no thousands separator), days as 31/12/2012; headers and text unchanged."""
+
+    def cell(value: str) -> str:
+        if _NUMBER.fullmatch(value):
+            return value.replace(".", ",")
+        day = _DAY.fullmatch(value)
+        return f"{day[3]}/{day[2]}/{day[1]}" if day else value
+
+    out = io.StringIO()
+    out.write(BOM)
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    for row in csv.reader(io.StringIO(text.removeprefix(BOM))):
+        writer.writerow([cell(v) for v in row])
+    return out.getvalue()

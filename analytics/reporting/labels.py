@@ -356,3 +356,17 @@ def french_codes(frame: pl.DataFrame) -> pl.DataFrame:
         "stage": pl.col("stage").replace(STAGES),
     }
     return frame.with_columns(expr for name, expr in named.items() if name in frame.columns)
+
+
+def french_checks(frame: pl.DataFrame) -> pl.DataFrame:
+    """Check names, severities, origins and details in French; times in Paris time (one clock); the columns the
+    frame has of these. The warehouse's internal table names mean nothing to a reader: dropped."""
+    named = {
+        "checked_at": pl.col("checked_at").dt.convert_time_zone("Europe/Paris"),
+        "name": pl.col("name").replace(CHECKS),
+        "severity": pl.col("severity").replace(SEVERITIES),
+        "trigger": pl.col("trigger").replace(TRIGGERS),
+        "details": pl.col("details").map_elements(check_details, return_dtype=pl.String),
+        "observed": pl.col("observed").str.replace(".", ",", literal=True),
+    }
+    return frame.with_columns(e for c, e in named.items() if c in frame.columns).drop("table_name", strict=False)

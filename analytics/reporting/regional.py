@@ -10,8 +10,13 @@ one table, nor a table beside its totals, nor a filter beside another, pins a hi
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -30,7 +35,7 @@ STUDY_TABLES = {
     ("sector", True): ("month", "sector"),
 }
 SHARE_TABLES = {("sharing", False): ("departement", "destination")}
-_CACHE: dict[tuple, Protection] = {}
+_CACHE: dict[str, Protection] = {}
 _CACHE_SIZE = 32
 
 
@@ -76,21 +81,37 @@ def _select(frame: pl.DataFrame, filters: Filters) -> pl.DataFrame:
     return frame
 
 
-def build(atoms: pl.DataFrame, measure: str, tables: dict[tuple, tuple[str, ...]], secondary: bool) -> Protection:
+def cells_of(atoms: pl.DataFrame, tables: dict[tuple, tuple[str, ...]]) -> tuple[pl.DataFrame, dict[tuple, int]]:
+    """The atoms numbered, and every cell of the page's `tables` under every filter (key -> atom mask)."""
     atoms = atoms.with_row_index("position")
-    values = atoms[measure].to_list()
     cells: dict[tuple, int] = {}
     for kept in establishment_sets(atoms):
         rows = atoms.filter(pl.col("establishment_id").is_in(list(kept)))
         for table, columns in tables.items():
             for group in rows.group_by(columns, maintain_order=True).agg("position").iter_rows():
                 cells[(kept, table, group[:-1])] = disclosure.mask(group[-1])
-    return Protection(atoms, cells, frozenset(disclosure.protect(set(cells.values()), values, secondary)))
+    return atoms, cells
+
+
+def build(
+    atoms: pl.DataFrame,
+    measure: str,
+    tables: dict[tuple, tuple[str, ...]],
+    secondary: bool,
+    hidden: frozenset[int] | None = None,
+) -> Protection:
+    """Every cell of the page under every filter, and the cells to hide (`hidden` when already known)."""
+    atoms, cells = cells_of(atoms, tables)
+    values = atoms[measure].to_list()
+    every = set(cells.values())
+    if hidden is None or not disclosure.primary(every, values) <= hidden <= every:  # a stale or foreign file
+        hidden = frozenset(disclosure.protect(every, values, secondary))
+    return Protection(atoms, cells, hidden)
 
 
 def protection(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters, kind: str) -> Protection:
     """The period's pattern for `kind` (studies or shares), cached on the atoms themselves (a new publish is new
-    atoms; the integer programs take seconds on a region's year)."""
+    atoms; the solves take seconds on a region's year): in this process, and on disk beside the published file."""
     period = Filters(filters.first_month, filters.last_month)
     sql, measure, tables = (
         ("regional_atoms", "studies", STUDY_TABLES)
@@ -98,12 +119,51 @@ def protection(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters,
         else ("regional_share_atoms", "shares", SHARE_TABLES)
     )
     atoms = query(con, sql, Viewer(viewer.name, "ars"), period)
-    key = (kind, SECONDARY, hash(tuple(atoms.rows())))
-    if key not in _CACHE:
+    digest = hashlib.sha256(f"{kind} {SECONDARY} {METHOD} {atoms.rows()}".encode()).hexdigest()[:32]
+    if digest not in _CACHE:
         if len(_CACHE) >= _CACHE_SIZE:
             _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = build(atoms, measure, tables, SECONDARY)
-    return _CACHE[key]
+        store = _store(con)
+        known = _read(store, digest)
+        pattern = build(atoms, measure, tables, SECONDARY, known)
+        if pattern.hidden != known:  # solved: never stored, or a stored one not trusted
+            _write(store, digest, pattern.hidden)
+        _CACHE[digest] = pattern
+    return _CACHE[digest]
+
+
+METHOD = 3  # bump when disclosure.protect would choose other cells: patterns stored by an older method are ignored
+_STORED = 64  # patterns kept beside the published file (the oldest go first)
+
+
+def _store(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """Where the patterns are kept: a folder beside the published file (`<file>.secret/`), so that a server restart
+    or another server process reuses them; None for an in-memory database."""
+    rows = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchall()
+    return Path(f"{rows[0][0]}.secret") if rows and rows[0][0] else None
+
+
+def _read(store: Path | None, digest: str) -> frozenset[int] | None:
+    """The hidden cells stored for these atoms (hex masks), or None (never stored, or unreadable: recomputed)."""
+    try:
+        return frozenset(int(h, 16) for h in json.loads((store / f"{digest}.json").read_text())) if store else None
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _write(store: Path | None, digest: str, hidden: frozenset[int]) -> None:
+    """Keep the pattern (atomic: written aside, then renamed); a read-only place only costs the next start a solve."""
+    if store is None:
+        return
+    try:
+        store.mkdir(exist_ok=True)
+        scratch = store / f".{digest}.{os.getpid()}.{threading.get_ident()}.tmp"
+        scratch.write_text(json.dumps(sorted(f"{h:x}" for h in hidden)))
+        os.replace(scratch, store / f"{digest}.json")
+        for old in sorted(store.glob("*.json"), key=lambda p: p.stat().st_mtime)[:-_STORED]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def hide(

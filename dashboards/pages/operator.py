@@ -99,7 +99,7 @@ if by_site.height:
         by_site.group_by("establishment_id", "name")
         .agg(pl.col("events", "failures").sum())
         .with_columns(failure_rate=pl.col("failures") / pl.col("events"))
-        .sort("failures", descending=True)
+        .sort("failures", "name", descending=[True, False])  # a stable order: ties by name (and a cached figure)
     )
     per_month = by_site.group_by("month").agg(pl.col("events", "failures").sum()).sort("month")
     left, right = st.columns(2)

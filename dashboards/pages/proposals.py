@@ -6,6 +6,7 @@ import polars as pl
 import streamlit as st
 
 from analytics.errors import SansfilmError
+from analytics.reporting import labels as fr
 from dashboards import charts, data
 from dashboards.ui import context
 
@@ -80,13 +81,23 @@ cols[2].metric(
     delta_color="inverse",
 )
 
-changes = result["changes"]
+
+def readable(frame: pl.DataFrame) -> pl.DataFrame:
+    """Codes as a reader names them: offer, département, category and sector in French (labels.py)."""
+    named = {
+        "category": pl.col("category").replace(fr.CATEGORIES),
+        "sector": pl.col("sector").replace(fr.SECTORS),
+    }
+    return fr.french_codes(frame).with_columns(e for c, e in named.items() if c in frame.columns)
+
+
+changes = readable(result["changes"])
 st.subheader("Variation de la facture par établissement")
 plotted = changes.with_columns(pl.col("delta").cast(pl.Float64)).sort("delta")
 charts.show(
     "proposal_changes",
     changes,
-    charts.bar(plotted, "delta", "establishment_id", "offer", LABELS, "h"),
+    charts.bar(plotted, "delta", "name", "offer", LABELS, "h"),
     money=MONEY,
     decimals=DECIMALS,
     labels=LABELS,
@@ -94,7 +105,7 @@ charts.show(
 for title, key in (("Par catégorie d'établissement", "by_category"), ("Par offre", "by_offer")):
     st.subheader(title)
     group = "category" if key == "by_category" else "offer"
-    frame = result[key]
+    frame = readable(result[key])
     charts.show(
         f"proposal_{key}",
         frame,
@@ -107,10 +118,10 @@ for title, key in (("Par catégorie d'établissement", "by_category"), ("Par off
 left, right = st.columns(2)
 with left:
     st.subheader("Gagnants (plus forte baisse)")
-    charts.show("proposal_winners", result["winners"], money=MONEY, decimals=DECIMALS, labels=LABELS)
+    charts.show("proposal_winners", readable(result["winners"]), money=MONEY, decimals=DECIMALS, labels=LABELS)
 with right:
     st.subheader("Perdants (plus forte hausse)")
-    charts.show("proposal_losers", result["losers"], money=MONEY, decimals=DECIMALS, labels=LABELS)
+    charts.show("proposal_losers", readable(result["losers"]), money=MONEY, decimals=DECIMALS, labels=LABELS)
 
 st.subheader("Projection sur les cinq ans de l'accord proposé")
 st.caption(

@@ -8,19 +8,6 @@ from analytics.reporting import labels as fr
 from dashboards import charts, data
 from dashboards.ui import context
 
-
-def french_checks(frame: pl.DataFrame) -> pl.DataFrame:
-    """Check names, severities, origins and details in French; times in Paris time (one clock)."""
-    return frame.with_columns(
-        pl.col("checked_at").dt.convert_time_zone("Europe/Paris"),
-        pl.col("name").replace(fr.CHECKS),
-        pl.col("severity").replace(fr.SEVERITIES),
-        pl.col("trigger").replace(fr.TRIGGERS),
-        pl.col("details").map_elements(fr.check_details, return_dtype=pl.String),
-        pl.col("observed").str.replace(".", ",", literal=True),
-    ).drop("table_name")  # the warehouse's internal table names mean nothing to a reader
-
-
 viewer, filters = context()
 st.title("Qualité des données")
 
@@ -45,10 +32,10 @@ else:
         "Contrôles bloquants en échec", charts.fr_number(failed.filter(pl.col("severity") == "error").height)
     )
     warnings.metric("Avertissements", charts.fr_number(failed.filter(pl.col("severity") == "warn").height))
-    charts.show("quality_checks", french_checks(latest.drop("run_id")), labels=labels)
+    charts.show("quality_checks", fr.french_checks(latest.drop("run_id")), labels=labels)
 st.caption("Un contrôle bloquant en échec bloque l'émission des factures (docs/data-quality.md).")
 st.markdown("**Historique des échecs**")
-charts.show("quality_failures", french_checks(failures), labels={**labels, "run_id": "exécution"})
+charts.show("quality_failures", fr.french_checks(failures), labels={**labels, "run_id": "exécution"})
 freshness = data.cached("source_freshness", viewer, filters)
 st.subheader("Fraîcheur par source")
 charts.show(

@@ -11,6 +11,7 @@ reads only what the page's functions return, as pages/regional.py calls them.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import subprocess
@@ -264,3 +265,32 @@ def test_a_departement_filter_shows_hidden_values_as_secret_never_0_inf_or_nan(p
     trend = next(f.value for f in at.dataframe if "évolution mensuelle" in f.value.columns)
     assert set(trend["examens"]) == {"secret"}  # not 0
     assert set(trend["évolution mensuelle"]) == {"secret"}  # no change from or to a hidden month
+
+
+def test_a_pattern_is_stored_beside_the_published_file_and_a_wrong_one_is_not_trusted(published, monkeypatch):
+    """The pattern of a period is kept in `<published file>.secret/` (a server restart reads it instead of solving);
+    a stored file that hides less than the primary rule (stale, foreign, edited) is ignored and the pattern solved
+    again."""
+    con = warehouse.connect_published(published.published_path)
+    filters = Filters("2012-11", "2012-12")
+    try:
+        regional._CACHE.clear()
+        first = regional.protection(con, ARS, filters, "studies")
+        store = Path(f"{published.published_path}.secret")
+        stored = [
+            p
+            for p in store.glob("*.json")
+            if sorted(int(h, 16) for h in json.loads(p.read_text())) == sorted(first.hidden)
+        ]
+        assert len(stored) == 1 and first.hidden
+        regional._CACHE.clear()
+        monkeypatch.setattr(regional.disclosure, "protect", lambda *a, **k: pytest.fail("solved again"))
+        assert regional.protection(con, ARS, filters, "studies").hidden == first.hidden  # read back, not solved
+        monkeypatch.undo()
+        stored[0].write_text("[]")  # a pattern that hides nothing
+        regional._CACHE.clear()
+        assert regional.protection(con, ARS, filters, "studies").hidden == first.hidden
+        assert json.loads(stored[0].read_text())  # and stored again
+    finally:
+        regional._CACHE.clear()
+        con.close()

@@ -182,3 +182,42 @@ def test_one_definition_of_the_months_left(app):
     at.switch_page("pages/rollout.py").run()
     ceiling = [d.value for d in at.dataframe if "mois projetés" in d.value.columns][0]
     assert shown_metrics(at)["Mois restants"] == "27" == str(ceiling["mois projetés"].iloc[0])
+
+
+PLANNED_SITES = 12  # every site of the sample has a planned go-live (contracts/establishments.csv)
+
+
+def test_the_s_curve_splits_by_offer_and_by_departement(app):
+    """Issue 14: sites live vs planned over time, by offer and by département, each split adding up to the
+    programme's counts month by month."""
+    at = app("gcs")
+    at.switch_page("pages/rollout.py").run()
+    by_offer = next(t for t in shown_tables(at) if "offre" in t.columns and "sites prévus (cumul)" in t.columns)
+    at.segmented_control(key="rollout_curve_by").set_value("departement").run()
+    assert not at.exception
+    by_dep = next(t for t in shown_tables(at) if "département" in t.columns and "sites prévus (cumul)" in t.columns)
+    assert set(by_offer["offre"]) <= {"PACS + RIS", "PACS seul", "archivage neutre (VNA)"}  # French labels
+    assert by_offer["offre"].nunique() >= 2 and by_dep["département"].nunique() >= 2
+    assert all(" · " in d for d in by_dep["département"])  # "94 · Val-de-Marne": code and name
+
+    def totals(table, column: str) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for _, row in table.iterrows():
+            out[row["mois"]] = out.get(row["mois"], 0) + int(row[column])
+        return out
+
+    for column in ("sites prévus (cumul)", "sites en production (cumul)"):
+        known = by_offer[by_offer[column] != "–"]
+        assert totals(known, column) == totals(by_dep[by_dep[column] != "–"], column)
+    assert max(totals(by_offer, "sites prévus (cumul)").values()) == PLANNED_SITES
+
+
+def test_failures_per_site_and_per_month_are_counts(app):
+    at = app("operator")
+    at.switch_page("pages/operator.py").run()
+    per_site = next(t for t in shown_tables(at) if "taux d'échec" in t.columns and "établissement" in t.columns)
+    per_month = next(t for t in shown_tables(at) if "échecs" in t.columns and "mois" in t.columns)
+    assert per_site["échecs"].str.fullmatch(r"\d+").all() and per_month["échecs"].str.fullmatch(r"\d+").all()
+    site_total = sum(int(v) for v in per_site["échecs"])
+    assert site_total == sum(int(v) for v in per_month["échecs"]) > 0  # the same failures, two ways
+    assert per_site["établissement"].is_unique
