@@ -261,6 +261,7 @@ class Ledger:
                     gross=draft.gross,
                     issue_date=issue_date,
                     inputs_sha256=inputs_sha256,
+                    payment_days=draft.payment_days,
                 )
             ],
         )
@@ -535,6 +536,7 @@ class Ledger:
                 revision=revisions.get(h.number),
                 seller=parties.get((h.number, "seller")),
                 buyer=parties.get((h.number, "buyer")),
+                payment_days=h.payment_days,
             )
             if (issued.net, issued.vat, issued.gross) != (h.net, h.vat, h.gross):
                 raise LedgerError(

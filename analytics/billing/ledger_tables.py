@@ -137,6 +137,7 @@ invoice = Table(
     Column("gross", ExactDecimal, nullable=False),
     Column("issue_date", Date, nullable=False),
     Column("inputs_sha256", String(64), nullable=False),
+    Column("payment_days", Integer),  # the terms printed (revision 0005); NULL before: 30 days
     UniqueConstraint("month", "establishment_id"),
     *chain_columns("invoice"),
 )

@@ -291,3 +291,25 @@ def test_recorded_acts_cannot_be_edited_and_an_edit_with_triggers_dropped_is_see
     engine.dispose()
     broken = cli(settings, "ledger", "verify")
     assert broken.exit_code == 1 and "payment " in broken.stderr and "was altered" in broken.stderr, broken.stderr
+
+
+def test_documents_print_the_payment_terms_of_the_buyers_sector(settings):
+    """A public hospital pays within 50 days (contracts/framework.yaml `payment_terms`): its invoice's PDF, XML and
+    follow-up all say so, and the credit note against it carries the same terms."""
+    from pypdf import PdfReader
+
+    folder = settings.billing.out_dir / "2010-10"
+    root = etree.fromstring((folder / "RSF-000001.xml").read_bytes())
+    terms = root.find(".//ram:SpecifiedTradePaymentTerms", NS)
+    assert (
+        terms.findtext("ram:Description", namespaces=NS)
+        == "Paiement à 50 jours par virement, au plus tard le 21/12/2010."
+    )
+    assert terms.findtext("ram:DueDateDateTime/*", namespaces=NS) == "20101221"  # 1 November + 50 days
+    text = " ".join(page.extract_text() for page in PdfReader(folder / "RSF-000001.pdf").pages)
+    assert "Paiement à 50 jours" in " ".join(text.split()) and "30 jours" not in text
+    assert accounts(settings)["RSF-000001"]["due_date"] == "2010-12-21"
+    done = cli(settings, "credit", "RSF-000001", "--amount", "10", "--reason", "Geste", "--issue-date", "2011-01-05")
+    assert done.exit_code == 0, done.output
+    note = etree.fromstring((folder / "RSF-000003.xml").read_bytes())
+    assert note.findtext(".//ram:DueDateDateTime/*", namespaces=NS) == "20110224"  # 5 January + 50 days
