@@ -20,7 +20,6 @@ from analytics.billing.ledger import Ledger
 from analytics.billing.ledger_tables import os_actor
 from analytics.billing.model import Month
 from analytics.config import Settings
-from pipelines import billing_cli, finance_cli
 from pipelines.cli import app
 from tests.billing_history import issue_until
 from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
@@ -39,8 +38,7 @@ runner = CliRunner()
 
 @pytest.fixture(autouse=True)
 def _clock(monkeypatch):
-    monkeypatch.setattr(billing_cli, "paris_today", lambda: TODAY)
-    monkeypatch.setattr(finance_cli, "paris_today", lambda: TODAY)
+    monkeypatch.setenv("SANSFILM_NOW", f"{TODAY}T12:00:00")  # analytics.clock, the one clock
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -205,12 +203,14 @@ def test_payments_statuses_overdue_and_sending_to_the_outbox(settings):
     assert cli(settings, "send", "RSF-000002").exit_code == 0  # a re-send, recorded again
     sendings = json.loads(cli(settings, "ledger", "acts", "--subject", "RSF-000002", "--format", "json").stdout)["acts"]
     assert [(a["kind"], a["detail"]["transport"]) for a in sendings] == [("send", "outbox"), ("send", "outbox")]
+    assert {a["recorded_at"] for a in sendings} == {"2011-01-20T11:00:00+00:00"}  # the one clock: $SANSFILM_NOW
     (settings.billing.out_dir / "2010-11" / "RSF-000002.pdf").write_bytes(b"%PDF altered")
     refused(cli(settings, "send", "RSF-000002"), "is not the document issued")
     refused(
         cli(settings, "send", "RSF-000002", "--transport", "pigeon"), "transport 'pigeon' is not one of outbox, email"
     )
     refused(cli(settings, "send", "RSF-000001", "--transport", "email"), f"establishment {A} has no billing_email")
+    refused(cli(settings, "payments", "list", "--establishment", "75000001"), "'75000001' is not the FINESS of an")
 
     paid = cli(
         settings,
