@@ -83,6 +83,7 @@ class BillingConfig(_Section):
     smtp_from: str = "facturation@localhost"  # the sender address of the e-mails
     smtp_starttls: bool = False  # upgrade the connection with STARTTLS before sending (and log in if a user is set)
     smtp_user: str | None = None  # its password comes from $SANSFILM_SMTP_PASSWORD, never from the file
+    smtp_ca_file: Path | None = None  # PEM of a private CA to check the relay's certificate with (else the system's)
 
 
 class AccountsConfig(_Section):
@@ -371,7 +372,11 @@ def _resolved(settings: Settings, config_path: Path) -> Settings:
             "ledger": ledger,
             "contracts": settings.contracts.model_copy(update={"dir": absolute(settings.contracts.dir)}),
             "billing": settings.billing.model_copy(
-                update={"out_dir": absolute(settings.billing.out_dir), "outbox": absolute(settings.billing.outbox)}
+                update={
+                    "out_dir": absolute(settings.billing.out_dir),
+                    "outbox": absolute(settings.billing.outbox),
+                    "smtp_ca_file": absolute(settings.billing.smtp_ca_file) if settings.billing.smtp_ca_file else None,
+                }
             ),
             "lake": settings.lake.model_copy(update={"root": absolute(settings.lake.root)}) if settings.lake else None,
             "alerts": settings.alerts.resolved(root),

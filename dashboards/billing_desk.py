@@ -4,14 +4,12 @@ analytics.reporting.billing_desk, which refuses any other role whatever this pag
 
 from __future__ import annotations
 
-from datetime import date
-
 import polars as pl
 import streamlit as st
 
 from analytics.billing.followup import STATUSES
 from analytics.billing.model import Month
-from analytics.clock import paris_now
+from analytics.clock import paris_today
 from analytics.errors import SansfilmError
 from analytics.reporting import billing_desk, labels
 from analytics.reporting.scope import Filters, Viewer
@@ -46,10 +44,6 @@ STATUS_LABELS = {
 MONEY = ("gross", "credited", "paid", "balance")
 
 
-def today() -> date:
-    return paris_now().date()  # analytics.clock: $SANSFILM_NOW where a test sets it
-
-
 def names() -> dict[str, str]:
     from analytics.registry import load_registry
 
@@ -59,7 +53,7 @@ def names() -> dict[str, str]:
 def follow_up(viewer: Viewer) -> pl.DataFrame:
     """Search, filter and preview the issued invoices and credit notes; returns every one the viewer may see."""
     st.subheader("Suivi des factures et avoirs")
-    table = billing_desk.accounts(data.settings(), viewer, today(), names())
+    table = billing_desk.accounts(data.settings(), viewer, paris_today(), names())
     left, right = st.columns([2, 1])
     text = left.text_input("Rechercher (numéro, établissement ou FINESS)", key="desk_search")
     status = right.selectbox(
@@ -195,7 +189,7 @@ def _issue(viewer: Viewer, filters: Filters) -> None:
     if st.button("Émettre", type="primary", disabled=not confirm, key="desk_issue"):
         _done(
             "desk_issue_outcome",
-            lambda: billing_desk.issue_month(data.settings(), viewer, Month.parse(month), today()).message,
+            lambda: billing_desk.issue_month(data.settings(), viewer, Month.parse(month), paris_today()).message,
         )
     _outcome("desk_issue_outcome")
 
@@ -229,7 +223,7 @@ def _credit(viewer: Viewer, invoices: list[str]) -> None:
             viewer,
             number,
             reason=reason,
-            today=today(),
+            today=paris_today(),
             positions=positions,
             amount=amount,
         )
@@ -259,7 +253,7 @@ def _pay(viewer: Viewer, numbers: list[str]) -> None:
         return
     number = st.selectbox("Facture", numbers, key="desk_pay_number")
     amount = st.text_input("Montant reçu TTC (€)", key="desk_pay_amount")
-    paid_on = st.date_input("Reçu le", value=today(), max_value=today(), key="desk_pay_date")
+    paid_on = st.date_input("Reçu le", value=paris_today(), max_value=paris_today(), key="desk_pay_date")
     reference = st.text_input("Référence du virement", key="desk_pay_reference")
     if st.button("Enregistrer le paiement", key="desk_pay"):
         _done(
@@ -271,6 +265,6 @@ def _pay(viewer: Viewer, numbers: list[str]) -> None:
             amount=amount,
             paid_on=paid_on,
             reference=reference,
-            today=today(),
+            today=paris_today(),
         )
     _outcome("desk_pay_outcome")

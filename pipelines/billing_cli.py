@@ -4,7 +4,6 @@ parse them (decimals as strings, exact)."""
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +11,7 @@ import typer
 
 from analytics.billing.export import LINE_COLUMNS, describe, invoice_dict, line_rows, to_csv, write_drafts
 from analytics.billing.model import Invoice
-from analytics.clock import current_month, paris_now
+from analytics.clock import current_month, paris_today
 from analytics.errors import SansfilmError
 from analytics.metrics import METRICS
 from analytics.periods import Month
@@ -43,11 +42,6 @@ def month_to_date_note(settings, month: Month) -> str | None:
     finally:
         con.close()
     return None if through is None else f"month to date, through {through}"
-
-
-def paris_today() -> date:
-    """The clock of issuing: today in Europe/Paris (tests put their own day here)."""
-    return paris_now().date()  # analytics.clock: $SANSFILM_NOW where a test or a replay sets it
 
 
 def _check_format(fmt: str) -> str:

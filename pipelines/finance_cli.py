@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from analytics.clock import paris_today
 from analytics.errors import SansfilmError
 from pipelines.output import text_table
 
@@ -28,6 +29,18 @@ ACCOUNT_COLUMNS = [
     "days_late",
     "sent",
 ]
+
+
+def _require_known(settings, establishment: str) -> None:  # noqa: ANN001 - Settings, imported lazily
+    """A FINESS with no document must at least be in the registry: a typing mistake is not an empty list."""
+    from analytics.registry import load_registry
+
+    if establishment not in {e.establishment_id for e in load_registry(settings.contracts.dir).establishments}:
+        raise typer.BadParameter(
+            f"'{establishment}' is not the FINESS of an establishment of the registry "
+            f"({settings.contracts.dir / 'establishments.csv'})",
+            param_hint="'--establishment'",
+        )
 
 
 def _formats(fmt: str, allowed: tuple[str, ...] = ("table", "json")) -> str:
@@ -56,12 +69,6 @@ def _positions(text: str | None) -> list[int] | None:
         raise typer.BadParameter(
             f"'{text}' is not a list of line numbers such as 1,3", param_hint="'--lines'"
         ) from None
-
-
-def paris_today() -> date:
-    from analytics.clock import paris_now
-
-    return paris_now().date()  # $SANSFILM_NOW where a test or a replay sets it, as for issuing
 
 
 def register(app: typer.Typer, settings_loader, fail) -> None:
@@ -230,6 +237,8 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
             recorded = _payments(settings)
         except SansfilmError as exc:
             raise fail(exc) from None
+        if establishment is not None and establishment not in {a.establishment_id for a in found}:
+            _require_known(settings, establishment)
         found = followup.overdue(found) if overdue else found
         found = [a for a in found if establishment in (None, a.establishment_id) and status in (None, a.status)]
         rows = [a.to_dict() for a in found]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated
 
 import typer
 
+from analytics.clock import paris_today
 from analytics.errors import SansfilmError
-from analytics.periods import PARIS
 from pipelines.output import text_table
 
 STATUS_FR = {
@@ -41,7 +41,7 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         if fmt not in ("table", "json"):
             raise typer.BadParameter(f"'{fmt}' is not one of table, json")
         try:
-            day = date.fromisoformat(as_of) if as_of else datetime.now(PARIS).date()
+            day = date.fromisoformat(as_of) if as_of else paris_today()
         except ValueError:
             raise typer.BadParameter(f"'{as_of}' is not a date (YYYY-MM-DD)") from None
         try:

@@ -29,7 +29,7 @@ from analytics.errors import SansfilmError
 
 GUIDELINE_EN16931 = "urn:cen.eu:en16931:2017"
 XML_DECIMALS = 6  # most decimals Chorus Pro accepts in a quantity or a price
-PAYMENT_DAYS = 30
+PAYMENT_DAYS = 30  # invoices issued before the ledger recorded their terms (payment_days NULL)
 REGULARISATION_PREFIX = "REGUL:"
 CREDIT_PREFIX = "AVOIR"  # the lines of a credit note issued against an invoice (analytics.billing.followup)
 SIRENE_SCHEME = "0002"  # ISO 6523 ICD of the French SIRENE register, the scheme Chorus Pro expects for a SIRET
@@ -83,19 +83,25 @@ def type_code(invoice: Invoice) -> str:
     return "381" if is_credit_note(invoice) else "380"
 
 
+def payment_days(invoice: Invoice) -> int:
+    """The invoice's own terms as issued (a credit note carries those of the invoice it corrects)."""
+    return PAYMENT_DAYS if invoice.payment_days is None else invoice.payment_days
+
+
 def due_date(invoice: Invoice) -> date:
     if invoice.issue_date is None:
         raise EInvoiceError(invoice.number, ["the invoice has no issue date: only issued invoices have e-invoices"])
-    return invoice.issue_date + timedelta(days=PAYMENT_DAYS)
+    return invoice.issue_date + timedelta(days=payment_days(invoice))
 
 
 def payment_terms(invoice: Invoice) -> str:
+    days = payment_days(invoice)
     if is_credit_note(invoice):
         return (
-            f"Avoir remboursé ou imputé sur la prochaine facture à {PAYMENT_DAYS} jours, au plus tard le "
+            f"Avoir remboursé ou imputé sur la prochaine facture à {days} jours, au plus tard le "
             f"{due_date(invoice):%d/%m/%Y}."
         )
-    return f"Paiement à {PAYMENT_DAYS} jours par virement, au plus tard le {due_date(invoice):%d/%m/%Y}."
+    return f"Paiement à {days} jours par virement, au plus tard le {due_date(invoice):%d/%m/%Y}."
 
 
 def unit_code(line: InvoiceLine) -> str:

@@ -365,6 +365,7 @@ def accounts(ledger: Ledger, due_days: Callable[[str], int], today: date) -> lis
                 invoice.c.month,
                 invoice.c.issue_date,
                 invoice.c.gross,
+                invoice.c.payment_days,
             )
         ).all()
         notes = conn.execute(
@@ -395,7 +396,8 @@ def accounts(ledger: Ledger, due_days: Callable[[str], int], today: date) -> lis
         credited = -sum((n.gross for n in by_invoice.get(i.number, [])), Decimal("0.00"))
         got = paid.get(i.number, Decimal("0.00"))
         balance = i.gross - credited - got if i.gross > 0 else Decimal("0.00")
-        due = i.issue_date + timedelta(days=due_days(i.establishment_id)) if i.gross > 0 else None
+        days = due_days(i.establishment_id) if i.payment_days is None else i.payment_days  # as printed, when recorded
+        due = i.issue_date + timedelta(days=days) if i.gross > 0 else None
         late = (today - due).days if due is not None and balance > 0 and today > due else 0
         status = (
             ("paid" if got > 0 else "credited")

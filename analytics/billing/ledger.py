@@ -35,7 +35,7 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,7 @@ from analytics.billing.ledger_tables import (
     revision_from_row,
 )
 from analytics.billing.model import Invoice, InvoiceLine
+from analytics.clock import paris_now
 from analytics.periods import Month
 
 __all__ = [  # what the rest of sansfilm imports from here (the tables and rules live in their own modules)
@@ -194,7 +195,7 @@ class Ledger:
                         "inputs_sha256": inputs_sha256,
                         "issue_date": issue_date,
                         "invoice_count": len(invoices),
-                        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                        "recorded_at": paris_now().astimezone(UTC).isoformat(timespec="seconds"),
                     }
                 ],
             )
@@ -261,6 +262,7 @@ class Ledger:
                     gross=draft.gross,
                     issue_date=issue_date,
                     inputs_sha256=inputs_sha256,
+                    payment_days=draft.payment_days,
                 )
             ],
         )
@@ -535,6 +537,7 @@ class Ledger:
                 revision=revisions.get(h.number),
                 seller=parties.get((h.number, "seller")),
                 buyer=parties.get((h.number, "buyer")),
+                payment_days=h.payment_days,
             )
             if (issued.net, issued.vat, issued.gross) != (h.net, h.vat, h.gross):
                 raise LedgerError(

@@ -8,7 +8,7 @@ import getpass
 import json
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +32,7 @@ from sqlalchemy import (
 
 from analytics.billing.chain import GENESIS, ChainWriter
 from analytics.billing.model import IndexPoint, Party, PriceRevision
+from analytics.clock import paris_now
 from analytics.errors import SansfilmError
 from analytics.periods import Month
 
@@ -137,6 +138,7 @@ invoice = Table(
     Column("gross", ExactDecimal, nullable=False),
     Column("issue_date", Date, nullable=False),
     Column("inputs_sha256", String(64), nullable=False),
+    Column("payment_days", Integer),  # the terms printed (revision 0005); NULL before: 30 days
     UniqueConstraint("month", "establishment_id"),
     *chain_columns("invoice"),
 )
@@ -369,7 +371,7 @@ def record_act(
                 "kind": kind,
                 "subject": subject,
                 "actor": actor,
-                "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "recorded_at": paris_now().astimezone(UTC).isoformat(timespec="seconds"),
                 "detail": json.dumps(detail, sort_keys=True, ensure_ascii=False, default=str),
             }
         ],

@@ -76,6 +76,9 @@ class Invoice:
     seller: Party | None = None  # set when issued: the parties as the documents show them, frozen in the ledger
     buyer: Party | None = None
     note: str | None = None  # credit notes: the invoice credited and why (printed; None on invoices)
+    # set when issued: days to pay from the issue date (the payment terms of the buyer's sector, frozen in the ledger);
+    # None on invoices issued before the ledger recorded it (revision 0005): they printed 30 days
+    payment_days: int | None = None
 
     @property
     def net(self) -> Decimal:

@@ -6,7 +6,7 @@ Transports ([billing] in the configuration, docs/billing.md):
   folder never reads half a file).
 - `email`: the Factur-X PDF attached to a message to the establishment's `billing_email` in the registry, through
   the SMTP relay `[billing] smtp_host`:`smtp_port` (STARTTLS and login when configured; the password from
-  $SANSFILM_SMTP_PASSWORD).
+  $SANSFILM_SMTP_PASSWORD; the relay's certificate and host name always checked, against `smtp_ca_file` if given).
 The file sent is the issued one under `[billing] out_dir/<month>/`, checked against the SHA-256 recorded when it was
 issued: an altered or missing file is never sent. The transport runs inside the ledger transaction that records it:
 if it fails, nothing is recorded; a re-send is another record.
@@ -17,12 +17,12 @@ from __future__ import annotations
 import hashlib
 import os
 import smtplib
-import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
+from analytics.alerts.settings import tls_context
 from analytics.billing.followup import ActRefused, recorded_document
 from analytics.billing.ledger import Ledger
 from analytics.billing.ledger_tables import dispatch
@@ -126,10 +126,15 @@ def by_email(config: BillingConfig, recipient: str, subject: str, file_name: str
     try:
         with smtplib.SMTP(config.smtp_host, config.smtp_port, timeout=SMTP_TIMEOUT_S) as smtp:
             if config.smtp_starttls:
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=tls_context(config.smtp_ca_file))
             if config.smtp_user:
                 smtp.login(config.smtp_user, os.environ.get(PASSWORD_ENV, ""))
             refused = smtp.send_message(message)
+    except smtplib.SMTPAuthenticationError:
+        raise ActRefused(
+            f"the SMTP relay {config.smtp_host}:{config.smtp_port} refused the login of '{config.smtp_user}': check "
+            f"[billing] smtp_user and ${PASSWORD_ENV}; nothing was recorded"
+        ) from None
     except (OSError, smtplib.SMTPException) as exc:
         raise ActRefused(
             f"the SMTP relay {config.smtp_host}:{config.smtp_port} did not take the e-mail to {recipient} "

@@ -17,7 +17,7 @@ from analytics import metering, warehouse
 from analytics.billing.contracts import Contracts, load_contracts
 from analytics.billing.credits import credit_lines, subscription_fees
 from analytics.billing.model import Invoice, InvoiceLine, Party
-from analytics.billing.regularisation import regularisations
+from analytics.billing.regularisation import Credited, line_credits, regularisations
 from analytics.billing.revision import require_revision_indices
 from analytics.billing.rules import draft_invoice, month_prices
 from analytics.config import Settings
@@ -147,13 +147,13 @@ def preview(settings: Settings, month: Month, establishment_id: str | None = Non
     try:
         issued_months = [m for m in ledger.issued_months() if m < month]
         issued = {m: ledger.invoices_for_month(m) for m in issued_months}
+        credited = line_credits(ledger)
     finally:
         ledger.dispose()
     usage = meter(settings, [*issued_months, month])
     credits = credit_lines(assess_service_levels(settings, contracts, month.previous()), contracts.tariff.currency)
-    return month_invoices(
-        contracts, month, usage, issued, None if establishment_id is None else {establishment_id}, extra=credits
-    )
+    only = None if establishment_id is None else {establishment_id}
+    return month_invoices(contracts, month, usage, issued, only, extra=credits, credited=credited)
 
 
 def month_invoices(
@@ -163,13 +163,15 @@ def month_invoices(
     issued: dict[Month, list[Invoice]],
     only: Collection[str] | None = None,
     extra: dict[str, list[InvoiceLine]] | None = None,
+    credited: Credited | None = None,
 ) -> list[Invoice]:
     """The month's invoices from this usage: its drafts plus the regularisations of the issued months (usage must
-    hold the month and every issued month) and any `extra` lines per establishment; those of the establishments in
+    hold the month and every issued month; `credited`: what credit notes took off their lines) and any `extra` lines
+    per establishment; those of the establishments in
     `only`, if given (the others are not drafted). Pure: the CLI preview passes fresh metering, the dashboards the
     published usage, so both show the same lines."""
     drafts = draft_month(contracts, month, usage[month], only)
-    lines = regularisations(contracts, issued, usage)
+    lines = regularisations(contracts, issued, usage, credited)
     for establishment, more in (extra or {}).items():
         lines[establishment] = lines.get(establishment, []) + more
     if only is not None:
@@ -230,8 +232,14 @@ def issue(
             require_revision_indices(contracts.tariff, month)  # a missing index value: refuse, write nothing
             require_error_checks_pass(settings)  # never issue on broken data: the failed `error` checks are listed
             establishments = contracts.registry.by_id()
+            terms = contracts.tariff.payment_terms
             drafts = [
-                replace(d, seller=seller, buyer=buyer_party(establishments[d.establishment_id]))
+                replace(
+                    d,
+                    seller=seller,
+                    buyer=buyer_party(establishments[d.establishment_id]),
+                    payment_days=terms.days_for(establishments[d.establishment_id].sector),
+                )
                 for d in preview(settings, month)
             ]
         # the ledger decides atomically: a concurrent or repeated call finds the month issued and changes nothing

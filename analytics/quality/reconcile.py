@@ -75,13 +75,14 @@ def invoices_match_usage(ctx: RunContext, rule: Rule) -> Measure:
     """Issued invoices, as corrected by the REGUL lines issued since, against the usage metered now: a quantity
     that differs and is not regularised yet is reported (the next issued month will carry it)."""
     from analytics.billing.ledger import Ledger
-    from analytics.billing.regularisation import regularisations
+    from analytics.billing.regularisation import line_credits, regularisations
 
     settings, contracts = ctx.extra["settings"], ctx.extra["contracts"]
     ledger = Ledger(settings.ledger.url)
     try:
         issued_months = ledger.issued_months()
         issued = {m: ledger.invoices_for_month(m) for m in issued_months}
+        credited = line_credits(ledger)
     finally:
         ledger.dispose()
     metered = set(metering.metered_months(ctx.con)) if table_exists(ctx.con, "marts.fct_usage_daily") else set()
@@ -97,7 +98,7 @@ def invoices_match_usage(ctx: RunContext, rule: Rule) -> Measure:
     usage = {m: metering.monthly_usage(ctx.con, m) if str(m) in metered else {} for m in compared}
     pending = [
         (establishment_id, line)
-        for establishment_id, lines in regularisations(contracts, compared, usage).items()
+        for establishment_id, lines in regularisations(contracts, compared, usage, credited).items()
         for line in lines
     ]
     examples = [

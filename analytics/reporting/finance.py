@@ -22,6 +22,7 @@ from analytics.billing.credits import recorded_credit_lines
 from analytics.billing.export import line_rows
 from analytics.billing.ledger import Ledger, ledger_missing, reading
 from analytics.billing.model import Invoice
+from analytics.billing.regularisation import Credited, line_credits
 from analytics.billing.service import agreement_months, month_invoices
 from analytics.metering import storage_gb_month
 from analytics.metrics import METRICS
@@ -86,6 +87,17 @@ def issued_for_regularisation(ledger_url: str, establishments: set[str]) -> dict
         ledger.dispose()
 
 
+def credited_for_regularisation(ledger_url: str) -> Credited:
+    """What credit notes took off the issued invoices' lines (netted out of the regularisations)."""
+    if ledger_missing(ledger_url):
+        return {}
+    ledger = Ledger(ledger_url, read_only=True)
+    try:
+        return line_credits(ledger)
+    finally:
+        ledger.dispose()
+
+
 def draft_invoices(
     con: duckdb.DuckDBPyConnection, contracts: Contracts, viewer: Viewer, filters: Filters, ledger_url: str
 ) -> list[Invoice]:
@@ -95,6 +107,7 @@ def draft_invoices(
     _require_money(viewer)
     establishments = set(query(con, "scoped_establishments", viewer, filters)["establishment_id"])
     issued = issued_for_regularisation(ledger_url, establishments)
+    credited = credited_for_regularisation(ledger_url) if issued else {}
     next_month = max(issued).next() if issued else None
     usage = scoped_usage(con, viewer, filters)
     months = agreement_months(contracts, sorted(usage))
@@ -106,9 +119,8 @@ def draft_invoices(
     one = viewer.scope or filters.establishment
     for month in months:
         credits = recorded_credit_lines(con, month, contracts.tariff.currency, one)  # service-level breaches of M-1
-        drafts += month_invoices(
-            contracts, month, usage, issued if month == next_month else {}, only=establishments, extra=credits
-        )
+        earlier = issued if month == next_month else {}
+        drafts += month_invoices(contracts, month, usage, earlier, establishments, extra=credits, credited=credited)
     return drafts
 
 

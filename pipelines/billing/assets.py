@@ -4,15 +4,16 @@ Drafting is automatic (the 1st of each month, for the month just ended); issuing
 (`sansfilm bill --month M --issue`) or the `issue_month` job launched by hand with the month in its config.
 """
 
-from datetime import date, datetime
+from datetime import date
 
 import dagster as dg
 
 from analytics import warehouse
 from analytics.billing import service
 from analytics.billing.ledger import parse_issue_date
+from analytics.clock import paris_today
 from analytics.config import Settings
-from analytics.periods import PARIS, Month
+from analytics.periods import Month
 from pipelines.quality.checks import check_results, check_specs
 from pipelines.resources import SansfilmConfig
 
@@ -103,7 +104,7 @@ def build_billing_definitions(settings: Settings, start: date):
         settings = sansfilm.settings()
         month = Month.parse(context.op_config["month"])
         when = context.op_config.get("issue_date")
-        today = datetime.now(PARIS).date()  # the job is launched by a person: its clock is the wall clock
+        today = paris_today()  # the programme's clock: the wall clock, or $SANSFILM_NOW in a replay
         issue_date = parse_issue_date(when) if when else today
         outcome = service.issue(settings, month, issue_date=issue_date, today=today, out_dir=settings.billing.out_dir)
         verb = "was already issued" if outcome.already_issued else "issued"

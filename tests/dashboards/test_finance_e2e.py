@@ -6,6 +6,7 @@ sent to the outbox; the CLI then shows the same numbers, statuses and documents.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -74,6 +75,26 @@ def outcome(page, pattern: str) -> str:
     return alert.inner_text()
 
 
+def acts_block(page):
+    """The tabs of the four acts (the page has other tabs above)."""
+    return page.locator('[data-testid="stTabs"]', has=page.get_by_role("tab", name="Paiement")).first
+
+
+def doc_shot(page, name: str, target=None, viewport: tuple[int, int] = (1440, 2400)) -> None:
+    """build/screenshots/billing-<name>.png for docs/billing.md: `target` (a locator) alone, else the viewport, in 64
+    colours (a few tens of KB). docs/screenshots/ holds copies: `cp build/screenshots/billing-*.png docs/screenshots/`
+    after running this module. The viewport is made tall enough for the whole target: Streamlit's tables draw only
+    the rows in view."""
+    from PIL import Image
+
+    page.set_viewport_size({"width": viewport[0], "height": viewport[1]})
+    page.wait_for_timeout(1000)  # the page lays out again, and Streamlit's fade-in of a rerun ends
+    png = target.screenshot(animations="disabled") if target is not None else page.screenshot(animations="disabled")
+    image = Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=64, dither=Image.Dither.NONE)
+    image.save(SHOTS / f"billing-{name}.png", optimize=True)
+    page.set_viewport_size({"width": 1440, "height": 900})
+
+
 def cli(settings, *args: str):
     result = CliRunner().invoke(app, ["--config", str(settings.config_path), *args], env={"SANSFILM_NOW": NOW})
     assert result.exit_code == 0, result.output
@@ -82,11 +103,13 @@ def cli(settings, *args: str):
 
 def test_finance_issues_credits_records_a_payment_and_sends_from_the_page(browser, server, corpus):
     page = factures(browser, server)
+    SHOTS.mkdir(parents=True, exist_ok=True)
     page.get_by_text("Je confirme l'émission de").click()
+    page.get_by_role("button", name="Émettre", exact=True).wait_for(timeout=TIMEOUT)
+    doc_shot(page, "issue", acts_block(page))  # the month's drafts, regularisations and gate, confirmed
     page.get_by_role("button", name="Émettre", exact=True).click()
     issued = outcome(page, "2012-02 émis")
     first, last = re.search(r"(RSF-\d{6}) à (RSF-\d{6})", issued).groups()
-    SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "finance-issue.png"), full_page=True)
 
     page.get_by_role("tab", name="Avoir").click()
@@ -98,6 +121,8 @@ def test_finance_issues_credits_records_a_payment_and_sends_from_the_page(browse
     credited = outcome(page, "Avoir RSF-")
     credit_number = re.search(r"Avoir (RSF-\d{6})", credited).group(1)
     page.screenshot(path=str(SHOTS / "finance-credit.png"), full_page=True)
+    page.get_by_role("tab", name="Avoir").click()
+    doc_shot(page, "credit", acts_block(page))
 
     page.get_by_role("tab", name="Paiement").click()
     choose(page, "desk_pay_number", last)
@@ -105,12 +130,24 @@ def test_finance_issues_credits_records_a_payment_and_sends_from_the_page(browse
     fill(page, "desk_pay_reference", "VIR TRESOR 0042")
     page.get_by_role("button", name="Enregistrer le paiement").click()
     outcome(page, f"Paiement de 100.00 € enregistré sur {last}")
+    page.get_by_role("tab", name="Paiement").click()
+    doc_shot(page, "payment", acts_block(page))
 
     page.get_by_role("tab", name="Envoyer").click()
     choose(page, "desk_send_number", first)
     page.get_by_role("button", name="Marquer envoyé").click()
     outcome(page, f"{first} envoyé \\(outbox\\)")
+    page.get_by_role("tab", name="Envoyer").click()
+    doc_shot(page, "send", acts_block(page))
     page.screenshot(path=str(SHOTS / "finance-follow-up.png"), full_page=True)
+    # the statuses after the acts: the latest rows (February's invoices, the credit note), every column in view
+    page.set_viewport_size({"width": 2200, "height": 900})
+    heading = page.get_by_role("heading", name="Suivi des factures et avoirs")
+    heading.evaluate("e => e.scrollIntoView({block: 'start'})")
+    grid = heading.locator("xpath=following::*[@data-testid='stDataFrame'][1]")
+    grid.hover()
+    page.mouse.wheel(0, 20_000)  # the grid scrolls to its last rows
+    doc_shot(page, "follow-up", viewport=(2200, 900))
     assert not page.locator('[data-testid="stException"]').count()
     page.close()
 

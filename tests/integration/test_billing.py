@@ -21,7 +21,6 @@ from analytics.billing.documents import check_einvoice
 from analytics.billing.ledger import Ledger
 from analytics.config import load_settings
 from analytics.periods import Month
-from pipelines import billing_cli
 from pipelines.cli import app
 from tests.billing_history import TODAY, issue_until
 from tests.dicom_factory import make_dicom
@@ -38,7 +37,7 @@ runner = CliRunner()
 @pytest.fixture(autouse=True)
 def _clock(monkeypatch):
     """The CLI's issuing clock: the end of 2012 (never the wall clock)."""
-    monkeypatch.setattr(billing_cli, "paris_today", lambda: TODAY)
+    monkeypatch.setenv("SANSFILM_NOW", f"{TODAY}T12:00:00")  # analytics.clock, the one clock
 
 
 def at(path: Path, when: str) -> Path:

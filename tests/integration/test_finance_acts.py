@@ -20,7 +20,6 @@ from analytics.billing.ledger import Ledger
 from analytics.billing.ledger_tables import os_actor
 from analytics.billing.model import Month
 from analytics.config import Settings
-from pipelines import billing_cli, finance_cli
 from pipelines.cli import app
 from tests.billing_history import issue_until
 from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
@@ -39,8 +38,7 @@ runner = CliRunner()
 
 @pytest.fixture(autouse=True)
 def _clock(monkeypatch):
-    monkeypatch.setattr(billing_cli, "paris_today", lambda: TODAY)
-    monkeypatch.setattr(finance_cli, "paris_today", lambda: TODAY)
+    monkeypatch.setenv("SANSFILM_NOW", f"{TODAY}T12:00:00")  # analytics.clock, the one clock
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -205,12 +203,14 @@ def test_payments_statuses_overdue_and_sending_to_the_outbox(settings):
     assert cli(settings, "send", "RSF-000002").exit_code == 0  # a re-send, recorded again
     sendings = json.loads(cli(settings, "ledger", "acts", "--subject", "RSF-000002", "--format", "json").stdout)["acts"]
     assert [(a["kind"], a["detail"]["transport"]) for a in sendings] == [("send", "outbox"), ("send", "outbox")]
+    assert {a["recorded_at"] for a in sendings} == {"2011-01-20T11:00:00+00:00"}  # the one clock: $SANSFILM_NOW
     (settings.billing.out_dir / "2010-11" / "RSF-000002.pdf").write_bytes(b"%PDF altered")
     refused(cli(settings, "send", "RSF-000002"), "is not the document issued")
     refused(
         cli(settings, "send", "RSF-000002", "--transport", "pigeon"), "transport 'pigeon' is not one of outbox, email"
     )
     refused(cli(settings, "send", "RSF-000001", "--transport", "email"), f"establishment {A} has no billing_email")
+    refused(cli(settings, "payments", "list", "--establishment", "75000001"), "'75000001' is not the FINESS of an")
 
     paid = cli(
         settings,
@@ -291,3 +291,25 @@ def test_recorded_acts_cannot_be_edited_and_an_edit_with_triggers_dropped_is_see
     engine.dispose()
     broken = cli(settings, "ledger", "verify")
     assert broken.exit_code == 1 and "payment " in broken.stderr and "was altered" in broken.stderr, broken.stderr
+
+
+def test_documents_print_the_payment_terms_of_the_buyers_sector(settings):
+    """A public hospital pays within 50 days (contracts/framework.yaml `payment_terms`): its invoice's PDF, XML and
+    follow-up all say so, and the credit note against it carries the same terms."""
+    from pypdf import PdfReader
+
+    folder = settings.billing.out_dir / "2010-10"
+    root = etree.fromstring((folder / "RSF-000001.xml").read_bytes())
+    terms = root.find(".//ram:SpecifiedTradePaymentTerms", NS)
+    assert (
+        terms.findtext("ram:Description", namespaces=NS)
+        == "Paiement à 50 jours par virement, au plus tard le 21/12/2010."
+    )
+    assert terms.findtext("ram:DueDateDateTime/*", namespaces=NS) == "20101221"  # 1 November + 50 days
+    text = " ".join(page.extract_text() for page in PdfReader(folder / "RSF-000001.pdf").pages)
+    assert "Paiement à 50 jours" in " ".join(text.split()) and "30 jours" not in text
+    assert accounts(settings)["RSF-000001"]["due_date"] == "2010-12-21"
+    done = cli(settings, "credit", "RSF-000001", "--amount", "10", "--reason", "Geste", "--issue-date", "2011-01-05")
+    assert done.exit_code == 0, done.output
+    note = etree.fromstring((folder / "RSF-000003.xml").read_bytes())
+    assert note.findtext(".//ram:DueDateDateTime/*", namespaces=NS) == "20110224"  # 5 January + 50 days

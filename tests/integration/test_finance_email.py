@@ -1,6 +1,6 @@
 """`sansfilm send --transport email` through a real SMTP server (aiosmtpd) started by the test on loopback: the
 Factur-X PDF attached, to the establishment's billing_email in the registry, each sending recorded; a relay that is
-down records nothing."""
+down records nothing; a relay that wants STARTTLS and a login, its certificate checked against a private CA."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import email.policy
 import json
 import socket
 from datetime import date
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -16,9 +17,10 @@ from typer.testing import CliRunner
 
 from analytics.billing.model import Month
 from analytics.config import load_settings
-from pipelines import billing_cli, finance_cli
 from pipelines.cli import app
+from tests.alert_receivers import smtp_server
 from tests.billing_history import issue_until
+from tests.nginx import self_signed
 from tests.tiny_corpus import CONFIG
 
 A_EMAIL = "facturation@hegp.example.fr"
@@ -60,8 +62,7 @@ def smtp():
 def corpus(tiny, smtp, monkeypatch):
     from analytics import operations
 
-    monkeypatch.setattr(billing_cli, "paris_today", lambda: date(2011, 1, 20))
-    monkeypatch.setattr(finance_cli, "paris_today", lambda: date(2011, 1, 20))
+    monkeypatch.setenv("SANSFILM_NOW", "2011-01-20T12:00:00")
     registry = tiny.contracts.dir / "establishments.csv"
     lines = registry.read_text(encoding="utf-8").splitlines()
     lines = [lines[0] + ",billing_email"] + [
@@ -119,3 +120,41 @@ def test_a_relay_that_is_down_records_nothing(corpus, smtp):
     assert "the SMTP relay 127.0.0.1:" in result.stderr and "nothing was recorded" in result.stderr
     acts = json.loads(cli(corpus, "ledger", "acts", "--subject", "RSF-000001", "--format", "json").stdout)["acts"]
     assert acts == [] and inbox.messages == []
+
+
+def test_email_over_starttls_with_a_login_and_a_private_ca(corpus, smtp, tmp_path, monkeypatch):
+    """The relay requires STARTTLS before MAIL and a login: its certificate is checked against `smtp_ca_file`, the
+    password comes from $SANSFILM_SMTP_PASSWORD; a wrong one, or a certificate the CA did not sign, is refused in one
+    line that does not show the password, and records nothing."""
+    cert, key = self_signed(tmp_path)
+    (tmp_path / "other").mkdir()
+    other_ca, _ = self_signed(tmp_path / "other")  # a certificate the relay's was not signed with
+    port, _inbox = smtp
+    plain = corpus.config_path.read_text(encoding="utf-8")
+    with smtp_server(tls=(cert, key), security="starttls", login=("factures", "bon-mot-de-passe")) as (mailbox, tls):
+
+        def configure(ca: Path) -> None:
+            corpus.config_path.write_text(
+                plain.replace(f"smtp_port = {port}", f"smtp_port = {tls}")
+                + f'smtp_starttls = true\nsmtp_user = "factures"\nsmtp_ca_file = "{ca}"\n',
+                encoding="utf-8",
+            )
+
+        configure(cert)
+        monkeypatch.setenv("SANSFILM_SMTP_PASSWORD", "mauvais-mot-de-passe")
+        wrong = cli(corpus, "send", "RSF-000001", "--transport", "email")
+        assert wrong.exit_code == 2 and wrong.stderr.count("\n") == 1, wrong.output
+        assert "refused the login of 'factures'" in wrong.stderr and "mauvais" not in wrong.output
+        configure(other_ca)
+        monkeypatch.setenv("SANSFILM_SMTP_PASSWORD", "bon-mot-de-passe")
+        untrusted = cli(corpus, "send", "RSF-000001", "--transport", "email")
+        assert untrusted.exit_code == 2 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr, untrusted.output
+        assert mailbox.messages == []
+        configure(cert)
+        sent = cli(corpus, "send", "RSF-000001", "--transport", "email")
+        assert sent.exit_code == 0 and f"sent RSF-000001 by email to {A_EMAIL}" in sent.stdout, sent.output
+    assert mailbox.envelopes == [("factures@rsf.example.fr", [A_EMAIL])]
+    (attachment,) = mailbox.messages[0].iter_attachments()
+    assert attachment.get_content() == (corpus.billing.out_dir / "2010-10" / "RSF-000001.pdf").read_bytes()
+    acts = json.loads(cli(corpus, "ledger", "acts", "--subject", "RSF-000001", "--format", "json").stdout)["acts"]
+    assert [(a["kind"], a["detail"]["transport"]) for a in acts] == [("send", "email")]  # the refusals: nothing

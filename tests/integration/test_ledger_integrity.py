@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -19,7 +20,6 @@ from typer.testing import CliRunner
 from analytics.billing.ledger import Ledger
 from analytics.config import Settings
 from analytics.periods import Month
-from pipelines import billing_cli
 from pipelines.cli import app
 from tests.billing_history import TODAY, issue_until
 from tests.integration.test_billing import A, at, corpus  # noqa: F401  (fixture)
@@ -34,7 +34,7 @@ runner = CliRunner()
 
 @pytest.fixture(autouse=True)
 def _clock(monkeypatch):
-    monkeypatch.setattr(billing_cli, "paris_today", lambda: TODAY)
+    monkeypatch.setenv("SANSFILM_NOW", f"{TODAY}T12:00:00")  # analytics.clock, the one clock
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -107,7 +107,7 @@ def test_act2_bad_issue_dates_are_refused_in_one_line(settings, issue_date, mess
 
 
 def test_act2_a_month_not_over_cannot_be_issued(settings, monkeypatch):
-    monkeypatch.setattr(billing_cli, "paris_today", lambda: date(2010, 10, 31))
+    monkeypatch.setenv("SANSFILM_NOW", "2010-10-31T12:00:00")
     result = issue(settings, OCTOBER, "2010-10-31")
     assert result.exit_code == 2
     assert (
@@ -147,11 +147,8 @@ def test_act3_reissue_after_renaming_the_buyer_changes_nothing_on_disk(settings)
 
 KILLED_AFTER_COMMIT = """
 import os, signal, sys
-from datetime import date
 from analytics.billing import service
-from pipelines import billing_cli
 from pipelines.cli import app
-billing_cli.paris_today = lambda: date(2012, 12, 31)
 service.write_month_documents = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
 sys.argv = ["sansfilm", "--config", sys.argv[1], "bill", "--month", "2010-10", "--issue", "--issue-date", "2010-11-02"]
 app()
@@ -161,6 +158,7 @@ app()
 def test_act4_a_crash_after_the_commit_is_reported_and_repaired(settings):
     crashed = subprocess.run(
         [sys.executable, "-c", KILLED_AFTER_COMMIT, str(settings.config_path)],
+        env={**os.environ, "SANSFILM_NOW": "2012-12-31T12:00:00"},
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -18,7 +18,6 @@ from analytics.billing.contracts import load_contracts
 from analytics.billing.documents import facturx_pdf, invoice_cii_xml, invoice_csv, invoice_pdf
 from analytics.billing.ledger import ExactDecimal, Ledger, engine
 from analytics.periods import Month
-from pipelines import billing_cli
 from pipelines.cli import app
 from tests.billing_history import TODAY
 from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
@@ -79,7 +78,7 @@ V010_TABLES = {
 
 @pytest.fixture(autouse=True)
 def _clock(monkeypatch):
-    monkeypatch.setattr(billing_cli, "paris_today", lambda: TODAY)
+    monkeypatch.setenv("SANSFILM_NOW", f"{TODAY}T12:00:00")  # analytics.clock, the one clock
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 
 from analytics.billing.ledger import Ledger
 from analytics.quality import history
-from pipelines import billing_cli
 from pipelines.cli import app
 from pipelines.definitions import build_definitions
 from pipelines.resources import SansfilmConfig
@@ -24,7 +23,7 @@ from tests.warehouse_factory import RawWarehouse
 
 @pytest.fixture(autouse=True)
 def _clock(monkeypatch):
-    monkeypatch.setattr(billing_cli, "paris_today", lambda: TODAY)
+    monkeypatch.setenv("SANSFILM_NOW", f"{TODAY}T12:00:00")  # analytics.clock, the one clock
 
 
 runner = CliRunner()
