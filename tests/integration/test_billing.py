@@ -63,8 +63,17 @@ def issue(settings, month: Month, issue_date: date, **kwargs) -> service.IssueOu
     return service.issue(settings, month, issue_date=issue_date, today=TODAY, **kwargs)
 
 
+def cli(settings, *args: str):
+    return runner.invoke(app, ["--config", str(settings.config_path), *args])
+
+
+def issue_cli(settings, month: str, issue_date: str, *args: str):
+    """`sansfilm bill --month M --issue --issue-date D ...`: the user's path to what issue() does in the service."""
+    return cli(settings, "bill", "--month", month, "--issue", "--issue-date", issue_date, *args)
+
+
 def bill(settings, *args: str) -> dict:
-    result = runner.invoke(app, ["--config", str(settings.config_path), "bill", *args, "--format", "json"])
+    result = cli(settings, "bill", *args, "--format", "json")
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -101,23 +110,7 @@ def test_preview_changes_nothing_and_follows_the_json_contract(corpus):
 
 def test_issue_writes_documents_and_reissue_changes_nothing(corpus, tmp_path):
     out = tmp_path / "out"
-    first = runner.invoke(
-        app,
-        [
-            "--config",
-            str(corpus.config_path),
-            "bill",
-            "--month",
-            "2012-03",
-            "--issue",
-            "--issue-date",
-            "2012-04-02",
-            "--out",
-            str(out),
-            "--format",
-            "json",
-        ],
-    )
+    first = issue_cli(corpus, "2012-03", "2012-04-02", "--out", str(out), "--format", "json")
     assert first.exit_code == 0, first.output
     issued = json.loads(first.stdout)["invoices"]
     assert [(i["establishment_id"], i["number"]) for i in issued] == [(A, A_MARCH), (B, B_MARCH)]
@@ -126,23 +119,7 @@ def test_issue_writes_documents_and_reissue_changes_nothing(corpus, tmp_path):
     assert check_einvoice((out / "2012-03" / f"{A_MARCH}.xml").read_bytes()) == []
     assert (out / "2012-03" / f"{A_MARCH}.pdf").read_bytes().startswith(b"%PDF")
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (out / "2012-03").iterdir()}
-    again = runner.invoke(
-        app,
-        [
-            "--config",
-            str(corpus.config_path),
-            "bill",
-            "--month",
-            "2012-03",
-            "--issue",
-            "--issue-date",
-            "2012-04-03",
-            "--out",
-            str(out),
-            "--format",
-            "json",
-        ],
-    )
+    again = issue_cli(corpus, "2012-03", "2012-04-03", "--out", str(out), "--format", "json")
     assert "already issued: nothing changed" in again.stderr
     assert json.loads(again.stdout)["invoices"] == issued
     assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (out / "2012-03").iterdir()} == before
@@ -191,21 +168,7 @@ def test_a_missing_index_value_refuses_issuing_and_writes_nothing(corpus, tmp_pa
     ]
     index.write_text("".join(kept), encoding="utf-8")
     out = tmp_path / "out"
-    result = runner.invoke(
-        app,
-        [
-            "--config",
-            str(corpus.config_path),
-            "bill",
-            "--month",
-            "2012-03",
-            "--issue",
-            "--issue-date",
-            "2012-04-02",
-            "--out",
-            str(out),
-        ],
-    )
+    result = issue_cli(corpus, "2012-03", "2012-04-02", "--out", str(out))
     assert result.exit_code == 2
     message = " ".join(result.stderr.split())
     assert "price index SYNTEC" in message and "2011-01" in message and "price_index.csv" in message
@@ -214,9 +177,7 @@ def test_a_missing_index_value_refuses_issuing_and_writes_nothing(corpus, tmp_pa
         assert MARCH not in ledger.issued_months() and ledger.invoices_for_month(MARCH) == []
     assert not out.exists()
     # a preview still works: the month is "revision pending", priced provisionally (first year: coefficient 1)
-    preview = runner.invoke(
-        app, ["--config", str(corpus.config_path), "bill", "--month", "2012-03", "--format", "json"]
-    )
+    preview = cli(corpus, "bill", "--month", "2012-03", "--format", "json")
     assert preview.exit_code == 0 and "revision pending" in preview.stderr
     invoice = json.loads(preview.stdout)["invoices"][0]
     assert (invoice["revision"]["status"], invoice["revision"]["coefficient"]) == ("pending", "1")
@@ -225,10 +186,7 @@ def test_a_missing_index_value_refuses_issuing_and_writes_nothing(corpus, tmp_pa
 
 def test_months_are_issued_in_order(corpus):
     """April cannot go before March (the issue's act 1): refused in one line naming the month to issue first."""
-    result = runner.invoke(
-        app,
-        ["--config", str(corpus.config_path), "bill", "--month", "2012-04", "--issue", "--issue-date", "2012-05-03"],
-    )
+    result = issue_cli(corpus, "2012-04", "2012-05-03")
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         "error: 2012-04 cannot be issued before 2012-03: months are issued in order from "
@@ -287,9 +245,7 @@ def test_ledger_on_a_real_postgresql(corpus, postgres_database, tmp_path):
 
 def test_usage_json_contract_and_duplicated_logs_count_once(corpus):
     def usage() -> dict:
-        result = runner.invoke(
-            app, ["--config", str(corpus.config_path), "usage", "--month", "2012-03", "--format", "json"]
-        )
+        result = cli(corpus, "usage", "--month", "2012-03", "--format", "json")
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout)
 
@@ -322,9 +278,7 @@ def test_governance_command_counts_issued_invoices_and_drafts(corpus):
     (corpus.contracts.dir / "commitments.csv").write_text(
         f"establishment_id,studies_per_year,amount_per_year\n{A},120,24000.00\n", encoding="utf-8"
     )
-    result = runner.invoke(
-        app, ["--config", str(corpus.config_path), "governance", "--as-of", "2012-05-01", "--format", "json"]
-    )
+    result = cli(corpus, "governance", "--as-of", "2012-05-01", "--format", "json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     # May 2012 to March 2015: 35 months still to be billed
@@ -351,6 +305,6 @@ def test_governance_command_counts_issued_invoices_and_drafts(corpus):
         commitment["expected_amount"],
     ) == (A, 1, "10", "2000.00")
     assert Decimal(commitment["actual_amount"]) == april[A]
-    table = runner.invoke(app, ["--config", str(corpus.config_path), "governance", "--as-of", "2014-06-01"])
+    table = cli(corpus, "governance", "--as-of", "2014-06-01")
     # June 2014 to March 2015: 10 months still to bill
     assert table.exit_code == 0 and "10 months left" in table.stdout and "renouvellement à lancer" in table.stdout
