@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import date, datetime
@@ -19,14 +20,14 @@ from analytics.billing import service
 from analytics.billing.contracts import load_contracts
 from analytics.billing.documents import check_einvoice
 from analytics.billing.ledger import Ledger
-from analytics.config import load_settings
+from analytics.config import Settings, load_settings
 from analytics.periods import Month
 from pipelines import billing_cli
 from pipelines.cli import app
 from tests.billing_history import TODAY, issue_until
 from tests.dicom_factory import make_dicom
 from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
-from tests.tiny_corpus import CONFIG
+from tests.tiny_corpus import CONFIG, make_tiny_corpus
 
 MARCH, APRIL = Month(2012, 3), Month(2012, 4)
 A, B = "750000015", "940000027"
@@ -47,16 +48,35 @@ def at(path: Path, when: str) -> Path:
     return path
 
 
-@pytest.fixture
-def corpus(tiny):
-    """The tiny corpus with its files received in March 2012 (inside the framework agreement), every month before
-    March issued."""
-    for i, path in enumerate(sorted(p for p in tiny.sources[0].path.rglob("*") if p.is_file())):
+def received_in_march(settings) -> Settings:
+    """The tiny corpus with its files received in March 2012 (inside the framework agreement), harvested and built,
+    every month before March issued."""
+    for i, path in enumerate(sorted(p for p in settings.sources[0].path.rglob("*") if p.is_file())):
         at(path, f"2012-03-0{i + 2}T10:00:00+01:00")
-    operations.harvest(tiny)
-    operations.build_warehouse(tiny)
-    issue_until(tiny, MARCH)
-    return tiny
+    operations.harvest(settings)
+    operations.build_warehouse(settings)
+    issue_until(settings, MARCH)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def _march(tmp_path_factory) -> Path:
+    return received_in_march(make_tiny_corpus(tmp_path_factory.mktemp("march"))).root
+
+
+@pytest.fixture
+def corpus(_march, tmp_path) -> Settings:
+    """A private copy of `received_in_march`, made once per module (the warehouse build is what costs): tests issue
+    into its ledger and meter into its warehouse. Its raw tables name the first copy's file paths, so a test that
+    harvests again takes `fresh_corpus`."""
+    shutil.copytree(_march, tmp_path / "corpus", symlinks=True)
+    return load_settings(tmp_path / "corpus" / "sansfilm.toml")
+
+
+@pytest.fixture
+def fresh_corpus(tiny) -> Settings:
+    """`received_in_march` made in the test's own folder, for tests that harvest again."""
+    return received_in_march(tiny)
 
 
 def issue(settings, month: Month, issue_date: date, **kwargs) -> service.IssueOutcome:
@@ -125,7 +145,8 @@ def test_issue_writes_documents_and_reissue_changes_nothing(corpus, tmp_path):
     assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (out / "2012-03").iterdir()} == before
 
 
-def test_late_data_after_issue_gives_regularisation_lines_next_month(corpus):
+def test_late_data_after_issue_gives_regularisation_lines_next_month(fresh_corpus):
+    corpus = fresh_corpus  # harvested again below
     issue(corpus, MARCH, date(2012, 4, 2))
     march_a = Ledger(corpus.ledger.url).invoices_for_month(MARCH)[0]
     # a study of A's, received in March, harvested only after March was issued
@@ -243,7 +264,9 @@ def test_ledger_on_a_real_postgresql(corpus, postgres_database, tmp_path):
     assert issue(settings, MARCH, date(2012, 4, 3)).already_issued
 
 
-def test_usage_json_contract_and_duplicated_logs_count_once(corpus):
+def test_usage_json_contract_and_duplicated_logs_count_once(fresh_corpus):
+    corpus = fresh_corpus  # harvested again below
+
     def usage() -> dict:
         result = cli(corpus, "usage", "--month", "2012-03", "--format", "json")
         assert result.exit_code == 0, result.output
