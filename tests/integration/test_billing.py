@@ -60,16 +60,16 @@ def received_in_march(settings) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def _march(tmp_path_factory) -> Path:
+def march_template(tmp_path_factory) -> Path:
     return received_in_march(make_tiny_corpus(tmp_path_factory.mktemp("march"))).root
 
 
 @pytest.fixture
-def corpus(_march, tmp_path) -> Settings:
+def corpus(march_template, tmp_path) -> Settings:
     """A private copy of `received_in_march`, made once per module (the warehouse build is what costs): tests issue
     into its ledger and meter into its warehouse. Its raw tables name the first copy's file paths, so a test that
     harvests again takes `fresh_corpus`."""
-    shutil.copytree(_march, tmp_path / "corpus", symlinks=True)
+    shutil.copytree(march_template, tmp_path / "corpus", symlinks=True)
     return load_settings(tmp_path / "corpus" / "sansfilm.toml")
 
 
