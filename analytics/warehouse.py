@@ -22,6 +22,7 @@ import duckdb
 import polars as pl
 
 from analytics import dbt_build, warehouse_schema
+from analytics.audit_codes import AUDIT_EVENT_TYPES
 from analytics.config import load_settings
 from analytics.dbt_build import REFERENCE_TABLES
 from analytics.errors import SansfilmError
@@ -52,26 +53,6 @@ def lock_wait_seconds() -> float:
         return float(text) if text else 300.0
     except ValueError:
         raise WarehouseUnusable(f"${LOCK_WAIT_ENV} is '{text}', not a number of seconds") from None
-
-
-# DICOM PS3.16 CID 400 audit event IDs (DCM), the names the marts show.
-AUDIT_EVENT_TYPES = {
-    "110100": "Application Activity",
-    "110101": "Audit Log Used",
-    "110102": "Begin Transferring DICOM Instances",
-    "110103": "DICOM Instances Accessed",
-    "110104": "DICOM Instances Transferred",
-    "110105": "DICOM Study Deleted",
-    "110106": "Export",
-    "110107": "Import",
-    "110108": "Network Entry",
-    "110109": "Order Record",
-    "110110": "Patient Record",
-    "110111": "Procedure Record",
-    "110112": "Query",
-    "110113": "Security Alert",
-    "110114": "User Authentication",
-}
 
 
 def connect(

@@ -55,6 +55,24 @@ def tiny(tmp_path) -> Settings:
 
 
 @pytest.fixture(scope="session")
+def _tiny_built_template(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("tiny_built")
+    settings = make_tiny_corpus(root)
+    operations.harvest(settings)
+    operations.build_warehouse(settings)
+    return root
+
+
+@pytest.fixture
+def tiny_built(_tiny_built_template, tmp_path) -> Settings:
+    """`tiny` harvested and its warehouse built: a copy (files, mtimes, warehouse, published copy, lake) of one made
+    once per session, since the build is what costs. Its raw tables name the template's file paths, so a test that
+    harvests again takes `tiny` and harvests it itself."""
+    shutil.copytree(_tiny_built_template, tmp_path, symlinks=True, dirs_exist_ok=True)
+    return load_settings(tmp_path / "sansfilm.toml")
+
+
+@pytest.fixture(scope="session")
 def metered(harvested, tmp_path_factory) -> Settings:
     """A copy of `harvested` with every month of the agreement metered and drafted, then published, as `make demo`
     leaves it (usage marts included). Tests using it must not change its data (re-metering a month, as a billing

@@ -26,6 +26,7 @@ from itertools import groupby
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from analytics.audit_codes import AUDIT_EVENT_TYPES
 from analytics.samples.clock import Period, iso_local, iso_utc, month_key, paris_instant, round_ms, to_ns
 from analytics.samples.events import RIS_HOST, VIEWER_HOST, AuditEvent, OtherObject, Participant, StudyObject
 
@@ -43,23 +44,6 @@ UTC_TIMESTAMPS = {VIEWER_HOST: 6, RIS_HOST: 3}  # syslog TIMESTAMP in UTC with t
 RFC3881_SHARE, UTC_EVENT_TIME_SHARE, BOM_SHARE = 0.33, 0.4, 0.1
 BOM = "\ufeff"
 
-EVENT_NAMES = {
-    "110100": "Application Activity",
-    "110101": "Audit Log Used",
-    "110102": "Begin Transferring DICOM Instances",
-    "110103": "DICOM Instances Accessed",
-    "110104": "DICOM Instances Transferred",
-    "110105": "DICOM Study Deleted",
-    "110106": "Export",
-    "110107": "Import",
-    "110108": "Network Entry",
-    "110109": "Order Record",
-    "110110": "Patient Record",
-    "110111": "Procedure Record",
-    "110112": "Query",
-    "110113": "Security Alert",
-    "110114": "User Authentication",
-}
 TYPE_NAMES = {
     "110120": "Application Start",
     "110121": "Application Stop",
@@ -179,7 +163,7 @@ def _audit_message(event: AuditEvent, event_time: str, dicom_style: bool, *, cx_
         f'<EventIdentification EventActionCode="{event.action}" EventDateTime="{event_time}"'
         f' EventOutcomeIndicator="{event.outcome}">'
     )
-    parts.append(code("EventID", event.event_id, "DCM", EVENT_NAMES[event.event_id]))
+    parts.append(code("EventID", event.event_id, "DCM", AUDIT_EVENT_TYPES[event.event_id]))
     if event.type_code:
         parts.append(code("EventTypeCode", event.type_code, "DCM", TYPE_NAMES[event.type_code]))
     parts.append("</EventIdentification>")

@@ -2,7 +2,8 @@
 and committed as is (strings, like framework.yaml, so that the header comments a GCS reader starts with stay).
 
 Each is a complete tariff in framework.yaml's schema (`sansfilm simulate --tariff FILE` validates it with the same
-loader); the shared head (dates, revision clause, seller) is written once below.
+loader), made from framework.yaml's text (analytics/samples/tariff.py) without its comments: the next five years, the
+same revision clause and seller, and only the blocks a proposal changes written here.
 """
 
 from __future__ import annotations
@@ -10,42 +11,83 @@ from __future__ import annotations
 from pathlib import Path
 
 from analytics.billing.simulation import PROPOSALS_DIR
+from analytics.samples.tariff import FRAMEWORK_YAML
 
-_HEAD = """\
-contract_id: {contract_id}
-currency: EUR
-vat_rate: "0.20"
-valid_from: 2015-04-01
-valid_to: 2020-03-31
+_PAD = " " * 40  # the column the head's comments start at
 
-revision:                               # the same clause as the agreement in force, prices set in October 2014
-  index: SYNTEC
-  a: "0.15"
-  b: "0.85"
-  base_period: 2014-10
-  current: last_published
-  max_lag_months: 3
-  coefficient_decimals: 4
-  unit_price_decimals: 4
-  fee_decimals: 2
 
-ceiling:                                # maximum over the five years, excluding VAT
-  amount: "{ceiling}"
+def _tiers(*tiers: tuple[int | None, str]) -> str:
+    rows = "".join(
+        f'  - {{up_to: {"null" if up_to is None else up_to}, unit_price: "{price}"}}\n' for up_to, price in tiers
+    )
+    return "tiers:\n" + rows
 
-seller:
-  name: GCS e-santé Île-de-France
-  siret: "18007521000013"
-  vat_id: FR50180075210
-  address:
-    - Programme Région sans film
-    - 21 rue des Archives
-  postcode: "75004"
-  city: Paris
-  country: FR
-"""
 
-STORAGE_CUT = (
-    """\
+def _proposal(comment: str, contract_id: str, ceiling: str, changes: dict[str, str | None]) -> str:
+    """framework.yaml without its comments, for the five years after it, with `changes` made to its offers."""
+    head = {
+        "contract_id": f"contract_id: {contract_id}",
+        "valid_from": "valid_from: 2015-04-01",
+        "valid_to": "valid_to: 2020-03-31",
+        "revision.base_period": "base_period: 2014-10",
+        "ceiling": f'ceiling:{_PAD[8:]}# maximum over the five years, excluding VAT\n  amount: "{ceiling}"',
+        "payment_terms": None,
+    }
+    text = replace_blocks(_uncommented(FRAMEWORK_YAML), head | changes)
+    revision = f"revision:{_PAD[9:]}# the same clause as the agreement in force, prices set in October 2014"
+    return comment + text.replace("\nrevision:\n", f"\n{revision}\n", 1)
+
+
+def _uncommented(text: str) -> str:
+    """The YAML without its comment lines and end-of-line comments (no value in it holds a '#')."""
+    lines = (line.split(" #")[0].rstrip() if " #" in line else line for line in text.splitlines())
+    return "".join(f"{line}\n" for line in lines if not line.lstrip().startswith("#"))
+
+
+def replace_blocks(text: str, changes: dict[str, str | None]) -> str:
+    """`text` (block-style YAML) with the block at each dotted path replaced by its new text (indented like it), or
+    removed (None). A path names mapping keys, and a charge by its metric (`offers.VNA.charges.shares.tiers`)."""
+    lines = text.splitlines()
+    out: list[str] = []
+    stack: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    skip_deeper_than: int | None = None
+    for line in lines:
+        indent = len(line) - len(line.lstrip())
+        if skip_deeper_than is not None:
+            if line.strip() and indent > skip_deeper_than:
+                continue
+            skip_deeper_than = None
+        if not line.strip():
+            if not (out and not out[-1].strip()):  # a removed block leaves one blank line, not two
+                out.append(line)
+            continue
+        key = _key(line.strip())
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        stack.append((indent, key))
+        path = ".".join(k for _, k in stack)
+        seen.add(path)
+        if path not in changes:
+            out.append(line)
+            continue
+        skip_deeper_than = indent
+        new = changes[path]
+        if new is not None:
+            out.extend(" " * indent + new_line for new_line in new.splitlines())
+    unused = set(changes) - seen
+    if unused:
+        raise ValueError(f"no block at {sorted(unused)}")
+    return "".join(f"{line}\n" for line in out)
+
+
+def _key(stripped: str) -> str:
+    if stripped.startswith("- metric: "):
+        return stripped.removeprefix("- metric: ")
+    return stripped.split(":")[0].lstrip("- ")
+
+
+STORAGE_CUT_COMMENT = """\
 # Proposal A for the next framework agreement (2015-2020): storage cheaper, archiving dearer.
 # Why: storage is most of the bill of long-standing sites, whose archives only grow, while the operator's cost of
 # storage per GB keeps falling; the cost that does not fall is ingesting and indexing each new study.
@@ -54,79 +96,16 @@ STORAGE_CUT = (
 # Fees, minimums, retrievals and shares are unchanged. Simulate: `sansfilm simulate --tariff
 # contracts/proposals/a_storage_cut.yaml` (docs/billing.md#simulating-a-proposed-tariff).
 """
-    + _HEAD.format(contract_id="RSF-AC-2015-A", ceiling="1800000.00")
-    + """
-offers:
-  PACS_RIS:
-    monthly_fee: "1800.00"
-    minimum_monthly: "2500.00"
-    charges:
-      - metric: studies_archived
-        model: graduated
-        tiers:
-          - {up_to: 1000, unit_price: "2.75"}
-          - {up_to: 5000, unit_price: "2.20"}
-          - {up_to: null, unit_price: "1.75"}
-      - metric: storage_gb_month
-        model: per_unit
-        unit_price: "0.035"
-      - metric: retrievals
-        model: per_unit
-        unit_price: "0.05"
-      - metric: shares
-        model: volume
-        tiers:
-          - {up_to: 200, unit_price: "1.00"}
-          - {up_to: 1000, unit_price: "0.80"}
-          - {up_to: null, unit_price: "0.60"}
+STORAGE_CUT_CHANGES = {
+    "offers.PACS_RIS.charges.studies_archived.tiers": _tiers((1000, "2.75"), (5000, "2.20"), (None, "1.75")),
+    "offers.PACS_RIS.charges.storage_gb_month.unit_price": 'unit_price: "0.035"',
+    "offers.PACS.charges.studies_archived.tiers": _tiers((1000, "2.40"), (5000, "1.90"), (None, "1.50")),
+    "offers.PACS.charges.storage_gb_month.unit_price": 'unit_price: "0.035"',
+    "offers.VNA.charges.storage_gb_month.tiers": _tiers((2000, "0.05"), (10000, "0.04"), (None, "0.03")),
+    "offers.VNA.charges.studies_archived.unit_price": 'unit_price: "0.18"',
+}
 
-  PACS:
-    monthly_fee: "1200.00"
-    minimum_monthly: "1800.00"
-    charges:
-      - metric: studies_archived
-        model: graduated
-        tiers:
-          - {up_to: 1000, unit_price: "2.40"}
-          - {up_to: 5000, unit_price: "1.90"}
-          - {up_to: null, unit_price: "1.50"}
-      - metric: storage_gb_month
-        model: per_unit
-        unit_price: "0.035"
-      - metric: retrievals
-        model: per_unit
-        unit_price: "0.05"
-      - metric: shares
-        model: per_unit
-        unit_price: "0.80"
-
-  VNA:
-    monthly_fee: "450.00"
-    minimum_monthly: "900.00"
-    charges:
-      - metric: storage_gb_month
-        model: graduated
-        tiers:
-          - {up_to: 2000, unit_price: "0.05"}
-          - {up_to: 10000, unit_price: "0.04"}
-          - {up_to: null, unit_price: "0.03"}
-      - metric: studies_archived
-        model: per_unit
-        unit_price: "0.18"
-      - metric: retrievals
-        model: volume
-        tiers:
-          - {up_to: 500, unit_price: "0.80"}
-          - {up_to: 2000, unit_price: "0.60"}
-          - {up_to: null, unit_price: "0.40"}
-      - metric: shares
-        model: per_unit
-        unit_price: "0.50"
-"""
-)
-
-BUNDLE = (
-    """\
+BUNDLE_COMMENT = """\
 # Proposal B for the next framework agreement (2015-2020): one bundle per offer, no minimum of consumption.
 # Why: small and newly live sites pay the minimum top-up for usage they do not have, which they read as a penalty;
 # a higher monthly fee that includes a first allowance is simpler to budget and removes the top-up line.
@@ -135,77 +114,25 @@ BUNDLE = (
 # stored (2 000 for the VNA), zero-priced first tiers; beyond them prices a little under today's.
 # Retrievals and shares are unchanged. Simulate: `sansfilm simulate --tariff contracts/proposals/b_bundle.yaml`.
 """
-    + _HEAD.format(contract_id="RSF-AC-2015-B", ceiling="1600000.00")
-    + """
-offers:
-  PACS_RIS:
-    monthly_fee: "2600.00"
-    charges:
-      - metric: studies_archived
-        model: graduated
-        tiers:
-          - {up_to: 500, unit_price: "0.00"}
-          - {up_to: 5000, unit_price: "2.10"}
-          - {up_to: null, unit_price: "1.50"}
-      - metric: storage_gb_month
-        model: graduated
-        tiers:
-          - {up_to: 1000, unit_price: "0.00"}
-          - {up_to: null, unit_price: "0.055"}
-      - metric: retrievals
-        model: per_unit
-        unit_price: "0.05"
-      - metric: shares
-        model: volume
-        tiers:
-          - {up_to: 200, unit_price: "1.00"}
-          - {up_to: 1000, unit_price: "0.80"}
-          - {up_to: null, unit_price: "0.60"}
+_BUNDLED_STORAGE = "model: graduated\n" + _tiers((1000, "0.00"), (None, "0.055"))
+BUNDLE_CHANGES = {
+    "offers.PACS_RIS.monthly_fee": 'monthly_fee: "2600.00"',
+    "offers.PACS_RIS.minimum_monthly": None,
+    "offers.PACS_RIS.charges.studies_archived.tiers": _tiers((500, "0.00"), (5000, "2.10"), (None, "1.50")),
+    "offers.PACS_RIS.charges.storage_gb_month.model": _BUNDLED_STORAGE,
+    "offers.PACS_RIS.charges.storage_gb_month.unit_price": None,
+    "offers.PACS.monthly_fee": 'monthly_fee: "1900.00"',
+    "offers.PACS.minimum_monthly": None,
+    "offers.PACS.charges.studies_archived.tiers": _tiers((500, "0.00"), (5000, "1.85"), (None, "1.30")),
+    "offers.PACS.charges.storage_gb_month.model": _BUNDLED_STORAGE,
+    "offers.PACS.charges.storage_gb_month.unit_price": None,
+    "offers.VNA.monthly_fee": 'monthly_fee: "700.00"',
+    "offers.VNA.minimum_monthly": None,
+    "offers.VNA.charges.storage_gb_month.tiers": _tiers((2000, "0.00"), (10000, "0.06"), (None, "0.04")),
+}
 
-  PACS:
-    monthly_fee: "1900.00"
-    charges:
-      - metric: studies_archived
-        model: graduated
-        tiers:
-          - {up_to: 500, unit_price: "0.00"}
-          - {up_to: 5000, unit_price: "1.85"}
-          - {up_to: null, unit_price: "1.30"}
-      - metric: storage_gb_month
-        model: graduated
-        tiers:
-          - {up_to: 1000, unit_price: "0.00"}
-          - {up_to: null, unit_price: "0.055"}
-      - metric: retrievals
-        model: per_unit
-        unit_price: "0.05"
-      - metric: shares
-        model: per_unit
-        unit_price: "0.80"
-
-  VNA:
-    monthly_fee: "700.00"
-    charges:
-      - metric: storage_gb_month
-        model: graduated
-        tiers:
-          - {up_to: 2000, unit_price: "0.00"}
-          - {up_to: 10000, unit_price: "0.06"}
-          - {up_to: null, unit_price: "0.04"}
-      - metric: studies_archived
-        model: per_unit
-        unit_price: "0.15"
-      - metric: retrievals
-        model: volume
-        tiers:
-          - {up_to: 500, unit_price: "0.80"}
-          - {up_to: 2000, unit_price: "0.60"}
-          - {up_to: null, unit_price: "0.40"}
-      - metric: shares
-        model: per_unit
-        unit_price: "0.50"
-"""
-)
+STORAGE_CUT = _proposal(STORAGE_CUT_COMMENT, "RSF-AC-2015-A", "1800000.00", STORAGE_CUT_CHANGES)
+BUNDLE = _proposal(BUNDLE_COMMENT, "RSF-AC-2015-B", "1600000.00", BUNDLE_CHANGES)
 
 PROPOSALS = {"a_storage_cut.yaml": STORAGE_CUT, "b_bundle.yaml": BUNDLE}
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from analytics.registry import Establishment, luhn_check_digit
+from analytics.registry import COLUMNS, ILE_DE_FRANCE, Establishment, luhn_check_digit
 from analytics.samples.clock import Period, add_months
 from analytics.samples.vocabulary import (
     COMMUNES,
@@ -31,43 +31,22 @@ from analytics.samples.vocabulary import (
     vendors_for,
 )
 
-REGISTRY_COLUMNS = (
-    "establishment_id",
-    "name",
-    "siret",
-    "departement",
-    "category",
-    "sector",
-    "offer",
-    "adhesion_date",
-    "planned_go_live",
-    "actual_go_live",
-    "end_date",
-    "ae_titles",
-    "institution_names",
-)
 UNROUTED_FOLDER = "unrouted"  # where the archive files objects from AE titles it has no route for
 
 
 def registry_row(establishment: Establishment) -> list[str]:
     """One CSV row of contracts/establishments.csv, in the registry's column order."""
-    iso = lambda d: d.isoformat() if d else ""  # noqa: E731
-    e = establishment
-    return [
-        e.establishment_id,
-        e.name,
-        e.siret,
-        e.departement,
-        e.category,
-        e.sector,
-        e.offer,
-        iso(e.adhesion_date),
-        iso(e.planned_go_live),
-        iso(e.actual_go_live),
-        iso(e.end_date),
-        ";".join(e.ae_titles),
-        ";".join(e.institution_names),
-    ]
+    return [_cell(getattr(establishment, column)) for column in COLUMNS]
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return ";".join(value)
+    return str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,14 +196,14 @@ def write_registry(path: Path, sites: list[Site]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(REGISTRY_COLUMNS)
+        writer.writerow(COLUMNS)
         for site in sites:
             if site.establishment is not None:
                 writer.writerow(registry_row(site.establishment))
 
 
 def _generated_seed(index: int, rng: random.Random, taken_names: set[str]) -> _Seed:
-    departement = ("75", "77", "78", "91", "92", "93", "94", "95")[index % 8]
+    departement = ILE_DE_FRANCE[index % 8]
     for _ in range(20):  # draw again on a name already used; number it only when the lists run out
         category = rng.choice(("CH", "CH", "CLINIQUE", "CLINIQUE", "IMAGERIE", "ESPIC", "CDS", "CLCC"))
         commune = rng.choice(COMMUNES[departement])

@@ -18,7 +18,7 @@ from analytics.reporting.scope import Filters, Viewer
 from dashboards import charts
 from tests.billing_history import TODAY
 from tests.dicom_factory import make_dicom
-from tests.integration.test_billing import A_MARCH, APRIL, MARCH, A, B, at, corpus  # noqa: F401  (fixture)
+from tests.integration.test_billing import A_MARCH, APRIL, MARCH, A, B, at, fresh_corpus  # noqa: F401  (fixture)
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 PERIOD = Filters("2012-03", "2012-04")
@@ -28,8 +28,9 @@ REGUL_CODES = {"REGUL:studies_archived:T1", "REGUL:MINIMUM", "REGUL:storage_gb_m
 
 
 @pytest.fixture
-def late(corpus):  # noqa: F811
+def late(fresh_corpus):  # noqa: F811
     """March issued; then an April study and a late March study of A's harvested, April metered and published."""
+    corpus = fresh_corpus  # harvested again below
     service.issue(corpus, MARCH, issue_date=date(2012, 4, 2), today=TODAY)
     dicom = corpus.sources[0].path
     at(

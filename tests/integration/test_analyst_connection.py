@@ -10,7 +10,7 @@ import sys
 import duckdb
 import pytest
 
-from analytics import operations, warehouse
+from analytics import warehouse
 
 # what an analyst types, run in another process (DuckDB's lock is per process)
 ANALYST = """
@@ -36,9 +36,8 @@ def analyst_process(config, cwd) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", ANALYST], capture_output=True, text=True, env=env, cwd=cwd)
 
 
-def test_connect_reads_the_published_marts_while_a_pipeline_holds_the_write_lock(tiny, tmp_path):
-    operations.harvest(tiny)
-    operations.build_warehouse(tiny)
+def test_connect_reads_the_published_marts_while_a_pipeline_holds_the_write_lock(tiny_built, tmp_path):
+    tiny = tiny_built
     writer = warehouse.connect(tiny.warehouse.path)  # holds DuckDB's write lock, as a running pipeline does
     try:
         done = analyst_process(tiny.config_path, cwd=tmp_path)  # found through $SANSFILM_CONFIG

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import date, datetime
@@ -19,13 +20,13 @@ from analytics.billing import service
 from analytics.billing.contracts import load_contracts
 from analytics.billing.documents import check_einvoice
 from analytics.billing.ledger import Ledger
-from analytics.config import load_settings
+from analytics.config import Settings, load_settings
 from analytics.periods import Month
 from pipelines.cli import app
 from tests.billing_history import TODAY, issue_until
 from tests.dicom_factory import make_dicom
 from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
-from tests.tiny_corpus import CONFIG
+from tests.tiny_corpus import CONFIG, make_tiny_corpus
 
 MARCH, APRIL = Month(2012, 3), Month(2012, 4)
 A, B = "750000015", "940000027"
@@ -46,24 +47,52 @@ def at(path: Path, when: str) -> Path:
     return path
 
 
-@pytest.fixture
-def corpus(tiny):
-    """The tiny corpus with its files received in March 2012 (inside the framework agreement), every month before
-    March issued."""
-    for i, path in enumerate(sorted(p for p in tiny.sources[0].path.rglob("*") if p.is_file())):
+def received_in_march(settings) -> Settings:
+    """The tiny corpus with its files received in March 2012 (inside the framework agreement), harvested and built,
+    every month before March issued."""
+    for i, path in enumerate(sorted(p for p in settings.sources[0].path.rglob("*") if p.is_file())):
         at(path, f"2012-03-0{i + 2}T10:00:00+01:00")
-    operations.harvest(tiny)
-    operations.build_warehouse(tiny)
-    issue_until(tiny, MARCH)
-    return tiny
+    operations.harvest(settings)
+    operations.build_warehouse(settings)
+    issue_until(settings, MARCH)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def march_template(tmp_path_factory) -> Path:
+    return received_in_march(make_tiny_corpus(tmp_path_factory.mktemp("march"))).root
+
+
+@pytest.fixture
+def corpus(march_template, tmp_path) -> Settings:
+    """A private copy of `received_in_march`, made once per module (the warehouse build is what costs): tests issue
+    into its ledger and meter into its warehouse. Its raw tables name the first copy's file paths, so a test that
+    harvests again takes `fresh_corpus`."""
+    shutil.copytree(march_template, tmp_path / "corpus", symlinks=True)
+    return load_settings(tmp_path / "corpus" / "sansfilm.toml")
+
+
+@pytest.fixture
+def fresh_corpus(tiny) -> Settings:
+    """`received_in_march` made in the test's own folder, for tests that harvest again."""
+    return received_in_march(tiny)
 
 
 def issue(settings, month: Month, issue_date: date, **kwargs) -> service.IssueOutcome:
     return service.issue(settings, month, issue_date=issue_date, today=TODAY, **kwargs)
 
 
+def cli(settings, *args: str):
+    return runner.invoke(app, ["--config", str(settings.config_path), *args])
+
+
+def issue_cli(settings, month: str, issue_date: str, *args: str):
+    """`sansfilm bill --month M --issue --issue-date D ...`: the user's path to what issue() does in the service."""
+    return cli(settings, "bill", "--month", month, "--issue", "--issue-date", issue_date, *args)
+
+
 def bill(settings, *args: str) -> dict:
-    result = runner.invoke(app, ["--config", str(settings.config_path), "bill", *args, "--format", "json"])
+    result = cli(settings, "bill", *args, "--format", "json")
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -100,23 +129,7 @@ def test_preview_changes_nothing_and_follows_the_json_contract(corpus):
 
 def test_issue_writes_documents_and_reissue_changes_nothing(corpus, tmp_path):
     out = tmp_path / "out"
-    first = runner.invoke(
-        app,
-        [
-            "--config",
-            str(corpus.config_path),
-            "bill",
-            "--month",
-            "2012-03",
-            "--issue",
-            "--issue-date",
-            "2012-04-02",
-            "--out",
-            str(out),
-            "--format",
-            "json",
-        ],
-    )
+    first = issue_cli(corpus, "2012-03", "2012-04-02", "--out", str(out), "--format", "json")
     assert first.exit_code == 0, first.output
     issued = json.loads(first.stdout)["invoices"]
     assert [(i["establishment_id"], i["number"]) for i in issued] == [(A, A_MARCH), (B, B_MARCH)]
@@ -125,29 +138,14 @@ def test_issue_writes_documents_and_reissue_changes_nothing(corpus, tmp_path):
     assert check_einvoice((out / "2012-03" / f"{A_MARCH}.xml").read_bytes()) == []
     assert (out / "2012-03" / f"{A_MARCH}.pdf").read_bytes().startswith(b"%PDF")
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (out / "2012-03").iterdir()}
-    again = runner.invoke(
-        app,
-        [
-            "--config",
-            str(corpus.config_path),
-            "bill",
-            "--month",
-            "2012-03",
-            "--issue",
-            "--issue-date",
-            "2012-04-03",
-            "--out",
-            str(out),
-            "--format",
-            "json",
-        ],
-    )
+    again = issue_cli(corpus, "2012-03", "2012-04-03", "--out", str(out), "--format", "json")
     assert "already issued: nothing changed" in again.stderr
     assert json.loads(again.stdout)["invoices"] == issued
     assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (out / "2012-03").iterdir()} == before
 
 
-def test_late_data_after_issue_gives_regularisation_lines_next_month(corpus):
+def test_late_data_after_issue_gives_regularisation_lines_next_month(fresh_corpus):
+    corpus = fresh_corpus  # harvested again below
     issue(corpus, MARCH, date(2012, 4, 2))
     march_a = Ledger(corpus.ledger.url).invoices_for_month(MARCH)[0]
     # a study of A's, received in March, harvested only after March was issued
@@ -190,21 +188,7 @@ def test_a_missing_index_value_refuses_issuing_and_writes_nothing(corpus, tmp_pa
     ]
     index.write_text("".join(kept), encoding="utf-8")
     out = tmp_path / "out"
-    result = runner.invoke(
-        app,
-        [
-            "--config",
-            str(corpus.config_path),
-            "bill",
-            "--month",
-            "2012-03",
-            "--issue",
-            "--issue-date",
-            "2012-04-02",
-            "--out",
-            str(out),
-        ],
-    )
+    result = issue_cli(corpus, "2012-03", "2012-04-02", "--out", str(out))
     assert result.exit_code == 2
     message = " ".join(result.stderr.split())
     assert "price index SYNTEC" in message and "2011-01" in message and "price_index.csv" in message
@@ -213,9 +197,7 @@ def test_a_missing_index_value_refuses_issuing_and_writes_nothing(corpus, tmp_pa
         assert MARCH not in ledger.issued_months() and ledger.invoices_for_month(MARCH) == []
     assert not out.exists()
     # a preview still works: the month is "revision pending", priced provisionally (first year: coefficient 1)
-    preview = runner.invoke(
-        app, ["--config", str(corpus.config_path), "bill", "--month", "2012-03", "--format", "json"]
-    )
+    preview = cli(corpus, "bill", "--month", "2012-03", "--format", "json")
     assert preview.exit_code == 0 and "revision pending" in preview.stderr
     invoice = json.loads(preview.stdout)["invoices"][0]
     assert (invoice["revision"]["status"], invoice["revision"]["coefficient"]) == ("pending", "1")
@@ -224,10 +206,7 @@ def test_a_missing_index_value_refuses_issuing_and_writes_nothing(corpus, tmp_pa
 
 def test_months_are_issued_in_order(corpus):
     """April cannot go before March (the issue's act 1): refused in one line naming the month to issue first."""
-    result = runner.invoke(
-        app,
-        ["--config", str(corpus.config_path), "bill", "--month", "2012-04", "--issue", "--issue-date", "2012-05-03"],
-    )
+    result = issue_cli(corpus, "2012-04", "2012-05-03")
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         "error: 2012-04 cannot be issued before 2012-03: months are issued in order from "
@@ -284,11 +263,11 @@ def test_ledger_on_a_real_postgresql(corpus, postgres_database, tmp_path):
     assert issue(settings, MARCH, date(2012, 4, 3)).already_issued
 
 
-def test_usage_json_contract_and_duplicated_logs_count_once(corpus):
+def test_usage_json_contract_and_duplicated_logs_count_once(fresh_corpus):
+    corpus = fresh_corpus  # harvested again below
+
     def usage() -> dict:
-        result = runner.invoke(
-            app, ["--config", str(corpus.config_path), "usage", "--month", "2012-03", "--format", "json"]
-        )
+        result = cli(corpus, "usage", "--month", "2012-03", "--format", "json")
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout)
 
@@ -321,9 +300,7 @@ def test_governance_command_counts_issued_invoices_and_drafts(corpus):
     (corpus.contracts.dir / "commitments.csv").write_text(
         f"establishment_id,studies_per_year,amount_per_year\n{A},120,24000.00\n", encoding="utf-8"
     )
-    result = runner.invoke(
-        app, ["--config", str(corpus.config_path), "governance", "--as-of", "2012-05-01", "--format", "json"]
-    )
+    result = cli(corpus, "governance", "--as-of", "2012-05-01", "--format", "json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     # May 2012 to March 2015: 35 months still to be billed
@@ -350,6 +327,6 @@ def test_governance_command_counts_issued_invoices_and_drafts(corpus):
         commitment["expected_amount"],
     ) == (A, 1, "10", "2000.00")
     assert Decimal(commitment["actual_amount"]) == april[A]
-    table = runner.invoke(app, ["--config", str(corpus.config_path), "governance", "--as-of", "2014-06-01"])
+    table = cli(corpus, "governance", "--as-of", "2014-06-01")
     # June 2014 to March 2015: 10 months still to bill
     assert table.exit_code == 0 and "10 months left" in table.stdout and "renouvellement à lancer" in table.stdout

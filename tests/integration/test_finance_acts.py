@@ -42,13 +42,10 @@ def _clock(monkeypatch):
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def settings(request, tiny) -> Settings:
-    from analytics import operations
-
+def settings(request, tiny_built) -> Settings:
+    tiny = tiny_built
     if request.param == "postgresql":
         tiny = with_ledger(tiny, request.getfixturevalue("postgres_database")())
-    operations.harvest(tiny)
-    operations.build_warehouse(tiny)
     issue_until(tiny, Month(2010, 12), today=date(2010, 12, 31))
     return tiny
 

@@ -22,7 +22,7 @@ from analytics.config import Settings
 from analytics.periods import Month
 from pipelines.cli import app
 from tests.billing_history import TODAY, issue_until
-from tests.integration.test_billing import A, at, corpus  # noqa: F401  (fixture)
+from tests.integration.test_billing import A, at, corpus, march_template  # noqa: F401  (fixtures)
 from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
 from tests.tiny_corpus import with_ledger
 from tests.unit.test_ledger_integrity import drop_triggers
@@ -38,14 +38,11 @@ def _clock(monkeypatch):
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def settings(request, tiny) -> Settings:
+def settings(request, tiny_built) -> Settings:
     """The tiny corpus harvested, its ledger on the backend under test, April to September 2010 issued (empty)."""
-    from analytics import operations
-
+    tiny = tiny_built
     if request.param == "postgresql":
         tiny = with_ledger(tiny, request.getfixturevalue("postgres_database")())
-    operations.harvest(tiny)
-    operations.build_warehouse(tiny)
     issue_until(tiny, OCTOBER)
     return tiny
 

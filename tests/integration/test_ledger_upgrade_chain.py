@@ -12,7 +12,6 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from analytics import operations
 from analytics.billing import schema, service
 from analytics.billing.contracts import load_contracts
 from analytics.billing.documents import facturx_pdf, invoice_cii_xml, invoice_csv, invoice_pdf
@@ -82,12 +81,10 @@ def _clock(monkeypatch):
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def settings(request, tiny):
+def settings(request, tiny_built):
     if request.param == "postgresql":
-        tiny = with_ledger(tiny, request.getfixturevalue("postgres_database")())
-    operations.harvest(tiny)
-    operations.build_warehouse(tiny)
-    return tiny
+        return with_ledger(tiny_built, request.getfixturevalue("postgres_database")())
+    return tiny_built
 
 
 def _issue_as_v0_1_0(settings) -> dict[str, bytes]:

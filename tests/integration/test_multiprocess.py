@@ -9,7 +9,6 @@ import shutil
 import dagster as dg
 import duckdb
 
-from analytics import operations
 from analytics.config import load_settings
 from tests.conftest import copy_sample
 from tests.integration import multiprocess_job
@@ -64,10 +63,10 @@ def raw_keys(settings) -> dict[str, set]:
         }
 
 
-def test_sources_harvested_in_parallel_processes_land_exactly_once(tmp_path, monkeypatch):
-    # reference: the committed sample harvested by one process, one source after the other
-    single = copy_sample(tmp_path / "single")
-    reference = {r.name: r for r in operations.harvest(single)}
+def test_sources_harvested_in_parallel_processes_land_exactly_once(harvested, tmp_path, monkeypatch):
+    # reference: the committed sample harvested by one process, one source after the other (the session's copy)
+    single, reports = harvested
+    reference = {r.name: r for r in reports}
     expected = raw_keys(single)
 
     split = copy_sample(tmp_path / "split")

@@ -17,10 +17,11 @@ import pydicom
 import pytest
 from defusedxml.ElementTree import fromstring
 
+from analytics.registry import COLUMNS
 from analytics.samples import CorpusSummary, generate_corpus, restore_reception_times
 from analytics.samples.clock import Period, parse_start
 from analytics.samples.plan import day_weight
-from analytics.samples.registry import REGISTRY_COLUMNS, build_sites, write_registry
+from analytics.samples.registry import build_sites, write_registry
 
 PARIS = ZoneInfo("Europe/Paris")
 ALL_EVENT_IDS = {f"1101{n:02d}" for n in range(15)}  # 110100 .. 110114
@@ -182,7 +183,7 @@ def test_registry_rows_are_valid(tmp_path, count):
     period = Period(parse_start("2012-01"), 12)
     write_registry(tmp_path / "contracts" / "establishments.csv", build_sites(count, period, random.Random(1)))
     with (tmp_path / "contracts" / "establishments.csv").open(encoding="utf-8", newline="") as handle:
-        assert next(csv.reader(handle)) == list(REGISTRY_COLUMNS)
+        assert next(csv.reader(handle)) == list(COLUMNS)
     rows = read_registry(tmp_path)
     assert len(rows) == count
     ae_titles = [t for r in rows for t in r["ae_titles"].split(";") if t]

@@ -21,7 +21,8 @@ from analytics.periods import Month
 from analytics.registry import Registry
 from analytics.reporting import projection
 from analytics.reporting.proposals import bill_changes, changes_by, load_proposal, winners_and_losers
-from analytics.samples.proposals import PROPOSALS
+from analytics.samples.proposals import PROPOSALS, replace_blocks
+from analytics.samples.tariff import FRAMEWORK_YAML
 from tests.unit.test_billing_rules import site
 
 REPO = Path(__file__).resolve().parents[2]
@@ -201,3 +202,10 @@ def test_projection_bills_sixty_months_and_finds_when_the_ceiling_is_passed():
     rows = {r["scenario"]: r for r in summary.iter_rows(named=True)}
     assert rows["bas"]["exceeded_in"] == flat["month"][31]  # the first month whose cumulative is above the ceiling
     assert rows["haut"]["total"] > rows["bas"]["total"]
+
+
+def test_a_proposal_changing_a_block_the_tariff_lacks_is_refused():
+    with pytest.raises(ValueError, match="offers.PACS.charges.views"):
+        replace_blocks(FRAMEWORK_YAML, {"offers.PACS.charges.views.unit_price": 'unit_price: "0.01"'})
+    removed = replace_blocks(FRAMEWORK_YAML, {"offers.VNA": None, "payment_terms": None})
+    assert "VNA:" not in removed and "payment_terms" not in removed and "\n\n\n" not in removed
