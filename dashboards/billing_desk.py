@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import polars as pl
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from analytics.billing.followup import STATUSES
 from analytics.billing.model import Month
@@ -78,6 +79,8 @@ def follow_up(viewer: Viewer) -> pl.DataFrame:
 
 
 def _preview(viewer: Viewer, number: str, row: dict) -> None:
+    if get_script_run_ctx(suppress_warning=True) is None:  # the cache warmer's headless run: no browser to show it
+        return
     folder = data.settings().billing.out_dir / row["month"]
     pdf = folder / f"{number}.pdf"
     if not pdf.exists():
