@@ -36,10 +36,9 @@ def _require_known(settings, establishment: str) -> None:  # noqa: ANN001 - Sett
     from analytics.registry import load_registry
 
     if establishment not in {e.establishment_id for e in load_registry(settings.contracts.dir).establishments}:
-        raise typer.BadParameter(
-            f"'{establishment}' is not the FINESS of an establishment of the registry "
-            f"({settings.contracts.dir / 'establishments.csv'})",
-            param_hint="'--establishment'",
+        raise SansfilmError(
+            f"--establishment '{establishment}' is not the FINESS of an establishment of the registry "
+            f"({settings.contracts.dir / 'establishments.csv'})"
         )
 
 
@@ -238,7 +237,10 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         except SansfilmError as exc:
             raise fail(exc) from None
         if establishment is not None and establishment not in {a.establishment_id for a in found}:
-            _require_known(settings, establishment)
+            try:
+                _require_known(settings, establishment)
+            except SansfilmError as exc:
+                raise fail(exc) from None
         found = followup.overdue(found) if overdue else found
         found = [a for a in found if establishment in (None, a.establishment_id) and status in (None, a.status)]
         rows = [a.to_dict() for a in found]
