@@ -4,6 +4,7 @@ and bench/dashboards.py --browser."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -157,3 +158,14 @@ def login(browser, url: str, user: str, password: str):
     page.get_by_role("button", name="Se connecter").click()
     page.get_by_text(f"{user} ·").first.wait_for(timeout=60_000)
     return page
+
+
+def metric(page, label: str):
+    """The metric whose label is exactly `label` (a page may show 'Examens archivés, déc. 2012' before it)."""
+    exact = page.locator('[data-testid="stMetricLabel"]').get_by_text(label, exact=True)
+    return page.locator('[data-testid="stMetric"]').filter(has=exact).first
+
+
+def signed_in(page, email: str, finess: str):
+    """The sidebar's line naming who is logged in: the e-mail, then the role in words with the FINESS."""
+    return page.get_by_text(re.compile(rf"{re.escape(email)} · établissement .*\({finess}\)")).first

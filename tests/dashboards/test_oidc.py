@@ -8,7 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from tests.dashboards.browser import chromium, free_port, new_page, streamlit_server
+from tests.dashboards.browser import chromium, free_port, new_page, signed_in, streamlit_server
+from tests.dashboards.browser import metric as browser_metric
 from tests.dashboards.conftest import ELOI
 from tests.dashboards.test_e2e import SHOTS, need_chromium
 from tests.dashboards.test_pages import EXPECTED
@@ -75,9 +76,9 @@ def test_an_oidc_user_gets_the_role_of_its_account(oidc, browser):
     provider, url = oidc
     provider.user = {"sub": "u-1001", "email": ELOI_EMAIL, "name": "Radiologie Saint-Éloi"}
     page = _sso_login(browser, url)
-    page.get_by_text(f"{ELOI_EMAIL} · establishment:{ELOI}").first.wait_for(timeout=60_000)
+    signed_in(page, ELOI_EMAIL, ELOI).wait_for(timeout=60_000)
     label, value = EXPECTED["establishment"]  # its own figures, on the only page it gets
-    metric = page.locator('[data-testid="stMetric"]', has_text=label).first
+    metric = browser_metric(page, label)
     metric.wait_for(timeout=60_000)
     assert value in metric.inner_text()
     page.locator('[data-testid="stDataFrame"], .js-plotly-plot').first.wait_for(timeout=60_000)

@@ -15,7 +15,8 @@ import pytest
 from analytics.accounts import add_account
 from analytics.accounts.logins import LoginGuard
 from analytics.config import AccountsConfig
-from tests.dashboards.browser import chromium, dashboards_cli, free_port
+from tests.dashboards.browser import chromium, dashboards_cli, free_port, signed_in
+from tests.dashboards.browser import metric as browser_metric
 from tests.dashboards.conftest import ELOI, PASSWORD
 from tests.dashboards.test_e2e import SHOTS, need_chromium
 from tests.dashboards.test_oidc import ELOI_EMAIL, SECRETS, SSO
@@ -75,7 +76,7 @@ def _https_page(browser, proxy, *also: str):
 
 def _first_page(page) -> None:
     label, value = EXPECTED["establishment"]  # the role's first page, over the proxied WebSocket
-    metric = page.locator('[data-testid="stMetric"]', has_text=label).first
+    metric = browser_metric(page, label)
     metric.wait_for(timeout=60_000)
     assert value in metric.inner_text()
 
@@ -129,7 +130,7 @@ def test_an_oidc_login_over_https_through_the_proxy(served, browser):
     context, page = _https_page(browser, proxy, provider.issuer)
     page.goto(proxy.https_url)
     page.get_by_role("button", name=SSO).click()
-    page.get_by_text(f"{ELOI_EMAIL} · establishment:{ELOI}").first.wait_for(timeout=60_000)
+    signed_in(page, ELOI_EMAIL, ELOI).wait_for(timeout=60_000)
     _first_page(page)
     assert provider.issued[-1]["email"] == ELOI_EMAIL
     _secure_cookies(context, "_streamlit_xsrf", "_streamlit_user")  # the signed login cookie: HTTPS only
