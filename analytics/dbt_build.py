@@ -10,15 +10,24 @@ under analytics/dbt/target/, each written whole.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import shutil
 import tempfile
 from pathlib import Path
 
+import dbt.mp_context
 import duckdb
 
 from analytics.errors import SansfilmError
+
+# dbt's parsed project and its adapter hold multiprocessing locks of a "spawn" context: each is a named semaphore that
+# multiprocessing's resource-tracker process must be started to watch, by re-running this interpreter by its path.
+# dbt runs its nodes in threads of this process, so locks of the "fork" context (unnamed at once: no tracker) serve
+# the same; a user who cannot run the interpreter by its path again (a service account, test_every_state's `nobody`)
+# would otherwise see the command fail with a broken pipe.
+dbt.mp_context._MP_CONTEXT = multiprocessing.get_context("fork")
 
 PROJECT_DIR = Path(__file__).parent / "dbt"
 MANIFEST_PATH = PROJECT_DIR / "target" / "manifest.json"
@@ -113,15 +122,24 @@ def _seed_partial_parse(work_dir: Path, warehouse_path: Path) -> None:
     own.write_bytes(manifest.to_msgpack(extended_mashumaro_encoder))
 
 
+def _swap_in(source: Path, target: Path) -> Path:
+    """Copy `source` to `target` whole (several processes may write it at once: each swaps in a complete file)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = target.with_name(f".{target.stem}.{os.getpid()}{target.suffix}")
+    shutil.copyfile(source, staged)
+    os.replace(staged, target)
+    return target
+
+
 def _keep_parse(work_dir: Path, warehouse_path: Path) -> None:
-    """Save this build's parse for the next warehouse of the same stem (written whole: builds run side by side)."""
+    """Save this build's parse for the next warehouse of the same stem. A saving only: a user who may not write
+    under the project (a service account) builds without it."""
     own = work_dir / "target" / PARTIAL_PARSE_FILE
-    if not own.is_file():
-        return
-    PARSE_CACHE.mkdir(parents=True, exist_ok=True)
-    staged = PARSE_CACHE / f".{warehouse_path.stem}.{os.getpid()}.msgpack"
-    shutil.copyfile(own, staged)
-    os.replace(staged, PARSE_CACHE / f"{warehouse_path.stem}.msgpack")
+    if own.is_file():
+        try:
+            _swap_in(own, PARSE_CACHE / f"{warehouse_path.stem}.msgpack")
+        except OSError:
+            pass
 
 
 def _invoke(args: list[str], *, warehouse_path: Path, work_dir: Path, limit: str | None) -> None:
@@ -149,7 +167,8 @@ def _invoke(args: list[str], *, warehouse_path: Path, work_dir: Path, limit: str
     finally:
         _release()
     if result.success:
-        _keep_parse(work_dir, warehouse_path)
+        if args[0] == "build":
+            _keep_parse(work_dir, warehouse_path)
         return
     failures = [
         f"{r.node.name}: {' '.join(str(r.message).split())}"
@@ -283,8 +302,8 @@ def prepare_manifest() -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         _invoke(["parse"], warehouse_path=work / "unused.duckdb", work_dir=work, limit="1GB")
-        MANIFEST_PATH.parent.mkdir(exist_ok=True)
-        staged = MANIFEST_PATH.with_name(f".manifest.{os.getpid()}.json")
-        shutil.copyfile(work / "target" / "manifest.json", staged)
-        os.replace(staged, MANIFEST_PATH)  # several processes may prepare it at once: each swaps in a whole file
-    return MANIFEST_PATH
+        try:
+            return _swap_in(work / "target" / "manifest.json", MANIFEST_PATH)
+        except OSError:  # a user who may not write under the project: a manifest of its own, in the temporary folder
+            own = Path(tempfile.gettempdir()) / f"sansfilm-dbt-{os.getuid()}" / "manifest.json"
+            return _swap_in(work / "target" / "manifest.json", own)
