@@ -15,6 +15,13 @@ def harvest_asset_key(source: AnySourceConfig) -> dg.AssetKey:
     return dg.AssetKey(["raw", f"harvest_{source.asset_name}"])
 
 
+def source_job_selection(source: AnySourceConfig) -> dg.AssetSelection:
+    """A source's own job: its harvest, then the whole warehouse (the registry reloaded, every model built
+    incrementally, the contracts, the metering, the publication). Not only what follows the source: a subset of the
+    dbt models would be rebuilt whole, and the multi-assets (raw tables, contracts) are not split."""
+    return dg.AssetSelection.assets(harvest_asset_key(source)) | dg.AssetSelection.groups("contracts", "warehouse")
+
+
 def build_harvest_asset(source: AnySourceConfig, settings: Settings) -> dg.AssetsDefinition:
     key = harvest_asset_key(source)
 

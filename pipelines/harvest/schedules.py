@@ -9,7 +9,7 @@ from __future__ import annotations
 import dagster as dg
 
 from analytics.config import DicomwebSourceConfig, DimseSourceConfig, Settings
-from pipelines.harvest.assets import harvest_asset_key
+from pipelines.harvest.assets import source_job_selection
 
 CRON = "20 * * * *"  # hourly, off the nightly 02:00 full run's minute
 
@@ -19,9 +19,7 @@ def build_pacs_schedule(
 ) -> tuple[dg.ScheduleDefinition, dg.UnresolvedAssetJobDefinition]:
     job = dg.define_asset_job(
         f"harvest_{source.asset_name}",
-        selection=(
-            dg.AssetSelection.assets(harvest_asset_key(source)).downstream() - dg.AssetSelection.groups("billing")
-        ),
+        selection=source_job_selection(source),
         description=f"Harvest {source.kind} source '{source.name}', rebuild the warehouse, publish it.",
         executor_def=dg.in_process_executor,  # one source, then a chain of models: nothing to fan out
     )

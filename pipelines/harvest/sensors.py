@@ -16,7 +16,7 @@ import dagster as dg
 
 from analytics.config import OrthancSourceConfig, Settings
 from analytics.errors import SansfilmError
-from pipelines.harvest.assets import harvest_asset_key
+from pipelines.harvest.assets import source_job_selection
 
 SOURCE_TAG = "sansfilm/source"
 POLL_SECONDS = 30
@@ -37,8 +37,7 @@ def harvest_job_name(source: OrthancSourceConfig) -> str:
 def build_orthanc_sensor(source: OrthancSourceConfig) -> tuple[dg.SensorDefinition, dg.UnresolvedAssetJobDefinition]:
     job = dg.define_asset_job(
         harvest_job_name(source),
-        selection=dg.AssetSelection.assets(harvest_asset_key(source)).downstream()
-        - dg.AssetSelection.groups("billing"),
+        selection=source_job_selection(source),
         description=f"Harvest Orthanc source '{source.name}', rebuild the warehouse, publish it.",
         # one source, then a chain of models: nothing to fan out, and a run may start every 30 s, so its steps run
         # in one process rather than paying a process start (~6 CPU-s, docs/scaling.md) each
