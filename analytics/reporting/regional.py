@@ -35,8 +35,8 @@ STUDY_TABLES = {
     ("sector", True): ("month", "sector"),
 }
 SHARE_TABLES = {("sharing", False): ("departement", "destination")}
-_CACHE: dict[str, Protection] = {}
-_CACHE_SIZE = 32
+PROTECTION_CACHE: dict[str, Protection] = {}
+PROTECTION_CACHE_SIZE = 32
 
 
 @dataclass(frozen=True)
@@ -120,16 +120,16 @@ def protection(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters,
     )
     atoms = query(con, sql, Viewer(viewer.name, "ars"), period)
     digest = hashlib.sha256(f"{kind} {SECONDARY} {METHOD} {atoms.rows()}".encode()).hexdigest()[:32]
-    if digest not in _CACHE:
-        if len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
+    if digest not in PROTECTION_CACHE:
+        if len(PROTECTION_CACHE) >= PROTECTION_CACHE_SIZE:
+            PROTECTION_CACHE.pop(next(iter(PROTECTION_CACHE)))
         store = _store(con)
         known = _read(store, digest)
         pattern = build(atoms, measure, tables, SECONDARY, known)
         if pattern.hidden != known:  # solved: never stored, or a stored one not trusted
             _write(store, digest, pattern.hidden)
-        _CACHE[digest] = pattern
-    return _CACHE[digest]
+        PROTECTION_CACHE[digest] = pattern
+    return PROTECTION_CACHE[digest]
 
 
 METHOD = 3  # bump when disclosure.protect would choose other cells: patterns stored by an older method are ignored

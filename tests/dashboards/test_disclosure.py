@@ -274,7 +274,7 @@ def test_a_pattern_is_stored_beside_the_published_file_and_a_wrong_one_is_not_tr
     con = warehouse.connect_published(published.published_path)
     filters = Filters("2012-11", "2012-12")
     try:
-        regional._CACHE.clear()
+        regional.PROTECTION_CACHE.clear()
         first = regional.protection(con, ARS, filters, "studies")
         store = Path(f"{published.published_path}.secret")
         stored = [
@@ -283,14 +283,14 @@ def test_a_pattern_is_stored_beside_the_published_file_and_a_wrong_one_is_not_tr
             if sorted(int(h, 16) for h in json.loads(p.read_text())) == sorted(first.hidden)
         ]
         assert len(stored) == 1 and first.hidden
-        regional._CACHE.clear()
+        regional.PROTECTION_CACHE.clear()
         monkeypatch.setattr(regional.disclosure, "protect", lambda *a, **k: pytest.fail("solved again"))
         assert regional.protection(con, ARS, filters, "studies").hidden == first.hidden  # read back, not solved
         monkeypatch.undo()
         stored[0].write_text("[]")  # a pattern that hides nothing
-        regional._CACHE.clear()
+        regional.PROTECTION_CACHE.clear()
         assert regional.protection(con, ARS, filters, "studies").hidden == first.hidden
         assert json.loads(stored[0].read_text())  # and stored again
     finally:
-        regional._CACHE.clear()
+        regional.PROTECTION_CACHE.clear()
         con.close()
