@@ -1,9 +1,9 @@
 """A month of tele-opinion requests in the warehouse (`marts.fct_opinions`), and what is read back from it.
 
 `record_month` keeps the candidates of `staged.int_transfers_between_establishments` (dbt) requested in the Paris
-month within a pilot pair, classifies each (analytics.opinions.rules) and rewrites the month (delete, then insert: a re-run
-replaces it). The month of a request is its Paris month; a request pending at one run is classified again at the
-next. `usage` gives the billed metrics per requester: `opinions` (answered requests) and `opinions_on_call`
+month within a pilot pair, classifies each (analytics.opinions.rules) and rewrites the month (delete, then insert: a
+re-run replaces it). The month of a request is its Paris month; a request pending at one run is classified again at
+the next. `usage` gives the billed metrics per requester: `opinions` (answered requests) and `opinions_on_call`
 (answered requests made on call).
 """
 
