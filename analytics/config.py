@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from analytics.alerts.settings import AlertsConfig
 from analytics.errors import ConfigError
+from analytics.opinions.settings import OpinionsConfig
 from analytics.toml_lines import line_of
 
 CONFIG_ENV = "SANSFILM_CONFIG"
@@ -244,6 +245,7 @@ class Settings(_Section):
     dashboards: DashboardsConfig = DashboardsConfig()
     lake: LakeConfig | None = None  # no [lake] section: no lake is written
     alerts: AlertsConfig = AlertsConfig()  # thresholds; no channel configured: alerts go to the run log only
+    opinions: OpinionsConfig = OpinionsConfig()  # tele-opinions: answer limit, working hours
     sources: list[AnySource] = Field(default_factory=list)
     config_path: Path = Path(DEFAULT_CONFIG)  # set by load_settings, never read from the file
 

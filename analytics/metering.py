@@ -19,6 +19,7 @@ import duckdb
 
 from analytics.clock import paris_now
 from analytics.metrics import METRICS
+from analytics.opinions import facts as opinion_facts
 from analytics.periods import Month
 from analytics.registry import UNATTRIBUTED, Registry
 from analytics.warehouse import SQL_DIR, table_exists
@@ -26,6 +27,7 @@ from analytics.warehouse import SQL_DIR, table_exists
 GB = Decimal(10) ** 9
 STORAGE_QUANTUM = Decimal("0.000000001")
 _COUNT_METRICS = ("studies_archived", "instances_archived", "bytes_archived", "retrievals", "shares", "views")
+OUTSIDE_DAILY = ("opinions", "opinions_on_call")  # kept beside the daily usage (analytics/opinions/facts.py)
 
 
 def _sql(name: str) -> str:
@@ -119,7 +121,9 @@ def monthly_usage(con: duckdb.DuckDBPyConnection, month: Month) -> dict[str, dic
     for establishment_id, *values in rows:
         metrics = {m: Decimal(v) for m, v in zip(_COUNT_METRICS, values[:-1], strict=True)}  # the last is storage
         metrics["storage_gb_month"] = storage_gb_month(Decimal(values[-1]), month.days)
-        usage[establishment_id] = {m: metrics[m] for m in METRICS}
+        usage[establishment_id] = {m: metrics.get(m, Decimal(0)) for m in METRICS}
+    for establishment_id, counts in opinion_facts.usage(con, month).items():
+        usage.setdefault(establishment_id, zero_usage()).update(counts)
     return usage
 
 
@@ -153,7 +157,8 @@ class UsageReport:
         def strings(d: dict[str, object]) -> dict[str, object]:
             """Counts as integers, decimal quantities (storage) as strings: exact for finance scripts."""
             return {
-                k: (int(v) if k in _COUNT_METRICS else str(v)) if isinstance(v, Decimal) else v for k, v in d.items()
+                k: (int(v) if k in _COUNT_METRICS + OUTSIDE_DAILY else str(v)) if isinstance(v, Decimal) else v
+                for k, v in d.items()
             }
 
         return {

@@ -9,4 +9,6 @@ METRICS = (
     "retrievals",
     "shares",
     "views",
+    "opinions",  # answered tele-opinion requests, charged to the requester (analytics/opinions)
+    "opinions_on_call",  # of which requested on call
 )

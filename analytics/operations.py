@@ -142,6 +142,7 @@ def meter_and_draft(settings: Settings, now: datetime | None = None) -> Metered:
     replaced, never added to); drafts change no ledger. `now`: the programme's clock (analytics.clock) by default."""
     from analytics.billing import service
     from analytics.billing.contracts import load_contracts
+    from analytics.opinions.service import record_months as record_opinions
 
     now = paris_now(now)
     current = Month(now.year, now.month)
@@ -150,6 +151,7 @@ def meter_and_draft(settings: Settings, now: datetime | None = None) -> Metered:
         for month in months:  # what a build left standing is not metered again: the night's cost follows its data
             if month <= current and not metering.is_final(con, month):
                 metering.meter_month(con, month, now=now)
+        record_opinions(con, settings, [m for m in months if m <= current], now=now)
     future = [m for m in months if m > current]
     if future:
         logging.getLogger(__name__).warning("data dated after %s left unmetered: %s", now.date(), future)

@@ -21,7 +21,7 @@ OutputFormat = typer.Option("--format", help="table, csv or json.")
 MonthOption = typer.Option("--month", help="Billing month, YYYY-MM (a calendar month in Europe/Paris).")
 
 
-def _month(text: str) -> Month:
+def started_month(text: str) -> Month:
     """A billing month that has started (Paris time, analytics.clock): there is no usage of a later one to meter."""
     try:
         month = Month.parse(text)
@@ -44,7 +44,7 @@ def month_to_date_note(settings, month: Month) -> str | None:
     return None if through is None else f"month to date, through {through}"
 
 
-def _check_format(fmt: str) -> str:
+def check_format(fmt: str) -> str:
     if fmt not in ("table", "csv", "json"):
         raise typer.BadParameter(f"'{fmt}' is not one of table, csv, json")
     return fmt
@@ -62,7 +62,7 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         from analytics.billing.contracts import load_contracts
         from analytics.billing.rules import active_days
 
-        m, fmt = _month(month), _check_format(fmt)
+        m, fmt = started_month(month), check_format(fmt)
         try:
             settings = settings_loader()
             contracts = load_contracts(settings)
@@ -120,7 +120,7 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         from analytics.billing.ledger_tables import os_actor
         from analytics.billing.workflow import rewrite_credit_notes
 
-        m, fmt = _month(month), _check_format(fmt)
+        m, fmt = started_month(month), check_format(fmt)
         note = None
         if issue and m == current_month():
             raise typer.BadParameter(

@@ -30,6 +30,7 @@ from pipelines import (
     dashboards_cli,
     finance_cli,
     governance_cli,
+    opinions_cli,
     output,
     quality_cli,
     simulate_cli,
@@ -346,6 +347,7 @@ billing_cli.register(app, _settings, _fail)
 finance_cli.register(app, _settings, _fail)
 dashboards_cli.register(app, _settings, _fail)
 governance_cli.register(app, _settings, _fail)
+opinions_cli.register(app, _settings, _fail)
 quality_cli.register(app, _settings, _fail)
 simulate_cli.register(app, _settings, _fail)
 upgrade_cli.register(app, _settings, _fail)

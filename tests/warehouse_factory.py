@@ -39,6 +39,7 @@ class RawWarehouse:
         institution: str | None = None,
         study_date: str | None = None,
         study_time: str | None = None,
+        modality: str = "CT",
     ) -> None:
         self.instances.append(
             {
@@ -49,7 +50,7 @@ class RawWarehouse:
                 "study_instance_uid": study,
                 "series_instance_uid": f"{study}.1",
                 "sop_instance_uid": sop,
-                "modality": "CT",
+                "modality": modality,
                 "institution_name": institution,
                 "institution_key": institution_key(institution),
                 "source_ae_title": ae,

@@ -22,6 +22,7 @@ from analytics.billing.revision import require_revision_indices
 from analytics.billing.rules import draft_invoice, month_prices
 from analytics.config import Settings
 from analytics.errors import ContractError
+from analytics.opinions.service import record_months as record_opinions
 from analytics.periods import Month
 from analytics.registry import Establishment
 from analytics.sla.measure import Assessment, assess_month
@@ -35,6 +36,7 @@ def meter(settings: Settings, months: list[Month]) -> dict[Month, dict[str, dict
         result = {}
         for month in months:
             metering.meter_month(con, month)
+            record_opinions(con, settings, [month])
             result[month] = metering.monthly_usage(con, month)
         return result
 

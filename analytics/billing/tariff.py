@@ -88,6 +88,15 @@ class Tariff:
     price_index: PriceIndex | None = None  # loaded when there is a revision clause
     ceiling: Ceiling | None = None
     payment_terms: PaymentTerms = field(default_factory=lambda: PaymentTerms())
+    settlement: Settlement | None = None  # tele-opinions between establishments (analytics/opinions/settlement.py)
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What a requester owes the responder per answered tele-opinion: `fee` by day, `on_call_fee` on call."""
+
+    fee: Decimal
+    on_call_fee: Decimal
 
 
 @dataclass(frozen=True)
@@ -132,7 +141,7 @@ class _TariffReader(ContractReader):
             root,
             "",
             ("contract_id", "currency", "vat_rate", "valid_from", "valid_to", "offers"),
-            ("seller", "revision", "ceiling", "payment_terms"),
+            ("seller", "revision", "ceiling", "payment_terms", "settlement"),
         )
         contract_id = self.text(*top["contract_id"], "contract_id")
         currency = self.text(*top["currency"], "currency")
@@ -150,6 +159,12 @@ class _TariffReader(ContractReader):
         revision = self.revision(*top["revision"], valid_from) if "revision" in top else None
         ceiling = self.ceiling(*top["ceiling"]) if "ceiling" in top else None
         terms = self.payment_terms(*top["payment_terms"]) if "payment_terms" in top else PaymentTerms()
+        settlement = None
+        if "settlement" in top:
+            entries = self.mapping(
+                top["settlement"][1], "settlement", ("fee", "on_call_fee"), (), owner=top["settlement"][0]
+            )
+            settlement = Settlement(*(self.decimal(*entries[f], f"settlement.{f}") for f in ("fee", "on_call_fee")))
         return Tariff(
             self.path,
             contract_id,
@@ -163,6 +178,7 @@ class _TariffReader(ContractReader):
             None,
             ceiling,
             terms,
+            settlement,
         )
 
     def payment_terms(self, key: ScalarNode, node: Node) -> PaymentTerms:

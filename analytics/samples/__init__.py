@@ -1,11 +1,11 @@
 """A deterministic sample corpus: what a year of the regional archive looks like, small enough to keep in git.
 
 `generate_corpus` writes a ready-to-run configuration (`sansfilm.toml`), the establishment registry
-(`contracts/establishments.csv`), DICOM Part-10 files (`dicom/`) whose mtimes are their reception times, the
-list of those times (`reception_times.csv`, since git does not keep mtimes) and the platform's audit logs
-(`audit/`). The same arguments give byte-identical files and identical mtimes: every draw comes from
-`random.Random` streams seeded from `seed`, nothing reads the clock. `restore_reception_times` puts the mtimes
-back after a checkout.
+(`contracts/establishments.csv`), DICOM Part-10 files (`dicom/`) whose mtimes are their reception times, the list of
+those times (`reception_times.csv`, since git does not keep mtimes) and the platform's audit logs (`audit/`), and
+the tele-opinion pilot (`opinions`: its pairs file, requests and SR answers). The same arguments give byte-identical
+files and identical mtimes: every draw comes from `random.Random` streams seeded from `seed`, nothing reads the
+clock. `restore_reception_times` puts the mtimes back after a checkout.
 
 Modules: `registry` (establishments and their equipment), `plan` (studies), `dicom` (files), `events` (audit
 events), `audit` (syslog files), `clock` and `vocabulary` (shared facts).
@@ -23,6 +23,7 @@ from analytics.samples.audit import write_audit
 from analytics.samples.clock import Period, parse_start
 from analytics.samples.dicom import WrittenFile, write_study
 from analytics.samples.events import plan_events
+from analytics.samples.opinions import plan_pilot, write_pairs
 from analytics.samples.plan import plan_studies
 from analytics.samples.proposals import write_proposals
 from analytics.samples.registry import build_sites, write_registry
@@ -69,6 +70,7 @@ def generate_corpus(
     sites = build_sites(establishments, period, random.Random(f"{seed}:registry"))
     studies = plan_studies(sites, period, random.Random(f"{seed}:plan"), seed=seed, volume_scale=volume_scale)
     events = plan_events(sites, studies, period, random.Random(f"{seed}:events"))
+    pilot = plan_pilot(sites, studies, events, period, random.Random(f"{seed}:opinions"))
 
     total = 0
     config = out / CONFIG_NAME
@@ -82,11 +84,12 @@ def generate_corpus(
     total += sum(path.stat().st_size for path in write_proposals(registry.parent))
     committed = [(s.establishment.establishment_id, s.offer, s.daily_studies) for s in sites if s.establishment]
     total += write_commitments(registry.parent, committed).stat().st_size
+    total += write_pairs(registry.parent, pilot).stat().st_size
 
     pixels = random.Random(f"{seed}:pixels")
     files: list[WrittenFile] = []
     written_studies = 0
-    for study in studies:
+    for study in [*studies, *(pilot.reports if pilot else ())]:
         if study.audit_only:
             continue
         files.extend(write_study(out, study, pixels, image_side))
@@ -94,7 +97,8 @@ def generate_corpus(
     total += sum(f.size for f in files)
     total += _write_reception_times(out / RECEPTION_TIMES, files)
 
-    audit_files = write_audit(out, events, period, random.Random(f"{seed}:audit"))
+    requests = (sorted(pilot.events, key=lambda e: (e.host, e.at)), random.Random(f"{seed}:opinions-audit"))
+    audit_files = write_audit(out, events, period, random.Random(f"{seed}:audit"), requests if pilot else None)
     total += sum(f.size for f in audit_files)
     return CorpusSummary(
         out=out,

@@ -17,6 +17,7 @@ Gzip members carry no name and mtime 0, so the bytes depend on the content only.
 from __future__ import annotations
 
 import gzip
+import heapq
 import io
 import os
 import random
@@ -70,12 +71,24 @@ class AuditFile:
     mtime_ns: int
 
 
-def write_audit(root: Path, events: list[AuditEvent], period: Period, rng: random.Random) -> list[AuditFile]:
-    """Render every event (events come sorted by host, then time) and write the per-node, per-month files."""
+def write_audit(
+    root: Path,
+    events: list[AuditEvent],
+    period: Period,
+    rng: random.Random,
+    extra: tuple[list[AuditEvent], random.Random] | None = None,
+) -> list[AuditFile]:
+    """Render every event (events come sorted by host, then time) and write the per-node, per-month files. `extra`
+    events (sorted likewise) are rendered with their own random stream and merged in time order, so that adding them
+    leaves every other record as it was."""
     written: list[AuditFile] = []
     months = [f"{m.year:04d}-{m.month:02d}" for m in period.month_starts()]
+    added = {h: list(e) for h, e in groupby(extra[0], key=lambda e: e.host)} if extra else {}
     for host, host_events in groupby(events, key=lambda e: e.host):
         records = _render_host(host, list(host_events), rng)
+        if host in added and extra:
+            more = _render_host(host, added[host], extra[1])
+            records = list(heapq.merge(records, more, key=lambda r: r[0]))
         by_month: dict[str, list[tuple[datetime, bytes]]] = {}
         for stamp, line in records:
             by_month.setdefault(month_key(stamp), []).append((stamp, line))

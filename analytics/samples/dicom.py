@@ -93,7 +93,7 @@ def _study_dataset(study: Study, image_side: int) -> Dataset:
     ds.InstitutionName = fit_charset(station.institution_name, site.charset)
     ds.StationName = _station_name(station.station_name, vendor.nul_padded_station)
     ds.StudyDescription = study.description
-    ds.ManufacturerModelName = vendor.models[study.modality]
+    ds.ManufacturerModelName = vendor.models.get(study.modality, "Reporting workstation")  # SR: a reading station
     ds.PatientName = study.patient.name
     ds.PatientID = study.patient.patient_id
     ds.PatientBirthDate = study.patient.birth_date

@@ -56,6 +56,12 @@ payment_terms:
   sectors:
     public: 50
 
+# Tele-opinions between the pilot's establishments (docs/billing.md): what a requester owes the responder per
+# answered request, settled between them (`sansfilm opinions --statement`), never on the GCS's invoices.
+settlement:
+  fee: "30.00"                          # an answered request made in working hours
+  on_call_fee: "45.00"                  # an answered request made on call (nights, weekends, public holidays)
+
 seller:
   name: GCS e-santé Île-de-France
   siret: "18007521000013"

@@ -283,8 +283,10 @@ def test_usage_json_contract_and_duplicated_logs_count_once(fresh_corpus):
         "retrievals",
         "shares",
         "views",
+        "opinions",
+        "opinions_on_call",
     }
-    assert a["studies_archived"] == 5 and isinstance(a["storage_gb_month"], str)
+    assert a["studies_archived"] == 5 and a["opinions"] == 0 and isinstance(a["storage_gb_month"], str)
     assert first["unattributed"]["studies_archived"] == 1  # the Clinique Inconnue file
     log = corpus.sources[1].path / "archive.log"
     (corpus.sources[1].path / "archive-copy.log").write_bytes(log.read_bytes())  # the same events, harvested twice

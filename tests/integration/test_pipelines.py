@@ -16,6 +16,7 @@ EXPECTED_KEYS = {
     "staged/stg_audit_events",
     "staged/int_studies",
     "staged/int_study_owners",
+    "staged/int_transfers_between_establishments",
     "marts/dim_establishments",
     "marts/mart_archive_daily",
     "marts/mart_archive_monthly",

@@ -39,7 +39,7 @@ def test_committed_sample_is_what_the_generator_makes(tmp_path):
         assert (
             hashlib.sha256((SAMPLE / rel).read_bytes()).digest() == hashlib.sha256((fresh / rel).read_bytes()).digest()
         ), rel
-    for name in ("establishments.csv", "framework.yaml", "price_index.csv", "commitments.csv"):
+    for name in ("establishments.csv", "framework.yaml", "price_index.csv", "commitments.csv", "opinion_pairs.csv"):
         assert (REPO / "contracts" / name).read_bytes() == (SAMPLE / "contracts" / name).read_bytes(), name
 
 

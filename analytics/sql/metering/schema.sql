@@ -51,3 +51,18 @@ create table if not exists marts.fct_storage_month_end (
     stored_bytes        hugeint not null,  -- bytes stored at the end of the month's last day
     primary key (month, establishment_id)
 );
+
+-- Tele-opinion requests of the pilot pairs, one Paris month at a time (analytics/opinions/facts.py).
+create table if not exists marts.fct_opinions (
+    month               varchar not null,      -- YYYY-MM of the request, Europe/Paris
+    record_key          varchar not null,      -- the transfer's audit record
+    study_instance_uid  varchar not null,
+    requester_id        varchar not null,      -- FINESS of the study's owner
+    responder_id        varchar not null,      -- FINESS of the receiving establishment
+    requested_at        timestamptz not null,
+    responded_at        timestamptz,           -- first SR from the responder after the request
+    on_call             boolean not null,
+    status              varchar not null,      -- answered | unanswered | pending
+    turnaround_seconds  bigint,                -- answered requests only
+    primary key (month, record_key)
+);

@@ -40,7 +40,8 @@ volumes as (
         sum(size_bytes) as bytes,
         min(received_at) as first_received_at,
         max(received_at) as last_received_at,
-        count(distinct establishment_id) as establishments_claiming,
+        -- a Structured Report sent into the study by another establishment (a tele-opinion's answer) is no conflict
+        count(distinct establishment_id) filter (where modality is distinct from 'SR') as establishments_claiming,
         any_value(patient_key) as patient_key
     from instances
     group by study_instance_uid
