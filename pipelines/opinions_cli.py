@@ -51,7 +51,8 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         from analytics.billing import service
         from analytics.billing.contracts import load_contracts
         from analytics.opinions.facts import pair_months
-        from analytics.opinions.settlement import net, write_statement
+        from analytics.opinions.settlement import net
+        from analytics.opinions.statement_pdf import write_statement
 
         m, fmt = started_month(month), check_format(fmt)
         try:

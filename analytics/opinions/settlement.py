@@ -2,8 +2,8 @@
 
 For each pair, the requester owes the responder `settlement.fee` (framework.yaml) per answered day request and
 `settlement.on_call_fee` per answered on-call request; the two directions of two establishments are netted, and the
-one with the larger debt owes the difference (a zero net is no line). Written as CSV and PDF under the billing
-output directory's `settlements/` folder, outside the invoice numbering.
+one with the larger debt owes the difference (a zero net is no line). analytics.opinions.statement_pdf writes the
+statement as CSV and PDF under the billing output directory's `settlements/` folder, outside the invoice numbering.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 from analytics.billing.tariff import Settlement
 from analytics.opinions.facts import PairMonth
@@ -59,25 +58,3 @@ def to_csv(month: Month, lines: list[SettlementLine]) -> str:
     for line in lines:
         writer.writerow([str(month), line.debtor, line.creditor, f"{line.amount:.2f}"])
     return out.getvalue()
-
-
-def write_statement(
-    out_dir: Path, month: Month, pairs: list[PairMonth], lines: list[SettlementLine], names: dict[str, str]
-) -> tuple[Path, Path]:
-    """`settlements/opinions-YYYY-MM.csv` and `.pdf` under `out_dir`; rewritten on each run (a statement, not an
-    invoice: it has no number and never enters the ledger)."""
-    from analytics.opinions.statement_pdf import render_pdf
-
-    folder = Path(out_dir) / "settlements"
-    folder.mkdir(parents=True, exist_ok=True)
-    csv_path = folder / f"opinions-{month}.csv"
-    pdf_path = folder / f"opinions-{month}.pdf"
-    _atomic_write(csv_path, to_csv(month, lines).encode("utf-8"))
-    _atomic_write(pdf_path, render_pdf(month, pairs, lines, names))
-    return csv_path, pdf_path
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)

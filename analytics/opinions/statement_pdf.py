@@ -1,9 +1,11 @@
-"""The settlement statement as a PDF (French labels): the month per pair, then who owes whom. Not an invoice: no
-number, no VAT, no seller; reproducible byte for byte (reportlab's invariant mode)."""
+"""The settlement statement files: CSV, and a PDF (French labels) showing the month per pair, then who owes whom.
+Not an invoice: no number, no VAT, no seller; reproducible byte for byte (reportlab's invariant mode)."""
 
 from __future__ import annotations
 
 import io
+from pathlib import Path
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
@@ -13,9 +15,11 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from analytics.billing.documents import french_number
-from analytics.opinions.facts import PairMonth
-from analytics.opinions.settlement import SettlementLine
+from analytics.opinions.settlement import SettlementLine, to_csv
 from analytics.periods import Month
+
+if TYPE_CHECKING:
+    from analytics.opinions.facts import PairMonth
 
 _BASE = ParagraphStyle("base", fontName="Helvetica", fontSize=9, leading=11.5)
 _TITLE = ParagraphStyle("title", parent=_BASE, fontName="Helvetica-Bold", fontSize=15, leading=19)
@@ -65,3 +69,23 @@ def render_pdf(month: Month, pairs: list[PairMonth], lines: list[SettlementLine]
         buffer, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, title=f"Télé-avis {month}", invariant=True
     ).build(story)
     return buffer.getvalue()
+
+
+def write_statement(
+    out_dir: Path, month: Month, pairs: list[PairMonth], lines: list[SettlementLine], names: dict[str, str]
+) -> tuple[Path, Path]:
+    """`settlements/opinions-YYYY-MM.csv` and `.pdf` under `out_dir`; rewritten on each run (a statement, not an
+    invoice: it has no number and never enters the ledger)."""
+    folder = Path(out_dir) / "settlements"
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_path = folder / f"opinions-{month}.csv"
+    pdf_path = folder / f"opinions-{month}.pdf"
+    _atomic_write(csv_path, to_csv(month, lines).encode("utf-8"))
+    _atomic_write(pdf_path, render_pdf(month, pairs, lines, names))
+    return csv_path, pdf_path
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)

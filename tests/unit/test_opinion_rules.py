@@ -143,7 +143,8 @@ def test_the_settlement_terms_are_read_from_the_tariff(tmp_path):
     from analytics.billing.tariff import load_tariff_file
 
     text = open("contracts/framework.yaml", encoding="utf-8").read()
-    (tmp_path / "framework.yaml").write_text(text + '\nsettlement:\n  fee: "30.00"\n  on_call_fee: "x"\n')
+    assert 'on_call_fee: "45.00"' in text
+    (tmp_path / "framework.yaml").write_text(text.replace('on_call_fee: "45.00"', 'on_call_fee: "x"'))
     (tmp_path / "price_index.csv").write_text(open("contracts/price_index.csv", encoding="utf-8").read())
     with pytest.raises(ContractError, match="settlement.on_call_fee"):
         load_tariff_file(tmp_path / "framework.yaml")
