@@ -48,13 +48,24 @@ class ContractsConfig(_Section):
     dir: Path
 
 
-class ArchiveConfig(_Section):
-    ae_titles: list[str] = Field(min_length=1)
+class _AeTitles(_Section):
+    ae_titles: list[str]
 
     @field_validator("ae_titles")
     @classmethod
     def _normalise(cls, titles: list[str]) -> list[str]:
         return [t.strip().upper() for t in titles if t.strip()]
+
+
+class ArchiveConfig(_AeTitles):
+    ae_titles: list[str] = Field(min_length=1)
+
+
+class PortalConfig(_AeTitles):
+    """The community portal (issue 18): the AE titles / application IDs it appears as in audit messages. An access
+    through it is metered as `portal_views` and `portal_practitioners` (docs/billing.md). Empty: no portal."""
+
+    ae_titles: list[str] = Field(default_factory=list)
 
 
 class PrivacyConfig(_Section):
@@ -246,6 +257,7 @@ class Settings(_Section):
     lake: LakeConfig | None = None  # no [lake] section: no lake is written
     alerts: AlertsConfig = AlertsConfig()  # thresholds; no channel configured: alerts go to the run log only
     opinions: OpinionsConfig = OpinionsConfig()  # tele-opinions: answer limit, working hours
+    portal: PortalConfig = PortalConfig()  # the community portal's AE titles
     sources: list[AnySource] = Field(default_factory=list)
     config_path: Path = Path(DEFAULT_CONFIG)  # set by load_settings, never read from the file
 

@@ -41,6 +41,7 @@ REFERENCE_TABLES = (
     "establishment_aliases",
     "platform_ae_titles",
     "audit_event_types",
+    "portal_ae_titles",
 )
 _LAYER_SCHEMAS = {"staging": "staged", "intermediate": "staged", "marts": "marts"}
 

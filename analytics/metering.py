@@ -1,8 +1,9 @@
 """Usage metrics per establishment and Paris calendar month (and per day), from the staged warehouse.
 
 `meter_month` rewrites one month of `marts.fct_usage_daily`, `marts.fct_share_flows` and its monthly sum
-`marts.fct_share_flows_monthly` (delete, then insert: a re-run replaces the month and changes nothing else), and
-the month's end-of-month storage snapshot `marts.fct_storage_month_end`, which the next month opens with.
+`marts.fct_share_flows_monthly` and the community portal's accesses `marts.fct_portal_access` (delete, then insert:
+a re-run replaces the month and changes nothing else), and the month's end-of-month storage snapshot
+`marts.fct_storage_month_end`, which the next month opens with.
 `monthly_usage` reads the month back as exact Decimals: counts are summed over the days; `storage_gb_month` is the
 mean over every day of the month of the bytes stored at the end of that day, divided by 10^9, rounded half-up to 9
 decimals (one byte-month).
@@ -27,7 +28,9 @@ from analytics.warehouse import SQL_DIR, table_exists
 GB = Decimal(10) ** 9
 STORAGE_QUANTUM = Decimal("0.000000001")
 _COUNT_METRICS = ("studies_archived", "instances_archived", "bytes_archived", "retrievals", "shares", "views")
-OUTSIDE_DAILY = ("opinions", "opinions_on_call")  # kept beside the daily usage (analytics/opinions/facts.py)
+# kept beside the daily usage: analytics/opinions/facts.py, and marts.fct_portal_access (distinct practitioners are
+# counted over the month, never summed over days)
+OUTSIDE_DAILY = ("opinions", "opinions_on_call", "portal_views", "portal_practitioners")
 
 
 def _sql(name: str) -> str:
@@ -60,7 +63,7 @@ def meter_month(con: duckdb.DuckDBPyConnection, month: Month, *, now: datetime |
             f"create or replace temporary table metered_events as {_sql('metered_events')}",
             {"first_day": params["first_day"], "next_first_day": params["next_first_day"], "with_failures": False},
         )
-        for table in ("fct_usage_daily", "fct_share_flows", "fct_share_flows_monthly"):
+        for table in ("fct_usage_daily", "fct_share_flows", "fct_share_flows_monthly", "fct_portal_access"):
             con.execute(f"delete from marts.{table} where month = $month", {"month": str(month)})
         previous = str(_previous(month))
         from_snapshot = con.execute(
@@ -86,6 +89,7 @@ def meter_month(con: duckdb.DuckDBPyConnection, month: Month, *, now: datetime |
         con.execute(
             f"insert into marts.fct_share_flows_monthly by name {_sql('share_flows_monthly')}", {"month": str(month)}
         )
+        con.execute(f"insert into marts.fct_portal_access by name {_sql('portal_access')}", params)
         rows = con.execute("select count(*) from marts.fct_usage_daily where month = $month", {"month": str(month)})
         written = rows.fetchone()[0]
         con.execute("delete from marts.fct_metered_months where month = $month", {"month": str(month)})
@@ -122,9 +126,22 @@ def monthly_usage(con: duckdb.DuckDBPyConnection, month: Month) -> dict[str, dic
         metrics = {m: Decimal(v) for m, v in zip(_COUNT_METRICS, values[:-1], strict=True)}  # the last is storage
         metrics["storage_gb_month"] = storage_gb_month(Decimal(values[-1]), month.days)
         usage[establishment_id] = {m: metrics.get(m, Decimal(0)) for m in METRICS}
-    for establishment_id, counts in opinion_facts.usage(con, month).items():
+    for establishment_id, counts in (*opinion_facts.usage(con, month).items(), *portal_usage(con, month).items()):
         usage.setdefault(establishment_id, zero_usage()).update(counts)
     return usage
+
+
+def portal_usage(con: duckdb.DuckDBPyConnection, month: Month) -> dict[str, dict[str, Decimal]]:
+    """Establishment -> {"portal_views", "portal_practitioners"} for a metered month (a warehouse metered before the
+    portal was metered has no table: no portal usage)."""
+    if not table_exists(con, "marts.fct_portal_access"):
+        return {}
+    rows = con.execute(
+        """select establishment_id, sum(views), count(distinct practitioner_key)
+           from marts.fct_portal_access where month = ? group by establishment_id""",
+        [str(month)],
+    ).fetchall()
+    return {e: {"portal_views": Decimal(v), "portal_practitioners": Decimal(p)} for e, v, p in rows}
 
 
 def daily_usage(con: duckdb.DuckDBPyConnection, month: Month, establishment_id: str) -> list[dict[str, object]]:

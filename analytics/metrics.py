@@ -11,4 +11,6 @@ METRICS = (
     "views",
     "opinions",  # answered tele-opinion requests, charged to the requester (analytics/opinions)
     "opinions_on_call",  # of which requested on call
+    "portal_views",  # accesses through the community portal, per study and event ([portal] ae_titles)
+    "portal_practitioners",  # distinct practitioners (keyed RPPS) who accessed the establishment's studies that month
 )

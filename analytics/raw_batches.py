@@ -180,13 +180,14 @@ class BatchWriter:
     def _audit_frame(self, records: list[tuple[int, AuditRecord]], key: str) -> pl.DataFrame:
         rows = []
         for line_no, record in records:
-            row = {name: getattr(record, name) for name in _AUDIT_FIELDS}
-            key = f"{record.message_sha256}|{record.study_instance_uid or ''}"
+            row = {name: getattr(record, name) for name in _AUDIT_FIELDS if name != "participant_aes"}
+            identity = f"{record.message_sha256}|{record.study_instance_uid or ''}"
             row.update(
-                record_key=hashlib.sha256(key.encode("ascii")).hexdigest(),
+                record_key=hashlib.sha256(identity.encode("ascii")).hexdigest(),
                 source=self.source,
                 source_ae_key=ae_title_key(record.source_ae),
                 destination_ae_key=ae_title_key(record.destination_ae),
+                participant_ae_keys=[k for k in map(ae_title_key, record.participant_aes) if k is not None],
                 file_key=key,
                 line=line_no,
                 harvest_id=self.harvest_id,
@@ -289,4 +290,6 @@ _AUDIT_SCHEMA = {
     "line": pl.Int64,
     "harvest_id": pl.String,
     "event_type_code": pl.String,
+    "practitioner_key": pl.String,
+    "participant_ae_keys": pl.List(pl.String),
 }

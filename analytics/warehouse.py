@@ -169,8 +169,14 @@ def _where(con: duckdb.DuckDBPyConnection) -> str:
     return str(con.execute(query).fetchall()[0][0])
 
 
-def load_reference(con: duckdb.DuckDBPyConnection, registry: Registry, platform_ae_titles: Iterable[str]) -> None:
-    """Replace the `ref` tables with the registry and the platform's AE titles (contracts are the source of truth)."""
+def load_reference(
+    con: duckdb.DuckDBPyConnection,
+    registry: Registry,
+    platform_ae_titles: Iterable[str],
+    portal_ae_titles: Iterable[str] = (),
+) -> None:
+    """Replace the `ref` tables with the registry, the platform's and the community portal's AE titles (contracts and
+    configuration are the source of truth)."""
     establishments = pl.DataFrame(
         [
             {
@@ -214,14 +220,15 @@ def load_reference(con: duckdb.DuckDBPyConnection, registry: Registry, platform_
         [{"institution_key": k, "establishment_id": v} for k, v in registry.alias_map().items()],
         schema={"institution_key": pl.String, "establishment_id": pl.String},
     )
-    platform = pl.DataFrame(
-        {"ae_title_key": sorted({ae_title_key(t) for t in platform_ae_titles})}, schema={"ae_title_key": pl.String}
+    platform, portal = (
+        pl.DataFrame({"ae_title_key": sorted({ae_title_key(t) for t in titles})}, schema={"ae_title_key": pl.String})
+        for titles in (platform_ae_titles, portal_ae_titles)
     )
     event_types = pl.DataFrame({"event_id": list(AUDIT_EVENT_TYPES), "event_name": list(AUDIT_EVENT_TYPES.values())})
     con.execute("begin transaction")
     try:
         for name, frame in zip(
-            REFERENCE_TABLES, (establishments, ae_titles, aliases, platform, event_types), strict=True
+            REFERENCE_TABLES, (establishments, ae_titles, aliases, platform, event_types, portal), strict=True
         ):
             con.register("ref_frame", frame)
             con.execute(f"create or replace table ref.{name} as select * from ref_frame")

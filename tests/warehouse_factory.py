@@ -21,8 +21,8 @@ A, B = "750000015", "940000027"
 class RawWarehouse:
     """Collects raw rows, then loads them with the registry and builds every model."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, root: Path, portal: tuple[str, ...] = ("PORTAIL_VILLE",)) -> None:
+        self.root, self.portal = root, portal
         self.instances: list[dict] = []
         self.events: list[dict] = []
         (root / "contracts").mkdir(parents=True, exist_ok=True)
@@ -73,7 +73,11 @@ class RawWarehouse:
         message: str | None = None,
         event_type_code: str | None = None,
         audit_source_id: str | None = None,
+        practitioner: str | None = None,
+        participants: tuple[str, ...] = (),
     ) -> None:
+        """`practitioner`: the keyed RPPS number (any text stands for the hash); `participants`: the AE titles of the
+        other participants that did not request (the portal, ...)."""
         message = message or f"{event_id}|{when}|{source}|{destination}|{studies}|{outcome}|{len(self.events)}"
         sha = hashlib.sha256(message.encode()).hexdigest()
         for study in studies:
@@ -95,6 +99,8 @@ class RawWarehouse:
                     "harvest_id": "t",
                     "event_type_code": event_type_code,
                     "audit_source_id": audit_source_id,
+                    "practitioner_key": practitioner,
+                    "participant_ae_keys": [ae_title_key(p) for p in participants],
                 }
             )
 
@@ -109,6 +115,6 @@ class RawWarehouse:
                 con.execute(f"delete from raw.{table}")
                 con.execute(f"insert into raw.{table} by name select * from rows")
                 con.unregister("rows")
-        warehouse.load_reference(con, load_registry(self.root / "contracts"), ["RSF_ARCHIVE"])
+        warehouse.load_reference(con, load_registry(self.root / "contracts"), ["RSF_ARCHIVE"], self.portal)
         warehouse.build_models(con, full_refresh=True)  # raw rewritten in place, not harvested: rebuild it all
         return con

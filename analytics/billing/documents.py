@@ -91,6 +91,10 @@ METRIC_LABELS = {
     "retrievals": "Récupérations",
     "shares": "Partages",
     "views": "Consultations",
+    "opinions": "Télé-avis rendus",
+    "opinions_on_call": "Télé-avis en astreinte",
+    "portal_views": "Consultations portail ville",
+    "portal_practitioners": "Médecins du portail",
 }
 
 

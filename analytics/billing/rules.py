@@ -36,6 +36,10 @@ METRIC_LABELS = {
     "retrievals": "Récupérations d'examens",
     "shares": "Partages d'examens",
     "views": "Consultations d'examens",
+    "opinions": "Télé-avis rendus",
+    "opinions_on_call": "Télé-avis rendus en astreinte",
+    "portal_views": "Consultations via le portail ville",
+    "portal_practitioners": "Médecins de ville utilisateurs du portail",
 }
 OFFER_LABELS = {"PACS_RIS": "PACS + RIS", "PACS": "PACS", "VNA": "archive neutre (VNA)"}
 

@@ -2,13 +2,14 @@
 
 `generate_corpus` writes a ready-to-run configuration (`sansfilm.toml`), the establishment registry
 (`contracts/establishments.csv`), DICOM Part-10 files (`dicom/`) whose mtimes are their reception times, the list of
-those times (`reception_times.csv`, since git does not keep mtimes) and the platform's audit logs (`audit/`), and
-the tele-opinion pilot (`opinions`: its pairs file, requests and SR answers). The same arguments give byte-identical
-files and identical mtimes: every draw comes from `random.Random` streams seeded from `seed`, nothing reads the
-clock. `restore_reception_times` puts the mtimes back after a checkout.
+those times (`reception_times.csv`, since git does not keep mtimes) and the platform's audit logs (`audit/`), with
+the tele-opinion pilot (its pairs file, requests and SR answers) and the community portal's traffic. The same
+arguments give byte-identical files and identical mtimes: every draw comes from `random.Random` streams seeded from
+`seed`, nothing reads the clock. `restore_reception_times` puts the mtimes back after a checkout.
 
 Modules: `registry` (establishments and their equipment), `plan` (studies), `dicom` (files), `events` (audit
-events), `audit` (syslog files), `clock` and `vocabulary` (shared facts).
+events), `opinions` (the tele-opinion pilot), `portal` (community doctors), `audit` (syslog files), `clock` and
+`vocabulary` (shared facts).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from analytics.samples.dicom import WrittenFile, write_study
 from analytics.samples.events import plan_events
 from analytics.samples.opinions import plan_pilot, write_pairs
 from analytics.samples.plan import plan_studies
+from analytics.samples.portal import plan_portal
 from analytics.samples.proposals import write_proposals
 from analytics.samples.registry import build_sites, write_registry
 from analytics.samples.service_levels import write_service_levels
@@ -71,6 +73,7 @@ def generate_corpus(
     studies = plan_studies(sites, period, random.Random(f"{seed}:plan"), seed=seed, volume_scale=volume_scale)
     events = plan_events(sites, studies, period, random.Random(f"{seed}:events"))
     pilot = plan_pilot(sites, studies, events, period, random.Random(f"{seed}:opinions"))
+    portal = plan_portal(sites, studies, events, period, random.Random(f"{seed}:portal"))
 
     total = 0
     config = out / CONFIG_NAME
@@ -97,8 +100,10 @@ def generate_corpus(
     total += sum(f.size for f in files)
     total += _write_reception_times(out / RECEPTION_TIMES, files)
 
-    requests = (sorted(pilot.events, key=lambda e: (e.host, e.at)), random.Random(f"{seed}:opinions-audit"))
-    audit_files = write_audit(out, events, period, random.Random(f"{seed}:audit"), requests if pilot else None)
+    extras = [(portal, random.Random(f"{seed}:portal-audit"))]
+    if pilot is not None:
+        extras.append((sorted(pilot.events, key=lambda e: (e.host, e.at)), random.Random(f"{seed}:opinions-audit")))
+    audit_files = write_audit(out, events, period, random.Random(f"{seed}:audit"), extras)
     total += sum(f.size for f in audit_files)
     return CorpusSummary(
         out=out,
@@ -153,6 +158,8 @@ url = "sqlite:///ledger.sqlite"
 dir = "contracts"
 [archive]
 ae_titles = ["RSF_ARCHIVE"]
+[portal]
+ae_titles = ["PORTAIL_VILLE"]
 [privacy]
 allow_development_key = true
 [[sources]]

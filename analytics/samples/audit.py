@@ -21,6 +21,7 @@ import heapq
 import io
 import os
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from itertools import groupby
@@ -76,19 +77,19 @@ def write_audit(
     events: list[AuditEvent],
     period: Period,
     rng: random.Random,
-    extra: tuple[list[AuditEvent], random.Random] | None = None,
+    extras: Sequence[tuple[list[AuditEvent], random.Random]] = (),
 ) -> list[AuditFile]:
-    """Render every event (events come sorted by host, then time) and write the per-node, per-month files. `extra`
-    events (sorted likewise) are rendered with their own random stream and merged in time order, so that adding them
-    leaves every other record as it was."""
+    """Render every event (events come sorted by host, then time) and write the per-node, per-month files. Each list
+    of `extras` (sorted likewise) is rendered with its own random stream and merged in time order, so that adding
+    one leaves every other record as it was."""
     written: list[AuditFile] = []
     months = [f"{m.year:04d}-{m.month:02d}" for m in period.month_starts()]
-    added = {h: list(e) for h, e in groupby(extra[0], key=lambda e: e.host)} if extra else {}
+    added = [({h: list(e) for h, e in groupby(more, key=lambda e: e.host)}, stream) for more, stream in extras]
     for host, host_events in groupby(events, key=lambda e: e.host):
         records = _render_host(host, list(host_events), rng)
-        if host in added and extra:
-            more = _render_host(host, added[host], extra[1])
-            records = list(heapq.merge(records, more, key=lambda r: r[0]))
+        mores = [_render_host(host, by_host[host], stream) for by_host, stream in added if host in by_host]
+        if mores:
+            records = list(heapq.merge(records, *mores, key=lambda r: r[0]))
         by_month: dict[str, list[tuple[datetime, bytes]]] = {}
         for stamp, line in records:
             by_month.setdefault(month_key(stamp), []).append((stamp, line))

@@ -285,6 +285,8 @@ def test_usage_json_contract_and_duplicated_logs_count_once(fresh_corpus):
         "views",
         "opinions",
         "opinions_on_call",
+        "portal_views",
+        "portal_practitioners",
     }
     assert a["studies_archived"] == 5 and a["opinions"] == 0 and isinstance(a["storage_gb_month"], str)
     assert first["unattributed"]["studies_archived"] == 1  # the Clinique Inconnue file

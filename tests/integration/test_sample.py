@@ -57,6 +57,13 @@ def test_each_source_is_harvested_completely(harvested):
     assert audit.records_added == stored > 1000
     event_ids = {e for (e,) in query(settings.published_path, "select distinct event_id from staged.stg_audit_events")}
     assert event_ids == ALL_EVENT_IDS
+    # every record names the log it came from by that log's key (each log of the sample holds records)
+    keys = query(
+        settings.warehouse.path,
+        """select count(distinct e.file_key), count(*) filter (f.file_key is null) from raw.audit_events as e
+           left join raw.harvest_files as f using (source, file_key)""",
+    )[0]
+    assert keys == (audit_files, 0)
 
 
 def test_rerun_on_the_sample_is_a_no_op(sample_settings):
@@ -99,7 +106,8 @@ def test_latin1_and_utf8_names_decode(harvested):
 
 
 def patient_identity() -> tuple[set[str], set[str]]:
-    """Names and IDs of the sample's patients, read from the sample itself (DICOM headers and audit messages).
+    """Names and IDs of the sample's patients, read from the sample itself (DICOM headers and audit messages), and
+    the RPPS numbers of its community doctors (requesting users of the portal's audit messages) among the IDs.
 
     Family names that also occur in the public registry (a hospital named after someone) are left out.
     """
@@ -119,6 +127,7 @@ def patient_identity() -> tuple[set[str], set[str]]:
                 i.split("^")[0]
                 for i in re.findall(r'ParticipantObjectID="([^"]*)" ParticipantObjectTypeCode="1"', text)
             )
+            ids.update(re.findall(r'UserID="(?:RPPS:|8)?(\d{11})"', text))  # any form contains the 11 digits
     public = (SAMPLE / "contracts" / "establishments.csv").read_text(encoding="utf-8")
     return {n for n in names if n not in public}, ids
 
@@ -126,7 +135,7 @@ def patient_identity() -> tuple[set[str], set[str]]:
 def test_no_patient_name_or_id_in_anything_sansfilm_wrote(harvested, caplog):
     settings, _ = harvested
     names, ids = patient_identity()
-    assert len(names) > 50 and len(ids) > 100
+    assert len(names) > 50 and len(ids) > 100 and len({i for i in ids if re.fullmatch(r"10\d{9}", i)}) > 50
     with caplog.at_level(logging.DEBUG):
         operations.harvest(settings)  # logs of a (no-op) harvest
     for db in (settings.warehouse.path, settings.published_path):

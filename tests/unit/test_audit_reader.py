@@ -410,3 +410,37 @@ def test_a_gzip_file_bigger_than_the_bound_is_refused_before_any_line(tmp_path: 
     with pytest.raises(MalformedRecord, match=rf"decompresses to more than {size - 1} bytes") as caught:
         next(read_log(path, KEY, max_decompressed_bytes=size - 1))
     assert path.name not in str(caught.value)
+
+
+def _user(user_id: str, requestor: bool = True) -> str:
+    flag = "true" if requestor else "false"
+    return f'<ActiveParticipant UserID="{user_id}" UserIsRequestor="{flag}" NetworkAccessPointID="192.168.1.7"/>'
+
+
+@pytest.mark.parametrize("user_id", ["10001234567", "RPPS:10001234567", "rpps = 10001234567", "810001234567"])
+def test_a_requesting_rpps_number_is_one_keyed_practitioner_whatever_its_form(user_id: str) -> None:
+    participants = _user(user_id) + _user("PORTAIL_VILLE", requestor=False)
+    (record,) = parse(syslog(audit_xml(event_id="110103", participants=participants)))
+    assert record.practitioner_key == KEY("RPPS:10001234567")
+    assert record.practitioner_key != KEY("10001234567")  # never the key a patient ID of those digits would get
+    assert record.participant_aes == ("PORTAIL_VILLE",)
+    assert "10001234567" not in repr(record)
+
+
+@pytest.mark.parametrize(
+    "user_id",
+    ["dr.martin", "1000123456", "100012345678", "710001234567", "10001234567x"],  # not 11 digits, nor 8 + 11 digits
+)
+def test_a_requestor_that_is_not_an_rpps_number_is_no_practitioner_and_is_not_kept(user_id: str) -> None:
+    participants = _user(user_id) + participant("110152", "PORTAIL_VILLE")
+    (record,) = parse(syslog(audit_xml(event_id="110106", participants=participants)))
+    assert record.practitioner_key is None
+    assert record.participant_aes == ("PORTAIL_VILLE",)  # the requestor's own ID is never among them
+    assert user_id not in repr(record)
+
+
+def test_an_rpps_number_that_did_not_request_is_no_practitioner() -> None:
+    participants = _user("viewer-app") + _user("10001234567", requestor=False)
+    (record,) = parse(syslog(audit_xml(event_id="110103", participants=participants)))
+    assert record.practitioner_key is None
+    assert record.participant_aes == () and "10001234567" not in repr(record)  # nor kept as a participant

@@ -66,3 +66,12 @@ create table if not exists marts.fct_opinions (
     turnaround_seconds  bigint,                -- answered requests only
     primary key (month, record_key)
 );
+
+-- Accesses through the community portal ([portal] ae_titles), one Paris month at a time (analytics/metering.py):
+-- `portal_views` is the sum of views, `portal_practitioners` the distinct practitioner keys (never summed across rows).
+create table if not exists marts.fct_portal_access (
+    month               varchar not null,  -- YYYY-MM, Europe/Paris
+    establishment_id    varchar not null,  -- the study's establishment (or UNATTRIBUTED)
+    practitioner_key    varchar,           -- keyed hash of the portal user's RPPS number; null: the message named none
+    views               bigint not null    -- successful 110103 (or 110106) through the portal, one per event and study
+);

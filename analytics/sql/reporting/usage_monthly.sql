@@ -11,7 +11,9 @@ select
     sum(u.shares)::varchar as shares,
     sum(u.views)::varchar as views,
     coalesce(any_value(o.opinions), 0)::varchar as opinions,
-    coalesce(any_value(o.opinions_on_call), 0)::varchar as opinions_on_call
+    coalesce(any_value(o.opinions_on_call), 0)::varchar as opinions_on_call,
+    coalesce(any_value(p.portal_views), 0)::varchar as portal_views,
+    coalesce(any_value(p.portal_practitioners), 0)::varchar as portal_practitioners
 from marts.fct_usage_daily as u
 join scoped as s using (establishment_id)
 left join (
@@ -21,6 +23,11 @@ left join (
     from marts.fct_opinions
     group by all
 ) as o using (month, establishment_id)
+left join (
+    select month, establishment_id, sum(views) as portal_views, count(distinct practitioner_key) as portal_practitioners
+    from marts.fct_portal_access
+    group by all
+) as p using (month, establishment_id)
 where u.usage_date >= $first_day::date and u.usage_date < $end_day::date
 group by u.month, u.establishment_id, s.name
 order by u.month, u.establishment_id

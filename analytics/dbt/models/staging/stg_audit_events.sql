@@ -1,5 +1,6 @@
--- One row per audit event and study, with the participants recognised: the platform's own AE titles, and the
--- establishments that claim the source and destination AE titles.
+-- One row per audit event and study, with the participants recognised: the platform's own AE titles, the
+-- establishments that claim the source and destination AE titles, and the community portal (ref.portal_ae_titles:
+-- a change of [portal] ae_titles changes the reference fingerprint, so the next build is a full one).
 -- Incremental: only the records of new harvests are added (a record never changes once harvested).
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='record_key') }}
 with events as (
@@ -9,6 +10,10 @@ with events as (
 {% endif %}
 ),
 
+portal as (
+    select coalesce(list(ae_title_key), []::varchar[]) as keys from {{ source('ref', 'portal_ae_titles') }}
+),
+
 named as (
     select
         e.*,
@@ -16,8 +21,11 @@ named as (
         src.establishment_id as source_establishment_id,
         dst.establishment_id as destination_establishment_id,
         src_platform.ae_title_key is not null as source_is_platform,
-        dst_platform.ae_title_key is not null as destination_is_platform
+        dst_platform.ae_title_key is not null as destination_is_platform,
+        coalesce(list_contains(p.keys, e.destination_ae_key), false)
+            or coalesce(list_has_any(p.keys, e.participant_ae_keys), false) as via_portal
     from events as e
+    cross join portal as p
     left join {{ source('ref', 'audit_event_types') }} as t on t.event_id = e.event_id
     left join {{ source('ref', 'establishment_ae_titles') }} as src on src.ae_title_key = e.source_ae_key
     left join {{ source('ref', 'establishment_ae_titles') }} as dst on dst.ae_title_key = e.destination_ae_key
@@ -46,6 +54,8 @@ select
     study_instance_uid,
     instance_count,
     patient_key,
+    practitioner_key,
+    via_portal,
     source,
     file_key,  -- the log it came from (its path stays in raw.harvest_files: paths may name patients)
     line
