@@ -32,7 +32,7 @@ from analytics.samples.registry import build_sites, write_registry
 from analytics.samples.service_levels import write_service_levels
 from analytics.samples.tariff import write_commitments, write_contract_terms
 
-__all__ = ["CorpusSummary", "generate_corpus", "restore_reception_times"]
+__all__ = ["CorpusPlan", "CorpusSummary", "generate_corpus", "plan_corpus", "restore_reception_times"]
 
 RECEPTION_TIMES = "reception_times.csv"
 REGISTRY_PATH = "contracts/establishments.csv"
@@ -50,6 +50,31 @@ class CorpusSummary:
     bytes: int  # every file written, all included
 
 
+@dataclass(frozen=True, slots=True)
+class CorpusPlan:
+    """What a corpus holds before it is written: the same arguments give the same plan (tests recompute figures from
+    it, independently of the warehouse)."""
+
+    period: Period
+    sites: list
+    studies: list
+    events: list  # audit events, sorted by host then time
+    pilot: object  # analytics.samples.opinions.Pilot, or None
+    portal: list  # the community portal's audit events, sorted by host then time
+
+
+def plan_corpus(
+    *, establishments: int = 12, months: int = 12, start: str = "2012-01", seed: int = 2010, volume_scale: float = 1.0
+) -> CorpusPlan:
+    period = Period(parse_start(start), months)
+    sites = build_sites(establishments, period, random.Random(f"{seed}:registry"))
+    studies = plan_studies(sites, period, random.Random(f"{seed}:plan"), seed=seed, volume_scale=volume_scale)
+    events = plan_events(sites, studies, period, random.Random(f"{seed}:events"))
+    pilot = plan_pilot(sites, studies, events, period, random.Random(f"{seed}:opinions"))
+    portal = plan_portal(sites, studies, events, period, random.Random(f"{seed}:portal"))
+    return CorpusPlan(period, sites, studies, events, pilot, portal)
+
+
 def generate_corpus(
     out: Path,
     *,
@@ -62,18 +87,14 @@ def generate_corpus(
 ) -> CorpusSummary:
     """Write a corpus into `out`. Refuses (ValueError) to add to a corpus already there, so two never mix."""
     out = Path(out)
-    period = Period(parse_start(start), months)
     _check_arguments(establishments, months, volume_scale, image_side)
     for folder in ("dicom", "audit"):
         if _has_files(out / folder):
             raise ValueError(f"{out / folder} already contains files: generate the sample corpus into an empty folder")
     out.mkdir(parents=True, exist_ok=True)
 
-    sites = build_sites(establishments, period, random.Random(f"{seed}:registry"))
-    studies = plan_studies(sites, period, random.Random(f"{seed}:plan"), seed=seed, volume_scale=volume_scale)
-    events = plan_events(sites, studies, period, random.Random(f"{seed}:events"))
-    pilot = plan_pilot(sites, studies, events, period, random.Random(f"{seed}:opinions"))
-    portal = plan_portal(sites, studies, events, period, random.Random(f"{seed}:portal"))
+    plan = plan_corpus(establishments=establishments, months=months, start=start, seed=seed, volume_scale=volume_scale)
+    period, sites, studies, events, pilot = plan.period, plan.sites, plan.studies, plan.events, plan.pilot
 
     total = 0
     config = out / CONFIG_NAME
@@ -100,7 +121,7 @@ def generate_corpus(
     total += sum(f.size for f in files)
     total += _write_reception_times(out / RECEPTION_TIMES, files)
 
-    extras = [(portal, random.Random(f"{seed}:portal-audit"))]
+    extras = [(plan.portal, random.Random(f"{seed}:portal-audit"))]
     if pilot is not None:
         extras.append((sorted(pilot.events, key=lambda e: (e.host, e.at)), random.Random(f"{seed}:opinions-audit")))
     audit_files = write_audit(out, events, period, random.Random(f"{seed}:audit"), extras)

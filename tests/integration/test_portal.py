@@ -1,40 +1,59 @@
-"""The community portal from hand-written raw rows through the dbt models and metering: `portal_views` and
-`portal_practitioners` per establishment owning the study, every figure computed by hand in the comments."""
+"""The community portal from raw rows through the dbt models and metering: `portal_views` and
+`portal_practitioners` per establishment owning the study. The rows and the expected figures are docs/billing.md's
+worked example (its table and its result line), computed by hand there and recomputed here."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from analytics import metering, warehouse
 from analytics.periods import Month
 from analytics.registry import load_registry
 from tests.warehouse_factory import A, B, RawWarehouse
 
+DOC = Path(__file__).parents[2] / "docs" / "billing.md"
 PORTAL = "PORTAIL_VILLE"
 MAY = Month(2012, 5)
 NOW = datetime.fromisoformat("2012-06-02T10:00:00+02:00")
+OWNERS = {"SA1": ("a1.1", "A_CT"), "SA2": ("a2.1", "A_MR"), "SB1": ("b1.1", "B_CT")}
+
+
+def worked_example() -> tuple[list[list[str]], dict[str, tuple[int, int]]]:
+    """The example's table rows (cells) and its result: establishment -> (portal views, practitioners)."""
+    section = DOC.read_text(encoding="utf-8").split("## The community portal", 1)[1].split("\n## ", 1)[0]
+    rows = [
+        [c.strip() for c in line.strip("|").split("|")] for line in section.splitlines() if re.match(r"\| \d+ \|", line)
+    ]
+    result = re.search(
+        r"A: (\d+) portal views, (\d+) practitioners? .*?; B: (\d+) portal views, (\d+) practitioners?", section
+    )
+    assert len(rows) == 10 and result, "docs/billing.md's portal example is not where the test looks"
+    a_views, a_doctors, b_views, b_doctors = map(int, result.groups())
+    return rows, {A: (a_views, a_doctors), B: (b_views, b_doctors)}
 
 
 def portal_month(tmp_path) -> RawWarehouse:
     wh = RawWarehouse(tmp_path)
-    for sop, study, ae in (("a1.1", "SA1", "A_CT"), ("a2.1", "SA2", "A_MR"), ("b1.1", "SB1", "B_CT")):
+    for study, (sop, ae) in OWNERS.items():
         wh.instance(sop, study, "2012-04-20T09:00:00+02:00", 100, ae=ae)
-
-    def portal_view(when, studies, practitioner, outcome=0, via=PORTAL):
-        wh.event("110103", when, None, None, studies, outcome=outcome, practitioner=practitioner, participants=(via,))
-
-    portal_view("2012-05-03T10:00:00+02:00", ["SA1"], "P1")  # A: 1 view, P1
-    portal_view("2012-05-04T10:00:00+02:00", ["SA1"], "P1")  # A: 2 views (one per event), still P1 alone
-    portal_view("2012-05-04T11:00:00+02:00", ["SB1"], "P1")  # B: 1 view, P1 (counted for each owner)
-    portal_view("2012-05-07T18:00:00+02:00", ["SA1", "SA2"], "P2")  # A: 4 views (one per study), P1 and P2
-    portal_view("2012-05-01T00:15:00+02:00", ["SA2"], "P3")  # 30 April 22:15 UTC, a May day in Paris: A: 5, 3 doctors
-    portal_view("2012-06-01T00:30:00+02:00", ["SA2"], "P4")  # 31 May 22:30 UTC, a June day in Paris: not May
-    portal_view("2012-05-09T09:00:00+02:00", ["SB1"], "P5", outcome=4)  # failed: not an access
-    portal_view("2012-05-10T09:00:00+02:00", ["SB1"], "P6", via="PORTAIL_TEST")  # not the portal (yet)
-    # an export to the portal asked by a hospital user (no RPPS number): B: 2 views, still P1 alone
-    wh.event("110106", "2012-05-11T15:00:00+02:00", "RSF_ARCHIVE", PORTAL, ["SB1"])
-    wh.event("110103", "2012-05-12T15:00:00+02:00", None, None, ["SA1"])  # the platform viewer, not the portal
+    for _, when, event, outcome, studies, through, user, _ in worked_example()[0]:
+        at = datetime.fromisoformat(when).replace(tzinfo=ZoneInfo("Europe/Paris")).isoformat()
+        participants = () if through == "-" else (through,)
+        source, destination = ("RSF_ARCHIVE", through) if event == "110106" else (None, None)
+        wh.event(
+            event,
+            at,
+            source,
+            destination,
+            studies.split(),
+            outcome=int(outcome),
+            practitioner=None if user == "-" else user,
+            participants=participants if event == "110103" else (),
+        )
     return wh
 
 
@@ -44,12 +63,13 @@ def portal_usage(con) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
     return {e: (u["portal_views"], u["portal_practitioners"], u["views"]) for e, u in usage.items() if e in (A, B)}
 
 
-def test_a_month_of_portal_accesses_computed_by_hand(tmp_path):
+def test_the_worked_example_of_the_billing_doc(tmp_path):
     wh = portal_month(tmp_path)
     con = wh.build()
     try:
+        _, result = worked_example()
         # views (every successful 110103): A 1 + 1 + 2 + 1 + 1 (the platform viewer) = 6; B 1 + 1 (PORTAIL_TEST) = 2
-        assert portal_usage(con) == {A: (5, 3, 6), B: (2, 1, 2)}
+        assert portal_usage(con) == {A: (*result[A], 6), B: (*result[B], 2)} == {A: (5, 3, 6), B: (2, 1, 2)}
         rows = con.execute(
             "select establishment_id, practitioner_key, views from marts.fct_portal_access order by all"
         ).fetchall()
