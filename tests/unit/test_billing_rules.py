@@ -492,3 +492,14 @@ def test_tariff_table_of_the_doc_matches_the_contract():
     minimums = " | ".join(fr(tariff.offers[o].minimum_monthly) for o in ("PACS_RIS", "PACS", "VNA"))
     assert f"| monthly fee | {fees} |" in DOC
     assert f"| monthly minimum of usage charges | {minimums} |" in DOC
+
+
+def test_every_metric_can_be_priced_and_printed():
+    from analytics.billing.documents import METRIC_LABELS as PRINTED
+    from analytics.billing.rules import METRIC_LABELS
+    from analytics.metrics import METRICS
+
+    assert set(METRIC_LABELS) == set(PRINTED) == set(METRICS)
+    for metric in METRICS:
+        (line,) = charge_lines(Charge(metric, "per_unit", D("0.10"), ()), D(3))
+        assert line.description == METRIC_LABELS[metric] and line.amount == D("0.30")
