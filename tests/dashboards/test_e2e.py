@@ -7,8 +7,10 @@ Then the dashboards keep answering while a pipeline rebuilds and republishes the
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from tests.dashboards.browser import CHROMIUM, chromium, login, new_page, stream
 from tests.dashboards.conftest import PASSWORD
 from tests.dashboards.forbidden import offences
 from tests.dashboards.test_pages import EXPECTED, PAGES
+from tests.integration.test_sample import patient_identity
 
 pytestmark = pytest.mark.e2e
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
@@ -73,10 +76,19 @@ LINK = "?du=2012-10&au=2012-12&departement=94"  # a short period and a départem
 WIDTHS = (1440, 390)  # a laptop and a phone
 
 
+@cache
+def identifiers() -> re.Pattern:
+    """The sample's patient IDs and doctors' RPPS numbers (8 characters or more: shorter ones read as figures)."""
+    ids = sorted(i for i in patient_identity()[1] if len(i) >= 8)
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, ids)) + r")\b")
+
+
 def check_page(page, name: str, role: str) -> None:
-    """The page in French with no number gone wrong, at both widths; a screenshot of each in build/screenshots/."""
+    """The page in French with no number gone wrong and no patient ID or RPPS number, at both widths; a screenshot of
+    each in build/screenshots/."""
     text = page.locator('[data-testid="stMain"]').inner_text() + page.locator('[data-testid="stSidebar"]').inner_text()
     assert not offences(text), (name, offences(text))
+    assert not identifiers().findall(text), name
     assert not page.locator('[data-testid="stException"]').count(), name
     assert not page.get_by_text("n'a pas pu être affichée").count(), name
     assert page.evaluate("document.documentElement.lang") == "fr"
