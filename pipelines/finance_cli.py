@@ -11,7 +11,7 @@ import typer
 
 from analytics.clock import paris_today
 from analytics.errors import SansfilmError
-from pipelines.output import text_table
+from pipelines.output import csv_out, text_table
 
 FormatOption = typer.Option("--format", help="table or json.")
 ACCOUNT_COLUMNS = [
@@ -258,7 +258,7 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
                 )
             )
         elif fmt == "csv":
-            typer.echo(to_csv(rows, ACCOUNT_COLUMNS), nl=False)
+            typer.echo(csv_out(to_csv(rows, ACCOUNT_COLUMNS)), nl=False)
         else:
             typer.echo(f"as of {today}: {len(rows)} document(s)")
             typer.echo(text_table(rows, ACCOUNT_COLUMNS))
