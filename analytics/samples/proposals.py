@@ -31,7 +31,9 @@ def _proposal(comment: str, contract_id: str, ceiling: str, changes: dict[str, s
         "valid_to": "valid_to: 2020-03-31",
         "revision.base_period": "base_period: 2014-10",
         "ceiling": f'ceiling:{_PAD[8:]}# maximum over the five years, excluding VAT\n  amount: "{ceiling}"',
+        # invoices' due dates and the pilot's settlement between establishments are no prices to simulate
         "payment_terms": None,
+        "settlement": None,
     }
     text = replace_blocks(_uncommented(FRAMEWORK_YAML), head | changes)
     revision = f"revision:{_PAD[9:]}# the same clause as the agreement in force, prices set in October 2014"

@@ -28,7 +28,8 @@ EXPECTED = {  # page -> (metric label, value) from the sample
     # the same drafts and issued January, each month's own lines (the service-level credit is not a tariff effect)
     "proposals": ("Facturé ou rédigé (tarif actuel)", "348\u202f609,68\u202f€"),
     "regional": ("Examens sur la période", "479"),
-    "operator": ("Stocké fin déc. 2012", "3,73 Mo"),
+    # 3 740 414 bytes stored on 31 December, the tele-opinion pilot's 14 SR reports (13 770 bytes) included
+    "operator": ("Stocké fin déc. 2012", "3,74 Mo"),
     "quality": ("Examens non attribués sur la période", "16"),
     "establishment": ("Examens archivés", "113"),
 }

@@ -1,4 +1,10 @@
-"""The sample's usage and draft invoices are those the pre-dbt warehouse gave (figures written by commit d166035)."""
+"""The sample's usage and draft invoices are those the pre-dbt warehouse gives (the code of commit d166035).
+
+tests/fixtures/before_dbt/ holds what that code computes from the committed sample corpus, recorded by
+tests/fixtures/before_dbt/record.py (it runs d166035's own `sansfilm demo` on a copy of data/samples in a temporary
+worktree). When the sample changes, re-run it, check that every changed row is explained by the change, and update the
+draft count and net below from what it prints.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from analytics import warehouse
+from tests.fixtures.before_dbt.record import USAGE_QUERY
 
 BEFORE = Path(__file__).parents[1] / "fixtures" / "before_dbt"
 
@@ -14,11 +21,7 @@ BEFORE = Path(__file__).parents[1] / "fixtures" / "before_dbt"
 def test_usage_is_identical_to_the_pre_dbt_warehouse(metered):
     con = warehouse.connect(metered.published_path, read_only=True)
     try:
-        rows = con.execute(
-            """select month, establishment_id, sum(studies_archived), sum(instances_archived), sum(bytes_archived),
-                      sum(stored_bytes), sum(retrievals), sum(shares), sum(views)
-               from marts.fct_usage_daily group by all order by all"""
-        ).fetchall()
+        rows = con.execute(USAGE_QUERY).fetchall()
     finally:
         con.close()
     with open(BEFORE / "usage_monthly.csv", encoding="utf-8", newline="") as f:

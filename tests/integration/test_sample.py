@@ -167,3 +167,16 @@ def test_sample_materialises_with_dagster_and_its_event_log_is_clean(sample_sett
 def test_marts_are_published_for_readers(harvested, table):
     settings, _ = harvested
     assert query(settings.published_path, f"select count(*) from {table}")[0][0] > 0
+
+
+def test_a_tele_opinion_report_leaves_its_study_under_the_study_modality(harvested):
+    """The pilot's 14 SR reports count as instances received, under SR; their 12 studies keep the modality they had:
+    the October 2012 ultrasound of 750238172 (modalities 'SR/US') is a US study, not an SR one."""
+    settings, _ = harvested
+    path = settings.published_path
+    modalities = "select modalities from staged.int_studies where study_instance_uid = '1.2.250.1.999.2010.1.1.89'"
+    assert query(path, modalities) == [("SR/US",)]
+    sql = """select sum(studies_received), sum(instances_received) from marts.mart_archive_daily
+             where modality = 'SR' or (establishment_id = '750238172' and received_date = date '2012-10-12')
+             group by modality = 'SR' order by modality = 'SR'"""
+    assert [tuple(int(v) for v in row) for row in query(path, sql)] == [(1, 8), (0, 14)]

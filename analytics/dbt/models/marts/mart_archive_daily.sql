@@ -14,7 +14,9 @@ studies as (
     select
         establishment_id,
         first_received_date as received_date,
-        coalesce(split_part(modalities, '/', 1), 'UNKNOWN') as modality,
+        -- the first of its modalities in alphabetical order, passing over SR: a tele-opinion's report sent into a US
+        -- study ('SR/US') leaves it a US study; a study of reports only stays SR
+        coalesce(split_part(modalities, '/', if(modalities like 'SR/%', 2, 1)), 'UNKNOWN') as modality,
         count(*) as studies_received
     from {{ ref('int_studies') }}
     group by all
