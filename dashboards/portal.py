@@ -17,15 +17,19 @@ LABELS = {"month": "mois", "departement": "département", "practitioners": "méd
 
 def regional_section(viewer: Viewer, filters: Filters) -> None:
     """Adoption over time for the region (or what the filters keep) and per département."""
-    st.subheader("Portail ville : médecins et consultations")
-    months = data.cached("portal_adoption", viewer, filters)
+    months = _monthly(viewer, filters, "Portail ville : médecins et consultations")
     if months is None:
-        st.info(portal.NOT_METERED)
         return
     st.caption(
         "Médecins : médecins de ville distincts (numéro RPPS pseudonymisé) ayant consulté au moins un examen par le "
         "portail dans le mois ; un médecin vu dans deux établissements ou deux départements compte une fois. "
         "Consultations : une par examen et par accès."
+        + (
+            " Secret statistique : toute case de moins de 10 médecins ou de 10 consultations est masquée, ainsi "
+            "que les cases qui permettraient de la retrouver, y compris par recoupement des comptes de médecins."
+            if viewer.suppresses_small_cells
+            else ""
+        )
     )
     _metrics(months)
     charts.show(
@@ -44,6 +48,15 @@ def regional_section(viewer: Viewer, filters: Filters) -> None:
         charts.line(by_departement, "month", "practitioners", "departement", LABELS) if by_departement.height else None,
         labels=LABELS,
     )
+
+
+def _monthly(viewer: Viewer, filters: Filters, title: str) -> pl.DataFrame | None:
+    """The section's title, then its figures per month; None (and one line saying so) before the portal's metering."""
+    st.subheader(title)
+    months = data.cached("portal_adoption", viewer, filters)
+    if months is None:
+        st.info(portal.NOT_METERED)
+    return months
 
 
 def _metrics(months: pl.DataFrame) -> None:
@@ -71,10 +84,8 @@ def _shown(value: int | None) -> str:
 
 def establishment_section(viewer: Viewer, filters: Filters) -> None:
     """An establishment's own portal use per month (its figures, exact: they are its own)."""
-    st.subheader("Portail ville")
-    months = data.cached("portal_adoption", viewer, filters)
+    months = _monthly(viewer, filters, "Portail ville")
     if months is None:
-        st.info(portal.NOT_METERED)
         return
     st.caption("Médecins de ville distincts ayant consulté vos examens par le portail, et leurs consultations.")
     charts.show(

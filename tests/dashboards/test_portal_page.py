@@ -88,6 +88,7 @@ def test_the_gcs_sees_every_figure_exact(with_portal, visit):
         "94 · Val-de-Marne": "14",  # the doctor seen at A and at B counts once
     }
     assert at.get("plotly_chart")
+    assert not any("moins de 10 médecins" in caption.value for caption in at.caption)  # no secret for the GCS
 
 
 def test_the_ars_sees_the_protected_figures_with_secret_cells(with_portal, visit):
@@ -105,6 +106,7 @@ def test_the_ars_sees_the_protected_figures_with_secret_cells(with_portal, visit
         for p, v in expected.select("practitioners", "views").rows()
     ]
     assert "€" not in " ".join(shown_metrics(at).values())
+    assert any("moins de 10 médecins" in caption.value for caption in at.caption)
 
 
 def test_an_establishment_sees_its_own_portal_use(with_portal, visit):
