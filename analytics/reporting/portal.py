@@ -101,11 +101,11 @@ def practitioner_cells(sites: pl.DataFrame, signatures: pl.DataFrame) -> dict[tu
     """Every distinct-practitioner cell of the portal section under every filter (key -> mask over the signature
     atoms): a cell holds the atoms of its month whose signature meets its establishments."""
     departement = dict(zip(sites["establishment_id"], sites["departement"], strict=False))
+    months, members = signatures["month"].to_list(), signatures["signature"].to_list()
     holding: dict[str, list[int]] = {}  # establishment -> the atoms whose signature holds it
-    for position, signature in enumerate(signatures["signature"]):
+    for position, signature in enumerate(members):
         for establishment in signature:
             holding.setdefault(establishment, []).append(position)
-    months, members = signatures["month"].to_list(), signatures["signature"].to_list()
     cells: dict[tuple, int] = {}
     for kept in regional.establishment_sets(sites):
         for position in sorted({p for e in kept for p in holding.get(e, ())}):
