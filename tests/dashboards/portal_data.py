@@ -25,6 +25,7 @@ PORTAL_DDL = """create table if not exists marts.fct_portal_access (
     practitioner_key varchar,
     views bigint not null
 )"""
+INSERT = "insert into marts.fct_portal_access (month, establishment_id, practitioner_key, views) values (?, ?, ?, ?)"
 DOC = Path(__file__).resolve().parents[2] / "docs" / "dashboards.md"
 LETTERS = {"A": A, "B": B, "C": C}
 
@@ -84,7 +85,7 @@ def build(path: Path, metered: bool = True) -> Path:
             [(m, m) for m in sorted({month for month, *_ in rows()})],
         )
         con.execute(PORTAL_DDL)
-        con.executemany("insert into marts.fct_portal_access values (?, ?, ?, ?)", rows())
+        con.executemany(INSERT, rows())
         if not metered:
             con.execute("drop table marts.fct_portal_access")
     finally:

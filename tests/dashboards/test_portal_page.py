@@ -30,7 +30,7 @@ def _copy(published, root, rows: list[tuple] | None):
         con.execute("drop table if exists marts.fct_portal_access")
         if rows is not None:
             con.execute(portal_data.PORTAL_DDL)
-            con.executemany("insert into marts.fct_portal_access values (?, ?, ?, ?)", rows)
+            con.executemany(portal_data.INSERT, rows)
     return settings
 
 
