@@ -30,7 +30,7 @@ from analytics import warehouse
 from analytics.billing.simulation import PROPOSALS_DIR
 from analytics.config import Settings, load_settings
 from analytics.errors import SansfilmError, SchemaVersionError
-from analytics.reporting import finance, programme, proposals, quality
+from analytics.reporting import finance, portal, programme, proposals, quality
 from analytics.reporting.scope import Filters, Viewer
 from dashboards.ui import PAGES, headless
 
@@ -178,7 +178,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
         "unbilled",
         "service_levels",
     )
-}
+} | {"portal_adoption": portal.adoption}
 
 
 def cached(name: str, viewer: Viewer, filters: Filters, *extra: Any) -> pl.DataFrame:

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,7 +102,13 @@ def build(
 ) -> Protection:
     """Every cell of the page under every filter, and the cells to hide (`hidden` when already known)."""
     atoms, cells = cells_of(atoms, tables)
-    values = atoms[measure].to_list()
+    return pattern_of(atoms, cells, atoms[measure].to_list(), secondary, hidden)
+
+
+def pattern_of(
+    atoms: pl.DataFrame, cells: dict[tuple, int], values: list[int], secondary: bool, hidden: frozenset[int] | None
+) -> Protection:
+    """The cells to hide among `cells` (masks over `values`), or `hidden` when already known and plausible."""
     every = set(cells.values())
     if hidden is None or not disclosure.primary(every, values) <= hidden <= every:  # a stale or foreign file
         hidden = frozenset(disclosure.protect(every, values, secondary))
@@ -119,13 +125,23 @@ def protection(con: duckdb.DuckDBPyConnection, viewer: Viewer, filters: Filters,
         else ("regional_share_atoms", "shares", SHARE_TABLES)
     )
     atoms = query(con, sql, Viewer(viewer.name, "ars"), period)
-    digest = hashlib.sha256(f"{kind} {SECONDARY} {METHOD} {atoms.rows()}".encode()).hexdigest()[:32]
+    key = f"{kind} {SECONDARY} {METHOD} {atoms.rows()}"
+    return remembered(con, key, lambda known: build(atoms, measure, tables, SECONDARY, known))
+
+
+def remembered(
+    con: duckdb.DuckDBPyConnection, key: str, solve: Callable[[frozenset[int] | None], Protection]
+) -> Protection:
+    """The pattern named by `key` (what is protected, how, and the atoms themselves): from this process, else solved
+    by `solve(known)`, which gets the hidden cells stored beside the published file for that key (None if none) and
+    checks them; a solved pattern is stored there."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     if digest not in PROTECTION_CACHE:
         if len(PROTECTION_CACHE) >= PROTECTION_CACHE_SIZE:
             PROTECTION_CACHE.pop(next(iter(PROTECTION_CACHE)))
         store = _store(con)
         known = _read(store, digest)
-        pattern = build(atoms, measure, tables, SECONDARY, known)
+        pattern = solve(known)
         if pattern.hidden != known:  # solved: never stored, or a stored one not trusted
             _write(store, digest, pattern.hidden)
         PROTECTION_CACHE[digest] = pattern

@@ -1,5 +1,6 @@
 """My establishment: its commitment vs actual this agreement year, its month to date and next invoice, its service
-levels and credits, its usage, invoices and shares, and nobody else's (scoped by the query layer)."""
+levels and credits, its usage, the portal's use of its studies, invoices and shares, and nobody else's (scoped by the
+query layer)."""
 
 from dataclasses import replace
 
@@ -8,7 +9,7 @@ import streamlit as st
 
 from analytics.reporting import labels as fr
 from analytics.reporting import mine
-from dashboards import billing_desk, charts, data
+from dashboards import billing_desk, charts, data, portal
 from dashboards.invoices import invoice_section, invoices_of
 from dashboards.ui import context
 
@@ -127,3 +128,4 @@ charts.show(
     shares.select("sender", "destination", "shares", "suppressed"),
     labels={"sender": "émetteur", "destination": "destinataire", "shares": "partages"},
 )
+portal.establishment_section(viewer, filters)

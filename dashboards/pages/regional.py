@@ -1,13 +1,14 @@
-"""Regional activity (ARS): volumes by departement, modality, category and sector; shares; trends. No money; for
-the ARS role the query layer hides cells under 10 studies and the cells that would give them away
-(analytics/reporting/regional.py): a hidden value is shown as "secret", never as 0, and enters no total or change."""
+"""Regional activity (ARS): volumes by departement, modality, category and sector; shares; trends; the community
+portal's adoption (dashboards/portal.py). No money; for the ARS role the query layer hides cells under 10 studies
+(portal doctors, portal views) and the cells that would give them away (analytics/reporting/regional.py, portal.py):
+a hidden value is shown as "secret", never as 0, and enters no total or change."""
 
 import polars as pl
 import streamlit as st
 
 from analytics.reporting import labels as fr
 from analytics.reporting.programme import period_total, trend
-from dashboards import charts, data
+from dashboards import charts, data, portal
 from dashboards.ui import context
 
 DIMENSION_NAMES = {"modality": "modalité", "category": "catégorie", "sector": "secteur"}
@@ -94,3 +95,5 @@ charts.show(
     else None,
     labels={"sender": "département émetteur", "destination": "destinataire", "shares": "partages"},
 )
+
+portal.regional_section(viewer, filters)

@@ -186,9 +186,12 @@ def shown(con: duckdb.DuckDBPyConnection, first: str, last: str) -> tuple[System
 
 
 def test_the_attacker_reads_what_the_page_calls():
-    """The calls above are the page's: a new table on the page must join the attacker's system."""
+    """The calls above are the page's: a new table on the page must join the attacker's system. The page's portal
+    section (dashboards/portal.py) has its own attacker, in test_portal_adoption.py."""
     calls = set(re.findall(r'data\.cached\("(\w+)"', PAGE.read_text(encoding="utf-8")))
     assert calls == {"volumes", "sharing_departements"}
+    section = PAGE.parents[1] / "portal.py"
+    assert set(re.findall(r'data\.cached\("(\w+)"', section.read_text(encoding="utf-8"))) == {"portal_adoption"}
 
 
 def attack(settings_path: Path, first: str, last: str, secondary: bool, monkeypatch) -> list:
