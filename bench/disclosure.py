@@ -66,9 +66,9 @@ def measure(settings, first: str, last: str) -> None:
         fast, now = timed(lambda: disclosure.protect(every, values))  # noqa: B023
         assert slow == fast, "the shortcuts changed the cells hidden"
         shutil.rmtree(Path(f"{settings.published_path}.secret"), ignore_errors=True)
-        regional._CACHE.clear()
+        regional.PROTECTION_CACHE.clear()
         _, first_view = timed(lambda: regional.protection(con, ARS, filters, kind))  # noqa: B023
-        regional._CACHE.clear()
+        regional.PROTECTION_CACHE.clear()
         _, stored = timed(lambda: regional.protection(con, ARS, filters, kind))  # noqa: B023
         print(
             f"| {first} to {last} | {kind} | {atoms.height} | {len(every)} | {len(fast)} | {baseline:.1f} s | "

@@ -19,12 +19,6 @@ A, B, C = "940100013", "940100021", "750100018"  # the example's establishments 
 METERING_SCHEMA = Path(dbt_build.__file__).resolve().parent / "sql" / "metering" / "schema.sql"
 # the fact's columns as issue 18's metering writes them (analytics/metering.py); `if not exists`: the metering
 # schema's own definition wins once it has one
-PORTAL_DDL = """create table if not exists marts.fct_portal_access (
-    month varchar not null,
-    establishment_id varchar not null,
-    practitioner_key varchar,
-    views bigint not null
-)"""
 INSERT = "insert into marts.fct_portal_access (month, establishment_id, practitioner_key, views) values (?, ?, ?, ?)"
 DOC = Path(__file__).resolve().parents[2] / "docs" / "dashboards.md"
 LETTERS = {"A": A, "B": B, "C": C}
@@ -84,8 +78,7 @@ def build(path: Path, metered: bool = True) -> Path:
             "insert into marts.fct_metered_months values (?, false, last_day(strptime(? || '-01', '%Y-%m-%d')), now())",
             [(m, m) for m in sorted({month for month, *_ in rows()})],
         )
-        con.execute(PORTAL_DDL)
-        con.executemany(INSERT, rows())
+        con.executemany(INSERT, rows())  # the table as metering makes it (METERING_SCHEMA)
         if not metered:
             con.execute("drop table marts.fct_portal_access")
     finally:

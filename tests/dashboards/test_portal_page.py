@@ -27,9 +27,10 @@ def _copy(published, root, rows: list[tuple] | None):
     shutil.copytree(published.root, root)
     settings = load_settings(root / "sansfilm.toml")
     with duckdb.connect(str(settings.published_path)) as con:
-        con.execute("drop table if exists marts.fct_portal_access")
-        if rows is not None:
-            con.execute(portal_data.PORTAL_DDL)
+        if rows is None:
+            con.execute("drop table marts.fct_portal_access")
+        else:  # the sample's own portal traffic replaced by the example's
+            con.execute("delete from marts.fct_portal_access")
             con.executemany(portal_data.INSERT, rows)
     return settings
 
@@ -122,3 +123,31 @@ def test_a_warehouse_from_before_the_portal_says_so_and_draws_the_rest(before_po
     at = visit(before_portal, role)
     assert portal.NOT_METERED in [i.value for i in at.info]
     assert shown_metrics(at)["Examens sur la période"] == "479"  # the rest of the page, as before
+
+
+def test_on_the_sample_each_establishment_sees_what_it_is_billed_on(published):
+    """The sample's own portal traffic (not the example's): an establishment's doctors and views per month are the
+    `portal_practitioners` and `portal_views` metering gives it; the region's doctors lie between the largest
+    establishment's and the sum (a doctor may open several establishments' studies)."""
+    from analytics import metering
+    from analytics.periods import Month
+
+    con = warehouse.connect_published(published.published_path)
+    try:
+        region = portal.adoption(con, Viewer("t", "gcs"), PERIOD)
+        region = dict(zip(region["month"], zip(region["practitioners"], region["views"], strict=True), strict=True))
+        seen = 0
+        for month in ("2012-07", "2012-11", "2012-12"):
+            usage = metering.monthly_usage(con, Month.parse(month))
+            billed = {e: (u["portal_practitioners"], u["portal_views"]) for e, u in usage.items() if u["portal_views"]}
+            assert billed, month
+            for establishment, (doctors, views) in billed.items():
+                own = portal.adoption(con, Viewer("t", f"establishment:{establishment}"), Filters(month, month))
+                assert own.select("practitioners", "views").rows() == [(doctors, views)], (month, establishment)
+                seen += 1
+            doctors, views = region[month]
+            assert max(d for d, _ in billed.values()) <= doctors <= sum(d for d, _ in billed.values())
+            assert views == sum(v for _, v in billed.values())
+        assert seen > 20
+    finally:
+        con.close()

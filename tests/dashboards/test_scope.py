@@ -7,9 +7,10 @@ import polars as pl
 import pytest
 
 from analytics.billing.contracts import load_contracts
-from analytics.reporting import finance, programme
+from analytics.reporting import finance, portal, programme
 from analytics.reporting.forecast import linear_forecast
 from analytics.reporting.scope import Filters, Forbidden, Viewer
+from tests.conftest import REPO
 from tests.dashboards.conftest import ALL, CRETEIL, ELOI
 
 ELOI_VIEWER = Viewer("eloi", f"establishment:{ELOI}")
@@ -43,6 +44,8 @@ def _establishment_calls(con, settings, filters):
         calls[f"volumes_{dimension}"] = programme.volumes(con, ELOI_VIEWER, filters, dimension)
     calls["usage_daily_other"] = programme.usage_daily(con, ELOI_VIEWER, "2012-06", CRETEIL)
     calls["sharing_departements"] = programme.sharing_departements(con, ELOI_VIEWER, filters)
+    calls["portal"] = portal.adoption(con, ELOI_VIEWER, filters)
+    calls["portal_departements"] = portal.adoption(con, ELOI_VIEWER, filters, per_departement=True)
     calls["issued"] = finance.issued_invoices(settings.ledger.url, ELOI_VIEWER, filters)
     calls["drafts"] = finance.draft_table(
         finance.draft_invoices(con, load_contracts(settings), ELOI_VIEWER, filters, settings.ledger.url)
@@ -65,7 +68,11 @@ def test_an_establishment_viewer_only_ever_gets_its_own_rows(published, con, fil
     sent = calls["sharing"].filter(pl.col("establishment_id") == ELOI)["shares"].sum()
     assert calls["sharing_departements"]["shares"].sum() == sent  # its own shares only, by destination
     assert set(calls["sharing_departements"]["sender"]) <= {"75"}
+    own_portal_views = sum(int(v) for v in calls["usage_monthly"]["portal_views"])  # its own, whatever the filters
+    assert calls["portal"]["views"].sum() == calls["portal_departements"]["views"].sum() <= own_portal_views
+    assert set(calls["portal_departements"]["departement"]) <= {"75"}
     if filters is ALL:  # and it does get its own data
+        assert calls["portal"]["views"].sum() == own_portal_views > 0
         assert calls["usage_monthly"].height == 12 and calls["drafts"].height == 12 and calls["issued"].height == 1
         assert calls["volumes_region"]["studies"].sum() == calls["adoption"]["studies"].sum() > 0
         assert calls["service_levels"].height == 11 * 3  # 2011-12 to 2012-11 assessed (drafts of 2012-01 to -12)
@@ -122,18 +129,24 @@ def test_what_ars_can_read_has_no_money_and_no_small_cells(con):
         "sharing": programme.sharing(con, ARS, ALL),
         "sharing_departements": programme.sharing_departements(con, ARS, ALL),
         "sites": programme.rollout_sites(con, ARS, ALL),
+        "portal": portal.adoption(con, ARS, ALL),
+        "portal_departements": portal.adoption(con, ARS, ALL, per_departement=True),
     }
     for name, frame in frames.items():
         assert not MONEY & set(frame.columns), name
-        for column in ("studies", "instances", "bytes", "shares"):
+        for column in ("studies", "instances", "bytes", "shares", "practitioners", "views"):
             if column in frame.columns:
                 visible = frame.filter(pl.col(column).is_not_null())
-                assert (visible["suppressed"].not_()).all(), name
-                if column in ("studies", "shares"):
-                    assert (visible[column] >= 10).all(), name
+                if not name.startswith("portal"):  # a portal row is flagged when either of its measures is hidden
+                    assert (visible["suppressed"].not_()).all(), name
+                if column in ("studies", "shares", "practitioners", "views"):
+                    assert ((visible[column] >= 10) | (visible[column] == 0)).all(), name  # zero is not sensitive
     by_site = frames["establishment"]
     assert by_site["suppressed"].any() and by_site["studies"].null_count() == by_site["suppressed"].sum()
-    assert frames["sharing"]["shares"].null_count() == frames["sharing"].height  # the sample's flows are all small
+    # the sample's flows are all small but one: the tele-opinion pilot's (its requests are transfers, so shares)
+    visible = frames["sharing"].filter(pl.col("shares").is_not_null())
+    pilot = {tuple(line.split(",")[:2]) for line in (REPO / "contracts" / "opinion_pairs.csv").read_text().split()[1:]}
+    assert visible.height == 1 and (visible["establishment_id"][0], visible["destination_establishment_id"][0]) in pilot
     region = frames["region"]
     assert region["studies"].sum() == programme.volumes(con, GCS, ALL, "region")["studies"].sum() == 479
     assert not region["suppressed"].any()  # the region's months are large enough to protect the cells inside
