@@ -47,9 +47,6 @@ st.caption(
     "`sansfilm opinions --month AAAA-MM`."
 )
 asked = data.cached("opinion_requests", viewer, filters)
-if asked.is_empty():
-    st.info("Aucune demande de télé-avis sur la période pour ces filtres.")
-    st.stop()
 
 
 def named(frame: pl.DataFrame) -> pl.DataFrame:
@@ -73,6 +70,9 @@ cols[0].metric("Demandes", charts.fr_number(counters["requests"]))
 cols[1].metric("Part répondue", charts.fr_percent(counters["answered_share"]))
 cols[2].metric("Sans réponse", charts.fr_number(counters["unanswered"]))
 cols[3].metric("En attente de réponse", charts.fr_number(counters["pending"]))
+if asked.is_empty():
+    st.info("Aucune demande de télé-avis sur la période pour ces filtres.")
+    st.stop()
 
 st.subheader("Demandes par mois et par couple")
 months = named(opinions.pair_months(asked))

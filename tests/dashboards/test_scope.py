@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from analytics.billing.contracts import load_contracts
-from analytics.reporting import finance, programme
+from analytics.reporting import finance, opinions, programme
 from analytics.reporting.forecast import linear_forecast
 from analytics.reporting.scope import Filters, Forbidden, Viewer
 from tests.dashboards.conftest import ALL, CRETEIL, ELOI
@@ -44,6 +44,7 @@ def _establishment_calls(con, settings, filters):
     calls["usage_daily_other"] = programme.usage_daily(con, ELOI_VIEWER, "2012-06", CRETEIL)
     calls["sharing_departements"] = programme.sharing_departements(con, ELOI_VIEWER, filters)
     calls["issued"] = finance.issued_invoices(settings.ledger.url, ELOI_VIEWER, filters)
+    calls["opinion_requests"] = opinions.requests(con, ELOI_VIEWER, filters)
     calls["drafts"] = finance.draft_table(
         finance.draft_invoices(con, load_contracts(settings), ELOI_VIEWER, filters, settings.ledger.url)
     )
@@ -59,6 +60,8 @@ def test_an_establishment_viewer_only_ever_gets_its_own_rows(published, con, fil
                 ELOI in (s, d)
                 for s, d in zip(frame["establishment_id"], frame["destination_establishment_id"], strict=True)
             )
+        elif name == "opinion_requests":  # the pairs it asks or answers in
+            assert all(ELOI in pair for pair in zip(frame["requester_id"], frame["responder_id"], strict=True))
         elif "establishment_id" in frame.columns:
             assert set(frame["establishment_id"]) <= {ELOI}, name
     assert calls["usage_daily_other"].is_empty()
