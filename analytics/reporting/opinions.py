@@ -27,6 +27,8 @@ from analytics.warehouse import table_exists
 ROLES = ("gcs", "establishment")
 DAY, ON_CALL = "day", "on_call"
 PAIR = ["month", "requester_id", "requester", "responder_id", "responder"]
+TURNAROUND = {"turnaround_p50_minutes": pl.Int64, "turnaround_p90_minutes": pl.Int64}
+PERIOD = pl.when(pl.col("on_call")).then(pl.lit(ON_CALL)).otherwise(pl.lit(DAY))  # a request's period
 REQUESTS_SCHEMA = {
     **dict.fromkeys(PAIR, pl.String),
     "requested_at": pl.Datetime("us", "Europe/Paris"),
@@ -80,8 +82,7 @@ def pair_months(asked: pl.DataFrame) -> pl.DataFrame:
             **dict.fromkeys(PAIR, pl.String),
             **dict.fromkeys(("requests", "answered", "unanswered", "pending", "on_call"), pl.Int64),
             "answered_share": pl.Float64,
-            "turnaround_p50_minutes": pl.Int64,
-            "turnaround_p90_minutes": pl.Int64,
+            **TURNAROUND,
         },
     )
 
@@ -104,9 +105,7 @@ def turnaround(asked: pl.DataFrame, by_pair: bool = True) -> pl.DataFrame:
     (day | on_call), answered, p50 and p90 in whole minutes (nearest rank, as `sansfilm opinions`). Percentiles do
     not add up: `by_pair=False` computes them over the month's requests of every pair the viewer sees."""
     keys = PAIR if by_pair else ["month"]
-    answered = asked.filter(pl.col("status") == ANSWERED).with_columns(
-        period=pl.when(pl.col("on_call")).then(pl.lit(ON_CALL)).otherwise(pl.lit(DAY))
-    )
+    answered = asked.filter(pl.col("status") == ANSWERED).with_columns(period=PERIOD)
     rows = []
     for key, group in answered.sort([*keys, "period"]).group_by([*keys, "period"], maintain_order=True):
         seconds = group["turnaround_seconds"].to_list()
@@ -123,8 +122,7 @@ def turnaround(asked: pl.DataFrame, by_pair: bool = True) -> pl.DataFrame:
         schema={
             **dict.fromkeys([*keys, "period"], pl.String),
             "answered": pl.Int64,
-            "turnaround_p50_minutes": pl.Int64,
-            "turnaround_p90_minutes": pl.Int64,
+            **TURNAROUND,
         },
     )
 
@@ -141,7 +139,7 @@ def unanswered(asked: pl.DataFrame) -> pl.DataFrame:
             "requester",
             "responder_id",
             "responder",
-            period=pl.when(pl.col("on_call")).then(pl.lit(ON_CALL)).otherwise(pl.lit(DAY)),
+            period=PERIOD,
             late=pl.col("responded_at").is_not_null(),
         )
         .sort("requested_at")

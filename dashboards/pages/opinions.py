@@ -88,15 +88,18 @@ charts.show(
 st.subheader("Délai de réponse : jour et astreinte")
 st.caption(
     "Demandes répondues seulement ; centiles au rang le plus proche, en minutes entières. Les centiles ne "
-    "s'additionnent pas : le graphique les calcule sur toutes les demandes du mois, le tableau couple par couple."
+    "s'additionnent pas : le graphique (délai médian) les calcule sur toutes les demandes du mois des couples "
+    "affichés, le tableau suivant couple par couple."
 )
 overall = named(opinions.turnaround(asked, by_pair=False))
 charts.show(
     "opinions_turnaround",
-    named(opinions.turnaround(asked)),
+    overall,
     charts.line(overall, "month", "turnaround_p50_minutes", "period", LABELS),
     labels=LABELS,
 )
+st.markdown("**Par couple**")
+charts.show("opinions_turnaround_pairs", named(opinions.turnaround(asked)), labels=LABELS)
 
 st.subheader("Demandes sans réponse")
 missed = named(opinions.unanswered(asked)).drop("month")
