@@ -273,15 +273,15 @@ def opinion_pilot() -> frozenset[str]:
     from analytics.opinions.pairs import PAIRS_FILE
 
     path = settings().contracts.dir / PAIRS_FILE
-    return _opinion_pilot(path.stat().st_mtime_ns if path.is_file() else 0)
+    return _opinion_pilot(str(path.parent), path.stat().st_mtime_ns if path.is_file() else 0)
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
-def _opinion_pilot(state: int) -> frozenset[str]:
+def _opinion_pilot(contracts_dir: str, state: int) -> frozenset[str]:
     from analytics.opinions.pairs import load_pairs
 
     try:
-        return opinions.pilot_members(load_pairs(settings().contracts.dir))
+        return opinions.pilot_members(load_pairs(Path(contracts_dir)))
     except SansfilmError:
         logging.getLogger(__name__).warning("the tele-opinion pairs do not load", exc_info=True)
         return frozenset()
