@@ -13,15 +13,20 @@ import streamlit as st
 from analytics.reporting import labels
 from analytics.reporting.scope import Filters, Viewer
 from dashboards import auth, charts, data
-from dashboards.ui import PAGES
+from dashboards.ui import PAGES, PILOT_PAGES
 
 
 def sections(viewer: Viewer) -> dict[str, list[st.Page]]:
-    return {
-        section: [st.Page(path, title=title, icon=icon) for path, title, icon, roles in pages if viewer.kind in roles]
+    def offered(path: str, roles: tuple[str, ...]) -> bool:
+        if viewer.kind not in roles:
+            return False
+        return path not in PILOT_PAGES or viewer.kind != "establishment" or viewer.scope in data.opinion_pilot()
+
+    menu = {
+        section: [st.Page(path, title=title, icon=icon) for path, title, icon, roles in pages if offered(path, roles)]
         for section, pages in PAGES.items()
-        if any(viewer.kind in p[3] for p in pages)
     }
+    return {section: pages for section, pages in menu.items() if pages}
 
 
 def who(viewer: Viewer) -> None:

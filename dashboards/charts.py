@@ -18,7 +18,9 @@ MONTHS_FR = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août",
 STAGES_FR = labels.STAGES
 SUPPRESSED = "secret"  # a hidden cell (analytics/reporting/disclosure.py), whatever its value: never 0
 # ratios shown as percentages wherever they appear (a table, its CSV)
-PERCENT = frozenset({"mom", "yoy", "failure_rate", "share", "projected_share", "studies_share", "amount_share"})
+PERCENT = frozenset(
+    {"mom", "yoy", "failure_rate", "share", "projected_share", "studies_share", "amount_share", "answered_share"}
+)
 # Building a plotly express figure costs ~0.1 s, formatting a few thousand rows as French text tens of ms: at every
 # page run, cache hits included. Both are cached on their input frame (hashed by Streamlit), like the queries.
 cached = st.cache_data(ttl=600, show_spinner=False, max_entries=512)

@@ -30,7 +30,7 @@ from analytics import warehouse
 from analytics.billing.simulation import PROPOSALS_DIR
 from analytics.config import Settings, load_settings
 from analytics.errors import SansfilmError, SchemaVersionError
-from analytics.reporting import finance, portal, programme, proposals, quality
+from analytics.reporting import finance, opinions, portal, programme, proposals, quality
 from analytics.reporting.scope import Filters, Viewer
 from dashboards.ui import PAGES, headless
 
@@ -178,7 +178,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
         "unbilled",
         "service_levels",
     )
-} | {"portal_adoption": portal.adoption}
+} | {"portal_adoption": portal.adoption, "opinion_requests": opinions.requests}
 
 
 def cached(name: str, viewer: Viewer, filters: Filters, *extra: Any) -> pl.DataFrame:
@@ -264,6 +264,26 @@ def _governance(published_version: int, viewer: Viewer) -> dict[str, pl.DataFram
     with published() as con:
         report = gov.build_report(con, contracts, settings().ledger.url, gov.horizon_as_of(con))
     return gov.scoped_tables(report, viewer)
+
+
+def opinion_pilot() -> frozenset[str]:
+    """The FINESS numbers of the tele-opinion pilot (contracts/opinion_pairs.csv), cached on the file's state. A file
+    that does not load counts as no pilot here (no establishment is offered the page); `sansfilm run` says why."""
+    from analytics.opinions.pairs import PAIRS_FILE
+
+    path = settings().contracts.dir / PAIRS_FILE
+    return _opinion_pilot(str(path.parent), path.stat().st_mtime_ns if path.is_file() else 0)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def _opinion_pilot(contracts_dir: str, state: int) -> frozenset[str]:
+    from analytics.opinions.pairs import load_pairs
+
+    try:
+        return opinions.pilot_members(load_pairs(Path(contracts_dir)))
+    except SansfilmError:
+        logging.getLogger(__name__).warning("the tele-opinion pairs do not load", exc_info=True)
+        return frozenset()
 
 
 def proposal_names() -> list[str]:

@@ -21,10 +21,12 @@ PAGES = {  # section -> (file, title, icon, roles)
     "Mon établissement": [
         ("pages/establishment.py", "Mon établissement", ":material/local_hospital:", ("establishment",))
     ],
+    "Télé-avis (pilote)": [("pages/opinions.py", "Télé-avis", ":material/forum:", ("gcs", "establishment"))],
     "Qualité des données": [
         ("pages/quality.py", "Qualité des données", ":material/fact_check:", ("operator", "gcs", "finance"))
     ],
 }
+PILOT_PAGES = frozenset({"pages/opinions.py"})  # offered to an establishment only when it is in the pilot
 
 
 _headless = threading.local()

@@ -9,7 +9,7 @@ the next. `usage` gives the billed metrics per requester: `opinions` (answered r
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -117,23 +117,24 @@ def pair_months(con: duckdb.DuckDBPyConnection, month: Month, scope: Iterable[st
     for requester, responder, status, on_call, seconds in rows:
         if allowed is None or requester in allowed or responder in allowed:
             grouped.setdefault((requester, responder), []).append((status, on_call, seconds))
-    result = []
-    for (requester, responder), requests in grouped.items():
-        seconds = [s for status, _, s in requests if status == ANSWERED and s is not None]
-        result.append(
-            PairMonth(
-                requester,
-                responder,
-                requests=len(requests),
-                answered=sum(status == ANSWERED for status, _, _ in requests),
-                unanswered=sum(status == UNANSWERED for status, _, _ in requests),
-                on_call=sum(on_call for _, on_call, _ in requests),
-                answered_on_call=sum(status == ANSWERED and on_call for status, on_call, _ in requests),
-                turnaround_p50_minutes=percentile_minutes(seconds, 50),
-                turnaround_p90_minutes=percentile_minutes(seconds, 90),
-            )
-        )
-    return result
+    return [summarise(requester, responder, requests) for (requester, responder), requests in grouped.items()]
 
 
-__all__ = ["ANSWERED", "PENDING", "UNANSWERED", "PairMonth", "pair_months", "record_month", "usage"]
+def summarise(requester: str, responder: str, requests: Sequence[tuple[str, bool, int | None]]) -> PairMonth:
+    """One pair's month from its requests, each (status, on_call, turnaround_seconds): shared with the dashboards
+    (analytics.reporting.opinions), so the page and `sansfilm opinions` count the same way."""
+    seconds = [s for status, _, s in requests if status == ANSWERED and s is not None]
+    return PairMonth(
+        requester,
+        responder,
+        requests=len(requests),
+        answered=sum(status == ANSWERED for status, _, _ in requests),
+        unanswered=sum(status == UNANSWERED for status, _, _ in requests),
+        on_call=sum(on_call for _, on_call, _ in requests),
+        answered_on_call=sum(status == ANSWERED and on_call for status, on_call, _ in requests),
+        turnaround_p50_minutes=percentile_minutes(seconds, 50),
+        turnaround_p90_minutes=percentile_minutes(seconds, 90),
+    )
+
+
+__all__ = ["ANSWERED", "PENDING", "UNANSWERED", "PairMonth", "pair_months", "record_month", "summarise", "usage"]

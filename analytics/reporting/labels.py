@@ -182,6 +182,7 @@ TERMS = {
     "retrieval_failure_rate": "taux d'échec des récupérations",
 }
 UNITS = {"%": "%", "min": "minutes"}
+OPINION_PERIODS = {"day": "jour (heures ouvrées)", "on_call": "astreinte"}  # analytics.reporting.opinions
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")  # ISO 1..7
 
 AUDIT_EVENTS = {  # DICOM PS3.15 A.5 event names, in French

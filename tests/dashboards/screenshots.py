@@ -23,6 +23,7 @@ CHOSEN = [
     ("operator-operator-1440.png", "stockage-et-service.png"),
     ("gcs-quality-1440.png", "qualite.png"),
     ("establishment-750238172-establishment-1440.png", "mon-etablissement.png"),
+    ("gcs-opinions-1440.png", "tele-avis.png"),
     ("ars-regional-390.png", "activite-regionale-ars-telephone.png"),
 ]
 WIDTH = {1440: 960, 390: 312}  # scaled to two thirds and four fifths: the text stays readable

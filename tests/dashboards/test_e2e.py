@@ -31,6 +31,7 @@ TITLES = {
     "operator": "Stockage et service",
     "quality": "Qualité des données",
     "establishment": "Mon établissement",
+    "opinions": "Télé-avis",
 }
 USERS = {"gcs": "gcs", "finance": "finance", "operator": "operator", "ars": "ars", "establishment:750238172": "eloi"}
 

@@ -13,11 +13,11 @@ from tests.dashboards.conftest import PASSWORD
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "app.py")
 PAGES = {  # role -> pages it gets
-    "gcs": ["rollout", "finance", "proposals", "regional", "operator", "quality"],
+    "gcs": ["rollout", "finance", "proposals", "regional", "operator", "quality", "opinions"],
     "finance": ["finance", "proposals", "quality"],
     "ars": ["regional"],
     "operator": ["rollout", "operator", "quality"],
-    "establishment:750238172": ["establishment"],
+    "establishment:750238172": ["establishment", "opinions"],  # a pilot establishment gets the tele-opinions too
 }
 EXPECTED = {  # page -> (metric label, value) from the sample
     "rollout": ("En production", "10"),
@@ -32,6 +32,9 @@ EXPECTED = {  # page -> (metric label, value) from the sample
     "operator": ("Stocké fin déc. 2012", "3,74 Mo"),
     "quality": ("Examens non attribués sur la période", "16"),
     "establishment": ("Examens archivés", "113"),
+    # November and December 2012: 5 + 3 requests a month in the pilot's two pairs (sansfilm opinions), Saint-Éloi
+    # in both
+    "opinions": ("Demandes", "16"),
 }
 
 

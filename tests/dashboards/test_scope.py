@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from analytics.billing.contracts import load_contracts
-from analytics.reporting import finance, portal, programme
+from analytics.reporting import finance, opinions, portal, programme
 from analytics.reporting.forecast import linear_forecast
 from analytics.reporting.scope import Filters, Forbidden, Viewer
 from tests.conftest import REPO
@@ -47,6 +47,7 @@ def _establishment_calls(con, settings, filters):
     calls["portal"] = portal.adoption(con, ELOI_VIEWER, filters)
     calls["portal_departements"] = portal.adoption(con, ELOI_VIEWER, filters, per_departement=True)
     calls["issued"] = finance.issued_invoices(settings.ledger.url, ELOI_VIEWER, filters)
+    calls["opinion_requests"] = opinions.requests(con, ELOI_VIEWER, filters)
     calls["drafts"] = finance.draft_table(
         finance.draft_invoices(con, load_contracts(settings), ELOI_VIEWER, filters, settings.ledger.url)
     )
@@ -62,6 +63,8 @@ def test_an_establishment_viewer_only_ever_gets_its_own_rows(published, con, fil
                 ELOI in (s, d)
                 for s, d in zip(frame["establishment_id"], frame["destination_establishment_id"], strict=True)
             )
+        elif name == "opinion_requests":  # the pairs it asks or answers in
+            assert all(ELOI in pair for pair in zip(frame["requester_id"], frame["responder_id"], strict=True))
         elif "establishment_id" in frame.columns:
             assert set(frame["establishment_id"]) <= {ELOI}, name
     assert calls["usage_daily_other"].is_empty()

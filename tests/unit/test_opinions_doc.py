@@ -11,8 +11,8 @@ from pathlib import Path
 import yaml
 
 from analytics.billing.tariff import Settlement
-from analytics.opinions.facts import PairMonth
-from analytics.opinions.rules import ANSWERED, UNANSWERED, is_on_call, outcome, percentile_minutes
+from analytics.opinions.facts import summarise
+from analytics.opinions.rules import is_on_call, outcome
 from analytics.opinions.settings import OpinionsConfig
 from analytics.opinions.settlement import net
 from analytics.periods import Month
@@ -39,22 +39,10 @@ def test_worked_example_of_the_doc():
         asked = datetime.fromisoformat(asked)
         result = outcome(asked, datetime.fromisoformat(answered) if answered else None, now, config)
         grouped.setdefault((str(requester), str(responder)), []).append((result, is_on_call(asked, config)))
-    pairs = []
-    for (requester, responder), requests in grouped.items():
-        seconds = [r.turnaround_seconds for r, _ in requests if r.status == ANSWERED]
-        pairs.append(
-            PairMonth(
-                requester,
-                responder,
-                requests=len(requests),
-                answered=sum(r.status == ANSWERED for r, _ in requests),
-                unanswered=sum(r.status == UNANSWERED for r, _ in requests),
-                on_call=sum(on_call for _, on_call in requests),
-                answered_on_call=sum(r.status == ANSWERED and on_call for r, on_call in requests),
-                turnaround_p50_minutes=percentile_minutes(seconds, 50),
-                turnaround_p90_minutes=percentile_minutes(seconds, 90),
-            )
-        )
+    pairs = [
+        summarise(requester, responder, [(r.status, on_call, r.turnaround_seconds) for r, on_call in requests])
+        for (requester, responder), requests in grouped.items()
+    ]
     terms = Settlement(D(example["fee"]), D(example["on_call_fee"]))
     printed = opinions_dict(Month.parse(example["month"]), pairs, net(pairs, terms))
     assert printed == {"month": example["month"], "pairs": example["pairs"], "settlement": example["settlement"]}
