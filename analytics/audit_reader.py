@@ -19,8 +19,9 @@ from defusedxml import DefusedXmlException, DTDForbidden
 from defusedxml.ElementTree import fromstring
 
 from analytics.errors import MalformedRecord
-from analytics.pseudonym import Pseudonymiser
+from analytics.pseudonym import RPPS_DOMAIN, Pseudonymiser, participant_key
 from analytics.records import AuditRecord
+from analytics.registry import ae_title_key
 
 SOURCE_ROLE = "110153"
 DESTINATION_ROLE = "110152"
@@ -48,10 +49,10 @@ _INTEGER = re.compile(r"[+-]?\d+", re.ASCII)
 _UID = re.compile(r"\d+(?:\.\d+)*", re.ASCII)
 # DICOM writes AE titles as "AETITLES= AE1;AE2"; some senders write "AE=AE1,AE=AE2". The first one wins.
 _AE_IN_ALTERNATIVE_ID = re.compile(r"(?:^|[,;\s])(?:AE|AETITLES)\s*=\s*([^,;]*)", re.IGNORECASE)
-# A health professional's RPPS number: 11 digits, bare, prefixed "RPPS:" / "RPPS=", or as the national identifier
-# IdNat_PS ("8" then the RPPS number). All three forms give the same practitioner.
-_RPPS = re.compile(r"(?:RPPS\s*[:=]\s*)?8?(\d{11})", re.IGNORECASE | re.ASCII)
-RPPS_DOMAIN = "RPPS:"  # hashed as RPPS:<number>: a practitioner's key never equals a patient's
+# A health professional's RPPS number: 11 digits, bare, after a prefix ("RPPS:", "RPPS ", "ANS:", "IDNPS="...), or as
+# the national identifier IdNat_PS ("8" then the RPPS number); an HL7 XCN form keeps it in its first component. Every
+# form gives the same practitioner.
+_RPPS = re.compile(r"(?:(?:RPPS|ANS|IDNPS|IDNAT)\s*[:=\-]?\s*)?8?(\d{11})", re.IGNORECASE | re.ASCII)
 
 
 def parse_syslog_line(line: bytes, pseudonymise: Pseudonymiser) -> list[AuditRecord]:
@@ -188,7 +189,7 @@ def _audit_records(root: Element, pseudonymise: Pseudonymiser, message_sha256: s
     event_time = _event_time(event.get("EventDateTime"))
 
     source_ae, destination_ae = _participant_aes(root)
-    practitioner_key, others = _requestor_and_others(root, pseudonymise)
+    practitioner_key, participants = _practitioner_and_participants(root, pseudonymise)
     audit_source_id = _audit_source_id(root)
     studies, patient_key = _participant_objects(root, pseudonymise)
 
@@ -207,7 +208,7 @@ def _audit_records(root: Element, pseudonymise: Pseudonymiser, message_sha256: s
         message_sha256=message_sha256,
         event_type_code=event_type_code,
         practitioner_key=practitioner_key,
-        participant_aes=others,
+        participant_keys=participants,
     )
     if not studies:
         return [no_study]
@@ -255,20 +256,25 @@ def _participant_aes(root: Element) -> tuple[str | None, str | None]:
     return aes.get(SOURCE_ROLE), aes.get(DESTINATION_ROLE)
 
 
-def _requestor_and_others(root: Element, pseudonymise: Pseudonymiser) -> tuple[str | None, tuple[str, ...]]:
-    """The keyed hash of the first requesting participant's RPPS number (None when no requestor's UserID is one),
-    and the AE titles or application IDs of the participants that did not request (e.g. a portal the event went
-    through). A requestor's own ID is never kept (it may name a person), nor is any RPPS number."""
+def _practitioner_and_participants(root: Element, pseudonymise: Pseudonymiser) -> tuple[str | None, tuple[str, ...]]:
+    """The keyed hash of the first requesting participant's RPPS number (None when no requestor's UserID is one; a
+    participant without UserIsRequestor requests, RFC 3881's default), and the keyed hashes (participant_key) of the
+    IDs of the participants that are neither Source nor Destination (those are kept as source_ae/destination_ae): a
+    portal the event went through is found by its key, whether it requested or not, and no ID that may name a person
+    (a login, an RPPS number) is kept in clear."""
     practitioner_key: str | None = None
-    others: list[str] = []
+    keys: list[str] = []
     for participant in _children(root, "ActiveParticipant"):
-        rpps = _RPPS.fullmatch((participant.get("UserID") or "").strip())
-        if (participant.get("UserIsRequestor") or "").strip().lower() in ("true", "1"):
-            if practitioner_key is None and rpps is not None:
-                practitioner_key = pseudonymise(RPPS_DOMAIN + rpps.group(1))
-        elif rpps is None and (ae_title := _ae_title(participant)) is not None and ae_title not in others:
-            others.append(ae_title)  # an RPPS number is a person's: never kept, even when it did not request
-    return practitioner_key, tuple(others)
+        requestor = (participant.get("UserIsRequestor") or "true").strip().lower() in ("true", "1")
+        rpps = _RPPS.fullmatch((participant.get("UserID") or "").split("^")[0].strip())
+        if requestor and practitioner_key is None and rpps is not None:
+            practitioner_key = pseudonymise(RPPS_DOMAIN + rpps.group(1))
+        if {_code(role) for role in _children(participant, "RoleIDCode")} & {SOURCE_ROLE, DESTINATION_ROLE}:
+            continue
+        title = ae_title_key(_ae_title(participant))
+        if title is not None and (key := participant_key(pseudonymise, title)) not in keys:
+            keys.append(key)
+    return practitioner_key, tuple(keys)
 
 
 def _ae_title(participant: Element) -> str | None:

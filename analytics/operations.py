@@ -50,6 +50,13 @@ def load_contracts(settings: Settings) -> Registry:
     return load_registry(settings.contracts.dir)
 
 
+def load_reference(con, settings: Settings, registry: Registry) -> None:
+    """The `ref` tables from the contracts and the configuration (the platform's and the portal's AE titles)."""
+    warehouse.load_reference(
+        con, registry, settings.archive.ae_titles, settings.portal.ae_titles, pseudonymiser_for(settings)
+    )
+
+
 def build_warehouse(
     settings: Settings, registry: Registry | None = None, *, full_refresh: bool = False
 ) -> WarehouseBuild:
@@ -57,7 +64,7 @@ def build_warehouse(
     the last build; `full_refresh`: everything from raw), publish the readers' copy."""
     registry = registry or load_contracts(settings)
     with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
-        warehouse.load_reference(con, registry, settings.archive.ae_titles, settings.portal.ae_titles)
+        load_reference(con, settings, registry)
         counts = warehouse.build_models(con, full_refresh=full_refresh, memory_limit=settings.warehouse.memory_limit)
         published = warehouse.publish(con, settings.published_path)
         lake_report = write_lake(settings, con)
@@ -103,7 +110,7 @@ def build_for_readers(
 
     registry = registry or load_contracts(settings)
     with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
-        warehouse.load_reference(con, registry, settings.archive.ae_titles, settings.portal.ae_titles)
+        load_reference(con, settings, registry)
         counts = warehouse.build_models(con)
         _blocking_checks(settings, con, None)
     metered = meter_and_draft(settings, now)

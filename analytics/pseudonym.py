@@ -15,6 +15,10 @@ import os
 from analytics.errors import PrivacyError
 
 ENV_VAR = "SANSFILM_PSEUDO_KEY"
+# Domains hashed in front of an identifier, so that keys of different kinds never collide: a practitioner's RPPS
+# number, an audit participant's ID (AE title, application, login: any of them may name a person).
+RPPS_DOMAIN = "RPPS:"
+PARTICIPANT_DOMAIN = "AE:"
 DEVELOPMENT_KEY = "sansfilm-development-key--sample-corpus-only"
 _MIN_KEY_LENGTH = 16
 
@@ -54,3 +58,13 @@ def pseudonymiser_from_env(*, allow_development_key: bool) -> Pseudonymiser:
         f"{ENV_VAR} is not set. Set it to the programme's secret pseudonymisation key (the development key is only"
         " allowed for configurations with [privacy] allow_development_key = true, such as the generated sample)."
     )
+
+
+PARTICIPANT_KEY_LENGTH = 16  # hex digits (64 bits): enough to tell the portal's few titles apart, small per record
+
+
+def participant_key(pseudonymise: Pseudonymiser, ae_title_key: str) -> str:
+    """The keyed hash (truncated) under which an audit participant's normalised ID is stored: raw.audit_events keeps
+    in clear no ID of a participant that is neither Source nor Destination, and the portal's titles are matched by
+    this key."""
+    return (pseudonymise(PARTICIPANT_DOMAIN + ae_title_key) or "")[:PARTICIPANT_KEY_LENGTH]

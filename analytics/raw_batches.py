@@ -180,14 +180,14 @@ class BatchWriter:
     def _audit_frame(self, records: list[tuple[int, AuditRecord]], key: str) -> pl.DataFrame:
         rows = []
         for line_no, record in records:
-            row = {name: getattr(record, name) for name in _AUDIT_FIELDS if name != "participant_aes"}
+            row = {name: getattr(record, name) for name in _AUDIT_FIELDS if name != "participant_keys"}
             identity = f"{record.message_sha256}|{record.study_instance_uid or ''}"
             row.update(
                 record_key=hashlib.sha256(identity.encode("ascii")).hexdigest(),
                 source=self.source,
                 source_ae_key=ae_title_key(record.source_ae),
                 destination_ae_key=ae_title_key(record.destination_ae),
-                participant_ae_keys=[k for k in map(ae_title_key, record.participant_aes) if k is not None],
+                participant_ae_keys=list(record.participant_keys),
                 file_key=key,
                 line=line_no,
                 harvest_id=self.harvest_id,

@@ -55,4 +55,4 @@ class AuditRecord:
     message_sha256: str  # hash of the whole syslog message: with study_instance_uid, the record's identity
     event_type_code: str | None = None  # first EventTypeCode (DCM), e.g. 110120 Application Start, 110121 Stop
     practitioner_key: str | None = None  # HMAC of the requesting user's RPPS number (a portal's doctor), if it is one
-    participant_aes: tuple[str, ...] = ()  # AE titles / application IDs of the participants that did not request
+    participant_keys: tuple[str, ...] = ()  # keyed hashes of every participant's AE title or ID (a portal is one)

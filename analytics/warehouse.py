@@ -26,6 +26,7 @@ from analytics.audit_codes import AUDIT_EVENT_TYPES
 from analytics.config import load_settings
 from analytics.dbt_build import REFERENCE_TABLES
 from analytics.errors import SansfilmError
+from analytics.pseudonym import Pseudonymiser, participant_key
 from analytics.registry import Registry, ae_title_key
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -174,9 +175,11 @@ def load_reference(
     registry: Registry,
     platform_ae_titles: Iterable[str],
     portal_ae_titles: Iterable[str] = (),
+    pseudonymise: Pseudonymiser | None = None,
 ) -> None:
     """Replace the `ref` tables with the registry, the platform's and the community portal's AE titles (contracts and
-    configuration are the source of truth)."""
+    configuration are the source of truth). The portal's titles get their participant keys (`pseudonymise`: the
+    harvest's key; None: the portal is recognised as a Destination only)."""
     establishments = pl.DataFrame(
         [
             {
@@ -220,9 +223,16 @@ def load_reference(
         [{"institution_key": k, "establishment_id": v} for k, v in registry.alias_map().items()],
         schema={"institution_key": pl.String, "establishment_id": pl.String},
     )
-    platform, portal = (
-        pl.DataFrame({"ae_title_key": sorted({ae_title_key(t) for t in titles})}, schema={"ae_title_key": pl.String})
-        for titles in (platform_ae_titles, portal_ae_titles)
+    platform = pl.DataFrame(
+        {"ae_title_key": sorted({ae_title_key(t) for t in platform_ae_titles})}, schema={"ae_title_key": pl.String}
+    )
+    portal_keys = sorted({ae_title_key(t) for t in portal_ae_titles})
+    portal = pl.DataFrame(
+        {
+            "ae_title_key": portal_keys,
+            "participant_key": [participant_key(pseudonymise, k) if pseudonymise else None for k in portal_keys],
+        },
+        schema={"ae_title_key": pl.String, "participant_key": pl.String},
     )
     event_types = pl.DataFrame({"event_id": list(AUDIT_EVENT_TYPES), "event_name": list(AUDIT_EVENT_TYPES.values())})
     con.execute("begin transaction")

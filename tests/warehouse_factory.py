@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from analytics import warehouse
+from analytics.pseudonym import Pseudonymiser, participant_key
 from analytics.registry import ae_title_key, institution_key, load_registry
 
 REGISTRY = """establishment_id,name,siret,departement,category,sector,offer,adhesion_date,planned_go_live,actual_go_live,end_date,ae_titles,institution_names
@@ -16,6 +17,7 @@ REGISTRY = """establishment_id,name,siret,departement,category,sector,offer,adhe
 940000027,Clinique B,26940002700018,94,CLINIQUE,private,PACS,2010-06-01,2011-01-01,2011-01-15,,B_CT,Clinique B
 """
 A, B = "750000015", "940000027"
+KEY = Pseudonymiser("warehouse-factory-key")
 
 
 class RawWarehouse:
@@ -77,7 +79,7 @@ class RawWarehouse:
         participants: tuple[str, ...] = (),
     ) -> None:
         """`practitioner`: the keyed RPPS number (any text stands for the hash); `participants`: the AE titles of the
-        other participants that did not request (the portal, ...)."""
+        participants neither Source nor Destination (the portal, ...), stored keyed with KEY as a harvest does."""
         message = message or f"{event_id}|{when}|{source}|{destination}|{studies}|{outcome}|{len(self.events)}"
         sha = hashlib.sha256(message.encode()).hexdigest()
         for study in studies:
@@ -100,7 +102,7 @@ class RawWarehouse:
                     "event_type_code": event_type_code,
                     "audit_source_id": audit_source_id,
                     "practitioner_key": practitioner,
-                    "participant_ae_keys": [ae_title_key(p) for p in participants],
+                    "participant_ae_keys": [participant_key(KEY, ae_title_key(p)) for p in participants],
                 }
             )
 
@@ -115,6 +117,6 @@ class RawWarehouse:
                 con.execute(f"delete from raw.{table}")
                 con.execute(f"insert into raw.{table} by name select * from rows")
                 con.unregister("rows")
-        warehouse.load_reference(con, load_registry(self.root / "contracts"), ["RSF_ARCHIVE"], self.portal)
+        warehouse.load_reference(con, load_registry(self.root / "contracts"), ["RSF_ARCHIVE"], self.portal, KEY)
         warehouse.build_models(con, full_refresh=True)  # raw rewritten in place, not harvested: rebuild it all
         return con

@@ -60,7 +60,7 @@ def reference_tables(sansfilm: SansfilmConfig) -> Iterator[dg.MaterializeResult]
     settings = sansfilm.settings()
     registry = operations.load_contracts(settings)
     with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
-        warehouse.load_reference(con, registry, settings.archive.ae_titles, settings.portal.ae_titles)
+        operations.load_reference(con, settings, registry)
         for table in warehouse.REFERENCE_TABLES:
             rows = con.execute(f"select count(*) from ref.{table}").fetchone()[0]
             yield dg.MaterializeResult(asset_key=["ref", table], metadata={"dagster/row_count": rows})

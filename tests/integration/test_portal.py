@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from analytics import metering, warehouse
 from analytics.periods import Month
 from analytics.registry import load_registry
-from tests.warehouse_factory import A, B, RawWarehouse
+from tests.warehouse_factory import KEY, A, B, RawWarehouse
 
 DOC = Path(__file__).parents[2] / "docs" / "billing.md"
 PORTAL = "PORTAIL_VILLE"
@@ -85,10 +85,10 @@ def test_naming_another_portal_title_reclassifies_what_was_already_built(tmp_pat
     try:
         assert portal_usage(con)[B] == (2, 1, 2)
         registry = load_registry(tmp_path / "contracts")
-        warehouse.load_reference(con, registry, ["RSF_ARCHIVE"], [PORTAL, " portail_test "])
+        warehouse.load_reference(con, registry, ["RSF_ARCHIVE"], [PORTAL, " portail_test "], KEY)
         warehouse.build_models(con)  # incremental: no new harvest, but the reference changed
         assert portal_usage(con)[B] == (3, 2, 2)  # P6's view of SB1 through PORTAIL_TEST now counts
-        warehouse.load_reference(con, registry, ["RSF_ARCHIVE"], [])
+        warehouse.load_reference(con, registry, ["RSF_ARCHIVE"], [], KEY)
         warehouse.build_models(con)
         assert portal_usage(con).get(A, (0, 0, 0))[:2] == (0, 0)  # no portal configured: no portal access
     finally:

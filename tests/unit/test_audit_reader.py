@@ -12,7 +12,7 @@ import pytest
 from analytics.audit_log_files import LogLine, read_log
 from analytics.audit_reader import parse_syslog_line
 from analytics.errors import MalformedRecord
-from analytics.pseudonym import Pseudonymiser
+from analytics.pseudonym import Pseudonymiser, participant_key
 from tests.audit_factory import (
     CT_IMAGE,
     PATIENT_ID,
@@ -412,19 +412,34 @@ def test_a_gzip_file_bigger_than_the_bound_is_refused_before_any_line(tmp_path: 
     assert path.name not in str(caught.value)
 
 
-def _user(user_id: str, requestor: bool = True) -> str:
-    flag = "true" if requestor else "false"
-    return f'<ActiveParticipant UserID="{user_id}" UserIsRequestor="{flag}" NetworkAccessPointID="192.168.1.7"/>'
+def _user(user_id: str, requestor: bool | None = True) -> str:
+    flag = "" if requestor is None else f' UserIsRequestor="{"true" if requestor else "false"}"'
+    return f'<ActiveParticipant UserID="{user_id}"{flag} NetworkAccessPointID="192.168.1.7"/>'
 
 
-@pytest.mark.parametrize("user_id", ["10001234567", "RPPS:10001234567", "rpps = 10001234567", "810001234567"])
+PORTAL_KEY = participant_key(KEY, "PORTAIL_VILLE")
+
+
+@pytest.mark.parametrize(
+    "user_id",
+    [
+        "10001234567",
+        "RPPS:10001234567",
+        "rpps = 10001234567",
+        "RPPS 10001234567",
+        "RPPS-10001234567",
+        "ANS:810001234567",
+        "810001234567",
+        "10001234567^DUPONT^JEAN",
+    ],
+)
 def test_a_requesting_rpps_number_is_one_keyed_practitioner_whatever_its_form(user_id: str) -> None:
     participants = _user(user_id) + _user("PORTAIL_VILLE", requestor=False)
     (record,) = parse(syslog(audit_xml(event_id="110103", participants=participants)))
     assert record.practitioner_key == KEY("RPPS:10001234567")
     assert record.practitioner_key != KEY("10001234567")  # never the key a patient ID of those digits would get
-    assert record.participant_aes == ("PORTAIL_VILLE",)
-    assert "10001234567" not in repr(record)
+    assert PORTAL_KEY in record.participant_keys
+    assert "10001234567" not in repr(record) and "DUPONT" not in repr(record)
 
 
 @pytest.mark.parametrize(
@@ -434,13 +449,19 @@ def test_a_requesting_rpps_number_is_one_keyed_practitioner_whatever_its_form(us
 def test_a_requestor_that_is_not_an_rpps_number_is_no_practitioner_and_is_not_kept(user_id: str) -> None:
     participants = _user(user_id) + participant("110152", "PORTAIL_VILLE")
     (record,) = parse(syslog(audit_xml(event_id="110106", participants=participants)))
-    assert record.practitioner_key is None
-    assert record.participant_aes == ("PORTAIL_VILLE",)  # the requestor's own ID is never among them
-    assert user_id not in repr(record)
+    assert record.practitioner_key is None and record.destination_ae == "PORTAIL_VILLE"
+    assert record.participant_keys == (participant_key(KEY, user_id.upper()),)  # keyed: the ID itself is not kept
+    assert user_id not in repr(record) and user_id.upper() not in repr(record)
 
 
-def test_an_rpps_number_that_did_not_request_is_no_practitioner() -> None:
-    participants = _user("viewer-app") + _user("10001234567", requestor=False)
+def test_no_participant_id_is_kept_in_clear_only_keyed_and_a_requesting_portal_still_counts() -> None:
+    participants = _user("PORTAIL_VILLE") + _user("10001234567", requestor=False) + _user("j.dupont@chu")
     (record,) = parse(syslog(audit_xml(event_id="110103", participants=participants)))
-    assert record.practitioner_key is None
-    assert record.participant_aes == () and "10001234567" not in repr(record)  # nor kept as a participant
+    assert record.practitioner_key is None  # the RPPS number did not request
+    assert record.participant_keys[0] == PORTAL_KEY and len(record.participant_keys) == 3
+    assert not {"10001234567", "J.DUPONT@CHU", "j.dupont@chu", "PORTAIL_VILLE"} & set(repr(record).split("'"))
+
+
+def test_a_participant_without_the_requestor_flag_requests() -> None:
+    (record,) = parse(syslog(audit_xml(event_id="110103", participants=_user("10001234567", requestor=None))))
+    assert record.practitioner_key == KEY("RPPS:10001234567")

@@ -59,7 +59,7 @@ create table if not exists raw.audit_events (
     harvest_id              varchar not null,
     event_type_code         varchar,  -- first EventTypeCode, e.g. 110120 Application Start / 110121 Application Stop
     practitioner_key        varchar,  -- keyed hash of the requesting user's RPPS number (a portal's doctor), if any
-    participant_ae_keys     varchar[]  -- AE titles / application IDs of the participants that did not request
+    participant_ae_keys     varchar[]  -- keyed hashes of the IDs of the participants neither Source nor Destination
 );
 
 create table if not exists raw.quarantine (

@@ -11,7 +11,10 @@ with events as (
 ),
 
 portal as (
-    select coalesce(list(ae_title_key), []::varchar[]) as keys from {{ source('ref', 'portal_ae_titles') }}
+    select
+        coalesce(list(ae_title_key), []::varchar[]) as titles,
+        coalesce(list(participant_key) filter (participant_key is not null), []::varchar[]) as keys
+    from {{ source('ref', 'portal_ae_titles') }}
 ),
 
 named as (
@@ -22,7 +25,7 @@ named as (
         dst.establishment_id as destination_establishment_id,
         src_platform.ae_title_key is not null as source_is_platform,
         dst_platform.ae_title_key is not null as destination_is_platform,
-        coalesce(list_contains(p.keys, e.destination_ae_key), false)
+        coalesce(list_contains(p.titles, e.destination_ae_key), false)
             or coalesce(list_has_any(p.keys, e.participant_ae_keys), false) as via_portal
     from events as e
     cross join portal as p
