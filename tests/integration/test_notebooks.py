@@ -107,7 +107,10 @@ def test_regional_volumes_by_departement_and_modality_withhold_small_cells(meter
         rows = con.execute("""
             with est as (select establishment_id, coalesce(departement, 'non attribué') as departement
                          from marts.dim_establishments),
-            studies as (select departement, coalesce(split_part(modalities, '/', 1), 'UNKNOWN') as modality,
+            -- a study's modality: its first but SR (a tele-opinion's report), SR when it has nothing else
+            studies as (select departement,
+                               coalesce(list_filter(string_split(modalities, '/'), lambda m: m <> 'SR')[1], modalities,
+                                        'UNKNOWN') as modality,
                                count(*) as studies
                         from staged.int_studies join est using (establishment_id)
                         where first_received_date is not null group by all),

@@ -1,5 +1,5 @@
--- One row per study seen in the archive files: its establishment (that of its first received instance; a study
--- whose instances point at several establishments is flagged), modalities, volume and first reception.
+-- One row per study seen in the archive files: its establishment (that of its first received instance, SR answers
+-- last; a study whose instances point at several establishments is flagged), modalities, volume and first reception.
 -- study_at: when the study was made, StudyDate + StudyTime read as Europe/Paris wall-clock time (the earliest over the
 -- study's instances that have both); a missing or invalid StudyTime falls back to midnight of the StudyDate, with
 -- study_time_known false. DST: a time in the hour skipped in March reads as winter time (02:30 -> 03:30 summer time),
@@ -23,8 +23,10 @@ with instances as (
 first_instance as (
     select
         study_instance_uid,
-        arg_min(establishment_id, (received_at, sop_instance_uid)) as establishment_id,
-        arg_min(attributed_by, (received_at, sop_instance_uid)) as attributed_by
+        -- a Structured Report (a tele-opinion's answer, sent by another establishment) never decides the owner
+        -- while the study has another instance, whatever the reception order (a PACS may report one time for all)
+        arg_min(establishment_id, (coalesce(modality = 'SR', false), received_at, sop_instance_uid)) as establishment_id,
+        arg_min(attributed_by, (coalesce(modality = 'SR', false), received_at, sop_instance_uid)) as attributed_by
     from instances
     group by study_instance_uid
 ),
