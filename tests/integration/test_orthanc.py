@@ -61,7 +61,8 @@ def orthanc_config(
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "sansfilm.toml").write_text(
         f"""[warehouse]\npath = "warehouse/sansfilm.duckdb"\n[contracts]\ndir = "{contracts}"\n
-[archive]\nae_titles = ["RSF_ARCHIVE"]\n[privacy]\nallow_development_key = true\n
+[archive]\nae_titles = ["RSF_ARCHIVE"]\n[portal]\nae_titles = ["PORTAIL_VILLE"]
+[privacy]\nallow_development_key = true\n
 [[sources]]\nname = "pacs"\nkind = "orthanc"\nurl = "{url}"\nusername_env = "TEST_ORTHANC_USER"
 password_env = "TEST_ORTHANC_PASSWORD"\n{extra}{audit_source}""",
         encoding="utf-8",

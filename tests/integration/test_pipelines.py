@@ -36,6 +36,7 @@ EXPECTED_KEYS = {
     "ref/establishment_aliases",
     "ref/platform_ae_titles",
     "ref/audit_event_types",
+    "ref/portal_ae_titles",
 }
 BILLING_KEYS = {"marts/usage_monthly", "billing/draft_invoices"}
 
