@@ -213,6 +213,22 @@ def _increment(con: duckdb.DuckDBPyConnection, full_refresh: bool) -> tuple[bool
     return full_refresh, finished, fingerprint
 
 
+def _begin_run(con: duckdb.DuckDBPyConnection, *, full_refresh: bool) -> int:
+    """Number this build in build.runs: the incremental models stamp the rows they write with it (`build_seq`), so
+    that the structural tests of an incremental build check only those rows and a publish copies only the rows
+    written since the copy it updates (analytics.warehouse.publish). A full refresh (or a selection, rebuilt whole)
+    rewrites every row, so a reader of the stamps knows to take the whole table."""
+    con.execute("create schema if not exists build")
+    con.execute(
+        "create table if not exists build.runs (seq bigint primary key, started_at timestamptz, full_refresh boolean)"
+    )
+    (seq,) = con.execute(
+        "insert into build.runs select coalesce(max(seq), 0) + 1, now(), ? from build.runs returning seq",
+        [full_refresh],
+    ).fetchall()[0]
+    return seq
+
+
 def _release() -> None:
     """Close dbt-duckdb's connection, which it keeps for the process: a read-only connection to the same file opened
     later in this process (the data contracts, a report) would otherwise be refused for its different settings."""
@@ -277,8 +293,10 @@ def build(
     fingerprint = None
     if select:  # and only the tests whose every parent is built now (a relationship to an unbuilt mart waits)
         args += ["--select", *select, "--indirect-selection", "cautious", "--full-refresh"]
+        _begin_run(con, full_refresh=True)
     else:
         full_refresh, finished, fingerprint = _increment(con, full_refresh)
+        _begin_run(con, full_refresh=full_refresh)
         if full_refresh:
             args.append("--full-refresh")
     _invoke(args, warehouse_path=path, work_dir=path.parent / f".dbt-{path.stem}", limit=limit)

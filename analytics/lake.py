@@ -61,7 +61,7 @@ TABLES: tuple[LakeTable, ...] = (
     LakeTable("staged", "int_studies", "first_received_at", by_source=False),
     LakeTable("staged", "int_study_owners", "first_receipt_at", by_source=False),
 )
-EXCLUDED_COLUMNS = frozenset({"path"})
+EXCLUDED_COLUMNS = frozenset({"path", "build_seq"})  # build_seq: which build wrote the row, bookkeeping
 
 
 @dataclass

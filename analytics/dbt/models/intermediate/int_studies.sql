@@ -64,6 +64,7 @@ select
     v.first_received_at,
     timezone('Europe/Paris', v.first_received_at)::date as first_received_date,
     v.last_received_at,
-    v.patient_key
+    v.patient_key,
+    {{ build_seq() }}
 from volumes as v
 join first_instance as f using (study_instance_uid)

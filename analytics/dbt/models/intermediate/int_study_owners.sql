@@ -67,6 +67,7 @@ select
     o.first_receipt_at,
     timezone('Europe/Paris', o.first_receipt_at)::date as first_receipt_date,
     d.deleted_at,
-    timezone('Europe/Paris', d.deleted_at)::date as deleted_date
+    timezone('Europe/Paris', d.deleted_at)::date as deleted_date,
+    {{ build_seq() }}
 from owners as o
 left join deletions as d using (study_instance_uid)

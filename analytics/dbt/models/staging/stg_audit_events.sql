@@ -61,5 +61,6 @@ select
     via_portal,
     source,
     file_key,  -- the log it came from (its path stays in raw.harvest_files: paths may name patients)
-    line
+    line,
+    {{ build_seq() }}
 from named

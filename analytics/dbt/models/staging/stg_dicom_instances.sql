@@ -37,6 +37,9 @@ receipts as (
     from {{ source('raw', 'audit_events') }} as e
     join {{ source('ref', 'platform_ae_titles') }} as p on p.ae_title_key = e.destination_ae_key
     where e.event_id = '110104' and coalesce(e.outcome, 0) = 0 and e.study_instance_uid is not null
+{% if is_incremental() %}
+        and e.study_instance_uid in (select study_instance_uid from harvested)  -- the night's studies, not history
+{% endif %}
     group by e.study_instance_uid
 ),
 
@@ -152,5 +155,6 @@ select
     source,
     file_key,
     deleted_at,
-    timezone('Europe/Paris', deleted_at)::date as deleted_date
+    timezone('Europe/Paris', deleted_at)::date as deleted_date,
+    {{ build_seq() }}
 from attributed
