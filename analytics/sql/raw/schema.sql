@@ -38,7 +38,9 @@ create table if not exists raw.dicom_instances (
 );
 
 create table if not exists raw.audit_events (
-    record_key              varchar primary key,  -- sha256(message hash, study): a copied log adds nothing
+    -- sha256(message hash, study): unique, kept so by the harvest (analytics/raw_batches.py) rather than by a primary
+    -- key, whose index must fit in memory (migration 0005): a copied log adds nothing
+    record_key              varchar not null,
     source                  varchar not null,
     message_sha256          varchar not null,
     event_id                varchar not null,
