@@ -33,6 +33,7 @@ PROJECT_DIR = Path(__file__).parent / "dbt"
 MANIFEST_PATH = PROJECT_DIR / "target" / "manifest.json"
 PARSE_CACHE = PROJECT_DIR / "target" / "parse"  # the last build's parse, per warehouse stem (_seed_partial_parse)
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+_UNIQUE_KEY = re.compile(r"materialized='incremental'[^)]*unique_key='(\w+)'")
 _ENV_VAR = re.compile(r"\{\{\s*env_var\('(\w+)'(?:,\s*'([^']*)')?\)\s*\}\}")
 MEMORY_SHARE = 0.5  # of the machine's RAM, when the configuration sets no [warehouse] memory_limit
 REFERENCE_TABLES = (
@@ -64,6 +65,17 @@ def models() -> list[tuple[str, str]]:
     found = []
     for layer, schema in _LAYER_SCHEMAS.items():
         found += [(schema, p.stem) for p in sorted((PROJECT_DIR / "models" / layer).glob("*.sql"))]
+    return found
+
+
+def unique_keys() -> dict[str, str]:
+    """The unique key of each incremental model (`unique_key` of its config), by model name."""
+    found = {}
+    for _, name in models():
+        (path,) = PROJECT_DIR.glob(f"models/*/{name}.sql")
+        config = _UNIQUE_KEY.search(path.read_text(encoding="utf-8"))
+        if config:
+            found[name] = config[1]
     return found
 
 

@@ -6,8 +6,8 @@ holds the raw schema, the reference tables, the connections and the published co
 
 DuckDB lets one process write a database file at a time, and a reader in another process would block the writer.
 So readers (dashboards, notebooks) never open the working file: after each build the `ref`, `staged` and `marts`
-schemas are copied into a new file that replaces `<warehouse>.published.duckdb` atomically. Analysts open it with
-`warehouse.connect()` (no path): read-only, located from the configuration.
+schemas are published to `<warehouse>.published.duckdb`, swapped in atomically and updated with what changed only
+(analytics.publish). Analysts open it with `warehouse.connect()` (no path): read-only, located from the configuration.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from analytics.config import load_settings
 from analytics.dbt_build import REFERENCE_TABLES
 from analytics.errors import SansfilmError
 from analytics.pseudonym import Pseudonymiser, participant_key
+from analytics.publish import publish as publish  # the readers' copy (analytics.publish), published from here
 from analytics.registry import Registry, ae_title_key
 
 SQL_DIR = Path(__file__).parent / "sql"
-PUBLISHED_SCHEMAS = ("ref", "staged", "marts")
 
 
 class WarehouseBusy(SansfilmError):
@@ -319,30 +319,6 @@ def require_built(con: duckdb.DuckDBPyConnection, path: Path | str = "the wareho
             f"the last build of {path} failed {len(blocked)} blocking data check(s): {listed}; nothing is metered or "
             "billed from it: correct the data, then run `sansfilm harvest` (details: `sansfilm check`)"
         )
-
-
-def publish(con: duckdb.DuckDBPyConnection, published_path: Path) -> Path:
-    """Copy the reader-facing schemas into a fresh file, then swap it in atomically (readers never see half)."""
-    published_path = Path(published_path)
-    published_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = published_path.with_name(f".{published_path.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    con.execute("attach ? as publish_target", [str(tmp)])
-    try:
-        tables = con.execute(
-            """select table_schema, table_name from information_schema.tables
-               where table_catalog = current_database() and table_schema in ? and table_type = 'BASE TABLE'
-               order by 1, 2""",
-            [list(PUBLISHED_SCHEMAS)],
-        ).fetchall()
-        for schema in PUBLISHED_SCHEMAS:
-            con.execute(f"create schema if not exists publish_target.{schema}")
-        for schema, table in tables:
-            con.execute(f"create table publish_target.{schema}.{table} as select * from {schema}.{table}")
-    finally:
-        con.execute("detach publish_target")
-    os.replace(tmp, published_path)
-    return published_path
 
 
 def connect_published(published_path: Path, *, wait_seconds: float | None = None) -> duckdb.DuckDBPyConnection:

@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from analytics import publish
 from analytics.reporting import disclosure
 from analytics.reporting.scope import Filters, Viewer, query
 
@@ -156,7 +157,7 @@ def _store(con: duckdb.DuckDBPyConnection) -> Path | None:
     """Where the patterns are kept: a folder beside the published file (`<file>.secret/`), so that a server restart
     or another server process reuses them; None for an in-memory database."""
     rows = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchall()
-    return Path(f"{rows[0][0]}.secret") if rows and rows[0][0] else None
+    return Path(f"{publish.reader_path(Path(rows[0][0]))}.secret") if rows and rows[0][0] else None  # both turns
 
 
 def _read(store: Path | None, digest: str) -> frozenset[int] | None:

@@ -1,0 +1,180 @@
+"""The readers' copy of the warehouse, kept up to date at a cost that follows what changed, not the archive's age.
+
+Readers (dashboards, notebooks, the CLI's reports) never open the working file: DuckDB lets one process write a file,
+and a reader would block the writer. They open `<warehouse>.published.duckdb`, which is a symbolic link to one of
+two files that take turns, `<warehouse>.published.a.duckdb` and `<warehouse>.published.b.duckdb`. A publish brings the
+other one (the copy of two publishes ago, which no reader opens any more) up to date in place, then points the link
+at it: one rename, so a reader sees the old copy or the new one, never half of one.
+
+Bringing it up to date: the incremental models (`stg_`, `int_studies`, `int_study_owners`) stamp each row with the
+build that wrote it (`build_seq`, analytics.dbt_build), so the copy takes only the rows written since its last
+update, by their unique key (delete + insert); every other table (the marts, the reference tables, the metering
+facts: small) is copied whole. A table is copied whole too when its columns changed, when a full rebuild ran since,
+or when the copy's bookkeeping does not match this warehouse (`publication.tables`, kept in the copy). When the file
+to update is still open (a reader of two publishes ago still reading) or unreadable, a fresh file is written and
+renamed over it instead: the reader keeps what it opened.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from analytics import dbt_build
+
+PUBLISHED_SCHEMAS = ("ref", "staged", "marts")
+BOOKKEEPING = "publication"  # schema of the copy: what each table holds (build_seq, the build's start, its columns)
+TURNS = ("a", "b")
+
+
+def turn_path(published_path: Path, turn: str) -> Path:
+    """`<stem>.a<suffix>` beside the link: the file of one turn."""
+    return published_path.with_name(f"{published_path.stem}.{turn}{published_path.suffix or '.duckdb'}")
+
+
+def reader_path(opened: Path) -> Path:
+    """The path readers name for a file DuckDB says it opened (it follows links): the link, for one of its turns."""
+    for turn in TURNS:
+        ending = f".{turn}{opened.suffix}"
+        if opened.name.endswith(ending):
+            link = opened.with_name(opened.name[: -len(ending)] + opened.suffix)
+            if link.is_symlink():
+                return link
+    return opened
+
+
+def publish(con: duckdb.DuckDBPyConnection, published_path: Path) -> Path:
+    """Update the turn readers do not hold from the warehouse open on `con`, then point `published_path` at it."""
+    published_path = Path(published_path)
+    published_path.parent.mkdir(parents=True, exist_ok=True)
+    current = published_path.resolve() if published_path.is_symlink() else None
+    first, second = (turn_path(published_path, t) for t in TURNS)
+    target = second if current == first.resolve() else first
+    try:
+        con.execute("attach ? as publish_target", [str(target)])
+    except duckdb.Error:  # still open by a reader of two publishes ago, or unreadable: a fresh file in its place
+        fresh = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        fresh.unlink(missing_ok=True)
+        con.execute("attach ? as publish_target", [str(fresh)])
+        _update(con)
+        os.replace(fresh, target)
+    else:
+        _update(con)
+    link = published_path.with_name(f".{published_path.name}.{os.getpid()}.link")
+    link.unlink(missing_ok=True)
+    os.symlink(target.name, link)  # relative: the folder may move (a backup restored elsewhere)
+    os.replace(link, published_path)
+    return published_path
+
+
+def _update(con: duckdb.DuckDBPyConnection) -> None:
+    """Bring the copy attached as `publish_target` up to date, in one transaction; detach it (checkpointed) after."""
+    try:
+        con.execute("begin transaction")
+        held = _held(con)
+        wanted = _tables(con, current_database=True)
+        keys = dbt_build.unique_keys()
+        for schema in (*PUBLISHED_SCHEMAS, BOOKKEEPING):
+            con.execute(f"create schema if not exists publish_target.{schema}")
+        for (schema, table), (columns, stamp) in wanted.items():
+            target = f"publish_target.{schema}.{table}"
+            since = _delta_base(con, held.get((schema, table)), columns, stamp, table in keys)
+            if since is None:
+                con.execute(f"create or replace table {target} as select * from {schema}.{table}")
+                continue
+            key = keys[table]
+            con.execute(
+                f"delete from {target} where {key} in (select {key} from {schema}.{table} where build_seq > ?)",
+                [since],
+            )
+            con.execute(f"insert into {target} select * from {schema}.{table} where build_seq > ?", [since])
+        for schema, table in set(_tables(con, current_database=False)) - set(wanted):
+            con.execute(f"drop table publish_target.{schema}.{table}")
+        _remember(con, wanted)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.execute("detach publish_target")
+
+
+def _tables(
+    con: duckdb.DuckDBPyConnection, *, current_database: bool
+) -> dict[tuple[str, str], tuple[str, tuple | None]]:
+    """The tables of the published schemas, in the warehouse (`current_database`) or in the copy: their columns (names
+    and types, in order) and, for a warehouse table stamped with build_seq, the last build that wrote it and when that
+    build started (None without a stamp or a row)."""
+    catalog = "current_database()" if current_database else "'publish_target'"
+    rows = con.execute(
+        f"""select c.table_schema, c.table_name,
+                   list(c.column_name order by c.ordinal_position),
+                   string_agg(c.column_name || ' ' || c.data_type, ', ' order by c.ordinal_position)
+            from information_schema.columns as c
+            join information_schema.tables as t using (table_catalog, table_schema, table_name)
+            where c.table_catalog = {catalog} and c.table_schema in ? and t.table_type = 'BASE TABLE'
+            group by all order by 1, 2""",
+        [list(PUBLISHED_SCHEMAS)],
+    ).fetchall()
+    tables = {}
+    for schema, table, names, columns in rows:
+        stamp = None
+        if current_database and "build_seq" in names:
+            found = con.execute(
+                f"select seq, started_at from build.runs where seq = (select max(build_seq) from {schema}.{table})"
+            ).fetchall()
+            stamp = found[0] if found else None
+        tables[(schema, table)] = (columns, stamp)
+    return tables
+
+
+def _held(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple]:
+    """What the copy holds, from its bookkeeping: (columns, build_seq, that build's start) by table; empty for a new
+    file or one written before this bookkeeping."""
+    exists = con.execute(
+        """select count(*) from information_schema.tables
+           where table_catalog = 'publish_target' and table_schema = ? and table_name = 'tables'""",
+        [BOOKKEEPING],
+    ).fetchall()[0][0]
+    if not exists:
+        return {}
+    rows = con.execute(
+        "select table_schema, table_name, columns, build_seq, build_started_at "
+        f"from publish_target.{BOOKKEEPING}.tables"
+    ).fetchall()
+    return {(schema, table): (columns, seq, started) for schema, table, columns, seq, started in rows}
+
+
+def _delta_base(
+    con: duckdb.DuckDBPyConnection, held: tuple | None, columns: str, stamp: tuple | None, keyed: bool
+) -> int | None:
+    """The build_seq the copy of this table is up to, when only the rows written after it need copying; None when
+    the table must be copied whole."""
+    if held is None or stamp is None or not keyed:
+        return None
+    held_columns, held_seq, held_started = held
+    if held_columns != columns or held_seq is None:
+        return None
+    same_build = con.execute(
+        "select count(*) from build.runs where seq = ? and started_at = ?", [held_seq, held_started]
+    ).fetchall()[0][0]
+    rebuilt_since = con.execute(
+        "select count(*) from build.runs where seq > ? and full_refresh", [held_seq]
+    ).fetchall()[0][0]
+    return held_seq if same_build and not rebuilt_since else None
+
+
+def _remember(con: duckdb.DuckDBPyConnection, tables: dict[tuple[str, str], tuple[str, tuple | None]]) -> None:
+    con.execute(
+        f"""create or replace table publish_target.{BOOKKEEPING}.tables (
+                table_schema varchar, table_name varchar, columns varchar, build_seq bigint,
+                build_started_at timestamptz)"""
+    )
+    for (schema, table), (columns, stamp) in tables.items():
+        seq, started = stamp if stamp else (None, None)
+        con.execute(
+            f"insert into publish_target.{BOOKKEEPING}.tables values (?, ?, ?, ?, ?)",
+            [schema, table, columns, seq, started],
+        )
