@@ -213,7 +213,7 @@ class BatchWriter:
             if frame is not None and frame.height:
                 con.register("harvest_batch", frame)
                 columns = ", ".join(frame.columns)
-                stored, bounds = _stored_alike(table, frame)
+                stored, bounds = stored_alike(table, frame)
                 added = con.execute(
                     f"""insert into raw.{table} ({columns})
                         select {columns} from harvest_batch b
@@ -300,12 +300,12 @@ _AUDIT_SCHEMA = {
 # check for records already stored reads only the stored rows whose value falls in the batch's range (DuckDB skips
 # the other row groups by their min/max), so it follows the batch, not the history. An audit record's key hashes
 # its message, which holds its time.
-_STORED_ALIKE = {"audit_events": "event_time"}
+STORED_ALIKE = {"audit_events": "event_time"}
 
 
-def _stored_alike(table: str, frame: pl.DataFrame) -> tuple[str, list]:
+def stored_alike(table: str, frame: pl.DataFrame) -> tuple[str, list]:
     """The extra condition on the stored rows `t` a batch is compared with, and its parameters."""
-    column = _STORED_ALIKE.get(table)
+    column = STORED_ALIKE.get(table)
     if column is None:
         return "", []
     return f"and t.{column} between ? and ?", [frame[column].min(), frame[column].max()]

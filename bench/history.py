@@ -11,9 +11,10 @@ inside the generator's contract, so 5 years are 2010-2014). The last day of the 
 back: it is the night's harvest. For each history length, each step in a fresh process (its own peak RSS, VmHWM):
 
 * rebuild: `dbt_build.build(full_refresh=True)` of every model from raw, then every month metered in order (storage
-  carried forward from the month-end snapshots): what `sansfilm rebuild` and a first `sansfilm run` cost;
+  carried forward from the month-end snapshots), then the readers' copy published whole (both of its turns): what
+  `sansfilm rebuild` and a first `sansfilm run` cost;
 * nightly: the held-back day appended as one more harvest, then the incremental build, the month to date metered
-  and the readers' copy published (`warehouse.publish`);
+  and the readers' copy published (`warehouse.publish`: the turn it updates takes the rows written since);
 * monthly: the month just ended metered, its usage read and every establishment's draft invoice made.
 
 Figures are printed and kept in bench/out/history-last.json; docs/benchmarks.md records them with the command.
@@ -122,12 +123,22 @@ def make_region(shape: generator.Shape, years: int) -> tuple[Path, Path, date]:
 
 
 def months(first: date, last: date):
-    from analytics.billing.model import Month
+    from analytics.periods import Month
 
     month = Month(first.year, first.month)
     while month.first_day <= last:
         yield month
         month = month.next()
+
+
+def slowest_nodes(db: str, top: int = 8) -> dict[str, float]:
+    """The dbt nodes (models and tests) that took longest in the last build, from dbt's run_results.json."""
+    results = Path(db).parent / f".dbt-{Path(db).stem}" / "target" / "run_results.json"
+    if not results.is_file():
+        return {}
+    nodes = json.loads(results.read_text())["results"]
+    nodes.sort(key=lambda n: n["execution_time"], reverse=True)
+    return {n["unique_id"].split(".", 2)[-1]: round(n["execution_time"], 2) for n in nodes[:top]}
 
 
 def _open(db: str):
@@ -137,7 +148,7 @@ def _open(db: str):
 
 
 def measure_rebuild(db: str, night: str, years: int) -> dict:
-    from analytics import dbt_build, metering
+    from analytics import dbt_build, metering, warehouse
 
     con = _open(db)
     started = time.perf_counter()
@@ -149,10 +160,16 @@ def measure_rebuild(db: str, night: str, years: int) -> dict:
         metering.meter_month(con, month, now=datetime(last.year, last.month, last.day, 23, tzinfo=generator_tz()))
     done = time.perf_counter()
     con.execute("checkpoint")
+    published = Path(db).with_name("published.duckdb")
+    warehouse.publish(con, published)  # both turns written whole: the nightly publish then updates the first
+    published_once = time.perf_counter()
+    warehouse.publish(con, published)
     con.close()
     return {
         "build_s": built - started,
         "meter_all_s": done - built,
+        "publish_whole_s": published_once - done,
+        "slowest_nodes": slowest_nodes(db),
         "months": len(metered),
         "studies": counts["staged.int_studies"],
         "instances": counts["staged.stg_dicom_instances"],
@@ -161,20 +178,26 @@ def measure_rebuild(db: str, night: str, years: int) -> dict:
 
 
 def generator_tz():
-    from analytics.billing.model import PARIS
+    from analytics.periods import PARIS
 
     return PARIS
 
 
 def measure_nightly(db: str, night: str) -> dict:
-    from analytics import dbt_build, metering, warehouse
-    from analytics.billing.model import Month
+    from analytics import dbt_build, metering, raw_batches, warehouse
+    from analytics.periods import Month
 
     day = date.fromisoformat(night)
     con = _open(db)
     started = time.perf_counter()
-    for table in ("dicom_instances", "dicom_deletions", "audit_events"):  # what the night's harvest appends
-        con.execute(f"insert into raw.{table} select * from bench.night_{table}")
+    con.execute("insert into raw.dicom_deletions select * from bench.night_dicom_deletions")
+    for table in ("dicom_instances", "audit_events"):  # as the harvest appends a batch: only records not stored yet
+        stored, bounds = raw_batches.stored_alike(table, con.sql(f"select * from bench.night_{table}").pl())
+        con.execute(
+            f"""insert into raw.{table} select * from bench.night_{table} as b
+                where not exists (select 1 from raw.{table} as t where t.record_key = b.record_key {stored})""",
+            bounds,
+        )
     con.execute(
         "insert into raw.harvest_runs (harvest_id, source, kind, started_at, finished_at) "
         "values ('night', 'files', 'dicom_files', now(), now())"
@@ -196,14 +219,15 @@ def measure_nightly(db: str, night: str) -> dict:
         "build_s": built - harvested,
         "meter_mtd_s": metered - built,
         "publish_s": done - metered,
+        "slowest_nodes": slowest_nodes(db),
         "stg_dicom_instances_rows": counts["staged.stg_dicom_instances"],
     }
 
 
 def measure_monthly(db: str, contracts_dir: str, night: str) -> dict:
     from analytics import metering
-    from analytics.billing.model import Month
     from analytics.billing.service import draft_month
+    from analytics.periods import Month
 
     day = date.fromisoformat(night)
     month = Month(day.year, day.month)
@@ -256,28 +280,39 @@ def run_measurement(args: argparse.Namespace) -> None:
     Path(args.result).write_text(json.dumps(figures, default=str))
 
 
-def measure_history(shape: generator.Shape, years: int) -> dict:
+def measure_history(shape: generator.Shape, years: int, *, keep_region: bool) -> dict:
+    """Rebuild, nightly and monthly on a working copy of the region, removed afterwards (with the region itself
+    unless `keep_region`: at 10 M studies a year, 5 years of raw rows take ~25 GB, their build as much again)."""
     region, contracts_dir, night = make_region(shape, years)
     work = region.with_name("work.duckdb")
     for stale in work.parent.glob("work.duckdb*"):
         stale.unlink()
     shutil.rmtree(work.parent / ".dbt-work", ignore_errors=True)
-    shutil.copyfile(region, work)
+    if keep_region:
+        shutil.copyfile(region, work)
+    else:
+        os.replace(region, work)
     rebuild = child("rebuild", work, contracts_dir, night, years)
     nightly = child("nightly", work, contracts_dir, night, years)
     monthly = child("monthly", work, contracts_dir, night, years)
-    return {
+    published = work.with_name("published.duckdb")
+    figures = {
         "years": years,
         "warehouse_file_gb": round(work.stat().st_size / 1e9, 2),
+        "published_file_gb": round(published.resolve().stat().st_size / 1e9, 2),
         "rebuild": rebuild,
         "nightly": nightly,
         "monthly": monthly,
     }
+    for done in (*work.parent.glob("work.duckdb*"), *work.parent.glob("published*.duckdb")):
+        done.unlink()
+    shutil.rmtree(work.parent / ".dbt-work", ignore_errors=True)
+    return figures
 
 
 def report(run: dict) -> None:
     print(
-        f"{run['years']} year(s), warehouse {run['warehouse_file_gb']} GB, "
+        f"{run['years']} year(s), warehouse {run['warehouse_file_gb']} GB, published {run['published_file_gb']} GB, "
         f"{run['rebuild']['studies']:,} studies, {run['rebuild']['audit_rows']:,} audit rows",
         flush=True,
     )
@@ -293,6 +328,11 @@ def main() -> None:
     parser.add_argument("--events-per-study", type=int, default=10, help="audit rows per study (about)")
     parser.add_argument("--establishments", type=int, default=500)
     parser.add_argument("--seed", type=int, default=2012)
+    parser.add_argument(
+        "--keep-regions",
+        action="store_true",
+        help="keep each history's raw layer for the next run (disk: ~5 GB a year)",
+    )
     parser.add_argument("--measure", choices=["rebuild", "nightly", "monthly"], help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--contracts", help=argparse.SUPPRESS)
@@ -311,7 +351,7 @@ def main() -> None:
     lengths = sorted(int(y) for y in args.years.split(","))
     runs = []
     for years in lengths:  # each history length printed as soon as measured (5 years takes a while)
-        runs.append(measure_history(shape, years))
+        runs.append(measure_history(shape, years, keep_region=args.keep_regions))
         report(runs[-1])
         (OUT / "history-last.json").write_text(
             json.dumps({"command": " ".join(["bench/history.py", *sys.argv[1:]]), "runs": runs}, indent=1, default=str)
