@@ -228,7 +228,7 @@ def _increment(con: duckdb.DuckDBPyConnection, full_refresh: bool) -> tuple[bool
 def _begin_run(con: duckdb.DuckDBPyConnection, *, full_refresh: bool) -> int:
     """Number this build in build.runs: the incremental models stamp the rows they write with it (`build_seq`), so
     that the structural tests of an incremental build check only those rows and a publish copies only the rows
-    written since the copy it updates (analytics.warehouse.publish). A full refresh (or a selection, rebuilt whole)
+    written since the copy it updates (analytics.publish). A full refresh (or a selection, rebuilt whole)
     rewrites every row, so a reader of the stamps knows to take the whole table."""
     con.execute("create schema if not exists build")
     con.execute(
