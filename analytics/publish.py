@@ -58,7 +58,11 @@ def publish(con: duckdb.DuckDBPyConnection, published_path: Path) -> Path:
         fresh = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         fresh.unlink(missing_ok=True)
         con.execute("attach ? as publish_target", [str(fresh)])
-        _update(con)
+        try:
+            _update(con)
+        except BaseException:
+            fresh.unlink(missing_ok=True)  # half a copy is no use to anyone
+            raise
         os.replace(fresh, target)
     else:
         _update(con)
@@ -76,11 +80,15 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
         held = _held(con)
         wanted = _tables(con, current_database=True)
         keys = dbt_build.unique_keys()
+        runs = {
+            seq: (started, full)
+            for seq, started, full in con.execute("select seq, started_at, full_refresh from build.runs").fetchall()
+        }
         for schema in (*PUBLISHED_SCHEMAS, BOOKKEEPING):
             con.execute(f"create schema if not exists publish_target.{schema}")
         for (schema, table), (columns, stamp) in wanted.items():
             target = f"publish_target.{schema}.{table}"
-            since = _delta_base(con, held.get((schema, table)), columns, stamp, table in keys)
+            since = _delta_base(held.get((schema, table)), columns, stamp, table in keys, runs)
             if since is None:
                 con.execute(f"create or replace table {target} as select * from {schema}.{table}")
                 continue
@@ -147,23 +155,16 @@ def _held(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple]:
     return {(schema, table): (columns, seq, started) for schema, table, columns, seq, started in rows}
 
 
-def _delta_base(
-    con: duckdb.DuckDBPyConnection, held: tuple | None, columns: str, stamp: tuple | None, keyed: bool
-) -> int | None:
+def _delta_base(held: tuple | None, columns: str, stamp: tuple | None, keyed: bool, runs: dict) -> int | None:
     """The build_seq the copy of this table is up to, when only the rows written after it need copying; None when
-    the table must be copied whole."""
+    the table must be copied whole. `runs`: build.runs, seq -> (started_at, full_refresh)."""
     if held is None or stamp is None or not keyed:
         return None
     held_columns, held_seq, held_started = held
-    if held_columns != columns or held_seq is None:
-        return None
-    same_build = con.execute(
-        "select count(*) from build.runs where seq = ? and started_at = ?", [held_seq, held_started]
-    ).fetchall()[0][0]
-    rebuilt_since = con.execute(
-        "select count(*) from build.runs where seq > ? and full_refresh", [held_seq]
-    ).fetchall()[0][0]
-    return held_seq if same_build and not rebuilt_since else None
+    if held_columns != columns or held_seq is None or runs.get(held_seq, (None,))[0] != held_started:
+        return None  # another table shape, or a copy of another warehouse's builds
+    rebuilt_since = any(full for seq, (_, full) in runs.items() if seq > held_seq)
+    return None if rebuilt_since else held_seq
 
 
 def _remember(con: duckdb.DuckDBPyConnection, tables: dict[tuple[str, str], tuple[str, tuple | None]]) -> None:

@@ -121,3 +121,20 @@ def test_a_copy_published_by_an_earlier_version_gives_way_to_the_link(tmp_path):
     with warehouse.connect_published(link) as reader:
         assert reader.execute("select count(*) from staged.int_studies").fetchall()[0][0] == 1
     con.close()
+
+
+def test_a_copy_left_by_another_warehouse_is_copied_whole(tmp_path):
+    """A warehouse built again from scratch numbers its builds from 1 again: the turns it finds (stamped by the old
+    one's builds) are recognised by the builds' start times and rewritten, not updated with the rows 'since'."""
+    link = tmp_path / "published" / "wh.published.duckdb"
+    old_wh, old = empty(tmp_path / "old")
+    for n in (1, 2):
+        night(old, old_wh, n)
+        warehouse.publish(old, link)
+    old.close()
+    new_wh, new = empty(tmp_path / "new")
+    night(new, new_wh, 7)
+    warehouse.publish(new, link)  # turn a, left by the old warehouse's build 1
+    assert link.resolve().name == "wh.published.a.duckdb"
+    assert published_tables(new, link) == tables(new, new.execute("select current_database()").fetchall()[0][0])
+    new.close()
