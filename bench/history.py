@@ -2,7 +2,7 @@
 with 1, 3 and 5 years of history, measured in the same run.
 
     .venv/bin/python bench/history.py [--studies-per-year 10000000] [--years 1,3,5] [--events-per-study 10]
-                                      [--establishments 500] [--seed 2012]
+                                      [--establishments 500] [--seed 2012] [--memory-limit 6GB]
 
 The region is bench/metering.py's generator (one calendar year, 2012, cached under bench/out/), turned back into the
 raw layer the harvest writes (`raw.dicom_instances`, `raw.audit_events`, one finished harvest per Paris month) and
@@ -90,7 +90,8 @@ def make_region(shape: generator.Shape, years: int) -> tuple[Path, Path, date]:
                    i.sop_instance_uid || '.{k}' as file_key, {harvest.format(t="i.received_at")} as harvest_id,
                    false as size_estimated, false as received_at_estimated
             from one.staged.stg_dicom_instances as i
-            left join est_ae as a using (establishment_id)""")
+            left join est_ae as a using (establishment_id)
+            order by i.received_at  -- as the harvests appended them, month after month""")
         con.execute(f"""
             insert into raw.dicom_deletions by name
             select 'files' as source, sop_instance_uid || '.{k}' as file_key, deleted_at + {shift} as deleted_at,
@@ -104,7 +105,8 @@ def make_region(shape: generator.Shape, years: int) -> tuple[Path, Path, date]:
                    upper(trim(e.source_ae)) as source_ae_key, upper(trim(e.destination_ae)) as destination_ae_key,
                    e.study_instance_uid || '.{k}' as study_instance_uid, 'bench-audit' as file_key,
                    row_number() over () as line, {harvest.format(t="e.event_time")} as harvest_id
-            from one.staged.stg_audit_events as e""")
+            from one.staged.stg_audit_events as e
+            order by e.event_time""")
     for table in (
         "dicom_instances",
         "dicom_deletions",
@@ -141,10 +143,13 @@ def slowest_nodes(db: str, top: int = 8) -> dict[str, float]:
     return {n["unique_id"].split(".", 2)[-1]: round(n["execution_time"], 2) for n in nodes[:top]}
 
 
+MEMORY_LIMIT: str | None = None  # --memory-limit, as [warehouse] memory_limit sets it (None: dbt_build's default)
+
+
 def _open(db: str):
     from analytics import warehouse
 
-    return warehouse.connect(Path(db))
+    return warehouse.connect(Path(db), memory_limit=MEMORY_LIMIT)
 
 
 def measure_rebuild(db: str, night: str, years: int) -> dict:
@@ -152,7 +157,7 @@ def measure_rebuild(db: str, night: str, years: int) -> dict:
 
     con = _open(db)
     started = time.perf_counter()
-    counts = dbt_build.build(con, full_refresh=True)
+    counts = dbt_build.build(con, full_refresh=True, limit=MEMORY_LIMIT)
     built = time.perf_counter()
     last = date.fromisoformat(night) - timedelta(days=1)
     metered = list(months(date(last.year - years + 1, 1, 1), last))
@@ -203,7 +208,7 @@ def measure_nightly(db: str, night: str) -> dict:
         "values ('night', 'files', 'dicom_files', now(), now())"
     )
     harvested = time.perf_counter()
-    counts = dbt_build.build(con)
+    counts = dbt_build.build(con, limit=MEMORY_LIMIT)
     built = time.perf_counter()
     metering.meter_month(
         con, Month(day.year, day.month), now=datetime(day.year, day.month, day.day, 23, tzinfo=generator_tz())
@@ -260,6 +265,7 @@ def child(kind: str, db: Path, contracts_dir: Path, night: date, years: int) -> 
         str(years),
         "--result",
         str(result),
+        *(["--memory-limit", MEMORY_LIMIT] if MEMORY_LIMIT else []),
     ]
     started = time.perf_counter()
     subprocess.run(cmd, check=True)
@@ -333,6 +339,10 @@ def main() -> None:
         action="store_true",
         help="keep each history's raw layer for the next run (disk: ~5 GB a year)",
     )
+    parser.add_argument(
+        "--memory-limit",
+        help='DuckDB\'s memory limit, as [warehouse] memory_limit sets it (e.g. "6GB"; default: half the RAM)',
+    )
     parser.add_argument("--measure", choices=["rebuild", "nightly", "monthly"], help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--contracts", help=argparse.SUPPRESS)
@@ -340,6 +350,8 @@ def main() -> None:
     parser.add_argument("--history-years", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global MEMORY_LIMIT
+    MEMORY_LIMIT = args.memory_limit
     if args.measure:
         run_measurement(args)
         return
@@ -366,6 +378,7 @@ def main() -> None:
         "cores": os.cpu_count(),
         "load_average_before_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
         "studies_per_year": args.studies_per_year,
+        "memory_limit": args.memory_limit or "default (half the RAM)",
         "runs": runs,
         "ratios": ratio,
     }

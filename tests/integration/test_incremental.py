@@ -13,20 +13,25 @@ from tests.warehouse_factory import B, RawWarehouse
 PLATFORM = "RSF_ARCHIVE"
 
 
-def harvest(con, wh: RawWarehouse, harvest_id: str) -> None:
-    """Append the collected rows as one finished harvest (what analytics.harvest leaves behind), then forget them."""
+def append(con, wh: RawWarehouse, harvest_id: str) -> None:
+    """Append the collected rows under `harvest_id` (as a harvest appends a batch), then forget them."""
     for table, rows in (("dicom_instances", wh.instances), ("audit_events", wh.events)):
         if rows:
             con.register("rows", pl.DataFrame(rows).with_columns(harvest_id=pl.lit(harvest_id)))
             con.execute(f"insert into raw.{table} by name select * from rows")
             con.unregister("rows")
+    wh.instances.clear()
+    wh.events.clear()
+
+
+def harvest(con, wh: RawWarehouse, harvest_id: str) -> None:
+    """Append the collected rows as one finished harvest (what analytics.harvest leaves behind)."""
+    append(con, wh, harvest_id)
     con.execute(
         "insert into raw.harvest_runs (harvest_id, source, kind, started_at, finished_at) "
         "values (?, 'files', 'dicom_files', now(), now())",
         [harvest_id],
     )
-    wh.instances.clear()
-    wh.events.clear()
 
 
 def empty(tmp_path) -> tuple[RawWarehouse, object]:
@@ -75,6 +80,27 @@ def test_late_data_for_an_old_month_built_incrementally_equals_a_full_rebuild(tm
     assert s1.fetchall()[0] == (3, 360, "2012-01-09 08:00:00+01")
     owners = dict(con.execute("select study_instance_uid, establishment_id from staged.int_study_owners").fetchall())
     assert owners["S3"] == B
+    con.close()
+
+
+def test_a_harvest_still_running_at_a_build_is_taken_in_again_once_finished(tmp_path):
+    wh, con = empty(tmp_path)
+    wh.event("110104", "2012-03-05T12:00:00+01:00", PLATFORM, "B_CT", ["S1"])
+    wh.instance("1.1", "S1", "2012-03-05T11:00:00+01:00", 100, ae="B_CT")
+    harvest(con, wh, "h1")
+    con.execute("update raw.harvest_runs set finished_at = null where harvest_id = 'h1'")  # still running
+    warehouse.build_models(con)
+    assert con.execute("select count(*) from build.state").fetchall() == [(0,)]
+    # the harvest goes on (more records under the same harvest), finishes, and the next build reads it again whole
+    wh.event("110104", "2012-03-06T12:00:00+01:00", PLATFORM, "B_CT", ["S2"])
+    append(con, wh, "h1")
+    con.execute("update raw.harvest_runs set finished_at = now() where harvest_id = 'h1'")
+    counts = warehouse.build_models(con)
+    assert counts["staged.stg_audit_events"] == 2  # each record once: the first is not added again
+    assert con.execute("select count(*) from build.state").fetchall() == [(1,)]
+    incremental = contents(con)
+    warehouse.build_models(con, full_refresh=True)
+    assert incremental == contents(con)
     con.close()
 
 

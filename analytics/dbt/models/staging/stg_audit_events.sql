@@ -1,8 +1,10 @@
 -- One row per audit event and study, with the participants recognised: the platform's own AE titles, the
 -- establishments that claim the source and destination AE titles, and the community portal (ref.portal_ae_titles:
 -- a change of [portal] ae_titles changes the reference fingerprint, so the next build is a full one).
--- Incremental: only the records of new harvests are added (a record never changes once harvested).
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='record_key') }}
+-- Incremental: only the records of new harvests are added (a record never changes once harvested, and the harvest
+-- stores each record once). A build replaces the rows of the harvests it reads: keyed by harvest_id, whose values
+-- begin with the harvest's start time, so finding the rows to replace skips the older ones (see docs/scaling.md).
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='harvest_id') }}
 with events as (
     select * from {{ source('raw', 'audit_events') }}
 {% if is_incremental() %}
@@ -62,5 +64,6 @@ select
     source,
     file_key,  -- the log it came from (its path stays in raw.harvest_files: paths may name patients)
     line,
+    harvest_id,
     {{ build_seq() }}
 from named
