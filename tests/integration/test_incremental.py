@@ -8,7 +8,7 @@ import pytest
 from analytics import dbt_build, metering, warehouse
 from analytics.billing.model import Month
 from analytics.registry import load_registry
-from tests.warehouse_factory import B, RawWarehouse
+from tests.warehouse_factory import A, B, RawWarehouse
 
 PLATFORM = "RSF_ARCHIVE"
 
@@ -80,6 +80,39 @@ def test_late_data_for_an_old_month_built_incrementally_equals_a_full_rebuild(tm
     assert s1.fetchall()[0] == (3, 360, "2012-01-09 08:00:00+01")
     owners = dict(con.execute("select study_instance_uid, establishment_id from staged.int_study_owners").fetchall())
     assert owners["S3"] == B
+    con.close()
+
+
+def test_receipts_and_deletions_logged_late_are_merged_as_a_full_rebuild_finds_them(tmp_path):
+    wh, con = empty(tmp_path)
+    wh.instance("1.1", "S1", "2012-04-02T12:00:00+02:00", 100, ae="B_CT")
+    wh.instances[-1]["received_at_estimated"] = True  # an archive that gave no reception time: the receipt dates it
+    wh.event("110104", "2012-04-02T11:00:00+02:00", "B_CT", PLATFORM, ["S1"])
+    wh.event("110104", "2012-04-03T09:00:00+02:00", "B_CT", PLATFORM, ["S2"])  # a study known only from the logs
+    harvest(con, wh, "h1")
+    warehouse.build_models(con)
+    # late logs: earlier receipts of both studies (S2's from A's AE title), S2 deleted in May...
+    wh.event("110104", "2012-04-02T08:00:00+02:00", "B_CT", PLATFORM, ["S1"])
+    wh.event("110104", "2012-04-03T07:00:00+02:00", "A_CT", PLATFORM, ["S2"])
+    wh.event("110105", "2012-05-10T10:00:00+02:00", PLATFORM, None, ["S2"])
+    harvest(con, wh, "h2")
+    warehouse.build_models(con)
+    # ...then a receipt later than the first known, and an earlier deletion
+    wh.event("110104", "2012-04-03T07:30:00+02:00", "B_CT", PLATFORM, ["S2"])
+    wh.event("110105", "2012-05-01T10:00:00+02:00", PLATFORM, None, ["S2"])
+    harvest(con, wh, "h3")
+    counts = warehouse.build_models(con)
+    assert counts["staged.stg_audit_studies"] == 2
+    incremental = contents(con)
+    s1 = con.execute("select received_at::varchar, received_at_from from staged.stg_dicom_instances").fetchall()
+    assert s1 == [("2012-04-02 08:00:00+02", "audit_receipt")]
+    s2 = con.execute(
+        "select establishment_id, owner_from, first_receipt_at::varchar, deleted_date::varchar "
+        "from staged.int_study_owners where study_instance_uid = 'S2'"
+    ).fetchall()
+    assert s2 == [(A, "receipt_event", "2012-04-03 07:00:00+02", "2012-05-01")]
+    warehouse.build_models(con, full_refresh=True)
+    assert incremental == contents(con)
     con.close()
 
 

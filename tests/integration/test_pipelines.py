@@ -14,6 +14,7 @@ EXPECTED_KEYS = {
     "ref/establishments",
     "staged/stg_dicom_instances",
     "staged/stg_audit_events",
+    "staged/stg_audit_studies",
     "staged/int_studies",
     "staged/int_study_owners",
     "staged/int_transfers_between_establishments",
@@ -59,9 +60,11 @@ def test_definitions_load_from_the_config(tiny, monkeypatch):
         dg.AssetKey(["raw", "dicom_deletions"]),
         dg.AssetKey(["ref", "establishment_ae_titles"]),
         dg.AssetKey(["ref", "establishment_aliases"]),
-        dg.AssetKey(["raw", "audit_events"]),
-        dg.AssetKey(["ref", "platform_ae_titles"]),  # receptions the archive
-    }  # does not give come from the audit logs
+        dg.AssetKey(["staged", "stg_audit_studies"]),  # receptions the archive
+    }  # does not give come from the audit logs' first receipts
+    assert graph.get(dg.AssetKey(["staged", "stg_audit_studies"])).parent_keys == {
+        dg.AssetKey(["staged", "stg_audit_events"])
+    }
     assert graph.get(dg.AssetKey(["raw", "dicom_instances"])).parent_keys == {
         dg.AssetKey(["raw", "harvest_archive_files"])
     }

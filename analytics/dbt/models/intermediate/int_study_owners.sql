@@ -15,20 +15,18 @@ with touched as (
 {% endif %}
 ),
 
-receipt_events as (
-    select study_instance_uid, event_time, source_establishment_id
-    from {{ ref('stg_audit_events') }}
-    where event_id = '110104' and succeeded and destination_is_platform and study_instance_uid is not null
-        {% if is_incremental() %}and study_instance_uid in (select study_instance_uid from touched){% endif %}
+audited as (  -- first receipt by the platform and first deletion, from the audit logs
+    select * from {{ ref('stg_audit_studies') }}
+    {% if is_incremental() %}where study_instance_uid in (select study_instance_uid from touched){% endif %}
 ),
 
 first_receipt_events as (
     select
         study_instance_uid,
-        min(event_time) as first_receipt_event_at,
-        arg_min_null(source_establishment_id, event_time) as receipt_source_establishment_id  -- NULL (unknown AE) counts
-    from receipt_events
-    group by study_instance_uid
+        first_receipt_at as first_receipt_event_at,
+        receipt_source_establishment_id  -- NULL (an AE title no establishment claims) counts
+    from audited
+    where first_receipt_at is not null
 ),
 
 studies as (
@@ -37,11 +35,7 @@ studies as (
 ),
 
 deletions as (
-    select study_instance_uid, min(event_time) as deleted_at
-    from {{ ref('stg_audit_events') }}
-    where event_id = '110105' and succeeded and study_instance_uid is not null
-        {% if is_incremental() %}and study_instance_uid in (select study_instance_uid from touched){% endif %}
-    group by study_instance_uid
+    select study_instance_uid, deleted_at from audited where deleted_at is not null
 ),
 
 owners as (

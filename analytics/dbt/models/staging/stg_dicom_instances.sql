@@ -4,7 +4,8 @@
 -- Archives queried through the standards (dicomweb, dimse) may not know the size or the reception time:
 -- size_bytes is the real size when any copy of the instance knows it, else the estimate (size_estimated);
 -- received_at, when the archive gave none, is the audit logs' first successful receipt of the study by a platform AE
--- title, else the first harvest that saw the instance (received_at_from: archive | audit_receipt | first_harvest).
+-- title (stg_audit_studies), else the first harvest that saw the instance (received_at_from: archive | audit_receipt |
+-- first_harvest).
 -- value_flags: values truncated to their VR's length, dates set aside (docs/harvest.md); file_key: the file it came
 -- from (its path stays in raw.harvest_files: paths may name patients).
 -- deleted_at: when the archive reported this instance deleted (API sources; whole-study deletions come from audit).
@@ -33,14 +34,12 @@ with harvested as (
 ),
 
 receipts as (
-    select e.study_instance_uid, min(e.event_time) as first_receipt_at
-    from {{ source('raw', 'audit_events') }} as e
-    join {{ source('ref', 'platform_ae_titles') }} as p on p.ae_title_key = e.destination_ae_key
-    where e.event_id = '110104' and coalesce(e.outcome, 0) = 0 and e.study_instance_uid is not null
+    select study_instance_uid, first_receipt_at
+    from {{ ref('stg_audit_studies') }}
+    where first_receipt_at is not null
 {% if is_incremental() %}
-        and e.study_instance_uid in (select study_instance_uid from harvested)  -- the night's studies, not history
+        and study_instance_uid in (select study_instance_uid from harvested)  -- the night's studies, not history
 {% endif %}
-    group by e.study_instance_uid
 ),
 
 received as (
