@@ -10,6 +10,7 @@ under analytics/dbt/target/, each written whole.
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import re
@@ -192,23 +193,37 @@ def _invoke(args: list[str], *, warehouse_path: Path, work_dir: Path, limit: str
     raise DbtBuildFailed(f"the warehouse build (dbt {args[0]}) failed: {reason}")
 
 
+def models_fingerprint() -> str:
+    """A digest of the models' and macros' SQL: an incremental build adds rows as the code that wrote the others did,
+    so a new version whose models changed (a column, a key, a rule) rebuilds everything once, on its first build."""
+    digest = hashlib.sha256()
+    for path in sorted(p for folder in ("models", "macros") for p in (PROJECT_DIR / folder).rglob("*.sql")):
+        digest.update(path.relative_to(PROJECT_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def _increment(con: duckdb.DuckDBPyConnection, full_refresh: bool) -> tuple[bool, list[str], str]:
     """Write build.increment (the harvests no build has taken in yet). Returns whether the build must be a full
-    refresh (first build, asked for, or the reference tables changed: any attribution may change), the harvests it
-    takes in for good (finished ones: one still running is taken in again next time) and the reference fingerprint.
+    refresh (first build, asked for, the reference tables changed: any attribution may change, or the models' SQL
+    did: a new version), the harvests it takes in for good (finished ones: one still running is taken in again next
+    time) and the fingerprint of the reference tables and the models.
     The `build` schema is bookkeeping: never published, rebuilt by a full refresh."""
     con.execute("create schema if not exists build")
     con.execute("create table if not exists build.state (harvest_id varchar primary key)")
     con.execute("create table if not exists build.reference (fingerprint varchar)")
-    fingerprint = con.execute(
-        "select md5(string_agg(t, '|' order by t)) from ("
-        + " union all ".join(
-            f"select '{name}' || (select coalesce(string_agg(r::varchar, ',' order by r::varchar), '') "
-            f"from ref.{name} as r) as t"
-            for name in REFERENCE_TABLES
-        )
-        + ")"
-    ).fetchall()[0][0]
+    fingerprint = (
+        con.execute(
+            "select md5(string_agg(t, '|' order by t)) from ("
+            + " union all ".join(
+                f"select '{name}' || (select coalesce(string_agg(r::varchar, ',' order by r::varchar), '') "
+                f"from ref.{name} as r) as t"
+                for name in REFERENCE_TABLES
+            )
+            + ")"
+        ).fetchall()[0][0]
+        + ":"
+        + models_fingerprint()
+    )
     previous = con.execute("select any_value(fingerprint) from build.reference").fetchall()[0][0]
     if full_refresh or previous != fingerprint:
         full_refresh = True

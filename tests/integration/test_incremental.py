@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import polars as pl
 import pytest
 
@@ -169,6 +171,33 @@ def test_a_change_of_registry_rebuilds_everything(tmp_path):
     warehouse.load_reference(con, load_registry(tmp_path / "contracts"), [PLATFORM])
     warehouse.build_models(con)  # no new harvest, but the registry changed: every attribution is redone
     assert con.execute("select establishment_id from staged.stg_dicom_instances").fetchall() == [(B,)]
+    con.close()
+
+
+def test_a_new_version_of_the_models_rebuilds_everything_once(tmp_path, monkeypatch):
+    wh, con = empty(tmp_path)
+    wh.instance("1.1", "S1", "2012-01-10T10:00:00+01:00", 100)
+    harvest(con, wh, "h1")
+    warehouse.build_models(con)
+    warehouse.build_models(con)  # same code, nothing new: incremental
+    # a model's SQL changes (a new version installed): the digest follows the files...
+    project = tmp_path / "project"
+    shutil.copytree(dbt_build.PROJECT_DIR / "models", project / "models")
+    shutil.copytree(dbt_build.PROJECT_DIR / "macros", project / "macros")
+    monkeypatch.setattr(dbt_build, "PROJECT_DIR", project)
+    before = dbt_build.models_fingerprint()
+    model = project / "models" / "intermediate" / "int_studies.sql"
+    model.write_text(model.read_text(encoding="utf-8") + "\n-- a new rule\n", encoding="utf-8")
+    changed = dbt_build.models_fingerprint()
+    monkeypatch.undo()
+    assert before == dbt_build.models_fingerprint() != changed
+    # ...and the first build under the new digest is a full one, the next incremental again
+    monkeypatch.setattr(dbt_build, "models_fingerprint", lambda: changed)
+    warehouse.build_models(con)
+    warehouse.build_models(con)
+    runs = con.execute("select seq, full_refresh from build.runs order by seq").fetchall()
+    assert runs == [(1, True), (2, False), (3, True), (4, False)]
+    assert con.execute("select distinct build_seq from staged.stg_dicom_instances").fetchall() == [(3,)]
     con.close()
 
 
