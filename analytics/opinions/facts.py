@@ -1,10 +1,10 @@
 """A month of tele-opinion requests in the warehouse (`marts.fct_opinions`), and what is read back from it.
 
-`record_month` keeps the candidates of `staged.int_transfers_between_establishments` (dbt) requested in the Paris
-month within a pilot pair, classifies each (analytics.opinions.rules) and rewrites the month (delete, then insert: a
-re-run replaces it). The month of a request is its Paris month; a request pending at one run is classified again at
-the next. `usage` gives the billed metrics per requester: `opinions` (answered requests) and `opinions_on_call`
-(answered requests made on call).
+`record_month` keeps the candidates of `staged.int_transfers_between_establishments` (dbt: the transfers marked
+`between_establishments`) requested in the Paris month within a pilot pair, classifies each
+(analytics.opinions.rules) and rewrites the month (delete, then insert: a re-run replaces it). The month of a
+request is its Paris month; a request pending at one run is classified again at the next. `usage` gives the billed
+metrics per requester: `opinions` (answered requests) and `opinions_on_call` (answered requests made on call).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def record_month(
         """select record_key, study_instance_uid, requester_id, responder_id, requested_at, requested_date,
                   responded_at
            from staged.int_transfers_between_establishments
-           where requested_date >= $first and requested_date < $next
+           where between_establishments and requested_date >= $first and requested_date < $next
            order by requested_at, record_key""",
         {"first": month.first_day, "next": month.next().first_day},
     ).fetchall()

@@ -118,6 +118,38 @@ def test_receipts_and_deletions_logged_late_are_merged_as_a_full_rebuild_finds_t
     con.close()
 
 
+def test_transfers_follow_owners_and_answers_found_nights_later(tmp_path):
+    wh, con = empty(tmp_path)
+    wh.event("110104", "2012-04-02T10:00:00+02:00", PLATFORM, "B_CT", ["S1"])  # S1's owner not known yet
+    wh.event("110104", "2012-04-02T08:00:00+02:00", "A_CT", PLATFORM, ["S2"])  # S2 received from A...
+    wh.event("110104", "2012-04-02T11:00:00+02:00", PLATFORM, "B_CT", ["S2"])  # ...and sent to B: a request
+    harvest(con, wh, "h1")
+    warehouse.build_models(con)
+
+    def transfers():
+        return con.execute(
+            "select study_instance_uid, requester_id, between_establishments, responded_at::varchar "
+            "from staged.int_transfers_between_establishments order by 1"
+        ).fetchall()
+
+    assert transfers() == [("S1", None, False, None), ("S2", A, True, None)]
+    # nights later: S1's images arrive from A (its owner: now a request), B answers it with a report; S2's images
+    # come from B (the owner by its instances: B sent to itself, no longer a request)
+    wh.instance("1.1", "S1", "2012-04-01T09:00:00+02:00", 100, ae="A_CT")
+    harvest(con, wh, "h2")
+    warehouse.build_models(con)
+    wh.instance("1.2", "S1", "2012-04-02T15:00:00+02:00", 10, ae="B_CT", modality="SR")
+    wh.instance("2.1", "S2", "2012-04-01T09:00:00+02:00", 100, ae="B_CT")
+    harvest(con, wh, "h3")
+    counts = warehouse.build_models(con)
+    assert counts["staged.int_transfers_between_establishments"] == 2
+    assert transfers() == [("S1", A, True, "2012-04-02 15:00:00+02"), ("S2", B, False, None)]
+    incremental = contents(con)
+    warehouse.build_models(con, full_refresh=True)
+    assert incremental == contents(con)
+    con.close()
+
+
 def test_a_harvest_still_running_at_a_build_is_taken_in_again_once_finished(tmp_path):
     wh, con = empty(tmp_path)
     wh.event("110104", "2012-03-05T12:00:00+01:00", PLATFORM, "B_CT", ["S1"])

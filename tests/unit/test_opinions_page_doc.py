@@ -41,13 +41,13 @@ def con(tmp_path_factory):
     )
     connection.execute(
         "create table staged.int_transfers_between_establishments (record_key varchar, study_instance_uid varchar, "
-        "requester_id varchar, responder_id varchar, requested_at timestamptz, requested_date date, "
-        "responded_at timestamptz)"
+        "requester_id varchar, responder_id varchar, between_establishments boolean, requested_at timestamptz, "
+        "requested_date date, responded_at timestamptz)"
     )
     for n, (requester, responder, asked, answered) in enumerate(EXAMPLE["requests"]):
         asked = datetime.fromisoformat(asked)
         connection.execute(
-            "insert into staged.int_transfers_between_establishments values (?, ?, ?, ?, ?, ?, ?)",
+            "insert into staged.int_transfers_between_establishments values (?, ?, ?, ?, true, ?, ?, ?)",
             [f"r{n}", f"1.2.3.{n}", str(requester), str(responder), asked, asked.astimezone(PARIS).date(),
              datetime.fromisoformat(answered) if answered else None],
         )  # fmt: skip

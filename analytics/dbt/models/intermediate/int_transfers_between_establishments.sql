@@ -1,27 +1,46 @@
--- Candidate tele-opinion requests and their responses. A candidate is a successful transfer (110104) of a study
--- from a platform AE title to an AE title of another establishment than the study's owner; its response is the
--- first Structured Report instance (Modality SR) of that study received after the transfer from an AE title of the
--- receiving establishment. Which candidates are requests (the pilot pairs of contracts/opinion_pairs.csv), the
--- answer limit and on-call hours are rules applied by analytics/opinions, not here: this model holds no setting.
-with transfers as (
+-- Transfers from the platform to the establishments, and the tele-opinion requests among them. A row is a successful
+-- transfer (110104) of a study from a platform AE title to an AE title an establishment claims; requester_id is the
+-- study's owner (int_study_owners; null while the archive and the logs name none). between_establishments marks the
+-- candidate requests: the owner is a known establishment other than the receiving one. A response is the first
+-- Structured Report instance (Modality SR) of that study received after the transfer from an AE title of the
+-- receiving establishment. Which candidates are requests (the pilot pairs of contracts/opinion_pairs.csv), the answer
+-- limit and on-call hours are rules applied by analytics/opinions, not here: this model holds no setting.
+-- Incremental: the transfers a build's harvests added, and again those of the studies it named (int_study_owners
+-- stamps each study a harvest's instances or audit records name, with its owner): a transfer's row may change (an
+-- owner found late, a late answer), never disappear, so delete+insert by record_key keeps the table exact.
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='record_key') }}
+with owners as (
+    select study_instance_uid, establishment_id from {{ ref('int_study_owners') }}
+{% if is_incremental() %}
+    where build_seq = (select max(seq) from build.runs)  -- the studies this build named
+{% endif %}
+),
+
+transfers as (
     select
-        e.record_key,
-        e.study_instance_uid,
-        o.establishment_id as requester_id,
-        e.destination_establishment_id as responder_id,
-        e.event_time as requested_at
-    from {{ ref('stg_audit_events') }} as e
-    join {{ ref('int_study_owners') }} as o using (study_instance_uid)
-    where e.event_id = '110104' and e.succeeded and e.source_is_platform and not e.destination_is_platform
-        and e.destination_establishment_id is not null
-        and e.destination_establishment_id <> o.establishment_id
-        and o.establishment_id <> 'UNATTRIBUTED'
+        record_key,
+        study_instance_uid,
+        destination_establishment_id as responder_id,
+        event_time as requested_at
+    from {{ ref('stg_audit_events') }}
+    where event_id = '110104' and succeeded and source_is_platform and not destination_is_platform
+        and destination_establishment_id is not null
+{% if is_incremental() %}
+        and harvest_id in (select harvest_id from {{ source('build', 'increment') }})
+    union  -- a transfer harvested earlier, of a study this build named
+    select record_key, study_instance_uid, responder_id, requested_at
+    from {{ this }}
+    where study_instance_uid in (select study_instance_uid from owners)
+{% endif %}
 ),
 
 reports as (
     select study_instance_uid, establishment_id, received_at
     from {{ ref('stg_dicom_instances') }}
     where modality = 'SR' and attributed_by = 'ae_title'
+{% if is_incremental() %}
+        and study_instance_uid in (select study_instance_uid from transfers)
+{% endif %}
 ),
 
 answered as (
@@ -39,10 +58,13 @@ answered as (
 select
     t.record_key,
     t.study_instance_uid,
-    t.requester_id,
+    o.establishment_id as requester_id,
     t.responder_id,
+    coalesce(o.establishment_id not in ('UNATTRIBUTED', t.responder_id), false) as between_establishments,
     t.requested_at,
     timezone('Europe/Paris', t.requested_at)::date as requested_date,
-    a.responded_at
+    a.responded_at,
+    {{ build_seq() }}
 from transfers as t
+left join owners as o using (study_instance_uid)
 left join answered as a using (record_key)
