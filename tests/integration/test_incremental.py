@@ -109,9 +109,14 @@ def test_receipts_and_deletions_logged_late_are_merged_as_a_full_rebuild_finds_t
     # ...then a receipt later than the first known, and an earlier deletion
     wh.event("110104", "2012-04-03T07:30:00+02:00", "B_CT", PLATFORM, ["S2"])
     wh.event("110105", "2012-05-01T10:00:00+02:00", PLATFORM, None, ["S2"])
+    # S4 received twice at the same instant, from an AE title nobody claims and from B's: the claimed one owns it
+    wh.event("110104", "2012-04-04T10:00:00+02:00", "NOBODY_AE", PLATFORM, ["S4"])
+    wh.event("110104", "2012-04-04T10:00:00+02:00", "B_CT", PLATFORM, ["S4"])
     harvest(con, wh, "h3")
     counts = warehouse.build_models(con)
-    assert counts["staged.stg_audit_studies"] == 2
+    assert counts["staged.stg_audit_studies"] == 3
+    s4 = "select establishment_id from staged.int_study_owners where study_instance_uid = 'S4'"
+    assert con.execute(s4).fetchall() == [(B,)]
     s1 = con.execute("select received_at::varchar, received_at_from from staged.stg_dicom_instances").fetchall()
     assert s1 == [("2012-04-02 08:00:00+02", "audit_receipt")]
     s2 = con.execute(
