@@ -143,21 +143,19 @@ def slowest_nodes(db: str, top: int = 8) -> dict[str, float]:
     return {n["unique_id"].split(".", 2)[-1]: round(n["execution_time"], 2) for n in nodes[:top]}
 
 
-MEMORY_LIMIT: str | None = None  # --memory-limit, as [warehouse] memory_limit sets it (None: dbt_build's default)
-
-
-def _open(db: str):
+def _open(db: str, limit: str | None):
+    """`limit`: --memory-limit, as [warehouse] memory_limit sets it (None: dbt_build's default, half the RAM)."""
     from analytics import warehouse
 
-    return warehouse.connect(Path(db), memory_limit=MEMORY_LIMIT)
+    return warehouse.connect(Path(db), memory_limit=limit)
 
 
-def measure_rebuild(db: str, night: str, years: int) -> dict:
+def measure_rebuild(db: str, night: str, years: int, limit: str | None) -> dict:
     from analytics import dbt_build, metering, warehouse
 
-    con = _open(db)
+    con = _open(db, limit)
     started = time.perf_counter()
-    counts = dbt_build.build(con, full_refresh=True, limit=MEMORY_LIMIT)
+    counts = dbt_build.build(con, full_refresh=True, limit=limit)
     built = time.perf_counter()
     last = date.fromisoformat(night) - timedelta(days=1)
     metered = list(months(date(last.year - years + 1, 1, 1), last))
@@ -188,12 +186,12 @@ def generator_tz():
     return PARIS
 
 
-def measure_nightly(db: str, night: str) -> dict:
+def measure_nightly(db: str, night: str, limit: str | None) -> dict:
     from analytics import dbt_build, metering, raw_batches, warehouse
     from analytics.periods import Month
 
     day = date.fromisoformat(night)
-    con = _open(db)
+    con = _open(db, limit)
     started = time.perf_counter()
     con.execute("insert into raw.dicom_deletions select * from bench.night_dicom_deletions")
     for table in ("dicom_instances", "audit_events"):  # as the harvest appends a batch: only records not stored yet
@@ -208,7 +206,7 @@ def measure_nightly(db: str, night: str) -> dict:
         "values ('night', 'files', 'dicom_files', now(), now())"
     )
     harvested = time.perf_counter()
-    counts = dbt_build.build(con, limit=MEMORY_LIMIT)
+    counts = dbt_build.build(con, limit=limit)
     built = time.perf_counter()
     metering.meter_month(
         con, Month(day.year, day.month), now=datetime(day.year, day.month, day.day, 23, tzinfo=generator_tz())
@@ -229,7 +227,7 @@ def measure_nightly(db: str, night: str) -> dict:
     }
 
 
-def measure_monthly(db: str, contracts_dir: str, night: str) -> dict:
+def measure_monthly(db: str, contracts_dir: str, night: str, limit: str | None) -> dict:
     from analytics import metering
     from analytics.billing.service import draft_month
     from analytics.periods import Month
@@ -237,7 +235,7 @@ def measure_monthly(db: str, contracts_dir: str, night: str) -> dict:
     day = date.fromisoformat(night)
     month = Month(day.year, day.month)
     contracts = generator._load_contracts(Path(contracts_dir))
-    con = _open(db)
+    con = _open(db, limit)
     started = time.perf_counter()
     metering.meter_month(con, month, now=datetime(day.year + 1, 1, 1, 6, tzinfo=generator_tz()))
     usage = metering.monthly_usage(con, month)
@@ -247,7 +245,7 @@ def measure_monthly(db: str, contracts_dir: str, night: str) -> dict:
     return {"seconds": done - started, "invoices": len(drafts), "net": str(sum((d.net for d in drafts), start=0))}
 
 
-def child(kind: str, db: Path, contracts_dir: Path, night: date, years: int) -> dict:
+def child(kind: str, db: Path, contracts_dir: Path, night: date, years: int, limit: str | None) -> dict:
     """One measurement in a fresh process; its result and its peak resident memory."""
     result = OUT / f".history-{os.getpid()}-{kind}.json"
     cmd = [
@@ -265,7 +263,7 @@ def child(kind: str, db: Path, contracts_dir: Path, night: date, years: int) -> 
         str(years),
         "--result",
         str(result),
-        *(["--memory-limit", MEMORY_LIMIT] if MEMORY_LIMIT else []),
+        *(["--memory-limit", limit] if limit else []),
     ]
     started = time.perf_counter()
     subprocess.run(cmd, check=True)
@@ -277,16 +275,16 @@ def child(kind: str, db: Path, contracts_dir: Path, night: date, years: int) -> 
 
 def run_measurement(args: argparse.Namespace) -> None:
     if args.measure == "rebuild":
-        figures = measure_rebuild(args.db, args.night, args.history_years)
+        figures = measure_rebuild(args.db, args.night, args.history_years, args.memory_limit)
     elif args.measure == "nightly":
-        figures = measure_nightly(args.db, args.night)
+        figures = measure_nightly(args.db, args.night, args.memory_limit)
     else:
-        figures = measure_monthly(args.db, args.contracts, args.night)
+        figures = measure_monthly(args.db, args.contracts, args.night, args.memory_limit)
     figures["peak_rss_mb"] = generator.peak_rss_mb()
     Path(args.result).write_text(json.dumps(figures, default=str))
 
 
-def measure_history(shape: generator.Shape, years: int, *, keep_region: bool) -> dict:
+def measure_history(shape: generator.Shape, years: int, *, keep_region: bool, limit: str | None) -> dict:
     """Rebuild, nightly and monthly on a working copy of the region, removed afterwards (with the region itself
     unless `keep_region`: at 10 M studies a year, 5 years of raw rows take ~25 GB, their build as much again)."""
     region, contracts_dir, night = make_region(shape, years)
@@ -298,9 +296,9 @@ def measure_history(shape: generator.Shape, years: int, *, keep_region: bool) ->
         shutil.copyfile(region, work)
     else:
         os.replace(region, work)
-    rebuild = child("rebuild", work, contracts_dir, night, years)
-    nightly = child("nightly", work, contracts_dir, night, years)
-    monthly = child("monthly", work, contracts_dir, night, years)
+    rebuild = child("rebuild", work, contracts_dir, night, years, limit)
+    nightly = child("nightly", work, contracts_dir, night, years, limit)
+    monthly = child("monthly", work, contracts_dir, night, years, limit)
     published = work.with_name("published.duckdb")
     figures = {
         "years": years,
@@ -350,8 +348,6 @@ def main() -> None:
     parser.add_argument("--history-years", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    global MEMORY_LIMIT
-    MEMORY_LIMIT = args.memory_limit
     if args.measure:
         run_measurement(args)
         return
@@ -363,7 +359,7 @@ def main() -> None:
     lengths = sorted(int(y) for y in args.years.split(","))
     runs = []
     for years in lengths:  # each history length printed as soon as measured (5 years takes a while)
-        runs.append(measure_history(shape, years, keep_region=args.keep_regions))
+        runs.append(measure_history(shape, years, keep_region=args.keep_regions, limit=args.memory_limit))
         report(runs[-1])
         (OUT / "history-last.json").write_text(
             json.dumps({"command": " ".join(["bench/history.py", *sys.argv[1:]]), "runs": runs}, indent=1, default=str)
