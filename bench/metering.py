@@ -642,7 +642,7 @@ def generate(path: Path, contracts_dir: Path, shape: Shape) -> dict:
     timings["staged_total_s"] = time.perf_counter() - started
 
     con.execute("reset memory_limit")  # the models are built as the pipeline builds them: DuckDB's defaults
-    for model in ("int_studies", "int_study_owners"):
+    for model in ("int_studies", "stg_audit_studies", "int_study_owners"):
         t = time.perf_counter()
         warehouse.build_models(con, [("staged", model)])
         timings[f"{model}_s"] = time.perf_counter() - t
