@@ -272,8 +272,9 @@ def _release() -> None:
 def _drop_stale_snapshots(con: duckdb.DuckDBPyConnection, select: list[str] | None, full_refresh: bool) -> None:
     """Metering carries storage forward from month-end snapshots (analytics.metering): drop those the build made
     wrong, from the month of the earliest day the new harvests touched on: an event's day (a deletion, a receipt), a
-    deletion reported by the archive, any instance of a study that received new instances (its owner, that of its
-    first instance, may have changed); all of them after a rebuild."""
+    deletion reported by the archive, the first receipt of a study given new or re-dated instances (its owner, that of
+    its first instance, may have changed: the rows int_studies stamped with this build's number); all of them after a
+    rebuild."""
     exists = con.execute(
         "select count(*) from duckdb_tables() where database_name = current_database() "
         "and schema_name = 'marts' and table_name = 'fct_storage_month_end'"
@@ -286,12 +287,9 @@ def _drop_stale_snapshots(con: duckdb.DuckDBPyConnection, select: list[str] | No
         return
     (earliest,) = con.execute(
         """with increment as (select harvest_id from build.increment),
-           studies as (
-               select study_instance_uid from raw.dicom_instances where harvest_id in (select harvest_id from increment)
-           )
+           this_build as (select max(seq) from build.runs)
            select least(
-               (select min(received_date) from staged.stg_dicom_instances
-                where study_instance_uid in (select study_instance_uid from studies)),
+               (select min(first_received_date) from staged.int_studies where build_seq = (from this_build)),
                (select min(timezone('Europe/Paris', event_time)::date) from raw.audit_events
                 where harvest_id in (select harvest_id from increment)),
                (select min(timezone('Europe/Paris', deleted_at)::date) from raw.dicom_deletions

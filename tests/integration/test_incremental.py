@@ -158,6 +158,38 @@ def test_transfers_follow_owners_and_answers_found_nights_later(tmp_path):
     con.close()
 
 
+def test_a_night_of_views_and_transfers_of_old_studies_rewrites_no_study(tmp_path):
+    """Views and transfers cannot change an instance, a study or its owner: the models of studies take in none of
+    them (each night names thousands of old studies this way), and a transfer still finds its study's owner."""
+    wh, con = empty(tmp_path)
+    wh.instance("1.1", "S1", "2012-04-01T09:00:00+02:00", 100, ae="A_CT")
+    wh.instance("2.1", "S2", "2012-04-01T10:00:00+02:00", 100)
+    harvest(con, wh, "h1")
+    warehouse.build_models(con)
+    wh.event("110103", "2012-06-03T09:00:00+02:00", "A_CT", PLATFORM, ["S1", "S2"])  # viewed two months later
+    wh.event("110104", "2012-06-03T10:00:00+02:00", PLATFORM, "B_CT", ["S1"])  # and sent to B: a request from A
+    harvest(con, wh, "h2")
+    warehouse.build_models(con)
+    rewritten = {
+        model: con.execute(
+            f"select count(*) from staged.{model} where build_seq = (select max(seq) from build.runs)"
+        ).fetchall()[0][0]
+        for model in ("stg_dicom_instances", "int_studies", "int_study_owners", "int_transfers_between_establishments")
+    }
+    assert rewritten == {
+        "stg_dicom_instances": 0,
+        "int_studies": 0,
+        "int_study_owners": 0,
+        "int_transfers_between_establishments": 1,
+    }
+    assert con.execute(
+        "select study_instance_uid, requester_id, responder_id, between_establishments "
+        "from staged.int_transfers_between_establishments"
+    ).fetchall() == [("S1", A, B, True)]
+    assert_equals_a_full_rebuild(con)
+    con.close()
+
+
 def test_a_harvest_still_running_at_a_build_is_taken_in_again_once_finished(tmp_path):
     wh, con = empty(tmp_path)
     wh.event("110104", "2012-03-05T12:00:00+01:00", PLATFORM, "B_CT", ["S1"])

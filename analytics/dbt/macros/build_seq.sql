@@ -1,7 +1,13 @@
 {#- The number of the build writing a row (build.runs, numbered by analytics.dbt_build before each build): the
     incremental models stamp their rows with it, so the tests of an incremental build and a publish take only the rows
-    a build wrote (see get_where_subquery.sql). Named, not source()'d: bookkeeping, not lineage (like build.increment
-    inside is_incremental(), which the parse never sees). -#}
+    a build wrote (see get_where_subquery.sql), and a model takes the keys an upstream model rewrote in this build
+    (`where build_seq = {{ this_build() }}`): the rows appended last, which DuckDB finds without reading the others.
+    Named, not source()'d: bookkeeping, not lineage (like build.increment inside is_incremental(), which the parse
+    never sees). -#}
+{% macro this_build() -%}
+    (select max(seq) from build.runs)
+{%- endmacro %}
+
 {% macro build_seq() -%}
-    (select max(seq) from build.runs) as build_seq
+    {{ this_build() }} as build_seq
 {%- endmacro %}

@@ -8,7 +8,7 @@
     {%- if execute and not flags.FULL_REFRESH -%}
         {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | list -%}
         {%- if 'build_seq' in columns -%}
-            {%- do clauses.append('build_seq = (select max(seq) from build.runs)') -%}
+            {%- do clauses.append('build_seq = ' ~ this_build()) -%}
         {%- endif -%}
     {%- endif -%}
     {%- if clauses -%}

@@ -4,18 +4,14 @@
 -- study's instances that have both); a missing or invalid StudyTime falls back to midnight of the StudyDate, with
 -- study_time_known false. DST: a time in the hour skipped in March reads as winter time (02:30 -> 03:30 summer time),
 -- a time in the hour repeated in October as its second, winter-time occurrence.
--- Incremental: only the studies a new harvest added instances to or named in an event are rebuilt (from all their
--- instances).
+-- Incremental: only the studies of the instances this build rewrote in stg_dicom_instances (a new copy, a deletion,
+-- a date from a receipt) are rebuilt, from all their instances.
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_instance_uid') }}
 with instances as (
     select * from {{ ref('stg_dicom_instances') }}
 {% if is_incremental() %}
-    where study_instance_uid in (
-        select study_instance_uid from {{ source('raw', 'dicom_instances') }}
-        where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
-        union  -- a receipt event may date instances the archive gave no reception time
-        select study_instance_uid from {{ source('raw', 'audit_events') }}
-        where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
+    where study_instance_uid in (  -- the studies with an instance this build rewrote
+        select study_instance_uid from {{ ref('stg_dicom_instances') }} where build_seq = {{ this_build() }}
     )
 {% endif %}
 ),

@@ -1,15 +1,14 @@
 -- Who owns each study for metering, and when the platform first received it. A study's establishment is that of
 -- its instances (first received wins); a study known only from the audit logs belongs to the Source AE of its first
 -- successful receipt (110104 to a platform AE title); otherwise UNATTRIBUTED (reported, never billed).
--- Incremental: only the studies a new harvest named (instances, receipts, deletions) are rebuilt.
+-- Incremental: only the studies this build rewrote in int_studies or stg_audit_studies (new instances, receipts,
+-- deletions) are rebuilt.
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_instance_uid') }}
 with touched as (
 {% if is_incremental() %}
-    select study_instance_uid from {{ source('raw', 'dicom_instances') }}
-    where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
+    select study_instance_uid from {{ ref('int_studies') }} where build_seq = {{ this_build() }}
     union
-    select study_instance_uid from {{ source('raw', 'audit_events') }}
-    where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
+    select study_instance_uid from {{ ref('stg_audit_studies') }} where build_seq = {{ this_build() }}
 {% else %}
     select null::varchar as study_instance_uid where false
 {% endif %}

@@ -5,18 +5,11 @@
 -- Structured Report instance (Modality SR) of that study received after the transfer from an AE title of the
 -- receiving establishment. Which candidates are requests (the pilot pairs of contracts/opinion_pairs.csv), the answer
 -- limit and on-call hours are rules applied by analytics/opinions, not here: this model holds no setting.
--- Incremental: the transfers a build's harvests added, and again those of the studies it named (int_study_owners
--- stamps each study a harvest's instances or audit records name, with its owner): a transfer's row may change (an
--- owner found late, a late answer), never disappear, so delete+insert by record_key keeps the table exact.
+-- Incremental: the transfers a build's harvests added, and again those of the studies whose owner this build
+-- rewrote (int_study_owners rewrites each study given new instances, a receipt or a deletion: an owner found late, a
+-- late answer): a transfer's row may change, never disappear, so delete+insert by record_key keeps the table exact.
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='record_key') }}
-with owners as (
-    select study_instance_uid, establishment_id from {{ ref('int_study_owners') }}
-{% if is_incremental() %}
-    where build_seq = (select max(seq) from build.runs)  -- the studies this build named
-{% endif %}
-),
-
-transfers as (
+with transfers as (
     select
         record_key,
         study_instance_uid,
@@ -27,10 +20,19 @@ transfers as (
         and destination_establishment_id is not null
 {% if is_incremental() %}
         and harvest_id in (select harvest_id from {{ source('build', 'increment') }})
-    union  -- a transfer harvested earlier, of a study this build named
+    union  -- a transfer harvested earlier, of a study whose owner, instances or receipts this build rewrote
     select record_key, study_instance_uid, responder_id, requested_at
     from {{ this }}
-    where study_instance_uid in (select study_instance_uid from owners)
+    where study_instance_uid in (
+        select study_instance_uid from {{ ref('int_study_owners') }} where build_seq = {{ this_build() }}
+    )
+{% endif %}
+),
+
+owners as (
+    select study_instance_uid, establishment_id from {{ ref('int_study_owners') }}
+{% if is_incremental() %}
+    where study_instance_uid in (select study_instance_uid from transfers)
 {% endif %}
 ),
 
