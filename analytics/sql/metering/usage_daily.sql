@@ -7,10 +7,18 @@ with owners as (
 ),
 
 instances as (
-    -- deleted with its study (audit 110105) or alone (reported by an API source), whichever comes first
+    -- deleted with its study (audit 110105) or alone (reported by an API source), whichever comes first. Opening with
+    -- a snapshot, only the instances received or deleted in the month change anything: the others are not joined with
+    -- their owners (a join of every instance of history, the month's largest cost).
     select i.received_date, i.size_bytes, o.establishment_id, least(o.deleted_date, i.deleted_date) as deleted_date
     from staged.stg_dicom_instances as i
     join owners as o using (study_instance_uid)
+    where not $from_snapshot
+        or i.received_date >= $first_day and i.received_date < $next_first_day
+        or i.deleted_date >= $first_day and i.deleted_date < $next_first_day
+        or i.study_instance_uid in (
+            select study_instance_uid from owners where deleted_date >= $first_day and deleted_date < $next_first_day
+        )
 ),
 
 -- each instance adds its size on the day it is received and removes it on the day its study is deleted
