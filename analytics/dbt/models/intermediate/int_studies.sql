@@ -10,8 +10,11 @@
 with instances as (
     select * from {{ ref('stg_dicom_instances') }}
 {% if is_incremental() %}
-    where study_instance_uid in (  -- the studies with an instance this build rewrote
-        select study_instance_uid from {{ ref('stg_dicom_instances') }} where build_seq = {{ this_build() }}
+    where rowid in (  -- every instance of the studies with an instance this build rewrote, read whole once found
+        select rowid from {{ ref('stg_dicom_instances') }}
+        where study_instance_uid in (
+            select study_instance_uid from {{ ref('stg_dicom_instances') }} where build_seq = {{ this_build() }}
+        )
     )
 {% endif %}
 ),

@@ -18,29 +18,30 @@
 with harvested as (
     select * from {{ source('raw', 'dicom_instances') }}
 {% if is_incremental() %}
-    where sop_instance_uid in (
-        select sop_instance_uid from {{ source('raw', 'dicom_instances') }}
-        where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
-        union
-        select i.sop_instance_uid
-        from {{ source('raw', 'dicom_instances') }} as i
-        join {{ source('raw', 'dicom_deletions') }} as d on d.source = i.source and d.file_key = i.file_key
-        where d.harvest_id in (select harvest_id from {{ source('build', 'increment') }})
-    )
-    or study_instance_uid in (  -- the studies whose first receipt this build's audit records may have moved
-        select study_instance_uid from {{ ref('stg_audit_studies') }}
-        where build_seq = {{ this_build() }} and first_receipt_at is not null
+    where rowid in (  -- found by their keys first, then read whole: the other rows' columns are never read
+        select rowid from {{ source('raw', 'dicom_instances') }}
+        where sop_instance_uid in (  -- every copy of an instance harvested again or reported deleted
+            select sop_instance_uid from {{ source('raw', 'dicom_instances') }}
+            where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
+            union
+            select i.sop_instance_uid
+            from {{ source('raw', 'dicom_instances') }} as i
+            join {{ source('raw', 'dicom_deletions') }} as d on d.source = i.source and d.file_key = i.file_key
+            where d.harvest_id in (select harvest_id from {{ source('build', 'increment') }})
+        )
+        or study_instance_uid in (  -- the studies whose first receipt this build's audit records may have moved
+            select study_instance_uid from {{ ref('stg_audit_studies') }}
+            where build_seq = {{ this_build() }} and first_receipt_at is not null
+        )
     )
 {% endif %}
 ),
 
-receipts as (
+receipts as (  -- for the instances the archive gave no reception time
     select study_instance_uid, first_receipt_at
     from {{ ref('stg_audit_studies') }}
     where first_receipt_at is not null
-{% if is_incremental() %}
-        and study_instance_uid in (select study_instance_uid from harvested)  -- the night's studies, not history
-{% endif %}
+        and study_instance_uid in (select study_instance_uid from harvested where received_at_estimated)
 ),
 
 received as (
