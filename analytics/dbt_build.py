@@ -249,6 +249,8 @@ def _begin_run(con: duckdb.DuckDBPyConnection, *, full_refresh: bool) -> int:
     con.execute(
         "create table if not exists build.runs (seq bigint primary key, started_at timestamptz, full_refresh boolean)"
     )
+    # the days of the rows a build replaced, for the marts recounted by day (macros/delete_insert.sql)
+    con.execute("create table if not exists build.replaced (model varchar, day date)")
     (seq,) = con.execute(
         "insert into build.runs select coalesce(max(seq), 0) + 1, now(), ? from build.runs returning seq",
         [full_refresh],
@@ -326,8 +328,9 @@ def build(
             args.append("--full-refresh")
     _invoke(args, warehouse_path=path, work_dir=path.parent / f".dbt-{path.stem}", limit=limit)
     _drop_stale_snapshots(con, select, full_refresh)
-    if fingerprint is not None:  # built: these harvests are in, with this registry
+    if fingerprint is not None:  # built: these harvests are in, with this registry, and the marts recounted
         con.execute("insert or ignore into build.state select unnest(?::varchar[])", [finished])
+        con.execute("delete from build.replaced")
         con.execute("delete from build.reference")
         con.execute("insert into build.reference values (?)", [fingerprint])
     wanted = set(select or [])

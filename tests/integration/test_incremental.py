@@ -128,6 +128,45 @@ def test_receipts_and_deletions_logged_late_are_merged_as_a_full_rebuild_finds_t
     con.close()
 
 
+def test_the_marts_recount_the_days_a_late_receipt_empties(tmp_path):
+    """The marts recount only the days (months) a build touched, the days a row left included: a receipt logged late
+    moves an instance the archive gave no reception time from March 1st to February 28th, and March 1st, then
+    March, have nothing left to count."""
+    wh, con = empty(tmp_path)
+    wh.instance("1.1", "S1", "2012-03-01T12:00:00+01:00", 100, ae="B_CT", study_date="2012-02-28", study_time="0800")
+    wh.instances[-1]["received_at_estimated"] = True  # dated by the first harvest that saw it, until a receipt
+    wh.instance("2.1", "S2", "2012-04-02T12:00:00+02:00", 50)  # another day and month, left alone
+    harvest(con, wh, "h1")
+    warehouse.build_models(con)
+
+    def marts():
+        return [
+            con.execute(f"select establishment_id, {day}::varchar, {count} from marts.{mart} order by all").fetchall()
+            for mart, day, count in (
+                ("mart_archive_daily", "received_date", "studies_received, instances_received, bytes_received"),
+                ("mart_ingestion_delay", "month", "delay_hours, studies"),
+                ("mart_reception_hours", "month", "studies"),
+            )
+        ]
+
+    assert marts() == [
+        [(A, "2012-04-02", 1, 1, 50), (B, "2012-03-01", 1, 1, 100)],
+        [(B, "2012-03-01", 52, 1)],  # S2 has no StudyDate: no delay
+        [(A, "2012-04-01", 1), (B, "2012-03-01", 1)],
+    ]
+    wh.event("110104", "2012-02-28T10:00:00+01:00", "B_CT", PLATFORM, ["S1"])
+    harvest(con, wh, "h2")
+    warehouse.build_models(con)
+    assert marts() == [
+        [(A, "2012-04-02", 1, 1, 50), (B, "2012-02-28", 1, 1, 100)],
+        [(B, "2012-02-01", 2, 1)],
+        [(A, "2012-04-01", 1), (B, "2012-02-01", 1)],
+    ]
+    assert con.execute("select count(*) from build.replaced").fetchall() == [(0,)]  # consumed by the build
+    assert_equals_a_full_rebuild(con)
+    con.close()
+
+
 def test_transfers_follow_owners_and_answers_found_nights_later(tmp_path):
     wh, con = empty(tmp_path)
     wh.event("110104", "2012-04-02T10:00:00+02:00", PLATFORM, "B_CT", ["S1"])  # S1's owner not known yet

@@ -1,5 +1,9 @@
 -- Archive activity per establishment, Paris day and modality: studies first received that day, instances and
 -- bytes received that day. Grain: (establishment_id, received_date, modality).
+-- Incremental by day: a build recounts the days on which it wrote or replaced a study (int_studies) or an instance
+-- (stg_dicom_instances), old days included, and only those.
+{%- set days = rewritten_days({'int_studies': 'first_received_date', 'stg_dicom_instances': 'received_date'}) %}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', replace_where='received_date in ' ~ days) }}
 with instances as (
     select
         establishment_id,
@@ -8,6 +12,7 @@ with instances as (
         study_instance_uid,
         size_bytes
     from {{ ref('stg_dicom_instances') }}
+    {% if is_incremental() %}where received_date in {{ days }}{% endif %}
 ),
 
 studies as (
@@ -19,6 +24,7 @@ studies as (
         coalesce(split_part(modalities, '/', if(modalities like 'SR/%', 2, 1)), 'UNKNOWN') as modality,
         count(*) as studies_received
     from {{ ref('int_studies') }}
+    {% if is_incremental() %}where first_received_date in {{ days }}{% endif %}
     group by all
 ),
 

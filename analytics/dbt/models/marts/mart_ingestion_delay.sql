@@ -3,6 +3,11 @@
 -- operator's delay percentiles at 1 h resolution without scanning every study. A study whose StudyTime is missing or
 -- invalid is measured from midnight of its StudyDate and also counted in studies_time_unknown.
 -- Grain: (establishment_id, month, delay_hours).
+-- Incremental by month: a build recounts the months on which it wrote or replaced a study (int_studies), and only
+-- those.
+{%- set months = "(select distinct date_trunc('month', day)::date from "
+    ~ rewritten_days({'int_studies': 'first_received_date'}) ~ ")" %}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', replace_where='month in ' ~ months) }}
 with delays as (
     select
         establishment_id,
@@ -12,6 +17,10 @@ with delays as (
         study_time_known
     from {{ ref('int_studies') }}
     where study_at is not null and first_received_date is not null
+    {% if is_incremental() %}
+        and first_received_date >= (select min(m) from {{ months }} as touched(m))  -- what DuckDB prunes by
+        and date_trunc('month', first_received_date) in {{ months }}
+    {% endif %}
 )
 
 select

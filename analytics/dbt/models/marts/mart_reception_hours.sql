@@ -1,5 +1,10 @@
 -- Studies first received per establishment, Paris month, ISO weekday (1 = Monday) and Paris hour.
 -- Grain: (establishment_id, month, weekday, hour).
+-- Incremental by month: a build recounts the months on which it wrote or replaced a study (int_studies), and only
+-- those.
+{%- set months = "(select distinct date_trunc('month', day)::date from "
+    ~ rewritten_days({'int_studies': 'first_received_date'}) ~ ")" %}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', replace_where='month in ' ~ months) }}
 with receipts as (
     select
         establishment_id,
@@ -8,6 +13,10 @@ with receipts as (
         hour(timezone('Europe/Paris', first_received_at))::integer as hour
     from {{ ref('int_studies') }}
     where first_received_at is not null
+    {% if is_incremental() %}
+        and first_received_date >= (select min(m) from {{ months }} as touched(m))  -- what DuckDB prunes by
+        and date_trunc('month', first_received_date) in {{ months }}
+    {% endif %}
 )
 
 select establishment_id, month, weekday, hour, count(*) as studies

@@ -14,7 +14,8 @@
 -- Incremental: only the instances a new harvest added a copy of or reported deleted, and those of the studies whose
 -- first receipt its audit records may have changed (a receipt may date them; other events, such as the night's views of
 -- old studies, cannot change an instance), are rebuilt, from all their copies.
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='sop_instance_uid') }}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='sop_instance_uid',
+          replaced_days='received_date') }}
 with harvested as (
     select * from {{ source('raw', 'dicom_instances') }}
 {% if is_incremental() %}

@@ -1,0 +1,45 @@
+{#- dbt-duckdb's delete+insert (overridden), with two additions for the models that feed incremental marts:
+    * `replaced_days` (config): an expression over a model's columns giving the Paris day a row counts on. The rows a
+      build replaces are found once, their days kept in build.replaced (tombstones: what the build took away, which
+      the new rows cannot tell when a row changes day), and deleted by rowid;
+    * `replace_where` (config, instead of a unique key): the rows to delete before the insert, such as every row of
+      the days a mart recounts, even those left with no row at all.
+    build.replaced is emptied by analytics.dbt_build once a build has succeeded: a failed build's tombstones wait for
+    the next one. -#}
+{% macro duckdb__get_delete_insert_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
+    {%- set columns = get_quoted_csv(dest_columns | map(attribute='name')) -%}
+    {%- set replaced_days = config.get('replaced_days') -%}
+    {%- set replace_where = config.get('replace_where') -%}
+    {%- if incremental_predicates or (unique_key is sequence and unique_key is not string) -%}
+        {%- do exceptions.raise_compiler_error('delete+insert here takes one unique key and no predicates') -%}
+    {%- endif -%}
+    {% if replace_where %}
+        delete from {{ target }} where {{ replace_where }};
+    {% elif unique_key and replaced_days %}
+        create or replace temporary table sansfilm_replaced as
+        select rowid as replaced_rowid, {{ replaced_days }} as day
+        from {{ target }}
+        where ({{ unique_key }}) in (select ({{ unique_key }}) from {{ source }});
+        insert into build.replaced
+        select distinct '{{ this.identifier }}', day from sansfilm_replaced where day is not null;
+        delete from {{ target }} where rowid in (select replaced_rowid from sansfilm_replaced);
+        drop table sansfilm_replaced;
+    {% elif unique_key %}
+        delete from {{ target }} where ({{ unique_key }}) in (select ({{ unique_key }}) from {{ source }});
+    {% endif %}
+    insert into {{ target }} ({{ columns }}) (select {{ columns }} from {{ source }})
+{%- endmacro %}
+
+{#- The days (dates) a mart recounts: those of the rows this build wrote in each of `columns` (model name -> its day
+    column) and those of the rows it replaced there (build.replaced). Names, not ref()s: the mart refs the models in
+    its body, and this SQL also goes into its config (replace_where), fixed when the project is parsed. -#}
+{% macro rewritten_days(columns) -%}
+    (
+        select day from build.replaced
+        where model in ({% for model in columns %}'{{ model }}'{{ ', ' if not loop.last }}{% endfor %})
+        {%- for model, column in columns.items() %}
+        union
+        select {{ column }} from staged.{{ model }} where build_seq = {{ this_build() }}
+        {%- endfor %}
+    )
+{%- endmacro %}
