@@ -2,23 +2,23 @@
 -- Parameters: $month, $first_day, $next_first_day, $previous_month, $from_snapshot. Reads the temporary table
 -- metered_events. Storage opens with the previous month's end-of-month snapshot when there is one ($from_snapshot),
 -- else with the sum of every earlier change (all of history).
-with owners as (
-    select * from staged.int_study_owners
-),
-
-instances as (
+with instances as (
     -- deleted with its study (audit 110105) or alone (reported by an API source), whichever comes first. Opening with
-    -- a snapshot, only the instances received or deleted in the month change anything: the others are not joined with
-    -- their owners (a join of every instance of history, the month's largest cost).
+    -- a snapshot, only the instances received or deleted in the month change anything: the others are filtered out
+    -- before the join with their studies' owners (a join of every instance of history, the month's largest cost).
     select i.received_date, i.size_bytes, o.establishment_id, least(o.deleted_date, i.deleted_date) as deleted_date
-    from staged.stg_dicom_instances as i
-    join owners as o using (study_instance_uid)
-    where not $from_snapshot
-        or i.received_date >= $first_day and i.received_date < $next_first_day
-        or i.deleted_date >= $first_day and i.deleted_date < $next_first_day
-        or i.study_instance_uid in (
-            select study_instance_uid from owners where deleted_date >= $first_day and deleted_date < $next_first_day
-        )
+    from (
+        select study_instance_uid, received_date, size_bytes, deleted_date
+        from staged.stg_dicom_instances
+        where not $from_snapshot
+            or received_date >= $first_day and received_date < $next_first_day
+            or deleted_date >= $first_day and deleted_date < $next_first_day
+            or study_instance_uid in (
+                select study_instance_uid from staged.int_study_owners
+                where deleted_date >= $first_day and deleted_date < $next_first_day
+            )
+    ) as i
+    join staged.int_study_owners as o using (study_instance_uid)
 ),
 
 -- each instance adds its size on the day it is received and removes it on the day its study is deleted
@@ -73,7 +73,7 @@ storage as (
 
 studies as (
     select establishment_id, first_receipt_date as day, count(*) as studies_archived
-    from owners
+    from staged.int_study_owners
     where first_receipt_date >= $first_day and first_receipt_date < $next_first_day
     group by all
 ),
