@@ -35,6 +35,7 @@ MANIFEST_PATH = PROJECT_DIR / "target" / "manifest.json"
 PARSE_CACHE = PROJECT_DIR / "target" / "parse"  # the last build's parse, per warehouse stem (_seed_partial_parse)
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 _UNIQUE_KEY = re.compile(r"materialized='incremental'[^)]*unique_key='(\w+)'")
+_PARTITION_KEY = re.compile(r"materialized='incremental'[^)]*replace_where='(\w+) in ")
 _ENV_VAR = re.compile(r"\{\{\s*env_var\('(\w+)'(?:,\s*'([^']*)')?\)\s*\}\}")
 MEMORY_SHARE = 0.5  # of the machine's RAM, when the configuration sets no [warehouse] memory_limit
 REFERENCE_TABLES = (
@@ -71,10 +72,20 @@ def models() -> list[tuple[str, str]]:
 
 def unique_keys() -> dict[str, str]:
     """The unique key of each incremental model (`unique_key` of its config), by model name."""
+    return _configured(_UNIQUE_KEY)
+
+
+def partition_keys() -> dict[str, str]:
+    """The column each mart recounted by day or month rewrites whole (`replace_where='<column> in ...'` of its
+    config, macros/delete_insert.sql), by model name: a build replaces every row of the days (months) it recounts."""
+    return _configured(_PARTITION_KEY)
+
+
+def _configured(pattern: re.Pattern) -> dict[str, str]:
     found = {}
     for _, name in models():
         (path,) = PROJECT_DIR.glob(f"models/*/{name}.sql")
-        config = _UNIQUE_KEY.search(path.read_text(encoding="utf-8"))
+        config = pattern.search(path.read_text(encoding="utf-8"))
         if config:
             found[name] = config[1]
     return found

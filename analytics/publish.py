@@ -6,13 +6,13 @@ two files that take turns, `<warehouse>.published.a.duckdb` and `<warehouse>.pub
 other one (the copy of two publishes ago, which no reader opens any more) up to date in place, then points the link
 at it: one rename, so a reader sees the old copy or the new one, never half of one.
 
-Bringing it up to date: the incremental models (`stg_`, `int_studies`, `int_study_owners`) stamp each row with the
-build that wrote it (`build_seq`, analytics.dbt_build), so the copy takes only the rows written since its last
-update, by their unique key (delete + insert); every other table (the marts, the reference tables, the metering
-facts: small) is copied whole. A table is copied whole too when its columns changed, when a full rebuild ran since,
-or when the copy's bookkeeping does not match this warehouse (`publication.tables`, kept in the copy). When the file
-to update is still open (a reader of two publishes ago still reading) or unreadable, a fresh file is written and
-renamed over it instead: the reader keeps what it opened.
+Bringing it up to date: the incremental models (`stg_`, `int_`, the marts recounted by day or month) stamp each row
+with the build that wrote it (`build_seq`, analytics.dbt_build), so the copy takes only the rows written since its
+last update (delete + insert), by their unique key, or by the day (month) a mart rewrites whole, a day it emptied
+included; every other table (the reference tables, the metering facts: small) is copied whole. A table is copied
+whole too when its columns changed, when a full rebuild ran since, or when the copy's bookkeeping does not match this
+warehouse (`publication.tables`, kept in the copy). When the file to update is still open (a reader of two publishes
+ago still reading) or unreadable, a fresh file is written and renamed over it instead: the reader keeps what it opened.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("begin transaction")
         held = _held(con)
         wanted = _tables(con, current_database=True)
-        keys = dbt_build.unique_keys()
+        keys, partitions = dbt_build.unique_keys(), dbt_build.partition_keys()
         runs = {
             seq: (started, full)
             for seq, started, full in con.execute("select seq, started_at, full_refresh from build.runs").fetchall()
@@ -88,13 +88,17 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"create schema if not exists publish_target.{schema}")
         for (schema, table), (columns, stamp) in wanted.items():
             target = f"publish_target.{schema}.{table}"
-            since = _delta_base(held.get((schema, table)), columns, stamp, table in keys, runs)
+            keyed = table in keys or table in partitions
+            since = _delta_base(held.get((schema, table)), columns, stamp, keyed, runs)
             if since is None:
                 con.execute(f"create or replace table {target} as select * from {schema}.{table}")
                 continue
-            key = keys[table]
+            key = keys.get(table) or partitions[table]
+            # a day (month) a mart recounted to nothing has no row left to name it: gone from the warehouse, gone here
+            emptied = f" or {key} not in (select {key} from {schema}.{table})" if table in partitions else ""
             con.execute(
-                f"delete from {target} where {key} in (select {key} from {schema}.{table} where build_seq > ?)",
+                f"delete from {target} where {key} in (select {key} from {schema}.{table} where build_seq > ?)"
+                + emptied,
                 [since],
             )
             con.execute(f"insert into {target} select * from {schema}.{table} where build_seq > ?", [since])

@@ -50,27 +50,60 @@ def test_each_publish_equals_the_warehouse_and_copies_only_what_was_written_sinc
         assert published_tables(con, link) == tables(con, working)
     assert link.is_symlink() and turns == ["wh.published.a.duckdb", "wh.published.b.duckdb"]
 
-    # the third publish updates turn a (left at night 1): an old row changed by hand behind the build's back is not
-    # copied again (only the rows written since are), while a table without stamps (a mart) is copied whole
+    # the third publish updates turn a (left at night 1): old rows changed by hand behind the build's back are not
+    # copied again (only the rows written since are: night 3 recounts March 3rd, not the 1st), while a table without
+    # stamps (the establishments) is copied whole
     s1 = "select event_type from {}.staged.stg_audit_events where study_instance_uid = 'S1'"
-    before = con.execute(s1.format(working)).fetchall()
+    day1 = "select studies_received from {}.marts.mart_archive_daily where received_date = '2012-03-01'"
+    before = con.execute(s1.format(working)).fetchall() + con.execute(day1.format(working)).fetchall()
     con.execute("update staged.stg_audit_events set event_type = 'changed by hand' where study_instance_uid = 'S1'")
     con.execute("update marts.mart_archive_daily set studies_received = 99 where received_date = '2012-03-01'")
+    con.execute("update marts.dim_establishments set name = 'changed by hand'")
     night(con, wh, 3)
     warehouse.publish(con, link)
     assert link.resolve().name == "wh.published.a.duckdb"
     copy, work = published_tables(con, link), tables(con, working)
-    assert copy["marts.mart_archive_daily"] == work["marts.mart_archive_daily"]
+    assert copy["marts.dim_establishments"] == work["marts.dim_establishments"]
     assert {r[0] for r in copy["staged.stg_audit_events"]} == {r[0] for r in work["staged.stg_audit_events"]}
-    assert con.execute(s1.format(working)).fetchall() == [("changed by hand",)]
+    assert {r[1] for r in copy["marts.mart_archive_daily"]} == {r[1] for r in work["marts.mart_archive_daily"]}
+    assert con.execute(s1.format(working)).fetchall() + con.execute(day1.format(working)).fetchall() == [
+        ("changed by hand",),
+        (99,),
+    ]
     con.execute("attach ? as copy (read_only)", [str(link)])
-    assert con.execute(s1.format("copy")).fetchall() == before != [("changed by hand",)]
+    assert con.execute(s1.format("copy")).fetchall() + con.execute(day1.format("copy")).fetchall() == before
+    assert before[0] != ("changed by hand",) and before[1] == (1,)
     con.execute("detach copy")
 
     # a full rebuild rewrites every row: the next publish copies the tables whole, and equals the warehouse again
     warehouse.build_models(con, full_refresh=True)
     warehouse.publish(con, link)
     assert published_tables(con, link) == tables(con, working)
+    con.close()
+
+
+def test_a_day_a_build_empties_is_emptied_in_the_copy_too(tmp_path):
+    """A receipt logged late moves an instance the archive gave no reception time from March 1st to February 28th:
+    the marts recount both days and have no row left for March 1st; the copy, updated with the rows written since,
+    loses that day as well."""
+    wh, con = empty(tmp_path)
+    link = tmp_path / "wh.published.duckdb"
+    working = con.execute("select current_database()").fetchall()[0][0]
+    wh.instance("1.1", "S1", "2012-03-01T12:00:00+01:00", 100, ae="B_CT")
+    wh.instances[-1]["received_at_estimated"] = True
+    night(con, wh, 5)  # and S5, received on March 5th
+    warehouse.publish(con, link)  # turn a, written whole
+    night(con, wh, 6)
+    warehouse.publish(con, link)  # turn b
+    wh.event("110104", "2012-02-28T10:00:00+01:00", "B_CT", PLATFORM, ["S1"])
+    harvest(con, wh, "late")
+    warehouse.build_models(con)
+    warehouse.publish(con, link)  # turn a again: the rows written since night 5
+    copy, work = published_tables(con, link), tables(con, working)
+    days = sorted({str(r[1]) for r in work["marts.mart_archive_daily"]})
+    assert days == ["2012-02-28", "2012-03-05", "2012-03-06"]
+    assert sorted({str(r[1]) for r in work["marts.mart_archive_monthly"]}) == ["2012-02-01", "2012-03-01"]
+    assert copy == work
     con.close()
 
 

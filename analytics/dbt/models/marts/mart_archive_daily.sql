@@ -45,6 +45,7 @@ select
     modality,
     coalesce(s.studies_received, 0) as studies_received,
     coalesce(v.instances_received, 0) as instances_received,
-    coalesce(v.bytes_received, 0) as bytes_received
+    coalesce(v.bytes_received, 0) as bytes_received,
+    {{ build_seq() }}
 from volumes as v
 full outer join studies as s using (establishment_id, received_date, modality)

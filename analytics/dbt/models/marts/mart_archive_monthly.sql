@@ -11,7 +11,8 @@ select
     modality,
     sum(studies_received)::bigint as studies_received,
     sum(instances_received)::bigint as instances_received,
-    sum(bytes_received) as bytes_received
+    sum(bytes_received) as bytes_received,
+    {{ build_seq() }}
 from {{ ref('mart_archive_daily') }}
 where received_date is not null
 {% if is_incremental() %}

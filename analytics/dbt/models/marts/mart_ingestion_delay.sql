@@ -28,6 +28,7 @@ select
     month,
     delay_hours,
     count(*) as studies,
-    count(*) filter (where not study_time_known) as studies_time_unknown
+    count(*) filter (where not study_time_known) as studies_time_unknown,
+    {{ build_seq() }}
 from delays
 group by all

@@ -19,6 +19,6 @@ with receipts as (
     {% endif %}
 )
 
-select establishment_id, month, weekday, hour, count(*) as studies
+select establishment_id, month, weekday, hour, count(*) as studies, {{ build_seq() }}
 from receipts
 group by all
