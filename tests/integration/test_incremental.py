@@ -321,6 +321,7 @@ def region(tmp_path):
     """Two studies stored from January, metered January to April (each month opening with the previous snapshot)."""
     wh, con = empty(tmp_path)
     wh.instance("1.1", "S1", "2012-01-10T10:00:00+01:00", 1000)
+    wh.event("110104", "2012-01-10T10:00:00+01:00", "A_CT", PLATFORM, ["S1"])  # its receipt, logged
     wh.instance("2.1", "S2", "2012-01-20T10:00:00+01:00", 500, ae="B_CT")
     wh.instance("2.2", "S2", "2012-02-03T10:00:00+01:00", 700, ae="B_CT")
     harvest(con, wh, "h1")
@@ -352,7 +353,9 @@ def test_a_deletion_in_march_changes_storage_from_march_on(tmp_path):
     harvest(con, wh, "h2")
     warehouse.build_models(con)
     months_kept = con.execute("select distinct month from marts.fct_storage_month_end order by 1").fetchall()
-    assert months_kept == [("2012-01",), ("2012-02",)]  # the build dropped the snapshots the deletion made wrong
+    # the build dropped the snapshots the deletion made wrong, and only those: a deletion changes no instance, so S1
+    # (received in January) is not rebuilt, and its first month is not where its storage changes
+    assert months_kept == [("2012-01",), ("2012-02",)]
     # so the nightly metering (operations.meter_and_draft) meters March and April again, not January or February
     assert [metering.is_final(con, m) for m in MONTHS] == [True, True, False, False]
     for month in MONTHS:

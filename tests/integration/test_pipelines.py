@@ -61,7 +61,8 @@ def test_definitions_load_from_the_config(tiny, monkeypatch):
         dg.AssetKey(["ref", "establishment_ae_titles"]),
         dg.AssetKey(["ref", "establishment_aliases"]),
         dg.AssetKey(["staged", "stg_audit_studies"]),  # receptions the archive
-    }  # does not give come from the audit logs' first receipts
+        dg.AssetKey(["staged", "stg_audit_events"]),  # does not give come from the audit logs' first receipts
+    }
     assert graph.get(dg.AssetKey(["staged", "stg_audit_studies"])).parent_keys == {
         dg.AssetKey(["staged", "stg_audit_events"])
     }

@@ -11,9 +11,10 @@
 -- deleted_at: when the archive reported this instance deleted (API sources; whole-study deletions come from audit).
 -- study_time_of_day: StudyTime (DICOM TM: HH, HHMM, HHMMSS or HHMMSS.FFFFFF; the old HH:MM:SS form accepted) as a
 -- time, null when missing or invalid (a leap second 60 reads as 59).
--- Incremental: only the instances a new harvest added a copy of or reported deleted, and those of the studies whose
--- first receipt its audit records may have changed (a receipt may date them; other events, such as the night's views of
--- old studies, cannot change an instance), are rebuilt, from all their copies.
+-- Incremental: only the instances a new harvest added a copy of or reported deleted, and those of the studies it
+-- logged a receipt of (a receipt may date them; other events, such as the night's views or deletions of old studies,
+-- cannot change an instance), are rebuilt, from all their copies.
+-- depends_on: {{ ref('stg_audit_events') }}
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='sop_instance_uid',
           replaced_days='received_date') }}
 with harvested as (
@@ -30,9 +31,10 @@ with harvested as (
             join {{ source('raw', 'dicom_deletions') }} as d on d.source = i.source and d.file_key = i.file_key
             where d.harvest_id in (select harvest_id from {{ source('build', 'increment') }})
         )
-        or study_instance_uid in (  -- the studies whose first receipt this build's audit records may have moved
-            select study_instance_uid from {{ ref('stg_audit_studies') }}
-            where build_seq = {{ this_build() }} and first_receipt_at is not null
+        or study_instance_uid in (  -- the studies whose first receipt the build's receipts may have moved
+            select study_instance_uid from {{ ref('stg_audit_events') }}
+            where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
+                and event_id = '110104' and succeeded and destination_is_platform
         )
     )
 {% endif %}
