@@ -43,3 +43,14 @@
         {%- endfor %}
     )
 {%- endmacro %}
+
+{#- The months (first days) of those days, for the marts recounted by month. -#}
+{% macro rewritten_months(columns) -%}
+    (select distinct date_trunc('month', day)::date from {{ rewritten_days(columns) }})
+{%- endmacro %}
+
+{#- A filter keeping the rows whose `column` (a date) falls in `months`: a lower bound first, which DuckDB prunes the
+    older row groups by, then the exact months. -#}
+{% macro in_months(column, months) -%}
+    {{ column }} >= (select min(m) from {{ months }} as touched(m)) and date_trunc('month', {{ column }}) in {{ months }}
+{%- endmacro %}

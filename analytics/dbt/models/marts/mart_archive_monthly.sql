@@ -2,8 +2,7 @@
 -- reporting queries whose filters are whole months (a 500-site year: 757 k daily rows, 27 k monthly ones).
 -- Grain: (establishment_id, month, modality).
 -- Incremental by month: a build recounts the months of the days mart_archive_daily recounted, and only those.
-{%- set months = "(select distinct date_trunc('month', day)::date from "
-    ~ rewritten_days({'int_studies': 'first_received_date', 'stg_dicom_instances': 'received_date'}) ~ ")" %}
+{%- set months = rewritten_months({'int_studies': 'first_received_date', 'stg_dicom_instances': 'received_date'}) %}
 {{ config(materialized='incremental', incremental_strategy='delete+insert', replace_where='month in ' ~ months) }}
 select
     establishment_id,
@@ -16,7 +15,6 @@ select
 from {{ ref('mart_archive_daily') }}
 where received_date is not null
 {% if is_incremental() %}
-    and received_date >= (select min(m) from {{ months }} as touched(m))  -- what DuckDB prunes by
-    and date_trunc('month', received_date) in {{ months }}
+    and {{ in_months('received_date', months) }}
 {% endif %}
 group by all

@@ -2,8 +2,7 @@
 -- Grain: (establishment_id, month, weekday, hour).
 -- Incremental by month: a build recounts the months on which it wrote or replaced a study (int_studies), and only
 -- those.
-{%- set months = "(select distinct date_trunc('month', day)::date from "
-    ~ rewritten_days({'int_studies': 'first_received_date'}) ~ ")" %}
+{%- set months = rewritten_months({'int_studies': 'first_received_date'}) %}
 {{ config(materialized='incremental', incremental_strategy='delete+insert', replace_where='month in ' ~ months) }}
 with receipts as (
     select
@@ -14,8 +13,7 @@ with receipts as (
     from {{ ref('int_studies') }}
     where first_received_at is not null
     {% if is_incremental() %}
-        and first_received_date >= (select min(m) from {{ months }} as touched(m))  -- what DuckDB prunes by
-        and date_trunc('month', first_received_date) in {{ months }}
+        and {{ in_months('first_received_date', months) }}
     {% endif %}
 )
 
