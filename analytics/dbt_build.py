@@ -284,10 +284,12 @@ def _release() -> None:
 
 def _drop_stale_snapshots(con: duckdb.DuckDBPyConnection, select: list[str] | None, full_refresh: bool) -> None:
     """Metering carries storage forward from month-end snapshots (analytics.metering): drop those the build made
-    wrong, from the month of the earliest day the new harvests touched on: an event's day (a deletion, a receipt), a
-    deletion reported by the archive, the first receipt of a study given new or re-dated instances (its owner, that of
-    its first instance, may have changed: the rows int_studies stamped with this build's number); all of them after a
-    rebuild."""
+    wrong, from the month of the earliest day on which it changed what storage is counted from: a study's deletion
+    logged (110105; the other events move no stored byte, and a receipt dating instances changes them), an
+    instance's deletion reported by the archive, the first day on which an instance the build added or changed, or a
+    study whose owner changed, counts otherwise (build.replaced's 'stored_bytes', see macros/delete_insert.sql); all
+    of them after a rebuild. A late instance of an old study, a study's instances read again unchanged, or an
+    instance's deletion, drops nothing before the month of its day."""
     exists = con.execute(
         "select count(*) from duckdb_tables() where database_name = current_database() "
         "and schema_name = 'marts' and table_name = 'fct_storage_month_end'"
@@ -299,12 +301,11 @@ def _drop_stale_snapshots(con: duckdb.DuckDBPyConnection, select: list[str] | No
             con.execute("delete from marts.fct_storage_month_end")
         return
     (earliest,) = con.execute(
-        """with increment as (select harvest_id from build.increment),
-           this_build as (select max(seq) from build.runs)
+        """with increment as (select harvest_id from build.increment)
            select least(
-               (select min(first_received_date) from staged.int_studies where build_seq = (from this_build)),
+               (select min(day) from build.replaced where model = 'stored_bytes'),
                (select min(timezone('Europe/Paris', event_time)::date) from raw.audit_events
-                where harvest_id in (select harvest_id from increment)),
+                where harvest_id in (select harvest_id from increment) and event_id = '110105'),
                (select min(timezone('Europe/Paris', deleted_at)::date) from raw.dicom_deletions
                 where harvest_id in (select harvest_id from increment)))"""
     ).fetchall()[0]

@@ -370,6 +370,64 @@ def test_a_deletion_in_march_changes_storage_from_march_on(tmp_path):
     con.close()
 
 
+def snapshot_months(con) -> list[str]:
+    return [m for (m,) in con.execute("select distinct month from marts.fct_storage_month_end order by 1").fetchall()]
+
+
+def meter_carried_and_from_history(con) -> tuple[dict, dict]:
+    """Every month metered in order from the snapshots the build kept, then each again from all of history."""
+    carried = {}
+    for month in MONTHS:
+        metering.meter_month(con, month)
+        carried[month] = usage(con, month)
+    from_history = {}
+    for month in MONTHS:
+        con.execute("delete from marts.fct_storage_month_end")
+        metering.meter_month(con, month)
+        from_history[month] = usage(con, month)
+    return carried, from_history
+
+
+def test_a_late_instance_of_an_old_study_keeps_the_snapshots_before_its_month(tmp_path):
+    wh, con = region(tmp_path)
+    before = {m: usage(con, m) for m in MONTHS}
+    # a new instance of S1 (January) received in April, with its receipt logged: every instance of S1 is read again,
+    # those of January unchanged
+    wh.instance("1.2", "S1", "2012-04-05T10:00:00+02:00", 300)
+    wh.event("110104", "2012-04-05T10:00:00+02:00", "A_CT", PLATFORM, ["S1"])
+    harvest(con, wh, "h2")
+    warehouse.build_models(con)
+    assert snapshot_months(con) == ["2012-01", "2012-02", "2012-03"]
+    carried, from_history = meter_carried_and_from_history(con)
+    assert carried == from_history
+    assert [carried[m] == before[m] for m in MONTHS] == [True, True, True, False]
+    con.close()
+
+
+def test_a_study_whose_owner_changes_drops_the_snapshots_from_its_first_receipt(tmp_path):
+    wh, con = region(tmp_path)
+    # S3: a report (SR) sent by B in February, then in April the images, sent by A: the study becomes A's (a report
+    # never decides the owner while the study has another instance), and the report's bytes move from B to A from
+    # February on
+    wh.instance("3.1", "S3", "2012-02-10T10:00:00+01:00", 300, ae="B_CT", modality="SR")
+    harvest(con, wh, "h2")
+    warehouse.build_models(con)
+    assert snapshot_months(con) == ["2012-01"]  # the report's own day dropped February on
+    for month in MONTHS:
+        metering.meter_month(con, month)
+    wh.instance("3.2", "S3", "2012-04-02T10:00:00+02:00", 800)
+    harvest(con, wh, "h3")
+    warehouse.build_models(con)
+    assert snapshot_months(con) == ["2012-01"]  # not from April, the images' month: from the report's
+    carried, from_history = meter_carried_and_from_history(con)
+    assert carried == from_history
+    stored = con.execute(
+        "select establishment_id, stored_bytes from marts.fct_usage_daily where usage_date = '2012-03-31' order by 1"
+    ).fetchall()
+    assert stored == [(A, 1000 + 300), (B, 1200)]
+    con.close()
+
+
 def test_a_fresh_warehouse_takes_the_saved_parse_of_an_earlier_build(tmp_path, monkeypatch):
     """dbt parses the project in full for a warehouse's first build; the next fresh warehouse of the same stem (each
     test's, each new configuration's) starts from the saved parse, and builds the same."""

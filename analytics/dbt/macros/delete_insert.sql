@@ -1,7 +1,14 @@
-{#- dbt-duckdb's delete+insert (overridden), with two additions for the models that feed incremental marts:
+{#- dbt-duckdb's delete+insert (overridden), with additions for the models that feed incremental marts and the
+    metering's month-end snapshots:
     * `replaced_days` (config): an expression over a model's columns giving the Paris day a row counts on. The rows a
       build replaces are found once, their days kept in build.replaced (tombstones: what the build took away, which
       the new rows cannot tell when a row changes day), and deleted by rowid;
+    * `stored_from` (config, with `replaced_days`): an expression over `before` (the row replaced, nulls for a new
+      key) and `after` (the new row) giving the first Paris day on which the bytes the archive stores, as metering
+      counts them, differ; null when they do not. `stored_from_columns` names the columns of `before` it reads (only
+      those are read: reading whole rows scattered over the history costs a second per night). Kept in
+      build.replaced as model 'stored_bytes': the metering's snapshots are dropped from that month
+      (analytics.dbt_build);
     * `replace_where` (config, instead of a unique key): the rows to delete before the insert, such as every row of
       the days a mart recounts, even those left with no row at all.
     build.replaced is emptied by analytics.dbt_build once a build has succeeded: a failed build's tombstones wait for
@@ -16,12 +23,23 @@
     {% if replace_where %}
         delete from {{ target }} where {{ replace_where }};
     {% elif unique_key and replaced_days %}
+        {%- set stored_from = config.get('stored_from') -%}
+        {%- set before_columns = [unique_key] + config.get('stored_from_columns', []) %}
         create or replace temporary table sansfilm_replaced as
-        select rowid as replaced_rowid, {{ replaced_days }} as day
+        select rowid as replaced_rowid, {{ replaced_days }} as day, {{ before_columns | unique | join(', ') }}
         from {{ target }}
         where ({{ unique_key }}) in (select ({{ unique_key }}) from {{ source }});
         insert into build.replaced
         select distinct '{{ this.identifier }}', day from sansfilm_replaced where day is not null;
+        {% if stored_from -%}
+        insert into build.replaced
+        select distinct 'stored_bytes', day from (
+            select {{ stored_from }} as day
+            from {{ source }} as after
+            left join sansfilm_replaced as before on before.{{ unique_key }} = after.{{ unique_key }}
+        )
+        where day is not null;
+        {% endif -%}
         delete from {{ target }} where rowid in (select replaced_rowid from sansfilm_replaced);
         drop table sansfilm_replaced;
     {% elif unique_key %}

@@ -2,8 +2,13 @@
 -- its instances (first received wins); a study known only from the audit logs belongs to the Source AE of its first
 -- successful receipt (110104 to a platform AE title); otherwise UNATTRIBUTED (reported, never billed).
 -- Incremental: only the studies this build rewrote in int_studies or stg_audit_studies (new instances, receipts,
--- deletions) are rebuilt.
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_instance_uid') }}
+-- deletions) are rebuilt. The stored bytes of a study whose owner changed move between establishments from its first
+-- receipt (stored_from, macros/delete_insert.sql); a new study's bytes are its instances' (stg_dicom_instances).
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_instance_uid',
+          replaced_days='first_receipt_date', stored_from_columns=['establishment_id', 'first_receipt_date'],
+          stored_from='case when before.replaced_rowid is not null
+                                and before.establishment_id is distinct from after.establishment_id
+                           then least(before.first_receipt_date, after.first_receipt_date) end') }}
 with touched as (
 {% if is_incremental() %}
     select study_instance_uid from {{ ref('int_studies') }} where build_seq = {{ this_build() }}

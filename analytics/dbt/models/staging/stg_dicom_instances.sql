@@ -15,8 +15,21 @@
 -- logged a receipt of (a receipt may date them; other events, such as the night's views or deletions of old studies,
 -- cannot change an instance), are rebuilt, from all their copies.
 -- depends_on: {{ ref('stg_audit_events') }}
+-- The stored bytes (macros/delete_insert.sql) change from the day a new instance is received; from the earlier of
+-- its two reception days when an instance changes study, size or reception day; else from the earlier of its two
+-- deletion days (a deletion reported late, another copy's).
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='sop_instance_uid',
-          replaced_days='received_date') }}
+          replaced_days='received_date',
+          stored_from_columns=['study_instance_uid', 'size_bytes', 'received_date', 'deleted_date'],
+          stored_from="case
+              when before.replaced_rowid is null then after.received_date
+              when before.study_instance_uid is distinct from after.study_instance_uid
+                  or before.size_bytes is distinct from after.size_bytes
+                  or before.received_date is distinct from after.received_date
+                  then least(before.received_date, after.received_date)
+              when before.deleted_date is distinct from after.deleted_date
+                  then greatest(after.received_date, least(before.deleted_date, after.deleted_date))
+          end") }}
 with harvested as (
     select * from {{ source('raw', 'dicom_instances') }}
 {% if is_incremental() %}
