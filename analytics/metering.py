@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import duckdb
 
 from analytics.clock import paris_now
-from analytics.metrics import METRICS
+from analytics.metrics import METRICS, MONTHLY_FACTS
 from analytics.opinions import facts as opinion_facts
 from analytics.periods import Month
 from analytics.registry import UNATTRIBUTED, Registry
@@ -63,7 +63,7 @@ def meter_month(con: duckdb.DuckDBPyConnection, month: Month, *, now: datetime |
             f"create or replace temporary table metered_events as {_sql('metered_events')}",
             {"first_day": params["first_day"], "next_first_day": params["next_first_day"], "with_failures": False},
         )
-        for table in ("fct_usage_daily", "fct_share_flows", "fct_share_flows_monthly", "fct_portal_access"):
+        for table in MONTHLY_FACTS:
             con.execute(f"delete from marts.{table} where month = $month", {"month": str(month)})
         previous = str(_previous(month))
         from_snapshot = con.execute(
@@ -96,6 +96,11 @@ def meter_month(con: duckdb.DuckDBPyConnection, month: Month, *, now: datetime |
         con.execute(
             "insert into marts.fct_metered_months values ($month, $mtd, $through, $now)",
             {"month": str(month), "mtd": through < month.last_day, "through": through, "now": now},
+        )
+        con.execute(  # the clock's time, not `now` (which may be given): it tells this warehouse's meterings apart
+            "insert into build.meterings "
+            "select coalesce(max(seq), 0) + 1, ?, get_current_timestamp() from build.meterings",
+            [str(month)],
         )
         con.execute("drop table metered_events")
         con.execute("commit")

@@ -9,10 +9,12 @@ at it: one rename, so a reader sees the old copy or the new one, never half of o
 Bringing it up to date: the incremental models (`stg_`, `int_`, the marts recounted by day or month) stamp each row
 with the build that wrote it (`build_seq`, analytics.dbt_build), so the copy takes only the rows written since its
 last update (delete + insert), by their unique key, or by the day (month) a mart rewrites whole, a day it emptied
-included; every other table (the reference tables, the metering facts: small) is copied whole. A table is copied
-whole too when its columns changed, when a full rebuild ran since, or when the copy's bookkeeping does not match this
-warehouse (`publication.tables`, kept in the copy). When the file to update is still open (a reader of two publishes
-ago still reading) or unreadable, a fresh file is written and renamed over it instead: the reader keeps what it opened.
+included; the facts metering rewrites by month, the months metered since (build.meterings, numbered by
+analytics.metering); every other table (the reference tables, the storage snapshots: small) is copied whole. A table
+is copied whole too when its columns changed, when a full rebuild ran since, or when the copy's bookkeeping does not
+match this warehouse (`publication.tables`, kept in the copy). When the file to update is still open (a reader of two
+publishes ago still reading) or unreadable, a fresh file is written and renamed over it instead: the reader keeps
+what it opened.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from analytics import dbt_build
+from analytics.metrics import MONTHLY_FACTS
 
 PUBLISHED_SCHEMAS = ("ref", "staged", "marts")
 BOOKKEEPING = "publication"  # schema of the copy: what each table holds (build_seq, the build's start, its columns)
@@ -84,14 +87,21 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
             seq: (started, full)
             for seq, started, full in con.execute("select seq, started_at, full_refresh from build.runs").fetchall()
         }
+        meterings = {seq: (metered_at, False) for seq, metered_at in _meterings(con)}
         for schema in (*PUBLISHED_SCHEMAS, BOOKKEEPING):
             con.execute(f"create schema if not exists publish_target.{schema}")
         for (schema, table), (columns, stamp) in wanted.items():
             target = f"publish_target.{schema}.{table}"
-            keyed = table in keys or table in partitions
-            since = _delta_base(held.get((schema, table)), columns, stamp, keyed, runs)
+            by_metering = schema == "marts" and table in MONTHLY_FACTS
+            keyed = table in keys or table in partitions or by_metering
+            since = _delta_base(held.get((schema, table)), columns, stamp, keyed, meterings if by_metering else runs)
             if since is None:
                 con.execute(f"create or replace table {target} as select * from {schema}.{table}")
+                continue
+            if by_metering:  # the months metered since, each rewritten whole (a month may have lost rows)
+                months = "month in (select month from build.meterings where seq > ?)"
+                con.execute(f"delete from {target} where {months}", [since])
+                con.execute(f"insert into {target} select * from {schema}.{table} where {months}", [since])
                 continue
             key = keys.get(table) or partitions[table]
             # a day (month) a mart recounted to nothing has no row left to name it: gone from the warehouse, gone here
@@ -131,6 +141,7 @@ def _tables(
         [list(PUBLISHED_SCHEMAS)],
     ).fetchall()
     tables = {}
+    last_metering = _meterings(con, last=True) if current_database else []
     for schema, table, names, columns in rows:
         stamp = None
         if current_database and "build_seq" in names:
@@ -138,8 +149,23 @@ def _tables(
                 f"select seq, started_at from build.runs where seq = (select max(build_seq) from {schema}.{table})"
             ).fetchall()
             stamp = found[0] if found else None
+        elif current_database and schema == "marts" and table in MONTHLY_FACTS and last_metering:
+            stamp = last_metering[0]  # the copy holds the months metered up to this one
         tables[(schema, table)] = (columns, stamp)
     return tables
+
+
+def _meterings(con: duckdb.DuckDBPyConnection, *, last: bool = False) -> list[tuple]:
+    """build.meterings (analytics.metering): (seq, metered_at) of each metering of a month, or of the last one; none
+    in a warehouse never metered since they were numbered."""
+    exists = con.execute(
+        "select count(*) from duckdb_tables() where database_name = current_database() "
+        "and schema_name = 'build' and table_name = 'meterings'"
+    ).fetchall()[0][0]
+    if not exists:
+        return []
+    where = " where seq = (select max(seq) from build.meterings)" if last else ""
+    return con.execute(f"select seq, metered_at from build.meterings{where}").fetchall()
 
 
 def _held(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple]:

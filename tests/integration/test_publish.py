@@ -6,11 +6,16 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from datetime import datetime
 
 import duckdb
 
-from analytics import publish, warehouse
+from analytics import metering, publish, warehouse
+from analytics.metrics import MONTHLY_FACTS
+from analytics.periods import PARIS, Month
 from tests.integration.test_incremental import PLATFORM, empty, harvest
+
+NOW = datetime(2012, 4, 2, 6, tzinfo=PARIS)  # metering's clock: both months ended
 
 
 def tables(con, catalog: str) -> dict[str, list[tuple]]:
@@ -104,6 +109,39 @@ def test_a_day_a_build_empties_is_emptied_in_the_copy_too(tmp_path):
     assert days == ["2012-02-28", "2012-03-05", "2012-03-06"]
     assert sorted({str(r[1]) for r in work["marts.mart_archive_monthly"]}) == ["2012-02-01", "2012-03-01"]
     assert copy == work
+    con.close()
+
+
+def test_the_copy_takes_the_months_metered_since_and_only_those(tmp_path):
+    wh, con = empty(tmp_path)
+    link = tmp_path / "wh.published.duckdb"
+    working = con.execute("select current_database()").fetchall()[0][0]
+    wh.instance("0.1", "S0", "2012-02-10T10:00:00+01:00", 1000)
+    wh.event("110103", "2012-02-11T10:00:00+01:00", "A_CT", PLATFORM, ["S0"])  # a view: a day of usage in February
+    night(con, wh, 1)
+    for month in (Month(2012, 2), Month(2012, 3)):
+        metering.meter_month(con, month, now=NOW)
+    warehouse.publish(con, link)  # turn a, whole
+    warehouse.publish(con, link)  # turn b, whole
+    # February changed behind metering's back: not metered again, so not copied again
+    con.execute("update marts.fct_usage_daily set views = 99 where month = '2012-02'")
+    night(con, wh, 2)
+    metering.meter_month(con, Month(2012, 3), now=NOW)  # the same `now`: still a new metering
+    warehouse.publish(con, link)  # turn a: March again, not February
+    copy, work = published_tables(con, link), tables(con, working)
+    for table in MONTHLY_FACTS:
+        assert [r for r in copy[f"marts.{table}"] if "2012-03" in r] == [
+            r for r in work[f"marts.{table}"] if "2012-03" in r
+        ]
+    march = [r for r in copy["marts.fct_usage_daily"] if r[0] == "2012-03"]
+    assert {str(r[1]) for r in march if r[3]} == {"2012-03-01", "2012-03-02"}  # studies archived, night 2's included
+    assert {r[9] for r in copy["marts.fct_usage_daily"] if r[0] == "2012-02"} == {0, 1}  # the copy's own February
+    assert {r[9] for r in work["marts.fct_usage_daily"] if r[0] == "2012-02"} == {99}
+    # metered again, February is copied again: each turn equals the warehouse
+    metering.meter_month(con, Month(2012, 2), now=NOW)
+    warehouse.publish(con, link)
+    warehouse.publish(con, link)
+    assert published_tables(con, link) == tables(con, working)
     con.close()
 
 

@@ -75,3 +75,12 @@ create table if not exists marts.fct_portal_access (
     practitioner_key    varchar,           -- keyed hash of the portal user's RPPS number; null: the message named none
     views               bigint not null    -- successful 110103 (or 110106) through the portal, one per event and study
 );
+
+-- Bookkeeping (never published): each metering of a month, numbered. The readers' copy takes the months metered
+-- since it was last brought up to date from the facts metering rewrites by month (analytics/publish.py).
+create schema if not exists build;
+create table if not exists build.meterings (
+    seq         bigint not null primary key,
+    month       varchar not null,       -- YYYY-MM, Europe/Paris
+    metered_at  timestamptz not null
+);
