@@ -9,6 +9,7 @@ import textwrap
 from datetime import datetime
 
 import duckdb
+import pytest
 
 from analytics import metering, publish, warehouse
 from analytics.metrics import MONTHLY_FACTS
@@ -43,7 +44,9 @@ def night(con, wh, n: int) -> None:
     warehouse.build_models(con)
 
 
-def test_each_publish_equals_the_warehouse_and_copies_only_what_was_written_since(tmp_path):
+@pytest.mark.parametrize("few_keys", [publish.FEW_KEYS, 0], ids=["keys-named", "keys-by-subquery"])
+def test_each_publish_equals_the_warehouse_and_copies_only_what_was_written_since(tmp_path, monkeypatch, few_keys):
+    monkeypatch.setattr(publish, "FEW_KEYS", few_keys)
     wh, con = empty(tmp_path)
     link = tmp_path / "wh.published.duckdb"
     working = con.execute("select current_database()").fetchall()[0][0]
