@@ -46,7 +46,7 @@ sys.path.insert(0, str(REPO))
 from analytics.registry import luhn_check_digit  # noqa: E402  (after the path set-up)
 
 OUT = REPO / "bench" / "out"
-GEN_VERSION = 6  # bump when the generator changes: cached warehouses are keyed on it
+GEN_VERSION = 7  # bump when the generator changes: cached warehouses are keyed on it
 YEAR = 2012
 PLATFORM_AE_TITLES = ("RSF_ARCHIVE", "RSF_ARCHIVE_B")  # two archive nodes
 GB = 10**9
@@ -473,7 +473,10 @@ def generate(path: Path, contracts_dir: Path, shape: Shape) -> dict:
             -- 0.1 % of instances deleted alone (reported by an API source), 1 to 60 days after reception
             case when {_u("s * 8 + k", seed + 14)} < 0.001 then received_at
                  + to_microseconds(((1 + {_u("s * 8 + k", seed + 15)} * 59) * 86400e6)::bigint) end as deleted_at,
-            timezone('Europe/Paris', deleted_at)::date as deleted_date
+            timezone('Europe/Paris', deleted_at)::date as deleted_date,
+            -- the models' uid_hash (analytics/dbt/macros/build_seq.sql)
+            md5_number(sop_instance_uid) as sop_hash,
+            md5_number(study_instance_uid) as study_hash
         from expanded as x
         join bench_est as o on o.e = x.other_e
     """)

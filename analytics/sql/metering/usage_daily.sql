@@ -8,17 +8,17 @@ with instances as (
     -- before the join with their studies' owners (a join of every instance of history, the month's largest cost).
     select i.received_date, i.size_bytes, o.establishment_id, least(o.deleted_date, i.deleted_date) as deleted_date
     from (
-        select study_instance_uid, received_date, size_bytes, deleted_date
+        select study_hash, received_date, size_bytes, deleted_date
         from staged.stg_dicom_instances
         where not $from_snapshot
             or received_date >= $first_day and received_date < $next_first_day
             or deleted_date >= $first_day and deleted_date < $next_first_day
-            or study_instance_uid in (
-                select study_instance_uid from staged.int_study_owners
+            or study_hash in (
+                select study_hash from staged.int_study_owners
                 where deleted_date >= $first_day and deleted_date < $next_first_day
             )
     ) as i
-    join staged.int_study_owners as o using (study_instance_uid)
+    join staged.int_study_owners as o using (study_hash)  -- the study UIDs as numbers: a join on 16 bytes a row
 ),
 
 -- each instance adds its size on the day it is received and removes it on the day its study is deleted

@@ -6,15 +6,15 @@
 -- a time in the hour repeated in October as its second, winter-time occurrence.
 -- Incremental: only the studies of the instances this build rewrote in stg_dicom_instances (a new copy, a deletion,
 -- a date from a receipt) are rebuilt, from all their instances.
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_instance_uid',
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_hash',
           replaced_days='first_received_date') }}
 with instances as (
     select * from {{ ref('stg_dicom_instances') }}
 {% if is_incremental() %}
     where rowid in (  -- every instance of the studies with an instance this build rewrote, read whole once found
         select rowid from {{ ref('stg_dicom_instances') }}
-        where study_instance_uid in (
-            select study_instance_uid from {{ ref('stg_dicom_instances') }} where build_seq = {{ this_build() }}
+        where study_hash in (
+            select study_hash from {{ ref('stg_dicom_instances') }} where build_seq = {{ this_build() }}
         )
     )
 {% endif %}
@@ -44,7 +44,8 @@ volumes as (
         max(received_at) as last_received_at,
         -- a Structured Report sent into the study by another establishment (a tele-opinion's answer) is no conflict
         count(distinct establishment_id) filter (where modality is distinct from 'SR') as establishments_claiming,
-        any_value(patient_key) as patient_key
+        any_value(patient_key) as patient_key,
+        any_value(study_hash) as study_hash
     from instances
     group by study_instance_uid
 )
@@ -65,6 +66,7 @@ select
     timezone('Europe/Paris', v.first_received_at)::date as first_received_date,
     v.last_received_at,
     v.patient_key,
+    v.study_hash,
     {{ build_seq() }}
 from volumes as v
 join first_instance as f using (study_instance_uid)

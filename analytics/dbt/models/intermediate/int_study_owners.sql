@@ -4,29 +4,30 @@
 -- Incremental: only the studies this build rewrote in int_studies or stg_audit_studies (new instances, receipts,
 -- deletions) are rebuilt. The stored bytes of a study whose owner changed move between establishments from its first
 -- receipt (stored_from, macros/delete_insert.sql); a new study's bytes are its instances' (stg_dicom_instances).
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_instance_uid',
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_hash',
           replaced_days='first_receipt_date', stored_from_columns=['establishment_id', 'first_receipt_date'],
           stored_from='case when before.replaced_rowid is not null
                                 and before.establishment_id is distinct from after.establishment_id
                            then least(before.first_receipt_date, after.first_receipt_date) end') }}
 with touched as (
 {% if is_incremental() %}
-    select study_instance_uid from {{ ref('int_studies') }} where build_seq = {{ this_build() }}
+    select study_hash from {{ ref('int_studies') }} where build_seq = {{ this_build() }}
     union
-    select study_instance_uid from {{ ref('stg_audit_studies') }} where build_seq = {{ this_build() }}
+    select study_hash from {{ ref('stg_audit_studies') }} where build_seq = {{ this_build() }}
 {% else %}
-    select null::varchar as study_instance_uid where false
+    select null::uhugeint as study_hash where false
 {% endif %}
 ),
 
 audited as (  -- first receipt by the platform and first deletion, from the audit logs
     select * from {{ ref('stg_audit_studies') }}
-    {% if is_incremental() %}where study_instance_uid in (select study_instance_uid from touched){% endif %}
+    {% if is_incremental() %}where study_hash in (select study_hash from touched){% endif %}
 ),
 
 first_receipt_events as (
     select
         study_instance_uid,
+        study_hash,
         first_receipt_at as first_receipt_event_at,
         receipt_source_establishment_id  -- NULL (an AE title no establishment claims) counts
     from audited
@@ -34,8 +35,8 @@ first_receipt_events as (
 ),
 
 studies as (
-    select study_instance_uid, establishment_id, first_received_at from {{ ref('int_studies') }}
-    {% if is_incremental() %}where study_instance_uid in (select study_instance_uid from touched){% endif %}
+    select study_instance_uid, study_hash, establishment_id, first_received_at from {{ ref('int_studies') }}
+    {% if is_incremental() %}where study_hash in (select study_hash from touched){% endif %}
 ),
 
 deletions as (
@@ -45,6 +46,7 @@ deletions as (
 owners as (
     select
         coalesce(s.study_instance_uid, r.study_instance_uid) as study_instance_uid,
+        coalesce(s.study_hash, r.study_hash) as study_hash,
         coalesce(s.establishment_id, r.receipt_source_establishment_id, 'UNATTRIBUTED') as establishment_id,
         case
             when s.study_instance_uid is not null then 'instances'
@@ -66,6 +68,7 @@ select
     timezone('Europe/Paris', o.first_receipt_at)::date as first_receipt_date,
     d.deleted_at,
     timezone('Europe/Paris', d.deleted_at)::date as deleted_date,
+    o.study_hash,
     {{ build_seq() }}
 from owners as o
 left join deletions as d using (study_instance_uid)

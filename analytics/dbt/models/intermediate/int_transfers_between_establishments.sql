@@ -13,6 +13,7 @@ with transfers as (
     select
         record_key,
         study_instance_uid,
+        {{ uid_hash('study_instance_uid') }} as study_hash,
         destination_establishment_id as responder_id,
         event_time as requested_at
     from {{ ref('stg_audit_events') }}
@@ -21,27 +22,25 @@ with transfers as (
 {% if is_incremental() %}
         and harvest_id in (select harvest_id from {{ source('build', 'increment') }})
     union  -- a transfer harvested earlier, of a study whose owner, instances or receipts this build rewrote
-    select record_key, study_instance_uid, responder_id, requested_at
+    select record_key, study_instance_uid, study_hash, responder_id, requested_at
     from {{ this }}
-    where study_instance_uid in (
-        select study_instance_uid from {{ ref('int_study_owners') }} where build_seq = {{ this_build() }}
-    )
+    where study_hash in (select study_hash from {{ ref('int_study_owners') }} where build_seq = {{ this_build() }})
 {% endif %}
 ),
 
 owners as (
-    select study_instance_uid, establishment_id from {{ ref('int_study_owners') }}
+    select study_hash, establishment_id from {{ ref('int_study_owners') }}
 {% if is_incremental() %}
-    where study_instance_uid in (select study_instance_uid from transfers)
+    where study_hash in (select study_hash from transfers)
 {% endif %}
 ),
 
 reports as (
-    select study_instance_uid, establishment_id, received_at
+    select study_hash, establishment_id, received_at
     from {{ ref('stg_dicom_instances') }}
     where modality = 'SR' and attributed_by = 'ae_title'
 {% if is_incremental() %}
-        and study_instance_uid in (select study_instance_uid from transfers)
+        and study_hash in (select study_hash from transfers)
 {% endif %}
 ),
 
@@ -51,7 +50,7 @@ answered as (
         min(r.received_at) as responded_at
     from transfers as t
     join reports as r
-        on r.study_instance_uid = t.study_instance_uid
+        on r.study_hash = t.study_hash
         and r.establishment_id = t.responder_id
         and r.received_at > t.requested_at
     group by t.record_key
@@ -66,7 +65,8 @@ select
     t.requested_at,
     timezone('Europe/Paris', t.requested_at)::date as requested_date,
     a.responded_at,
+    t.study_hash,
     {{ build_seq() }}
 from transfers as t
-left join owners as o using (study_instance_uid)
+left join owners as o using (study_hash)
 left join answered as a using (record_key)

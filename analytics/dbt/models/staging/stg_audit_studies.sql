@@ -7,7 +7,7 @@
 -- Incremental: minima combine, so the studies the build's new records name are merged with what this table already
 -- holds for them, never recomputed from every audit record of history. The order key holds no record key: a full
 -- rebuild aggregates every receipt of history, and a 64-character key in each group's state doubles its memory.
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_instance_uid') }}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_hash') }}
 {%- set receipt_order -%}
     (first_receipt_at, receipt_source_establishment_id is null, coalesce(receipt_source_establishment_id, ''))
 {%- endset %}
@@ -16,7 +16,8 @@ with new_events as (
         study_instance_uid,
         if(event_id = '110104', event_time, null) as first_receipt_at,
         if(event_id = '110104', source_establishment_id, null) as receipt_source_establishment_id,
-        if(event_id = '110105', event_time, null) as deleted_at
+        if(event_id = '110105', event_time, null) as deleted_at,
+        {{ uid_hash('study_instance_uid') }} as study_hash
     from {{ ref('stg_audit_events') }}
     where study_instance_uid is not null and succeeded
         and (event_id = '110104' and destination_is_platform or event_id = '110105')
@@ -29,9 +30,9 @@ events as (
     select * from new_events
 {% if is_incremental() %}
     union all  -- what the table holds for the studies the new records name
-    select study_instance_uid, first_receipt_at, receipt_source_establishment_id, deleted_at
+    select study_instance_uid, first_receipt_at, receipt_source_establishment_id, deleted_at, study_hash
     from {{ this }}
-    where study_instance_uid in (select study_instance_uid from new_events)
+    where study_hash in (select study_hash from new_events)
 {% endif %}
 )
 
@@ -41,6 +42,7 @@ select
     arg_min_null(receipt_source_establishment_id, {{ receipt_order }}) filter (where first_receipt_at is not null)
         as receipt_source_establishment_id,
     min(deleted_at) as deleted_at,
+    study_hash,
     {{ build_seq() }}
 from events
-group by study_instance_uid
+group by study_instance_uid, study_hash

@@ -18,12 +18,13 @@
 -- The stored bytes (macros/delete_insert.sql) change from the day a new instance is received; from the earlier of
 -- its two reception days when an instance changes study, size or reception day; else from the earlier of its two
 -- deletion days (a deletion reported late, another copy's).
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='sop_instance_uid',
+-- sop_hash, study_hash: the UIDs as numbers (uid_hash), by which rows are found.
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='sop_hash',
           replaced_days='received_date',
-          stored_from_columns=['study_instance_uid', 'size_bytes', 'received_date', 'deleted_date'],
+          stored_from_columns=['study_hash', 'size_bytes', 'received_date', 'deleted_date'],
           stored_from="case
               when before.replaced_rowid is null then after.received_date
-              when before.study_instance_uid is distinct from after.study_instance_uid
+              when before.study_hash is distinct from after.study_hash
                   or before.size_bytes is distinct from after.size_bytes
                   or before.received_date is distinct from after.received_date
                   then least(before.received_date, after.received_date)
@@ -57,7 +58,7 @@ receipts as (  -- for the instances the archive gave no reception time
     select study_instance_uid, first_receipt_at
     from {{ ref('stg_audit_studies') }}
     where first_receipt_at is not null
-        and study_instance_uid in (select study_instance_uid from harvested where received_at_estimated)
+        and study_hash in (select {{ uid_hash('study_instance_uid') }} from harvested where received_at_estimated)
 ),
 
 received as (
@@ -173,5 +174,7 @@ select
     file_key,
     deleted_at,
     timezone('Europe/Paris', deleted_at)::date as deleted_date,
+    {{ uid_hash('sop_instance_uid') }} as sop_hash,
+    {{ uid_hash('study_instance_uid') }} as study_hash,
     {{ build_seq() }}
 from attributed
