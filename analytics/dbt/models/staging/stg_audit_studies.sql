@@ -16,8 +16,7 @@ with new_events as (
         study_instance_uid,
         if(event_id = '110104', event_time, null) as first_receipt_at,
         if(event_id = '110104', source_establishment_id, null) as receipt_source_establishment_id,
-        if(event_id = '110105', event_time, null) as deleted_at,
-        {{ uid_hash('study_instance_uid') }} as study_hash
+        if(event_id = '110105', event_time, null) as deleted_at
     from {{ ref('stg_audit_events') }}
     where study_instance_uid is not null and succeeded
         and (event_id = '110104' and destination_is_platform or event_id = '110105')
@@ -30,9 +29,9 @@ events as (
     select * from new_events
 {% if is_incremental() %}
     union all  -- what the table holds for the studies the new records name
-    select study_instance_uid, first_receipt_at, receipt_source_establishment_id, deleted_at, study_hash
+    select study_instance_uid, first_receipt_at, receipt_source_establishment_id, deleted_at
     from {{ this }}
-    where study_hash in (select study_hash from new_events)
+    where study_hash in (select {{ uid_hash('study_instance_uid') }} from new_events)
 {% endif %}
 )
 
@@ -42,7 +41,7 @@ select
     arg_min_null(receipt_source_establishment_id, {{ receipt_order }}) filter (where first_receipt_at is not null)
         as receipt_source_establishment_id,
     min(deleted_at) as deleted_at,
-    study_hash,
+    {{ uid_hash('study_instance_uid') }} as study_hash,  -- once a study, after grouping: not in each group's state
     {{ build_seq() }}
 from events
-group by study_instance_uid, study_hash
+group by study_instance_uid
