@@ -215,8 +215,9 @@ def models_fingerprint() -> str:
 
 def _increment(con: duckdb.DuckDBPyConnection, full_refresh: bool) -> tuple[bool, list[str], str]:
     """Write build.increment (the harvests no build has taken in yet). Returns whether the build must be a full
-    refresh (first build, asked for, the reference tables changed: any attribution may change, or the models' SQL
-    did: a new version), the harvests it takes in for good (finished ones: one still running is taken in again next
+    refresh (first build, asked for, the reference tables changed: any attribution may change, the models' SQL
+    did: a new version, or a model's table is missing: the models downstream of it would not know what it rewrote),
+    the harvests it takes in for good (finished ones: one still running is taken in again next
     time) and the fingerprint of the reference tables and the models.
     The `build` schema is bookkeeping: never published, rebuilt by a full refresh."""
     con.execute("create schema if not exists build")
@@ -236,7 +237,13 @@ def _increment(con: duckdb.DuckDBPyConnection, full_refresh: bool) -> tuple[bool
         + models_fingerprint()
     )
     previous = con.execute("select any_value(fingerprint) from build.reference").fetchall()[0][0]
-    if full_refresh or previous != fingerprint:
+    present = set(
+        con.execute(
+            "select schema_name, table_name from duckdb_tables() where database_name = current_database() union "
+            "select schema_name, view_name from duckdb_views() where database_name = current_database()"
+        ).fetchall()
+    )
+    if full_refresh or previous != fingerprint or not set(models()) <= present:
         full_refresh = True
         con.execute("delete from build.state")
     con.execute("""create or replace table build.increment as select harvest_id from raw.harvest_runs
@@ -262,6 +269,8 @@ def _begin_run(con: duckdb.DuckDBPyConnection, *, full_refresh: bool) -> int:
     )
     # the days of the rows a build replaced, for the marts recounted by day (macros/delete_insert.sql)
     con.execute("create table if not exists build.replaced (model varchar, day date)")
+    # the studies each model rewrote, where the models downstream find those to rebuild (macros/delete_insert.sql)
+    con.execute("create table if not exists build.rewritten_studies (model varchar, study_hash uhugeint)")
     (seq,) = con.execute(
         "insert into build.runs select coalesce(max(seq), 0) + 1, now(), ? from build.runs returning seq",
         [full_refresh],
@@ -343,6 +352,7 @@ def build(
     if fingerprint is not None:  # built: these harvests are in, with this registry, and the marts recounted
         con.execute("insert or ignore into build.state select unnest(?::varchar[])", [finished])
         con.execute("delete from build.replaced")
+        con.execute("delete from build.rewritten_studies")
         con.execute("delete from build.reference")
         con.execute("insert into build.reference values (?)", [fingerprint])
     wanted = set(select or [])

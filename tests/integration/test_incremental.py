@@ -310,6 +310,52 @@ def test_a_new_version_of_the_models_rebuilds_everything_once(tmp_path, monkeypa
     con.close()
 
 
+def test_a_missing_model_table_rebuilds_everything(tmp_path):
+    # the models downstream of a table rebuilt whole would not know which studies it rewrote: all are rebuilt
+    wh, con = empty(tmp_path)
+    wh.instance("1.1", "S1", "2012-01-10T10:00:00+01:00", 100)
+    harvest(con, wh, "h1")
+    warehouse.build_models(con)
+    con.execute("drop table staged.stg_dicom_instances")
+    wh.instance("2.1", "S2", "2012-01-11T10:00:00+01:00", 200)
+    harvest(con, wh, "h2")
+    warehouse.build_models(con)
+    runs = [f for (f,) in con.execute("select full_refresh from build.runs order by seq").fetchall()]
+    assert runs == [True, True]
+    assert con.execute("select study_instance_uid from staged.int_studies order by 1").fetchall() == [("S1",), ("S2",)]
+    assert_equals_a_full_rebuild(con)
+    con.close()
+
+
+def test_a_night_names_the_studies_each_model_rewrote_and_forgets_them_once_built(tmp_path, monkeypatch):
+    wh, con = empty(tmp_path)
+    wh.instance("1.1", "S1", "2012-01-10T10:00:00+01:00", 100)
+    wh.instance("2.1", "S2", "2012-01-11T10:00:00+01:00", 100)
+    harvest(con, wh, "h1")
+    warehouse.build_models(con)
+    wh.instance("2.2", "S2", "2012-01-12T10:00:00+01:00", 100)  # a late instance of S2 only
+    harvest(con, wh, "h2")
+    seen = {}
+    invoke = dbt_build._invoke
+
+    def spy(*args, **kwargs):  # what the models downstream read, taken at the end of the build
+        invoke(*args, **kwargs)
+        seen.update(
+            con.execute(
+                "select model, list(study_hash order by study_hash) from build.rewritten_studies group by model"
+            ).fetchall()
+        )
+
+    monkeypatch.setattr(dbt_build, "_invoke", spy)
+    warehouse.build_models(con)
+    monkeypatch.undo()
+    [(s2,)] = con.execute("select study_hash from staged.int_studies where study_instance_uid = 'S2'").fetchall()
+    assert seen == {"stg_dicom_instances": [s2], "int_studies": [s2], "int_study_owners": [s2]}
+    assert con.execute("select count(*) from build.rewritten_studies").fetchall() == [(0,)]
+    assert_equals_a_full_rebuild(con)
+    con.close()
+
+
 MONTHS = [Month(2012, m) for m in range(1, 5)]
 
 

@@ -9,10 +9,13 @@
       those are read: reading whole rows scattered over the history costs a second per night). Kept in
       build.replaced as model 'stored_bytes': the metering's snapshots are dropped from that month
       (analytics.dbt_build);
+    * `rewritten_studies` (config, true): the studies (study_hash) of the rows a build wrote are kept in
+      build.rewritten_studies, where the models downstream find the studies to rebuild (rewritten_studies()
+      below);
     * `replace_where` (config, instead of a unique key): the rows to delete before the insert, such as every row of
       the days a mart recounts, even those left with no row at all.
-    build.replaced is emptied by analytics.dbt_build once a build has succeeded: a failed build's tombstones wait for
-    the next one. -#}
+    build.replaced and build.rewritten_studies are emptied by analytics.dbt_build once a build has succeeded: a failed
+    build's wait for the next one (rebuilding a study again is harmless). -#}
 {% macro duckdb__get_delete_insert_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
     {%- set columns = get_quoted_csv(dest_columns | map(attribute='name')) -%}
     {%- set replaced_days = config.get('replaced_days') -%}
@@ -45,7 +48,18 @@
     {% elif unique_key %}
         delete from {{ target }} where ({{ unique_key }}) in (select ({{ unique_key }}) from {{ source }});
     {% endif %}
+    {% if config.get('rewritten_studies') -%}
+    insert into build.rewritten_studies select distinct '{{ this.identifier }}', study_hash from {{ source }};
+    {% endif -%}
     insert into {{ target }} ({{ columns }}) (select {{ columns }} from {{ source }})
+{%- endmacro %}
+
+{#- The studies an upstream model rewrote in this build (`model`: its name; config `rewritten_studies`). A small
+    table of its own, not the model's `build_seq = this_build()`: DuckDB estimates that filter from the column's
+    distinct values (a half of the table the night after a rebuild), takes the night's few thousand studies for
+    millions and builds its join on the other side, the whole history (2.6 s instead of 0.1 at five years). -#}
+{% macro rewritten_studies(model) -%}
+    (select study_hash from build.rewritten_studies where model = '{{ model }}')
 {%- endmacro %}
 
 {#- The days (dates) a mart recounts: those of the rows this build wrote in each of `columns` (model name -> its day

@@ -7,15 +7,13 @@
 -- Incremental: only the studies of the instances this build rewrote in stg_dicom_instances (a new copy, a deletion,
 -- a date from a receipt) are rebuilt, from all their instances.
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_hash',
-          replaced_days='first_received_date') }}
+          replaced_days='first_received_date', rewritten_studies=true) }}
 with instances as (
     select * from {{ ref('stg_dicom_instances') }}
 {% if is_incremental() %}
     where rowid in (  -- every instance of the studies with an instance this build rewrote, read whole once found
         select rowid from {{ ref('stg_dicom_instances') }}
-        where study_hash in (
-            select study_hash from {{ ref('stg_dicom_instances') }} where build_seq = {{ this_build() }}
-        )
+        where study_hash in {{ rewritten_studies('stg_dicom_instances') }}
     )
 {% endif %}
 ),

@@ -5,15 +5,16 @@
 -- deletions) are rebuilt. The stored bytes of a study whose owner changed move between establishments from its first
 -- receipt (stored_from, macros/delete_insert.sql); a new study's bytes are its instances' (stg_dicom_instances).
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_hash',
-          replaced_days='first_receipt_date', stored_from_columns=['establishment_id', 'first_receipt_date'],
+          replaced_days='first_receipt_date', rewritten_studies=true,
+          stored_from_columns=['establishment_id', 'first_receipt_date'],
           stored_from='case when before.replaced_rowid is not null
                                 and before.establishment_id is distinct from after.establishment_id
                            then least(before.first_receipt_date, after.first_receipt_date) end') }}
 with touched as (
 {% if is_incremental() %}
-    select study_hash from {{ ref('int_studies') }} where build_seq = {{ this_build() }}
+    select study_hash from {{ rewritten_studies('int_studies') }}
     union
-    select study_hash from {{ ref('stg_audit_studies') }} where build_seq = {{ this_build() }}
+    select study_hash from {{ rewritten_studies('stg_audit_studies') }}
 {% else %}
     select null::uhugeint as study_hash where false
 {% endif %}

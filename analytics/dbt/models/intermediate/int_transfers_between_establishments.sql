@@ -24,7 +24,7 @@ with transfers as (
     union  -- a transfer harvested earlier, of a study whose owner, instances or receipts this build rewrote
     select record_key, study_instance_uid, study_hash, responder_id, requested_at
     from {{ this }}
-    where study_hash in (select study_hash from {{ ref('int_study_owners') }} where build_seq = {{ this_build() }})
+    where study_hash in {{ rewritten_studies('int_study_owners') }}
 {% endif %}
 ),
 

@@ -7,7 +7,8 @@
 -- Incremental: minima combine, so the studies the build's new records name are merged with what this table already
 -- holds for them, never recomputed from every audit record of history. The order key holds no record key: a full
 -- rebuild aggregates every receipt of history, and a 64-character key in each group's state doubles its memory.
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_hash') }}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_hash',
+          rewritten_studies=true) }}
 {%- set receipt_order -%}
     (first_receipt_at, receipt_source_establishment_id is null, coalesce(receipt_source_establishment_id, ''))
 {%- endset %}
