@@ -31,6 +31,10 @@
               when before.deleted_date is distinct from after.deleted_date
                   then greatest(after.received_date, least(before.deleted_date, after.deleted_date))
           end") }}
+{%- set deleted -%}
+    (select source, file_key from {{ source('raw', 'dicom_deletions') }}
+     where harvest_id in (select harvest_id from {{ source('build', 'increment') }}))
+{%- endset %}
 with harvested as (
     select * from {{ source('raw', 'dicom_instances') }}
 {% if is_incremental() %}
@@ -40,10 +44,12 @@ with harvested as (
             select sop_instance_uid from {{ source('raw', 'dicom_instances') }}
             where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
             union
-            select i.sop_instance_uid
-            from {{ source('raw', 'dicom_instances') }} as i
-            join {{ source('raw', 'dicom_deletions') }} as d on d.source = i.source and d.file_key = i.file_key
-            where d.harvest_id in (select harvest_id from {{ source('build', 'increment') }})
+            select sop_instance_uid from {{ source('raw', 'dicom_instances') }}
+            where rowid in (  -- by file_key alone first: a join on (source, file_key) reads both of every row
+                select rowid from {{ source('raw', 'dicom_instances') }}
+                where file_key in (select file_key from {{ deleted }})
+            )
+                and (source, file_key) in (select source, file_key from {{ deleted }})
         )
         or study_instance_uid in (  -- the studies whose first receipt the build's receipts may have moved
             select study_instance_uid from {{ ref('stg_audit_events') }}
