@@ -21,6 +21,7 @@ from pathlib import Path
 import dbt.mp_context
 import duckdb
 
+from analytics.catalog import table_exists
 from analytics.errors import SansfilmError
 
 # dbt's parsed project and its adapter hold multiprocessing locks of a "spawn" context: each is a named semaphore that
@@ -299,11 +300,7 @@ def _drop_stale_snapshots(con: duckdb.DuckDBPyConnection, select: list[str] | No
     study whose owner changed, counts otherwise (build.replaced's 'stored_bytes', see macros/delete_insert.sql); all
     of them after a rebuild. A late instance of an old study, a study's instances read again unchanged, or an
     instance's deletion, drops nothing before the month of its day."""
-    exists = con.execute(
-        "select count(*) from duckdb_tables() where database_name = current_database() "
-        "and schema_name = 'marts' and table_name = 'fct_storage_month_end'"
-    ).fetchall()[0][0]
-    if not exists:
+    if not table_exists(con, "marts.fct_storage_month_end"):
         return
     if full_refresh or select:
         if full_refresh or any(name in select for schema, name in models() if schema == "staged"):

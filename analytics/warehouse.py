@@ -23,6 +23,7 @@ import polars as pl
 
 from analytics import dbt_build, warehouse_schema
 from analytics.audit_codes import AUDIT_EVENT_TYPES
+from analytics.catalog import table_exists as table_exists  # callers take it from here
 from analytics.config import load_settings
 from analytics.dbt_build import REFERENCE_TABLES
 from analytics.errors import SansfilmError
@@ -260,17 +261,6 @@ def build_models(
     row counts."""
     return dbt_build.build(
         con, [name for _, name in models] if models is not None else None, full_refresh=full_refresh, limit=memory_limit
-    )
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    """Whether `schema.table` exists in the connection's database."""
-    schema, name = table.split(".")
-    return (
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
-        ).fetchall()[0][0]
-        > 0
     )
 
 

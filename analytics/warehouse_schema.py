@@ -31,6 +31,7 @@ from pathlib import Path
 
 import duckdb
 
+from analytics.catalog import table_exists
 from analytics.errors import SchemaVersionError
 
 RAW_DIR = Path(__file__).parent / "sql" / "raw"
@@ -99,15 +100,9 @@ class RawVersion:
         return f"{version:04d}" + ("" if self.versioned else " (sansfilm v0.1.0, before versioning)")
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    query = """select count(*) from information_schema.tables
-               where table_catalog = current_database() and table_schema = ? and table_name = ?"""
-    return con.execute(query, [schema, name]).fetchall()[0][0] > 0
-
-
 def version(con: duckdb.DuckDBPyConnection, where: str) -> RawVersion:
     """Where the warehouse behind `con` stands (`where` names it in messages)."""
-    if _has_table(con, "raw", "schema_version"):
+    if table_exists(con, VERSION_TABLE):
         return RawVersion(con.execute(f"select max(version) from {VERSION_TABLE}").fetchall()[0][0], True, latest())
     if not con.execute(_COLUMNS).fetchall():
         return RawVersion(None, True, latest())
