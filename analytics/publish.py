@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from analytics import dbt_build
+from analytics.catalog import table_exists
 from analytics.metrics import MONTHLY_FACTS
 
 PUBLISHED_SCHEMAS = ("ref", "staged", "marts")
@@ -85,13 +86,14 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
     try:
         con.execute("begin transaction")
         held = _held(con)
-        wanted = _tables(con, current_database=True)
+        metered = _meterings(con)
+        meterings = {seq: (metered_at, False) for seq, metered_at in metered}
+        wanted = _tables(con, current_database=True, last_metering=max(metered, default=None))
         keys, partitions = dbt_build.unique_keys(), dbt_build.partition_keys()
         runs = {
             seq: (started, full)
             for seq, started, full in con.execute("select seq, started_at, full_refresh from build.runs").fetchall()
         }
-        meterings = {seq: (metered_at, False) for seq, metered_at in _meterings(con)}
         for schema in (*PUBLISHED_SCHEMAS, BOOKKEEPING):
             con.execute(f"create schema if not exists publish_target.{schema}")
         for (schema, table), (columns, stamp) in wanted.items():
@@ -108,8 +110,8 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
                 con.execute(f"insert into {target} select * from {schema}.{table} where {months}", [since])
                 continue
             key = keys.get(table) or partitions[table]
-            written = con.execute(
-                f"select distinct {key} from {schema}.{table} where build_seq > ?", [since]
+            written = con.execute(  # no more than needed to know there are too many to name
+                f"select distinct {key} from {schema}.{table} where build_seq > ? limit {FEW_KEYS + 1}", [since]
             ).fetchall()
             if len(written) <= FEW_KEYS:  # named one by one, DuckDB skips the row groups whose range holds none of them
                 replaced, values = f"{key} in ({', '.join('?' * len(written)) or 'null'})", [k for (k,) in written]
@@ -131,11 +133,12 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _tables(
-    con: duckdb.DuckDBPyConnection, *, current_database: bool
+    con: duckdb.DuckDBPyConnection, *, current_database: bool, last_metering: tuple | None = None
 ) -> dict[tuple[str, str], tuple[str, tuple | None]]:
     """The tables of the published schemas, in the warehouse (`current_database`) or in the copy: their columns (names
     and types, in order) and, for a warehouse table stamped with build_seq, the last build that wrote it and when that
-    build started (None without a stamp or a row)."""
+    build started (None without a stamp or a row); for a metering fact, the last metering (`last_metering`: seq and
+    when)."""
     catalog = "current_database()" if current_database else "'publish_target'"
     rows = con.execute(
         f"""select c.table_schema, c.table_name,
@@ -148,7 +151,6 @@ def _tables(
         [list(PUBLISHED_SCHEMAS)],
     ).fetchall()
     tables = {}
-    last_metering = _meterings(con, last=True) if current_database else []
     for schema, table, names, columns in rows:
         stamp = None
         if current_database and "build_seq" in names:
@@ -157,22 +159,17 @@ def _tables(
             ).fetchall()
             stamp = found[0] if found else None
         elif current_database and schema == "marts" and table in MONTHLY_FACTS and last_metering:
-            stamp = last_metering[0]  # the copy holds the months metered up to this one
+            stamp = last_metering  # the copy holds the months metered up to this one
         tables[(schema, table)] = (columns, stamp)
     return tables
 
 
-def _meterings(con: duckdb.DuckDBPyConnection, *, last: bool = False) -> list[tuple]:
-    """build.meterings (analytics.metering): (seq, metered_at) of each metering of a month, or of the last one; none
-    in a warehouse never metered since they were numbered."""
-    exists = con.execute(
-        "select count(*) from duckdb_tables() where database_name = current_database() "
-        "and schema_name = 'build' and table_name = 'meterings'"
-    ).fetchall()[0][0]
-    if not exists:
+def _meterings(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """build.meterings (analytics.metering): (seq, metered_at) of each metering of a month; none in a warehouse never
+    metered since they were numbered."""
+    if not table_exists(con, "build.meterings"):
         return []
-    where = " where seq = (select max(seq) from build.meterings)" if last else ""
-    return con.execute(f"select seq, metered_at from build.meterings{where}").fetchall()
+    return con.execute("select seq, metered_at from build.meterings").fetchall()
 
 
 def _held(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple]:
