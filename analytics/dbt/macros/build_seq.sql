@@ -12,9 +12,10 @@
     {{ this_build() }} as build_seq
 {%- endmacro %}
 
-{#- A DICOM UID as a 128-bit number (MD5, stable across DuckDB versions, unlike hash()): the staged and intermediate
-    models find the rows of a study or an instance by it (study_hash, sop_hash). Looking up a night's few thousand
-    studies among millions reads 16 bytes a row instead of a 64-character string: ten times less (docs/scaling.md). -#}
+{#- A DICOM UID (or an audit record's key) as a 128-bit number (MD5, stable across DuckDB versions, unlike hash()):
+    the staged and intermediate models find the rows of a study, an instance or a transfer by it (study_hash,
+    sop_hash, record_hash). Looking up a night's few thousand studies among millions reads 16 bytes a row instead of
+    a 64-character string: ten times less (docs/scaling.md). -#}
 {% macro uid_hash(column) -%}
     md5_number({{ column }})
 {%- endmacro %}

@@ -8,10 +8,11 @@
 -- Incremental: the transfers a build's harvests added, and again those of the studies whose owner this build
 -- rewrote (int_study_owners rewrites each study given new instances, a receipt or a deletion: an owner found late, a
 -- late answer): a transfer's row may change, never disappear, so delete+insert by record_key keeps the table exact.
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='record_key') }}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='record_hash') }}
 with transfers as (
     select
         record_key,
+        {{ uid_hash('record_key') }} as record_hash,
         study_instance_uid,
         {{ uid_hash('study_instance_uid') }} as study_hash,
         destination_establishment_id as responder_id,
@@ -22,7 +23,7 @@ with transfers as (
 {% if is_incremental() %}
         and harvest_id in (select harvest_id from {{ source('build', 'increment') }})
     union  -- a transfer harvested earlier, of a study whose owner, instances or receipts this build rewrote
-    select record_key, study_instance_uid, study_hash, responder_id, requested_at
+    select record_key, record_hash, study_instance_uid, study_hash, responder_id, requested_at
     from {{ this }}
     where study_hash in {{ rewritten_studies('int_study_owners') }}
 {% endif %}
@@ -46,14 +47,14 @@ reports as (
 
 answered as (
     select
-        t.record_key,
+        t.record_hash,
         min(r.received_at) as responded_at
     from transfers as t
     join reports as r
         on r.study_hash = t.study_hash
         and r.establishment_id = t.responder_id
         and r.received_at > t.requested_at
-    group by t.record_key
+    group by t.record_hash
 )
 
 select
@@ -66,7 +67,8 @@ select
     timezone('Europe/Paris', t.requested_at)::date as requested_date,
     a.responded_at,
     t.study_hash,
+    t.record_hash,
     {{ build_seq() }}
 from transfers as t
 left join owners as o using (study_hash)
-left join answered as a using (record_key)
+left join answered as a using (record_hash)
