@@ -215,8 +215,8 @@ class BatchWriter:
                 columns = ", ".join(frame.columns)
                 stored, bounds = stored_alike(table, frame)
                 added = con.execute(
-                    f"""insert into raw.{table} ({columns})
-                        select {columns} from harvest_batch b
+                    f"""insert into raw.{table} by name
+                        select {columns}{derived_columns(table)} from harvest_batch b
                         where not exists (select 1 from raw.{table} t where t.record_key = b.record_key {stored})
                         qualify row_number() over (partition by record_key order by file_key) = 1""",
                     bounds,
@@ -301,6 +301,21 @@ _AUDIT_SCHEMA = {
 # the other row groups by their min/max), so it follows the batch, not the history. An audit record's key hashes
 # its message, which holds its time.
 STORED_ALIKE = {"audit_events": "event_time"}
+
+
+# Columns computed from a record's own fields as it is stored (SQL over the batch's columns): the UIDs as 128-bit
+# numbers (MD5, the models' uid_hash, analytics/dbt/macros/build_seq.sql), by which a build finds stored copies.
+DERIVED = {
+    "dicom_instances": {
+        "sop_hash": "md5_number(sop_instance_uid)",
+        "study_hash": "md5_number(study_instance_uid)",
+    }
+}
+
+
+def derived_columns(table: str) -> str:
+    """`, <expression> as <column>` for each derived column of `table`: appended to a select of its other columns."""
+    return "".join(f", {expression} as {column}" for column, expression in DERIVED.get(table, {}).items())
 
 
 def stored_alike(table: str, frame: pl.DataFrame) -> tuple[str, list]:

@@ -52,7 +52,7 @@ def region_path(shape: generator.Shape, years: int) -> Path:
 
 def make_region(shape: generator.Shape, years: int) -> tuple[Path, Path, date]:
     """The raw layer of `years` years of the region (cached), its contracts folder and the held-back night."""
-    from analytics import warehouse
+    from analytics import raw_batches, warehouse
     from analytics.registry import load_registry
 
     one_year, contracts_dir, _ = generator.ensure_warehouse(shape)
@@ -78,6 +78,7 @@ def make_region(shape: generator.Shape, years: int) -> tuple[Path, Path, date]:
                           else 'h' || strftime(timezone('Europe/Paris', {{t}} + {shift}), '%Y-%m') end"""
         con.execute(f"""
             insert into raw.dicom_instances by name
+            select *{raw_batches.derived_columns("dicom_instances")} from (
             select i.sop_instance_uid || '.{k}' as record_key, 'files' as source,
                    i.study_instance_uid || '.{k}' as study_instance_uid,
                    i.series_instance_uid || '.{k}' as series_instance_uid,
@@ -90,8 +91,8 @@ def make_region(shape: generator.Shape, years: int) -> tuple[Path, Path, date]:
                    i.sop_instance_uid || '.{k}' as file_key, {harvest.format(t="i.received_at")} as harvest_id,
                    false as size_estimated, false as received_at_estimated
             from one.staged.stg_dicom_instances as i
-            left join est_ae as a using (establishment_id)
-            order by i.received_at  -- as the harvests appended them, month after month""")
+            left join est_ae as a using (establishment_id))
+            order by received_at  -- as the harvests appended them, month after month""")
         con.execute(f"""
             insert into raw.dicom_deletions by name
             select 'files' as source, sop_instance_uid || '.{k}' as file_key, deleted_at + {shift} as deleted_at,

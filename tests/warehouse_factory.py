@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from analytics import warehouse
+from analytics import raw_batches, warehouse
 from analytics.pseudonym import Pseudonymiser, participant_key
 from analytics.registry import ae_title_key, institution_key, load_registry
 
@@ -18,6 +18,13 @@ REGISTRY = """establishment_id,name,siret,departement,category,sector,offer,adhe
 """
 A, B = "750000015", "940000027"
 KEY = Pseudonymiser("warehouse-factory-key")
+
+
+def store(con, table: str, frame: pl.DataFrame) -> None:
+    """Append `frame`'s rows to raw.`table` with the columns the harvest derives as it stores (analytics.raw_batches)."""
+    con.register("rows", frame)
+    con.execute(f"insert into raw.{table} by name select *{raw_batches.derived_columns(table)} from rows")
+    con.unregister("rows")
 
 
 class RawWarehouse:
@@ -112,11 +119,8 @@ class RawWarehouse:
         warehouse.ensure_schema(con)
         for table, rows in (("dicom_instances", self.instances), ("audit_events", self.events)):
             if rows:
-                frame = pl.DataFrame(rows)
-                con.register("rows", frame)
                 con.execute(f"delete from raw.{table}")
-                con.execute(f"insert into raw.{table} by name select * from rows")
-                con.unregister("rows")
+                store(con, table, pl.DataFrame(rows))
         warehouse.load_reference(con, load_registry(self.root / "contracts"), ["RSF_ARCHIVE"], self.portal, KEY)
         warehouse.build_models(con, full_refresh=True)  # raw rewritten in place, not harvested: rebuild it all
         return con

@@ -69,6 +69,16 @@ def test_first_harvest_then_rerun_is_a_no_op(tiny):
     assert query(tiny, "select count(*) from raw.audit_events") == [(5,)]
 
 
+def test_the_harvest_stores_the_uids_as_the_numbers_the_models_find_them_by(tiny):
+    harvest(tiny)
+    numbered = query(
+        tiny,
+        """select sop_hash = md5_number(sop_instance_uid) and study_hash = md5_number(study_instance_uid), count(*)
+           from raw.dicom_instances group by all""",
+    )
+    assert numbered == [(True, 4)]
+
+
 def test_copied_files_add_nothing(tiny):
     harvest_and_build(tiny)
     root = tiny.sources[0].path

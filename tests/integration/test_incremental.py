@@ -10,7 +10,7 @@ import pytest
 from analytics import dbt_build, metering, warehouse
 from analytics.billing.model import Month
 from analytics.registry import load_registry
-from tests.warehouse_factory import A, B, RawWarehouse
+from tests.warehouse_factory import A, B, RawWarehouse, store
 
 PLATFORM = "RSF_ARCHIVE"
 
@@ -19,9 +19,7 @@ def append(con, wh: RawWarehouse, harvest_id: str) -> None:
     """Append the collected rows under `harvest_id` (as a harvest appends a batch), then forget them."""
     for table, rows in (("dicom_instances", wh.instances), ("audit_events", wh.events)):
         if rows:
-            con.register("rows", pl.DataFrame(rows).with_columns(harvest_id=pl.lit(harvest_id)))
-            con.execute(f"insert into raw.{table} by name select * from rows")
-            con.unregister("rows")
+            store(con, table, pl.DataFrame(rows).with_columns(harvest_id=pl.lit(harvest_id)))
     wh.instances.clear()
     wh.events.clear()
 

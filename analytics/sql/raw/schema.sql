@@ -34,7 +34,10 @@ create table if not exists raw.dicom_instances (
     harvest_id              varchar not null,
     size_estimated          boolean default false,  -- size_bytes estimated (C-FIND, DICOMweb without sizes)
     received_at_estimated   boolean default false,  -- received_at = first harvest that saw it (no receipt known)
-    value_flags             varchar  -- e.g. 'institution_name:truncated,study_date:out_of_range' (docs/harvest.md)
+    value_flags             varchar,  -- e.g. 'institution_name:truncated,study_date:out_of_range' (docs/harvest.md)
+    -- the UIDs as 128-bit numbers (md5_number, the models' uid_hash), by which a build finds stored copies
+    sop_hash                uhugeint not null,
+    study_hash              uhugeint not null
 );
 
 create table if not exists raw.audit_events (

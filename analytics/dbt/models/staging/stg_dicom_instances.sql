@@ -18,7 +18,7 @@
 -- The stored bytes (macros/delete_insert.sql) change from the day a new instance is received; from the earlier of
 -- its two reception days when an instance changes study, size or reception day; else from the earlier of its two
 -- deletion days (a deletion reported late, another copy's).
--- sop_hash, study_hash: the UIDs as numbers (uid_hash), by which rows are found.
+-- sop_hash, study_hash: the UIDs as numbers (uid_hash), by which rows are found, as the harvest stored them.
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='sop_hash',
           rewritten_studies=true, replaced_days='received_date',
           stored_from_columns=['study_hash', 'size_bytes', 'received_date', 'deleted_date'],
@@ -38,21 +38,21 @@
 with harvested as (
     select * from {{ source('raw', 'dicom_instances') }}
 {% if is_incremental() %}
-    where rowid in (  -- found by their keys first, then read whole: the other rows' columns are never read
+    where rowid in (  -- found by their keys (numbers) first, then read whole: the other rows' columns are never read
         select rowid from {{ source('raw', 'dicom_instances') }}
-        where sop_instance_uid in (  -- every copy of an instance harvested again or reported deleted
-            select sop_instance_uid from {{ source('raw', 'dicom_instances') }}
+        where sop_hash in (  -- every copy of an instance harvested again or reported deleted
+            select sop_hash from {{ source('raw', 'dicom_instances') }}
             where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
             union
-            select sop_instance_uid from {{ source('raw', 'dicom_instances') }}
+            select sop_hash from {{ source('raw', 'dicom_instances') }}
             where rowid in (  -- by file_key alone first: a join on (source, file_key) reads both of every row
                 select rowid from {{ source('raw', 'dicom_instances') }}
                 where file_key in (select file_key from {{ deleted }})
             )
                 and (source, file_key) in (select source, file_key from {{ deleted }})
         )
-        or study_instance_uid in (  -- the studies whose first receipt the build's receipts may have moved
-            select study_instance_uid from {{ ref('stg_audit_events') }}
+        or study_hash in (  -- the studies whose first receipt the build's receipts may have moved
+            select {{ uid_hash('study_instance_uid') }} from {{ ref('stg_audit_events') }}
             where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
                 and event_id = '110104' and succeeded and destination_is_platform
         )
@@ -64,7 +64,7 @@ receipts as (  -- for the instances the archive gave no reception time
     select study_instance_uid, first_receipt_at
     from {{ ref('stg_audit_studies') }}
     where first_receipt_at is not null
-        and study_hash in (select {{ uid_hash('study_instance_uid') }} from harvested where received_at_estimated)
+        and study_hash in (select study_hash from harvested where received_at_estimated)
 ),
 
 received as (
@@ -180,7 +180,7 @@ select
     file_key,
     deleted_at,
     timezone('Europe/Paris', deleted_at)::date as deleted_date,
-    {{ uid_hash('sop_instance_uid') }} as sop_hash,
-    {{ uid_hash('study_instance_uid') }} as study_hash,
+    sop_hash,
+    study_hash,
     {{ build_seq() }}
 from attributed
