@@ -31,10 +31,12 @@
               when before.deleted_date is distinct from after.deleted_date
                   then greatest(after.received_date, least(before.deleted_date, after.deleted_date))
           end") }}
+{%- if is_incremental() %}{# build.increment: bookkeeping, never seen by the parse (no lineage, no asset) #}
 {%- set deleted -%}
     (select source, file_key from {{ source('raw', 'dicom_deletions') }}
      where harvest_id in (select harvest_id from {{ source('build', 'increment') }}))
 {%- endset %}
+{%- endif %}
 with harvested as (
     select * from {{ source('raw', 'dicom_instances') }}
 {% if is_incremental() %}
