@@ -57,7 +57,8 @@
 {#- The studies an upstream model rewrote in this build (`model`: its name; config `rewritten_studies`). A small
     table of its own, not the model's `build_seq = this_build()`: DuckDB estimates that filter from the column's
     distinct values (a half of the table the night after a rebuild), takes the night's few thousand studies for
-    millions and builds its join on the other side, the whole history (2.6 s instead of 0.1 at five years). -#}
+    millions and builds its join on the other side, the whole history (int_study_owners: 2.6 s against 0.7 at five
+    years of 2 M studies a year, docs/scaling.md). -#}
 {% macro rewritten_studies(model) -%}
     (select study_hash from build.rewritten_studies where model = '{{ model }}')
 {%- endmacro %}
