@@ -6,14 +6,17 @@ from __future__ import annotations
 import duckdb
 
 
+def tables(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    """The `(schema, name)` of every table and view in the connection's current database."""
+    return set(
+        con.execute(
+            """select table_schema, table_name from information_schema.tables
+               where table_catalog = current_database()"""
+        ).fetchall()
+    )
+
+
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     """Whether `schema.table` (a table or a view) exists in the connection's current database."""
     schema, name = table.split(".")
-    return (
-        con.execute(
-            """select count(*) from information_schema.tables
-               where table_catalog = current_database() and table_schema = ? and table_name = ?""",
-            [schema, name],
-        ).fetchall()[0][0]
-        > 0
-    )
+    return (schema, name) in tables(con)

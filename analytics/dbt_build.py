@@ -21,7 +21,7 @@ from pathlib import Path
 import dbt.mp_context
 import duckdb
 
-from analytics.catalog import table_exists
+from analytics.catalog import table_exists, tables
 from analytics.errors import SansfilmError
 
 # dbt's parsed project and its adapter hold multiprocessing locks of a "spawn" context: each is a named semaphore that
@@ -238,13 +238,7 @@ def _increment(con: duckdb.DuckDBPyConnection, full_refresh: bool) -> tuple[bool
         + models_fingerprint()
     )
     previous = con.execute("select any_value(fingerprint) from build.reference").fetchall()[0][0]
-    present = set(
-        con.execute(
-            "select schema_name, table_name from duckdb_tables() where database_name = current_database() union "
-            "select schema_name, view_name from duckdb_views() where database_name = current_database()"
-        ).fetchall()
-    )
-    if full_refresh or previous != fingerprint or not set(models()) <= present:
+    if full_refresh or previous != fingerprint or not set(models()) <= tables(con):
         full_refresh = True
         con.execute("delete from build.state")
     con.execute("""create or replace table build.increment as select harvest_id from raw.harvest_runs
