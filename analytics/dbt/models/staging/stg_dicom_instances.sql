@@ -63,7 +63,7 @@ with harvested as (
 ),
 
 receipts as (  -- for the instances the archive gave no reception time
-    select study_instance_uid, first_receipt_at
+    select study_hash, first_receipt_at
     from {{ ref('stg_audit_studies') }}
     where first_receipt_at is not null
         and study_hash in (select study_hash from harvested where received_at_estimated)
@@ -83,7 +83,7 @@ received as (
             else 'first_harvest'
         end as received_at_from
     from harvested as i
-    left join receipts as r using (study_instance_uid)
+    left join receipts as r using (study_hash)
 ),
 
 ranked as (
