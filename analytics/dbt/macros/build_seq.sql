@@ -19,3 +19,13 @@
 {% macro uid_hash(column) -%}
     md5_number({{ column }})
 {%- endmacro %}
+
+{#- The rows of `relation` the condition in the call block keeps (a lookup by key: `study_hash in (...)`), found by
+    reading the key column alone first, then only those rows whole: DuckDB otherwise reads every column the query
+    projects, for every row of the history, before it filters. Worth it where rows are wide (strings): the transfers
+    of the studies a build rewrote took 0.71 s to find, 0.11 s so, at five years of 1 M studies a year; a lookup
+    reading two narrow columns gains nothing (docs/scaling.md). -#}
+{% macro found_by_key(relation) -%}
+    rowid in (select rowid from {{ relation }} where {{ caller() }}
+    ){# on a line of its own: the condition may end in a comment #}
+{%- endmacro %}

@@ -11,10 +11,10 @@
 with instances as (
     select * from {{ ref('stg_dicom_instances') }}
 {% if is_incremental() %}
-    where rowid in (  -- every instance of the studies with an instance this build rewrote, read whole once found
-        select rowid from {{ ref('stg_dicom_instances') }}
-        where study_hash in {{ rewritten_studies('stg_dicom_instances') }}
-    )
+    -- every instance of the studies with an instance this build rewrote
+    where {% call found_by_key(ref('stg_dicom_instances')) -%}
+        study_hash in {{ rewritten_studies('stg_dicom_instances') }}
+    {%- endcall %}
 {% endif %}
 ),
 

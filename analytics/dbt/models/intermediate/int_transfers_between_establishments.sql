@@ -25,7 +25,7 @@ with transfers as (
     union  -- a transfer harvested earlier, of a study whose owner, instances or receipts this build rewrote
     select record_key, record_hash, study_instance_uid, study_hash, responder_id, requested_at
     from {{ this }}
-    where study_hash in {{ rewritten_studies('int_study_owners') }}
+    where {% call found_by_key(this) %}study_hash in {{ rewritten_studies('int_study_owners') }}{% endcall %}
 {% endif %}
 ),
 

@@ -32,7 +32,9 @@ events as (
     union all  -- what the table holds for the studies the new records name
     select study_instance_uid, first_receipt_at, receipt_source_establishment_id, deleted_at
     from {{ this }}
-    where study_hash in (select {{ uid_hash('study_instance_uid') }} from new_events)
+    where {% call found_by_key(this) -%}
+        study_hash in (select {{ uid_hash('study_instance_uid') }} from new_events)
+    {%- endcall %}
 {% endif %}
 )
 

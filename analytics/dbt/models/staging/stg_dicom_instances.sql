@@ -40,17 +40,16 @@
 with harvested as (
     select * from {{ source('raw', 'dicom_instances') }}
 {% if is_incremental() %}
-    where rowid in (  -- found by their keys (numbers) first, then read whole: the other rows' columns are never read
-        select rowid from {{ source('raw', 'dicom_instances') }}
-        where sop_hash in (  -- every copy of an instance harvested again or reported deleted
+    where {% call found_by_key(source('raw', 'dicom_instances')) %}
+        sop_hash in (  -- every copy of an instance harvested again or reported deleted
             select sop_hash from {{ source('raw', 'dicom_instances') }}
             where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
             union
             select sop_hash from {{ source('raw', 'dicom_instances') }}
-            where rowid in (  -- by file_key alone first: a join on (source, file_key) reads both of every row
-                select rowid from {{ source('raw', 'dicom_instances') }}
-                where file_key in (select file_key from {{ deleted }})
-            )
+            -- by file_key alone first: a join on (source, file_key) reads both of every row
+            where {% call found_by_key(source('raw', 'dicom_instances')) -%}
+                file_key in (select file_key from {{ deleted }})
+            {%- endcall %}
                 and (source, file_key) in (select source, file_key from {{ deleted }})
         )
         or study_hash in (  -- the studies whose first receipt the build's receipts may have moved
@@ -58,7 +57,7 @@ with harvested as (
             where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
                 and event_id = '110104' and succeeded and destination_is_platform
         )
-    )
+    {% endcall %}
 {% endif %}
 ),
 
