@@ -28,6 +28,29 @@ logging.getLogger("pynetdicom").setLevel(logging.WARNING)  # its debug log dumps
 
 _PENDING = (0xFF00, 0xFF01)
 STUDIES_PER_PAGE = 20
+ASKS = 3  # times a question is asked when pynetdicom dropped one of its answers (_Dropped)
+
+
+class _Dropped(logging.Filter):
+    """Counts the C-FIND answers pynetdicom 3.0 dropped. Its association thread may take the first answer to a
+    question asked right after another one, before the question's own reader does (a race in its reactor, seen
+    under load: pydicom/pynetdicom#875), and only logs "Received unexpected C-FIND service message": the answer, a
+    study or an instance, is lost without an error. The count tells DimseArchive._find to ask again."""
+
+    MESSAGE = "Received unexpected C-FIND service message"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage() == self.MESSAGE:
+            self.count += 1  # one thread increments at a time: pynetdicom's reactor logs it
+        return True
+
+
+DROPPED = _Dropped()
+logging.getLogger("pynetdicom.association").addFilter(DROPPED)
 
 
 def _vr(tag: int) -> str:
@@ -101,10 +124,26 @@ class DimseArchive:
     # --- the association ----------------------------------------------------------------------------------------
 
     def _find(self, level: str, keys: tuple[int, ...], matching: dict[int, str]) -> list[dict[int, str]]:
+        """Every answer to one C-FIND, asked again (ASKS times at most) while pynetdicom drops one (_Dropped)."""
         identifier = Dataset()
         identifier.QueryRetrieveLevel = level
         for tag in dict.fromkeys((*keys, *matching)):
             identifier.add_new(tag, _vr(tag), matching.get(tag) or None)  # empty: return it
+        for _ in range(ASKS):
+            dropped = DROPPED.count
+            try:
+                answers = self._ask(level, identifier)
+            except SourceError:
+                if DROPPED.count == dropped:
+                    raise
+                self.close()  # the dropped answer was the last: the association waited for it, then aborted
+                continue
+            if DROPPED.count == dropped:
+                return answers
+            log.warning("C-FIND at %s level: an answer was dropped by pynetdicom; asking again", level)
+        raise self._error(f"had answers to C-FIND at {level} level dropped {ASKS} times in a row: harvest again")
+
+    def _ask(self, level: str, identifier: Dataset) -> list[dict[int, str]]:
         assoc = self._association()
         answers: list[dict[int, str]] = []
         try:

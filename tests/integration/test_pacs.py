@@ -5,6 +5,7 @@ establishment as `dicom_files`; outages resume from the cursor; errors are one c
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from analytics.dicom_reader import read_instance
 from analytics.errors import SourceError
 from analytics.harvest import harvest_source
 from analytics.pacs.dicomweb import DicomwebArchive
-from analytics.pacs.dimse import DimseArchive
+from analytics.pacs.dimse import ASKS, DROPPED, DimseArchive
 from analytics.pseudonym import DEVELOPMENT_KEY, Pseudonymiser
 from tests.dcmqrscp import AE_TITLE as QR_AE
 from tests.dcmqrscp import Dcmqrscp, require_dcmqrscp
@@ -278,6 +279,55 @@ def test_outage_mid_harvest_resumes_with_nothing_lost_or_doubled(kind, harvested
     ]
     if kind == "dicomweb":
         assert query(settings, PER_ESTABLISHMENT) == query(files, PER_ESTABLISHMENT)
+
+
+class _DropFirstAnswers(AE):
+    """An application entity whose association loses the first answer of some C-FIND questions the way pynetdicom's
+    reactor thread does when it takes an answer before the question's reader (pydicom/pynetdicom#875): read off the
+    association, logged as an unexpected message by pynetdicom's logger, never given to the reader. `asks`: the
+    numbers (from 1) of the questions that lose one."""
+
+    def __init__(self, asks: set[int]) -> None:
+        super().__init__()
+        self.asks, self.asked = asks, 0
+
+    def associate(self, *args, **kwargs):
+        assoc = super().associate(*args, **kwargs)
+        send_c_find = assoc.send_c_find
+
+        def dropping(*args, **kwargs):
+            self.asked += 1
+            responses = send_c_find(*args, **kwargs)
+            if self.asked in self.asks:
+                next(responses)
+                logging.getLogger("pynetdicom.association").warning("Received unexpected C-FIND service message")
+            return responses
+
+        assoc.send_c_find = dropping
+        return assoc
+
+
+def test_an_answer_pynetdicom_drops_is_asked_again_and_nothing_is_lost(harvested, orthanc, tmp_path):
+    """The study list's first page and a study's instances each lose an answer once: both questions are asked
+    again, so every study and instance is stored, once."""
+    files, _ = harvested
+    settings = config(tmp_path / "dropped", files, dimse(orthanc.dicom_port, ARCHIVE_AE))
+    ae = _DropFirstAnswers({1, 3, 40})  # the study list, then questions on a study's series or a series' instances
+    before = DROPPED.count
+    _harvest_with(settings, DimseArchive(settings.source("pacs"), ae=ae))
+    n = len(sample_files(files))
+    assert query(settings, "select count(*), count(distinct sop_instance_uid) from raw.dicom_instances") == [(n, n)]
+    assert DROPPED.count >= before + 3  # counted (more if pynetdicom itself dropped one meanwhile)
+
+
+def test_a_question_losing_answers_each_time_fails_in_one_line(harvested, orthanc, tmp_path):
+    files, _ = harvested
+    settings = config(tmp_path / "lossy", files, dimse(orthanc.dicom_port, ARCHIVE_AE))
+    ae = _DropFirstAnswers(set(range(1, ASKS + 1)))  # the study list, every time it is asked
+    with pytest.raises(SourceError, match=f"had answers to C-FIND at STUDY level dropped {ASKS} times") as failure:
+        _harvest_with(settings, DimseArchive(settings.source("pacs"), ae=ae))
+    assert "\n" not in str(failure.value)
+    assert query(settings, "select count(*) from raw.dicom_instances") == [(0,)]
 
 
 def test_a_grown_study_is_read_again_and_only_its_new_series(harvested, tmp_path):
