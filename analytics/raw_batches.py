@@ -304,7 +304,8 @@ STORED_ALIKE = {"audit_events": "event_time"}
 
 
 # Columns computed from a record's own fields as it is stored (SQL over the batch's columns): the UIDs as 128-bit
-# numbers (MD5, the models' uid_hash, analytics/dbt/macros/build_seq.sql), by which a build finds stored copies.
+# numbers (MD5, the models' uid_hash, analytics/dbt/macros/build_seq.sql), by which a build finds stored copies: one
+# function everywhere (tests/unit/test_code_rules.py checks it).
 DERIVED = {
     "dicom_instances": {
         "sop_hash": "md5_number(sop_instance_uid)",

@@ -1,9 +1,10 @@
 """Rules of the code base that a review misses and a test does not: no import cycle, no use of another module's
-private names. Both read the source with `ast`; nothing is imported."""
+private names, one function numbering a DICOM UID. They read the source; nothing is imported."""
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -173,3 +174,40 @@ def test_the_private_check_finds_each_kind_of_use(tmp_path):
     path = tmp_path / "m.py"
     tree = ast.parse(source)
     assert sorted(line for line, _ in private_uses("tests.m", path, tree, {"_engine", "_inner", "_f"})) == [1, 3, 4, 5]
+
+
+# Where a DICOM UID becomes its 128-bit number: raw stores it (study_hash, sop_hash), the models compute it (the dbt
+# macro uid_hash), metering joins the month's events to the owners by it, the benchmark's generator writes it. Were
+# one spelled otherwise alone, every lookup by number would find nothing: events UNATTRIBUTED, studies built twice.
+UID_NUMBERINGS = {
+    "analytics/raw_batches.py": r'"\w+_hash": "(\w+)\(\w+_instance_uid\)"',
+    "analytics/dbt/macros/build_seq.sql": r"macro uid_hash\(column\) -%}\s*(\w+)\(\{\{ column \}\}\)",
+    "analytics/sql/metering/metered_events.sql": r"(\w+)\(\w+_instance_uid\) as \w+_hash",
+    "bench/metering.py": r"(\w+)\(\w+_instance_uid\) as \w+_hash",
+}
+
+
+def uid_numberings(texts: dict[str, str]) -> dict[str, set[str]]:
+    """The functions each text numbers a UID with (an empty set where the spelling is no longer found)."""
+    return {path: set(re.findall(UID_NUMBERINGS[path], text)) for path, text in texts.items()}
+
+
+def test_a_uid_is_numbered_by_one_function_everywhere():
+    found = uid_numberings({path: (ROOT / path).read_text(encoding="utf-8") for path in UID_NUMBERINGS})
+    assert all(found.values()), f"a UID's numbering is no longer where this check looks: {found}"
+    assert len(set().union(*found.values())) == 1, f"a UID is numbered by different functions: {found}"
+
+
+def test_the_numbering_check_reads_each_spelling():
+    texts = {
+        "analytics/raw_batches.py": '"study_hash": "md5_number(study_instance_uid)",',
+        "analytics/dbt/macros/build_seq.sql": "{% macro uid_hash(column) -%}\n    hash({{ column }})\n",
+        "analytics/sql/metering/metered_events.sql": "select md5_number(study_instance_uid) as study_hash",
+        "bench/metering.py": "md5(sop_instance_uid) as sop_hash",
+    }
+    assert uid_numberings(texts) == {
+        "analytics/raw_batches.py": {"md5_number"},
+        "analytics/dbt/macros/build_seq.sql": {"hash"},
+        "analytics/sql/metering/metered_events.sql": {"md5_number"},
+        "bench/metering.py": {"md5"},
+    }

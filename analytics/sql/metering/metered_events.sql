@@ -10,7 +10,7 @@ with events as (
         and study_instance_uid is not null
 ),
 
-owned as (  -- the owner found by the UID's number (the models' uid_hash), not by the 64-character UID
+owned as (  -- the owner found by the UID's number (the models' uid_hash, test_code_rules), not the 64-char UID
     select e.* exclude (study_hash), coalesce(o.establishment_id, 'UNATTRIBUTED') as establishment_id
     from (select *, md5_number(study_instance_uid) as study_hash from events) as e
     left join staged.int_study_owners as o using (study_hash)
