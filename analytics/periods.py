@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -59,3 +60,14 @@ class Month:
 
     def dates(self) -> list[date]:
         return [self.first_day + timedelta(days=i) for i in range(self.days)]
+
+
+def month_spans(months: Iterable[Month]) -> str:
+    """Ascending months as runs of consecutive ones, for a reader: '2010-01 to 2010-03, 2015-04'."""
+    runs: list[list[Month]] = []
+    for month in months:
+        if runs and runs[-1][-1].next() == month:
+            runs[-1].append(month)
+        else:
+            runs.append([month])
+    return ", ".join(f"{run[0]} to {run[-1]}" if len(run) > 1 else f"{run[0]}" for run in runs)

@@ -23,6 +23,7 @@ import typer
 
 from analytics.config import Settings, load_settings, resolve_config_path
 from analytics.errors import SansfilmError
+from analytics.periods import month_spans
 from pipelines import (
     alerts_cli,
     billing_cli,
@@ -118,6 +119,13 @@ def samples(
         f"{summary.dicom_files} DICOM files, {summary.audit_files} audit files ({summary.audit_events} events), "
         f"{summary.bytes / 1e6:.1f} MB"
     )
+    if summary.unbilled_months:
+        months, (valid_from, valid_to) = summary.unbilled_months, summary.agreement
+        typer.echo(
+            f"note: {len(months)} month(s) of the corpus ({month_spans(months)}) fall outside its framework agreement "
+            f"(valid {valid_from} to {valid_to}, contracts/framework.yaml): run meters them, bill refuses them; to "
+            "bill every month, choose --start and --months within the agreement"
+        )
 
 
 def _metered_line(months: list, month_to_date, drafted: dict, future: list) -> str:

@@ -90,7 +90,7 @@ class MonthPrices:
 
 def month_prices(tariff: Tariff, month: Month) -> MonthPrices:
     """Computed once for all of a month's invoices (the revision is the same for every establishment)."""
-    if month.first_day < tariff.valid_from or month.last_day > tariff.valid_to:
+    if not tariff.covers(month):
         field = "valid_from" if month.first_day < tariff.valid_from else "valid_to"
         raise ContractError(
             tariff.path,

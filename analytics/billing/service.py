@@ -183,8 +183,7 @@ def month_invoices(
 
 def agreement_months(contracts: Contracts, months: list[Month]) -> list[Month]:
     """The months the framework agreement prices (a month outside it is refused by the rules)."""
-    tariff = contracts.tariff
-    return [m for m in months if tariff.valid_from <= m.first_day and m.last_day <= tariff.valid_to]
+    return [m for m in months if contracts.tariff.covers(m)]
 
 
 def write_month_drafts(settings: Settings, month: Month) -> tuple[Path, list[Invoice]]:

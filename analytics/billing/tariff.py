@@ -90,6 +90,10 @@ class Tariff:
     payment_terms: PaymentTerms = field(default_factory=lambda: PaymentTerms())
     settlement: Settlement | None = None  # tele-opinions between establishments (analytics/opinions/settlement.py)
 
+    def covers(self, month: Month) -> bool:
+        """Whether the agreement prices `month`: the whole month within valid_from..valid_to (else bill refuses it)."""
+        return self.valid_from <= month.first_day and month.last_day <= self.valid_to
+
 
 @dataclass(frozen=True)
 class Settlement:

@@ -18,8 +18,11 @@ import csv
 import os
 import random
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
+from analytics.billing.tariff import load_tariff_file
+from analytics.periods import Month
 from analytics.samples.audit import write_audit
 from analytics.samples.clock import Period, parse_start
 from analytics.samples.dicom import WrittenFile, write_study
@@ -48,6 +51,9 @@ class CorpusSummary:
     audit_files: int
     audit_events: int  # syslog records
     bytes: int  # every file written, all included
+    # the corpus's months its framework agreement (contracts/framework.yaml) does not cover: metered, never billed
+    unbilled_months: tuple[Month, ...] = ()
+    agreement: tuple[date, date] | None = None  # that agreement's valid_from and valid_to
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +109,8 @@ def generate_corpus(
     registry = out / REGISTRY_PATH
     write_registry(registry, sites)
     total += registry.stat().st_size
-    total += sum(path.stat().st_size for path in write_contract_terms(registry.parent))
+    terms = write_contract_terms(registry.parent)
+    total += sum(path.stat().st_size for path in terms)
     total += write_service_levels(registry.parent).stat().st_size
     total += sum(path.stat().st_size for path in write_proposals(registry.parent))
     committed = [(s.establishment.establishment_id, s.offer, s.daily_studies) for s in sites if s.establishment]
@@ -126,6 +133,7 @@ def generate_corpus(
         extras.append((sorted(pilot.events, key=lambda e: (e.host, e.at)), random.Random(f"{seed}:opinions-audit")))
     audit_files = write_audit(out, events, period, random.Random(f"{seed}:audit"), extras)
     total += sum(f.size for f in audit_files)
+    tariff = load_tariff_file(terms[0])
     return CorpusSummary(
         out=out,
         establishments=establishments,
@@ -134,6 +142,10 @@ def generate_corpus(
         audit_files=len(audit_files),
         audit_events=sum(f.records for f in audit_files),
         bytes=total,
+        unbilled_months=tuple(
+            m for m in (Month(d.year, d.month) for d in period.month_starts()) if not tariff.covers(m)
+        ),
+        agreement=(tariff.valid_from, tariff.valid_to),
     )
 
 

@@ -68,3 +68,19 @@ def test_run_materialises_every_step(tiny):
         and "published__warehouse" in steps
     )
     assert result.output.splitlines()[-1].startswith("metered: ")
+
+
+def test_samples_names_the_months_bill_will_refuse(tmp_path):
+    late = runner.invoke(
+        app, ["samples", "--out", str(tmp_path / "a"), "--start", "2010-02", "--months", "3", "--establishments", "2"]
+    )
+    inside = runner.invoke(
+        app, ["samples", "--out", str(tmp_path / "b"), "--start", "2015-02", "--months", "2", "--establishments", "2"]
+    )
+    assert late.exit_code == inside.exit_code == 0, late.output + inside.output
+    note = late.stdout.splitlines()[1]
+    assert note.startswith(
+        "note: 2 month(s) of the corpus (2010-02 to 2010-03) fall outside its framework agreement "
+        "(valid 2010-04-01 to 2015-03-31, contracts/framework.yaml): run meters them, bill refuses"
+    )
+    assert len(inside.stdout.splitlines()) == 1 and inside.stdout.startswith("wrote ")

@@ -17,6 +17,10 @@ import pydicom
 import pytest
 from defusedxml.ElementTree import fromstring
 
+from analytics.billing.rules import month_prices
+from analytics.billing.tariff import load_tariff
+from analytics.errors import ContractError
+from analytics.periods import Month, month_spans
 from analytics.registry import COLUMNS
 from analytics.samples import CorpusSummary, generate_corpus, restore_reception_times
 from analytics.samples.clock import Period, parse_start
@@ -123,6 +127,33 @@ def test_another_seed_gives_another_corpus(tmp_path):
     generate_corpus(out_a, establishments=2, months=1, seed=1)
     generate_corpus(out_b, establishments=2, months=1, seed=2)
     assert (out_a / "reception_times.csv").read_bytes() != (out_b / "reception_times.csv").read_bytes()
+
+
+def test_the_months_outside_the_agreement_are_those_bill_refuses(tmp_path):
+    out = tmp_path / "late"
+    summary = generate_corpus(out, establishments=2, months=4, start="2015-01", seed=5)
+    tariff = load_tariff(out / "contracts")
+    refused = []
+    for month in (Month(2015, 1), Month(2015, 2), Month(2015, 3), Month(2015, 4)):
+        try:
+            month_prices(tariff, month)
+        except ContractError:
+            refused.append(month)
+    assert summary.unbilled_months == tuple(refused) == (Month(2015, 4),)
+    assert summary.agreement == (date(2010, 4, 1), date(2015, 3, 31))
+    assert small(tmp_path)[1].unbilled_months == ()
+
+
+@pytest.mark.parametrize(
+    ("months", "text"),
+    [
+        ([Month(2015, 4)], "2015-04"),
+        ([Month(2010, 2), Month(2010, 3), Month(2015, 4), Month(2015, 5)], "2010-02 to 2010-03, 2015-04 to 2015-05"),
+        ([Month(2014, 12), Month(2015, 1), Month(2015, 3)], "2014-12 to 2015-01, 2015-03"),
+    ],
+)
+def test_month_spans_reads_runs_of_months(months, text):
+    assert month_spans(months) == text
 
 
 def test_refuses_to_mix_corpora(tmp_path):
