@@ -42,13 +42,15 @@ def corpus(months: int, volume_scale: float) -> Path:
     return path
 
 
-def loaded_server(corpus_dir: Path):
+def loaded_server(corpus_dir: Path, extra_config: dict | None = None):
+    """The cached Orthanc holding the corpus (loaded on first use), started; `extra_config` is merged into its
+    configuration (bench/dimse.py declares its calling AE title there)."""
     from tests.orthanc import OrthancServer, files_by_calling_ae, installed
 
     if not installed():
         sys.exit("Orthanc, its DICOMweb plugin and dcmtk are needed: apt-get install orthanc orthanc-dicomweb dcmtk")
     files = sorted(p for p in (corpus_dir / "dicom").rglob("*") if p.is_file())
-    server = OrthancServer(corpus_dir.with_name(corpus_dir.name + "-orthanc"))
+    server = OrthancServer(corpus_dir.with_name(corpus_dir.name + "-orthanc"), extra_config=extra_config or {})
     server.start()
     with server.api() as api:
         held = api.get("/statistics").json()["CountInstances"]

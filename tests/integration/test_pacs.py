@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import socket
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +20,7 @@ from pynetdicom import AE
 
 from analytics import operations, warehouse
 from analytics.config import Settings, load_settings
-from analytics.dicom_reader import read_instance
+from analytics.dicom_reader import STUDY_INSTANCE_UID, read_instance
 from analytics.errors import SourceError
 from analytics.harvest import harvest_source
 from analytics.pacs.dicomweb import DicomwebArchive
@@ -318,6 +320,49 @@ def test_an_answer_pynetdicom_drops_is_asked_again_and_nothing_is_lost(harvested
     n = len(sample_files(files))
     assert query(settings, "select count(*), count(distinct sop_instance_uid) from raw.dicom_instances") == [(n, n)]
     assert DROPPED.count >= before + 3  # counted (more if pynetdicom itself dropped one meanwhile)
+
+
+class _Timing(AE):
+    """An application entity that notes, for each C-FIND question, whether its socket sends at once (TCP_NODELAY),
+    when it was asked and when its last answer came."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.nodelay: list[int] = []
+        self.asked: list[float] = []
+        self.answered: list[float] = []
+
+    def associate(self, *args, **kwargs):
+        assoc = super().associate(*args, **kwargs)
+        send_c_find = assoc.send_c_find
+
+        def timed(*args, **kwargs):
+            self.nodelay.append(assoc.dul.socket.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            self.asked.append(time.monotonic())
+            yield from send_c_find(*args, **kwargs)
+            self.answered.append(time.monotonic())
+
+        assoc.send_c_find = timed
+        return assoc
+
+
+def test_questions_are_sent_at_once_and_apart(harvested, orthanc, tmp_path):
+    """Each question leaves at once (no wait for the archive's acknowledgement: 50 ms a question), and not before
+    pynetdicom's association thread has gone back to waiting after the last answer (it would take an answer)."""
+    files, _ = harvested
+    settings = config(tmp_path / "timing", files, dimse(orthanc.dicom_port, ARCHIVE_AE))
+    ae = _Timing()
+    archive = DimseArchive(settings.source("pacs"), ae=ae)
+    try:
+        studies = [study for page in archive.studies(None, None) for study in page][:5]
+        instances = [archive.instances(study[STUDY_INSTANCE_UID], None) for study in studies]
+    finally:
+        archive.close()
+    assert len(studies) == 5 and all(instances)
+    assert len(ae.asked) >= 11 and all(ae.nodelay), ae.nodelay  # the study list, then per study its series...
+    # at least the 1 ms pynetdicom's association thread sleeps between two looks at the answers (SETTLE: 2 ms)
+    gaps = [asked - answered for answered, asked in zip(ae.answered, ae.asked[1:], strict=False)]
+    assert min(gaps) >= 0.001, gaps
 
 
 def test_a_question_losing_answers_each_time_fails_in_one_line(harvested, orthanc, tmp_path):
