@@ -63,9 +63,9 @@ class Month:
 
 
 def month_spans(months: Iterable[Month]) -> str:
-    """Ascending months as runs of consecutive ones, for a reader: '2010-01 to 2010-03, 2015-04'."""
+    """Months as runs of consecutive ones, in order, for a reader: '2010-01 to 2010-03, 2015-04'."""
     runs: list[list[Month]] = []
-    for month in months:
+    for month in sorted(set(months)):
         if runs and runs[-1][-1].next() == month:
             runs[-1].append(month)
         else:

@@ -28,7 +28,7 @@ SLA = "SLA:"
 
 def subscription_fees(registry: Registry, tariff: Tariff, month: Month) -> dict[str, Decimal]:
     """Establishment id -> its subscription fee for the month (establishments with an active day), as drafted."""
-    if month.first_day < tariff.valid_from or month.last_day > tariff.valid_to:
+    if not tariff.covers(month):
         return {}
     fees = {}
     for establishment in registry.establishments:

@@ -72,7 +72,7 @@ def laid_over(proposal: Tariff, current: Tariff, months: list[Month]) -> tuple[T
     metered: it is then priced as if it had been in force instead of the current one (the current agreement's dates,
     revision clause and index), so both are compared at the same price level, the revision coefficient of each
     month applied to the proposal's prices as to the current ones."""
-    if all(proposal.valid_from <= m.first_day and m.last_day <= proposal.valid_to for m in months):
+    if all(proposal.covers(m) for m in months):
         return proposal, False
     return replace(
         proposal,

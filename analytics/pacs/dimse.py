@@ -30,8 +30,9 @@ logging.getLogger("pynetdicom").setLevel(logging.WARNING)  # its debug log dumps
 _PENDING = (0xFF00, 0xFF01)
 STUDIES_PER_PAGE = 20
 ASKS = 3  # times a question is asked when pynetdicom dropped one of its answers (_Dropped)
-# seconds between a question's last answer and the next question: pynetdicom's association thread, woken by that
-# answer, has then gone back to waiting, so it cannot take the next question's first answer (_Dropped)
+# seconds between a question's last answer and the next question: time for pynetdicom's association thread, woken by
+# that answer, to go back to waiting, so that it rarely takes the next question's first answer (_Dropped: the
+# question is then asked again; a pause cannot rule it out on a loaded machine)
 SETTLE = 0.002
 
 
@@ -70,9 +71,11 @@ def send_at_once(assoc) -> None:
     C-FIND question in more than one send; with Nagle's algorithm a later send waits until the archive acknowledges
     the earlier one, which a Linux peer delays by up to 40 ms: about 50 ms a question, whatever the archive's speed,
     and a harvest asks one per study and per series (2x to 4x slower against Orthanc: docs/benchmarks.md, "DIMSE")."""
-    transport = assoc.dul.socket
-    if transport is not None and transport.socket is not None:
-        transport.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock = assoc.dul.socket.socket  # None once closed: the association's thread may close it at any time
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (AttributeError, OSError):
+        pass  # closed: the first question says so, in one line
 
 
 def _text(value: object) -> str | None:

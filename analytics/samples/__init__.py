@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from analytics.billing.tariff import load_tariff_file
+from analytics.billing.tariff import load_tariff
 from analytics.periods import Month
 from analytics.samples.audit import write_audit
 from analytics.samples.clock import Period, parse_start
@@ -52,8 +52,8 @@ class CorpusSummary:
     audit_events: int  # syslog records
     bytes: int  # every file written, all included
     # the corpus's months its framework agreement (contracts/framework.yaml) does not cover: metered, never billed
-    unbilled_months: tuple[Month, ...] = ()
-    agreement: tuple[date, date] | None = None  # that agreement's valid_from and valid_to
+    unbilled_months: tuple[Month, ...]
+    agreement: tuple[date, date]  # that agreement's valid_from and valid_to
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +109,7 @@ def generate_corpus(
     registry = out / REGISTRY_PATH
     write_registry(registry, sites)
     total += registry.stat().st_size
-    terms = write_contract_terms(registry.parent)
-    total += sum(path.stat().st_size for path in terms)
+    total += sum(path.stat().st_size for path in write_contract_terms(registry.parent))
     total += write_service_levels(registry.parent).stat().st_size
     total += sum(path.stat().st_size for path in write_proposals(registry.parent))
     committed = [(s.establishment.establishment_id, s.offer, s.daily_studies) for s in sites if s.establishment]
@@ -133,7 +132,7 @@ def generate_corpus(
         extras.append((sorted(pilot.events, key=lambda e: (e.host, e.at)), random.Random(f"{seed}:opinions-audit")))
     audit_files = write_audit(out, events, period, random.Random(f"{seed}:audit"), extras)
     total += sum(f.size for f in audit_files)
-    tariff = load_tariff_file(terms[0])
+    tariff = load_tariff(registry.parent)
     return CorpusSummary(
         out=out,
         establishments=establishments,

@@ -339,8 +339,10 @@ class _Timing(AE):
         def timed(*args, **kwargs):
             self.nodelay.append(assoc.dul.socket.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
             self.asked.append(time.monotonic())
-            yield from send_c_find(*args, **kwargs)
-            self.answered.append(time.monotonic())
+            try:
+                yield from send_c_find(*args, **kwargs)
+            finally:  # a question given up on (asked again) counts as answered when given up
+                self.answered.append(time.monotonic())
 
         assoc.send_c_find = timed
         return assoc

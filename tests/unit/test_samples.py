@@ -150,6 +150,7 @@ def test_the_months_outside_the_agreement_are_those_bill_refuses(tmp_path):
         ([Month(2015, 4)], "2015-04"),
         ([Month(2010, 2), Month(2010, 3), Month(2015, 4), Month(2015, 5)], "2010-02 to 2010-03, 2015-04 to 2015-05"),
         ([Month(2014, 12), Month(2015, 1), Month(2015, 3)], "2014-12 to 2015-01, 2015-03"),
+        ([Month(2015, 3), Month(2015, 1), Month(2015, 2), Month(2015, 1)], "2015-01 to 2015-03"),
     ],
 )
 def test_month_spans_reads_runs_of_months(months, text):
