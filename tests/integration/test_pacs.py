@@ -8,6 +8,8 @@ import json
 import logging
 import shutil
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -429,6 +431,24 @@ def test_clear_one_line_errors(harvested, orthanc, dcmqrscp, tmp_path, monkeypat
         with pytest.raises(SourceError, match=message) as failure:
             operations.harvest(settings)
         assert "\n" not in str(failure.value) and PASSWORD not in str(failure.value)
+
+
+def test_an_unreachable_dimse_archive_is_one_line_on_the_command_line(harvested, tmp_path):
+    """As a user types it: `sansfilm harvest` on a DIMSE archive that is down prints our one line and nothing of
+    pynetdicom's own error log (its transport logs a refused connection as two ERROR lines)."""
+    files, _ = harvested
+    with socket.socket() as closed:  # a port just freed: nothing listens there
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    settings = config(tmp_path / "down", files, dimse(port, QR_AE, timeout=5))
+    sansfilm = Path(sys.executable).with_name("sansfilm")
+    done = subprocess.run(
+        [str(sansfilm), "--config", str(settings.config_path), "harvest"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"error: source 'pacs': the DICOM archive dimse://{QR_AE}@127.0.0.1:{port} is unreachable (Connection refused)"
+    ], done.stderr
 
 
 def test_dagster_asset_job_and_schedule_per_source(harvested, orthanc, tmp_path):
