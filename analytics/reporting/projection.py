@@ -94,17 +94,6 @@ def projected_usage(base: dict[str, Decimal], growth: Growth, months_ahead: int)
     return out
 
 
-def agreement_months(tariff: Tariff) -> list[Month]:
-    """The calendar months the proposal covers in full (60 for five years from the 1st of a month)."""
-    month, out = Month(tariff.valid_from.year, tariff.valid_from.month), []
-    if month.first_day < tariff.valid_from:
-        month = month.next()
-    while month.last_day <= tariff.valid_to:
-        out.append(month)
-        month = month.next()
-    return out
-
-
 def project(
     contracts: Contracts, proposal: Tariff, usage: dict[Month, dict[str, dict[str, Decimal]]], scenarios: list[Growth]
 ) -> pl.DataFrame:
@@ -118,7 +107,7 @@ def project(
     rows = []
     for growth in scenarios:
         cumulative = Decimal("0.00")
-        for month in agreement_months(proposal):
+        for month in proposal.months():
             prices = month_prices(flat, month)
             base_month = by_calendar.get(month.month)
             net = Decimal("0.00")

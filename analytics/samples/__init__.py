@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from analytics.billing.tariff import load_tariff
 from analytics.periods import Month
 from analytics.samples.audit import write_audit
 from analytics.samples.clock import Period, parse_start
@@ -132,6 +131,8 @@ def generate_corpus(
         extras.append((sorted(pilot.events, key=lambda e: (e.host, e.at)), random.Random(f"{seed}:opinions-audit")))
     audit_files = write_audit(out, events, period, random.Random(f"{seed}:audit"), extras)
     total += sum(f.size for f in audit_files)
+    from analytics.billing.tariff import load_tariff  # the price index reader: only once a corpus is written
+
     tariff = load_tariff(registry.parent)
     return CorpusSummary(
         out=out,
@@ -141,9 +142,7 @@ def generate_corpus(
         audit_files=len(audit_files),
         audit_events=sum(f.records for f in audit_files),
         bytes=total,
-        unbilled_months=tuple(
-            m for m in (Month(d.year, d.month) for d in period.month_starts()) if not tariff.covers(m)
-        ),
+        unbilled_months=tuple(m for m in period.calendar_months() if not tariff.covers(m)),
         agreement=(tariff.valid_from, tariff.valid_to),
     )
 

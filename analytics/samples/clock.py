@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from analytics.periods import Month
+
 PARIS = ZoneInfo("Europe/Paris")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _START = re.compile(r"^(\d{4})-(\d{2})$")
@@ -69,6 +71,9 @@ class Period:
 
     def month_starts(self) -> list[date]:
         return [add_months(self.start, k) for k in range(self.months)]
+
+    def calendar_months(self) -> list[Month]:
+        return [Month(d.year, d.month) for d in self.month_starts()]
 
 
 def paris_instant(day: date, clock: time) -> datetime:

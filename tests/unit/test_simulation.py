@@ -185,7 +185,7 @@ def test_projected_usage_grows_linearly_and_rounds_counts():
 
 
 def test_projection_bills_sixty_months_and_finds_when_the_ceiling_is_passed():
-    assert len(projection.agreement_months(PROPOSAL_B)) == 60
+    assert len(PROPOSAL_B.months()) == 60
     contracts = type("C", (), {"registry": REGISTRY, "tariff": CURRENT})()
     scenarios = [projection.Growth("bas", D(0), D(0)), projection.Growth("haut", D("0.5"), D("0.5"))]
     history = {Month(2014, m): USAGE[MONTHS[-1]] for m in range(1, 13)}

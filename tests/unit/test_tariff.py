@@ -7,6 +7,7 @@ from analytics.billing.model import Party
 from analytics.billing.rules import charge_lines
 from analytics.billing.tariff import TARIFF_FILE, Charge, Tier, load_tariff
 from analytics.errors import ContractError
+from analytics.periods import Month
 from analytics.registry import OFFERS
 from analytics.samples.tariff import FRAMEWORK_YAML, write_tariff
 
@@ -87,6 +88,30 @@ def test_valid_tariff_loads(tmp_path):
     assert str(pacs_ris.charges[0].tiers[0].unit_price) == "2.40"  # the written scale is kept
     vna = tariff.offers["VNA"]
     assert (vna.monthly_fee, vna.minimum_monthly, vna.charges) == (Decimal(450), None, ())
+
+
+@pytest.mark.parametrize(
+    ("valid_from", "valid_to", "first", "last", "count"),
+    [
+        ("2010-04-01", "2015-03-31", "2010-04", "2015-03", 60),
+        ("2010-04-15", "2015-03-30", "2010-05", "2015-02", 58),  # neither partial month is priced
+        ("2012-02-01", "2012-02-29", "2012-02", "2012-02", 1),  # a leap February, whole
+        ("2012-02-02", "2012-03-30", None, None, 0),
+    ],
+)
+def test_the_months_an_agreement_prices(tmp_path, valid_from, valid_to, first, last, count):
+    text = mutate(
+        "valid_to: 2015-03-31", f"valid_to: {valid_to}", mutate("valid_from: 2010-04-01", f"valid_from: {valid_from}")
+    )
+    tariff = load_tariff(write(tmp_path, text), ["PACS_RIS", "VNA"])
+    months = tariff.months()
+    assert len(months) == count and all(tariff.covers(m) for m in months)
+    assert all(b == a.next() for a, b in zip(months, months[1:], strict=False))  # consecutive
+    if count:
+        assert (str(months[0]), str(months[-1])) == (first, last)
+        assert not tariff.covers(months[0].previous()) and not tariff.covers(months[-1].next())
+    else:
+        assert not any(tariff.covers(m) for m in (Month(2012, 1), Month(2012, 2), Month(2012, 3)))
 
 
 def test_seller_block(tmp_path):
