@@ -53,6 +53,9 @@ class CorpusSummary:
     # the corpus's months its framework agreement (contracts/framework.yaml) does not cover: metered, never billed
     unbilled_months: tuple[Month, ...]
     agreement: tuple[date, date]  # that agreement's valid_from and valid_to
+    # the months it covers whose price revision needs an index value contracts/price_index.csv does not list: bill
+    # previews them at provisional prices and refuses to issue them until the value is added
+    index_pending_months: tuple[Month, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,9 +134,18 @@ def generate_corpus(
         extras.append((sorted(pilot.events, key=lambda e: (e.host, e.at)), random.Random(f"{seed}:opinions-audit")))
     audit_files = write_audit(out, events, period, random.Random(f"{seed}:audit"), extras)
     total += sum(f.size for f in audit_files)
-    from analytics.billing.tariff import load_tariff  # the price index reader: only once a corpus is written
+    from analytics.billing.revision import IndexValueMissing, require_revision_indices  # only once a corpus is written
+    from analytics.billing.tariff import load_tariff
+
+    def waits_for_index(month: Month) -> bool:
+        try:
+            require_revision_indices(tariff, month)  # the issuing gate's own test
+        except IndexValueMissing:
+            return True
+        return False
 
     tariff = load_tariff(registry.parent)
+    months = period.calendar_months()
     return CorpusSummary(
         out=out,
         establishments=establishments,
@@ -142,8 +154,9 @@ def generate_corpus(
         audit_files=len(audit_files),
         audit_events=sum(f.records for f in audit_files),
         bytes=total,
-        unbilled_months=tuple(m for m in period.calendar_months() if not tariff.covers(m)),
+        unbilled_months=tuple(m for m in months if not tariff.covers(m)),
         agreement=(tariff.valid_from, tariff.valid_to),
+        index_pending_months=tuple(m for m in months if tariff.covers(m) and waits_for_index(m)),
     )
 
 

@@ -71,16 +71,22 @@ def test_run_materialises_every_step(tiny):
 
 
 def test_samples_names_the_months_bill_will_refuse(tmp_path):
-    late = runner.invoke(
-        app, ["samples", "--out", str(tmp_path / "a"), "--start", "2010-02", "--months", "3", "--establishments", "2"]
-    )
-    inside = runner.invoke(
-        app, ["samples", "--out", str(tmp_path / "b"), "--start", "2015-02", "--months", "2", "--establishments", "2"]
-    )
-    assert late.exit_code == inside.exit_code == 0, late.output + inside.output
-    note = late.stdout.splitlines()[1]
-    assert note.startswith(
+    def samples(name: str, start: str, months: int):
+        args = ["samples", "--out", str(tmp_path / name), "--start", start, "--months", str(months)]
+        result = runner.invoke(app, [*args, "--establishments", "2"])
+        assert result.exit_code == 0, result.output
+        return result.stdout.splitlines()
+
+    early, late, inside = samples("a", "2010-02", 3), samples("b", "2015-02", 3), samples("c", "2012-02", 2)
+    assert early[1].startswith(
         "note: 2 month(s) of the corpus (2010-02 to 2010-03) fall outside its framework agreement "
         "(valid 2010-04-01 to 2015-03-31, contracts/framework.yaml): run meters them, bill refuses"
     )
-    assert len(inside.stdout.splitlines()) == 1 and inside.stdout.startswith("wrote ")
+    assert len(early) == 2
+    # 2015-04 is past the agreement; 2015-02 and 2015-03 need the index of 2014-01, which the sample does not list
+    assert late[1].startswith("note: 1 month(s) of the corpus (2015-04) fall outside its framework agreement")
+    assert late[2].startswith(
+        "note: 2 month(s) of the corpus (2015-02 to 2015-03) need price index values that contracts/price_index.csv "
+        "does not list: bill previews them at provisional prices and refuses --issue"
+    )
+    assert len(inside) == 1 and inside[0].startswith("wrote ")

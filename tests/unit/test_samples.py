@@ -144,6 +144,24 @@ def test_the_months_outside_the_agreement_are_those_bill_refuses(tmp_path):
     assert small(tmp_path)[1].unbilled_months == ()
 
 
+def test_the_months_waiting_for_an_index_value_are_those_issuing_refuses(tmp_path):
+    """The sample's index ends with 2012-12 (published 2013-01-29): the prices revised on 2013-04-01 need the value of
+    2013-01, so issuing refuses 2013-04 on, until the value is added; the months before take the 2012 revision."""
+    out = tmp_path / "pending"
+    summary = generate_corpus(out, establishments=2, months=4, start="2013-02", seed=5)
+    assert summary.index_pending_months == (Month(2013, 4), Month(2013, 5))
+    tariff = load_tariff(out / "contracts")
+    for month in (Month(2013, 2), Month(2013, 3)):
+        assert month_prices(tariff, month).revision.pending is None
+    for month in summary.index_pending_months:
+        assert "2013-01" in month_prices(tariff, month).revision.pending
+    with (out / "contracts" / "price_index.csv").open("a", encoding="utf-8") as index:
+        index.write("SYNTEC,2013-01,245.0,2013-02-27\n")
+    tariff = load_tariff(out / "contracts")
+    assert all(month_prices(tariff, m).revision.pending is None for m in summary.index_pending_months)
+    assert small(tmp_path)[1].index_pending_months == ()
+
+
 @pytest.mark.parametrize(
     ("months", "text"),
     [
