@@ -26,8 +26,6 @@ from analytics.pacs.tags import INSTANCE_KEYS, SERIES_KEYS, SERIES_RELATED_INSTA
 
 log = logging.getLogger(__name__)
 logging.getLogger("pynetdicom").setLevel(logging.WARNING)  # its debug log dumps identifiers (patient IDs)
-# its transport logs a refused or failed connection as ERROR lines before our one-line SourceError says the same
-logging.getLogger("pynetdicom.transport").setLevel(logging.CRITICAL)
 
 _PENDING = (0xFF00, 0xFF01)
 STUDIES_PER_PAGE = 20

@@ -433,22 +433,30 @@ def test_clear_one_line_errors(harvested, orthanc, dcmqrscp, tmp_path, monkeypat
         assert "\n" not in str(failure.value) and PASSWORD not in str(failure.value)
 
 
-def test_an_unreachable_dimse_archive_is_one_line_on_the_command_line(harvested, tmp_path):
-    """As a user types it: `sansfilm harvest` on a DIMSE archive that is down prints our one line and nothing of
-    pynetdicom's own error log (its transport logs a refused connection as two ERROR lines)."""
+def test_a_dimse_archive_that_says_no_is_one_line_on_the_command_line(harvested, orthanc, tmp_path):
+    """As a user types it: `sansfilm harvest` on a DIMSE archive that is down, or that rejects the association,
+    prints our one line and nothing of pynetdicom's own log (its transport logs a refused connection as two ERROR
+    lines, its ACSE a rejection as three); with --verbose, pynetdicom's lines come back for the operator."""
     files, _ = harvested
-    with socket.socket() as closed:  # a port just freed: nothing listens there
+
+    def harvest(name: str, source: dict, *options: str) -> subprocess.CompletedProcess:
+        settings = config(tmp_path / name, files, source)
+        command = [str(Path(sys.executable).with_name("sansfilm")), "--config", str(settings.config_path), *options]
+        return subprocess.run([*command, "harvest"], capture_output=True, text=True, timeout=120)
+
+    with socket.socket() as closed:  # bound, never listening, for the whole test: the connection is refused
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-    settings = config(tmp_path / "down", files, dimse(port, QR_AE, timeout=5))
-    sansfilm = Path(sys.executable).with_name("sansfilm")
-    done = subprocess.run(
-        [str(sansfilm), "--config", str(settings.config_path), "harvest"], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 2, done.stderr
-    assert done.stderr.strip().splitlines() == [
+        down = harvest("down", dimse(port, QR_AE, timeout=5))
+        down_verbose = harvest("down-v", dimse(port, QR_AE, timeout=5), "--verbose")
+    stranger = harvest("stranger", dimse(orthanc.dicom_port, ARCHIVE_AE, calling_ae="STRANGER"))
+    assert down.returncode == stranger.returncode == 2, down.stderr + stranger.stderr
+    assert down.stderr.splitlines() == [
         f"error: source 'pacs': the DICOM archive dimse://{QR_AE}@127.0.0.1:{port} is unreachable (Connection refused)"
-    ], done.stderr
+    ]
+    (line,) = stranger.stderr.splitlines()
+    assert line.startswith("error: source 'pacs': ") and "may calling AE title 'STRANGER' query it" in line, line
+    assert down_verbose.returncode == 2 and "pynetdicom.transport" in down_verbose.stderr
 
 
 def test_dagster_asset_job_and_schedule_per_source(harvested, orthanc, tmp_path):
