@@ -81,6 +81,15 @@ def require_revision_indices(tariff: Tariff, month: Month) -> None:
         _revision_at(tariff, terms, day, month)
 
 
+def waits_for_index(tariff: Tariff, month: Month) -> bool:
+    """Whether issuing `month` is refused until the index file lists a value its revision needs (the gate above)."""
+    try:
+        require_revision_indices(tariff, month)
+    except IndexValueMissing:
+        return True
+    return False
+
+
 def _revision_at(tariff: Tariff, terms: RevisionTerms, day: date, month: Month | None = None) -> PriceRevision:
     path = tariff.price_index.path if tariff.price_index else tariff.path.with_name(PRICE_INDEX_FILE)
     series = tariff.price_index

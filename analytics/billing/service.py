@@ -195,11 +195,8 @@ def write_month_drafts(settings: Settings, month: Month) -> tuple[Path, list[Inv
 
 
 def first_month(contracts: Contracts) -> Month:
-    """The agreement's first month: the first calendar month that starts on or after `valid_from` (a month that
-    starts before it is not priced by the agreement)."""
-    start = contracts.tariff.valid_from
-    month = Month(start.year, start.month)
-    return month if month.first_day >= start else month.next()
+    """The agreement's first month, from which months are issued in order."""
+    return contracts.tariff.first_month
 
 
 def issue(

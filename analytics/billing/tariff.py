@@ -94,12 +94,17 @@ class Tariff:
         """Whether the agreement prices `month`: the whole month within valid_from..valid_to (else bill refuses it)."""
         return self.valid_from <= month.first_day and month.last_day <= self.valid_to
 
+    @property
+    def first_month(self) -> Month:
+        """The first calendar month that starts on or after valid_from (one that starts before is not priced)."""
+        month = Month(self.valid_from.year, self.valid_from.month)
+        return month if month.first_day >= self.valid_from else month.next()
+
     def months(self) -> list[Month]:
         """Every month the agreement prices, in order (60 for five years from the 1st of a month)."""
-        month, out = Month(self.valid_from.year, self.valid_from.month), []
-        while month.first_day <= self.valid_to:
-            if self.covers(month):
-                out.append(month)
+        month, out = self.first_month, []
+        while self.covers(month):
+            out.append(month)
             month = month.next()
         return out
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from analytics.billing.revision import waits_for_index
+from analytics.billing.tariff import load_tariff
 from analytics.periods import Month
 from analytics.samples.audit import write_audit
 from analytics.samples.clock import Period, parse_start
@@ -134,16 +136,6 @@ def generate_corpus(
         extras.append((sorted(pilot.events, key=lambda e: (e.host, e.at)), random.Random(f"{seed}:opinions-audit")))
     audit_files = write_audit(out, events, period, random.Random(f"{seed}:audit"), extras)
     total += sum(f.size for f in audit_files)
-    from analytics.billing.revision import IndexValueMissing, require_revision_indices  # only once a corpus is written
-    from analytics.billing.tariff import load_tariff
-
-    def waits_for_index(month: Month) -> bool:
-        try:
-            require_revision_indices(tariff, month)  # the issuing gate's own test
-        except IndexValueMissing:
-            return True
-        return False
-
     tariff = load_tariff(registry.parent)
     months = period.calendar_months()
     return CorpusSummary(
@@ -156,7 +148,7 @@ def generate_corpus(
         bytes=total,
         unbilled_months=tuple(m for m in months if not tariff.covers(m)),
         agreement=(tariff.valid_from, tariff.valid_to),
-        index_pending_months=tuple(m for m in months if tariff.covers(m) and waits_for_index(m)),
+        index_pending_months=tuple(m for m in months if tariff.covers(m) and waits_for_index(tariff, m)),
     )
 
 

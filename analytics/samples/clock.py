@@ -10,11 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-from analytics.periods import Month
+from analytics.periods import PARIS, Month
 
-PARIS = ZoneInfo("Europe/Paris")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _START = re.compile(r"^(\d{4})-(\d{2})$")
 # Fixed-date French public holidays (Easter-based ones are left out: the dip they make is not worth a computus).
