@@ -227,6 +227,38 @@ def test_a_night_of_views_and_transfers_of_old_studies_rewrites_no_study(tmp_pat
     con.close()
 
 
+def test_a_receipt_rewrites_only_the_instances_it_may_date(tmp_path):
+    """A receipt can date only a copy the archive gave no reception time: a night's receipts of old studies (hundreds
+    a night in a region: re-sends, logs that arrive late) rewrite no instance whose copies carry the archive's time,
+    nor its study; an instance with a copy of each kind is rebuilt from both (the archive's time still wins)."""
+    wh, con = empty(tmp_path)
+    wh.instance("1.1", "S1", "2012-04-02T12:00:00+02:00", 100, ae="B_CT")
+    wh.instance("2.1", "S2", "2012-04-02T13:00:00+02:00", 200, ae="B_CT")
+    wh.instance("2.1", "S2", "2012-04-05T09:00:00+02:00", 201, ae="B_CT")  # the same instance from an archive...
+    wh.instances[-1].update(source="pacs", file_key="pacs-2.1", received_at_estimated=True)  # ...that gave no time
+    wh.instance("3.1", "S3", "2012-04-06T09:00:00+02:00", 300, ae="B_CT")
+    wh.instances[-1].update(source="pacs", file_key="pacs-3.1", received_at_estimated=True)
+    harvest(con, wh, "h1")
+    warehouse.build_models(con)
+    for study, at in (("S1", "02T11:00"), ("S2", "02T11:30"), ("S3", "03T08:00")):
+        wh.event("110104", f"2012-04-{at}:00+02:00", "B_CT", PLATFORM, [study])
+    harvest(con, wh, "h2")
+    warehouse.build_models(con)
+
+    def written(model: str, columns: str) -> list[tuple]:
+        return con.execute(
+            f"select {columns} from staged.{model} where build_seq = (select max(seq) from build.runs) order by all"
+        ).fetchall()
+
+    assert written("stg_dicom_instances", "sop_instance_uid, received_at::varchar, received_at_from") == [
+        ("2.1", "2012-04-02 13:00:00+02", "archive"),
+        ("3.1", "2012-04-03 08:00:00+02", "audit_receipt"),
+    ]
+    assert written("int_studies", "study_instance_uid") == [("S2",), ("S3",)]
+    assert_equals_a_full_rebuild(con)
+    con.close()
+
+
 def test_a_harvest_still_running_at_a_build_is_taken_in_again_once_finished(tmp_path):
     wh, con = empty(tmp_path)
     wh.event("110104", "2012-03-05T12:00:00+01:00", PLATFORM, "B_CT", ["S1"])

@@ -11,9 +11,10 @@
 -- deleted_at: when the archive reported this instance deleted (API sources; whole-study deletions come from audit).
 -- study_time_of_day: StudyTime (DICOM TM: HH, HHMM, HHMMSS or HHMMSS.FFFFFF; the old HH:MM:SS form accepted) as a
 -- time, null when missing or invalid (a leap second 60 reads as 59).
--- Incremental: only the instances a new harvest added a copy of or reported deleted, and those of the studies it
--- logged a receipt of (a receipt may date them; other events, such as the night's views or deletions of old studies,
--- cannot change an instance), are rebuilt, from all their copies.
+-- Incremental: only the instances a new harvest added a copy of or reported deleted, and those with a copy the archive
+-- gave no reception time in the studies it logged a receipt of (a receipt may date them; it cannot change a copy with
+-- the archive's time, and other events, such as the night's views or deletions of old studies, cannot change an
+-- instance), are rebuilt, from all their copies.
 -- depends_on: {{ ref('stg_audit_events') }}
 -- The stored bytes (macros/delete_insert.sql) change from the day a new instance is received; from the earlier of
 -- its two reception days when an instance changes study, size or reception day; else from the earlier of its two
@@ -41,7 +42,7 @@ with harvested as (
     select * from {{ source('raw', 'dicom_instances') }}
 {% if is_incremental() %}
     where {% call found_by_key(source('raw', 'dicom_instances')) %}
-        sop_hash in (  -- every copy of an instance harvested again or reported deleted
+        sop_hash in (  -- every copy of an instance harvested again, reported deleted, or that a receipt may date
             select sop_hash from {{ source('raw', 'dicom_instances') }}
             where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
             union
@@ -51,11 +52,15 @@ with harvested as (
                 file_key in (select file_key from {{ deleted }})
             {%- endcall %}
                 and (source, file_key) in (select source, file_key from {{ deleted }})
-        )
-        or study_hash in (  -- the studies whose first receipt the build's receipts may have moved
-            select {{ uid_hash('study_instance_uid') }} from {{ ref('stg_audit_events') }}
-            where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
-                and event_id = '110104' and succeeded and destination_is_platform
+            union
+            -- a copy the archive gave no reception time, of a study whose first receipt the build's receipts may
+            -- have moved (a copy with the archive's time keeps it: a receipt changes nothing of it)
+            select sop_hash from {{ source('raw', 'dicom_instances') }}
+            where received_at_estimated and study_hash in (
+                select {{ uid_hash('study_instance_uid') }} from {{ ref('stg_audit_events') }}
+                where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
+                    and event_id = '110104' and succeeded and destination_is_platform
+            )
         )
     {% endcall %}
 {% endif %}
