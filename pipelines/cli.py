@@ -76,9 +76,10 @@ def global_options(
     boundary.verbose = verbose
     if not verbose:  # a failure is one line on stderr: libraries' warnings only with --verbose
         warnings.simplefilter("ignore")
-        # pynetdicom logs a refused connection or a rejected association as ERROR lines of its own before our one
-        # line says what to do: kept off the terminal (its records still pass the dropped-answer count, dimse.py)
-        logging.getLogger("pynetdicom").propagate = False
+    # pynetdicom logs a refused connection or a rejected association as ERROR lines of its own before our one line
+    # says what to do: kept off the terminal unless --verbose (its records still pass the dropped-answer count,
+    # dimse.py); set both ways, since one process may run several commands (a caller, the tests)
+    logging.getLogger("pynetdicom").propagate = verbose
     logging.basicConfig(level=logging.INFO if verbose else logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
 
 

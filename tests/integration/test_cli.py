@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from typer.testing import CliRunner
 
@@ -48,6 +49,20 @@ def test_configuration_errors_exit_2_with_the_key_named(tmp_path):
     result = runner.invoke(app, ["--config", str(bad), "harvest"])
     assert result.exit_code == 2
     assert "unknown key 'warehouse.flavour'" in result.output
+
+
+def test_pynetdicom_log_follows_each_invocations_verbosity(tmp_path, monkeypatch):
+    """One process may run several commands (a caller, these tests): a --verbose command after a quiet one shows
+    pynetdicom's own log again, and a quiet one after it hides it."""
+    pynetdicom = logging.getLogger("pynetdicom")
+    monkeypatch.setattr(pynetdicom, "propagate", True)  # restored for the other tests of this process
+    bad = tmp_path / "sansfilm.toml"
+    bad.write_text('[warehouse]\nflavour = "x"\n')
+    seen = []
+    for options in ([], ["--verbose"], []):
+        assert runner.invoke(app, [*options, "--config", str(bad), "harvest"]).exit_code == 2
+        seen.append(pynetdicom.propagate)
+    assert seen == [False, True, False]
 
 
 def test_invalid_registry_fails_naming_file_line_and_field(tiny):
