@@ -49,7 +49,7 @@ def issue_until(settings: Settings, before: Month, *, today: date = TODAY) -> No
         shutil.copy2(template / "ledger.sqlite", ledger_file)
         shutil.copytree(template / "documents", settings.billing.out_dir, dirs_exist_ok=True)
         return
-    month = service.first_month(contracts)
+    month = contracts.tariff.first_month
     with _without_quality_gate():
         while month < before:
             service.issue(

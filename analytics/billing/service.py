@@ -194,11 +194,6 @@ def write_month_drafts(settings: Settings, month: Month) -> tuple[Path, list[Inv
     return write_drafts(settings.billing.out_dir, month, invoices), invoices
 
 
-def first_month(contracts: Contracts) -> Month:
-    """The agreement's first month, from which months are issued in order."""
-    return contracts.tariff.first_month
-
-
 def issue(
     settings: Settings,
     month: Month,
@@ -219,7 +214,7 @@ def issue(
 
     contracts = load_contracts(settings)
     seller = seller_party(contracts)
-    first = first_month(contracts)
+    first = contracts.tariff.first_month
     ledger = Ledger(settings.ledger.url)
     try:
         issued_months = ledger.issued_months()
