@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import Path
 
 from analytics.billing.revision import waits_for_index
-from analytics.billing.tariff import load_tariff
+from analytics.billing.tariff import Tariff, load_tariff
 from analytics.periods import Month
 from analytics.samples.audit import write_audit
 from analytics.samples.clock import Period, parse_start
@@ -52,12 +52,24 @@ class CorpusSummary:
     audit_files: int
     audit_events: int  # syslog records
     bytes: int  # every file written, all included
-    # the corpus's months its framework agreement (contracts/framework.yaml) does not cover: metered, never billed
-    unbilled_months: tuple[Month, ...]
-    agreement: tuple[date, date]  # that agreement's valid_from and valid_to
-    # the months it covers whose price revision needs an index value contracts/price_index.csv does not list: bill
-    # previews them at provisional prices and refuses to issue them until the value is added
-    index_pending_months: tuple[Month, ...]
+    months: tuple[Month, ...]  # the corpus's calendar months (Paris)
+    tariff: Tariff  # its framework agreement's terms, as written (contracts/framework.yaml, price_index.csv)
+
+    @property
+    def agreement(self) -> tuple[date, date]:
+        """The agreement's valid_from and valid_to."""
+        return self.tariff.valid_from, self.tariff.valid_to
+
+    @property
+    def unbilled_months(self) -> tuple[Month, ...]:
+        """The corpus's months the agreement does not cover: metered, never billed."""
+        return tuple(m for m in self.months if not self.tariff.covers(m))
+
+    @property
+    def index_pending_months(self) -> tuple[Month, ...]:
+        """The months it covers whose price revision needs an index value contracts/price_index.csv does not list:
+        bill previews them at provisional prices and refuses to issue them until the value is added."""
+        return tuple(m for m in self.months if self.tariff.covers(m) and waits_for_index(self.tariff, m))
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +148,6 @@ def generate_corpus(
         extras.append((sorted(pilot.events, key=lambda e: (e.host, e.at)), random.Random(f"{seed}:opinions-audit")))
     audit_files = write_audit(out, events, period, random.Random(f"{seed}:audit"), extras)
     total += sum(f.size for f in audit_files)
-    tariff = load_tariff(registry.parent)
-    months = period.calendar_months()
     return CorpusSummary(
         out=out,
         establishments=establishments,
@@ -146,9 +156,8 @@ def generate_corpus(
         audit_files=len(audit_files),
         audit_events=sum(f.records for f in audit_files),
         bytes=total,
-        unbilled_months=tuple(m for m in months if not tariff.covers(m)),
-        agreement=(tariff.valid_from, tariff.valid_to),
-        index_pending_months=tuple(m for m in months if tariff.covers(m) and waits_for_index(tariff, m)),
+        months=tuple(period.calendar_months()),
+        tariff=load_tariff(registry.parent),
     )
 
 
