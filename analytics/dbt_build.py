@@ -266,11 +266,26 @@ def _begin_run(con: duckdb.DuckDBPyConnection, *, full_refresh: bool) -> int:
     con.execute("create table if not exists build.replaced (model varchar, day date)")
     # the studies each model rewrote, where the models downstream find those to rebuild (macros/delete_insert.sql)
     con.execute("create table if not exists build.rewritten_studies (model varchar, study_hash uhugeint)")
+    logged = table_exists(con, "build.replacements")
+    # the builds whose rows each model's delete+insert replaced, for a publish (macros/delete_insert.sql)
+    con.execute("create table if not exists build.replacements (build_seq bigint, model varchar, replaced_seq bigint)")
     (seq,) = con.execute(
         "insert into build.runs select coalesce(max(seq), 0) + 1, now(), ? from build.runs returning seq",
         [full_refresh],
     ).fetchall()[0]
+    if full_refresh or not logged:  # a row with no model: the first build logged (replacements_logged_from)
+        con.execute("delete from build.replacements")
+        con.execute("insert into build.replacements values (?, null, null)", [seq])
     return seq
+
+
+def replacements_logged_from(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The first build whose replacements build.replacements holds (those of every later build too), None in a
+    warehouse built before they were kept: a copy updated before it needs every key deleted the old way. A full
+    rebuild empties the log, since every copy is then copied whole."""
+    if not table_exists(con, "build.replacements"):
+        return None
+    return con.execute("select min(build_seq) from build.replacements where model is null").fetchall()[0][0]
 
 
 def _release() -> None:

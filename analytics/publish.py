@@ -9,7 +9,9 @@ at it: one rename, so a reader sees the old copy or the new one, never half of o
 Bringing it up to date: the incremental models (`stg_`, `int_`, the marts recounted by day or month) stamp each row
 with the build that wrote it (`build_seq`, analytics.dbt_build), so the copy takes only the rows written since its
 last update (delete + insert), by their unique key, or by the day (month) a mart rewrites whole, a day it emptied
-included; the facts metering rewrites by month, the months metered since (build.meterings, numbered by
+included. A key is deleted only among the rows of the builds that had written the rows replaced since
+(build.replacements), and not looked for where no row was replaced: a night's new studies are not looked up in
+the whole history; the facts metering rewrites by month, the months metered since (build.meterings, numbered by
 analytics.metering); every other table (the reference tables, the storage snapshots: small) is copied whole. A table
 is copied whole too when its columns changed, when a full rebuild ran since, or when the copy's bookkeeping does not
 match this warehouse (`publication.tables`, kept in the copy). When the file to update is still open (a reader of two
@@ -90,6 +92,7 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
         meterings = {seq: (metered_at, False) for seq, metered_at in metered}
         wanted = _tables(con, current_database=True, last_metering=max(metered, default=None))
         keys, partitions = dbt_build.unique_keys(), dbt_build.partition_keys()
+        logged_from = dbt_build.replacements_logged_from(con)
         runs = {
             seq: (started, full)
             for seq, started, full in con.execute("select seq, started_at, full_refresh from build.runs").fetchall()
@@ -110,16 +113,20 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
                 con.execute(f"insert into {target} select * from {schema}.{table} where {months}", [since])
                 continue
             key = keys.get(table) or partitions[table]
-            written = con.execute(  # no more than needed to know there are too many to name
-                f"select distinct {key} from {schema}.{table} where build_seq > ? limit {FEW_KEYS + 1}", [since]
-            ).fetchall()
-            if len(written) <= FEW_KEYS:  # named one by one, DuckDB skips the row groups whose range holds none of them
-                replaced, values = f"{key} in ({', '.join('?' * len(written)) or 'null'})", [k for (k,) in written]
-            else:
-                replaced, values = f"{key} in (select {key} from {schema}.{table} where build_seq > ?)", [since]
-            # a day (month) a mart recounted to nothing has no row left to name it: gone from the warehouse, gone here
-            emptied = f" or {key} not in (select {key} from {schema}.{table})" if table in partitions else ""
-            con.execute(f"delete from {target} where {replaced}{emptied}", values)
+            among = _replaced_builds(con, table, since, logged_from) if table in keys else None
+            if among != []:  # [] a build since replaced no row of this table: every row written since is new here
+                written = con.execute(  # no more than needed to know there are too many to name
+                    f"select distinct {key} from {schema}.{table} where build_seq > ? limit {FEW_KEYS + 1}", [since]
+                ).fetchall()
+                if len(written) <= FEW_KEYS:  # named one by one, DuckDB skips the row groups holding none of them
+                    replaced, values = f"{key} in ({', '.join('?' * len(written)) or 'null'})", [k for (k,) in written]
+                else:
+                    replaced, values = f"{key} in (select {key} from {schema}.{table} where build_seq > ?)", [since]
+                if among:  # only in the rows of the builds that wrote the rows replaced since
+                    replaced = f"build_seq in ({', '.join(map(str, among))}) and {replaced}"
+                # a day (month) a mart recounted to nothing has no row left to name it: gone from the warehouse, too
+                emptied = f" or {key} not in (select {key} from {schema}.{table})" if table in partitions else ""
+                con.execute(f"delete from {target} where {replaced}{emptied}", values)
             con.execute(f"insert into {target} select * from {schema}.{table} where build_seq > ?", [since])
         for schema, table in set(_tables(con, current_database=False)) - set(wanted):
             con.execute(f"drop table publish_target.{schema}.{table}")
@@ -130,6 +137,19 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
         raise
     finally:
         con.execute("detach publish_target")
+
+
+def _replaced_builds(con: duckdb.DuckDBPyConnection, table: str, since: int, logged_from: int | None) -> list | None:
+    """The builds that had written the rows of `table` the builds after `since` replaced (build.replacements): the
+    copy, up to date with `since`, holds a key written since only in rows of those builds, stamped as in the
+    warehouse. Empty when no row was replaced; None when the log does not reach back to `since`."""
+    if logged_from is None or logged_from > since + 1:
+        return None
+    rows = con.execute(
+        "select distinct replaced_seq from build.replacements where model = ? and build_seq > ? order by 1",
+        [table, since],
+    ).fetchall()
+    return [seq for (seq,) in rows]
 
 
 def _tables(

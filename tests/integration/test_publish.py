@@ -90,6 +90,70 @@ def test_each_publish_equals_the_warehouse_and_copies_only_what_was_written_sinc
     con.close()
 
 
+class Recorded:
+    """A connection that keeps the statements it runs (a publish's deletes, here)."""
+
+    def __init__(self, con) -> None:
+        self.con, self.statements = con, []
+
+    def execute(self, sql, *args):
+        self.statements.append(" ".join(sql.split()))
+        return self.con.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self.con, name)
+
+
+def deletes(recorded: Recorded) -> dict[str, str]:
+    """The publish's deletes in the copy, by table."""
+    prefix = "delete from publish_target."
+    return {d[len(prefix) :].split()[0]: d for d in recorded.statements if d.startswith(prefix)}
+
+
+def test_a_copy_looks_for_a_replaced_key_only_among_the_rows_of_the_builds_that_wrote_it(tmp_path):
+    """Each turn is two builds behind. A night of new studies replaces no row of the studies or the instances: the
+    publish deletes nothing there. A late instance of a study written on night 1 replaces that study: the copy's
+    delete reads only night 1's rows (`build_seq in (...)`). A warehouse built before the replacements were kept
+    (its log dropped) publishes the old way until its copies have caught up with the log. The copy equals the
+    warehouse after every publish."""
+    wh, con = empty(tmp_path)
+    link = tmp_path / "wh.published.duckdb"
+    working = con.execute("select current_database()").fetchall()[0][0]
+
+    def publish_night(n: int, *late: tuple[str, str]) -> dict[str, str]:
+        for sop, study in late:
+            wh.instance(sop, study, f"2012-03-{n:02d}T09:00:00+01:00", 7)
+        night(con, wh, n)
+        recorded = Recorded(con)
+        warehouse.publish(recorded, link)
+        assert published_tables(con, link) == tables(con, working)
+        return deletes(recorded)
+
+    def written(study: str) -> int:
+        query = "select build_seq from staged.int_studies where study_instance_uid = ?"
+        return con.execute(query, [study]).fetchall()[0][0]
+
+    for n in (1, 2, 3):
+        publish_night(n)
+    night1, night2 = written("S1"), written("S2")
+    quiet = publish_night(4)  # turn b, up to night 2: nights 3 and 4 only added
+    studies = ("int_studies", "int_study_owners", "stg_audit_studies", "stg_dicom_instances", "stg_audit_events")
+    assert not {f"staged.{t}" for t in studies} & set(quiet), quiet
+    late = publish_night(5, ("1.9", "S1"))  # turn a, up to night 3: S1 replaced on night 5
+    assert late["staged.int_studies"].startswith(
+        f"delete from publish_target.staged.int_studies where build_seq in ({night1}) and study_hash in ("
+    )
+    assert "staged.stg_dicom_instances" not in late  # a new instance replaces none
+
+    con.execute("drop table build.replacements")  # as a warehouse built by an earlier version left it
+    before_log = publish_night(6)  # turn b, up to night 4, before the log's first build (night 6)
+    assert "build_seq in" not in before_log["staged.int_studies"]
+    publish_night(7)  # turn a, up to night 5: still before the log
+    caught_up = publish_night(8, ("2.9", "S2"))  # turn b, up to night 6, the log's first build
+    assert f"where build_seq in ({night2}) and study_hash" in caught_up["staged.int_studies"]
+    con.close()
+
+
 def test_a_day_a_build_empties_is_emptied_in_the_copy_too(tmp_path):
     """A receipt logged late moves an instance the archive gave no reception time from March 1st to February 28th:
     the marts recount both days and have no row left for March 1st; the copy, updated with the rows written since,

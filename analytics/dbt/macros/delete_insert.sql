@@ -15,7 +15,12 @@
     * `replace_where` (config, instead of a unique key): the rows to delete before the insert, such as every row of
       the days a mart recounts, even those left with no row at all.
     build.replaced and build.rewritten_studies are emptied by analytics.dbt_build once a build has succeeded: a failed
-    build's wait for the next one (rebuilding a study again is harmless). -#}
+    build's wait for the next one (rebuilding a study again is harmless).
+    With a unique key, the rows replaced are found once (by rowid) and the builds that had written them are kept in
+    build.replacements (this build, the model, the replaced rows' build_seq): a publish deletes the keys written
+    since its copy's update only among the rows of those builds, which DuckDB finds without reading the other row
+    groups, and deletes nothing where a build replaced no row (analytics.publish). Kept across builds (a copy may be
+    several builds behind) until a full rebuild. -#}
 {% macro duckdb__get_delete_insert_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
     {%- set columns = get_quoted_csv(dest_columns | map(attribute='name')) -%}
     {%- set replaced_days = config.get('replaced_days') -%}
@@ -25,15 +30,20 @@
     {%- endif -%}
     {% if replace_where %}
         delete from {{ target }} where {{ replace_where }};
-    {% elif unique_key and replaced_days %}
+    {% elif unique_key %}
         {%- set stored_from = config.get('stored_from') -%}
         {%- set before_columns = [unique_key] + config.get('stored_from_columns', []) %}
         create or replace temporary table sansfilm_replaced as
-        select rowid as replaced_rowid, {{ replaced_days }} as day, {{ before_columns | unique | join(', ') }}
+        select rowid as replaced_rowid, build_seq as replaced_seq,
+               {{ replaced_days or 'null' }} as day, {{ before_columns | unique | join(', ') }}
         from {{ target }}
         where ({{ unique_key }}) in (select ({{ unique_key }}) from {{ source }});
+        insert into build.replacements
+        select distinct {{ this_build() }}, '{{ this.identifier }}', replaced_seq from sansfilm_replaced;
+        {% if replaced_days -%}
         insert into build.replaced
         select distinct '{{ this.identifier }}', day from sansfilm_replaced where day is not null;
+        {% endif -%}
         {% if stored_from -%}
         insert into build.replaced
         select distinct 'stored_bytes', day from (
@@ -45,8 +55,6 @@
         {% endif -%}
         delete from {{ target }} where rowid in (select replaced_rowid from sansfilm_replaced);
         drop table sansfilm_replaced;
-    {% elif unique_key %}
-        delete from {{ target }} where ({{ unique_key }}) in (select ({{ unique_key }}) from {{ source }});
     {% endif %}
     {% if config.get('rewritten_studies') -%}
     insert into build.rewritten_studies select distinct '{{ this.identifier }}', study_hash from {{ source }};
