@@ -19,4 +19,9 @@ def tables(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     """Whether `schema.table` (a table or a view) exists in the connection's current database."""
     schema, name = table.split(".")
-    return (schema, name) in tables(con)
+    found = con.execute(
+        """select count(*) from information_schema.tables
+           where table_catalog = current_database() and table_schema = ? and table_name = ?""",
+        [schema, name],
+    ).fetchall()
+    return found[0][0] > 0
