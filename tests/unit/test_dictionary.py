@@ -108,3 +108,20 @@ def test_docs_warehouse_md_is_up_to_date_with_the_dbt_project():
     assert dictionary.updated(doc, dictionary.render(dictionary.load_dictionary())) == doc, (
         "docs/warehouse.md is out of date with analytics/dbt/models/*/*.yml: run `python -m analytics.dictionary`"
     )
+
+
+def test_the_keys_a_publish_reads_from_the_models_are_those_dbt_parses():
+    """The publish reads each incremental model's key from its SQL file (no dbt parse on the nightly path): every
+    incremental model's `unique_key` or `replace_where` column, as dbt's manifest has it, is found there, so none is
+    copied whole for a config written another way."""
+    from analytics import dbt_build
+
+    nodes = json.loads(dbt_build.prepare_manifest().read_text(encoding="utf-8"))["nodes"].values()
+    incremental = [n for n in nodes if n["resource_type"] == "model" and n["config"]["materialized"] == "incremental"]
+    assert len(incremental) >= 10
+    keys = {n["name"]: n["config"]["unique_key"] for n in incremental if n["config"].get("unique_key")}
+    partitions = {
+        n["name"]: n["config"]["replace_where"].split()[0] for n in incremental if n["config"].get("replace_where")
+    }
+    assert set(keys) | set(partitions) == {n["name"] for n in incremental} and not set(keys) & set(partitions)
+    assert (dbt_build.unique_keys(), dbt_build.partition_keys()) == (keys, partitions)
