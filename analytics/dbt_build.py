@@ -35,7 +35,7 @@ PROJECT_DIR = Path(__file__).parent / "dbt"
 MANIFEST_PATH = PROJECT_DIR / "target" / "manifest.json"
 PARSE_CACHE = PROJECT_DIR / "target" / "parse"  # the last build's parse, per warehouse stem (_seed_partial_parse)
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
-_UNIQUE_KEY = re.compile(r"materialized='incremental'[^)]*unique_key='(\w+)'")
+_UNIQUE_KEY = re.compile(r"materialized='incremental', incremental_strategy='delete\+insert'[^)]*unique_key='(\w+)'")
 _PARTITION_KEY = re.compile(r"materialized='incremental'[^)]*replace_where='(\w+) in ")
 _ENV_VAR = re.compile(r"\{\{\s*env_var\('(\w+)'(?:,\s*'([^']*)')?\)\s*\}\}")
 MEMORY_SHARE = 0.5  # of the machine's RAM, when the configuration sets no [warehouse] memory_limit
@@ -266,14 +266,15 @@ def _begin_run(con: duckdb.DuckDBPyConnection, *, full_refresh: bool) -> int:
     con.execute("create table if not exists build.replaced (model varchar, day date)")
     # the studies each model rewrote, where the models downstream find those to rebuild (macros/delete_insert.sql)
     con.execute("create table if not exists build.rewritten_studies (model varchar, study_hash uhugeint)")
-    logged = table_exists(con, "build.replacements")
     # the builds whose rows each model's delete+insert replaced, for a publish (macros/delete_insert.sql)
     con.execute("create table if not exists build.replacements (build_seq bigint, model varchar, replaced_seq bigint)")
     (seq,) = con.execute(
         "insert into build.runs select coalesce(max(seq), 0) + 1, now(), ? from build.runs returning seq",
         [full_refresh],
     ).fetchall()[0]
-    if full_refresh or not logged:  # a row with no model: the first build logged (replacements_logged_from)
+    # a row with no model: the first build logged (replacements_logged_from); none yet (a new table, or a run stopped
+    # between these two statements), the log starts again here
+    if full_refresh or replacements_logged_from(con) is None:
         con.execute("delete from build.replacements")
         con.execute("insert into build.replacements values (?, null, null)", [seq])
     return seq
@@ -282,7 +283,7 @@ def _begin_run(con: duckdb.DuckDBPyConnection, *, full_refresh: bool) -> int:
 def replacements_logged_from(con: duckdb.DuckDBPyConnection) -> int | None:
     """The first build whose replacements build.replacements holds (those of every later build too), None in a
     warehouse built before they were kept: a copy updated before it needs every key deleted the old way. A full
-    rebuild empties the log, since every copy is then copied whole."""
+    rebuild, or the rebuild of a selection of models, empties the log, since every copy is then copied whole."""
     if not table_exists(con, "build.replacements"):
         return None
     return con.execute("select min(build_seq) from build.replacements where model is null").fetchall()[0][0]

@@ -10,13 +10,13 @@ Bringing it up to date: the incremental models (`stg_`, `int_`, the marts recoun
 with the build that wrote it (`build_seq`, analytics.dbt_build), so the copy takes only the rows written since its
 last update (delete + insert), by their unique key, or by the day (month) a mart rewrites whole, a day it emptied
 included. A key is deleted only among the rows of the builds that had written the rows replaced since
-(build.replacements), and not looked for where no row was replaced: a night's new studies are not looked up in
-the whole history; the facts metering rewrites by month, the months metered since (build.meterings, numbered by
-analytics.metering); every other table (the reference tables, the storage snapshots: small) is copied whole. A table
-is copied whole too when its columns changed, when a full rebuild ran since, or when the copy's bookkeeping does not
-match this warehouse (`publication.tables`, kept in the copy). When the file to update is still open (a reader of two
-publishes ago still reading) or unreadable, a fresh file is written and renamed over it instead: the reader keeps
-what it opened.
+(build.replacements), and not looked for where no row was replaced: a night's new studies are not looked up in the
+whole history (among every row when the log does not reach back to the copy's last update); the facts metering
+rewrites by month, the months metered since (build.meterings, numbered by analytics.metering); every other table
+(the reference tables, the storage snapshots: small) is copied whole. A table is copied whole too when its columns
+changed, when a full rebuild ran since, or when the copy's bookkeeping does not match this warehouse
+(`publication.tables`, kept in the copy). When the file to update is still open (a reader of two publishes ago still
+reading) or unreadable, a fresh file is written and renamed over it instead: the reader keeps what it opened.
 """
 
 from __future__ import annotations
@@ -149,7 +149,8 @@ def _replaced_builds(con: duckdb.DuckDBPyConnection, table: str, since: int, log
         "select distinct replaced_seq from build.replacements where model = ? and build_seq > ? order by 1",
         [table, since],
     ).fetchall()
-    return [seq for (seq,) in rows]
+    seqs = [seq for (seq,) in rows]
+    return None if None in seqs else seqs  # a row replaced had no stamp: it could be anywhere
 
 
 def _tables(

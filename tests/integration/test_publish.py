@@ -11,7 +11,7 @@ from datetime import datetime
 import duckdb
 import pytest
 
-from analytics import metering, publish, warehouse
+from analytics import dbt_build, metering, publish, warehouse
 from analytics.metrics import MONTHLY_FACTS
 from analytics.periods import PARIS, Month
 from tests.integration.test_incremental import PLATFORM, empty, harvest
@@ -114,8 +114,8 @@ def test_a_copy_looks_for_a_replaced_key_only_among_the_rows_of_the_builds_that_
     """Each turn is two builds behind. A night of new studies replaces no row of the studies or the instances: the
     publish deletes nothing there. A late instance of a study written on night 1 replaces that study: the copy's
     delete reads only night 1's rows (`build_seq in (...)`). A warehouse built before the replacements were kept
-    (its log dropped) publishes the old way until its copies have caught up with the log. The copy equals the
-    warehouse after every publish."""
+    (its log dropped) publishes the old way until its copies have caught up with the log; a full rebuild starts the
+    log again. The copy equals the warehouse after every publish."""
     wh, con = empty(tmp_path)
     link = tmp_path / "wh.published.duckdb"
     working = con.execute("select current_database()").fetchall()[0][0]
@@ -133,6 +133,9 @@ def test_a_copy_looks_for_a_replaced_key_only_among_the_rows_of_the_builds_that_
         query = "select build_seq from staged.int_studies where study_instance_uid = ?"
         return con.execute(query, [study]).fetchall()[0][0]
 
+    def among(*builds: int) -> str:
+        return f"delete from publish_target.staged.int_studies where build_seq in ({', '.join(map(str, builds))}) and "
+
     for n in (1, 2, 3):
         publish_night(n)
     night1, night2 = written("S1"), written("S2")
@@ -140,18 +143,31 @@ def test_a_copy_looks_for_a_replaced_key_only_among_the_rows_of_the_builds_that_
     studies = ("int_studies", "int_study_owners", "stg_audit_studies", "stg_dicom_instances", "stg_audit_events")
     assert not {f"staged.{t}" for t in studies} & set(quiet), quiet
     late = publish_night(5, ("1.9", "S1"))  # turn a, up to night 3: S1 replaced on night 5
-    assert late["staged.int_studies"].startswith(
-        f"delete from publish_target.staged.int_studies where build_seq in ({night1}) and study_hash in ("
-    )
+    assert late["staged.int_studies"].startswith(among(night1) + "study_hash in (")
     assert "staged.stg_dicom_instances" not in late  # a new instance replaces none
+    night5 = written("S1")
 
     con.execute("drop table build.replacements")  # as a warehouse built by an earlier version left it
     before_log = publish_night(6)  # turn b, up to night 4, before the log's first build (night 6)
     assert "build_seq in" not in before_log["staged.int_studies"]
-    publish_night(7)  # turn a, up to night 5: still before the log
-    caught_up = publish_night(8, ("2.9", "S2"))  # turn b, up to night 6, the log's first build
-    assert f"where build_seq in ({night2}) and study_hash" in caught_up["staged.int_studies"]
+    first = publish_night(7, ("1.8", "S1"))  # turn a, up to night 5: the log starts with the next build, night 6
+    assert first["staged.int_studies"].startswith(among(night5))
+    caught_up = publish_night(8, ("2.9", "S2"))  # turn b, up to night 6: S1 replaced on night 7, S2 on night 8
+    assert caught_up["staged.int_studies"].startswith(among(*sorted({night2, night5})))
+
+    warehouse.build_models(con, full_refresh=True)  # every row rewritten: the next publish of each turn copies whole
+    rebuilt = written("S3")
+    assert dbt_build.replacements_logged_from(con) == rebuilt
+    assert deletes_of_a_publish(con, link) == {} and deletes_of_a_publish(con, link) == {}
+    after = publish_night(9, ("3.9", "S3"))  # turn a, up to the rebuild: S3 written by it
+    assert after["staged.int_studies"].startswith(among(rebuilt))
     con.close()
+
+
+def deletes_of_a_publish(con, link) -> dict[str, str]:
+    recorded = Recorded(con)
+    warehouse.publish(recorded, link)
+    return deletes(recorded)
 
 
 def test_a_day_a_build_empties_is_emptied_in_the_copy_too(tmp_path):

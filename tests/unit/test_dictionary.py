@@ -119,6 +119,7 @@ def test_the_keys_a_publish_reads_from_the_models_are_those_dbt_parses():
     nodes = json.loads(dbt_build.prepare_manifest().read_text(encoding="utf-8"))["nodes"].values()
     incremental = [n for n in nodes if n["resource_type"] == "model" and n["config"]["materialized"] == "incremental"]
     assert len(incremental) >= 10
+    assert {n["config"]["incremental_strategy"] for n in incremental} == {"delete+insert"}  # macros/delete_insert.sql
     keys = {n["name"]: n["config"]["unique_key"] for n in incremental if n["config"].get("unique_key")}
     partitions = {
         n["name"]: n["config"]["replace_where"].split()[0] for n in incremental if n["config"].get("replace_where")

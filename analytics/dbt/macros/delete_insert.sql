@@ -20,13 +20,16 @@
     build.replacements (this build, the model, the replaced rows' build_seq): a publish deletes the keys written
     since its copy's update only among the rows of those builds, which DuckDB finds without reading the other row
     groups, and deletes nothing where a build replaced no row (analytics.publish). Kept across builds (a copy may be
-    several builds behind) until a full rebuild. -#}
+    several builds behind) until a full rebuild or the rebuild of a selection of models. -#}
 {% macro duckdb__get_delete_insert_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
     {%- set columns = get_quoted_csv(dest_columns | map(attribute='name')) -%}
     {%- set replaced_days = config.get('replaced_days') -%}
     {%- set replace_where = config.get('replace_where') -%}
     {%- if incremental_predicates or (unique_key is sequence and unique_key is not string) -%}
         {%- do exceptions.raise_compiler_error('delete+insert here takes one unique key and no predicates') -%}
+    {%- endif -%}
+    {%- if unique_key and replace_where -%}{# the publish finds a keyed model's rows by build.replacements #}
+        {%- do exceptions.raise_compiler_error('delete+insert here takes a unique key or replace_where, not both') -%}
     {%- endif -%}
     {% if replace_where %}
         delete from {{ target }} where {{ replace_where }};
