@@ -93,11 +93,30 @@ def _configured(pattern: re.Pattern) -> dict[str, str]:
 
 
 def plain_sql(model: str) -> str:
-    """A table model's SQL with its ref()/source() resolved by name (for profiling it outside dbt, bench/)."""
+    """A table model's SQL with its ref()/source() resolved by name (to make a small model's table outside dbt, in
+    tests). A model using other Jinja (config, macros, is_incremental) is refused: take compiled_sql instead."""
     schemas = {name: schema for schema, name in models()}
     (path,) = PROJECT_DIR.glob(f"models/*/{model}.sql")
     text = re.sub(r"\{\{\s*source\('(\w+)',\s*'(\w+)'\)\s*\}\}", r"\1.\2", path.read_text(encoding="utf-8"))
-    return re.sub(r"\{\{\s*ref\('(\w+)'\)\s*\}\}", lambda m: f"{schemas[m[1]]}.{m[1]}", text)
+    text = re.sub(r"\{\{\s*ref\('(\w+)'\)\s*\}\}", lambda m: f"{schemas[m[1]]}.{m[1]}", text)
+    if "{{" in text or "{%" in text:
+        raise ValueError(f"model {model} needs dbt to compile (Jinja beyond ref and source): take compiled_sql")
+    return text
+
+
+def work_dir(warehouse_path: Path) -> Path:
+    """Where a build of this warehouse keeps dbt's target (compiled SQL, run_results.json) and logs."""
+    warehouse_path = Path(warehouse_path)
+    return warehouse_path.parent / f".dbt-{warehouse_path.stem}"
+
+
+def compiled_sql(model: str, warehouse_path: Path) -> str:
+    """The SQL dbt compiled for `model` in the last build of this warehouse (its select, incremental or not, as that
+    build ran it): to profile a model outside dbt (bench/)."""
+    found = sorted((work_dir(warehouse_path) / "target" / "compiled").glob(f"*/models/*/{model}.sql"))
+    if not found:
+        raise SansfilmError(f"no compiled SQL of model {model} for {warehouse_path}: build that warehouse first")
+    return found[0].read_text(encoding="utf-8")
 
 
 def database_path(con: duckdb.DuckDBPyConnection) -> Path:
@@ -354,7 +373,7 @@ def build(
         _begin_run(con, full_refresh=full_refresh)
         if full_refresh:
             args.append("--full-refresh")
-    _invoke(args, warehouse_path=path, work_dir=path.parent / f".dbt-{path.stem}", limit=limit)
+    _invoke(args, warehouse_path=path, work_dir=work_dir(path), limit=limit)
     _drop_stale_snapshots(con, select, full_refresh)
     if fingerprint is not None:  # built: these harvests are in, with this registry, and the marts recounted
         con.execute("insert or ignore into build.state select unnest(?::varchar[])", [finished])

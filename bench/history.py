@@ -136,7 +136,9 @@ def months(first: date, last: date):
 
 def slowest_nodes(db: str, top: int = 8) -> dict[str, float]:
     """The dbt nodes (models and tests) that took longest in the last build, from dbt's run_results.json."""
-    results = Path(db).parent / f".dbt-{Path(db).stem}" / "target" / "run_results.json"
+    from analytics import dbt_build
+
+    results = dbt_build.work_dir(Path(db)) / "target" / "run_results.json"
     if not results.is_file():
         return {}
     nodes = json.loads(results.read_text())["results"]

@@ -855,7 +855,8 @@ def measure_sansfilm(db: str, contracts_dir: str, month_text: str, timed: bool =
 
 
 def measure_profile(db: str, month_text: str) -> dict:
-    """DuckDB's profiler on the queries of one month (same SQL as meter_month) and on int_study_owners."""
+    """DuckDB's profiler on the queries of one month (same SQL as meter_month) and on int_study_owners (as the
+    warehouse's last build compiled it)."""
     from analytics import dbt_build, metering, warehouse
     from analytics.periods import Month
 
@@ -876,7 +877,8 @@ def measure_profile(db: str, month_text: str) -> dict:
             params,
         ),
         "int_study_owners": (
-            f"create or replace temporary table owners_profile as {dbt_build.plain_sql('int_study_owners')}",
+            "create or replace temporary table owners_profile as "
+            + dbt_build.compiled_sql("int_study_owners", Path(db)),
             None,
         ),
     }

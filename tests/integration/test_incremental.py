@@ -512,3 +512,24 @@ def test_a_fresh_warehouse_takes_the_saved_parse_of_an_earlier_build(tmp_path, m
             assert (tmp_path / "parse" / f"{wh.path.stem}.msgpack").is_file()
     assert "Partial parsing enabled" in log and "Starting full parse" not in log
     assert built[0] == built[1]
+
+
+def test_a_model_profiled_outside_dbt_runs_the_sql_its_last_build_compiled(tiny_built, tmp_path):
+    """bench/metering.py --profile runs int_study_owners' SQL outside dbt: the SQL the warehouse's last build
+    compiled (here a first, full build: every study), not the model's file, whose config and macros DuckDB cannot
+    read; before any build, one line saying to build first."""
+    import duckdb
+
+    from analytics.errors import SansfilmError
+
+    path = tiny_built.warehouse.path
+    sql = dbt_build.compiled_sql("int_study_owners", path)
+    assert "{{" not in sql and "{%" not in sql
+    with duckdb.connect(str(path), read_only=True) as con:
+        (built,) = con.execute("select count(*) from staged.int_study_owners").fetchall()[0]
+        assert built > 0 and con.execute(f"select count(*) from ({sql})").fetchall() == [(built,)]
+    with pytest.raises(SansfilmError, match="build that warehouse first"):
+        dbt_build.compiled_sql("int_study_owners", tmp_path / "never_built.duckdb")
+    with pytest.raises(ValueError, match="int_study_owners needs dbt to compile"):
+        dbt_build.plain_sql("int_study_owners")
+    assert "{{" not in dbt_build.plain_sql("dim_establishments")
