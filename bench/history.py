@@ -134,11 +134,16 @@ def months(first: date, last: date):
         month = month.next()
 
 
-def slowest_nodes(db: str, top: int = 8) -> dict[str, float]:
-    """The dbt nodes (models and tests) that took longest in the last build, from dbt's run_results.json."""
+def dbt_work_dir(db: Path) -> Path:
+    """The build's dbt folder beside `db` (analytics.dbt_build.work_dir, imported here only where dbt is wanted)."""
     from analytics import dbt_build
 
-    results = dbt_build.work_dir(Path(db)) / "target" / "run_results.json"
+    return dbt_build.work_dir(db)
+
+
+def slowest_nodes(db: str, top: int = 8) -> dict[str, float]:
+    """The dbt nodes (models and tests) that took longest in the last build, from dbt's run_results.json."""
+    results = dbt_work_dir(Path(db)) / "target" / "run_results.json"
     if not results.is_file():
         return {}
     nodes = json.loads(results.read_text())["results"]
@@ -294,7 +299,7 @@ def measure_history(shape: generator.Shape, years: int, *, keep_region: bool, li
     work = region.with_name("work.duckdb")
     for stale in work.parent.glob("work.duckdb*"):
         stale.unlink()
-    shutil.rmtree(work.parent / ".dbt-work", ignore_errors=True)
+    shutil.rmtree(dbt_work_dir(work), ignore_errors=True)
     if keep_region:
         shutil.copyfile(region, work)
     else:
@@ -313,7 +318,7 @@ def measure_history(shape: generator.Shape, years: int, *, keep_region: bool, li
     }
     for done in (*work.parent.glob("work.duckdb*"), *work.parent.glob("published*.duckdb")):
         done.unlink()
-    shutil.rmtree(work.parent / ".dbt-work", ignore_errors=True)
+    shutil.rmtree(dbt_work_dir(work), ignore_errors=True)
     return figures
 
 
