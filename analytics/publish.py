@@ -22,6 +22,7 @@ reading) or unreadable, a fresh file is written and renamed over it instead: the
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -92,7 +93,7 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
         meterings = {seq: (metered_at, False) for seq, metered_at in metered}
         wanted = _tables(con, current_database=True, last_metering=max(metered, default=None))
         keys, partitions = dbt_build.unique_keys(), dbt_build.partition_keys()
-        logged_from = dbt_build.replacements_logged_from(con)
+        replacements = _Replacements.read(con)
         runs = {
             seq: (started, full)
             for seq, started, full in con.execute("select seq, started_at, full_refresh from build.runs").fetchall()
@@ -113,20 +114,9 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
                 con.execute(f"insert into {target} select * from {schema}.{table} where {months}", [since])
                 continue
             key = keys.get(table) or partitions[table]
-            among = _replaced_builds(con, table, since, logged_from) if table in keys else None
+            among = replacements.among(table, since) if table in keys else None
             if among != []:  # [] a build since replaced no row of this table: every row written since is new here
-                written = con.execute(  # no more than needed to know there are too many to name
-                    f"select distinct {key} from {schema}.{table} where build_seq > ? limit {FEW_KEYS + 1}", [since]
-                ).fetchall()
-                if len(written) <= FEW_KEYS:  # named one by one, DuckDB skips the row groups holding none of them
-                    replaced, values = f"{key} in ({', '.join('?' * len(written)) or 'null'})", [k for (k,) in written]
-                else:
-                    replaced, values = f"{key} in (select {key} from {schema}.{table} where build_seq > ?)", [since]
-                if among:  # only in the rows of the builds that wrote the rows replaced since
-                    replaced = f"build_seq in ({', '.join(map(str, among))}) and {replaced}"
-                # a day (month) a mart recounted to nothing has no row left to name it: gone from the warehouse, too
-                emptied = f" or {key} not in (select {key} from {schema}.{table})" if table in partitions else ""
-                con.execute(f"delete from {target} where {replaced}{emptied}", values)
+                _delete_written_since(con, schema, table, key, since, among, whole=table in partitions)
             con.execute(f"insert into {target} select * from {schema}.{table} where build_seq > ?", [since])
         for schema, table in set(_tables(con, current_database=False)) - set(wanted):
             con.execute(f"drop table publish_target.{schema}.{table}")
@@ -139,18 +129,52 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("detach publish_target")
 
 
-def _replaced_builds(con: duckdb.DuckDBPyConnection, table: str, since: int, logged_from: int | None) -> list | None:
-    """The builds that had written the rows of `table` the builds after `since` replaced (build.replacements): the
-    copy, up to date with `since`, holds a key written since only in rows of those builds, stamped as in the
-    warehouse. Empty when no row was replaced; None when the log does not reach back to `since`."""
-    if logged_from is None or logged_from > since + 1:
-        return None
-    rows = con.execute(
-        "select distinct replaced_seq from build.replacements where model = ? and build_seq > ? order by 1",
-        [table, since],
+def _delete_written_since(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, key: str, since: int, among: list | None, *, whole: bool
+) -> None:
+    """Delete from the copy's `table` the rows whose `key` (unique key, or the day/month a mart rewrites whole) the
+    builds after `since` wrote again: only among the rows of the builds `among` when it names them (every row when
+    None). `whole`: `key` is a day (month) a mart rewrites whole, so one it recounted to nothing goes too."""
+    written = con.execute(  # no more than needed to know there are too many to name
+        f"select distinct {key} from {schema}.{table} where build_seq > ? limit {FEW_KEYS + 1}", [since]
     ).fetchall()
-    seqs = [seq for (seq,) in rows]
-    return None if None in seqs else seqs  # a row replaced had no stamp: it could be anywhere
+    if len(written) <= FEW_KEYS:  # named one by one, DuckDB skips the row groups holding none of them
+        replaced, values = f"{key} in ({', '.join('?' * len(written)) or 'null'})", [k for (k,) in written]
+    else:
+        replaced, values = f"{key} in (select {key} from {schema}.{table} where build_seq > ?)", [since]
+    if among:  # only in the rows of the builds that wrote the rows replaced since
+        replaced = f"build_seq in ({', '.join(map(str, among))}) and {replaced}"
+    # a day (month) a mart recounted to nothing has no row left to name it: gone from the warehouse, too
+    emptied = f" or {key} not in (select {key} from {schema}.{table})" if whole else ""
+    con.execute(f"delete from publish_target.{schema}.{table} where {replaced}{emptied}", values)
+
+
+@dataclass(frozen=True, slots=True)
+class _Replacements:
+    """build.replacements, read once a publish: the first build it logs (None: the warehouse keeps no log, built before
+    it was kept) and, per model, each (build, build whose row that build replaced) pair."""
+
+    logged_from: int | None
+    by_model: dict[str, list[tuple[int, int | None]]]
+
+    @classmethod
+    def read(cls, con: duckdb.DuckDBPyConnection) -> _Replacements:
+        logged_from = dbt_build.replacements_logged_from(con)
+        by_model: dict[str, list[tuple[int, int | None]]] = {}
+        if logged_from is not None:
+            pairs = "select model, build_seq, replaced_seq from build.replacements where model is not null"
+            for model, build_seq, replaced_seq in con.execute(pairs).fetchall():
+                by_model.setdefault(model, []).append((build_seq, replaced_seq))
+        return cls(logged_from, by_model)
+
+    def among(self, table: str, since: int) -> list[int] | None:
+        """The builds that had written the rows of `table` the builds after `since` replaced: the copy, up to date
+        with `since`, holds a key written since only in rows of those builds, stamped as in the warehouse. Empty when
+        no row was replaced; None when the log does not reach back to `since`."""
+        if self.logged_from is None or self.logged_from > since + 1:
+            return None
+        seqs = {replaced for build_seq, replaced in self.by_model.get(table, ()) if build_seq > since}
+        return None if None in seqs else sorted(seqs)  # a row replaced had no stamp: it could be anywhere
 
 
 def _tables(

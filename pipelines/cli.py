@@ -130,8 +130,8 @@ def samples(
             f"(valid {valid_from} to {valid_to}, contracts/framework.yaml): run meters them, bill refuses them; to "
             "bill every month, choose --start and --months within the agreement"
         )
-    if summary.index_pending_months:
-        months = summary.index_pending_months
+    months = summary.index_pending_months  # each month's revision asked once
+    if months:
         typer.echo(
             f"note: {len(months)} month(s) of the corpus ({month_spans(months)}) need price index values that "
             "contracts/price_index.csv does not list: bill previews them at provisional prices and refuses --issue "

@@ -340,6 +340,32 @@ def test_a_new_version_of_the_models_rebuilds_everything_once(tmp_path, monkeypa
     con.close()
 
 
+def test_a_model_with_both_a_unique_key_and_replace_where_is_refused(tmp_path, monkeypatch):
+    # the publish finds a keyed model's replaced rows through build.replacements, a partitioned one's by its column:
+    # a model configured both ways would be published one way and replaced the other, so its build stops, named
+    wh, con = empty(tmp_path)
+    wh.instance("1.1", "S1", "2012-01-10T10:00:00+01:00", 100)
+    harvest(con, wh, "h1")
+    warehouse.build_models(con)
+    project = tmp_path / "project"
+    shutil.copytree(dbt_build.PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", ".*"))
+    model = project / "models" / "intermediate" / "int_studies.sql"
+    keyed = "unique_key='study_hash',"
+    assert keyed in model.read_text(encoding="utf-8")
+    model.write_text(
+        model.read_text(encoding="utf-8").replace(keyed, f"{keyed} replace_where='first_received_date is null',"),
+        encoding="utf-8",
+    )
+    fingerprint = dbt_build.models_fingerprint()  # the same version: the next build is incremental, by the macro
+    monkeypatch.setattr(dbt_build, "PROJECT_DIR", project)
+    monkeypatch.setattr(dbt_build, "models_fingerprint", lambda: fingerprint)
+    wh.instance("2.1", "S2", "2012-01-11T10:00:00+01:00", 200)
+    harvest(con, wh, "h2")
+    with pytest.raises(dbt_build.DbtBuildFailed, match="int_studies: .*a unique key or replace_where, not both"):
+        warehouse.build_models(con)
+    con.close()
+
+
 def test_a_missing_model_table_rebuilds_everything(tmp_path):
     # the models downstream of a table rebuilt whole would not know which studies it rewrote: all are rebuilt
     wh, con = empty(tmp_path)

@@ -110,12 +110,16 @@ def deletes(recorded: Recorded) -> dict[str, str]:
     return {d[len(prefix) :].split()[0]: d for d in recorded.statements if d.startswith(prefix)}
 
 
-def test_a_copy_looks_for_a_replaced_key_only_among_the_rows_of_the_builds_that_wrote_it(tmp_path):
+@pytest.mark.parametrize("few_keys", [publish.FEW_KEYS, 0], ids=["keys-named", "keys-by-subquery"])
+def test_a_copy_looks_for_a_replaced_key_only_among_the_rows_of_the_builds_that_wrote_it(
+    tmp_path, monkeypatch, few_keys
+):
     """Each turn is two builds behind. A night of new studies replaces no row of the studies or the instances: the
     publish deletes nothing there. A late instance of a study written on night 1 replaces that study: the copy's
     delete reads only night 1's rows (`build_seq in (...)`). A warehouse built before the replacements were kept
     (its log dropped) publishes the old way until its copies have caught up with the log; a full rebuild starts the
-    log again. The copy equals the warehouse after every publish."""
+    log again. The copy equals the warehouse after every publish, with the keys named or read by a subquery."""
+    monkeypatch.setattr(publish, "FEW_KEYS", few_keys)
     wh, con = empty(tmp_path)
     link = tmp_path / "wh.published.duckdb"
     working = con.execute("select current_database()").fetchall()[0][0]
