@@ -126,6 +126,41 @@ def test_receipts_and_deletions_logged_late_are_merged_as_a_full_rebuild_finds_t
     con.close()
 
 
+def test_instance_deletions_reported_late_are_merged_as_a_full_rebuild_finds_them(tmp_path):
+    """The archive reports instances deleted (raw.dicom_deletions). A build reads the deletions of the copies it
+    rebuilds, not the whole log: a deletion reported by a later harvest is found, and so is an earlier one when the
+    instance is rebuilt for a copy harvested later."""
+    wh, con = empty(tmp_path)
+
+    def deleted(file_key: str, when: str, harvest_id: str) -> None:
+        con.execute(
+            "insert into raw.dicom_deletions (source, file_key, deleted_at, detected_by, harvest_id) "
+            "values ('files', ?, ?::timestamptz, 'change_feed', ?)",
+            [file_key, when, harvest_id],
+        )
+
+    def deleted_dates() -> list[tuple]:
+        query = "select sop_instance_uid, deleted_date::varchar, copies_harvested from staged.stg_dicom_instances"
+        return sorted(con.execute(query).fetchall())
+
+    wh.instance("1.1", "S1", "2012-04-02T12:00:00+02:00", 100)
+    wh.instance("2.1", "S2", "2012-04-02T13:00:00+02:00", 100)
+    harvest(con, wh, "h1")
+    warehouse.build_models(con)
+    deleted("k1.1", "2012-05-03T10:00:00+02:00", "h2")
+    harvest(con, wh, "h2")  # the deletion only
+    warehouse.build_models(con)
+    assert deleted_dates() == [("1.1", "2012-05-03", 1), ("2.1", None, 1)]
+    wh.instance("1.1", "S1", "2012-04-09T12:00:00+02:00", 100)  # another copy of 1.1, in another file, later
+    wh.instances[-1].update(file_key="k1.1-again", record_key="again")
+    deleted("k2.1", "2012-06-01T10:00:00+02:00", "h3")
+    harvest(con, wh, "h3")
+    warehouse.build_models(con)  # 1.1 rebuilt from both copies: the first, deleted in h2, still wins
+    assert deleted_dates() == [("1.1", "2012-05-03", 2), ("2.1", "2012-06-01", 1)]
+    assert_equals_a_full_rebuild(con)
+    con.close()
+
+
 def test_the_marts_recount_the_days_a_late_receipt_empties(tmp_path):
     """The marts recount only the days (months) a build touched, the days a row left included: a receipt logged late
     moves an instance the archive gave no reception time from March 1st to February 28th, and March 1st, then

@@ -107,8 +107,12 @@ instances as (
     select * exclude (copy_rank) from ranked where copy_rank = 1
 ),
 
-deletions as (
-    select source, file_key, min(deleted_at) as deleted_at from {{ source('raw', 'dicom_deletions') }} group by all
+deletions as (  -- those of the copies rebuilt here: the whole log grows with the archive's age
+    select source, file_key, min(deleted_at) as deleted_at from {{ source('raw', 'dicom_deletions') }}
+{% if is_incremental() %}
+    where file_key in (select file_key from harvested)
+{% endif %}
+    group by all
 ),
 
 study_clock as (
