@@ -93,7 +93,7 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
         meterings = {seq: (metered_at, False) for seq, metered_at in metered}
         wanted = _tables(con, current_database=True, last_metering=max(metered, default=None))
         keys, partitions = dbt_build.unique_keys(), dbt_build.partition_keys()
-        replacements = _Replacements.read(con)
+        replacements = Replacements.read(con)
         runs = {
             seq: (started, full)
             for seq, started, full in con.execute("select seq, started_at, full_refresh from build.runs").fetchall()
@@ -132,8 +132,8 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
 def _delete_written_since(
     con: duckdb.DuckDBPyConnection, schema: str, table: str, key: str, since: int, among: list | None, *, whole: bool
 ) -> None:
-    """Delete from the copy's `table` the rows whose `key` (unique key, or the day/month a mart rewrites whole) the
-    builds after `since` wrote again: only among the rows of the builds `among` when it names them (every row when
+    """Delete from the copy's `table` the rows holding a `key` (unique key, or the day/month a mart rewrites whole)
+    that the builds after `since` wrote: only among the rows of the builds `among` when it names them (every row when
     None). `whole`: `key` is a day (month) a mart rewrites whole, so one it recounted to nothing goes too."""
     written = con.execute(  # no more than needed to know there are too many to name
         f"select distinct {key} from {schema}.{table} where build_seq > ? limit {FEW_KEYS + 1}", [since]
@@ -150,7 +150,7 @@ def _delete_written_since(
 
 
 @dataclass(frozen=True, slots=True)
-class _Replacements:
+class Replacements:
     """build.replacements, read once a publish: the first build it logs (None: the warehouse keeps no log, built before
     it was kept) and, per model, each (build, build whose row that build replaced) pair."""
 
@@ -158,7 +158,7 @@ class _Replacements:
     by_model: dict[str, list[tuple[int, int | None]]]
 
     @classmethod
-    def read(cls, con: duckdb.DuckDBPyConnection) -> _Replacements:
+    def read(cls, con: duckdb.DuckDBPyConnection) -> Replacements:
         logged_from = dbt_build.replacements_logged_from(con)
         by_model: dict[str, list[tuple[int, int | None]]] = {}
         if logged_from is not None:
@@ -170,7 +170,7 @@ class _Replacements:
     def among(self, table: str, since: int) -> list[int] | None:
         """The builds that had written the rows of `table` the builds after `since` replaced: the copy, up to date
         with `since`, holds a key written since only in rows of those builds, stamped as in the warehouse. Empty when
-        no row was replaced; None when the log does not reach back to `since`."""
+        no row was replaced; None when the log does not reach back to `since`, or a row replaced had no stamp."""
         if self.logged_from is None or self.logged_from > since + 1:
             return None
         seqs = {replaced for build_seq, replaced in self.by_model.get(table, ()) if build_seq > since}

@@ -128,8 +128,8 @@ def test_receipts_and_deletions_logged_late_are_merged_as_a_full_rebuild_finds_t
 
 def test_instance_deletions_reported_late_are_merged_as_a_full_rebuild_finds_them(tmp_path):
     """The archive reports instances deleted (raw.dicom_deletions). A build reads the deletions of the copies it
-    rebuilds, not the whole log: a deletion reported by a later harvest is found, and so is an earlier one when the
-    instance is rebuilt for a copy harvested later."""
+    rebuilds only (a saving, not seen here); what this guards is that none is missed: a deletion reported by a later
+    harvest is found, and so is an earlier one when the instance is rebuilt for a copy harvested later."""
     wh, con = empty(tmp_path)
 
     def deleted(file_key: str, when: str, harvest_id: str) -> None:
@@ -377,7 +377,8 @@ def test_a_new_version_of_the_models_rebuilds_everything_once(tmp_path, monkeypa
 
 def test_a_model_with_both_a_unique_key_and_replace_where_is_refused(tmp_path, monkeypatch):
     # the publish finds a keyed model's replaced rows through build.replacements, a partitioned one's by its column:
-    # a model configured both ways would be published one way and replaced the other, so its build stops, named
+    # a model configured both ways would be published one way and replaced the other, so its incremental build (the
+    # delete+insert macro, as dbt renders it) stops, naming the model
     wh, con = empty(tmp_path)
     wh.instance("1.1", "S1", "2012-01-10T10:00:00+01:00", 100)
     harvest(con, wh, "h1")
