@@ -2,7 +2,7 @@
 with 1, 3 and 5 years of history, measured in the same run.
 
     .venv/bin/python bench/history.py [--studies-per-year 10000000] [--years 1,3,5] [--events-per-study 10]
-                                      [--establishments 500] [--seed 2012] [--memory-limit 6GB]
+                                      [--establishments 500] [--seed 2012] [--memory-limit 6GB] [--cold]
 
 The region is bench/metering.py's generator (one calendar year, 2012, cached under bench/out/), turned back into the
 raw layer the harvest writes (`raw.dicom_instances`, `raw.audit_events`, one finished harvest per Paris month) and
@@ -292,9 +292,26 @@ def run_measurement(args: argparse.Namespace) -> None:
     Path(args.result).write_text(json.dumps(figures, default=str))
 
 
-def measure_history(shape: generator.Shape, years: int, *, keep_region: bool, limit: str | None) -> dict:
+def evict(folder: Path) -> None:
+    """Take the DuckDB files of `folder` (the warehouse, the readers' copy) out of the page cache: the next step
+    reads what it needs of them from disk, as a nightly job does on a machine whose memory went to other files that
+    day. The libraries, dbt's own files included, stay cached: only the warehouse's reads are made cold."""
+    for path in folder.glob("*.duckdb*"):
+        if path.is_file() and not path.is_symlink():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)  # written pages must reach the disk before the kernel may drop them
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
+def measure_history(
+    shape: generator.Shape, years: int, *, keep_region: bool, limit: str | None, cold: bool = False
+) -> dict:
     """Rebuild, nightly and monthly on a working copy of the region, removed afterwards (with the region itself
-    unless `keep_region`: at 10 M studies a year, 5 years of raw rows take ~25 GB, their build as much again)."""
+    unless `keep_region`: at 10 M studies a year, 5 years of raw rows take ~25 GB, their build as much again).
+    `cold`: the warehouse's files are taken out of the page cache before the nightly and the monthly steps."""
     region, contracts_dir, night = make_region(shape, years)
     work = region.with_name("work.duckdb")
     for stale in work.parent.glob("work.duckdb*"):
@@ -305,7 +322,11 @@ def measure_history(shape: generator.Shape, years: int, *, keep_region: bool, li
     else:
         os.replace(region, work)
     rebuild = child("rebuild", work, contracts_dir, night, years, limit)
+    if cold:
+        evict(work.parent)
     nightly = child("nightly", work, contracts_dir, night, years, limit)
+    if cold:
+        evict(work.parent)
     monthly = child("monthly", work, contracts_dir, night, years, limit)
     published = work.with_name("published.duckdb")
     figures = {
@@ -349,6 +370,12 @@ def main() -> None:
         "--memory-limit",
         help='DuckDB\'s memory limit, as [warehouse] memory_limit sets it (e.g. "6GB"; default: half the RAM)',
     )
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="take the warehouse's files out of the page cache before each nightly and monthly step: what they read "
+        "of the warehouse then comes from disk, not from what the rebuild left cached",
+    )
     parser.add_argument("--measure", choices=["rebuild", "nightly", "monthly"], help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--contracts", help=argparse.SUPPRESS)
@@ -367,7 +394,9 @@ def main() -> None:
     lengths = sorted(int(y) for y in args.years.split(","))
     runs = []
     for years in lengths:  # each history length printed as soon as measured (5 years takes a while)
-        runs.append(measure_history(shape, years, keep_region=args.keep_regions, limit=args.memory_limit))
+        runs.append(
+            measure_history(shape, years, keep_region=args.keep_regions, limit=args.memory_limit, cold=args.cold)
+        )
         report(runs[-1])
         (OUT / "history-last.json").write_text(
             json.dumps({"command": " ".join(["bench/history.py", *sys.argv[1:]]), "runs": runs}, indent=1, default=str)
@@ -383,6 +412,7 @@ def main() -> None:
         "load_average_before_after": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
         "studies_per_year": args.studies_per_year,
         "memory_limit": args.memory_limit or "default (half the RAM)",
+        "page_cache": "warehouse files evicted before each nightly and monthly step" if args.cold else "as left",
         "runs": runs,
         "ratios": ratio,
     }
