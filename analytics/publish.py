@@ -93,7 +93,8 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
         meterings = {seq: (metered_at, False) for seq, metered_at in metered}
         wanted = _tables(con, current_database=True, last_metering=max(metered, default=None))
         keys, partitions = dbt_build.unique_keys(), dbt_build.partition_keys()
-        replacements = Replacements.read(con)
+        oldest = min((held[name][1] for name in held if name[1] in keys and held[name][1] is not None), default=None)
+        replacements = Replacements.read(con, oldest)
         runs = {
             seq: (started, full)
             for seq, started, full in con.execute("select seq, started_at, full_refresh from build.runs").fetchall()
@@ -158,12 +159,15 @@ class Replacements:
     by_model: dict[str, list[tuple[int, int | None]]]
 
     @classmethod
-    def read(cls, con: duckdb.DuckDBPyConnection) -> Replacements:
+    def read(cls, con: duckdb.DuckDBPyConnection, after: int | None) -> Replacements:
+        """Read the pairs of the builds after `after`, the oldest build a keyed table of the copy is up to (None: the
+        copy holds none, so no pair is asked for): the log grows every night between full rebuilds."""
         logged_from = dbt_build.replacements_logged_from(con)
         by_model: dict[str, list[tuple[int, int | None]]] = {}
-        if logged_from is not None:
+        if logged_from is not None and after is not None:
             pairs = "select model, build_seq, replaced_seq from build.replacements where model is not null"
-            for model, build_seq, replaced_seq in con.execute(pairs).fetchall():
+            pairs += " and build_seq > ? order by model, build_seq, replaced_seq"
+            for model, build_seq, replaced_seq in con.execute(pairs, [after]).fetchall():
                 by_model.setdefault(model, []).append((build_seq, replaced_seq))
         return cls(logged_from, by_model)
 

@@ -21,8 +21,13 @@ def test_the_builds_whose_rows_were_replaced_since_the_copy_s_update():
 
 def test_the_log_is_read_once_from_the_warehouse():
     con = duckdb.connect()
-    assert Replacements.read(con) == Replacements(None, {})  # no log kept
+    assert Replacements.read(con, 1) == Replacements(None, {})  # no log kept
     con.execute("create schema build")
     con.execute("create table build.replacements (build_seq bigint, model varchar, replaced_seq bigint)")
-    con.execute("insert into build.replacements values (2, null, null), (3, 'int_studies', 2), (3, 'int_studies', 1)")
-    assert Replacements.read(con) == Replacements(2, {"int_studies": [(3, 2), (3, 1)]})
+    con.execute(
+        """insert into build.replacements values
+           (2, null, null), (3, 'int_studies', 2), (3, 'int_studies', 1), (4, 'int_studies', 3), (3, 'x', 2)"""
+    )
+    assert Replacements.read(con, 1) == Replacements(2, {"int_studies": [(3, 1), (3, 2), (4, 3)], "x": [(3, 2)]})
+    assert Replacements.read(con, 3) == Replacements(2, {"int_studies": [(4, 3)]})  # only the builds after the copy's
+    assert Replacements.read(con, None) == Replacements(2, {})  # the copy holds no keyed table: no pair is asked for
