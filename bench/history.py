@@ -141,6 +141,20 @@ def dbt_work_dir(db: Path) -> Path:
     return dbt_build.work_dir(db)
 
 
+def evict(folder: Path) -> None:
+    """Take the DuckDB files of `folder` (the warehouse, the readers' copy) out of the page cache: the next step
+    reads what it needs of them from disk, as a nightly job does on a machine whose memory went to other files that
+    day. The libraries, dbt's own files included, stay cached: only the warehouse's reads are made cold."""
+    for path in folder.glob("*.duckdb*"):
+        if path.is_file() and not path.is_symlink():
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)  # written pages must reach the disk before the kernel may drop them
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
 def slowest_nodes(db: str, top: int = 8) -> dict[str, float]:
     """The dbt nodes (models and tests) that took longest in the last build, from dbt's run_results.json."""
     results = dbt_work_dir(Path(db)) / "target" / "run_results.json"
@@ -290,20 +304,6 @@ def run_measurement(args: argparse.Namespace) -> None:
         figures = measure_monthly(args.db, args.contracts, args.night, args.memory_limit)
     figures["peak_rss_mb"] = generator.peak_rss_mb()
     Path(args.result).write_text(json.dumps(figures, default=str))
-
-
-def evict(folder: Path) -> None:
-    """Take the DuckDB files of `folder` (the warehouse, the readers' copy) out of the page cache: the next step
-    reads what it needs of them from disk, as a nightly job does on a machine whose memory went to other files that
-    day. The libraries, dbt's own files included, stay cached: only the warehouse's reads are made cold."""
-    for path in folder.glob("*.duckdb*"):
-        if path.is_file() and not path.is_symlink():
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)  # written pages must reach the disk before the kernel may drop them
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            finally:
-                os.close(fd)
 
 
 def measure_history(

@@ -133,11 +133,9 @@ def test_instance_deletions_reported_late_are_merged_as_a_full_rebuild_finds_the
     wh, con = empty(tmp_path)
 
     def deleted(file_key: str, when: str, harvest_id: str) -> None:
-        con.execute(
-            "insert into raw.dicom_deletions (source, file_key, deleted_at, detected_by, harvest_id) "
-            "values ('files', ?, ?::timestamptz, 'change_feed', ?)",
-            [file_key, when, harvest_id],
-        )
+        row = {"source": "files", "file_key": file_key, "deleted_at": when, "detected_by": "change_feed"}
+        at = pl.col("deleted_at").str.to_datetime("%Y-%m-%dT%H:%M:%S%z", time_zone="Europe/Paris")
+        store(con, "dicom_deletions", pl.DataFrame([row | {"harvest_id": harvest_id}]).with_columns(at))
 
     def deleted_dates() -> list[tuple]:
         query = "select sop_instance_uid, deleted_date::varchar, copies_harvested from staged.stg_dicom_instances"
