@@ -143,6 +143,8 @@ def parse_dicom_files(files, pseudonymise: Pseudonymiser) -> list[tuple[tuple | 
                 out.append((tuple(getattr(record, name) for name in INSTANCE_FIELDS), None))
             except MalformedRecord as exc:
                 out.append((None, str(exc)))
+            except Exception as exc:  # a reader's bug must not stop the harvest: the file waits in quarantine
+                out.append((None, f"not read: sansfilm's reader failed ({type(exc).__name__}); please report it"))
     return out
 
 
@@ -245,21 +247,27 @@ class _Walker:
         return values
 
     def _skip_undefined(self, pos: int) -> int:
-        """Skip a sequence of undefined length (items of defined or undefined length) and return what follows."""
-        while True:
+        """Skip a sequence of undefined length (items of defined or undefined length) and return what follows. A loop
+        with a stack of what is open, not a recursion: a file nesting thousands of sequences is read like any other."""
+        open_: list[bool] = [False]  # per level: inside an item of undefined length (True) or a sequence (False)
+        while open_:
             tag, _, length, pos = self._header(pos)
-            if tag == _SEQ_END:
-                return pos
-            if tag != _ITEM:
-                raise _NotForWalker
-            if length != _UNDEFINED:
-                pos += length
-                continue
-            while True:  # an item of undefined length: elements until the item delimiter
-                tag, _, length, pos = self._header(pos)
+            if open_[-1]:  # an item of undefined length: elements until the item delimiter
                 if tag == _ITEM_END:
-                    break
-                pos = self._skip_undefined(pos) if length == _UNDEFINED else pos + length
+                    open_.pop()
+                elif length == _UNDEFINED:
+                    open_.append(False)
+                else:
+                    pos += length
+            elif tag == _SEQ_END:
+                open_.pop()
+            elif tag != _ITEM:
+                raise _NotForWalker
+            elif length == _UNDEFINED:
+                open_.append(True)
+            else:
+                pos += length
+        return pos
 
     def _check_pixel_data(self, pos: int, length: int) -> None:
         if length != _UNDEFINED:

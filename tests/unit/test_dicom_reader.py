@@ -192,3 +192,43 @@ def test_huge_header_elements_are_jumped_over_not_read(tmp_path, big_endian):
     assert (record.institution_name, record.value_flags) == ("CHU " + "X" * 60, "institution_name:truncated")
     assert record.sop_instance_uid and record.study_date.isoformat() == "2012-03-05"
     assert peak < 1_000_000, peak  # the file is 25 MB
+
+
+def nested(path: Path, depth: int) -> Path:
+    """`path` with `depth` private sequences of undefined length nested before its pixels (Explicit VR Little)."""
+    import struct
+
+    data = path.read_bytes()
+    pixels = data.rfind(b"\xe0\x7f\x10\x00")
+    opened = struct.pack("<HH2sHIHHI", 0x0009, 0x1010, b"SQ", 0, 0xFFFFFFFF, 0xFFFE, 0xE000, 0xFFFFFFFF)  # SQ, item
+    closed = struct.pack("<HHIHHI", 0xFFFE, 0xE00D, 0, 0xFFFE, 0xE0DD, 0)  # item, then sequence, delimited
+    path.write_bytes(data[:pixels] + opened * depth + closed * depth + data[pixels:])
+    return path
+
+
+def test_thousands_of_nested_sequences_are_walked_not_recursed(tmp_path):
+    """A crafted file once stopped every harvest with a RecursionError: the walker now reads 3,000 nested sequences
+    like any other; pydicom, the reference, recurses too deep, and says so as a reason for the quarantine."""
+    path = nested(make_dicom(tmp_path / "IM1"), 3000)
+    record = read_instance(path, PSEUDO)
+    assert record.study_date.isoformat() == "2012-03-05" and record.institution_name.startswith("Hôpital")
+    assert read_instance(nested(make_dicom(tmp_path / "IM2"), 3), PSEUDO, walk=False).study_date == record.study_date
+    with pytest.raises(MalformedRecord, match="RecursionError"):
+        read_instance(path, PSEUDO, walk=False)
+
+
+def test_a_reader_failure_quarantines_the_file_and_the_batch_goes_on(tmp_path, monkeypatch):
+    from analytics import dicom_reader
+
+    good, bad = make_dicom(tmp_path / "IM1"), make_dicom(tmp_path / "IM2")
+    read = dicom_reader.read_instance
+
+    def failing_on_bad(path, pseudonymise):
+        if path == str(bad):
+            raise RecursionError("maximum recursion depth exceeded")
+        return read(path, pseudonymise)
+
+    monkeypatch.setattr(dicom_reader, "read_instance", failing_on_bad)
+    (first, none), (nothing, reason) = dicom_reader.parse_dicom_files([(str(good),), (str(bad),)], PSEUDO)
+    assert first is not None and none is None and nothing is None
+    assert reason == "not read: sansfilm's reader failed (RecursionError); please report it"
