@@ -12,6 +12,13 @@ from __future__ import annotations
 import hashlib
 
 
+def stored_path(path: str) -> str:
+    """A path as raw.harvest_files holds it, and looks it up: text. In a name that is not UTF-8 (a folder `BÉNARD`
+    written under Latin-1) each byte that is not is written as a backslash, `x` and its two hex digits, so every
+    harvest finds the file under the same text; any other path is unchanged."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def file_key(salt: str, source: str, path: str) -> str:
     material = f"{salt}|{source}|{path}".encode("utf-8", "surrogateescape")
     return hashlib.sha256(material).hexdigest()[:32]

@@ -30,7 +30,7 @@ from analytics.audit_log_files import read_log
 from analytics.config import AnySourceConfig, HarvestConfig, SourceConfig
 from analytics.dicom_reader import parse_dicom_files
 from analytics.errors import ConfigError, MalformedRecord
-from analytics.file_keys import whole_file_quarantine
+from analytics.file_keys import stored_path, whole_file_quarantine
 from analytics.pseudonym import Pseudonymiser
 from analytics.raw_batches import LOG_LINES_PER_BATCH, BatchWriter, FileState, SourceReport, instance_frame
 from analytics.records import AuditRecord
@@ -120,7 +120,11 @@ def walk_files(root: Path) -> Iterator[tuple[str, os.stat_result]]:
             if entry.is_dir(follow_symlinks=False):
                 subfolders.append(entry.path)
             elif entry.is_file(follow_symlinks=False):
-                yield entry.path, entry.stat(follow_symlinks=False)
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:  # gone since the folder was listed (an archive purging): the next harvest sees it gone
+                    continue
+                yield entry.path, st
         stack.extend(reversed(subfolders))
 
 
@@ -128,7 +132,7 @@ def _new_or_changed(source: SourceConfig, writer: BatchWriter, known: dict[str, 
     """Every file of the source, counted; yields those whose size or mtime changed since the last harvest."""
     for path, st in walk_files(source.path):
         writer.report.files_seen += 1
-        state = known.get(path)
+        state = known.get(stored_path(path))
         if state is not None and state.size == st.st_size and state.mtime_ns == st.st_mtime_ns:
             writer.report.files_unchanged += 1
             continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,7 +17,7 @@ import duckdb
 import polars as pl
 
 from analytics.dicom_reader import INSTANCE_FIELDS
-from analytics.file_keys import file_key
+from analytics.file_keys import file_key, stored_path
 from analytics.records import AuditRecord
 from analytics.registry import ae_title_key, institution_key
 from analytics.warehouse import open_warehouse
@@ -238,7 +238,8 @@ class BatchWriter:
                 )
                 con.unregister("quarantine_batch")
             if states:
-                con.register("state_batch", pl.DataFrame(states, schema=_STATE_SCHEMA, orient="row"))
+                stored = [replace(state, path=stored_path(state.path)) for state in states]
+                con.register("state_batch", pl.DataFrame(stored, schema=_STATE_SCHEMA, orient="row"))
                 con.execute(
                     """insert or replace into raw.harvest_files
                        (source, path, file_key, size_bytes, mtime_ns, device, inode, head_sha256, head_length,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -67,6 +68,46 @@ def test_first_harvest_then_rerun_is_a_no_op(tiny):
         )
     assert query(tiny, "select count(*) from raw.dicom_instances") == [(4,)]
     assert query(tiny, "select count(*) from raw.audit_events") == [(5,)]
+
+
+def test_names_that_are_not_utf8_are_harvested_once_like_any_other(tiny):
+    """An archive written under Latin-1 (a folder `BÉNARD` as its bytes): its files are read, and found unchanged by
+    the next harvest under the same stored text."""
+    latin1 = os.fsdecode(b"B\xc9NARD")
+    for source, name in ((tiny.sources[0].path, "a"), (tiny.sources[1].path, "archive.log")):
+        (source / latin1).mkdir()
+        (source / name).rename(source / latin1 / os.fsdecode(b"\xe9t\xe9-" + name.encode()))
+    first = harvest(tiny)
+    assert (first["archive-files"]["files_parsed"], first["audit"]["files_parsed"]) == (4, 1)
+    assert (first["archive-files"]["records_added"], first["audit"]["records_added"]) == (4, 5)
+    second = harvest(tiny)
+    assert [(r["files_parsed"], r["files_unchanged"]) for r in second.values()] == [(0, 4), (0, 1)]
+    stored = query(tiny, "select path from raw.harvest_files where path like '%NARD%' order by path")
+    assert stored and all("B\\xc9NARD/\\xe9t\\xe9-" in path for (path,) in stored), stored
+
+
+def test_a_file_gone_between_the_listing_and_its_stat_is_passed_over(tmp_path, monkeypatch):
+    """An archive purging files while the harvest walks it: a file listed, then gone before its size is read, is
+    not an error (its path, maybe a patient's name, is printed nowhere); the next harvest finds it gone."""
+    from types import SimpleNamespace
+
+    from analytics import harvest as harvest_module
+
+    for name in ("IM1", "IM2", "IM3"):
+        (tmp_path / name).write_bytes(b"x")
+
+    class Vanished:
+        def __init__(self, entry):
+            self.name, self.path, self.is_dir, self.is_file = entry.name, entry.path, entry.is_dir, entry.is_file
+
+        def stat(self, **_):
+            raise FileNotFoundError(2, "No such file or directory", self.path)
+
+    def scandir(folder):
+        return [Vanished(e) if e.name == "IM2" else e for e in os.scandir(folder)]
+
+    monkeypatch.setattr(harvest_module, "os", SimpleNamespace(scandir=scandir, fspath=os.fspath))
+    assert [Path(path).name for path, _ in harvest_module.walk_files(tmp_path)] == ["IM1", "IM3"]
 
 
 def test_the_harvest_stores_the_uids_as_the_numbers_the_models_find_them_by(tiny):
