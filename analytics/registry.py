@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from analytics.contract_csv import open_csv_text
 from analytics.errors import ContractError
 
 REGISTRY_FILE = "establishments.csv"
@@ -108,11 +109,7 @@ def luhn_ok(digits: str) -> bool:
 
 def load_registry(contracts_dir: Path) -> Registry:
     path = Path(contracts_dir) / REGISTRY_FILE
-    try:
-        handle = path.open(encoding="utf-8-sig", newline="")
-    except FileNotFoundError:
-        raise ContractError(path, "the establishment registry is missing") from None
-    with handle:
+    with open_csv_text(path, "the establishment registry is missing") as handle:
         reader = csv.DictReader(handle)
         header = reader.fieldnames or []
         missing = [c for c in COLUMNS if c not in header]

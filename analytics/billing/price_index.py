@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from analytics.billing.model import IndexPoint
+from analytics.contract_csv import open_csv_text
 from analytics.errors import ContractError
 from analytics.periods import Month
 
@@ -47,11 +48,7 @@ def read_csv_rows(path: Path, columns: tuple[str, ...], what: str) -> Iterator[t
     Raises ContractError naming the file, the line and the column for a missing file, a wrong header or a row with
     too many or too few cells.
     """
-    try:
-        handle = Path(path).open(encoding="utf-8-sig", newline="")
-    except FileNotFoundError:
-        raise ContractError(path, f"the {what} is missing") from None
-    with handle:
+    with open_csv_text(path, f"the {what} is missing") as handle:
         reader = csv.reader(handle)
         try:
             header = [cell.strip() for cell in next(reader)]

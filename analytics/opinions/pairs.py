@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from analytics.contract_csv import open_csv_text
 from analytics.errors import ContractError
 from analytics.registry import Registry
 
@@ -42,7 +43,7 @@ def load_pairs(contracts_dir: Path, registry: Registry | None = None) -> tuple[O
         return ()
     known = registry.by_id() if registry is not None else None
     pairs: list[OpinionPair] = []
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    with open_csv_text(path, "the tele-opinion pairs file is missing") as handle:
         reader = csv.DictReader(handle)
         header = reader.fieldnames or []
         if tuple(header) != COLUMNS:

@@ -1,0 +1,32 @@
+"""A contract CSV saved by a spreadsheet in Windows-1252 (its default "CSV") fails at load naming the file and the
+line of the first byte that is not UTF-8, and says how to save it: never an unexpected UnicodeDecodeError."""
+
+from __future__ import annotations
+
+import pytest
+
+from analytics.billing.price_index import load_price_index
+from analytics.errors import ContractError
+from analytics.opinions.pairs import load_pairs
+from analytics.registry import load_registry
+
+
+@pytest.mark.parametrize(
+    ("name", "load"),
+    [("establishments.csv", load_registry), ("price_index.csv", load_price_index), ("opinion_pairs.csv", load_pairs)],
+)
+def test_a_contract_csv_that_is_not_utf8_names_its_file_and_line(tmp_path, name, load):
+    text = "a,b,c\n1,2,3\n4,Hôpital Béclère,6\n"
+    (tmp_path / name).write_bytes(text.encode("cp1252"))
+    with pytest.raises(ContractError) as raised:
+        load(tmp_path)
+    assert (raised.value.path, raised.value.line) == (tmp_path / name, 3)
+    assert str(raised.value).endswith(
+        'is not UTF-8 text (byte 0xf4): save it as CSV UTF-8 (in a spreadsheet: "CSV UTF-8")'
+    )
+
+
+def test_the_same_file_in_utf8_with_a_byte_order_mark_is_read_past_its_text(tmp_path):
+    (tmp_path / "opinion_pairs.csv").write_bytes("a,b,c\n4,Hôpital Béclère,6\n".encode("utf-8-sig"))
+    with pytest.raises(ContractError, match="line 1: the header must be"):  # decoded: the header is checked next
+        load_pairs(tmp_path)
