@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import duckdb
 
 from analytics.clock import paris_now
-from analytics.metrics import METRICS, MONTHLY_FACTS
+from analytics.metrics import METRICS, MONTHLY_FACTS, decimal_text
 from analytics.opinions import facts as opinion_facts
 from analytics.periods import Month
 from analytics.registry import UNATTRIBUTED, Registry
@@ -179,7 +179,7 @@ class UsageReport:
         def strings(d: dict[str, object]) -> dict[str, object]:
             """Counts as integers, decimal quantities (storage) as strings: exact for finance scripts."""
             return {
-                k: (int(v) if k in _COUNT_METRICS + OUTSIDE_DAILY else str(v)) if isinstance(v, Decimal) else v
+                k: (int(v) if k in _COUNT_METRICS + OUTSIDE_DAILY else decimal_text(v)) if isinstance(v, Decimal) else v
                 for k, v in d.items()
             }
 

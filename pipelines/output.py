@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from analytics.metrics import decimal_text
 from analytics.reporting.exports import french_dialect
 
 CSV_DIALECTS = ("standard", "fr")
@@ -18,7 +19,7 @@ def csv_out(text: str) -> str:
 
 def text_table(rows: list[dict[str, object]], columns: list[str]) -> str:
     def cell(value: object) -> str:
-        return "" if value is None else str(value)
+        return "" if value is None else decimal_text(value) if isinstance(value, Decimal) else str(value)
 
     widths = {c: max([len(c)] + [len(cell(r.get(c))) for r in rows]) for c in columns}
 

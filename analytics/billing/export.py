@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from decimal import Decimal
 from pathlib import Path
 
 from analytics.billing.french import french_month, french_number
 from analytics.billing.model import IndexPoint, Invoice, PriceRevision
+from analytics.metrics import decimal_text
 from analytics.periods import Month
 
 
@@ -22,16 +24,16 @@ def invoice_dict(invoice: Invoice) -> dict[str, object]:
                 "code": l.code,
                 "description": l.description,
                 "metric": l.metric,
-                "quantity": str(l.quantity),
-                "unit_price": str(l.unit_price),
-                "amount": str(l.amount),
+                "quantity": decimal_text(l.quantity),
+                "unit_price": decimal_text(l.unit_price),
+                "amount": decimal_text(l.amount),
                 "reference": l.reference,
             }
             for l in invoice.lines
         ],
-        "net": str(invoice.net),
-        "vat": str(invoice.vat),
-        "gross": str(invoice.gross),
+        "net": decimal_text(invoice.net),
+        "vat": decimal_text(invoice.vat),
+        "gross": decimal_text(invoice.gross),
         "revision": revision_dict(invoice.revision),  # added key: the price revision (null before the first one)
     }
     if invoice.number:
@@ -67,15 +69,15 @@ def revision_dict(revision: PriceRevision | None) -> dict[str, object] | None:
         return (
             None
             if p is None
-            else {"period": str(p.period), "value": str(p.value), "published_on": p.published_on.isoformat()}
+            else {"period": str(p.period), "value": decimal_text(p.value), "published_on": p.published_on.isoformat()}
         )
 
     return {
         "status": "pending" if revision.pending else "applied",
         "index": revision.index,
-        "coefficient": str(revision.coefficient),
-        "a": str(revision.a),
-        "b": str(revision.b),
+        "coefficient": decimal_text(revision.coefficient),
+        "a": decimal_text(revision.a),
+        "b": decimal_text(revision.b),
         "anniversary": revision.anniversary.isoformat(),
         "current": point(revision.current),
         "base": point(revision.base),
@@ -93,7 +95,7 @@ def to_csv(rows: list[dict[str, object]], columns: list[str]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: decimal_text(v) if isinstance(v, Decimal) else v for k, v in row.items()} for row in rows)
     return out.getvalue()
 
 
@@ -139,11 +141,11 @@ def line_rows(month: Month, invoices: list[Invoice]) -> list[dict[str, object]]:
             "code": l.code,
             "description": l.description,
             "metric": l.metric or "",
-            "quantity": str(l.quantity),
-            "unit_price": str(l.unit_price),
-            "amount": str(l.amount),
+            "quantity": decimal_text(l.quantity),
+            "unit_price": decimal_text(l.unit_price),
+            "amount": decimal_text(l.amount),
             "reference": l.reference or "",
-            "revision_coefficient": str(i.revision.coefficient) if i.revision else "",
+            "revision_coefficient": decimal_text(i.revision.coefficient) if i.revision else "",
         }
         for i in invoices
         for l in i.lines

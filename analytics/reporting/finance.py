@@ -25,7 +25,7 @@ from analytics.billing.model import Invoice
 from analytics.billing.regularisation import Credited, line_credits
 from analytics.billing.service import agreement_months, month_invoices
 from analytics.metering import storage_gb_month
-from analytics.metrics import METRICS
+from analytics.metrics import METRICS, decimal_text
 from analytics.periods import Month
 from analytics.reporting.programme import usage_monthly
 from analytics.reporting.scope import Filters, Forbidden, Viewer, query
@@ -184,7 +184,10 @@ def issued_lines(ledger_url: str, viewer: Viewer, number: str) -> pl.DataFrame:
         rows = [] if conn is None else conn.execute(stmt).all()
     return pl.DataFrame(
         [
-            {k: (str(getattr(r, k)) if k in ("quantity", "unit_price", "amount") else getattr(r, k)) for k in schema}
+            {
+                k: decimal_text(getattr(r, k)) if k in ("quantity", "unit_price", "amount") else getattr(r, k)
+                for k in schema
+            }
             for r in rows
         ],
         schema=schema,
