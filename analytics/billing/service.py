@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import date
@@ -21,7 +22,7 @@ from analytics.billing.regularisation import Credited, line_credits, regularisat
 from analytics.billing.revision import require_revision_indices
 from analytics.billing.rules import draft_invoice, month_prices
 from analytics.config import Settings
-from analytics.errors import ContractError
+from analytics.errors import ContractError, SansfilmError
 from analytics.opinions.service import record_months as record_opinions
 from analytics.periods import Month
 from analytics.registry import Establishment
@@ -224,6 +225,7 @@ def issue(
             check_issue_date(month, issue_date, today)
             require_revision_indices(contracts.tariff, month)  # a missing index value: refuse, write nothing
             require_error_checks_pass(settings)  # never issue on broken data: the failed `error` checks are listed
+            require_writable(out_dir or settings.billing.out_dir, month)  # never number what cannot be written
             establishments = contracts.registry.by_id()
             terms = contracts.tariff.payment_terms
             drafts = [
@@ -252,8 +254,32 @@ def issue(
         ledger.dispose()
     documents: list[Path] = []
     if not result.already_issued:
-        documents = write_month_documents(settings, month, out_dir or settings.billing.out_dir)
+        folder = out_dir or settings.billing.out_dir
+        try:
+            documents = write_month_documents(settings, month, folder)
+        except OSError as exc:  # the folder changed since it was checked: the ledger holds the month, the disk not yet
+            numbers = f"{invoices[0].number} to {invoices[-1].number}" if invoices else "no invoice"
+            repair = f"sansfilm bill --month {month} --rewrite-documents" + (f" --out {out_dir}" if out_dir else "")
+            raise SansfilmError(
+                f"{month} is issued ({numbers}) but its documents could not be written under {folder / str(month)} "
+                f"({exc.strerror or type(exc).__name__}): make it writable, then run `{repair}`"
+            ) from None
     return IssueOutcome(month, result.already_issued, invoices, result.inputs_sha256, documents)
+
+
+def require_writable(out_dir: Path, month: Month) -> None:
+    """Refuse (SansfilmError) before anything is numbered when the month's documents could not be written under
+    out_dir/<month>/: a path that is a file, a folder sansfilm may not create or write in."""
+    folder = out_dir / str(month)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise SansfilmError(
+            f"the documents of {month} cannot be written under {folder} ({exc.strerror or type(exc).__name__}): "
+            "nothing was issued; give --out a folder sansfilm may write, or correct [billing] out_dir"
+        ) from None
 
 
 def write_month_documents(settings: Settings, month: Month, out_dir: Path, *, only_damaged: bool = False) -> list[Path]:

@@ -204,6 +204,56 @@ def test_a_missing_index_value_refuses_issuing_and_writes_nothing(corpus, tmp_pa
     assert invoice["lines"][0]["amount"] == "1800.00"
 
 
+def test_a_folder_that_cannot_take_the_documents_is_refused_before_any_number(corpus, tmp_path, monkeypatch):
+    """`--out` naming a file: refused in one line, nothing numbered (the next issue takes the numbers it would have
+    taken). Documents failing after the numbering (the folder changed meanwhile): one line saying the month is
+    issued, with its numbers, and the command that writes them."""
+    (tmp_path / "afile").write_text("not a folder")
+    refused = issue_cli(corpus, "2012-03", "2012-04-02", "--out", str(tmp_path / "afile"))
+    assert refused.exit_code == 2
+    assert refused.stderr.startswith(f"error: the documents of 2012-03 cannot be written under {tmp_path / 'afile'}")
+    assert (
+        refused.stderr.strip().endswith(
+            "nothing was issued; give --out a folder sansfilm may write, or correct [billing] out_dir"
+        )
+        and refused.stderr.count("\n") == 1
+    )
+    assert Ledger(corpus.ledger.url).issued_months()[-1] == Month(2012, 2)
+
+    def fails(*_, **__):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(service, "write_month_documents", fails)
+    out = tmp_path / "out"
+    late = issue_cli(corpus, "2012-03", "2012-04-02", "--out", str(out))
+    assert late.exit_code == 2
+    assert late.stderr.strip() == (
+        f"error: 2012-03 is issued ({A_MARCH} to {B_MARCH}) but its documents could not be written under "
+        f"{out / '2012-03'} (Permission denied): make it writable, then run "
+        f"`sansfilm bill --month 2012-03 --rewrite-documents --out {out}`"
+    )
+    monkeypatch.undo()
+    assert cli(corpus, "bill", "--month", "2012-03", "--rewrite-documents", "--out", str(out)).exit_code == 0
+    assert len(list((out / "2012-03").iterdir())) == 6
+
+
+def test_a_preview_of_an_issued_month_says_so_and_an_unknown_establishment_is_refused(corpus, tmp_path):
+    preview = cli(corpus, "bill", "--month", "2012-02")  # issued by the corpus
+    with Ledger(corpus.ledger.url) as ledger:
+        numbers = [i.number for i in ledger.invoices_for_month(Month(2012, 2))]
+    assert preview.exit_code == 0 and "DRAFT" in preview.stdout
+    assert preview.stderr == (
+        f"2012-02 is issued ({numbers[0]} to {numbers[-1]}): these drafts are recomputed from today's data (late data "
+        "is regularised on the next month's invoices); the issued invoices: `sansfilm bill --month 2012-02 --issue`, "
+        "which changes nothing\n"
+    )
+    assert "is issued" not in cli(corpus, "bill", "--month", "2012-03").stderr
+    unknown = cli(corpus, "bill", "--month", "2012-03", "--establishment", "999999999")
+    assert unknown.exit_code == 2
+    assert unknown.stderr.startswith("error: --establishment 999999999 is not in the registry (")
+    assert unknown.stderr.strip().endswith("establishments.csv): give one of its FINESS numbers")
+
+
 def test_months_are_issued_in_order(corpus):
     """April cannot go before March (the issue's act 1): refused in one line naming the month to issue first."""
     result = issue_cli(corpus, "2012-04", "2012-05-03")
