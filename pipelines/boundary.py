@@ -32,8 +32,10 @@ def error_log_path() -> Path:
 
 
 def write_error_log(exc: BaseException) -> Path:
+    """The full detail, readable by its owner only: it may hold paths and values of the user's data."""
     path = error_log_path()
-    path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as log:
+        log.write("".join(traceback.format_exception(exc)))
     return path
 
 
@@ -103,5 +105,9 @@ def failure_code(exc: Exception) -> int:
         where = f"full detail in {write_error_log(exc)}"
     except OSError:
         where = "run again with --verbose for the detail"
+    if isinstance(exc, OSError) and exc.filename is not None:  # a path of the user's: a folder that is a file, rights
+        path = f"{exc.filename}" + (f" -> {exc.filename2}" if exc.filename2 is not None else "")
+        say(f"{exc.strerror or type(exc).__name__}: {path} (check that path and who may write there; {where})")
+        return 2
     say(f"unexpected {type(exc).__name__}: {one_line(exc)[:300]} ({where}; please report it)")
     return 1

@@ -43,6 +43,20 @@ def test_an_unexpected_failure_is_one_line_naming_its_log(tmp_path, monkeypatch,
     assert "ZeroDivisionError" in (tmp_path / "error.log").read_text(encoding="utf-8")
 
 
+def test_a_path_the_user_gave_that_cannot_be_written_is_one_line_without_please_report(tmp_path, monkeypatch, capsys):
+    """A folder that is a file, a folder not writable: the path and what to check (exit 2, as sansfilm's own errors),
+    not a crash to report; the detail goes to a log only its owner may read."""
+    monkeypatch.setattr(boundary, "error_log_path", lambda: tmp_path / "error.log")
+    gone = NotADirectoryError(20, "Not a directory", str(tmp_path / "afile" / "2012-03"))
+    assert boundary.failure_code(gone) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: Not a directory: {tmp_path / 'afile' / '2012-03'} (check that path and who may write there; full "
+        f"detail in {tmp_path / 'error.log'})\n"
+    )
+    assert (tmp_path / "error.log").stat().st_mode & 0o777 == 0o600
+
+
 GONE_TRACKER = """
 import multiprocessing, os, signal, sys
 from multiprocessing import resource_tracker
