@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -92,10 +93,26 @@ def _die_with_parent() -> None:
         pass
 
 
+def require_free_port(address: str, port: int) -> None:
+    """Refuse (SansfilmError) a port another server holds, before saying the dashboards are served there: Streamlit
+    would otherwise exit with a log line of its own after that."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as a server binds: a closed one's port is free
+        try:
+            probe.bind((address, port))
+        except OSError as exc:
+            raise SansfilmError(
+                f"cannot listen on {address}:{port} ({exc.strerror}): another server holds it, or the dashboards "
+                "already run there; choose another with --port"
+            ) from None
+
+
 def serve(settings: Settings, port: int, address: str = LOOPBACK) -> int:
     """Run Streamlit as a child until it exits, or until this process gets SIGTERM, SIGINT or SIGHUP, which stop
     the child first (and the child gets SIGTERM if this process is killed outright). Returns the child's exit code,
     0 when a signal stopped it."""
+    require_free_port(address, port)
     cmd, env = streamlit_command(settings, port, address=address)
     if not is_loopback(address):
         typer.echo(
@@ -170,7 +187,10 @@ def register(app: typer.Typer, settings: Callable[[], Settings], fail: Callable[
             config = settings()
         except SansfilmError as exc:
             raise fail(exc) from None
-        code = serve(config, port, address)
+        try:
+            code = serve(config, port, address)
+        except SansfilmError as exc:
+            raise fail(exc) from None
         if code:
             raise typer.Exit(code)
 
