@@ -183,6 +183,11 @@ def _check_tag(tag: str | None) -> str | None:
     digits = tag.strip().strip("()").replace(",", "").replace(" ", "").upper()
     if len(digits) != 8 or any(c not in "0123456789ABCDEF" for c in digits):
         raise ValueError(f'{tag!r} is not a DICOM tag (write it as 8 hex digits, e.g. "00771052")')
+    if digits.startswith("0010"):  # stored as read, it would put a patient's ID, name or address in the warehouse
+        raise ValueError(
+            f"{tag!r} is a patient's attribute (group 0010): sansfilm never stores one; name the tag that holds the "
+            "sender's AE title, the reception time or the size"
+        )
     return digits
 
 
