@@ -215,13 +215,20 @@ def _invoke(args: list[str], *, warehouse_path: Path, work_dir: Path, limit: str
         if args[0] == "build":
             _keep_parse(work_dir, warehouse_path)
         return
+    if isinstance(result.exception, KeyboardInterrupt):  # Ctrl-C: the command line says "interrupted", as elsewhere
+        raise KeyboardInterrupt
+    raise DbtBuildFailed(f"the warehouse build (dbt {args[0]}) failed: {failure_reason(result)}")
+
+
+def failure_reason(result) -> str:
+    """What failed, from a dbtRunner result: the nodes in error (or whose test failed) and their messages, else the
+    exception dbt stopped on (its type when it says nothing)."""
     failures = [
         f"{r.node.name}: {' '.join(str(r.message).split())}"
         for r in getattr(result.result, "results", None) or []
         if str(r.status) in ("error", "fail")
     ]
-    reason = "; ".join(failures) or " ".join(str(result.exception).split())
-    raise DbtBuildFailed(f"the warehouse build (dbt {args[0]}) failed: {reason}")
+    return "; ".join(failures) or " ".join(str(result.exception).split()) or type(result.exception).__name__
 
 
 def models_fingerprint() -> str:

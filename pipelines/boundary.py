@@ -18,6 +18,7 @@ import typer
 
 from analytics.errors import SansfilmError
 
+INTERRUPTED = "interrupted: run the same command again to finish it"
 verbose = False  # set by `sansfilm --verbose`: an unexpected failure's traceback is printed too
 
 
@@ -76,8 +77,9 @@ def run(app: typer.Typer, args: list[str] | None = None) -> NoReturn:
     except Exception as exc:  # noqa: BLE001  sorted below: click's, typer's copy of click's, ours, the unexpected
         code = failure_code(exc)
     except KeyboardInterrupt:
-        say("interrupted")
         code = 130
+    if code == 130:  # Ctrl-C: typer turns it into this exit code itself, in a command; before one, it reaches here
+        say(INTERRUPTED)
     sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -94,7 +96,7 @@ def failure_code(exc: Exception) -> int:
         say(exc.format_message())
         return exc.exit_code
     if is_a(exc, "Abort"):
-        say("interrupted")
+        say(INTERRUPTED)
         return 130
     if isinstance(exc, SansfilmError):
         say(str(exc))

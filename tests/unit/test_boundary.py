@@ -57,6 +57,34 @@ def test_a_path_the_user_gave_that_cannot_be_written_is_one_line_without_please_
     assert (tmp_path / "error.log").stat().st_mode & 0o777 == 0o600
 
 
+def test_ctrl_c_in_a_command_is_one_line_with_exit_code_130(capsys):
+    """Typer turns a KeyboardInterrupt in a command into exit code 130 and prints nothing: the boundary says it."""
+    import typer
+
+    app = typer.Typer()
+
+    @app.command()
+    def harvest() -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(SystemExit) as stopped:
+        boundary.run(app, [])
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err == "error: interrupted: run the same command again to finish it\n"
+
+
+def test_a_dbt_failure_says_what_failed_even_when_dbt_s_exception_says_nothing():
+    from types import SimpleNamespace
+
+    from analytics.dbt_build import failure_reason
+
+    node = SimpleNamespace(node=SimpleNamespace(name="int_studies"), status="error", message="Out of\nMemory")
+    assert failure_reason(SimpleNamespace(result=SimpleNamespace(results=[node]), exception=None)) == (
+        "int_studies: Out of Memory"
+    )
+    assert failure_reason(SimpleNamespace(result=None, exception=RuntimeError())) == "RuntimeError"
+
+
 GONE_TRACKER = """
 import multiprocessing, os, signal, sys
 from multiprocessing import resource_tracker
