@@ -196,10 +196,8 @@ def _write_partitions(con, select: str, table: LakeTable, partitions: list[str],
 
 
 def _sql_path(path: Path) -> str:
-    text = str(path)
-    if "'" in text:
-        raise ValueError(f"the lake root may not contain a quote: {text}")
-    return text
+    """The path as the text of an SQL string literal: a quote doubled (a folder `Données d'imagerie`)."""
+    return str(path).replace("'", "''")
 
 
 def _link_files(source: Path, target: Path) -> None:

@@ -170,3 +170,16 @@ def test_unknown_lake_key_is_named(tmp_path):
         fp.write('[lake]\nroot = "lake"\nformat = "delta"\n')
     with pytest.raises(ConfigError, match=r"unknown key 'lake\.format'"):
         load_settings(settings.config_path)
+
+
+def test_a_folder_with_a_quote_in_its_name_holds_the_whole_platform(tmp_path):
+    """French folder names carry apostrophes (`Données d'imagerie`): harvest, build and lake all work there."""
+    root = tmp_path / "Données d'imagerie"
+    root.mkdir()
+    settings = tiny_with_lake(root)
+    operations.harvest(settings)
+    report = operations.build_warehouse(settings).lake
+    assert all(t["partitions_written"] == t["partitions"] > 0 for t in report["tables"])
+    parquet = f"{lake.table_path(settings.lake.root, lake.TABLES[0])}/**/*.parquet"
+    read = duckdb.connect().execute("select count(*) from read_parquet(?, hive_partitioning = true)", [parquet])
+    assert read.fetchone()[0] == len(warehouse_keys(settings, lake.TABLES[0])) > 0
