@@ -129,6 +129,9 @@ def read_instance(
 # --- batches, for worker processes ------------------------------------------------------------------------------
 
 INSTANCE_FIELDS = tuple(f.name for f in fields(InstanceRecord))
+# how the reason of a file the reader failed on begins: the harvest reads such a file again each time (a later
+# sansfilm may read it), where a file found malformed is read again only once it changes
+READER_FAILED = "not read: sansfilm's reader failed"
 
 
 def parse_dicom_files(files, pseudonymise: Pseudonymiser) -> list[tuple[tuple | None, str | None]]:
@@ -144,7 +147,7 @@ def parse_dicom_files(files, pseudonymise: Pseudonymiser) -> list[tuple[tuple | 
             except MalformedRecord as exc:
                 out.append((None, str(exc)))
             except Exception as exc:  # a reader's bug must not stop the harvest: the file waits in quarantine
-                out.append((None, f"not read: sansfilm's reader failed ({type(exc).__name__}); please report it"))
+                out.append((None, f"{READER_FAILED} ({type(exc).__name__}); please report it"))
     return out
 
 

@@ -28,7 +28,7 @@ import duckdb
 
 from analytics.audit_log_files import read_log
 from analytics.config import AnySourceConfig, HarvestConfig, SourceConfig
-from analytics.dicom_reader import parse_dicom_files
+from analytics.dicom_reader import READER_FAILED, parse_dicom_files
 from analytics.errors import ConfigError, MalformedRecord
 from analytics.file_keys import stored_path, whole_file_quarantine
 from analytics.pseudonym import Pseudonymiser
@@ -105,8 +105,8 @@ def harvest_source(
 
 
 def walk_files(root: Path) -> Iterator[tuple[str, os.stat_result]]:
-    """Every regular file below root (symbolic links are not followed), in a stable order. An unreadable folder is
-    logged without its name (a folder may be named after a patient)."""
+    """Every regular file below root (symbolic links are not followed), in a stable order. A folder that cannot be
+    listed, or a file examined, is logged without its name (it may be a patient's); a file gone meanwhile is not."""
     stack = [os.fspath(root)]
     while stack:
         folder = stack.pop()
@@ -122,7 +122,10 @@ def walk_files(root: Path) -> Iterator[tuple[str, os.stat_result]]:
             elif entry.is_file(follow_symlinks=False):
                 try:
                     st = entry.stat(follow_symlinks=False)
-                except OSError:  # gone since the folder was listed (an archive purging): the next harvest sees it gone
+                except FileNotFoundError:  # gone since the folder was listed (an archive purging): seen gone next time
+                    continue
+                except OSError as exc:  # as an unreadable folder: logged without its name, which may be a patient's
+                    log.warning("a file below %s cannot be examined: %s", root, exc.strerror)
                     continue
                 yield entry.path, st
         stack.extend(reversed(subfolders))
@@ -133,7 +136,8 @@ def _new_or_changed(source: SourceConfig, writer: BatchWriter, known: dict[str, 
     for path, st in walk_files(source.path):
         writer.report.files_seen += 1
         state = known.get(stored_path(path))
-        if state is not None and state.size == st.st_size and state.mtime_ns == st.st_mtime_ns:
+        retry = state is not None and (state.reason or "").startswith(READER_FAILED)
+        if state is not None and state.size == st.st_size and state.mtime_ns == st.st_mtime_ns and not retry:
             writer.report.files_unchanged += 1
             continue
         yield path, st, state

@@ -83,7 +83,7 @@ def test_names_that_are_not_utf8_are_harvested_once_like_any_other(tiny):
     second = harvest(tiny)
     assert [(r["files_parsed"], r["files_unchanged"]) for r in second.values()] == [(0, 4), (0, 1)]
     stored = query(tiny, "select path from raw.harvest_files where path like '%NARD%' order by path")
-    assert stored and all("B\\xc9NARD/\\xe9t\\xe9-" in path for (path,) in stored), stored
+    assert stored and all(p.startswith("not-utf8:/") and "B\\xc9NARD/\\xe9t\\xe9-" in p for (p,) in stored), stored
 
 
 def test_a_file_gone_between_the_listing_and_its_stat_is_passed_over(tmp_path, monkeypatch):
@@ -108,6 +108,52 @@ def test_a_file_gone_between_the_listing_and_its_stat_is_passed_over(tmp_path, m
 
     monkeypatch.setattr(harvest_module, "os", SimpleNamespace(scandir=scandir, fspath=os.fspath))
     assert [Path(path).name for path, _ in harvest_module.walk_files(tmp_path)] == ["IM1", "IM3"]
+
+
+def test_a_file_that_cannot_be_examined_is_logged_without_its_name(tmp_path, monkeypatch, caplog):
+    from types import SimpleNamespace
+
+    from analytics import harvest as harvest_module
+
+    patient = tmp_path / "DUPONT^JEAN"
+    patient.mkdir()
+    (patient / "IM1").write_bytes(b"x")
+    real = os.scandir
+
+    class Refused:
+        def __init__(self, entry):
+            self.name, self.path, self.is_dir, self.is_file = entry.name, entry.path, entry.is_dir, entry.is_file
+
+        def stat(self, **_):
+            raise PermissionError(13, "Permission denied", self.path)
+
+    def scandir(folder):
+        return [Refused(e) if e.name == "IM1" else e for e in real(folder)]
+
+    monkeypatch.setattr(harvest_module, "os", SimpleNamespace(scandir=scandir, fspath=os.fspath))
+    assert list(harvest_module.walk_files(tmp_path)) == []
+    assert "a file below" in caplog.text and "Permission denied" in caplog.text and "DUPONT" not in caplog.text
+
+
+def test_a_file_the_reader_failed_on_is_read_again_by_the_next_harvest(tiny, monkeypatch):
+    """A reader's bug quarantines the file (the harvest goes on); the next harvest, by a mended sansfilm, reads it
+    although it has not changed: a file found malformed is read again only once it changes."""
+    from analytics import dicom_reader
+
+    read = dicom_reader.read_instance
+
+    def failing_on_im1(path, pseudonymise):
+        if path.endswith("IM1"):
+            raise RecursionError("maximum recursion depth exceeded")
+        return read(path, pseudonymise)
+
+    monkeypatch.setattr(dicom_reader, "read_instance", failing_on_im1)
+    first = harvest(tiny)["archive-files"]
+    assert (first["files_quarantined"], first["records_added"]) == (1, 3)
+    monkeypatch.undo()
+    second = harvest(tiny)["archive-files"]
+    assert (second["files_parsed"], second["records_added"], second["files_unchanged"]) == (1, 1, 3)
+    assert harvest(tiny)["archive-files"]["files_unchanged"] == 4
 
 
 def test_the_harvest_stores_the_uids_as_the_numbers_the_models_find_them_by(tiny):

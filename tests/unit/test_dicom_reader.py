@@ -208,13 +208,15 @@ def nested(path: Path, depth: int) -> Path:
 
 def test_thousands_of_nested_sequences_are_walked_not_recursed(tmp_path):
     """A crafted file once stopped every harvest with a RecursionError: the walker now reads 3,000 nested sequences
-    like any other; pydicom, the reference, recurses too deep, and says so as a reason for the quarantine."""
+    like any other; pydicom, the reference, reads the file or gives a reason for the quarantine."""
     path = nested(make_dicom(tmp_path / "IM1"), 3000)
     record = read_instance(path, PSEUDO)
     assert record.study_date.isoformat() == "2012-03-05" and record.institution_name.startswith("Hôpital")
     assert read_instance(nested(make_dicom(tmp_path / "IM2"), 3), PSEUDO, walk=False).study_date == record.study_date
-    with pytest.raises(MalformedRecord, match="RecursionError"):
-        read_instance(path, PSEUDO, walk=False)
+    try:  # pydicom 3 recurses past Python's limit here; whatever a later one does, it never raises anything else
+        assert read_instance(path, PSEUDO, walk=False).study_date == record.study_date
+    except MalformedRecord as exc:
+        assert str(exc).startswith("not a readable DICOM file")
 
 
 def test_a_reader_failure_quarantines_the_file_and_the_batch_goes_on(tmp_path, monkeypatch):

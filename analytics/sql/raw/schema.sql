@@ -3,7 +3,8 @@
 -- its migration in migrations/NNNN_slug.sql: see analytics/warehouse_schema.py.
 -- File paths are patient data (archives are often laid out by patient): raw.harvest_files alone holds them; every
 -- other table names a file by its file_key = left(sha256(salt || '|' || source || '|' || path), 32), with the salt
--- of raw.file_key_salt (a secret of this working warehouse: never published, never exported to the lake).
+-- of raw.file_key_salt (a secret of this working warehouse: never published, never exported to the lake); a path
+-- whose name is not UTF-8 is held as 'not-utf8:' and the path escaped, and its key is of the path's bytes.
 create schema if not exists raw;
 create schema if not exists ref;
 create schema if not exists staged;
