@@ -6,6 +6,7 @@ written in full to a log file and the line names it. `--verbose` is for more det
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import tempfile
@@ -19,6 +20,11 @@ import typer
 from analytics.errors import SansfilmError
 
 INTERRUPTED = "interrupted: run the same command again to finish it"
+# what a path the user gave (an --out folder, the lake's root, the warehouse's folder) does wrong, rather than sansfilm:
+# a file where a folder should be or the reverse, no right to write, a read-only or full disk
+USER_PATH_ERRORS = frozenset(
+    {errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+)
 verbose = False  # set by `sansfilm --verbose`: an unexpected failure's traceback is printed too
 
 
@@ -95,8 +101,7 @@ def failure_code(exc: Exception) -> int:
     if is_a(exc, "ClickException"):
         say(exc.format_message())
         return exc.exit_code
-    if is_a(exc, "Abort"):
-        say(INTERRUPTED)
+    if is_a(exc, "Abort"):  # Ctrl-C or the end of input at a prompt: `run` says it, for every exit code 130
         return 130
     if isinstance(exc, SansfilmError):
         say(str(exc))
@@ -107,7 +112,7 @@ def failure_code(exc: Exception) -> int:
         where = f"full detail in {write_error_log(exc)}"
     except OSError:
         where = "run again with --verbose for the detail"
-    if isinstance(exc, OSError) and exc.filename is not None:  # a path of the user's: a folder that is a file, rights
+    if isinstance(exc, OSError) and exc.errno in USER_PATH_ERRORS and exc.filename is not None:
         path = f"{exc.filename}" + (f" -> {exc.filename2}" if exc.filename2 is not None else "")
         say(f"{exc.strerror or type(exc).__name__}: {path} (check that path and who may write there; {where})")
         return 2

@@ -298,7 +298,7 @@ def _metered_summary(metered: dict[str, object]) -> str:
 def demo(
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve the dashboards afterwards (blocks).")] = True,
     dagster: Annotated[bool, typer.Option("--dagster", help="Serve the Dagster UI instead of the dashboards.")] = False,
-    port: Annotated[int, typer.Option("--port", help="Dashboards port on 127.0.0.1.")] = 8501,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Dashboards port on 127.0.0.1.")] = 8501,
     sample: Annotated[
         Path, typer.Option(help="Sample corpus folder, made if missing (relative to the config).")
     ] = Path("data/samples"),
@@ -309,6 +309,8 @@ def demo(
 
     started = time.perf_counter()
     try:
+        if serve and not dagster:  # before minutes of work, not after
+            dashboards_cli.require_free_port(dashboards_cli.LOOPBACK, port)
         config_path = resolve_config_path(_state["config"])
         sample_dir = sample if sample.is_absolute() else config_path.parent / sample
         if not (sample_dir / "reception_times.csv").exists():

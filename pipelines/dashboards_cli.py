@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import signal
@@ -94,17 +95,28 @@ def _die_with_parent() -> None:
 
 
 def require_free_port(address: str, port: int) -> None:
-    """Refuse (SansfilmError) a port another server holds, before saying the dashboards are served there: Streamlit
-    would otherwise exit with a log line of its own after that."""
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as a server binds: a closed one's port is free
+    """Refuse (SansfilmError) an address and port the dashboards could not listen on, before saying they are served
+    there (Streamlit would exit with a log line of its own): each address `address` names is tried as a server binds
+    it, a port held by another server, an address not of this machine, a name that does not resolve."""
+    try:
+        found = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise SansfilmError(f"cannot listen on {address}:{port} ({exc}): check --address") from None
+    for family, kind, protocol, _, where in found:
         try:
-            probe.bind((address, port))
+            with socket.socket(family, kind, protocol) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed server's port is free
+                probe.bind(where)
         except OSError as exc:
+            if exc.errno == errno.EAFNOSUPPORT:  # IPv6 off on this machine: the server skips that address too
+                continue
+            if exc.errno == errno.EADDRINUSE:
+                raise SansfilmError(
+                    f"cannot listen on {address}:{port} ({exc.strerror}): another server holds it, or the "
+                    "dashboards already run there; choose another with --port"
+                ) from None
             raise SansfilmError(
-                f"cannot listen on {address}:{port} ({exc.strerror}): another server holds it, or the dashboards "
-                "already run there; choose another with --port"
+                f"cannot listen on {address}:{port} ({exc.strerror}): check --address and --port"
             ) from None
 
 
@@ -216,13 +228,16 @@ def register(app: typer.Typer, settings: Callable[[], Settings], fail: Callable[
         try:
             config = settings()
             path = accounts_path(config.root)
-            password = (
-                None
-                if oidc_only
-                else (
-                    os.environ.get(PASSWORD_ENV) or typer.prompt("password", hide_input=True, confirmation_prompt=True)
-                )
-            )
+            password = None if oidc_only else os.environ.get(PASSWORD_ENV)
+            if not oidc_only and not password:
+                try:
+                    password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+                except typer.Abort:  # the end of the input (no terminal, nothing piped), or Ctrl-C
+                    if sys.stdin.isatty():
+                        raise
+                    raise SansfilmError(
+                        f"no password for {name}: set ${PASSWORD_ENV}, or run this in a terminal"
+                    ) from None
             account = add_account(path, name, role, password, establishments=registry_ids(config))
         except SansfilmError as exc:
             raise fail(exc) from None

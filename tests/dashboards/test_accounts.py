@@ -137,6 +137,17 @@ def test_users_add_refuses_in_one_line_and_writes_nothing(tmp_path, monkeypatch,
     assert not (tmp_path / "data" / "accounts.json").exists()
 
 
+def test_users_add_with_no_password_to_read_says_how_to_give_one(tmp_path, monkeypatch):
+    monkeypatch.delenv("SANSFILM_PASSWORD", raising=False)
+    result = CliRunner().invoke(app, ["--config", _config(tmp_path), "users", "add", "dave", "--role", "gcs"], input="")
+    assert result.exit_code == 2
+    assert result.stderr.strip().endswith("no password for dave: set $SANSFILM_PASSWORD, or run this in a terminal")
+    piped = CliRunner().invoke(
+        app, ["--config", _config(tmp_path), "users", "add", "dave", "--role", "gcs"], input="from-a-pipe-123\n" * 2
+    )
+    assert piped.exit_code == 0, piped.output  # a password piped twice is still read as the prompt's
+
+
 def test_users_unlock_lifts_the_lock_that_failed_logins_put(tmp_path, monkeypatch):
     from analytics.accounts.logins import LoginGuard, Outcome
     from analytics.config import load_settings

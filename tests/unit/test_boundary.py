@@ -55,6 +55,8 @@ def test_a_path_the_user_gave_that_cannot_be_written_is_one_line_without_please_
         f"detail in {tmp_path / 'error.log'})\n"
     )
     assert (tmp_path / "error.log").stat().st_mode & 0o777 == 0o600
+    assert boundary.failure_code(FileNotFoundError(2, "No such file", "/opt/sansfilm/sql/gone.sql")) == 1  # ours
+    assert "unexpected FileNotFoundError" in capsys.readouterr().err
 
 
 def test_ctrl_c_in_a_command_is_one_line_with_exit_code_130(capsys):
@@ -66,6 +68,21 @@ def test_ctrl_c_in_a_command_is_one_line_with_exit_code_130(capsys):
     @app.command()
     def harvest() -> None:
         raise KeyboardInterrupt
+
+    with pytest.raises(SystemExit) as stopped:
+        boundary.run(app, [])
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err == "error: interrupted: run the same command again to finish it\n"
+
+
+def test_ctrl_c_at_a_prompt_is_said_once(capsys):
+    import typer
+
+    app = typer.Typer()
+
+    @app.command()
+    def add() -> None:
+        raise typer.Abort  # what a prompt raises on Ctrl-C or the end of its input
 
     with pytest.raises(SystemExit) as stopped:
         boundary.run(app, [])

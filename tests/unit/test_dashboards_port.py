@@ -23,3 +23,12 @@ def test_a_port_another_server_holds_is_refused_in_one_line():
             "dashboards already run there; choose another with --port"
         )
     require_free_port("127.0.0.1", port)  # free again once the other server closed it
+
+
+def test_an_address_not_of_this_machine_is_refused_naming_both_options():
+    with pytest.raises(SansfilmError) as refused:
+        require_free_port("192.0.2.1", 8501)  # TEST-NET-1: never one of this machine's
+    assert (
+        str(refused.value)
+        == "cannot listen on 192.0.2.1:8501 (Cannot assign requested address): check --address and --port"
+    )
