@@ -9,10 +9,12 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Collection
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from shlex import quote
 
 from analytics import metering, warehouse
 from analytics.billing.contracts import Contracts, load_contracts
@@ -259,7 +261,10 @@ def issue(
             documents = write_month_documents(settings, month, folder)
         except OSError as exc:  # the folder changed since it was checked: the ledger holds the month, the disk not yet
             numbers = f"{invoices[0].number} to {invoices[-1].number}" if invoices else "no invoice"
-            repair = f"sansfilm bill --month {month} --rewrite-documents" + (f" --out {out_dir}" if out_dir else "")
+            given = out_dir is not None and out_dir != settings.billing.out_dir  # else no --out: credit notes too
+            repair = f"sansfilm bill --month {month} --rewrite-documents" + (
+                f" --out {quote(str(out_dir))}" if given else ""
+            )
             raise SansfilmError(
                 f"{month} is issued ({numbers}) but its documents could not be written under {folder / str(month)} "
                 f"({exc.strerror or type(exc).__name__}): make it writable, then run `{repair}`"
@@ -269,8 +274,10 @@ def issue(
 
 def require_writable(out_dir: Path, month: Month) -> None:
     """Refuse (SansfilmError) before anything is numbered when the month's documents could not be written under
-    out_dir/<month>/: a path that is a file, a folder sansfilm may not create or write in."""
+    out_dir/<month>/: a path that is a file, a folder sansfilm may not create or write in. The month's folder is made
+    to try it, and removed again if it was not there (the ledger may still refuse the month)."""
     folder = out_dir / str(month)
+    existed = folder.is_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
@@ -280,6 +287,10 @@ def require_writable(out_dir: Path, month: Month) -> None:
             f"the documents of {month} cannot be written under {folder} ({exc.strerror or type(exc).__name__}): "
             "nothing was issued; give --out a folder sansfilm may write, or correct [billing] out_dir"
         ) from None
+    finally:
+        if not existed:
+            with suppress(OSError):
+                folder.rmdir()
 
 
 def write_month_documents(settings: Settings, month: Month, out_dir: Path, *, only_damaged: bool = False) -> list[Path]:
