@@ -46,7 +46,7 @@ from analytics.billing.cii import (
 from analytics.billing.cii_check import check_einvoice
 from analytics.billing.export import describe
 from analytics.billing.model import Invoice, Party
-from analytics.metrics import METRICS
+from analytics.metrics import METRICS, decimal_text
 from analytics.periods import PARIS
 
 __all__ = [
@@ -98,10 +98,6 @@ METRIC_LABELS = {
 }
 
 
-def _plain(value: Decimal) -> str:
-    return format(value, "f")
-
-
 def invoice_csv(invoice: Invoice) -> str:
     """One row per line, decimals in plain notation so that Decimal(text) gives back the ledger's value."""
     buffer = io.StringIO()
@@ -117,9 +113,9 @@ def invoice_csv(invoice: Invoice) -> str:
                 line.code,
                 line.description,
                 line.metric or "",
-                _plain(line.quantity),
-                _plain(line.unit_price),
-                _plain(line.amount),
+                decimal_text(line.quantity),
+                decimal_text(line.unit_price),
+                decimal_text(line.amount),
                 line.reference or "",
                 *revision,
             ]
@@ -133,13 +129,13 @@ def _revision_cells(invoice: Invoice) -> list[str]:
     if r is None or r.current is None or r.base is None:
         return [""] * 8
     return [
-        _plain(r.coefficient),
+        decimal_text(r.coefficient),
         r.index,
         str(r.current.period),
-        _plain(r.current.value),
+        decimal_text(r.current.value),
         r.current.published_on.isoformat(),
         str(r.base.period),
-        _plain(r.base.value),
+        decimal_text(r.base.value),
         r.base.published_on.isoformat(),
     ]
 

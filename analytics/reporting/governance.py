@@ -34,6 +34,7 @@ from analytics.billing.governance import (
     validity,
 )
 from analytics.billing.service import month_invoices
+from analytics.metrics import decimal_text
 from analytics.periods import Month
 from analytics.reporting.finance import scoped_usage
 from analytics.reporting.scope import Filters, Forbidden, Viewer, as_of
@@ -181,7 +182,7 @@ def report_dict(report: GovernanceReport) -> dict[str, object]:
 
     def plain(value: object) -> object:
         if isinstance(value, Decimal):
-            return str(value)
+            return decimal_text(value)
         if isinstance(value, date | Month):
             return value.isoformat() if isinstance(value, date) else str(value)
         return value

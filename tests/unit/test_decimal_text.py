@@ -40,3 +40,20 @@ def test_a_bill_s_json_and_csv_write_plain_digits():
     invoice = Invoice("750000015", MARCH, "PACS", MARCH.days, MARCH.days, (line,), D("0.20"))
     assert invoice_dict(invoice)["lines"][0]["quantity"] == "0.000000296"
     assert line_rows(MARCH, [invoice])[0]["quantity"] == "0.000000296"
+
+
+def test_governance_json_writes_plain_digits():
+    from datetime import date
+
+    from analytics.billing.governance import CeilingUse, Validity
+    from analytics.reporting.governance import GovernanceReport, report_dict
+
+    zero = sum([D("0.000000000")], D(0))  # what a ceiling on storage consumes before anything is stored
+    use = CeilingUse("storage_gb_month", D("1000"), zero, D(0), zero, 1, TINY, 3, TINY, zero)
+    validity = Validity("AC-1", date(2010, 4, 1), date(2015, 3, 31), date(2012, 4, 1), 36, 1095, 6, "valid")
+    data = report_dict(GovernanceReport(date(2012, 4, 1), validity, [use], [], [], [], []))
+    assert (str(zero), data["ceiling"][0]["consumed"], data["ceiling"][0]["monthly_rate"]) == (
+        "0E-9",
+        "0.000000000",
+        "0.000000427",
+    )
