@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from analytics.contract_text import read_contract_text
 from analytics.errors import ContractError
 from analytics.registry import OFFERS
 
@@ -33,14 +34,9 @@ def compose_contract_file(path: Path, *, missing: str | None) -> Node | None:
     A file that is not UTF-8, not YAML or empty is a ContractError naming it (and the line when YAML knows it); an
     absent file is one too, with the message `missing`, or gives None when `missing` is None (an optional file).
     """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        if missing is None:
-            return None
-        raise ContractError(path, missing) from None
-    except UnicodeDecodeError as exc:
-        raise ContractError(path, f"is not UTF-8 text ({exc.reason})") from None
+    text = read_contract_text(path, missing=missing)
+    if text is None:
+        return None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from analytics.billing.model import IndexPoint
-from analytics.contract_csv import open_csv_text
+from analytics.contract_text import open_csv_text
 from analytics.errors import ContractError
 from analytics.periods import Month
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from analytics.contract_csv import open_csv_text
+from analytics.contract_text import open_csv_text
 from analytics.errors import ContractError
 from analytics.registry import Registry
 

@@ -1,5 +1,6 @@
-"""A contract CSV saved by a spreadsheet in Windows-1252 (its default "CSV") fails at load naming the file and the
-line of the first byte that is not UTF-8, and says how to save it: never an unexpected UnicodeDecodeError."""
+"""A contract file saved in Windows-1252 (a spreadsheet's default "CSV", an old editor's YAML) fails at load naming the
+file and the line of the first byte that is not UTF-8, and says how to save it: never an unexpected
+UnicodeDecodeError."""
 
 from __future__ import annotations
 
@@ -30,3 +31,20 @@ def test_the_same_file_in_utf8_with_a_byte_order_mark_is_read_past_its_text(tmp_
     (tmp_path / "opinion_pairs.csv").write_bytes("a,b,c\n4,Hôpital Béclère,6\n".encode("utf-8-sig"))
     with pytest.raises(ContractError, match="line 1: the header must be"):  # decoded: the header is checked next
         load_pairs(tmp_path)
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"], ids=["unix", "windows", "classic-mac"])
+def test_the_line_is_counted_whatever_the_line_ends(tmp_path, end):
+    (tmp_path / "price_index.csv").write_bytes(end.join(["a,b", "1,2", "3,2", "é,4"]).encode("cp1252"))
+    with pytest.raises(ContractError, match=r"price_index.csv, line 4: is not UTF-8 text \(byte 0xe9\)"):
+        load_price_index(tmp_path)
+
+
+def test_a_yaml_contract_that_is_not_utf8_names_its_line_too(tmp_path):
+    from analytics.billing.tariff import load_tariff
+
+    (tmp_path / "framework.yaml").write_bytes("contract_id: AC-1\nbuyer: Hôpital\n".encode("cp1252"))
+    with pytest.raises(
+        ContractError, match=r"framework.yaml, line 2: is not UTF-8 text \(byte 0xf4\): save it as UTF-8$"
+    ):
+        load_tariff(tmp_path)
