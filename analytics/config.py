@@ -183,12 +183,37 @@ def _check_tag(tag: str | None) -> str | None:
     digits = tag.strip().strip("()").replace(",", "").replace(" ", "").upper()
     if len(digits) != 8 or any(c not in "0123456789ABCDEF" for c in digits):
         raise ValueError(f'{tag!r} is not a DICOM tag (write it as 8 hex digits, e.g. "00771052")')
-    if digits.startswith("0010"):  # stored as read, it would put a patient's ID, name or address in the warehouse
+    what = _identifying(digits)
+    if what:  # stored as read, it would put a patient's ID, name or address, or a person's name, in the warehouse
         raise ValueError(
-            f"{tag!r} is a patient's attribute (group 0010): sansfilm never stores one; name the tag that holds the "
-            "sender's AE title, the reception time or the size"
+            f"{tag!r} is {what}: sansfilm never stores one; name the tag that holds the sender's AE title, the "
+            "reception time or the size"
         )
     return digits
+
+
+# attributes outside the patient group that identify a patient's visit or a person (PS3.15 E.1's profile names them)
+_IDENTIFIERS = {
+    "00080050": "the accession number",
+    "00380010": "the admission ID",
+    "00120040": "a clinical trial subject's ID",
+    "00120042": "a clinical trial subject's reading ID",
+}
+
+
+def _identifying(digits: str) -> str | None:
+    """What identifies a patient or a person in the tag `digits`, if anything: the patient group, a person's name
+    (VR PN), or an identifier of _IDENTIFIERS."""
+    if digits.startswith("0010"):
+        return "a patient's attribute (group 0010)"
+    if digits in _IDENTIFIERS:
+        return _IDENTIFIERS[digits]
+    from pydicom.datadict import dictionary_VR  # only for a configured tag
+
+    try:
+        return "a person's name (VR PN)" if dictionary_VR(int(digits, 16)) == "PN" else None
+    except KeyError:  # a private or unknown tag
+        return None
 
 
 class _PacsSource(_Source):

@@ -47,6 +47,8 @@ def test_defaults_and_normalised_keys(tmp_path):
         (WEB + 'sender_ae_tag = "SendingAE"\n', "is not a DICOM tag"),
         (WEB + 'sender_ae_tag = "(0010,0020)"\n', "is a patient's attribute (group 0010): sansfilm never stores one"),
         (DIMSE + 'size_tag = "00101040"\n', "is a patient's attribute (group 0010)"),
+        (WEB + 'sender_ae_tag = "(0008,0090)"\n', "is a person's name (VR PN): sansfilm never stores one"),
+        (WEB + 'received_tag = "00080050"\n', "is the accession number: sansfilm never stores one"),
         (WEB + 'timezone = "Paris"\n', "unknown time zone"),
         (DIMSE.replace("port = 104", "port = 0"), "sources[1].port"),
         (DIMSE.replace('calling_ae = "SANSFILM"', 'calling_ae = "A_CALLING_AE_TOO_LONG"'), "sources[1].calling_ae"),
