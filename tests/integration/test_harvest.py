@@ -86,52 +86,42 @@ def test_names_that_are_not_utf8_are_harvested_once_like_any_other(tiny):
     assert stored and all(p.startswith("not-utf8:/") and "B\\xc9NARD/\\xe9t\\xe9-" in p for (p,) in stored), stored
 
 
-def test_a_file_gone_between_the_listing_and_its_stat_is_passed_over(tmp_path, monkeypatch):
-    """An archive purging files while the harvest walks it: a file listed, then gone before its size is read, is
-    not an error (its path, maybe a patient's name, is printed nowhere); the next harvest finds it gone."""
+def walk_where_stat_fails(monkeypatch, root: Path, name: str, error: OSError) -> list[str]:
+    """walk_files(root) with the file `name`'s stat raising `error` (listed, then gone or refused): the names walked."""
     from types import SimpleNamespace
 
     from analytics import harvest as harvest_module
 
-    for name in ("IM1", "IM2", "IM3"):
-        (tmp_path / name).write_bytes(b"x")
-
-    class Vanished:
+    class Unstatable:
         def __init__(self, entry):
             self.name, self.path, self.is_dir, self.is_file = entry.name, entry.path, entry.is_dir, entry.is_file
 
         def stat(self, **_):
-            raise FileNotFoundError(2, "No such file or directory", self.path)
+            raise error
 
     def scandir(folder):
-        return [Vanished(e) if e.name == "IM2" else e for e in os.scandir(folder)]
+        return [Unstatable(e) if e.name == name else e for e in os.scandir(folder)]
 
     monkeypatch.setattr(harvest_module, "os", SimpleNamespace(scandir=scandir, fspath=os.fspath))
-    assert [Path(path).name for path, _ in harvest_module.walk_files(tmp_path)] == ["IM1", "IM3"]
+    return [Path(path).name for path, _ in harvest_module.walk_files(root)]
+
+
+def test_a_file_gone_between_the_listing_and_its_stat_is_passed_over(tmp_path, monkeypatch, caplog):
+    """An archive purging files while the harvest walks it: a file listed, then gone before its size is read, is
+    not an error (its path, maybe a patient's name, is printed nowhere); the next harvest finds it gone."""
+    for name in ("IM1", "IM2", "IM3"):
+        (tmp_path / name).write_bytes(b"x")
+    gone = FileNotFoundError(2, "No such file or directory", str(tmp_path / "IM2"))
+    assert walk_where_stat_fails(monkeypatch, tmp_path, "IM2", gone) == ["IM1", "IM3"]
+    assert caplog.text == ""
 
 
 def test_a_file_that_cannot_be_examined_is_logged_without_its_name(tmp_path, monkeypatch, caplog):
-    from types import SimpleNamespace
-
-    from analytics import harvest as harvest_module
-
     patient = tmp_path / "DUPONT^JEAN"
     patient.mkdir()
     (patient / "IM1").write_bytes(b"x")
-    real = os.scandir
-
-    class Refused:
-        def __init__(self, entry):
-            self.name, self.path, self.is_dir, self.is_file = entry.name, entry.path, entry.is_dir, entry.is_file
-
-        def stat(self, **_):
-            raise PermissionError(13, "Permission denied", self.path)
-
-    def scandir(folder):
-        return [Refused(e) if e.name == "IM1" else e for e in real(folder)]
-
-    monkeypatch.setattr(harvest_module, "os", SimpleNamespace(scandir=scandir, fspath=os.fspath))
-    assert list(harvest_module.walk_files(tmp_path)) == []
+    refused = PermissionError(13, "Permission denied", str(patient / "IM1"))
+    assert walk_where_stat_fails(monkeypatch, tmp_path, "IM1", refused) == []
     assert "a file below" in caplog.text and "Permission denied" in caplog.text and "DUPONT" not in caplog.text
 
 
