@@ -9,7 +9,6 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Collection
-from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
@@ -274,23 +273,19 @@ def issue(
 
 def require_writable(out_dir: Path, month: Month) -> None:
     """Refuse (SansfilmError) before anything is numbered when the month's documents could not be written under
-    out_dir/<month>/: a path that is a file, a folder sansfilm may not create or write in. The month's folder is made
-    to try it, and removed again if it was not there (the ledger may still refuse the month)."""
-    folder = out_dir / str(month)
-    existed = folder.is_dir()
+    out_dir/<month>/: a path that is a file, a folder sansfilm may not create or write in. It tries out_dir, which it
+    may create, not the month's folder: that one would be left behind if the ledger refused the month, and two
+    issues at once would race to remove it."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
             pass
     except OSError as exc:
         raise SansfilmError(
-            f"the documents of {month} cannot be written under {folder} ({exc.strerror or type(exc).__name__}): "
-            "nothing was issued; give --out a folder sansfilm may write, or correct [billing] out_dir"
+            f"the documents of {month} cannot be written under {out_dir / str(month)} "
+            f"({exc.strerror or type(exc).__name__}): nothing was issued; give --out a folder sansfilm may write, or "
+            "correct [billing] out_dir"
         ) from None
-    finally:
-        if not existed:
-            with suppress(OSError):
-                folder.rmdir()
 
 
 def write_month_documents(settings: Settings, month: Month, out_dir: Path, *, only_damaged: bool = False) -> list[Path]:

@@ -219,7 +219,7 @@ def test_a_folder_that_cannot_take_the_documents_is_refused_before_any_number(co
         and refused.stderr.count("\n") == 1
     )
     assert Ledger(corpus.ledger.url).issued_months()[-1] == Month(2012, 2)
-    service.require_writable(tmp_path / "tried", Month(2012, 3))  # a folder that can take them: left as it was
+    service.require_writable(tmp_path / "tried", Month(2012, 3))  # the folder made if need be, not the month's
     assert (tmp_path / "tried").is_dir() and not (tmp_path / "tried" / "2012-03").exists()
 
     def fails(*_, **__):
