@@ -124,14 +124,14 @@ def serve(settings: Settings, port: int, address: str = LOOPBACK) -> int:
     """Run Streamlit as a child until it exits, or until this process gets SIGTERM, SIGINT or SIGHUP, which stop
     the child first (and the child gets SIGTERM if this process is killed outright). Returns the child's exit code,
     0 when a signal stopped it."""
-    require_free_port(address, port)
-    cmd, env = streamlit_command(settings, port, address=address)
     if not is_loopback(address):
         typer.echo(
             f"warning: the dashboards listen on {address}, beyond this machine: serve them behind a TLS "
             "reverse proxy instead (docs/deploy.md)",
             err=True,
         )
+    require_free_port(address, port)
+    cmd, env = streamlit_command(settings, port, address=address)
     typer.echo(f"dashboards on http://{address}:{port} (Ctrl-C to stop)")
     preexec = _die_with_parent if sys.platform.startswith("linux") else None
     child = subprocess.Popen(cmd, env=env, preexec_fn=preexec)  # no thread runs yet: preexec_fn is safe
