@@ -141,6 +141,9 @@ def new_context(browser):
     """A French, laptop-sized browser context (its own cookies and HTTP cache) that can reach nothing but loopback."""
     context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="fr-FR")
     context.route(lambda url: not url.startswith(LOOPBACK), lambda route: route.abort())
+    # a page's first load waits for Streamlit's script run: on two cores busy with the rest of the suite it once took
+    # more than Playwright's 30 s default (a safety net, not a measure: speed is the benchmarks')
+    context.set_default_navigation_timeout(120_000)
     return context
 
 
