@@ -93,7 +93,9 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
         meterings = {seq: (metered_at, False) for seq, metered_at in metered}
         wanted = _tables(con, current_database=True, last_metering=max(metered, default=None))
         keys, partitions = dbt_build.unique_keys(), dbt_build.partition_keys()
-        oldest = min((held[name][1] for name in held if name[1] in keys and held[name][1] is not None), default=None)
+        oldest = min(
+            (seq for (_, table), (_, seq, _) in held.items() if table in keys and seq is not None), default=None
+        )
         replacements = Replacements.read(con, oldest)
         runs = {
             seq: (started, full)

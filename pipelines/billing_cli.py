@@ -119,7 +119,6 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         from analytics.billing.ledger import parse_issue_date
         from analytics.billing.ledger_tables import os_actor
         from analytics.billing.workflow import rewrite_credit_notes
-        from analytics.registry import REGISTRY_FILE, load_registry
 
         m, fmt = started_month(month), check_format(fmt)
         note = None
@@ -165,11 +164,6 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
                     typer.echo(f"documents in {(out or settings.billing.out_dir) / str(m)}", err=True)
                 invoices = [i for i in invoices if establishment in (None, i.establishment_id)]
             else:
-                if establishment and establishment not in load_registry(settings.contracts.dir).by_id():
-                    raise SansfilmError(
-                        f"--establishment {establishment} is not in the registry "
-                        f"({settings.contracts.dir / REGISTRY_FILE}): give one of its FINESS numbers"
-                    )
                 invoices = service.preview(settings, m, establishment)
                 if issued := issued_invoices(settings, m):
                     typer.echo(

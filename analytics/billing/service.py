@@ -147,6 +147,11 @@ def preview(settings: Settings, month: Month, establishment_id: str | None = Non
     from analytics.billing.ledger import Ledger
 
     contracts = load_contracts(settings)
+    if establishment_id is not None and establishment_id not in contracts.registry.by_id():
+        raise SansfilmError(
+            f"--establishment {establishment_id} is not in the registry ({contracts.registry.path}): give one of its "
+            "FINESS numbers"
+        )
     ledger = Ledger(settings.ledger.url)
     try:
         issued_months = [m for m in ledger.issued_months() if m < month]
