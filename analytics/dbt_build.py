@@ -37,6 +37,7 @@ PARSE_CACHE = PROJECT_DIR / "target" / "parse"  # the last build's parse, per wa
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 _UNIQUE_KEY = re.compile(r"materialized='incremental', incremental_strategy='delete\+insert'[^)]*unique_key='(\w+)'")
 _PARTITION_KEY = re.compile(r"materialized='incremental'[^)]*replace_where='(\w+) in ")
+_STORAGE_DAY = re.compile(r"materialized='incremental'[^)]*storage_day='(\w+)'")
 _ENV_VAR = re.compile(r"\{\{\s*env_var\('(\w+)'(?:,\s*'([^']*)')?\)\s*\}\}")
 MEMORY_SHARE = 0.5  # of the machine's RAM, when the configuration sets no [warehouse] memory_limit
 REFERENCE_TABLES = (
@@ -80,6 +81,12 @@ def partition_keys() -> dict[str, str]:
     """The column each mart recounted by day or month rewrites whole (`replace_where='<column> in ...'` of its
     config, macros/delete_insert.sql), by model name: a build replaces every row of the days (months) it recounts."""
     return _configured(_PARTITION_KEY)
+
+
+def storage_days() -> dict[str, str]:
+    """The day column each keyed model stores its rows in order of (`storage_day` of its config,
+    macros/delete_insert.sql), by model name."""
+    return _configured(_STORAGE_DAY)
 
 
 def _configured(pattern: re.Pattern) -> dict[str, str]:
@@ -292,8 +299,10 @@ def _begin_run(con: duckdb.DuckDBPyConnection, *, full_refresh: bool) -> int:
     con.execute("create table if not exists build.replaced (model varchar, day date)")
     # the studies each model rewrote, where the models downstream find those to rebuild (macros/delete_insert.sql)
     con.execute("create table if not exists build.rewritten_studies (model varchar, study_hash uhugeint)")
-    # the builds whose rows each model's delete+insert replaced, for a publish (macros/delete_insert.sql)
+    # the builds whose rows each model's delete+insert replaced and those rows' storage days, for a publish
+    # (macros/delete_insert.sql); the days were added later: a warehouse's older log has none (null: any day)
     con.execute("create table if not exists build.replacements (build_seq bigint, model varchar, replaced_seq bigint)")
+    con.execute("alter table build.replacements add column if not exists day date")
     (seq,) = con.execute(
         "insert into build.runs select coalesce(max(seq), 0) + 1, now(), ? from build.runs returning seq",
         [full_refresh],
@@ -302,7 +311,7 @@ def _begin_run(con: duckdb.DuckDBPyConnection, *, full_refresh: bool) -> int:
     # between these two statements), the log starts again here
     if full_refresh or replacements_logged_from(con) is None:
         con.execute("delete from build.replacements")
-        con.execute("insert into build.replacements values (?, null, null)", [seq])
+        con.execute("insert into build.replacements values (?, null, null, null)", [seq])
     return seq
 
 

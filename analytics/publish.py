@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -38,6 +39,9 @@ TURNS = ("a", "b")
 # stg_audit_events, the days a mart recounted): keys in the order rows are appended then find their rows without
 # reading every key of the history
 FEW_KEYS = 100
+# at most this many storage days of the rows replaced since are named in a keyed delete: DuckDB skips the row groups
+# holding none of them (a rebuild's history in day order: the rows of a night's few dozen days, not all of them)
+FEW_DAYS = 1000
 
 
 def turn_path(published_path: Path, turn: str) -> Path:
@@ -92,7 +96,7 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
         metered = _meterings(con)
         meterings = {seq: (metered_at, False) for seq, metered_at in metered}
         wanted = _tables(con, current_database=True, last_metering=max(metered, default=None))
-        keys, partitions = dbt_build.unique_keys(), dbt_build.partition_keys()
+        keys, partitions, storage_days = dbt_build.unique_keys(), dbt_build.partition_keys(), dbt_build.storage_days()
         oldest = min(
             (seq for (_, table), (_, seq, _) in held.items() if table in keys and seq is not None), default=None
         )
@@ -119,7 +123,9 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
             key = keys.get(table) or partitions[table]
             among = replacements.among(table, since) if table in keys else None
             if among != []:  # [] a build since replaced no row of this table: every row written since is new here
-                _delete_written_since(con, schema, table, key, since, among, whole=table in partitions)
+                days = replacements.days(table, since) if table in storage_days else None
+                on_days = (storage_days[table], days) if days is not None else None
+                _delete_written_since(con, schema, table, key, since, among, on_days, whole=table in partitions)
             con.execute(f"insert into {target} select * from {schema}.{table} where build_seq > ?", [since])
         for schema, table in set(_tables(con, current_database=False)) - set(wanted):
             con.execute(f"drop table publish_target.{schema}.{table}")
@@ -133,11 +139,20 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _delete_written_since(
-    con: duckdb.DuckDBPyConnection, schema: str, table: str, key: str, since: int, among: list | None, *, whole: bool
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    table: str,
+    key: str,
+    since: int,
+    among: list | None,
+    on_days: tuple[str, list[date]] | None = None,
+    *,
+    whole: bool,
 ) -> None:
     """Delete from the copy's `table` the rows holding a `key` (unique key, or the day/month a mart rewrites whole)
     that the builds after `since` wrote: only among the rows of the builds `among` when it names them (every row when
-    None). `whole`: `key` is a day (month) a mart rewrites whole, so one it recounted to nothing goes too."""
+    None), and of the days `on_days` names (its storage day column and the days; any day when None). `whole`: `key`
+    is a day (month) a mart rewrites whole, so one it recounted to nothing goes too."""
     written = con.execute(  # no more than needed to know there are too many to name
         f"select distinct {key} from {schema}.{table} where build_seq > ? limit {FEW_KEYS + 1}", [since]
     ).fetchall()
@@ -145,6 +160,9 @@ def _delete_written_since(
         replaced, values = f"{key} in ({', '.join('?' * len(written)) or 'null'})", [k for (k,) in written]
     else:
         replaced, values = f"{key} in (select {key} from {schema}.{table} where build_seq > ?)", [since]
+    if on_days:  # literals: DuckDB checks each against a row group's smallest and largest day
+        column, days = on_days
+        replaced = f"{column} in ({', '.join(f'date {day.isoformat()!r}' for day in days) or 'null'}) and {replaced}"
     if among:  # only in the rows of the builds that wrote the rows replaced since
         replaced = f"build_seq in ({', '.join(map(str, among))}) and {replaced}"
     # a day (month) a mart recounted to nothing has no row left to name it: gone from the warehouse, too
@@ -155,22 +173,22 @@ def _delete_written_since(
 @dataclass(frozen=True, slots=True)
 class Replacements:
     """build.replacements, read once a publish: the first build it logs (None: the warehouse keeps no log, built before
-    it was kept) and, per model, each (build, build whose row that build replaced) pair."""
+    it was kept) and, per model, each (build, build whose row that build replaced, that row's storage day) triple."""
 
     logged_from: int | None
-    by_model: dict[str, list[tuple[int, int | None]]]
+    by_model: dict[str, list[tuple[int, int | None, date | None]]]
 
     @classmethod
     def read(cls, con: duckdb.DuckDBPyConnection, after: int | None) -> Replacements:
         """Read the pairs of the builds after `after`, the oldest build a keyed table of the copy is up to (None: the
         copy holds none, so no pair is asked for): the log grows every night between full rebuilds."""
         logged_from = dbt_build.replacements_logged_from(con)
-        by_model: dict[str, list[tuple[int, int | None]]] = {}
+        by_model: dict[str, list[tuple[int, int | None, date | None]]] = {}
         if logged_from is not None and after is not None:
-            pairs = "select model, build_seq, replaced_seq from build.replacements where model is not null"
-            pairs += " and build_seq > ? order by model, build_seq, replaced_seq"
-            for model, build_seq, replaced_seq in con.execute(pairs, [after]).fetchall():
-                by_model.setdefault(model, []).append((build_seq, replaced_seq))
+            triples = "select model, build_seq, replaced_seq, day from build.replacements where model is not null"
+            triples += " and build_seq > ? order by model, build_seq, replaced_seq, day"
+            for model, build_seq, replaced_seq, day in con.execute(triples, [after]).fetchall():
+                by_model.setdefault(model, []).append((build_seq, replaced_seq, day))
         return cls(logged_from, by_model)
 
     def among(self, table: str, since: int) -> list[int] | None:
@@ -179,8 +197,17 @@ class Replacements:
         no row was replaced; None when the log does not reach back to `since`, or a row replaced had no stamp."""
         if self.logged_from is None or self.logged_from > since + 1:
             return None
-        seqs = {replaced for build_seq, replaced in self.by_model.get(table, ()) if build_seq > since}
+        seqs = {replaced for build_seq, replaced, _ in self.by_model.get(table, ()) if build_seq > since}
         return None if None in seqs else sorted(seqs)  # a row replaced had no stamp: it could be anywhere
+
+    def days(self, table: str, since: int) -> list[date] | None:
+        """The storage days (config storage_day) of the rows of `table` the builds after `since` replaced, which the
+        copy holds on those same days (see `among`). None when the log does not reach back to `since`, a row replaced
+        had no day (a model without a storage day, a log older than the days), or too many to name."""
+        if self.among(table, since) is None:
+            return None
+        days = {day for build_seq, _, day in self.by_model.get(table, ()) if build_seq > since}
+        return None if None in days or len(days) > FEW_DAYS else sorted(days)
 
 
 def _tables(

@@ -116,17 +116,19 @@ def test_a_copy_looks_for_a_replaced_key_only_among_the_rows_of_the_builds_that_
 ):
     """Each turn is two builds behind. A night of new studies replaces no row of the studies or the instances: the
     publish deletes nothing there. A late instance of a study written on night 1 replaces that study: the copy's
-    delete reads only night 1's rows (`build_seq in (...)`). A warehouse built before the replacements were kept
-    (its log dropped) publishes the old way until its copies have caught up with the log; a full rebuild starts the
-    log again. The copy equals the warehouse after every publish, with the keys named or read by a subquery."""
+    delete reads only night 1's rows (`build_seq in (...)`) of the study's storage day. A warehouse built before the
+    replacements were kept (its log dropped) publishes the old way until its copies have caught up with the log; a
+    full rebuild starts the log again. A late instance received before its study moves the study to an earlier
+    day: the copy's row is looked for on the day it holds. The copy equals the warehouse after every publish, with
+    the keys named or read by a subquery."""
     monkeypatch.setattr(publish, "FEW_KEYS", few_keys)
     wh, con = empty(tmp_path)
     link = tmp_path / "wh.published.duckdb"
     working = con.execute("select current_database()").fetchall()[0][0]
 
-    def publish_night(n: int, *late: tuple[str, str]) -> dict[str, str]:
+    def publish_night(n: int, *late: tuple[str, str], received: str | None = None) -> dict[str, str]:
         for sop, study in late:
-            wh.instance(sop, study, f"2012-03-{n:02d}T09:00:00+01:00", 7)
+            wh.instance(sop, study, received or f"2012-03-{n:02d}T09:00:00+01:00", 7)
         night(con, wh, n)
         recorded = Recorded(con)
         warehouse.publish(recorded, link)
@@ -137,8 +139,12 @@ def test_a_copy_looks_for_a_replaced_key_only_among_the_rows_of_the_builds_that_
         query = "select build_seq from staged.int_studies where study_instance_uid = ?"
         return con.execute(query, [study]).fetchall()[0][0]
 
-    def among(*builds: int) -> str:
-        return f"delete from publish_target.staged.int_studies where build_seq in ({', '.join(map(str, builds))}) and "
+    def among(*builds: int, days: tuple[str, ...] = ("2012-03-01",)) -> str:
+        on_days = ", ".join(f"date '{day}'" for day in days)
+        return (
+            f"delete from publish_target.staged.int_studies where build_seq in ({', '.join(map(str, builds))}) "
+            f"and first_received_date in ({on_days}) and study_hash in ("
+        )
 
     for n in (1, 2, 3):
         publish_night(n)
@@ -147,7 +153,7 @@ def test_a_copy_looks_for_a_replaced_key_only_among_the_rows_of_the_builds_that_
     studies = ("int_studies", "int_study_owners", "stg_audit_studies", "stg_dicom_instances", "stg_audit_events")
     assert not {f"staged.{t}" for t in studies} & set(quiet), quiet
     late = publish_night(5, ("1.9", "S1"))  # turn a, up to night 3: S1 replaced on night 5
-    assert late["staged.int_studies"].startswith(among(night1) + "study_hash in (")
+    assert late["staged.int_studies"].startswith(among(night1))
     assert "staged.stg_dicom_instances" not in late  # a new instance replaces none
     night5 = written("S1")
 
@@ -157,14 +163,34 @@ def test_a_copy_looks_for_a_replaced_key_only_among_the_rows_of_the_builds_that_
     first = publish_night(7, ("1.8", "S1"))  # turn a, up to night 5: the log starts with the next build, night 6
     assert first["staged.int_studies"].startswith(among(night5))
     caught_up = publish_night(8, ("2.9", "S2"))  # turn b, up to night 6: S1 replaced on night 7, S2 on night 8
-    assert caught_up["staged.int_studies"].startswith(among(*sorted({night2, night5})))
+    assert caught_up["staged.int_studies"].startswith(
+        among(*sorted({night2, night5}), days=("2012-03-01", "2012-03-02"))
+    )
+    night8 = written("S2")
+    # turn a, up to night 7: S2, on March 2nd there, received on February 27th by a late copy
+    earlier = publish_night(9, ("2.8", "S2"), received="2012-02-27T09:00:00+01:00")
+    assert earlier["staged.int_studies"].startswith(among(night2, night8, days=("2012-03-02",)))
+    assert con.execute(
+        "select first_received_date::varchar from staged.int_studies where study_hash = md5_number('S2')"
+    ).fetchall() == [("2012-02-27",)]
 
     warehouse.build_models(con, full_refresh=True)  # every row rewritten: the next publish of each turn copies whole
     rebuilt = written("S3")
     assert dbt_build.replacements_logged_from(con) == rebuilt
     assert deletes_of_a_publish(con, link) == {} and deletes_of_a_publish(con, link) == {}
-    after = publish_night(9, ("3.9", "S3"))  # turn a, up to the rebuild: S3 written by it
-    assert after["staged.int_studies"].startswith(among(rebuilt))
+    # the rebuild stores the keyed models' rows in the order of their storage day (S2 moved first), and so does the
+    # whole copy of each turn: what lets DuckDB skip the row groups of other days
+    con.execute("attach ? as copy (read_only)", [str(link)])
+    for catalog in (working, "copy"):
+        spread = set()  # the models whose rows fall on several days (this region makes no transfer)
+        for model, day in dbt_build.storage_days().items():
+            days = [d for (d,) in con.execute(f"select {day} from {catalog}.staged.{model} order by rowid").fetchall()]
+            assert days == sorted(days), (catalog, model, days)
+            spread |= {model} if len(set(days)) > 1 else set()
+        assert spread == set(studies) - {"stg_audit_events"}, spread
+    con.execute("detach copy")
+    after = publish_night(10, ("3.9", "S3"))  # turn b, up to the rebuild: S3 written by it
+    assert after["staged.int_studies"].startswith(among(rebuilt, days=("2012-03-03",)))
     con.close()
 
 

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import duckdb
 
+from analytics import publish
 from analytics.publish import Replacements
+
+D1, D2, D3 = date(2012, 3, 1), date(2012, 3, 2), date(2012, 3, 3)
 
 
 def test_the_builds_whose_rows_were_replaced_since_the_copy_s_update():
-    log = Replacements(3, {"int_studies": [(3, 1), (4, 1), (5, 2), (5, 4)], "stg_audit_studies": [(4, None)]})
+    log = Replacements(
+        3,
+        {
+            "int_studies": [(3, 1, D1), (4, 1, D2), (5, 2, D1), (5, 4, D3)],
+            "int_transfers_between_establishments": [(4, 3, None)],
+            "stg_audit_studies": [(4, None, D1)],
+        },
+    )
     assert log.among("int_studies", 3) == [1, 2, 4]  # builds 4 and 5 replaced rows of builds 1, 2 and 4
     assert log.among("int_studies", 4) == [2, 4]
     assert log.among("int_studies", 2) == [1, 2, 4]  # build 3 is logged: the log reaches back to the update
@@ -18,16 +30,35 @@ def test_the_builds_whose_rows_were_replaced_since_the_copy_s_update():
     assert log.among("stg_audit_studies", 3) is None  # a row replaced had no stamp: anywhere
     assert Replacements(None, {}).among("int_studies", 9) is None  # a warehouse built before the log was kept
 
+    # the storage days of those rows, on which the copy holds them
+    assert log.days("int_studies", 3) == [D1, D2, D3]
+    assert log.days("int_studies", 4) == [D1, D3]  # build 4's row of March 2nd is not in a copy up to build 4
+    assert log.days("int_studies", 5) == []
+    assert log.days("int_studies", 1) is None  # the log does not reach back: any build, any day
+    assert log.days("stg_audit_studies", 3) is None  # a row anywhere is on any day
+    assert log.days("int_transfers_between_establishments", 3) is None  # a row replaced had no day: any day
+
+
+def test_too_many_days_are_not_named(monkeypatch):
+    log = Replacements(1, {"int_studies": [(2, 1, D1), (2, 1, D2), (3, 2, D3)]})
+    monkeypatch.setattr(publish, "FEW_DAYS", 3)
+    assert log.days("int_studies", 1) == [D1, D2, D3]
+    monkeypatch.setattr(publish, "FEW_DAYS", 2)
+    assert log.days("int_studies", 1) is None  # each is read as any day
+    assert log.days("int_studies", 2) == [D3]
+
 
 def test_the_log_is_read_once_from_the_warehouse():
     con = duckdb.connect()
     assert Replacements.read(con, 1) == Replacements(None, {})  # no log kept
     con.execute("create schema build")
-    con.execute("create table build.replacements (build_seq bigint, model varchar, replaced_seq bigint)")
+    con.execute("create table build.replacements (build_seq bigint, model varchar, replaced_seq bigint, day date)")
     con.execute(
-        """insert into build.replacements values
-           (2, null, null), (3, 'int_studies', 2), (3, 'int_studies', 1), (4, 'int_studies', 3), (3, 'x', 2)"""
+        """insert into build.replacements values (2, null, null, null), (3, 'int_studies', 2, '2012-03-02'),
+           (3, 'int_studies', 1, '2012-03-01'), (4, 'int_studies', 3, null), (3, 'x', 2, '2012-03-01')"""
     )
-    assert Replacements.read(con, 1) == Replacements(2, {"int_studies": [(3, 1), (3, 2), (4, 3)], "x": [(3, 2)]})
-    assert Replacements.read(con, 3) == Replacements(2, {"int_studies": [(4, 3)]})  # only the builds after the copy's
+    assert Replacements.read(con, 1) == Replacements(
+        2, {"int_studies": [(3, 1, D1), (3, 2, D2), (4, 3, None)], "x": [(3, 2, D1)]}
+    )
+    assert Replacements.read(con, 3) == Replacements(2, {"int_studies": [(4, 3, None)]})  # only the builds after
     assert Replacements.read(con, None) == Replacements(2, {})  # the copy holds no keyed table: no pair is asked for

@@ -14,13 +14,15 @@
       below);
     * `replace_where` (config, instead of a unique key): the rows to delete before the insert, such as every row of
       the days a mart recounts, even those left with no row at all.
+    * `storage_day` (config, with a unique key): the column (a Paris day) the model's rows are stored in order of
+      (in_storage_order() below): the days of the rows a build replaces are kept in build.replacements.
     build.replaced and build.rewritten_studies are emptied by analytics.dbt_build once a build has succeeded: a failed
     build's wait for the next one (rebuilding a study again is harmless).
     With a unique key, the rows replaced are found once (by rowid) and the builds that had written them are kept in
-    build.replacements (this build, the model, the replaced rows' build_seq): a publish deletes the keys written
-    since its copy's update only among the rows of those builds, which DuckDB finds without reading the other row
-    groups, and deletes nothing where a build replaced no row (analytics.publish). Kept across builds (a copy may be
-    several builds behind) until a full rebuild or the rebuild of a selection of models. -#}
+    build.replacements (this build, the model, the replaced rows' build_seq and storage day): a publish deletes the
+    keys written since its copy's update only among the rows of those builds and days, which DuckDB finds without
+    reading the other row groups, and deletes nothing where a build replaced no row (analytics.publish). Kept across
+    builds (a copy may be several builds behind) until a full rebuild or the rebuild of a selection of models. -#}
 {% macro duckdb__get_delete_insert_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
     {%- set columns = get_quoted_csv(dest_columns | map(attribute='name')) -%}
     {%- set replaced_days = config.get('replaced_days') -%}
@@ -38,11 +40,12 @@
         {%- set before_columns = [unique_key] + config.get('stored_from_columns', []) %}
         create or replace temporary table sansfilm_replaced as
         select rowid as replaced_rowid, build_seq as replaced_seq,
-               {{ replaced_days or 'null' }} as day, {{ before_columns | unique | join(', ') }}
+               {{ replaced_days or 'null' }} as day, {{ config.get('storage_day') or 'null' }} as stored_day,
+               {{ before_columns | unique | join(', ') }}
         from {{ target }}
         where ({{ unique_key }}) in (select ({{ unique_key }}) from {{ source }});
         insert into build.replacements
-        select distinct {{ this_build() }}, '{{ this.identifier }}', replaced_seq from sansfilm_replaced;
+        select distinct {{ this_build() }}, '{{ this.identifier }}', replaced_seq, stored_day from sansfilm_replaced;
         {% if replaced_days -%}
         insert into build.replaced
         select distinct '{{ this.identifier }}', day from sansfilm_replaced where day is not null;
@@ -97,4 +100,13 @@
     older row groups by, then the exact months. -#}
 {% macro in_months(column, months) -%}
     {{ column }} >= (select min(m) from {{ months }} as touched(m)) and date_trunc('month', {{ column }}) in {{ months }}
+{%- endmacro %}
+
+{#- The end of a keyed model's select: its rows in the order of their storage day (config `storage_day`), so that
+    each row group holds a few days. A full rebuild writes the history so; a night appends its rows, nearly all of
+    its last days. DuckDB keeps each row group's smallest and largest day and skips the row groups a filter on the
+    day excludes: a publish deletes the rows a build replaced only in the row groups of their days (analytics.publish),
+    and the marts recount their days without reading the others. -#}
+{% macro in_storage_order() -%}
+order by {{ config.get('storage_day') }}
 {%- endmacro %}

@@ -4,7 +4,7 @@
 -- Incremental: only the studies this build rewrote in int_studies or stg_audit_studies (new instances, receipts,
 -- deletions) are rebuilt. The stored bytes of a study whose owner changed move between establishments from its first
 -- receipt (stored_from, macros/delete_insert.sql); a new study's bytes are its instances' (stg_dicom_instances).
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_hash',
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_hash', storage_day='first_receipt_date',
           replaced_days='first_receipt_date', rewritten_studies=true,
           stored_from_columns=['establishment_id', 'first_receipt_date'],
           stored_from='case when before.replaced_rowid is not null
@@ -73,3 +73,4 @@ select
     {{ build_seq() }}
 from owners as o
 left join deletions as d using (study_instance_uid)
+{{ in_storage_order() }}

@@ -8,7 +8,8 @@
 -- Incremental: the transfers a build's harvests added, and again those of the studies whose owner this build
 -- rewrote (int_study_owners rewrites each study given new instances, a receipt or a deletion: an owner found late, a
 -- late answer): a transfer's row may change, never disappear, so delete+insert by record_key keeps the table exact.
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='record_hash') }}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='record_hash',
+          storage_day='requested_date') }}
 with transfers as (
     select
         record_key,
@@ -72,3 +73,4 @@ select
 from transfers as t
 left join owners as o using (study_hash)
 left join answered as a using (record_hash)
+{{ in_storage_order() }}

@@ -8,7 +8,7 @@
 -- holds for them, never recomputed from every audit record of history. The order key holds no record key: a full
 -- rebuild aggregates every receipt of history, and a 64-character key in each group's state doubles its memory.
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_hash',
-          rewritten_studies=true) }}
+          storage_day='first_receipt_date', rewritten_studies=true) }}
 {%- set receipt_order -%}
     (first_receipt_at, receipt_source_establishment_id is null, coalesce(receipt_source_establishment_id, ''))
 {%- endset %}
@@ -41,6 +41,7 @@ events as (
 select
     study_instance_uid,
     min(first_receipt_at) as first_receipt_at,
+    timezone('Europe/Paris', min(first_receipt_at))::date as first_receipt_date,
     arg_min_null(receipt_source_establishment_id, {{ receipt_order }}) filter (where first_receipt_at is not null)
         as receipt_source_establishment_id,
     min(deleted_at) as deleted_at,
@@ -48,3 +49,4 @@ select
     {{ build_seq() }}
 from events
 group by study_instance_uid
+{{ in_storage_order() }}
