@@ -286,11 +286,9 @@ def _increment(con: duckdb.DuckDBPyConnection, full_refresh: bool) -> tuple[bool
     return full_refresh, finished, fingerprint
 
 
-def _begin_run(con: duckdb.DuckDBPyConnection, *, full_refresh: bool) -> int:
-    """Number this build in build.runs: the incremental models stamp the rows they write with it (`build_seq`), so
-    that the structural tests of an incremental build check only those rows and a publish copies only the rows
-    written since the copy it updates (analytics.publish). A full refresh (or a selection, rebuilt whole)
-    rewrites every row, so a reader of the stamps knows to take the whole table."""
+def create_bookkeeping(con: duckdb.DuckDBPyConnection) -> None:
+    """The tables of the `build` schema a build numbers itself in and logs what it replaced, made if missing and
+    brought to this version's columns."""
     con.execute("create schema if not exists build")
     con.execute(
         "create table if not exists build.runs (seq bigint primary key, started_at timestamptz, full_refresh boolean)"
@@ -303,6 +301,14 @@ def _begin_run(con: duckdb.DuckDBPyConnection, *, full_refresh: bool) -> int:
     # (macros/delete_insert.sql); the days were added later: a warehouse's older log has none (null: any day)
     con.execute("create table if not exists build.replacements (build_seq bigint, model varchar, replaced_seq bigint)")
     con.execute("alter table build.replacements add column if not exists day date")
+
+
+def _begin_run(con: duckdb.DuckDBPyConnection, *, full_refresh: bool) -> int:
+    """Number this build in build.runs: the incremental models stamp the rows they write with it (`build_seq`), so
+    that the structural tests of an incremental build check only those rows and a publish copies only the rows
+    written since the copy it updates (analytics.publish). A full refresh (or a selection, rebuilt whole)
+    rewrites every row, so a reader of the stamps knows to take the whole table."""
+    create_bookkeeping(con)
     (seq,) = con.execute(
         "insert into build.runs select coalesce(max(seq), 0) + 1, now(), ? from build.runs returning seq",
         [full_refresh],

@@ -9,9 +9,10 @@ at it: one rename, so a reader sees the old copy or the new one, never half of o
 Bringing it up to date: the incremental models (`stg_`, `int_`, the marts recounted by day or month) stamp each row
 with the build that wrote it (`build_seq`, analytics.dbt_build), so the copy takes only the rows written since its
 last update (delete + insert), by their unique key, or by the day (month) a mart rewrites whole, a day it emptied
-included. A key is deleted only among the rows of the builds that had written the rows replaced since
-(build.replacements), and not looked for where no row was replaced: a night's new studies are not looked up in the
-whole history (among every row when the log does not reach back to the copy's last update); the facts metering
+included. A key is deleted only among the rows of the builds that had written the rows replaced since, on those rows'
+storage days (build.replacements; the keyed models store their rows in day order, so DuckDB skips the row groups of
+other days), and not looked for where no row was replaced: a night's new studies are not looked up in the whole
+history (among every row when the log does not reach back to the copy's last update); the facts metering
 rewrites by month, the months metered since (build.meterings, numbered by analytics.metering); every other table
 (the reference tables, the storage snapshots: small) is copied whole. A table is copied whole too when its columns
 changed, when a full rebuild ran since, or when the copy's bookkeeping does not match this warehouse
@@ -29,7 +30,7 @@ from pathlib import Path
 import duckdb
 
 from analytics import dbt_build
-from analytics.catalog import table_exists
+from analytics.catalog import column_exists, table_exists
 from analytics.metrics import MONTHLY_FACTS
 
 PUBLISHED_SCHEMAS = ("ref", "staged", "marts")
@@ -123,7 +124,7 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
             key = keys.get(table) or partitions[table]
             among = replacements.among(table, since) if table in keys else None
             if among != []:  # [] a build since replaced no row of this table: every row written since is new here
-                days = replacements.days(table, since) if table in storage_days else None
+                days = replacements.days(table, since) if among and table in storage_days else None
                 on_days = (storage_days[table], days) if days is not None else None
                 _delete_written_since(con, schema, table, key, since, among, on_days, whole=table in partitions)
             con.execute(f"insert into {target} select * from {schema}.{table} where build_seq > ?", [since])
@@ -185,8 +186,10 @@ class Replacements:
         logged_from = dbt_build.replacements_logged_from(con)
         by_model: dict[str, list[tuple[int, int | None, date | None]]] = {}
         if logged_from is not None and after is not None:
-            triples = "select model, build_seq, replaced_seq, day from build.replacements where model is not null"
-            triples += " and build_seq > ? order by model, build_seq, replaced_seq, day"
+            # a log kept before the days were (no build since the upgrade): any day
+            day = "day" if column_exists(con, "build.replacements", "day") else "null"
+            triples = f"select model, build_seq, replaced_seq, {day} from build.replacements where model is not null"
+            triples += " and build_seq > ? order by all"
             for model, build_seq, replaced_seq, day in con.execute(triples, [after]).fetchall():
                 by_model.setdefault(model, []).append((build_seq, replaced_seq, day))
         return cls(logged_from, by_model)

@@ -126,3 +126,13 @@ def test_the_keys_a_publish_reads_from_the_models_are_those_dbt_parses():
     }
     assert set(keys) | set(partitions) == {n["name"] for n in incremental} and not set(keys) & set(partitions)
     assert (dbt_build.unique_keys(), dbt_build.partition_keys()) == (keys, partitions)
+    # and the day each keyed model stores its rows in order of, by which the publish finds the rows it replaces
+    days = {n["name"]: n["config"]["storage_day"] for n in incremental if n["config"].get("storage_day")}
+    assert dbt_build.storage_days() == days and set(days) <= set(keys)
+    assert set(days) == {
+        "stg_dicom_instances",
+        "stg_audit_studies",
+        "int_studies",
+        "int_study_owners",
+        "int_transfers_between_establishments",
+    }

@@ -6,7 +6,7 @@ from datetime import date
 
 import duckdb
 
-from analytics import publish
+from analytics import dbt_build, publish
 from analytics.publish import Replacements
 
 D1, D2, D3 = date(2012, 3, 1), date(2012, 3, 2), date(2012, 3, 3)
@@ -32,7 +32,9 @@ def test_the_builds_whose_rows_were_replaced_since_the_copy_s_update():
 
     # the storage days of those rows, on which the copy holds them
     assert log.days("int_studies", 3) == [D1, D2, D3]
-    assert log.days("int_studies", 4) == [D1, D3]  # build 4's row of March 2nd is not in a copy up to build 4
+    # build 4 replaced build 1's row of March 2nd before the copy's update: the copy holds build 4's row, which build
+    # 5 replaced (March 3rd)
+    assert log.days("int_studies", 4) == [D1, D3]
     assert log.days("int_studies", 5) == []
     assert log.days("int_studies", 1) is None  # the log does not reach back: any build, any day
     assert log.days("stg_audit_studies", 3) is None  # a row anywhere is on any day
@@ -62,3 +64,20 @@ def test_the_log_is_read_once_from_the_warehouse():
     )
     assert Replacements.read(con, 3) == Replacements(2, {"int_studies": [(4, 3, None)]})  # only the builds after
     assert Replacements.read(con, None) == Replacements(2, {})  # the copy holds no keyed table: no pair is asked for
+
+
+def test_a_log_kept_before_the_days_reads_as_any_day_until_a_build_adds_them():
+    """A warehouse of the version before: build.replacements without its `day` column. A publish before the next
+    build reads its replacements as on any day; the next build adds the column, the older rows' days left null."""
+    con = duckdb.connect()
+    con.execute("create schema build")
+    con.execute("create table build.replacements (build_seq bigint, model varchar, replaced_seq bigint)")
+    con.execute("insert into build.replacements values (2, null, null), (3, 'int_studies', 2)")
+    assert Replacements.read(con, 2) == Replacements(2, {"int_studies": [(3, 2, None)]})
+    assert Replacements.read(con, 2).days("int_studies", 2) is None
+
+    dbt_build.create_bookkeeping(con)  # as the next build does first
+    con.execute("insert into build.replacements values (4, 'int_studies', 3, '2012-03-03')")
+    log = Replacements.read(con, 2)
+    assert log == Replacements(2, {"int_studies": [(3, 2, None), (4, 3, D3)]})
+    assert log.days("int_studies", 2) is None and log.days("int_studies", 3) == [D3]

@@ -105,8 +105,8 @@
 {#- The end of a keyed model's select: its rows in the order of their storage day (config `storage_day`), so that
     each row group holds a few days. A full rebuild writes the history so; a night appends its rows, nearly all of
     its last days. DuckDB keeps each row group's smallest and largest day and skips the row groups a filter on the
-    day excludes: a publish deletes the rows a build replaced only in the row groups of their days (analytics.publish),
-    and the marts recount their days without reading the others. -#}
+    day excludes: a publish deletes the rows a build replaced only in the row groups of their days (analytics.publish).
+    -#}
 {% macro in_storage_order() -%}
 order by {{ config.get('storage_day') }}
 {%- endmacro %}
