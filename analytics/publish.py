@@ -181,14 +181,14 @@ class Replacements:
 
     @classmethod
     def read(cls, con: duckdb.DuckDBPyConnection, after: int | None) -> Replacements:
-        """Read the pairs of the builds after `after`, the oldest build a keyed table of the copy is up to (None: the
-        copy holds none, so no pair is asked for): the log grows every night between full rebuilds."""
+        """Read the triples of the builds after `after`, the oldest build a keyed table of the copy is up to (None:
+        the copy holds none, so none is asked for): the log grows every night between full rebuilds."""
         logged_from = dbt_build.replacements_logged_from(con)
         by_model: dict[str, list[tuple[int, int | None, date | None]]] = {}
         if logged_from is not None and after is not None:
             # a log kept before the days were (no build since the upgrade): any day
-            day = "day" if column_exists(con, "build.replacements", "day") else "null"
-            triples = f"select model, build_seq, replaced_seq, {day} from build.replacements where model is not null"
+            days = "day" if column_exists(con, "build.replacements", "day") else "null"
+            triples = f"select model, build_seq, replaced_seq, {days} from build.replacements where model is not null"
             triples += " and build_seq > ? order by all"
             for model, build_seq, replaced_seq, day in con.execute(triples, [after]).fetchall():
                 by_model.setdefault(model, []).append((build_seq, replaced_seq, day))

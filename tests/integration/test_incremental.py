@@ -218,8 +218,8 @@ def test_transfers_follow_owners_and_answers_found_nights_later(tmp_path):
     wh.instance("1.1", "S1", "2012-04-01T09:00:00+02:00", 100, ae="A_CT")
     harvest(con, wh, "h2")
     warehouse.build_models(con)
-    # (B answers S1 the day of its request, after it: the answers are looked for from the earliest request the build
-    # rewrites, that one, not from the later transfer of S3 it takes in too)
+    # (B answers S1 the day of its request, after it; an SR before the request answers nothing; a later transfer of
+    # S3 taken in by the same build leaves S1's answer in place)
     wh.instance("1.2", "S1", "2012-04-02T15:00:00+02:00", 10, ae="B_CT", modality="SR")
     wh.instance("1.3", "S1", "2012-04-02T09:00:00+02:00", 10, ae="B_CT", modality="SR")  # before: no answer
     wh.instance("2.1", "S2", "2012-04-01T09:00:00+02:00", 100, ae="B_CT")

@@ -6,8 +6,8 @@
 -- a time in the hour repeated in October as its second, winter-time occurrence.
 -- Incremental: only the studies of the instances this build rewrote in stg_dicom_instances (a new copy, a deletion,
 -- a date from a receipt) are rebuilt, from all their instances.
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_hash', storage_day='first_received_date',
-          replaced_days='first_received_date', rewritten_studies=true) }}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_hash',
+          storage_day='first_received_date', replaced_days='first_received_date', rewritten_studies=true) }}
 with instances as (
     select * from {{ ref('stg_dicom_instances') }}
 {% if is_incremental() %}

@@ -4,8 +4,8 @@
 -- Incremental: only the studies this build rewrote in int_studies or stg_audit_studies (new instances, receipts,
 -- deletions) are rebuilt. The stored bytes of a study whose owner changed move between establishments from its first
 -- receipt (stored_from, macros/delete_insert.sql); a new study's bytes are its instances' (stg_dicom_instances).
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_hash', storage_day='first_receipt_date',
-          replaced_days='first_receipt_date', rewritten_studies=true,
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_hash',
+          storage_day='first_receipt_date', replaced_days='first_receipt_date', rewritten_studies=true,
           stored_from_columns=['establishment_id', 'first_receipt_date'],
           stored_from='case when before.replaced_rowid is not null
                                 and before.establishment_id is distinct from after.establishment_id

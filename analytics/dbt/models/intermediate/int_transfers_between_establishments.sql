@@ -42,9 +42,6 @@ reports as (
     from {{ ref('stg_dicom_instances') }}
     where modality = 'SR' and attributed_by = 'ae_title'
 {% if is_incremental() %}
-        -- an answer is received after its request: a lower bound on the storage day (stg_dicom_instances is stored
-        -- in its order), by which DuckDB skips the row groups of the instances received before the earliest request
-        and received_date >= (select min(timezone('Europe/Paris', requested_at)::date) from transfers)
         and study_hash in (select study_hash from transfers)
 {% endif %}
 ),

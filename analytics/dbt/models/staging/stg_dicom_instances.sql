@@ -20,8 +20,8 @@
 -- its two reception days when an instance changes study, size or reception day; else from the earlier of its two
 -- deletion days (a deletion reported late, another copy's).
 -- sop_hash, study_hash: the UIDs as numbers (uid_hash), by which rows are found, as the harvest stored them.
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='sop_hash', storage_day='received_date',
-          rewritten_studies=true, replaced_days='received_date',
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='sop_hash',
+          storage_day='received_date', rewritten_studies=true, replaced_days='received_date',
           stored_from_columns=['study_hash', 'size_bytes', 'received_date', 'deleted_date'],
           stored_from="case
               when before.replaced_rowid is null then after.received_date
