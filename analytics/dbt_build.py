@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import dbt.mp_context
@@ -72,31 +73,31 @@ def models() -> list[tuple[str, str]]:
     return found
 
 
-def unique_keys() -> dict[str, str]:
-    """The unique key of each incremental model (`unique_key` of its config), by model name."""
-    return _configured(_UNIQUE_KEY)
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """How the publish finds the rows a build rewrote in each incremental model, read from the models' configs
+    (macros/delete_insert.sql), by model name:
+
+    * `unique`: the unique key (`unique_key`);
+    * `partitions`: the column each mart recounted by day or month rewrites whole (`replace_where='<column> in ...'`):
+      a build replaces every row of the days (months) it recounts;
+    * `storage_days`: the day column each keyed model stores its rows in order of (`storage_day`)."""
+
+    unique: dict[str, str]
+    partitions: dict[str, str]
+    storage_days: dict[str, str]
 
 
-def partition_keys() -> dict[str, str]:
-    """The column each mart recounted by day or month rewrites whole (`replace_where='<column> in ...'` of its
-    config, macros/delete_insert.sql), by model name: a build replaces every row of the days (months) it recounts."""
-    return _configured(_PARTITION_KEY)
-
-
-def storage_days() -> dict[str, str]:
-    """The day column each keyed model stores its rows in order of (`storage_day` of its config,
-    macros/delete_insert.sql), by model name."""
-    return _configured(_STORAGE_DAY)
-
-
-def _configured(pattern: re.Pattern) -> dict[str, str]:
-    found = {}
+def model_keys() -> Keys:
+    """The keys of every incremental model, each model's file read once."""
+    found: tuple[dict[str, str], ...] = ({}, {}, {})
     for _, name in models():
         (path,) = PROJECT_DIR.glob(f"models/*/{name}.sql")
-        config = pattern.search(path.read_text(encoding="utf-8"))
-        if config:
-            found[name] = config[1]
-    return found
+        text = path.read_text(encoding="utf-8")
+        for pattern, by_model in zip((_UNIQUE_KEY, _PARTITION_KEY, _STORAGE_DAY), found, strict=True):
+            if config := pattern.search(text):
+                by_model[name] = config[1]
+    return Keys(*found)
 
 
 def plain_sql(model: str) -> str:

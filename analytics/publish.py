@@ -97,7 +97,8 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
         metered = _meterings(con)
         meterings = {seq: (metered_at, False) for seq, metered_at in metered}
         wanted = _tables(con, current_database=True, last_metering=max(metered, default=None))
-        keys, partitions, storage_days = dbt_build.unique_keys(), dbt_build.partition_keys(), dbt_build.storage_days()
+        model_keys = dbt_build.model_keys()
+        keys, partitions = model_keys.unique, model_keys.partitions
         oldest = min(
             (seq for (_, table), (_, seq, _) in held.items() if table in keys and seq is not None), default=None
         )
@@ -122,10 +123,10 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
                 con.execute(f"insert into {target} select * from {schema}.{table} where {months}", [since])
                 continue
             key = keys.get(table) or partitions[table]
-            among = replacements.among(table, since) if table in keys else None
+            among, days = replacements.of(table, since) if table in keys else (None, None)
             if among != []:  # [] a build since replaced no row of this table: every row written since is new here
-                days = replacements.days(table, since) if among and table in storage_days else None
-                on_days = (storage_days[table], days) if days is not None else None
+                day_column = model_keys.storage_days.get(table)
+                on_days = (day_column, days) if day_column and days is not None else None
                 _delete_written_since(con, schema, table, key, since, among, on_days, whole=table in partitions)
             con.execute(f"insert into {target} select * from {schema}.{table} where build_seq > ?", [since])
         for schema, table in set(_tables(con, current_database=False)) - set(wanted):
@@ -194,23 +195,22 @@ class Replacements:
                 by_model.setdefault(model, []).append((build_seq, replaced_seq, day))
         return cls(logged_from, by_model)
 
-    def among(self, table: str, since: int) -> list[int] | None:
-        """The builds that had written the rows of `table` the builds after `since` replaced: the copy, up to date
-        with `since`, holds a key written since only in rows of those builds, stamped as in the warehouse. Empty when
-        no row was replaced; None when the log does not reach back to `since`, or a row replaced had no stamp."""
-        if self.logged_from is None or self.logged_from > since + 1:
-            return None
-        seqs = {replaced for build_seq, replaced, _ in self.by_model.get(table, ()) if build_seq > since}
-        return None if None in seqs else sorted(seqs)  # a row replaced had no stamp: it could be anywhere
+    def of(self, table: str, since: int) -> tuple[list[int] | None, list[date] | None]:
+        """Where the copy, up to date with build `since`, holds the rows of `table` the builds after it replaced: the
+        builds that had written them (stamped as in the warehouse) and their storage days (config storage_day).
 
-    def days(self, table: str, since: int) -> list[date] | None:
-        """The storage days (config storage_day) of the rows of `table` the builds after `since` replaced, which the
-        copy holds on those same days (see `among`). None when the log does not reach back to `since`, a row replaced
-        had no day (a model without a storage day, a log older than the days), or too many to name."""
-        if self.among(table, since) is None:
-            return None
-        days = {day for build_seq, _, day in self.by_model.get(table, ()) if build_seq > since}
-        return None if None in days or len(days) > FEW_DAYS else sorted(days)
+        The builds: empty when no row was replaced; None (any build) when the log does not reach back to `since`, or a
+        row replaced had no stamp. The days: None (any day) when the builds are not named, when a row replaced had no
+        day (a model without a storage day, a log older than the days), or when there are too many to name."""
+        if self.logged_from is None or self.logged_from > since + 1:
+            return None, None
+        replaced = [(seq, day) for build_seq, seq, day in self.by_model.get(table, ()) if build_seq > since]
+        seqs = {seq for seq, _ in replaced}
+        if None in seqs:  # a row replaced had no stamp: it could be anywhere
+            return None, None
+        days = {day for _, day in replaced}
+        named = None if None in days or len(days) > FEW_DAYS else sorted(days)
+        return sorted(seqs), named
 
 
 def _tables(

@@ -183,7 +183,7 @@ def test_a_copy_looks_for_a_replaced_key_only_among_the_rows_of_the_builds_that_
     con.execute("attach ? as copy (read_only)", [str(link)])
     for catalog in (working, "copy"):
         spread = set()  # the models whose rows fall on several days (this region makes no transfer)
-        for model, day in dbt_build.storage_days().items():
+        for model, day in dbt_build.model_keys().storage_days.items():
             days = [d for (d,) in con.execute(f"select {day} from {catalog}.staged.{model} order by rowid").fetchall()]
             assert days == sorted(days), (catalog, model, days)
             spread |= {model} if len(set(days)) > 1 else set()

@@ -125,10 +125,16 @@ def test_the_keys_a_publish_reads_from_the_models_are_those_dbt_parses():
         n["name"]: n["config"]["replace_where"].split()[0] for n in incremental if n["config"].get("replace_where")
     }
     assert set(keys) | set(partitions) == {n["name"] for n in incremental} and not set(keys) & set(partitions)
-    assert (dbt_build.unique_keys(), dbt_build.partition_keys()) == (keys, partitions)
+    found = dbt_build.model_keys()  # read from the models' SQL by the publish, without dbt
+    assert (found.unique, found.partitions) == (keys, partitions)
     # and the day each keyed model stores its rows in order of, by which the publish finds the rows it replaces
     days = {n["name"]: n["config"]["storage_day"] for n in incremental if n["config"].get("storage_day")}
-    assert dbt_build.storage_days() == days and set(days) <= set(keys)
+    assert found.storage_days == days and set(days) <= set(keys)
+    # a model declaring its storage day stores its rows in that order (the publish's day filter skips row groups only
+    # then), and only such a model asks for the order
+    ordered = {n["name"] for n in incremental if "{{ in_storage_order() }}" in n["raw_code"]}
+    assert ordered == set(days)
+    assert all(n["raw_code"].rstrip().endswith("{{ in_storage_order() }}") for n in incremental if n["name"] in days)
     assert set(days) == {
         "stg_dicom_instances",
         "stg_audit_studies",

@@ -21,33 +21,28 @@ def test_the_builds_whose_rows_were_replaced_since_the_copy_s_update():
             "stg_audit_studies": [(4, None, D1)],
         },
     )
-    assert log.among("int_studies", 3) == [1, 2, 4]  # builds 4 and 5 replaced rows of builds 1, 2 and 4
-    assert log.among("int_studies", 4) == [2, 4]
-    assert log.among("int_studies", 2) == [1, 2, 4]  # build 3 is logged: the log reaches back to the update
-    assert log.among("int_studies", 5) == []  # nothing written since: nothing replaced
-    assert log.among("int_study_owners", 3) == []  # a model that replaced no row
-    assert log.among("int_studies", 1) is None  # build 2 wrote before the log began: anywhere
-    assert log.among("stg_audit_studies", 3) is None  # a row replaced had no stamp: anywhere
-    assert Replacements(None, {}).among("int_studies", 9) is None  # a warehouse built before the log was kept
-
-    # the storage days of those rows, on which the copy holds them
-    assert log.days("int_studies", 3) == [D1, D2, D3]
+    # the builds that had written the rows replaced since the copy's update, and those rows' storage days, on which
+    # the copy holds them
+    assert log.of("int_studies", 3) == ([1, 2, 4], [D1, D2, D3])  # builds 4 and 5 replaced rows of builds 1, 2, 4
     # build 4 replaced build 1's row of March 2nd before the copy's update: the copy holds build 4's row, which build
     # 5 replaced (March 3rd)
-    assert log.days("int_studies", 4) == [D1, D3]
-    assert log.days("int_studies", 5) == []
-    assert log.days("int_studies", 1) is None  # the log does not reach back: any build, any day
-    assert log.days("stg_audit_studies", 3) is None  # a row anywhere is on any day
-    assert log.days("int_transfers_between_establishments", 3) is None  # a row replaced had no day: any day
+    assert log.of("int_studies", 4) == ([2, 4], [D1, D3])
+    assert log.of("int_studies", 2) == ([1, 2, 4], [D1, D2, D3])  # build 3 is logged: the log reaches back
+    assert log.of("int_studies", 5) == ([], [])  # nothing written since: nothing replaced
+    assert log.of("int_study_owners", 3) == ([], [])  # a model that replaced no row
+    assert log.of("int_studies", 1) == (None, None)  # build 2 wrote before the log began: any build, any day
+    assert log.of("stg_audit_studies", 3) == (None, None)  # a row replaced had no stamp: anywhere, on any day
+    assert log.of("int_transfers_between_establishments", 3) == ([3], None)  # a row replaced had no day: any day
+    assert Replacements(None, {}).of("int_studies", 9) == (None, None)  # a warehouse built before the log was kept
 
 
 def test_too_many_days_are_not_named(monkeypatch):
     log = Replacements(1, {"int_studies": [(2, 1, D1), (2, 1, D2), (3, 2, D3)]})
     monkeypatch.setattr(publish, "FEW_DAYS", 3)
-    assert log.days("int_studies", 1) == [D1, D2, D3]
+    assert log.of("int_studies", 1) == ([1, 2], [D1, D2, D3])
     monkeypatch.setattr(publish, "FEW_DAYS", 2)
-    assert log.days("int_studies", 1) is None  # each is read as any day
-    assert log.days("int_studies", 2) == [D3]
+    assert log.of("int_studies", 1) == ([1, 2], None)  # each is read as any day, among the builds named
+    assert log.of("int_studies", 2) == ([2], [D3])
 
 
 def test_the_log_is_read_once_from_the_warehouse():
@@ -74,10 +69,10 @@ def test_a_log_kept_before_the_days_reads_as_any_day_until_a_build_adds_them():
     con.execute("create table build.replacements (build_seq bigint, model varchar, replaced_seq bigint)")
     con.execute("insert into build.replacements values (2, null, null), (3, 'int_studies', 2)")
     assert Replacements.read(con, 2) == Replacements(2, {"int_studies": [(3, 2, None)]})
-    assert Replacements.read(con, 2).days("int_studies", 2) is None
+    assert Replacements.read(con, 2).of("int_studies", 2) == ([2], None)
 
     dbt_build.create_bookkeeping(con)  # as the next build does first
     con.execute("insert into build.replacements values (4, 'int_studies', 3, '2012-03-03')")
     log = Replacements.read(con, 2)
     assert log == Replacements(2, {"int_studies": [(3, 2, None), (4, 3, D3)]})
-    assert log.days("int_studies", 2) is None and log.days("int_studies", 3) == [D3]
+    assert log.of("int_studies", 2) == ([2, 3], None) and log.of("int_studies", 3) == ([3], [D3])

@@ -108,5 +108,8 @@
     day excludes: a publish deletes the rows a build replaced only in the row groups of their days (analytics.publish).
     -#}
 {% macro in_storage_order() -%}
+{%- if execute and not config.get('storage_day') -%}
+    {%- do exceptions.raise_compiler_error('in_storage_order() needs the model to configure its storage_day') -%}
+{%- endif -%}
 order by {{ config.get('storage_day') }}
 {%- endmacro %}
