@@ -261,8 +261,13 @@ def register(app: typer.Typer, settings: Callable[[], Settings], fail: Callable[
     @users.command("unlock")
     def users_unlock(name: Annotated[str, typer.Argument(help="The name locked by failed logins.")]) -> None:
         """Lift the lock that failed logins put on NAME, and clear its failures."""
+        from analytics.accounts import accounts_path, load_accounts
+
         try:
-            failures = _guard(settings()).unlock(name)
+            config = settings()
+            failures = _guard(config).unlock(name)
+            if not failures and name not in load_accounts(accounts_path(config.root)):  # a name mistyped
+                raise SansfilmError(f"no account and no failed login named {name}: see `sansfilm users list`")
         except SansfilmError as exc:
             raise fail(exc) from None
         typer.echo(f"{name}: unlocked ({failures} failed logins cleared)" if failures else f"{name}: not locked")

@@ -168,6 +168,16 @@ def test_users_unlock_lifts_the_lock_that_failed_logins_put(tmp_path, monkeypatc
     assert guard.attempt("carol", "from-the-environment", "10.0.0.2").outcome is Outcome.ACCEPTED
     assert runner.invoke(app, ["--config", config, "users", "unlock", "carol"]).output == "carol: not locked\n"
     assert "locked" not in runner.invoke(app, ["--config", config, "users", "list"]).output
+    # a name mistyped is said so, in one line; failures of a name that is no account (someone trying names) clear
+    mistyped = runner.invoke(app, ["--config", config, "users", "unlock", "carl"])
+    assert mistyped.exit_code == 2, mistyped.output
+    assert mistyped.output.strip().splitlines() == [
+        "error: no account and no failed login named carl: see `sansfilm users list`"
+    ]
+    assert guard.attempt("mallory", "guess", "10.0.0.3").outcome is Outcome.REFUSED
+    assert runner.invoke(app, ["--config", config, "users", "unlock", "mallory"]).output == (
+        "mallory: unlocked (1 failed logins cleared)\n"
+    )
 
 
 def test_users_help_states_the_rules():
@@ -193,6 +203,8 @@ def test_listing_and_unlocking_create_no_file(tmp_path):
     config = _config(tmp_path)
     runner = CliRunner()
     assert runner.invoke(app, ["--config", config, "users", "list"]).output == ""
-    assert runner.invoke(app, ["--config", config, "users", "unlock", "carol"]).output == "carol: not locked\n"
+    assert runner.invoke(app, ["--config", config, "users", "unlock", "carol"]).output == (
+        "error: no account and no failed login named carol: see `sansfilm users list`\n"
+    )
     # data/ itself may exist: a configuration without [ledger] gets its default ledger folder at load
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == [tmp_path / "sansfilm.toml"]
