@@ -195,14 +195,14 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         """Recompute the ledger's hash chain and numbering, and the issued documents' SHA-256 under [billing] out_dir;
         name the first broken row (or document) and exit 1 if any."""
         from analytics.billing.issued import document_problems
-        from analytics.billing.ledger import Ledger, ledger_missing
+        from analytics.billing.ledger import Ledger, ledger_missing, missing_ledger_message
 
         if fmt not in ("table", "json"):
             raise typer.BadParameter(f"'{fmt}' is not one of table, json")
         try:
             settings = settings_loader()
             if ledger_missing(settings.ledger.url):
-                raise SansfilmError(f"no ledger at {settings.ledger.url} yet: nothing was issued, nothing to verify")
+                raise SansfilmError(missing_ledger_message(settings.ledger.url, "nothing to verify"))
             with Ledger(settings.ledger.url) as ledger:
                 result, where = ledger.verify(), ledger.url
             documents, damaged = document_problems(settings)

@@ -98,6 +98,7 @@ __all__ = [  # what the rest of sansfilm imports from here (the tables and rules
     "invoice_number",
     "issued_month",
     "ledger_missing",
+    "missing_ledger_message",
     "metadata",
     "parse_issue_date",
     "reading",
@@ -601,6 +602,19 @@ def _validate(month: Month, invoices: Sequence[Invoice], inputs_sha256: str) -> 
 def ledger_missing(url: str) -> bool:
     """A SQLite ledger not created yet (nothing issued or recorded): readers must not create it."""
     return url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()
+
+
+def missing_ledger_message(url: str, consequence: str) -> str:
+    """Why a missing SQLite ledger (`ledger_missing`) is missing, for a reader that needs one, with what that means
+    (`consequence`): not created yet, or a folder that does not exist (a [ledger] url mistyped, a volume not mounted),
+    which is no empty ledger."""
+    folder = Path(url.removeprefix("sqlite:///")).parent
+    if not folder.is_dir():
+        return (
+            f"no ledger at {url}: its folder {folder} does not exist ({consequence}); "
+            "check [ledger] url in the configuration"
+        )
+    return f"no ledger at {url} yet: nothing was issued, {consequence}"
 
 
 @contextmanager

@@ -267,3 +267,29 @@ def test_every_issued_document_renders_to_the_same_bytes_on_two_days(corpus, mon
             data = first[invoice.number][kind]
             assert hashlib.sha256(data).hexdigest() == sha
             assert (corpus.billing.out_dir / str(invoice.month) / name).read_bytes() == data
+
+
+def test_verify_tells_a_ledger_never_created_from_a_folder_that_is_not_there(tmp_path):
+    """A ledger not created yet holds nothing issued; a [ledger] url whose folder does not exist (mistyped, a volume
+    not mounted) is no empty ledger, and verify must not let it pass for one."""
+    config = tmp_path / "sansfilm.toml"
+    contracts = REPO / "data" / "samples" / "contracts"
+
+    def verify(url: str) -> str:
+        config.write_text(
+            f'[ledger]\nurl = "{url}"\n[warehouse]\npath = "w.duckdb"\n[contracts]\ndir = "{contracts}"\n'
+            '[archive]\nae_titles = ["X"]\n'
+        )
+        result = runner.invoke(app, ["--config", str(config), "ledger", "verify"])
+        assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+        return result.output.strip()
+
+    (tmp_path / "data").mkdir()
+    assert verify("sqlite:///data/ledger.sqlite") == (
+        f"error: no ledger at sqlite:///{tmp_path}/data/ledger.sqlite yet: nothing was issued, nothing to verify"
+    )
+    assert verify("sqlite:///dta/ledger.sqlite") == (
+        f"error: no ledger at sqlite:///{tmp_path}/dta/ledger.sqlite: its folder {tmp_path}/dta does not exist "
+        "(nothing to verify); check [ledger] url in the configuration"
+    )
+    assert not (tmp_path / "dta").exists() and list((tmp_path / "data").iterdir()) == []  # reading created nothing
