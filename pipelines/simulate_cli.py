@@ -73,9 +73,16 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
             typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
             return
         lay = " (laid over the current agreement's dates and revision)" if simulation.laid_over else ""
+        months = simulation.months  # those metered of the agreement: fewer than asked when the range reaches outside
+        first_done, last_done = str(months[0]), str(months[-1])
+        asked = (
+            f", the metered ones of {data['from']} to {data['to']}"
+            if (data["from"], data["to"]) != (first_done, last_done)
+            else ""
+        )
         typer.echo(
-            f"proposal {proposal.contract_id} from {tariff}{lay}, months {data['from']} to {data['to']} "
-            f"({len(simulation.months)}{partial}), net of VAT, {proposal.currency}"
+            f"proposal {proposal.contract_id} from {tariff}{lay}, months {first_done} to {last_done} "
+            f"({len(months)}{asked}{partial}), net of VAT, {proposal.currency}"
         )
         rows = [
             {k: Decimal(v) if k in ("current_net", "simulated_net", "delta") else v for k, v in r.items()}

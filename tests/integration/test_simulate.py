@@ -103,6 +103,15 @@ def test_a_proposal_is_simulated_without_writing_to_the_ledger(corpus, name):
     assert all(Decimal(r["delta"]) == Decimal(r["simulated_net"]) - Decimal(r["current_net"]) for r in rows)
     table = sansfilm("simulate", "--tariff", str(settings.contracts.dir / "proposals" / name), config=corpus)
     assert table.returncode == 0 and "laid over the current agreement" in table.stdout
+    assert ", months 2010-04 to 2010-06 (3), net of VAT, EUR" in table.stdout.splitlines()[0]
+    # a range reaching outside the metered months: the header names the months simulated, and those asked
+    proposal = str(settings.contracts.dir / "proposals" / name)
+    wider = sansfilm("simulate", "--tariff", proposal, "--from", "2009-01", "--to", "2010-05", config=corpus)
+    assert wider.returncode == 0, wider.stderr
+    assert (
+        ", months 2010-04 to 2010-05 (2, the metered ones of 2009-01 to 2010-05), net of VAT, EUR"
+        in wider.stdout.splitlines()[0]
+    )
     assert ledger_state(corpus) == before
 
 
