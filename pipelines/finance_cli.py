@@ -277,7 +277,11 @@ def register_ledger_acts(ledger_app: typer.Typer, settings_loader, fail) -> None
     @ledger_app.command("acts")
     def acts(
         subject: Annotated[
-            str | None, typer.Option("--subject", help="Only the acts about this month (YYYY-MM) or number.")
+            str | None,
+            typer.Option(
+                "--subject",
+                help="Only the acts about this month (YYYY-MM) or number (an invoice's: with its credit notes).",
+            ),
         ] = None,
         fmt: Annotated[str, FormatOption] = "table",
     ) -> None:

@@ -22,7 +22,7 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from analytics.billing.cii import CREDIT_PREFIX
 from analytics.billing.issue_rules import document_name
@@ -457,10 +457,12 @@ def overdue(found: Sequence[Account]) -> list[Account]:
 
 
 def acts(ledger: Ledger, subject: str | None = None) -> list[dict[str, Any]]:
-    """The audit trail (every act, oldest first), or the acts about one month or number."""
+    """The audit trail (every act, oldest first), or the acts about one month or number: an invoice's include the
+    credit notes on it (their act's subject is the credit note's own number)."""
     query = select(ledger_act).order_by(ledger_act.c.id)
     if subject is not None:
-        query = query.where(ledger_act.c.subject == subject)
+        credits = select(credit_note.c.act_id).where(credit_note.c.invoice_number == subject)
+        query = query.where(or_(ledger_act.c.subject == subject, ledger_act.c.id.in_(credits)))
     with ledger.read("read the audit trail") as conn:
         return [
             {

@@ -153,6 +153,11 @@ def test_credit_one_line_is_a_valid_381_referencing_the_invoice(settings):
         "reason": "Abonnement facturé à tort",
         "scope": "lines",
     }
+    # the acts about the invoice include the credit notes on it; a credit note's, its own
+    about = json.loads(cli(settings, "ledger", "acts", "--subject", "RSF-000001", "--format", "json").stdout)["acts"]
+    assert [(a["kind"], a["subject"]) for a in about] == [("credit", "RSF-000003"), ("credit", "RSF-000004")]
+    about = json.loads(cli(settings, "ledger", "acts", "--subject", "RSF-000004", "--format", "json").stdout)["acts"]
+    assert [(a["kind"], a["subject"]) for a in about] == [("credit", "RSF-000004")]
 
 
 @pytest.mark.parametrize(
