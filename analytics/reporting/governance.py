@@ -55,8 +55,10 @@ class GovernanceReport:
 
 
 def issued_nets(ledger_url: str, contract_id: str) -> tuple[list[Month], dict[tuple[Month, str], Decimal]]:
-    """Issued months and (month, FINESS) -> net of the agreement's issued invoices; read only, creates no ledger."""
-    inv, months = ledger_tables.invoice, ledger_tables.issued_month
+    """Issued months and (month, FINESS) -> net of the agreement's issued invoices, less the credit notes on them
+    (counted in the month of the invoice they correct: what that month is billed, once corrected); read only,
+    creates no ledger."""
+    inv, months, credit = ledger_tables.invoice, ledger_tables.issued_month, ledger_tables.credit_note
     with ledger_tables.reading(ledger_url) as conn:
         if conn is None:
             return [], {}
@@ -64,7 +66,16 @@ def issued_nets(ledger_url: str, contract_id: str) -> tuple[list[Month], dict[tu
         rows = conn.execute(
             select(inv.c.month, inv.c.establishment_id, inv.c.net).where(inv.c.contract_id == contract_id)
         ).all()
-    return sorted(issued), {(Month.parse(r.month), r.establishment_id): r.net for r in rows}
+        credits = conn.execute(  # negative nets
+            select(inv.c.month, inv.c.establishment_id, credit.c.net)
+            .join(inv, inv.c.number == credit.c.invoice_number)
+            .where(inv.c.contract_id == contract_id)
+        ).all()
+    nets: dict[tuple[Month, str], Decimal] = {}
+    for r in (*rows, *credits):
+        key = (Month.parse(r.month), r.establishment_id)
+        nets[key] = nets.get(key, Decimal("0.00")) + r.net
+    return sorted(issued), nets
 
 
 def build_report(

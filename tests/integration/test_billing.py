@@ -383,6 +383,15 @@ def test_governance_command_counts_issued_invoices_and_drafts(corpus):
         commitment["expected_amount"],
     ) == (A, 1, "10", "2000.00")
     assert Decimal(commitment["actual_amount"]) == april[A]
+    # a credit note takes its amount off the month of the invoice it corrects: consumed and issued, to the cent
+    with Ledger(corpus.ledger.url) as ledger:
+        corrected = ledger.invoices_for_month(MARCH)[0].number
+    credited = cli(corpus, "credit", corrected, "--amount", "100.00", "--reason", "Geste commercial")
+    assert credited.exit_code == 0, credited.output
+    after = json.loads(cli(corpus, "governance", "--as-of", "2012-05-01", "--format", "json").stdout)
+    amount = next(c for c in after["ceiling"] if c["measure"] == "amount")
+    assert (Decimal(amount["consumed"]), Decimal(amount["issued"])) == (consumed - 100, sum(issued) - 100)
+    assert after["months_counted"] == report["months_counted"] and after["commitments"] == report["commitments"]
     table = cli(corpus, "governance", "--as-of", "2014-06-01")
     # June 2014 to March 2015: 10 months still to bill
     assert table.exit_code == 0 and "10 months left" in table.stdout and "renouvellement à lancer" in table.stdout
