@@ -7,6 +7,8 @@ subscription + 2 500.00 minimum, VAT 20 %) and November's (RSF-000002), issued o
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import date
 
@@ -20,6 +22,7 @@ from analytics.billing.ledger import Ledger
 from analytics.billing.ledger_tables import os_actor
 from analytics.billing.model import Month
 from analytics.config import Settings
+from analytics.reporting.exports import BOM
 from pipelines.cli import app
 from tests.billing_history import issue_until
 from tests.postgres import postgres_database, postgres_server  # noqa: F401  (fixtures)
@@ -253,6 +256,14 @@ def test_payments_statuses_overdue_and_sending_to_the_outbox(settings):
     ]
     table = cli(settings, "payments", "list", "--status", "paid")
     assert table.exit_code == 0 and "RSF-000002" in table.stdout and "RSF-000001" not in table.stdout
+    # in the French dialect the last sending's moment is in Paris time, as a spreadsheet reads it
+    french = runner.invoke(
+        app, ["--config", str(settings.config_path), "--csv-dialect", "fr", "payments", "list", "--format", "csv"]
+    )
+    assert french.exit_code == 0, french.output
+    rows = {r["number"]: r for r in csv.DictReader(io.StringIO(french.stdout.removeprefix(BOM)), delimiter=";")}
+    assert rows["RSF-000002"]["sent"] == "20/01/2011 12:00:00 outbox"  # $SANSFILM_NOW, 11:00 UTC
+    assert rows["RSF-000002"]["issue_date"] == "01/12/2010"
     # a credit note is sent like an invoice; the ledger verifies (chain, numbering, documents) after every act
     assert cli(settings, "credit", "RSF-000001", "--reason", "Résiliation").exit_code == 0
     assert cli(settings, "send", "RSF-000003").exit_code == 0
