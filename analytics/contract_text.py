@@ -32,6 +32,16 @@ def read_contract_text(path: Path, *, missing: str | None, save_as: str = "UTF-8
 
 
 def open_csv_text(path: Path, missing: str) -> io.StringIO:
-    """The CSV file's text for `csv.reader` (line ends kept as written), or the ContractError of read_contract_text."""
+    """The CSV file's text for `csv.reader` (line ends kept as written), or the ContractError of read_contract_text.
+    Every contract CSV has several columns: a header with `;` and no `,` is a spreadsheet's French CSV, refused with
+    what to do (read with `,`, it would be one unknown column)."""
     text = read_contract_text(path, missing=missing, save_as='CSV UTF-8 (in a spreadsheet: "CSV UTF-8")')
+    header = re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
+    if ";" in header and "," not in header:
+        raise ContractError(
+            path,
+            "separates its cells with ';': contract CSVs use ',' (in a spreadsheet, save as CSV with ',' as the "
+            "field delimiter, or replace each ';' by ',')",
+            line=1,
+        )
     return io.StringIO(text, newline="")

@@ -4,8 +4,11 @@ UnicodeDecodeError."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from analytics.billing.governance import load_commitments
 from analytics.billing.price_index import load_price_index
 from analytics.errors import ContractError
 from analytics.opinions.pairs import load_pairs
@@ -48,3 +51,26 @@ def test_a_yaml_contract_that_is_not_utf8_names_its_line_too(tmp_path):
         ContractError, match=r"framework.yaml, line 2: is not UTF-8 text \(byte 0xf4\): save it as UTF-8$"
     ):
         load_tariff(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "name", ["establishments.csv", "price_index.csv", "opinion_pairs.csv", "commitments.csv"]
+)  # a spreadsheet's French CSV: ';' between cells
+def test_a_contract_csv_separated_by_semicolons_says_so_at_load(tmp_path, name):
+    sample = Path(__file__).resolve().parents[2] / "data" / "samples" / "contracts"
+    for csv_file in sample.glob("*.csv"):
+        (tmp_path / csv_file.name).write_bytes(csv_file.read_bytes())
+    (tmp_path / name).write_text((sample / name).read_text(encoding="utf-8").replace(",", ";"), encoding="utf-8")
+    registry = None if name == "establishments.csv" else load_registry(tmp_path)
+    loads = {
+        "establishments.csv": lambda: load_registry(tmp_path),
+        "price_index.csv": lambda: load_price_index(tmp_path),
+        "opinion_pairs.csv": lambda: load_pairs(tmp_path, registry),
+        "commitments.csv": lambda: load_commitments(tmp_path, registry),
+    }
+    with pytest.raises(ContractError) as raised:
+        loads[name]()
+    assert (raised.value.path, raised.value.line) == (tmp_path / name, 1)
+    assert "separates its cells with ';': contract CSVs use ','" in str(raised.value)
+    (tmp_path / name).write_bytes((sample / name).read_bytes())
+    assert loads[name]()  # the same file with ',' loads
