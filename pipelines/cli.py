@@ -201,7 +201,22 @@ def _dagster_home(settings: Settings) -> None:
             f"cannot write Dagster's home {home} ({exc.strerror or exc}): make it writable, or set "
             "DAGSTER_HOME to a writable folder"
         ) from None
+    if locked := _not_writable(home):  # another user's (made by root, say): Dagster's SQLite would fail mid-run
+        raise SansfilmError(
+            f"cannot write Dagster's home {home}: {locked} is not writable by this user (uid {os.geteuid()}); "
+            "run sansfilm as the folder's owner, give it to this user, or set DAGSTER_HOME to a writable folder"
+        )
     os.environ["DAGSTER_HOME"] = str(home)
+
+
+def _not_writable(home: Path) -> Path | None:
+    """The first of Dagster's home, its folders and its SQLite index files (runs, schedules) this user may not
+    write (dagster.yaml is only read); the per-run event logs are left alone (one file a run, each run its own)."""
+    candidates = [home, *(p for p in home.iterdir() if p.is_dir())]
+    for folder in ("history", "schedules"):
+        if (home / folder).is_dir():
+            candidates += [p for p in (home / folder).iterdir() if p.is_dir() or p.suffix == ".db"]
+    return next((p for p in candidates if not os.access(p, os.W_OK)), None)
 
 
 class RunFailed(SansfilmError):
