@@ -18,6 +18,7 @@ from xml.parsers.expat import ErrorString
 from defusedxml import DefusedXmlException, DTDForbidden
 from defusedxml.ElementTree import fromstring
 
+from analytics.audit_codes import AUDIT_EVENT_TYPES
 from analytics.errors import MalformedRecord
 from analytics.pseudonym import RPPS_DOMAIN, Pseudonymiser, participant_key
 from analytics.records import AuditRecord
@@ -174,7 +175,9 @@ def _audit_records(root: Element, pseudonymise: Pseudonymiser, message_sha256: s
     event_id = _code(event_id_element)
     if event_id is None:
         raise MalformedRecord("EventID has no code (csd-code or code)")
-    event_name = _stripped(event_id_element.get("originalText")) or _stripped(event_id_element.get("displayName"))
+    # the standard name of a CID 400 code; never the text sent (originalText, displayName): free text a sender could
+    # fill with anything, a patient's name included, and sansfilm writes no health data
+    event_name = AUDIT_EVENT_TYPES.get(event_id)
     event_type_code = _code(_first(event, "EventTypeCode"))  # Application Activity: start (110120) / stop (110121)
 
     action = _stripped(event.get("EventActionCode"))

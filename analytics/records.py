@@ -42,7 +42,7 @@ class AuditRecord:
     """One audit event for one study (an event naming no study gives one record with study_instance_uid None)."""
 
     event_id: str  # DCM code, e.g. "110104"
-    event_name: str | None  # originalText / displayName as sent
+    event_name: str | None  # the code's standard name (DICOM CID 400), None for another code: never the text sent
     action: str | None  # EventActionCode C/R/U/D/E
     outcome: int | None  # EventOutcomeIndicator: 0 success, 4/8/12 failures
     event_time: datetime  # aware

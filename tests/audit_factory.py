@@ -60,9 +60,10 @@ def audit_xml(
     objects: str | None = None,
     declaration: bool = False,
     event_type: tuple[str, str] | None = None,
+    event_text: str = "DICOM Instances Transferred",
 ) -> str:
     outcome_attr = f' EventOutcomeIndicator="{outcome}"' if outcome is not None else ""
-    event = coded("EventID", event_id, "DICOM Instances Transferred", style) if event_id else ""
+    event = coded("EventID", event_id, event_text, style) if event_id else ""
     if event_type is not None:
         event += coded("EventTypeCode", *event_type, style)
     if participants is None:

@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from analytics import warehouse, warehouse_schema
+from analytics.audit_codes import AUDIT_EVENT_TYPES
 from analytics.errors import SchemaVersionError
 from analytics.upgrade import UpgradeFailed, upgrade_warehouse
 from tests.v010 import raw_rows, unpack
@@ -91,3 +92,27 @@ def test_a_failed_migration_leaves_the_warehouse_as_it_was(tmp_path, monkeypatch
     assert upgrade_warehouse(old).after == f"{warehouse_schema.latest():04d}"
     kept = {t: [x for x in c if x != "path" or t == "harvest_files"] for t, (c, _) in before.items()}  # 0003: keys
     assert raw_rows(old, kept) == raw_rows(copies[0], kept)
+
+
+def test_the_text_senders_put_in_stored_event_codes_is_dropped_by_the_upgrade(tmp_path):
+    """Raw migration 0007: event_name held the EventID's text as sent (free text, a patient's name possible). After
+    the upgrade a CID 400 code holds its standard name, any other code none; every other column is unchanged."""
+    old = unpack("warehouse.duckdb", tmp_path / "old.duckdb")
+    con = duckdb.connect(str(old))
+    count = con.execute("select count(*) from raw.audit_events").fetchone()[0]
+    assert count > 2
+    con.execute("update raw.audit_events set event_name = 'Vue par DUPONT^JEANNE'")
+    first = con.execute("select min(record_key) from raw.audit_events").fetchone()[0]
+    con.execute("update raw.audit_events set event_id = 'PRIV-42' where record_key = ?", [first])
+    con.close()
+    before = raw_rows(old)
+    assert upgrade_warehouse(old).after == f"{warehouse_schema.latest():04d}"
+    con = duckdb.connect(str(old), read_only=True)
+    names = con.execute("select event_id, event_name from raw.audit_events order by record_key").fetchall()
+    con.close()
+    assert len(names) == count and names[0] == ("PRIV-42", None)
+    assert {(i, n) for i, n in names[1:]} <= {(i, n) for i, n in AUDIT_EVENT_TYPES.items()}
+    kept = {t: [x for x in c if x != "path" or t == "harvest_files"] for t, (c, _) in before.items()}
+    kept["audit_events"] = [c for c in kept["audit_events"] if c != "event_name"]
+    copies = list(tmp_path.glob("old.duckdb.*.bak"))
+    assert raw_rows(old, kept) == raw_rows(copies[0], kept)  # nothing else changed

@@ -36,6 +36,17 @@ def parse(line: bytes):
 
 
 @pytest.mark.parametrize("style", ["dicom", "rfc3881"])
+def test_the_text_sent_with_the_event_code_is_never_kept(style: str) -> None:
+    """originalText / displayName are free text: a sender may put anything there, a patient's name included. A code
+    of CID 400 keeps its standard name, any other code none."""
+    (known,) = parse(syslog(audit_xml(style=style, event_text=f"Transfert {PATIENT_NAME}")))
+    assert (known.event_id, known.event_name) == ("110104", "DICOM Instances Transferred")
+    (other,) = parse(syslog(audit_xml(style=style, event_id="PRIV-42", event_text=f"Vue par {PATIENT_NAME}")))
+    assert (other.event_id, other.event_name) == ("PRIV-42", None)
+    assert PATIENT_NAME not in repr((known, other))
+
+
+@pytest.mark.parametrize("style", ["dicom", "rfc3881"])
 def test_both_code_styles_give_the_same_record(style: str) -> None:
     (record,) = parse(syslog(audit_xml(style=style)))
     assert record.event_id == "110104"
