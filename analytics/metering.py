@@ -11,7 +11,7 @@ decimals (one byte-month).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -243,7 +243,7 @@ def month_to_date(con: duckdb.DuckDBPyConnection, month: Month) -> date | None:
     return rows[0][0] if rows else None
 
 
-def months_with_data(con: duckdb.DuckDBPyConnection) -> Iterable[Month]:
+def months_with_data(con: duckdb.DuckDBPyConnection) -> list[Month]:
     """Every Paris month from the first reception or event to the last (what a back-fill should meter)."""
     first, last = con.execute(
         """select least(min(first_receipt_date), (select min(event_date) from staged.stg_audit_events)),
@@ -252,8 +252,22 @@ def months_with_data(con: duckdb.DuckDBPyConnection) -> Iterable[Month]:
     ).fetchone()
     if first is None:
         return []
-    months, month = [], Month(first.year, first.month)
-    while month <= Month(last.year, last.month):
+    return _months_between(Month(first.year, first.month), Month(last.year, last.month))
+
+
+def months_to_meter(con: duckdb.DuckDBPyConnection, current: Month) -> list[Month]:
+    """The months with data and, when a later month up to `current` was metered already (a preview of it), every
+    month up to that one: storage carries forward through them and their subscriptions are due, so none between
+    is left unmetered (governance would count the later month and skip those)."""
+    months = months_with_data(con)
+    ensure_schema(con)  # a warehouse never metered has no usage table yet
+    later = [m for m in map(Month.parse, metered_months(con)) if months and months[-1] < m <= current]
+    return months + _months_between(months[-1].next(), max(later)) if later else months
+
+
+def _months_between(first: Month, last: Month) -> list[Month]:
+    months, month = [], first
+    while month <= last:
         months.append(month)
         month = month.next()
     return months

@@ -154,7 +154,7 @@ def meter_and_draft(settings: Settings, now: datetime | None = None) -> Metered:
     now = paris_now(now)
     current = Month(now.year, now.month)
     with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
-        months = list(metering.months_with_data(con))
+        months = metering.months_to_meter(con, current)
         for month in months:  # what a build left standing is not metered again: the night's cost follows its data
             if month <= current and not metering.is_final(con, month):
                 metering.meter_month(con, month, now=now)

@@ -75,6 +75,11 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         )
         if data["revision_pending_months"]:
             typer.echo(f"revision pending (provisional prices): {', '.join(data['revision_pending_months'])}")
+        if data["months_not_metered"]:
+            typer.echo(
+                f"not metered, left out (figures too low): {', '.join(data['months_not_metered'])}: "
+                "run `sansfilm run` to meter them"
+            )
         typer.echo("\nceiling")
         typer.echo(
             text_table(

@@ -1,0 +1,64 @@
+"""Governance counts every month the agreement bills, not only the months that happen to be metered: a preview of a
+month after the last with data (`usage --month`) used to leave the months between unmetered, and governance counted
+the later month and skipped those (their subscriptions and storage). Through the commands a user types, on a corpus
+nobody tuned to (seed, size and start month of its own), from a fresh state."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+from analytics import operations
+from analytics.config import load_settings
+
+SANSFILM = str(Path(sys.executable).with_name("sansfilm"))
+NOW = "2010-12-10T12:00"  # the corpus's data: April-June 2010; the agreement bills from April 2010
+
+
+def sansfilm(config: Path | None, *args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [SANSFILM, *(["--config", str(config)] if config else []), *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "SANSFILM_NOW": NOW},
+    )
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def governance(config: Path) -> dict:
+    return json.loads(sansfilm(config, "governance", "--as-of", "2010-12-01", "--format", "json").stdout)
+
+
+def months(first: int, last: int) -> list[str]:
+    return [f"2010-{m:02d}" for m in range(first, last + 1)]
+
+
+def test_months_between_the_data_and_a_later_preview_are_metered_and_counted(tmp_path):
+    out = tmp_path / "corpus"
+    shape = ["--seed", "37", "--months", "3", "--establishments", "3", "--start", "2010-04"]
+    sansfilm(None, "samples", "--out", str(out), *shape)
+    config = out / "sansfilm.toml"
+    assert "metered: 2010-04 to 2010-06" in sansfilm(config, "run").stdout
+    report = governance(config)
+    assert (report["months_counted"], report["months_not_metered"]) == (months(4, 6), [])
+
+    sansfilm(config, "usage", "--month", "2010-09")  # a preview meters September in the working warehouse
+    operations.publish(load_settings(config))  # and a publish without a metering shows the hole
+    report = governance(config)
+    assert report["months_counted"] == [*months(4, 6), "2010-09"]
+    assert report["months_not_metered"] == ["2010-07", "2010-08"]  # named, not silently left out
+    table = sansfilm(config, "governance", "--as-of", "2010-12-01").stdout
+    assert "not metered, left out (figures too low): 2010-07, 2010-08: run `sansfilm run` to meter them" in table
+
+    assert "metered: 2010-04 to 2010-09" in sansfilm(config, "run").stdout  # the months between, metered
+    after = governance(config)
+    assert (after["months_counted"], after["months_not_metered"]) == (months(4, 9), [])
+    amount = {c["measure"]: c for c in report["ceiling"]}["amount"]
+    filled = {c["measure"]: c for c in after["ceiling"]}["amount"]
+    assert Decimal(filled["consumed"]) > Decimal(amount["consumed"])  # July's and August's subscriptions at least
