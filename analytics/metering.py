@@ -192,10 +192,15 @@ class UsageReport:
 
 
 def usage_report(
-    usage: dict[str, dict[str, Decimal]], registry: Registry, month: Month, active_days: Callable[[object, Month], int]
+    usage: dict[str, dict[str, Decimal]],
+    registry: Registry,
+    month: Month,
+    active_days: Callable[[object, Month], int],
+    outside: str | None = None,
 ) -> UsageReport:
     """Split a month's usage: establishments billed this month, UNATTRIBUTED, and usage of establishments with no
-    active day (not live yet, or ended) or unknown to the registry."""
+    active day (not live yet, or ended) or unknown to the registry. `outside`: why the month is billed to nobody (it
+    falls outside the framework agreement), the reason of every row then."""
     report = UsageReport(month=month)
     known = registry.by_id()
     for establishment_id in sorted(usage):
@@ -205,13 +210,13 @@ def usage_report(
             continue
         establishment = known.get(establishment_id)
         row = {"establishment_id": establishment_id, **metrics}
-        if establishment is None or active_days(establishment, month) == 0:
-            reason = "not in the registry" if establishment is None else "no active day this month"
+        if outside or establishment is None or active_days(establishment, month) == 0:
+            reason = outside or ("not in the registry" if establishment is None else "no active day this month")
             report.unbilled.append({**row, "reason": reason})
         else:
             report.establishments.append(row)
     for establishment in registry.establishments:  # live establishments with no usage still appear, at zero
-        if establishment.establishment_id not in usage and active_days(establishment, month) > 0:
+        if not outside and establishment.establishment_id not in usage and active_days(establishment, month) > 0:
             report.establishments.append({"establishment_id": establishment.establishment_id, **zero_usage()})
     report.establishments.sort(key=lambda row: str(row["establishment_id"]))
     return report
