@@ -184,6 +184,13 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
                     write_drafts(out, m, invoices)
         except SansfilmError as exc:
             raise fail(exc) from None
+        if not rewrite_documents and service.no_activity(invoices):
+            typer.echo(
+                f"warning: {m} holds no activity (no study archived, retrieved, shared or viewed by "
+                f"{establishment or 'any establishment'}): these invoices bill subscriptions, storage and minimums "
+                "only; check that the month was harvested (`sansfilm check`)",
+                err=True,
+            )
         emit_invoices(m, invoices, fmt, note)
 
     ledger_app = typer.Typer(no_args_is_help=True, help="The invoice ledger: verify its hash chain and numbering.")

@@ -188,6 +188,15 @@ def month_invoices(
     return with_regularisations(drafts, lines, contracts, month)
 
 
+def no_activity(invoices: list[Invoice]) -> bool:
+    """Whether a month's invoices bill no activity at all: no study archived, retrieved, shared or viewed, no
+    opinion, by any establishment (storage alone carries over from the month before). A month nobody harvested, most
+    likely: its invoices would hold subscriptions, storage and minimums only."""
+    return bool(invoices) and not any(
+        value for invoice in invoices for metric, value in invoice.usage.items() if metric != "storage_gb_month"
+    )
+
+
 def agreement_months(contracts: Contracts, months: list[Month]) -> list[Month]:
     """The months the framework agreement prices (a month outside it is refused by the rules)."""
     return [m for m in months if contracts.tariff.covers(m)]

@@ -1,7 +1,8 @@
 """Governance counts every month the agreement bills, not only the months that happen to be metered: a preview of a
 month after the last with data (`usage --month`) used to leave the months between unmetered, and governance counted
 the later month and skipped those (their subscriptions and storage). Through the commands a user types, on a corpus
-nobody tuned to (seed, size and start month of its own), from a fresh state."""
+nobody tuned to (seed, size and start month of its own), from a fresh state. A month with no activity at all is
+billed storage and subscriptions only, which a preview says before issuing."""
 
 from __future__ import annotations
 
@@ -57,6 +58,10 @@ def test_months_between_the_data_and_a_later_preview_are_metered_and_counted(tmp
     assert "not metered, left out (figures too low): 2010-07, 2010-08: run `sansfilm run` to meter them" in table
 
     assert "metered: 2010-04 to 2010-09" in sansfilm(config, "run").stdout  # the months between, metered
+    # a month with no activity at all is billed storage and subscriptions only: the preview says so before issuing
+    quiet = sansfilm(config, "bill", "--month", "2010-08").stderr
+    assert "warning: 2010-08 holds no activity (no study archived, retrieved, shared or viewed by any" in quiet
+    assert "holds no activity" not in sansfilm(config, "bill", "--month", "2010-05").stderr
     after = governance(config)
     assert (after["months_counted"], after["months_not_metered"]) == (months(4, 9), [])
     amount = {c["measure"]: c for c in report["ceiling"]}["amount"]
