@@ -11,6 +11,7 @@ changes nothing (no copy either).
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from dataclasses import dataclass, field
@@ -167,9 +168,33 @@ def upgrade_warehouse(path: Path, *, dry_run: bool = False, stamp: str | None = 
         except BaseException as error:
             con.execute("rollback")
             raise _failed("warehouse", where, plan, error) from error
-        return plan
+        fresh = _written_afresh(con, path)
     finally:
         con.close()
+    os.replace(fresh, path)
+    return plan
+
+
+def _written_afresh(con, path: Path) -> Path:  # noqa: ANN001 - a DuckDB connection
+    """The upgraded warehouse copied into a new file beside it (DuckDB's COPY FROM DATABASE), to take its place: the
+    values a migration replaced (raw migration 0007: the free text senders put in audit event codes) stay in the old
+    file's unused pages until overwritten, never in the new one."""
+    fresh = path.with_name(f".{path.name}.{os.getpid()}.upgraded")
+    fresh.unlink(missing_ok=True)
+    (database,) = con.execute("select current_database()").fetchone()
+    try:
+        con.execute("attach ? as sansfilm_upgraded", [str(fresh)])
+        con.execute(f'copy from database "{database}" to sansfilm_upgraded')
+        con.execute("detach sansfilm_upgraded")
+    except BaseException as error:
+        fresh.unlink(missing_ok=True)
+        detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise UpgradeFailed(
+            f"the warehouse at {path} is upgraded and works, but writing it afresh into a new file failed ({detail}): "
+            "values the migrations replaced may remain in its unused pages; docs/deploy.md (Upgrading) says how to "
+            "write it afresh"
+        ) from error
+    return fresh
 
 
 def _failed(store: str, where: str, plan: StoreUpgrade, error: BaseException) -> SansfilmError:
