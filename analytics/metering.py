@@ -223,6 +223,9 @@ def usage_report(
 
 
 def metered_months(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The months with metered usage, oldest first; none in a warehouse (or a readers' copy) never metered."""
+    if not table_exists(con, "marts.fct_usage_daily"):
+        return []
     return [m for (m,) in con.execute("select distinct month from marts.fct_usage_daily order by 1").fetchall()]
 
 
@@ -260,13 +263,13 @@ def months_with_data(con: duckdb.DuckDBPyConnection) -> list[Month]:
     return _months_between(Month(first.year, first.month), Month(last.year, last.month))
 
 
-def months_to_meter(con: duckdb.DuckDBPyConnection, current: Month) -> list[Month]:
-    """The months with data and, when a later month up to `current` was metered already (a preview of it), every
-    month up to that one: storage carries forward through them and their subscriptions are due, so none between
-    is left unmetered (governance would count the later month and skip those)."""
+def months_to_meter(con: duckdb.DuckDBPyConnection, current: Month, last: Month) -> list[Month]:
+    """The months with data and, when a later month up to `current` and to `last` (the agreement's last month) was
+    metered already (a preview of it), every month up to that one: storage carries forward through them and their
+    subscriptions are due, so none between is left unmetered (governance would count the later month and skip
+    those). A preview of a month after the agreement, which bills nobody, extends nothing."""
     months = months_with_data(con)
-    ensure_schema(con)  # a warehouse never metered has no usage table yet
-    later = [m for m in map(Month.parse, metered_months(con)) if months and months[-1] < m <= current]
+    later = [m for m in map(Month.parse, metered_months(con)) if months and months[-1] < m <= min(current, last)]
     return months + _months_between(months[-1].next(), max(later)) if later else months
 
 

@@ -153,8 +153,9 @@ def meter_and_draft(settings: Settings, now: datetime | None = None) -> Metered:
 
     now = paris_now(now)
     current = Month(now.year, now.month)
+    contracts = load_contracts(settings)
     with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
-        months = metering.months_to_meter(con, current)
+        months = metering.months_to_meter(con, current, contracts.tariff.last_month)
         for month in months:  # what a build left standing is not metered again: the night's cost follows its data
             if month <= current and not metering.is_final(con, month):
                 metering.meter_month(con, month, now=now)
@@ -163,7 +164,6 @@ def meter_and_draft(settings: Settings, now: datetime | None = None) -> Metered:
     if future:
         logging.getLogger(__name__).warning("data dated after %s left unmetered: %s", now.date(), future)
     metered = [m for m in months if m <= current]
-    contracts = load_contracts(settings)
     drafted: dict[Month, tuple[int, Decimal]] = {}
     for month in service.agreement_months(contracts, metered):
         if month < current:

@@ -210,12 +210,18 @@ def _dagster_home(settings: Settings) -> None:
 
 
 def _not_writable(home: Path) -> Path | None:
-    """The first of Dagster's home, its folders and its SQLite index files (runs, schedules) this user may not
-    write (dagster.yaml is only read); the per-run event logs are left alone (one file a run, each run its own)."""
-    candidates = [home, *(p for p in home.iterdir() if p.is_dir())]
-    for folder in ("history", "schedules"):
-        if (home / folder).is_dir():
-            candidates += [p for p in (home / folder).iterdir() if p.is_dir() or p.suffix == ".db"]
+    """The first of Dagster's home, its folders and its SQLite index files (runs, event-log index, schedules, with
+    their journals) this user may not write (dagster.yaml is only read); the per-run event logs are left alone (one
+    file a run, each run its own). A folder this user may not even list is the answer itself."""
+    indexes = {"history": "runs.db", "history/runs": "index.db", "schedules": "schedules.db"}
+    try:
+        candidates = [home, *(p for p in home.iterdir() if p.is_dir())]
+        for folder, index in indexes.items():
+            if (home / folder).is_dir():
+                candidates += [p for p in (home / folder).iterdir() if p.name.startswith(index)]
+                candidates += [p for p in (home / folder).iterdir() if p.is_dir() and folder != "history/runs"]
+    except PermissionError as exc:
+        return Path(exc.filename)
     return next((p for p in candidates if not os.access(p, os.W_OK)), None)
 
 

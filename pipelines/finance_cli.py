@@ -265,8 +265,9 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
 
     def _payments(settings) -> list[dict]:  # noqa: ANN001
         from analytics.billing import followup
-        from analytics.billing.ledger import Ledger, ledger_missing
+        from analytics.billing.ledger import Ledger, ledger_missing, require_ledger_folder
 
+        require_ledger_folder(settings.ledger.url, "no payment can be listed")
         if ledger_missing(settings.ledger.url):
             return []
         with Ledger(settings.ledger.url) as ledger:

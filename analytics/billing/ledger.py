@@ -99,6 +99,7 @@ __all__ = [  # what the rest of sansfilm imports from here (the tables and rules
     "issued_month",
     "ledger_missing",
     "missing_ledger_message",
+    "require_ledger_folder",
     "metadata",
     "parse_issue_date",
     "reading",
@@ -602,6 +603,14 @@ def _validate(month: Month, invoices: Sequence[Invoice], inputs_sha256: str) -> 
 def ledger_missing(url: str) -> bool:
     """A SQLite ledger not created yet (nothing issued or recorded): readers must not create it."""
     return url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()
+
+
+def require_ledger_folder(url: str, consequence: str) -> None:
+    """For a reader that takes a ledger not created yet for an empty one: refuse a SQLite ledger whose folder does
+    not exist (a [ledger] url mistyped, a volume not mounted), which is no empty ledger (`consequence`: what the
+    reader cannot do then)."""
+    if ledger_missing(url) and not Path(url.removeprefix("sqlite:///")).parent.is_dir():
+        raise LedgerError(missing_ledger_message(url, consequence))
 
 
 def missing_ledger_message(url: str, consequence: str) -> str:

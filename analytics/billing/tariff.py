@@ -100,6 +100,12 @@ class Tariff:
         month = Month(self.valid_from.year, self.valid_from.month)
         return month if month.first_day >= self.valid_from else month.next()
 
+    @property
+    def last_month(self) -> Month:
+        """The last calendar month that ends on or before valid_to (one that ends after is not priced)."""
+        month = Month(self.valid_to.year, self.valid_to.month)
+        return month if month.last_day <= self.valid_to else month.previous()
+
     def months(self) -> list[Month]:
         """Every month the agreement prices, in order (60 for five years from the 1st of a month)."""
         month, out = self.first_month, []

@@ -164,13 +164,14 @@ def xlsx_bytes(cols: list[Column], sheet: str = "données") -> bytes:
 
 _NUMBER = re.compile(r"-?\d+\.\d+")
 _DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_MOMENT = re.compile(r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)( .*)?")
+# a moment, alone or followed by one word (payments list's `sent`: "<moment> outbox"); text after it is left alone
+_MOMENT = re.compile(r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)( [a-z]+)?")
 
 
 def french_dialect(text: str) -> str:
     """A plain CSV (`,`, decimal point, ISO dates) in the downloads' conventions: a BOM, `;` between cells, a decimal
     comma in numbers (still bare: no unit, no thousands separator), days as 31/12/2012, moments (ISO 8601, such as
-    a ledger act's `recorded_at`, or the one opening a cell such as `payments list`'s `sent`, "<moment> outbox") as
+    a ledger act's `recorded_at`, or one followed by a word, such as `payments list`'s `sent`, "<moment> outbox") as
     20/01/2011 12:00:00 in Paris time (a moment without an offset is UTC, as the ledger stores them), which a French
     spreadsheet reads as a date and time; headers and text unchanged."""
 
@@ -178,7 +179,10 @@ def french_dialect(text: str) -> str:
         if _NUMBER.fullmatch(value):
             return value.replace(".", ",")
         if moment := _MOMENT.fullmatch(value):
-            return paris(datetime.fromisoformat(moment[1])).strftime("%d/%m/%Y %H:%M:%S") + (moment[2] or "")
+            try:
+                return paris(datetime.fromisoformat(moment[1])).strftime("%d/%m/%Y %H:%M:%S") + (moment[2] or "")
+            except ValueError:  # shaped like a moment, not one (February 30th): left as it is
+                return value
         day = _DAY.fullmatch(value)
         return f"{day[3]}/{day[2]}/{day[1]}" if day else value
 

@@ -9,7 +9,7 @@ sees neither the programme's ceiling nor another establishment.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 from sqlalchemy import select
 
+from analytics import metering
 from analytics.billing import ledger as ledger_tables
 from analytics.billing.contracts import Contracts
 from analytics.billing.credits import recorded_credit_lines
@@ -54,7 +55,7 @@ class GovernanceReport:
     revision_pending: list[Month]  # drafted months priced provisionally (an index value is missing)
     # complete months between the first and the last counted that are neither issued nor metered (a preview of a
     # later month, no `run` since): left out of the figures, which are then too low, so named
-    not_metered: list[Month]
+    not_metered: list[Month] = field(default_factory=list)
 
 
 def issued_nets(ledger_url: str, contract_id: str) -> tuple[list[Month], dict[tuple[Month, str], Decimal]]:
@@ -62,6 +63,7 @@ def issued_nets(ledger_url: str, contract_id: str) -> tuple[list[Month], dict[tu
     (counted in the month of the invoice they correct: what that month is billed, once corrected); read only,
     creates no ledger."""
     inv, months, credit = ledger_tables.invoice, ledger_tables.issued_month, ledger_tables.credit_note
+    ledger_tables.require_ledger_folder(ledger_url, "governance cannot tell what was issued")
     with ledger_tables.reading(ledger_url) as conn:
         if conn is None:
             return [], {}
@@ -106,6 +108,8 @@ def build_report(
     folder = contracts.registry.path.parent
     commitments = load_commitments(folder, contracts.registry) if (folder / COMMITMENTS_FILE).exists() else {}
     counted = sorted({b.month for b in billed})
+    # issued, or metered (usage above keeps only the registry's establishments: a month may be metered, not counted)
+    known_months = set(issued_months) | set(map(Month.parse, metering.metered_months(con)))
     return GovernanceReport(
         as_of,
         validity(tariff, as_of),
@@ -114,7 +118,7 @@ def build_report(
         counted,
         drafted,
         pending,
-        [m for m in months if counted and counted[0] < m < counted[-1] and m not in set(counted)],
+        [m for m in months if counted and counted[0] < m < counted[-1] and m not in known_months],
     )
 
 
@@ -214,8 +218,8 @@ def report_dict(report: GovernanceReport) -> dict[str, object]:
         "months_counted": [str(m) for m in report.months_counted],
         "drafted_months": [str(m) for m in report.drafted_months],
         "revision_pending_months": [str(m) for m in report.revision_pending],
-        "months_not_metered": [str(m) for m in report.not_metered],
         "commitments_file": COMMITMENTS_FILE,
+        "months_not_metered": [str(m) for m in report.not_metered],
     }
 
 

@@ -86,7 +86,8 @@ STATES: dict[str, tuple[set[str], set[str] | None]] = {
     "built": ((TABLE | FORMATS) - {"harvest", "harvest json"}, ALWAYS_FAIL),
     "read-only": (TABLE | {"run"}, {"harvest", "run", "usage", "bill", "check"} | ALWAYS_FAIL),
     "locked by a writer": (TABLE | {"run"}, TABLE - {"users", "governance"} | {"run"}),
-    "ledger folder missing": (TABLE - {"harvest"}, {"bill", "check"} | ALWAYS_FAIL),
+    # a ledger out of reach is no empty ledger: governance cannot tell what was issued
+    "ledger folder missing": (TABLE - {"harvest"}, {"bill", "check", "governance"} | ALWAYS_FAIL),
     **{state: (TABLE | set(SLOW), TABLE | set(SLOW)) for state in CONFIG_STATES},
 }
 

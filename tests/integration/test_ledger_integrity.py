@@ -293,3 +293,9 @@ def test_verify_tells_a_ledger_never_created_from_a_folder_that_is_not_there(tmp
         "(nothing to verify); check [ledger] url in the configuration"
     )
     assert not (tmp_path / "dta").exists() and list((tmp_path / "data").iterdir()) == []  # reading created nothing
+    # nor do the other readers of the ledger take a folder out of reach for a ledger with nothing in it
+    listed = runner.invoke(app, ["--config", str(config), "payments", "list"])
+    assert listed.exit_code == 2 and listed.output.strip().splitlines() == [
+        f"error: no ledger at sqlite:///{tmp_path}/dta/ledger.sqlite: its folder {tmp_path}/dta does not exist "
+        "(no payment can be listed); check [ledger] url in the configuration"
+    ]

@@ -21,3 +21,6 @@ def test_moments_are_written_in_paris_time_as_a_spreadsheet_reads_them():
         "1,50",
         "VIR 2011-01",  # text that is no moment, untouched
     ]
+    # text opening with a moment, and a moment that is none, are left as they are
+    (row,) = french_dialect("a,b\n2011-01-20 10:00 rappel client,2011-02-30 10:00\n").removeprefix(BOM).splitlines()[1:]
+    assert row == "2011-01-20 10:00 rappel client;2011-02-30 10:00"
