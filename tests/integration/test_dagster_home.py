@@ -6,18 +6,18 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-SANSFILM = str(Path(sys.executable).with_name("sansfilm"))
+from tests.commands import SANSFILM, sansfilm
+
 NOBODY = 65534
 
 
 @pytest.fixture
-def shared(tmp_path_factory):
+def shared():
     """A folder another user can work in (pytest's own are private to their owner)."""
     path = Path(tempfile.mkdtemp(prefix="sansfilm-dagster-home-"))
     path.chmod(0o777)
@@ -28,12 +28,7 @@ def shared(tmp_path_factory):
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make a folder another user cannot write")
 def test_run_by_a_user_who_may_not_write_the_dagster_home_is_one_line(shared):
     corpus = shared / "corpus"
-    made = subprocess.run(
-        [SANSFILM, "samples", "--out", str(corpus), "--seed", "23", "--months", "1", "--establishments", "2"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    made = sansfilm("samples", "--out", str(corpus), "--seed", "23", "--months", "1", "--establishments", "2")
     assert made.returncode == 0, made.stderr
     home = corpus / ".dagster"
     (home / "history").mkdir(parents=True)
@@ -42,15 +37,18 @@ def test_run_by_a_user_who_may_not_write_the_dagster_home_is_one_line(shared):
     for path in [corpus, *corpus.rglob("*")]:  # the corpus is the user's to write, but for Dagster's home
         if home not in (path, *path.parents):
             path.chmod(0o777 if path.is_dir() else 0o666)
-    as_nobody = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
-    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    ran = subprocess.run(
-        [*as_nobody, SANSFILM, "--config", str(corpus / "sansfilm.toml"), "run"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
+
+    def run_as_nobody() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+            + [SANSFILM, "--config", str(corpus / "sansfilm.toml"), "run"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"},  # the corpus's own .dagster
+        )
+
+    ran = run_as_nobody()
     assert ran.returncode != 0 and "Traceback" not in ran.stderr, ran.stderr
     assert ran.stderr.strip().splitlines() == [
         f"error: cannot write Dagster's home {home}: {home} is not writable by this user (uid {NOBODY}); run "
@@ -59,11 +57,5 @@ def test_run_by_a_user_who_may_not_write_the_dagster_home_is_one_line(shared):
     assert not (corpus / "warehouse" / "sansfilm.duckdb").exists()  # refused before any step ran
 
     (home).chmod(0o777)  # the folder given, its runs index still root's
-    ran = subprocess.run(
-        [*as_nobody, SANSFILM, "--config", str(corpus / "sansfilm.toml"), "run"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
+    ran = run_as_nobody()
     assert ran.returncode != 0 and f"{home / 'history'} is not writable by this user" in ran.stderr, ran.stderr

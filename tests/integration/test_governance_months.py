@@ -7,28 +7,20 @@ billed storage and subscriptions only, which a preview says before issuing."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 from analytics import operations
 from analytics.config import load_settings
+from tests.commands import sansfilm as run_sansfilm
 
-SANSFILM = str(Path(sys.executable).with_name("sansfilm"))
 NOW = "2010-12-10T12:00"  # the corpus's data: April-June 2010; the agreement bills from April 2010
 
 
 def sansfilm(config: Path | None, *args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [SANSFILM, *(["--config", str(config)] if config else []), *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "SANSFILM_NOW": NOW},
-    )
-    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    result = run_sansfilm(*args, config=config, now=NOW)
+    assert result.returncode == 0, result.stderr
     return result
 
 

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
 import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,21 +17,13 @@ from analytics.billing.ledger import Ledger
 from analytics.billing.simulation import own_month
 from analytics.config import load_settings
 from analytics.periods import Month
+from tests.commands import sansfilm as run_sansfilm
 
-SANSFILM = str(Path(sys.executable).with_name("sansfilm"))
 NOW = "2010-07-10T12:00"  # the corpus's three months (April-June 2010) are finished
 
 
 def sansfilm(*args: str, config: Path | None = None) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [SANSFILM, *(["--config", str(config)] if config else []), *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "SANSFILM_NOW": NOW},
-    )
-    assert "Traceback" not in result.stdout + result.stderr, result.stderr
-    return result
+    return run_sansfilm(*args, config=config, now=NOW)
 
 
 @pytest.fixture(scope="module")

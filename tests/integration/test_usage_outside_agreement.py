@@ -5,25 +5,16 @@ whose last month falls after the agreement (another seed, size and start month t
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-SANSFILM = str(Path(sys.executable).with_name("sansfilm"))
+from tests.commands import sansfilm as run_sansfilm
+
 NOW = "2015-06-10T12:00"  # the corpus: February to April 2015; the agreement ends on 2015-03-31
 
 
 def sansfilm(config: Path | None, *args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [SANSFILM, *(["--config", str(config)] if config else []), *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "SANSFILM_NOW": NOW},
-    )
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
+    return run_sansfilm(*args, config=config, now=NOW)
 
 
 def test_a_month_after_the_agreement_is_billed_to_nobody(tmp_path):
