@@ -232,7 +232,6 @@ class RunFailed(SansfilmError):
 def _materialize_all(settings: Settings) -> tuple[dict[str, float], dict[str, object]]:
     """Run every asset in-process; returns seconds per step and what metering recorded. Raises RunFailed (one
     line, with the path of the run's full log) if any step failed."""
-    import dagster as dg
 
     from analytics.upgrade import require_current
     from pipelines.definitions import build_definitions
@@ -242,7 +241,7 @@ def _materialize_all(settings: Settings) -> tuple[dict[str, float], dict[str, ob
     _dagster_home(settings)
     defs = build_definitions(settings)
     level = "INFO" if boundary.verbose else "CRITICAL"  # the events go to the run's log file, not the terminal
-    with dg.DagsterInstance.get() as instance:
+    with _cli_instance() as instance:
         result = defs.resolve_job_def("sansfilm_all").execute_in_process(
             instance=instance,
             raise_on_error=False,
@@ -256,8 +255,34 @@ def _materialize_all(settings: Settings) -> tuple[dict[str, float], dict[str, ob
         elif event.is_step_materialization and event.asset_key == METERED_KEY:
             metered = {k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()}
     if not result.success:
+        if _interrupted(result):  # Ctrl-C: the one line every command says, not a failed run
+            raise KeyboardInterrupt
         raise RunFailed(_run_failure(result))
     return durations, metered
+
+
+def _cli_instance():
+    """The Dagster instance of $DAGSTER_HOME (its dagster.yaml) for a run in this process, without compute-log
+    capture: capturing starts, for each step, a `tail` and a watcher process, which Ctrl-C also reaches and which
+    print their own tracebacks. What the steps print reaches the terminal as it would through the capture; the
+    events still go to the instance's storage and the run's log file."""
+    import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
+
+    overrides = {
+        "compute_logs": {"module": "dagster._core.storage.noop_compute_log_manager", "class": "NoOpComputeLogManager"}
+    }
+    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(os.environ["DAGSTER_HOME"], overrides=overrides))
+
+
+def _interrupted(result) -> bool:
+    """Whether a step of the run stopped on Ctrl-C (Dagster's DagsterExecutionInterruptedError)."""
+    return any(
+        e.event_type_value == "STEP_FAILURE"
+        and e.event_specific_data.error is not None
+        and e.event_specific_data.error.cls_name == "DagsterExecutionInterruptedError"
+        for e in result.all_events
+    )
 
 
 def _run_failure(result) -> str:
