@@ -124,6 +124,7 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
 
         m, fmt = started_month(month), check_format(fmt)
         note = None
+        already_issued = rewrite_documents  # a month issued before: no warning about what it bills any more
         if issue and m == current_month():
             raise typer.BadParameter(
                 f"{m} has not ended: its figures are month to date; issue it once it has ended", param_hint="'--issue'"
@@ -153,7 +154,7 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
                 outcome = service.issue(
                     settings, m, issue_date=when, today=today, out_dir=out or settings.billing.out_dir, actor=os_actor()
                 )
-                invoices = outcome.invoices
+                invoices, already_issued = outcome.invoices, outcome.already_issued
                 message = (
                     f"{m} was already issued: nothing changed ({len(invoices)} invoices; missing or altered "
                     f"documents: --rewrite-documents)"
@@ -168,6 +169,7 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
             else:
                 invoices = service.preview(settings, m, establishment)
                 if issued := issued_invoices(settings, m):
+                    already_issued = True
                     typer.echo(
                         f"{m} is issued ({issued[0].number} to {issued[-1].number}): these drafts are recomputed from "
                         f"today's data (late data is regularised on the next month's invoices); the issued invoices: "
@@ -184,7 +186,7 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
                     write_drafts(out, m, invoices)
         except SansfilmError as exc:
             raise fail(exc) from None
-        if not rewrite_documents and service.no_activity(invoices):
+        if not already_issued and service.no_activity(invoices):
             typer.echo(
                 f"warning: {m} holds no activity (no study archived, retrieved, shared or viewed by "
                 f"{establishment or 'any establishment'}): these invoices bill subscriptions, storage and minimums "

@@ -22,7 +22,7 @@ portal as (
 named as (
     select
         e.*,
-        coalesce(t.event_name, e.event_id) as event_type,  -- CID 400's name, else the code: never text sent
+        t.event_name as event_type,  -- CID 400's name, null for another code (data check audit_event_ids_known)
         src.establishment_id as source_establishment_id,
         dst.establishment_id as destination_establishment_id,
         src_platform.ae_title_key is not null as source_is_platform,
