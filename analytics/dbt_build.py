@@ -223,8 +223,8 @@ def _invoke(args: list[str], *, warehouse_path: Path, work_dir: Path, limit: str
         if args[0] == "build":
             _keep_parse(work_dir, warehouse_path)
         return
-    if isinstance(result.exception, KeyboardInterrupt):  # Ctrl-C: the command line says "interrupted", as elsewhere
-        raise KeyboardInterrupt
+    if result.exception is not None and not isinstance(result.exception, Exception):
+        raise KeyboardInterrupt  # Ctrl-C (or a host's interrupt): the command line says "interrupted", as elsewhere
     raise DbtBuildFailed(f"the warehouse build (dbt {args[0]}) failed: {failure_reason(result)}")
 
 

@@ -166,7 +166,9 @@ def _harvest_dicom(
     try:
         for batch in _changed_files(source, writer, options.batch_files):
             if pool is None and workers > 0 and (len(batch) >= _PARALLEL_FROM or previous is not None):
-                pool = ProcessPoolExecutor(workers, mp_context=_worker_context(), initializer=_leave_interrupts)
+                pool = ProcessPoolExecutor(
+                    workers, mp_context=_worker_context(), initializer=leave_interrupts_to_the_command
+                )
             chunks = [batch[i : i + _FILES_PER_TASK] for i in range(0, len(batch), _FILES_PER_TASK)]
             if pool is None:
                 parsed = [parse_dicom_files(chunk, pseudonymise) for chunk in chunks]
@@ -187,11 +189,12 @@ def default_workers() -> int:
     return max(1, (os.cpu_count() or 1) - 1)
 
 
-def _leave_interrupts() -> None:
+def leave_interrupts_to_the_command() -> None:
     """In a parsing worker: Ctrl-C reaches every process of the terminal's group, and a worker interrupted prints its
     own traceback. The worker leaves it to the command, which stops the harvest (the workers finish their few files;
     the batches written stay, the next harvest takes the rest) and says so in one line."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the handler of a Dagster run forked from, which prints
 
 
 def _worker_context():

@@ -11,9 +11,13 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
+import threading
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -241,7 +245,7 @@ def _materialize_all(settings: Settings) -> tuple[dict[str, float], dict[str, ob
     _dagster_home(settings)
     defs = build_definitions(settings)
     level = "INFO" if boundary.verbose else "CRITICAL"  # the events go to the run's log file, not the terminal
-    with _cli_instance() as instance:
+    with _cli_instance() as instance, _signals_seen() as seen:
         result = defs.resolve_job_def("sansfilm_all").execute_in_process(
             instance=instance,
             raise_on_error=False,
@@ -255,7 +259,7 @@ def _materialize_all(settings: Settings) -> tuple[dict[str, float], dict[str, ob
         elif event.is_step_materialization and event.asset_key == METERED_KEY:
             metered = {k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()}
     if not result.success:
-        if _interrupted(result):  # Ctrl-C: the one line every command says, not a failed run
+        if seen & {signal.SIGINT, signal.SIGTERM}:  # Ctrl-C (or a stop): the line every command says, not a failure
             raise KeyboardInterrupt
         raise RunFailed(_run_failure(result))
     return durations, metered
@@ -275,14 +279,31 @@ def _cli_instance():
     return dg.DagsterInstance.from_ref(InstanceRef.from_dir(os.environ["DAGSTER_HOME"], overrides=overrides))
 
 
-def _interrupted(result) -> bool:
-    """Whether a step of the run stopped on Ctrl-C (Dagster's DagsterExecutionInterruptedError)."""
-    return any(
-        e.event_type_value == "STEP_FAILURE"
-        and e.event_specific_data.error is not None
-        and e.event_specific_data.error.cls_name == "DagsterExecutionInterruptedError"
-        for e in result.all_events
-    )
+@contextmanager
+def _signals_seen() -> Iterator[set[int]]:
+    """The signals this process received in the block, whatever handled them: a Dagster run replaces the SIGINT
+    handler with its own, and the exception a step then fails with depends on where the signal fell (Dagster's, a
+    KeyboardInterrupt, DuckDB's "Query interrupted"). The signal numbers are read from the wakeup file descriptor,
+    which the C-level handler writes to before any Python handler runs."""
+    seen: set[int] = set()
+    if threading.current_thread() is not threading.main_thread():
+        yield seen
+        return
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    try:
+        yield seen
+    finally:
+        signal.set_wakeup_fd(previous)
+        try:
+            while chunk := os.read(read_end, 512):
+                seen.update(chunk)
+        except BlockingIOError:  # all read
+            pass
+        os.close(read_end)
+        os.close(write_end)
 
 
 def _run_failure(result) -> str:
