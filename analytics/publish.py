@@ -17,7 +17,9 @@ rewrites by month, the months metered since (build.meterings, numbered by analyt
 (the reference tables, the storage snapshots: small) is copied whole. A table is copied whole too when its columns
 changed, when a full rebuild ran since, or when the copy's bookkeeping does not match this warehouse
 (`publication.tables`, kept in the copy). When the file to update is still open (a reader of two publishes ago still
-reading) or unreadable, a fresh file is written and renamed over it instead: the reader keeps what it opened.
+reading) or unreadable, or when every table is copied whole (a full rebuild since), a fresh file is written and renamed
+over it instead: the reader keeps what it opened, and the copy keeps nothing of the rows a rebuild dropped, even in
+its unused pages.
 """
 
 from __future__ import annotations
@@ -71,6 +73,12 @@ def publish(con: duckdb.DuckDBPyConnection, published_path: Path) -> Path:
     try:
         con.execute("attach ? as publish_target", [str(target)])
     except duckdb.Error:  # still open by a reader of two publishes ago, or unreadable: a fresh file in its place
+        afresh = True
+    else:
+        afresh = _copied_whole(con)
+        if afresh:  # every table anew: into a new file too, not over the old one's pages (rows a rebuild dropped)
+            con.execute("detach publish_target")
+    if afresh:
         fresh = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         fresh.unlink(missing_ok=True)
         con.execute("attach ? as publish_target", [str(fresh)])
@@ -138,6 +146,18 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
         raise
     finally:
         con.execute("detach publish_target")
+
+
+def _copied_whole(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the update of the copy attached as `publish_target` would copy every table whole: it holds no build of
+    this warehouse (a new file, one written before the bookkeeping), or a full rebuild ran since the newest build it
+    holds. Written into a new file then, the copy keeps nothing of the rows the rebuild dropped, even in unused pages
+    (a value a migration removed, docs/deploy.md)."""
+    held = [seq for (_, table), (_, seq, _) in _held(con).items() if seq is not None and table not in MONTHLY_FACTS]
+    if not held:
+        return True
+    rebuilt = "select count(*) from build.runs where full_refresh and seq > ?"
+    return con.execute(rebuilt, [max(held)]).fetchone()[0] > 0
 
 
 def _delete_written_since(

@@ -322,3 +322,36 @@ def test_a_copy_left_by_another_warehouse_is_copied_whole(tmp_path):
     assert link.resolve().name == "wh.published.a.duckdb"
     assert published_tables(new, link) == tables(new, new.execute("select current_database()").fetchall()[0][0])
     new.close()
+
+
+def test_after_a_full_rebuild_each_turn_is_written_into_a_new_file(tmp_path):
+    """Every table copied whole (a full rebuild since the turn's update): the turn is written into a new file, so the
+    rows the rebuild dropped are in none of its pages, used or not (a value a migration removed from raw: the free
+    text of audit codes, docs/deploy.md). The copy still equals the warehouse."""
+    wh, con = empty(tmp_path)
+    link = tmp_path / "wh.published.duckdb"
+    working = con.execute("select current_database()").fetchall()[0][0]
+    wh.instance("1.1", "S1", "2012-03-01T10:00:00+01:00", 100)
+    wh.event("110103", "2012-03-01T11:00:00+01:00", "ZZ_SENT_TEXT_ZZ", PLATFORM, ["S1"])
+    harvest(con, wh, "h1")
+    warehouse.build_models(con)
+    turns = [warehouse.publish(con, link).resolve() for _ in range(2)]
+    assert {t.name for t in turns} == {"wh.published.a.duckdb", "wh.published.b.duckdb"}
+    assert all(b"ZZ_SENT_TEXT_ZZ" in t.read_bytes() for t in turns)  # in both turns, as a value
+
+    con.execute("update raw.audit_events set source_ae = 'A_CT' where source_ae = 'ZZ_SENT_TEXT_ZZ'")
+    warehouse.build_models(con, full_refresh=True)
+    files = {}
+    for turn in turns:
+        before = turn.stat().st_ino
+        assert warehouse.publish(con, link).resolve() == turn
+        assert published_tables(con, link) == tables(con, working)
+        assert b"ZZ_SENT_TEXT_ZZ" not in turn.read_bytes()  # nor in a page left over
+        files[turn] = turn.stat().st_ino
+        assert files[turn] != before  # a new file took the turn's place
+    night(con, wh, 2)  # a night after: each turn updated in place again, with the rows written since only
+    for turn in turns:
+        assert warehouse.publish(con, link).resolve() == turn
+        assert published_tables(con, link) == tables(con, working)
+        assert turn.stat().st_ino == files[turn]
+    con.close()
