@@ -15,7 +15,9 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,6 +204,12 @@ def _invoke(args: list[str], *, warehouse_path: Path, work_dir: Path, limit: str
     os.environ["SANSFILM_WAREHOUSE_PATH"] = str(warehouse_path)
     os.environ["SANSFILM_DUCKDB_MEMORY_LIMIT"] = memory_limit(limit)
     _seed_partial_parse(work_dir, warehouse_path)
+    # Ctrl-C as Python's KeyboardInterrupt while dbt runs, even under a host with its own SIGINT handler (a Dagster
+    # run's raises its own exception): on a KeyboardInterrupt only, dbt cancels its queries and joins its threads;
+    # otherwise a thread still in DuckDB when the process exits aborts it ("terminate called ...", SIGABRT)
+    previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    if previous is not None:  # only the main thread sets handlers; None: one set outside Python, left alone
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         result = dbtRunner().invoke(
             [
@@ -218,6 +226,8 @@ def _invoke(args: list[str], *, warehouse_path: Path, work_dir: Path, limit: str
             ]
         )
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
         _release()
     if result.success:
         if args[0] == "build":
