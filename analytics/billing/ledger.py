@@ -600,16 +600,22 @@ def _validate(month: Month, invoices: Sequence[Invoice], inputs_sha256: str) -> 
             exact_decimal(quantity, f"{who}, usage {metric}")
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite ledger's URL; None for another database."""
+    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+
+
 def ledger_missing(url: str) -> bool:
     """A SQLite ledger not created yet (nothing issued or recorded): readers must not create it."""
-    return url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists()
+    path = sqlite_path(url)
+    return path is not None and not path.exists()
 
 
 def require_ledger_folder(url: str, consequence: str) -> None:
     """For a reader that takes a ledger not created yet for an empty one: refuse a SQLite ledger whose folder does
     not exist (a [ledger] url mistyped, a volume not mounted), which is no empty ledger (`consequence`: what the
     reader cannot do then)."""
-    if ledger_missing(url) and not Path(url.removeprefix("sqlite:///")).parent.is_dir():
+    if ledger_missing(url) and not sqlite_path(url).parent.is_dir():
         raise LedgerError(missing_ledger_message(url, consequence))
 
 
@@ -617,7 +623,7 @@ def missing_ledger_message(url: str, consequence: str) -> str:
     """Why a missing SQLite ledger (`ledger_missing`) is missing, for a reader that needs one, with what that means
     (`consequence`): not created yet, or a folder that does not exist (a [ledger] url mistyped, a volume not mounted),
     which is no empty ledger."""
-    folder = Path(url.removeprefix("sqlite:///")).parent
+    folder = sqlite_path(url).parent
     if not folder.is_dir():
         return (
             f"no ledger at {url}: its folder {folder} does not exist ({consequence}); "
