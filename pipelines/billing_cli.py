@@ -66,10 +66,8 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         try:
             settings = settings_loader()
             contracts = load_contracts(settings)
-            tariff = contracts.tariff
-            outside = None if tariff.covers(m) else f"outside the agreement ({tariff.valid_from} to {tariff.valid_to})"
             report = metering.usage_report(
-                service.meter(settings, [m])[m], contracts.registry, m, active_days, outside
+                service.meter(settings, [m])[m], contracts.registry, m, active_days, contracts.tariff.outside(m)
             ).to_dict()
             note = month_to_date_note(settings, m)
         except SansfilmError as exc:

@@ -94,6 +94,10 @@ class Tariff:
         """Whether the agreement prices `month`: the whole month within valid_from..valid_to (else bill refuses it)."""
         return self.valid_from <= month.first_day and month.last_day <= self.valid_to
 
+    def outside(self, month: Month) -> str | None:
+        """Why `month` is billed to nobody, as usage reports say it; None for a month the agreement prices."""
+        return None if self.covers(month) else f"outside the agreement ({self.valid_from} to {self.valid_to})"
+
     @property
     def first_month(self) -> Month:
         """The first calendar month that starts on or after valid_from (one that starts before is not priced)."""
