@@ -13,7 +13,6 @@ import duckdb
 from analytics import metering
 from analytics.errors import SansfilmError
 from analytics.periods import Month
-from analytics.warehouse import table_exists
 
 
 class NothingMetered(SansfilmError):
@@ -38,8 +37,6 @@ def one_line_errors() -> None:
 
 
 def metered_months(con: duckdb.DuckDBPyConnection) -> list[Month]:
-    if not table_exists(con, "marts.fct_usage_daily"):
-        return []
     return [Month.parse(m) for m in metering.metered_months(con)]
 
 
