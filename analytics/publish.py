@@ -70,12 +70,14 @@ def publish(con: duckdb.DuckDBPyConnection, published_path: Path) -> Path:
     current = published_path.resolve() if published_path.is_symlink() else None
     first, second = (turn_path(published_path, t) for t in TURNS)
     target = second if current == first.resolve() else first
+    runs = _build_runs(con)
     try:
         con.execute("attach ? as publish_target", [str(target)])
     except duckdb.Error:  # still open by a reader of two publishes ago, or unreadable: a fresh file in its place
-        afresh = True
+        held, afresh = {}, True
     else:
-        afresh = _copied_whole(con)
+        held = _held(con)
+        afresh = _copied_whole(held, runs)
         if afresh:  # every table anew: into a new file too, not over the old one's pages (rows a rebuild dropped)
             con.execute("detach publish_target")
     if afresh:
@@ -83,13 +85,13 @@ def publish(con: duckdb.DuckDBPyConnection, published_path: Path) -> Path:
         fresh.unlink(missing_ok=True)
         con.execute("attach ? as publish_target", [str(fresh)])
         try:
-            _update(con)
+            _update(con, {}, runs)
         except BaseException:
             fresh.unlink(missing_ok=True)  # half a copy is no use to anyone
             raise
         os.replace(fresh, target)
     else:
-        _update(con)
+        _update(con, held, runs)
     link = published_path.with_name(f".{published_path.name}.{os.getpid()}.link")
     link.unlink(missing_ok=True)
     os.symlink(target.name, link)  # relative: the folder may move (a backup restored elsewhere)
@@ -97,11 +99,11 @@ def publish(con: duckdb.DuckDBPyConnection, published_path: Path) -> Path:
     return published_path
 
 
-def _update(con: duckdb.DuckDBPyConnection) -> None:
-    """Bring the copy attached as `publish_target` up to date, in one transaction; detach it (checkpointed) after."""
+def _update(con: duckdb.DuckDBPyConnection, held: dict[tuple[str, str], tuple], runs: dict[int, tuple]) -> None:
+    """Bring the copy attached as `publish_target` up to date, in one transaction; detach it (checkpointed) after.
+    `held`: what the copy holds (_held); `runs`: the warehouse's builds (_build_runs)."""
     try:
         con.execute("begin transaction")
-        held = _held(con)
         metered = _meterings(con)
         meterings = {seq: (metered_at, False) for seq, metered_at in metered}
         wanted = _tables(con, current_database=True, last_metering=max(metered, default=None))
@@ -111,10 +113,6 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
             (seq for (_, table), (_, seq, _) in held.items() if table in keys and seq is not None), default=None
         )
         replacements = Replacements.read(con, oldest)
-        runs = {
-            seq: (started, full)
-            for seq, started, full in con.execute("select seq, started_at, full_refresh from build.runs").fetchall()
-        }
         for schema in (*PUBLISHED_SCHEMAS, BOOKKEEPING):
             con.execute(f"create schema if not exists publish_target.{schema}")
         for (schema, table), (columns, stamp) in wanted.items():
@@ -148,16 +146,24 @@ def _update(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("detach publish_target")
 
 
-def _copied_whole(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether the update of the copy attached as `publish_target` would copy every table whole: it holds no build of
-    this warehouse (a new file, one written before the bookkeeping), or a full rebuild ran since the newest build it
+def _copied_whole(held: dict[tuple[str, str], tuple], runs: dict[int, tuple]) -> bool:
+    """Whether the update of a copy holding `held` (_held) would copy every table whole: it holds no build of this
+    warehouse (a new file, one written before the bookkeeping), or a full rebuild ran since the newest build it
     holds. Written into a new file then, the copy keeps nothing of the rows the rebuild dropped, even in unused pages
     (a value a migration removed, docs/deploy.md)."""
-    held = [seq for (_, table), (_, seq, _) in _held(con).items() if seq is not None and table not in MONTHLY_FACTS]
-    if not held:
-        return True
-    rebuilt = "select count(*) from build.runs where full_refresh and seq > ?"
-    return con.execute(rebuilt, [max(held)]).fetchone()[0] > 0
+    seqs = [seq for (_, table), (_, seq, _) in held.items() if seq is not None and table not in MONTHLY_FACTS]
+    return not seqs or _rebuilt_since(runs, max(seqs))
+
+
+def _build_runs(con: duckdb.DuckDBPyConnection) -> dict[int, tuple]:
+    """build.runs: seq -> (started_at, full_refresh)."""
+    rows = con.execute("select seq, started_at, full_refresh from build.runs").fetchall()
+    return {seq: (started, full) for seq, started, full in rows}
+
+
+def _rebuilt_since(runs: dict[int, tuple], seq: int) -> bool:
+    """Whether a full rebuild ran after build `seq` (`runs`: _build_runs)."""
+    return any(full for later, (_, full) in runs.items() if later > seq)
 
 
 def _delete_written_since(
@@ -298,8 +304,7 @@ def _delta_base(held: tuple | None, columns: str, stamp: tuple | None, keyed: bo
     held_columns, held_seq, held_started = held
     if held_columns != columns or held_seq is None or runs.get(held_seq, (None,))[0] != held_started:
         return None  # another table shape, or a copy of another warehouse's builds
-    rebuilt_since = any(full for seq, (_, full) in runs.items() if seq > held_seq)
-    return None if rebuilt_since else held_seq
+    return None if _rebuilt_since(runs, held_seq) else held_seq
 
 
 def _remember(con: duckdb.DuckDBPyConnection, tables: dict[tuple[str, str], tuple[str, tuple | None]]) -> None:
