@@ -216,17 +216,23 @@ def _dagster_home(settings: Settings) -> None:
 def _not_writable(home: Path) -> Path | None:
     """The first of Dagster's home, its folders and its SQLite index files (runs, event-log index, schedules, with
     their journals) this user may not write (dagster.yaml is only read); the per-run event logs are left alone (one
-    file a run, each run its own). A folder this user may not even list is the answer itself."""
-    indexes = {"history": "runs.db", "history/runs": "index.db", "schedules": "schedules.db"}
+    file a run, each run its own: the folder holding them is not listed). A home this user may not even list is the
+    answer itself."""
     try:
-        candidates = [home, *(p for p in home.iterdir() if p.is_dir())]
-        for folder, index in indexes.items():
-            if (home / folder).is_dir():
-                candidates += [p for p in (home / folder).iterdir() if p.name.startswith(index)]
-                candidates += [p for p in (home / folder).iterdir() if p.is_dir() and folder != "history/runs"]
+        folders = [home, *(p for p in home.iterdir() if p.is_dir())]
     except PermissionError as exc:
         return Path(exc.filename)
-    return next((p for p in candidates if not os.access(p, os.W_OK)), None)
+    folders += [
+        home / folder for folder in _DAGSTER_INDEXES if (home / folder).is_dir() and home / folder not in folders
+    ]
+    if locked := next((p for p in folders if not os.access(p, os.W_OK | os.X_OK)), None):
+        return locked
+    files = (home / folder / f"{index}{journal}" for folder, index in _DAGSTER_INDEXES.items() for journal in _JOURNALS)
+    return next((p for p in files if p.exists() and not os.access(p, os.W_OK)), None)
+
+
+_DAGSTER_INDEXES = {"history": "runs.db", "history/runs": "index.db", "schedules": "schedules.db"}
+_JOURNALS = ("", "-journal", "-wal", "-shm")
 
 
 class RunFailed(SansfilmError):
