@@ -41,9 +41,7 @@ def test_ctrl_c_during_a_run_is_one_line_and_the_next_run_finishes_it(tmp_path):
     untouched = tmp_path / "untouched"
     shutil.copytree(corpus, untouched)  # the same files, reception times (mtimes) included, never interrupted
 
-    # Ctrl-C while dbt builds the models: Dagster's step helpers, dbt's threads and DuckDB's queries all get it
-    dbt_log = corpus / "warehouse" / ".dbt-sansfilm" / "logs" / "dbt.log"
-    interrupt(config, dbt_log.exists, "the dbt build started", settle=1.0)
+    interrupt_the_build(config, corpus / "warehouse" / ".dbt-sansfilm" / "logs" / "dbt.log")
 
     again = sansfilm("--config", str(config), "run")
     assert again.returncode == 0, again.stderr
@@ -53,9 +51,10 @@ def test_ctrl_c_during_a_run_is_one_line_and_the_next_run_finishes_it(tmp_path):
     assert counts(config)["instances"][0] > 300
 
 
-def interrupt(config: Path, started, what: str, settle: float = 0.2) -> None:
-    """`sansfilm run` in its own process group (a terminal's foreground job), Ctrl-C to the whole group once
-    `started()`: exactly the one line every command says, exit 130."""
+def interrupt_the_build(config: Path, dbt_log: Path) -> None:
+    """`sansfilm run` in its own process group (a terminal's foreground job), Ctrl-C to the whole group while dbt
+    builds the models (its log written, a second in: Dagster's step helpers, dbt's threads and DuckDB's queries all
+    get it): exactly the one line every command says, exit 130."""
     running = subprocess.Popen(
         [SANSFILM, "--config", str(config), "run"],
         stdout=subprocess.PIPE,
@@ -64,12 +63,11 @@ def interrupt(config: Path, started, what: str, settle: float = 0.2) -> None:
         start_new_session=True,
     )
     deadline = time.monotonic() + 120
-    while not started() and running.poll() is None and time.monotonic() < deadline:
+    while not dbt_log.exists() and running.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert started() and running.poll() is None, f"the run ended before {what}"
-    time.sleep(settle)  # at work
+    assert dbt_log.exists() and running.poll() is None, "the run ended before the dbt build started"
+    time.sleep(1.0)  # at work
     os.killpg(running.pid, signal.SIGINT)  # Ctrl-C: every process of the group
     _, stderr = running.communicate(timeout=120)
-    assert running.returncode == 130 and stderr == "error: interrupted: run the same command again to finish it\n", (
-        f"{what}: {stderr}"
-    )
+    assert running.returncode == 130, stderr
+    assert stderr == "error: interrupted: run the same command again to finish it\n"
