@@ -216,17 +216,17 @@ def _dagster_home(settings: Settings) -> None:
 def _not_writable(home: Path) -> Path | None:
     """The first of Dagster's home, its folders and its SQLite index files (runs, event-log index, schedules, with
     their journals) this user may not write (dagster.yaml is only read); the per-run event logs are left alone (one
-    file a run, each run its own: the folder holding them is not listed). A home this user may not even list is the
-    answer itself."""
+    file a run, each run its own: the folder holding them is not listed). Outer folders first: nothing is looked up
+    inside a folder this user may not enter, and a home it may not even list is the answer itself."""
     try:
         folders = [home, *(p for p in home.iterdir() if p.is_dir())]
     except PermissionError as exc:
         return Path(exc.filename)
-    folders += [
-        home / folder for folder in _DAGSTER_INDEXES if (home / folder).is_dir() and home / folder not in folders
-    ]
-    if locked := next((p for p in folders if not os.access(p, os.W_OK | os.X_OK)), None):
-        return locked
+    nested = [home / folder for folder in _DAGSTER_INDEXES if "/" in folder]  # inside a folder checked first
+    for folder in (*folders, *nested):
+        if folder in folders or folder.is_dir():
+            if not os.access(folder, os.W_OK | os.X_OK):
+                return folder
     files = (home / folder / f"{index}{journal}" for folder, index in _DAGSTER_INDEXES.items() for journal in _JOURNALS)
     return next((p for p in files if p.exists() and not os.access(p, os.W_OK)), None)
 

@@ -59,3 +59,9 @@ def test_run_by_a_user_who_may_not_write_the_dagster_home_is_one_line(shared):
     (home).chmod(0o777)  # the folder given, its runs index still root's
     ran = run_as_nobody()
     assert ran.returncode != 0 and f"{home / 'history'} is not writable by this user" in ran.stderr, ran.stderr
+    (home / "history").chmod(0o700)  # closed too: nothing inside it can even be looked at
+    ran = run_as_nobody()
+    assert ran.stderr.strip().splitlines() == [
+        f"error: cannot write Dagster's home {home}: {home / 'history'} is not writable by this user (uid {NOBODY}); "
+        "run sansfilm as the folder's owner, give it to this user, or set DAGSTER_HOME to a writable folder"
+    ]
