@@ -27,6 +27,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from analytics import warehouse
+from analytics.billing.ledger import LedgerUnreachable
 from analytics.billing.simulation import PROPOSALS_DIR
 from analytics.config import Settings, load_settings
 from analytics.errors import SansfilmError, SchemaVersionError
@@ -200,17 +201,18 @@ def _usage_daily(published_version: int, viewer: Viewer, month: str, establishme
 
 
 def _ledger_read(read: Callable[..., Any]) -> Callable[..., Any]:
-    """A ledger at another schema version stops the page with one line saying what to run, not a traceback (the
-    warmer, which has no page, gets the error and logs it)."""
+    """A ledger at another schema version, or out of reach (its folder missing), stops the page with one line saying
+    what to do, not a traceback (the warmer, which has no page, gets the error and logs it)."""
 
     @functools.wraps(read)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         try:
             return read(*args, **kwargs)
-        except SchemaVersionError as error:
+        except (SchemaVersionError, LedgerUnreachable) as error:
             if get_script_run_ctx(suppress_warning=True) is None:
                 raise
-            st.error(f"Mise à niveau nécessaire : {error}")
+            what = "Mise à niveau nécessaire" if isinstance(error, SchemaVersionError) else "Registre inaccessible"
+            st.error(f"{what} : {error}")
             st.stop()
 
     return guarded

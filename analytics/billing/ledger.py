@@ -616,7 +616,7 @@ def require_ledger_folder(url: str, consequence: str) -> None:
     not exist (a [ledger] url mistyped, a volume not mounted), which is no empty ledger (`consequence`: what the
     reader cannot do then)."""
     if ledger_missing(url) and not sqlite_path(url).parent.is_dir():
-        raise LedgerError(missing_ledger_message(url, consequence))
+        raise LedgerUnreachable(missing_ledger_message(url, consequence))
 
 
 def missing_ledger_message(url: str, consequence: str) -> str:

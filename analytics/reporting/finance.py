@@ -8,6 +8,8 @@ preview. Later draft months carry none: issuing months in order puts them on the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +22,7 @@ from analytics.billing import ledger as ledger_tables
 from analytics.billing.contracts import Contracts
 from analytics.billing.credits import recorded_credit_lines
 from analytics.billing.export import line_rows
-from analytics.billing.ledger import Ledger, ledger_missing, reading
+from analytics.billing.ledger import Ledger, ledger_missing, reading, require_ledger_folder
 from analytics.billing.model import Invoice
 from analytics.billing.regularisation import Credited, line_credits
 from analytics.billing.service import agreement_months, month_invoices
@@ -62,40 +64,46 @@ def scoped_usage(
     return usage
 
 
-def issued_month_list(ledger_url: str) -> list[str]:
-    """The issued months (no amounts, no establishment): what the drafts' regularisations depend on."""
+# what a reader cannot do without the ledger a [ledger] url names in a folder that does not exist
+UNREACHABLE = "cannot tell which months were issued"
+
+
+@contextmanager
+def _issued(ledger_url: str) -> Iterator[Ledger | None]:
+    """The ledger, read-only; None when none was created yet (nothing issued). One whose folder does not exist is no
+    empty ledger: refused (LedgerUnreachable), or the pages and `simulate` would take issued months for drafts."""
+    require_ledger_folder(ledger_url, UNREACHABLE)
     if ledger_missing(ledger_url):
-        return []
+        yield None
+        return
     ledger = Ledger(ledger_url, read_only=True)
     try:
-        return [str(m) for m in ledger.issued_months()]
+        yield ledger
     finally:
         ledger.dispose()
+
+
+def issued_month_list(ledger_url: str) -> list[str]:
+    """The issued months (no amounts, no establishment): what the drafts' regularisations depend on."""
+    with _issued(ledger_url) as ledger:
+        return [] if ledger is None else [str(m) for m in ledger.issued_months()]
 
 
 def issued_for_regularisation(ledger_url: str, establishments: set[str]) -> dict[Month, list[Invoice]]:
     """Every issued month with its invoices to these establishments (what regularisations are computed against)."""
-    if ledger_missing(ledger_url):
-        return {}
-    ledger = Ledger(ledger_url, read_only=True)
-    try:
+    with _issued(ledger_url) as ledger:
+        if ledger is None:
+            return {}
         return {
             m: [i for i in ledger.invoices_for_month(m) if i.establishment_id in establishments]
             for m in ledger.issued_months()
         }
-    finally:
-        ledger.dispose()
 
 
 def credited_for_regularisation(ledger_url: str) -> Credited:
     """What credit notes took off the issued invoices' lines (netted out of the regularisations)."""
-    if ledger_missing(ledger_url):
-        return {}
-    ledger = Ledger(ledger_url, read_only=True)
-    try:
-        return line_credits(ledger)
-    finally:
-        ledger.dispose()
+    with _issued(ledger_url) as ledger:
+        return {} if ledger is None else line_credits(ledger)
 
 
 def draft_invoices(
@@ -136,6 +144,7 @@ def issued_invoices(ledger_url: str, viewer: Viewer, filters: Filters) -> pl.Dat
         stmt = stmt.where(inv.c.establishment_id == viewer.scope)
     if filters.establishment:
         stmt = stmt.where(inv.c.establishment_id == filters.establishment)
+    require_ledger_folder(ledger_url, UNREACHABLE)
     with reading(ledger_url) as conn:
         rows = [] if conn is None else conn.execute(stmt).all()
     return pl.DataFrame(
@@ -180,6 +189,7 @@ def issued_lines(ledger_url: str, viewer: Viewer, number: str) -> pl.DataFrame:
     )
     if viewer.scope is not None:
         stmt = stmt.where(inv.c.establishment_id == viewer.scope)
+    require_ledger_folder(ledger_url, UNREACHABLE)
     with reading(ledger_url) as conn:
         rows = [] if conn is None else conn.execute(stmt).all()
     return pl.DataFrame(
