@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,17 @@ from tests.tiny_corpus import make_tiny_corpus
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "samples"
+
+
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: unknown to a run without it (-p no:xdist)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """`-n auto` (`make test`): one worker more than the cores this process may use. Many tests wait on other
+    processes (sansfilm commands, Orthanc, dbt, a browser), and with a worker per core the suite kept 1.55 of 2 cores
+    busy. PYTEST_XDIST_AUTO_NUM_WORKERS, when set, still decides (None: xdist's own rule reads it)."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return usable + 1
 
 
 @pytest.fixture(autouse=True)
