@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import exc, text
 from sqlalchemy.engine import make_url
 
-from analytics import warehouse, warehouse_schema
+from analytics import dbt_build, warehouse, warehouse_schema
 from analytics.billing import schema
 from analytics.billing.ledger import SCHEMA_LOCK_KEY, display, engine, ledger_missing, reading
 from analytics.config import Settings
@@ -157,6 +157,8 @@ def upgrade_warehouse(path: Path, *, dry_run: bool = False, stamp: str | None = 
             plan.note = "up to date"
             return plan
         plan.backup = _backup_path(path, found.describe(), stamp)
+        if found.purges_models:
+            plan.note = "the models' tables go with the values they copied: the next run rebuilds them from raw"
         if dry_run:
             return plan
         con.execute("checkpoint")  # the whole database in the one file, so that the copy is complete
@@ -164,6 +166,9 @@ def upgrade_warehouse(path: Path, *, dry_run: bool = False, stamp: str | None = 
         con.execute("begin transaction")
         try:
             warehouse_schema.migrate(con, found)
+            if found.purges_models:
+                for schema_name, model in dbt_build.models():
+                    con.execute(f'drop table if exists "{schema_name}"."{model}"')
             con.execute("commit")
         except BaseException as error:
             con.execute("rollback")

@@ -78,6 +78,13 @@ def latest() -> int:
     return migrations()[-1].version
 
 
+# Migrations that remove values the models' tables copied from raw (0007: the text senders put in audit event codes,
+# copied into stg_audit_events and the marts): the upgrade drops those tables with them, before it writes the
+# warehouse afresh, so that no page of the upgraded file holds the values. The next build finds them missing and
+# rebuilds every model from raw (analytics.dbt_build).
+PURGES_MODELS = frozenset({7})
+
+
 @dataclass(frozen=True)
 class RawVersion:
     current: int | None  # None: no raw schema yet
@@ -93,6 +100,11 @@ class RawVersion:
         if self.current is None:
             return []
         return [m for m in migrations() if m.version > self.current]
+
+    @property
+    def purges_models(self) -> bool:
+        """Whether a pending migration removes values the models' tables copied (PURGES_MODELS)."""
+        return any(m.version in PURGES_MODELS for m in self.pending)
 
     def describe(self, version: int | None = None) -> str:
         if (version := self.current if version is None else version) is None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from analytics import warehouse, warehouse_schema
+from analytics import dbt_build, warehouse, warehouse_schema
 from analytics.audit_codes import AUDIT_EVENT_TYPES
 from analytics.errors import SchemaVersionError
 from analytics.upgrade import UpgradeFailed, upgrade_warehouse
@@ -102,15 +102,22 @@ def test_the_text_senders_put_in_stored_event_codes_is_dropped_by_the_upgrade(tm
     count = con.execute("select count(*) from raw.audit_events").fetchone()[0]
     assert count > 2
     con.execute("update raw.audit_events set event_name = 'Vue par DUPONT^JEANNE'")
+    con.execute("update staged.stg_audit_events set event_type = 'Vue par DUPONT^JEANNE'")  # as a build copied it
     first = con.execute("select min(record_key) from raw.audit_events").fetchone()[0]
     con.execute("update raw.audit_events set event_id = 'PRIV-42' where record_key = ?", [first])
     con.execute("checkpoint")
     con.close()
     before = raw_rows(old)
-    assert upgrade_warehouse(old).after == f"{warehouse_schema.latest():04d}"
+    plan = upgrade_warehouse(old)
+    assert plan.after == f"{warehouse_schema.latest():04d}" and "the next run rebuilds them from raw" in plan.note
     con = duckdb.connect(str(old), read_only=True)
     names = con.execute("select event_id, event_name from raw.audit_events order by record_key").fetchall()
+    left = {
+        t for (t,) in con.execute("select table_schema || '.' || table_name from information_schema.tables").fetchall()
+    }
     con.close()
+    assert not left & {f"{schema}.{model}" for schema, model in dbt_build.models()}  # rebuilt by the next run
+    assert {"marts.fct_usage_daily", "ref.establishments"} <= left  # the metering's facts and the reference stay
     assert len(names) == count and names[0] == ("PRIV-42", None)
     assert {(i, n) for i, n in names[1:]} <= {(i, n) for i, n in AUDIT_EVENT_TYPES.items()}
     kept = {t: [x for x in c if x != "path" or t == "harvest_files"] for t, (c, _) in before.items()}
