@@ -295,8 +295,8 @@ def require_built(con: duckdb.DuckDBPyConnection, path: Path | str = "the wareho
     missing = [t for t in ("staged.int_study_owners", "staged.stg_audit_events") if not table_exists(con, t)]
     if missing:
         raise WarehouseNotBuilt(
-            f"{path} has not been built yet ({', '.join(missing)} missing: never harvested, or "
-            "a harvest stopped halfway): run `sansfilm harvest` (or `sansfilm run`)"
+            f"{path} has not been built yet ({', '.join(missing)} missing: never harvested, a harvest stopped "
+            "halfway, or an upgrade dropped them to be rebuilt): run `sansfilm harvest` (or `sansfilm run`)"
         )
     blocked = (
         con.execute(f"select check_name, table_name from {BLOCKED} order by all").fetchall()

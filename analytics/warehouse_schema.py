@@ -8,7 +8,8 @@ reached kept in the table `raw.schema_version` of the DuckDB file.
 - A warehouse made before versioning (v0.1.0: raw tables, no `raw.schema_version`) is recognised as 0001 when its raw
   tables and columns are exactly those 0001 creates (compared through information_schema), never guessed.
 - Only `raw` (and the version table) is migrated: `ref`, `staged` and `marts` are rebuilt from raw and the contracts
-  by the next `sansfilm run` / `sansfilm harvest`.
+  by the next `sansfilm run` / `sansfilm harvest` (a migration that removes values the models copied has their
+  tables dropped first: PURGES_MODELS).
 
 Adding a raw schema change:
 1. Change analytics/sql/raw/schema.sql as a new warehouse should be. A new column goes last in its table (ALTER

@@ -18,7 +18,7 @@ SAMPLE = REPO / "data" / "samples"
 
 @pytest.hookimpl(optionalhook=True)  # xdist's hook: unknown to a run without it (-p no:xdist)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
-    """`-n auto` (`make test`): one worker more than the cores this process may use. Many tests wait on other
+    """`-n auto` (`make test`): one worker more than the CPUs this process may use. Many tests wait on other
     processes (sansfilm commands, Orthanc, dbt, a browser), and with a worker per core the suite kept 1.55 of 2 cores
     busy. PYTEST_XDIST_AUTO_NUM_WORKERS, when set, still decides (None: xdist's own rule reads it)."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
