@@ -83,6 +83,13 @@ def _issued(ledger_url: str) -> Iterator[Ledger | None]:
         ledger.dispose()
 
 
+def _ledger_rows(ledger_url: str, stmt) -> list:  # noqa: ANN001 - a SQLAlchemy select
+    """The rows `stmt` selects from the ledger; none from a ledger not created yet (refused when out of reach)."""
+    require_ledger_folder(ledger_url, UNREACHABLE)
+    with reading(ledger_url) as conn:
+        return [] if conn is None else conn.execute(stmt).all()
+
+
 def issued_month_list(ledger_url: str) -> list[str]:
     """The issued months (no amounts, no establishment): what the drafts' regularisations depend on."""
     with _issued(ledger_url) as ledger:
@@ -144,9 +151,7 @@ def issued_invoices(ledger_url: str, viewer: Viewer, filters: Filters) -> pl.Dat
         stmt = stmt.where(inv.c.establishment_id == viewer.scope)
     if filters.establishment:
         stmt = stmt.where(inv.c.establishment_id == filters.establishment)
-    require_ledger_folder(ledger_url, UNREACHABLE)
-    with reading(ledger_url) as conn:
-        rows = [] if conn is None else conn.execute(stmt).all()
+    rows = _ledger_rows(ledger_url, stmt)
     return pl.DataFrame(
         [
             {
@@ -189,9 +194,7 @@ def issued_lines(ledger_url: str, viewer: Viewer, number: str) -> pl.DataFrame:
     )
     if viewer.scope is not None:
         stmt = stmt.where(inv.c.establishment_id == viewer.scope)
-    require_ledger_folder(ledger_url, UNREACHABLE)
-    with reading(ledger_url) as conn:
-        rows = [] if conn is None else conn.execute(stmt).all()
+    rows = _ledger_rows(ledger_url, stmt)
     return pl.DataFrame(
         [
             {
