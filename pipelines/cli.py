@@ -222,11 +222,10 @@ def _not_writable(home: Path) -> Path | None:
         folders = [home, *(p for p in home.iterdir() if p.is_dir())]
     except PermissionError as exc:
         return Path(exc.filename)
-    nested = [home / folder for folder in _DAGSTER_INDEXES if "/" in folder]  # inside a folder checked first
+    nested = [home / folder for folder in _DAGSTER_INDEXES if "/" in folder]  # stat-ed once their parents pass
     for folder in (*folders, *nested):
-        if folder in folders or folder.is_dir():
-            if not os.access(folder, os.W_OK | os.X_OK):
-                return folder
+        if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+            return folder
     files = (home / folder / f"{index}{journal}" for folder, index in _DAGSTER_INDEXES.items() for journal in _JOURNALS)
     return next((p for p in files if p.exists() and not os.access(p, os.W_OK)), None)
 
