@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from functools import partial
 
 import polars as pl
 import pytest
@@ -49,6 +50,13 @@ def contents(con) -> dict[str, list[tuple]]:
         f"{s}.{m}": sorted(con.execute(f"select columns(lambda c: c <> 'build_seq') from {s}.{m}").fetchall(), key=repr)
         for s, m in dbt_build.models()
     }
+
+
+def report_deleted(con, file_key: str, when: str, harvest_id: str) -> None:
+    """The archive reports the file `file_key` deleted at `when` (raw.dicom_deletions, as an API source's harvest)."""
+    row = {"source": "files", "file_key": file_key, "deleted_at": when, "detected_by": "change_feed"}
+    at = pl.col("deleted_at").str.to_datetime("%Y-%m-%dT%H:%M:%S%z", time_zone="Europe/Paris")
+    store(con, "dicom_deletions", pl.DataFrame([row | {"harvest_id": harvest_id}]).with_columns(at))
 
 
 def assert_equals_a_full_rebuild(con) -> None:
@@ -131,11 +139,7 @@ def test_instance_deletions_reported_late_are_merged_as_a_full_rebuild_finds_the
     rebuilds only (a saving, not seen here); what this guards is that none is missed: a deletion reported by a later
     harvest is found, and so is an earlier one when the instance is rebuilt for a copy harvested later."""
     wh, con = empty(tmp_path)
-
-    def deleted(file_key: str, when: str, harvest_id: str) -> None:
-        row = {"source": "files", "file_key": file_key, "deleted_at": when, "detected_by": "change_feed"}
-        at = pl.col("deleted_at").str.to_datetime("%Y-%m-%dT%H:%M:%S%z", time_zone="Europe/Paris")
-        store(con, "dicom_deletions", pl.DataFrame([row | {"harvest_id": harvest_id}]).with_columns(at))
+    deleted = partial(report_deleted, con)
 
     def deleted_dates() -> list[tuple]:
         query = "select sop_instance_uid, deleted_date::varchar, copies_harvested from staged.stg_dicom_instances"
@@ -500,6 +504,25 @@ def test_a_deletion_in_march_changes_storage_from_march_on(tmp_path):
         "select max(stored_bytes) from marts.fct_usage_daily where month = '2012-04' and establishment_id <> ?", [B]
     ).fetchall()
     assert stored_april in ([(None,)], [(0,)])  # S1 (A's only study) is gone by April
+    con.close()
+
+
+def test_an_instance_deleted_alone_in_march_changes_storage_from_march_on(tmp_path):
+    wh, con = region(tmp_path)
+    before = {m: usage(con, m) for m in MONTHS}
+    # the archive reports B's February instance of S2 deleted in March, harvested in April: its study stays
+    report_deleted(con, "k2.2", "2012-03-20T09:00:00+01:00", "h2")
+    harvest(con, wh, "h2")
+    warehouse.build_models(con)
+    carried, from_history = meter_carried_and_from_history(con)
+    assert carried == from_history
+    assert [carried[m] == before[m] for m in MONTHS] == [True, True, False, False]
+    stored = con.execute(
+        "select usage_date::varchar, stored_bytes from marts.fct_usage_daily where establishment_id = ? "
+        "and usage_date in ('2012-03-19', '2012-03-20', '2012-04-30') order by 1",
+        [B],
+    ).fetchall()
+    assert stored == [("2012-03-19", 1200), ("2012-03-20", 500), ("2012-04-30", 500)]
     con.close()
 
 

@@ -2,21 +2,39 @@
 -- Parameters: $month, $first_day, $next_first_day, $previous_month, $from_snapshot. Reads the temporary table
 -- metered_events. Storage opens with the previous month's end-of-month snapshot when there is one ($from_snapshot),
 -- else with the sum of every earlier change (all of history).
-with instances as (
-    -- deleted with its study (audit 110105) or alone (reported by an API source), whichever comes first. Opening with
-    -- a snapshot, only the instances received or deleted in the month change anything: the others are filtered out
-    -- before the join with their studies' owners (a join of every instance of history, the month's largest cost).
+with deleted_studies as (  -- the studies deleted in the month (audit 110105), when opening with a snapshot
+    select study_hash, first_receipt_date
+    from staged.int_study_owners
+    where $from_snapshot and deleted_date >= $first_day and deleted_date < $next_first_day
+),
+
+changed as (
+    -- Opening with a snapshot, only the instances received or deleted in the month change anything: the others are
+    -- left out before the join with their studies' owners (a join of every instance of history, the month's largest
+    -- cost). Each part is a filter DuckDB prunes the history's row groups by (stg_dicom_instances is stored in
+    -- reception-day order), where one filter joining them with `or` read every instance: received in the month;
+    -- deleted alone in the month (reported by an API source); of a study deleted in the month, read from the first
+    -- receipt of the oldest such study on (an instance is never received before its study's first receipt,
+    -- int_study_owners), not from the history's first day.
+    select rowid from staged.stg_dicom_instances
+    where $from_snapshot and received_date >= $first_day and received_date < $next_first_day
+    union
+    select rowid from staged.stg_dicom_instances
+    where $from_snapshot and deleted_date >= $first_day and deleted_date < $next_first_day
+    union
+    select rowid from staged.stg_dicom_instances
+    where received_date >= (select min(first_receipt_date) from deleted_studies)
+        and study_hash in (select study_hash from deleted_studies)
+),
+
+instances as (  -- deleted with its study (audit 110105) or alone (reported by an API source), whichever comes first
     select i.received_date, i.size_bytes, o.establishment_id, least(o.deleted_date, i.deleted_date) as deleted_date
     from (
-        select study_hash, received_date, size_bytes, deleted_date
-        from staged.stg_dicom_instances
+        select study_hash, received_date, size_bytes, deleted_date from staged.stg_dicom_instances
         where not $from_snapshot
-            or received_date >= $first_day and received_date < $next_first_day
-            or deleted_date >= $first_day and deleted_date < $next_first_day
-            or study_hash in (
-                select study_hash from staged.int_study_owners
-                where deleted_date >= $first_day and deleted_date < $next_first_day
-            )
+        union all
+        select study_hash, received_date, size_bytes, deleted_date from staged.stg_dicom_instances
+        where rowid in (select rowid from changed)
     ) as i
     join staged.int_study_owners as o using (study_hash)  -- the study UIDs as numbers: a join on 16 bytes a row
 ),
