@@ -24,6 +24,7 @@ from analytics.toml_lines import line_of
 CONFIG_ENV = "SANSFILM_CONFIG"
 DEFAULT_CONFIG = "sansfilm.toml"
 SOURCE_KINDS = ("dicom_files", "audit_syslog", "orthanc", "dicomweb", "dimse")
+NETWORK_SOURCE_KINDS = ("orthanc", "dicomweb", "dimse")  # an archive read over the network: real patients
 DEFAULT_MAX_LOG_LINE_BYTES = 1 << 20  # 1 MiB: an audit message naming thousands of studies still fits
 DEFAULT_MAX_LOG_DECOMPRESSED_BYTES = 1 << 30  # 1 GiB per gzip file: a bomb stops there, a rotated day does not
 

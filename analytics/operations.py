@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from analytics import lake, metering, warehouse
 from analytics.clock import paris_now
-from analytics.config import Settings
+from analytics.config import NETWORK_SOURCE_KINDS, Settings
 from analytics.errors import SansfilmError
 from analytics.harvest import harvest_source
 from analytics.periods import Month
@@ -20,7 +20,10 @@ from analytics.registry import Registry, load_registry
 
 
 def pseudonymiser_for(settings: Settings) -> Pseudonymiser:
-    return pseudonymiser_from_env(allow_development_key=settings.privacy.allow_development_key)
+    return pseudonymiser_from_env(
+        allow_development_key=settings.privacy.allow_development_key,
+        network_sources=[s.name for s in settings.sources if s.kind in NETWORK_SOURCE_KINDS],
+    )
 
 
 def harvest(

@@ -3,7 +3,8 @@
 A patient key is HMAC-SHA256(secret, PatientID) in hex: stable across runs and sources (so studies of one patient
 can be linked for statistics), useless without the secret. The secret comes from `SANSFILM_PSEUDO_KEY`. A fixed
 development key exists only for configurations that opt in with `[privacy] allow_development_key = true` (the
-generated sample corpus does); anything else without the variable fails at start, before reading a file.
+generated sample corpus does) and read no archive over the network (Orthanc, DICOMweb, DIMSE: a published key would
+key real patients); anything else without the variable fails at start, before reading a file.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Sequence
 
 from analytics.errors import PrivacyError
 
@@ -48,10 +50,18 @@ class Pseudonymiser:
         return "Pseudonymiser(<key hidden>)"
 
 
-def pseudonymiser_from_env(*, allow_development_key: bool) -> Pseudonymiser:
+def pseudonymiser_from_env(*, allow_development_key: bool, network_sources: Sequence[str] = ()) -> Pseudonymiser:
+    """The key of `SANSFILM_PSEUDO_KEY`; else the development key, if the configuration allows it and none of its
+    sources reads an archive over the network (`network_sources`: their names)."""
     key = os.environ.get(ENV_VAR, "")
     if key:
         return Pseudonymiser(key)
+    if allow_development_key and network_sources:
+        raise PrivacyError(
+            f"{ENV_VAR} is not set, and the development key is refused for a configuration that reads an archive over"
+            f" the network (source {', '.join(repr(name) for name in network_sources)}): its patients may be real, and"
+            f" the development key is published. Set {ENV_VAR} to the programme's secret pseudonymisation key."
+        )
     if allow_development_key:
         return Pseudonymiser(DEVELOPMENT_KEY)
     raise PrivacyError(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -279,6 +281,28 @@ def test_pseudonymisation_key_is_required_outside_the_sample(tiny, tmp_path):
     with pytest.raises(PrivacyError, match="SANSFILM_PSEUDO_KEY"):
         operations.harvest(load_settings(config))
     assert not (tmp_path / "warehouse").exists() or query(tiny, "select count(*) from raw.dicom_instances") == [(0,)]
+
+
+def test_the_development_key_is_refused_for_an_archive_read_over_the_network(tiny, tmp_path):
+    """A sample configuration edited to read a PACS keeps `allow_development_key = true`: its patients are real, and
+    the development key is published, so the harvest refuses to start (one line, before reading anything) until
+    the programme's key is set."""
+    network = '[[sources]]\nname = "pacs"\nkind = "orthanc"\nurl = "http://127.0.0.1:9"\nusername_env = "U"\n'
+    config = tmp_path / "sansfilm.toml"
+    config.write_text(CONFIG + network + 'password_env = "P"\nretries = 0\n', encoding="utf-8")
+    command = [str(Path(sys.executable).with_name("sansfilm")), "--config", str(config), "harvest"]
+    env = {k: v for k, v in os.environ.items() if k != "SANSFILM_PSEUDO_KEY"} | {"U": "user", "P": "password"}
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert refused.returncode == 2, refused.stderr
+    (line,) = refused.stderr.splitlines()
+    assert "SANSFILM_PSEUDO_KEY is not set" in line and "source 'pacs'" in line and "development key" in line, line
+    assert not (tmp_path / "warehouse").exists()  # nothing read, nothing written: not even the file sources
+    keyed = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, env=env | {"SANSFILM_PSEUDO_KEY": "k" * 16}
+    )
+    # with the programme's key, past it: the file sources are harvested, then the PACS (down here) fails in its line
+    assert keyed.returncode == 2 and "source 'pacs': Orthanc at http://127.0.0.1:9 is unavailable" in keyed.stderr
+    assert query(load_settings(config), "select count(*) > 0 from raw.dicom_instances") == [(True,)]
 
 
 def test_patient_key_follows_the_configured_secret(tiny, monkeypatch):

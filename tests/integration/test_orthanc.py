@@ -21,6 +21,7 @@ from analytics.errors import SourceError
 from analytics.file_keys import file_key
 from analytics.orthanc.harvest import instance_path
 from analytics.periods import Month
+from analytics.pseudonym import DEVELOPMENT_KEY
 from tests.orthanc import (
     PASSWORD,
     USER,
@@ -62,7 +63,6 @@ def orthanc_config(
     (folder / "sansfilm.toml").write_text(
         f"""[warehouse]\npath = "warehouse/sansfilm.duckdb"\n[contracts]\ndir = "{contracts}"\n
 [archive]\nae_titles = ["RSF_ARCHIVE"]\n[portal]\nae_titles = ["PORTAIL_VILLE"]
-[privacy]\nallow_development_key = true\n
 [[sources]]\nname = "pacs"\nkind = "orthanc"\nurl = "{url}"\nusername_env = "TEST_ORTHANC_USER"
 password_env = "TEST_ORTHANC_PASSWORD"\n{extra}{audit_source}""",
         encoding="utf-8",
@@ -74,6 +74,9 @@ password_env = "TEST_ORTHANC_PASSWORD"\n{extra}{audit_source}""",
 def _credentials(monkeypatch):
     monkeypatch.setenv("TEST_ORTHANC_USER", USER)
     monkeypatch.setenv("TEST_ORTHANC_PASSWORD", PASSWORD)
+    # an archive read over the network refuses the development key (its patients may be real): the test archives'
+    # synthetic patients are keyed with it given as the programme's key, so their keys are the sample's
+    monkeypatch.setenv("SANSFILM_PSEUDO_KEY", DEVELOPMENT_KEY)
 
 
 def sample_files(settings: Settings) -> list[Path]:

@@ -88,6 +88,9 @@ def dcmqrscp(harvested, tmp_path_factory) -> Iterator[tuple[Dcmqrscp, Path]]:
 def _credentials(monkeypatch):
     monkeypatch.setenv("TEST_DICOMWEB_USER", USER)
     monkeypatch.setenv("TEST_DICOMWEB_PASSWORD", PASSWORD)
+    # an archive read over the network refuses the development key (its patients may be real): the test archives'
+    # synthetic patients are keyed with it given as the programme's key, so their keys are the sample's
+    monkeypatch.setenv("SANSFILM_PSEUDO_KEY", DEVELOPMENT_KEY)
 
 
 def config(folder: Path, files: Settings, source: dict, *, audit: bool = False, extra: list[dict] = ()) -> Settings:
@@ -98,7 +101,7 @@ def config(folder: Path, files: Settings, source: dict, *, audit: bool = False, 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "sansfilm.toml").write_text(
         f'[warehouse]\npath = "warehouse/sansfilm.duckdb"\n[contracts]\ndir = "{files.contracts.dir}"\n'
-        f'[archive]\nae_titles = ["RSF_ARCHIVE"]\n[privacy]\nallow_development_key = true\n{body}',
+        f'[archive]\nae_titles = ["RSF_ARCHIVE"]\n{body}',
         encoding="utf-8",
     )
     return load_settings(folder / "sansfilm.toml")
