@@ -51,9 +51,16 @@ class Pseudonymiser:
 
 
 def pseudonymiser_from_env(*, allow_development_key: bool, network_sources: Sequence[str] = ()) -> Pseudonymiser:
-    """The key of `SANSFILM_PSEUDO_KEY`; else the development key, if the configuration allows it and none of its
-    sources reads an archive over the network (`network_sources`: their names)."""
+    """The key of `SANSFILM_PSEUDO_KEY`; else the development key, if the configuration allows it. Neither the
+    development key nor a variable set to it is taken for a configuration with a source that reads an archive over
+    the network (`network_sources`: their names)."""
     key = os.environ.get(ENV_VAR, "")
+    if key == DEVELOPMENT_KEY and network_sources:
+        raise PrivacyError(
+            f"{ENV_VAR} is the published development key, refused for a configuration that reads an archive over the"
+            f" network (source {', '.join(repr(name) for name in network_sources)}). Set it to the programme's secret"
+            " pseudonymisation key."
+        )
     if key:
         return Pseudonymiser(key)
     if allow_development_key and network_sources:

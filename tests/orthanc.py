@@ -30,6 +30,9 @@ INSTALL_HINT = (
 )
 USER, PASSWORD = "sansfilm", "orthanc-test-password"
 ARCHIVE_AE = "RSF_ARCHIVE"
+# The programme's key the tests of archives read over the network give (SANSFILM_PSEUDO_KEY): such a configuration
+# refuses the development key, with which the files harvested to compare with were keyed
+NETWORK_TEST_KEY = "synthetic-patients-of-the-test-archives"
 NO_AE = "RSF_TEST_NO_AE"  # calling AE for files that carry no SourceApplicationEntityTitle (not in the registry)
 
 
@@ -187,3 +190,12 @@ def orthanc_factory(tmp_path_factory) -> Iterator:
     yield make
     for server in servers:
         server.stop(graceful=False)
+
+
+def patients(rows: Iterable[tuple[str, str]]) -> set[tuple[str, ...]]:
+    """(sop_instance_uid, patient_key) rows as the instances of each patient, whatever the key: harvests keyed
+    differently found the same patients when these are equal."""
+    by_patient: dict[str, list[str]] = {}
+    for sop, patient in rows:
+        by_patient.setdefault(patient, []).append(sop)
+    return {tuple(sorted(sops)) for sops in by_patient.values()}

@@ -12,6 +12,7 @@ import pytest
 
 from analytics import operations, warehouse
 from analytics.config import load_settings
+from analytics.pseudonym import DEVELOPMENT_KEY
 from tests import audit_factory as af
 from tests.dicom_factory import PATIENT_ID, make_dicom
 from tests.tiny_corpus import CONFIG, event_line, query
@@ -297,6 +298,11 @@ def test_the_development_key_is_refused_for_an_archive_read_over_the_network(tin
     (line,) = refused.stderr.splitlines()
     assert "SANSFILM_PSEUDO_KEY is not set" in line and "source 'pacs'" in line and "development key" in line, line
     assert not (tmp_path / "warehouse").exists()  # nothing read, nothing written: not even the file sources
+    published = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, env=env | {"SANSFILM_PSEUDO_KEY": DEVELOPMENT_KEY}
+    )
+    assert published.returncode == 2 and "is the published development key" in published.stderr, published.stderr
+    assert not (tmp_path / "warehouse").exists()
     keyed = subprocess.run(
         command, capture_output=True, text=True, timeout=120, env=env | {"SANSFILM_PSEUDO_KEY": "k" * 16}
     )

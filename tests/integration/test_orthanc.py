@@ -21,13 +21,14 @@ from analytics.errors import SourceError
 from analytics.file_keys import file_key
 from analytics.orthanc.harvest import instance_path
 from analytics.periods import Month
-from analytics.pseudonym import DEVELOPMENT_KEY
 from tests.orthanc import (
+    NETWORK_TEST_KEY,
     PASSWORD,
     USER,
     OrthancServer,
     files_by_calling_ae,
     orthanc_factory,  # noqa: F401  (a fixture)
+    patients,
     require_orthanc,
 )
 from tests.tiny_corpus import query
@@ -47,7 +48,6 @@ COMPARED_FIELDS = (
     "manufacturer",
     "specific_character_set",
     "transfer_syntax_uid",
-    "patient_key",
     "establishment_id",
     "attributed_by",
 )
@@ -74,9 +74,8 @@ password_env = "TEST_ORTHANC_PASSWORD"\n{extra}{audit_source}""",
 def _credentials(monkeypatch):
     monkeypatch.setenv("TEST_ORTHANC_USER", USER)
     monkeypatch.setenv("TEST_ORTHANC_PASSWORD", PASSWORD)
-    # an archive read over the network refuses the development key (its patients may be real): the test archives'
-    # synthetic patients are keyed with it given as the programme's key, so their keys are the sample's
-    monkeypatch.setenv("SANSFILM_PSEUDO_KEY", DEVELOPMENT_KEY)
+    # an archive read over the network refuses the development key (its patients may be real)
+    monkeypatch.setenv("SANSFILM_PSEUDO_KEY", NETWORK_TEST_KEY)
 
 
 def sample_files(settings: Settings) -> list[Path]:
@@ -127,6 +126,9 @@ def test_same_objects_same_answers_as_dicom_files(loaded, tmp_path):
     theirs = {r[0]: r[1:] for r in query(files, f"select sop_instance_uid, {fields} from staged.stg_dicom_instances")}
     differing = [sop for sop in theirs if ours.get(sop) != theirs[sop]]
     assert not differing, (differing[:3], [(ours.get(s), theirs[s]) for s in differing[:3]])
+    keys = "select sop_instance_uid, patient_key from staged.stg_dicom_instances"
+    assert patients(query(settings, keys)) == patients(query(files, keys))  # the same patients, under the test key
+    assert not {k for _, k in query(settings, keys)} & {k for _, k in query(files, keys)}
     attribution = "select establishment_id, attributed_by, count(*) from staged.int_studies group by all order by all"
     assert query(settings, attribution) == query(files, attribution)
     # RemoteAET stands in for the file meta's SourceApplicationEntityTitle (files without one were sent as NO_AE)

@@ -27,11 +27,20 @@ from analytics.errors import SourceError
 from analytics.harvest import harvest_source
 from analytics.pacs.dicomweb import DicomwebArchive
 from analytics.pacs.dimse import ASKS, DROPPED, DimseArchive
-from analytics.pseudonym import DEVELOPMENT_KEY, Pseudonymiser
+from analytics.pseudonym import Pseudonymiser
 from tests.dcmqrscp import AE_TITLE as QR_AE
 from tests.dcmqrscp import Dcmqrscp, require_dcmqrscp
 from tests.integration.test_orthanc import sample_files  # the same sample
-from tests.orthanc import ARCHIVE_AE, PASSWORD, USER, OrthancServer, files_by_calling_ae, require_orthanc
+from tests.orthanc import (
+    ARCHIVE_AE,
+    NETWORK_TEST_KEY,
+    PASSWORD,
+    USER,
+    OrthancServer,
+    files_by_calling_ae,
+    patients,
+    require_orthanc,
+)
 from tests.tiny_corpus import query
 
 CALLING_AE = "SANSFILM"
@@ -88,9 +97,8 @@ def dcmqrscp(harvested, tmp_path_factory) -> Iterator[tuple[Dcmqrscp, Path]]:
 def _credentials(monkeypatch):
     monkeypatch.setenv("TEST_DICOMWEB_USER", USER)
     monkeypatch.setenv("TEST_DICOMWEB_PASSWORD", PASSWORD)
-    # an archive read over the network refuses the development key (its patients may be real): the test archives'
-    # synthetic patients are keyed with it given as the programme's key, so their keys are the sample's
-    monkeypatch.setenv("SANSFILM_PSEUDO_KEY", DEVELOPMENT_KEY)
+    # an archive read over the network refuses the development key (its patients may be real)
+    monkeypatch.setenv("SANSFILM_PSEUDO_KEY", NETWORK_TEST_KEY)
 
 
 def config(folder: Path, files: Settings, source: dict, *, audit: bool = False, extra: list[dict] = ()) -> Settings:
@@ -151,10 +159,12 @@ def test_orthanc_same_establishments_studies_and_instances_as_files(kind, harves
     # no audit logs here: reception is the first harvest that saw the instance
     flags = "select distinct size_estimated, received_at_from from staged.stg_dicom_instances"
     assert query(settings, flags) == [(True, "first_harvest")]
-    fields = "sop_instance_uid, series_instance_uid, modality, study_date, study_time, institution_name, patient_key"
+    fields = "sop_instance_uid, series_instance_uid, modality, study_date, study_time, institution_name"
     assert set(query(settings, f"select {fields} from staged.stg_dicom_instances")) == set(
         query(files, f"select {fields} from staged.stg_dicom_instances")
     )
+    keys = "select sop_instance_uid, patient_key from staged.stg_dicom_instances"
+    assert patients(query(settings, keys)) == patients(query(files, keys))  # the same patients, under the test key
     again = harvest_and_build(settings)["pacs"]  # the cursor is today: the recent windows hold none of 2012's studies
     assert (again.files_seen, again.records_added) == (0, 0)
 
@@ -226,7 +236,7 @@ class _FailAfter(httpx.HTTPTransport):
 def _harvest_with(settings: Settings, archive) -> object:
     with warehouse.open_warehouse(settings.warehouse.path) as con:
         with mock.patch("analytics.pacs.harvest.open_archive", return_value=archive):
-            return harvest_source(con, settings.source("pacs"), Pseudonymiser(DEVELOPMENT_KEY))
+            return harvest_source(con, settings.source("pacs"), Pseudonymiser(NETWORK_TEST_KEY))
 
 
 class _AbortAfter(AE):
@@ -390,7 +400,7 @@ def test_a_grown_study_is_read_again_and_only_its_new_series(harvested, tmp_path
     server.start()
     try:
         by_series: dict[tuple[str, str], list[Path]] = {}
-        pseudonymise = Pseudonymiser(DEVELOPMENT_KEY)
+        pseudonymise = Pseudonymiser(NETWORK_TEST_KEY)
         for path in sample_files(files)[:300]:
             record = read_instance(path, pseudonymise)
             by_series.setdefault((record.study_instance_uid, record.series_instance_uid), []).append(path)
