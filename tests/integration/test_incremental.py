@@ -548,6 +548,21 @@ def test_an_instance_deleted_alone_in_march_changes_storage_from_march_on(tmp_pa
     con.close()
 
 
+def test_studies_deleted_in_march_are_found_from_the_oldest_first_receipt(tmp_path):
+    """A month opening with a snapshot looks for its deleted studies' instances from the first receipt of the oldest
+    of them on: S1 (received January 10) and S2 (January 20) deleted in March both leave the storage."""
+    wh, con = region(tmp_path)
+    for study in ("S2", "S1"):
+        wh.event("110105", "2012-03-15T12:00:00+01:00", "A_CT", PLATFORM, [study])
+    harvest(con, wh, "h2")
+    warehouse.build_models(con)
+    carried, from_history = meter_carried_and_from_history(con)
+    assert carried == from_history
+    stored = con.execute("select sum(stored_bytes) from marts.fct_usage_daily where usage_date = '2012-03-15'")
+    assert stored.fetchall() in ([(None,)], [(0,)])  # nothing left stored
+    con.close()
+
+
 def snapshot_months(con) -> list[str]:
     return [m for (m,) in con.execute("select distinct month from marts.fct_storage_month_end order by 1").fetchall()]
 

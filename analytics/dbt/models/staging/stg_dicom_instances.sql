@@ -20,10 +20,12 @@
 -- its two reception days when an instance changes study, size or reception day; else from the earlier of its two
 -- deletion days (a deletion reported late, another copy's).
 -- sop_hash, study_hash: the UIDs as numbers (uid_hash), by which rows are found, as the harvest stored them.
--- received_date_floor: no build can have given this instance an earlier received_date (the earliest reception of
--- its copies, or its study's first receipt if earlier: copies are never removed from raw, and a study's first
--- receipt only moves earlier as logs arrive), so a build looks for the row it replaces from that day on
--- (replaced_from, macros/delete_insert.sql) rather than among every instance of the history.
+-- received_date_floor: no build can have given this instance an earlier received_date: the earliest reception of
+-- its copies, or, for a copy the archive gave no time, its study's first receipt if earlier. It holds because
+-- copies are never removed from raw, a study's first receipt only moves earlier as logs arrive (stg_audit_studies
+-- keeps the minimum), and a change of the registry, the platform's AE titles or the models rebuilds everything
+-- (analytics.dbt_build); a change to any of these must keep it. A build looks for the row it replaces from that day
+-- on (replaced_from, macros/delete_insert.sql) rather than among every instance of the history.
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='sop_hash',
           storage_day='received_date', replaced_from='received_date_floor', rewritten_studies=true,
           replaced_days='received_date',
