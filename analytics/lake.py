@@ -62,9 +62,8 @@ TABLES: tuple[LakeTable, ...] = (
     LakeTable("staged", "int_study_owners", "first_receipt_at", by_source=False),
 )
 # build_seq: which build wrote the row, bookkeeping; sop_hash, study_hash, record_hash: the UIDs (record keys) as
-# numbers the builds find rows by, derived (and Parquet has no 128-bit integer); received_date_floor: where a build
-# looks for an instance's row from, bookkeeping
-EXCLUDED_COLUMNS = frozenset({"path", "build_seq", "sop_hash", "study_hash", "record_hash", "received_date_floor"})
+# numbers the builds find rows by, derived (and Parquet has no 128-bit integer)
+EXCLUDED_COLUMNS = frozenset({"path", "build_seq", "sop_hash", "study_hash", "record_hash"})
 
 
 @dataclass

@@ -16,9 +16,6 @@
       the days a mart recounts, even those left with no row at all.
     * `storage_day` (config, with a unique key): the column (a Paris day) the model's rows are stored in order of
       (in_storage_order() below): the days of the rows a build replaces are kept in build.replacements.
-    * `replaced_from` (config, with `storage_day`): a column of the new rows giving a day no row they replace can be
-      stored before (the model proves it): the rows replaced are looked for from the smallest on, in those row groups
-      only, instead of reading the key of every row of the history.
     build.replaced and build.rewritten_studies are emptied by analytics.dbt_build once a build has succeeded: a failed
     build's wait for the next one (rebuilding a study again is harmless).
     With a unique key, the rows replaced are found once (by rowid) and the builds that had written them are kept in
@@ -46,10 +43,7 @@
                {{ replaced_days or 'null' }} as day, {{ config.get('storage_day') or 'null' }} as stored_day,
                {{ before_columns | unique | join(', ') }}
         from {{ target }}
-        where ({{ unique_key }}) in (select ({{ unique_key }}) from {{ source }})
-        {%- if config.get('replaced_from') %}
-            and {{ config.require('storage_day') }} >= (select min({{ config.get('replaced_from') }}) from {{ source }})
-        {%- endif %};
+        where ({{ unique_key }}) in (select ({{ unique_key }}) from {{ source }});
         insert into build.replacements
         select distinct {{ this_build() }}, '{{ this.identifier }}', replaced_seq, stored_day from sansfilm_replaced;
         {% if replaced_days -%}

@@ -8,10 +8,8 @@
 -- Incremental: the transfers a build's harvests added, and again those of the studies whose owner this build
 -- rewrote (int_study_owners rewrites each study given new instances, a receipt or a deletion: an owner found late, a
 -- late answer): a transfer's row may change, never disappear, so delete+insert by record_key keeps the table exact.
--- Nor does it change day (its audit record's time): the row a build replaces is looked for among the rows of the
--- new rows' days on (replaced_from, macros/delete_insert.sql).
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='record_hash',
-          storage_day='requested_date', replaced_from='requested_date') }}
+          storage_day='requested_date') }}
 with transfers as (
     select
         record_key,

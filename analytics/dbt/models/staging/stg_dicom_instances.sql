@@ -20,15 +20,8 @@
 -- its two reception days when an instance changes study, size or reception day; else from the earlier of its two
 -- deletion days (a deletion reported late, another copy's).
 -- sop_hash, study_hash: the UIDs as numbers (uid_hash), by which rows are found, as the harvest stored them.
--- received_date_floor: no build can have given this instance an earlier received_date: the earliest reception of
--- its copies, or, for a copy the archive gave no time, its study's first receipt if earlier. It holds because
--- copies are never removed from raw, a study's first receipt only moves earlier as logs arrive (stg_audit_studies
--- keeps the minimum), and a change of the registry, the platform's AE titles or the models rebuilds everything
--- (analytics.dbt_build); a change to any of these must keep it. A build looks for the row it replaces from that day
--- on (replaced_from, macros/delete_insert.sql) rather than among every instance of the history.
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='sop_hash',
-          storage_day='received_date', replaced_from='received_date_floor', rewritten_studies=true,
-          replaced_days='received_date',
+          storage_day='received_date', rewritten_studies=true, replaced_days='received_date',
           stored_from_columns=['study_hash', 'size_bytes', 'received_date', 'deleted_date'],
           stored_from="case
               when before.replaced_rowid is null then after.received_date
@@ -92,17 +85,15 @@ received as (
             when not coalesce(i.received_at_estimated, false) then 'archive'
             when r.first_receipt_at is not null then 'audit_receipt'
             else 'first_harvest'
-        end as received_at_from,
-        least(i.received_at, r.first_receipt_at) as received_floor_at
+        end as received_at_from
     from harvested as i
     left join receipts as r using (study_hash)
 ),
 
 ranked as (
     select
-        * exclude (size_bytes, size_estimated, received_floor_at),
+        * exclude (size_bytes, size_estimated),
         arg_min(size_bytes, (size_estimated, received_at, record_key)) over copies as size_bytes,
-        min(received_floor_at) over copies as received_floor_at,
         bool_and(size_estimated) over copies as size_estimated,
         count(*) over copies as copies_harvested,
         row_number() over (
@@ -186,7 +177,6 @@ select
     received_at,
     received_at_from,
     timezone('Europe/Paris', received_at)::date as received_date,
-    timezone('Europe/Paris', received_floor_at)::date as received_date_floor,
     patient_key,
     value_flags,
     coalesce(establishment_by_ae_title, establishment_by_institution_name, 'UNATTRIBUTED') as establishment_id,
