@@ -50,7 +50,11 @@ class Pseudonymiser:
         return "Pseudonymiser(<key hidden>)"
 
 
-def pseudonymiser_from_env(*, allow_development_key: bool, network_sources: Sequence[str] = ()) -> Pseudonymiser:
+def _sources(names: Sequence[str]) -> str:
+    return ("source " if len(names) == 1 else "sources ") + ", ".join(repr(name) for name in names)
+
+
+def pseudonymiser_from_env(*, allow_development_key: bool, network_sources: Sequence[str]) -> Pseudonymiser:
     """The key of `SANSFILM_PSEUDO_KEY`; else the development key, if the configuration allows it. Neither the
     development key nor a variable set to it is taken for a configuration with a source that reads an archive over
     the network (`network_sources`: their names)."""
@@ -58,7 +62,7 @@ def pseudonymiser_from_env(*, allow_development_key: bool, network_sources: Sequ
     if key == DEVELOPMENT_KEY and network_sources:
         raise PrivacyError(
             f"{ENV_VAR} is the published development key, refused for a configuration that reads an archive over the"
-            f" network (source {', '.join(repr(name) for name in network_sources)}). Set it to the programme's secret"
+            f" network ({_sources(network_sources)}). Set it to the programme's secret"
             " pseudonymisation key."
         )
     if key:
@@ -66,7 +70,7 @@ def pseudonymiser_from_env(*, allow_development_key: bool, network_sources: Sequ
     if allow_development_key and network_sources:
         raise PrivacyError(
             f"{ENV_VAR} is not set, and the development key is refused for a configuration that reads an archive over"
-            f" the network (source {', '.join(repr(name) for name in network_sources)}): its patients may be real, and"
+            f" the network ({_sources(network_sources)}): its patients may be real, and"
             f" the development key is published. Set {ENV_VAR} to the programme's secret pseudonymisation key."
         )
     if allow_development_key:

@@ -323,6 +323,26 @@ def test_a_harvest_still_running_at_a_build_is_taken_in_again_once_finished(tmp_
     con.close()
 
 
+def test_an_instance_dated_by_a_receipt_then_by_the_archive_replaces_its_earlier_row(tmp_path):
+    """An instance first dated by its study's receipt (no time from the archive), then given a later time by a copy
+    from the archive, moves to a later day: its row of the earlier day is still found and replaced (the rows are
+    stored in day order, and a build looks for the row it replaces whatever its day)."""
+    wh, con = empty(tmp_path)
+    wh.instance("4.1", "S4", "2012-04-10T09:00:00+02:00", 400, ae="B_CT")  # first seen by a harvest on the 10th
+    wh.instances[-1].update(source="pacs", file_key="pacs-4.1", received_at_estimated=True)
+    wh.event("110104", "2012-04-02T08:00:00+02:00", "B_CT", PLATFORM, ["S4"])  # received on the 2nd, the logs say
+    harvest(con, wh, "h1")
+    warehouse.build_models(con)
+    wh.instance("4.1", "S4", "2012-04-05T10:00:00+02:00", 400, ae="B_CT")  # a copy with the archive's time
+    wh.instances[-1].update(record_key="archive-copy")
+    harvest(con, wh, "h2")
+    warehouse.build_models(con)
+    rows = con.execute("select received_date::varchar, received_at_from from staged.stg_dicom_instances").fetchall()
+    assert rows == [("2012-04-05", "archive")]
+    assert_equals_a_full_rebuild(con)
+    con.close()
+
+
 def test_an_incremental_build_tests_the_rows_it_wrote_not_the_history(tmp_path):
     wh, con = empty(tmp_path)
     wh.event("110104", "2012-03-05T12:00:00+01:00", PLATFORM, "B_CT", ["S1"])

@@ -11,11 +11,12 @@ with deleted_studies as (  -- the studies deleted in the month (audit 110105), w
 changed as (
     -- Opening with a snapshot, only the instances received or deleted in the month change anything: the others are
     -- left out before the join with their studies' owners (a join of every instance of history, the month's largest
-    -- cost). Each part is a filter DuckDB prunes the history's row groups by (stg_dicom_instances is stored in
-    -- reception-day order), where one filter joining them with `or` read every instance: received in the month;
-    -- deleted alone in the month (reported by an API source); of a study deleted in the month, read from the first
-    -- receipt of the oldest such study on (an instance is never received before its study's first receipt,
-    -- int_study_owners), not from the history's first day.
+    -- cost). Each part is its own read, where one filter joining them with `or` read every instance: received in the
+    -- month (only the month's row groups: stg_dicom_instances is stored in reception-day order); deleted alone in
+    -- the month (reported by an API source: a scan of the deletion day, skipping row groups with none); of a study
+    -- deleted in the month (none without a snapshot: deleted_studies is empty then), read from the first receipt of
+    -- the oldest such study on (an instance is never received before its study's first receipt, int_study_owners),
+    -- not from the history's first day. By rowid: a union of the values would merge two identical instances.
     select rowid from staged.stg_dicom_instances
     where $from_snapshot and received_date >= $first_day and received_date < $next_first_day
     union
