@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+
+import duckdb
 
 from analytics import lake, metering, warehouse
 from analytics.clock import paris_now
@@ -53,11 +56,15 @@ def load_contracts(settings: Settings) -> Registry:
     return load_registry(settings.contracts.dir)
 
 
-def load_reference(con, settings: Settings, registry: Registry) -> None:
-    """The `ref` tables from the contracts and the configuration (the platform's and the portal's AE titles)."""
-    warehouse.load_reference(
-        con, registry, settings.archive.ae_titles, settings.portal.ae_titles, pseudonymiser_for(settings)
-    )
+@contextmanager
+def referenced_warehouse(settings: Settings, registry: Registry) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse, its `ref` tables reloaded from the contracts and the configuration (the platform's and the
+    portal's AE titles). The pseudonymisation key is checked before the warehouse is opened: a refused key writes
+    nothing."""
+    pseudonymise = pseudonymiser_for(settings)
+    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
+        warehouse.load_reference(con, registry, settings.archive.ae_titles, settings.portal.ae_titles, pseudonymise)
+        yield con
 
 
 def build_warehouse(
@@ -66,8 +73,7 @@ def build_warehouse(
     """Reload the reference tables from the contracts, build the models (incrementally: what the harvests added since
     the last build; `full_refresh`: everything from raw), publish the readers' copy."""
     registry = registry or load_contracts(settings)
-    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
-        load_reference(con, settings, registry)
+    with referenced_warehouse(settings, registry) as con:
         counts = warehouse.build_models(con, full_refresh=full_refresh, memory_limit=settings.warehouse.memory_limit)
         published = warehouse.publish(con, settings.published_path)
         lake_report = write_lake(settings, con)
@@ -112,8 +118,7 @@ def build_for_readers(
     from analytics.quality import runner
 
     registry = registry or load_contracts(settings)
-    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
-        load_reference(con, settings, registry)
+    with referenced_warehouse(settings, registry) as con:
         counts = warehouse.build_models(con)
         _blocking_checks(settings, con, None)
     metered = meter_and_draft(settings, now)

@@ -60,24 +60,24 @@ def pseudonymiser_from_env(*, allow_development_key: bool, network_sources: Sequ
     the network (`network_sources`: their names)."""
     key = os.environ.get(ENV_VAR, "")
     if key == DEVELOPMENT_KEY and network_sources:
-        raise PrivacyError(
-            f"{ENV_VAR} is the published development key, refused for a configuration that reads an archive over the"
-            f" network ({_sources(network_sources)}). Set it to the programme's secret"
-            " pseudonymisation key."
-        )
+        raise _development_key_refused(f"{ENV_VAR} is the published development key, which is", network_sources)
     if key:
         return Pseudonymiser(key)
     if allow_development_key and network_sources:
-        raise PrivacyError(
-            f"{ENV_VAR} is not set, and the development key is refused for a configuration that reads an archive over"
-            f" the network ({_sources(network_sources)}): its patients may be real, and"
-            f" the development key is published. Set {ENV_VAR} to the programme's secret pseudonymisation key."
-        )
+        raise _development_key_refused(f"{ENV_VAR} is not set, and the development key is", network_sources)
     if allow_development_key:
         return Pseudonymiser(DEVELOPMENT_KEY)
     raise PrivacyError(
         f"{ENV_VAR} is not set. Set it to the programme's secret pseudonymisation key (the development key is only"
         " allowed for configurations with [privacy] allow_development_key = true, such as the generated sample)."
+    )
+
+
+def _development_key_refused(what: str, network_sources: Sequence[str]) -> PrivacyError:
+    return PrivacyError(
+        f"{what} refused for a configuration that reads an archive over the network ({_sources(network_sources)}):"
+        f" its patients may be real, and the development key is published. Set {ENV_VAR} to the programme's secret"
+        " pseudonymisation key."
     )
 
 

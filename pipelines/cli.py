@@ -242,10 +242,12 @@ def _materialize_all(settings: Settings) -> tuple[dict[str, float], dict[str, ob
     """Run every asset in-process; returns seconds per step and what metering recorded. Raises RunFailed (one
     line, with the path of the run's full log) if any step failed."""
 
+    from analytics.operations import pseudonymiser_for
     from analytics.upgrade import require_current
     from pipelines.definitions import build_definitions
     from pipelines.warehouse.assets import METERED_KEY
 
+    pseudonymiser_for(settings)  # no usable key: one line before anything is written, not each harvest step failing
     require_current(settings)  # an old ledger or warehouse: one line naming `sansfilm upgrade`, not a failed run
     _dagster_home(settings)
     defs = build_definitions(settings)

@@ -59,8 +59,7 @@ TRANSLATOR = WarehouseTranslator(settings=DagsterDbtTranslatorSettings(enable_as
 def reference_tables(sansfilm: SansfilmConfig) -> Iterator[dg.MaterializeResult]:
     settings = sansfilm.settings()
     registry = operations.load_contracts(settings)
-    with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
-        operations.load_reference(con, settings, registry)
+    with operations.referenced_warehouse(settings, registry) as con:
         for table in warehouse.REFERENCE_TABLES:
             rows = con.execute(f"select count(*) from ref.{table}").fetchone()[0]
             yield dg.MaterializeResult(asset_key=["ref", table], metadata={"dagster/row_count": rows})
