@@ -312,6 +312,8 @@ def create_bookkeeping(con: duckdb.DuckDBPyConnection) -> None:
     # (macros/delete_insert.sql); the days were added later: a warehouse's older log has none (null: any day)
     con.execute("create table if not exists build.replacements (build_seq bigint, model varchar, replaced_seq bigint)")
     con.execute("alter table build.replacements add column if not exists day date")
+    # the keys a model's delete+insert replaced and did not write again (config vanishing_keys), for a publish
+    con.execute("create table if not exists build.removed_keys (build_seq bigint, model varchar, key uhugeint)")
 
 
 def _begin_run(con: duckdb.DuckDBPyConnection, *, full_refresh: bool) -> int:
@@ -328,6 +330,7 @@ def _begin_run(con: duckdb.DuckDBPyConnection, *, full_refresh: bool) -> int:
     # between these two statements), the log starts again here
     if full_refresh or replacements_logged_from(con) is None:
         con.execute("delete from build.replacements")
+        con.execute("delete from build.removed_keys")
         con.execute("insert into build.replacements values (?, null, null, null)", [seq])
     return seq
 

@@ -178,16 +178,19 @@ def _delete_written_since(
     whole: bool,
 ) -> None:
     """Delete from the copy's `table` the rows holding a `key` (unique key, or the day/month a mart rewrites whole)
-    that the builds after `since` wrote: only among the rows of the builds `among` when it names them (every row when
-    None), and of the days `on_days` names (its storage day column and the days; any day when None). `whole`: `key`
-    is a day (month) a mart rewrites whole, so one it recounted to nothing goes too."""
-    written = con.execute(  # no more than needed to know there are too many to name
-        f"select distinct {key} from {schema}.{table} where build_seq > ? limit {FEW_KEYS + 1}", [since]
-    ).fetchall()
+    that the builds after `since` wrote or removed (build.removed_keys: config vanishing_keys): only among the rows of
+    the builds `among` when it names them (every row when None), and of the days `on_days` names (its storage day
+    column and the days; any day when None). `whole`: `key` is a day (month) a mart rewrites whole, so one it
+    recounted to nothing goes too."""
+    keys, values = f"select {key} from {schema}.{table} where build_seq > ?", [since]
+    if not whole and table_exists(con, "build.removed_keys"):  # a warehouse built before they were kept has none
+        keys += " union select key from build.removed_keys where model = ? and build_seq > ?"
+        values += [table, since]
+    written = con.execute(f"select distinct * from ({keys}) limit {FEW_KEYS + 1}", values).fetchall()
     if len(written) <= FEW_KEYS:  # named one by one, DuckDB skips the row groups holding none of them
         replaced, values = f"{key} in ({', '.join('?' * len(written)) or 'null'})", [k for (k,) in written]
     else:
-        replaced, values = f"{key} in (select {key} from {schema}.{table} where build_seq > ?)", [since]
+        replaced = f"{key} in ({keys})"
     if on_days:  # literals: DuckDB checks each against a row group's smallest and largest day
         column, days = on_days
         replaced = f"{column} in ({', '.join(f'date {day.isoformat()!r}' for day in days) or 'null'}) and {replaced}"

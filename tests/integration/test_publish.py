@@ -14,7 +14,7 @@ import pytest
 from analytics import dbt_build, metering, publish, warehouse
 from analytics.metrics import MONTHLY_FACTS
 from analytics.periods import PARIS, Month
-from tests.integration.test_incremental import PLATFORM, empty, harvest
+from tests.integration.test_incremental import PLATFORM, empty, harvest, move_instances_to_other_studies
 
 NOW = datetime(2012, 4, 2, 6, tzinfo=PARIS)  # metering's clock: both months ended
 
@@ -191,6 +191,31 @@ def test_a_copy_looks_for_a_replaced_key_only_among_the_rows_of_the_builds_that_
     con.execute("detach copy")
     after = publish_night(10, ("3.9", "S3"))  # turn b, up to the rebuild: S3 written by it
     assert after["staged.int_studies"].startswith(among(rebuilt, days=("2012-03-03",)))
+    con.close()
+
+
+@pytest.mark.parametrize("few_keys", [publish.FEW_KEYS, 0], ids=["keys-named", "keys-by-subquery"])
+def test_a_study_an_incremental_build_removes_is_removed_from_the_copy(tmp_path, monkeypatch, few_keys):
+    """S5's only instance filed under S6 by its archive's copy: the build removes S5 (no row carries its key any
+    more), and each turn, updated in place with the rows written since, loses it too."""
+    monkeypatch.setattr(publish, "FEW_KEYS", few_keys)
+    wh, con = empty(tmp_path)
+    link = tmp_path / "wh.published.duckdb"
+    working = con.execute("select current_database()").fetchall()[0][0]
+
+    def both_turns() -> None:
+        warehouse.publish(con, link)
+        warehouse.publish(con, link)
+
+    move_instances_to_other_studies(con, wh, between=both_turns)  # turns a and b written whole, holding S5
+    for turn in ("a", "b"):
+        recorded = Recorded(con)
+        warehouse.publish(recorded, link)
+        assert link.resolve().name == f"wh.published.{turn}.duckdb"
+        assert "staged.int_studies" in deletes(recorded)  # updated in place, not written whole
+        copy = published_tables(con, link)
+        assert copy == tables(con, working)
+        assert [r[0] for r in copy["staged.int_studies"]] == ["S6", "S7", "S8"]
     con.close()
 
 

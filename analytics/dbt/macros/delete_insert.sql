@@ -9,15 +9,20 @@
       those are read: reading whole rows scattered over the history costs a second per night). Kept in
       build.replaced as model 'stored_bytes': the metering's snapshots are dropped from that month
       (analytics.dbt_build);
-    * `rewritten_studies` (config, true): the studies (study_hash) of the rows a build wrote are kept in
-      build.rewritten_studies, where the models downstream find the studies to rebuild (rewritten_studies()
-      below);
+    * `rewritten_studies` (config, true): the studies (study_hash) of the rows a build wrote or replaced are kept
+      in build.rewritten_studies, where the models downstream find the studies to rebuild (rewritten_studies()
+      below): an instance filed under another study by its new copy rewrites both studies;
+    * `vanishing_keys` (config, with a unique key): a query of keys whose rows are replaced even when the new rows do
+      not name them, such as the studies an upstream model rewrote (a study left with no instance has no row left).
+      The keys replaced and not written again are kept in build.removed_keys (this build, the model, the key): a
+      publish deletes them from the copy too. Keys of type uhugeint (study_hash);
     * `replace_where` (config, instead of a unique key): the rows to delete before the insert, such as every row of
       the days a mart recounts, even those left with no row at all.
     * `storage_day` (config, with a unique key): the column (a Paris day) the model's rows are stored in order of
       (in_storage_order() below): the days of the rows a build replaces are kept in build.replacements.
     build.replaced and build.rewritten_studies are emptied by analytics.dbt_build once a build has succeeded: a failed
-    build's wait for the next one (rebuilding a study again is harmless).
+    build's wait for the next one (rebuilding a study again is harmless). build.removed_keys is kept as
+    build.replacements is (below).
     With a unique key, the rows replaced are found once (by rowid) and the builds that had written them are kept in
     build.replacements (this build, the model, the replaced rows' build_seq and storage day): a publish deletes the
     keys written since its copy's update only among the rows of those builds and days, which DuckDB finds without
@@ -33,17 +38,25 @@
     {%- if unique_key and replace_where -%}{# the publish finds a keyed model's rows by build.replacements #}
         {%- do exceptions.raise_compiler_error('delete+insert here takes a unique key or replace_where, not both') -%}
     {%- endif -%}
+    {%- set vanishing_keys = config.get('vanishing_keys') -%}
+    {%- if (config.get('rewritten_studies') or vanishing_keys) and not unique_key -%}
+        {%- do exceptions.raise_compiler_error('rewritten_studies and vanishing_keys need a unique key') -%}
+    {%- endif -%}
     {% if replace_where %}
         delete from {{ target }} where {{ replace_where }};
     {% elif unique_key %}
         {%- set stored_from = config.get('stored_from') -%}
-        {%- set before_columns = [unique_key] + config.get('stored_from_columns', []) %}
+        {%- set before_columns = [unique_key] + config.get('stored_from_columns', [])
+            + (['study_hash'] if config.get('rewritten_studies') else []) %}
         create or replace temporary table sansfilm_replaced as
         select rowid as replaced_rowid, build_seq as replaced_seq,
                {{ replaced_days or 'null' }} as day, {{ config.get('storage_day') or 'null' }} as stored_day,
                {{ before_columns | unique | join(', ') }}
         from {{ target }}
-        where ({{ unique_key }}) in (select ({{ unique_key }}) from {{ source }});
+        where ({{ unique_key }}) in (
+            select ({{ unique_key }}) from {{ source }}
+            {%- if vanishing_keys %} union select * from {{ vanishing_keys }}{% endif %}
+        );
         insert into build.replacements
         select distinct {{ this_build() }}, '{{ this.identifier }}', replaced_seq, stored_day from sansfilm_replaced;
         {% if replaced_days -%}
@@ -59,22 +72,30 @@
         )
         where day is not null;
         {% endif -%}
+        {% if vanishing_keys -%}
+        insert into build.removed_keys
+        select distinct {{ this_build() }}, '{{ this.identifier }}', {{ unique_key }} from sansfilm_replaced
+        where {{ unique_key }} not in (select {{ unique_key }} from {{ source }});
+        {% endif -%}
+        {% if config.get('rewritten_studies') -%}
+        insert into build.rewritten_studies
+        select distinct '{{ this.identifier }}', study_hash
+        from (select study_hash from {{ source }} union all select study_hash from sansfilm_replaced);
+        {% endif -%}
         delete from {{ target }} where rowid in (select replaced_rowid from sansfilm_replaced);
         drop table sansfilm_replaced;
     {% endif %}
-    {% if config.get('rewritten_studies') -%}
-    insert into build.rewritten_studies select distinct '{{ this.identifier }}', study_hash from {{ source }};
-    {% endif -%}
     insert into {{ target }} ({{ columns }}) (select {{ columns }} from {{ source }})
 {%- endmacro %}
 
-{#- The studies an upstream model rewrote in this build (`model`: its name; config `rewritten_studies`). A small
+{#- The studies upstream models rewrote in this build (`models`: a name or a list; config `rewritten_studies`). A small
     table of its own, not the model's `build_seq = this_build()`: DuckDB estimates that filter from the column's
     distinct values (a half of the table the night after a rebuild), takes the night's few thousand studies for
     millions and builds its join on the other side, the whole history (int_study_owners: 2.6 s against 0.7 at five
     years of 2 M studies a year, docs/scaling.md). -#}
-{% macro rewritten_studies(model) -%}
-    (select study_hash from build.rewritten_studies where model = '{{ model }}')
+{% macro rewritten_studies(models) -%}
+    {%- set models = [models] if models is string else models -%}
+    (select study_hash from build.rewritten_studies where model in ('{{ models | join("', '") }}'))
 {%- endmacro %}
 
 {#- The days (dates) a mart recounts: those of the rows this build wrote in each of `columns` (model name -> its day

@@ -5,9 +5,11 @@
 -- study_time_known false. DST: a time in the hour skipped in March reads as winter time (02:30 -> 03:30 summer time),
 -- a time in the hour repeated in October as its second, winter-time occurrence.
 -- Incremental: only the studies of the instances this build rewrote in stg_dicom_instances (a new copy, a deletion,
--- a date from a receipt) are rebuilt, from all their instances.
+-- a date from a receipt, a move to another study) are rebuilt, from all their instances; a study left with none (its
+-- instances filed under another by their new copies) loses its row (vanishing_keys).
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_hash',
-          storage_day='first_received_date', replaced_days='first_received_date', rewritten_studies=true) }}
+          storage_day='first_received_date', replaced_days='first_received_date', rewritten_studies=true,
+          vanishing_keys=rewritten_studies('stg_dicom_instances')) }}
 with instances as (
     select * from {{ ref('stg_dicom_instances') }}
 {% if is_incremental() %}
