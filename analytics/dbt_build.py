@@ -41,6 +41,7 @@ PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 _UNIQUE_KEY = re.compile(r"materialized='incremental', incremental_strategy='delete\+insert'[^)]*unique_key='(\w+)'")
 _PARTITION_KEY = re.compile(r"materialized='incremental'[^)]*replace_where='(\w+) in ")
 _STORAGE_DAY = re.compile(r"materialized='incremental'[^)]*storage_day='(\w+)'")
+_VANISHING_KEYS = re.compile(r"materialized='incremental'[^)]*vanishing_keys=")
 _ENV_VAR = re.compile(r"\{\{\s*env_var\('(\w+)'(?:,\s*'([^']*)')?\)\s*\}\}")
 MEMORY_SHARE = 0.5  # of the machine's RAM, when the configuration sets no [warehouse] memory_limit
 REFERENCE_TABLES = (
@@ -83,23 +84,29 @@ class Keys:
     * `unique`: the unique key (`unique_key`);
     * `partitions`: the column each mart recounted by day or month rewrites whole (`replace_where='<column> in ...'`):
       a build replaces every row of the days (months) it recounts;
-    * `storage_days`: the day column each keyed model stores its rows in order of (`storage_day`)."""
+    * `storage_days`: the day column each keyed model stores its rows in order of (`storage_day`);
+    * `vanishing`: the keyed models whose builds may remove a key without writing it again (`vanishing_keys`), kept
+      in build.removed_keys."""
 
     unique: dict[str, str]
     partitions: dict[str, str]
     storage_days: dict[str, str]
+    vanishing: frozenset[str]
 
 
 def model_keys() -> Keys:
     """The keys of every incremental model, each model's file read once."""
     found: tuple[dict[str, str], ...] = ({}, {}, {})
+    vanishing = set()
     for _, name in models():
         (path,) = PROJECT_DIR.glob(f"models/*/{name}.sql")
         text = path.read_text(encoding="utf-8")
         for pattern, by_model in zip((_UNIQUE_KEY, _PARTITION_KEY, _STORAGE_DAY), found, strict=True):
             if config := pattern.search(text):
                 by_model[name] = config[1]
-    return Keys(*found)
+        if _VANISHING_KEYS.search(text):
+            vanishing.add(name)
+    return Keys(*found, frozenset(vanishing))
 
 
 def plain_sql(model: str) -> str:
@@ -330,8 +337,9 @@ def _begin_run(con: duckdb.DuckDBPyConnection, *, full_refresh: bool) -> int:
     # between these two statements), the log starts again here
     if full_refresh or replacements_logged_from(con) is None:
         con.execute("delete from build.replacements")
-        con.execute("delete from build.removed_keys")
         con.execute("insert into build.replacements values (?, null, null, null)", [seq])
+    if full_refresh:  # every copy is then written whole; a log restarted otherwise still owes the copies its removals
+        con.execute("delete from build.removed_keys")
     return seq
 
 

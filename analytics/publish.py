@@ -7,19 +7,19 @@ other one (the copy of two publishes ago, which no reader opens any more) up to 
 at it: one rename, so a reader sees the old copy or the new one, never half of one.
 
 Bringing it up to date: the incremental models (`stg_`, `int_`, the marts recounted by day or month) stamp each row
-with the build that wrote it (`build_seq`, analytics.dbt_build), so the copy takes only the rows written since its
-last update (delete + insert), by their unique key, or by the day (month) a mart rewrites whole, a day it emptied
-included. A key is deleted only among the rows of the builds that had written the rows replaced since, on those rows'
-storage days (build.replacements; the keyed models store their rows in day order, so DuckDB skips the row groups of
-other days), and not looked for where no row was replaced: a night's new studies are not looked up in the whole
-history (among every row when the log does not reach back to the copy's last update); the facts metering
-rewrites by month, the months metered since (build.meterings, numbered by analytics.metering); every other table
-(the reference tables, the storage snapshots: small) is copied whole. A table is copied whole too when its columns
-changed, when a full rebuild ran since, or when the copy's bookkeeping does not match this warehouse
-(`publication.tables`, kept in the copy). When the file to update is still open (a reader of two publishes ago still
-reading) or unreadable, or when every table is copied whole (a full rebuild since), a fresh file is written and renamed
-over it instead: the reader keeps what it opened, and the copy keeps nothing of the rows a rebuild dropped, even in
-its unused pages.
+with the build that wrote it (`build_seq`, analytics.dbt_build), so the copy takes only the rows written since its last
+update (delete + insert), by their unique key (and the keys a build removed without writing them again,
+build.removed_keys), or by the day (month) a mart rewrites whole, a day it emptied included. A key is deleted only
+among the rows of the builds that had written the rows replaced since, on those rows' storage days (build.replacements;
+the keyed models store their rows in day order, so DuckDB skips the row groups of other days), and not looked for where
+no row was replaced: a night's new studies are not looked up in the whole history (among every row when the log does
+not reach back to the copy's last update); the facts metering rewrites by month, the months metered since
+(build.meterings, numbered by analytics.metering); every other table (the reference tables, the storage snapshots:
+small) is copied whole. A table is copied whole too when its columns changed, when a full rebuild ran since, or when
+the copy's bookkeeping does not match this warehouse (`publication.tables`, kept in the copy). When the file to update
+is still open (a reader of two publishes ago still reading) or unreadable, or when every table is copied whole (a full
+rebuild since), a fresh file is written and renamed over it instead: the reader keeps what it opened, and the copy
+keeps nothing of the rows a rebuild dropped, even in its unused pages.
 """
 
 from __future__ import annotations
@@ -133,7 +133,10 @@ def _update(con: duckdb.DuckDBPyConnection, held: dict[tuple[str, str], tuple], 
             if among != []:  # [] a build since replaced no row of this table: every row written since is new here
                 day_column = model_keys.storage_days.get(table)
                 on_days = (day_column, days) if day_column and days is not None else None
-                _delete_written_since(con, schema, table, key, since, among, on_days, whole=table in partitions)
+                removed = table in model_keys.vanishing
+                _delete_written_since(
+                    con, schema, table, key, since, among, on_days, whole=table in partitions, removed=removed
+                )
             con.execute(f"insert into {target} select * from {schema}.{table} where build_seq > ?", [since])
         for schema, table in set(_tables(con, current_database=False)) - set(wanted):
             con.execute(f"drop table publish_target.{schema}.{table}")
@@ -176,14 +179,15 @@ def _delete_written_since(
     on_days: tuple[str, list[date]] | None = None,
     *,
     whole: bool,
+    removed: bool = False,
 ) -> None:
     """Delete from the copy's `table` the rows holding a `key` (unique key, or the day/month a mart rewrites whole)
-    that the builds after `since` wrote or removed (build.removed_keys: config vanishing_keys): only among the rows of
-    the builds `among` when it names them (every row when None), and of the days `on_days` names (its storage day
-    column and the days; any day when None). `whole`: `key` is a day (month) a mart rewrites whole, so one it
-    recounted to nothing goes too."""
+    that the builds after `since` wrote, and those they removed when `removed` (build.removed_keys: config
+    vanishing_keys): only among the rows of the builds `among` when it names them (every row when None), and of the
+    days `on_days` names (its storage day column and the days; any day when None). `whole`: `key` is a day (month) a
+    mart rewrites whole, so one it recounted to nothing goes too."""
     keys, values = f"select {key} from {schema}.{table} where build_seq > ?", [since]
-    if not whole and table_exists(con, "build.removed_keys"):  # a warehouse built before they were kept has none
+    if removed and table_exists(con, "build.removed_keys"):  # a warehouse built before they were kept has none
         keys += " union select key from build.removed_keys where model = ? and build_seq > ?"
         values += [table, since]
     written = con.execute(f"select distinct * from ({keys}) limit {FEW_KEYS + 1}", values).fetchall()

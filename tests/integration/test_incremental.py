@@ -344,16 +344,17 @@ def test_an_instance_dated_by_a_receipt_then_by_the_archive_replaces_its_earlier
 
 
 def move_instances_to_other_studies(con, wh: RawWarehouse, between=lambda: None) -> None:
-    """Two builds (`between` called after the first): S5 (one instance) and S7 (two) harvested from copies without
-    the archive's time, then the archive's own copies (they win) file S5's instance under S6 and one of S7's under
-    S8, as after a merge of studies in the archive."""
-    for sop, study in (("5.1", "S5"), ("7.1", "S7"), ("7.2", "S7")):
+    """Two builds (`between` called after the first): S5 (one instance), S7 (two) and S9 (one, its receipt logged)
+    harvested from copies without the archive's time, then the archive's own copies (they win) file S5's instance
+    under S6, one of S7's under S8 and S9's under S10, as after a merge of studies in the archive."""
+    for sop, study in (("5.1", "S5"), ("7.1", "S7"), ("7.2", "S7"), ("9.1", "S9")):
         wh.instance(sop, study, "2012-04-10T09:00:00+02:00", 500, ae="B_CT")
         wh.instances[-1].update(source="pacs", file_key=f"pacs-{sop}", received_at_estimated=True)
+    wh.event("110104", "2012-04-10T08:00:00+02:00", "B_CT", PLATFORM, ["S9"])
     harvest(con, wh, "h1")
     warehouse.build_models(con)
     between()
-    for sop, study in (("5.1", "S6"), ("7.2", "S8")):
+    for sop, study in (("5.1", "S6"), ("7.2", "S8"), ("9.1", "S10")):
         wh.instance(sop, study, "2012-04-05T10:00:00+02:00", 500, ae="B_CT")
         wh.instances[-1].update(record_key=f"archive-copy-{sop}")
     harvest(con, wh, "h2")
@@ -362,14 +363,21 @@ def move_instances_to_other_studies(con, wh: RawWarehouse, between=lambda: None)
 
 def test_an_instance_filed_under_another_study_leaves_its_old_study(tmp_path):
     """The studies an instance leaves are rebuilt as well as the one it joins: a study left with no instance has no
-    row any more (it was never archived as such), one left with fewer counts those."""
+    row any more (it was never archived as such), one left with fewer counts those, and one the logs saw received
+    keeps its owner from the receipt."""
     wh, con = empty(tmp_path)
     move_instances_to_other_studies(con, wh)
-    studies = "select study_instance_uid, instances from staged.{} order by 1"
-    assert con.execute(studies.format("int_studies")).fetchall() == [("S6", 1), ("S7", 1), ("S8", 1)]
-    owners = "select study_instance_uid from staged.int_study_owners order by 1"
-    assert con.execute(owners).fetchall() == [("S6",), ("S7",), ("S8",)]
-    assert con.execute("select sum(studies_received) from marts.mart_archive_daily").fetchall() == [(3,)]
+    studies = "select study_instance_uid, instances from staged.int_studies order by 1"
+    assert con.execute(studies).fetchall() == [("S10", 1), ("S6", 1), ("S7", 1), ("S8", 1)]
+    owners = "select study_instance_uid, owner_from from staged.int_study_owners order by 1"
+    assert con.execute(owners).fetchall() == [
+        ("S10", "instances"),
+        ("S6", "instances"),
+        ("S7", "instances"),
+        ("S8", "instances"),
+        ("S9", "receipt_event"),
+    ]
+    assert con.execute("select sum(studies_received) from marts.mart_archive_daily").fetchall() == [(4,)]
     assert_equals_a_full_rebuild(con)
     con.close()
 

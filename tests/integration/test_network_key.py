@@ -43,7 +43,9 @@ def with_network_source(corpus, tmp_path, kind: str):
 
 
 def sansfilm_with_key(config, command: str, key: str | None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "SANSFILM_PSEUDO_KEY"} | {"U": "user", "P": "password"}
+    # Dagster's home in the corpus (.dagster), where a refused run must not have made it
+    unset = ("SANSFILM_PSEUDO_KEY", "DAGSTER_HOME")
+    env = {k: v for k, v in os.environ.items() if k not in unset} | {"U": "user", "P": "password"}
     result = subprocess.run(
         [SANSFILM, "--config", str(config), command],
         capture_output=True,

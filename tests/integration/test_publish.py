@@ -215,7 +215,7 @@ def test_a_study_an_incremental_build_removes_is_removed_from_the_copy(tmp_path,
         assert "staged.int_studies" in deletes(recorded)  # updated in place, not written whole
         copy = published_tables(con, link)
         assert copy == tables(con, working)
-        assert [r[0] for r in copy["staged.int_studies"]] == ["S6", "S7", "S8"]
+        assert [r[0] for r in copy["staged.int_studies"]] == ["S10", "S6", "S7", "S8"]
     con.close()
 
 

@@ -14,15 +14,17 @@
       below): an instance filed under another study by its new copy rewrites both studies;
     * `vanishing_keys` (config, with a unique key): a query of keys whose rows are replaced even when the new rows do
       not name them, such as the studies an upstream model rewrote (a study left with no instance has no row left).
-      The keys replaced and not written again are kept in build.removed_keys (this build, the model, the key): a
-      publish deletes them from the copy too. Keys of type uhugeint (study_hash);
+      It must be the set of keys the model's incremental select rebuilds (set once, before the config, and used in
+      both), or rows still valid would be deleted. The keys replaced and not written again are kept in
+      build.removed_keys (this build, the model, the key): a publish deletes them from the copy too. Keys of type
+      uhugeint (study_hash);
     * `replace_where` (config, instead of a unique key): the rows to delete before the insert, such as every row of
       the days a mart recounts, even those left with no row at all.
     * `storage_day` (config, with a unique key): the column (a Paris day) the model's rows are stored in order of
       (in_storage_order() below): the days of the rows a build replaces are kept in build.replacements.
     build.replaced and build.rewritten_studies are emptied by analytics.dbt_build once a build has succeeded: a failed
-    build's wait for the next one (rebuilding a study again is harmless). build.removed_keys is kept as
-    build.replacements is (below).
+    build's wait for the next one (rebuilding a study again is harmless). build.removed_keys is kept until a full
+    rebuild (or that of a selection of models).
     With a unique key, the rows replaced are found once (by rowid) and the builds that had written them are kept in
     build.replacements (this build, the model, the replaced rows' build_seq and storage day): a publish deletes the
     keys written since its copy's update only among the rows of those builds and days, which DuckDB finds without
@@ -75,7 +77,7 @@
         {% if vanishing_keys -%}
         insert into build.removed_keys
         select distinct {{ this_build() }}, '{{ this.identifier }}', {{ unique_key }} from sansfilm_replaced
-        where {{ unique_key }} not in (select {{ unique_key }} from {{ source }});
+        where {{ unique_key }} not in (select {{ unique_key }} from {{ source }} where {{ unique_key }} is not null);
         {% endif -%}
         {% if config.get('rewritten_studies') -%}
         insert into build.rewritten_studies

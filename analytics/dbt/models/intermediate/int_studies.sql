@@ -7,15 +7,16 @@
 -- Incremental: only the studies of the instances this build rewrote in stg_dicom_instances (a new copy, a deletion,
 -- a date from a receipt, a move to another study) are rebuilt, from all their instances; a study left with none (its
 -- instances filed under another by their new copies) loses its row (vanishing_keys).
+{%- set rebuilt = rewritten_studies('stg_dicom_instances') %}
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_hash',
           storage_day='first_received_date', replaced_days='first_received_date', rewritten_studies=true,
-          vanishing_keys=rewritten_studies('stg_dicom_instances')) }}
+          vanishing_keys=rebuilt) }}
 with instances as (
     select * from {{ ref('stg_dicom_instances') }}
 {% if is_incremental() %}
     -- every instance of the studies with an instance this build rewrote
     where {% call found_by_key(ref('stg_dicom_instances')) -%}
-        study_hash in {{ rewritten_studies('stg_dicom_instances') }}
+        study_hash in {{ rebuilt }}
     {%- endcall %}
 {% endif %}
 ),

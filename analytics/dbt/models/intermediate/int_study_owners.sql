@@ -5,16 +5,17 @@
 -- deletions) are rebuilt; one left with no instance and no receipt loses its row (vanishing_keys). The stored bytes
 -- of a study whose owner changed move between establishments from its first receipt (stored_from,
 -- macros/delete_insert.sql); a new study's bytes are its instances' (stg_dicom_instances).
+{%- set rebuilt = rewritten_studies(['int_studies', 'stg_audit_studies']) %}
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_hash',
           storage_day='first_receipt_date', replaced_days='first_receipt_date', rewritten_studies=true,
-          vanishing_keys=rewritten_studies(['int_studies', 'stg_audit_studies']),
+          vanishing_keys=rebuilt,
           stored_from_columns=['establishment_id', 'first_receipt_date'],
           stored_from='case when before.replaced_rowid is not null
                                 and before.establishment_id is distinct from after.establishment_id
                            then least(before.first_receipt_date, after.first_receipt_date) end') }}
 with touched as (
 {% if is_incremental() %}
-    select study_hash from {{ rewritten_studies(['int_studies', 'stg_audit_studies']) }}
+    select study_hash from {{ rebuilt }}
 {% else %}
     select null::uhugeint as study_hash where false
 {% endif %}
