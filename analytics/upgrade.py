@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from analytics import dbt_build, warehouse, warehouse_schema
 from analytics.billing import schema
-from analytics.billing.ledger import SCHEMA_LOCK_KEY, display, engine, ledger_missing, reading
+from analytics.billing.ledger import SCHEMA_LOCK_KEY, display, engine, not_created_yet, reading
 from analytics.config import Settings
 from analytics.errors import SansfilmError, SchemaVersionError
 
@@ -80,7 +80,7 @@ def upgrade_ledger(
     """Upgrade (or plan) the ledger at `url` in one transaction; a SQLite file is copied first. `attributes` reach
     the revisions (schema.migrate): where the issued documents and the contracts are."""
     where = display(url)
-    if ledger_missing(url):
+    if not_created_yet(url, "nothing to upgrade"):
         return StoreUpgrade("ledger", where, "empty", "empty", note="none yet: made at the current version when used")
     db = engine(url)
     sqlite_file = Path(make_url(url).database or "") if db.dialect.name == "sqlite" else None

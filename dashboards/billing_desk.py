@@ -54,7 +54,7 @@ def names() -> dict[str, str]:
 def follow_up(viewer: Viewer) -> pl.DataFrame:
     """Search, filter and preview the issued invoices and credit notes; returns every one the viewer may see."""
     st.subheader("Suivi des factures et avoirs")
-    table = billing_desk.accounts(data.settings(), viewer, paris_today(), names())
+    table = data.ledger_read(billing_desk.accounts)(data.settings(), viewer, paris_today(), names())
     left, right = st.columns([2, 1])
     text = left.text_input("Rechercher (numéro, établissement ou FINESS)", key="desk_search")
     status = right.selectbox(

@@ -33,6 +33,7 @@ from analytics.config import Settings, load_settings
 from analytics.errors import SansfilmError, SchemaVersionError
 from analytics.reporting import finance, opinions, portal, programme, proposals, quality
 from analytics.reporting.scope import Filters, Viewer
+from dashboards import ui
 from dashboards.ui import PAGES, headless
 
 TTL = 600
@@ -200,7 +201,7 @@ def _usage_daily(published_version: int, viewer: Viewer, month: str, establishme
     return _read(programme.usage_daily, viewer, month, establishment_id)
 
 
-def _ledger_read(read: Callable[..., Any]) -> Callable[..., Any]:
+def ledger_read(read: Callable[..., Any]) -> Callable[..., Any]:
     """A ledger at another schema version, or out of reach (its folder missing), stops the page with one line saying
     what to do, not a traceback (the warmer, which has no page, gets the error and logs it)."""
 
@@ -209,16 +210,18 @@ def _ledger_read(read: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return read(*args, **kwargs)
         except (SchemaVersionError, LedgerUnreachable) as error:
-            if get_script_run_ctx(suppress_warning=True) is None:
-                raise
             what = "Mise à niveau nécessaire" if isinstance(error, SchemaVersionError) else "Registre inaccessible"
+            if ui.is_headless():
+                raise ui.PageStopped(f"{what} : {error}") from error
+            if get_script_run_ctx(suppress_warning=True) is None:  # called outside any page
+                raise
             st.error(f"{what} : {error}")
             st.stop()
 
     return guarded
 
 
-@_ledger_read
+@ledger_read
 def drafts(viewer: Viewer, filters: Filters) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(draft invoices, their lines) as frames: see `finance.draft_lines`. Every metered month is drafted and cached
     for the other filters, then the period is cut out (a month's drafts do not depend on the other months of the
@@ -232,7 +235,7 @@ def drafts(viewer: Viewer, filters: Filters) -> tuple[pl.DataFrame, pl.DataFrame
     return table.filter(period), lines.filter(period)
 
 
-@_ledger_read
+@ledger_read
 @st.cache_data(ttl=60, show_spinner=False)
 def issued_months() -> tuple[str, ...]:
     """Part of the drafts' cache key: issuing a month moves the pending regularisations to the next one."""
@@ -251,7 +254,7 @@ def _drafts(
     return finance.draft_table(invoices), finance.draft_lines(invoices)
 
 
-@_ledger_read
+@ledger_read
 def governance(published_version: int, viewer: Viewer) -> dict[str, pl.DataFrame | None]:
     """The framework agreement's validity, ceiling and commitments, scoped to the viewer (analytics.reporting)."""
     return _governance(published_version, by_role(viewer))
@@ -293,7 +296,7 @@ def proposal_names() -> list[str]:
     return [path.name for path in proposals.proposal_files(settings().contracts.dir)]
 
 
-@_ledger_read
+@ledger_read
 def proposal(viewer: Viewer, name: str, filters: Filters) -> dict[str, Any]:
     """A proposal simulated on the filters' period and projected over five years (analytics.reporting.proposals and
     projection); cached per published version, issued months, role and the proposal file's state."""
@@ -346,19 +349,19 @@ def _proposal(
     }
 
 
-@_ledger_read
+@ledger_read
 @st.cache_data(ttl=60, show_spinner=False)
 def issued(viewer: Viewer, filters: Filters) -> pl.DataFrame:
     return finance.issued_invoices(settings().ledger.url, viewer, filters)
 
 
-@_ledger_read
+@ledger_read
 @st.cache_data(ttl=60, show_spinner=False)
 def issued_lines(viewer: Viewer, number: str) -> pl.DataFrame:
     return finance.issued_lines(settings().ledger.url, viewer, number)
 
 
-@_ledger_read
+@ledger_read
 @st.cache_data(ttl=60, show_spinner=False)
 def quality_checks(viewer: Viewer) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The latest result of each data-quality check, and the failures kept (from the ledger's database)."""
@@ -366,7 +369,7 @@ def quality_checks(viewer: Viewer) -> tuple[pl.DataFrame, pl.DataFrame]:
     return quality.latest_checks(url, viewer), quality.failed_checks(url, viewer)
 
 
-@_ledger_read
+@ledger_read
 def documents(viewer: Viewer, number: str) -> dict[str, Path]:
     return finance.invoice_documents(settings().billing.out_dir, viewer, settings().ledger.url, number)
 
@@ -388,19 +391,31 @@ def default_filters() -> Filters:
     return Filters(period[0], period[-1], None, None, None) if period else Filters()
 
 
-def warm() -> None:
-    """Run every regional role's pages for the default filters, headless (see above)."""
+def warm() -> list[str]:
+    """Run every regional role's pages for the default filters, headless (see above). A page that stops on an error
+    (the ledger out of reach, or at another schema version: what the page shows its visitors) is left there, the
+    others are still warmed; returns the pages so stopped, as "role page: why", and logs the first in one line."""
     if get_script_run_ctx(suppress_warning=True) is not None:
         raise RuntimeError("warm() draws pages: it must run in a thread without a Streamlit session")
     filters = default_filters()
     missing()  # what app.py reads before any page
     month_to_date(version())
+    skipped = []
     for role, pages in ROLE_PAGES.items():
         viewer = Viewer(role, role)
         choices(version(), viewer)  # the sidebar's
         for page in pages:
-            with headless(viewer, filters):
-                _run_page(DASHBOARDS / page)
+            try:
+                with headless(viewer, filters):
+                    _run_page(DASHBOARDS / page)
+            except ui.PageStopped as stopped:
+                if stopped.reason:
+                    skipped.append(f"{role} {page}: {stopped.reason}")
+    if skipped:
+        logging.getLogger(__name__).warning(
+            "warming stopped %d page(s) on an error, first %s", len(skipped), skipped[0]
+        )
+    return skipped
 
 
 def _run_page(path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 import streamlit as st
 
@@ -32,8 +33,30 @@ PILOT_PAGES = frozenset({"pages/opinions.py"})  # offered to an establishment on
 _headless = threading.local()
 
 
+class PageStopped(Exception):  # noqa: N818 - a stop, not an error: what st.stop() is in a visitor's run
+    """A page run headless (the cache warmer) stopped where a visitor's run would; `reason`: the one line the visitor
+    reads when it stopped on an error (None: a normal end, such as nothing to show)."""
+
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__(reason or "stopped")
+        self.reason = reason
+
+
+def is_headless() -> bool:
+    return getattr(_headless, "viewer", None) is not None
+
+
+def stop(reason: str | None = None) -> NoReturn:
+    """End the page here: st.stop() in a visitor's run; in a headless one, where Streamlit's stop does nothing and the
+    page would run on, PageStopped."""
+    if is_headless():
+        raise PageStopped(reason)
+    st.stop()
+    raise AssertionError("st.stop() returned")  # unreachable: it raises in a session
+
+
 def context() -> tuple[Viewer, Filters]:
-    if getattr(_headless, "viewer", None) is not None:
+    if is_headless():
         return _headless.viewer, _headless.filters
     viewer = st.session_state.get("viewer")
     if viewer is None:

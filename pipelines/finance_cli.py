@@ -232,8 +232,8 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
         today = paris_today()
         try:
             settings = settings_loader()
+            recorded = _payments(settings)  # first: a ledger out of reach is refused in the command's own words
             found = statuses(settings, today)
-            recorded = _payments(settings)
         except SansfilmError as exc:
             raise fail(exc) from None
         if establishment is not None and establishment not in {a.establishment_id for a in found}:
@@ -265,10 +265,9 @@ def register(app: typer.Typer, settings_loader, fail) -> None:
 
     def _payments(settings) -> list[dict]:  # noqa: ANN001
         from analytics.billing import followup
-        from analytics.billing.ledger import Ledger, ledger_missing, require_ledger_folder
+        from analytics.billing.ledger import Ledger, not_created_yet
 
-        require_ledger_folder(settings.ledger.url, "no payment can be listed")
-        if ledger_missing(settings.ledger.url):
+        if not_created_yet(settings.ledger.url, "no payment can be listed"):
             return []
         with Ledger(settings.ledger.url) as ledger:
             return followup.payments_of(ledger)
@@ -288,12 +287,12 @@ def register_ledger_acts(ledger_app: typer.Typer, settings_loader, fail) -> None
     ) -> None:
         """The audit trail: every act recorded in the ledger (issue, credit, send, payment), who did it and when."""
         from analytics.billing import followup
-        from analytics.billing.ledger import Ledger, ledger_missing
+        from analytics.billing.ledger import Ledger, not_created_yet
 
         fmt = _formats(fmt)
         try:
             settings = settings_loader()
-            if ledger_missing(settings.ledger.url):
+            if not_created_yet(settings.ledger.url, "no act can be listed"):
                 found = []
             else:
                 with Ledger(settings.ledger.url) as ledger:

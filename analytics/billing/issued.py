@@ -21,9 +21,9 @@ def document_problems(settings: Settings) -> tuple[int, list[str]]:
     """The issued documents checked under [billing] out_dir/<month>/ against the SHA-256 recorded in the ledger: how
     many were checked, and each one missing or altered (and any invoice without recorded documents)."""
     from analytics.billing.documents import sha256_of
-    from analytics.billing.ledger import Ledger, ledger_missing
+    from analytics.billing.ledger import Ledger, not_created_yet
 
-    if ledger_missing(settings.ledger.url):
+    if not_created_yet(settings.ledger.url, "cannot tell which documents were issued"):
         return 0, []
     checked, problems = 0, []
     with Ledger(settings.ledger.url) as ledger:

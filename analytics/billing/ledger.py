@@ -98,6 +98,7 @@ __all__ = [  # what the rest of sansfilm imports from here (the tables and rules
     "invoice_number",
     "issued_month",
     "ledger_missing",
+    "not_created_yet",
     "missing_ledger_message",
     "require_ledger_folder",
     "metadata",
@@ -611,6 +612,13 @@ def ledger_missing(url: str) -> bool:
     return path is not None and not path.exists()
 
 
+def not_created_yet(url: str, consequence: str) -> bool:
+    """Whether the SQLite ledger at `url` was not created yet (nothing issued or recorded), which a reader takes for an
+    empty one; refused (LedgerUnreachable) when its folder does not exist (require_ledger_folder)."""
+    require_ledger_folder(url, consequence)
+    return ledger_missing(url)
+
+
 def require_ledger_folder(url: str, consequence: str) -> None:
     """For a reader that takes a ledger not created yet for an empty one: refuse a SQLite ledger whose folder does
     not exist (a [ledger] url mistyped, a volume not mounted), which is no empty ledger (`consequence`: what the
@@ -635,8 +643,9 @@ def missing_ledger_message(url: str, consequence: str) -> str:
 @contextmanager
 def reading(url: str) -> Iterator[Connection | None]:
     """A connection for readers of the ledger's database (dashboards, governance, check history), opened with the
-    ledger's own engine set-up; None when a SQLite ledger was never created (reading never creates it)."""
-    if ledger_missing(url):
+    ledger's own engine set-up; None when a SQLite ledger was never created (reading never creates it). One whose
+    folder does not exist is no empty ledger: refused (LedgerUnreachable), or a reader would show nothing recorded."""
+    if not_created_yet(url, "nothing recorded in it can be read"):
         yield None
         return
     readers = engine(url)

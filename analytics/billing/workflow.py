@@ -88,9 +88,9 @@ def record_payment(
 
 def statuses(settings: Settings, today: date) -> list[Account]:
     """Every issued invoice and credit note with its balance and status on `today` (none before the first issue)."""
-    from analytics.billing.ledger import Ledger, ledger_missing
+    from analytics.billing.ledger import Ledger, not_created_yet
 
-    if ledger_missing(settings.ledger.url):
+    if not_created_yet(settings.ledger.url, "cannot tell which invoices were issued or what is owed"):
         return []
     terms = due_days(settings)
     with Ledger(settings.ledger.url) as ledger:
@@ -101,10 +101,10 @@ def credit_note_documents(settings: Settings) -> list[tuple[str, str, Path, str]
     """(credit note number, kind, path under [billing] out_dir, recorded SHA-256) of every credit note's document."""
     from sqlalchemy import select
 
-    from analytics.billing.ledger import Ledger, ledger_missing
+    from analytics.billing.ledger import Ledger, not_created_yet
     from analytics.billing.ledger_tables import credit_note, credit_note_document, invoice
 
-    if ledger_missing(settings.ledger.url):
+    if not_created_yet(settings.ledger.url, "cannot tell which credit notes were issued"):
         return []
     with Ledger(settings.ledger.url) as ledger, ledger.read("read the credit notes' documents") as conn:
         rows = conn.execute(

@@ -117,10 +117,10 @@ def invoices_match_usage(ctx: RunContext, rule: Rule) -> Measure:
 def ledger_chain_verified(ctx: RunContext, rule: Rule) -> Measure:
     """`sansfilm ledger verify`: the hash chain and the numbering of the ledger; each problem, the first broken row
     first."""
-    from analytics.billing.ledger import Ledger, ledger_missing
+    from analytics.billing.ledger import Ledger, not_created_yet
 
     url = ctx.extra["settings"].ledger.url
-    if ledger_missing(url):
+    if not_created_yet(url, "its chain cannot be verified"):
         return Measure([0], 0, 0, base_details(rule, note="no ledger yet"))
     with Ledger(url) as ledger:
         result = ledger.verify()

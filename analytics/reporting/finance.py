@@ -22,7 +22,7 @@ from analytics.billing import ledger as ledger_tables
 from analytics.billing.contracts import Contracts
 from analytics.billing.credits import recorded_credit_lines
 from analytics.billing.export import line_rows
-from analytics.billing.ledger import Ledger, ledger_missing, reading, require_ledger_folder
+from analytics.billing.ledger import Ledger, not_created_yet, reading, require_ledger_folder
 from analytics.billing.model import Invoice
 from analytics.billing.regularisation import Credited, line_credits
 from analytics.billing.service import agreement_months, month_invoices
@@ -72,8 +72,7 @@ UNREACHABLE = "cannot tell which months were issued"
 def _issued(ledger_url: str) -> Iterator[Ledger | None]:
     """The ledger, read-only; None when none was created yet (nothing issued). One whose folder does not exist is no
     empty ledger: refused (LedgerUnreachable), or the pages and `simulate` would take issued months for drafts."""
-    require_ledger_folder(ledger_url, UNREACHABLE)
-    if ledger_missing(ledger_url):
+    if not_created_yet(ledger_url, UNREACHABLE):
         yield None
         return
     ledger = Ledger(ledger_url, read_only=True)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from analytics.reporting import labels as fr
 from analytics.reporting import opinions
-from dashboards import charts, data
+from dashboards import charts, data, ui
 from dashboards.ui import context
 
 LABELS = {
@@ -36,7 +36,7 @@ if viewer.kind == "establishment" and viewer.scope not in data.opinion_pilot():
         "Votre établissement ne participe pas au pilote de télé-avis (contracts/opinion_pairs.csv) : "
         "il n'a aucune demande à voir ici."
     )
-    st.stop()
+    ui.stop()
 rules = data.settings().opinions
 st.caption(
     "Une demande : un examen transféré par la plateforme à l'autre établissement d'un couple du pilote. "
@@ -72,7 +72,7 @@ cols[2].metric("Sans réponse", charts.fr_number(counters["unanswered"]))
 cols[3].metric("En attente de réponse", charts.fr_number(counters["pending"]))
 if asked.is_empty():
     st.info("Aucune demande de télé-avis sur la période pour ces filtres.")
-    st.stop()
+    ui.stop()
 
 st.subheader("Demandes par mois et par couple")
 months = named(opinions.pair_months(asked))

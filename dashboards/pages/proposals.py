@@ -7,7 +7,7 @@ import streamlit as st
 
 from analytics.errors import SansfilmError
 from analytics.reporting import labels as fr
-from dashboards import charts, data
+from dashboards import charts, data, ui
 from dashboards.ui import context
 
 LABELS = {
@@ -49,13 +49,13 @@ if not names:
         "Aucune proposition : déposez un tarif au format de framework.yaml dans contracts/proposals/ "
         "(voir docs/billing.md, « Simulating a proposed tariff »)."
     )
-    st.stop()
+    ui.stop()
 name = st.selectbox("Tarif proposé (contracts/proposals/)", names, key="proposal_file")
 try:
     result = data.proposal(viewer, name, filters)
 except SansfilmError as error:  # an invalid proposal: the loader's message names the file, the field and the line
     st.error(f"Proposition illisible : {error}")
-    st.stop()
+    ui.stop()
 
 months = result["months"]
 st.caption(

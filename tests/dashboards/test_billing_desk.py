@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Iterator
 from datetime import date
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import analytics.quality
@@ -28,13 +30,19 @@ FINANCE = Viewer("fabienne", "finance")
 
 
 @pytest.fixture
-def desk(published, tmp_path, monkeypatch) -> Settings:
-    """A copy of the published sample (its warehouse, ledger and documents), the clock on 31 December 2012."""
+def desk(published, tmp_path, monkeypatch) -> Iterator[Settings]:
+    """A copy of the published sample (its warehouse, ledger and documents), the clock on 31 December 2012. The
+    dashboards' caches are emptied before and after: the copy's files have the sample's times, so what the pages
+    cached of the copy (a month issued here) would be served to the other tests' pages of the sample."""
     shutil.copytree(published.root, tmp_path / "corpus")
     settings = load_settings(tmp_path / "corpus" / "sansfilm.toml")
     monkeypatch.setenv("SANSFILM_CONFIG", str(settings.config_path))
     monkeypatch.setenv("SANSFILM_NOW", "2012-12-31T12:00:00")
-    return settings
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield settings
+    st.cache_resource.clear()
+    st.cache_data.clear()
 
 
 def page(role: str, file: str = "pages/finance.py") -> AppTest:
