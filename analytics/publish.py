@@ -45,6 +45,7 @@ FEW_KEYS = 100
 # at most this many storage days of the rows replaced since are named in a keyed delete: DuckDB skips the row groups
 # holding none of them (a rebuild's history in day order: the rows of a night's few dozen days, not all of them)
 FEW_DAYS = 1000
+DBT_LEFTOVER = "__dbt_(backup|tmp)$"  # the names of the tables dbt makes beside a model's while it builds it
 
 
 def turn_path(published_path: Path, turn: str) -> Path:
@@ -252,15 +253,17 @@ def _tables(
     """The tables of the published schemas, in the warehouse (`current_database`) or in the copy: their columns (names
     and types, in order) and, for a warehouse table stamped with build_seq, the last build that wrote it and when that
     build started (None without a stamp or a row); for a metering fact, the last metering (`last_metering`: seq and
-    when)."""
+    when). A table dbt left behind in the warehouse (`<model>__dbt_backup`, `__dbt_tmp`: a build stopped between its
+    statements) is no model: never published, and dropped from a copy that holds one."""
     catalog = "current_database()" if current_database else "'publish_target'"
+    leftovers = f"and not regexp_matches(t.table_name, '{DBT_LEFTOVER}')" if current_database else ""
     rows = con.execute(
         f"""select c.table_schema, c.table_name,
                    list(c.column_name order by c.ordinal_position),
                    string_agg(c.column_name || ' ' || c.data_type, ', ' order by c.ordinal_position)
             from information_schema.columns as c
             join information_schema.tables as t using (table_catalog, table_schema, table_name)
-            where c.table_catalog = {catalog} and c.table_schema in ? and t.table_type = 'BASE TABLE'
+            where c.table_catalog = {catalog} and c.table_schema in ? and t.table_type = 'BASE TABLE' {leftovers}
             group by all order by 1, 2""",
         [list(PUBLISHED_SCHEMAS)],
     ).fetchall()

@@ -219,6 +219,29 @@ def test_a_study_an_incremental_build_removes_is_removed_from_the_copy(tmp_path,
     con.close()
 
 
+def test_a_table_dbt_left_behind_is_never_published(tmp_path):
+    """A build stopped between dbt's statements can leave `<model>__dbt_backup` (or `__dbt_tmp`) beside the model:
+    no reader sees it, and a copy that held one (published by an earlier version) loses it."""
+    wh, con = empty(tmp_path)
+    link = tmp_path / "wh.published.duckdb"
+    night(con, wh, 1)
+    for leftover in ("staged.int_studies__dbt_backup", "marts.mart_archive_daily__dbt_tmp"):
+        con.execute(f"create table {leftover} as select * from {leftover.split('__')[0]}")
+    warehouse.publish(con, link)  # turn a, written whole
+    assert not [t for t in published_tables(con, link) if "__dbt_" in t]
+    warehouse.publish(con, link)  # turn b; then turn a is given one, as an earlier version would have published it
+    con.execute("attach ? as copy", [str(tmp_path / "wh.published.a.duckdb")])
+    con.execute("create table copy.staged.int_studies__dbt_backup as select * from staged.int_studies")
+    con.execute("detach copy")
+    night(con, wh, 2)
+    recorded = Recorded(con)
+    warehouse.publish(recorded, link)  # turn a, updated in place
+    assert link.resolve().name == "wh.published.a.duckdb" and deletes(recorded)
+    copy = published_tables(con, link)
+    assert not [t for t in copy if "__dbt_" in t] and "staged.int_studies" in copy
+    con.close()
+
+
 def deletes_of_a_publish(con, link) -> dict[str, str]:
     recorded = Recorded(con)
     warehouse.publish(recorded, link)
