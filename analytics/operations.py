@@ -181,8 +181,11 @@ def meter_and_draft(settings: Settings, now: datetime | None = None) -> Metered:
 
 
 def publish(settings: Settings) -> str:
-    """Copy the reader-facing schemas of the working warehouse to the published file (atomic swap)."""
+    """Copy the reader-facing schemas of the working warehouse to the published file (atomic swap). Refused
+    (WarehouseNotBuilt, one line) for a warehouse whose models are not built, or whose last build failed a blocking
+    data check: the readers keep the copy they have (publishing alone, after an upgrade that dropped the models)."""
     with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
+        warehouse.require_built(con, settings.warehouse.path)
         return str(warehouse.publish(con, settings.published_path))
 
 

@@ -171,10 +171,8 @@ def build_warehouse_assets(settings: Settings) -> list[dg.AssetsDefinition | dg.
         description="Read-only copy of ref, staged and marts for dashboards and notebooks, swapped in atomically.",
     )
     def published_warehouse(sansfilm: SansfilmConfig) -> dg.MaterializeResult:
-        settings = sansfilm.settings()
-        with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
-            path = warehouse.publish(con, settings.published_path)
-        return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path))})
+        path = operations.publish(sansfilm.settings())
+        return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(path)})
 
     return [
         reference_tables,

@@ -242,6 +242,21 @@ def test_a_table_dbt_left_behind_is_never_published(tmp_path):
     con.close()
 
 
+def test_publishing_a_warehouse_whose_models_are_gone_is_refused_and_readers_keep_their_copy(tiny_built):
+    """An upgrade that drops the models' tables to rebuild them, then the readers' copy materialised alone (the
+    Dagster UI): the publish refuses in one line saying what to run, and the readers keep what they had."""
+    from analytics import operations
+    from analytics.errors import SansfilmError
+
+    link = tiny_built.published_path
+    before = link.resolve(), published_tables(duckdb.connect(), link)
+    with warehouse.open_warehouse(tiny_built.warehouse.path) as con:
+        con.execute("drop table staged.int_study_owners")
+    with pytest.raises(SansfilmError, match=r"int_study_owners missing.*run `sansfilm harvest` \(or `sansfilm run`\)"):
+        operations.publish(tiny_built)
+    assert (link.resolve(), published_tables(duckdb.connect(), link)) == before
+
+
 def deletes_of_a_publish(con, link) -> dict[str, str]:
     recorded = Recorded(con)
     warehouse.publish(recorded, link)
