@@ -98,7 +98,7 @@ def _blocking_checks(settings: Settings, con, tables: list[str] | None) -> None:
     wanted = (
         tables
         if tables is not None
-        else sorted({r.table for r in runner.rules_for(settings)} - set(runner.METERED) - {"ledger.invoice"})
+        else sorted({r.table for r in runner.rules_for(settings)} - set(runner.METERED) - {runner.LEDGER_TABLE})
     )
     results = runner.run_checks(settings, tables=wanted, con=con)
     if results:

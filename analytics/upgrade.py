@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from analytics import dbt_build, warehouse, warehouse_schema
 from analytics.billing import schema
-from analytics.billing.ledger import SCHEMA_LOCK_KEY, display, engine, not_created_yet, reading
+from analytics.billing.ledger import SCHEMA_LOCK_KEY, display, engine, not_created_yet, reading, require_ledger_folder
 from analytics.config import Settings
 from analytics.errors import SansfilmError, SchemaVersionError
 
@@ -62,6 +62,7 @@ def require_current(settings: Settings) -> None:
     steps would each fail on it; neither is created or changed."""
     if settings.warehouse.path.exists():
         warehouse.connect(settings.warehouse.path, read_only=True).close()  # a reader of the working file checks it
+    require_ledger_folder(settings.ledger.url, "the run could not record its checks or drafts")
     with reading(settings.ledger.url):
         pass  # so does a reader of the ledger
 
@@ -80,7 +81,7 @@ def upgrade_ledger(
     """Upgrade (or plan) the ledger at `url` in one transaction; a SQLite file is copied first. `attributes` reach
     the revisions (schema.migrate): where the issued documents and the contracts are."""
     where = display(url)
-    if not_created_yet(url, "nothing to upgrade"):
+    if not_created_yet(url, "it cannot be upgraded"):
         return StoreUpgrade("ledger", where, "empty", "empty", note="none yet: made at the current version when used")
     db = engine(url)
     sqlite_file = Path(make_url(url).database or "") if db.dialect.name == "sqlite" else None

@@ -55,7 +55,7 @@ try:
     result = data.proposal(viewer, name, filters)
 except SansfilmError as error:  # an invalid proposal: the loader's message names the file, the field and the line
     st.error(f"Proposition illisible : {error}")
-    ui.stop()
+    ui.stop(f"Proposition illisible : {error}")
 
 months = result["months"]
 st.caption(

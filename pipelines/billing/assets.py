@@ -14,14 +14,15 @@ from analytics.billing.ledger import parse_issue_date
 from analytics.clock import paris_today
 from analytics.config import Settings
 from analytics.periods import Month
+from analytics.quality import runner
 from pipelines.quality.checks import check_results, check_specs
 from pipelines.resources import SansfilmConfig
 
 USAGE_KEY = dg.AssetKey(["marts", "usage_monthly"])
 DRAFTS_KEY = dg.AssetKey(["billing", "draft_invoices"])
 DRAFT_JOB = "draft_invoices"
-USAGE_TABLES = ["marts.fct_usage_daily", "marts.fct_share_flows"]
-LEDGER_TABLES = ["ledger.invoice"]
+USAGE_TABLES = list(runner.METERED)
+LEDGER_TABLES = [runner.LEDGER_TABLE]
 
 
 def monthly_partitions(start: date) -> dg.MonthlyPartitionsDefinition:
@@ -47,11 +48,10 @@ def build_billing_definitions(settings: Settings, start: date):
     def usage_monthly(context: dg.AssetExecutionContext, sansfilm: SansfilmConfig) -> dg.MaterializeResult:
         settings, month = sansfilm.settings(), _month(context)
         usage = service.meter(settings, [month])[month]
-        with warehouse.open_warehouse(
-            settings.warehouse.path, settings.warehouse.memory_limit
-        ) as con:  # readers see the new month at once
-            warehouse.publish(con, settings.published_path)
+        with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
             results = check_results(context, settings, USAGE_TABLES, con)
+            if not any(r.severity == dg.AssetCheckSeverity.ERROR and not r.passed for r in results):
+                warehouse.publish(con, settings.published_path)  # readers see the new month at once, once it passed
         return dg.MaterializeResult(
             metadata={
                 "establishments": len(usage),

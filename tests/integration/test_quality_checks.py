@@ -461,3 +461,27 @@ def test_where_sql_and_great_expectations_read_values_differently_great_expectat
     assert results["x_present"].observed == 2  # the NaN and the null, as GX counts them
     assert results["uid_mixed_set"].observed == 2  # '1' is not 1 for GX
     assert results["uid_set"].observed == 1 and results["uid_form"].observed == 1  # '1.2.3\n'
+
+
+def test_a_failed_check_of_the_metered_facts_or_the_ledger_waits_for_metering_not_blocks_it(tiny_built):
+    """A blocking check of metering's facts (or of the ledger's invoices, a document missing) that failed is checked
+    again after the next metering: metering must run for it to pass again, so it is not stopped by it (it was, for
+    ever). The readers' copy is not replaced while it stands, and a model's failed check still stops metering."""
+    from analytics import operations
+    from analytics.warehouse import WarehouseNotBuilt
+
+    def failed(name: str, table: str) -> CheckResult:
+        return CheckResult(name, table, "error", False, 1, {})
+
+    month = Month(2012, 3)
+    path = tiny_built.warehouse.path
+    with warehouse.open_warehouse(path) as con:
+        warehouse.record_blocking_checks(con, list(runner.METERED), [failed("usage_check", "marts.fct_usage_daily")])
+        warehouse.record_blocking_checks(con, [runner.LEDGER_TABLE], [failed("documents_check", runner.LEDGER_TABLE)])
+    assert month in service.meter(tiny_built, [month])
+    with pytest.raises(WarehouseNotBuilt, match=r"usage_check \(marts.fct_usage_daily\)"):
+        operations.publish(tiny_built)
+    with warehouse.open_warehouse(path) as con:
+        warehouse.record_blocking_checks(con, ["staged.int_studies"], [failed("model_check", "staged.int_studies")])
+    with pytest.raises(WarehouseNotBuilt, match=r"model_check \(staged.int_studies\)"):
+        service.meter(tiny_built, [month])
