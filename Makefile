@@ -20,7 +20,7 @@ demo: install  ## Sample corpus -> harvest -> warehouse -> drafts, then the dash
 	$(VENV)/bin/sansfilm demo
 
 test: install system-deps lint  ## Ruff (lint, format check), then the whole test suite
-	$(VENV)/bin/python -m pytest -n auto  # a worker more than cores (tests/conftest.py)
+	$(VENV)/bin/python -m pytest -n auto --durations=30  # a worker more than cores (tests/conftest.py); the slowest 30 listed
 
 lint: install  ## Ruff: the lint rules and the format, checked (pyproject.toml [tool.ruff]); `make format` fixes
 	$(VENV)/bin/ruff check .
