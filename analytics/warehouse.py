@@ -294,8 +294,7 @@ def require_built(
 ) -> None:
     """The staged tables metering reads exist (a harvest that finished building the models wrote them), and the
     last build passed its blocking data checks. `rewritten`: tables the caller writes again and checks after (metering
-    its facts; the drafts the ledger's invoices): their checks' failures do not stop it, or it could never mend
-    them."""
+    its facts): their checks' failures do not stop it, or it could never mend them."""
     missing = [t for t in ("staged.int_study_owners", "staged.stg_audit_events") if not table_exists(con, t)]
     if missing:
         raise WarehouseNotBuilt(
@@ -304,7 +303,8 @@ def require_built(
         )
     blocked = (
         con.execute(
-            f"select check_name, table_name from {BLOCKED} where not list_contains(?, table_name) order by all",
+            f"select check_name, table_name from {BLOCKED}"
+            " where not list_contains(?::varchar[], table_name) order by all",
             [list(rewritten)],
         ).fetchall()
         if table_exists(con, BLOCKED)

@@ -35,9 +35,9 @@ def meter(settings: Settings, months: list[Month]) -> dict[Month, dict[str, dict
     """Meter the months in the working warehouse (idempotent) and return their usage."""
     warehouse.require_exists(settings.warehouse.path)
     with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
-        # metering rewrites its facts and the run checks them again after: their failed checks wait for that, as do
-        # the ledger's (a document missing), which the drafts check again; a model's failed check stops metering
-        warehouse.require_built(con, settings.warehouse.path, rewritten=(*runner.METERED, runner.LEDGER_TABLE))
+        # metering rewrites its facts and the run checks them again after: their failed checks wait for that (not
+        # the models': they stop metering)
+        warehouse.require_built(con, settings.warehouse.path, rewritten=runner.METERED)
         result = {}
         for month in months:
             metering.meter_month(con, month)

@@ -463,21 +463,17 @@ def test_where_sql_and_great_expectations_read_values_differently_great_expectat
     assert results["uid_set"].observed == 1 and results["uid_form"].observed == 1  # '1.2.3\n'
 
 
-def test_a_failed_check_of_the_metered_facts_or_the_ledger_waits_for_metering_not_blocks_it(tiny_built):
-    """A blocking check of metering's facts (or of the ledger's invoices, a document missing) that failed is checked
-    again after the next metering: metering must run for it to pass again, so it is not stopped by it (it was, for
-    ever). The readers' copy is not replaced while it stands, and a model's failed check still stops metering."""
+def test_a_failed_check_of_the_metered_facts_waits_for_metering_not_blocks_it(tiny_built):
+    """A blocking check of metering's facts that failed is checked again after the next metering: metering must run
+    for it to pass again, so it is not stopped by it (it was, for ever). The readers' copy is not replaced while it
+    stands, and a model's failed check still stops metering."""
     from analytics import operations
     from analytics.warehouse import WarehouseNotBuilt
-
-    def failed(name: str, table: str) -> CheckResult:
-        return CheckResult(name, table, "error", False, 1, {})
 
     month = Month(2012, 3)
     path = tiny_built.warehouse.path
     with warehouse.open_warehouse(path) as con:
         warehouse.record_blocking_checks(con, list(runner.METERED), [failed("usage_check", "marts.fct_usage_daily")])
-        warehouse.record_blocking_checks(con, [runner.LEDGER_TABLE], [failed("documents_check", runner.LEDGER_TABLE)])
     assert month in service.meter(tiny_built, [month])
     with pytest.raises(WarehouseNotBuilt, match=r"usage_check \(marts.fct_usage_daily\)"):
         operations.publish(tiny_built)
@@ -485,3 +481,28 @@ def test_a_failed_check_of_the_metered_facts_or_the_ledger_waits_for_metering_no
         warehouse.record_blocking_checks(con, ["staged.int_studies"], [failed("model_check", "staged.int_studies")])
     with pytest.raises(WarehouseNotBuilt, match=r"model_check \(staged.int_studies\)"):
         service.meter(tiny_built, [month])
+
+
+def test_a_failed_check_of_the_ledger_blocks_neither_metering_nor_publishing(tiny_built, monkeypatch):
+    """The drafts' checks of the ledger (a document missing) concern the invoices, which the issuing gate checks
+    afresh: the Dagster step records none as blocking the warehouse, and clears one an earlier version recorded, so
+    that `sansfilm run` still meters and publishes."""
+    from types import SimpleNamespace
+
+    from analytics import operations
+    from pipelines.quality.checks import check_results
+
+    documents = failed("invoice_documents_intact", runner.LEDGER_TABLE)
+    monkeypatch.setattr(runner, "run_checks", lambda settings, tables, con: [documents])
+    with warehouse.open_warehouse(tiny_built.warehouse.path) as con:
+        warehouse.record_blocking_checks(con, [runner.LEDGER_TABLE], [documents])  # as an earlier version left it
+        (result,) = check_results(
+            SimpleNamespace(run=SimpleNamespace(run_id="r")), tiny_built, [runner.LEDGER_TABLE], con
+        )
+        assert not result.passed  # Dagster still shows it failed
+    assert Month(2012, 3) in service.meter(tiny_built, [Month(2012, 3)])
+    assert operations.publish(tiny_built) == str(tiny_built.published_path)
+
+
+def failed(name: str, table: str) -> CheckResult:
+    return CheckResult(name, table, "error", False, 1, {})
