@@ -203,7 +203,8 @@ def _usage_daily(published_version: int, viewer: Viewer, month: str, establishme
 
 def ledger_read(read: Callable[..., Any]) -> Callable[..., Any]:
     """A ledger at another schema version, or out of reach (its folder missing), stops the page with one line saying
-    what to do, not a traceback (the warmer, which has no page, gets the error and logs it)."""
+    what to do, not a traceback (a headless run, the warmer's, stops with that line as PageStopped, which it logs;
+    a call outside any page gets the error itself)."""
 
     @functools.wraps(read)
     def guarded(*args: Any, **kwargs: Any) -> Any:
