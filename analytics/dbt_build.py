@@ -311,6 +311,7 @@ def create_bookkeeping(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "create table if not exists build.runs (seq bigint primary key, started_at timestamptz, full_refresh boolean)"
     )
+    con.execute("alter table build.runs add column if not exists memory_limit varchar")  # DuckDB's, as dbt ran
     # the days of the rows a build replaced, for the marts recounted by day (macros/delete_insert.sql)
     con.execute("create table if not exists build.replaced (model varchar, day date)")
     # the studies each model rewrote, where the models downstream find those to rebuild (macros/delete_insert.sql)
@@ -330,7 +331,8 @@ def _begin_run(con: duckdb.DuckDBPyConnection, *, full_refresh: bool) -> int:
     rewrites every row, so a reader of the stamps knows to take the whole table."""
     create_bookkeeping(con)
     (seq,) = con.execute(
-        "insert into build.runs select coalesce(max(seq), 0) + 1, now(), ? from build.runs returning seq",
+        "insert into build.runs by name select coalesce(max(seq), 0) + 1 as seq, now() as started_at, ? as full_refresh "
+        "from build.runs returning seq",
         [full_refresh],
     ).fetchall()[0]
     # a row with no model: the first build logged (replacements_logged_from); none yet (a new table, or a run stopped
@@ -404,20 +406,27 @@ def build(
 
     The whole project (no `select`) is built incrementally: the staging and intermediate models take in only what
     the harvests added since the last build (`full_refresh` rebuilds everything from raw). A selection of models
-    (a test, a benchmark, one asset re-materialised) rebuilds those models whole."""
+    (a test, a benchmark, one asset re-materialised) rebuilds those models whole.
+    dbt works under `limit` (DuckDB's memory limit); by default under the one `con` was opened with, which is
+    [warehouse] memory_limit (analytics.warehouse): dbt's connection shares `con`'s database and sets the limit of
+    both, so any other value would also change `con`'s for the rest of its work."""
     path = database_path(con)
     args = ["build"]
     finished: list[str] = []
     fingerprint = None
     if select:  # and only the tests whose every parent is built now (a relationship to an unbuilt mart waits)
         args += ["--select", *select, "--indirect-selection", "cautious", "--full-refresh"]
-        _begin_run(con, full_refresh=True)
+        seq = _begin_run(con, full_refresh=True)
     else:
         full_refresh, finished, fingerprint = _increment(con, full_refresh)
-        _begin_run(con, full_refresh=full_refresh)
+        seq = _begin_run(con, full_refresh=full_refresh)
         if full_refresh:
             args.append("--full-refresh")
+    if limit is None:  # as DuckDB shows it ('5.5 GiB'): read back, it stays within 0.1 MiB
+        (limit,) = con.execute("select current_setting('memory_limit')").fetchone()
     _invoke(args, warehouse_path=path, work_dir=work_dir(path), limit=limit)
+    # what dbt's connection set, for an operator reading a slow or spilling build (build.runs)
+    con.execute("update build.runs set memory_limit = current_setting('memory_limit') where seq = ?", [seq])
     _drop_stale_snapshots(con, select, full_refresh)
     if fingerprint is not None:  # built: these harvests are in, with this registry, and the marts recounted
         con.execute("insert or ignore into build.state select unnest(?::varchar[])", [finished])
