@@ -110,16 +110,17 @@ def _blocking_checks(settings: Settings, con, tables: list[str] | None) -> None:
 
 
 def build_for_readers(
-    settings: Settings, registry: Registry | None = None, now: datetime | None = None
+    settings: Settings, registry: Registry | None = None, now: datetime | None = None, *, full_refresh: bool = False
 ) -> tuple[WarehouseBuild, Metered]:
-    """What `sansfilm harvest` does after harvesting, as the nightly job does: rebuild the models, apply the blocking
-    data contracts (a failure publishes nothing), meter every month and draft the finished ones, check the usage
-    marts, then publish the readers' copy and write the lake."""
+    """What `sansfilm harvest` does after harvesting, as the nightly job does: build the models (what the harvests
+    added; `full_refresh`: every model from raw, `sansfilm rebuild`), apply the blocking data contracts (a failure
+    publishes nothing), meter the months the build changed and draft the finished ones, check the usage marts, then
+    publish the readers' copy and write the lake."""
     from analytics.quality import runner
 
     registry = registry or load_contracts(settings)
     with referenced_warehouse(settings, registry) as con:
-        counts = warehouse.build_models(con)
+        counts = warehouse.build_models(con, full_refresh=full_refresh)
         _blocking_checks(settings, con, None)
     metered = meter_and_draft(settings, now)
     with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:

@@ -182,14 +182,16 @@ def harvest(
 
 @app.command()
 def rebuild() -> None:
-    """Rebuild every warehouse model from the raw layer (not incrementally) and publish it: after a fix to a model."""
+    """Rebuild every warehouse model from the raw layer (not incrementally), check, meter and publish it, as a
+    harvest does: after a fix to a model, or to the raw layer."""
     from analytics import operations
 
     try:
-        build = operations.build_warehouse(_settings(), full_refresh=True)
+        build, metered = operations.build_for_readers(_settings(), full_refresh=True)
     except SansfilmError as exc:
         raise _fail(exc) from None
     typer.echo(text_table([{"table": t, "rows": n} for t, n in build.row_counts.items()], ["table", "rows"]))
+    typer.echo(_metered_line(metered.months, metered.month_to_date, metered.drafted, metered.future))
 
 
 def _dagster_home(settings: Settings) -> None:
