@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from datetime import datetime
 
 import dagster as dg
+import duckdb
 import pytest
 from typer.testing import CliRunner
 
+from analytics.billing import service
 from analytics.billing.ledger import Ledger
+from analytics.periods import Month
 from analytics.quality import history
+from analytics.quality.contracts import DEFAULT_RULES_DIR, RULES_FOLDER
 from pipelines.cli import app
 from pipelines.definitions import build_definitions
 from pipelines.resources import SansfilmConfig
-from tests.billing_history import TODAY
-from tests.integration.test_quality_checks import config, good
+from tests.billing_history import TODAY, issue_until
+from tests.integration.test_quality_checks import STUDIES, config, good
 from tests.warehouse_factory import RawWarehouse
 
 
@@ -124,3 +129,38 @@ def test_a_blocking_check_keeps_the_draft_invoices_from_being_built(tiny):
     recorded = {r["name"]: r for r in history.latest(tiny.ledger.url)}
     assert recorded["received_in_harvest_window"]["passed"] is False
     assert recorded["received_in_harvest_window"]["trigger"] == "dagster"
+
+
+def test_issuing_checks_the_facts_it_prices_metered_afresh(tmp_path):
+    """The models changed since the month was last metered (the warehouse's assets built alone in the Dagster UI): the
+    issue meters the month again to price it, and its gate checks those facts, not the ones metered before."""
+    raw = RawWarehouse(tmp_path)
+    good(raw)
+    settings = config(raw)
+    rules = settings.contracts.dir / RULES_FOLDER  # the programme's own contracts: the defaults and a ceiling
+    shutil.copytree(DEFAULT_RULES_DIR, rules)
+    (rules / "ceiling.yaml").write_text(
+        "tables:\n  marts.fct_usage_daily:\n    - name: stored_bytes_under_a_ceiling\n      severity: error\n"
+        "      description: no establishment stores more than 20 kB (this test's archive)\n"
+        "      expectation: expect_column_values_to_be_between\n"
+        "      kwargs: {column: stored_bytes, min_value: 0, max_value: 20000}\n",
+        encoding="utf-8",
+    )
+    raw.build().close()
+    issue_until(settings, Month(2012, 3))
+    service.meter(settings, [Month(2012, 3)])  # March 2012 as received, 15 kB at most: every check passes
+    con = duckdb.connect(str(settings.warehouse.path))
+    try:  # the 5th's instance now ten times larger (50 kB): metered again, March stores more than the ceiling
+        fifth = [STUDIES[4]]
+        con.execute("update staged.stg_dicom_instances set size_bytes = 50000 where study_instance_uid = ?", fifth)
+    finally:
+        con.close()
+    assert check(settings).exit_code == 0  # the facts as metered before still pass
+    issue = runner.invoke(
+        app,
+        ["--config", str(settings.config_path), "bill", "--month", "2012-03", "--issue", "--issue-date", "2012-04-02"],
+    )
+    assert issue.exit_code == 2, issue.output
+    assert "stored_bytes_under_a_ceiling (marts.fct_usage_daily)" in issue.stderr
+    assert "nothing was issued" in issue.stderr
+    assert Month(2012, 3) not in Ledger(settings.ledger.url).issued_months()
