@@ -13,11 +13,13 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
+from analytics import operations
 from analytics.billing import service
 from analytics.billing.ledger import Ledger
 from analytics.periods import Month
 from analytics.quality import history
 from analytics.quality.contracts import DEFAULT_RULES_DIR, RULES_FOLDER
+from pipelines.billing.assets import USAGE_KEY
 from pipelines.cli import app
 from pipelines.definitions import build_definitions
 from pipelines.resources import SansfilmConfig
@@ -164,3 +166,49 @@ def test_issuing_checks_the_facts_it_prices_metered_afresh(tmp_path):
     assert "stored_bytes_under_a_ceiling (marts.fct_usage_daily)" in issue.stderr
     assert "nothing was issued" in issue.stderr
     assert Month(2012, 3) not in Ledger(settings.ledger.url).issued_months()
+
+
+def test_the_monthly_usage_step_publishes_the_month_only_once_its_checks_pass(tiny):
+    """The monthly job's usage step meters a month and runs the checks of the metered facts: a blocking failure keeps
+    the readers' copy as it was; once they pass, the copy shows the month."""
+    settings, month = tiny, Month(2012, 3)
+    stamp = datetime.fromisoformat("2012-03-02T10:00:00+01:00").timestamp()
+    for path in (p for p in settings.sources[0].path.rglob("*") if p.is_file()):
+        os.utime(path, (stamp, stamp))  # received in March 2012
+    operations.harvest(settings)
+    operations.build_warehouse(settings)
+    rules = settings.contracts.dir / RULES_FOLDER
+    shutil.copytree(DEFAULT_RULES_DIR, rules)
+    ceiling = rules / "ceiling.yaml"
+    ceiling.write_text(  # nothing may be stored: the month's facts break it
+        "tables:\n  marts.fct_usage_daily:\n    - name: nothing_stored\n      severity: error\n"
+        "      expectation: expect_column_values_to_be_between\n"
+        "      kwargs: {column: stored_bytes, min_value: 0, max_value: 0}\n",
+        encoding="utf-8",
+    )
+    published = settings.published_path.read_bytes()
+
+    def materialize() -> dg.ExecuteInProcessResult:  # the definitions as loaded now, with the contracts of now
+        (usage,) = (a for a in build_definitions(settings).assets if USAGE_KEY in getattr(a, "keys", ()))
+        return dg.materialize(
+            [usage],
+            partition_key=f"{month}-01",
+            raise_on_error=False,
+            resources={"sansfilm": SansfilmConfig(config_path=str(settings.config_path))},
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+
+    failed = materialize()
+    (evaluation,) = (e for e in failed.get_asset_check_evaluations() if e.check_name == "nothing_stored")
+    assert not evaluation.passed
+    assert settings.published_path.read_bytes() == published  # the readers keep the copy they had
+
+    ceiling.unlink()
+    passed = materialize()
+    assert passed.success
+    con = duckdb.connect(str(settings.published_path), read_only=True)
+    try:
+        (days,) = con.execute("select count(*) from marts.fct_usage_daily where month = ?", [str(month)]).fetchone()
+    finally:
+        con.close()
+    assert days > 0
