@@ -68,6 +68,23 @@ def memory_limit(configured: str | None) -> str:
     return configured.replace(" ", "") if configured else default_memory_limit()
 
 
+LIMIT_VARIABLE = "sansfilm_memory_limit"  # a DuckDB variable: each connection's own
+
+
+def apply_memory_limit(con: duckdb.DuckDBPyConnection, configured: str | None) -> None:
+    """Set DuckDB's memory limit on a new connection ([warehouse] memory_limit, else the share of RAM), and keep the
+    setting as written on that connection, where a build reads it (DuckDB shows its limit rounded: '5.5 GiB')."""
+    limit = memory_limit(configured)
+    con.execute(f"set memory_limit = '{limit}'")  # validated by the configuration's pattern
+    con.execute(f"set variable {LIMIT_VARIABLE} = ?", [limit])
+
+
+def connection_memory_limit(con: duckdb.DuckDBPyConnection) -> str:
+    """The memory limit `con` was opened with (apply_memory_limit); the default for a connection opened otherwise."""
+    (limit,) = con.execute(f"select getvariable('{LIMIT_VARIABLE}')").fetchone()
+    return limit or default_memory_limit()
+
+
 def models() -> list[tuple[str, str]]:
     """(schema, model) of every model of the project, by layer then name."""
     found = []
@@ -204,12 +221,12 @@ def _keep_parse(work_dir: Path, warehouse_path: Path) -> None:
             pass
 
 
-def _invoke(args: list[str], *, warehouse_path: Path, work_dir: Path, limit: str | None) -> None:
+def _invoke(args: list[str], *, warehouse_path: Path, work_dir: Path, limit: str) -> None:
     from dbt.cli.main import dbtRunner  # dbt's import costs ~2 s: only when a build runs
 
     os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     os.environ["SANSFILM_WAREHOUSE_PATH"] = str(warehouse_path)
-    os.environ["SANSFILM_DUCKDB_MEMORY_LIMIT"] = memory_limit(limit)
+    os.environ["SANSFILM_DUCKDB_MEMORY_LIMIT"] = limit
     _seed_partial_parse(work_dir, warehouse_path)
     # Ctrl-C as Python's KeyboardInterrupt while dbt runs, even under a host with its own SIGINT handler (a Dagster
     # run's raises its own exception): on a KeyboardInterrupt only, dbt cancels its queries and joins its threads;
@@ -311,7 +328,7 @@ def create_bookkeeping(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         "create table if not exists build.runs (seq bigint primary key, started_at timestamptz, full_refresh boolean)"
     )
-    con.execute("alter table build.runs add column if not exists memory_limit varchar")  # DuckDB's, as dbt ran
+    con.execute("alter table build.runs add column if not exists memory_limit varchar")  # what dbt ran under
     # the days of the rows a build replaced, for the marts recounted by day (macros/delete_insert.sql)
     con.execute("create table if not exists build.replaced (model varchar, day date)")
     # the studies each model rewrote, where the models downstream find those to rebuild (macros/delete_insert.sql)
@@ -324,16 +341,18 @@ def create_bookkeeping(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create table if not exists build.removed_keys (build_seq bigint, model varchar, key uhugeint)")
 
 
-def _begin_run(con: duckdb.DuckDBPyConnection, *, full_refresh: bool) -> int:
+def _begin_run(con: duckdb.DuckDBPyConnection, *, full_refresh: bool, limit: str) -> int:
     """Number this build in build.runs: the incremental models stamp the rows they write with it (`build_seq`), so
     that the structural tests of an incremental build check only those rows and a publish copies only the rows
     written since the copy it updates (analytics.publish). A full refresh (or a selection, rebuilt whole)
-    rewrites every row, so a reader of the stamps knows to take the whole table."""
+    rewrites every row, so a reader of the stamps knows to take the whole table. `limit`: DuckDB's memory limit dbt
+    runs under, kept for an operator reading a slow, spilling or failed build."""
     create_bookkeeping(con)
     (seq,) = con.execute(
-        "insert into build.runs by name select coalesce(max(seq), 0) + 1 as seq, now() as started_at, ? as full_refresh "
-        "from build.runs returning seq",
-        [full_refresh],
+        """insert into build.runs by name
+           select coalesce(max(seq), 0) + 1 as seq, now() as started_at, ? as full_refresh, ? as memory_limit
+           from build.runs returning seq""",
+        [full_refresh, limit],
     ).fetchall()[0]
     # a row with no model: the first build logged (replacements_logged_from); none yet (a new table, or a run stopped
     # between these two statements), the log starts again here
@@ -399,7 +418,6 @@ def build(
     select: list[str] | None = None,
     *,
     full_refresh: bool = False,
-    limit: str | None = None,
 ) -> dict[str, int]:
     """`dbt build` (models and their tests) into the warehouse open on `con`; returns each built model's row count as
     `schema.model`.
@@ -407,26 +425,23 @@ def build(
     The whole project (no `select`) is built incrementally: the staging and intermediate models take in only what
     the harvests added since the last build (`full_refresh` rebuilds everything from raw). A selection of models
     (a test, a benchmark, one asset re-materialised) rebuilds those models whole.
-    dbt works under `limit` (DuckDB's memory limit); by default under the one `con` was opened with, which is
-    [warehouse] memory_limit (analytics.warehouse): dbt's connection shares `con`'s database and sets the limit of
-    both, so any other value would also change `con`'s for the rest of its work."""
+    dbt works under the memory limit `con` was opened with ([warehouse] memory_limit, analytics.warehouse): dbt's
+    connection shares `con`'s database and sets the limit of both, so any other value would also change `con`'s for
+    the rest of its work."""
     path = database_path(con)
     args = ["build"]
     finished: list[str] = []
     fingerprint = None
+    limit = connection_memory_limit(con)
     if select:  # and only the tests whose every parent is built now (a relationship to an unbuilt mart waits)
         args += ["--select", *select, "--indirect-selection", "cautious", "--full-refresh"]
-        seq = _begin_run(con, full_refresh=True)
+        _begin_run(con, full_refresh=True, limit=limit)
     else:
         full_refresh, finished, fingerprint = _increment(con, full_refresh)
-        seq = _begin_run(con, full_refresh=full_refresh)
+        _begin_run(con, full_refresh=full_refresh, limit=limit)
         if full_refresh:
             args.append("--full-refresh")
-    if limit is None:  # as DuckDB shows it ('5.5 GiB'): read back, it stays within 0.1 MiB
-        (limit,) = con.execute("select current_setting('memory_limit')").fetchone()
     _invoke(args, warehouse_path=path, work_dir=work_dir(path), limit=limit)
-    # what dbt's connection set, for an operator reading a slow or spilling build (build.runs)
-    con.execute("update build.runs set memory_limit = current_setting('memory_limit') where seq = ?", [seq])
     _drop_stale_snapshots(con, select, full_refresh)
     if fingerprint is not None:  # built: these harvests are in, with this registry, and the marts recounted
         con.execute("insert or ignore into build.state select unnest(?::varchar[])", [finished])

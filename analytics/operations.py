@@ -71,10 +71,11 @@ def build_warehouse(
     settings: Settings, registry: Registry | None = None, *, full_refresh: bool = False
 ) -> WarehouseBuild:
     """Reload the reference tables from the contracts, build the models (incrementally: what the harvests added since
-    the last build; `full_refresh`: everything from raw), publish the readers' copy."""
+    the last build; `full_refresh`: everything from raw), publish the readers' copy: without the data contracts or
+    metering, the quick build of tests and benchmarks. The commands go through build_for_readers."""
     registry = registry or load_contracts(settings)
     with referenced_warehouse(settings, registry) as con:
-        counts = warehouse.build_models(con, full_refresh=full_refresh, memory_limit=settings.warehouse.memory_limit)
+        counts = warehouse.build_models(con, full_refresh=full_refresh)
         published = warehouse.publish(con, settings.published_path)
         lake_report = write_lake(settings, con)
     return WarehouseBuild(row_counts=counts, published_path=str(published), lake=lake_report)

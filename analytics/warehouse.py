@@ -118,7 +118,7 @@ def _open(
             delay = min(delay * 2, 2.0)
     con.execute("set TimeZone = 'Europe/Paris'")  # how timestamps with time zone are shown; storage is UTC
     # never DuckDB's default (80 % of RAM): the dashboards and the OS need the rest (docs/configuration.md)
-    con.execute(f"set memory_limit = '{dbt_build.memory_limit(memory_limit)}'")  # validated by the config's pattern
+    dbt_build.apply_memory_limit(con, memory_limit)
     return con
 
 
@@ -255,13 +255,10 @@ def build_models(
     models: Iterable[tuple[str, str]] | None = None,
     *,
     full_refresh: bool = False,
-    memory_limit: str | None = None,
 ) -> dict[str, int]:
-    """Build the dbt models into the open warehouse (all, incrementally; or the given (schema, model) pairs, whole);
-    row counts."""
-    return dbt_build.build(
-        con, [name for _, name in models] if models is not None else None, full_refresh=full_refresh, limit=memory_limit
-    )
+    """Build the dbt models into the open warehouse (all, incrementally; or the given (schema, model) pairs, whole),
+    under the memory limit it was opened with; row counts."""
+    return dbt_build.build(con, [name for _, name in models] if models is not None else None, full_refresh=full_refresh)
 
 
 class WarehouseNotBuilt(SansfilmError):

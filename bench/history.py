@@ -177,7 +177,7 @@ def measure_rebuild(db: str, night: str, years: int, limit: str | None) -> dict:
 
     con = _open(db, limit)
     started = time.perf_counter()
-    counts = dbt_build.build(con, full_refresh=True, limit=limit)
+    counts = dbt_build.build(con, full_refresh=True)
     built = time.perf_counter()
     last = date.fromisoformat(night) - timedelta(days=1)
     metered = list(months(date(last.year - years + 1, 1, 1), last))
@@ -228,7 +228,7 @@ def measure_nightly(db: str, night: str, limit: str | None) -> dict:
         "values ('night', 'files', 'dicom_files', now(), now())"
     )
     harvested = time.perf_counter()
-    counts = dbt_build.build(con, limit=limit)
+    counts = dbt_build.build(con)
     built = time.perf_counter()
     metering.meter_month(
         con, Month(day.year, day.month), now=datetime(day.year, day.month, day.day, 23, tzinfo=generator_tz())

@@ -99,7 +99,7 @@ def warehouse_models(context: dg.AssetExecutionContext, sansfilm: SansfilmConfig
     names = {key.path[-1]: key for key in context.selected_asset_keys}
     with warehouse.open_warehouse(settings.warehouse.path, settings.warehouse.memory_limit) as con:
         whole = set(names) >= {name for _, name in dbt_build.models()}  # the whole project: incremental
-        counts = dbt_build.build(con, None if whole else sorted(names), limit=settings.warehouse.memory_limit)
+        counts = dbt_build.build(con, None if whole else sorted(names))
     for table, rows in counts.items():
         yield dg.MaterializeResult(asset_key=names[table.split(".")[1]], metadata={"dagster/row_count": rows})
 
