@@ -242,6 +242,7 @@ def issue(
             ledger.check_next(month, first)  # early and cheap; decided again under the ledger's lock
             check_issue_date(month, issue_date, today)
             require_revision_indices(contracts.tariff, month)  # a missing index value: refuse, write nothing
+            require_error_checks_pass(settings)  # never issue on broken data: the failed `error` checks are listed
             require_writable(out_dir or settings.billing.out_dir, month)  # never number what cannot be written
             establishments = contracts.registry.by_id()
             terms = contracts.tariff.payment_terms
@@ -254,9 +255,8 @@ def issue(
                 )
                 for d in preview(settings, month)
             ]
-            # never issue on broken data (the failed `error` checks are listed): run after the preview, which meters
-            # the month again, so that the checks see the very facts these invoices price
-            require_error_checks_pass(settings)
+            # the preview metered the month again: its facts checked as they are priced, not as metered before
+            require_error_checks_pass(settings, runner.METERED)
         # the ledger decides atomically: a concurrent or repeated call finds the month issued and changes nothing
         result = ledger.issue_month(
             month,

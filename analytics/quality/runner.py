@@ -100,16 +100,18 @@ def failed_errors(results: Iterable[CheckResult]) -> list[CheckResult]:
 
 
 def check_and_record(
-    settings: Settings, *, trigger: str, as_of: datetime | None = None
+    settings: Settings, *, trigger: str, as_of: datetime | None = None, tables: Iterable[str] | None = None
 ) -> tuple[str, list[CheckResult]]:
-    """Run every check and keep the results in the history; returns the run id and the results."""
-    results = run_checks(settings, as_of=as_of)
+    """Run every check (those of `tables`) and keep the results in the history; returns the run id and the
+    results."""
+    results = run_checks(settings, as_of=as_of, tables=tables)
     return history.record(settings.ledger.url, results, trigger=trigger), results
 
 
-def require_error_checks_pass(settings: Settings) -> None:
-    """The issuing gate: run every check now (recorded as an `issue` run); raise if an error-severity one fails."""
-    _, results = check_and_record(settings, trigger="issue")
+def require_error_checks_pass(settings: Settings, tables: Iterable[str] | None = None) -> None:
+    """The issuing gate: run every check now (those of `tables`), recorded as an `issue` run; raise if an
+    error-severity one fails."""
+    _, results = check_and_record(settings, trigger="issue", tables=tables)
     failed = failed_errors(results)
     if failed:
         raise DataQualityFailed(failed)
