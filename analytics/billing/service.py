@@ -242,21 +242,24 @@ def issue(
             ledger.check_next(month, first)  # early and cheap; decided again under the ledger's lock
             check_issue_date(month, issue_date, today)
             require_revision_indices(contracts.tariff, month)  # a missing index value: refuse, write nothing
-            require_error_checks_pass(settings)  # never issue on broken data: the failed `error` checks are listed
-            require_writable(out_dir or settings.billing.out_dir, month)  # never number what cannot be written
             establishments = contracts.registry.by_id()
             terms = contracts.tariff.payment_terms
-            drafts = [
-                replace(
-                    d,
-                    seller=seller,
-                    buyer=buyer_party(establishments[d.establishment_id]),
-                    payment_days=terms.days_for(establishments[d.establishment_id].sector),
-                )
-                for d in preview(settings, month)
-            ]
-            # the preview metered the month again: its facts checked as they are priced, not as metered before
-            require_error_checks_pass(settings, runner.METERED)
+
+            def priced() -> list[Invoice]:
+                require_writable(out_dir or settings.billing.out_dir, month)  # never number what cannot be written
+                return [
+                    replace(
+                        d,
+                        seller=seller,
+                        buyer=buyer_party(establishments[d.establishment_id]),
+                        payment_days=terms.days_for(establishments[d.establishment_id].sector),
+                    )
+                    for d in preview(settings, month)
+                ]
+
+            # never issue on broken data (the failed `error` checks are listed): the gate runs around the pricing,
+            # so that it checks the metered facts as the preview meters and prices them, not as metered before
+            drafts = require_error_checks_pass(settings, priced)
         # the ledger decides atomically: a concurrent or repeated call finds the month issued and changes nothing
         result = ledger.issue_month(
             month,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, time
+from typing import TypeVar
 
 import duckdb
 
@@ -19,6 +20,7 @@ from analytics.warehouse import table_exists
 
 METERED = ("marts.fct_usage_daily", "marts.fct_share_flows")  # written by metering: absent until a month is metered
 LEDGER_TABLE = "ledger.invoice"  # the reconciliations with the invoice ledger: no warehouse table
+T = TypeVar("T")
 
 
 class DataQualityFailed(SansfilmError):
@@ -100,18 +102,25 @@ def failed_errors(results: Iterable[CheckResult]) -> list[CheckResult]:
 
 
 def check_and_record(
-    settings: Settings, *, trigger: str, as_of: datetime | None = None, tables: Iterable[str] | None = None
+    settings: Settings, *, trigger: str, as_of: datetime | None = None
 ) -> tuple[str, list[CheckResult]]:
-    """Run every check (those of `tables`) and keep the results in the history; returns the run id and the
-    results."""
-    results = run_checks(settings, as_of=as_of, tables=tables)
+    """Run every check and keep the results in the history; returns the run id and the results."""
+    results = run_checks(settings, as_of=as_of)
     return history.record(settings.ledger.url, results, trigger=trigger), results
 
 
-def require_error_checks_pass(settings: Settings, tables: Iterable[str] | None = None) -> None:
-    """The issuing gate: run every check now (those of `tables`), recorded as an `issue` run; raise if an
-    error-severity one fails."""
-    _, results = check_and_record(settings, trigger="issue", tables=tables)
-    failed = failed_errors(results)
-    if failed:
-        raise DataQualityFailed(failed)
+def require_error_checks_pass(settings: Settings, price: Callable[[], T]) -> T:
+    """The issuing gate, around `price` (which meters the month again and prices it): the checks of every table but
+    the metered facts run first, those of the metered facts after `price`, on the very facts it priced; one `issue`
+    run in the history. Raises DataQualityFailed, listing the failed error-severity checks, before anything is
+    numbered; else returns what `price` returned."""
+    first = run_checks(settings, tables=sorted({r.table for r in rules_for(settings)} - set(METERED)))
+    if failed_errors(first):
+        history.record(settings.ledger.url, first, trigger="issue")
+        raise DataQualityFailed(failed_errors(first))
+    priced = price()
+    results = first + run_checks(settings, tables=METERED)
+    history.record(settings.ledger.url, results, trigger="issue")
+    if failed_errors(results):
+        raise DataQualityFailed(failed_errors(results))
+    return priced

@@ -82,7 +82,7 @@ def test_finance_acts_through_the_data_layer_are_the_cli_acts(desk, monkeypatch)
         billing_desk.issue_month(desk, FINANCE, Month(2012, 12), date(2012, 12, 15))
     failed = CheckResult("ledger_chain_verified", "ledger", "error", False, 1, {"problems": ["row 3 altered"]})
 
-    def gate(_settings):
+    def gate(_settings, _price):
         raise DataQualityFailed([failed])
 
     monkeypatch.setattr(analytics.quality, "require_error_checks_pass", gate)
