@@ -22,3 +22,12 @@ def sansfilm(*args: str, config: Path | None = None, now: str | None = None) -> 
     )
     assert "Traceback" not in result.stdout + result.stderr, result.stderr
     return result
+
+
+def generated_corpus(folder: Path, *, seed: int, months: int, establishments: int, start: str) -> Path:
+    """`sansfilm samples` into `folder`, as a user makes a corpus of their own (a shape no other test uses); its
+    configuration file."""
+    shape = {"seed": seed, "months": months, "establishments": establishments, "start": start}
+    made = sansfilm("samples", "--out", str(folder), *(f"--{name}={value}" for name, value in shape.items()))
+    assert made.returncode == 0, made.stderr
+    return folder / "sansfilm.toml"

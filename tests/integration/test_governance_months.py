@@ -37,7 +37,7 @@ def test_months_between_the_data_and_a_later_preview_are_metered_and_counted(tmp
     shape = ["--seed", "37", "--months", "3", "--establishments", "3", "--start", "2010-04"]
     sansfilm(None, "samples", "--out", str(out), *shape)
     config = out / "sansfilm.toml"
-    assert "metered: 2010-04 to 2010-06" in sansfilm(config, "run").stdout
+    assert "metered: 2010-04 to 2010-06" in sansfilm(config, "harvest").stdout  # the data in (`run` named below)
     report = governance(config)
     assert (report["months_counted"], report["months_not_metered"]) == (months(4, 6), [])
 

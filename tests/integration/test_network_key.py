@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from analytics.pseudonym import DEVELOPMENT_KEY
-from tests.commands import SANSFILM, sansfilm
+from tests.commands import SANSFILM, generated_corpus
 
 NETWORK_SOURCES = {  # nothing listens on port 9 (discard) here: a run that gets past the key fails on the source
     "orthanc": 'url = "http://127.0.0.1:9"\nusername_env = "U"\npassword_env = "P"\nretries = 0\n',
@@ -25,10 +25,7 @@ NETWORK_SOURCES = {  # nothing listens on port 9 (discard) here: a run that gets
 def corpus(tmp_path_factory):
     """A corpus no other test uses: its own seed, start month and size."""
     folder = tmp_path_factory.mktemp("network-key") / "corpus"
-    made = sansfilm(
-        "samples", "--out", str(folder), "--seed", "83", "--months", "1", "--establishments", "2", "--start", "2013-09"
-    )
-    assert made.returncode == 0, made.stderr
+    generated_corpus(folder, seed=83, months=1, establishments=2, start="2013-09")
     return folder
 
 

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from analytics.config import load_settings
-from tests.commands import sansfilm
+from tests.commands import generated_corpus, sansfilm
 
 NOW = "2016-08-15T06:00"  # the corpus's three months are over: metered whole
 
@@ -21,11 +21,7 @@ NOW = "2016-08-15T06:00"  # the corpus's three months are over: metered whole
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     folder = tmp_path_factory.mktemp("rebuild") / "corpus"
-    made = sansfilm(
-        "samples", "--out", str(folder), "--seed", "61", "--months", "3", "--establishments", "2", "--start", "2016-05"
-    )
-    assert made.returncode == 0, made.stderr
-    config = folder / "sansfilm.toml"
+    config = generated_corpus(folder, seed=61, months=3, establishments=2, start="2016-05")
     text = config.read_text(encoding="utf-8")
     assert "\n[warehouse]\n" in text
     config.write_text(text.replace("\n[warehouse]\n", '\n[warehouse]\nmemory_limit = "1GB"\n'), encoding="utf-8")
