@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pickle
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -52,13 +55,44 @@ def sample_settings(tmp_path) -> Settings:
     return copy_sample(tmp_path / "corpus")
 
 
+def once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]) -> Path:
+    """A folder `make` fills once per test run, however many xdist workers ask for it: the first makes it under a
+    lock, the others wait for it and reuse it. For a session fixture's costly state (a corpus harvested, built,
+    metered), which each worker then copies (`copy_made`): a DuckDB file is opened by one writer at a time."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the run's folder, above the workers'
+    folder, done = shared / f"once-{name}", shared / f"once-{name}.done"
+    with open(shared / f"once-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, by this worker or by its death
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            done.touch()
+    return folder
+
+
+def copy_made(made: Path, tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """This worker's own copy of a folder once_per_run made (files, mtimes, relative links). Its raw tables name the
+    made folder's file paths: a harvest of the copy reads every file again."""
+    root = tmp_path_factory.mktemp(name)
+    shutil.copytree(made, root, symlinks=True, dirs_exist_ok=True)
+    return root
+
+
 @pytest.fixture(scope="session")
 def harvested(tmp_path_factory) -> tuple[Settings, list]:
-    """The sample harvested and built once; tests using it must not write to it."""
-    settings = copy_sample(tmp_path_factory.mktemp("harvested") / "corpus")
-    reports = operations.harvest(settings)
-    operations.build_warehouse(settings)
-    return settings, reports
+    """The sample harvested and built once per run; tests using it must not write to it."""
+
+    def make(folder: Path) -> None:
+        settings = copy_sample(folder / "corpus")
+        reports = operations.harvest(settings)
+        operations.build_warehouse(settings)
+        (folder / "reports.pickle").write_bytes(pickle.dumps(reports))
+
+    made = once_per_run(tmp_path_factory, "harvested", make)
+    root = copy_made(made, tmp_path_factory, "harvested")
+    return load_settings(root / "corpus" / "sansfilm.toml"), pickle.loads((root / "reports.pickle").read_bytes())
 
 
 @pytest.fixture
@@ -68,11 +102,12 @@ def tiny(tmp_path) -> Settings:
 
 @pytest.fixture(scope="session")
 def _tiny_built_template(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("tiny_built")
-    settings = make_tiny_corpus(root)
-    operations.harvest(settings)
-    operations.build_warehouse(settings)
-    return root
+    def make(folder: Path) -> None:
+        settings = make_tiny_corpus(folder)
+        operations.harvest(settings)
+        operations.build_warehouse(settings)
+
+    return once_per_run(tmp_path_factory, "tiny_built", make)
 
 
 @pytest.fixture
@@ -90,9 +125,12 @@ def metered(harvested, tmp_path_factory) -> Settings:
     leaves it (usage marts included). Tests using it must not change its data (re-metering a month, as a billing
     preview does, rewrites the same rows) nor issue into its ledger."""
     settings, _ = harvested
-    root = tmp_path_factory.mktemp("metered") / "corpus"
-    shutil.copytree(settings.root, root)
-    copy = load_settings(root / "sansfilm.toml")
-    operations.meter_and_draft(copy)  # meters every month in the working file, drafts the finished ones
-    operations.publish(copy)
-    return copy
+
+    def make(folder: Path) -> None:
+        shutil.copytree(settings.root, folder / "corpus", symlinks=True)
+        copy = load_settings(folder / "corpus" / "sansfilm.toml")
+        operations.meter_and_draft(copy)  # meters every month in the working file, drafts the finished ones
+        operations.publish(copy)
+
+    made = once_per_run(tmp_path_factory, "metered", make)
+    return load_settings(copy_made(made, tmp_path_factory, "metered") / "corpus" / "sansfilm.toml")
