@@ -118,7 +118,11 @@ def require_error_checks_pass(settings: Settings, price: Callable[[], T]) -> T:
     if failed_errors(first):
         history.record(settings.ledger.url, first, trigger="issue")
         raise DataQualityFailed(failed_errors(first))
-    priced = price()
+    try:
+        priced = price()
+    except BaseException:  # the attempt is kept with what was checked
+        history.record(settings.ledger.url, first, trigger="issue")
+        raise
     results = first + run_checks(settings, tables=METERED)
     history.record(settings.ledger.url, results, trigger="issue")
     if failed_errors(results):
