@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-import pickle
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -57,12 +56,14 @@ def sample_settings(tmp_path) -> Settings:
 
 def once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]) -> Path:
     """A folder `make` fills once per test run, however many xdist workers ask for it: the first makes it under a
-    lock, the others wait for it and reuse it. For a session fixture's costly state (a corpus harvested, built,
-    metered), which each worker then copies (`copy_made`): a DuckDB file is opened by one writer at a time."""
+    lock, the others wait for it and reuse it. For a session fixture's costly state (a corpus built, metered), which
+    each worker then copies (`copy_made`): a DuckDB file is opened by one writer at a time. Not for a corpus whose
+    tests harvest it again or read its file paths: the copies' raw tables name the made folder's paths."""
     base = tmp_path_factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the run's folder, above the workers'
-    folder, done = shared / f"once-{name}", shared / f"once-{name}.done"
-    with open(shared / f"once-{name}.lock", "w") as lock:
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")  # the same for every worker of one run, and only for them
+    shared = base.parent if run and os.environ.get("PYTEST_XDIST_WORKER") else base  # the run's folder, above theirs
+    folder, done = shared / f"once-{name}-{run}", shared / f"once-{name}-{run}.done"
+    with open(shared / f"once-{name}-{run}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, by this worker or by its death
         if not done.exists():
             shutil.rmtree(folder, ignore_errors=True)
@@ -82,17 +83,12 @@ def copy_made(made: Path, tmp_path_factory: pytest.TempPathFactory, name: str) -
 
 @pytest.fixture(scope="session")
 def harvested(tmp_path_factory) -> tuple[Settings, list]:
-    """The sample harvested and built once per run; tests using it must not write to it."""
-
-    def make(folder: Path) -> None:
-        settings = copy_sample(folder / "corpus")
-        reports = operations.harvest(settings)
-        operations.build_warehouse(settings)
-        (folder / "reports.pickle").write_bytes(pickle.dumps(reports))
-
-    made = once_per_run(tmp_path_factory, "harvested", make)
-    root = copy_made(made, tmp_path_factory, "harvested")
-    return load_settings(root / "corpus" / "sansfilm.toml"), pickle.loads((root / "reports.pickle").read_bytes())
+    """The sample harvested and built once per worker, in place (its raw tables name its own file paths, which some
+    tests read or harvest again); tests using it must not write to it."""
+    settings = copy_sample(tmp_path_factory.mktemp("harvested") / "corpus")
+    reports = operations.harvest(settings)
+    operations.build_warehouse(settings)
+    return settings, reports
 
 
 @pytest.fixture
@@ -125,12 +121,9 @@ def metered(harvested, tmp_path_factory) -> Settings:
     leaves it (usage marts included). Tests using it must not change its data (re-metering a month, as a billing
     preview does, rewrites the same rows) nor issue into its ledger."""
     settings, _ = harvested
-
-    def make(folder: Path) -> None:
-        shutil.copytree(settings.root, folder / "corpus", symlinks=True)
-        copy = load_settings(folder / "corpus" / "sansfilm.toml")
-        operations.meter_and_draft(copy)  # meters every month in the working file, drafts the finished ones
-        operations.publish(copy)
-
-    made = once_per_run(tmp_path_factory, "metered", make)
-    return load_settings(copy_made(made, tmp_path_factory, "metered") / "corpus" / "sansfilm.toml")
+    root = tmp_path_factory.mktemp("metered") / "corpus"
+    shutil.copytree(settings.root, root)
+    copy = load_settings(root / "sansfilm.toml")
+    operations.meter_and_draft(copy)  # meters every month in the working file, drafts the finished ones
+    operations.publish(copy)
+    return copy

@@ -1,4 +1,4 @@
-"""The sample harvested, metered and published once per test process, with its draft invoices and accounts."""
+"""The sample harvested, metered and published once per test run, with its draft invoices and accounts."""
 
 from __future__ import annotations
 
