@@ -96,11 +96,7 @@ class ChecksBlocked(SansfilmError):
 def _blocking_checks(settings: Settings, con, tables: list[str] | None) -> None:
     from analytics.quality import history, runner
 
-    wanted = (
-        tables
-        if tables is not None
-        else sorted({r.table for r in runner.rules_for(settings)} - set(runner.METERED) - {runner.LEDGER_TABLE})
-    )
+    wanted = tables if tables is not None else runner.checked_tables(settings, (*runner.METERED, runner.LEDGER_TABLE))
     results = runner.run_checks(settings, tables=wanted, con=con)
     if results:
         history.record(settings.ledger.url, results, trigger="harvest")

@@ -41,6 +41,11 @@ def rules_for(settings: Settings, tables: Iterable[str] | None = None) -> list[R
     return [r for r in rules if wanted is None or r.table in wanted]
 
 
+def checked_tables(settings: Settings, excluding: Iterable[str] = ()) -> list[str]:
+    """The tables the contracts check, but those `excluding` names."""
+    return sorted({r.table for r in rules_for(settings)} - set(excluding))
+
+
 def run_checks(
     settings: Settings,
     *,
@@ -114,17 +119,14 @@ def require_error_checks_pass(settings: Settings, price: Callable[[], T]) -> T:
     the metered facts run first, those of the metered facts after `price`, on the very facts it priced; one `issue`
     run in the history. Raises DataQualityFailed, listing the failed error-severity checks, before anything is
     numbered; else returns what `price` returned."""
-    first = run_checks(settings, tables=sorted({r.table for r in rules_for(settings)} - set(METERED)))
-    if failed_errors(first):
-        history.record(settings.ledger.url, first, trigger="issue")
-        raise DataQualityFailed(failed_errors(first))
+    results = run_checks(settings, tables=checked_tables(settings, excluding=METERED))
+    priced = None
     try:
-        priced = price()
-    except BaseException:  # the attempt is kept with what was checked
-        history.record(settings.ledger.url, first, trigger="issue")
-        raise
-    results = first + run_checks(settings, tables=METERED)
-    history.record(settings.ledger.url, results, trigger="issue")
+        if not failed_errors(results):
+            priced = price()
+            results = results + run_checks(settings, tables=METERED)
+    finally:  # the attempt is kept with what was checked, the pricing failed or not
+        history.record(settings.ledger.url, results, trigger="issue")
     if failed_errors(results):
         raise DataQualityFailed(failed_errors(results))
     return priced
