@@ -444,10 +444,19 @@ def test_a_new_version_of_the_models_rebuilds_everything_once(tmp_path, monkeypa
     con.close()
 
 
-def test_a_model_with_both_a_unique_key_and_replace_where_is_refused(tmp_path, monkeypatch):
-    # the publish finds a keyed model's replaced rows through build.replacements, a partitioned one's by its column:
-    # a model configured both ways would be published one way and replaced the other, so its incremental build (the
-    # delete+insert macro, as dbt renders it) stops, naming the model
+@pytest.mark.parametrize(
+    ("added", "refusal"),
+    [
+        # the publish finds a keyed model's replaced rows through build.replacements, a partitioned one's by its
+        # column: a model configured both ways would be published one way and replaced the other
+        ("replace_where='first_received_date is null',", "a unique key or replace_where, not both"),
+        # a key that vanishes has no new row to tell the days its old row may be stored on
+        ("replaced_storage_days='[first_received_date]',", "replaced_storage_days needs a storage_day and no vanish"),
+    ],
+    ids=["unique key and replace_where", "replaced_storage_days and vanishing_keys"],
+)
+def test_a_model_configured_two_incompatible_ways_is_refused(tmp_path, monkeypatch, added, refusal):
+    # its incremental build (the delete+insert macro, as dbt renders it) stops, naming the model
     wh, con = empty(tmp_path)
     wh.instance("1.1", "S1", "2012-01-10T10:00:00+01:00", 100)
     harvest(con, wh, "h1")
@@ -458,7 +467,7 @@ def test_a_model_with_both_a_unique_key_and_replace_where_is_refused(tmp_path, m
     keyed = "unique_key='study_hash',"
     assert keyed in model.read_text(encoding="utf-8")
     model.write_text(
-        model.read_text(encoding="utf-8").replace(keyed, f"{keyed} replace_where='first_received_date is null',"),
+        model.read_text(encoding="utf-8").replace(keyed, f"{keyed} {added}"),
         encoding="utf-8",
     )
     fingerprint = dbt_build.models_fingerprint()  # the same version: the next build is incremental, by the macro
@@ -466,7 +475,7 @@ def test_a_model_with_both_a_unique_key_and_replace_where_is_refused(tmp_path, m
     monkeypatch.setattr(dbt_build, "models_fingerprint", lambda: fingerprint)
     wh.instance("2.1", "S2", "2012-01-11T10:00:00+01:00", 200)
     harvest(con, wh, "h2")
-    with pytest.raises(dbt_build.DbtBuildFailed, match="int_studies: .*a unique key or replace_where, not both"):
+    with pytest.raises(dbt_build.DbtBuildFailed, match=f"int_studies: .*{refusal}"):
         warehouse.build_models(con)
     con.close()
 

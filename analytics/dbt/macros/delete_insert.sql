@@ -22,6 +22,12 @@
       the days a mart recounts, even those left with no row at all.
     * `storage_day` (config, with a unique key): the column (a Paris day) the model's rows are stored in order of
       (in_storage_order() below): the days of the rows a build replaces are kept in build.replacements.
+    * `replaced_storage_days` (config, with `storage_day`, not with `vanishing_keys`): an expression over a new row
+      giving a list of the days (of `storage_day`, a column no stored row leaves null) the row it replaces may be
+      stored on, such as the reception days of every copy of an instance; a null in the list: any day. The rows
+      replaced are then looked for among the rows of those days only: DuckDB skips the other row groups by their
+      smallest and largest day (a few days: it checks each one against them), so a night reads the key column of its
+      own days and of the old keys it names, not of the whole history. Any null, and every day is read, as without.
     build.replaced and build.rewritten_studies are emptied by analytics.dbt_build once a build has succeeded: a failed
     build's wait for the next one (rebuilding a study again is harmless). build.removed_keys is kept until a full
     rebuild (or that of a selection of models).
@@ -50,6 +56,14 @@
         {%- set stored_from = config.get('stored_from') -%}
         {%- set before_columns = [unique_key] + config.get('stored_from_columns', [])
             + (['study_hash'] if config.get('rewritten_studies') else []) %}
+        {%- set replaced_storage_days = config.get('replaced_storage_days') %}
+        {%- if replaced_storage_days and (vanishing_keys or not config.get('storage_day')) -%}
+            {%- do exceptions.raise_compiler_error('replaced_storage_days needs a storage_day and no vanishing_keys') -%}
+        {%- endif %}
+        {%- if replaced_storage_days %}
+        create or replace temporary table sansfilm_candidate_days as
+        select distinct unnest({{ replaced_storage_days }}) as day from {{ source }};
+        {%- endif %}
         create or replace temporary table sansfilm_replaced as
         select rowid as replaced_rowid, build_seq as replaced_seq,
                {{ replaced_days or 'null' }} as day, {{ config.get('storage_day') or 'null' }} as stored_day,
@@ -58,7 +72,15 @@
         where ({{ unique_key }}) in (
             select ({{ unique_key }}) from {{ source }}
             {%- if vanishing_keys %} union select * from {{ vanishing_keys }}{% endif %}
-        );
+        )
+        {%- if replaced_storage_days %}
+            and {{ config.get('storage_day') }} in (
+                select day from sansfilm_candidate_days where day is not null
+                union  -- a day unknown: every day
+                select {{ config.get('storage_day') }} from {{ target }}
+                where exists (select 1 from sansfilm_candidate_days where day is null)
+            )
+        {%- endif %};
         insert into build.replacements
         select distinct {{ this_build() }}, '{{ this.identifier }}', replaced_seq, stored_day from sansfilm_replaced;
         {% if replaced_days -%}
@@ -86,6 +108,9 @@
         {% endif -%}
         delete from {{ target }} where rowid in (select replaced_rowid from sansfilm_replaced);
         drop table sansfilm_replaced;
+        {%- if replaced_storage_days %}
+        drop table sansfilm_candidate_days;
+        {%- endif %}
     {% endif %}
     insert into {{ target }} ({{ columns }}) (select {{ columns }} from {{ source }})
 {%- endmacro %}

@@ -20,8 +20,12 @@
 -- its two reception days when an instance changes study, size or reception day; else from the earlier of its two
 -- deletion days (a deletion reported late, another copy's).
 -- sop_hash, study_hash: the UIDs as numbers (uid_hash), by which rows are found, as the harvest stored them.
+-- copy_received_dates: the reception days of the instance's copies, as the archive gave them (a null: a copy with no
+-- time from the archive, which a receipt may date): the row an instance's new row replaces was made from some of the
+-- same copies, so it is stored on one of those days, among which a build looks for it (macros/delete_insert.sql).
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='sop_hash',
-          storage_day='received_date', rewritten_studies=true, replaced_days='received_date',
+          storage_day='received_date', replaced_storage_days='copy_received_dates', rewritten_studies=true,
+          replaced_days='received_date',
           stored_from_columns=['study_hash', 'size_bytes', 'received_date', 'deleted_date'],
           stored_from="case
               when before.replaced_rowid is null then after.received_date
@@ -96,6 +100,9 @@ ranked as (
         arg_min(size_bytes, (size_estimated, received_at, record_key)) over copies as size_bytes,
         bool_and(size_estimated) over copies as size_estimated,
         count(*) over copies as copies_harvested,
+        list_sort(list(distinct
+            case when received_at_from = 'archive' then timezone('Europe/Paris', received_at)::date end
+        ) over copies) as copy_received_dates,
         row_number() over (
             partition by sop_instance_uid order by received_at_from <> 'archive', received_at, record_key
         ) as copy_rank
@@ -186,6 +193,7 @@ select
         else 'none'
     end as attributed_by,
     copies_harvested,
+    copy_received_dates,
     source,
     file_key,
     deleted_at,
