@@ -61,10 +61,10 @@ TABLES: tuple[LakeTable, ...] = (
     LakeTable("staged", "int_studies", "first_received_at", by_source=False),
     LakeTable("staged", "int_study_owners", "first_receipt_at", by_source=False),
 )
-# build_seq: which build wrote the row, and copy_received_dates, where a build looks for a row: bookkeeping;
+# build_seq: which build wrote the row, and last_copy_received_date, where a build looks for a row: bookkeeping;
 # sop_hash, study_hash, record_hash: the UIDs (record keys) as numbers the builds find rows by, derived (and Parquet
 # has no 128-bit integer)
-EXCLUDED_COLUMNS = frozenset({"path", "build_seq", "copy_received_dates", "sop_hash", "study_hash", "record_hash"})
+EXCLUDED_COLUMNS = frozenset({"path", "build_seq", "last_copy_received_date", "sop_hash", "study_hash", "record_hash"})
 
 
 @dataclass

@@ -20,11 +20,16 @@
 -- its two reception days when an instance changes study, size or reception day; else from the earlier of its two
 -- deletion days (a deletion reported late, another copy's).
 -- sop_hash, study_hash: the UIDs as numbers (uid_hash), by which rows are found, as the harvest stored them.
--- copy_received_dates: the reception days of the instance's copies, as the archive gave them (a null: a copy with no
--- time from the archive, which a receipt may date): the row an instance's new row replaces was made from some of the
--- same copies, so it is stored on one of those days, among which a build looks for it (macros/delete_insert.sql).
+-- last_copy_received_date: the reception day of the instance's latest copy, as the archive gave it (null: a copy with
+-- no time from the archive, which a receipt may date). The row an instance's new row replaces was made from some of
+-- the same copies, so it is stored on a day between received_date (the earliest copy's, when the archive dated every
+-- one) and that one, where a build looks for it (copy_days, macros/delete_insert.sql).
+{%- set copy_days -%}
+    case when last_copy_received_date is null then [null::date]
+    else generate_series(received_date, last_copy_received_date, interval 1 day)::date[] end
+{%- endset %}
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='sop_hash',
-          storage_day='received_date', replaced_storage_days='copy_received_dates', rewritten_studies=true,
+          storage_day='received_date', replaced_storage_days=copy_days, rewritten_studies=true,
           replaced_days='received_date',
           stored_from_columns=['study_hash', 'size_bytes', 'received_date', 'deleted_date'],
           stored_from="case
@@ -100,9 +105,9 @@ ranked as (
         arg_min(size_bytes, (size_estimated, received_at, record_key)) over copies as size_bytes,
         bool_and(size_estimated) over copies as size_estimated,
         count(*) over copies as copies_harvested,
-        list_sort(list(distinct
-            case when received_at_from = 'archive' then timezone('Europe/Paris', received_at)::date end
-        ) over copies) as copy_received_dates,
+        case when bool_and(received_at_from = 'archive') over copies
+            then max(timezone('Europe/Paris', received_at)::date) over copies
+        end as last_copy_received_date,
         row_number() over (
             partition by sop_instance_uid order by received_at_from <> 'archive', received_at, record_key
         ) as copy_rank
@@ -193,7 +198,7 @@ select
         else 'none'
     end as attributed_by,
     copies_harvested,
-    copy_received_dates,
+    last_copy_received_date,
     source,
     file_key,
     deleted_at,
