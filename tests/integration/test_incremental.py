@@ -451,7 +451,7 @@ def test_a_new_version_of_the_models_rebuilds_everything_once(tmp_path, monkeypa
         # column: a model configured both ways would be published one way and replaced the other
         ("replace_where='first_received_date is null',", "a unique key or replace_where, not both"),
         # a key that vanishes has no new row to tell the days its old row may be stored on
-        ("replaced_storage_days='[first_received_date]',", "replaced_storage_days needs a storage_day and no vanish"),
+        ("replaced_storage_days='[first_received_date]',", "needs a unique key, a storage_day and no vanishing"),
     ],
     ids=["unique key and replace_where", "replaced_storage_days and vanishing_keys"],
 )
@@ -477,6 +477,61 @@ def test_a_model_configured_two_incompatible_ways_is_refused(tmp_path, monkeypat
     harvest(con, wh, "h2")
     with pytest.raises(dbt_build.DbtBuildFailed, match=f"int_studies: .*{refusal}"):
         warehouse.build_models(con)
+    con.close()
+
+
+def no_key_twice(con) -> None:
+    for model, key in (("stg_dicom_instances", "sop_hash"), ("int_transfers_between_establishments", "record_hash")):
+        total, keys = con.execute(f"select count(*), count(distinct {key}) from staged.{model}").fetchall()[0]
+        assert total == keys, model
+
+
+def test_a_night_naming_more_days_than_duckdb_checks_one_by_one_replaces_every_row(tmp_path):
+    # a build looks for the rows it replaces on the days they may be stored on: DuckDB checks a few days one by one
+    # against each row group, more than 50 as the range from the first to the last; neither may miss a row
+    wh, con = empty(tmp_path)
+    for n in range(60):  # an instance and a transfer a day, January to March 2012
+        day = f"2012-{1 + n // 28:02d}-{1 + n % 28:02d}"
+        wh.instance(f"1.{n}", f"S{n}", f"{day}T10:00:00+01:00", 100)
+        wh.event("110104", f"{day}T11:00:00+01:00", PLATFORM, "B_CT", [f"S{n}"])
+    harvest(con, wh, "h1")
+    warehouse.build_models(con)
+    # a night a year later: every instance sent again (its earliest copy still wins: the row stays on its day), one
+    # with a copy received long before the first known (its row moves to that day), and a receipt that makes B the
+    # owner of the studies A sent: every transfer's row is rewritten on its own day
+    for n in range(60):
+        wh.instance(f"1.{n}", f"S{n}", "2013-01-15T10:00:00+01:00", 101)
+    wh.instance("1.59", "S59", "2011-06-01T10:00:00+02:00", 102)
+    wh.event("110104", "2011-05-01T09:00:00+02:00", "B_CT", PLATFORM, [f"S{n}" for n in range(60)])
+    harvest(con, wh, "h2")
+    counts = warehouse.build_models(con)
+    assert counts["staged.stg_dicom_instances"] == 60 and counts["staged.int_transfers_between_establishments"] == 60
+    no_key_twice(con)
+    moved = "select received_date::varchar, copies_harvested from staged.stg_dicom_instances where sop_instance_uid = ?"
+    assert con.execute(moved, ["1.59"]).fetchall() == [("2011-06-01", 3)]
+    assert_equals_a_full_rebuild(con)
+    con.close()
+
+
+def test_a_new_row_that_names_no_day_is_looked_for_on_every_day(tmp_path, monkeypatch):
+    # a model whose new rows give an empty list of days (or none) cannot say where their earlier rows are: the build
+    # looks on every day, as without the setting (here the instances' days, emptied in a copy of the project)
+    project = tmp_path / "project"
+    shutil.copytree(dbt_build.PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", ".*"))
+    model = project / "models" / "staging" / "stg_dicom_instances.sql"
+    days = '"generate_series(received_date, last_copy_received_date, interval 1 day)::date[]"'
+    assert days in model.read_text(encoding="utf-8")
+    model.write_text(model.read_text(encoding="utf-8").replace(days, '"[]::date[]"'), encoding="utf-8")
+    monkeypatch.setattr(dbt_build, "PROJECT_DIR", project)
+    wh, con = empty(tmp_path)
+    wh.instance("1.1", "S1", "2012-01-10T10:00:00+01:00", 100)
+    harvest(con, wh, "h1")
+    warehouse.build_models(con)
+    wh.instance("1.1", "S1", "2012-01-09T10:00:00+01:00", 101)  # an earlier copy: the row moves a day back
+    harvest(con, wh, "h2")
+    warehouse.build_models(con)
+    no_key_twice(con)
+    assert_equals_a_full_rebuild(con)
     con.close()
 
 

@@ -22,12 +22,14 @@
       the days a mart recounts, even those left with no row at all.
     * `storage_day` (config, with a unique key): the column (a Paris day) the model's rows are stored in order of
       (in_storage_order() below): the days of the rows a build replaces are kept in build.replacements.
-    * `replaced_storage_days` (config, with `storage_day`, not with `vanishing_keys`): an expression over a new row
-      giving a list of the days (of `storage_day`, a column no stored row leaves null) the row it replaces may be
-      stored on, such as the reception days of every copy of an instance; a null in the list: any day. The rows
+    * `replaced_storage_days` (config, with a unique key and `storage_day`, not with `vanishing_keys`): an
+      expression over a new row giving the list of days (of `storage_day`, a column no stored row leaves null) the
+      row it replaces may be stored on, such as the days from an instance's earliest copy to its latest. The rows
       replaced are then looked for among the rows of those days only: DuckDB skips the other row groups by their
-      smallest and largest day (a few days: it checks each one against them), so a night reads the key column of its
-      own days and of the old keys it names, not of the whole history. Any null, and every day is read, as without.
+      smallest and largest day (a few days: it checks each one against them; more than 50, the range between the
+      first and the last), so a night reads the key column of its own days and of the old keys it names, not of the
+      whole history. A new row whose list is null, empty or holds a null (a day unknown), and the build looks on
+      every day, as without the config.
     build.replaced and build.rewritten_studies are emptied by analytics.dbt_build once a build has succeeded: a failed
     build's wait for the next one (rebuilding a study again is harmless). build.removed_keys is kept until a full
     rebuild (or that of a selection of models).
@@ -50,19 +52,22 @@
     {%- if (config.get('rewritten_studies') or vanishing_keys) and not unique_key -%}
         {%- do exceptions.raise_compiler_error('rewritten_studies and vanishing_keys need a unique key') -%}
     {%- endif -%}
+    {%- set replaced_storage_days = config.get('replaced_storage_days') -%}
+    {%- if replaced_storage_days and (vanishing_keys or not unique_key or not config.get('storage_day')) -%}
+        {%- do exceptions.raise_compiler_error(
+            'replaced_storage_days needs a unique key, a storage_day and no vanishing_keys') -%}
+    {%- endif -%}
     {% if replace_where %}
         delete from {{ target }} where {{ replace_where }};
     {% elif unique_key %}
         {%- set stored_from = config.get('stored_from') -%}
         {%- set before_columns = [unique_key] + config.get('stored_from_columns', [])
             + (['study_hash'] if config.get('rewritten_studies') else []) %}
-        {%- set replaced_storage_days = config.get('replaced_storage_days') %}
-        {%- if replaced_storage_days and (vanishing_keys or not config.get('storage_day')) -%}
-            {%- do exceptions.raise_compiler_error('replaced_storage_days needs a storage_day and no vanishing_keys') -%}
-        {%- endif %}
-        {%- if replaced_storage_days %}
-        create or replace temporary table sansfilm_candidate_days as
-        select distinct unnest({{ replaced_storage_days }}) as day from {{ source }};
+        {%- if replaced_storage_days and execute %}{# the new rows are in `source` already: asked while rendering #}
+            {%- set unknown = run_query('select count(*) from ' ~ source ~ ' where coalesce(list_count('
+                ~ replaced_storage_days ~ '), 0) = 0 or list_count(' ~ replaced_storage_days ~ ') < len('
+                ~ replaced_storage_days ~ ')').columns[0].values()[0] %}
+            {%- set replaced_storage_days = none if unknown else replaced_storage_days %}
         {%- endif %}
         create or replace temporary table sansfilm_replaced as
         select rowid as replaced_rowid, build_seq as replaced_seq,
@@ -74,12 +79,7 @@
             {%- if vanishing_keys %} union select * from {{ vanishing_keys }}{% endif %}
         )
         {%- if replaced_storage_days %}
-            and {{ config.get('storage_day') }} in (
-                select day from sansfilm_candidate_days where day is not null
-                union  -- a day unknown: every day
-                select {{ config.get('storage_day') }} from {{ target }}
-                where exists (select 1 from sansfilm_candidate_days where day is null)
-            )
+            and {{ config.get('storage_day') }} in (select unnest({{ replaced_storage_days }}) from {{ source }})
         {%- endif %};
         insert into build.replacements
         select distinct {{ this_build() }}, '{{ this.identifier }}', replaced_seq, stored_day from sansfilm_replaced;
@@ -108,9 +108,6 @@
         {% endif -%}
         delete from {{ target }} where rowid in (select replaced_rowid from sansfilm_replaced);
         drop table sansfilm_replaced;
-        {%- if replaced_storage_days %}
-        drop table sansfilm_candidate_days;
-        {%- endif %}
     {% endif %}
     insert into {{ target }} ({{ columns }}) (select {{ columns }} from {{ source }})
 {%- endmacro %}

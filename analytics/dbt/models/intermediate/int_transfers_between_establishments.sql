@@ -7,7 +7,7 @@
 -- limit and on-call hours are rules applied by analytics/opinions, not here: this model holds no setting.
 -- Incremental: the transfers a build's harvests added, and again those of the studies whose owner this build
 -- rewrote (int_study_owners rewrites each study given new instances, a receipt or a deletion: an owner found late, a
--- late answer): a transfer's row may change, never disappear, so delete+insert by record_key keeps the table exact;
+-- late answer): a transfer's row may change, never disappear, so delete+insert by record_hash keeps the table exact;
 -- nor change day (its time is its record's), so the row a transfer replaces is looked for on its day alone.
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='record_hash',
           storage_day='requested_date', replaced_storage_days='[requested_date]') }}

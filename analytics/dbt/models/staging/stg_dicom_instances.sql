@@ -23,11 +23,9 @@
 -- last_copy_received_date: the reception day of the instance's latest copy, as the archive gave it (null: a copy with
 -- no time from the archive, which a receipt may date). The row an instance's new row replaces was made from some of
 -- the same copies, so it is stored on a day between received_date (the earliest copy's, when the archive dated every
--- one) and that one, where a build looks for it (copy_days, macros/delete_insert.sql).
-{%- set copy_days -%}
-    case when last_copy_received_date is null then [null::date]
-    else generate_series(received_date, last_copy_received_date, interval 1 day)::date[] end
-{%- endset %}
+-- one) and that one, where a build looks for it (copy_days, macros/delete_insert.sql; no day: every day). This holds
+-- as long as raw keeps every copy: a correction of raw is followed by `sansfilm rebuild` (docs/warehouse.md).
+{%- set copy_days = "generate_series(received_date, last_copy_received_date, interval 1 day)::date[]" %}
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='sop_hash',
           storage_day='received_date', replaced_storage_days=copy_days, rewritten_studies=true,
           replaced_days='received_date',
