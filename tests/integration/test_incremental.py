@@ -486,9 +486,17 @@ def no_key_twice(con) -> None:
         assert total == keys, model
 
 
+def day_bounded(wh: RawWarehouse, model: str) -> bool:
+    """Whether the last build looked for the rows `model` replaced on their days only (in the SQL dbt ran)."""
+    folder = "staging" if model.startswith("stg_") else "intermediate"
+    run = dbt_build.work_dir(wh.path) / "target" / "run" / "sansfilm" / "models" / folder / f"{model}.sql"
+    return "in (select unnest(" in run.read_text(encoding="utf-8")
+
+
 def test_a_night_naming_more_days_than_duckdb_checks_one_by_one_replaces_every_row(tmp_path):
-    # a build looks for the rows it replaces on the days they may be stored on: DuckDB checks a few days one by one
-    # against each row group, more than 50 as the range from the first to the last; neither may miss a row
+    # a build looks for the rows it replaces on the days they may be stored on (more than 50 days: DuckDB takes the
+    # range from the first to the last), and finds every one: an instance whose copies are far apart names every day
+    # between them (its row moves to its earliest copy's day), a transfer its own day
     wh, con = empty(tmp_path)
     for n in range(60):  # an instance and a transfer a day, January to March 2012
         day = f"2012-{1 + n // 28:02d}-{1 + n % 28:02d}"
@@ -506,6 +514,7 @@ def test_a_night_naming_more_days_than_duckdb_checks_one_by_one_replaces_every_r
     harvest(con, wh, "h2")
     counts = warehouse.build_models(con)
     assert counts["staged.stg_dicom_instances"] == 60 and counts["staged.int_transfers_between_establishments"] == 60
+    assert day_bounded(wh, "stg_dicom_instances") and day_bounded(wh, "int_transfers_between_establishments")
     no_key_twice(con)
     moved = "select received_date::varchar, copies_harvested from staged.stg_dicom_instances where sop_instance_uid = ?"
     assert con.execute(moved, ["1.59"]).fetchall() == [("2011-06-01", 3)]
@@ -530,6 +539,7 @@ def test_a_new_row_that_names_no_day_is_looked_for_on_every_day(tmp_path, monkey
     wh.instance("1.1", "S1", "2012-01-09T10:00:00+01:00", 101)  # an earlier copy: the row moves a day back
     harvest(con, wh, "h2")
     warehouse.build_models(con)
+    assert not day_bounded(wh, "stg_dicom_instances")
     no_key_twice(con)
     assert_equals_a_full_rebuild(con)
     con.close()

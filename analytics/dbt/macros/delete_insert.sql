@@ -28,8 +28,8 @@
       replaced are then looked for among the rows of those days only: DuckDB skips the other row groups by their
       smallest and largest day (a few days: it checks each one against them; more than 50, the range between the
       first and the last), so a night reads the key column of its own days and of the old keys it names, not of the
-      whole history. A new row whose list is null, empty or holds a null (a day unknown), and the build looks on
-      every day, as without the config.
+      whole history (while it names at most 50 days). A new row whose list is null, empty or holds a null (a day
+      unknown), and the build looks on every day, as without the config.
     build.replaced and build.rewritten_studies are emptied by analytics.dbt_build once a build has succeeded: a failed
     build's wait for the next one (rebuilding a study again is harmless). build.removed_keys is kept until a full
     rebuild (or that of a selection of models).
