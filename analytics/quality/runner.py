@@ -120,13 +120,15 @@ def require_error_checks_pass(settings: Settings, price: Callable[[], T]) -> T:
     run in the history. Raises DataQualityFailed, listing the failed error-severity checks, before anything is
     numbered; else returns what `price` returned."""
     results = run_checks(settings, tables=checked_tables(settings, excluding=METERED))
+    failed = failed_errors(results)
     priced = None
     try:
-        if not failed_errors(results):
+        if not failed:
             priced = price()
             results = results + run_checks(settings, tables=METERED)
+            failed = failed_errors(results)
     finally:  # the attempt is kept with what was checked, the pricing failed or not
         history.record(settings.ledger.url, results, trigger="issue")
-    if failed_errors(results):
-        raise DataQualityFailed(failed_errors(results))
+    if failed:
+        raise DataQualityFailed(failed)
     return priced
