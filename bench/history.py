@@ -2,19 +2,22 @@
 with 1, 3 and 5 years of history, measured in the same run.
 
     .venv/bin/python bench/history.py [--studies-per-year 10000000] [--years 1,3,5] [--events-per-study 10]
-                                      [--establishments 500] [--seed 2012] [--memory-limit 6GB] [--cold]
+                                      [--establishments 500] [--seed 2012] [--memory-limit 6GB] [--cold] [--nights 3]
 
 The region is bench/metering.py's generator (one calendar year, 2012, cached under bench/out/), turned back into the
 raw layer the harvest writes (`raw.dicom_instances`, `raw.audit_events`, one finished harvest per Paris month) and
 repeated year after year (identifiers suffixed, times shifted by whole years; the history ends in 2014 at the latest,
-inside the generator's contract, so 5 years are 2010-2014). The last day of the history is held
-back: it is the night's harvest. For each history length, each step in a fresh process (its own peak RSS, VmHWM):
+inside the generator's contract, so 5 years are 2010-2014). The last days of the history (--nights, 3 by default) are
+held back: each is a night's harvest, measured one after the other. For each history length, each step in a fresh
+process (its own peak RSS, VmHWM):
 
 * rebuild: `dbt_build.build(full_refresh=True)` of every model from raw, then every month metered in order (storage
   carried forward from the month-end snapshots), then the readers' copy published whole (both of its turns): what
   `sansfilm rebuild` and a first `sansfilm run` cost;
-* nightly: the held-back day appended as one more harvest, then the incremental build, the month to date metered
-  and the readers' copy published (`warehouse.publish`: the turn it updates takes the rows written since);
+* nightly, for each held-back day in turn: the day appended as one more harvest, then the incremental build, the
+  month to date metered and the readers' copy published (`warehouse.publish`: the turn it updates takes the rows
+  written since). A single night's time varies by a quarter from run to run (disk reads, read cold): the nightly
+  figures are the median night's, every night listed beside them;
 * monthly: the month just ended metered, its usage read and every establishment's draft invoice made.
 
 Figures are printed and kept in bench/out/history-last.json; docs/benchmarks.md records them with the command.
@@ -46,21 +49,31 @@ def first_year(years: int) -> int:
     return min(generator.YEAR, LAST_BILLED_YEAR - years + 1)
 
 
-def region_path(shape: generator.Shape, years: int) -> Path:
-    return OUT / f"history-{shape.name}-y{years}" / "region.duckdb"
+def region_path(shape: generator.Shape, years: int, nights: int) -> Path:
+    """Named by the raw schema's version too: a region made by a sansfilm with other raw tables is not reused."""
+    from analytics import warehouse_schema
+
+    return OUT / f"history-{shape.name}-y{years}-n{nights}-raw{warehouse_schema.latest():04d}" / "region.duckdb"
 
 
-def make_region(shape: generator.Shape, years: int) -> tuple[Path, Path, date]:
-    """The raw layer of `years` years of the region (cached), its contracts folder and the held-back night."""
+def night_harvest(night: date) -> str:
+    """The harvest a held-back night's rows wait under in bench.night_* (and are appended as)."""
+    return f"night-{night.isoformat()}"
+
+
+def make_region(shape: generator.Shape, years: int, nights: int) -> tuple[Path, Path, list[date]]:
+    """The raw layer of `years` years of the region (cached), its contracts folder and the held-back nights (the last
+    `nights` days of the history, in order)."""
     from analytics import raw_batches, warehouse
     from analytics.registry import load_registry
 
     one_year, contracts_dir, _ = generator.ensure_warehouse(shape)
-    path = region_path(shape, years)
+    path = region_path(shape, years, nights)
     start = first_year(years)
-    night = date(start + years - 1, 12, 31)
+    last = date(start + years - 1, 12, 31)
+    held_back = [last - timedelta(days=n) for n in reversed(range(nights))]
     if path.exists():
-        return path, contracts_dir, night
+        return path, contracts_dir, held_back
     work = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     work.parent.mkdir(parents=True, exist_ok=True)
     work.unlink(missing_ok=True)
@@ -74,7 +87,8 @@ def make_region(shape: generator.Shape, years: int) -> tuple[Path, Path, date]:
                    from ref.establishment_ae_titles group by all""")
     for k in range(years):
         shift = f"interval '{start - generator.YEAR + k} years'"
-        harvest = f"""case when timezone('Europe/Paris', {{t}} + {shift})::date = date '{night}' then 'night'
+        harvest = f"""case when timezone('Europe/Paris', {{t}} + {shift})::date >= date '{held_back[0]}'
+                              then 'night-' || strftime(timezone('Europe/Paris', {{t}} + {shift}), '%Y-%m-%d')
                           else 'h' || strftime(timezone('Europe/Paris', {{t}} + {shift}), '%Y-%m') end"""
         con.execute(f"""
             insert into raw.dicom_instances by name
@@ -113,8 +127,8 @@ def make_region(shape: generator.Shape, years: int) -> tuple[Path, Path, date]:
         "dicom_deletions",
         "audit_events",
     ):  # the night's rows wait in bench.*, harvested by `nightly`
-        con.execute(f"create table bench.night_{table} as select * from raw.{table} where harvest_id = 'night'")
-        con.execute(f"delete from raw.{table} where harvest_id = 'night'")
+        con.execute(f"create table bench.night_{table} as select * from raw.{table} where harvest_id like 'night-%'")
+        con.execute(f"delete from raw.{table} where harvest_id like 'night-%'")
     con.execute("""insert into raw.harvest_runs (harvest_id, source, kind, started_at, finished_at)
                    select distinct harvest_id, 'files', 'dicom_files', now(), now() from (
                        select harvest_id from raw.dicom_instances union select harvest_id from raw.audit_events)""")
@@ -122,7 +136,7 @@ def make_region(shape: generator.Shape, years: int) -> tuple[Path, Path, date]:
     con.execute("checkpoint")
     con.close()
     os.replace(work, path)
-    return path, contracts_dir, night
+    return path, contracts_dir, held_back
 
 
 def months(first: date, last: date):
@@ -213,19 +227,24 @@ def measure_nightly(db: str, night: str, limit: str | None) -> dict:
     from analytics.periods import Month
 
     day = date.fromisoformat(night)
+    harvest = night_harvest(day)
     con = _open(db, limit)
     started = time.perf_counter()
-    con.execute("insert into raw.dicom_deletions select * from bench.night_dicom_deletions")
+    con.execute(
+        "insert into raw.dicom_deletions select * from bench.night_dicom_deletions where harvest_id = ?", [harvest]
+    )
     for table in ("dicom_instances", "audit_events"):  # as the harvest appends a batch: only records not stored yet
-        stored, bounds = raw_batches.stored_alike(table, con.sql(f"select * from bench.night_{table}").pl())
+        batch = f"(select * from bench.night_{table} where harvest_id = '{harvest}')"
+        stored, bounds = raw_batches.stored_alike(table, con.sql(f"select * from {batch}").pl())
         con.execute(
-            f"""insert into raw.{table} select * from bench.night_{table} as b
+            f"""insert into raw.{table} select * from {batch} as b
                 where not exists (select 1 from raw.{table} as t where t.record_key = b.record_key {stored})""",
             bounds,
         )
     con.execute(
         "insert into raw.harvest_runs (harvest_id, source, kind, started_at, finished_at) "
-        "values ('night', 'files', 'dicom_files', now(), now())"
+        "values (?, 'files', 'dicom_files', now(), now())",
+        [harvest],
     )
     harvested = time.perf_counter()
     counts = dbt_build.build(con)
@@ -307,12 +326,19 @@ def run_measurement(args: argparse.Namespace) -> None:
 
 
 def measure_history(
-    shape: generator.Shape, years: int, *, keep_region: bool, limit: str | None, cold: bool = False
+    shape: generator.Shape,
+    years: int,
+    *,
+    keep_region: bool,
+    limit: str | None,
+    cold: bool = False,
+    nights: int = 1,
 ) -> dict:
-    """Rebuild, nightly and monthly on a working copy of the region, removed afterwards (with the region itself
-    unless `keep_region`: at 10 M studies a year, 5 years of raw rows take ~25 GB, their build as much again).
-    `cold`: the warehouse's files are taken out of the page cache before the nightly and the monthly steps."""
-    region, contracts_dir, night = make_region(shape, years)
+    """Rebuild, `nights` nightly steps and monthly on a working copy of the region, removed afterwards (with the region
+    itself unless `keep_region`: at 10 M studies a year, 5 years of raw rows take ~25 GB, their build as much again).
+    `cold`: the warehouse's files are taken out of the page cache before each nightly and the monthly step.
+    "nightly" holds the median night's figures (by their seconds), "nights" every night's."""
+    region, contracts_dir, held_back = make_region(shape, years, nights)
     work = region.with_name("work.duckdb")
     for stale in work.parent.glob("work.duckdb*"):
         stale.unlink()
@@ -321,20 +347,23 @@ def measure_history(
         shutil.copyfile(region, work)
     else:
         os.replace(region, work)
-    rebuild = child("rebuild", work, contracts_dir, night, years, limit)
+    rebuild = child("rebuild", work, contracts_dir, held_back[0], years, limit)
+    each_night = []
+    for night in held_back:
+        if cold:
+            evict(work.parent)
+        each_night.append({"night": str(night), **child("nightly", work, contracts_dir, night, years, limit)})
     if cold:
         evict(work.parent)
-    nightly = child("nightly", work, contracts_dir, night, years, limit)
-    if cold:
-        evict(work.parent)
-    monthly = child("monthly", work, contracts_dir, night, years, limit)
+    monthly = child("monthly", work, contracts_dir, held_back[-1], years, limit)
     published = work.with_name("published.duckdb")
     figures = {
         "years": years,
         "warehouse_file_gb": round(work.stat().st_size / 1e9, 2),
         "published_file_gb": round(published.resolve().stat().st_size / 1e9, 2),
         "rebuild": rebuild,
-        "nightly": nightly,
+        "nightly": median_night(each_night),
+        "nights": each_night,
         "monthly": monthly,
     }
     for done in (*work.parent.glob("work.duckdb*"), *work.parent.glob("published*.duckdb")):
@@ -343,15 +372,27 @@ def measure_history(
     return figures
 
 
+def median_night(nights: list[dict]) -> dict:
+    """The night whose seconds are the median (the lower middle one of an even count)."""
+    ranked = sorted(nights, key=lambda night: night["seconds"])
+    return ranked[(len(ranked) - 1) // 2]
+
+
 def report(run: dict) -> None:
     print(
         f"{run['years']} year(s), warehouse {run['warehouse_file_gb']} GB, published {run['published_file_gb']} GB, "
         f"{run['rebuild']['studies']:,} studies, {run['rebuild']['audit_rows']:,} audit rows",
         flush=True,
     )
-    for step in ("rebuild", "nightly", "monthly"):
-        figures = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in run[step].items()}
-        print(f"  {step:<8} {figures}", flush=True)
+    steps = [
+        ("rebuild", run["rebuild"]),
+        *((f"night {n['night']}", n) for n in run["nights"]),
+        ("monthly", run["monthly"]),
+    ]
+    for step, figures in steps:
+        shown = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in figures.items() if k != "night"}
+        print(f"  {step:<8} {shown}", flush=True)
+    print(f"  nightly  median {run['nightly']['seconds']:.2f} s (night {run['nightly']['night']})", flush=True)
 
 
 def main() -> None:
@@ -376,6 +417,12 @@ def main() -> None:
         help="take the warehouse's files out of the page cache before each nightly and monthly step: what they read "
         "of the warehouse then comes from disk, not from what the rebuild left cached",
     )
+    parser.add_argument(
+        "--nights",
+        type=int,
+        default=3,
+        help="the last days of the history held back and measured as nights one after the other (the median compared)",
+    )
     parser.add_argument("--measure", choices=["rebuild", "nightly", "monthly"], help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--contracts", help=argparse.SUPPRESS)
@@ -395,7 +442,14 @@ def main() -> None:
     runs = []
     for years in lengths:  # each history length printed as soon as measured (5 years takes a while)
         runs.append(
-            measure_history(shape, years, keep_region=args.keep_regions, limit=args.memory_limit, cold=args.cold)
+            measure_history(
+                shape,
+                years,
+                keep_region=args.keep_regions,
+                limit=args.memory_limit,
+                cold=args.cold,
+                nights=args.nights,
+            )
         )
         report(runs[-1])
         (OUT / "history-last.json").write_text(
