@@ -128,3 +128,21 @@ def test_the_text_senders_put_in_stored_event_codes_is_dropped_by_the_upgrade(tm
     # copy made before the upgrade holds it, as it held everything: docs/deploy.md says to delete it once verified)
     assert b"DUPONT^JEANNE" not in old.read_bytes() and b"DUPONT^JEANNE" in copies[0].read_bytes()
     assert not list(tmp_path.glob(".old.duckdb.*"))  # no file of the rewrite left beside it
+
+
+def test_the_upgrade_numbers_the_stored_instances_as_the_harvest_numbers_new_ones(tmp_path):
+    """Raw migrations 0006 and 0008: the instances stored before them get the numbers a build finds them by (the
+    UIDs', the file key's), computed as the harvest computes them for a new record (analytics/raw_batches.py)."""
+    from analytics.raw_batches import DERIVED
+
+    old = unpack("warehouse.duckdb", tmp_path / "old.duckdb")
+    upgrade_warehouse(old)
+    con = duckdb.connect(str(old), read_only=True)
+    same = " and ".join(f"{column} = {expression}" for column, expression in DERIVED["dicom_instances"].items())
+    found = con.execute(f"select {same}, count(*) from raw.dicom_instances group by all").fetchall()
+    hints, keys = con.execute(
+        "select count(distinct file_key_hint), count(distinct file_key) from raw.dicom_instances"
+    ).fetchone()
+    con.close()
+    assert len(found) == 1 and found[0][0] is True and found[0][1] > 2
+    assert hints == keys > 1  # a file key's own hint (two of so few keys sharing one: a chance of about 1 in 10^8)

@@ -20,6 +20,13 @@
     md5_number({{ column }})
 {%- endmacro %}
 
+{#- A file key's hint: 32 bits of its MD5, as raw.dicom_instances stores it (file_key_hint, analytics/raw_batches.py
+    DERIVED). Equal keys have equal hints, not the reverse: a lookup reads the hints first (4 bytes a row, where the
+    key's string costs about 16 read cold and far more to compare), then checks the key of the few rows found. -#}
+{% macro file_key_hint(column) -%}
+    (md5_number({{ column }}) >> 96)::uinteger
+{%- endmacro %}
+
 {#- The rows of `relation` the condition in the call block keeps (a lookup by key: `study_hash in (...)`), found by
     reading the key column alone first, then only those rows whole: DuckDB otherwise reads every column the query
     projects, for every row of the history, before it filters. Worth it where rows are wide (strings): the transfers

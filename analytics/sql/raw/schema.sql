@@ -38,7 +38,8 @@ create table if not exists raw.dicom_instances (
     value_flags             varchar,  -- e.g. 'institution_name:truncated,study_date:out_of_range' (docs/harvest.md)
     -- the UIDs as 128-bit numbers (md5_number, the models' uid_hash), by which a build finds stored copies
     sop_hash                uhugeint not null,
-    study_hash              uhugeint not null
+    study_hash              uhugeint not null,
+    file_key_hint           uinteger not null  -- 32 bits of file_key's MD5 (not unique): read first to find a file's rows
 );
 
 create table if not exists raw.audit_events (

@@ -54,9 +54,10 @@ with harvested as (
             where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
             union
             select sop_hash from {{ source('raw', 'dicom_instances') }}
-            -- by file_key alone first: a join on (source, file_key) reads both of every row
+            -- by the file key's hint first (raw's file_key_hint, 4 bytes a row): a join on (source, file_key) reads
+            -- both strings of every row of the history; the key decides among the rows found
             where {% call found_by_key(source('raw', 'dicom_instances')) -%}
-                file_key in (select file_key from {{ deleted }})
+                file_key_hint in (select {{ file_key_hint('file_key') }} from {{ deleted }})
             {%- endcall %}
                 and (source, file_key) in (select source, file_key from {{ deleted }})
             union
