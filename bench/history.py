@@ -8,16 +8,18 @@ The region is bench/metering.py's generator (one calendar year, 2012, cached und
 raw layer the harvest writes (`raw.dicom_instances`, `raw.audit_events`, one finished harvest per Paris month) and
 repeated year after year (identifiers suffixed, times shifted by whole years; the history ends in 2014 at the latest,
 inside the generator's contract, so 5 years are 2010-2014). The last days of the history (--nights, 3 by default) are
-held back: each is a night's harvest, measured one after the other. For each history length, each step in a fresh
-process (its own peak RSS, VmHWM):
+held back: each is a night's harvest, measured one after the other (what the generator dates after them, such as
+deletions weeks after a reception, is left out). For each history length, each step in a fresh process (its own peak
+RSS, VmHWM):
 
 * rebuild: `dbt_build.build(full_refresh=True)` of every model from raw, then every month metered in order (storage
   carried forward from the month-end snapshots), then the readers' copy published whole (both of its turns): what
   `sansfilm rebuild` and a first `sansfilm run` cost;
 * nightly, for each held-back day in turn: the day appended as one more harvest, then the incremental build, the
   month to date metered and the readers' copy published (`warehouse.publish`: the turn it updates takes the rows
-  written since). A single night's time varies by a quarter from run to run (disk reads, read cold): the nightly
-  figures are the median night's, every night listed beside them;
+  written since). A single night's time varies by a quarter from run to run (disk reads, read cold): the ratio
+  between two history lengths is the median of the nights' ratios, each night against the same night (the same day
+  of the generator's year) of the other length; the nightly figures shown are the last night's (every night listed);
 * monthly: the month just ended metered, its usage read and every establishment's draft invoice made.
 
 Figures are printed and kept in bench/out/history-last.json; docs/benchmarks.md records them with the command.
@@ -29,6 +31,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -87,7 +90,8 @@ def make_region(shape: generator.Shape, years: int, nights: int) -> tuple[Path, 
                    from ref.establishment_ae_titles group by all""")
     for k in range(years):
         shift = f"interval '{start - generator.YEAR + k} years'"
-        harvest = f"""case when timezone('Europe/Paris', {{t}} + {shift})::date >= date '{held_back[0]}'
+        harvest = f"""case when timezone('Europe/Paris', {{t}} + {shift})::date > date '{held_back[-1]}' then 'later'
+                          when timezone('Europe/Paris', {{t}} + {shift})::date >= date '{held_back[0]}'
                               then 'night-' || strftime(timezone('Europe/Paris', {{t}} + {shift}), '%Y-%m-%d')
                           else 'h' || strftime(timezone('Europe/Paris', {{t}} + {shift}), '%Y-%m') end"""
         con.execute(f"""
@@ -128,7 +132,8 @@ def make_region(shape: generator.Shape, years: int, nights: int) -> tuple[Path, 
         "audit_events",
     ):  # the night's rows wait in bench.*, harvested by `nightly`
         con.execute(f"create table bench.night_{table} as select * from raw.{table} where harvest_id like 'night-%'")
-        con.execute(f"delete from raw.{table} where harvest_id like 'night-%'")
+        # and what the generator dates after the last night (deletions weeks after reception): not known yet
+        con.execute(f"delete from raw.{table} where harvest_id like 'night-%' or harvest_id = 'later'")
     con.execute("""insert into raw.harvest_runs (harvest_id, source, kind, started_at, finished_at)
                    select distinct harvest_id, 'files', 'dicom_files', now(), now() from (
                        select harvest_id from raw.dicom_instances union select harvest_id from raw.audit_events)""")
@@ -337,7 +342,8 @@ def measure_history(
     """Rebuild, `nights` nightly steps and monthly on a working copy of the region, removed afterwards (with the region
     itself unless `keep_region`: at 10 M studies a year, 5 years of raw rows take ~25 GB, their build as much again).
     `cold`: the warehouse's files are taken out of the page cache before each nightly and the monthly step.
-    "nightly" holds the median night's figures (by their seconds), "nights" every night's."""
+    "nights" holds every night's figures, "nightly" the last night's (the busiest of the three by default, and the
+    night the runs recorded before measured)."""
     region, contracts_dir, held_back = make_region(shape, years, nights)
     work = region.with_name("work.duckdb")
     for stale in work.parent.glob("work.duckdb*"):
@@ -362,7 +368,7 @@ def measure_history(
         "warehouse_file_gb": round(work.stat().st_size / 1e9, 2),
         "published_file_gb": round(published.resolve().stat().st_size / 1e9, 2),
         "rebuild": rebuild,
-        "nightly": median_night(each_night),
+        "nightly": each_night[-1],
         "nights": each_night,
         "monthly": monthly,
     }
@@ -372,10 +378,10 @@ def measure_history(
     return figures
 
 
-def median_night(nights: list[dict]) -> dict:
-    """The night whose seconds are the median (the lower middle one of an even count)."""
-    ranked = sorted(nights, key=lambda night: night["seconds"])
-    return ranked[(len(ranked) - 1) // 2]
+def nightly_ratios(first: dict, last: dict) -> list[float]:
+    """Each night of the `last` history against the same night of the `first`: the same day of the generator's year
+    (the nights are days of different volume, a Saturday, a Sunday and a Monday by default)."""
+    return [round(b["seconds"] / a["seconds"], 2) for a, b in zip(first["nights"], last["nights"], strict=True)]
 
 
 def report(run: dict) -> None:
@@ -391,8 +397,7 @@ def report(run: dict) -> None:
     ]
     for step, figures in steps:
         shown = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in figures.items() if k != "night"}
-        print(f"  {step:<8} {shown}", flush=True)
-    print(f"  nightly  median {run['nightly']['seconds']:.2f} s (night {run['nightly']['night']})", flush=True)
+        print(f"  {step:<16} {shown}", flush=True)
 
 
 def main() -> None:
@@ -421,7 +426,7 @@ def main() -> None:
         "--nights",
         type=int,
         default=3,
-        help="the last days of the history held back and measured as nights one after the other (the median compared)",
+        help="the history's last days held back and measured as nights one after the other (their ratios' median)",
     )
     parser.add_argument("--measure", choices=["rebuild", "nightly", "monthly"], help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
@@ -430,6 +435,8 @@ def main() -> None:
     parser.add_argument("--history-years", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.nights < 1:
+        parser.error("--nights must be 1 or more")
     if args.measure:
         run_measurement(args)
         return
@@ -456,9 +463,14 @@ def main() -> None:
             json.dumps({"command": " ".join(["bench/history.py", *sys.argv[1:]]), "runs": runs}, indent=1, default=str)
         )
     first, last = runs[0], runs[-1]
+    lengths_compared = f"{last['years']}y_vs_{first['years']}y"
+    each_night = nightly_ratios(first, last)
     ratio = {
-        f"{step}_{last['years']}y_vs_{first['years']}y": round(last[step]["seconds"] / first[step]["seconds"], 2)
-        for step in ("nightly", "monthly")
+        f"nightly_{lengths_compared}": statistics.median(each_night),
+        f"nightly_{lengths_compared}_each_night": dict(
+            zip((n["night"][5:] for n in last["nights"]), each_night, strict=True)
+        ),
+        f"monthly_{lengths_compared}": round(last["monthly"]["seconds"] / first["monthly"]["seconds"], 2),
     }
     results = {
         "command": " ".join(["bench/history.py", *sys.argv[1:]]),
