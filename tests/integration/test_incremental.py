@@ -163,6 +163,29 @@ def test_instance_deletions_reported_late_are_merged_as_a_full_rebuild_finds_the
     con.close()
 
 
+def test_a_file_sharing_a_deleted_files_hint_is_neither_deleted_nor_rebuilt(tmp_path):
+    """A build finds the files an archive reported deleted by a hint of their key (raw's file_key_hint: 32 bits, not
+    unique), then by the key itself: another file whose hint is the same (made so here) is no deletion."""
+    wh, con = empty(tmp_path)
+    wh.instance("1.1", "S1", "2012-04-02T12:00:00+02:00", 100)
+    wh.instance("2.1", "S2", "2012-04-02T13:00:00+02:00", 100)
+    harvest(con, wh, "h1")
+    warehouse.build_models(con)
+    con.execute("""update raw.dicom_instances set file_key_hint = (
+                       select file_key_hint from raw.dicom_instances where file_key = 'k1.1')
+                   where file_key = 'k2.1'""")
+    built = "select sop_instance_uid, build_seq, deleted_date::varchar from staged.stg_dicom_instances order by 1"
+    before = con.execute(built).fetchall()
+    report_deleted(con, "k1.1", "2012-05-03T10:00:00+02:00", "h2")
+    harvest(con, wh, "h2")
+    warehouse.build_models(con)
+    (one, one_seq, one_deleted), two = con.execute(built).fetchall()
+    assert (one, one_deleted) == ("1.1", "2012-05-03") and one_seq > before[0][1]
+    assert two == before[1]  # 2.1 left as it was: not rewritten, not deleted
+    assert_equals_a_full_rebuild(con)
+    con.close()
+
+
 def test_the_marts_recount_the_days_a_late_receipt_empties(tmp_path):
     """The marts recount only the days (months) a build touched, the days a row left included: a receipt logged late
     moves an instance the archive gave no reception time from March 1st to February 28th, and March 1st, then
