@@ -201,6 +201,25 @@ def test_a_uid_is_numbered_by_one_function_everywhere():
     assert len({name for names in found.values() for name in names}) == 1, f"numbered by different functions: {found}"
 
 
+# A file key's hint: the harvest writes it, migration 0008 computed it for the records stored before, the models find a
+# deleted file's copies by it. Spelled otherwise in one place, those copies would be found nowhere: storage billed on.
+FILE_KEY_HINTS = {  # path: the spelling, found once
+    "analytics/raw_batches.py": r'"file_key_hint": "(.+?)",',
+    "analytics/dbt/macros/build_seq.sql": r"macro file_key_hint\(column\) -%}\s*(.+?)\n",
+    "analytics/sql/raw/migrations/0008_file_numbers.sql": r"select \*, (.+?) as file_key_hint",
+}
+
+
+def test_a_file_keys_hint_is_spelled_alike_everywhere():
+    found = {
+        path: re.findall(spelling, (ROOT / path).read_text(encoding="utf-8"))
+        for path, spelling in FILE_KEY_HINTS.items()
+    }
+    assert all(len(spellings) == 1 for spellings in found.values()), f"not found once where this check looks: {found}"
+    alike = {spellings[0].replace("{{ column }}", "file_key") for spellings in found.values()}
+    assert len(alike) == 1, f"spelled differently: {found}"
+
+
 def test_the_numbering_check_reads_each_spelling():
     texts = {
         "analytics/raw_batches.py": '"study_hash": "md5_number(study_instance_uid)",',
