@@ -337,7 +337,7 @@ def measure_history(
     keep_region: bool,
     limit: str | None,
     cold: bool = False,
-    nights: int = 1,
+    nights: int,
 ) -> dict:
     """Rebuild, `nights` nightly steps and monthly on a working copy of the region, removed afterwards (with the region
     itself unless `keep_region`: at 10 M studies a year, 5 years of raw rows take ~25 GB, their build as much again).
