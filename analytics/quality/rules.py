@@ -352,10 +352,21 @@ def freshness(ctx: RunContext, rule: Rule) -> Measure:
     return Measure(values, None if worst == float("inf") else worst, rule.params["max_hours"], details)
 
 
+def run_aggregates(
+    ctx: RunContext, measured: list[tuple[Rule, Callable[[RunContext, Rule], Measure]]]
+) -> list[CheckResult]:
+    """Each rule's figures measured, then Great Expectations' verdict on all of them in one validation: a validation
+    costs about 0.07 s whatever it holds, one per rule most of a run of the checks on a small warehouse."""
+    measures = [(rule, measure(ctx, rule)) for rule, measure in measured]
+    verdicts = iter(gx.within_bounds([(m.values, None, m.max_value) for _, m in measures if m.values]))
+    return [
+        CheckResult(rule.name, rule.table, rule.severity, next(verdicts) if m.values else True, m.observed, m.details)
+        for rule, m in measures
+    ]
+
+
 def run_aggregate(ctx: RunContext, rule: Rule, measure: Callable[[RunContext, Rule], Measure]) -> CheckResult:
-    m = measure(ctx, rule)
-    passed = gx.within_bounds([(m.values, None, m.max_value)])[0] if m.values else True
-    return CheckResult(rule.name, rule.table, rule.severity, passed, m.observed, m.details)
+    return run_aggregates(ctx, [(rule, measure)])[0]
 
 
 AGGREGATES: dict[str, Callable[[RunContext, Rule], Measure]] = {

@@ -15,7 +15,7 @@ from analytics.periods import PARIS
 from analytics.quality import history
 from analytics.quality.contracts import CheckResult, Rule, load_rules
 from analytics.quality.reconcile import RECONCILIATIONS
-from analytics.quality.rules import AGGREGATES, ROW_LEVEL, RunContext, run_aggregate, run_row_level
+from analytics.quality.rules import AGGREGATES, ROW_LEVEL, RunContext, run_aggregates, run_row_level
 from analytics.warehouse import table_exists
 
 METERED = ("marts.fct_usage_daily", "marts.fct_share_flows")  # written by metering: absent until a month is metered
@@ -69,6 +69,7 @@ def run_checks(
     start = datetime.combine(contracts.tariff.valid_from, time(0), tzinfo=PARIS)
     ctx = RunContext(con, start, as_of, {"settings": settings, "contracts": contracts})
     results: dict[str, CheckResult] = {}
+    aggregates: list[tuple[Rule, Callable]] = []  # measured, then judged in one validation
     by_table: dict[str, list[Rule]] = {}
     for rule in rules:
         by_table.setdefault(rule.table, []).append(rule)
@@ -76,7 +77,7 @@ def run_checks(
         if table != LEDGER_TABLE and not table_exists(con, table):
             for rule in table_rules:
                 if rule.kind in RECONCILIATIONS and table in METERED:  # they say themselves what nothing metered means
-                    results[rule.name] = run_aggregate(ctx, rule, RECONCILIATIONS[rule.kind])
+                    aggregates.append((rule, RECONCILIATIONS[rule.kind]))
                 elif table in METERED:
                     results[rule.name] = CheckResult(
                         rule.name, table, rule.severity, True, 0, {"note": "nothing metered yet"}
@@ -96,9 +97,10 @@ def run_checks(
             results |= {r.name: r for r in run_row_level(ctx, table, row_level)}
         for rule in table_rules:
             if rule.kind in AGGREGATES:
-                results[rule.name] = run_aggregate(ctx, rule, AGGREGATES[rule.kind])
+                aggregates.append((rule, AGGREGATES[rule.kind]))
             elif rule.kind in RECONCILIATIONS:
-                results[rule.name] = run_aggregate(ctx, rule, RECONCILIATIONS[rule.kind])
+                aggregates.append((rule, RECONCILIATIONS[rule.kind]))
+    results |= {r.name: r for r in run_aggregates(ctx, aggregates)}
     return [results[r.name] for r in rules]
 
 
