@@ -329,6 +329,8 @@ def create_bookkeeping(con: duckdb.DuckDBPyConnection) -> None:
         "create table if not exists build.runs (seq bigint primary key, started_at timestamptz, full_refresh boolean)"
     )
     con.execute("alter table build.runs add column if not exists memory_limit varchar")  # what dbt ran under
+    # when a build of the whole project succeeded (null: failed, stopped, or a selection): macros/build_seq.sql
+    con.execute("alter table build.runs add column if not exists finished_at timestamptz")
     # the days of the rows a build replaced, for the marts recounted by day (macros/delete_insert.sql)
     con.execute("create table if not exists build.replaced (model varchar, day date)")
     # the studies each model rewrote, where the models downstream find those to rebuild (macros/delete_insert.sql)
@@ -438,7 +440,7 @@ def build(
         _begin_run(con, full_refresh=True, limit=limit)
     else:
         full_refresh, finished, fingerprint = _increment(con, full_refresh)
-        _begin_run(con, full_refresh=full_refresh, limit=limit)
+        seq = _begin_run(con, full_refresh=full_refresh, limit=limit)
         if full_refresh:
             args.append("--full-refresh")
     _invoke(args, warehouse_path=path, work_dir=work_dir(path), limit=limit)
@@ -449,6 +451,7 @@ def build(
         con.execute("delete from build.rewritten_studies")
         con.execute("delete from build.reference")
         con.execute("insert into build.reference values (?)", [fingerprint])
+        con.execute("update build.runs set finished_at = now() where seq = ?", [seq])  # last: a crash before, not done
     wanted = set(select or [])
     return {
         f"{schema}.{name}": con.execute(f"select count(*) from {schema}.{name}").fetchall()[0][0]

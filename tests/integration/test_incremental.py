@@ -405,6 +405,41 @@ def test_an_instance_filed_under_another_study_leaves_its_old_study(tmp_path):
     con.close()
 
 
+def test_a_study_takes_its_earlier_instances_from_their_days_even_after_a_failed_build(tmp_path, monkeypatch):
+    """int_studies rebuilds a study from the instances written since the last build that succeeded (the table's
+    tail) and, for a study it holds, from the days between its first and last reception: S2's instances of January
+    20 and February 3 are both found when a third comes in March. A build that stopped after the staged models (its
+    rows in the tail, its studies still waiting) is not counted as the last that succeeded."""
+    wh, con = empty(tmp_path)
+    wh.instance("1.1", "S1", "2012-01-10T10:00:00+01:00", 100)
+    wh.instance("2.1", "S2", "2012-01-20T10:00:00+01:00", 200)
+    wh.instance("2.2", "S2", "2012-02-03T10:00:00+01:00", 300)
+    harvest(con, wh, "h1")
+    warehouse.build_models(con)
+    wh.instance("2.3", "S2", "2012-03-05T10:00:00+01:00", 400)  # a late instance of a study stored on two days
+    wh.instance("3.1", "S3", "2012-03-05T11:00:00+01:00", 500)
+    harvest(con, wh, "h2")
+    invoke = dbt_build._invoke
+
+    def stopped_after_staging(args, **kwargs):
+        invoke([*args, "--select", "stg_dicom_instances", "stg_audit_events", "stg_audit_studies"], **kwargs)
+        raise dbt_build.DbtBuildFailed("the build stopped after the staged models")
+
+    monkeypatch.setattr(dbt_build, "_invoke", stopped_after_staging)
+    with pytest.raises(dbt_build.DbtBuildFailed):
+        warehouse.build_models(con)
+    monkeypatch.setattr(dbt_build, "_invoke", invoke)
+    wh.instance("1.2", "S1", "2012-03-06T10:00:00+01:00", 600)
+    harvest(con, wh, "h3")
+    warehouse.build_models(con)
+    studies = "select study_instance_uid, instances, bytes from staged.int_studies order by 1"
+    assert con.execute(studies).fetchall() == [("S1", 2, 700), ("S2", 3, 900), ("S3", 1, 500)]
+    finished = "select seq, finished_at is not null from build.runs order by seq"
+    assert con.execute(finished).fetchall() == [(1, True), (2, False), (3, True)]
+    assert_equals_a_full_rebuild(con)
+    con.close()
+
+
 def test_an_incremental_build_tests_the_rows_it_wrote_not_the_history(tmp_path):
     wh, con = empty(tmp_path)
     wh.event("110104", "2012-03-05T12:00:00+01:00", PLATFORM, "B_CT", ["S1"])

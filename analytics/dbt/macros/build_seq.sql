@@ -8,6 +8,14 @@
     (select max(seq) from build.runs)
 {%- endmacro %}
 
+{#- The last build of the whole project that succeeded (0: none yet), after which build.rewritten_studies was emptied:
+    every row a later build wrote (`build_seq > {{ last_finished_build() }}`: this build's, and those of builds that
+    failed since, whose rewritten studies still wait) is in the tail of the table, and every earlier row was in its
+    model's inputs when that build succeeded (int_studies). -#}
+{% macro last_finished_build() -%}
+    (select coalesce(max(seq), 0) from build.runs where finished_at is not null)
+{%- endmacro %}
+
 {% macro build_seq() -%}
     {{ this_build() }} as build_seq
 {%- endmacro %}

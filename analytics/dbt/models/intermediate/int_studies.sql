@@ -6,18 +6,37 @@
 -- a time in the hour repeated in October as its second, winter-time occurrence.
 -- Incremental: only the studies of the instances this build rewrote in stg_dicom_instances (a new copy, a deletion,
 -- a date from a receipt, a move to another study) are rebuilt, from all their instances; a study left with none (its
--- instances filed under another by their new copies) loses its row (vanishing_keys).
+-- instances filed under another by their new copies) loses its row (vanishing_keys). Their instances are found
+-- without reading the history's study_hash: those written since the last build that succeeded are the table's tail
+-- (build_seq); an earlier one belongs to a study this table holds, and lies on a day from that study's first
+-- reception to its last (they were its instances when that build succeeded), which DuckDB finds by the day's row
+-- groups. Nearly every study a night rebuilds is new: no day to read at all.
 {%- set rebuilt = rewritten_studies('stg_dicom_instances') %}
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_hash',
           storage_day='first_received_date', replaced_days='first_received_date', rewritten_studies=true,
           vanishing_keys=rebuilt) }}
-with instances as (
+with
+{% if is_incremental() %}
+stored as (  -- the studies rebuilt that this table holds, and the days their earlier instances lie on
+    select study_hash, first_received_date, timezone('Europe/Paris', last_received_at)::date as last_received_date
+    from {{ this }}
+    where {% call found_by_key(this) %}study_hash in {{ rebuilt }}{% endcall %}
+),
+
+{% endif %}
+instances as (
     select * from {{ ref('stg_dicom_instances') }}
 {% if is_incremental() %}
-    -- every instance of the studies with an instance this build rewrote
-    where {% call found_by_key(ref('stg_dicom_instances')) -%}
-        study_hash in {{ rebuilt }}
-    {%- endcall %}
+    -- every instance of the studies with an instance this build rewrote: written since the last build that succeeded
+    where build_seq > {{ last_finished_build() }} and study_hash in {{ rebuilt }}
+    union all  -- or before it
+    select * from {{ ref('stg_dicom_instances') }}
+    where build_seq <= {{ last_finished_build() }}
+        and received_date in (
+            select unnest(generate_series(first_received_date, last_received_date, interval 1 day)::date[])
+            from stored
+        )
+        and study_hash in (select study_hash from stored)
 {% endif %}
 ),
 
