@@ -407,25 +407,28 @@ def test_an_instance_filed_under_another_study_leaves_its_old_study(tmp_path):
 
 def test_a_study_takes_its_earlier_instances_from_their_days_even_after_a_failed_build(tmp_path, monkeypatch):
     """int_studies rebuilds a study from the instances written since the last build that succeeded (the table's
-    tail) and, for a study it holds, from the days between its first and last reception: S2's instances of January
-    20 and February 3 are both found when a third comes in March. A build that stopped after the staged models (its
-    rows in the tail, its studies still waiting) is not counted as the last that succeeded."""
+    tail) and, for a study it holds, from every day between its first and last Paris reception: S2's instances of
+    January 20, January 27 and February 3 (00:30 in Paris, still February 2 in UTC) are all found when a fourth comes
+    in March. A build that stopped after int_studies (its rows in the tail, its studies still waiting) is not the
+    last that succeeded; the next build takes its harvest in again."""
     wh, con = empty(tmp_path)
     wh.instance("1.1", "S1", "2012-01-10T10:00:00+01:00", 100)
     wh.instance("2.1", "S2", "2012-01-20T10:00:00+01:00", 200)
-    wh.instance("2.2", "S2", "2012-02-03T10:00:00+01:00", 300)
+    wh.instance("2.2", "S2", "2012-01-27T10:00:00+01:00", 250)
+    wh.instance("2.3", "S2", "2012-02-03T00:30:00+01:00", 300)
     harvest(con, wh, "h1")
     warehouse.build_models(con)
-    wh.instance("2.3", "S2", "2012-03-05T10:00:00+01:00", 400)  # a late instance of a study stored on two days
+    wh.instance("2.4", "S2", "2012-03-05T10:00:00+01:00", 400)  # a late instance of a study stored on three days
     wh.instance("3.1", "S3", "2012-03-05T11:00:00+01:00", 500)
     harvest(con, wh, "h2")
     invoke = dbt_build._invoke
+    stopped = ["--select", "stg_dicom_instances", "stg_audit_events", "stg_audit_studies", "int_studies"]
 
-    def stopped_after_staging(args, **kwargs):
-        invoke([*args, "--select", "stg_dicom_instances", "stg_audit_events", "stg_audit_studies"], **kwargs)
-        raise dbt_build.DbtBuildFailed("the build stopped after the staged models")
+    def stopped_after_int_studies(args, **kwargs):
+        invoke([*args, *stopped], **kwargs)
+        raise dbt_build.DbtBuildFailed("the build stopped after int_studies")
 
-    monkeypatch.setattr(dbt_build, "_invoke", stopped_after_staging)
+    monkeypatch.setattr(dbt_build, "_invoke", stopped_after_int_studies)
     with pytest.raises(dbt_build.DbtBuildFailed):
         warehouse.build_models(con)
     monkeypatch.setattr(dbt_build, "_invoke", invoke)
@@ -433,7 +436,7 @@ def test_a_study_takes_its_earlier_instances_from_their_days_even_after_a_failed
     harvest(con, wh, "h3")
     warehouse.build_models(con)
     studies = "select study_instance_uid, instances, bytes from staged.int_studies order by 1"
-    assert con.execute(studies).fetchall() == [("S1", 2, 700), ("S2", 3, 900), ("S3", 1, 500)]
+    assert con.execute(studies).fetchall() == [("S1", 2, 700), ("S2", 4, 1150), ("S3", 1, 500)]
     finished = "select seq, finished_at is not null from build.runs order by seq"
     assert con.execute(finished).fetchall() == [(1, True), (2, False), (3, True)]
     assert_equals_a_full_rebuild(con)

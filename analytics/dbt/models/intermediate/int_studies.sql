@@ -28,7 +28,10 @@ instances as (
     select * from {{ ref('stg_dicom_instances') }}
 {% if is_incremental() %}
     -- every instance of the studies with an instance this build rewrote: written since the last build that succeeded
-    where build_seq > {{ last_finished_build() }} and study_hash in {{ rebuilt }}
+    -- (by their keys first: after a failed rebuild, the tail may be the whole history)
+    where {% call found_by_key(ref('stg_dicom_instances')) -%}
+        build_seq > {{ last_finished_build() }} and study_hash in {{ rebuilt }}
+    {%- endcall %}
     union all  -- or before it
     select * from {{ ref('stg_dicom_instances') }}
     where build_seq <= {{ last_finished_build() }}
