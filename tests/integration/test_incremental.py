@@ -418,7 +418,6 @@ def test_a_study_takes_its_earlier_instances_from_their_days_even_after_a_failed
     wh.instance("2.3", "S2", "2012-02-03T00:30:00+01:00", 300)
     harvest(con, wh, "h1")
     warehouse.build_models(con)
-    wh.instance("2.4", "S2", "2012-03-05T10:00:00+01:00", 400)  # a late instance of a study stored on three days
     wh.instance("3.1", "S3", "2012-03-05T11:00:00+01:00", 500)
     harvest(con, wh, "h2")
     invoke = dbt_build._invoke
@@ -432,6 +431,7 @@ def test_a_study_takes_its_earlier_instances_from_their_days_even_after_a_failed
     with pytest.raises(dbt_build.DbtBuildFailed):
         warehouse.build_models(con)
     monkeypatch.setattr(dbt_build, "_invoke", invoke)
+    wh.instance("2.4", "S2", "2012-03-05T10:00:00+01:00", 400)  # a late instance of a study stored on three days
     wh.instance("1.2", "S1", "2012-03-06T10:00:00+01:00", 600)
     harvest(con, wh, "h3")
     warehouse.build_models(con)
