@@ -221,7 +221,9 @@ def _keep_parse(work_dir: Path, warehouse_path: Path) -> None:
             pass
 
 
-def _invoke(args: list[str], *, warehouse_path: Path, work_dir: Path, limit: str) -> None:
+def invoke_dbt(args: list[str], *, warehouse_path: Path, work_dir: Path, limit: str) -> None:
+    """One dbt command (`build`, `parse`) on the project, in this process; raises DbtBuildFailed naming what failed
+    (a test may stand in for it to stop a build midway)."""
     from dbt.cli.main import dbtRunner  # dbt's import costs ~2 s: only when a build runs
 
     os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
@@ -443,7 +445,7 @@ def build(
         seq = _begin_run(con, full_refresh=full_refresh, limit=limit)
         if full_refresh:
             args.append("--full-refresh")
-    _invoke(args, warehouse_path=path, work_dir=work_dir(path), limit=limit)
+    invoke_dbt(args, warehouse_path=path, work_dir=work_dir(path), limit=limit)
     _drop_stale_snapshots(con, select, full_refresh)
     if fingerprint is not None:  # built: these harvests are in, with this registry, and the marts recounted
         con.execute("insert or ignore into build.state select unnest(?::varchar[])", [finished])
@@ -467,7 +469,7 @@ def prepare_manifest() -> Path:
         return MANIFEST_PATH
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        _invoke(["parse"], warehouse_path=work / "unused.duckdb", work_dir=work, limit="1GB")
+        invoke_dbt(["parse"], warehouse_path=work / "unused.duckdb", work_dir=work, limit="1GB")
         try:
             return _swap_in(work / "target" / "manifest.json", MANIFEST_PATH)
         except OSError:  # a user who may not write under the project: a manifest of its own, in the temporary folder

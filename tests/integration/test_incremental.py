@@ -420,17 +420,17 @@ def test_a_study_takes_its_earlier_instances_from_their_days_even_after_a_failed
     warehouse.build_models(con)
     wh.instance("3.1", "S3", "2012-03-05T11:00:00+01:00", 500)
     harvest(con, wh, "h2")
-    invoke = dbt_build._invoke
+    invoke = dbt_build.invoke_dbt
     stopped = ["--select", "stg_dicom_instances", "stg_audit_events", "stg_audit_studies", "int_studies"]
 
     def stopped_after_int_studies(args, **kwargs):
         invoke([*args, *stopped], **kwargs)
         raise dbt_build.DbtBuildFailed("the build stopped after int_studies")
 
-    monkeypatch.setattr(dbt_build, "_invoke", stopped_after_int_studies)
+    monkeypatch.setattr(dbt_build, "invoke_dbt", stopped_after_int_studies)
     with pytest.raises(dbt_build.DbtBuildFailed):
         warehouse.build_models(con)
-    monkeypatch.setattr(dbt_build, "_invoke", invoke)
+    monkeypatch.setattr(dbt_build, "invoke_dbt", invoke)
     wh.instance("2.4", "S2", "2012-03-05T10:00:00+01:00", 400)  # a late instance of a study stored on three days
     wh.instance("1.2", "S1", "2012-03-06T10:00:00+01:00", 600)
     harvest(con, wh, "h3")
