@@ -439,7 +439,7 @@ def build(
     limit = connection_memory_limit(con)
     if select:  # and only the tests whose every parent is built now (a relationship to an unbuilt mart waits)
         args += ["--select", *select, "--indirect-selection", "cautious", "--full-refresh"]
-        _begin_run(con, full_refresh=True, limit=limit)
+        seq = _begin_run(con, full_refresh=True, limit=limit)
     else:
         full_refresh, finished, fingerprint = _increment(con, full_refresh)
         seq = _begin_run(con, full_refresh=full_refresh, limit=limit)
