@@ -307,12 +307,14 @@ STORED_ALIKE = {"audit_events": "event_time"}
 # Columns computed from a record's own fields as it is stored (SQL over the batch's columns): the UIDs as 128-bit
 # numbers (MD5, the models' uid_hash, analytics/dbt/macros/build_seq.sql), by which a build finds stored copies: one
 # function everywhere (tests/unit/test_code_rules.py checks it); a hint of the file key (32 bits of its MD5, the
-# models' file_key_hint, not unique), by which a build finds the copies of the files an archive reported deleted.
+# models' file_key_hint, not unique), by which a build finds the copies of the files an archive reported deleted;
+# a hint of the SOP Instance UID (the first 32 bits of sop_hash, not unique), by which it finds an instance's copies.
 DERIVED = {
     "dicom_instances": {
         "sop_hash": "md5_number(sop_instance_uid)",
         "study_hash": "md5_number(study_instance_uid)",
         "file_key_hint": "(md5_number(file_key) >> 96)::uinteger",
+        "sop_hint": "(md5_number(sop_instance_uid) >> 96)::uinteger",
     }
 }
 

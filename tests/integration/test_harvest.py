@@ -154,7 +154,7 @@ def test_the_harvest_stores_the_uids_as_the_numbers_the_models_find_them_by(tiny
     numbered = query(
         tiny,
         """select sop_hash = md5_number(sop_instance_uid) and study_hash = md5_number(study_instance_uid)
-                  and file_key_hint = md5_number(file_key) >> 96, count(*)
+                  and file_key_hint = md5_number(file_key) >> 96 and sop_hint = sop_hash >> 96, count(*)
            from raw.dicom_instances group by all""",
     )
     assert numbered == [(True, 4)]

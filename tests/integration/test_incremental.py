@@ -186,6 +186,32 @@ def test_a_file_sharing_a_deleted_files_hint_is_neither_deleted_nor_rebuilt(tmp_
     con.close()
 
 
+def test_an_instance_harvested_again_takes_its_earlier_copy_found_by_its_hint_alone(tmp_path):
+    """A build finds the stored copies of an instance it rebuilds by the hint of its UID (raw's sop_hint: 32 bits,
+    not unique), then by sop_hash: the copy harvested earlier is found (two copies counted, the earlier one's time
+    kept); another instance whose hint is the same (made so here) is not rebuilt."""
+    wh, con = empty(tmp_path)
+    wh.instance("1.1", "S1", "2012-04-02T12:00:00+02:00", 100)
+    wh.instance("2.1", "S2", "2012-04-02T13:00:00+02:00", 100)
+    harvest(con, wh, "h1")
+    warehouse.build_models(con)
+    con.execute("""update raw.dicom_instances set sop_hint = (
+                       select sop_hint from raw.dicom_instances where sop_instance_uid = '1.1')
+                   where sop_instance_uid = '2.1'""")
+    built = """select sop_instance_uid, build_seq, copies_harvested, received_at_from, received_date::varchar
+               from staged.stg_dicom_instances order by 1"""
+    before = con.execute(built).fetchall()
+    wh.instance("1.1", "S1", "2012-04-09T12:00:00+02:00", 100)  # the same instance, from another file, a week later
+    wh.instances[-1].update(record_key="second-copy", file_key="k1.1-again")
+    harvest(con, wh, "h2")
+    warehouse.build_models(con)
+    one, two = con.execute(built).fetchall()
+    assert one[1] > before[0][1] and one[2:] == (2, "archive", "2012-04-02")  # both copies, the earlier one's day
+    assert two == before[1]  # 2.1 left as it was: not rewritten
+    assert_equals_a_full_rebuild(con)
+    con.close()
+
+
 def test_the_marts_recount_the_days_a_late_receipt_empties(tmp_path):
     """The marts recount only the days (months) a build touched, the days a row left included: a receipt logged late
     moves an instance the archive gave no reception time from March 1st to February 28th, and March 1st, then

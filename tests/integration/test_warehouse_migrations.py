@@ -131,8 +131,9 @@ def test_the_text_senders_put_in_stored_event_codes_is_dropped_by_the_upgrade(tm
 
 
 def test_the_upgrade_numbers_the_stored_instances_as_the_harvest_numbers_new_ones(tmp_path):
-    """Raw migrations 0006 and 0008: the instances stored before them get the numbers a build finds them by (the
-    UIDs', the file key's), computed as the harvest computes them for a new record (analytics/raw_batches.py)."""
+    """Raw migrations 0006, 0008 and 0009: the instances stored before them get the numbers a build finds them by
+    (the UIDs', the file key's, the SOP Instance UID's hint), computed as the harvest computes them for a new record
+    (analytics/raw_batches.py)."""
     from analytics.raw_batches import DERIVED
 
     old = unpack("warehouse.duckdb", tmp_path / "old.duckdb")
@@ -140,9 +141,11 @@ def test_the_upgrade_numbers_the_stored_instances_as_the_harvest_numbers_new_one
     con = duckdb.connect(str(old), read_only=True)
     same = " and ".join(f"{column} = {expression}" for column, expression in DERIVED["dicom_instances"].items())
     found = con.execute(f"select {same}, count(*) from raw.dicom_instances group by all").fetchall()
-    hints, keys = con.execute(
-        "select count(distinct file_key_hint), count(distinct file_key) from raw.dicom_instances"
+    hints, keys, sop_hints, sops = con.execute(
+        """select count(distinct file_key_hint), count(distinct file_key), count(distinct sop_hint),
+                  count(distinct sop_instance_uid) from raw.dicom_instances"""
     ).fetchone()
     con.close()
     assert len(found) == 1 and found[0][0] is True and found[0][1] > 2
     assert hints == keys > 1  # a file key's own hint (two of so few keys sharing one: a chance of about 1 in 10^8)
+    assert sop_hints == sops > 1  # and an instance's

@@ -8,6 +8,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("analytics", "pipelines", "dashboards")
 OURS = (*PACKAGES, "tests")
@@ -201,22 +203,30 @@ def test_a_uid_is_numbered_by_one_function_everywhere():
     assert len({name for names in found.values() for name in names}) == 1, f"numbered by different functions: {found}"
 
 
-# A file key's hint: the harvest writes it, migration 0008 computed it for the records stored before, the models find a
-# deleted file's copies by it. Spelled otherwise in one place, those copies would be found nowhere: storage billed on.
-FILE_KEY_HINTS = {  # path: the spelling, found once
-    "analytics/raw_batches.py": r'"file_key_hint": "(.+?)",',
-    "analytics/dbt/macros/build_seq.sql": r"macro file_key_hint\(column\) -%}\s*(.+?)\n",
-    "analytics/sql/raw/migrations/0008_file_numbers.sql": r"select \*, (.+?) as file_key_hint",
+# A key's hint: the harvest writes it, a migration computed it for the records stored before (0008: a file key's,
+# 0009: a SOP Instance UID's), the models find a deleted file's copies (an instance's copies) by it. Spelled otherwise
+# in one place, those copies would be found nowhere: storage billed on, an instance left as it was.
+HINTS = {  # the hinted column: {path: the spelling, found once}
+    "file_key": {
+        "analytics/raw_batches.py": r'"file_key_hint": "(.+?)",',
+        "analytics/dbt/macros/build_seq.sql": r"macro file_key_hint\(column\) -%}\s*(.+?)\n",
+        "analytics/sql/raw/migrations/0008_file_numbers.sql": r"select \*, (.+?) as file_key_hint",
+    },
+    "sop_instance_uid": {
+        "analytics/raw_batches.py": r'"sop_hint": "(.+?)",',
+        "analytics/sql/raw/migrations/0009_sop_hints.sql": r"select \*, (.+?) as sop_hint",
+    },
 }
 
 
-def test_a_file_keys_hint_is_spelled_alike_everywhere():
+@pytest.mark.parametrize("column", sorted(HINTS))
+def test_a_keys_hint_is_spelled_alike_everywhere(column):
     found = {
         path: re.findall(spelling, (ROOT / path).read_text(encoding="utf-8"))
-        for path, spelling in FILE_KEY_HINTS.items()
+        for path, spelling in HINTS[column].items()
     }
     assert all(len(spellings) == 1 for spellings in found.values()), f"not found once where this check looks: {found}"
-    alike = {spellings[0].replace("{{ column }}", "file_key") for spellings in found.values()}
+    alike = {spellings[0].replace("{{ column }}", column) for spellings in found.values()}
     assert len(alike) == 1, f"spelled differently: {found}"
 
 

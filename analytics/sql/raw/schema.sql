@@ -39,7 +39,8 @@ create table if not exists raw.dicom_instances (
     -- the UIDs as 128-bit numbers (md5_number, the models' uid_hash), by which a build finds stored copies
     sop_hash                uhugeint not null,
     study_hash              uhugeint not null,
-    file_key_hint           uinteger not null  -- 32 bits of file_key's MD5 (not unique): read first to find a file's rows
+    file_key_hint           uinteger not null,  -- 32 bits of file_key's MD5 (not unique): read first to find a file's rows
+    sop_hint                uinteger not null  -- 32 bits of sop_hash (not unique): read first to find an instance's copies
 );
 
 create table if not exists raw.audit_events (

@@ -19,7 +19,8 @@
 -- The stored bytes (macros/delete_insert.sql) change from the day a new instance is received; from the earlier of
 -- its two reception days when an instance changes study, size or reception day; else from the earlier of its two
 -- deletion days (a deletion reported late, another copy's).
--- sop_hash, study_hash: the UIDs as numbers (uid_hash), by which rows are found, as the harvest stored them.
+-- sop_hash, study_hash: the UIDs as numbers (uid_hash), by which rows are found, as the harvest stored them (raw's
+-- sop_hint, the first 32 bits of sop_hash, finds an instance's copies first; not carried here).
 -- last_copy_received_date: the reception day of the instance's latest copy, as the archive gave it (null: a copy with
 -- no time from the archive, which a receipt may date). The row an instance's new row replaces was made from some of
 -- the same copies, so it is stored on a day between received_date (the earliest copy's, when the archive dated every
@@ -45,32 +46,38 @@
      where harvest_id in (select harvest_id from {{ source('build', 'increment') }}))
 {%- endset %}
 {%- endif %}
-with harvested as (
+with
+{% if is_incremental() %}
+rebuilt as (  -- the instances rebuilt: every copy of one harvested again, reported deleted, or that a receipt may date
+    select sop_hash, sop_hint from {{ source('raw', 'dicom_instances') }}
+    where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
+    union
+    select sop_hash, sop_hint from {{ source('raw', 'dicom_instances') }}
+    -- by the file key's hint first (raw's file_key_hint, 4 bytes a row): a join on (source, file_key) reads both
+    -- strings of every row of the history; the key decides among the rows found
+    where {% call found_by_key(source('raw', 'dicom_instances')) -%}
+        file_key_hint in (select {{ file_key_hint('file_key') }} from {{ deleted }})
+    {%- endcall %}
+        and (source, file_key) in (select source, file_key from {{ deleted }})
+    union
+    -- a copy the archive gave no reception time, of a study whose first receipt the build's receipts may have moved
+    -- (a copy with the archive's time keeps it: a receipt changes nothing of it)
+    select sop_hash, sop_hint from {{ source('raw', 'dicom_instances') }}
+    where received_at_estimated and study_hash in (
+        select {{ uid_hash('study_instance_uid') }} from {{ ref('stg_audit_events') }}
+        where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
+            and event_id = '110104' and succeeded and destination_is_platform
+    )
+),
+
+{% endif %}
+harvested as (
     select * from {{ source('raw', 'dicom_instances') }}
 {% if is_incremental() %}
-    where {% call found_by_key(source('raw', 'dicom_instances')) %}
-        sop_hash in (  -- every copy of an instance harvested again, reported deleted, or that a receipt may date
-            select sop_hash from {{ source('raw', 'dicom_instances') }}
-            where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
-            union
-            select sop_hash from {{ source('raw', 'dicom_instances') }}
-            -- by the file key's hint first (raw's file_key_hint, 4 bytes a row): a join on (source, file_key) reads
-            -- both strings of every row of the history; the key decides among the rows found
-            where {% call found_by_key(source('raw', 'dicom_instances')) -%}
-                file_key_hint in (select {{ file_key_hint('file_key') }} from {{ deleted }})
-            {%- endcall %}
-                and (source, file_key) in (select source, file_key from {{ deleted }})
-            union
-            -- a copy the archive gave no reception time, of a study whose first receipt the build's receipts may
-            -- have moved (a copy with the archive's time keeps it: a receipt changes nothing of it)
-            select sop_hash from {{ source('raw', 'dicom_instances') }}
-            where received_at_estimated and study_hash in (
-                select {{ uid_hash('study_instance_uid') }} from {{ ref('stg_audit_events') }}
-                where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
-                    and event_id = '110104' and succeeded and destination_is_platform
-            )
-        )
-    {% endcall %}
+    -- their copies, by the hint of their UID first (raw's sop_hint, 4 bytes a row, where sop_hash takes 16: read for
+    -- every instance of the history); sop_hash decides among the rows found
+    where {% call found_by_key(source('raw', 'dicom_instances')) %}sop_hint in (select sop_hint from rebuilt){% endcall %}
+        and sop_hash in (select sop_hash from rebuilt)
 {% endif %}
 ),
 
