@@ -4,7 +4,8 @@
 -- Incremental: only the studies this build rewrote in int_studies or stg_audit_studies (new instances, receipts,
 -- deletions) are rebuilt; one left with no instance and no receipt loses its row (vanishing_keys). The stored bytes
 -- of a study whose owner changed move between establishments from its first receipt (stored_from,
--- macros/delete_insert.sql); a new study's bytes are its instances' (stg_dicom_instances).
+-- macros/delete_insert.sql); a new study's bytes are its instances' (stg_dicom_instances). The rows of the studies
+-- rebuilt are found by their keys first (found_by_key): both lookups project a 64-character UID.
 {%- set rebuilt = rewritten_studies(['int_studies', 'stg_audit_studies']) %}
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_hash',
           storage_day='first_receipt_date', replaced_days='first_receipt_date', rewritten_studies=true,
@@ -23,7 +24,9 @@ with touched as (
 
 audited as (  -- first receipt by the platform and first deletion, from the audit logs
     select * from {{ ref('stg_audit_studies') }}
-    {% if is_incremental() %}where study_hash in (select study_hash from touched){% endif %}
+{% if is_incremental() %}
+    where {% call found_by_key(ref('stg_audit_studies')) %}study_hash in (select study_hash from touched){% endcall %}
+{% endif %}
 ),
 
 first_receipt_events as (
@@ -38,7 +41,9 @@ first_receipt_events as (
 
 studies as (
     select study_instance_uid, study_hash, establishment_id, first_received_at from {{ ref('int_studies') }}
-    {% if is_incremental() %}where study_hash in (select study_hash from touched){% endif %}
+{% if is_incremental() %}
+    where {% call found_by_key(ref('int_studies')) %}study_hash in (select study_hash from touched){% endcall %}
+{% endif %}
 ),
 
 deletions as (

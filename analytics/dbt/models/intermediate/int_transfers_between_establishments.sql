@@ -34,7 +34,7 @@ with transfers as (
 owners as (
     select study_hash, establishment_id from {{ ref('int_study_owners') }}
 {% if is_incremental() %}
-    where study_hash in (select study_hash from transfers)
+    where {% call found_by_key(ref('int_study_owners')) %}study_hash in (select study_hash from transfers){% endcall %}
 {% endif %}
 ),
 
