@@ -186,7 +186,7 @@ def test_a_file_sharing_a_deleted_files_hint_is_neither_deleted_nor_rebuilt(tmp_
     con.close()
 
 
-def test_an_instance_harvested_again_takes_its_earlier_copy_found_by_its_hint_alone(tmp_path):
+def test_an_instance_harvested_again_takes_its_earlier_copy_found_by_its_hint_then_its_hash(tmp_path):
     """A build finds the stored copies of an instance it rebuilds by the hint of its UID (raw's sop_hint: 32 bits,
     not unique), then by sop_hash: the copy harvested earlier is found (two copies counted, the earlier one's time
     kept); another instance whose hint is the same (made so here) is not rebuilt."""

@@ -48,7 +48,9 @@
 {%- endif %}
 with
 {% if is_incremental() %}
-rebuilt as (  -- the instances rebuilt: every copy of one harvested again, reported deleted, or that a receipt may date
+-- the instances rebuilt: every copy of one harvested again, reported deleted, or that a receipt may date (read twice
+-- below: materialised once)
+rebuilt as materialized (
     select sop_hash, sop_hint from {{ source('raw', 'dicom_instances') }}
     where harvest_id in (select harvest_id from {{ source('build', 'increment') }})
     union
@@ -76,7 +78,9 @@ harvested as (
 {% if is_incremental() %}
     -- their copies, by the hint of their UID first (raw's sop_hint, 4 bytes a row, where sop_hash takes 16: read for
     -- every instance of the history); sop_hash decides among the rows found
-    where {% call found_by_key(source('raw', 'dicom_instances')) %}sop_hint in (select sop_hint from rebuilt){% endcall %}
+    where {% call found_by_key(source('raw', 'dicom_instances')) -%}
+        sop_hint in (select sop_hint from rebuilt)
+    {%- endcall %}
         and sop_hash in (select sop_hash from rebuilt)
 {% endif %}
 ),
