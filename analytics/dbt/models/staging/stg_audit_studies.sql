@@ -32,9 +32,7 @@ events as (
     union all  -- what the table holds for the studies the new records name
     select study_instance_uid, first_receipt_at, receipt_source_establishment_id, deleted_at
     from {{ this }}
-    where {% call found_by_key(this) -%}
-        study_hash in (select {{ uid_hash('study_instance_uid') }} from new_events)
-    {%- endcall %}
+    where {{ found_by_study(this, "(select " ~ uid_hash('study_instance_uid') ~ " as study_hash from new_events)") }}
 {% endif %}
 )
 
@@ -46,6 +44,7 @@ select
         as receipt_source_establishment_id,
     min(deleted_at) as deleted_at,
     {{ uid_hash('study_instance_uid') }} as study_hash,  -- once a study, after grouping: not in each group's state
+    {{ study_hint(uid_hash('study_instance_uid')) }} as study_hint,
     {{ build_seq() }}
 from events
 group by study_instance_uid
