@@ -62,8 +62,8 @@ TABLES: tuple[LakeTable, ...] = (
     LakeTable("staged", "int_study_owners", "first_receipt_at", by_source=False),
 )
 # build_seq: which build wrote the row, and last_copy_received_date, where a build looks for a row: bookkeeping;
-# sop_hash, study_hash, record_hash, file_key_hint, sop_hint, study_hint: the UIDs (record keys, file keys) as numbers
-# the builds find rows by, derived (and Parquet has no 128-bit integer)
+# sop_hash, study_hash, record_hash, file_key_hint, sop_hint: the UIDs (record keys, file keys) as numbers the builds
+# find rows by, derived (and Parquet has no 128-bit integer)
 EXCLUDED_COLUMNS = frozenset(
     {
         "path",
@@ -74,7 +74,6 @@ EXCLUDED_COLUMNS = frozenset(
         "record_hash",
         "file_key_hint",
         "sop_hint",
-        "study_hint",
     }
 )
 

@@ -212,39 +212,6 @@ def test_an_instance_harvested_again_takes_its_earlier_copy_found_by_its_hint_th
     con.close()
 
 
-def test_a_study_sharing_a_rebuilt_studys_hint_is_left_alone_and_the_rebuilt_one_found(tmp_path):
-    """The models looked up by study find a study's stored rows by its hint first (study_hint: 32 bits of study_hash,
-    not unique), then by study_hash: a deletion logged for S1 alone still finds S1's instances and first receipt,
-    stored a build earlier; S2, whose hint is made S1's here, is neither rebuilt nor deleted."""
-    wh, con = empty(tmp_path)
-    for study, hour in (("S1", 10), ("S2", 11)):
-        wh.instance(f"{study}.1", study, f"2012-04-02T{hour}:00:00+02:00", 100, ae="B_CT")
-        wh.event("110104", f"2012-04-02T{hour}:05:00+02:00", "B_CT", PLATFORM, [study])
-    harvest(con, wh, "h1")
-    warehouse.build_models(con)
-    studied = ("int_studies", "int_study_owners", "stg_audit_studies")
-    for model in studied:
-        con.execute(f"""update staged.{model} set study_hint = (
-                            select study_hint from staged.{model} where study_instance_uid = 'S1')
-                        where study_instance_uid = 'S2'""")
-
-    def rows(study: str) -> dict[str, list[tuple]]:
-        return {m: con.execute(f"from staged.{m} where study_instance_uid = ?", [study]).fetchall() for m in studied}
-
-    before = rows("S2")
-    wh.event("110105", "2012-05-10T10:00:00+02:00", PLATFORM, None, ["S1"])
-    harvest(con, wh, "h2")
-    warehouse.build_models(con)
-    assert rows("S2") == before  # the same rows, build_seq included: not rebuilt
-    owner = """select establishment_id, owner_from, first_receipt_at::varchar, deleted_date::varchar
-               from staged.int_study_owners where study_instance_uid = 'S1'"""
-    assert con.execute(owner).fetchall() == [(B, "instances", "2012-04-02 10:00:00+02", "2012-05-10")]
-    receipt = """select first_receipt_at::varchar, receipt_source_establishment_id, deleted_at::varchar
-                 from staged.stg_audit_studies where study_instance_uid = 'S1'"""
-    assert con.execute(receipt).fetchall() == [("2012-04-02 10:05:00+02", B, "2012-05-10 10:00:00+02")]
-    con.close()
-
-
 def test_the_marts_recount_the_days_a_late_receipt_empties(tmp_path):
     """The marts recount only the days (months) a build touched, the days a row left included: a receipt logged late
     moves an instance the archive gave no reception time from March 1st to February 28th, and March 1st, then

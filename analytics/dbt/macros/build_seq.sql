@@ -35,21 +35,6 @@
     (md5_number({{ column }}) >> 96)::uinteger
 {%- endmacro %}
 
-{#- A study's hint: the first 32 bits of its study_hash (not unique), which the models looked up by study store beside
-    it (study_hint): a lookup reads the hints of the history's rows first, 4 bytes a row where the hash takes 16, read
-    from disk once the history outgrows the page cache (docs/scaling.md), then the hash of the few rows found. -#}
-{% macro study_hint(column='study_hash') -%}
-    ({{ column }} >> 96)::uinteger
-{%- endmacro %}
-
-{#- The rows of `relation` (a model with a study_hint) of the studies `studies` (a relation or a parenthesised query
-    with a study_hash column): found by their hints first, then only those rows read whole (found_by_key), their
-    study_hash deciding. -#}
-{% macro found_by_study(relation, studies) -%}
-    {% call found_by_key(relation) %}study_hint in (select {{ study_hint() }} from {{ studies }}){% endcall %}
-        and study_hash in (select study_hash from {{ studies }})
-{%- endmacro %}
-
 {#- The rows of `relation` the condition in the call block keeps (a lookup by key: `study_hash in (...)`), found by
     reading the key column alone first, then only those rows whole: DuckDB otherwise reads every column the query
     projects, for every row of the history, before it filters. Worth it where rows are wide (strings): the transfers

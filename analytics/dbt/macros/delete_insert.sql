@@ -33,13 +33,11 @@
     build.replaced and build.rewritten_studies are emptied by analytics.dbt_build once a build has succeeded: a failed
     build's wait for the next one (rebuilding a study again is harmless). build.removed_keys is kept until a full
     rebuild (or that of a selection of models).
-    With a unique key, the rows replaced are found once (by rowid; a model keyed by study_hash keeps its hint beside
-    it, study_hint, by which they are looked for first: macros/build_seq.sql) and the builds that had written them
-    are kept in build.replacements (this build, the model, the replaced rows' build_seq and storage day): a publish
-    deletes the keys written since its copy's update only among the rows of those builds and days, which DuckDB
-    finds without reading the other row groups, and deletes nothing where a build replaced no row
-    (analytics.publish). Kept across builds (a copy may be several builds behind) until a full rebuild or the
-    rebuild of a selection of models. -#}
+    With a unique key, the rows replaced are found once (by rowid) and the builds that had written them are kept in
+    build.replacements (this build, the model, the replaced rows' build_seq and storage day): a publish deletes the
+    keys written since its copy's update only among the rows of those builds and days, which DuckDB finds without
+    reading the other row groups, and deletes nothing where a build replaced no row (analytics.publish). Kept across
+    builds (a copy may be several builds behind) until a full rebuild or the rebuild of a selection of models. -#}
 {% macro duckdb__get_delete_insert_merge_sql(target, source, unique_key, dest_columns, incremental_predicates) -%}
     {%- set columns = get_quoted_csv(dest_columns | map(attribute='name')) -%}
     {%- set replaced_days = config.get('replaced_days') -%}
@@ -76,15 +74,10 @@
                {{ replaced_days or 'null' }} as day, {{ config.get('storage_day') or 'null' }} as stored_day,
                {{ before_columns | unique | join(', ') }}
         from {{ target }}
-        {%- set keys -%}
-            (select ({{ unique_key }}) as {{ unique_key }} from {{ source }}
-             {%- if vanishing_keys %} union select * from {{ vanishing_keys }}{% endif %})
-        {%- endset %}
-        {%- if unique_key == 'study_hash' %}
-        where {{ found_by_study(target, keys) }}
-        {%- else %}
-        where ({{ unique_key }}) in {{ keys }}
-        {%- endif %}
+        where ({{ unique_key }}) in (
+            select ({{ unique_key }}) from {{ source }}
+            {%- if vanishing_keys %} union select * from {{ vanishing_keys }}{% endif %}
+        )
         {%- if replaced_storage_days %}
             and {{ config.get('storage_day') }} in (select unnest({{ replaced_storage_days }}) from {{ source }})
         {%- endif %};

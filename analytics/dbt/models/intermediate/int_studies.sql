@@ -20,7 +20,7 @@ with
 stored as (  -- the studies rebuilt that this table holds, and the days their earlier instances lie on
     select study_hash, first_received_date, timezone('Europe/Paris', last_received_at)::date as last_received_date
     from {{ this }}
-    where {{ found_by_study(this, rebuilt) }}
+    where {% call found_by_key(this) %}study_hash in {{ rebuilt }}{% endcall %}
 ),
 
 {% endif %}
@@ -90,7 +90,6 @@ select
     v.last_received_at,
     v.patient_key,
     v.study_hash,
-    {{ study_hint('v.study_hash') }} as study_hint,
     {{ build_seq() }}
 from volumes as v
 join first_instance as f using (study_instance_uid)

@@ -5,7 +5,7 @@
 -- deletions) are rebuilt; one left with no instance and no receipt loses its row (vanishing_keys). The stored bytes
 -- of a study whose owner changed move between establishments from its first receipt (stored_from,
 -- macros/delete_insert.sql); a new study's bytes are its instances' (stg_dicom_instances). The rows of the studies
--- rebuilt are found by their hints first (found_by_study): both lookups project a 64-character UID.
+-- rebuilt are found by their keys first (found_by_key): both lookups project a 64-character UID.
 {%- set rebuilt = rewritten_studies(['int_studies', 'stg_audit_studies']) %}
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_hash',
           storage_day='first_receipt_date', replaced_days='first_receipt_date', rewritten_studies=true,
@@ -25,7 +25,7 @@ with touched as (
 audited as (  -- first receipt by the platform and first deletion, from the audit logs
     select * from {{ ref('stg_audit_studies') }}
 {% if is_incremental() %}
-    where {{ found_by_study(ref('stg_audit_studies'), 'touched') }}
+    where {% call found_by_key(ref('stg_audit_studies')) %}study_hash in (select study_hash from touched){% endcall %}
 {% endif %}
 ),
 
@@ -42,7 +42,7 @@ first_receipt_events as (
 studies as (
     select study_instance_uid, study_hash, establishment_id, first_received_at from {{ ref('int_studies') }}
 {% if is_incremental() %}
-    where {{ found_by_study(ref('int_studies'), 'touched') }}
+    where {% call found_by_key(ref('int_studies')) %}study_hash in (select study_hash from touched){% endcall %}
 {% endif %}
 ),
 
@@ -76,7 +76,6 @@ select
     d.deleted_at,
     timezone('Europe/Paris', d.deleted_at)::date as deleted_date,
     o.study_hash,
-    {{ study_hint('o.study_hash') }} as study_hint,
     {{ build_seq() }}
 from owners as o
 left join deletions as d using (study_instance_uid)

@@ -27,14 +27,14 @@ with transfers as (
     union  -- a transfer harvested earlier, of a study whose owner, instances or receipts this build rewrote
     select record_key, record_hash, study_instance_uid, study_hash, responder_id, requested_at
     from {{ this }}
-    where {{ found_by_study(this, rewritten_studies('int_study_owners')) }}
+    where {% call found_by_key(this) %}study_hash in {{ rewritten_studies('int_study_owners') }}{% endcall %}
 {% endif %}
 ),
 
 owners as (
     select study_hash, establishment_id from {{ ref('int_study_owners') }}
 {% if is_incremental() %}
-    where {{ found_by_study(ref('int_study_owners'), 'transfers') }}
+    where {% call found_by_key(ref('int_study_owners')) %}study_hash in (select study_hash from transfers){% endcall %}
 {% endif %}
 ),
 
@@ -69,7 +69,6 @@ select
     timezone('Europe/Paris', t.requested_at)::date as requested_date,
     a.responded_at,
     t.study_hash,
-    {{ study_hint('t.study_hash') }} as study_hint,
     t.record_hash,
     {{ build_seq() }}
 from transfers as t

@@ -32,7 +32,9 @@ events as (
     union all  -- what the table holds for the studies the new records name
     select study_instance_uid, first_receipt_at, receipt_source_establishment_id, deleted_at
     from {{ this }}
-    where {{ found_by_study(this, "(select " ~ uid_hash('study_instance_uid') ~ " as study_hash from new_events)") }}
+    where {% call found_by_key(this) -%}
+        study_hash in (select {{ uid_hash('study_instance_uid') }} from new_events)
+    {%- endcall %}
 {% endif %}
 )
 
@@ -44,7 +46,6 @@ select
         as receipt_source_establishment_id,
     min(deleted_at) as deleted_at,
     {{ uid_hash('study_instance_uid') }} as study_hash,  -- once a study, after grouping: not in each group's state
-    {{ study_hint(uid_hash('study_instance_uid')) }} as study_hint,
     {{ build_seq() }}
 from events
 group by study_instance_uid
