@@ -163,17 +163,24 @@ def test_instance_deletions_reported_late_are_merged_as_a_full_rebuild_finds_the
     con.close()
 
 
-def test_a_file_sharing_a_deleted_files_hint_is_neither_deleted_nor_rebuilt(tmp_path):
-    """A build finds the files an archive reported deleted by a hint of their key (raw's file_key_hint: 32 bits, not
-    unique), then by the key itself: another file whose hint is the same (made so here) is no deletion."""
+def two_instances_sharing_a_hint(tmp_path, hint: str) -> tuple[RawWarehouse, object]:
+    """Instances 1.1 (study S1, file k1.1) and 2.1 (S2, k2.1) harvested and built, then 2.1's raw `hint` column
+    (file_key_hint, sop_hint: 32 bits, not unique) made 1.1's, as two keys may share one by chance."""
     wh, con = empty(tmp_path)
     wh.instance("1.1", "S1", "2012-04-02T12:00:00+02:00", 100)
     wh.instance("2.1", "S2", "2012-04-02T13:00:00+02:00", 100)
     harvest(con, wh, "h1")
     warehouse.build_models(con)
-    con.execute("""update raw.dicom_instances set file_key_hint = (
-                       select file_key_hint from raw.dicom_instances where file_key = 'k1.1')
-                   where file_key = 'k2.1'""")
+    con.execute(f"""update raw.dicom_instances set {hint} = (
+                        select {hint} from raw.dicom_instances where sop_instance_uid = '1.1')
+                    where sop_instance_uid = '2.1'""")
+    return wh, con
+
+
+def test_a_file_sharing_a_deleted_files_hint_is_neither_deleted_nor_rebuilt(tmp_path):
+    """A build finds the files an archive reported deleted by a hint of their key (raw's file_key_hint: 32 bits, not
+    unique), then by the key itself: another file whose hint is the same (made so here) is no deletion."""
+    wh, con = two_instances_sharing_a_hint(tmp_path, "file_key_hint")
     built = "select sop_instance_uid, build_seq, deleted_date::varchar from staged.stg_dicom_instances order by 1"
     before = con.execute(built).fetchall()
     report_deleted(con, "k1.1", "2012-05-03T10:00:00+02:00", "h2")
@@ -190,14 +197,7 @@ def test_an_instance_harvested_again_takes_its_earlier_copy_found_by_its_hint_th
     """A build finds the stored copies of an instance it rebuilds by the hint of its UID (raw's sop_hint: 32 bits,
     not unique), then by sop_hash: the copy harvested earlier is found (two copies counted, the earlier one's time
     kept); another instance whose hint is the same (made so here) is not rebuilt."""
-    wh, con = empty(tmp_path)
-    wh.instance("1.1", "S1", "2012-04-02T12:00:00+02:00", 100)
-    wh.instance("2.1", "S2", "2012-04-02T13:00:00+02:00", 100)
-    harvest(con, wh, "h1")
-    warehouse.build_models(con)
-    con.execute("""update raw.dicom_instances set sop_hint = (
-                       select sop_hint from raw.dicom_instances where sop_instance_uid = '1.1')
-                   where sop_instance_uid = '2.1'""")
+    wh, con = two_instances_sharing_a_hint(tmp_path, "sop_hint")
     built = """select sop_instance_uid, build_seq, copies_harvested, received_at_from, received_date::varchar
                from staged.stg_dicom_instances order by 1"""
     before = con.execute(built).fetchall()
