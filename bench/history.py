@@ -240,12 +240,7 @@ def measure_nightly(db: str, night: str, limit: str | None) -> dict:
     )
     for table in ("dicom_instances", "audit_events"):  # as the harvest appends a batch: only records not stored yet
         batch = f"(select * from bench.night_{table} where harvest_id = '{harvest}')"
-        stored, bounds = raw_batches.stored_alike(table, con.sql(f"select * from {batch}").pl())
-        con.execute(
-            f"""insert into raw.{table} select * from {batch} as b
-                where not exists (select 1 from raw.{table} as t where t.record_key = b.record_key {stored})""",
-            bounds,
-        )
+        con.execute(*raw_batches.new_records(table, con.sql(f"select * from {batch}").pl(), batch, "*"))
     con.execute(
         "insert into raw.harvest_runs (harvest_id, source, kind, started_at, finished_at) "
         "values (?, 'files', 'dicom_files', now(), now())",
