@@ -173,6 +173,26 @@ def test_copied_files_add_nothing(tiny):
     assert query(tiny, "select count(*) from staged.stg_audit_events") == [(5,)]
 
 
+def test_an_instance_sharing_a_stored_instances_hint_is_stored_and_a_copy_is_not(tiny):
+    """The harvest compares a batch with the stored records of its SOP Instance UIDs' hints (raw's sop_hint: 32 bits,
+    not unique), then by their keys: a new instance whose hint every stored one shares (made so here) is stored; a
+    copy of a stored file, whose hint and key are stored, is not."""
+    harvest(tiny)
+    root = tiny.sources[0].path
+    new_uid = "1.2.250.1.999.2.424242"
+    make_dicom(root / "c" / "IM-new", sop_uid=new_uid)
+    shutil.copy2(root / "a" / "IM1", root / "c" / "IM1-copy")
+    con = warehouse.connect(tiny.warehouse.path)
+    try:
+        con.execute("update raw.dicom_instances set sop_hint = (md5_number(?) >> 96)::uinteger", [new_uid])
+    finally:
+        con.close()
+    report = harvest(tiny)["archive-files"]
+    assert (report["files_parsed"], report["records_added"]) == (2, 1)
+    stored = "select count(*), count(distinct record_key), count(*) filter (where sop_instance_uid = ?)"
+    assert query(tiny, f"{stored} from raw.dicom_instances", [new_uid]) == [(5, 5, 1)]
+
+
 def _spoil_line_in_place(path: Path, line_index: int) -> None:
     """Overwrite one already-read line with garbage of the same length: only a re-read would notice it."""
     data = bytearray(path.read_bytes())

@@ -11,7 +11,9 @@ create schema if not exists staged;
 create schema if not exists marts;
 
 create table if not exists raw.dicom_instances (
-    record_key              varchar primary key,  -- sha256 of the header fields: a copied file has the same key
+    -- sha256 of the header fields (a copied file has the same key): unique, kept so by the harvest
+    -- (analytics/raw_batches.py) rather than by a primary key, whose index must fit in memory (migration 0010)
+    record_key              varchar not null,
     source                  varchar not null,
     study_instance_uid      varchar not null,
     series_instance_uid     varchar not null,
