@@ -290,15 +290,16 @@ _AUDIT_SCHEMA = {
     "participant_ae_keys": pl.List(pl.String),
 }
 
-# A record's key is unique in its table, kept so by the harvest rather than by a primary key, whose index must be in
-# memory to insert one more row (raw migrations 0005 and 0010): a batch is compared with the stored records that may
+# A record's key is unique in its table, kept so by the harvest rather than by a primary key, whose index each insert
+# reads and keeps in memory (raw migrations 0005 and 0010): a batch is compared with the stored records that may
 # hold one of its records, found without reading every stored key (a 64-character string a row of the history):
 # - an audit record's key hashes its message, which holds its time: the stored records of the batch's event times
 #   (a column in storage order: DuckDB skips the other row groups by their min/max), so the check follows the batch;
 # - a DICOM instance's key hashes its header, its SOP Instance UID included: the stored records with one of the
 #   batch's SOP hints (sop_hint, 4 bytes a row, read first; then only those rows' keys). At five years of 2 M studies
-#   a year, read cold, a night's 7,998 new instances are stored in 0.26-0.29 s (peak 0.39 GB), where the key's index
-#   took 1.01-1.35 s (0.49 GB) and a comparison with every key 1.39-1.44 s (docs/scaling.md).
+#   a year, read cold, a night's 7,998 new instances are stored in 0.24-0.29 s (peak 0.39 GB), where the key's index
+#   took 0.87-1.35 s (0.49 GB) and a comparison with every key 1.39-1.44 s. Hints shared by chance grow with the
+#   history: beyond a few dozen a batch, the keys of every stored row may be read again (docs/scaling.md).
 STORED_ALIKE = {"audit_events": "event_time", "dicom_instances": "sop_hint"}
 
 

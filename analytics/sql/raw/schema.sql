@@ -12,7 +12,8 @@ create schema if not exists marts;
 
 create table if not exists raw.dicom_instances (
     -- sha256 of the header fields (a copied file has the same key): unique, kept so by the harvest
-    -- (analytics/raw_batches.py) rather than by a primary key, whose index must fit in memory (migration 0010)
+    -- (analytics/raw_batches.py) rather than by a primary key, whose index grows in memory with the history
+    -- (migration 0010)
     record_key              varchar not null,
     source                  varchar not null,
     study_instance_uid      varchar not null,

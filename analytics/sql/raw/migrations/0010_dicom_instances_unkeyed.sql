@@ -1,9 +1,10 @@
 -- issue 16 (five years of a region on one machine): raw.dicom_instances loses its primary key, as raw.audit_events did
--- in 0005. DuckDB holds a primary key as an index of every key that must be in memory to insert one more row (~66
--- bytes a key, docs/scaling.md): at an archive's 25 instances a study, a region's 375 M instances a year would need
--- 25 GB a year of history. The key stays unique without it: the harvest adds only the records whose key is not stored
--- yet (analytics/raw_batches.py), comparing a batch with the stored records of its SOP Instance UIDs' hints (sop_hint,
--- 0009; the key hashes the header, that UID included), so that check reads 4 bytes a stored record, not the key.
+-- in 0005. DuckDB holds a primary key as an index of every key, which each insert reads and keeps in memory (~66
+-- bytes a key once loaded, docs/scaling.md): at an archive's 25 instances a study, a region's 375 M instances a year
+-- would need up to 25 GB a year of history. The key stays unique without it: the harvest adds only the records whose
+-- key is not stored yet (analytics/raw_batches.py), comparing a batch with the stored records of its SOP Instance
+-- UIDs' hints (sop_hint, 0009; the key hashes the header, that UID included), so that check reads 4 bytes a stored
+-- record, then the keys of the rows found.
 -- Rebuilt rather than altered: DuckDB cannot drop a primary key.
 create table raw.dicom_instances_unkeyed (
     record_key              varchar not null,
