@@ -213,9 +213,8 @@ class BatchWriter:
             if frame is not None and frame.height:
                 con.register("harvest_batch", frame)
                 columns = ", ".join(frame.columns) + derived_columns(table)
-                added = con.execute(*new_records(table, frame, "harvest_batch", columns)).fetchone()[0]
+                self.report.records_added += store_new_records(con, table, "harvest_batch", columns)
                 con.unregister("harvest_batch")
-                self.report.records_added += added
             if quarantine:
                 frame = pl.DataFrame(
                     quarantine,
@@ -300,7 +299,8 @@ _AUDIT_SCHEMA = {
 #   a year, read cold, a night's 7,998 new instances are stored in 0.24-0.29 s (peak 0.39 GB), where the key's index
 #   took 0.87-1.35 s (0.49 GB) and a comparison with every key 1.39-1.44 s. Hints shared by chance grow with the
 #   history: beyond a few dozen a batch, the keys of every stored row may be read again (docs/scaling.md).
-STORED_ALIKE = {"audit_events": "event_time", "dicom_instances": "sop_hint"}
+STORED_BY_HINT = {"dicom_instances": "sop_hint"}  # a derived column (DERIVED below)
+STORED_IN_ORDER = {"audit_events": "event_time"}
 
 
 # Columns computed from a record's own fields as it is stored (SQL over the batch's columns): the UIDs as 128-bit
@@ -323,23 +323,24 @@ def derived_columns(table: str) -> str:
     return "".join(f", {expression} as {column}" for column, expression in DERIVED.get(table, {}).items())
 
 
-def new_records(table: str, frame: pl.DataFrame, batch: str, columns: str) -> tuple[str, list]:
-    """The insert into raw.<table> of the records of `batch` (a relation holding `frame`'s rows) not stored yet, each
-    once (a file copied within the batch has the same key), selecting `columns`; and its parameters. It returns the
-    number of records added."""
-    column = STORED_ALIKE.get(table)
-    if column in DERIVED.get(table, {}):  # a hint: the keys of the stored rows holding one of the batch's hints
-        hints = f"select {DERIVED[table][column]} from {batch}"
-        found = f"select rowid from raw.{table} where {column} in ({hints})"
+def store_new_records(con: duckdb.DuckDBPyConnection, table: str, batch: str, columns: str) -> int:
+    """Insert into raw.<table> the records of `batch` (a relation) not stored yet, each once (a file copied within
+    the batch has the same key), selecting `columns`; return the number of records added."""
+    bounds: list = []
+    if table in STORED_BY_HINT:  # the keys of the stored rows holding one of the batch's hints
+        hint = STORED_BY_HINT[table]
+        found = f"select rowid from raw.{table} where {hint} in (select {DERIVED[table][hint]} from {batch})"
         # `not in` (no key is null): a `not exists` correlated with the batch read every stored key (2 s, 2 GB)
-        new, bounds = f"b.record_key not in (select record_key from raw.{table} where rowid in ({found}))", []
+        new = f"b.record_key not in (select record_key from raw.{table} where rowid in ({found}))"
     else:  # in storage order: the stored rows within the batch's range (DuckDB skips the others by min/max)
-        within, bounds = "", []
-        if column is not None:
-            within, bounds = f"and t.{column} between ? and ?", [frame[column].min(), frame[column].max()]
+        within = ""
+        if table in STORED_IN_ORDER:
+            column = STORED_IN_ORDER[table]
+            within = f"and t.{column} between ? and ?"
+            bounds = list(con.execute(f"select min({column}), max({column}) from {batch}").fetchone())
         new = f"not exists (select 1 from raw.{table} as t where t.record_key = b.record_key {within})"
-    return (
+    return con.execute(
         f"""insert into raw.{table} by name select {columns} from {batch} as b where {new}
             qualify row_number() over (partition by record_key order by file_key) = 1""",
         bounds,
-    )
+    ).fetchone()[0]

@@ -240,7 +240,7 @@ def measure_nightly(db: str, night: str, limit: str | None) -> dict:
     )
     for table in ("dicom_instances", "audit_events"):  # as the harvest appends a batch: only records not stored yet
         batch = f"(select * from bench.night_{table} where harvest_id = '{harvest}')"
-        con.execute(*raw_batches.new_records(table, con.sql(f"select * from {batch}").pl(), batch, "*"))
+        raw_batches.store_new_records(con, table, batch, "*")
     con.execute(
         "insert into raw.harvest_runs (harvest_id, source, kind, started_at, finished_at) "
         "values (?, 'files', 'dicom_files', now(), now())",
