@@ -9,8 +9,10 @@ raw layer the harvest writes (`raw.dicom_instances`, `raw.audit_events`, one fin
 repeated year after year (identifiers suffixed, times shifted by whole years; the history ends in 2014 at the latest,
 inside the generator's contract, so 5 years are 2010-2014). The last days of the history (--nights, 3 by default) are
 held back: each is a night's harvest, measured one after the other (what the generator dates after them, such as
-deletions weeks after a reception, is left out). For each history length, each step in a fresh process (its own peak
-RSS, VmHWM):
+deletions weeks after a reception, is left out). Every history length is rebuilt first; then the nights are
+measured interleaved (the first night of each length, then the second of each, ...), then the monthly steps, so that a
+while of a slower machine weighs on every length alike (the disk then holds every length's working copy at once).
+Each step runs in a fresh process (its own peak RSS, VmHWM):
 
 * rebuild: `dbt_build.build(full_refresh=True)` of every model from raw, then every month metered in order (storage
   carried forward from the month-end snapshots), then the readers' copy published whole (both of its turns): what
@@ -35,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -325,20 +328,24 @@ def run_measurement(args: argparse.Namespace) -> None:
     Path(args.result).write_text(json.dumps(figures, default=str))
 
 
-def measure_history(
-    shape: generator.Shape,
-    years: int,
-    *,
-    keep_region: bool,
-    limit: str | None,
-    cold: bool = False,
-    nights: int,
-) -> dict:
-    """Rebuild, `nights` nightly steps and monthly on a working copy of the region, removed afterwards (with the region
-    itself unless `keep_region`: at 10 M studies a year, 5 years of raw rows take ~25 GB, their build as much again).
-    `cold`: the warehouse's files are taken out of the page cache before each nightly and the monthly step.
-    "nights" holds every night's figures, "nightly" the last night's (the busiest of the three by default, and the
-    night the runs recorded before measured)."""
+@dataclass
+class History:
+    """One history length being measured: its working copy of the region and the figures taken so far."""
+
+    years: int
+    work: Path
+    contracts_dir: Path
+    held_back: list[date]
+    rebuild: dict
+    nights: list[dict] = field(default_factory=list)
+    monthly: dict | None = None
+
+
+def prepare_history(
+    shape: generator.Shape, years: int, *, keep_region: bool, limit: str | None, nights: int
+) -> History:
+    """A working copy of the region of `years` years (the region itself moved there unless `keep_region`: at 10 M
+    studies a year, 5 years of raw rows take ~25 GB, their build as much again), rebuilt in a fresh process."""
     region, contracts_dir, held_back = make_region(shape, years, nights)
     work = region.with_name("work.duckdb")
     for stale in work.parent.glob("work.duckdb*"):
@@ -349,23 +356,44 @@ def measure_history(
     else:
         os.replace(region, work)
     rebuild = child("rebuild", work, contracts_dir, held_back[0], years, limit)
-    each_night = []
-    for night in held_back:
+    return History(years, work, contracts_dir, held_back, rebuild)
+
+
+def measure_histories(histories: list[History], *, limit: str | None, cold: bool) -> None:
+    """The nightly and monthly steps of every history, interleaved: each night of every history length in turn
+    (the same night of the generator's year one after the other), then every monthly step, so that a machine slower
+    for a while (another tenant, the disk) weighs on every length alike rather than on the one measured then.
+    `cold`: the warehouse's files are taken out of the page cache before each step."""
+    for night in range(len(histories[0].held_back)):
+        for history in histories:
+            if cold:
+                evict(history.work.parent)
+            figures = child(
+                "nightly", history.work, history.contracts_dir, history.held_back[night], history.years, limit
+            )
+            history.nights.append({"night": str(history.held_back[night]), **figures})
+    for history in histories:
         if cold:
-            evict(work.parent)
-        each_night.append({"night": str(night), **child("nightly", work, contracts_dir, night, years, limit)})
-    if cold:
-        evict(work.parent)
-    monthly = child("monthly", work, contracts_dir, held_back[-1], years, limit)
+            evict(history.work.parent)
+        history.monthly = child(
+            "monthly", history.work, history.contracts_dir, history.held_back[-1], history.years, limit
+        )
+
+
+def finish_history(history: History) -> dict:
+    """The figures of a measured history; its working copy and published files removed. "nights" holds every night's
+    figures, "nightly" the last night's (the busiest of the three by default, and the night the runs recorded before
+    measured)."""
+    work = history.work
     published = work.with_name("published.duckdb")
     figures = {
-        "years": years,
+        "years": history.years,
         "warehouse_file_gb": round(work.stat().st_size / 1e9, 2),
         "published_file_gb": round(published.resolve().stat().st_size / 1e9, 2),
-        "rebuild": rebuild,
-        "nightly": each_night[-1],
-        "nights": each_night,
-        "monthly": monthly,
+        "rebuild": history.rebuild,
+        "nightly": history.nights[-1],
+        "nights": history.nights,
+        "monthly": history.monthly,
     }
     for done in (*work.parent.glob("work.duckdb*"), *work.parent.glob("published*.duckdb")):
         done.unlink()
@@ -441,22 +469,18 @@ def main() -> None:
         args.establishments, args.studies_per_year, args.studies_per_year * args.events_per_study, args.seed
     )
     lengths = sorted(int(y) for y in args.years.split(","))
-    runs = []
-    for years in lengths:  # each history length printed as soon as measured (5 years takes a while)
-        runs.append(
-            measure_history(
-                shape,
-                years,
-                keep_region=args.keep_regions,
-                limit=args.memory_limit,
-                cold=args.cold,
-                nights=args.nights,
-            )
+    histories = []
+    # every length rebuilt first, the longest first: its rebuild spills most to disk, before the others' copies exist
+    for years in sorted(lengths, reverse=True):
+        histories.insert(
+            0,
+            prepare_history(shape, years, keep_region=args.keep_regions, limit=args.memory_limit, nights=args.nights),
         )
-        report(runs[-1])
-        (OUT / "history-last.json").write_text(
-            json.dumps({"command": " ".join(["bench/history.py", *sys.argv[1:]]), "runs": runs}, indent=1, default=str)
-        )
+        print(f"{years} year(s) rebuilt: {histories[0].rebuild}", flush=True)  # as it ends: 5 years take a while
+    measure_histories(histories, limit=args.memory_limit, cold=args.cold)
+    runs = [finish_history(history) for history in histories]
+    for run in runs:
+        report(run)
     first, last = runs[0], runs[-1]
     lengths_compared = f"{last['years']}y_vs_{first['years']}y"
     each_night = nightly_ratios(first, last)
