@@ -363,9 +363,11 @@ def measure_histories(histories: list[History], *, limit: str | None, cold: bool
     """The nightly and monthly steps of every history, interleaved: each night of every history length in turn
     (the same night of the generator's year one after the other), then every monthly step, so that a machine slower
     for a while (another tenant, the disk) weighs on every length alike rather than on the one measured then.
-    `cold`: the warehouse's files are taken out of the page cache before each step."""
+    `cold`: the warehouse's files are taken out of the page cache before each step; without it, each step finds the
+    page cache as the step before it left it: another length's (the first night, its own length's rebuild)."""
     for night in range(len(histories[0].held_back)):
         for history in histories:
+            os.sync()  # the other length's last writes reach the disk before this step, not during it
             if cold:
                 evict(history.work.parent)
             figures = child(
@@ -373,6 +375,7 @@ def measure_histories(histories: list[History], *, limit: str | None, cold: bool
             )
             history.nights.append({"night": str(history.held_back[night]), **figures})
     for history in histories:
+        os.sync()
         if cold:
             evict(history.work.parent)
         history.monthly = child(
@@ -468,7 +471,8 @@ def main() -> None:
     shape = generator.Shape(
         args.establishments, args.studies_per_year, args.studies_per_year * args.events_per_study, args.seed
     )
-    lengths = sorted(int(y) for y in args.years.split(","))
+    lengths = sorted({int(y) for y in args.years.split(",")})  # one working copy per length
+    (OUT / "history-last.json").unlink(missing_ok=True)  # a run cut short leaves no other run's figures as its own
     histories = []
     # every length rebuilt first, the longest first: its rebuild spills most to disk, before the others' copies exist
     for years in sorted(lengths, reverse=True):
