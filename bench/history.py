@@ -367,20 +367,24 @@ def measure_histories(histories: list[History], *, limit: str | None, cold: bool
     page cache as the step before it left it: another length's (the first night, its own length's rebuild)."""
     for night in range(len(histories[0].held_back)):
         for history in histories:
-            os.sync()  # the other length's last writes reach the disk before this step, not during it
-            if cold:
-                evict(history.work.parent)
+            _before_step(history, cold)
             figures = child(
                 "nightly", history.work, history.contracts_dir, history.held_back[night], history.years, limit
             )
             history.nights.append({"night": str(history.held_back[night]), **figures})
     for history in histories:
-        os.sync()
-        if cold:
-            evict(history.work.parent)
+        _before_step(history, cold)
         history.monthly = child(
             "monthly", history.work, history.contracts_dir, history.held_back[-1], history.years, limit
         )
+
+
+def _before_step(history: History, cold: bool) -> None:
+    """The other length's last writes reach the disk before this step, not during it; with `cold`, the history's
+    files leave the page cache."""
+    os.sync()
+    if cold:
+        evict(history.work.parent)
 
 
 def finish_history(history: History) -> dict:
