@@ -380,8 +380,8 @@ def measure_histories(histories: list[History], *, limit: str | None, cold: bool
 
 
 def _before_step(history: History, cold: bool) -> None:
-    """The other length's last writes reach the disk before this step, not during it; with `cold`, the history's
-    files leave the page cache."""
+    """The previous step's writes reach the disk before this step, not during it; with `cold`, the history's files
+    leave the page cache."""
     os.sync()
     if cold:
         evict(history.work.parent)

@@ -9,7 +9,7 @@ import pytest
 
 from analytics import raw_batches, warehouse
 
-T0 = datetime(2026, 3, 28, 22, 30, tzinfo=UTC)  # the night before the change to summer time, Paris
+T0 = datetime(2026, 3, 28, 22, 30, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -59,12 +59,31 @@ def test_audit_records_stored_at_the_batch_s_bounds_are_not_stored_again(con) ->
     assert raw_batches.store_new_records(con, "audit_events", "(select * from batch)", "*") == 0
 
 
-def test_a_batch_older_than_every_stored_record_is_compared_with_its_own_range(con) -> None:
-    audit_rows(con, "raw.audit_events", [("late", T0 + timedelta(days=2), "log-1")])
+def test_a_stored_record_inside_the_batch_s_range_is_found(con) -> None:
+    audit_rows(
+        con, "raw.audit_events", [("mid", T0 + timedelta(days=2), "log-1"), ("after", T0 + timedelta(days=5), "log-1")]
+    )
     con.execute("create temp table batch as select * from raw.audit_events limit 0")
-    audit_rows(con, "batch", [("early", T0, "log-0"), ("late", T0 + timedelta(days=2), "log-0")])
-    assert raw_batches.store_new_records(con, "audit_events", "(select * from batch)", "*") == 1
-    assert stored(con, "audit_events") == [("early", "log-0"), ("late", "log-1")]
+    audit_rows(
+        con,
+        "batch",
+        [("early", T0, "log-0"), ("mid", T0 + timedelta(days=2), "log-0"), ("late", T0 + timedelta(days=3), "log-0")],
+    )
+    assert raw_batches.store_new_records(con, "audit_events", "(select * from batch)", "*") == 2
+    assert stored(con, "audit_events") == [("after", "log-1"), ("early", "log-0"), ("late", "log-0"), ("mid", "log-1")]
+
+
+@pytest.mark.parametrize("hour", [0, 1], ids=["summer-time 02:30", "winter-time 02:30"])
+def test_a_bound_in_the_hour_paris_repeats_in_october_keeps_its_instant(con, hour: int) -> None:
+    """The bounds go through Python with the session's time zone, Europe/Paris: 00:30 and 01:30 UTC on 25 October
+    2026 are both 02:30 there, and a bound read as the other one would leave a stored record out of the range."""
+    first, second = datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    audit_rows(con, "raw.audit_events", [("first", first, "log-1"), ("second", second, "log-1")])
+    con.execute("create temp table batch as select * from raw.audit_events limit 0")
+    at = first if hour == 0 else second
+    audit_rows(con, "batch", [("first" if hour == 0 else "second", at, "log-2")])
+    assert raw_batches.store_new_records(con, "audit_events", "(select * from batch)", "*") == 0
+    assert stored(con, "audit_events") == [("first", "log-1"), ("second", "log-1")]
 
 
 def instance_rows(con, table: str, rows: list[tuple[str, str, str]]) -> None:
@@ -87,7 +106,7 @@ def test_instances_are_compared_with_the_stored_records_of_their_sop_hints(con) 
         "batch",
         [
             ("copy-1", "1.2.3.1.1", "c.dcm"),  # stored already (same record)
-            ("copy-2", "1.2.3.1.1", "d.dcm"),  # a new copy of a stored instance: a record of its own
+            ("copy-2", "1.2.3.1.1", "d.dcm"),  # the same SOP Instance UID (same hint), another header: a record
             ("new", "1.2.3.1.3", "f.dcm"),
             ("new", "1.2.3.1.3", "e.dcm"),  # the same record twice in the batch: the first file key kept
         ],
@@ -99,3 +118,5 @@ def test_instances_are_compared_with_the_stored_records_of_their_sop_hints(con) 
         ("new", "e.dcm"),
         ("other", "b.dcm"),
     ]
+    # a re-run of the same batch adds nothing
+    assert raw_batches.store_new_records(con, "dicom_instances", "(select * from batch)", "*") == 0
