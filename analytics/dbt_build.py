@@ -52,6 +52,8 @@ REFERENCE_TABLES = (
     "audit_event_types",
     "portal_ae_titles",
 )
+# the studies' numbers (study_no), given once and never rebuilt: every selection brings them up to date first
+STUDY_NUMBERS = "stg_study_numbers"
 _LAYER_SCHEMAS = {"staging": "staged", "intermediate": "staged", "marts": "marts"}
 
 
@@ -86,10 +88,12 @@ def connection_memory_limit(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def models() -> list[tuple[str, str]]:
-    """(schema, model) of every model of the project, by layer then name."""
+    """(schema, model) of every model of the project, by layer then name, the studies' numbers first (every staged
+    model depends on them): each model after those it reads, as Dagster wants the results of a build."""
     found = []
     for layer, schema in _LAYER_SCHEMAS.items():
-        found += [(schema, p.stem) for p in sorted((PROJECT_DIR / "models" / layer).glob("*.sql"))]
+        paths = sorted((PROJECT_DIR / "models" / layer).glob("*.sql"), key=lambda p: (p.stem != STUDY_NUMBERS, p.stem))
+        found += [(schema, p.stem) for p in paths]
     return found
 
 
@@ -335,8 +339,11 @@ def create_bookkeeping(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("alter table build.runs add column if not exists finished_at timestamptz")
     # the days of the rows a build replaced, for the marts recounted by day (macros/delete_insert.sql)
     con.execute("create table if not exists build.replaced (model varchar, day date)")
-    # the studies each model rewrote, where the models downstream find those to rebuild (macros/delete_insert.sql)
+    # the studies each model rewrote, where the models downstream find those to rebuild (macros/delete_insert.sql), by
+    # their number since it was given (stg_study_numbers; emptied after every build that succeeded, so an older
+    # warehouse's rows are those of a failed build, rebuilt whole by the full refresh its new models start with)
     con.execute("create table if not exists build.rewritten_studies (model varchar, study_hash uhugeint)")
+    con.execute("alter table build.rewritten_studies add column if not exists study_no bigint")
     # the builds whose rows each model's delete+insert replaced and those rows' storage days, for a publish
     # (macros/delete_insert.sql); the days were added later: a warehouse's older log has none (null: any day)
     con.execute("create table if not exists build.replacements (build_seq bigint, model varchar, replaced_seq bigint)")
@@ -437,8 +444,14 @@ def build(
     finished: list[str] = []
     fingerprint = None
     limit = connection_memory_limit(con)
-    if select:  # and only the tests whose every parent is built now (a relationship to an unbuilt mart waits)
-        args += ["--select", *select, "--indirect-selection", "cautious", "--full-refresh"]
+    if select:  # and only the tests whose every parent is built now (a relationship to an unbuilt mart waits); the
+        # studies' numbers first, for the pending harvests' studies (never rebuilt: the other models keep theirs)
+        built = tables(con) & set(models())
+        if ("staged", STUDY_NUMBERS) not in built and built:  # numbered anew, they would not match the models' rows
+            raise DbtBuildFailed(
+                f"staged.{STUDY_NUMBERS} is missing from {path} while other models are built: run `sansfilm rebuild`"
+            )
+        args += ["--select", STUDY_NUMBERS, *select, "--indirect-selection", "cautious", "--full-refresh"]
         seq = _begin_run(con, full_refresh=True, limit=limit)
     else:
         full_refresh, finished, fingerprint = _increment(con, full_refresh)

@@ -63,7 +63,8 @@ TABLES: tuple[LakeTable, ...] = (
 )
 # build_seq: which build wrote the row, and last_copy_received_date, where a build looks for a row: bookkeeping;
 # sop_hash, study_hash, record_hash, file_key_hint, sop_hint: the UIDs (record keys, file keys) as numbers the builds
-# find rows by, derived (and Parquet has no 128-bit integer)
+# find rows by, derived (and Parquet has no 128-bit integer); study_no: a study's number in this warehouse, given in
+# the order builds took studies in (stg_study_numbers), another warehouse's differ
 EXCLUDED_COLUMNS = frozenset(
     {
         "path",
@@ -71,6 +72,7 @@ EXCLUDED_COLUMNS = frozenset(
         "last_copy_received_date",
         "sop_hash",
         "study_hash",
+        "study_no",
         "record_hash",
         "file_key_hint",
         "sop_hint",

@@ -162,6 +162,7 @@ def build_regional(studies: int) -> Path:
         con.execute("alter table staged.stg_dicom_instances add column if not exists study_time_of_day time")
         for column in ("event_type_code", "audit_source_id"):
             con.execute(f"alter table staged.stg_audit_events add column if not exists {column} varchar")
+        region.ensure_numbered(con)  # a copy made before the studies were numbered
         warehouse.build_models(con, [m for m in dbt_build.models() if not m[1].startswith("stg_")])
         for month in (Month(region.YEAR, m) for m in range(1, 13)):
             metering.meter_month(con, month)

@@ -644,6 +644,7 @@ def generate(path: Path, contracts_dir: Path, shape: Shape) -> dict:
     con.execute("checkpoint")
     timings["staged_total_s"] = time.perf_counter() - started
 
+    number_studies(con)
     con.execute("reset memory_limit")  # the models are built as the pipeline builds them: DuckDB's defaults
     for model in ("int_studies", "stg_audit_studies", "int_study_owners"):
         t = time.perf_counter()
@@ -654,6 +655,51 @@ def generate(path: Path, contracts_dir: Path, shape: Shape) -> dict:
     stats = dataset_stats(con)
     con.close()
     return {"shape": asdict(shape), "timings": timings, "stats": stats}
+
+
+def number_studies(con) -> None:
+    """The studies' numbers the models find studies by (staged.stg_study_numbers, study_no in the two staged tables
+    the generator writes), given by the rule of analytics/dbt/models/staging/stg_study_numbers.sql (first reception or
+    event, then hash) from the staged tables, since the generator writes those itself, not raw, from which a build
+    would number them. Numbers already there (a copy of another warehouse's tables) are replaced."""
+    con.execute("""
+        create or replace table staged.stg_study_numbers as
+        select study_hash, row_number() over (order by seen_at nulls last, study_hash) as study_no,
+               0::bigint as build_seq
+        from (
+            select study_hash, min(seen_at) as seen_at
+            from (
+                select study_hash, min(received_at) as seen_at from staged.stg_dicom_instances group by study_hash
+                union all
+                select md5_number(study_instance_uid), min(event_time) from staged.stg_audit_events
+                where study_instance_uid is not null group by study_instance_uid
+            )
+            group by study_hash
+        )
+        order by study_no
+    """)
+    for table, study_hash in (
+        ("stg_dicom_instances", "t.study_hash"),
+        ("stg_audit_events", "md5_number(t.study_instance_uid)"),  # the models' uid_hash
+    ):
+        con.execute(f"""
+            create or replace table staged.{table} as
+            select t.* exclude (bench_row), n.study_no
+            from (select columns(lambda c: c <> 'study_no'), rowid as bench_row from staged.{table}) as t
+            left join staged.stg_study_numbers as n on n.study_hash = {study_hash}
+            order by t.bench_row  -- in the order written: zone maps on the days, as a harvest appends
+        """)
+
+
+def ensure_numbered(con) -> None:
+    """A warehouse cached before the studies were numbered: numbered, and the models built from the staged tables
+    rebuilt with the numbers (as `generate` builds them)."""
+    from analytics import warehouse
+    from analytics.catalog import table_exists
+
+    if not table_exists(con, "staged.stg_study_numbers"):
+        number_studies(con)
+        warehouse.build_models(con, [("staged", m) for m in ("int_studies", "stg_audit_studies", "int_study_owners")])
 
 
 def dataset_stats(con) -> dict:
@@ -691,6 +737,11 @@ def ensure_warehouse(shape: Shape) -> tuple[Path, Path, dict]:
     folder = OUT / shape.name
     db, contracts_dir, meta_path = folder / "warehouse.duckdb", folder / "contracts", folder / "meta.json"
     if meta_path.exists() and db.exists():
+        from analytics import warehouse
+
+        con = warehouse.connect(db)
+        ensure_numbered(con)
+        con.close()
         return db, contracts_dir, json.loads(meta_path.read_text())
     work = OUT / f".{shape.name}.{os.getpid()}.tmp"
     shutil.rmtree(work, ignore_errors=True)
@@ -741,6 +792,7 @@ def ensure_subsample(db: Path, contracts_dir: Path, fraction: int) -> tuple[Path
                     where hash(coalesce(study_instance_uid, event_time::varchar || coalesce(source_ae, '')))
                           % {fraction} = 0""")
     con.execute("detach full_wh")
+    number_studies(con)  # this warehouse's own
     warehouse.build_models(con, [("staged", "int_studies"), ("staged", "int_study_owners")])
     con.execute("checkpoint")
     stats = dataset_stats(con)

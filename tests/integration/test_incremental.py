@@ -10,6 +10,7 @@ import pytest
 
 from analytics import dbt_build, metering, warehouse
 from analytics.billing.model import Month
+from analytics.catalog import column_exists
 from analytics.registry import load_registry
 from tests.warehouse_factory import A, B, RawWarehouse, store
 
@@ -59,11 +60,27 @@ def report_deleted(con, file_key: str, when: str, harvest_id: str) -> None:
     store(con, "dicom_deletions", pl.DataFrame([row | {"harvest_id": harvest_id}]).with_columns(at))
 
 
+def misnumbered(con) -> dict[str, int]:
+    """Per model carrying study numbers, its rows whose study has no number or another one (stg_study_numbers)."""
+    found = {}
+    for schema, model in dbt_build.models():
+        if model != dbt_build.STUDY_NUMBERS and column_exists(con, f"{schema}.{model}", "study_no"):
+            query = f"""select count(*) from {schema}.{model} as m
+                        where m.study_instance_uid is not null and not exists (
+                            select 1 from staged.{dbt_build.STUDY_NUMBERS} as n
+                            where n.study_no = m.study_no and n.study_hash = md5_number(m.study_instance_uid))"""
+            found[model] = con.execute(query).fetchall()[0][0]
+    return found
+
+
 def assert_equals_a_full_rebuild(con) -> None:
-    """What the incremental builds left equals what a full rebuild from raw makes (the rebuild is left in place)."""
+    """What the incremental builds left equals what a full rebuild from raw makes (the rebuild is left in place; it
+    keeps the studies' numbers given, which every model's rows agree with before and after)."""
     incremental = contents(con)
+    assert set(misnumbered(con).values()) == {0}, misnumbered(con)
     warehouse.build_models(con, full_refresh=True)
     assert incremental == contents(con)
+    assert set(misnumbered(con).values()) == {0}, misnumbered(con)
 
 
 def test_late_data_for_an_old_month_built_incrementally_equals_a_full_rebuild(tmp_path):
@@ -539,8 +556,10 @@ def test_a_new_version_of_the_models_rebuilds_everything_once(tmp_path, monkeypa
         ("replace_where='first_received_date is null',", "a unique key or replace_where, not both"),
         # a key that vanishes has no new row to tell the days its old row may be stored on
         ("replaced_storage_days='[first_received_date]',", "needs a unique key, a storage_day and no vanishing"),
+        # a model promising never to give a stored key replaces no row: no vanishing key, no rewritten study to log
+        ("new_keys_only=true,", "new_keys_only takes a unique key and nothing to replace"),
     ],
-    ids=["unique key and replace_where", "replaced_storage_days and vanishing_keys"],
+    ids=["unique key and replace_where", "replaced_storage_days and vanishing_keys", "new keys only and vanishing"],
 )
 def test_a_model_configured_two_incompatible_ways_is_refused(tmp_path, monkeypatch, added, refusal):
     # its incremental build (the delete+insert macro, as dbt renders it) stops, naming the model
@@ -663,6 +682,87 @@ def test_a_night_rebuilds_downstream_the_studies_each_model_rewrote_and_forgets_
         rows = con.execute(f"select study_instance_uid, build_seq from staged.{model} order by 1").fetchall()
         assert rows == [("S1", 1), ("S2", 2)], model
     assert con.execute("select count(*) from build.rewritten_studies").fetchall() == [(0,)]
+    assert_equals_a_full_rebuild(con)
+    con.close()
+
+
+def numbers(con) -> dict[str, int]:
+    """Each study's number (stg_study_numbers), by UID."""
+    rows = con.execute(f"select study_hash, study_no from staged.{dbt_build.STUDY_NUMBERS}").fetchall()
+    by_hash = dict(rows)
+    named = con.execute(
+        "select study_instance_uid, md5_number(study_instance_uid) from raw.dicom_instances union"
+        " select study_instance_uid, md5_number(study_instance_uid) from raw.audit_events"
+        " where study_instance_uid is not null"
+    )
+    return {uid: by_hash.get(h) for uid, h in named.fetchall()}
+
+
+def test_studies_are_numbered_once_in_the_order_they_appear_and_keep_their_numbers(tmp_path):
+    def first_night(wh):
+        wh.instance("1.1", "S1", "2012-01-10T10:00:00+01:00", 100)
+        wh.instance("2.1", "S2", "2012-03-02T09:00:00+01:00", 300, ae="B_CT")
+
+    def second_night(wh):  # late data: a study of January, known only from a view; one of March, received
+        wh.event("110103", "2012-01-20T12:00:00+01:00", "A_VIEWER", PLATFORM, ["S3"])
+        wh.instance("4.1", "S4", "2012-03-03T09:00:00+01:00", 50)
+        wh.instance("1.2", "S1", "2012-01-11T10:00:00+01:00", 100)  # a study numbered already
+
+    wh, con = empty(tmp_path / "nightly")
+    first_night(wh)
+    harvest(con, wh, "h1")
+    warehouse.build_models(con)
+    assert numbers(con) == {"S1": 1, "S2": 2}
+    second_night(wh)
+    harvest(con, wh, "h2")
+    warehouse.build_models(con)
+    # the night's new studies follow every stored one, in the order they appeared (S3 before S4)
+    assert numbers(con) == {"S1": 1, "S2": 2, "S3": 3, "S4": 4}
+    assert_equals_a_full_rebuild(con)  # which keeps the numbers given
+    assert numbers(con) == {"S1": 1, "S2": 2, "S3": 3, "S4": 4}
+
+    # a selection of models rebuilt numbers the studies of the harvests no build has taken in yet first
+    wh.instance("5.1", "S5", "2012-04-01T09:00:00+02:00", 10)
+    harvest(con, wh, "h3")
+    warehouse.build_models(con, [("staged", "stg_dicom_instances"), ("staged", "int_studies")])
+    assert numbers(con)["S5"] == 5
+    assert set(misnumbered(con).values()) == {0}, misnumbered(con)
+    # a record stored by hand, under no harvest run (raw corrected, then `sansfilm rebuild`): a full rebuild numbers it
+    wh.instance("6.1", "S6", "2012-04-02T09:00:00+02:00", 10)
+    append(con, wh, "by-hand")
+    warehouse.build_models(con, full_refresh=True)
+    assert numbers(con)["S6"] == 6
+    assert set(misnumbered(con).values()) == {0}, misnumbered(con)
+    con.close()
+
+    # a warehouse built once from the same records numbers them by first appearance over all of them
+    wh, con = empty(tmp_path / "once")
+    first_night(wh)
+    second_night(wh)
+    harvest(con, wh, "h1")
+    warehouse.build_models(con)
+    assert numbers(con) == {"S1": 1, "S3": 2, "S2": 3, "S4": 4}
+    assert set(misnumbered(con).values()) == {0}, misnumbered(con)
+    con.close()
+
+
+def test_selections_number_the_studies_from_a_fresh_warehouse_and_refuse_a_lost_numbering(tmp_path):
+    wh, con = empty(tmp_path)
+    wh.instance("1.1", "S1", "2012-01-10T10:00:00+01:00", 100)
+    harvest(con, wh, "h1")
+    selection = [("staged", m) for m in ("stg_audit_events", "stg_audit_studies", "stg_dicom_instances", "int_studies")]
+    warehouse.build_models(con, selection)  # no whole build yet
+    wh.instance("2.1", "S2", "2012-01-11T10:00:00+01:00", 100)
+    harvest(con, wh, "h2")
+    warehouse.build_models(con, selection)
+    assert numbers(con) == {"S1": 1, "S2": 2}
+    assert set(misnumbered(con).values()) == {0}, misnumbered(con)
+    # numbered anew, the studies would not match the numbers the models' rows hold: refused, in one line
+    con.execute(f"drop table staged.{dbt_build.STUDY_NUMBERS}")
+    with pytest.raises(dbt_build.DbtBuildFailed, match=r"stg_study_numbers is missing .* run `sansfilm rebuild`$"):
+        warehouse.build_models(con, selection)
+    warehouse.build_models(con)  # a whole build with a model missing rebuilds everything, numbers included
+    assert numbers(con) == {"S1": 1, "S2": 2}
     assert_equals_a_full_rebuild(con)
     con.close()
 

@@ -12,6 +12,7 @@ EXPECTED_KEYS = {
     "raw/harvest_archive_files",
     "raw/harvest_audit",
     "ref/establishments",
+    "staged/stg_study_numbers",
     "staged/stg_dicom_instances",
     "staged/stg_audit_events",
     "staged/stg_audit_studies",
@@ -62,6 +63,11 @@ def test_definitions_load_from_the_config(tiny, monkeypatch):
         dg.AssetKey(["ref", "establishment_aliases"]),
         dg.AssetKey(["staged", "stg_audit_studies"]),  # receptions the archive
         dg.AssetKey(["staged", "stg_audit_events"]),  # does not give come from the audit logs' first receipts
+        dg.AssetKey(["staged", "stg_study_numbers"]),  # the studies' numbers, given from every raw record first
+    }
+    assert graph.get(dg.AssetKey(["staged", "stg_study_numbers"])).parent_keys == {
+        dg.AssetKey(["raw", "dicom_instances"]),
+        dg.AssetKey(["raw", "audit_events"]),
     }
     assert graph.get(dg.AssetKey(["staged", "stg_audit_studies"])).parent_keys == {
         dg.AssetKey(["staged", "stg_audit_events"])

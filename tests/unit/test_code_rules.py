@@ -179,13 +179,12 @@ def test_the_private_check_finds_each_kind_of_use(tmp_path):
 
 
 # Where a DICOM UID becomes its 128-bit number: raw stores it (study_hash, sop_hash), the models compute it (the dbt
-# macro uid_hash), metering joins the month's events to the owners by it, the benchmark's generator writes it. Were
-# one spelled otherwise alone, every lookup by number would find nothing: events UNATTRIBUTED, studies built twice.
+# macro uid_hash, which numbers the studies too: stg_study_numbers), the benchmark's generator writes it. Were one
+# spelled otherwise alone, every lookup by number would find nothing: events UNATTRIBUTED, studies built twice.
 AS_HASH = r"(\w+)\(\w+_instance_uid\) as \w+_hash"
 UID_NUMBERINGS = {  # path: (the spelling, how many times it stands there)
     "analytics/raw_batches.py": (r'"\w+_hash": "(\w+)\(\w+_instance_uid\)"', 2),
     "analytics/dbt/macros/build_seq.sql": (r"macro uid_hash\(column\) -%}\s*(\w+)\(\{\{ column \}\}\)", 1),
-    "analytics/sql/metering/metered_events.sql": (AS_HASH, 1),
     "analytics/sql/raw/migrations/0006_uid_numbers.sql": (AS_HASH, 2),  # rows stored before: numbered the same way
     "bench/metering.py": (AS_HASH, 2),
 }
@@ -234,12 +233,10 @@ def test_the_numbering_check_reads_each_spelling():
     texts = {
         "analytics/raw_batches.py": '"study_hash": "md5_number(study_instance_uid)",',
         "analytics/dbt/macros/build_seq.sql": "{% macro uid_hash(column) -%}\n    hash({{ column }})\n",
-        "analytics/sql/metering/metered_events.sql": "select md5_number(study_instance_uid) as study_hash",
         "bench/metering.py": "md5(sop_instance_uid) as sop_hash, md5_number(trim(study_instance_uid)) as study_hash",
     }
     assert uid_numberings(texts) == {
         "analytics/raw_batches.py": ["md5_number"],
         "analytics/dbt/macros/build_seq.sql": ["hash"],
-        "analytics/sql/metering/metered_events.sql": ["md5_number"],
         "bench/metering.py": ["md5"],  # the other is no longer found: one place fewer than expected
     }

@@ -9,17 +9,23 @@
       those are read: reading whole rows scattered over the history costs a second per night). Kept in
       build.replaced as model 'stored_bytes': the metering's snapshots are dropped from that month
       (analytics.dbt_build);
-    * `rewritten_studies` (config, true): the studies (study_hash) of the rows a build wrote or replaced are kept
-      in build.rewritten_studies, where the models downstream find the studies to rebuild (rewritten_studies()
-      below): an instance filed under another study by its new copy rewrites both studies;
+    * `rewritten_studies` (config, true): the studies (study_hash, study_no) of the rows a build wrote or replaced
+      are kept in build.rewritten_studies, where the models downstream find the studies to rebuild
+      (rewritten_studies() below): an instance filed under another study by its new copy rewrites both studies;
     * `vanishing_keys` (config, with a unique key): a query of keys whose rows are replaced even when the new rows do
       not name them, such as the studies an upstream model rewrote (a study left with no instance has no row left).
       It must be the set of keys the model's incremental select rebuilds (set once, before the config, and used in
       both), or rows still valid would be deleted. The keys replaced and not written again are kept in
-      build.removed_keys (this build, the model, the key): a publish deletes them from the copy too. Keys of type
-      uhugeint (study_hash);
+      build.removed_keys (this build, the model, the key, of type uhugeint: study_hash): a publish deletes them from
+      the copy too. With `lookup_key`, the query gives values of that column (study_no), not keys;
     * `replace_where` (config, instead of a unique key): the rows to delete before the insert, such as every row of
       the days a mart recounts, even those left with no row at all.
+    * `lookup_key` (config, with a unique key): a column the rows replaced are found by instead of the unique key,
+      one value per key (study_no: a study's number, given in the order builds take studies in, stg_study_numbers),
+      which DuckDB finds by each row group's smallest and largest value where the key is random (study_hash). The
+      `vanishing_keys` query then gives values of this column;
+    * `new_keys_only` (config, with a unique key): the model's select never gives a key the table holds
+      (stg_study_numbers), so no row is looked for to replace: the new rows are appended;
     * `storage_day` (config, with a unique key): the column (a Paris day) the model's rows are stored in order of
       (in_storage_order() below): the days of the rows a build replaces are kept in build.replacements.
     * `replaced_storage_days` (config, with a unique key and `storage_day`, not with `vanishing_keys`): an
@@ -57,12 +63,17 @@
         {%- do exceptions.raise_compiler_error(
             'replaced_storage_days needs a unique key, a storage_day and no vanishing_keys') -%}
     {%- endif -%}
+    {%- if config.get('new_keys_only') and (not unique_key or vanishing_keys or replaced_days or replaced_storage_days
+            or config.get('rewritten_studies') or config.get('stored_from')) -%}
+        {%- do exceptions.raise_compiler_error('new_keys_only takes a unique key and nothing to replace') -%}
+    {%- endif -%}
+    {%- set lookup_key = config.get('lookup_key') or unique_key -%}
     {% if replace_where %}
         delete from {{ target }} where {{ replace_where }};
-    {% elif unique_key %}
+    {% elif unique_key and not config.get('new_keys_only') %}
         {%- set stored_from = config.get('stored_from') -%}
         {%- set before_columns = [unique_key] + config.get('stored_from_columns', [])
-            + (['study_hash'] if config.get('rewritten_studies') else []) %}
+            + (['study_hash', 'study_no'] if config.get('rewritten_studies') else []) %}
         {%- if replaced_storage_days and execute %}{# the new rows are in `source` already: asked while rendering #}
             {%- set unknown = run_query('select count(*) from ' ~ source ~ ' where coalesce(list_count('
                 ~ replaced_storage_days ~ '), 0) = 0 or list_count(' ~ replaced_storage_days ~ ') < len('
@@ -74,8 +85,8 @@
                {{ replaced_days or 'null' }} as day, {{ config.get('storage_day') or 'null' }} as stored_day,
                {{ before_columns | unique | join(', ') }}
         from {{ target }}
-        where ({{ unique_key }}) in (
-            select ({{ unique_key }}) from {{ source }}
+        where {{ lookup_key }} in (
+            select {{ lookup_key }} from {{ source }}
             {%- if vanishing_keys %} union select * from {{ vanishing_keys }}{% endif %}
         )
         {%- if replaced_storage_days %}
@@ -103,8 +114,10 @@
         {% endif -%}
         {% if config.get('rewritten_studies') -%}
         insert into build.rewritten_studies
-        select distinct '{{ this.identifier }}', study_hash
-        from (select study_hash from {{ source }} union all select study_hash from sansfilm_replaced);
+        select distinct '{{ this.identifier }}', study_hash, study_no
+        from (
+            select study_hash, study_no from {{ source }} union all select study_hash, study_no from sansfilm_replaced
+        );
         {% endif -%}
         delete from {{ target }} where rowid in (select replaced_rowid from sansfilm_replaced);
         drop table sansfilm_replaced;
@@ -112,14 +125,14 @@
     insert into {{ target }} ({{ columns }}) (select {{ columns }} from {{ source }})
 {%- endmacro %}
 
-{#- The studies upstream models rewrote in this build (`models`: a name or a list; config `rewritten_studies`). A small
-    table of its own, not the model's `build_seq = this_build()`: DuckDB estimates that filter from the column's
-    distinct values (a half of the table the night after a rebuild), takes the night's few thousand studies for
-    millions and builds its join on the other side, the whole history (int_study_owners: 2.6 s against 0.7 at five
-    years of 2 M studies a year, docs/scaling.md). -#}
+{#- The studies upstream models rewrote in this build, by number (study_no; `models`: a name or a list; config
+    `rewritten_studies`). A small table of its own, not the model's `build_seq = this_build()`: DuckDB estimates that
+    filter from the column's distinct values (a half of the table the night after a rebuild), takes the night's few
+    thousand studies for millions and builds its join on the other side, the whole history (int_study_owners: 2.6 s
+    against 0.7 at five years of 2 M studies a year, docs/scaling.md). -#}
 {% macro rewritten_studies(models) -%}
     {%- set models = [models] if models is string else models -%}
-    (select study_hash from build.rewritten_studies where model in ('{{ models | join("', '") }}'))
+    (select study_no from build.rewritten_studies where model in ('{{ models | join("', '") }}'))
 {%- endmacro %}
 
 {#- The days (dates) a mart recounts: those of the rows this build wrote in each of `columns` (model name -> its day

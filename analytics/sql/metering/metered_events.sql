@@ -10,22 +10,18 @@ with events as (
         and study_instance_uid is not null
 ),
 
-numbered as (  -- the owner is found by the UID's number (the models' uid_hash, test_code_rules), not the 64-char UID
-    select *, md5_number(study_instance_uid) as study_hash from events
-),
-
-owned as (
-    select e.* exclude (study_hash), coalesce(o.establishment_id, 'UNATTRIBUTED') as establishment_id
-    from numbered as e
+owned as (  -- the owner is found by the study's number (study_no, stg_study_numbers), not the 64-char UID
+    select e.*, coalesce(o.establishment_id, 'UNATTRIBUTED') as establishment_id
+    from events as e
     left join (
-        -- the owners of the month's studies, found by reading the number of every study of the history first, then
-        -- only their rows (a join reads every study's owner too: at five years of 2 M studies a year, read cold, the
-        -- statement took 0.79-0.84 s instead of 0.87-1.01 s, docs/scaling.md)
-        select study_hash, establishment_id from staged.int_study_owners
+        -- the owners of the month's studies, found by reading the number of the studies first, then only their rows
+        -- (a join reads every study's owner too: docs/scaling.md); numbers are given in the order studies came in and
+        -- int_study_owners is stored by first receipt, so DuckDB skips the row groups below the month's smallest
+        select study_no, establishment_id from staged.int_study_owners
         where rowid in (
-            select rowid from staged.int_study_owners where study_hash in (select study_hash from numbered)
+            select rowid from staged.int_study_owners where study_no in (select study_no from events)
         )
-    ) as o using (study_hash)
+    ) as o using (study_no)
 ),
 
 classified as (

@@ -3,7 +3,7 @@
 -- metered_events. Storage opens with the previous month's end-of-month snapshot when there is one ($from_snapshot),
 -- else with the sum of every earlier change (all of history).
 with deleted_studies as (  -- the studies deleted in the month (audit 110105), when opening with a snapshot
-    select study_hash, first_receipt_date
+    select study_no, first_receipt_date
     from staged.int_study_owners
     where $from_snapshot and deleted_date >= $first_day and deleted_date < $next_first_day
 ),
@@ -25,19 +25,19 @@ changed as (
     union
     select rowid from staged.stg_dicom_instances
     where received_date >= (select min(first_receipt_date) from deleted_studies)
-        and study_hash in (select study_hash from deleted_studies)
+        and study_no in (select study_no from deleted_studies)
 ),
 
 instances as (  -- deleted with its study (audit 110105) or alone (reported by an API source), whichever comes first
     select i.received_date, i.size_bytes, o.establishment_id, least(o.deleted_date, i.deleted_date) as deleted_date
     from (
-        select study_hash, received_date, size_bytes, deleted_date from staged.stg_dicom_instances
+        select study_no, received_date, size_bytes, deleted_date from staged.stg_dicom_instances
         where not $from_snapshot
         union all
-        select study_hash, received_date, size_bytes, deleted_date from staged.stg_dicom_instances
+        select study_no, received_date, size_bytes, deleted_date from staged.stg_dicom_instances
         where rowid in (select rowid from changed)
     ) as i
-    join staged.int_study_owners as o using (study_hash)  -- the study UIDs as numbers: a join on 16 bytes a row
+    join staged.int_study_owners as o using (study_no)  -- the studies' numbers: a join on 8 bytes a row
 ),
 
 -- each instance adds its size on the day it is received and removes it on the day its study is deleted

@@ -10,17 +10,18 @@
 -- without reading the history's study_hash: those written since the last build that succeeded are the table's tail
 -- (build_seq); an earlier one belongs to a study this table holds, and lies on a day from that study's first
 -- reception to its last (they were its instances when that build succeeded), which DuckDB finds by the day's row
--- groups. Nearly every study a night rebuilds is new: no day to read at all.
+-- groups. Nearly every study a night rebuilds is new: no day to read at all. Studies are found by their numbers
+-- (study_no, stg_study_numbers), not their hashes: the rows of the night's studies lie in the last row groups.
 {%- set rebuilt = rewritten_studies('stg_dicom_instances') %}
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_hash',
-          storage_day='first_received_date', replaced_days='first_received_date', rewritten_studies=true,
-          vanishing_keys=rebuilt) }}
+          lookup_key='study_no', storage_day='first_received_date', replaced_days='first_received_date',
+          rewritten_studies=true, vanishing_keys=rebuilt) }}
 with
 {% if is_incremental() %}
 stored as (  -- the studies rebuilt that this table holds, and the days their earlier instances lie on
-    select study_hash, first_received_date, timezone('Europe/Paris', last_received_at)::date as last_received_date
+    select study_no, first_received_date, timezone('Europe/Paris', last_received_at)::date as last_received_date
     from {{ this }}
-    where {% call found_by_key(this) %}study_hash in {{ rebuilt }}{% endcall %}
+    where {% call found_by_key(this) %}study_no in {{ rebuilt }}{% endcall %}
 ),
 
 {% endif %}
@@ -30,7 +31,7 @@ instances as (
     -- every instance of the studies with an instance this build rewrote: written since the last build that succeeded
     -- (by their keys first: after a failed rebuild, the tail may be the whole history)
     where {% call found_by_key(ref('stg_dicom_instances')) -%}
-        build_seq > {{ last_finished_build() }} and study_hash in {{ rebuilt }}
+        build_seq > {{ last_finished_build() }} and study_no in {{ rebuilt }}
     {%- endcall %}
     union all  -- or before it
     select * from {{ ref('stg_dicom_instances') }}
@@ -39,7 +40,7 @@ instances as (
             select unnest(generate_series(first_received_date, last_received_date, interval 1 day)::date[])
             from stored
         )
-        and study_hash in (select study_hash from stored)
+        and study_no in (select study_no from stored)
 {% endif %}
 ),
 
@@ -68,7 +69,8 @@ volumes as (
         -- a Structured Report sent into the study by another establishment (a tele-opinion's answer) is no conflict
         count(distinct establishment_id) filter (where modality is distinct from 'SR') as establishments_claiming,
         any_value(patient_key) as patient_key,
-        any_value(study_hash) as study_hash
+        any_value(study_hash) as study_hash,
+        any_value(study_no) as study_no
     from instances
     group by study_instance_uid
 )
@@ -90,6 +92,7 @@ select
     v.last_received_at,
     v.patient_key,
     v.study_hash,
+    v.study_no,
     {{ build_seq() }}
 from volumes as v
 join first_instance as f using (study_instance_uid)

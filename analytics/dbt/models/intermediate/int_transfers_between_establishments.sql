@@ -8,7 +8,8 @@
 -- Incremental: the transfers a build's harvests added, and again those of the studies whose owner this build
 -- rewrote (int_study_owners rewrites each study given new instances, a receipt or a deletion: an owner found late, a
 -- late answer): a transfer's row may change, never disappear, so delete+insert by record_hash keeps the table exact;
--- nor change day (its time is its record's), so the row a transfer replaces is looked for on its day alone.
+-- nor change day (its time is its record's), so the row a transfer replaces is looked for on its day alone. Studies
+-- are found by their numbers (study_no, stg_study_numbers), not their hashes.
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='record_hash',
           storage_day='requested_date', replaced_storage_days='[requested_date]') }}
 with transfers as (
@@ -17,6 +18,7 @@ with transfers as (
         {{ uid_hash('record_key') }} as record_hash,
         study_instance_uid,
         {{ uid_hash('study_instance_uid') }} as study_hash,
+        study_no,
         destination_establishment_id as responder_id,
         event_time as requested_at
     from {{ ref('stg_audit_events') }}
@@ -25,16 +27,16 @@ with transfers as (
 {% if is_incremental() %}
         and harvest_id in (select harvest_id from {{ source('build', 'increment') }})
     union  -- a transfer harvested earlier, of a study whose owner, instances or receipts this build rewrote
-    select record_key, record_hash, study_instance_uid, study_hash, responder_id, requested_at
+    select record_key, record_hash, study_instance_uid, study_hash, study_no, responder_id, requested_at
     from {{ this }}
-    where {% call found_by_key(this) %}study_hash in {{ rewritten_studies('int_study_owners') }}{% endcall %}
+    where {% call found_by_key(this) %}study_no in {{ rewritten_studies('int_study_owners') }}{% endcall %}
 {% endif %}
 ),
 
 owners as (
     select study_hash, establishment_id from {{ ref('int_study_owners') }}
 {% if is_incremental() %}
-    where {% call found_by_key(ref('int_study_owners')) %}study_hash in (select study_hash from transfers){% endcall %}
+    where {% call found_by_key(ref('int_study_owners')) %}study_no in (select study_no from transfers){% endcall %}
 {% endif %}
 ),
 
@@ -43,7 +45,7 @@ reports as (
     from {{ ref('stg_dicom_instances') }}
     where modality = 'SR' and attributed_by = 'ae_title'
 {% if is_incremental() %}
-        and study_hash in (select study_hash from transfers)
+        and study_no in (select study_no from transfers)
 {% endif %}
 ),
 
@@ -69,6 +71,7 @@ select
     timezone('Europe/Paris', t.requested_at)::date as requested_date,
     a.responded_at,
     t.study_hash,
+    t.study_no,
     t.record_hash,
     {{ build_seq() }}
 from transfers as t

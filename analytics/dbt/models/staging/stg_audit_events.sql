@@ -4,6 +4,7 @@
 -- Incremental: only the records of new harvests are added (a record never changes once harvested, and the harvest
 -- stores each record once). A build replaces the rows of the harvests it reads: keyed by harvest_id, whose values
 -- begin with the harvest's start time, so finding the rows to replace skips the older ones (see docs/scaling.md).
+-- study_no: the study's number (stg_study_numbers), by which the models and the metering find its rows.
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='harvest_id') }}
 with events as (
     select * from {{ source('raw', 'audit_events') }}
@@ -27,6 +28,7 @@ named as (
         dst.establishment_id as destination_establishment_id,
         src_platform.ae_title_key is not null as source_is_platform,
         dst_platform.ae_title_key is not null as destination_is_platform,
+        n.study_no,
         coalesce(list_contains(p.titles, e.destination_ae_key), false)
             or coalesce(list_has_any(p.keys, e.participant_ae_keys), false) as via_portal
     from events as e
@@ -36,6 +38,7 @@ named as (
     left join {{ source('ref', 'establishment_ae_titles') }} as dst on dst.ae_title_key = e.destination_ae_key
     left join {{ source('ref', 'platform_ae_titles') }} as src_platform on src_platform.ae_title_key = e.source_ae_key
     left join {{ source('ref', 'platform_ae_titles') }} as dst_platform on dst_platform.ae_title_key = e.destination_ae_key
+    left join {{ ref('stg_study_numbers') }} as n on n.study_hash = {{ uid_hash('e.study_instance_uid') }}
 )
 
 select
@@ -57,6 +60,7 @@ select
     destination_establishment_id,
     audit_source_id,
     study_instance_uid,
+    study_no,
     instance_count,
     patient_key,
     practitioner_key,

@@ -7,14 +7,16 @@
 -- Incremental: minima combine, so the studies the build's new records name are merged with what this table already
 -- holds for them, never recomputed from every audit record of history. The order key holds no record key: a full
 -- rebuild aggregates every receipt of history, and a 64-character key in each group's state doubles its memory.
+-- The rows of the studies the new records name are found by the studies' numbers (study_no, stg_study_numbers).
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='study_hash',
-          storage_day='first_receipt_date', rewritten_studies=true) }}
+          lookup_key='study_no', storage_day='first_receipt_date', rewritten_studies=true) }}
 {%- set receipt_order -%}
     (first_receipt_at, receipt_source_establishment_id is null, coalesce(receipt_source_establishment_id, ''))
 {%- endset %}
 with new_events as (
     select
         study_instance_uid,
+        study_no,
         if(event_id = '110104', event_time, null) as first_receipt_at,
         if(event_id = '110104', source_establishment_id, null) as receipt_source_establishment_id,
         if(event_id = '110105', event_time, null) as deleted_at
@@ -30,11 +32,9 @@ events as (
     select * from new_events
 {% if is_incremental() %}
     union all  -- what the table holds for the studies the new records name
-    select study_instance_uid, first_receipt_at, receipt_source_establishment_id, deleted_at
+    select study_instance_uid, study_no, first_receipt_at, receipt_source_establishment_id, deleted_at
     from {{ this }}
-    where {% call found_by_key(this) -%}
-        study_hash in (select {{ uid_hash('study_instance_uid') }} from new_events)
-    {%- endcall %}
+    where {% call found_by_key(this) %}study_no in (select study_no from new_events){% endcall %}
 {% endif %}
 )
 
@@ -46,6 +46,7 @@ select
         as receipt_source_establishment_id,
     min(deleted_at) as deleted_at,
     {{ uid_hash('study_instance_uid') }} as study_hash,  -- once a study, after grouping: not in each group's state
+    any_value(study_no) as study_no,
     {{ build_seq() }}
 from events
 group by study_instance_uid

@@ -20,7 +20,8 @@
 -- its two reception days when an instance changes study, size or reception day; else from the earlier of its two
 -- deletion days (a deletion reported late, another copy's).
 -- sop_hash, study_hash: the UIDs as numbers (uid_hash), by which rows are found, as the harvest stored them (raw's
--- sop_hint, the first 32 bits of sop_hash, finds an instance's copies first; not carried here).
+-- sop_hint, the first 32 bits of sop_hash, finds an instance's copies first; not carried here); study_no: the study's
+-- number (stg_study_numbers), by which the models downstream find its rows.
 -- last_copy_received_date: the reception day of the instance's latest copy, as the archive gave it (null: a copy with
 -- no time from the archive, which a receipt may date). The row an instance's new row replaces was made from some of
 -- the same copies, so it is stored on a day between received_date (the earliest copy's, when the archive dated every
@@ -85,11 +86,17 @@ harvested as (
 {% endif %}
 ),
 
+numbered as (  -- each copy with its study's number (stg_study_numbers: the build numbered every study of raw)
+    select h.*, n.study_no
+    from harvested as h
+    left join {{ ref('stg_study_numbers') }} as n using (study_hash)
+),
+
 receipts as (  -- for the instances the archive gave no reception time
-    select study_hash, first_receipt_at
+    select study_no, first_receipt_at
     from {{ ref('stg_audit_studies') }}
     where first_receipt_at is not null
-        and study_hash in (select study_hash from harvested where received_at_estimated)
+        and study_no in (select study_no from numbered where received_at_estimated)
 ),
 
 received as (
@@ -105,8 +112,8 @@ received as (
             when r.first_receipt_at is not null then 'audit_receipt'
             else 'first_harvest'
         end as received_at_from
-    from harvested as i
-    left join receipts as r using (study_hash)
+    from numbered as i
+    left join receipts as r using (study_no)
 ),
 
 ranked as (
@@ -215,6 +222,7 @@ select
     timezone('Europe/Paris', deleted_at)::date as deleted_date,
     sop_hash,
     study_hash,
+    study_no,
     {{ build_seq() }}
 from attributed
 {{ in_storage_order() }}
